@@ -1,0 +1,61 @@
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { BullBoardInstance, InjectBullBoard } from '@bull-board/nestjs';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Job, Queue } from 'bullmq';
+import { AppConfig } from '@vh/config';
+import { createCompactionQueue, enqueueProfileCompaction, enqueueSweep } from '@vh/compaction';
+import { DependencyUnavailableError } from '@vh/domain';
+
+/** The API's side of the compaction queue: operators' requests, and the read path's size trigger. */
+@Injectable()
+export class CompactionRequests implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(CompactionRequests.name);
+  private queue: Queue | null = null;
+
+  constructor(
+    @Inject(AppConfig) private readonly config: AppConfig,
+    @InjectBullBoard() private readonly board: BullBoardInstance,
+  ) {}
+
+  /** Operators see the queue in Bull Board; creating the queue does not wait for Redis. */
+  onModuleInit(): void {
+    this.board.addQueue(new BullMQAdapter(this.connected()));
+  }
+
+  async compactProfile(profileId: string, dryRun: boolean, requestedBy: 'operator' | 'read-path'): Promise<string> {
+    return this.withRedis(() => enqueueProfileCompaction(this.connected(), { profileId, dryRun, requestedBy }));
+  }
+
+  async sweep(profileIds: string[] | undefined, dryRun: boolean): Promise<string> {
+    return this.withRedis(() => enqueueSweep(this.connected(), { profileIds, dryRun, requestedBy: 'operator' }));
+  }
+
+  async job(id: string): Promise<Job | undefined> {
+    return this.withRedis(() => this.connected().getJob(id));
+  }
+
+  /** Netflix-style: a read that finds a large live partition asks for its roll-up. Best effort. */
+  requestIfLarge(profileId: string, liveEvents: number): void {
+    if (liveEvents <= this.config.compaction.liveEventsTrigger) return;
+    this.compactProfile(profileId, false, 'read-path').catch((error: Error) =>
+      this.logger.warn(`could not request compaction of ${profileId}: ${error.message}`),
+    );
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue?.close();
+  }
+
+  private connected(): Queue {
+    this.queue ??= createCompactionQueue(this.config);
+    return this.queue;
+  }
+
+  private async withRedis<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw new DependencyUnavailableError('redis', (error as Error).message, 5, { cause: error });
+    }
+  }
+}

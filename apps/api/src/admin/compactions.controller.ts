@@ -1,0 +1,48 @@
+import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
+import { z } from 'zod';
+import { describeCompactionJob } from '@vh/compaction';
+import { InvalidInputError } from '@vh/domain';
+import { Authorize, SCOPES } from '@vh/http';
+import { identifierSchema, parseWith } from '../history/history-request';
+import { CompactionRequests } from './compaction-queue.provider';
+
+const MAX_PROFILES = 1_000;
+
+/** Operators: trigger compaction (one profile, a list, or every candidate) and follow its progress. */
+@Authorize({ scope: SCOPES.compactionAdmin })
+@Controller('v1/admin/compactions')
+export class CompactionsController {
+  constructor(private readonly requests: CompactionRequests) {}
+
+  /** `{"profileId"}` | `{"profileIds": [...]}` | `{"all": true}`, with optional `"dryRun": true`. */
+  @Post()
+  @HttpCode(202)
+  async start(@Body() body: unknown) {
+    const request = parseWith(
+      z
+        .object({
+          profileId: identifierSchema.optional(),
+          profileIds: z.array(identifierSchema).min(1).max(MAX_PROFILES).optional(),
+          all: z.literal(true).optional(),
+          dryRun: z.boolean().default(false),
+        })
+        .strict(),
+      body,
+    );
+    const targets = [request.profileId, request.profileIds, request.all].filter((t) => t !== undefined);
+    if (targets.length !== 1) {
+      throw new InvalidInputError([{ field: '(body)', message: 'give exactly one of profileId, profileIds or all' }]);
+    }
+    if (request.profileId !== undefined) {
+      return { jobId: await this.requests.compactProfile(request.profileId, request.dryRun, 'operator'), kind: 'profile' };
+    }
+    return { jobId: await this.requests.sweep(request.profileIds, request.dryRun), kind: 'sweep' };
+  }
+
+  @Get(':id')
+  async status(@Param('id') id: string) {
+    const job = /^[A-Za-z0-9:_-]{1,100}$/.test(id) ? await this.requests.job(id) : undefined;
+    if (!job) throw new NotFoundException(`no compaction job ${id}`);
+    return describeCompactionJob(job);
+  }
+}

@@ -1,0 +1,28 @@
+import { ExpressAdapter } from '@bull-board/express';
+import { BullBoardModule } from '@bull-board/nestjs';
+import { Module } from '@nestjs/common';
+import { ViewingHistoryConfigModule } from '@vh/config';
+import { AuthModule, ObservabilityModule, OperatorOnlyMiddleware } from '@vh/http';
+import { ViewingEventPublisher } from '@vh/messaging';
+import { StorageModule } from '@vh/storage';
+import { BulkHistoryController } from './history/bulk-history.controller';
+import { CompactionRequests } from './admin/compaction-queue.provider';
+import { CompactionsController } from './admin/compactions.controller';
+import { HistoryController } from './history/history.controller';
+import { HistoryDeletion } from './history/history-deletion';
+import { ViewingHistoryReader } from './history/viewing-history.reader';
+
+@Module({
+  imports: [
+    ViewingHistoryConfigModule,
+    ObservabilityModule,
+    AuthModule,
+    StorageModule,
+    // Operators' view of the compaction queue, under the admin routes; an Express router that Nest's
+    // guards do not reach, so it gets the operator check as its own middleware.
+    BullBoardModule.forRoot({ route: '/admin/queues', adapter: ExpressAdapter, middleware: OperatorOnlyMiddleware }),
+  ],
+  controllers: [HistoryController, BulkHistoryController, CompactionsController],
+  providers: [ViewingHistoryReader, HistoryDeletion, ViewingEventPublisher, CompactionRequests],
+})
+export class ApiModule {}

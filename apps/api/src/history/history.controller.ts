@@ -1,0 +1,60 @@
+import { Controller, Delete, Get, HttpCode, Param, Query, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import { AppConfig } from '@vh/config';
+import { continueWatching, encodeCursor, pageOfHistory } from '@vh/domain';
+import { Authorize, requestIdOf, SCOPES } from '@vh/http';
+import { HistoryDeletion } from './history-deletion';
+import { parseHistoryQuery, parseLimit, parseProfileId, parseRecordId, toView } from './history-request';
+import { ViewingHistoryReader } from './viewing-history.reader';
+
+@Controller('v1/profiles/:profileId')
+export class HistoryController {
+  constructor(
+    private readonly reader: ViewingHistoryReader,
+    private readonly deletion: HistoryDeletion,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** The merged history, newest first, one page at a time. An empty history is an empty list. */
+  @Get('history')
+  @Authorize({ scope: SCOPES.historyRead, profileParam: 'profileId', anyProfileScope: SCOPES.historyReadAll })
+  async history(@Param('profileId') profileIdParam: string, @Query() query: Record<string, unknown>) {
+    const profileId = parseProfileId(profileIdParam);
+    const historyQuery = parseHistoryQuery(query, this.config.history);
+    const page = pageOfHistory(await this.reader.read(profileId), historyQuery);
+    return {
+      profileId,
+      records: page.records.map(toView),
+      nextCursor: page.nextCursor ? encodeCursor(page.nextCursor) : null,
+    };
+  }
+
+  /** The latest unfinished record of each title, with the position to resume from. */
+  @Get('continue-watching')
+  @Authorize({ scope: SCOPES.historyRead, profileParam: 'profileId', anyProfileScope: SCOPES.historyReadAll })
+  async continueWatching(@Param('profileId') profileIdParam: string, @Query() query: Record<string, unknown>) {
+    const profileId = parseProfileId(profileIdParam);
+    const limit = parseLimit(query, this.config.history.maxPageSize, this.config.history.defaultPageSize);
+    const records = continueWatching(await this.reader.read(profileId), limit);
+    return { profileId, records: records.map(toView) };
+  }
+
+  @Delete('history/:recordId')
+  @Authorize({ scope: SCOPES.historyDelete, profileParam: 'profileId' })
+  @HttpCode(202)
+  async removeRecord(@Param('profileId') profileIdParam: string, @Param('recordId') recordIdParam: string, @Req() request: Request) {
+    const profileId = parseProfileId(profileIdParam);
+    const recordId = parseRecordId(recordIdParam);
+    const event = await this.deletion.removeRecord(profileId, recordId, requestIdOf(request));
+    return { eventId: event.eventId, status: 'accepted' };
+  }
+
+  @Delete('history')
+  @Authorize({ scope: SCOPES.historyDelete, profileParam: 'profileId' })
+  @HttpCode(202)
+  async clearHistory(@Param('profileId') profileIdParam: string, @Req() request: Request) {
+    const profileId = parseProfileId(profileIdParam);
+    const event = await this.deletion.clearHistory(profileId, requestIdOf(request));
+    return { eventId: event.eventId, status: 'accepted' };
+  }
+}

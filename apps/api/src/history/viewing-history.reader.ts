@@ -1,0 +1,64 @@
+import { Injectable } from '@nestjs/common';
+import { AppConfig } from '@vh/config';
+import { CompressedHistory, foldHistory, ViewingEvent, ViewingRecord, visibleRecords } from '@vh/domain';
+import { metrics } from '@vh/metrics';
+import { CircuitBreaker, CompressedHistoryRepository, LiveHistoryRepository, settleWithConcurrency } from '@vh/storage';
+import { CompactionRequests } from '../admin/compaction-queue.provider';
+
+const BATCH_READ_CONCURRENCY = 16;
+
+/** Reads history: the live view folded onto the compressed view, visible records newest first. */
+@Injectable()
+export class ViewingHistoryReader {
+  private readonly breaker: CircuitBreaker;
+
+  constructor(
+    private readonly liveHistory: LiveHistoryRepository,
+    private readonly compressedHistory: CompressedHistoryRepository,
+    private readonly compactions: CompactionRequests,
+    private readonly config: AppConfig,
+  ) {
+    this.breaker = new CircuitBreaker({
+      failureThreshold: config.history.breakerFailures,
+      openMs: config.history.breakerOpenMs,
+      onStateChange: (state) => metrics.breakerState.set(state === 'open' ? 1 : 0),
+    });
+  }
+
+  /**
+   * Live rows first, then the compressed version: if a compaction switches versions in between, the
+   * new version already holds every row its range delete removes (invariant 3).
+   */
+  async read(profileId: string): Promise<ViewingRecord[]> {
+    const { live, history } = await this.breaker.execute(async () => {
+      const liveEvents = await this.liveHistory.readProfile(profileId);
+      return { live: liveEvents, history: (await this.compressedHistory.read(profileId)).history };
+    });
+    this.compactions.requestIfLarge(profileId, live.length);
+    return this.merge(live, history);
+  }
+
+  /** Several profiles at once, with bounded concurrency; the first failure fails the whole call. */
+  async readMany(profileIds: readonly string[]): Promise<Map<string, ViewingRecord[]>> {
+    const results = await settleWithConcurrency(profileIds, BATCH_READ_CONCURRENCY, (id) => this.read(id));
+    const byProfile = new Map<string, ViewingRecord[]>();
+    results.forEach((result, i) => {
+      if (result.status === 'rejected') throw result.reason;
+      byProfile.set(profileIds[i], result.value);
+    });
+    return byProfile;
+  }
+
+  /** Every profile with live history, walked by token ranges; records changed since `since`. */
+  async *recentHistory(since: number): AsyncGenerator<{ profileId: string; records: ViewingRecord[] }> {
+    for await (const { profileId, events } of this.liveHistory.scanProfiles(this.config.history.exportTokenRanges)) {
+      const { history } = await this.compressedHistory.read(profileId);
+      const records = this.merge(events, history).filter((r) => r.lastEventAt >= since);
+      if (records.length > 0) yield { profileId, records };
+    }
+  }
+
+  private merge(live: ViewingEvent[], compressed: CompressedHistory): ViewingRecord[] {
+    return visibleRecords(foldHistory(live, compressed));
+  }
+}

@@ -1,0 +1,68 @@
+import { ConsoleLogger, Logger, LogLevel } from '@nestjs/common';
+import { loadConfig } from '@vh/config';
+import { replayEventLog } from '@vh/ingestion';
+import { compact } from './compact.command';
+import { migrate } from './migrate.command';
+import { token } from './token.command';
+
+const COMMANDS: Record<string, { usage: string; help: string; run: (args: string[]) => Promise<unknown> }> = {
+  migrate: {
+    usage: 'migrate',
+    help: 'create or upgrade the Cassandra schema and the Kafka topics',
+    run: () => migrate(loadConfig()),
+  },
+  compact: {
+    usage: 'compact --profile ID | --profiles A,B | --all [--dry-run] [--no-wait]',
+    help: 'request compaction (a running compactor does it), wait for the job and print it',
+    run: (args) => compact(loadConfig(), args),
+  },
+  token: {
+    usage: 'token --kind device --profiles A,B | --kind recommender | --kind operator [--ttl S]',
+    help: 'mint an access token with the configured HS256 secret (local use)',
+    run: (args) => token(loadConfig(), args),
+  },
+  replay: {
+    usage: 'replay [--keyspace NAME] [--force]',
+    help: 'rebuild the live history from the event log into an empty keyspace (default: CASSANDRA_KEYSPACE)',
+    run: (args) => {
+      const keyspace = option(args, '--keyspace');
+      const config = loadConfig();
+      return replayEventLog(keyspace ? config.with({ cassandra: { keyspace } }) : config, { force: args.includes('--force') });
+    },
+  },
+};
+
+function option(args: string[], name: string): string | undefined {
+  const index = args.indexOf(name);
+  return index >= 0 ? args[index + 1] : undefined;
+}
+
+/** Logs go to stderr, so that stdout carries only the command's JSON report. */
+class StderrLogger extends ConsoleLogger {
+  protected override printMessages(messages: unknown[], context?: string, logLevel?: LogLevel, _stream?: 'stdout' | 'stderr', errorStack?: unknown): void {
+    super.printMessages(messages, context, logLevel, 'stderr', errorStack);
+  }
+}
+
+/** Operator commands: `cli <command> [args]`. Prints a JSON report; exits non-zero on failure. */
+async function main(argv: string[]): Promise<number> {
+  Logger.overrideLogger(new StderrLogger('cli', { logLevels: ['fatal', 'error', 'warn', 'log'] }));
+  const [name, ...args] = argv;
+  const command = name ? COMMANDS[name] : undefined;
+  if (!command) {
+    const lines = Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(72)} ${c.help}`);
+    process.stderr.write(`usage: cli <command>\n${lines.join('\n')}\n`);
+    return name ? 2 : 0;
+  }
+  const report = await command.run(args);
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    process.stderr.write(`${error.name}: ${error.message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,15 @@
+import { AppConfig } from '@vh/config';
+import { createKafka, ensureEventLogTopics } from '@vh/messaging';
+import { createCassandraClient, migrateSchema } from '@vh/storage';
+
+/** Creates or upgrades the Cassandra schema and the Kafka topics. Safe to run any number of times. */
+export async function migrate(config: AppConfig): Promise<Record<string, unknown>> {
+  const client = createCassandraClient(config.cassandra, `${config.kafka.clientId}-migrate`);
+  try {
+    const schema = await migrateSchema(client, config.cassandra);
+    const topics = await ensureEventLogTopics(createKafka(config.kafka, 'migrate'), config.kafka);
+    return { schema, topics };
+  } finally {
+    await client.shutdown();
+  }
+}

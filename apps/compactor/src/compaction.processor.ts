@@ -1,0 +1,102 @@
+import { Logger } from '@nestjs/common';
+import { Queue, SandboxedJob, UnrecoverableError } from 'bullmq';
+import { AppConfig, loadConfig } from '@vh/config';
+import {
+  COMPACTION_JOB,
+  CompactionCandidates,
+  CompactionStep,
+  CompactionSweepJobData,
+  createCompactionQueue,
+  enqueueProfileCompaction,
+  ProfileCompactionJobData,
+  ProfileCompactor,
+  scheduleGarbageCollection,
+} from '@vh/compaction';
+import {
+  CompressedHistoryRepository,
+  CorruptCompressedHistoryError,
+  createCassandraClient,
+  LiveHistoryRepository,
+  ProfileActivityIndex,
+} from '@vh/storage';
+
+/**
+ * The sandboxed processor: BullMQ runs it in a child process, so compression (CPU-bound) never blocks
+ * the worker's lock renewal, and a crash here does not take the worker down. One context per child.
+ */
+interface ProcessorContext {
+  config: AppConfig;
+  compressed: CompressedHistoryRepository;
+  compactor: ProfileCompactor;
+  candidates: CompactionCandidates;
+  queue: Queue;
+}
+
+let context: ProcessorContext | null = null;
+
+function createContext(): ProcessorContext {
+  const config = loadConfig();
+  const client = createCassandraClient(config.cassandra, `${config.kafka.clientId}-compactor`);
+  const activity = new ProfileActivityIndex(client, config);
+  const live = new LiveHistoryRepository(client, config, activity);
+  const compressed = new CompressedHistoryRepository(client, config);
+  return {
+    config,
+    compressed,
+    compactor: new ProfileCompactor(live, compressed, config),
+    candidates: new CompactionCandidates(activity, config),
+    queue: createCompactionQueue(config),
+  };
+}
+
+const PROGRESS: Record<CompactionStep, number> = { read: 20, encoded: 50, 'after-chunks': 70, 'after-switch': 90, done: 100 };
+
+export default async function processCompactionJob(job: SandboxedJob): Promise<unknown> {
+  context ??= createContext();
+  const { config, compressed, compactor, candidates, queue } = context;
+  if (job.name === COMPACTION_JOB.profile) {
+    const data = job.data as ProfileCompactionJobData;
+    try {
+      const outcome = await compactor.compact(data.profileId, {
+        dryRun: data.dryRun,
+        onStep: async (step) => {
+          await job.updateProgress({ step, percent: PROGRESS[step] });
+          if (config.compaction.failPoint === step) crashWorker(step);
+        },
+      });
+      if (outcome.status === 'compacted' && outcome.fromVersion !== null) {
+        await scheduleGarbageCollection(queue, data.profileId, config.compaction.chunkSetGraceMs);
+      }
+      return outcome;
+    } catch (error) {
+      // Retrying cannot mend corrupt data: fail at once, for an operator to look at.
+      if (error instanceof CorruptCompressedHistoryError) throw new UnrecoverableError(error.message);
+      throw error;
+    }
+  }
+  if (job.name === COMPACTION_JOB.sweep) {
+    const data = job.data as CompactionSweepJobData;
+    const jobIds: string[] = [];
+    const profiles = data.profileIds ?? candidates.find();
+    for await (const profileId of profiles) {
+      jobIds.push(await enqueueProfileCompaction(queue, { profileId, dryRun: data.dryRun, requestedBy: 'sweep' }));
+      if (jobIds.length % 100 === 0) await job.updateProgress({ enqueued: jobIds.length });
+    }
+    await job.updateProgress({ enqueued: jobIds.length, percent: 100 });
+    return { enqueued: jobIds.length, jobIds };
+  }
+  if (job.name === COMPACTION_JOB.collectGarbage) {
+    const { profileId } = job.data as { profileId: string };
+    const current = await compressed.readVersion(profileId);
+    return { profileId, chunkSetsRemoved: await compressed.collectGarbage(profileId, current?.chunkSet ?? null) };
+  }
+  throw new Error(`unknown compaction job ${job.name}`);
+}
+
+/** Test only (COMPACTION_FAIL_POINT): the whole worker dies at once, as on a power cut. */
+function crashWorker(step: string): never {
+  new Logger('compaction').error(`COMPACTION_FAIL_POINT=${step}: killing the worker`);
+  process.kill(process.ppid, 'SIGKILL');
+  process.kill(process.pid, 'SIGKILL');
+  throw new Error('unreachable');
+}

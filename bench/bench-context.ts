@@ -1,0 +1,98 @@
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'cassandra-driver';
+import { AppConfig, loadConfig } from '@vh/config';
+import { ProfileCompactor } from '@vh/compaction';
+import {
+  CompressedHistoryRepository,
+  createCassandraClient,
+  dropKeyspace,
+  LiveHistoryRepository,
+  migrateSchema,
+  ProfileActivityIndex,
+} from '@vh/storage';
+
+export const ROOT = join(__dirname, '..', '..');
+
+/** The project's own modules against the real local Cassandra, in a keyspace of the run's own. */
+export interface BenchContext {
+  config: AppConfig;
+  client: Client;
+  live: LiveHistoryRepository;
+  compressed: CompressedHistoryRepository;
+  compactor: ProfileCompactor;
+  dispose(): Promise<void>;
+}
+
+export async function createBenchContext(): Promise<BenchContext> {
+  const config = loadConfig({ ...process.env, CASSANDRA_KEYSPACE: `bench_${Date.now()}`, LOG_LEVEL: 'warn' });
+  const client = createCassandraClient(config.cassandra, 'bench');
+  await migrateSchema(client, config.cassandra);
+  const live = new LiveHistoryRepository(client, config, new ProfileActivityIndex(client, config));
+  const compressed = new CompressedHistoryRepository(client, config);
+  return {
+    config,
+    client,
+    live,
+    compressed,
+    compactor: new ProfileCompactor(live, compressed, config),
+    async dispose() {
+      await dropKeyspace(client, config.cassandra.keyspace);
+      await client.shutdown();
+    },
+  };
+}
+
+/** Flushes memtables so that on-disk sizes are real SSTables; false when nodetool cannot be reached. */
+export function flush(keyspace: string): boolean {
+  return spawnSync('bash', [join(ROOT, 'scripts/infra.sh'), 'nodetool', 'flush', keyspace], { encoding: 'utf8' }).status === 0;
+}
+
+/** Bytes on disk of one table's SSTables (local runner's data directory), or null if not found. */
+export function tableBytesOnDisk(keyspace: string, table: string): number | null {
+  const dir = join(ROOT, '.infra/cassandra/data', keyspace);
+  let entries: string[];
+  try {
+    entries = readdirSync(dir).filter((d) => d.startsWith(`${table}-`));
+  } catch {
+    return null;
+  }
+  let bytes = 0;
+  const walk = (path: string) => {
+    for (const name of readdirSync(path)) {
+      const full = join(path, name);
+      const stat = statSync(full);
+      if (stat.isDirectory()) {
+        if (name !== 'snapshots' && name !== 'backups') walk(full);
+      } else bytes += stat.size;
+    }
+  };
+  for (const entry of entries) walk(join(dir, entry));
+  return bytes;
+}
+
+export function machine() {
+  return {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryBytes: totalmem(),
+    node: process.version,
+    kafka: '3.9.1',
+    cassandra: '5.0.5',
+  };
+}
+
+export function percentile(sortedMs: number[], p: number): number {
+  if (sortedMs.length === 0) return NaN;
+  return sortedMs[Math.min(sortedMs.length - 1, Math.ceil((p / 100) * sortedMs.length) - 1)];
+}
+
+export function summarise(samplesMs: number[]) {
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  const avg = sorted.reduce((a, b) => a + b, 0) / sorted.length;
+  return { samples: sorted.length, avgMs: round(avg), p50Ms: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)), perSecond: round(1000 / avg) };
+}
+
+export const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;

@@ -1,0 +1,69 @@
+import { performance } from 'node:perf_hooks';
+import { foldHistory, HistoryCursor, pageOfHistory, visibleRecords } from '@vh/domain';
+import { syntheticHistory } from '../test/support/event-log';
+import { BenchContext, round, summarise } from './bench-context';
+
+const PAGE = 50;
+
+/**
+ * The history read (as the API does it: live rows, then the compressed version from the cache, fold,
+ * page) for one profile kept all live (the naive one-table design) against the same history compacted.
+ */
+export async function reads(ctx: BenchContext, params = { sizes: [100, 1_000, 10_000], budgetMs: 20_000 }) {
+  const results = [];
+  for (const size of params.sizes) {
+    const events = syntheticHistory(1, size, Date.now() - (size / 48 + 30) * 86_400_000);
+    const naive = `naive-${size}-${Date.now()}`;
+    const compacted = `compacted-${size}-${Date.now()}`;
+    for (const profileId of [naive, compacted]) {
+      const mine = events.map((e) => ({ ...e, profileId }));
+      for (let i = 0; i < mine.length; i += 2_000) {
+        const failed = await ctx.live.append(mine.slice(i, i + 2_000));
+        if (failed.length) throw new Error((failed[0].error as Error).message);
+      }
+    }
+    const outcome = await ctx.compactor.compact(compacted);
+    if (outcome.status !== 'compacted') throw new Error(outcome.status);
+
+    const read = async (profileId: string, walk: boolean) => {
+      const live = await ctx.live.readProfile(profileId);
+      const { history } = await ctx.compressed.read(profileId);
+      const records = visibleRecords(foldHistory(live, history));
+      let cursor: HistoryCursor | undefined;
+      let seen = 0;
+      do {
+        const page = pageOfHistory(records, { limit: PAGE, cursor });
+        seen += page.records.length;
+        cursor = walk ? (page.nextCursor ?? undefined) : undefined;
+      } while (cursor);
+      return seen;
+    };
+    const measure = async (profileId: string, walk: boolean) => {
+      for (let i = 0; i < 3; i++) await read(profileId, walk); // warm-up: prepared statements, cache
+      const samples: number[] = [];
+      const deadline = performance.now() + params.budgetMs / 4;
+      while (samples.length < 1_000 && (performance.now() < deadline || samples.length < 20)) {
+        const t = performance.now();
+        const seen = await read(profileId, walk);
+        samples.push(performance.now() - t);
+        if (seen !== (walk ? size : Math.min(PAGE, size))) throw new Error(`read ${seen} records of ${size}`);
+      }
+      return summarise(samples);
+    };
+    const firstPage = { naive: await measure(naive, false), compacted: await measure(compacted, false) };
+    const fullWalk = { naive: await measure(naive, true), compacted: await measure(compacted, true) };
+    results.push({
+      records: size,
+      events: events.length,
+      firstPage,
+      fullWalk,
+      speedup: {
+        firstPageAvg: round(firstPage.naive.avgMs / firstPage.compacted.avgMs),
+        firstPageP99: round(firstPage.naive.p99Ms / firstPage.compacted.p99Ms),
+        fullWalkAvg: round(fullWalk.naive.avgMs / fullWalk.compacted.avgMs),
+        fullWalkP99: round(fullWalk.naive.p99Ms / fullWalk.compacted.p99Ms),
+      },
+    });
+  }
+  return { name: 'reads', parameters: { ...params, pageSize: PAGE, sequential: true }, results, target: { avgSpeedupAt10k: 5 } };
+}

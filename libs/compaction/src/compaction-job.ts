@@ -1,0 +1,82 @@
+import { Job, JobsOptions, Queue } from 'bullmq';
+import IORedis, { Redis } from 'ioredis';
+import { AppConfig } from '@vh/config';
+
+/** Job names on the compaction queue. */
+export const COMPACTION_JOB = {
+  /** Roll one profile's old live history into its compressed history. */
+  profile: 'compact-profile',
+  /** Find candidate profiles (or take a given list) and enqueue a compact-profile job for each. */
+  sweep: 'compaction-sweep',
+  /** Remove a profile's superseded chunk sets once readers can no longer hold their metadata. */
+  collectGarbage: 'collect-chunk-sets',
+} as const;
+
+export const SCHEDULED_SWEEP_ID = 'scheduled-compaction-sweep';
+
+export interface ProfileCompactionJobData {
+  profileId: string;
+  dryRun?: boolean;
+  requestedBy: 'operator' | 'sweep' | 'read-path';
+}
+
+export interface CompactionSweepJobData {
+  /** Given profiles; without it, the candidates of the activity index. */
+  profileIds?: string[];
+  dryRun?: boolean;
+  requestedBy: 'operator' | 'schedule';
+}
+
+export function redisConnection(config: AppConfig, forWorker = false): Redis {
+  // Workers block on Redis; BullMQ requires unlimited retries for them.
+  return new IORedis(config.redis.url, { maxRetriesPerRequest: forWorker ? null : 3, enableOfflineQueue: forWorker });
+}
+
+export function createCompactionQueue(config: AppConfig, connection: Redis = redisConnection(config)): Queue {
+  return new Queue(config.compaction.queue, {
+    connection,
+    defaultJobOptions: {
+      attempts: config.compaction.attempts,
+      backoff: { type: 'exponential', delay: 2_000 },
+      removeOnComplete: { age: 24 * 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  });
+}
+
+/** One job per profile at a time: a second request while one waits or runs is the same job. */
+export function profileJobOptions(profileId: string, dryRun = false): JobsOptions {
+  return { deduplication: { id: `${dryRun ? 'dry-run' : 'profile'}:${profileId}` } };
+}
+
+export async function enqueueProfileCompaction(queue: Queue, data: ProfileCompactionJobData): Promise<string> {
+  const job = await queue.add(COMPACTION_JOB.profile, data, profileJobOptions(data.profileId, data.dryRun));
+  return job.id!;
+}
+
+/** Runs after the grace period, whether or not the profile is ever compacted again. */
+export async function scheduleGarbageCollection(queue: Queue, profileId: string, delayMs: number): Promise<void> {
+  await queue.add(COMPACTION_JOB.collectGarbage, { profileId }, { delay: delayMs + 1_000, deduplication: { id: `gc:${profileId}` } });
+}
+
+export async function enqueueSweep(queue: Queue, data: CompactionSweepJobData): Promise<string> {
+  const job = await queue.add(COMPACTION_JOB.sweep, data);
+  return job.id!;
+}
+
+/** What operators see of a compaction job, through the API and the CLI alike. */
+export async function describeCompactionJob(job: Job) {
+  return {
+    jobId: job.id,
+    kind: job.name === COMPACTION_JOB.sweep ? 'sweep' : 'profile',
+    state: await job.getState(),
+    progress: job.progress,
+    data: job.data,
+    result: job.returnvalue ?? null,
+    failedReason: job.failedReason ?? null,
+    attemptsMade: job.attemptsMade,
+    createdAt: new Date(job.timestamp).toISOString(),
+    processedAt: job.processedOn ? new Date(job.processedOn).toISOString() : null,
+    finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+  };
+}

@@ -1,0 +1,3 @@
+export * from './compaction-job';
+export * from './profile-compactor';
+export * from './compaction-sweep';

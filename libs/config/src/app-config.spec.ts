@@ -1,0 +1,35 @@
+import { InvalidConfigurationError, loadConfig } from './app-config';
+
+describe('loadConfig', () => {
+  it('runs locally with no environment at all', () => {
+    const config = loadConfig({});
+    expect(config.kafka.brokers).toEqual(['127.0.0.1:9092']);
+    expect(config.cassandra).toMatchObject({ keyspace: 'viewing_history', localDataCenter: 'datacenter1', readConsistency: 'LOCAL_QUORUM' });
+    expect(config.kafka.eventTopicPartitions).toBeGreaterThanOrEqual(6);
+  });
+
+  it('parses lists and numbers', () => {
+    const config = loadConfig({ KAFKA_BROKERS: 'a:1, b:2', EVENT_TOPIC_PARTITIONS: '12' });
+    expect(config.kafka.brokers).toEqual(['a:1', 'b:2']);
+    expect(config.kafka.eventTopicPartitions).toBe(12);
+  });
+
+  it('lists every problem at once', () => {
+    try {
+      loadConfig({ CASSANDRA_KEYSPACE: 'Bad-Name', API_PORT: '99999', CASSANDRA_READ_CONSISTENCY: 'SOME' });
+      throw new Error('expected a failure');
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidConfigurationError);
+      const fields = (error as InvalidConfigurationError).problems.map((p) => p.split(':')[0]);
+      expect(fields.sort()).toEqual(['API_PORT', 'CASSANDRA_KEYSPACE', 'CASSANDRA_READ_CONSISTENCY']);
+    }
+  });
+
+  it('refuses a compaction age that accepted events could still reach', () => {
+    expect(() => loadConfig({ EVENT_MAX_AGE_MS: '86400000', COMPACTION_MIN_AGE_MS: '3600000' })).toThrow(/COMPACTION_MIN_AGE_MS/);
+  });
+
+  it('rejects a default page larger than the maximum', () => {
+    expect(() => loadConfig({ HISTORY_PAGE_DEFAULT: '300', HISTORY_PAGE_MAX: '100' })).toThrow(InvalidConfigurationError);
+  });
+});

@@ -1,0 +1,275 @@
+import { z } from 'zod';
+
+const DAY_MS = 24 * 3600_000;
+const CONSISTENCY_LEVELS = ['ONE', 'LOCAL_ONE', 'QUORUM', 'LOCAL_QUORUM', 'EACH_QUORUM', 'ALL'] as const;
+
+const list = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.string()).min(1));
+const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(fallback);
+const port = (fallback: number) => int(fallback, 0, 65535);
+const cqlName = (fallback: string) => z.string().regex(/^[a-z][a-z0-9_]{0,47}$/, 'must be a lower-case CQL identifier').default(fallback);
+const topicName = (fallback: string) => z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be a valid Kafka topic name').default(fallback);
+
+/** Every environment variable the service reads, with defaults that run against the local infrastructure. */
+export const environmentSchema = z.object({
+  KAFKA_BROKERS: list('127.0.0.1:9092'),
+  KAFKA_CLIENT_ID: z.string().min(1).default('viewing-history'),
+  EVENT_TOPIC: topicName('viewing-history-events'),
+  DEAD_LETTER_TOPIC: topicName('viewing-history-events.dead-letter'),
+  EVENT_TOPIC_PARTITIONS: int(6, 1, 1000),
+  /** The event log is the source of truth: kept forever (-1) unless told otherwise. */
+  EVENT_TOPIC_RETENTION_MS: z.coerce.number().int().min(-1).default(-1),
+  DEAD_LETTER_TOPIC_RETENTION_MS: z.coerce.number().int().min(-1).default(30 * DAY_MS),
+  INGEST_GROUP_ID: z.string().min(1).default('viewing-history-ingest'),
+  INGEST_PARTITIONS_CONCURRENTLY: int(3, 1, 64),
+  INGEST_WRITE_CONCURRENCY: int(64, 1, 2048),
+  INGEST_RETRY_BUDGET_MS: int(30_000, 0),
+  INGEST_PAUSE_MS: int(5_000, 100),
+  /** A crashed ingest process keeps its partitions this long; the broker allows 6 s to 5 min. */
+  INGEST_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000),
+
+  CASSANDRA_CONTACT_POINTS: list('127.0.0.1:9042'),
+  CASSANDRA_LOCAL_DC: z.string().min(1).default('datacenter1'),
+  CASSANDRA_KEYSPACE: cqlName('viewing_history'),
+  CASSANDRA_REPLICATION_FACTOR: int(1, 1, 9),
+  CASSANDRA_READ_CONSISTENCY: z.enum(CONSISTENCY_LEVELS).default('LOCAL_QUORUM'),
+  CASSANDRA_WRITE_CONSISTENCY: z.enum(CONSISTENCY_LEVELS).default('LOCAL_QUORUM'),
+  CASSANDRA_REQUEST_TIMEOUT_MS: int(12_000, 100),
+
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+
+  COLLECTOR_PORT: port(3001),
+  API_PORT: port(3002),
+  INGEST_PORT: port(3003),
+  HTTP_BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/).default('1mb'),
+  /** Requests one process works on at once; more are shed with 503 at once. */
+  HTTP_MAX_IN_FLIGHT: int(256, 1, 100_000),
+  /** SIGTERM: how long an app may drain before it exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: int(15_000, 100),
+
+  EVENT_BATCH_MAX: int(500, 1, 10_000),
+  EVENT_MAX_CLOCK_SKEW_MS: int(5 * 60_000, 0),
+  /** Devices may upload offline playback this late; must stay below the compaction age. */
+  EVENT_MAX_AGE_MS: int(7 * DAY_MS, 60_000),
+
+  HISTORY_PAGE_DEFAULT: int(50, 1, 1000),
+  HISTORY_PAGE_MAX: int(200, 1, 1000),
+  HISTORY_BATCH_MAX_PROFILES: int(100, 1, 1000),
+  /** Read path circuit breaker around Cassandra: failures that open it, and how long it stays open. */
+  READ_BREAKER_FAILURES: int(5, 1, 1000),
+  READ_BREAKER_OPEN_MS: int(5_000, 100),
+  HISTORY_EXPORT_TOKEN_RANGES: int(64, 1, 65536),
+
+  /** Live events older than this are rolled into compressed history. Must exceed EVENT_MAX_AGE_MS. */
+  COMPACTION_MIN_AGE_MS: int(14 * DAY_MS, 60_000),
+  /** A read that finds more live events than this asks for a compaction of the profile. */
+  COMPACTION_LIVE_EVENTS_TRIGGER: int(2_000, 1),
+  COMPACTION_CHUNK_MAX_BYTES: int(256 * 1024, 1024, 1024 * 1024),
+  COMPACTION_ZSTD_LEVEL: int(9, 1, 19),
+  /** Superseded chunk sets stay readable this long for readers holding old metadata. */
+  COMPACTION_GRACE_MS: int(10 * 60_000, 0),
+  COMPACTION_CONCURRENCY: int(2, 1, 64),
+  COMPACTION_ATTEMPTS: int(5, 1, 100),
+  /** A job whose worker stops renewing its lock this long is taken over by another worker. */
+  COMPACTION_LOCK_MS: int(30_000, 1_000),
+  COMPACTION_SCHEDULE: z.string().min(9).default('*/15 * * * *'),
+  /** Event days the scheduled sweep looks at, ending COMPACTION_MIN_AGE_MS ago. */
+  COMPACTION_SWEEP_DAYS: int(3, 1, 365),
+  COMPACTION_QUEUE: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('viewing-history-compaction'),
+  COMPRESSED_CACHE_MAX_BYTES: int(64 * 1024 * 1024, 0),
+  COMPACTOR_PORT: port(3004),
+  /** Test only: the compaction processor kills itself at this step, to prove crash safety. */
+  COMPACTION_FAIL_POINT: z.enum(['none', 'after-chunks', 'after-switch']).default('none'),
+
+  /** HS256 key for access tokens. The default is for local use only: set a real one, or a public key. */
+  AUTH_JWT_SECRET: z.string().min(32).default('local-development-secret-do-not-use-in-production'),
+  /** PEM public key (RS256/ES256/EdDSA); when set, tokens are verified with it instead of the secret. */
+  AUTH_JWT_PUBLIC_KEY: z.string().optional(),
+  /** JWKS URL; when set, tokens are verified against its keys. */
+  AUTH_JWKS_URL: z.string().url().optional(),
+  AUTH_JWT_ISSUER: z.string().min(1).default('viewing-history'),
+  AUTH_JWT_AUDIENCE: z.string().min(1).default('viewing-history'),
+
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Environment = z.infer<typeof environmentSchema>;
+
+/** Typed configuration, grouped by what it configures. Injected as a class token. */
+export class AppConfig {
+  constructor(
+    readonly kafka: {
+      brokers: string[];
+      clientId: string;
+      eventTopic: string;
+      deadLetterTopic: string;
+      eventTopicPartitions: number;
+      eventTopicRetentionMs: number;
+      deadLetterTopicRetentionMs: number;
+    },
+    readonly ingest: {
+      groupId: string;
+      partitionsConsumedConcurrently: number;
+      writeConcurrency: number;
+      retryBudgetMs: number;
+      pauseMs: number;
+      sessionTimeoutMs: number;
+    },
+    readonly cassandra: {
+      contactPoints: string[];
+      localDataCenter: string;
+      keyspace: string;
+      replicationFactor: number;
+      readConsistency: (typeof CONSISTENCY_LEVELS)[number];
+      writeConsistency: (typeof CONSISTENCY_LEVELS)[number];
+      requestTimeoutMs: number;
+    },
+    readonly redis: { url: string },
+    readonly http: {
+      collectorPort: number;
+      apiPort: number;
+      ingestPort: number;
+      compactorPort: number;
+      bodyLimit: string;
+      maxInFlight: number;
+      shutdownTimeoutMs: number;
+    },
+    readonly events: { maxBatchSize: number; maxClockSkewMs: number; maxEventAgeMs: number },
+    readonly history: {
+      defaultPageSize: number;
+      maxPageSize: number;
+      batchMaxProfiles: number;
+      exportTokenRanges: number;
+      breakerFailures: number;
+      breakerOpenMs: number;
+    },
+    readonly compaction: {
+      minAgeMs: number;
+      liveEventsTrigger: number;
+      chunkMaxBytes: number;
+      zstdLevel: number;
+      chunkSetGraceMs: number;
+      concurrency: number;
+      attempts: number;
+      lockMs: number;
+      schedule: string;
+      sweepDays: number;
+      queue: string;
+      cacheMaxBytes: number;
+      failPoint: 'none' | 'after-chunks' | 'after-switch';
+    },
+    readonly auth: { secret: string; publicKey?: string; jwksUrl?: string; issuer: string; audience: string },
+    readonly logLevel: Environment['LOG_LEVEL'],
+  ) {}
+
+  /** A copy with some sections changed (a replay's own consumer group, a target keyspace...). */
+  with(changes: { [K in 'kafka' | 'ingest' | 'cassandra']?: Partial<AppConfig[K]> }): AppConfig {
+    return new AppConfig(
+      { ...this.kafka, ...changes.kafka },
+      { ...this.ingest, ...changes.ingest },
+      { ...this.cassandra, ...changes.cassandra },
+      this.redis,
+      this.http,
+      this.events,
+      this.history,
+      this.compaction,
+      this.auth,
+      this.logLevel,
+    );
+  }
+}
+
+export class InvalidConfigurationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'InvalidConfigurationError';
+  }
+}
+
+/** Reads and validates the environment; throws InvalidConfigurationError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new InvalidConfigurationError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.HISTORY_PAGE_DEFAULT > e.HISTORY_PAGE_MAX) problems.push('HISTORY_PAGE_DEFAULT: must not exceed HISTORY_PAGE_MAX');
+  // Compaction may only roll up a past that no accepted event can still reach.
+  if (e.COMPACTION_MIN_AGE_MS <= e.EVENT_MAX_AGE_MS) problems.push('COMPACTION_MIN_AGE_MS: must exceed EVENT_MAX_AGE_MS');
+  if (problems.length) throw new InvalidConfigurationError(problems);
+  return new AppConfig(
+    {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID,
+      eventTopic: e.EVENT_TOPIC,
+      deadLetterTopic: e.DEAD_LETTER_TOPIC,
+      eventTopicPartitions: e.EVENT_TOPIC_PARTITIONS,
+      eventTopicRetentionMs: e.EVENT_TOPIC_RETENTION_MS,
+      deadLetterTopicRetentionMs: e.DEAD_LETTER_TOPIC_RETENTION_MS,
+    },
+    {
+      groupId: e.INGEST_GROUP_ID,
+      partitionsConsumedConcurrently: e.INGEST_PARTITIONS_CONCURRENTLY,
+      writeConcurrency: e.INGEST_WRITE_CONCURRENCY,
+      retryBudgetMs: e.INGEST_RETRY_BUDGET_MS,
+      pauseMs: e.INGEST_PAUSE_MS,
+      sessionTimeoutMs: e.INGEST_SESSION_TIMEOUT_MS,
+    },
+    {
+      contactPoints: e.CASSANDRA_CONTACT_POINTS,
+      localDataCenter: e.CASSANDRA_LOCAL_DC,
+      keyspace: e.CASSANDRA_KEYSPACE,
+      replicationFactor: e.CASSANDRA_REPLICATION_FACTOR,
+      readConsistency: e.CASSANDRA_READ_CONSISTENCY,
+      writeConsistency: e.CASSANDRA_WRITE_CONSISTENCY,
+      requestTimeoutMs: e.CASSANDRA_REQUEST_TIMEOUT_MS,
+    },
+    { url: e.REDIS_URL },
+    {
+      collectorPort: e.COLLECTOR_PORT,
+      apiPort: e.API_PORT,
+      ingestPort: e.INGEST_PORT,
+      compactorPort: e.COMPACTOR_PORT,
+      bodyLimit: e.HTTP_BODY_LIMIT,
+      maxInFlight: e.HTTP_MAX_IN_FLIGHT,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    },
+    { maxBatchSize: e.EVENT_BATCH_MAX, maxClockSkewMs: e.EVENT_MAX_CLOCK_SKEW_MS, maxEventAgeMs: e.EVENT_MAX_AGE_MS },
+    {
+      defaultPageSize: e.HISTORY_PAGE_DEFAULT,
+      maxPageSize: e.HISTORY_PAGE_MAX,
+      batchMaxProfiles: e.HISTORY_BATCH_MAX_PROFILES,
+      exportTokenRanges: e.HISTORY_EXPORT_TOKEN_RANGES,
+      breakerFailures: e.READ_BREAKER_FAILURES,
+      breakerOpenMs: e.READ_BREAKER_OPEN_MS,
+    },
+    {
+      minAgeMs: e.COMPACTION_MIN_AGE_MS,
+      liveEventsTrigger: e.COMPACTION_LIVE_EVENTS_TRIGGER,
+      chunkMaxBytes: e.COMPACTION_CHUNK_MAX_BYTES,
+      zstdLevel: e.COMPACTION_ZSTD_LEVEL,
+      chunkSetGraceMs: e.COMPACTION_GRACE_MS,
+      concurrency: e.COMPACTION_CONCURRENCY,
+      attempts: e.COMPACTION_ATTEMPTS,
+      lockMs: e.COMPACTION_LOCK_MS,
+      schedule: e.COMPACTION_SCHEDULE,
+      sweepDays: e.COMPACTION_SWEEP_DAYS,
+      queue: e.COMPACTION_QUEUE,
+      cacheMaxBytes: e.COMPRESSED_CACHE_MAX_BYTES,
+      failPoint: e.COMPACTION_FAIL_POINT,
+    },
+    {
+      secret: e.AUTH_JWT_SECRET,
+      publicKey: e.AUTH_JWT_PUBLIC_KEY,
+      jwksUrl: e.AUTH_JWKS_URL,
+      issuer: e.AUTH_JWT_ISSUER,
+      audience: e.AUTH_JWT_AUDIENCE,
+    },
+    e.LOG_LEVEL,
+  );
+}

@@ -1,0 +1,41 @@
+import { FieldIssue } from './events/viewing-event.schema';
+
+/** Base of the errors the domain and its adapters raise on purpose; the HTTP layer maps them in one place. */
+export abstract class ViewingHistoryError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The caller sent something that does not fit the contract. */
+export class InvalidInputError extends ViewingHistoryError {
+  readonly code = 'invalid_input';
+  constructor(readonly issues: FieldIssue[]) {
+    super(issues.map((i) => `${i.field}: ${i.message}`).join('; '));
+  }
+}
+
+/** A dependency (Kafka, Cassandra, Redis) cannot serve now; the caller should retry later. */
+export class DependencyUnavailableError extends ViewingHistoryError {
+  readonly code = 'dependency_unavailable';
+  constructor(
+    readonly dependency: 'kafka' | 'cassandra' | 'redis',
+    message: string,
+    readonly retryAfterSeconds = 5,
+    options?: { cause?: unknown },
+  ) {
+    super(`${dependency} is unavailable: ${message}`, options);
+  }
+}
+
+/** No valid credentials: HTTP 401. */
+export class UnauthenticatedError extends ViewingHistoryError {
+  readonly code = 'unauthenticated';
+}
+
+/** Valid credentials that do not allow this: HTTP 403. Nothing is written. */
+export class ForbiddenError extends ViewingHistoryError {
+  readonly code = 'forbidden';
+}

@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import { IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH, MAX_POSITION_MS } from './event-limits';
+import {
+  DeletionEvent,
+  PLAYBACK_EVENT_TYPES,
+  PlaybackEvent,
+  VIEWING_EVENT_SCHEMA_VERSION,
+  ViewingEvent,
+} from './viewing-event';
+
+/** One problem with one field of an input, as returned to the caller. */
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+export type Validated<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
+
+const identifier = z
+  .string()
+  .min(1)
+  .max(MAX_IDENTIFIER_LENGTH)
+  .regex(IDENTIFIER_PATTERN, 'must start with a letter or digit and contain only letters, digits, ".", "_", ":" or "-"');
+const uuid = z
+  .string()
+  .uuid()
+  .transform((s) => s.toLowerCase());
+const isoInstant = z
+  .string()
+  .max(40)
+  .datetime({ offset: true, message: 'must be an ISO-8601 date-time with a time zone, e.g. 2024-05-01T20:15:00Z' })
+  .transform((s) => Date.parse(s));
+const positionMs = z.number().int().min(0).max(MAX_POSITION_MS);
+
+/** What a device posts. Strict: an unknown field is a client bug worth reporting, not ignoring. */
+const playbackEventInput = z
+  .object({
+    eventId: uuid,
+    profileId: identifier,
+    titleId: identifier,
+    playbackSessionId: uuid,
+    type: z.enum(PLAYBACK_EVENT_TYPES),
+    positionMs,
+    occurredAt: isoInstant,
+    deviceId: identifier,
+    titleDurationMs: positionMs.refine((v) => v > 0, 'must be greater than 0').optional(),
+  })
+  .strict();
+
+const recordRemoved = z
+  .object({
+    type: z.literal('record-removed'),
+    eventId: uuid,
+    profileId: identifier,
+    occurredAt: isoInstant,
+    recordId: uuid,
+  })
+  .strict();
+const historyCleared = z
+  .object({ type: z.literal('history-cleared'), eventId: uuid, profileId: identifier, occurredAt: isoInstant })
+  .strict();
+
+/** An event as stored on the log: the version tag plus any event type. */
+const logEvent = z.discriminatedUnion('type', [
+  playbackEventInput.extend({ schemaVersion: z.literal(VIEWING_EVENT_SCHEMA_VERSION) }).strict(),
+  recordRemoved.extend({ schemaVersion: z.literal(VIEWING_EVENT_SCHEMA_VERSION) }).strict(),
+  historyCleared.extend({ schemaVersion: z.literal(VIEWING_EVENT_SCHEMA_VERSION) }).strict(),
+]);
+
+function toIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((issue) => ({
+    field: issue.path.length ? issue.path.join('.') : '(body)',
+    message: issue.message,
+  }));
+}
+
+export interface EventTimePolicy {
+  /** Now, epoch ms, at the edge that receives the event. */
+  now: number;
+  /** How far a device clock may run ahead of ours. */
+  maxClockSkewMs: number;
+  /** How old an event may be when it reaches the edge (offline playback). Compaction relies on it. */
+  maxEventAgeMs: number;
+}
+
+/** Validates what a device posted. Time bounds apply here only: the log itself is replayed at any time. */
+export function validatePlaybackEvent(input: unknown, policy: EventTimePolicy): Validated<PlaybackEvent> {
+  const parsed = playbackEventInput.safeParse(input);
+  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error) };
+  const event = parsed.data;
+  if (event.occurredAt > policy.now + policy.maxClockSkewMs) {
+    return {
+      ok: false,
+      issues: [{ field: 'occurredAt', message: `is more than ${policy.maxClockSkewMs} ms in the future` }],
+    };
+  }
+  if (event.occurredAt < policy.now - policy.maxEventAgeMs) {
+    return {
+      ok: false,
+      issues: [{ field: 'occurredAt', message: `is more than ${policy.maxEventAgeMs} ms in the past` }],
+    };
+  }
+  if (event.titleDurationMs !== undefined && event.positionMs > event.titleDurationMs) {
+    return { ok: false, issues: [{ field: 'positionMs', message: 'is beyond titleDurationMs' }] };
+  }
+  return { ok: true, value: stripUndefined(event) };
+}
+
+/** Serialises an event for the log (UTF-8 JSON with the schema version). */
+export function encodeViewingEvent(event: ViewingEvent): string {
+  return JSON.stringify({
+    schemaVersion: VIEWING_EVENT_SCHEMA_VERSION,
+    ...event,
+    occurredAt: new Date(event.occurredAt).toISOString(),
+  });
+}
+
+/** Parses a message from the log. Anything it rejects belongs in the dead-letter topic, with the reason. */
+export function decodeViewingEvent(raw: Buffer | string | null): Validated<ViewingEvent> {
+  if (raw === null || raw.length === 0) return { ok: false, issues: [{ field: '(message)', message: 'is empty' }] };
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch {
+    return { ok: false, issues: [{ field: '(message)', message: 'is not valid JSON' }] };
+  }
+  const parsed = logEvent.safeParse(json);
+  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error) };
+  const { schemaVersion: _version, ...event } = parsed.data;
+  return { ok: true, value: stripUndefined(event) as PlaybackEvent | DeletionEvent };
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  for (const key of Object.keys(value) as (keyof T)[]) if (value[key] === undefined) delete value[key];
+  return value;
+}
+
+export function describeIssues(issues: FieldIssue[]): string {
+  return issues.map((i) => `${i.field}: ${i.message}`).join('; ');
+}

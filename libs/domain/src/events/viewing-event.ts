@@ -1,0 +1,52 @@
+/** The events on the viewing-history event log. The log is the source of truth; every table is a projection. */
+
+export const PLAYBACK_EVENT_TYPES = ['play', 'pause', 'stop'] as const;
+export type PlaybackEventType = (typeof PLAYBACK_EVENT_TYPES)[number];
+
+/** Deletions are events too, so that a replay of the log reproduces them. */
+export const DELETION_EVENT_TYPES = ['record-removed', 'history-cleared'] as const;
+export type DeletionEventType = (typeof DELETION_EVENT_TYPES)[number];
+
+export type ViewingEventType = PlaybackEventType | DeletionEventType;
+
+/** Version of the wire format of events on the log; bumped on any incompatible change. */
+export const VIEWING_EVENT_SCHEMA_VERSION = 1;
+
+interface ViewingEventBase {
+  /** Idempotency key: the same eventId any number of times counts once. */
+  eventId: string;
+  profileId: string;
+  /** Epoch milliseconds (device time for playback events, server time for deletions). */
+  occurredAt: number;
+}
+
+export interface PlaybackEvent extends ViewingEventBase {
+  type: PlaybackEventType;
+  titleId: string;
+  playbackSessionId: string;
+  deviceId: string;
+  positionMs: number;
+  titleDurationMs?: number;
+}
+
+export interface RecordRemovedEvent extends ViewingEventBase {
+  type: 'record-removed';
+  recordId: string;
+}
+
+export interface HistoryClearedEvent extends ViewingEventBase {
+  type: 'history-cleared';
+}
+
+export type DeletionEvent = RecordRemovedEvent | HistoryClearedEvent;
+export type ViewingEvent = PlaybackEvent | DeletionEvent;
+
+export function isPlaybackEvent(event: ViewingEvent): event is PlaybackEvent {
+  return event.type === 'play' || event.type === 'pause' || event.type === 'stop';
+}
+
+/** Total order used by the history fold: event time, then eventId to break ties deterministically. */
+export function compareEvents(a: ViewingEvent, b: ViewingEvent): number {
+  if (a.occurredAt !== b.occurredAt) return a.occurredAt - b.occurredAt;
+  return a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0;
+}

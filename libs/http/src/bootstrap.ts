@@ -1,0 +1,47 @@
+import { INestApplication, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { AppConfig, loadConfig } from '@vh/config';
+import { ViewingHistoryErrorFilter } from './error.filter';
+
+/** Creates an HTTP app with JSON logs, the shared error mapping, the body limit and OpenAPI docs. */
+export async function createHttpApp(module: Type<unknown>, title: string): Promise<NestExpressApplication> {
+  const config = loadConfig();
+  const app = await NestFactory.create<NestExpressApplication>(module, { bufferLogs: true, bodyParser: false });
+  app.useLogger(app.get(Logger));
+  app.useBodyParser('json', { limit: config.http.bodyLimit });
+  app.useGlobalFilters(new ViewingHistoryErrorFilter());
+  app.disable('x-powered-by');
+  app.enableShutdownHooks();
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle(`Viewing history: ${title}`)
+      .setDescription('See README.md for the event contract, scopes and errors.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
+  return app;
+}
+
+/**
+ * Listens on loopback, and bounds shutdown: on SIGTERM Nest drains (HTTP, consumer, worker); if that
+ * takes longer than SHUTDOWN_TIMEOUT_MS the process exits anyway.
+ */
+export async function listen(app: INestApplication, port: number, name: string): Promise<void> {
+  const { http } = app.get(AppConfig);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      setTimeout(() => {
+        app.get(Logger).error(`${name}: shutdown took longer than ${http.shutdownTimeoutMs} ms; exiting`);
+        process.exit(1);
+      }, http.shutdownTimeoutMs).unref();
+    });
+  }
+  await app.listen(port, '127.0.0.1');
+  app.get(Logger).log(`${name} listening on http://127.0.0.1:${port}`);
+}

@@ -1,0 +1,75 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { DependencyUnavailableError, ForbiddenError, InvalidInputError, UnauthenticatedError, ViewingHistoryError } from '@vh/domain';
+
+/** The body of every error response. */
+export interface ErrorBody {
+  error: string;
+  message: string;
+  issues?: { field: string; message: string }[];
+}
+
+/** Body-parser errors carry an HTTP status and a type; map the ones a client can cause. */
+const BODY_PARSER_ERRORS: Record<string, { status: number; error: string; message: string }> = {
+  'entity.parse.failed': { status: 400, error: 'invalid_json', message: 'the body is not valid JSON' },
+  'entity.too.large': { status: 413, error: 'payload_too_large', message: 'the body is too large' },
+  'encoding.unsupported': { status: 415, error: 'unsupported_encoding', message: 'the body encoding is not supported' },
+  'charset.unsupported': { status: 415, error: 'unsupported_charset', message: 'the body charset is not supported' },
+};
+
+/** The one place where errors become HTTP status codes. */
+@Catch()
+export class ViewingHistoryErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpErrors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const { status, body, retryAfterSeconds, wwwAuthenticate } = this.map(exception);
+    if (wwwAuthenticate) response.setHeader('WWW-Authenticate', wwwAuthenticate);
+    if (status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE) {
+      this.logger.error((exception as Error)?.stack ?? String(exception));
+    }
+    if (retryAfterSeconds !== undefined) response.setHeader('Retry-After', String(retryAfterSeconds));
+    if (!response.headersSent) response.status(status).json(body);
+  }
+
+  private map(exception: unknown): { status: number; body: ErrorBody; retryAfterSeconds?: number; wwwAuthenticate?: string } {
+    if (exception instanceof InvalidInputError) {
+      return { status: 400, body: { error: exception.code, message: 'the request is invalid', issues: exception.issues } };
+    }
+    if (exception instanceof DependencyUnavailableError) {
+      return {
+        status: 503,
+        body: { error: exception.code, message: `${exception.dependency} is unavailable; retry later` },
+        retryAfterSeconds: exception.retryAfterSeconds,
+      };
+    }
+    if (exception instanceof UnauthenticatedError) {
+      return { status: 401, body: { error: exception.code, message: exception.message }, wwwAuthenticate: 'Bearer realm="viewing-history"' };
+    }
+    if (exception instanceof ForbiddenError) {
+      return { status: 403, body: { error: exception.code, message: exception.message } };
+    }
+    if (exception instanceof ViewingHistoryError) {
+      return { status: 500, body: { error: exception.code, message: 'internal error' } };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const payload = exception.getResponse();
+      // Readiness (terminus) answers with which dependency is down: keep that body as it is.
+      if (typeof payload === 'object' && payload !== null && 'details' in payload) {
+        return { status, body: payload as unknown as ErrorBody, retryAfterSeconds: status === 503 ? 5 : undefined };
+      }
+      const message = typeof payload === 'string' ? payload : ((payload as { message?: unknown }).message ?? exception.message);
+      return { status, body: { error: errorCode(status), message: Array.isArray(message) ? message.join('; ') : String(message) } };
+    }
+    const parser = BODY_PARSER_ERRORS[(exception as { type?: string } | null)?.type ?? ''];
+    if (parser) return { status: parser.status, body: { error: parser.error, message: parser.message } };
+    return { status: 500, body: { error: 'internal_error', message: 'internal error' } };
+  }
+}
+
+function errorCode(status: number): string {
+  const name = HttpStatus[status];
+  return typeof name === 'string' ? name.toLowerCase() : 'error';
+}

@@ -1,0 +1,66 @@
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { HealthIndicatorService } from '@nestjs/terminus';
+import { Client } from 'cassandra-driver';
+import IORedis, { Redis } from 'ioredis';
+import { Admin } from 'kafkajs';
+import { AppConfig } from '@vh/config';
+import { createKafka, withTimeout } from '@vh/messaging';
+import { createCassandraClient } from '@vh/storage';
+
+const PROBE_TIMEOUT_MS = 2_000;
+
+/** Readiness probes of the three dependencies, each a real round trip with a short bound. */
+@Injectable()
+export class DependencyHealth implements OnApplicationShutdown {
+  private cassandra: Client | null = null;
+  private kafka: Admin | null = null;
+  private redis: Redis | null = null;
+
+  constructor(
+    private readonly indicators: HealthIndicatorService,
+    private readonly config: AppConfig,
+  ) {}
+
+  async cassandraReady() {
+    return this.probe('cassandra', async () => {
+      this.cassandra ??= createCassandraClient(this.config.cassandra, `${this.config.kafka.clientId}-health`);
+      await this.cassandra.execute('SELECT release_version FROM system.local');
+    });
+  }
+
+  async kafkaReady() {
+    return this.probe('kafka', async () => {
+      if (!this.kafka) {
+        const admin = createKafka(this.config.kafka, 'health').admin();
+        await admin.connect();
+        this.kafka = admin;
+      }
+      await this.kafka.describeCluster();
+    });
+  }
+
+  async redisReady() {
+    return this.probe('redis', async () => {
+      this.redis ??= new IORedis(this.config.redis.url, { maxRetriesPerRequest: 1 });
+      await this.redis.ping();
+    });
+  }
+
+  private async probe<K extends string>(key: K, check: () => Promise<void>) {
+    const session = this.indicators.check(key);
+    try {
+      await withTimeout(check(), PROBE_TIMEOUT_MS);
+      return session.up();
+    } catch (error) {
+      if (key === 'kafka') {
+        await this.kafka?.disconnect().catch(() => undefined);
+        this.kafka = null;
+      }
+      return session.down({ message: (error as Error).message });
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([this.cassandra?.shutdown(), this.kafka?.disconnect(), this.redis?.quit()]);
+  }
+}

@@ -1,0 +1,111 @@
+import { Logger } from '@nestjs/common';
+import { AppConfig } from '@vh/config';
+import { BatchOutcome, createKafka, DeadLetter, DeadLetterSink, EventLogBatchHandler, EventLogConsumer } from '@vh/messaging';
+import { createCassandraClient, LiveHistoryRepository, migrateSchema, ProfileActivityIndex } from '@vh/storage';
+import { LiveHistoryIngestor } from './live-history.ingestor';
+
+export interface ReplayReport {
+  topic: string;
+  keyspace: string;
+  partitions: number;
+  messages: number;
+  eventsWritten: number;
+  /** Messages that could never be processed; already in the dead-letter topic from the first pass. */
+  unprocessable: number;
+  profiles: number;
+  durationMs: number;
+}
+
+export class ReplayTargetNotEmptyError extends Error {
+  constructor(keyspace: string) {
+    super(`${keyspace}.live_history is not empty: replay into an empty keyspace (or pass --force)`);
+    this.name = 'ReplayTargetNotEmptyError';
+  }
+}
+
+/** Counts dead letters instead of publishing them: the first pass over the log already did. */
+class CountingDeadLetterSink extends DeadLetterSink {
+  count = 0;
+  async publish(letters: readonly DeadLetter[]): Promise<void> {
+    this.count += letters.length;
+  }
+}
+
+/**
+ * Rebuilds the live projection from the event log: every partition from its earliest offset up to
+ * the end it had when the replay started, through the same ingestor as the ingest app, with a consumer
+ * group of its own (deleted afterwards) so the running ingest is not disturbed.
+ */
+export async function replayEventLog(config: AppConfig, options: { force?: boolean; timeoutMs?: number } = {}): Promise<ReplayReport> {
+  const logger = new Logger('replay');
+  const started = Date.now();
+  const keyspace = config.cassandra.keyspace;
+  const topic = config.kafka.eventTopic;
+  const groupId = `${config.ingest.groupId}-replay-${started}`;
+  const client = createCassandraClient(config.cassandra, `${config.kafka.clientId}-replay`);
+  const admin = createKafka(config.kafka, 'replay-admin').admin();
+  let consumer: EventLogConsumer | null = null;
+  try {
+    await migrateSchema(client, config.cassandra);
+    if (!options.force) {
+      const existing = await client.execute(`SELECT profile_id FROM ${keyspace}.live_history LIMIT 1`);
+      if (existing.rowLength > 0) throw new ReplayTargetNotEmptyError(keyspace);
+    }
+    await admin.connect();
+    const ends = new Map<number, bigint>();
+    for (const p of await admin.fetchTopicOffsets(topic)) {
+      if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high));
+    }
+    const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.length;
+
+    const sink = new CountingDeadLetterSink();
+    const ingestor = new LiveHistoryIngestor(new LiveHistoryRepository(client, config, new ProfileActivityIndex(client, config)), sink, config);
+    const reached = new Map<number, bigint>();
+    const profiles = new Set<string>();
+    let messages = 0;
+    let finish: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const isComplete = () => [...ends].every(([partition, end]) => (reached.get(partition) ?? 0n) >= end);
+    const tracker: EventLogBatchHandler = {
+      async handleBatch(batch, control): Promise<BatchOutcome> {
+        const outcome = await ingestor.handleBatch(batch, control);
+        if (outcome.status === 'done') {
+          messages += batch.messages.length;
+          for (const m of batch.messages) if (m.key) profiles.add(m.key.toString());
+          reached.set(batch.partition, BigInt(batch.messages[batch.messages.length - 1].offset) + 1n);
+          if (isComplete()) finish();
+        }
+        return outcome;
+      },
+    };
+    if (ends.size > 0) {
+      consumer = new EventLogConsumer(config.with({ ingest: { groupId } }), tracker);
+      await new Promise<void>((resolve, reject) => consumer!.listen((error) => (error ? reject(error) : resolve())));
+      logger.log(`replaying ${topic} (${ends.size} non-empty partitions) into ${keyspace}`);
+      await withDeadline(finished, options.timeoutMs ?? 30 * 60_000, () => `replay did not reach the end of ${topic} in time`);
+    }
+    return {
+      topic,
+      keyspace,
+      partitions,
+      messages,
+      eventsWritten: messages - sink.count,
+      unprocessable: sink.count,
+      profiles: profiles.size,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    await consumer?.close();
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+    await client.shutdown();
+  }
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message())), ms))),
+  ]).finally(() => clearTimeout(timer));
+}

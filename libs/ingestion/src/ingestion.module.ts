@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { DeadLetterPublisher, DeadLetterSink, EventLogBatchHandler, EventLogConsumer } from '@vh/messaging';
+import { StorageModule } from '@vh/storage';
+import { LiveHistoryIngestor } from './live-history.ingestor';
+
+/** Event log -> live history: the consumer transport, the ingestor and its dead-letter sink. */
+@Module({
+  imports: [StorageModule],
+  providers: [
+    LiveHistoryIngestor,
+    { provide: EventLogBatchHandler, useExisting: LiveHistoryIngestor },
+    { provide: DeadLetterSink, useClass: DeadLetterPublisher },
+    EventLogConsumer,
+  ],
+  exports: [EventLogConsumer],
+})
+export class IngestionModule {}

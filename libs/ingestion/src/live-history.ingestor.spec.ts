@@ -1,0 +1,125 @@
+import { errors } from 'cassandra-driver';
+import { KafkaMessage } from 'kafkajs';
+import { loadConfig } from '@vh/config';
+import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
+import { playbackEvent } from '@vh/domain/testing/viewing-event.fixtures';
+import { DeadLetter, DeadLetterSink, EventLogBatch } from '@vh/messaging';
+import { AppendOptions, FailedWrite, LiveHistoryRepository } from '@vh/storage';
+import { LiveHistoryIngestor } from './live-history.ingestor';
+
+/** In-memory live history that can be told to fail, transiently or for one row. */
+class FakeLiveHistory {
+  rows = new Map<string, ViewingEvent>();
+  transientFailuresLeft = 0;
+  rejectEventId: string | null = null;
+  calls: AppendOptions[] = [];
+
+  async append(events: readonly ViewingEvent[], options: AppendOptions = {}): Promise<FailedWrite[]> {
+    this.calls.push(options);
+    if (this.transientFailuresLeft > 0) {
+      this.transientFailuresLeft--;
+      return [{ events: [...events], error: new errors.NoHostAvailableError({}) }];
+    }
+    const size = options.rowsPerBatch ?? 20;
+    const failed: FailedWrite[] = [];
+    for (let i = 0; i < events.length; i += size) {
+      const group = events.slice(i, i + size);
+      if (group.some((e) => e.eventId === this.rejectEventId)) {
+        failed.push({ events: group, error: new Error('Invalid: value out of range') });
+      } else {
+        for (const e of group) this.rows.set(e.eventId, e);
+      }
+    }
+    return failed;
+  }
+}
+
+class FakeDeadLetters extends DeadLetterSink {
+  letters: DeadLetter[] = [];
+  down = false;
+  async publish(letters: readonly DeadLetter[]): Promise<void> {
+    if (this.down) throw new Error('broker down');
+    this.letters.push(...letters);
+  }
+}
+
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const control = { heartbeat: async () => undefined, isRunning: () => true };
+
+function batchOf(values: (string | null)[]): EventLogBatch {
+  const messages = values.map(
+    (value, i) => ({ offset: String(100 + i), key: Buffer.from('profile-1'), value: value === null ? null : Buffer.from(value), headers: {} }) as unknown as KafkaMessage,
+  );
+  return { topic: 'events', partition: 3, messages, highWatermark: '200' };
+}
+
+function setup(env: Record<string, string> = {}) {
+  const live = new FakeLiveHistory();
+  const deadLetters = new FakeDeadLetters();
+  const ingestor = new LiveHistoryIngestor(live as unknown as LiveHistoryRepository, deadLetters, loadConfig(env));
+  return { live, deadLetters, ingestor };
+}
+
+describe('LiveHistoryIngestor', () => {
+  const events = [playbackEvent('play', T0, 0), playbackEvent('pause', T0 + 1000, 1000), playbackEvent('stop', T0 + 2000, 2000)];
+
+  it('writes every valid event and reports the batch done', async () => {
+    const { live, ingestor } = setup();
+    const outcome = await ingestor.handleBatch(batchOf(events.map(encodeViewingEvent)), control);
+    expect(outcome).toEqual({ status: 'done' });
+    expect([...live.rows.keys()].sort()).toEqual(events.map((e) => e.eventId).sort());
+  });
+
+  it('dead-letters an invalid message with the reason and its source offset, and writes the rest', async () => {
+    const { live, deadLetters, ingestor } = setup();
+    const outcome = await ingestor.handleBatch(batchOf([encodeViewingEvent(events[0]), 'garbage', null]), control);
+    expect(outcome.status).toBe('done');
+    expect(live.rows.size).toBe(1);
+    expect(deadLetters.letters.map((l) => [l.sourceOffset, l.sourcePartition, l.reason])).toEqual([
+      ['101', 3, expect.stringMatching(/not valid JSON/)],
+      ['102', 3, expect.stringMatching(/empty/)],
+    ]);
+  });
+
+  it('retries transient storage errors with backoff until they pass', async () => {
+    const { live, ingestor } = setup();
+    live.transientFailuresLeft = 2;
+    const outcome = await ingestor.handleBatch(batchOf(events.map(encodeViewingEvent)), control);
+    expect(outcome.status).toBe('done');
+    expect(live.rows.size).toBe(3);
+    expect(live.calls).toHaveLength(3);
+  });
+
+  it('hands the batch back (retry later) once the retry budget is spent, writing nothing it claims', async () => {
+    const { live, deadLetters, ingestor } = setup({ INGEST_RETRY_BUDGET_MS: '0' });
+    live.transientFailuresLeft = 100;
+    const outcome = await ingestor.handleBatch(batchOf(events.map(encodeViewingEvent)), control);
+    expect(outcome).toEqual({ status: 'retry-later', reason: expect.stringMatching(/3 events not written/) });
+    expect(deadLetters.letters).toEqual([]);
+  });
+
+  it('stops retrying when the consumer is stopping', async () => {
+    const { live, ingestor } = setup();
+    live.transientFailuresLeft = 100;
+    const outcome = await ingestor.handleBatch(batchOf(events.map(encodeViewingEvent)), { ...control, isRunning: () => false });
+    expect(outcome.status).toBe('retry-later');
+    expect(live.calls).toHaveLength(1);
+  });
+
+  it('isolates a row that storage rejects outright and dead-letters only that one', async () => {
+    const { live, deadLetters, ingestor } = setup();
+    live.rejectEventId = events[1].eventId;
+    const outcome = await ingestor.handleBatch(batchOf(events.map(encodeViewingEvent)), control);
+    expect(outcome.status).toBe('done');
+    expect([...live.rows.keys()].sort()).toEqual([events[0].eventId, events[2].eventId].sort());
+    expect(deadLetters.letters).toEqual([expect.objectContaining({ sourceOffset: '101', reason: expect.stringMatching(/rejected by storage/) })]);
+    expect(live.calls.at(-1)).toEqual({ rowsPerBatch: 1 });
+  });
+
+  it('retries later when the dead-letter topic cannot take the letters, so no message is skipped', async () => {
+    const { deadLetters, ingestor } = setup();
+    deadLetters.down = true;
+    const outcome = await ingestor.handleBatch(batchOf(['garbage']), control);
+    expect(outcome).toEqual({ status: 'retry-later', reason: expect.stringMatching(/dead-letter/) });
+  });
+});

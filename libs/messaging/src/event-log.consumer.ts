@@ -1,0 +1,121 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { CustomTransportStrategy, Server } from '@nestjs/microservices';
+import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { AppConfig } from '@vh/config';
+import { metrics } from '@vh/metrics';
+import { createKafka } from './kafka-client';
+
+export interface EventLogBatch {
+  topic: string;
+  partition: number;
+  messages: KafkaMessage[];
+  highWatermark: string;
+}
+
+export interface BatchControl {
+  heartbeat(): Promise<void>;
+  /** False once the consumer is stopping or the batch went stale (rebalance): stop retrying then. */
+  isRunning(): boolean;
+}
+
+export type BatchOutcome = { status: 'done' } | { status: 'retry-later'; reason: string };
+
+/** Processes one batch of one partition. Offsets are committed only for batches reported done. */
+export abstract class EventLogBatchHandler {
+  abstract handleBatch(batch: EventLogBatch, control: BatchControl): Promise<BatchOutcome>;
+}
+
+/**
+ * The Nest transport that feeds the event log to a batch handler: a kafkajs consumer-group member with
+ * eachBatch (the built-in Kafka transport handles one message at a time). A batch that cannot be
+ * processed now pauses its partition and is fetched again from the same offset later: never skipped.
+ */
+@Injectable()
+export class EventLogConsumer extends Server implements CustomTransportStrategy {
+  protected override readonly logger = new Logger(EventLogConsumer.name);
+  private readonly kafka: Kafka;
+  private consumer: Consumer | null = null;
+  private readonly resumeTimers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly handler: EventLogBatchHandler,
+  ) {
+    super();
+    this.kafka = createKafka(config.kafka, 'ingest');
+  }
+
+  listen(callback: (error?: unknown) => void): void {
+    this.start().then(
+      () => callback(),
+      (error) => callback(error),
+    );
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.resumeTimers) clearTimeout(timer);
+    this.resumeTimers.clear();
+    // Stops fetching and waits for the batch in progress; its offsets are committed only if it finished.
+    await this.consumer?.disconnect();
+    this.consumer = null;
+  }
+
+  on(): never {
+    throw new Error('EventLogConsumer does not emit transport events');
+  }
+
+  unwrap<T>(): T {
+    return this.consumer as T;
+  }
+
+  private async start(): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: this.config.ingest.groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout: this.config.ingest.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3_000, this.config.ingest.sessionTimeoutMs / 3),
+      maxBytesPerPartition: 1_048_576,
+      maxWaitTimeInMs: 250,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 10_000 },
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.CRASH, (event) =>
+      this.logger.error(`consumer crashed (restart: ${event.payload.restart}): ${event.payload.error.message}`),
+    );
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.config.kafka.eventTopic], fromBeginning: true });
+    await consumer.run({
+      eachBatchAutoResolve: false,
+      autoCommit: true,
+      partitionsConsumedConcurrently: this.config.ingest.partitionsConsumedConcurrently,
+      eachBatch: (payload) => this.processBatch(payload),
+    });
+    this.logger.log(`consuming ${this.config.kafka.eventTopic} as group ${this.config.ingest.groupId}`);
+  }
+
+  private async processBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    if (batch.messages.length === 0) return;
+    const outcome = await this.handler.handleBatch(
+      { topic: batch.topic, partition: batch.partition, messages: batch.messages, highWatermark: batch.highWatermark },
+      { heartbeat: () => payload.heartbeat(), isRunning: () => payload.isRunning() && !payload.isStale() },
+    );
+    if (outcome.status === 'done') {
+      payload.resolveOffset(batch.messages[batch.messages.length - 1].offset);
+      await payload.commitOffsetsIfNecessary();
+      await payload.heartbeat();
+      return;
+    }
+    // Nothing resolved: after the pause the same messages are fetched again.
+    this.logger.warn(
+      `partition ${batch.partition} paused for ${this.config.ingest.pauseMs} ms at offset ${batch.firstOffset()}: ${outcome.reason}`,
+    );
+    metrics.partitionPauses.inc();
+    const resume = payload.pause();
+    const timer = setTimeout(() => {
+      this.resumeTimers.delete(timer);
+      resume();
+    }, this.config.ingest.pauseMs);
+    this.resumeTimers.add(timer);
+  }
+}

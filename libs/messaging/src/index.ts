@@ -1,0 +1,5 @@
+export * from './kafka-client';
+export * from './event-log-topics';
+export * from './viewing-event.publisher';
+export * from './dead-letter.publisher';
+export * from './event-log.consumer';

@@ -1,0 +1,90 @@
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { CompressionTypes, Kafka, Partitioners, Producer } from 'kafkajs';
+import { AppConfig } from '@vh/config';
+import { DependencyUnavailableError, encodeViewingEvent, VIEWING_EVENT_SCHEMA_VERSION, ViewingEvent } from '@vh/domain';
+import { createKafka, HEADERS } from './kafka-client';
+
+/** How long a caller waits for Kafka (connect and acknowledge) before being told to retry. */
+const PUBLISH_TIMEOUT_MS = 5_000;
+
+/**
+ * Appends events to the event log, keyed by profile so one profile's events keep their order in one
+ * partition. Resolves only once every in-sync replica has the events (acks = all).
+ */
+@Injectable()
+export class ViewingEventPublisher implements OnApplicationShutdown {
+  private readonly logger = new Logger(ViewingEventPublisher.name);
+  private readonly kafka: Kafka;
+  private producer: Producer | null = null;
+  private connecting: Promise<Producer> | null = null;
+
+  constructor(private readonly config: AppConfig) {
+    this.kafka = createKafka(config.kafka, 'publisher');
+  }
+
+  async publish(events: readonly ViewingEvent[], requestId?: string): Promise<void> {
+    if (events.length === 0) return;
+    const headers: Record<string, string> = { [HEADERS.schemaVersion]: String(VIEWING_EVENT_SCHEMA_VERSION) };
+    if (requestId) headers[HEADERS.requestId] = requestId;
+    const send = async () => {
+      const producer = await this.connectedProducer();
+      await producer.send({
+        topic: this.config.kafka.eventTopic,
+        acks: -1,
+        compression: CompressionTypes.GZIP,
+        messages: events.map((event) => ({ key: event.profileId, value: encodeViewingEvent(event), headers })),
+      });
+    };
+    try {
+      await withTimeout(send(), PUBLISH_TIMEOUT_MS);
+    } catch (error) {
+      this.logger.warn(`event log write failed: ${(error as Error).message}`);
+      throw new DependencyUnavailableError('kafka', 'the event log did not acknowledge the write', 5, { cause: error });
+    }
+  }
+
+  /** For readiness checks: true when a producer connection is established. */
+  async isReachable(): Promise<boolean> {
+    try {
+      await withTimeout(this.connectedProducer(), 3_000);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.producer?.disconnect().catch(() => undefined);
+  }
+
+  private connectedProducer(): Promise<Producer> {
+    if (this.producer) return Promise.resolve(this.producer);
+    this.connecting ??= (async () => {
+      const producer = this.kafka.producer({
+        allowAutoTopicCreation: false,
+        // murmur2, as Java clients: a profile lands on the same partition whoever publishes it.
+        createPartitioner: Partitioners.DefaultPartitioner,
+        retry: { retries: 3, maxRetryTime: 2_000 },
+      });
+      producer.on(producer.events.DISCONNECT, () => {
+        if (this.producer === producer) this.producer = null;
+      });
+      try {
+        await producer.connect();
+        this.producer = producer;
+        return producer;
+      } finally {
+        this.connecting = null;
+      }
+    })();
+    return this.connecting;
+  }
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

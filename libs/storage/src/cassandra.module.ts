@@ -1,0 +1,30 @@
+import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Client } from 'cassandra-driver';
+import { AppConfig } from '@vh/config';
+import { CASSANDRA_CLIENT, createCassandraClient } from './cassandra-client';
+import { CompressedHistoryRepository } from './compressed/compressed-history.repository';
+import { LiveHistoryRepository } from './live/live-history.repository';
+import { ProfileActivityIndex } from './live/profile-activity.index';
+
+/** One driver instance per process; it connects lazily, so an app starts (not ready) while Cassandra is down. */
+@Global()
+@Module({
+  providers: [
+    {
+      provide: CASSANDRA_CLIENT,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => createCassandraClient(config.cassandra, config.kafka.clientId),
+    },
+    LiveHistoryRepository,
+    ProfileActivityIndex,
+    CompressedHistoryRepository,
+  ],
+  exports: [CASSANDRA_CLIENT, LiveHistoryRepository, ProfileActivityIndex, CompressedHistoryRepository],
+})
+export class StorageModule implements OnApplicationShutdown {
+  constructor(@Inject(CASSANDRA_CLIENT) private readonly client: Client) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.client.shutdown();
+  }
+}

@@ -1,0 +1,306 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Client, types } from 'cassandra-driver';
+import { createHash, randomUUID } from 'node:crypto';
+import { AppConfig } from '@vh/config';
+import { CompressedHistory, EMPTY_COMPRESSED_HISTORY, ViewingHistoryError } from '@vh/domain';
+import { metrics } from '@vh/metrics';
+import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
+import { asStorageError } from '../cassandra-errors';
+import { approximateBytes, CompressedHistoryCache } from './compressed-history.cache';
+import { decodeChunk, RECORD_ENCODING } from './history-chunk.codec';
+import { loadZstd, ZSTD_CODEC } from './zstd';
+
+/** The metadata row: which chunk set is current, and what it holds. */
+export interface CompressedHistoryVersion {
+  profileId: string;
+  version: number;
+  chunkSet: string;
+  chunkCount: number;
+  chunkChecksums: string[];
+  recordCount: number;
+  removedCount: number;
+  firstStartedAt: number | null;
+  lastEventAt: number | null;
+  compactedBefore: number | null;
+  clearedThrough: number | null;
+  codec: string;
+  recordEncoding: string;
+  dictionaryId: number;
+  rawBytes: number;
+  storedBytes: number;
+  compactedAt: number;
+}
+
+/** A chunk whose bytes do not match their checksum, or do not decode: reported, never served as empty. */
+export class CorruptCompressedHistoryError extends ViewingHistoryError {
+  readonly code = 'corrupt_history';
+  constructor(
+    readonly profileId: string,
+    readonly chunkSet: string,
+    readonly chunkIndex: number,
+    reason: string,
+  ) {
+    super(`compressed history of ${profileId} is corrupt: chunk ${chunkIndex} of ${chunkSet}: ${reason}`);
+  }
+}
+
+/** A chunk set removed under a reader that held old metadata (it retries with fresh metadata). */
+class ChunkSetGoneError extends Error {}
+
+export function checksumOf(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 32);
+}
+
+const toDate = (ms: number | null) => (ms === null ? null : new Date(ms));
+const toMs = (value: unknown) => (value instanceof Date ? value.getTime() : null);
+
+/** Per profile: an immutable, versioned set of zstd chunks behind one metadata row. */
+@Injectable()
+export class CompressedHistoryRepository {
+  private readonly logger = new Logger(CompressedHistoryRepository.name);
+  private readonly ks: string;
+  readonly cache: CompressedHistoryCache;
+  constructor(
+    @Inject(CASSANDRA_CLIENT) private readonly client: Client,
+    private readonly config: AppConfig,
+  ) {
+    this.ks = config.cassandra.keyspace;
+    this.cache = new CompressedHistoryCache(config.compaction.cacheMaxBytes);
+  }
+
+  async readVersion(profileId: string): Promise<CompressedHistoryVersion | null> {
+    const row = await this.run(() =>
+      this.client.execute(`SELECT * FROM ${this.ks}.compressed_history WHERE profile_id = ?`, [profileId], this.readOptions()),
+    );
+    const r = row.first();
+    if (!r) return null;
+    return {
+      profileId,
+      version: r.get('version'),
+      chunkSet: String(r.get('chunk_set')),
+      chunkCount: r.get('chunk_count'),
+      chunkChecksums: r.get('chunk_checksums') ?? [],
+      recordCount: r.get('record_count'),
+      removedCount: r.get('removed_count'),
+      firstStartedAt: toMs(r.get('first_started_at')),
+      lastEventAt: toMs(r.get('last_event_at')),
+      compactedBefore: toMs(r.get('compacted_before')),
+      clearedThrough: toMs(r.get('cleared_through')),
+      codec: r.get('codec'),
+      recordEncoding: r.get('record_encoding'),
+      dictionaryId: r.get('dictionary_id') ?? 0,
+      rawBytes: Number(r.get('raw_bytes') ?? 0),
+      storedBytes: Number(r.get('stored_bytes') ?? 0),
+      compactedAt: toMs(r.get('compacted_at')) ?? 0,
+    };
+  }
+
+  /**
+   * The current compressed history of a profile, from the cache when this version was decoded before.
+   * Read it after the live rows: then a compaction finishing in between cannot hide records.
+   */
+  async read(profileId: string, options: { useCache?: boolean } = {}): Promise<{ version: CompressedHistoryVersion | null; history: CompressedHistory }> {
+    for (let attempt = 0; ; attempt++) {
+      const version = await this.readVersion(profileId);
+      if (!version) return { version, history: EMPTY_COMPRESSED_HISTORY };
+      const cached = options.useCache === false ? undefined : this.cache.get(profileId, version.chunkSet);
+      if (options.useCache !== false) metrics.compressedCache.inc({ result: cached ? 'hit' : 'miss' });
+      if (cached) return { version, history: cached };
+      try {
+        const history = await this.decode(version);
+        if (options.useCache !== false) this.cache.set(profileId, version.chunkSet, history, approximateBytes(history));
+        return { version, history };
+      } catch (error) {
+        // Old chunks are removed only after a grace period; fresh metadata points at live ones.
+        if (error instanceof ChunkSetGoneError && attempt < 2) continue;
+        throw error;
+      }
+    }
+  }
+
+  private async decode(version: CompressedHistoryVersion): Promise<CompressedHistory> {
+    if (version.codec !== ZSTD_CODEC || version.recordEncoding !== RECORD_ENCODING) {
+      throw new CorruptCompressedHistoryError(version.profileId, version.chunkSet, -1, `unknown codec ${version.codec}/${version.recordEncoding}`);
+    }
+    const zstd = await loadZstd();
+    const chunks = await Promise.all(
+      Array.from({ length: version.chunkCount }, (_, index) => this.readChunk(version.profileId, version.chunkSet, index)),
+    );
+    const records = [];
+    const removed = [];
+    for (const [index, stored] of chunks.entries()) {
+      if (stored === null) throw new ChunkSetGoneError();
+      const fail = (reason: string) => {
+        metrics.corruptChunks.inc();
+        const error = new CorruptCompressedHistoryError(version.profileId, version.chunkSet, index, reason);
+        this.logger.error(error.message);
+        return error;
+      };
+      if (checksumOf(stored) !== version.chunkChecksums[index]) throw fail('checksum mismatch');
+      let chunk;
+      try {
+        chunk = decodeChunk(version.profileId, zstd.decompress(stored));
+      } catch (error) {
+        throw fail((error as Error).message);
+      }
+      records.push(...chunk.records);
+      removed.push(...chunk.removedRecordIds);
+    }
+    return {
+      records,
+      removedRecordIds: removed,
+      clearedThrough: version.clearedThrough,
+      compactedBefore: version.compactedBefore,
+    };
+  }
+
+  private async readChunk(profileId: string, chunkSet: string, index: number): Promise<Buffer | null> {
+    const result = await this.run(() =>
+      this.client.execute(
+        `SELECT data FROM ${this.ks}.compressed_history_chunks WHERE profile_id = ? AND chunk_set = ? AND chunk_index = ?`,
+        [profileId, chunkSet, index],
+        this.readOptions(),
+      ),
+    );
+    return (result.first()?.get('data') as Buffer | undefined) ?? null;
+  }
+
+  /** Writes a new chunk set (not yet current). Recorded first, so that an orphan can be found later. */
+  async writeChunkSet(profileId: string, chunks: Buffer[]): Promise<{ chunkSet: string; checksums: string[]; storedBytes: number }> {
+    const chunkSet = randomUUID();
+    const options = this.writeOptions();
+    await this.run(() =>
+      this.client.execute(
+        `INSERT INTO ${this.ks}.compressed_history_chunk_sets (profile_id, chunk_set, chunk_count, created_at) VALUES (?, ?, ?, ?)`,
+        [profileId, chunkSet, chunks.length, new Date()],
+        options,
+      ),
+    );
+    await this.run(() =>
+      Promise.all(
+        chunks.map((data, index) =>
+          this.client.execute(
+            `INSERT INTO ${this.ks}.compressed_history_chunks (profile_id, chunk_set, chunk_index, data) VALUES (?, ?, ?, ?)`,
+            [profileId, chunkSet, index, data],
+            options,
+          ),
+        ),
+      ),
+    );
+    return { chunkSet, checksums: chunks.map(checksumOf), storedBytes: chunks.reduce((n, c) => n + c.length, 0) };
+  }
+
+  /** Makes `next` current if the current version is still `expectedVersion` (null: none yet). */
+  async switchVersion(expectedVersion: number | null, next: CompressedHistoryVersion): Promise<boolean> {
+    const values = [
+      next.version,
+      next.chunkSet,
+      next.chunkCount,
+      next.chunkChecksums,
+      next.recordCount,
+      next.removedCount,
+      toDate(next.firstStartedAt),
+      toDate(next.lastEventAt),
+      toDate(next.compactedBefore),
+      toDate(next.clearedThrough),
+      next.codec,
+      next.recordEncoding,
+      next.dictionaryId,
+      types.Long.fromNumber(next.rawBytes),
+      types.Long.fromNumber(next.storedBytes),
+      new Date(next.compactedAt),
+    ];
+    const columns =
+      'version, chunk_set, chunk_count, chunk_checksums, record_count, removed_count, first_started_at, last_event_at, ' +
+      'compacted_before, cleared_through, codec, record_encoding, dictionary_id, raw_bytes, stored_bytes, compacted_at';
+    const options = { ...this.writeOptions(), serialConsistency: types.consistencies.localSerial };
+    const result = await this.run(() =>
+      expectedVersion === null
+        ? this.client.execute(
+            `INSERT INTO ${this.ks}.compressed_history (profile_id, ${columns}) VALUES (?, ${columns.split(',').map(() => '?').join(', ')}) IF NOT EXISTS`,
+            [next.profileId, ...values],
+            options,
+          )
+        : this.client.execute(
+            `UPDATE ${this.ks}.compressed_history SET ${columns
+              .split(',')
+              .map((c) => `${c.trim()} = ?`)
+              .join(', ')} WHERE profile_id = ? IF version = ?`,
+            [...values, next.profileId, expectedVersion],
+            options,
+          ),
+    );
+    return result.first().get('[applied]') === true;
+  }
+
+  async markSuperseded(profileId: string, chunkSet: string): Promise<void> {
+    await this.run(() =>
+      this.client.execute(
+        `UPDATE ${this.ks}.compressed_history_chunk_sets SET superseded_at = ? WHERE profile_id = ? AND chunk_set = ?`,
+        [new Date(), profileId, chunkSet],
+        this.writeOptions(),
+      ),
+    );
+  }
+
+  /**
+   * Removes chunk sets that are not current: superseded ones after the grace period (a reader may still
+   * hold their metadata), orphans of crashed or losing attempts once clearly abandoned.
+   */
+  async collectGarbage(profileId: string, currentChunkSet: string | null, now = Date.now()): Promise<number> {
+    const { chunkSetGraceMs } = this.config.compaction;
+    const sets = await this.run(() =>
+      this.client.execute(
+        `SELECT chunk_set, chunk_count, created_at, superseded_at FROM ${this.ks}.compressed_history_chunk_sets WHERE profile_id = ?`,
+        [profileId],
+        this.readOptions(),
+      ),
+    );
+    let removed = 0;
+    for (const row of sets.rows) {
+      const chunkSet = String(row.get('chunk_set'));
+      if (chunkSet === currentChunkSet) continue;
+      const superseded = toMs(row.get('superseded_at'));
+      const created = toMs(row.get('created_at')) ?? 0;
+      const expired = superseded !== null ? superseded < now - chunkSetGraceMs : created < now - 2 * chunkSetGraceMs;
+      if (!expired) continue;
+      await this.deleteChunkSet(profileId, chunkSet, row.get('chunk_count'));
+      removed++;
+    }
+    return removed;
+  }
+
+  async deleteChunkSet(profileId: string, chunkSet: string, chunkCount: number): Promise<void> {
+    const options = this.writeOptions();
+    await this.run(() =>
+      Promise.all(
+        Array.from({ length: chunkCount }, (_, index) =>
+          this.client.execute(
+            `DELETE FROM ${this.ks}.compressed_history_chunks WHERE profile_id = ? AND chunk_set = ? AND chunk_index = ?`,
+            [profileId, chunkSet, index],
+            options,
+          ),
+        ),
+      ),
+    );
+    await this.run(() =>
+      this.client.execute(`DELETE FROM ${this.ks}.compressed_history_chunk_sets WHERE profile_id = ? AND chunk_set = ?`, [profileId, chunkSet], options),
+    );
+  }
+
+  private readOptions() {
+    return { prepare: true, consistency: consistency(this.config.cassandra.readConsistency) };
+  }
+
+  private writeOptions() {
+    return { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) };
+  }
+
+  private async run<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw asStorageError(error);
+    }
+  }
+}

@@ -1,0 +1,133 @@
+import { PlaybackState, ViewingRecord } from '@vh/domain';
+import { ByteReader, ByteWriter, bytesToUuid, uuidToBytes } from './binary';
+
+/**
+ * The compact record encoding inside a compressed-history chunk (before zstd). Columnar: each field of
+ * all records is stored together, so zstd sees similar bytes side by side. Ids are 16 raw bytes, times
+ * are deltas, titles and devices are indexes into a string table. A chunk is self-contained.
+ */
+export const RECORD_ENCODING = 'vh-columnar-v1';
+const MAGIC = Buffer.from('VHC1', 'latin1');
+const STATES: PlaybackState[] = ['playing', 'paused', 'stopped'];
+
+export interface HistoryChunk {
+  records: ViewingRecord[];
+  removedRecordIds: string[];
+}
+
+export class MalformedChunkError extends Error {
+  constructor(message: string) {
+    super(`malformed compressed-history chunk: ${message}`);
+    this.name = 'MalformedChunkError';
+  }
+}
+
+export function encodeChunk(chunk: HistoryChunk): Buffer {
+  const records = [...chunk.records].sort((a, b) => a.startedAt - b.startedAt || (a.recordId < b.recordId ? -1 : 1));
+  const w = new ByteWriter();
+  w.bytes(MAGIC);
+  const titles = stringTable(records.map((r) => r.titleId));
+  const devices = stringTable(records.map((r) => r.deviceId));
+  w.varint(records.length);
+  for (const table of [titles, devices]) {
+    w.varint(table.size);
+    for (const value of table.keys()) w.string(value);
+  }
+  for (const r of records) w.bytes(uuidToBytes(r.recordId));
+  let previous = 0;
+  for (const r of records) {
+    w.signed(r.startedAt - previous);
+    previous = r.startedAt;
+  }
+  for (const r of records) w.varint(r.lastEventAt - r.startedAt);
+  for (const r of records) w.varint(r.positionMs);
+  for (const r of records) w.varint(r.maxPositionMs - r.positionMs);
+  for (const r of records) w.varint(r.watchedMs);
+  for (const r of records) w.varint(r.titleDurationMs === null ? 0 : r.titleDurationMs + 1);
+  for (const r of records) w.varint(STATES.indexOf(r.state));
+  for (const r of records) w.varint(titles.get(r.titleId)!);
+  for (const r of records) w.varint(devices.get(r.deviceId)!);
+  w.varint(chunk.removedRecordIds.length);
+  for (const id of chunk.removedRecordIds) w.bytes(uuidToBytes(id));
+  return w.toBuffer();
+}
+
+export function decodeChunk(profileId: string, bytes: Buffer): HistoryChunk {
+  try {
+    const r = new ByteReader(bytes);
+    if (!r.bytes(MAGIC.length).equals(MAGIC)) throw new MalformedChunkError('unknown format');
+    const count = r.varint();
+    const titles = Array.from({ length: r.varint() }, () => r.string());
+    const devices = Array.from({ length: r.varint() }, () => r.string());
+    const column = <T>(read: () => T): T[] => Array.from({ length: count }, read);
+    const ids = column(() => bytesToUuid(r.bytes(16)));
+    let previous = 0;
+    const startedAt = column(() => (previous += r.signed()));
+    const duration = column(() => r.varint());
+    const position = column(() => r.varint());
+    const beyond = column(() => r.varint());
+    const watched = column(() => r.varint());
+    const titleDuration = column(() => r.varint());
+    const state = column(() => STATES[r.varint()]);
+    const title = column(() => titles[r.varint()]);
+    const device = column(() => devices[r.varint()]);
+    const removedRecordIds = Array.from({ length: r.varint() }, () => bytesToUuid(r.bytes(16)));
+    if (!r.done) throw new MalformedChunkError('trailing bytes');
+    const records = ids.map(
+      (recordId, i): ViewingRecord => {
+        if (state[i] === undefined || title[i] === undefined || device[i] === undefined) throw new MalformedChunkError('index out of range');
+        return {
+          recordId,
+          profileId,
+          titleId: title[i],
+          deviceId: device[i],
+          startedAt: startedAt[i],
+          lastEventAt: startedAt[i] + duration[i],
+          positionMs: position[i],
+          maxPositionMs: position[i] + beyond[i],
+          watchedMs: watched[i],
+          state: state[i],
+          titleDurationMs: titleDuration[i] === 0 ? null : titleDuration[i] - 1,
+        };
+      },
+    );
+    return { records, removedRecordIds };
+  } catch (error) {
+    if (error instanceof MalformedChunkError) throw error;
+    throw new MalformedChunkError((error as Error).message);
+  }
+}
+
+/**
+ * Splits a history into chunks whose encoding is at most `maxBytes` (a single record is never split).
+ * Records are cut in start-time order, so a chunk covers one stretch of time.
+ */
+export function encodeChunks(history: HistoryChunk, maxBytes: number): Buffer[] {
+  const records = [...history.records].sort((a, b) => a.startedAt - b.startedAt || (a.recordId < b.recordId ? -1 : 1));
+  const removed = [...history.removedRecordIds];
+  const out: Buffer[] = [];
+  const split = (part: ViewingRecord[], ids: string[]) => {
+    const encoded = encodeChunk({ records: part, removedRecordIds: ids });
+    if (encoded.length <= maxBytes || part.length + ids.length <= 1) {
+      out.push(encoded);
+      return;
+    }
+    if (part.length > 1 || ids.length === 0) {
+      const half = Math.ceil(part.length / 2);
+      split(part.slice(0, half), []);
+      split(part.slice(half), ids);
+    } else {
+      const half = Math.ceil(ids.length / 2);
+      split(part, ids.slice(0, half));
+      split([], ids.slice(half));
+    }
+  };
+  split(records, removed);
+  return out;
+}
+
+function stringTable(values: string[]): Map<string, number> {
+  const table = new Map<string, number>();
+  for (const value of values) if (!table.has(value)) table.set(value, table.size);
+  return table;
+}

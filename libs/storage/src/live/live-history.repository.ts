@@ -1,0 +1,226 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Client, types } from 'cassandra-driver';
+import { AppConfig } from '@vh/config';
+import { ViewingEvent } from '@vh/domain';
+import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
+import { asStorageError } from '../cassandra-errors';
+import { settleWithConcurrency } from '../concurrency';
+import { dayOf, ProfileActivityIndex } from './profile-activity.index';
+
+/** Rows of one partition sent as one unlogged batch: a single mutation, well under the batch size limit. */
+const MAX_ROWS_PER_BATCH = 20;
+const READ_FETCH_SIZE = 5_000;
+const SCAN_FETCH_SIZE = 1_000;
+const EVENT_COLUMNS = 'occurred_at, event_id, type, record_id, title_id, device_id, position_ms, title_duration_ms';
+const MIN_TOKEN = -(2n ** 63n);
+const MAX_TOKEN = 2n ** 63n - 1n;
+
+export interface AppendOptions {
+  /** Rows of one profile per unlogged batch; 1 writes each row alone (to find a row that is rejected). */
+  rowsPerBatch?: number;
+  concurrency?: number;
+}
+
+export interface FailedWrite {
+  events: ViewingEvent[];
+  error: unknown;
+}
+
+/** The live view: recent events of each profile, one row per event, folded when read. */
+@Injectable()
+export class LiveHistoryRepository {
+  private readonly table: string;
+  private readonly insert: string;
+
+  constructor(
+    @Inject(CASSANDRA_CLIENT) private readonly client: Client,
+    private readonly config: AppConfig,
+    private readonly activity: ProfileActivityIndex,
+  ) {
+    this.table = `${config.cassandra.keyspace}.live_history`;
+    // USING TIMESTAMP from event time: two writes of one key resolve the same way in any order.
+    this.insert =
+      `INSERT INTO ${this.table} (profile_id, occurred_at, event_id, type, record_id, title_id, device_id, ` +
+      `position_ms, title_duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`;
+  }
+
+  /**
+   * Writes events blind and idempotently, grouped by profile, and notes each (day, profile) in the
+   * activity index. Returns the groups that failed, so the caller can retry the transient failures and
+   * dead-letter the rest; never throws.
+   */
+  async append(events: readonly ViewingEvent[], options: AppendOptions = {}): Promise<FailedWrite[]> {
+    const rowsPerBatch = options.rowsPerBatch ?? MAX_ROWS_PER_BATCH;
+    const groups: ViewingEvent[][] = [];
+    const byProfile = new Map<string, ViewingEvent[]>();
+    for (const event of events) {
+      let group = byProfile.get(event.profileId);
+      if (group === undefined || group.length >= rowsPerBatch) {
+        group = [];
+        byProfile.set(event.profileId, group);
+        groups.push(group);
+      }
+      group.push(event);
+    }
+    const writeConsistency = consistency(this.config.cassandra.writeConsistency);
+    const concurrency = options.concurrency ?? this.config.ingest.writeConcurrency;
+    const results = await settleWithConcurrency(groups, concurrency, (group) =>
+      group.length === 1
+        ? this.client.execute(this.insert, this.params(group[0]), { prepare: true, consistency: writeConsistency })
+        : this.client.batch(
+            group.map((event) => ({ query: this.insert, params: this.params(event) })),
+            { prepare: true, logged: false, consistency: writeConsistency },
+          ),
+    );
+    const failed: FailedWrite[] = [];
+    results.forEach((result, i) => {
+      if (result.status === 'rejected') failed.push({ events: groups[i], error: result.reason });
+    });
+    const written = groups.filter((_, i) => results[i].status === 'fulfilled');
+    failed.push(...(await this.noteActivity(written.flat(), concurrency)));
+    return failed;
+  }
+
+  /** A failed index write fails its events too: they are retried, so no profile is missed by compaction. */
+  private async noteActivity(events: ViewingEvent[], concurrency: number): Promise<FailedWrite[]> {
+    const byDay = new Map<string, ViewingEvent[]>();
+    for (const event of events) {
+      const key = `${dayOf(event.occurredAt)}|${event.profileId}`;
+      const list = byDay.get(key);
+      if (list) list.push(event);
+      else byDay.set(key, [event]);
+    }
+    const pairs = [...byDay.values()];
+    const results = await settleWithConcurrency(pairs, concurrency, (list) => this.activity.record(list[0].profileId, list[0].occurredAt));
+    return pairs.flatMap((list, i) => {
+      const result = results[i];
+      return result.status === 'rejected' ? [{ events: list, error: result.reason }] : [];
+    });
+  }
+
+  /** Removes the rolled-up prefix of a profile's live rows with one range tombstone. */
+  async deleteBefore(profileId: string, instant: number): Promise<void> {
+    try {
+      await this.client.execute(`DELETE FROM ${this.table} WHERE profile_id = ? AND occurred_at < ?`, [profileId, new Date(instant)], {
+        prepare: true,
+        consistency: consistency(this.config.cassandra.writeConsistency),
+      });
+    } catch (error) {
+      throw asStorageError(error);
+    }
+  }
+
+  /** Every live event of one profile, in clustering (event-time) order. */
+  async readProfile(profileId: string): Promise<ViewingEvent[]> {
+    try {
+      const result = await this.client.execute(
+        `SELECT ${EVENT_COLUMNS} FROM ${this.table} WHERE profile_id = ?`,
+        [profileId],
+        { prepare: true, fetchSize: READ_FETCH_SIZE, consistency: consistency(this.config.cassandra.readConsistency) },
+      );
+      const events: ViewingEvent[] = [];
+      for await (const row of result) {
+        const event = toEvent(profileId, row);
+        if (event) events.push(event);
+      }
+      return events;
+    } catch (error) {
+      throw asStorageError(error);
+    }
+  }
+
+  /**
+   * Every profile of the live table with its events, walking the token ring range by range. Memory is
+   * bounded by one page of rows plus one profile's events: a partition's rows arrive together.
+   */
+  async *scanProfiles(ranges = 16): AsyncGenerator<{ profileId: string; events: ViewingEvent[] }> {
+    const query =
+      `SELECT profile_id, ${EVENT_COLUMNS} FROM ${this.table} ` +
+      `WHERE token(profile_id) > ? AND token(profile_id) <= ?`;
+    const options = { prepare: true, fetchSize: SCAN_FETCH_SIZE, consistency: consistency(this.config.cassandra.readConsistency) };
+    for (const [start, end] of splitTokenRing(ranges)) {
+      let profileId: string | null = null;
+      let events: ViewingEvent[] = [];
+      let result: types.ResultSet;
+      try {
+        result = await this.client.execute(query, [types.Long.fromString(String(start)), types.Long.fromString(String(end))], options);
+      } catch (error) {
+        throw asStorageError(error);
+      }
+      for await (const row of result) {
+        const rowProfile = row.get('profile_id') as string;
+        if (rowProfile !== profileId) {
+          if (profileId !== null) yield { profileId, events };
+          profileId = rowProfile;
+          events = [];
+        }
+        const event = toEvent(rowProfile, row);
+        if (event) events.push(event);
+      }
+      if (profileId !== null) yield { profileId, events };
+    }
+  }
+
+  private params(event: ViewingEvent): unknown[] {
+    const common = [event.profileId, new Date(event.occurredAt), event.eventId, event.type];
+    const writeTime = types.Long.fromNumber(event.occurredAt * 1000);
+    switch (event.type) {
+      case 'record-removed':
+        return [...common, event.recordId, null, null, null, null, writeTime];
+      case 'history-cleared':
+        return [...common, null, null, null, null, null, writeTime];
+      default:
+        return [
+          ...common,
+          event.playbackSessionId,
+          event.titleId,
+          event.deviceId,
+          event.positionMs,
+          event.titleDurationMs ?? null,
+          writeTime,
+        ];
+    }
+  }
+}
+
+/** (start, end] ranges covering the Murmur3 ring once. */
+export function splitTokenRing(count: number): [bigint, bigint][] {
+  const span = (MAX_TOKEN - MIN_TOKEN) / BigInt(count);
+  const ranges: [bigint, bigint][] = [];
+  for (let i = 0; i < count; i++) {
+    const start = MIN_TOKEN + span * BigInt(i);
+    ranges.push([start, i === count - 1 ? MAX_TOKEN : start + span]);
+  }
+  return ranges;
+}
+
+function toEvent(profileId: string, row: types.Row): ViewingEvent | null {
+  const base = {
+    eventId: String(row.get('event_id')),
+    profileId,
+    occurredAt: (row.get('occurred_at') as Date).getTime(),
+  };
+  const type = row.get('type') as string;
+  switch (type) {
+    case 'play':
+    case 'pause':
+    case 'stop': {
+      const duration = row.get('title_duration_ms') as number | null;
+      return {
+        ...base,
+        type,
+        playbackSessionId: String(row.get('record_id')),
+        titleId: row.get('title_id') as string,
+        deviceId: row.get('device_id') as string,
+        positionMs: row.get('position_ms') as number,
+        ...(duration === null ? {} : { titleDurationMs: duration }),
+      };
+    }
+    case 'record-removed':
+      return { ...base, type, recordId: String(row.get('record_id')) };
+    case 'history-cleared':
+      return { ...base, type };
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,58 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Client } from 'cassandra-driver';
+import { createHash } from 'node:crypto';
+import { AppConfig } from '@vh/config';
+import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
+import { asStorageError } from '../cassandra-errors';
+
+/** Buckets per day: bounds a day's partition at Netflix scale; the sweep reads all of them. */
+export const ACTIVITY_SHARDS = 16;
+const DAY_MS = 86_400_000;
+
+/** Which profiles received events on which (event-time) day: how compaction finds work without scans. */
+@Injectable()
+export class ProfileActivityIndex {
+  private readonly table: string;
+
+  constructor(
+    @Inject(CASSANDRA_CLIENT) private readonly client: Client,
+    private readonly config: AppConfig,
+  ) {
+    this.table = `${config.cassandra.keyspace}.profile_activity`;
+  }
+
+  /** Blind, idempotent: one row per (day, profile), whatever the number of events. */
+  async record(profileId: string, occurredAt: number): Promise<void> {
+    await this.client.execute(
+      `INSERT INTO ${this.table} (day, shard, profile_id) VALUES (?, ?, ?)`,
+      [dayOf(occurredAt), shardOf(profileId), profileId],
+      { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) },
+    );
+  }
+
+  /** Profiles with events on the day containing `instant`, shard by shard. */
+  async *profilesActiveOn(instant: number): AsyncGenerator<string> {
+    for (let shard = 0; shard < ACTIVITY_SHARDS; shard++) {
+      let result;
+      try {
+        result = await this.client.execute(`SELECT profile_id FROM ${this.table} WHERE day = ? AND shard = ?`, [dayOf(instant), shard], {
+          prepare: true,
+          fetchSize: 5_000,
+          consistency: consistency(this.config.cassandra.readConsistency),
+        });
+      } catch (error) {
+        throw asStorageError(error);
+      }
+      for await (const row of result) yield row.get('profile_id') as string;
+    }
+  }
+}
+
+/** CQL `date` literal of the UTC day. */
+export function dayOf(instant: number): string {
+  return new Date(Math.floor(instant / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
+}
+
+function shardOf(profileId: string): number {
+  return createHash('md5').update(profileId).digest().readUInt16BE(0) % ACTIVITY_SHARDS;
+}

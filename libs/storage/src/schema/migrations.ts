@@ -1,0 +1,86 @@
+/**
+ * The Cassandra schema, as an ordered list of versions. A version, once released, never changes:
+ * add a new one. Every statement is idempotent, so a migration interrupted half-way can run again.
+ */
+export interface SchemaMigration {
+  version: number;
+  description: string;
+  statements: (keyspace: string) => string[];
+}
+
+export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
+  {
+    version: 1,
+    description: 'live history: one row per event, folded when read',
+    statements: (ks) => [
+      // One partition per profile; rows ordered by event time so compaction removes a prefix with one
+      // range delete. Rows are written blind (no read-before-write) and keyed by eventId: idempotent.
+      `CREATE TABLE IF NOT EXISTS ${ks}.live_history (
+         profile_id text,
+         occurred_at timestamp,
+         event_id uuid,
+         type text,
+         record_id uuid,
+         title_id text,
+         device_id text,
+         position_ms int,
+         title_duration_ms int,
+         PRIMARY KEY ((profile_id), occurred_at, event_id)
+       ) WITH CLUSTERING ORDER BY (occurred_at ASC, event_id ASC)
+         AND comment = 'Recent viewing-history events of each profile (the live view); older ones move to compressed_history.'`,
+    ],
+  },
+  {
+    version: 2,
+    description: 'compressed history: versioned chunk sets behind a metadata row; profile activity index',
+    statements: (ks) => [
+      // The current version of each profile's compressed history. Only ever changed by a conditional
+      // update on the expected version, so two compaction workers cannot both win.
+      `CREATE TABLE IF NOT EXISTS ${ks}.compressed_history (
+         profile_id text PRIMARY KEY,
+         version int,
+         chunk_set uuid,
+         chunk_count int,
+         chunk_checksums list<text>,
+         record_count int,
+         removed_count int,
+         first_started_at timestamp,
+         last_event_at timestamp,
+         compacted_before timestamp,
+         cleared_through timestamp,
+         codec text,
+         record_encoding text,
+         dictionary_id int,
+         raw_bytes bigint,
+         stored_bytes bigint,
+         compacted_at timestamp
+       ) WITH comment = 'Metadata of the current compressed version of each profile''s history.'`,
+      // Immutable chunks, one partition each so that a version is read in parallel.
+      `CREATE TABLE IF NOT EXISTS ${ks}.compressed_history_chunks (
+         profile_id text,
+         chunk_set uuid,
+         chunk_index int,
+         data blob,
+         PRIMARY KEY ((profile_id, chunk_set, chunk_index))
+       ) WITH comment = 'zstd-compressed chunks of compressed history; immutable once written.'`,
+      // Every chunk set ever written for a profile, so old and orphaned ones can be found and removed.
+      `CREATE TABLE IF NOT EXISTS ${ks}.compressed_history_chunk_sets (
+         profile_id text,
+         chunk_set uuid,
+         chunk_count int,
+         created_at timestamp,
+         superseded_at timestamp,
+         PRIMARY KEY ((profile_id), chunk_set)
+       ) WITH comment = 'Chunk sets of each profile, for removal after a grace period.'`,
+      // Which profiles received events on which day (by event time), sharded so no bucket grows
+      // unbounded: the compaction sweep walks it instead of scanning live_history.
+      `CREATE TABLE IF NOT EXISTS ${ks}.profile_activity (
+         day date,
+         shard int,
+         profile_id text,
+         PRIMARY KEY ((day, shard), profile_id)
+       ) WITH default_time_to_live = 7776000
+         AND comment = 'Profiles with events per event day: the compaction candidates index (90-day TTL).'`,
+    ],
+  },
+];

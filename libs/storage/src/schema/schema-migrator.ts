@@ -1,0 +1,46 @@
+import { Client } from 'cassandra-driver';
+import { AppConfig } from '@vh/config';
+import { SCHEMA_MIGRATIONS, SchemaMigration } from './migrations';
+
+export interface MigrationReport {
+  keyspace: string;
+  applied: number[];
+  alreadyApplied: number[];
+}
+
+/** Creates the keyspace and applies every migration not yet recorded in schema_migrations. */
+export async function migrateSchema(
+  client: Client,
+  config: AppConfig['cassandra'],
+  migrations: readonly SchemaMigration[] = SCHEMA_MIGRATIONS,
+): Promise<MigrationReport> {
+  const ks = config.keyspace;
+  await client.execute(
+    `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ` +
+      `{'class': 'NetworkTopologyStrategy', '${config.localDataCenter}': ${config.replicationFactor}}`,
+  );
+  await client.execute(
+    `CREATE TABLE IF NOT EXISTS ${ks}.schema_migrations (version int PRIMARY KEY, description text, applied_at timestamp)`,
+  );
+  const recorded = await client.execute(`SELECT version FROM ${ks}.schema_migrations`);
+  const done = new Set(recorded.rows.map((row) => row.get('version') as number));
+  const report: MigrationReport = { keyspace: ks, applied: [], alreadyApplied: [] };
+  for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (done.has(migration.version)) {
+      report.alreadyApplied.push(migration.version);
+      continue;
+    }
+    for (const statement of migration.statements(ks)) await client.execute(statement);
+    await client.execute(
+      `INSERT INTO ${ks}.schema_migrations (version, description, applied_at) VALUES (?, ?, toTimestamp(now()))`,
+      [migration.version, migration.description],
+      { prepare: true },
+    );
+    report.applied.push(migration.version);
+  }
+  return report;
+}
+
+export async function dropKeyspace(client: Client, keyspace: string): Promise<void> {
+  await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+}

@@ -1,0 +1,3 @@
+declare module 'zstd-codec' {
+  export const ZstdCodec: { run(callback: (zstd: any) => void): void };
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Every test: type check, unit tests (no I/O), and end-to-end tests against the real Kafka, Cassandra
+# and Redis, which it brings up first. Extra arguments go to Jest (e.g. a file pattern).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/ensure-deps.sh
+echo "[test] type check" >&2
+npx tsc -p tsconfig.json --noEmit
+bash scripts/infra.sh up
+echo "[test] build (end-to-end tests run the apps from dist/)" >&2
+npx tsc -p tsconfig.build.json
+# In band: the end-to-end suites start real processes and share a 2-core machine.
+npx jest --runInBand "$@"

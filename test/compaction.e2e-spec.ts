@@ -1,0 +1,304 @@
+import { randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { PlaybackEvent, ViewingEvent } from '@vh/domain';
+import { ProfileCompactor } from '@vh/compaction';
+import { CompressedHistoryRepository, createCassandraClient, LiveHistoryRepository, ProfileActivityIndex } from '@vh/storage';
+import { AppProcess } from './support/app-process';
+import { produceEvents, syntheticHistory } from './support/event-log';
+import { eventually } from './support/eventually';
+import { getJson, postJson } from './support/playback-events';
+import { createTestEnvironment, TestEnvironment } from './support/test-environment';
+import { TestTokens, testTokens } from './support/tokens';
+
+const DAY = 86_400_000;
+const OLD = Date.now() - 30 * DAY;
+
+describe('compaction: older history rolled into zstd-compressed, chunked, versioned storage', () => {
+  let environment: TestEnvironment;
+  let ingest: AppProcess;
+  let api: AppProcess;
+  let compactor: AppProcess;
+  let auth: TestTokens;
+
+  const keyspace = () => environment.config.cassandra.keyspace;
+  const count = async (table: string, profileId: string) =>
+    (await environment.cassandra.execute(`SELECT count(*) AS n FROM ${keyspace()}.${table} WHERE profile_id = ?`, [profileId], { prepare: true }))
+      .first()
+      .get('n')
+      .toNumber();
+
+  /** Everything a client can ask about one profile, in several page sizes. */
+  async function readSnapshot(profileId: string, via: AppProcess = api) {
+    const walk = async (limit: number, query = '') => {
+      const records: unknown[] = [];
+      let cursor: string | null = null;
+      do {
+        const { status, body } = await getJson(`${via.url}/v1/profiles/${profileId}/history?limit=${limit}${query}${cursor ? `&cursor=${cursor}` : ''}`, auth.recommender);
+        if (status !== 200) throw new Error(`history answered ${status}: ${JSON.stringify(body)}`);
+        records.push(...body.records);
+        cursor = body.nextCursor;
+      } while (cursor);
+      return records;
+    };
+    return {
+      all: await walk(200),
+      small: await walk(37),
+      title: await walk(50, '&titleId=title-3'),
+      window: await walk(200, `&from=${new Date(OLD + 2 * DAY).toISOString()}&to=${new Date(OLD + 20 * DAY).toISOString()}`),
+      resume: (await getJson(`${via.url}/v1/profiles/${profileId}/continue-watching?limit=200`, auth.recommender)).body.records,
+    };
+  }
+
+  async function ingestOldAndRecent(profiles: number, sessions: number): Promise<{ profileIds: string[]; events: PlaybackEvent[] }> {
+    const old = syntheticHistory(profiles, sessions, OLD);
+    const profileIds = [...new Set(old.map((e) => e.profileId))];
+    // Old sessions start 30 days ago; a recent session per profile must stay live.
+    const recent = profileIds.flatMap((profileId) => syntheticHistory(1, 1, Date.now() - 3_600_000).map((e) => ({ ...e, profileId })));
+    const events = [...old, ...recent];
+    await produceEvents(environment.kafka, environment.config.kafka.eventTopic, events);
+    for (const profileId of profileIds) {
+      const expected = events.filter((e) => e.profileId === profileId).length;
+      await eventually(async () => expect(await count('live_history', profileId)).toBe(expected), 120_000, 500);
+    }
+    return { profileIds, events };
+  }
+
+  async function runJob(body: object): Promise<any> {
+    const started = await postJson(`${api.url}/v1/admin/compactions`, body, auth.operator);
+    expect(started.status).toBe(202);
+    return eventually(
+      async () => {
+        const { body: job } = await getJson(`${api.url}/v1/admin/compactions/${started.body.jobId}`, auth.operator);
+        expect(['completed', 'failed']).toContain(job.state);
+        return job;
+      },
+      120_000,
+      300,
+    );
+  }
+
+  beforeAll(async () => {
+    environment = await createTestEnvironment('compaction', {
+      COMPACTION_LOCK_MS: '2000',
+      COMPACTION_CHUNK_MAX_BYTES: '16384',
+      // Operators trigger compaction here; the read-path trigger has a test of its own.
+      COMPACTION_LIVE_EVENTS_TRIGGER: '1000000',
+      COMPACTION_GRACE_MS: '1000',
+      // The test data is 30 days old: let the sweep look that far back.
+      COMPACTION_SWEEP_DAYS: '20',
+    });
+    auth = await testTokens();
+    [ingest, api, compactor] = await Promise.all([
+      AppProcess.start('ingest', environment.env),
+      AppProcess.start('api', environment.env),
+      AppProcess.start('compactor', environment.env),
+    ]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([ingest, api, compactor].map((app) => app?.stop()));
+    await environment?.dispose();
+  });
+
+  it('compacts profiles with thousands of records; every query answers the same before, during and after', async () => {
+    const { profileIds } = await ingestOldAndRecent(2, 600);
+    const before = await Promise.all(profileIds.map((p) => readSnapshot(p)));
+    expect((before[0].all as unknown[]).length).toBe(601);
+
+    const jobs = profileIds.map((profileId) => runJob({ profileId }));
+    // Reads while the jobs run.
+    const during = await readSnapshot(profileIds[0]);
+    const results = await Promise.all(jobs);
+    expect(during).toEqual(before[0]);
+
+    for (const [i, profileId] of profileIds.entries()) {
+      expect(results[i]).toMatchObject({ state: 'completed', result: { status: 'compacted', toVersion: 1 } });
+      expect(results[i].result.chunks).toBeGreaterThan(1); // 16 KiB chunks: this profile needs several
+      expect(await count('live_history', profileId)).toBeLessThan(10); // only the recent session is left
+      expect(await readSnapshot(profileId)).toEqual(before[i]);
+    }
+    const meta = (await environment.cassandra.execute(`SELECT * FROM ${keyspace()}.compressed_history WHERE profile_id = ?`, [profileIds[0]], { prepare: true })).first();
+    expect(meta.get('record_count')).toBe(600);
+    expect(meta.get('chunk_checksums')).toHaveLength(meta.get('chunk_count'));
+    expect(meta.get('codec')).toBe('zstd');
+    expect(Number(meta.get('stored_bytes'))).toBeLessThan(Number(meta.get('raw_bytes')));
+
+    // A second compaction has nothing to do; a dry run changes nothing.
+    expect((await runJob({ profileId: profileIds[0] })).result.status).toBe('up-to-date');
+    expect((await runJob({ profileId: profileIds[0], dryRun: true })).result.status).toBe('up-to-date');
+    expect(await readSnapshot(profileIds[0])).toEqual(before[0]);
+  });
+
+  it('rolls more history into a new version, and removes the superseded chunk set after the grace period', async () => {
+    const { profileIds } = await ingestOldAndRecent(1, 30);
+    const [profileId] = profileIds;
+    const first = await runJob({ profileId });
+    expect(first.result).toMatchObject({ status: 'compacted', toVersion: 1 });
+    // New sessions just after the first cutoff: live now, old enough for the next compaction a moment later.
+    const cutoff = Date.parse(first.result.cutoff);
+    const more: PlaybackEvent[] = Array.from({ length: 10 }, (_, i) => ({
+      eventId: randomUUID(),
+      profileId,
+      playbackSessionId: randomUUID(),
+      titleId: 'title-late',
+      deviceId: 'tv',
+      type: 'play',
+      positionMs: i,
+      occurredAt: cutoff + 100 + i * 50,
+    }));
+    await produceEvents(environment.kafka, environment.config.kafka.eventTopic, more);
+    await eventually(async () => expect((await readSnapshot(profileId)).all).toHaveLength(41));
+    await new Promise((r) => setTimeout(r, Math.max(0, cutoff + 1_000 - (Date.now() - environment.config.compaction.minAgeMs))));
+    const before = await readSnapshot(profileId);
+
+    const dry = await runJob({ profileId, dryRun: true });
+    expect(dry.result).toMatchObject({ status: 'dry-run', liveEventsRolledUp: more.length });
+    expect(await count('compressed_history_chunk_sets', profileId)).toBe(1);
+
+    expect((await runJob({ profileId })).result).toMatchObject({ status: 'compacted', fromVersion: 1, toVersion: 2, records: 40 });
+    expect(await readSnapshot(profileId)).toEqual(before);
+    await eventually(async () => expect(await count('compressed_history_chunk_sets', profileId)).toBe(1), 30_000, 300);
+    expect(await readSnapshot(profileId)).toEqual(before);
+  });
+
+  it.each(['after-chunks', 'after-switch'])('ends with identical reads when the worker is killed %s and the job runs again', async (failPoint) => {
+    const { profileIds } = await ingestOldAndRecent(1, 300);
+    const [profileId] = profileIds;
+    const before = await readSnapshot(profileId);
+
+    await compactor.stop();
+    const doomed = await AppProcess.start('compactor', { ...environment.env, COMPACTION_FAIL_POINT: failPoint });
+    const started = await postJson(`${api.url}/v1/admin/compactions`, { profileId }, auth.operator);
+    await doomed.exited(); // killed at the fail point, mid-job
+    expect(await readSnapshot(profileId)).toEqual(before);
+
+    compactor = await AppProcess.start('compactor', environment.env); // takes over the stalled job
+    const job = await eventually(async () => {
+      const { body } = await getJson(`${api.url}/v1/admin/compactions/${started.body.jobId}`, auth.operator);
+      expect(body.state).toBe('completed');
+      return body;
+    }, 120_000, 500);
+    if (failPoint === 'after-switch') {
+      // The switch happened; the rows the crash left behind were skipped by readers and are removed now.
+      expect(job.result).toMatchObject({ status: 'up-to-date', fromVersion: 1, leftoverLiveRowsRemoved: expect.any(Number) });
+      expect(job.result.leftoverLiveRowsRemoved).toBeGreaterThan(1000);
+    } else {
+      expect(job.result).toMatchObject({ status: 'compacted', toVersion: 1 });
+    }
+    expect(await count('live_history', profileId)).toBeLessThan(10);
+    expect(await readSnapshot(profileId)).toEqual(before);
+  });
+
+  it('leaves one consistent version when two workers race on one profile', async () => {
+    const { profileIds } = await ingestOldAndRecent(1, 200);
+    const [profileId] = profileIds;
+    const before = await readSnapshot(profileId);
+    const workers = [0, 1].map(() => {
+      const client = createCassandraClient(environment.config.cassandra, 'racer');
+      const live = new LiveHistoryRepository(client, environment.config, new ProfileActivityIndex(client, environment.config));
+      return { client, compactor: new ProfileCompactor(live, new CompressedHistoryRepository(client, environment.config), environment.config) };
+    });
+    try {
+      // Both read before either writes: a true race on the metadata switch.
+      let reads = 0;
+      let release: () => void;
+      const bothRead = new Promise<void>((resolve) => (release = resolve));
+      const onStep = async (step: string) => {
+        if (step === 'read' && ++reads === 2) release();
+        if (step === 'read') await bothRead;
+      };
+      const outcomes = await Promise.all(workers.map((w) => w.compactor.compact(profileId, { onStep })));
+      expect(outcomes.map((o) => o.status).sort()).toEqual(['compacted', 'lost-race']);
+    } finally {
+      await Promise.all(workers.map((w) => w.client.shutdown()));
+    }
+    expect(await count('compressed_history_chunk_sets', profileId)).toBe(1); // the loser removed its chunks
+    const meta = (await environment.cassandra.execute(`SELECT version FROM ${keyspace()}.compressed_history WHERE profile_id = ?`, [profileId], { prepare: true })).first();
+    expect(meta.get('version')).toBe(1);
+    expect(await readSnapshot(profileId)).toEqual(before);
+  });
+
+  it('reports a chunk altered in Cassandra as corrupt, never as an empty history', async () => {
+    const { profileIds } = await ingestOldAndRecent(1, 50);
+    const [profileId] = profileIds;
+    expect((await runJob({ profileId })).result.status).toBe('compacted');
+    const meta = (await environment.cassandra.execute(`SELECT chunk_set FROM ${keyspace()}.compressed_history WHERE profile_id = ?`, [profileId], { prepare: true })).first();
+    const chunk = (await environment.cassandra.execute(`SELECT data FROM ${keyspace()}.compressed_history_chunks WHERE profile_id = ? AND chunk_set = ? AND chunk_index = 0`, [profileId, meta.get('chunk_set'), ], { prepare: true })).first();
+    const data = Buffer.from(chunk.get('data'));
+    data[data.length >> 1] ^= 0xff;
+    await environment.cassandra.execute(`UPDATE ${keyspace()}.compressed_history_chunks SET data = ? WHERE profile_id = ? AND chunk_set = ? AND chunk_index = 0`, [data, profileId, meta.get('chunk_set')], { prepare: true });
+
+    const fresh = await AppProcess.start('api', { ...environment.env, API_PORT: String(api.port + 1000 > 65000 ? api.port - 1000 : api.port + 1000) });
+    try {
+      const { status, body } = await getJson(`${fresh.url}/v1/profiles/${profileId}/history`, auth.recommender);
+      expect(status).toBe(500);
+      expect(body.error).toBe('corrupt_history');
+      expect(fresh.logs).toMatch(/corrupt: chunk 0 .* checksum mismatch/);
+      const scraped = await (await fetch(`${fresh.url}/metrics`)).text();
+      expect(scraped).toMatch(/^viewing_history_corrupt_chunks_total 1$/m);
+    } finally {
+      await fresh.stop();
+    }
+    const again = await runJob({ profileId });
+    expect(again.state).toBe('failed');
+    expect(again.failedReason).toMatch(/corrupt/);
+    expect(again.attemptsMade).toBe(1); // not retried: retrying cannot mend corrupt data
+  });
+
+  it('keeps a deleted record deleted after compaction, even when its session goes on', async () => {
+    const { profileIds, events } = await ingestOldAndRecent(1, 20);
+    const [profileId] = profileIds;
+    const victim = events.find((e) => e.profileId === profileId)!.playbackSessionId;
+    // Removed long ago (older than the compaction age), so the removal itself is rolled up.
+    const removal: ViewingEvent = { type: 'record-removed', eventId: randomUUID(), profileId, recordId: victim, occurredAt: OLD + 10 * DAY };
+    await produceEvents(environment.kafka, environment.config.kafka.eventTopic, [removal]);
+    await eventually(async () => expect((await readSnapshot(profileId)).all).toHaveLength(20));
+    const before = await readSnapshot(profileId);
+    expect(before.all.map((r: any) => r.recordId)).not.toContain(victim);
+
+    expect((await runJob({ profileId })).result).toMatchObject({ status: 'compacted', removedRecordIds: 1 });
+    expect(await readSnapshot(profileId)).toEqual(before);
+    // A late event of the removed session, after compaction: still hidden.
+    const late: PlaybackEvent = { ...events.find((e) => e.playbackSessionId === victim)!, eventId: randomUUID(), type: 'play', occurredAt: Date.now() - 60_000 };
+    const liveRows = await count('live_history', profileId);
+    await produceEvents(environment.kafka, environment.config.kafka.eventTopic, [late]);
+    await eventually(async () => expect(await count('live_history', profileId)).toBe(liveRows + 1));
+    expect(await readSnapshot(profileId)).toEqual(before);
+  });
+
+  it('asks for compaction when a read finds a large live partition', async () => {
+    const { profileIds } = await ingestOldAndRecent(1, 40);
+    const [profileId] = profileIds;
+    const eager = await AppProcess.start('api', { ...environment.env, API_PORT: String(api.port + 2000 > 65000 ? api.port - 2000 : api.port + 2000), COMPACTION_LIVE_EVENTS_TRIGGER: '50' });
+    try {
+      const before = await readSnapshot(profileId, eager);
+      await eventually(async () => expect(await count('compressed_history_chunk_sets', profileId)).toBe(1), 60_000, 300);
+      await eventually(async () => expect(await count('live_history', profileId)).toBeLessThan(10), 60_000, 300);
+      expect(await readSnapshot(profileId, eager)).toEqual(before);
+    } finally {
+      await eager.stop();
+    }
+  });
+
+  it('sweeps the candidates of the activity index, and compacts from the CLI too', async () => {
+    const { profileIds } = await ingestOldAndRecent(3, 5);
+    const dry = await runJob({ all: true, dryRun: true });
+    expect(dry).toMatchObject({ state: 'completed' });
+    expect(dry.result.enqueued).toBeGreaterThanOrEqual(3);
+    const sweep = await runJob({ profileIds: profileIds.slice(0, 2) });
+    expect(sweep).toMatchObject({ state: 'completed', result: { enqueued: 2 } });
+    for (const id of sweep.result.jobIds) {
+      await eventually(async () => expect((await getJson(`${api.url}/v1/admin/compactions/${id}`, auth.operator)).body.state).toBe('completed'), 60_000, 300);
+    }
+    expect(await count('live_history', profileIds[0])).toBeLessThan(10);
+
+    const cli = spawnSync(
+      process.execPath,
+      ['-r', join(__dirname, '../scripts/register-paths.js'), join(__dirname, '../dist/apps/cli/src/main.js'), 'compact', '--profile', profileIds[2]],
+      { env: { ...process.env, ...environment.env }, encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(cli.stderr).not.toMatch(/Error/);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ state: 'completed', result: { status: 'compacted', profileId: profileIds[2] } });
+  });
+});

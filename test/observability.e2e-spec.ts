@@ -1,0 +1,100 @@
+import { HEADERS } from '@vh/messaging';
+import { AppName, AppProcess } from './support/app-process';
+import { readTopic } from './support/event-log';
+import { postJson, uniqueProfileId, watchSession } from './support/playback-events';
+import { createTestEnvironment, freePort, TestEnvironment } from './support/test-environment';
+import { TestTokens, testTokens } from './support/tokens';
+
+describe('operations: health, metrics, docs, request ids and load shedding on every app', () => {
+  let environment: TestEnvironment;
+  let apps: Record<AppName, AppProcess>;
+  let auth: TestTokens;
+
+  beforeAll(async () => {
+    environment = await createTestEnvironment('ops');
+    auth = await testTokens();
+    const names: AppName[] = ['collector', 'ingest', 'api', 'compactor'];
+    const started = await Promise.all(names.map((name) => AppProcess.start(name, environment.env)));
+    apps = Object.fromEntries(names.map((name, i) => [name, started[i]])) as Record<AppName, AppProcess>;
+  });
+
+  afterAll(async () => {
+    await Promise.all(Object.values(apps ?? {}).map((app) => app.stop()));
+    await environment?.dispose();
+  });
+
+  it.each(['collector', 'ingest', 'api', 'compactor'] as AppName[])('%s answers /health/live, /health/ready, /metrics and /docs', async (name) => {
+    const app = apps[name];
+    expect((await fetch(`${app.url}/health/live`)).status).toBe(200);
+    const ready = await fetch(`${app.url}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ok', info: { kafka: { status: 'up' }, cassandra: { status: 'up' }, redis: { status: 'up' } } });
+    const scraped = await (await fetch(`${app.url}/metrics`)).text();
+    expect(scraped).toMatch(/^# TYPE viewing_history_http_request_duration_seconds histogram$/m);
+    expect(scraped).toMatch(/^process_cpu_seconds_total|^# HELP viewing_history_requests_shed_total/m);
+    expect((await fetch(`${app.url}/docs`)).status).toBe(200);
+    const openapi = (await (await fetch(`${app.url}/docs/openapi.json`)).json()) as { paths: object };
+    expect(Object.keys(openapi.paths)).toContain('/health/ready');
+  });
+
+  it('documents the collector, read and admin routes', async () => {
+    const collector = (await (await fetch(`${apps.collector.url}/docs/openapi.json`)).json()) as { paths: object };
+    expect(Object.keys(collector.paths)).toContain('/v1/events');
+    const api = (await (await fetch(`${apps.api.url}/docs/openapi.json`)).json()) as { paths: object };
+    expect(Object.keys(api.paths)).toEqual(
+      expect.arrayContaining(['/v1/profiles/{profileId}/history', '/v1/history:batchGet', '/v1/history/export', '/v1/admin/compactions']),
+    );
+  });
+
+  it('carries the request id from HTTP into the Kafka headers, and counts what happened', async () => {
+    const profileId = uniqueProfileId();
+    const [play] = watchSession(profileId, 'title-1', Date.now() - 60_000);
+    const posted = await postJson(`${apps.collector.url}/v1/events`, play, { ...(await auth.device(profileId)), 'x-request-id': 'trace-4242' });
+    expect(posted.status).toBe(202);
+    expect(posted.headers.get('x-request-id')).toBe('trace-4242');
+    const [message] = await readTopic(environment.kafka, environment.config.kafka.eventTopic, 1);
+    expect(message.headers[HEADERS.requestId]?.toString()).toBe('trace-4242');
+    const scraped = await (await fetch(`${apps.collector.url}/metrics`)).text();
+    expect(scraped).toMatch(/^viewing_history_events_accepted_total 1$/m);
+  });
+
+  it('sheds requests above the in-flight bound with 503 and Retry-After, and never sheds health', async () => {
+    const port = await freePort();
+    const narrow = await AppProcess.start('api', { ...environment.env, API_PORT: String(port), HTTP_MAX_IN_FLIGHT: '2' });
+    try {
+      const history = () => fetch(`${narrow.url}/v1/profiles/${uniqueProfileId()}/history`, { headers: auth.recommender });
+      const responses = await Promise.all(Array.from({ length: 40 }, history));
+      const statuses = responses.map((r) => r.status);
+      expect(statuses).toContain(200);
+      expect(statuses).toContain(503);
+      expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
+      expect(responses.find((r) => r.status === 503)!.headers.get('retry-after')).toBe('1');
+      expect((await fetch(`${narrow.url}/health/live`)).status).toBe(200);
+      const scraped = await (await fetch(`${narrow.url}/metrics`)).text();
+      expect(Number(/^viewing_history_requests_shed_total (\d+)$/m.exec(scraped)?.[1])).toBe(statuses.filter((s) => s === 503).length);
+    } finally {
+      await narrow.stop();
+    }
+  });
+
+  it('stops gracefully within its bound on SIGTERM: ingest leaves its consumer group at once', async () => {
+    await apps.ingest.stop();
+    const groupId = `${environment.config.ingest.groupId}-sigterm`;
+    const app = await AppProcess.start('ingest', { ...environment.env, INGEST_PORT: String(await freePort()), INGEST_GROUP_ID: groupId });
+    const admin = environment.kafka.admin();
+    await admin.connect();
+    try {
+      const members = async () => (await admin.describeGroups([groupId])).groups[0].members.length;
+      const { eventually } = await import('./support/eventually');
+      await eventually(async () => expect(await members()).toBe(1), 30_000, 200);
+      const started = Date.now();
+      await app.stop();
+      expect(Date.now() - started).toBeLessThan(environment.config.http.shutdownTimeoutMs);
+      // A crashed member would stay until its session timed out; a graceful one has left already.
+      expect(await members()).toBe(0);
+      expect(app.logs).not.toMatch(/shutdown took longer/);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+});

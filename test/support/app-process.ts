@@ -1,0 +1,77 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+export type AppName = 'collector' | 'ingest' | 'api' | 'compactor';
+
+/** One app running as a real process from dist/, as it runs in production. */
+export class AppProcess {
+  private output = '';
+  private exitedPromise: Promise<number | null>;
+
+  private constructor(
+    readonly name: AppName,
+    readonly port: number,
+    private readonly child: ChildProcess,
+  ) {
+    child.stdout?.on('data', (chunk: Buffer) => this.append(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => this.append(chunk));
+    this.exitedPromise = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  }
+
+  static async start(name: AppName, env: Record<string, string>, portVariable = `${name.toUpperCase()}_PORT`): Promise<AppProcess> {
+    const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts/register-paths.js'), join(ROOT, `dist/apps/${name}/src/main.js`)], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const app = new AppProcess(name, Number(env[portVariable]), child);
+    await app.waitUntilLive();
+    return app;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get logs(): string {
+    return this.output;
+  }
+
+  /** Graceful stop (SIGTERM) and wait for the exit code. */
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    return this.exitedPromise;
+  }
+
+  /** Resolves when the process exits by itself (a crash it caused). */
+  async exited(): Promise<number | null> {
+    return this.exitedPromise;
+  }
+
+  /** A crash: SIGKILL, nothing flushed, nothing committed. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    await this.exitedPromise;
+  }
+
+  private append(chunk: Buffer): void {
+    this.output = (this.output + chunk.toString()).slice(-20_000);
+  }
+
+  private async waitUntilLive(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) throw new Error(`${this.name} exited with ${this.child.exitCode}:\n${this.output}`);
+      try {
+        const response = await fetch(`${this.url}/health/live`);
+        if (response.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await this.kill();
+    throw new Error(`${this.name} did not become live within ${timeoutMs} ms:\n${this.output}`);
+  }
+}
