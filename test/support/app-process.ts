@@ -34,6 +34,11 @@ export class AppProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** The signal the process died of, if any (Nest re-raises SIGTERM once its shutdown hooks finish). */
+  get exitSignal(): NodeJS.Signals | null {
+    return this.child.signalCode;
+  }
+
   get logs(): string {
     return this.output;
   }

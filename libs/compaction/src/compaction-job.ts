@@ -1,5 +1,5 @@
 import { Job, JobsOptions, Queue } from 'bullmq';
-import IORedis, { Redis } from 'ioredis';
+import { RedisOptions } from 'ioredis';
 import { AppConfig } from '@vh/config';
 
 /** Job names on the compaction queue. */
@@ -27,12 +27,26 @@ export interface CompactionSweepJobData {
   requestedBy: 'operator' | 'schedule';
 }
 
-export function redisConnection(config: AppConfig, forWorker = false): Redis {
-  // Workers block on Redis; BullMQ requires unlimited retries for them.
-  return new IORedis(config.redis.url, { maxRetriesPerRequest: forWorker ? null : 3, enableOfflineQueue: forWorker });
+/**
+ * Connection options, not a connection: BullMQ then owns the connections it opens and closes them in
+ * `close()`; a shared instance would be left open (and keep the process alive).
+ */
+export function redisConnection(config: AppConfig, forWorker = false): RedisOptions {
+  const url = new URL(config.redis.url);
+  return {
+    host: url.hostname,
+    port: Number(url.port || 6379),
+    username: url.username ? decodeURIComponent(url.username) : undefined,
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+    db: Number(url.pathname.slice(1) || 0),
+    tls: url.protocol === 'rediss:' ? {} : undefined,
+    // Workers block on Redis; BullMQ requires unlimited retries for them.
+    maxRetriesPerRequest: forWorker ? null : 3,
+    enableOfflineQueue: forWorker,
+  };
 }
 
-export function createCompactionQueue(config: AppConfig, connection: Redis = redisConnection(config)): Queue {
+export function createCompactionQueue(config: AppConfig, connection: RedisOptions = redisConnection(config)): Queue {
   return new Queue(config.compaction.queue, {
     connection,
     defaultJobOptions: {
