@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'cassandra-driver';
 import { AppConfig, loadConfig } from '@vh/config';
+import { foldHistory, HistoryCursor, pageOfHistory, visibleRecords } from '@vh/domain';
 import { ProfileCompactor } from '@vh/compaction';
 import {
   CompressedHistoryRepository,
@@ -23,13 +24,17 @@ export interface BenchContext {
   live: LiveHistoryRepository;
   compressed: CompressedHistoryRepository;
   compactor: ProfileCompactor;
+  /** Disconnects, leaving the keyspace (for a second process on the same data). */
+  close(): Promise<void>;
+  /** Drops the run's keyspace and disconnects. */
   dispose(): Promise<void>;
 }
 
-export async function createBenchContext(): Promise<BenchContext> {
-  const config = loadConfig({ ...process.env, CASSANDRA_KEYSPACE: `bench_${Date.now()}`, LOG_LEVEL: 'warn' });
+/** A new keyspace of the run's own, or (given one) the same data from another process. */
+export async function createBenchContext(keyspace?: string): Promise<BenchContext> {
+  const config = loadConfig({ ...process.env, CASSANDRA_KEYSPACE: keyspace ?? `bench_${Date.now()}`, LOG_LEVEL: 'warn' });
   const client = createCassandraClient(config.cassandra, 'bench');
-  await migrateSchema(client, config.cassandra);
+  if (!keyspace) await migrateSchema(client, config.cassandra);
   const live = new LiveHistoryRepository(client, config, new ProfileActivityIndex(client, config));
   const compressed = new CompressedHistoryRepository(client, config);
   return {
@@ -38,6 +43,9 @@ export async function createBenchContext(): Promise<BenchContext> {
     live,
     compressed,
     compactor: new ProfileCompactor(live, compressed, config),
+    async close() {
+      await client.shutdown();
+    },
     async dispose() {
       await dropKeyspace(client, config.cassandra.keyspace);
       await client.shutdown();
@@ -96,3 +104,21 @@ export function summarise(samplesMs: number[]) {
 }
 
 export const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/**
+ * One profile's history read as the API reads it: live rows, then the compressed version (from the
+ * cache), fold, pages of 50. Without `walkPage`, the first page only. Returns the records seen.
+ */
+export async function readHistory(ctx: BenchContext, profileId: string, walkPage?: number): Promise<number> {
+  const live = await ctx.live.readProfile(profileId);
+  const { history } = await ctx.compressed.read(profileId);
+  const records = visibleRecords(foldHistory(live, history));
+  let cursor: HistoryCursor | undefined;
+  let seen = 0;
+  do {
+    const page = pageOfHistory(records, { limit: walkPage ?? 50, cursor });
+    seen += page.records.length;
+    cursor = walkPage ? (page.nextCursor ?? undefined) : undefined;
+  } while (cursor);
+  return seen;
+}

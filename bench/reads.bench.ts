@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { foldHistory, HistoryCursor, pageOfHistory, visibleRecords } from '@vh/domain';
 import { syntheticHistory } from '../test/support/event-log';
-import { BenchContext, round, summarise } from './bench-context';
+import { BenchContext, readHistory, round, summarise } from './bench-context';
 
 const PAGE = 50;
 
@@ -25,19 +24,7 @@ export async function reads(ctx: BenchContext, params = { sizes: [100, 1_000, 10
     const outcome = await ctx.compactor.compact(compacted);
     if (outcome.status !== 'compacted') throw new Error(outcome.status);
 
-    const read = async (profileId: string, walk: boolean) => {
-      const live = await ctx.live.readProfile(profileId);
-      const { history } = await ctx.compressed.read(profileId);
-      const records = visibleRecords(foldHistory(live, history));
-      let cursor: HistoryCursor | undefined;
-      let seen = 0;
-      do {
-        const page = pageOfHistory(records, { limit: PAGE, cursor });
-        seen += page.records.length;
-        cursor = walk ? (page.nextCursor ?? undefined) : undefined;
-      } while (cursor);
-      return seen;
-    };
+    const read = (profileId: string, walk: boolean) => readHistory(ctx, profileId, walk ? PAGE : undefined);
     const measure = async (profileId: string, walk: boolean) => {
       for (let i = 0; i < 3; i++) await read(profileId, walk); // warm-up: prepared statements, cache
       const samples: number[] = [];

@@ -1,12 +1,22 @@
+import { fork } from 'node:child_process';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { syntheticHistory } from '../test/support/event-log';
-import { BenchContext, flush, round, tableBytesOnDisk } from './bench-context';
+import { BenchContext, flush, readHistory, round, ROOT, summarise, tableBytesOnDisk } from './bench-context';
+
+interface CompactionRun {
+  seconds: number;
+  records: number;
+  rawBytes: number;
+  storedBytes: number;
+}
 
 /**
  * The same history stored live (one row per event) and compressed (after compaction): bytes on disk
- * after a flush; and how fast compaction rolls profiles up.
+ * after a flush; how fast compaction rolls profiles up; and the read p99 while it runs against idle.
+ * Compaction runs in a child process, as in the compactor's sandboxed processors.
  */
-export async function storageAndCompaction(ctx: BenchContext, params = { profiles: 200, sessionsPerProfile: 50 }) {
+export async function storageAndCompaction(ctx: BenchContext, params = { profiles: 200, sessionsPerProfile: 50, readSeconds: 10 }) {
   const events = syntheticHistory(params.profiles, params.sessionsPerProfile, Date.now() - 60 * 86_400_000);
   const profileIds = [...new Set(events.map((e) => e.profileId))];
   for (let i = 0; i < events.length; i += 2_000) {
@@ -17,27 +27,30 @@ export async function storageAndCompaction(ctx: BenchContext, params = { profile
   const flushed = flush(ks);
   const liveBytes = tableBytesOnDisk(ks, 'live_history');
 
-  const started = performance.now();
-  let records = 0;
-  let rawBytes = 0;
-  let storedBytes = 0;
-  for (const profileId of profileIds) {
-    const outcome = await ctx.compactor.compact(profileId);
-    if (outcome.status !== 'compacted') throw new Error(`${profileId}: ${outcome.status}`);
-    records += outcome.records;
-    rawBytes += outcome.rawBytes;
-    storedBytes += outcome.storedBytes;
-  }
-  const seconds = (performance.now() - started) / 1000;
+  // First half alone: compaction throughput. Second half while reads run on the first: read p99
+  // during compaction against the same reads idle.
+  const half = Math.ceil(profileIds.length / 2);
+  const alone = await compactInChildProcess(ks, profileIds.slice(0, half));
+  const readers = profileIds.slice(0, half);
+  const idle = await readFor(ctx, readers, params.readSeconds * 1000);
+  const during = compactInChildProcess(ks, profileIds.slice(half));
+  let compacting = true;
+  void during.finally(() => (compacting = false));
+  const busy = await readFor(ctx, readers, params.readSeconds * 1000, () => compacting);
+  const concurrent = await during;
+
   flush(ks);
   const compressedBytes = ['compressed_history', 'compressed_history_chunks', 'compressed_history_chunk_sets']
     .map((t) => tableBytesOnDisk(ks, t))
     .reduce<number | null>((sum, b) => (sum === null || b === null ? null : sum + b), 0);
+  const records = alone.records + concurrent.records;
+  const rawBytes = alone.rawBytes + concurrent.rawBytes;
+  const storedBytes = alone.storedBytes + concurrent.storedBytes;
 
   const storage = {
     name: 'storage',
     method: flushed && liveBytes !== null && compressedBytes !== null ? 'on-disk SSTable bytes after nodetool flush' : 'unavailable',
-    parameters: { ...params, events: events.length, records },
+    parameters: { profiles: params.profiles, sessionsPerProfile: params.sessionsPerProfile, events: events.length, records },
     liveBytes,
     compressedBytes,
     storedChunkBytes: storedBytes,
@@ -49,11 +62,39 @@ export async function storageAndCompaction(ctx: BenchContext, params = { profile
   };
   const compaction = {
     name: 'compaction',
-    parameters: { profiles: profileIds.length, records, events: events.length, concurrency: 1 },
-    seconds: round(seconds),
-    profilesPerSecond: round(profileIds.length / seconds),
-    recordsPerSecond: round(records / seconds),
-    eventsRolledUpPerSecond: round(events.length / seconds),
+    parameters: { profiles: half, records: alone.records, concurrency: 1, readers: readers.length },
+    seconds: round(alone.seconds),
+    profilesPerSecond: round(half / alone.seconds),
+    recordsPerSecond: round(alone.records / alone.seconds),
+    whileReading: { profiles: profileIds.length - half, seconds: round(concurrent.seconds), recordsPerSecond: round(concurrent.records / concurrent.seconds) },
+    readsIdle: idle,
+    readsDuringCompaction: busy,
+    readP99Ratio: round(busy.p99Ms / idle.p99Ms),
   };
   return { storage, compaction };
+}
+
+/** First-page reads of random profiles, one at a time, for `ms` (and, if given, while `go()` holds). */
+async function readFor(ctx: BenchContext, profileIds: string[], ms: number, go: () => boolean = () => true) {
+  const samples: number[] = [];
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline && go()) {
+    const profileId = profileIds[Math.floor(Math.random() * profileIds.length)];
+    const t = performance.now();
+    await readHistory(ctx, profileId);
+    samples.push(performance.now() - t);
+  }
+  return summarise(samples);
+}
+
+function compactInChildProcess(keyspace: string, profileIds: string[]): Promise<CompactionRun> {
+  const child = fork(join(__dirname, 'compaction-child.js'), [], {
+    execArgv: ['-r', join(ROOT, 'scripts/register-paths.js')],
+    env: process.env,
+  });
+  return new Promise((resolve, reject) => {
+    child.once('message', (message: { ok: boolean; error?: string } & CompactionRun) => (message.ok ? resolve(message) : reject(new Error(message.error))));
+    child.once('exit', (code) => reject(new Error(`compaction process exited with ${code}`)));
+    child.send({ keyspace, profileIds });
+  });
 }

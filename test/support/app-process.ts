@@ -1,7 +1,14 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
-const ROOT = join(__dirname, '..', '..');
+/** The checkout: found upwards, since this file also runs compiled from dist-bench/ (benchmarks). */
+function checkoutRoot(from: string): string {
+  return existsSync(join(from, 'package.json')) ? from : checkoutRoot(dirname(from));
+}
+const ROOT = checkoutRoot(__dirname);
+/** The compiled apps: dist/ for tests, VH_DIST_DIR (dist-bench) for benchmarks. */
+const DIST = join(ROOT, process.env.VH_DIST_DIR || 'dist');
 export type AppName = 'collector' | 'ingest' | 'api' | 'compactor';
 
 /** One app running as a real process from dist/, as it runs in production. */
@@ -20,7 +27,7 @@ export class AppProcess {
   }
 
   static async start(name: AppName, env: Record<string, string>, portVariable = `${name.toUpperCase()}_PORT`): Promise<AppProcess> {
-    const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts/register-paths.js'), join(ROOT, `dist/apps/${name}/src/main.js`)], {
+    const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts/register-paths.js'), join(DIST, `apps/${name}/src/main.js`)], {
       cwd: ROOT,
       env: { ...process.env, ...env, NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],

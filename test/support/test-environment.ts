@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Client } from 'cassandra-driver';
 import { Kafka } from 'kafkajs';
 import { AppConfig, loadConfig } from '@vh/config';
 import { createKafka, deleteTopics } from '@vh/messaging';
 import { createCassandraClient, dropKeyspace } from '@vh/storage';
 import { migrate } from '../../apps/cli/src/migrate.command';
+import { freePort } from './free-port';
+
+export { freePort };
 
 /**
  * A private slice of the real infrastructure for one test suite: its own keyspace, topics, consumer
@@ -66,16 +68,4 @@ async function environmentFor(env: Record<string, string>, ownedTopics: string[]
       if (ownedTopics.length) await deleteTopics(kafka, ownedTopics).catch(() => undefined);
     },
   };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -30,7 +30,8 @@ export interface FailedWrite {
 @Injectable()
 export class LiveHistoryRepository {
   private readonly table: string;
-  private readonly insert: string;
+  /** The one statement that writes a live row (public so benchmarks can measure the raw driver on it). */
+  readonly insert: string;
 
   constructor(
     @Inject(CASSANDRA_CLIENT) private readonly client: Client,
@@ -161,7 +162,8 @@ export class LiveHistoryRepository {
     }
   }
 
-  private params(event: ViewingEvent): unknown[] {
+  /** The bound values of `insert` for one event. */
+  params(event: ViewingEvent): unknown[] {
     const common = [event.profileId, new Date(event.occurredAt), event.eventId, event.type];
     const writeTime = types.Long.fromNumber(event.occurredAt * 1000);
     switch (event.type) {

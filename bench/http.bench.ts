@@ -1,0 +1,246 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import autocannon from 'autocannon';
+import { CompressionTypes, Partitioners } from 'kafkajs';
+import { ViewingEvent, encodeViewingEvent } from '@vh/domain';
+import { mintAccessToken } from '@vh/http';
+import { createKafka, deleteTopics, ensureEventLogTopics } from '@vh/messaging';
+import { AppProcess } from '../test/support/app-process';
+import { syntheticHistory } from '../test/support/event-log';
+import { freePort } from '../test/support/free-port';
+import { watchSession, WirePlaybackEvent } from '../test/support/playback-events';
+import { BenchContext, percentile, round } from './bench-context';
+import { chunk } from './ingest.bench';
+
+export interface HttpParams {
+  /** Seconds per load level. */
+  seconds: number;
+  /** Total connections of the 9:1 mixed load, rising. */
+  concurrency: number[];
+  /** Profiles read by the mixed load (compacted history plus live events on top). */
+  profiles: number;
+  sessionsPerProfile: number;
+  /** Events per collector request in the collector benchmark. */
+  collectorBatch: number;
+}
+
+interface LevelResult {
+  connections: number;
+  seconds: number;
+  requestsPerSecond: number;
+  reads: number;
+  writes: number;
+  accepted: number;
+  shed: number;
+  errors: number;
+  errorRate: number;
+  p50Ms: number;
+  p99Ms: number;
+  readP99Ms: number;
+  writeP99Ms: number;
+}
+
+/**
+ * Over HTTP against the apps as processes: the collector's events/s against a raw kafkajs producer
+ * sending the same batches; then a 9:1 read/write load at rising concurrency, and twice the
+ * sustainable load with the in-flight bound set to it, to show shedding keeps accepted p99 bounded.
+ */
+export async function http(ctx: BenchContext, params: HttpParams) {
+  const topic = `bench-${Date.now()}-http`;
+  const kafkaConfig = { ...ctx.config.kafka, eventTopic: topic, deadLetterTopic: `${topic}.dead-letter` };
+  const kafka = createKafka(kafkaConfig, 'bench');
+  await ensureEventLogTopics(kafka, kafkaConfig);
+  const env = {
+    CASSANDRA_KEYSPACE: ctx.config.cassandra.keyspace,
+    EVENT_TOPIC: topic,
+    DEAD_LETTER_TOPIC: kafkaConfig.deadLetterTopic,
+    INGEST_GROUP_ID: `${topic}-ingest`,
+    LOG_LEVEL: 'warn',
+  };
+  const apps: AppProcess[] = [];
+  const start = async (name: 'collector' | 'api' | 'ingest', extra: Record<string, string> = {}) => {
+    const app = await AppProcess.start(name, { ...env, [`${name.toUpperCase()}_PORT`]: String(await freePort()), ...extra });
+    apps.push(app);
+    return app;
+  };
+  try {
+    // Read side: compacted history with live events on top, as a running service has.
+    const seeded = syntheticHistory(params.profiles, params.sessionsPerProfile, Date.now() - 60 * 86_400_000) as ViewingEvent[];
+    const profileIds = [...new Set(seeded.map((e) => e.profileId))];
+    for (const part of chunk(seeded, 2_000)) {
+      const failed = await ctx.live.append(part);
+      if (failed.length) throw new Error((failed[0].error as Error).message);
+    }
+    for (const profileId of profileIds) await ctx.compactor.compact(profileId);
+    const recent = syntheticHistory(params.profiles, 2, Date.now() - 86_400_000);
+    const renamed = new Map([...new Set(recent.map((e) => e.profileId))].map((id, i) => [id, profileIds[i]]));
+    await ctx.live.append(recent.map((e) => ({ ...e, profileId: renamed.get(e.profileId)! })) as ViewingEvent[]);
+
+    const writers = profileIds.slice(0, 20);
+    const deviceToken = await mintAccessToken(ctx.config, { kind: 'device', profiles: writers, ttlSeconds: 3600 });
+    const recommenderToken = await mintAccessToken(ctx.config, { kind: 'recommender', ttlSeconds: 3600 });
+
+    const collectorResult = await collectorThroughput(await start('collector'), kafka, topic, deviceToken, writers, params);
+    await start('ingest');
+    let collector = await start('collector');
+    let api = await start('api');
+
+    const levels: LevelResult[] = [];
+    for (const connections of params.concurrency) levels.push(await mixedLoad(api, collector, recommenderToken, deviceToken, profileIds, writers, connections, params.seconds));
+    // Sustainable: the fewest connections that reach 90% of the best error-free throughput; more
+    // only queue, raising latency without adding throughput.
+    const clean = levels.filter((l) => l.errorRate < 0.01);
+    const best = Math.max(...clean.map((l) => l.requestsPerSecond));
+    const sustainable = clean.find((l) => l.requestsPerSecond >= 0.9 * best) ?? levels[0];
+
+    // The operator's setting: the in-flight bound of each app at the sustainable concurrency.
+    for (const app of [api, collector]) await app.stop();
+    const bound = String(Math.max(1, sustainable.connections));
+    api = await start('api', { HTTP_MAX_IN_FLIGHT: bound });
+    collector = await start('collector', { HTTP_MAX_IN_FLIGHT: bound });
+    const bounded = await mixedLoad(api, collector, recommenderToken, deviceToken, profileIds, writers, sustainable.connections, params.seconds);
+    const overload = await mixedLoad(api, collector, recommenderToken, deviceToken, profileIds, writers, sustainable.connections * 2, params.seconds);
+    const unboundedOverload = levels.find((l) => l.connections === sustainable.connections * 2) ?? null;
+    return {
+      collector: collectorResult,
+      mixed: {
+        name: 'mixed-load',
+        parameters: { ...params, readWriteRatio: '9:1', profiles: profileIds.length },
+        levels,
+        sustainable,
+        inFlightBound: Number(bound),
+        atSustainableWithBound: bounded,
+        atTwiceSustainableWithBound: overload,
+        atTwiceSustainableWithoutBound: unboundedOverload,
+        overloadP99Ratio: round(overload.p99Ms / bounded.p99Ms),
+      },
+    };
+  } finally {
+    await Promise.all(apps.map((app) => app.stop()));
+    await deleteTopics(kafka, [topic, kafkaConfig.deadLetterTopic]).catch(() => undefined);
+  }
+}
+
+/** Events/s the collector accepts into Kafka, against a raw producer sending the same batches. */
+async function collectorThroughput(collector: AppProcess, kafka: ReturnType<typeof createKafka>, topic: string, token: string, profiles: string[], params: HttpParams) {
+  const connections = 16;
+  const batch = () => {
+    const events: WirePlaybackEvent[] = [];
+    while (events.length < params.collectorBatch) events.push(...watchSession(profiles[events.length % profiles.length], 'title-1', Date.now() - 3_600_000));
+    return events.slice(0, params.collectorBatch);
+  };
+  const result = await autocannon({
+    url: `${collector.url}/v1/events`,
+    connections,
+    duration: params.seconds,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify({ events: batch() }) }) }],
+  });
+  const httpEventsPerSecond = (result['2xx'] * params.collectorBatch) / result.duration;
+
+  // Baseline: the same batch size, acks = all and gzip, `connections` sends in flight.
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  let sent = 0;
+  const started = performance.now();
+  const deadline = started + params.seconds * 1000;
+  const sender = async () => {
+    while (performance.now() < deadline) {
+      const events = batch().map((e): ViewingEvent => ({ ...e, occurredAt: Date.parse(e.occurredAt) }) as ViewingEvent);
+      await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: events.map((e) => ({ key: e.profileId, value: encodeViewingEvent(e) })) });
+      sent += events.length;
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, sender));
+  const rawEventsPerSecond = sent / ((performance.now() - started) / 1000);
+  await producer.disconnect();
+  return {
+    name: 'collector',
+    parameters: { connections, batch: params.collectorBatch, seconds: params.seconds },
+    eventsPerSecond: round(httpEventsPerSecond),
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    latencyP99Ms: result.latency.p99,
+    rawProducerEventsPerSecond: round(rawEventsPerSecond),
+    ratio: round(httpEventsPerSecond / rawEventsPerSecond),
+  };
+}
+
+/**
+ * Nine reads (a history page of a random profile, as a recommendation job would) for each write (one
+ * new play event), reads on `connections` connections, for `seconds`. Latency of accepted (2xx) only.
+ */
+async function mixedLoad(api: AppProcess, collector: AppProcess, readToken: string, writeToken: string, profiles: string[], writers: string[], connections: number, seconds: number): Promise<LevelResult> {
+  const readLatencies: number[] = [];
+  const writeLatencies: number[] = [];
+  const counts = { reads: 0, writes: 0, accepted: 0, shed: 0, errors: 0 };
+  const tally = (status: number, ms: number, into: number[]) => {
+    if (status >= 200 && status < 300) {
+      counts.accepted++;
+      into.push(ms);
+    } else if (status === 503) counts.shed++;
+    else counts.errors++;
+  };
+  let done!: (result: autocannon.Result) => void;
+  const finished = new Promise<autocannon.Result>((resolve) => (done = resolve));
+  const reads = autocannon(
+    {
+    url: api.url,
+    connections,
+    duration: seconds,
+    timeout: 10,
+    headers: { authorization: `Bearer ${readToken}` },
+    requests: [{ setupRequest: (r) => ({ ...r, path: `/v1/profiles/${profiles[Math.floor(Math.random() * profiles.length)]}/history?limit=20` }) }],
+    },
+    (error, result) => (error ? done({ ...result, errors: result?.errors ?? 1 }) : done(result)),
+  );
+  // One write (a new play event) per nine reads answered, so the mix holds whatever the latencies are.
+  let readsSinceWrite = 0;
+  const writes: Promise<void>[] = [];
+  const write = async () => {
+    const [play] = watchSession(writers[Math.floor(Math.random() * writers.length)], `title-${randomUUID().slice(0, 4)}`, Date.now() - 1_000);
+    const t = performance.now();
+    try {
+      const response = await fetch(`${collector.url}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${writeToken}` },
+        body: JSON.stringify(play),
+        signal: AbortSignal.timeout(10_000),
+      });
+      await response.arrayBuffer();
+      tally(response.status, performance.now() - t, writeLatencies);
+    } catch {
+      counts.errors++;
+    }
+    counts.writes++;
+  };
+  reads.on('response', (_client, status, _bytes, ms) => {
+    counts.reads++;
+    tally(status, ms, readLatencies);
+    if (++readsSinceWrite >= 9) {
+      readsSinceWrite = 0;
+      writes.push(write());
+    }
+  });
+  const readResult = await finished;
+  await Promise.all(writes);
+  counts.errors += readResult.errors + readResult.timeouts;
+  const all = [...readLatencies, ...writeLatencies].sort((a, b) => a - b);
+  const total = counts.reads + counts.writes;
+  return {
+    connections,
+    seconds,
+    requestsPerSecond: round(total / seconds),
+    reads: counts.reads,
+    writes: counts.writes,
+    accepted: counts.accepted,
+    shed: counts.shed,
+    errors: counts.errors,
+    errorRate: round((counts.errors + counts.shed) / Math.max(1, total), 4),
+    p50Ms: round(percentile(all, 50)),
+    p99Ms: round(percentile(all, 99)),
+    readP99Ms: round(percentile([...readLatencies].sort((a, b) => a - b), 99)),
+    writeP99Ms: round(percentile([...writeLatencies].sort((a, b) => a - b), 99)),
+  };
+}

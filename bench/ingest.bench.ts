@@ -1,0 +1,136 @@
+import { performance } from 'node:perf_hooks';
+import { concurrent } from 'cassandra-driver';
+import { CompressionTypes, Partitioners } from 'kafkajs';
+import { ViewingEvent, encodeViewingEvent } from '@vh/domain';
+import { createKafka, deleteTopics, ensureEventLogTopics } from '@vh/messaging';
+import { AppProcess } from '../test/support/app-process';
+import { syntheticHistory } from '../test/support/event-log';
+import { freePort } from '../test/support/free-port';
+import { BenchContext, round } from './bench-context';
+
+export interface IngestParams {
+  profiles: number;
+  sessionsPerProfile: number;
+  /** Concurrency levels tried for the raw ceiling. */
+  ceilingConcurrency: number[];
+}
+
+/**
+ * Ingest end to end (produced to Kafka until every event is in Cassandra, with the ingest app running
+ * as in production) against the raw ceiling: the same rows, same statement, written straight with
+ * cassandra-driver at the best concurrency found, one row per request or one unlogged batch per profile.
+ */
+export async function ingest(ctx: BenchContext, params: IngestParams) {
+  const events = syntheticHistory(params.profiles, params.sessionsPerProfile, Date.now() - 3 * 86_400_000) as ViewingEvent[];
+
+  const ceiling = [];
+  for (const concurrency of params.ceilingConcurrency) {
+    for (const mode of ['row', 'profile-batch'] as const) {
+      const rows = events.map((e) => ({ ...e, profileId: `${e.profileId}-c${concurrency}-${mode}` }));
+      const started = performance.now();
+      if (mode === 'row') {
+        await concurrent.executeConcurrent(
+          ctx.client,
+          ctx.live.insert,
+          rows.map((e) => ctx.live.params(e)),
+          { concurrencyLevel: concurrency, raiseOnFirstError: true },
+        );
+      } else {
+        const byProfile = new Map<string, ViewingEvent[]>();
+        for (const e of rows) byProfile.set(e.profileId, [...(byProfile.get(e.profileId) ?? []), e]);
+        const batches = [...byProfile.values()].flatMap((list) => chunk(list, 20));
+        let next = 0;
+        const worker = async () => {
+          while (next < batches.length) {
+            const batch = batches[next++];
+            await ctx.client.batch(batch.map((e) => ({ query: ctx.live.insert, params: ctx.live.params(e) })), { prepare: true, logged: false });
+          }
+        };
+        await Promise.all(Array.from({ length: concurrency }, worker));
+      }
+      const seconds = (performance.now() - started) / 1000;
+      ceiling.push({ mode, concurrency, seconds: round(seconds), eventsPerSecond: round(events.length / seconds) });
+    }
+  }
+  const best = ceiling.reduce((a, b) => (b.eventsPerSecond > a.eventsPerSecond ? b : a));
+
+  const topic = `bench-${Date.now()}-events`;
+  const env = {
+    CASSANDRA_KEYSPACE: ctx.config.cassandra.keyspace,
+    EVENT_TOPIC: topic,
+    DEAD_LETTER_TOPIC: `${topic}.dead-letter`,
+    INGEST_GROUP_ID: `${topic}-ingest`,
+    INGEST_PORT: String(await freePort()),
+    LOG_LEVEL: 'warn',
+  };
+  const kafka = createKafka({ ...ctx.config.kafka, eventTopic: topic, deadLetterTopic: env.DEAD_LETTER_TOPIC }, 'bench');
+  await ensureEventLogTopics(kafka, { ...ctx.config.kafka, eventTopic: topic, deadLetterTopic: env.DEAD_LETTER_TOPIC });
+  const app = await AppProcess.start('ingest', env);
+  const admin = kafka.admin();
+  await admin.connect();
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  try {
+    // Joined and assigned before the clock starts, so the figure is throughput, not start-up.
+    await until(async () => (await admin.describeGroups([env.INGEST_GROUP_ID])).groups[0]?.state === 'Stable', 60_000);
+    const started = performance.now();
+    const sends = chunk(events, 1_000).map((list) =>
+      producer.send({
+        topic,
+        acks: -1,
+        compression: CompressionTypes.GZIP,
+        messages: list.map((e) => ({ key: e.profileId, value: encodeViewingEvent(e) })),
+      }),
+    );
+    await Promise.all(sends);
+    const producedSeconds = (performance.now() - started) / 1000;
+    // Offsets are committed only after the rows are written (invariant 2), so a caught-up group means
+    // every event is in Cassandra; the count below checks it.
+    const end = (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.offset), 0);
+    await until(async () => {
+      const [committed] = await admin.fetchOffsets({ groupId: env.INGEST_GROUP_ID, topics: [topic] });
+      return committed.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0) >= end;
+    }, 600_000, 50);
+    const seconds = (performance.now() - started) / 1000;
+    const stored = await countLiveRows(ctx, [...new Set(events.map((e) => e.profileId))]);
+    if (stored !== events.length) throw new Error(`ingest stored ${stored} of ${events.length} events`);
+    const endToEnd = { seconds: round(seconds), producedSeconds: round(producedSeconds), eventsPerSecond: round(events.length / seconds) };
+    return {
+      parameters: { ...params, events: events.length, partitions: ctx.config.kafka.eventTopicPartitions, writeConcurrency: ctx.config.ingest.writeConcurrency },
+      ceiling,
+      best,
+      endToEnd,
+      ratio: round(endToEnd.eventsPerSecond / best.eventsPerSecond),
+    };
+  } finally {
+    await producer.disconnect();
+    await app.stop();
+    await deleteTopics(kafka, [topic, env.DEAD_LETTER_TOPIC]).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
+
+async function countLiveRows(ctx: BenchContext, profileIds: string[]): Promise<number> {
+  const table = `${ctx.config.cassandra.keyspace}.live_history`;
+  const result = await concurrent.executeConcurrent(
+    ctx.client,
+    `SELECT count(*) AS n FROM ${table} WHERE profile_id = ?`,
+    profileIds.map((id) => [id]),
+    { concurrencyLevel: 32, collectResults: true },
+  );
+  return result.resultItems.reduce((sum, r) => sum + Number(r.first().get('n')), 0);
+}
+
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export async function until(check: () => Promise<boolean>, timeoutMs: number, everyMs = 200): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
