@@ -1,23 +1,66 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchContext, createBenchContext, machine, ROOT } from './bench-context';
+import { http } from './http.bench';
+import { ingest } from './ingest.bench';
 import { reads } from './reads.bench';
+import { renderBenchmarks } from './render';
 import { storageAndCompaction } from './storage-and-compaction.bench';
+import { zstdDictionary } from './zstd-dictionary.bench';
+
+/** Sizes: defaults finish within a few minutes here; --quick is a smoke run. */
+const SIZES = {
+  full: {
+    storage: { profiles: 200, sessionsPerProfile: 50, readSeconds: 10 },
+    reads: { sizes: [100, 1_000, 10_000], budgetMs: 20_000 },
+    ingest: { profiles: 2_000, sessionsPerProfile: 10, ceilingConcurrency: [32, 128, 512] },
+    http: { seconds: 8, concurrency: [2, 4, 8, 16, 32, 64], profiles: 200, sessionsPerProfile: 20, collectorBatch: 100 },
+    dictionary: { profiles: 400, sessions: [5, 20, 100] },
+  },
+  quick: {
+    storage: { profiles: 20, sessionsPerProfile: 20, readSeconds: 2 },
+    reads: { sizes: [100, 1_000], budgetMs: 4_000 },
+    ingest: { profiles: 200, sessionsPerProfile: 5, ceilingConcurrency: [64] },
+    http: { seconds: 2, concurrency: [2, 8], profiles: 20, sessionsPerProfile: 5, collectorBatch: 50 },
+    dictionary: { profiles: 40, sessions: [5] },
+  },
+};
 
 /**
- * `npm run bench [--quick]`: runs the benchmarks against the real local services, writes
- * bench/results/<name>.json and summary.json, and regenerates BENCHMARKS.md. Every figure is set
- * against a baseline measured in the same run.
+ * `npm run bench [--quick] [--only step,step]`: runs the benchmarks against the real local services,
+ * writes bench/results/<name>.json and summary.json, and regenerates BENCHMARKS.md. Every figure is
+ * set against a baseline measured in the same run. With --only (steps: storage, dictionary, reads,
+ * ingest, http) only those steps run and only their files are written.
  */
 async function main(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
+  const onlyAt = args.indexOf('--only');
+  const only = onlyAt >= 0 ? new Set(args[onlyAt + 1]?.split(',')) : null;
+  const wanted = (name: string) => only === null || only.has(name);
+  const sizes = quick ? SIZES.quick : SIZES.full;
   const results: Record<string, any> = {};
   const ctx: BenchContext = await createBenchContext();
+  const step = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    process.stderr.write(`[bench] ${name}\n`);
+    const result = await run();
+    process.stderr.write(`[bench] ${name} done in ${Math.round((Date.now() - started) / 1000)} s\n`);
+    return result;
+  };
   try {
-    const sc = await storageAndCompaction(ctx, quick ? { profiles: 20, sessionsPerProfile: 20 } : { profiles: 200, sessionsPerProfile: 50 });
-    results.storage = sc.storage;
-    results.compaction = sc.compaction;
-    results.reads = await reads(ctx, quick ? { sizes: [100, 1_000], budgetMs: 4_000 } : { sizes: [100, 1_000, 10_000], budgetMs: 20_000 });
+    if (wanted('storage')) {
+      const sc = await step('storage and compaction', () => storageAndCompaction(ctx, sizes.storage));
+      results.storage = sc.storage;
+      results.compaction = sc.compaction;
+    }
+    if (wanted('dictionary')) results.dictionary = await step('zstd dictionary', () => zstdDictionary(ctx, sizes.dictionary));
+    if (wanted('reads')) results.reads = await step('reads', () => reads(ctx, sizes.reads));
+    if (wanted('ingest')) results.ingest = await step('ingest', () => ingest(ctx, sizes.ingest));
+    if (wanted('http')) {
+      const h = await step('http: collector and mixed load', () => http(ctx, sizes.http));
+      results.collector = h.collector;
+      results.mixed = h.mixed;
+    }
   } finally {
     await ctx.dispose();
   }
@@ -25,89 +68,26 @@ async function main(args: string[]): Promise<void> {
   const env = { machine: machine(), generatedAt, quick };
   const dir = join(ROOT, 'bench/results');
   for (const [name, result] of Object.entries(results)) writeFileSync(join(dir, `${name}.json`), `${JSON.stringify({ ...result, ...env }, null, 2)}\n`);
+  if (only) {
+    process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    return;
+  }
   const at10k = results.reads.results.find((r: any) => r.records === 10_000);
   const summary = {
-    ingest_vs_ceiling: null,
-    collector_events_per_s: null,
+    ingest_vs_ceiling: results.ingest.ratio,
+    collector_events_per_s: results.collector.eventsPerSecond,
     read_speedup_avg_10k: at10k?.speedup.firstPageAvg ?? null,
     read_speedup_p99_10k: at10k?.speedup.firstPageP99 ?? null,
     storage_reduction: results.storage.reduction,
-    mixed_p99_ms: null,
-    overload_p99_ratio: null,
+    mixed_p99_ms: results.mixed.atSustainableWithBound.p99Ms,
+    overload_p99_ratio: results.mixed.overloadP99Ratio,
     compaction_records_per_s: results.compaction.recordsPerSecond,
     cores: env.machine.cores,
     generated_at: generatedAt,
   };
   writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-  writeFileSync(join(ROOT, 'BENCHMARKS.md'), render(results, summary, env));
+  writeFileSync(join(ROOT, 'BENCHMARKS.md'), renderBenchmarks(results, summary, env));
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-}
-
-function render(results: Record<string, any>, summary: Record<string, unknown>, env: { machine: ReturnType<typeof machine>; generatedAt: string; quick: boolean }): string {
-  const s = results.storage;
-  const c = results.compaction;
-  const readRows = results.reads.results
-    .map(
-      (r: any) =>
-        `| ${r.records.toLocaleString('en')} | first page | ${r.firstPage.naive.avgMs} / ${r.firstPage.naive.p50Ms} / ${r.firstPage.naive.p99Ms} | ${r.firstPage.compacted.avgMs} / ${r.firstPage.compacted.p50Ms} / ${r.firstPage.compacted.p99Ms} | **${r.speedup.firstPageAvg}x** avg, ${r.speedup.firstPageP99}x p99 | ${r.firstPage.compacted.perSecond} |\n` +
-        `| ${r.records.toLocaleString('en')} | full walk | ${r.fullWalk.naive.avgMs} / ${r.fullWalk.naive.p50Ms} / ${r.fullWalk.naive.p99Ms} | ${r.fullWalk.compacted.avgMs} / ${r.fullWalk.compacted.p50Ms} / ${r.fullWalk.compacted.p99Ms} | **${r.speedup.fullWalkAvg}x** avg, ${r.speedup.fullWalkP99}x p99 | ${r.fullWalk.compacted.perSecond} |`,
-    )
-    .join('\n');
-  const met = (value: unknown, target: number) => (typeof value === 'number' ? (value >= target ? 'met' : `missed by ${(target - value).toFixed(2)}`) : 'not measured');
-  return `# Benchmarks
-
-Generated by \`npm run bench\` on ${env.generatedAt}${env.quick ? ' (quick run: smaller sizes)' : ''}: ${env.machine.cores} cores,
-${(env.machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${env.machine.cpu}, Node ${env.machine.node}, Kafka ${env.machine.kafka}, Cassandra ${env.machine.cassandra}
-(single node on loopback, the local runner). Each figure is a ratio against a baseline measured in the same run;
-the machine is shared and noisy, so read the ratios, not the absolute times. Raw results: \`bench/results/*.json\`;
-headline ratios: \`bench/results/summary.json\`.
-
-## Headline
-
-| key | value | target | status |
-|---|---|---|---|
-| \`storage_reduction\` | ${summary.storage_reduction}x | 10x | ${met(summary.storage_reduction, 10)} |
-| \`read_speedup_avg_10k\` | ${summary.read_speedup_avg_10k ?? 'n/a'}x | 5x | ${met(summary.read_speedup_avg_10k, 5)} |
-| \`read_speedup_p99_10k\` | ${summary.read_speedup_p99_10k ?? 'n/a'}x | (Netflix: 1.5x) | ${met(summary.read_speedup_p99_10k, 1.5)} |
-| \`compaction_records_per_s\` | ${summary.compaction_records_per_s} | | |
-| \`ingest_vs_ceiling\` | not measured yet | 0.7 | not measured |
-| \`collector_events_per_s\` | not measured yet | | not measured |
-| \`mixed_p99_ms\`, \`overload_p99_ratio\` | not measured yet | bounded | not measured |
-
-## Storage: the same history, live against compressed
-
-${s.parameters.profiles} profiles, ${s.parameters.records.toLocaleString('en')} records from ${s.parameters.events.toLocaleString('en')} events. Method: ${s.method}
-(Cassandra's own LZ4 table compression is on for both).
-
-| | bytes | bytes per record |
-|---|---|---|
-| live_history (baseline: one row per event) | ${s.liveBytes?.toLocaleString('en')} | ${s.bytesPerRecord.live} |
-| compressed history (metadata + chunks + chunk sets) | ${s.compressedBytes?.toLocaleString('en')} | ${s.bytesPerRecord.compressed} |
-| **reduction** | **${s.reduction}x** | target 10x (Netflix reported 6x) |
-
-Inside the chunks: the columnar encoding takes ${s.encodedBytesBeforeZstd.toLocaleString('en')} bytes, zstd (level from config) brings it
-to ${s.storedChunkBytes.toLocaleString('en')} (${s.zstdRatio}x). The 16 random bytes of each record id do not compress and dominate what remains.
-
-## Reads: compacted against all live (the naive one-table design), same data
-
-The read as the API does it (live rows, then the compressed version from the cache, fold, page of 50), sequential,
-in process (no HTTP). Times in ms as avg / p50 / p99.
-
-| records | read | all live (baseline) | compacted | speed-up | compacted reads/s |
-|---|---|---|---|---|---|
-${readRows}
-
-## Compaction
-
-${c.parameters.profiles} profiles, ${c.parameters.records.toLocaleString('en')} records (${c.parameters.events.toLocaleString('en')} live events rolled up), one at a time:
-${c.seconds} s, **${c.profilesPerSecond} profiles/s, ${c.recordsPerSecond} records/s**.
-
-## Not measured yet
-
-Ingest end to end against the raw Cassandra ceiling, collector events/s, the 9:1 mixed HTTP load with autocannon
-at rising concurrency and at twice the sustainable load, read p99 while compaction runs, and a zstd dictionary
-for small blobs: see the note on the benchmarks issue.
-`;
 }
 
 main(process.argv.slice(2)).then(
