@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'cassandra-driver';
@@ -121,4 +121,46 @@ export async function readHistory(ctx: BenchContext, profileId: string, walkPage
     cursor = walkPage ? (page.nextCursor ?? undefined) : undefined;
   } while (cursor);
   return seen;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc; null where it cannot be read. */
+export function cpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** The pid the local runner recorded for one of its services. */
+export function servicePid(service: 'kafka' | 'cassandra'): number | undefined {
+  try {
+    return Number(readFileSync(join(ROOT, '.infra', service, 'pid'), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where the CPU went while `run` ran: seconds per process and their share of what the machine's
+ * cores could give in that time. The profile behind every throughput ratio on this shared box.
+ */
+export async function cpuProfile<T>(processes: Record<string, number | undefined>, run: () => Promise<T>): Promise<{ result: T; wallSeconds: number; cpu: Record<string, number | null>; machineShare: number }> {
+  const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
+  const self = process.cpuUsage();
+  const started = Date.now();
+  const result = await run();
+  const wallSeconds = (Date.now() - started) / 1000;
+  const cpu: Record<string, number | null> = {};
+  for (const [name, pid] of Object.entries(processes)) {
+    const after = cpuSeconds(pid);
+    cpu[name] = after === null || before[name] === null ? null : round(after - before[name]!);
+  }
+  const mine = process.cpuUsage(self);
+  cpu.benchmark = round((mine.user + mine.system) / 1e6);
+  const used = Object.values(cpu).reduce<number>((sum, v) => sum + (v ?? 0), 0);
+  return { result, wallSeconds: round(wallSeconds), cpu, machineShare: round(used / (wallSeconds * cpus().length)) };
 }

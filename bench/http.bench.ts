@@ -9,7 +9,7 @@ import { AppProcess } from '../test/support/app-process';
 import { syntheticHistory } from '../test/support/event-log';
 import { freePort } from '../test/support/free-port';
 import { watchSession, WirePlaybackEvent } from '../test/support/playback-events';
-import { BenchContext, percentile, round } from './bench-context';
+import { BenchContext, cpuProfile, percentile, round, servicePid } from './bench-context';
 import { chunk } from './ingest.bench';
 
 export interface HttpParams {
@@ -139,14 +139,14 @@ async function collectorThroughput(collector: AppProcess, kafka: ReturnType<type
     while (events.length < params.collectorBatch) events.push(...watchSession(profiles[events.length % profiles.length], 'title-1', Date.now() - 3_600_000));
     return events.slice(0, params.collectorBatch);
   };
-  const result = await autocannon({
+  const { result: result, cpu } = await cpuProfile({ collector: collector.pid, kafka: servicePid('kafka') }, () => autocannon({
     url: `${collector.url}/v1/events`,
     connections,
     duration: params.seconds,
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify({ events: batch() }) }) }],
-  });
+  }));
   const httpEventsPerSecond = (result['2xx'] * params.collectorBatch) / result.duration;
 
   // Baseline: the same batch size, acks = all and gzip, `connections` sends in flight.
@@ -172,6 +172,8 @@ async function collectorThroughput(collector: AppProcess, kafka: ReturnType<type
     requests: result.requests.total,
     non2xx: result.non2xx,
     latencyP99Ms: result.latency.p99,
+    collectorCpuMicrosPerEvent: cpu.collector === null ? null : round((cpu.collector * 1e6) / (result['2xx'] * params.collectorBatch), 1),
+    cpu,
     rawProducerEventsPerSecond: round(rawEventsPerSecond),
     ratio: round(httpEventsPerSecond / rawEventsPerSecond),
   };

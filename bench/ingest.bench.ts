@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { concurrent } from 'cassandra-driver';
 import { CompressionTypes, Partitioners } from 'kafkajs';
-import { ViewingEvent, encodeViewingEvent } from '@vh/domain';
+import { decodeViewingEvent, encodeViewingEvent, ViewingEvent } from '@vh/domain';
 import { createKafka, deleteTopics, ensureEventLogTopics } from '@vh/messaging';
 import { AppProcess } from '../test/support/app-process';
 import { syntheticHistory } from '../test/support/event-log';
 import { freePort } from '../test/support/free-port';
-import { BenchContext, round } from './bench-context';
+import { BenchContext, cpuProfile, round, servicePid } from './bench-context';
 
 export interface IngestParams {
   profiles: number;
@@ -27,29 +27,28 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
   for (const concurrency of params.ceilingConcurrency) {
     for (const mode of ['row', 'profile-batch'] as const) {
       const rows = events.map((e) => ({ ...e, profileId: `${e.profileId}-c${concurrency}-${mode}` }));
-      const started = performance.now();
-      if (mode === 'row') {
-        await concurrent.executeConcurrent(
-          ctx.client,
-          ctx.live.insert,
-          rows.map((e) => ctx.live.params(e)),
-          { concurrencyLevel: concurrency, raiseOnFirstError: true },
-        );
-      } else {
-        const byProfile = new Map<string, ViewingEvent[]>();
-        for (const e of rows) byProfile.set(e.profileId, [...(byProfile.get(e.profileId) ?? []), e]);
-        const batches = [...byProfile.values()].flatMap((list) => chunk(list, 20));
-        let next = 0;
-        const worker = async () => {
-          while (next < batches.length) {
-            const batch = batches[next++];
-            await ctx.client.batch(batch.map((e) => ({ query: ctx.live.insert, params: ctx.live.params(e) })), { prepare: true, logged: false });
-          }
-        };
-        await Promise.all(Array.from({ length: concurrency }, worker));
-      }
-      const seconds = (performance.now() - started) / 1000;
-      ceiling.push({ mode, concurrency, seconds: round(seconds), eventsPerSecond: round(events.length / seconds) });
+      const measured = await cpuProfile({ cassandra: servicePid('cassandra') }, async () => {
+        if (mode === 'row') {
+          await concurrent.executeConcurrent(ctx.client, ctx.live.insert, rows.map((e) => ctx.live.params(e)), { concurrencyLevel: concurrency, raiseOnFirstError: true });
+        } else {
+          const byProfile = new Map<string, ViewingEvent[]>();
+          for (const e of rows) byProfile.set(e.profileId, [...(byProfile.get(e.profileId) ?? []), e]);
+          const batches = [...byProfile.values()].flatMap((list) => chunk(list, 20));
+          let next = 0;
+          const worker = async () => {
+            while (next < batches.length) {
+              const batch = batches[next++];
+              await ctx.client.batch(
+                batch.map((e) => ({ query: ctx.live.insert, params: ctx.live.params(e) })),
+                { prepare: true, logged: false },
+              );
+            }
+          };
+          await Promise.all(Array.from({ length: concurrency }, worker));
+        }
+      });
+      const seconds = measured.wallSeconds;
+      ceiling.push({ mode, concurrency, seconds: round(seconds), eventsPerSecond: round(events.length / seconds), cpu: measured.cpu, machineShare: measured.machineShare });
     }
   }
   const best = ceiling.reduce((a, b) => (b.eventsPerSecond > a.eventsPerSecond ? b : a));
@@ -73,6 +72,7 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
   try {
     // Joined and assigned before the clock starts, so the figure is throughput, not start-up.
     await until(async () => (await admin.describeGroups([env.INGEST_GROUP_ID])).groups[0]?.state === 'Stable', 60_000);
+    const measured = await cpuProfile({ cassandra: servicePid('cassandra'), kafka: servicePid('kafka'), ingest: app.pid }, async () => {
     const started = performance.now();
     const sends = chunk(events, 1_000).map((list) =>
       producer.send({
@@ -91,11 +91,39 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
       const [committed] = await admin.fetchOffsets({ groupId: env.INGEST_GROUP_ID, topics: [topic] });
       return committed.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0) >= end;
     }, 600_000, 50);
-    const seconds = (performance.now() - started) / 1000;
+    return { producedSeconds };
+    });
+    const seconds = measured.wallSeconds;
+    const { producedSeconds } = measured.result;
     const stored = await countLiveRows(ctx, [...new Set(events.map((e) => e.profileId))]);
     if (stored !== events.length) throw new Error(`ingest stored ${stored} of ${events.length} events`);
-    const endToEnd = { seconds: round(seconds), producedSeconds: round(producedSeconds), eventsPerSecond: round(events.length / seconds) };
+    const endToEnd = {
+      seconds: round(seconds),
+      producedSeconds: round(producedSeconds),
+      eventsPerSecond: round(events.length / seconds),
+      cpu: measured.cpu,
+      machineShare: measured.machineShare,
+    };
+    // Where ingest's CPU goes, per event: its total against the raw client's, and the share of it that
+    // is decoding and validating a message (measured here on the same messages).
+    const messages = events.map((e) => Buffer.from(encodeViewingEvent(e)));
+    const decodeStarted = performance.now();
+    for (const m of messages) decodeViewingEvent(m);
+    const decodeMicros = ((performance.now() - decodeStarted) * 1000) / messages.length;
+    const jsonStarted = performance.now();
+    for (const m of messages) JSON.parse(m.toString('utf8'));
+    const jsonMicros = ((performance.now() - jsonStarted) * 1000) / messages.length;
+    const perEvent = (cpuSeconds: number | null | undefined) => (typeof cpuSeconds === 'number' ? round((cpuSeconds * 1e6) / events.length, 1) : null);
+    const profile = {
+      ingestCpuMicrosPerEvent: perEvent(measured.cpu.ingest),
+      rawClientCpuMicrosPerEvent: perEvent(best.cpu.benchmark),
+      cassandraCpuMicrosPerEventEndToEnd: perEvent(measured.cpu.cassandra),
+      cassandraCpuMicrosPerEventCeiling: perEvent(best.cpu.cassandra),
+      decodeAndValidateMicrosPerEvent: round(decodeMicros, 1),
+      jsonParseMicrosPerEvent: round(jsonMicros, 1),
+    };
     return {
+      profile,
       parameters: { ...params, events: events.length, partitions: ctx.config.kafka.eventTopicPartitions, writeConcurrency: ctx.config.ingest.writeConcurrency },
       ceiling,
       best,

@@ -81,11 +81,23 @@ ${ceilingRows}
 End to end: **${n(ing.endToEnd.eventsPerSecond)} events/s** (${ing.endToEnd.seconds} s; producing alone took ${ing.endToEnd.producedSeconds} s) against the best
 ceiling ${n(ing.best.eventsPerSecond)} events/s: **${ing.ratio}** of it.
 
+CPU seconds used (from /proc) and the share of the machine's ${env.machine.cores} cores that was busy:
+
+| run | wall s | ${Object.keys(ing.endToEnd.cpu).join(' | ')} | machine busy |
+|---|---|${Object.keys(ing.endToEnd.cpu).map(() => '---|').join('')}---|
+| best ceiling | ${ing.best.seconds} | ${Object.keys(ing.endToEnd.cpu).map((k) => ing.best.cpu[k] ?? '–').join(' | ')} | ${Math.round(ing.best.machineShare * 100)}% |
+| end to end | ${ing.endToEnd.seconds} | ${Object.values(ing.endToEnd.cpu).join(' | ')} | ${Math.round(ing.endToEnd.machineShare * 100)}% |
+
+Per event: the ingest process spends **${ing.profile.ingestCpuMicrosPerEvent} µs** of CPU, the raw client ${ing.profile.rawClientCpuMicrosPerEvent} µs; Cassandra
+${ing.profile.cassandraCpuMicrosPerEventEndToEnd} µs end to end against ${ing.profile.cassandraCpuMicrosPerEventCeiling} µs in the ceiling. Decoding and validating one message
+(JSON plus the zod schema) takes ${ing.profile.decodeAndValidateMicrosPerEvent} µs, of which JSON.parse ${ing.profile.jsonParseMicrosPerEvent} µs.
+
 ## Collector: events/s accepted into Kafka
 
 ${col.parameters.connections} connections posting batches of ${col.parameters.batch} events for ${col.parameters.seconds} s (autocannon): **${n(col.eventsPerSecond)} events/s**
 (${n(col.requests)} requests, ${n(col.non2xx)} not 2xx, p99 ${col.latencyP99Ms} ms). Baseline, a raw kafkajs producer sending the same batches with
-acks = all and gzip, ${col.parameters.connections} in flight: ${n(col.rawProducerEventsPerSecond)} events/s. Ratio **${col.ratio}**.
+acks = all and gzip, ${col.parameters.connections} in flight: ${n(col.rawProducerEventsPerSecond)} events/s. Ratio **${col.ratio}**. The collector
+process spent ${col.collectorCpuMicrosPerEvent} µs of CPU per accepted event (CPU seconds: ${Object.entries(col.cpu).map(([k, v]) => `${k} ${v}`).join(', ')}).
 
 ## Mixed load: 9 reads to 1 write over HTTP
 

@@ -9,6 +9,8 @@ function checkoutRoot(from: string): string {
 const ROOT = checkoutRoot(__dirname);
 /** The compiled apps: dist/ for tests, VH_DIST_DIR (dist-bench) for benchmarks. */
 const DIST = join(ROOT, process.env.VH_DIST_DIR || 'dist');
+/** Extra node flags for the apps, e.g. VH_APP_NODE_ARGS=--prof to profile them under a benchmark. */
+const NODE_ARGS = (process.env.VH_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
 export type AppName = 'collector' | 'ingest' | 'api' | 'compactor';
 
 /** One app running as a real process from dist/, as it runs in production. */
@@ -27,7 +29,7 @@ export class AppProcess {
   }
 
   static async start(name: AppName, env: Record<string, string>, portVariable = `${name.toUpperCase()}_PORT`): Promise<AppProcess> {
-    const child = spawn(process.execPath, ['-r', join(ROOT, 'scripts/register-paths.js'), join(DIST, `apps/${name}/src/main.js`)], {
+    const child = spawn(process.execPath, [...NODE_ARGS, '-r', join(ROOT, 'scripts/register-paths.js'), join(DIST, `apps/${name}/src/main.js`)], {
       cwd: ROOT,
       env: { ...process.env, ...env, NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -35,6 +37,10 @@ export class AppProcess {
     const app = new AppProcess(name, Number(env[portVariable]), child);
     await app.waitUntilLive();
     return app;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   get url(): string {
