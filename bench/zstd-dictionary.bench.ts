@@ -55,7 +55,7 @@ export async function zstdDictionary(ctx: BenchContext, params = { profiles: 400
 }
 
 /** Each profile's whole history as the compactor encodes it into one chunk (before zstd). */
-function encodedHistories(profiles: number, sessions: number): Buffer[] {
+export function encodedHistories(profiles: number, sessions: number): Buffer[] {
   const events = syntheticHistory(profiles, sessions, Date.now() - 60 * 86_400_000) as ViewingEvent[];
   const byProfile = new Map<string, ViewingEvent[]>();
   for (const e of events) byProfile.set(e.profileId, [...(byProfile.get(e.profileId) ?? []), e]);

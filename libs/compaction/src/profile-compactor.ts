@@ -6,7 +6,11 @@ import {
   CompressedHistoryVersion,
   encodeChunks,
   LiveHistoryRepository,
+  LATEST_ZSTD_DICTIONARY,
   loadZstd,
+  NO_DICTIONARY,
+  UnknownZstdDictionaryError,
+  ZSTD_DICTIONARIES,
   RECORD_ENCODING,
   ZSTD_CODEC,
 } from '@vh/storage';
@@ -47,12 +51,20 @@ export type CompactionStep = 'read' | 'encoded' | 'after-chunks' | 'after-switch
 @Injectable()
 export class ProfileCompactor {
   private readonly logger = new Logger(ProfileCompactor.name);
+  /** The dictionary new chunks are compressed with; checked here so a bad setting fails at start-up. */
+  private readonly dictionaryId: number;
 
   constructor(
     private readonly live: LiveHistoryRepository,
     private readonly compressed: CompressedHistoryRepository,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    const wanted = config.compaction.zstdDictionary;
+    this.dictionaryId = wanted === 'latest' ? LATEST_ZSTD_DICTIONARY : wanted;
+    if (this.dictionaryId !== NO_DICTIONARY && ZSTD_DICTIONARIES[this.dictionaryId] === undefined) {
+      throw new UnknownZstdDictionaryError(this.dictionaryId);
+    }
+  }
 
   async compact(
     profileId: string,
@@ -98,7 +110,7 @@ export class ProfileCompactor {
 
     const zstd = await loadZstd();
     const raw = encodeChunks(next, chunkMaxBytes);
-    const stored = raw.map((chunk) => zstd.compress(chunk, zstdLevel));
+    const stored = raw.map((chunk) => zstd.compress(chunk, zstdLevel, this.dictionaryId));
     const sizes = { chunks: stored.length, rawBytes: sum(raw), storedBytes: sum(stored) };
     await step('encoded');
     if (options.dryRun) return outcome('dry-run', sizes);
@@ -119,7 +131,7 @@ export class ProfileCompactor {
       clearedThrough: next.clearedThrough,
       codec: ZSTD_CODEC,
       recordEncoding: RECORD_ENCODING,
-      dictionaryId: 0,
+      dictionaryId: this.dictionaryId,
       rawBytes: sizes.rawBytes,
       storedBytes: sizes.storedBytes,
       compactedAt: now,

@@ -14,6 +14,13 @@ describe('loadConfig', () => {
     expect(config.kafka.eventTopicPartitions).toBe(12);
   });
 
+  it('reads the zstd dictionary setting: latest by default, none as 0, or an id', () => {
+    expect(loadConfig({}).compaction.zstdDictionary).toBe('latest');
+    expect(loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none' }).compaction.zstdDictionary).toBe(0);
+    expect(loadConfig({ COMPACTION_ZSTD_DICTIONARY: '2' }).compaction.zstdDictionary).toBe(2);
+    expect(() => loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'zero' })).toThrow(InvalidConfigurationError);
+  });
+
   it('lists every problem at once', () => {
     try {
       loadConfig({ CASSANDRA_KEYSPACE: 'Bad-Name', API_PORT: '99999', CASSANDRA_READ_CONSISTENCY: 'SOME' });

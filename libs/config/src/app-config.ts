@@ -70,6 +70,11 @@ export const environmentSchema = z.object({
   COMPACTION_LIVE_EVENTS_TRIGGER: int(2_000, 1),
   COMPACTION_CHUNK_MAX_BYTES: int(256 * 1024, 1024, 1024 * 1024),
   COMPACTION_ZSTD_LEVEL: int(9, 1, 19),
+  /** The zstd dictionary new chunks use: "latest" shipped, "none", or an id (see zstd-dictionaries.ts). */
+  COMPACTION_ZSTD_DICTIONARY: z
+    .union([z.enum(['latest', 'none']), z.coerce.number().int().min(1)])
+    .default('latest')
+    .transform((v) => (v === 'none' ? 0 : v)),
   /** Superseded chunk sets stay readable this long for readers holding old metadata. */
   COMPACTION_GRACE_MS: int(10 * 60_000, 0),
   COMPACTION_CONCURRENCY: int(2, 1, 64),
@@ -152,6 +157,8 @@ export class AppConfig {
       liveEventsTrigger: number;
       chunkMaxBytes: number;
       zstdLevel: number;
+      /** 0: no dictionary. */
+      zstdDictionary: number | 'latest';
       chunkSetGraceMs: number;
       concurrency: number;
       attempts: number;
@@ -253,6 +260,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       liveEventsTrigger: e.COMPACTION_LIVE_EVENTS_TRIGGER,
       chunkMaxBytes: e.COMPACTION_CHUNK_MAX_BYTES,
       zstdLevel: e.COMPACTION_ZSTD_LEVEL,
+      zstdDictionary: e.COMPACTION_ZSTD_DICTIONARY,
       chunkSetGraceMs: e.COMPACTION_GRACE_MS,
       concurrency: e.COMPACTION_CONCURRENCY,
       attempts: e.COMPACTION_ATTEMPTS,

@@ -9,6 +9,7 @@ export * from './live/profile-activity.index';
 export * from './compressed/binary';
 export * from './compressed/history-chunk.codec';
 export * from './compressed/zstd';
+export * from './compressed/zstd-dictionaries';
 export * from './compressed/compressed-history.cache';
 export * from './compressed/compressed-history.repository';
 export * from './circuit-breaker';

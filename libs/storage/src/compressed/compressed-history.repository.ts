@@ -139,7 +139,7 @@ export class CompressedHistoryRepository {
       if (checksumOf(stored) !== version.chunkChecksums[index]) throw fail('checksum mismatch');
       let chunk;
       try {
-        chunk = decodeChunk(version.profileId, zstd.decompress(stored));
+        chunk = decodeChunk(version.profileId, zstd.decompress(stored, version.dictionaryId));
       } catch (error) {
         throw fail((error as Error).message);
       }

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { ViewingRecord } from '@vh/domain';
 import { decodeChunk, encodeChunk, encodeChunks, MalformedChunkError } from './history-chunk.codec';
-import { loadZstd } from './zstd';
+import { loadZstd, NO_DICTIONARY, UnknownZstdDictionaryError } from './zstd';
+import { LATEST_ZSTD_DICTIONARY, ZSTD_DICTIONARIES } from './zstd-dictionaries';
 
 const record: fc.Arbitrary<ViewingRecord> = fc
   .record({
@@ -67,5 +69,39 @@ describe('the compressed-history chunk encoding', () => {
       expect(compressed.length).toBeLessThan(big.length);
       expect(zstd.decompress(compressed).equals(big)).toBe(true);
     }
+  });
+
+  it('round-trips with each shipped dictionary, and a dictionary shrinks a small history', async () => {
+    const zstd = await loadZstd();
+    // A week of evenings: the kind of small history the dictionary was trained on.
+    const records: ViewingRecord[] = Array.from({ length: 12 }, (_, i) => ({
+      recordId: randomUUID(),
+      profileId: 'profile-1',
+      titleId: `title-${i % 5}`,
+      deviceId: `device-${i % 3}`,
+      startedAt: 1_770_000_000_000 + i * 1_800_000,
+      lastEventAt: 1_770_000_000_000 + i * 1_800_000 + 1_500_000,
+      positionMs: 1_500_000,
+      maxPositionMs: 1_500_000,
+      watchedMs: 1_380_000,
+      state: 'stopped',
+      titleDurationMs: 2_700_000,
+    }));
+    const [small] = encodeChunks({ records, removedRecordIds: [] }, 1 << 20);
+    expect(Object.keys(ZSTD_DICTIONARIES).length).toBeGreaterThan(0);
+    for (const id of Object.keys(ZSTD_DICTIONARIES).map(Number)) {
+      const compressed = zstd.compress(small, 9, id);
+      expect(zstd.decompress(compressed, id).equals(small)).toBe(true);
+    }
+    const withLatest = zstd.compress(small, 9, LATEST_ZSTD_DICTIONARY);
+    expect(withLatest.length).toBeLessThan(zstd.compress(small, 9, NO_DICTIONARY).length);
+    // Bytes compressed with a dictionary do not decode without it.
+    expect(() => zstd.decompress(withLatest, NO_DICTIONARY)).toThrow();
+  });
+
+  it('refuses a dictionary id that was never shipped', async () => {
+    const zstd = await loadZstd();
+    expect(() => zstd.compress(Buffer.from('x'), 9, 9_999)).toThrow(UnknownZstdDictionaryError);
+    expect(() => zstd.decompress(Buffer.from('x'), 9_999)).toThrow(UnknownZstdDictionaryError);
   });
 });
