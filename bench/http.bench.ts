@@ -38,6 +38,9 @@ interface LevelResult {
   p99Ms: number;
   readP99Ms: number;
   writeP99Ms: number;
+  /** CPU seconds per process over the level (the benchmark's own includes autocannon). */
+  cpu: Record<string, number | null>;
+  machineShare: number;
 }
 
 /**
@@ -235,8 +238,14 @@ async function mixedLoad(api: AppProcess, collector: AppProcess, readToken: stri
       writes.push(write());
     }
   });
-  const readResult = await finished;
-  await Promise.all(writes);
+  const { result: readResult, cpu, machineShare } = await cpuProfile(
+    { api: api.pid, collector: collector.pid, cassandra: servicePid('cassandra'), kafka: servicePid('kafka') },
+    async () => {
+      const result = await finished;
+      await Promise.all(writes);
+      return result;
+    },
+  );
   counts.errors += readResult.errors + readResult.timeouts;
   const all = [...readLatencies, ...writeLatencies].sort((a, b) => a - b);
   const total = counts.reads + counts.writes;
@@ -254,5 +263,7 @@ async function mixedLoad(api: AppProcess, collector: AppProcess, readToken: stri
     p99Ms: round(percentile(all, 99)),
     readP99Ms: round(percentile([...readLatencies].sort((a, b) => a - b), 99)),
     writeP99Ms: round(percentile([...writeLatencies].sort((a, b) => a - b), 99)),
+    cpu,
+    machineShare,
   };
 }

@@ -34,8 +34,9 @@ export function renderBenchmarks(r: Results, summary: Record<string, any>, env: 
     )
     .join('\n');
   const ceilingRows = ing.ceiling.map((x: any) => `| ${x.mode === 'row' ? 'one row per request' : 'one unlogged batch per profile (≤ 20 rows)'} | ${x.concurrency} | ${n(x.eventsPerSecond)} |`).join('\n');
+  const cpuOf = (l: any) => `${l.cpu.api ?? '–'} / ${l.cpu.collector ?? '–'} / ${l.cpu.cassandra ?? '–'} / ${l.cpu.benchmark ?? '–'}`;
   const level = (l: any) =>
-    `${l.connections} | ${n(l.requestsPerSecond)} | ${n(l.reads)} / ${n(l.writes)} | ${l.p50Ms} | ${l.p99Ms} | ${l.readP99Ms} / ${l.writeP99Ms} | ${n(l.shed)} | ${n(l.errors)} | ${(l.errorRate * 100).toFixed(2)}% |`;
+    `${l.connections} | ${n(l.requestsPerSecond)} | ${n(l.reads)} / ${n(l.writes)} | ${l.p50Ms} | ${l.p99Ms} | ${l.readP99Ms} / ${l.writeP99Ms} | ${n(l.shed)} | ${n(l.errors)} | ${(l.errorRate * 100).toFixed(2)}% | ${cpuOf(l)} | ${Math.round(l.machineShare * 100)}% |`;
   const dictionaryRows = r.dictionary.available
     ? r.dictionary.results
         .map((d: any) => `| ${d.sessionsPerProfile} | ${n(d.avgEncodedBytes)} | ${n(d.avgZstdBytes)} | ${n(d.avgZstdWithDictionaryBytes)} | **${d.gain}x** |`)
@@ -105,15 +106,15 @@ Reads: a page of 20 of a random profile's history (${mx.parameters.profiles} pro
 autocannon on N connections with a recommender token; one write (a new play event, device token) is sent for every nine
 reads answered. ${mx.parameters.seconds} s per level. Latencies in ms, accepted (2xx) requests only.
 
-| connections | req/s | reads / writes | p50 | p99 | p99 read / write | shed (503) | errors | error rate |
-|---|---|---|---|---|---|---|---|---|
+| connections | req/s | reads / writes | p50 | p99 | p99 read / write | shed (503) | errors | error rate | CPU s: api / collector / cassandra / load generator | machine busy |
+|---|---|---|---|---|---|---|---|---|---|---|
 ${mx.levels.map((l: any) => `| ${level(l)}`).join('\n')}
 
 Sustainable load: **${mx.sustainable.connections} connections** (the fewest reaching 90% of the best error-free throughput). With
 each app's in-flight bound set to it (\`HTTP_MAX_IN_FLIGHT=${mx.inFlightBound}\`):
 
-| load | connections | req/s | reads / writes | p50 | p99 | p99 read / write | shed (503) | errors | error rate |
-|---|---|---|---|---|---|---|---|---|---|
+| load | connections | req/s | reads / writes | p50 | p99 | p99 read / write | shed (503) | errors | error rate | CPU s: api / collector / cassandra / load generator | machine busy |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 | sustainable | ${level(mx.atSustainableWithBound)}
 | twice | ${level(mx.atTwiceSustainableWithBound)}
 ${mx.atTwiceSustainableWithoutBound ? `| twice, default bound (256) | ${level(mx.atTwiceSustainableWithoutBound)}\n` : ''}

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { PlaybackEvent, ViewingEvent } from '@vh/domain';
 import { ProfileCompactor } from '@vh/compaction';
-import { CompressedHistoryRepository, createCassandraClient, LiveHistoryRepository, ProfileActivityIndex } from '@vh/storage';
+import { CompressedHistoryRepository, createCassandraClient, LATEST_ZSTD_DICTIONARY, LiveHistoryRepository, ProfileActivityIndex } from '@vh/storage';
 import { AppProcess } from './support/app-process';
 import { produceEvents, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
@@ -122,6 +122,7 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
     expect(meta.get('record_count')).toBe(600);
     expect(meta.get('chunk_checksums')).toHaveLength(meta.get('chunk_count'));
     expect(meta.get('codec')).toBe('zstd');
+    expect(meta.get('dictionary_id')).toBe(LATEST_ZSTD_DICTIONARY); // chunks name the dictionary they need
     expect(Number(meta.get('stored_bytes'))).toBeLessThan(Number(meta.get('raw_bytes')));
 
     // A second compaction has nothing to do; a dry run changes nothing.

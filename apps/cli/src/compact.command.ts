@@ -1,4 +1,3 @@
-import { Job } from 'bullmq';
 import { AppConfig } from '@vh/config';
 import { createCompactionQueue, describeCompactionJob, enqueueProfileCompaction, enqueueSweep } from '@vh/compaction';
 
@@ -22,8 +21,8 @@ export async function compact(config: AppConfig, args: string[]): Promise<unknow
     const timeoutMs = Number(value('--timeout-ms') ?? 600_000);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const job = (await Job.fromId(queue, jobId))!;
-      const view = await describeCompactionJob(job);
+      const view = await describeCompactionJob(queue, jobId);
+      if (!view) throw new Error(`job ${jobId} is gone from the queue`);
       if (args.includes('--no-wait') || view.state === 'completed' || view.state === 'failed') return view;
       if (Date.now() > deadline) throw new Error(`job ${jobId} still ${view.state} after ${timeoutMs} ms (is a compactor running?)`);
       await new Promise((r) => setTimeout(r, 250));

@@ -79,11 +79,18 @@ export async function enqueueSweep(queue: Queue, data: CompactionSweepJobData): 
 }
 
 /** What operators see of a compaction job, through the API and the CLI alike. */
-export async function describeCompactionJob(job: Job) {
+/**
+ * A job as operators see it, or null if there is none. The state is read before the job: BullMQ
+ * stores the result and then moves the job to completed, so a job seen completed has its result.
+ */
+export async function describeCompactionJob(queue: Queue, jobId: string) {
+  const state = await queue.getJobState(jobId);
+  const job = state === 'unknown' ? undefined : await Job.fromId(queue, jobId);
+  if (!job) return null;
   return {
     jobId: job.id,
     kind: job.name === COMPACTION_JOB.sweep ? 'sweep' : 'profile',
-    state: await job.getState(),
+    state,
     progress: job.progress,
     data: job.data,
     result: job.returnvalue ?? null,
@@ -94,3 +101,5 @@ export async function describeCompactionJob(job: Job) {
     finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
   };
 }
+
+export type CompactionJobView = NonNullable<Awaited<ReturnType<typeof describeCompactionJob>>>;

@@ -1,9 +1,9 @@
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { BullBoardInstance, InjectBullBoard } from '@bull-board/nestjs';
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { Job, Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import { AppConfig } from '@vh/config';
-import { createCompactionQueue, enqueueProfileCompaction, enqueueSweep } from '@vh/compaction';
+import { CompactionJobView, createCompactionQueue, describeCompactionJob, enqueueProfileCompaction, enqueueSweep } from '@vh/compaction';
 import { DependencyUnavailableError } from '@vh/domain';
 
 /** The API's side of the compaction queue: operators' requests, and the read path's size trigger. */
@@ -30,8 +30,8 @@ export class CompactionRequests implements OnModuleInit, OnApplicationShutdown {
     return this.withRedis(() => enqueueSweep(this.connected(), { profileIds, dryRun, requestedBy: 'operator' }));
   }
 
-  async job(id: string): Promise<Job | undefined> {
-    return this.withRedis(() => this.connected().getJob(id));
+  async describe(id: string): Promise<CompactionJobView | null> {
+    return this.withRedis(() => describeCompactionJob(this.connected(), id));
   }
 
   /** Netflix-style: a read that finds a large live partition asks for its roll-up. Best effort. */

@@ -1,6 +1,5 @@
 import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
 import { z } from 'zod';
-import { describeCompactionJob } from '@vh/compaction';
 import { InvalidInputError } from '@vh/domain';
 import { Authorize, SCOPES } from '@vh/http';
 import { identifierSchema, parseWith } from '../history/history-request';
@@ -41,8 +40,8 @@ export class CompactionsController {
 
   @Get(':id')
   async status(@Param('id') id: string) {
-    const job = /^[A-Za-z0-9:_-]{1,100}$/.test(id) ? await this.requests.job(id) : undefined;
-    if (!job) throw new NotFoundException(`no compaction job ${id}`);
-    return describeCompactionJob(job);
+    const view = /^[A-Za-z0-9:_-]{1,100}$/.test(id) ? await this.requests.describe(id) : null;
+    if (!view) throw new NotFoundException(`no compaction job ${id}`);
+    return view;
   }
 }
