@@ -72,7 +72,8 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
       expect((await fetch(`${narrow.url}/health/live`)).status).toBe(200);
       const scraped = await (await fetch(`${narrow.url}/metrics`)).text();
       expect(Number(/^viewing_history_requests_shed_total (\d+)$/m.exec(scraped)?.[1])).toBe(statuses.filter((s) => s === 503).length);
-      // Counted, not logged one by one: an overloaded process does not also write an error line per refusal.
+      // Counted, not logged one by one: shedding answers before the request logger sees the request, so an
+      // overloaded process does not also write a synchronous log line per refusal.
       expect(narrow.logs).not.toMatch(/"statusCode":503/);
     } finally {
       await narrow.stop();

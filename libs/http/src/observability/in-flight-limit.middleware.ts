@@ -8,13 +8,6 @@ import { metrics } from '@vh/metrics';
  * 503 and Retry-After, so that accepted requests keep their latency and storage is not piled on.
  * Health and metrics are never shed.
  */
-const SHED = new WeakSet<object>();
-
-/** True for a response this middleware refused (503 by shedding, not by a failing dependency). */
-export function wasShed(response: object): boolean {
-  return SHED.has(response);
-}
-
 @Injectable()
 export class InFlightLimitMiddleware implements NestMiddleware {
   private inFlight = 0;
@@ -25,7 +18,6 @@ export class InFlightLimitMiddleware implements NestMiddleware {
     if (request.path.startsWith('/health') || request.path === '/metrics') return next();
     if (this.inFlight >= this.config.http.maxInFlight) {
       metrics.requestsShed.inc();
-      SHED.add(response);
       response.setHeader('Retry-After', '1');
       response.status(503).json({ error: 'overloaded', message: 'too many requests in flight; retry shortly' });
       return;

@@ -7,7 +7,7 @@ import { loadConfig } from '@vh/config';
 import { chooseRequestId, RequestIdMiddleware } from '../request-id.middleware';
 import { DependencyHealth } from './dependency-health';
 import { HealthController } from './health.controller';
-import { InFlightLimitMiddleware, wasShed } from './in-flight-limit.middleware';
+import { InFlightLimitMiddleware } from './in-flight-limit.middleware';
 import { MetricsController } from './metrics.controller';
 import { RequestMetricsInterceptor } from './request-metrics.interceptor';
 
@@ -24,10 +24,6 @@ import { RequestMetricsInterceptor } from './request-metrics.interceptor';
         level: loadConfig().logLevel,
         genReqId: (request) => chooseRequestId(request as unknown as Parameters<typeof chooseRequestId>[0]),
         autoLogging: { ignore: (request) => /^\/(health|metrics)/.test(request.url ?? '') },
-        // A shed request is counted in viewing_history_requests_shed_total; an error line for each
-        // would add synchronous writes to an overloaded process.
-        customLogLevel: (_request, response, error) =>
-          wasShed(response) ? 'debug' : error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'warn' : 'info',
         redact: ['req.headers.authorization'],
         // Synchronous: the last lines before a crash are the ones that matter.
         stream: pino.destination({ dest: 1, sync: true }),
