@@ -58,6 +58,20 @@ export function flush(keyspace: string): boolean {
   return spawnSync('bash', [join(ROOT, 'scripts/infra.sh'), 'nodetool', 'flush', keyspace], { encoding: 'utf8' }).status === 0;
 }
 
+/**
+ * Flushes, then waits (bounded) until Cassandra has no compaction pending, so one measurement does not
+ * pay for the background work the previous one left behind.
+ */
+export async function settle(keyspace: string, timeoutMs = 60_000): Promise<void> {
+  flush(keyspace);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const stats = spawnSync('bash', [join(ROOT, 'scripts/infra.sh'), 'nodetool', 'compactionstats'], { encoding: 'utf8' });
+    if (stats.status !== 0 || /^pending tasks\s+0\s*$/m.test(stats.stdout)) return;
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}
+
 /** Bytes on disk of one table's SSTables (local runner's data directory), or null if not found. */
 export function tableBytesOnDisk(keyspace: string, table: string): number | null {
   const dir = join(ROOT, '.infra/cassandra/data', keyspace);

@@ -9,7 +9,7 @@ import { AppProcess } from '../test/support/app-process';
 import { syntheticHistory } from '../test/support/event-log';
 import { freePort } from '../test/support/free-port';
 import { watchSession, WirePlaybackEvent } from '../test/support/playback-events';
-import { BenchContext, cpuProfile, percentile, round, servicePid } from './bench-context';
+import { BenchContext, cpuProfile, percentile, round, servicePid, settle } from './bench-context';
 import { chunk } from './ingest.bench';
 
 export interface HttpParams {
@@ -96,6 +96,7 @@ export async function http(ctx: BenchContext, params: HttpParams) {
 
     // Fresh processes: JIT, prepared statements, zstd's WebAssembly and the caches warm up first.
     const warmUp = () => mixedLoad(api, collector, recommenderToken, deviceToken, profileIds, writers, 4, Math.min(5, params.seconds));
+    await settle(ctx.config.cassandra.keyspace);
     await warmUp();
     const levels: LevelResult[] = [];
     for (const connections of params.concurrency) levels.push(await mixedLoad(api, collector, recommenderToken, deviceToken, profileIds, writers, connections, params.seconds));

@@ -6,7 +6,7 @@ import { createKafka, deleteTopics, ensureEventLogTopics } from '@vh/messaging';
 import { AppProcess } from '../test/support/app-process';
 import { syntheticHistory } from '../test/support/event-log';
 import { freePort } from '../test/support/free-port';
-import { BenchContext, cpuProfile, round, servicePid } from './bench-context';
+import { BenchContext, cpuProfile, round, servicePid, settle } from './bench-context';
 
 export interface IngestParams {
   profiles: number;
@@ -27,6 +27,7 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
   for (const concurrency of params.ceilingConcurrency) {
     for (const mode of ['row', 'profile-batch'] as const) {
       const rows = events.map((e) => ({ ...e, profileId: `${e.profileId}-c${concurrency}-${mode}` }));
+      await settle(ctx.config.cassandra.keyspace);
       const measured = await cpuProfile({ cassandra: servicePid('cassandra') }, async () => {
         if (mode === 'row') {
           await concurrent.executeConcurrent(ctx.client, ctx.live.insert, rows.map((e) => ctx.live.params(e)), { concurrencyLevel: concurrency, raiseOnFirstError: true });
@@ -70,6 +71,7 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   try {
+    await settle(ctx.config.cassandra.keyspace);
     // Joined and assigned before the clock starts, so the figure is throughput, not start-up.
     await until(async () => (await admin.describeGroups([env.INGEST_GROUP_ID])).groups[0]?.state === 'Stable', 60_000);
     const measured = await cpuProfile({ cassandra: servicePid('cassandra'), kafka: servicePid('kafka'), ingest: app.pid }, async () => {

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { syntheticHistory } from '../test/support/event-log';
-import { BenchContext, readHistory, round, summarise } from './bench-context';
+import { BenchContext, readHistory, round, settle, summarise } from './bench-context';
 
 const PAGE = 50;
 
@@ -23,6 +23,7 @@ export async function reads(ctx: BenchContext, params = { sizes: [100, 1_000, 10
     }
     const outcome = await ctx.compactor.compact(compacted);
     if (outcome.status !== 'compacted') throw new Error(outcome.status);
+    await settle(ctx.config.cassandra.keyspace);
 
     const read = (profileId: string, walk: boolean) => readHistory(ctx, profileId, walk ? PAGE : undefined);
     const measure = async (profileId: string, walk: boolean) => {
