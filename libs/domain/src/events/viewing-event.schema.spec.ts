@@ -98,6 +98,14 @@ describe('the log format', () => {
     expect(decodeViewingEvent(encoded).ok).toBe(true);
   });
 
+  it('accepts any 8-4-4-4-12 hex id, not only RFC-versioned UUIDs, and stores it lower-case', () => {
+    // What the log accepted once it must accept on every replay (invariant 1).
+    const id = 'ABCDEFAB-aaaa-aaaa-aaaa-aaaaaaaaaaaa';
+    const result = decodeViewingEvent(Buffer.from(JSON.stringify({ ...valid, eventId: id, playbackSessionId: id, schemaVersion: 1 })));
+    expect(result.ok && [result.value.eventId, (result.value as { playbackSessionId: string }).playbackSessionId]).toEqual([id.toLowerCase(), id.toLowerCase()]);
+    expect(decodeViewingEvent(Buffer.from(JSON.stringify({ ...valid, eventId: 'abcdefab-aaaa-aaaa-aaaa-aaaaaaaaaaa', schemaVersion: 1 }))).ok).toBe(false);
+  });
+
   it.each([
     ['empty', null],
     ['not JSON', Buffer.from('{nope')],

@@ -1,4 +1,6 @@
-import { z } from 'zod';
+// zod 4 (shipped inside zod 3.25 as zod/v4): about six times faster here than zod 3's parser, which
+// was a third of ingest's CPU per event (see BENCHMARKS.md).
+import { z } from 'zod/v4';
 import { IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH, MAX_POSITION_MS } from './event-limits';
 import {
   DeletionEvent,
@@ -21,55 +23,48 @@ const identifier = z
   .min(1)
   .max(MAX_IDENTIFIER_LENGTH)
   .regex(IDENTIFIER_PATTERN, 'must start with a letter or digit and contain only letters, digits, ".", "_", ":" or "-"');
-const uuid = z
-  .string()
-  .uuid()
-  .transform((s) => s.toLowerCase());
+// guid: any 8-4-4-4-12 hex id, as zod 3's uuid() accepted; zod 4's uuid() also checks the RFC version and
+// variant, which would dead-letter on replay events the log accepted before (invariant 1).
+const uuid = z.guid({ error: 'must be a UUID (8-4-4-4-12 hex digits)' }).transform((s) => s.toLowerCase());
 const isoInstant = z
   .string()
   .max(40)
-  .datetime({ offset: true, message: 'must be an ISO-8601 date-time with a time zone, e.g. 2024-05-01T20:15:00Z' })
+  .pipe(z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with a time zone, e.g. 2024-05-01T20:15:00Z' }))
   .transform((s) => Date.parse(s));
 const positionMs = z.number().int().min(0).max(MAX_POSITION_MS);
 
 /** What a device posts. Strict: an unknown field is a client bug worth reporting, not ignoring. */
-const playbackEventInput = z
-  .object({
-    eventId: uuid,
-    profileId: identifier,
-    titleId: identifier,
-    playbackSessionId: uuid,
-    type: z.enum(PLAYBACK_EVENT_TYPES),
-    positionMs,
-    occurredAt: isoInstant,
-    deviceId: identifier,
-    titleDurationMs: positionMs.refine((v) => v > 0, 'must be greater than 0').optional(),
-  })
-  .strict();
+const playbackEventInput = z.strictObject({
+  eventId: uuid,
+  profileId: identifier,
+  titleId: identifier,
+  playbackSessionId: uuid,
+  type: z.enum(PLAYBACK_EVENT_TYPES),
+  positionMs,
+  occurredAt: isoInstant,
+  deviceId: identifier,
+  titleDurationMs: positionMs.refine((v) => v > 0, 'must be greater than 0').optional(),
+});
 
-const recordRemoved = z
-  .object({
-    type: z.literal('record-removed'),
-    eventId: uuid,
-    profileId: identifier,
-    occurredAt: isoInstant,
-    recordId: uuid,
-  })
-  .strict();
-const historyCleared = z
-  .object({ type: z.literal('history-cleared'), eventId: uuid, profileId: identifier, occurredAt: isoInstant })
-  .strict();
+const recordRemoved = z.strictObject({
+  type: z.literal('record-removed'),
+  eventId: uuid,
+  profileId: identifier,
+  occurredAt: isoInstant,
+  recordId: uuid,
+});
+const historyCleared = z.strictObject({ type: z.literal('history-cleared'), eventId: uuid, profileId: identifier, occurredAt: isoInstant });
 
 /** An event as stored on the log: the version tag plus any event type. */
 const logEvent = z.discriminatedUnion('type', [
-  playbackEventInput.extend({ schemaVersion: z.literal(VIEWING_EVENT_SCHEMA_VERSION) }).strict(),
-  recordRemoved.extend({ schemaVersion: z.literal(VIEWING_EVENT_SCHEMA_VERSION) }).strict(),
-  historyCleared.extend({ schemaVersion: z.literal(VIEWING_EVENT_SCHEMA_VERSION) }).strict(),
+  playbackEventInput.extend({ schemaVersion: z.literal(VIEWING_EVENT_SCHEMA_VERSION) }),
+  recordRemoved.extend({ schemaVersion: z.literal(VIEWING_EVENT_SCHEMA_VERSION) }),
+  historyCleared.extend({ schemaVersion: z.literal(VIEWING_EVENT_SCHEMA_VERSION) }),
 ]);
 
 function toIssues(error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => ({
-    field: issue.path.length ? issue.path.join('.') : '(body)',
+    field: issue.path.length ? issue.path.map(String).join('.') : '(body)',
     message: issue.message,
   }));
 }
