@@ -26,6 +26,7 @@ export interface HttpParams {
 
 interface LevelResult {
   connections: number;
+  offeredRate: number | null;
   seconds: number;
   requestsPerSecond: number;
   reads: number;
@@ -46,7 +47,9 @@ interface LevelResult {
 /**
  * Over HTTP against the apps as processes: the collector's events/s against a raw kafkajs producer
  * sending the same batches; then a 9:1 read/write load at rising concurrency, and twice the
- * sustainable load with the in-flight bound set to it, to show shedding keeps accepted p99 bounded.
+ * sustainable load with the in-flight bound set, to show shedding keeps accepted p99 bounded. The
+ * overload is offered as a rate (open loop): closed-loop connections that retry a 503 at once would
+ * model clients ignoring Retry-After, not twice the load.
  */
 export async function http(ctx: BenchContext, params: HttpParams) {
   const topic = `bench-${Date.now()}-http`;
@@ -112,9 +115,15 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     api = await start('api', { HTTP_MAX_IN_FLIGHT: bound });
     collector = await start('collector', { HTTP_MAX_IN_FLIGHT: bound });
     await warmUp();
-    const bounded = await mixedLoad(api, collector, recommenderToken, deviceToken, profileIds, writers, sustainable.connections, params.seconds);
-    const overload = await mixedLoad(api, collector, recommenderToken, deviceToken, profileIds, writers, sustainable.connections * 2, params.seconds);
-    const unboundedOverload = levels.find((l) => l.connections === sustainable.connections * 2) ?? null;
+    // Offered rates: the sustainable throughput, then twice it, with connections to spare for both.
+    const rate = Math.round(sustainable.requestsPerSecond);
+    const bounded = await mixedLoad(api, collector, recommenderToken, deviceToken, profileIds, writers, sustainable.connections * 2, params.seconds, rate);
+    const overload = await mixedLoad(api, collector, recommenderToken, deviceToken, profileIds, writers, sustainable.connections * 4, params.seconds, rate * 2);
+    for (const app of [api, collector]) await app.stop();
+    api = await start('api');
+    collector = await start('collector');
+    await warmUp();
+    const unboundedOverload = await mixedLoad(api, collector, recommenderToken, deviceToken, profileIds, writers, sustainable.connections * 4, params.seconds, rate * 2);
     return {
       collector: collectorResult,
       mixed: {
@@ -123,6 +132,7 @@ export async function http(ctx: BenchContext, params: HttpParams) {
         levels,
         sustainable,
         inFlightBound: Number(bound),
+        offeredRate: rate,
         atSustainableWithBound: bounded,
         atTwiceSustainableWithBound: overload,
         atTwiceSustainableWithoutBound: unboundedOverload,
@@ -187,7 +197,18 @@ async function collectorThroughput(collector: AppProcess, kafka: ReturnType<type
  * Nine reads (a history page of a random profile, as a recommendation job would) for each write (one
  * new play event), reads on `connections` connections, for `seconds`. Latency of accepted (2xx) only.
  */
-async function mixedLoad(api: AppProcess, collector: AppProcess, readToken: string, writeToken: string, profiles: string[], writers: string[], connections: number, seconds: number): Promise<LevelResult> {
+async function mixedLoad(
+  api: AppProcess,
+  collector: AppProcess,
+  readToken: string,
+  writeToken: string,
+  profiles: string[],
+  writers: string[],
+  connections: number,
+  seconds: number,
+  /** Offered requests/s (reads and writes); without it, each connection sends as fast as answered. */
+  rate?: number,
+): Promise<LevelResult> {
   const readLatencies: number[] = [];
   const writeLatencies: number[] = [];
   const counts = { reads: 0, writes: 0, accepted: 0, shed: 0, errors: 0 };
@@ -205,6 +226,7 @@ async function mixedLoad(api: AppProcess, collector: AppProcess, readToken: stri
     url: api.url,
     connections,
     duration: seconds,
+    ...(rate ? { overallRate: Math.max(1, Math.round(rate * 0.9)) } : {}),
     timeout: 10,
     headers: { authorization: `Bearer ${readToken}` },
     requests: [{ setupRequest: (r) => ({ ...r, path: `/v1/profiles/${profiles[Math.floor(Math.random() * profiles.length)]}/history?limit=20` }) }],
@@ -252,6 +274,7 @@ async function mixedLoad(api: AppProcess, collector: AppProcess, readToken: stri
   const total = counts.reads + counts.writes;
   return {
     connections,
+    offeredRate: rate ?? null,
     seconds,
     requestsPerSecond: round(total / seconds),
     reads: counts.reads,
