@@ -42,6 +42,35 @@ interface LevelResult {
   /** CPU seconds per process over the level (the benchmark's own includes autocannon). */
   cpu: Record<string, number | null>;
   machineShare: number;
+  /** The read API's own view (its /metrics): p99 of history reads inside the process, by histogram bucket. */
+  apiInProcessReadP99Ms: number | null;
+  /** Requests the read API shed, by reason. */
+  apiShedByReason: Record<string, number>;
+}
+
+/** The read API's counters that tell where an accepted read spent its time. */
+async function scrapeApi(api: AppProcess) {
+  const text = await (await fetch(`${api.url}/metrics`)).text();
+  const buckets = new Map<number, number>();
+  const bucket = /^viewing_history_http_request_duration_seconds_bucket\{(.*)\} (\d+)$/gm;
+  for (const [, labels, count] of text.matchAll(bucket)) {
+    if (!labels.includes('route="/v1/profiles/:profileId/history"') || !labels.includes('status="200"')) continue;
+    const le = /le="([^"]+)"/.exec(labels)![1];
+    const bound = le === '+Inf' ? Infinity : Number(le);
+    buckets.set(bound, (buckets.get(bound) ?? 0) + Number(count));
+  }
+  const shed: Record<string, number> = {};
+  for (const [, reason, count] of text.matchAll(/^viewing_history_requests_shed_total\{reason="([^"]+)"\} (\d+)$/gm)) shed[reason] = Number(count);
+  return { buckets, shed };
+}
+
+/** p99 upper bound (ms) from the difference of two cumulative histogram scrapes. */
+function bucketP99Ms(before: Map<number, number>, after: Map<number, number>): number | null {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  if (total <= 0) return null;
+  const bound = bounds.find((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0) >= 0.99 * total)!;
+  return bound === Infinity ? null : bound * 1000;
 }
 
 /**
@@ -261,6 +290,7 @@ async function mixedLoad(
       writes.push(write());
     }
   });
+  const apiBefore = await scrapeApi(api);
   const { result: readResult, cpu, machineShare } = await cpuProfile(
     { api: api.pid, collector: collector.pid, cassandra: servicePid('cassandra'), kafka: servicePid('kafka') },
     async () => {
@@ -269,6 +299,7 @@ async function mixedLoad(
       return result;
     },
   );
+  const apiAfter = await scrapeApi(api);
   counts.errors += readResult.errors + readResult.timeouts;
   const all = [...readLatencies, ...writeLatencies].sort((a, b) => a - b);
   const total = counts.reads + counts.writes;
@@ -289,5 +320,7 @@ async function mixedLoad(
     writeP99Ms: round(percentile([...writeLatencies].sort((a, b) => a - b), 99)),
     cpu,
     machineShare,
+    apiInProcessReadP99Ms: bucketP99Ms(apiBefore.buckets, apiAfter.buckets),
+    apiShedByReason: Object.fromEntries(Object.entries(apiAfter.shed).map(([reason, n]) => [reason, n - (apiBefore.shed[reason] ?? 0)])),
   };
 }

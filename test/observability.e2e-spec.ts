@@ -71,7 +71,9 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
       expect(responses.find((r) => r.status === 503)!.headers.get('retry-after')).toBe('1');
       expect((await fetch(`${narrow.url}/health/live`)).status).toBe(200);
       const scraped = await (await fetch(`${narrow.url}/metrics`)).text();
-      expect(Number(/^viewing_history_requests_shed_total (\d+)$/m.exec(scraped)?.[1])).toBe(statuses.filter((s) => s === 503).length);
+      const shed = (reason: string) => Number(new RegExp(`^viewing_history_requests_shed_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(scraped)?.[1] ?? 0);
+      expect(shed('in_flight')).toBeGreaterThan(0);
+      expect(shed('in_flight') + shed('event_loop_delay')).toBe(statuses.filter((s) => s === 503).length);
       // Counted, not logged one by one: shedding answers before the request logger sees the request, so an
       // overloaded process does not also write a synchronous log line per refusal.
       expect(narrow.logs).not.toMatch(/"statusCode":503/);

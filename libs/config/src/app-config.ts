@@ -48,6 +48,8 @@ export const environmentSchema = z.object({
   HTTP_BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/).default('1mb'),
   /** Requests one process works on at once; more are shed with 503 at once. */
   HTTP_MAX_IN_FLIGHT: int(256, 1, 100_000),
+  /** Requests arriving while the event loop runs this late (mean over 200 ms) are shed; 0 turns it off. */
+  HTTP_MAX_EVENT_LOOP_DELAY_MS: int(100, 0, 60_000),
   /** SIGTERM: how long an app may drain before it exits anyway. */
   SHUTDOWN_TIMEOUT_MS: int(15_000, 100),
 
@@ -141,6 +143,7 @@ export class AppConfig {
       compactorPort: number;
       bodyLimit: string;
       maxInFlight: number;
+      maxEventLoopDelayMs: number;
       shutdownTimeoutMs: number;
     },
     readonly events: { maxBatchSize: number; maxClockSkewMs: number; maxEventAgeMs: number },
@@ -244,6 +247,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       compactorPort: e.COMPACTOR_PORT,
       bodyLimit: e.HTTP_BODY_LIMIT,
       maxInFlight: e.HTTP_MAX_IN_FLIGHT,
+      maxEventLoopDelayMs: e.HTTP_MAX_EVENT_LOOP_DELAY_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     },
     { maxBatchSize: e.EVENT_BATCH_MAX, maxClockSkewMs: e.EVENT_MAX_CLOCK_SKEW_MS, maxEventAgeMs: e.EVENT_MAX_AGE_MS },

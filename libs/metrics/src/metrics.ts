@@ -19,7 +19,11 @@ export const metrics = {
         buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       }),
   ),
-  requestsShed: once('viewing_history_requests_shed_total', () => new Counter({ name: 'viewing_history_requests_shed_total', help: 'Requests refused with 503 because too many were in flight' })),
+  requestsShed: once(
+    'viewing_history_requests_shed_total',
+    () => new Counter({ name: 'viewing_history_requests_shed_total', help: 'Requests refused with 503: too many in flight, or the event loop too far behind', labelNames: ['reason'] }),
+  ),
+  eventLoopDelay: once('viewing_history_event_loop_delay_seconds', () => new Gauge({ name: 'viewing_history_event_loop_delay_seconds', help: 'Mean event loop delay over the last window, as load shedding saw it' })),
   eventsAccepted: once('viewing_history_events_accepted_total', () => new Counter({ name: 'viewing_history_events_accepted_total', help: 'Playback events accepted by the collector (in Kafka)' })),
   eventsRejected: once('viewing_history_events_rejected_total', () => new Counter({ name: 'viewing_history_events_rejected_total', help: 'Playback events rejected by the collector as invalid' })),
   ingestBatchDuration: once(

@@ -1,37 +1,45 @@
-import { Injectable, NestMiddleware } from '@nestjs/common';
+import { Injectable, NestMiddleware, OnModuleDestroy } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { AppConfig } from '@vh/config';
 import { metrics } from '@vh/metrics';
+import { EventLoopDelayMonitor, LoadShedder } from './load-shedder';
 
 /**
- * Load shedding, as Netflix's gateway does: above a bound of requests in flight, refuse at once with
- * 503 and Retry-After, so that accepted requests keep their latency and storage is not piled on.
- * Health and metrics are never shed.
+ * Load shedding, as Netflix's gateway does: above a bound of requests in flight, or while the process
+ * is too far behind to start a request soon, refuse at once with 503 and Retry-After, so that accepted
+ * requests keep their latency and storage is not piled on. Health and metrics are never shed.
  */
 @Injectable()
-export class InFlightLimitMiddleware implements NestMiddleware {
-  private inFlight = 0;
+export class InFlightLimitMiddleware implements NestMiddleware, OnModuleDestroy {
+  private readonly shedder: LoadShedder;
 
-  constructor(private readonly config: AppConfig) {}
+  constructor(config: AppConfig) {
+    this.shedder = new LoadShedder(config.http.maxInFlight, config.http.maxEventLoopDelayMs, new EventLoopDelayMonitor());
+  }
 
   use(request: Request, response: Response, next: NextFunction): void {
     if (request.path.startsWith('/health') || request.path === '/metrics') return next();
-    if (this.inFlight >= this.config.http.maxInFlight) {
-      metrics.requestsShed.inc();
+    const refused = this.shedder.admit();
+    if (refused) {
+      metrics.requestsShed.inc({ reason: refused });
       response.setHeader('Retry-After', '1');
-      response.status(503).json({ error: 'overloaded', message: 'too many requests in flight; retry shortly' });
+      response.status(503).json({ error: 'overloaded', message: 'the service is overloaded; retry shortly' });
       return;
     }
-    this.inFlight++;
+    metrics.eventLoopDelay.set(this.shedder.eventLoopDelayMs / 1000);
     let done = false;
     const release = () => {
       if (!done) {
         done = true;
-        this.inFlight--;
+        this.shedder.release();
       }
     };
     response.on('finish', release);
     response.on('close', release);
     next();
+  }
+
+  onModuleDestroy(): void {
+    this.shedder.stop();
   }
 }

@@ -1,0 +1,77 @@
+import { EventLoopDelayMonitor, EventLoopDelaySource, LoadShedder } from './load-shedder';
+
+class FixedDelay implements EventLoopDelaySource {
+  delayMs = 0;
+  stopped = false;
+  currentDelayMs(): number {
+    return this.delayMs;
+  }
+  stop(): void {
+    this.stopped = true;
+  }
+}
+
+describe('LoadShedder', () => {
+  it('admits up to the in-flight bound, refuses above it, and admits again once one is released', () => {
+    const shedder = new LoadShedder(2, 100, new FixedDelay());
+    expect(shedder.admit()).toBeNull();
+    expect(shedder.admit()).toBeNull();
+    expect(shedder.admit()).toBe('in_flight');
+    expect(shedder.requestsInFlight).toBe(2);
+    shedder.release();
+    expect(shedder.admit()).toBeNull();
+  });
+
+  it('refuses while the event loop is further behind than the bound, without counting the refusal in flight', () => {
+    const delay = new FixedDelay();
+    const shedder = new LoadShedder(10, 100, delay);
+    delay.delayMs = 100;
+    expect(shedder.admit()).toBeNull();
+    delay.delayMs = 101;
+    expect(shedder.admit()).toBe('event_loop_delay');
+    expect(shedder.requestsInFlight).toBe(1);
+    delay.delayMs = 5;
+    expect(shedder.admit()).toBeNull();
+  });
+
+  it('ignores the event loop when its bound is 0', () => {
+    const delay = new FixedDelay();
+    delay.delayMs = 10_000;
+    expect(new LoadShedder(1, 0, delay).admit()).toBeNull();
+  });
+
+  it('never counts below zero in flight (a response can both finish and close)', () => {
+    const shedder = new LoadShedder(1, 0, new FixedDelay());
+    shedder.release();
+    expect(shedder.admit()).toBeNull();
+    expect(shedder.admit()).toBe('in_flight');
+  });
+
+  it('stops its delay source', () => {
+    const delay = new FixedDelay();
+    new LoadShedder(1, 0, delay).stop();
+    expect(delay.stopped).toBe(true);
+  });
+});
+
+describe('EventLoopDelayMonitor', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const within = async (ms: number, condition: () => boolean) => {
+    const until = Date.now() + ms;
+    while (!condition() && Date.now() < until) await sleep(20);
+    return condition();
+  };
+
+  it('reports a blocked event loop, and nothing once it runs freely again', async () => {
+    const monitor = new EventLoopDelayMonitor(100, 10);
+    try {
+      await sleep(150);
+      const until = Date.now() + 600;
+      while (Date.now() < until); // block the loop
+      expect(await within(500, () => monitor.currentDelayMs() > 30)).toBe(true);
+      expect(await within(1_000, () => monitor.currentDelayMs() < 30)).toBe(true);
+    } finally {
+      monitor.stop();
+    }
+  });
+});
