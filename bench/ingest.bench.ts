@@ -93,10 +93,10 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
       const [committed] = await admin.fetchOffsets({ groupId: env.INGEST_GROUP_ID, topics: [topic] });
       return committed.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0) >= end;
     }, 600_000, 50);
-    return { producedSeconds };
+    return { producedSeconds, end };
     });
     const seconds = measured.wallSeconds;
-    const { producedSeconds } = measured.result;
+    const { producedSeconds, end } = measured.result;
     const stored = await countLiveRows(ctx, [...new Set(events.map((e) => e.profileId))]);
     if (stored !== events.length) throw new Error(`ingest stored ${stored} of ${events.length} events`);
     const endToEnd = {
@@ -106,6 +106,34 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
       cpu: measured.cpu,
       machineShare: measured.machineShare,
     };
+    // Replay: a fresh consumer group reads the full topic again (rebuilding the projection, or catching
+    // up after an outage). Nothing produces meanwhile, so this is ingest alone against the same ceiling.
+    const replayGroup = `${topic}-replay`;
+    const replayApp = await AppProcess.start('ingest', { ...env, INGEST_GROUP_ID: replayGroup, INGEST_PORT: String(await freePort()) });
+    let replay;
+    try {
+      const committedOf = async () => {
+        const [committed] = await admin.fetchOffsets({ groupId: replayGroup, topics: [topic] });
+        return committed.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+      };
+      await until(async () => (await admin.describeGroups([replayGroup])).groups[0]?.state === 'Stable', 60_000, 20);
+      const measuredReplay = await cpuProfile({ cassandra: servicePid('cassandra'), kafka: servicePid('kafka'), ingest: replayApp.pid }, async () => {
+        const from = await committedOf();
+        await until(async () => (await committedOf()) >= end, 600_000, 50);
+        return end - from;
+      });
+      replay = {
+        events: measuredReplay.result,
+        seconds: round(measuredReplay.wallSeconds),
+        eventsPerSecond: round(measuredReplay.result / measuredReplay.wallSeconds),
+        cpu: measuredReplay.cpu,
+        machineShare: measuredReplay.machineShare,
+        ingestCpuMicrosPerEvent: typeof measuredReplay.cpu.ingest === 'number' ? round((measuredReplay.cpu.ingest * 1e6) / measuredReplay.result, 1) : null,
+        ratio: round(measuredReplay.result / measuredReplay.wallSeconds / best.eventsPerSecond),
+      };
+    } finally {
+      await replayApp.stop();
+    }
     // Where ingest's CPU goes, per event: its total against the raw client's, and the share of it that
     // is decoding and validating a message (measured here on the same messages).
     const messages = events.map((e) => Buffer.from(encodeViewingEvent(e)));
@@ -130,6 +158,7 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
       ceiling,
       best,
       endToEnd,
+      replay,
       ratio: round(endToEnd.eventsPerSecond / best.eventsPerSecond),
     };
   } finally {

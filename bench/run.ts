@@ -14,7 +14,7 @@ const SIZES = {
     storage: { profiles: 200, sessionsPerProfile: 50, readSeconds: 10 },
     reads: { sizes: [100, 1_000, 10_000], budgetMs: 20_000 },
     ingest: { profiles: 2_000, sessionsPerProfile: 10, ceilingConcurrency: [32, 128, 512] },
-    http: { seconds: 8, concurrency: [2, 4, 8, 16, 32, 64], profiles: 200, sessionsPerProfile: 20, collectorBatch: 100 },
+    http: { seconds: 8, concurrency: [2, 4, 8, 16, 32, 64, 128], profiles: 200, sessionsPerProfile: 20, collectorBatch: 100 },
     dictionary: { profiles: 400, sessions: [5, 20, 100] },
   },
   quick: {

@@ -4,15 +4,21 @@ import { createHash } from 'node:crypto';
 import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
+import { RecentlyRecorded } from './recently-recorded';
 
 /** Buckets per day: bounds a day's partition at Netflix scale; the sweep reads all of them. */
 export const ACTIVITY_SHARDS = 16;
 const DAY_MS = 86_400_000;
+/** The rows live 90 days (the table's TTL); remembering one for an hour means it surely still exists. */
+const REMEMBER_MS = 3_600_000;
+const REMEMBER_MAX = 200_000;
 
 /** Which profiles received events on which (event-time) day: how compaction finds work without scans. */
 @Injectable()
 export class ProfileActivityIndex {
   private readonly table: string;
+  /** Most batches of the event log touch the same (day, profile) pairs again: skip rewriting them. */
+  private readonly recorded = new RecentlyRecorded(REMEMBER_MAX, REMEMBER_MS);
 
   constructor(
     @Inject(CASSANDRA_CLIENT) private readonly client: Client,
@@ -23,11 +29,15 @@ export class ProfileActivityIndex {
 
   /** Blind, idempotent: one row per (day, profile), whatever the number of events. */
   async record(profileId: string, occurredAt: number): Promise<void> {
+    const day = dayOf(occurredAt);
+    const key = `${day}|${profileId}`;
+    if (this.recorded.has(key)) return;
     await this.client.execute(
       `INSERT INTO ${this.table} (day, shard, profile_id) VALUES (?, ?, ?)`,
-      [dayOf(occurredAt), shardOf(profileId), profileId],
+      [day, shardOf(profileId), profileId],
       { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) },
     );
+    this.recorded.add(key);
   }
 
   /** Profiles with events on the day containing `instant`, shard by shard. */

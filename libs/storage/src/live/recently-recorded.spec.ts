@@ -1,0 +1,28 @@
+import { RecentlyRecorded } from './recently-recorded';
+
+describe('RecentlyRecorded', () => {
+  it('remembers a key until it expires', () => {
+    let now = 1_000;
+    const recorded = new RecentlyRecorded(10, 500, () => now);
+    expect(recorded.has('a')).toBe(false);
+    recorded.add('a');
+    expect(recorded.has('a')).toBe(true);
+    now = 1_499;
+    expect(recorded.has('a')).toBe(true);
+    now = 1_500;
+    expect(recorded.has('a')).toBe(false);
+    expect(recorded.size).toBe(0);
+  });
+
+  it('forgets the least recently added key first when full', () => {
+    const recorded = new RecentlyRecorded(2, 60_000);
+    recorded.add('a');
+    recorded.add('b');
+    recorded.add('a'); // refreshed: now the newest
+    recorded.add('c');
+    expect(recorded.has('b')).toBe(false);
+    expect(recorded.has('a')).toBe(true);
+    expect(recorded.has('c')).toBe(true);
+    expect(recorded.size).toBe(2);
+  });
+});

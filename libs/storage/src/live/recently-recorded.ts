@@ -1,0 +1,33 @@
+/**
+ * Keys this process wrote successfully not long ago, so an idempotent write that would change nothing is
+ * skipped. Bounded (oldest forgotten first) and expiring well inside the row's TTL, so a key it still
+ * holds is a row that still exists.
+ */
+export class RecentlyRecorded {
+  private readonly expiresAt = new Map<string, number>();
+
+  constructor(
+    private readonly capacity: number,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  has(key: string): boolean {
+    const expiry = this.expiresAt.get(key);
+    if (expiry === undefined) return false;
+    if (expiry > this.now()) return true;
+    this.expiresAt.delete(key);
+    return false;
+  }
+
+  /** Call only once the write is acknowledged. */
+  add(key: string): void {
+    this.expiresAt.delete(key); // re-inserted last: Map order is the eviction order
+    this.expiresAt.set(key, this.now() + this.ttlMs);
+    if (this.expiresAt.size > this.capacity) this.expiresAt.delete(this.expiresAt.keys().next().value!);
+  }
+
+  get size(): number {
+    return this.expiresAt.size;
+  }
+}
