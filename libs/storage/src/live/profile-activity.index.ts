@@ -58,9 +58,18 @@ export class ProfileActivityIndex {
   }
 }
 
-/** CQL `date` literal of the UTC day. */
+const dayLiterals = new Map<number, string>();
+
+/** CQL `date` literal of the UTC day (memoised: ingest asks twice per event, for a handful of days). */
 export function dayOf(instant: number): string {
-  return new Date(Math.floor(instant / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
+  const day = Math.floor(instant / DAY_MS);
+  let literal = dayLiterals.get(day);
+  if (literal === undefined) {
+    literal = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    if (dayLiterals.size >= 4_096) dayLiterals.clear();
+    dayLiterals.set(day, literal);
+  }
+  return literal;
 }
 
 function shardOf(profileId: string): number {
