@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchContext, createBenchContext, machine, ROOT } from './bench-context';
 import { http } from './http.bench';
@@ -33,6 +33,7 @@ const SIZES = {
  * ingest, http) only those steps run and only their files are written.
  */
 async function main(args: string[]): Promise<void> {
+  if (args.includes('--render')) return renderFromFiles();
   const quick = args.includes('--quick');
   const onlyAt = args.indexOf('--only');
   const only = onlyAt >= 0 ? new Set(args[onlyAt + 1]?.split(',')) : null;
@@ -75,6 +76,7 @@ async function main(args: string[]): Promise<void> {
   const at10k = results.reads.results.find((r: any) => r.records === 10_000);
   const summary = {
     ingest_vs_ceiling: results.ingest.ratio,
+    ingest_replay_vs_ceiling: results.ingest.replay?.ratio ?? null,
     collector_events_per_s: results.collector.eventsPerSecond,
     read_speedup_avg_10k: at10k?.speedup.firstPageAvg ?? null,
     read_speedup_p99_10k: at10k?.speedup.firstPageP99 ?? null,
@@ -88,6 +90,17 @@ async function main(args: string[]): Promise<void> {
   writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileSync(join(ROOT, 'BENCHMARKS.md'), renderBenchmarks(results, summary, env));
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+}
+
+/** `npm run bench -- --render`: BENCHMARKS.md again from the last results (after editing ANALYSIS.md). */
+function renderFromFiles(): void {
+  const dir = join(ROOT, 'bench/results');
+  const read = (name: string) => JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8'));
+  const names = ['storage', 'compaction', 'dictionary', 'reads', 'ingest', 'collector', 'mixed'];
+  const results = Object.fromEntries(names.map((name) => [name, read(name)]));
+  const summary = read('summary');
+  const env = { machine: results.reads.machine, generatedAt: summary.generated_at, quick: Boolean(results.reads.quick) };
+  writeFileSync(join(ROOT, 'BENCHMARKS.md'), renderBenchmarks(results, summary, env));
 }
 
 main(process.argv.slice(2)).then(
