@@ -9,6 +9,7 @@ import { AppProcess } from '../test/support/app-process';
 import { syntheticHistory } from '../test/support/event-log';
 import { freePort } from '../test/support/free-port';
 import { watchSession, WirePlaybackEvent } from '../test/support/playback-events';
+import { OpenLoopRequest, openLoop } from './open-loop';
 import { BenchContext, cpuProfile, percentile, round, servicePid, settle } from './bench-context';
 import { chunk } from './ingest.bench';
 
@@ -25,7 +26,8 @@ export interface HttpParams {
 }
 
 interface LevelResult {
-  connections: number;
+  /** Closed loop: connections; open loop: null (requests arrive at `offeredRate`). */
+  connections: number | null;
   offeredRate: number | null;
   seconds: number;
   requestsPerSecond: number;
@@ -77,8 +79,8 @@ function bucketP99Ms(before: Map<number, number>, after: Map<number, number>): n
  * Over HTTP against the apps as processes: the collector's events/s against a raw kafkajs producer
  * sending the same batches; then a 9:1 read/write load at rising concurrency, and twice the
  * sustainable load with the in-flight bound set, to show shedding keeps accepted p99 bounded. The
- * overload is offered as a rate (open loop): closed-loop connections that retry a 503 at once would
- * model clients ignoring Retry-After, not twice the load.
+ * overload is an open loop (requests arrive at a rate): closed-loop connections that retry a 503 at
+ * once would model clients ignoring Retry-After, not twice the load.
  */
 export async function http(ctx: BenchContext, params: HttpParams) {
   const topic = `bench-${Date.now()}-http`;
@@ -127,11 +129,12 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     let api = await start('api');
 
     // Fresh processes: JIT, prepared statements, zstd's WebAssembly and the caches warm up first.
-    const warmUp = () => mixedLoad(api, collector, recommenderToken, deviceToken, profileIds, writers, 4, Math.min(5, params.seconds));
+    const target = (): MixedTarget => ({ api, collector, readToken: recommenderToken, writeToken: deviceToken, profiles: profileIds, writers });
+    const warmUp = () => closedLoopMixedLoad(target(), 4, Math.min(5, params.seconds));
     await settle(ctx.config.cassandra.keyspace);
     await warmUp();
     const levels: LevelResult[] = [];
-    for (const connections of params.concurrency) levels.push(await mixedLoad(api, collector, recommenderToken, deviceToken, profileIds, writers, connections, params.seconds));
+    for (const connections of params.concurrency) levels.push(await closedLoopMixedLoad(target(), connections, params.seconds));
     // Sustainable: the fewest connections that reach 90% of the best error-free throughput; more
     // only queue, raising latency without adding throughput.
     const clean = levels.filter((l) => l.errorRate < 0.01);
@@ -141,21 +144,22 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     // The operator's setting: the in-flight bound of each app at the sustainable concurrency (and the
     // default event loop delay bound).
     for (const app of [api, collector]) await app.stop();
-    const bound = String(Math.max(1, sustainable.connections));
+    const bound = String(Math.max(1, sustainable.connections ?? 1));
     api = await start('api', { HTTP_MAX_IN_FLIGHT: bound });
     collector = await start('collector', { HTTP_MAX_IN_FLIGHT: bound });
     await warmUp();
-    // Offered rates: the sustainable throughput, then twice it, with connections to spare for both.
-    const rate = Math.round(sustainable.requestsPerSecond);
-    const bounded = await mixedLoad(api, collector, recommenderToken, deviceToken, profileIds, writers, sustainable.connections * 2, params.seconds, rate);
-    const overload = await mixedLoad(api, collector, recommenderToken, deviceToken, profileIds, writers, sustainable.connections * 4, params.seconds, rate * 2);
+    // Offered as an open loop: 90% of the sustainable throughput (a closed loop's best is a server kept
+    // exactly busy; random arrivals at that rate would queue without end), then twice that.
+    const rate = Math.round(0.9 * sustainable.requestsPerSecond);
+    const bounded = await openLoopMixedLoad(target(), rate, params.seconds);
+    const overload = await openLoopMixedLoad(target(), rate * 2, params.seconds);
     // The contrast: no shedding at all (no in-flight bound, event loop delay ignored).
     for (const app of [api, collector]) await app.stop();
     const noShedding = { HTTP_MAX_IN_FLIGHT: '100000', HTTP_MAX_EVENT_LOOP_DELAY_MS: '0' };
     api = await start('api', noShedding);
     collector = await start('collector', noShedding);
     await warmUp();
-    const unboundedOverload = await mixedLoad(api, collector, recommenderToken, deviceToken, profileIds, writers, sustainable.connections * 4, params.seconds, rate * 2);
+    const unboundedOverload = await openLoopMixedLoad(target(), rate * 2, params.seconds);
     return {
       collector: collectorResult,
       mixed: {
@@ -225,105 +229,136 @@ async function collectorThroughput(collector: AppProcess, kafka: ReturnType<type
   };
 }
 
-/**
- * Nine reads (a history page of a random profile, as a recommendation job would) for each write (one
- * new play event), reads on `connections` connections, for `seconds`. Latency of accepted (2xx) only.
- */
-async function mixedLoad(
-  api: AppProcess,
-  collector: AppProcess,
-  readToken: string,
-  writeToken: string,
-  profiles: string[],
-  writers: string[],
-  connections: number,
-  seconds: number,
-  /** Offered requests/s (reads and writes); without it, each connection sends as fast as answered. */
-  rate?: number,
+/** Who is sending, and what: the two apps, their tokens, the profiles read and the profiles written. */
+interface MixedTarget {
+  api: AppProcess;
+  collector: AppProcess;
+  readToken: string;
+  writeToken: string;
+  profiles: string[];
+  writers: string[];
+}
+
+const historyPath = (target: MixedTarget) => `/v1/profiles/${target.profiles[Math.floor(Math.random() * target.profiles.length)]}/history?limit=20`;
+const newPlayEvent = (target: MixedTarget) =>
+  JSON.stringify(watchSession(target.writers[Math.floor(Math.random() * target.writers.length)], `title-${randomUUID().slice(0, 4)}`, Date.now() - 1_000)[0]);
+
+/** Answers of one load level, by kind; latency of accepted (2xx) answers only. */
+class LoadTally {
+  readonly latencies = { read: [] as number[], write: [] as number[] };
+  readonly counts = { reads: 0, writes: 0, accepted: 0, shed: 0, errors: 0 };
+
+  /** `status` null: no answer (connection error or timeout). */
+  answer(kind: 'read' | 'write', status: number | null, ms: number): void {
+    if (kind === 'read') this.counts.reads++;
+    else this.counts.writes++;
+    if (status !== null && status >= 200 && status < 300) {
+      this.counts.accepted++;
+      this.latencies[kind].push(ms);
+    } else if (status === 503) this.counts.shed++;
+    else this.counts.errors++;
+  }
+}
+
+/** Runs one level, with the CPU of each process and the read API's own view around it. */
+async function measureLevel(
+  target: MixedTarget,
+  level: { connections: number | null; offeredRate: number | null; seconds: number },
+  run: (tally: LoadTally) => Promise<void>,
 ): Promise<LevelResult> {
-  const readLatencies: number[] = [];
-  const writeLatencies: number[] = [];
-  const counts = { reads: 0, writes: 0, accepted: 0, shed: 0, errors: 0 };
-  const tally = (status: number, ms: number, into: number[]) => {
-    if (status >= 200 && status < 300) {
-      counts.accepted++;
-      into.push(ms);
-    } else if (status === 503) counts.shed++;
-    else counts.errors++;
-  };
-  let done!: (result: autocannon.Result) => void;
-  const finished = new Promise<autocannon.Result>((resolve) => (done = resolve));
-  const reads = autocannon(
-    {
-    url: api.url,
-    connections,
-    duration: seconds,
-    ...(rate ? { overallRate: Math.max(1, Math.round(rate * 0.9)) } : {}),
-    timeout: 10,
-    headers: { authorization: `Bearer ${readToken}` },
-    requests: [{ setupRequest: (r) => ({ ...r, path: `/v1/profiles/${profiles[Math.floor(Math.random() * profiles.length)]}/history?limit=20` }) }],
-    },
-    (error, result) => (error ? done({ ...result, errors: result?.errors ?? 1 }) : done(result)),
+  const tally = new LoadTally();
+  const apiBefore = await scrapeApi(target.api);
+  const { cpu, machineShare } = await cpuProfile(
+    { api: target.api.pid, collector: target.collector.pid, cassandra: servicePid('cassandra'), kafka: servicePid('kafka') },
+    () => run(tally),
   );
-  // One write (a new play event) per nine reads answered, so the mix holds whatever the latencies are.
-  let readsSinceWrite = 0;
-  const writes: Promise<void>[] = [];
-  const write = async () => {
-    const [play] = watchSession(writers[Math.floor(Math.random() * writers.length)], `title-${randomUUID().slice(0, 4)}`, Date.now() - 1_000);
-    const t = performance.now();
-    try {
-      const response = await fetch(`${collector.url}/v1/events`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${writeToken}` },
-        body: JSON.stringify(play),
-        signal: AbortSignal.timeout(10_000),
-      });
-      await response.arrayBuffer();
-      tally(response.status, performance.now() - t, writeLatencies);
-    } catch {
-      counts.errors++;
-    }
-    counts.writes++;
-  };
-  reads.on('response', (_client, status, _bytes, ms) => {
-    counts.reads++;
-    tally(status, ms, readLatencies);
-    if (++readsSinceWrite >= 9) {
-      readsSinceWrite = 0;
-      writes.push(write());
-    }
-  });
-  const apiBefore = await scrapeApi(api);
-  const { result: readResult, cpu, machineShare } = await cpuProfile(
-    { api: api.pid, collector: collector.pid, cassandra: servicePid('cassandra'), kafka: servicePid('kafka') },
-    async () => {
-      const result = await finished;
-      await Promise.all(writes);
-      return result;
-    },
-  );
-  const apiAfter = await scrapeApi(api);
-  counts.errors += readResult.errors + readResult.timeouts;
-  const all = [...readLatencies, ...writeLatencies].sort((a, b) => a - b);
+  const apiAfter = await scrapeApi(target.api);
+  const { counts, latencies } = tally;
+  const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
+  const all = sorted([...latencies.read, ...latencies.write]);
   const total = counts.reads + counts.writes;
   return {
-    connections,
-    offeredRate: rate ?? null,
-    seconds,
-    requestsPerSecond: round(total / seconds),
-    reads: counts.reads,
-    writes: counts.writes,
-    accepted: counts.accepted,
-    shed: counts.shed,
-    errors: counts.errors,
+    ...level,
+    requestsPerSecond: round(total / level.seconds),
+    ...counts,
     errorRate: round((counts.errors + counts.shed) / Math.max(1, total), 4),
     p50Ms: round(percentile(all, 50)),
     p99Ms: round(percentile(all, 99)),
-    readP99Ms: round(percentile([...readLatencies].sort((a, b) => a - b), 99)),
-    writeP99Ms: round(percentile([...writeLatencies].sort((a, b) => a - b), 99)),
+    readP99Ms: round(percentile(sorted(latencies.read), 99)),
+    writeP99Ms: round(percentile(sorted(latencies.write), 99)),
     cpu,
     machineShare,
     apiInProcessReadP99Ms: bucketP99Ms(apiBefore.buckets, apiAfter.buckets),
     apiShedByReason: Object.fromEntries(Object.entries(apiAfter.shed).map(([reason, n]) => [reason, n - (apiBefore.shed[reason] ?? 0)])),
   };
+}
+
+/**
+ * Closed loop: nine reads (a history page of a random profile, as a recommendation job would) for each
+ * write (one new play event), reads by autocannon on `connections` connections, each sending as soon as
+ * it is answered; one write per nine reads answered, so the mix holds whatever the latencies are.
+ */
+async function closedLoopMixedLoad(target: MixedTarget, connections: number, seconds: number): Promise<LevelResult> {
+  return measureLevel(target, { connections, offeredRate: null, seconds }, async (tally) => {
+    let done!: (result: autocannon.Result) => void;
+    const finished = new Promise<autocannon.Result>((resolve) => (done = resolve));
+    const reads = autocannon(
+      {
+        url: target.api.url,
+        connections,
+        duration: seconds,
+        timeout: 10,
+        headers: { authorization: `Bearer ${target.readToken}` },
+        requests: [{ setupRequest: (r) => ({ ...r, path: historyPath(target) }) }],
+      },
+      (error, result) => (error ? done({ ...result, errors: result?.errors ?? 1 }) : done(result)),
+    );
+    let readsSinceWrite = 0;
+    const writes: Promise<void>[] = [];
+    const write = async () => {
+      const t = performance.now();
+      try {
+        const response = await fetch(`${target.collector.url}/v1/events`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${target.writeToken}` },
+          body: newPlayEvent(target),
+          signal: AbortSignal.timeout(10_000),
+        });
+        await response.arrayBuffer();
+        tally.answer('write', response.status, performance.now() - t);
+      } catch {
+        tally.answer('write', null, performance.now() - t);
+      }
+    };
+    reads.on('response', (_client, status, _bytes, ms) => {
+      tally.answer('read', status, ms);
+      if (++readsSinceWrite >= 9) {
+        readsSinceWrite = 0;
+        writes.push(write());
+      }
+    });
+    const result = await finished;
+    await Promise.all(writes);
+    tally.counts.errors += result.errors + result.timeouts;
+  });
+}
+
+/** Open loop: requests arrive at `rate` per second (Poisson), one in ten a write, answered or not. */
+async function openLoopMixedLoad(target: MixedTarget, rate: number, seconds: number): Promise<LevelResult> {
+  return measureLevel(target, { connections: null, offeredRate: rate, seconds }, (tally) =>
+    openLoop(
+      rate,
+      seconds,
+      (): OpenLoopRequest =>
+        Math.random() < 0.1
+          ? {
+              url: `${target.collector.url}/v1/events`,
+              method: 'POST',
+              headers: { 'content-type': 'application/json', authorization: `Bearer ${target.writeToken}` },
+              body: newPlayEvent(target),
+            }
+          : { url: `${target.api.url}${historyPath(target)}`, method: 'GET', headers: { authorization: `Bearer ${target.readToken}` } },
+      (request, status, ms) => tally.answer(request.method === 'POST' ? 'write' : 'read', status, ms),
+    ),
+  );
 }

@@ -36,7 +36,7 @@ export function renderBenchmarks(r: Results, summary: Record<string, any>, env: 
   const ceilingRows = ing.ceiling.map((x: any) => `| ${x.mode === 'row' ? 'one row per request' : 'one unlogged batch per profile (≤ 20 rows)'} | ${x.concurrency} | ${n(x.eventsPerSecond)} |`).join('\n');
   const cpuOf = (l: any) => `${l.cpu.api ?? '–'} / ${l.cpu.collector ?? '–'} / ${l.cpu.cassandra ?? '–'} / ${l.cpu.benchmark ?? '–'}`;
   const level = (l: any) =>
-    `${l.connections} | ${n(l.requestsPerSecond)} | ${n(l.reads)} / ${n(l.writes)} | ${l.p50Ms} | ${l.p99Ms} | ${l.readP99Ms} / ${l.writeP99Ms} | ${n(l.shed)} | ${n(l.errors)} | ${(l.errorRate * 100).toFixed(2)}% | ${cpuOf(l)} | ${Math.round(l.machineShare * 100)}% |`;
+    `${l.connections ?? `open, ${n(l.offeredRate)}/s`} | ${n(l.requestsPerSecond)} | ${n(l.reads)} / ${n(l.writes)} | ${l.p50Ms} | ${l.p99Ms} | ${l.readP99Ms} / ${l.writeP99Ms} | ${n(l.shed)} | ${n(l.errors)} | ${(l.errorRate * 100).toFixed(2)}% | ${cpuOf(l)} | ${Math.round(l.machineShare * 100)}% |`;
   const shedReasons = (l: any) => Object.entries(l.apiShedByReason ?? {}).filter(([, v]) => (v as number) > 0).map(([k, v]) => `${k} ${n(v as number)}`).join(', ') || '–';
   const overloadRow = (label: string, l: any) => `| ${label} | ${level(l)} ${l.apiInProcessReadP99Ms ?? '–'} | ${shedReasons(l)} |`;
   const dictionaryRows = r.dictionary.available
@@ -118,15 +118,18 @@ reads answered. ${mx.parameters.seconds} s per level. Latencies in ms, accepted 
 |---|---|---|---|---|---|---|---|---|---|---|
 ${mx.levels.map((l: any) => `| ${level(l)}`).join('\n')}
 
-Sustainable load: **${mx.sustainable.connections} connections, ${n(mx.offeredRate)} req/s** (the fewest connections reaching 90% of the
-best error-free throughput). Then offered as a rate (autocannon \`overallRate\`, with spare connections: a closed loop
-retrying every 503 at once would model clients that ignore Retry-After, not twice the load), with each app's in-flight
-bound set to the sustainable concurrency (\`HTTP_MAX_IN_FLIGHT=${mx.inFlightBound}\`) and the default event loop bound
-(\`HTTP_MAX_EVENT_LOOP_DELAY_MS=100\`), and at twice the rate with no shedding at all. The last two columns are the read
-API's own figures (its \`/metrics\`): the p99 of a read inside the process, and what it shed for which reason; the
-difference from the client's p99 is time spent queued before the process reads the request.
+Sustainable load: **${mx.sustainable.connections} connections, ${n(mx.sustainable.requestsPerSecond)} req/s** (the fewest connections reaching 90% of the
+best error-free throughput). Then an open loop: requests arrive at random (Poisson) at a set rate whether or not earlier
+ones were answered, as independent clients do (\`bench/open-loop.ts\`; autocannon's \`overallRate\` is a per-second quota
+per connection spent closed-loop at the top of each second, which makes bursts, not a rate). First at 90% of the
+sustainable throughput (${n(mx.offeredRate)} req/s) and then at twice that, with each app's in-flight bound set to the
+sustainable concurrency (\`HTTP_MAX_IN_FLIGHT=${mx.inFlightBound}\`) and the default event loop bound
+(\`HTTP_MAX_EVENT_LOOP_DELAY_MS=100\`); then twice the rate again with no shedding at all. Latency runs from each
+request's arrival. The last two columns are the read API's own figures (its \`/metrics\`): the p99 of a read inside the
+process, and what it shed for which reason; the difference from the client's p99 is time spent queued before the
+process reads the request.
 
-| offered load | connections | req/s | reads / writes | p50 | p99 | p99 read / write | shed (503) | errors | error rate | CPU s: api / collector / cassandra / load generator | machine busy | API's own read p99 (≤ bucket) | API shed by reason |
+| offered load | arrivals | req/s | reads / writes | p50 | p99 | p99 read / write | shed (503) | errors | error rate | CPU s: api / collector / cassandra / load generator | machine busy | API's own read p99 (≤ bucket) | API shed by reason |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 ${overloadRow('sustainable rate, shedding on', mx.atSustainableWithBound)}
 ${overloadRow('twice the rate, shedding on', mx.atTwiceSustainableWithBound)}
