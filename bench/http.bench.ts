@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { CompressionTypes, Partitioners } from 'kafkajs';
@@ -151,15 +153,15 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     // Offered as an open loop: 90% of the sustainable throughput (a closed loop's best is a server kept
     // exactly busy; random arrivals at that rate would queue without end), then twice that.
     const rate = Math.round(0.9 * sustainable.requestsPerSecond);
-    const bounded = await openLoopMixedLoad(target(), rate, params.seconds);
-    const overload = await openLoopMixedLoad(target(), rate * 2, params.seconds);
+    const bounded = await openLoopMixedLoad(target(), rate, params.seconds, 'sustainable-shedding');
+    const overload = await openLoopMixedLoad(target(), rate * 2, params.seconds, 'twice-shedding');
     // The contrast: no shedding at all (no in-flight bound, event loop delay ignored).
     for (const app of [api, collector]) await app.stop();
     const noShedding = { HTTP_MAX_IN_FLIGHT: '100000', HTTP_MAX_EVENT_LOOP_DELAY_MS: '0' };
     api = await start('api', noShedding);
     collector = await start('collector', noShedding);
     await warmUp();
-    const unboundedOverload = await openLoopMixedLoad(target(), rate * 2, params.seconds);
+    const unboundedOverload = await openLoopMixedLoad(target(), rate * 2, params.seconds, 'twice-no-shedding');
     return {
       collector: collectorResult,
       mixed: {
@@ -343,9 +345,14 @@ async function closedLoopMixedLoad(target: MixedTarget, connections: number, sec
   });
 }
 
-/** Open loop: requests arrive at `rate` per second (Poisson), one in ten a write, answered or not. */
-async function openLoopMixedLoad(target: MixedTarget, rate: number, seconds: number): Promise<LevelResult> {
-  return measureLevel(target, { connections: null, offeredRate: rate, seconds }, (tally) =>
+/**
+ * Open loop: requests arrive at `rate` per second (Poisson), one in ten a write, answered or not. With
+ * VH_BENCH_TRACE_DIR set, every answer is also written there as [arrival ms, latency ms, status, write?]:
+ * how the start-up transients of this benchmark were found.
+ */
+async function openLoopMixedLoad(target: MixedTarget, rate: number, seconds: number, label: string): Promise<LevelResult> {
+  const trace: [number, number, number, number][] = [];
+  const result = await measureLevel(target, { connections: null, offeredRate: rate, seconds }, (tally) =>
     openLoop(
       rate,
       seconds,
@@ -358,7 +365,14 @@ async function openLoopMixedLoad(target: MixedTarget, rate: number, seconds: num
               body: newPlayEvent(target),
             }
           : { url: `${target.api.url}${historyPath(target)}`, method: 'GET', headers: { authorization: `Bearer ${target.readToken}` } },
-      (request, status, ms) => tally.answer(request.method === 'POST' ? 'write' : 'read', status, ms),
+      (request, status, ms, arrivedAtMs) => {
+        tally.answer(request.method === 'POST' ? 'write' : 'read', status, ms);
+        trace.push([Math.round(arrivedAtMs), Math.round(ms), status ?? 0, request.method === 'POST' ? 1 : 0]);
+      },
+      { warmUrls: [`${target.api.url}/health/live`, `${target.collector.url}/health/live`] },
     ),
   );
+  const traceDir = process.env.VH_BENCH_TRACE_DIR;
+  if (traceDir) writeFileSync(join(traceDir, `open-loop-${label}.json`), JSON.stringify(trace));
+  return result;
 }

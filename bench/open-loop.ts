@@ -12,18 +12,30 @@ export interface OpenLoopRequest {
  * Sends requests at Poisson arrivals of `ratePerSecond` for `seconds`, whether or not earlier ones were
  * answered: an open loop, as independent clients behave. (autocannon's `overallRate` is a per-second
  * quota per connection, spent closed-loop at the top of each second: bursts, not a rate.) Latency runs
- * from the arrival, so a request waiting for a socket counts as waiting. Resolves when every request
- * has been answered or has failed.
+ * from the arrival, so a request waiting for a pooled connection counts as waiting. Resolves when every
+ * request has been answered or has failed.
  */
 export async function openLoop(
   ratePerSecond: number,
   seconds: number,
   next: () => OpenLoopRequest,
-  onAnswer: (request: OpenLoopRequest, status: number | null, ms: number) => void,
-  timeoutMs = 10_000,
+  /** `arrivedAtMs`: since the first arrival. */
+  onAnswer: (request: OpenLoopRequest, status: number | null, ms: number, arrivedAtMs: number) => void,
+  options: { warmUrls: string[]; poolSize?: number; timeoutMs?: number },
 ): Promise<void> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1_024 });
+  const { poolSize = 256, timeoutMs = 10_000 } = options;
+  // A pool of connections opened before the clock starts, as long-lived clients (or a gateway) hold:
+  // opening hundreds at once overflows the server's accept queue (Node listens with a backlog of 511),
+  // and the dropped SYNs come back 1, 3, 7 s later, which measured the kernel, not the service.
+  // FIFO keeps every pooled socket in use, so none idles past the server's keep-alive timeout.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: poolSize, scheduling: 'fifo' });
+  // All at once: a request sent after another was answered would reuse its socket, not open one.
+  for (const url of options.warmUrls) await Promise.all(Array.from({ length: poolSize }, () => get(agent, url)));
+  for (const [name, sockets] of Object.entries(agent.freeSockets)) {
+    if ((sockets?.length ?? 0) < poolSize) throw new Error(`only ${sockets?.length ?? 0} of ${poolSize} connections to ${name} opened`);
+  }
   const pending = new Set<Promise<void>>();
+  let started = 0;
   const send = (request: OpenLoopRequest) => {
     const arrived = performance.now();
     const answered = new Promise<void>((resolve) => {
@@ -31,7 +43,7 @@ export async function openLoop(
       const settle = (status: number | null) => {
         if (settled) return;
         settled = true;
-        onAnswer(request, status, performance.now() - arrived);
+        onAnswer(request, status, performance.now() - arrived, arrived - started);
         resolve();
       };
       const outgoing = http.request(request.url, { method: request.method, headers: request.headers, agent, timeout: timeoutMs }, (response) => {
@@ -46,7 +58,7 @@ export async function openLoop(
     pending.add(answered);
     void answered.then(() => pending.delete(answered));
   };
-  const started = performance.now();
+  started = performance.now();
   const end = started + seconds * 1000;
   let due = started;
   await new Promise<void>((resolve) => {
@@ -60,4 +72,16 @@ export async function openLoop(
   });
   while (pending.size > 0) await Promise.all([...pending]);
   agent.destroy();
+}
+
+/** Several requests at once each take a socket of their own: how the pool is filled. */
+function get(agent: http.Agent, url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent }, (response) => {
+        response.resume();
+        response.on('end', () => resolve());
+      })
+      .on('error', reject);
+  });
 }
