@@ -37,6 +37,21 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
     expect(Object.keys(openapi.paths)).toContain('/health/ready');
   });
 
+  it('is not ready while its keyspace lacks the schema, and says what to run', async () => {
+    const port = await freePort();
+    const unmigrated = await AppProcess.start('api', { ...environment.env, API_PORT: String(port), CASSANDRA_KEYSPACE: `never_migrated_${Date.now()}` });
+    try {
+      expect((await fetch(`${unmigrated.url}/health/live`)).status).toBe(200);
+      const ready = await fetch(`${unmigrated.url}/health/ready`);
+      expect(ready.status).toBe(503);
+      const body = (await ready.json()) as { error: { cassandra: { status: string; message: string } } };
+      expect(body.error.cassandra.status).toBe('down');
+      expect(body.error.cassandra.message).toMatch(/lacks migrations 1.*npm run migrate/);
+    } finally {
+      await unmigrated.stop();
+    }
+  });
+
   it('documents the collector, read and admin routes', async () => {
     const collector = (await (await fetch(`${apps.collector.url}/docs/openapi.json`)).json()) as { paths: object };
     expect(Object.keys(collector.paths)).toContain('/v1/events');

@@ -5,7 +5,7 @@ import IORedis, { Redis } from 'ioredis';
 import { Admin } from 'kafkajs';
 import { AppConfig } from '@vh/config';
 import { createKafka, withTimeout } from '@vh/messaging';
-import { createCassandraClient } from '@vh/storage';
+import { createCassandraClient, pendingMigrations } from '@vh/storage';
 
 const PROBE_TIMEOUT_MS = 2_000;
 
@@ -25,6 +25,9 @@ export class DependencyHealth implements OnApplicationShutdown {
     return this.probe('cassandra', async () => {
       this.cassandra ??= createCassandraClient(this.config.cassandra, `${this.config.kafka.clientId}-health`);
       await this.cassandra.execute('SELECT release_version FROM system.local');
+      // Answering is not enough: without its tables every read would fail with a 500.
+      const pending = await pendingMigrations(this.cassandra, this.config.cassandra.keyspace);
+      if (pending.length > 0) throw new Error(`keyspace ${this.config.cassandra.keyspace} lacks migrations ${pending.join(', ')}: run \`npm run migrate\``);
     });
   }
 

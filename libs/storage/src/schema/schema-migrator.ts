@@ -41,6 +41,21 @@ export async function migrateSchema(
   return report;
 }
 
+/** Versions not applied to the keyspace yet (all of them when it or its migrations table is missing). */
+export async function pendingMigrations(
+  client: Client,
+  keyspace: string,
+  migrations: readonly SchemaMigration[] = SCHEMA_MIGRATIONS,
+): Promise<number[]> {
+  const exists = await client.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', [keyspace, 'schema_migrations'], {
+    prepare: true,
+  });
+  if (exists.rowLength === 0) return migrations.map((m) => m.version);
+  const recorded = await client.execute(`SELECT version FROM ${keyspace}.schema_migrations`);
+  const done = new Set(recorded.rows.map((row) => row.get('version') as number));
+  return migrations.map((m) => m.version).filter((version) => !done.has(version));
+}
+
 export async function dropKeyspace(client: Client, keyspace: string): Promise<void> {
   await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
 }
