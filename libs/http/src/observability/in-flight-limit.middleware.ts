@@ -19,6 +19,7 @@ export class InFlightLimitMiddleware implements NestMiddleware, OnModuleDestroy 
 
   use(request: Request, response: Response, next: NextFunction): void {
     if (request.path.startsWith('/health') || request.path === '/metrics') return next();
+    metrics.eventLoopDelay.set(this.shedder.eventLoopDelayMs / 1000);
     const refused = this.shedder.admit();
     if (refused) {
       metrics.requestsShed.inc({ reason: refused });
@@ -26,7 +27,6 @@ export class InFlightLimitMiddleware implements NestMiddleware, OnModuleDestroy 
       response.status(503).json({ error: 'overloaded', message: 'the service is overloaded; retry shortly' });
       return;
     }
-    metrics.eventLoopDelay.set(this.shedder.eventLoopDelayMs / 1000);
     let done = false;
     const release = () => {
       if (!done) {
