@@ -48,7 +48,7 @@ export const environmentSchema = z.object({
   HTTP_BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/).default('1mb'),
   /** Requests one process works on at once; more are shed with 503 at once. */
   HTTP_MAX_IN_FLIGHT: int(256, 1, 100_000),
-  /** Requests arriving while the event loop runs this late (mean over 200 ms) are shed; 0 turns it off. */
+  /** Requests arriving while the event loop runs this late (mean over the last second) are shed; 0 turns it off. */
   HTTP_MAX_EVENT_LOOP_DELAY_MS: int(100, 0, 60_000),
   /** SIGTERM: how long an app may drain before it exits anyway. */
   SHUTDOWN_TIMEOUT_MS: int(15_000, 100),

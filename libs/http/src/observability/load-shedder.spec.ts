@@ -62,6 +62,24 @@ describe('EventLoopDelayMonitor', () => {
     return condition();
   };
 
+  it('does not take one long task for a late loop: a 300 ms block in a 1 s window stays far below 100 ms', async () => {
+    const monitor = new EventLoopDelayMonitor(1_000, 10);
+    try {
+      await sleep(400);
+      const until = Date.now() + 300;
+      while (Date.now() < until); // one long request
+      let worst = 0;
+      const end = Date.now() + 1_800;
+      while (Date.now() < end) {
+        worst = Math.max(worst, monitor.currentDelayMs());
+        await sleep(50);
+      }
+      expect(worst).toBeLessThan(100);
+    } finally {
+      monitor.stop();
+    }
+  });
+
   it('reports a blocked event loop, and nothing once it runs freely again', async () => {
     const monitor = new EventLoopDelayMonitor(100, 10);
     try {

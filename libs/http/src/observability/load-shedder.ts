@@ -1,4 +1,4 @@
-import { IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 
 /** Why a request was refused: too many in flight, or the process too far behind to start it soon. */
 export type ShedReason = 'in_flight' | 'event_loop_delay';
@@ -10,19 +10,26 @@ export interface EventLoopDelaySource {
 }
 
 /**
- * The event loop's mean delay over the last window (as fastify's under-pressure measures it). A request
- * waits in the socket for this long before any middleware sees it, so an in-flight bound alone cannot
- * see that queue: when the process is short of CPU, accepted requests would still wait without bound.
+ * How late a 10 ms ticker fires, averaged per tick over the last window. A request waits in the socket
+ * about this long before any middleware sees it, so an in-flight bound alone cannot see that queue:
+ * when the process is short of CPU, accepted requests would still wait without bound. (Node's own
+ * `monitorEventLoopDelay` was tried first: a block right after its `reset()` went unrecorded.)
  */
 export class EventLoopDelayMonitor implements EventLoopDelaySource {
-  private readonly histogram: IntervalHistogram;
   private readonly timer: NodeJS.Timeout;
   private delayMs = 0;
+  private lastTick = performance.now();
+  private windowStart = this.lastTick;
+  private lateness = 0;
+  private ticks = 0;
 
-  constructor(windowMs = 200, private readonly resolutionMs = 10) {
-    this.histogram = monitorEventLoopDelay({ resolution: resolutionMs });
-    this.histogram.enable();
-    this.timer = setInterval(() => this.sample(), windowMs).unref();
+  // A second, not less: one request that blocks the loop for a few hundred ms (decoding a long
+  // compressed history) must not shed the next ones; a loop late through a whole second is behind.
+  constructor(
+    private readonly windowMs = 1_000,
+    private readonly resolutionMs = 10,
+  ) {
+    this.timer = setInterval(() => this.tick(), resolutionMs).unref();
   }
 
   currentDelayMs(): number {
@@ -31,14 +38,19 @@ export class EventLoopDelayMonitor implements EventLoopDelaySource {
 
   stop(): void {
     clearInterval(this.timer);
-    this.histogram.disable();
   }
 
-  private sample(): void {
-    const mean = this.histogram.count > 0 ? this.histogram.mean / 1e6 : 0;
-    // The sampling timer itself is late by up to its resolution on an idle loop: not a delay.
-    this.delayMs = Math.max(0, mean - this.resolutionMs);
-    this.histogram.reset();
+  private tick(): void {
+    const now = performance.now();
+    this.lateness += Math.max(0, now - this.lastTick - this.resolutionMs);
+    this.ticks++;
+    this.lastTick = now;
+    if (now - this.windowStart >= this.windowMs) {
+      this.delayMs = this.lateness / this.ticks;
+      this.windowStart = now;
+      this.lateness = 0;
+      this.ticks = 0;
+    }
   }
 }
 
