@@ -22,16 +22,31 @@ describe('LoadShedder', () => {
     expect(shedder.admit()).toBeNull();
   });
 
-  it('refuses while the event loop is further behind than the bound, without counting the refusal in flight', () => {
+  it('refuses a share of requests growing with how far the event loop is behind the bound, all of them at twice it', () => {
     const delay = new FixedDelay();
-    const shedder = new LoadShedder(10, 100, delay);
-    delay.delayMs = 100;
+    let draw = 0;
+    const shedder = new LoadShedder(1_000, 100, delay, () => draw);
+    const admitted = (delayMs: number, random: number) => {
+      delay.delayMs = delayMs;
+      draw = random;
+      const refused = shedder.admit();
+      if (refused === null) shedder.release();
+      return refused;
+    };
+    expect(admitted(100, 0)).toBeNull(); // at the bound: nothing refused
+    expect(admitted(150, 0.49)).toBe('event_loop_delay'); // half over: half refused
+    expect(admitted(150, 0.51)).toBeNull();
+    expect(admitted(200, 0.999)).toBe('event_loop_delay'); // twice the bound: all refused
+    expect(admitted(5, 0)).toBeNull();
+  });
+
+  it('does not count a refusal in flight', () => {
+    const delay = new FixedDelay();
+    const shedder = new LoadShedder(10, 100, delay, () => 0);
     expect(shedder.admit()).toBeNull();
-    delay.delayMs = 101;
+    delay.delayMs = 500;
     expect(shedder.admit()).toBe('event_loop_delay');
     expect(shedder.requestsInFlight).toBe(1);
-    delay.delayMs = 5;
-    expect(shedder.admit()).toBeNull();
   });
 
   it('ignores the event loop when its bound is 0', () => {

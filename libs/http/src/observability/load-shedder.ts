@@ -10,18 +10,18 @@ export interface EventLoopDelaySource {
 }
 
 /**
- * How late a 10 ms ticker fires, averaged per tick over the last window. A request waits in the socket
- * about this long before any middleware sees it, so an in-flight bound alone cannot see that queue:
- * when the process is short of CPU, accepted requests would still wait without bound. (Node's own
- * `monitorEventLoopDelay` was tried first: a block right after its `reset()` went unrecorded.)
+ * How late a 10 ms ticker fires, averaged per tick over the last second (sliding). A request waits in
+ * the socket about this long before any middleware sees it, so an in-flight bound alone cannot see
+ * that queue: when the process is short of CPU, accepted requests would still wait without bound.
+ * (Node's own `monitorEventLoopDelay` was tried first: a block right after its `reset()` went unrecorded.)
  */
 export class EventLoopDelayMonitor implements EventLoopDelaySource {
   private readonly timer: NodeJS.Timeout;
-  private delayMs = 0;
   private lastTick = performance.now();
-  private windowStart = this.lastTick;
-  private lateness = 0;
-  private ticks = 0;
+  /** Ticks of the window, oldest first: [when, how late]. */
+  private readonly ticks: [number, number][] = [];
+  private head = 0;
+  private latenessSum = 0;
 
   // A second, not less: one request that blocks the loop for a few hundred ms (decoding a long
   // compressed history) must not shed the next ones; a loop late through a whole second is behind.
@@ -33,7 +33,8 @@ export class EventLoopDelayMonitor implements EventLoopDelaySource {
   }
 
   currentDelayMs(): number {
-    return this.delayMs;
+    const count = this.ticks.length - this.head;
+    return count > 0 ? this.latenessSum / count : 0;
   }
 
   stop(): void {
@@ -42,14 +43,14 @@ export class EventLoopDelayMonitor implements EventLoopDelaySource {
 
   private tick(): void {
     const now = performance.now();
-    this.lateness += Math.max(0, now - this.lastTick - this.resolutionMs);
-    this.ticks++;
+    const late = Math.max(0, now - this.lastTick - this.resolutionMs);
     this.lastTick = now;
-    if (now - this.windowStart >= this.windowMs) {
-      this.delayMs = this.lateness / this.ticks;
-      this.windowStart = now;
-      this.lateness = 0;
-      this.ticks = 0;
+    this.ticks.push([now, late]);
+    this.latenessSum += late;
+    while (this.head < this.ticks.length - 1 && this.ticks[this.head][0] <= now - this.windowMs) this.latenessSum -= this.ticks[this.head++][1];
+    if (this.head > 1_000) {
+      this.ticks.splice(0, this.head);
+      this.head = 0;
     }
   }
 }
@@ -65,12 +66,20 @@ export class LoadShedder {
     private readonly maxInFlight: number,
     private readonly maxEventLoopDelayMs: number,
     private readonly delay: EventLoopDelaySource,
+    private readonly random: () => number = Math.random,
   ) {}
 
-  /** Null when admitted (call `release` once it is answered), else why not. */
+  /**
+   * Null when admitted (call `release` once it is answered), else why not. Above the delay bound a
+   * growing share is refused, all of it at twice the bound: refusing everything at once would empty
+   * the process, the delay would fall, and it would swing between idle and swamped second by second.
+   */
   admit(): ShedReason | null {
     if (this.inFlight >= this.maxInFlight) return 'in_flight';
-    if (this.maxEventLoopDelayMs > 0 && this.delay.currentDelayMs() > this.maxEventLoopDelayMs) return 'event_loop_delay';
+    if (this.maxEventLoopDelayMs > 0) {
+      const excess = (this.delay.currentDelayMs() - this.maxEventLoopDelayMs) / this.maxEventLoopDelayMs;
+      if (excess > 0 && this.random() < excess) return 'event_loop_delay';
+    }
     this.inFlight++;
     return null;
   }
