@@ -54,13 +54,9 @@ interface LevelResult {
 
 /** The read API's counters that tell where an accepted read spent its time. */
 async function scrapeApi(api: AppProcess) {
-  let text = '';
-  // Once, right after a level, a scrape came back without the request histogram (not reproduced
-  // since): ask again rather than report nothing.
-  for (let attempt = 0; attempt < 3 && !text.includes('viewing_history_http_request_duration_seconds_bucket'); attempt++) {
-    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 500));
-    text = await (await fetch(`${api.url}/metrics`)).text();
-  }
+  const response = await fetch(`${api.url}/metrics`);
+  if (!response.ok) throw new Error(`${api.url}/metrics answered ${response.status}`);
+  const text = await response.text();
   const buckets = new Map<number, number>();
   const bucket = /^viewing_history_http_request_duration_seconds_bucket\{(.*)\} (\d+)$/gm;
   for (const [, labels, count] of text.matchAll(bucket)) {

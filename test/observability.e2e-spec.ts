@@ -97,6 +97,38 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
     }
   });
 
+  it('sheds while its event loop is far behind (the process was stopped for a while), then recovers', async () => {
+    const port = await freePort();
+    const app = await AppProcess.start('api', { ...environment.env, API_PORT: String(port), HTTP_MAX_EVENT_LOOP_DELAY_MS: '100' });
+    const history = () => fetch(`${app.url}/v1/profiles/${uniqueProfileId()}/history`, { headers: auth.recommender });
+    try {
+      expect((await history()).status).toBe(200);
+      process.kill(app.pid!, 'SIGSTOP');
+      let answered: Promise<Response>;
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        answered = history(); // waits in the socket until the process runs again
+      } finally {
+        process.kill(app.pid!, 'SIGCONT');
+      }
+      const late = await answered;
+      expect(late.status).toBe(503);
+      expect(late.headers.get('retry-after')).toBe('1');
+      // Still shedding, but never health or metrics.
+      expect((await history()).status).toBe(503);
+      expect((await fetch(`${app.url}/health/live`)).status).toBe(200);
+      expect((await fetch(`${app.url}/metrics`)).status).toBe(200);
+      const deadline = Date.now() + 5_000;
+      let status = 0;
+      while (Date.now() < deadline && (status = (await history()).status) !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(status).toBe(200);
+      const scraped = await (await fetch(`${app.url}/metrics`)).text();
+      expect(scraped).toMatch(/^viewing_history_requests_shed_total\{reason="event_loop_delay"\} [1-9]\d*$/m);
+    } finally {
+      await app.stop();
+    }
+  });
+
   it('stops gracefully within its bound on SIGTERM: ingest leaves its consumer group at once', async () => {
     await apps.ingest.stop();
     const groupId = `${environment.config.ingest.groupId}-sigterm`;

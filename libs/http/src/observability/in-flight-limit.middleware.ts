@@ -18,7 +18,10 @@ export class InFlightLimitMiddleware implements NestMiddleware, OnModuleDestroy 
   }
 
   use(request: Request, response: Response, next: NextFunction): void {
-    if (request.path.startsWith('/health') || request.path === '/metrics') return next();
+    // originalUrl, not path: mounted on a wildcard route, `path` is relative to it ('/' for everything),
+    // which once had health and metrics shed with the rest.
+    const path = request.originalUrl.split('?')[0];
+    if (path.startsWith('/health/') || path === '/metrics') return next();
     metrics.eventLoopDelay.set(this.shedder.eventLoopDelayMs / 1000);
     const refused = this.shedder.admit();
     if (refused) {
