@@ -50,6 +50,11 @@ interface LevelResult {
   apiInProcessReadP99Ms: number | null;
   /** Requests the read API shed, by reason. */
   apiShedByReason: Record<string, number>;
+  /**
+   * Open loop only: p99 of accepted requests that arrived in the second half of the level over those of
+   * the first half. About 1 when latency is bounded; a queue that grows shows it rising.
+   */
+  p99GrowthWithinLevel?: number;
 }
 
 /** The read API's counters that tell where an accepted read spent its time. */
@@ -177,6 +182,8 @@ export async function http(ctx: BenchContext, params: HttpParams) {
         atTwiceSustainableWithBound: overload,
         atTwiceSustainableWithoutShedding: unboundedOverload,
         overloadP99Ratio: round(overload.p99Ms / bounded.p99Ms),
+        // Bounded: at twice the load, with shedding, latency does not climb through the level.
+        overloadBounded: (overload.p99GrowthWithinLevel ?? Infinity) <= 1.5 && overload.p99Ms < unboundedOverload.p99Ms / 2,
       },
     };
   } finally {
@@ -376,5 +383,11 @@ async function openLoopMixedLoad(target: MixedTarget, rate: number, seconds: num
   );
   const traceDir = process.env.VH_BENCH_TRACE_DIR;
   if (traceDir) writeFileSync(join(traceDir, `open-loop-${label}.json`), JSON.stringify(trace));
-  return result;
+  const acceptedP99 = (from: number, to: number) =>
+    percentile(
+      trace.filter(([arrived, , status]) => arrived >= from && arrived < to && status >= 200 && status < 300).map(([, ms]) => ms).sort((a, b) => a - b),
+      99,
+    );
+  const half = (seconds * 1000) / 2;
+  return { ...result, p99GrowthWithinLevel: round(acceptedP99(half, Infinity) / Math.max(1, acceptedP99(0, half))) };
 }
