@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { concurrent } from 'cassandra-driver';
-import { CompressionTypes, Partitioners } from 'kafkajs';
+import { Admin, CompressionTypes, Partitioners } from 'kafkajs';
 import { decodeViewingEvent, encodeViewingEvent, ViewingEvent } from '@vh/domain';
 import { createKafka, deleteTopics, ensureEventLogTopics } from '@vh/messaging';
 import { AppProcess } from '../test/support/app-process';
@@ -72,8 +72,7 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
   await producer.connect();
   try {
     await settle(ctx.config.cassandra.keyspace);
-    // Joined and assigned before the clock starts, so the figure is throughput, not start-up.
-    await until(async () => (await admin.describeGroups([env.INGEST_GROUP_ID])).groups[0]?.state === 'Stable', 60_000);
+    await untilGroupStable(admin, env.INGEST_GROUP_ID, 200);
     const measured = await cpuProfile({ cassandra: servicePid('cassandra'), kafka: servicePid('kafka'), ingest: app.pid }, async () => {
     const started = performance.now();
     const sends = chunk(events, 1_000).map((list) =>
@@ -89,10 +88,7 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
     // Offsets are committed only after the rows are written (invariant 2), so a caught-up group means
     // every event is in Cassandra; the count below checks it.
     const end = (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.offset), 0);
-    await until(async () => {
-      const [committed] = await admin.fetchOffsets({ groupId: env.INGEST_GROUP_ID, topics: [topic] });
-      return committed.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0) >= end;
-    }, 600_000, 50);
+    await until(async () => (await committedTotal(admin, env.INGEST_GROUP_ID, topic)) >= end, 600_000, 50);
     return { producedSeconds, end };
     });
     const seconds = measured.wallSeconds;
@@ -112,11 +108,8 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
     const replayApp = await AppProcess.start('ingest', { ...env, INGEST_GROUP_ID: replayGroup, INGEST_PORT: String(await freePort()) });
     let replay;
     try {
-      const committedOf = async () => {
-        const [committed] = await admin.fetchOffsets({ groupId: replayGroup, topics: [topic] });
-        return committed.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-      };
-      await until(async () => (await admin.describeGroups([replayGroup])).groups[0]?.state === 'Stable', 60_000, 20);
+      const committedOf = () => committedTotal(admin, replayGroup, topic);
+      await untilGroupStable(admin, replayGroup, 20);
       const measuredReplay = await cpuProfile({ cassandra: servicePid('cassandra'), kafka: servicePid('kafka'), ingest: replayApp.pid }, async () => {
         const from = await committedOf();
         await until(async () => (await committedOf()) >= end, 600_000, 50);
@@ -167,6 +160,17 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
     await deleteTopics(kafka, [topic, env.DEAD_LETTER_TOPIC]).catch(() => undefined);
     await admin.disconnect();
   }
+}
+
+/** Offsets the group has committed on the topic, summed over its partitions (none yet counts 0). */
+async function committedTotal(admin: Admin, groupId: string, topic: string): Promise<number> {
+  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return committed.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+}
+
+/** Joined and assigned, so what is timed next is throughput, not start-up. */
+async function untilGroupStable(admin: Admin, groupId: string, everyMs: number): Promise<void> {
+  await until(async () => (await admin.describeGroups([groupId])).groups[0]?.state === 'Stable', 60_000, everyMs);
 }
 
 async function countLiveRows(ctx: BenchContext, profileIds: string[]): Promise<number> {
