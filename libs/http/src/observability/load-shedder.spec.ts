@@ -76,13 +76,16 @@ describe('EventLoopDelayMonitor', () => {
     while (!condition() && Date.now() < until) await sleep(20);
     return condition();
   };
+  const blockEventLoop = (ms: number) => {
+    const until = Date.now() + ms;
+    while (Date.now() < until);
+  };
 
   it('does not take one long task for a late loop: a 300 ms block in a 1 s window stays far below 100 ms', async () => {
     const monitor = new EventLoopDelayMonitor(1_000, 10);
     try {
       await sleep(400);
-      const until = Date.now() + 300;
-      while (Date.now() < until); // one long request
+      blockEventLoop(300); // one long request
       let worst = 0;
       const end = Date.now() + 1_800;
       while (Date.now() < end) {
@@ -99,8 +102,7 @@ describe('EventLoopDelayMonitor', () => {
     const monitor = new EventLoopDelayMonitor(100, 10);
     try {
       await sleep(150);
-      const until = Date.now() + 600;
-      while (Date.now() < until); // block the loop
+      blockEventLoop(600);
       expect(await within(500, () => monitor.currentDelayMs() > 30)).toBe(true);
       expect(await within(1_000, () => monitor.currentDelayMs() < 30)).toBe(true);
     } finally {

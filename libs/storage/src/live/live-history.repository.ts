@@ -5,7 +5,7 @@ import { ViewingEvent } from '@vh/domain';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
 import { settleWithConcurrency } from '../concurrency';
-import { dayOf, ProfileActivityIndex } from './profile-activity.index';
+import { activityKey, ProfileActivityIndex } from './profile-activity.index';
 
 /** Rows of one partition sent as one unlogged batch: a single mutation, well under the batch size limit. */
 const MAX_ROWS_PER_BATCH = 20;
@@ -86,7 +86,7 @@ export class LiveHistoryRepository {
   private async noteActivity(events: ViewingEvent[], concurrency: number): Promise<FailedWrite[]> {
     const byDay = new Map<string, ViewingEvent[]>();
     for (const event of events) {
-      const key = `${dayOf(event.occurredAt)}|${event.profileId}`;
+      const key = activityKey(event.profileId, event.occurredAt);
       const list = byDay.get(key);
       if (list) list.push(event);
       else byDay.set(key, [event]);

@@ -29,12 +29,11 @@ export class ProfileActivityIndex {
 
   /** Blind, idempotent: one row per (day, profile), whatever the number of events. */
   async record(profileId: string, occurredAt: number): Promise<void> {
-    const day = dayOf(occurredAt);
-    const key = `${day}|${profileId}`;
+    const key = activityKey(profileId, occurredAt);
     if (this.recorded.has(key)) return;
     await this.client.execute(
       `INSERT INTO ${this.table} (day, shard, profile_id) VALUES (?, ?, ?)`,
-      [day, shardOf(profileId), profileId],
+      [dayOf(occurredAt), shardOf(profileId), profileId],
       { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) },
     );
     this.recorded.add(key);
@@ -56,6 +55,11 @@ export class ProfileActivityIndex {
       for await (const row of result) yield row.get('profile_id') as string;
     }
   }
+}
+
+/** The (day, profile) pair an event is indexed under: events with the same key share one row. */
+export function activityKey(profileId: string, occurredAt: number): string {
+  return `${dayOf(occurredAt)}|${profileId}`;
 }
 
 const dayLiterals = new Map<number, string>();
