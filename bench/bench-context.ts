@@ -32,7 +32,11 @@ export interface BenchContext {
 
 /** A new keyspace of the run's own, or (given one) the same data from another process. */
 export async function createBenchContext(keyspace?: string): Promise<BenchContext> {
-  const config = loadConfig({ ...process.env, CASSANDRA_KEYSPACE: keyspace ?? `bench_${Date.now()}`, LOG_LEVEL: 'warn' });
+  const config = loadConfig({
+    ...process.env,
+    CASSANDRA_KEYSPACE: keyspace ?? `bench_${Date.now()}`,
+    LOG_LEVEL: 'warn',
+  });
   const client = createCassandraClient(config.cassandra, 'bench');
   if (!keyspace) await migrateSchema(client, config.cassandra);
   const live = new LiveHistoryRepository(client, config, new ProfileActivityIndex(client, config));
@@ -55,7 +59,10 @@ export async function createBenchContext(keyspace?: string): Promise<BenchContex
 
 /** Flushes memtables so that on-disk sizes are real SSTables; false when nodetool cannot be reached. */
 export function flush(keyspace: string): boolean {
-  return spawnSync('bash', [join(ROOT, 'scripts/infra.sh'), 'nodetool', 'flush', keyspace], { encoding: 'utf8' }).status === 0;
+  return (
+    spawnSync('bash', [join(ROOT, 'scripts/infra.sh'), 'nodetool', 'flush', keyspace], { encoding: 'utf8' }).status ===
+    0
+  );
 }
 
 /**
@@ -66,7 +73,9 @@ export async function settle(keyspace: string, timeoutMs = 60_000): Promise<void
   flush(keyspace);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const stats = spawnSync('bash', [join(ROOT, 'scripts/infra.sh'), 'nodetool', 'compactionstats'], { encoding: 'utf8' });
+    const stats = spawnSync('bash', [join(ROOT, 'scripts/infra.sh'), 'nodetool', 'compactionstats'], {
+      encoding: 'utf8',
+    });
     if (stats.status !== 0 || /^pending tasks\s+0\s*$/m.test(stats.stdout)) return;
     await new Promise((r) => setTimeout(r, 1_000));
   }
@@ -114,7 +123,13 @@ export function percentile(sortedMs: number[], p: number): number {
 export function summarise(samplesMs: number[]) {
   const sorted = [...samplesMs].sort((a, b) => a - b);
   const avg = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-  return { samples: sorted.length, avgMs: round(avg), p50Ms: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)), perSecond: round(1000 / avg) };
+  return {
+    samples: sorted.length,
+    avgMs: round(avg),
+    p50Ms: round(percentile(sorted, 50)),
+    p99Ms: round(percentile(sorted, 99)),
+    perSecond: round(1000 / avg),
+  };
 }
 
 export const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -162,7 +177,10 @@ export function servicePid(service: 'kafka' | 'cassandra'): number | undefined {
  * Where the CPU went while `run` ran: seconds per process and their share of what the machine's
  * cores could give in that time. The profile behind every throughput ratio on this shared box.
  */
-export async function cpuProfile<T>(processes: Record<string, number | undefined>, run: () => Promise<T>): Promise<{ result: T; wallSeconds: number; cpu: Record<string, number | null>; machineShare: number }> {
+export async function cpuProfile<T>(
+  processes: Record<string, number | undefined>,
+  run: () => Promise<T>,
+): Promise<{ result: T; wallSeconds: number; cpu: Record<string, number | null>; machineShare: number }> {
   const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
   const self = process.cpuUsage();
   const started = Date.now();

@@ -71,7 +71,8 @@ async function scrapeApi(api: AppProcess) {
     buckets.set(bound, (buckets.get(bound) ?? 0) + Number(count));
   }
   const shed: Record<string, number> = {};
-  for (const [, reason, count] of text.matchAll(/^viewing_history_requests_shed_total\{reason="([^"]+)"\} (\d+)$/gm)) shed[reason] = Number(count);
+  for (const [, reason, count] of text.matchAll(/^viewing_history_requests_shed_total\{reason="([^"]+)"\} (\d+)$/gm))
+    shed[reason] = Number(count);
   return { buckets, shed };
 }
 
@@ -109,13 +110,21 @@ export async function http(ctx: BenchContext, params: HttpParams) {
   };
   const apps: AppProcess[] = [];
   const start = async (name: 'collector' | 'api' | 'ingest', extra: Record<string, string> = {}) => {
-    const app = await AppProcess.start(name, { ...env, [`${name.toUpperCase()}_PORT`]: String(await freePort()), ...extra });
+    const app = await AppProcess.start(name, {
+      ...env,
+      [`${name.toUpperCase()}_PORT`]: String(await freePort()),
+      ...extra,
+    });
     apps.push(app);
     return app;
   };
   try {
     // Read side: compacted history with live events on top, as a running service has.
-    const seeded = syntheticHistory(params.profiles, params.sessionsPerProfile, Date.now() - 60 * 86_400_000) as ViewingEvent[];
+    const seeded = syntheticHistory(
+      params.profiles,
+      params.sessionsPerProfile,
+      Date.now() - 60 * 86_400_000,
+    ) as ViewingEvent[];
     const profileIds = [...new Set(seeded.map((e) => e.profileId))];
     for (const part of chunk(seeded, 2_000)) {
       const failed = await ctx.live.append(part);
@@ -131,19 +140,34 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     const recommenderToken = await mintAccessToken(ctx.config, { kind: 'recommender', ttlSeconds: 3600 });
 
     const collectorOnly = await start('collector', { EVENT_TOPIC: collectorTopic });
-    const collectorResult = await collectorThroughput(collectorOnly, kafka, collectorTopic, deviceToken, writers, params);
+    const collectorResult = await collectorThroughput(
+      collectorOnly,
+      kafka,
+      collectorTopic,
+      deviceToken,
+      writers,
+      params,
+    );
     await collectorOnly.stop();
     await start('ingest');
     let collector = await start('collector');
     let api = await start('api');
 
     // Fresh processes: JIT, prepared statements, zstd's WebAssembly and the caches warm up first.
-    const target = (): MixedTarget => ({ api, collector, readToken: recommenderToken, writeToken: deviceToken, profiles: profileIds, writers });
+    const target = (): MixedTarget => ({
+      api,
+      collector,
+      readToken: recommenderToken,
+      writeToken: deviceToken,
+      profiles: profileIds,
+      writers,
+    });
     const warmUp = () => closedLoopMixedLoad(target(), 4, Math.min(5, params.seconds));
     await settle(ctx.config.cassandra.keyspace);
     await warmUp();
     const levels: LevelResult[] = [];
-    for (const connections of params.concurrency) levels.push(await closedLoopMixedLoad(target(), connections, params.seconds));
+    for (const connections of params.concurrency)
+      levels.push(await closedLoopMixedLoad(target(), connections, params.seconds));
     // Sustainable: the fewest connections that reach 90% of the best error-free throughput; more
     // only queue, raising latency without adding throughput.
     const clean = levels.filter((l) => l.errorRate < 0.01);
@@ -183,7 +207,8 @@ export async function http(ctx: BenchContext, params: HttpParams) {
         atTwiceSustainableWithoutShedding: unboundedOverload,
         overloadP99Ratio: round(overload.p99Ms / bounded.p99Ms),
         // Bounded: at twice the load, with shedding, latency does not climb through the level.
-        overloadBounded: (overload.p99GrowthWithinLevel ?? Infinity) <= 1.5 && overload.p99Ms < unboundedOverload.p99Ms / 2,
+        overloadBounded:
+          (overload.p99GrowthWithinLevel ?? Infinity) <= 1.5 && overload.p99Ms < unboundedOverload.p99Ms / 2,
       },
     };
   } finally {
@@ -193,21 +218,31 @@ export async function http(ctx: BenchContext, params: HttpParams) {
 }
 
 /** Events/s the collector accepts into Kafka, against a raw producer sending the same batches. */
-async function collectorThroughput(collector: AppProcess, kafka: ReturnType<typeof createKafka>, topic: string, token: string, profiles: string[], params: HttpParams) {
+async function collectorThroughput(
+  collector: AppProcess,
+  kafka: ReturnType<typeof createKafka>,
+  topic: string,
+  token: string,
+  profiles: string[],
+  params: HttpParams,
+) {
   const connections = 16;
   const batch = () => {
     const events: WirePlaybackEvent[] = [];
-    while (events.length < params.collectorBatch) events.push(...watchSession(profiles[events.length % profiles.length], 'title-1', Date.now() - 3_600_000));
+    while (events.length < params.collectorBatch)
+      events.push(...watchSession(profiles[events.length % profiles.length], 'title-1', Date.now() - 3_600_000));
     return events.slice(0, params.collectorBatch);
   };
-  const { result: result, cpu } = await cpuProfile({ collector: collector.pid, kafka: servicePid('kafka') }, () => autocannon({
-    url: `${collector.url}/v1/events`,
-    connections,
-    duration: params.seconds,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify({ events: batch() }) }) }],
-  }));
+  const { result: result, cpu } = await cpuProfile({ collector: collector.pid, kafka: servicePid('kafka') }, () =>
+    autocannon({
+      url: `${collector.url}/v1/events`,
+      connections,
+      duration: params.seconds,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify({ events: batch() }) }) }],
+    }),
+  );
   const httpEventsPerSecond = (result['2xx'] * params.collectorBatch) / result.duration;
 
   // Baseline: the same batch size, acks = all and gzip, `connections` sends in flight.
@@ -219,7 +254,12 @@ async function collectorThroughput(collector: AppProcess, kafka: ReturnType<type
   const sender = async () => {
     while (performance.now() < deadline) {
       const events = batch().map((e): ViewingEvent => ({ ...e, occurredAt: Date.parse(e.occurredAt) }) as ViewingEvent);
-      await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: events.map((e) => ({ key: e.profileId, value: encodeViewingEvent(e) })) });
+      await producer.send({
+        topic,
+        acks: -1,
+        compression: CompressionTypes.GZIP,
+        messages: events.map((e) => ({ key: e.profileId, value: encodeViewingEvent(e) })),
+      });
       sent += events.length;
     }
   };
@@ -233,7 +273,8 @@ async function collectorThroughput(collector: AppProcess, kafka: ReturnType<type
     requests: result.requests.total,
     non2xx: result.non2xx,
     latencyP99Ms: result.latency.p99,
-    collectorCpuMicrosPerEvent: cpu.collector === null ? null : round((cpu.collector * 1e6) / (result['2xx'] * params.collectorBatch), 1),
+    collectorCpuMicrosPerEvent:
+      cpu.collector === null ? null : round((cpu.collector * 1e6) / (result['2xx'] * params.collectorBatch), 1),
     cpu,
     rawProducerEventsPerSecond: round(rawEventsPerSecond),
     ratio: round(httpEventsPerSecond / rawEventsPerSecond),
@@ -250,9 +291,16 @@ interface MixedTarget {
   writers: string[];
 }
 
-const historyPath = (target: MixedTarget) => `/v1/profiles/${target.profiles[Math.floor(Math.random() * target.profiles.length)]}/history?limit=20`;
+const historyPath = (target: MixedTarget) =>
+  `/v1/profiles/${target.profiles[Math.floor(Math.random() * target.profiles.length)]}/history?limit=20`;
 const newPlayEvent = (target: MixedTarget) =>
-  JSON.stringify(watchSession(target.writers[Math.floor(Math.random() * target.writers.length)], `title-${randomUUID().slice(0, 4)}`, Date.now() - 1_000)[0]);
+  JSON.stringify(
+    watchSession(
+      target.writers[Math.floor(Math.random() * target.writers.length)],
+      `title-${randomUUID().slice(0, 4)}`,
+      Date.now() - 1_000,
+    )[0],
+  );
 
 /** Answers of one load level, by kind; latency of accepted (2xx) answers only. */
 class LoadTally {
@@ -280,7 +328,12 @@ async function measureLevel(
   const tally = new LoadTally();
   const apiBefore = await scrapeApi(target.api);
   const { cpu, machineShare } = await cpuProfile(
-    { api: target.api.pid, collector: target.collector.pid, cassandra: servicePid('cassandra'), kafka: servicePid('kafka') },
+    {
+      api: target.api.pid,
+      collector: target.collector.pid,
+      cassandra: servicePid('cassandra'),
+      kafka: servicePid('kafka'),
+    },
     () => run(tally),
   );
   const apiAfter = await scrapeApi(target.api);
@@ -300,7 +353,9 @@ async function measureLevel(
     cpu,
     machineShare,
     apiInProcessReadP99Ms: bucketP99Ms(apiBefore.buckets, apiAfter.buckets),
-    apiShedByReason: Object.fromEntries(Object.entries(apiAfter.shed).map(([reason, n]) => [reason, n - (apiBefore.shed[reason] ?? 0)])),
+    apiShedByReason: Object.fromEntries(
+      Object.entries(apiAfter.shed).map(([reason, n]) => [reason, n - (apiBefore.shed[reason] ?? 0)]),
+    ),
   };
 }
 
@@ -359,7 +414,12 @@ async function closedLoopMixedLoad(target: MixedTarget, connections: number, sec
  * VH_BENCH_TRACE_DIR set, every answer is also written there as [arrival ms, latency ms, status, write?]:
  * how the start-up transients of this benchmark were found.
  */
-async function openLoopMixedLoad(target: MixedTarget, rate: number, seconds: number, label: string): Promise<LevelResult> {
+async function openLoopMixedLoad(
+  target: MixedTarget,
+  rate: number,
+  seconds: number,
+  label: string,
+): Promise<LevelResult> {
   const trace: [number, number, number, number][] = [];
   const result = await measureLevel(target, { connections: null, offeredRate: rate, seconds }, (tally) =>
     openLoop(
@@ -373,7 +433,11 @@ async function openLoopMixedLoad(target: MixedTarget, rate: number, seconds: num
               headers: { 'content-type': 'application/json', authorization: `Bearer ${target.writeToken}` },
               body: newPlayEvent(target),
             }
-          : { url: `${target.api.url}${historyPath(target)}`, method: 'GET', headers: { authorization: `Bearer ${target.readToken}` } },
+          : {
+              url: `${target.api.url}${historyPath(target)}`,
+              method: 'GET',
+              headers: { authorization: `Bearer ${target.readToken}` },
+            },
       (request, status, ms, arrivedAtMs) => {
         tally.answer(request.method === 'POST' ? 'write' : 'read', status, ms);
         trace.push([Math.round(arrivedAtMs), Math.round(ms), status ?? 0, request.method === 'POST' ? 1 : 0]);
@@ -385,7 +449,10 @@ async function openLoopMixedLoad(target: MixedTarget, rate: number, seconds: num
   if (traceDir) writeFileSync(join(traceDir, `open-loop-${label}.json`), JSON.stringify(trace));
   const acceptedP99 = (from: number, to: number) =>
     percentile(
-      trace.filter(([arrived, , status]) => arrived >= from && arrived < to && status >= 200 && status < 300).map(([, ms]) => ms).sort((a, b) => a - b),
+      trace
+        .filter(([arrived, , status]) => arrived >= from && arrived < to && status >= 200 && status < 300)
+        .map(([, ms]) => ms)
+        .sort((a, b) => a - b),
       99,
     );
   const half = (seconds * 1000) / 2;

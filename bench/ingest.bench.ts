@@ -21,7 +21,11 @@ export interface IngestParams {
  * cassandra-driver at the best concurrency found, one row per request or one unlogged batch per profile.
  */
 export async function ingest(ctx: BenchContext, params: IngestParams) {
-  const events = syntheticHistory(params.profiles, params.sessionsPerProfile, Date.now() - 3 * 86_400_000) as ViewingEvent[];
+  const events = syntheticHistory(
+    params.profiles,
+    params.sessionsPerProfile,
+    Date.now() - 3 * 86_400_000,
+  ) as ViewingEvent[];
 
   const ceiling = [];
   for (const concurrency of params.ceilingConcurrency) {
@@ -30,7 +34,12 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
       await settle(ctx.config.cassandra.keyspace);
       const measured = await cpuProfile({ cassandra: servicePid('cassandra') }, async () => {
         if (mode === 'row') {
-          await concurrent.executeConcurrent(ctx.client, ctx.live.insert, rows.map((e) => ctx.live.params(e)), { concurrencyLevel: concurrency, raiseOnFirstError: true });
+          await concurrent.executeConcurrent(
+            ctx.client,
+            ctx.live.insert,
+            rows.map((e) => ctx.live.params(e)),
+            { concurrencyLevel: concurrency, raiseOnFirstError: true },
+          );
         } else {
           const byProfile = new Map<string, ViewingEvent[]>();
           for (const e of rows) byProfile.set(e.profileId, [...(byProfile.get(e.profileId) ?? []), e]);
@@ -49,7 +58,14 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
         }
       });
       const seconds = measured.wallSeconds;
-      ceiling.push({ mode, concurrency, seconds: round(seconds), eventsPerSecond: round(events.length / seconds), cpu: measured.cpu, machineShare: measured.machineShare });
+      ceiling.push({
+        mode,
+        concurrency,
+        seconds: round(seconds),
+        eventsPerSecond: round(events.length / seconds),
+        cpu: measured.cpu,
+        machineShare: measured.machineShare,
+      });
     }
   }
   const best = ceiling.reduce((a, b) => (b.eventsPerSecond > a.eventsPerSecond ? b : a));
@@ -63,7 +79,10 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
     INGEST_PORT: String(await freePort()),
     LOG_LEVEL: 'warn',
   };
-  const kafka = createKafka({ ...ctx.config.kafka, eventTopic: topic, deadLetterTopic: env.DEAD_LETTER_TOPIC }, 'bench');
+  const kafka = createKafka(
+    { ...ctx.config.kafka, eventTopic: topic, deadLetterTopic: env.DEAD_LETTER_TOPIC },
+    'bench',
+  );
   await ensureEventLogTopics(kafka, { ...ctx.config.kafka, eventTopic: topic, deadLetterTopic: env.DEAD_LETTER_TOPIC });
   const app = await AppProcess.start('ingest', env);
   const admin = kafka.admin();
@@ -73,24 +92,27 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
   try {
     await settle(ctx.config.cassandra.keyspace);
     await untilGroupStable(admin, env.INGEST_GROUP_ID, 200);
-    const measured = await cpuProfile({ cassandra: servicePid('cassandra'), kafka: servicePid('kafka'), ingest: app.pid }, async () => {
-    const started = performance.now();
-    const sends = chunk(events, 1_000).map((list) =>
-      producer.send({
-        topic,
-        acks: -1,
-        compression: CompressionTypes.GZIP,
-        messages: list.map((e) => ({ key: e.profileId, value: encodeViewingEvent(e) })),
-      }),
+    const measured = await cpuProfile(
+      { cassandra: servicePid('cassandra'), kafka: servicePid('kafka'), ingest: app.pid },
+      async () => {
+        const started = performance.now();
+        const sends = chunk(events, 1_000).map((list) =>
+          producer.send({
+            topic,
+            acks: -1,
+            compression: CompressionTypes.GZIP,
+            messages: list.map((e) => ({ key: e.profileId, value: encodeViewingEvent(e) })),
+          }),
+        );
+        await Promise.all(sends);
+        const producedSeconds = (performance.now() - started) / 1000;
+        // Offsets are committed only after the rows are written (invariant 2), so a caught-up group means
+        // every event is in Cassandra; the count below checks it.
+        const end = (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.offset), 0);
+        await until(async () => (await committedTotal(admin, env.INGEST_GROUP_ID, topic)) >= end, 600_000, 50);
+        return { producedSeconds, end };
+      },
     );
-    await Promise.all(sends);
-    const producedSeconds = (performance.now() - started) / 1000;
-    // Offsets are committed only after the rows are written (invariant 2), so a caught-up group means
-    // every event is in Cassandra; the count below checks it.
-    const end = (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.offset), 0);
-    await until(async () => (await committedTotal(admin, env.INGEST_GROUP_ID, topic)) >= end, 600_000, 50);
-    return { producedSeconds, end };
-    });
     const seconds = measured.wallSeconds;
     const { producedSeconds, end } = measured.result;
     const stored = await countLiveRows(ctx, [...new Set(events.map((e) => e.profileId))]);
@@ -105,23 +127,33 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
     // Replay: a fresh consumer group reads the full topic again (rebuilding the projection, or catching
     // up after an outage). Nothing produces meanwhile, so this is ingest alone against the same ceiling.
     const replayGroup = `${topic}-replay`;
-    const replayApp = await AppProcess.start('ingest', { ...env, INGEST_GROUP_ID: replayGroup, INGEST_PORT: String(await freePort()) });
+    const replayApp = await AppProcess.start('ingest', {
+      ...env,
+      INGEST_GROUP_ID: replayGroup,
+      INGEST_PORT: String(await freePort()),
+    });
     let replay;
     try {
       const committedOf = () => committedTotal(admin, replayGroup, topic);
       await untilGroupStable(admin, replayGroup, 20);
-      const measuredReplay = await cpuProfile({ cassandra: servicePid('cassandra'), kafka: servicePid('kafka'), ingest: replayApp.pid }, async () => {
-        const from = await committedOf();
-        await until(async () => (await committedOf()) >= end, 600_000, 50);
-        return end - from;
-      });
+      const measuredReplay = await cpuProfile(
+        { cassandra: servicePid('cassandra'), kafka: servicePid('kafka'), ingest: replayApp.pid },
+        async () => {
+          const from = await committedOf();
+          await until(async () => (await committedOf()) >= end, 600_000, 50);
+          return end - from;
+        },
+      );
       replay = {
         events: measuredReplay.result,
         seconds: round(measuredReplay.wallSeconds),
         eventsPerSecond: round(measuredReplay.result / measuredReplay.wallSeconds),
         cpu: measuredReplay.cpu,
         machineShare: measuredReplay.machineShare,
-        ingestCpuMicrosPerEvent: typeof measuredReplay.cpu.ingest === 'number' ? round((measuredReplay.cpu.ingest * 1e6) / measuredReplay.result, 1) : null,
+        ingestCpuMicrosPerEvent:
+          typeof measuredReplay.cpu.ingest === 'number'
+            ? round((measuredReplay.cpu.ingest * 1e6) / measuredReplay.result, 1)
+            : null,
         ratio: round(measuredReplay.result / measuredReplay.wallSeconds / best.eventsPerSecond),
       };
     } finally {
@@ -136,7 +168,8 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
     const jsonStarted = performance.now();
     for (const m of messages) JSON.parse(m.toString('utf8'));
     const jsonMicros = ((performance.now() - jsonStarted) * 1000) / messages.length;
-    const perEvent = (cpuSeconds: number | null | undefined) => (typeof cpuSeconds === 'number' ? round((cpuSeconds * 1e6) / events.length, 1) : null);
+    const perEvent = (cpuSeconds: number | null | undefined) =>
+      typeof cpuSeconds === 'number' ? round((cpuSeconds * 1e6) / events.length, 1) : null;
     const profile = {
       ingestCpuMicrosPerEvent: perEvent(measured.cpu.ingest),
       rawClientCpuMicrosPerEvent: perEvent(best.cpu.benchmark),
@@ -147,7 +180,12 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
     };
     return {
       profile,
-      parameters: { ...params, events: events.length, partitions: ctx.config.kafka.eventTopicPartitions, writeConcurrency: ctx.config.ingest.writeConcurrency },
+      parameters: {
+        ...params,
+        events: events.length,
+        partitions: ctx.config.kafka.eventTopicPartitions,
+        writeConcurrency: ctx.config.ingest.writeConcurrency,
+      },
       ceiling,
       best,
       endToEnd,

@@ -32,7 +32,8 @@ export async function openLoop(
   // All at once: a request sent after another was answered would reuse its socket, not open one.
   for (const url of options.warmUrls) await Promise.all(Array.from({ length: poolSize }, () => get(agent, url)));
   for (const [name, sockets] of Object.entries(agent.freeSockets)) {
-    if ((sockets?.length ?? 0) < poolSize) throw new Error(`only ${sockets?.length ?? 0} of ${poolSize} connections to ${name} opened`);
+    if ((sockets?.length ?? 0) < poolSize)
+      throw new Error(`only ${sockets?.length ?? 0} of ${poolSize} connections to ${name} opened`);
   }
   const pending = new Set<Promise<void>>();
   let started = 0;
@@ -46,11 +47,15 @@ export async function openLoop(
         onAnswer(request, status, performance.now() - arrived, arrived - started);
         resolve();
       };
-      const outgoing = http.request(request.url, { method: request.method, headers: request.headers, agent, timeout: timeoutMs }, (response) => {
-        response.on('data', () => undefined);
-        response.on('end', () => settle(response.statusCode ?? null));
-        response.on('error', () => settle(null));
-      });
+      const outgoing = http.request(
+        request.url,
+        { method: request.method, headers: request.headers, agent, timeout: timeoutMs },
+        (response) => {
+          response.on('data', () => undefined);
+          response.on('end', () => settle(response.statusCode ?? null));
+          response.on('error', () => settle(null));
+        },
+      );
       outgoing.on('timeout', () => outgoing.destroy(new Error('timeout')));
       outgoing.on('error', () => settle(null));
       outgoing.end(request.body);

@@ -53,5 +53,10 @@ export async function reads(ctx: BenchContext, params = { sizes: [100, 1_000, 10
       },
     });
   }
-  return { name: 'reads', parameters: { ...params, pageSize: PAGE, sequential: true }, results, target: { avgSpeedupAt10k: 5 } };
+  return {
+    name: 'reads',
+    parameters: { ...params, pageSize: PAGE, sequential: true },
+    results,
+    target: { avgSpeedupAt10k: 5 },
+  };
 }

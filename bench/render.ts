@@ -11,7 +11,11 @@ interface Env {
 
 const n = (value: number | null | undefined) => (typeof value === 'number' ? value.toLocaleString('en') : 'n/a');
 const status = (value: unknown, target: number) =>
-  typeof value !== 'number' ? 'not measured' : value >= target ? 'met' : `missed (${value} of ${target}: ${Math.round((value / target) * 100)}%)`;
+  typeof value !== 'number'
+    ? 'not measured'
+    : value >= target
+      ? 'met'
+      : `missed (${value} of ${target}: ${Math.round((value / target) * 100)}%)`;
 
 /** BENCHMARKS.md: generated tables, then the hand-written analysis kept in bench/ANALYSIS.md. */
 export function renderBenchmarks(r: Results, summary: Record<string, any>, env: Env): string {
@@ -33,15 +37,29 @@ export function renderBenchmarks(r: Results, summary: Record<string, any>, env: 
         .join('\n'),
     )
     .join('\n');
-  const ceilingRows = ing.ceiling.map((x: any) => `| ${x.mode === 'row' ? 'one row per request' : 'one unlogged batch per profile (≤ 20 rows)'} | ${x.concurrency} | ${n(x.eventsPerSecond)} |`).join('\n');
-  const cpuOf = (l: any) => `${l.cpu.api ?? '–'} / ${l.cpu.collector ?? '–'} / ${l.cpu.cassandra ?? '–'} / ${l.cpu.benchmark ?? '–'}`;
+  const ceilingRows = ing.ceiling
+    .map(
+      (x: any) =>
+        `| ${x.mode === 'row' ? 'one row per request' : 'one unlogged batch per profile (≤ 20 rows)'} | ${x.concurrency} | ${n(x.eventsPerSecond)} |`,
+    )
+    .join('\n');
+  const cpuOf = (l: any) =>
+    `${l.cpu.api ?? '–'} / ${l.cpu.collector ?? '–'} / ${l.cpu.cassandra ?? '–'} / ${l.cpu.benchmark ?? '–'}`;
   const level = (l: any) =>
     `${l.connections ?? `open, ${n(l.offeredRate)}/s`} | ${n(l.requestsPerSecond)} | ${n(l.reads)} / ${n(l.writes)} | ${l.p50Ms} | ${l.p99Ms} | ${l.readP99Ms} / ${l.writeP99Ms} | ${n(l.shed)} | ${n(l.errors)} | ${(l.errorRate * 100).toFixed(2)}% | ${cpuOf(l)} | ${Math.round(l.machineShare * 100)}% |`;
-  const shedReasons = (l: any) => Object.entries(l.apiShedByReason ?? {}).filter(([, v]) => (v as number) > 0).map(([k, v]) => `${k} ${n(v as number)}`).join(', ') || '–';
-  const overloadRow = (label: string, l: any) => `| ${label} | ${level(l)} ${l.apiInProcessReadP99Ms ?? '–'} | ${shedReasons(l)} |`;
+  const shedReasons = (l: any) =>
+    Object.entries(l.apiShedByReason ?? {})
+      .filter(([, v]) => (v as number) > 0)
+      .map(([k, v]) => `${k} ${n(v as number)}`)
+      .join(', ') || '–';
+  const overloadRow = (label: string, l: any) =>
+    `| ${label} | ${level(l)} ${l.apiInProcessReadP99Ms ?? '–'} | ${shedReasons(l)} |`;
   const dictionaryRows = r.dictionary.available
     ? r.dictionary.results
-        .map((d: any) => `| ${d.sessionsPerProfile} | ${n(d.avgEncodedBytes)} | ${n(d.avgZstdBytes)} | ${n(d.avgZstdWithDictionaryBytes)} | **${d.gain}x** |`)
+        .map(
+          (d: any) =>
+            `| ${d.sessionsPerProfile} | ${n(d.avgEncodedBytes)} | ${n(d.avgZstdBytes)} | ${n(d.avgZstdWithDictionaryBytes)} | **${d.gain}x** |`,
+        )
         .join('\n')
     : `| ${r.dictionary.reason} | | | | |`;
   const analysis = readFileSync(join(ROOT, 'bench/ANALYSIS.md'), 'utf8');
@@ -61,8 +79,12 @@ times. Raw results: \`bench/results/*.json\`; headline figures: \`bench/results/
 | key | value | baseline | target | status |
 |---|---|---|---|---|
 | \`ingest_vs_ceiling\` | ${summary.ingest_vs_ceiling} | raw cassandra-driver, best concurrency | 0.7 | ${status(summary.ingest_vs_ceiling, 0.7)} |
-${summary.ingest_replay_vs_ceiling != null ? `| \`ingest_replay_vs_ceiling\` | ${summary.ingest_replay_vs_ceiling} | the same; a fresh group replays the topic, nothing produced meanwhile | 0.7 | ${status(summary.ingest_replay_vs_ceiling, 0.7)} |
-` : ''}| \`collector_events_per_s\` | ${n(summary.collector_events_per_s)} | raw kafkajs producer: ${n(col.rawProducerEventsPerSecond)} (ratio ${col.ratio}) | | |
+${
+  summary.ingest_replay_vs_ceiling != null
+    ? `| \`ingest_replay_vs_ceiling\` | ${summary.ingest_replay_vs_ceiling} | the same; a fresh group replays the topic, nothing produced meanwhile | 0.7 | ${status(summary.ingest_replay_vs_ceiling, 0.7)} |
+`
+    : ''
+}| \`collector_events_per_s\` | ${n(summary.collector_events_per_s)} | raw kafkajs producer: ${n(col.rawProducerEventsPerSecond)} (ratio ${col.ratio}) | | |
 | \`read_speedup_avg_10k\` | ${summary.read_speedup_avg_10k}x | the same 10,000 records all live | 5x | ${status(summary.read_speedup_avg_10k, 5)} |
 | \`read_speedup_p99_10k\` | ${summary.read_speedup_p99_10k}x | the same | (Netflix: 1.5x) | ${status(summary.read_speedup_p99_10k, 1.5)} |
 | \`storage_reduction\` | ${summary.storage_reduction}x | the same history in the live table | 10x (Netflix: 6x) | ${status(summary.storage_reduction, 10)} |
@@ -84,19 +106,33 @@ ${ceilingRows}
 
 End to end: **${n(ing.endToEnd.eventsPerSecond)} events/s** (${ing.endToEnd.seconds} s; producing alone took ${ing.endToEnd.producedSeconds} s) against the best
 ceiling ${n(ing.best.eventsPerSecond)} events/s: **${ing.ratio}** of it.
-${ing.replay ? `
+${
+  ing.replay
+    ? `
 Replay (a fresh consumer group reads the whole topic again, as when the projection is rebuilt or ingest catches up
 after an outage; nothing is produced meanwhile): **${n(ing.replay.eventsPerSecond)} events/s**, **${ing.replay.ratio}** of the ceiling,
 ${ing.replay.ingestCpuMicrosPerEvent} µs of ingest CPU per event.
-` : ''}
+`
+    : ''
+}
 CPU seconds used (from /proc) and the share of the machine's ${env.machine.cores} cores that was busy:
 
 | run | wall s | ${Object.keys(ing.endToEnd.cpu).join(' | ')} | machine busy |
-|---|---|${Object.keys(ing.endToEnd.cpu).map(() => '---|').join('')}---|
-| best ceiling | ${ing.best.seconds} | ${Object.keys(ing.endToEnd.cpu).map((k) => ing.best.cpu[k] ?? '–').join(' | ')} | ${Math.round(ing.best.machineShare * 100)}% |
+|---|---|${Object.keys(ing.endToEnd.cpu)
+    .map(() => '---|')
+    .join('')}---|
+| best ceiling | ${ing.best.seconds} | ${Object.keys(ing.endToEnd.cpu)
+    .map((k) => ing.best.cpu[k] ?? '–')
+    .join(' | ')} | ${Math.round(ing.best.machineShare * 100)}% |
 | end to end | ${ing.endToEnd.seconds} | ${Object.values(ing.endToEnd.cpu).join(' | ')} | ${Math.round(ing.endToEnd.machineShare * 100)}% |
-${ing.replay ? `| replay | ${ing.replay.seconds} | ${Object.keys(ing.endToEnd.cpu).map((k) => ing.replay.cpu[k] ?? '–').join(' | ')} | ${Math.round(ing.replay.machineShare * 100)}% |
-` : ''}
+${
+  ing.replay
+    ? `| replay | ${ing.replay.seconds} | ${Object.keys(ing.endToEnd.cpu)
+        .map((k) => ing.replay.cpu[k] ?? '–')
+        .join(' | ')} | ${Math.round(ing.replay.machineShare * 100)}% |
+`
+    : ''
+}
 Per event: the ingest process spends **${ing.profile.ingestCpuMicrosPerEvent} µs** of CPU, the raw client ${ing.profile.rawClientCpuMicrosPerEvent} µs; Cassandra
 ${ing.profile.cassandraCpuMicrosPerEventEndToEnd} µs end to end against ${ing.profile.cassandraCpuMicrosPerEventCeiling} µs in the ceiling. Decoding and validating one message
 (JSON plus the zod schema) takes ${ing.profile.decodeAndValidateMicrosPerEvent} µs, of which JSON.parse ${ing.profile.jsonParseMicrosPerEvent} µs.
@@ -106,7 +142,9 @@ ${ing.profile.cassandraCpuMicrosPerEventEndToEnd} µs end to end against ${ing.p
 ${col.parameters.connections} connections posting batches of ${col.parameters.batch} events for ${col.parameters.seconds} s (autocannon): **${n(col.eventsPerSecond)} events/s**
 (${n(col.requests)} requests, ${n(col.non2xx)} not 2xx, p99 ${col.latencyP99Ms} ms). Baseline, a raw kafkajs producer sending the same batches with
 acks = all and gzip, ${col.parameters.connections} in flight: ${n(col.rawProducerEventsPerSecond)} events/s. Ratio **${col.ratio}**. The collector
-process spent ${col.collectorCpuMicrosPerEvent} µs of CPU per accepted event (CPU seconds: ${Object.entries(col.cpu).map(([k, v]) => `${k} ${v}`).join(', ')}).
+process spent ${col.collectorCpuMicrosPerEvent} µs of CPU per accepted event (CPU seconds: ${Object.entries(col.cpu)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')}).
 
 ## Mixed load: 9 reads to 1 write over HTTP
 

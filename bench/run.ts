@@ -14,7 +14,13 @@ const SIZES = {
     storage: { profiles: 200, sessionsPerProfile: 50, readSeconds: 10 },
     reads: { sizes: [100, 1_000, 10_000], budgetMs: 20_000 },
     ingest: { profiles: 2_000, sessionsPerProfile: 10, ceilingConcurrency: [32, 128, 512] },
-    http: { seconds: 8, concurrency: [2, 4, 8, 16, 32, 64, 128], profiles: 200, sessionsPerProfile: 20, collectorBatch: 100 },
+    http: {
+      seconds: 8,
+      concurrency: [2, 4, 8, 16, 32, 64, 128],
+      profiles: 200,
+      sessionsPerProfile: 20,
+      collectorBatch: 100,
+    },
     dictionary: { profiles: 400, sessions: [5, 20, 100] },
   },
   quick: {
@@ -54,7 +60,8 @@ async function main(args: string[]): Promise<void> {
       results.storage = sc.storage;
       results.compaction = sc.compaction;
     }
-    if (wanted('dictionary')) results.dictionary = await step('zstd dictionary', () => zstdDictionary(ctx, sizes.dictionary));
+    if (wanted('dictionary'))
+      results.dictionary = await step('zstd dictionary', () => zstdDictionary(ctx, sizes.dictionary));
     if (wanted('reads')) results.reads = await step('reads', () => reads(ctx, sizes.reads));
     if (wanted('ingest')) results.ingest = await step('ingest', () => ingest(ctx, sizes.ingest));
     if (wanted('http')) {
@@ -68,7 +75,8 @@ async function main(args: string[]): Promise<void> {
   const generatedAt = new Date().toISOString();
   const env = { machine: machine(), generatedAt, quick };
   const dir = join(ROOT, 'bench/results');
-  for (const [name, result] of Object.entries(results)) writeFileSync(join(dir, `${name}.json`), `${JSON.stringify({ ...result, ...env }, null, 2)}\n`);
+  for (const [name, result] of Object.entries(results))
+    writeFileSync(join(dir, `${name}.json`), `${JSON.stringify({ ...result, ...env }, null, 2)}\n`);
   if (only) {
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
     return;
@@ -104,7 +112,10 @@ function renderFromFiles(): void {
   const names = ['storage', 'compaction', 'dictionary', 'reads', 'ingest', 'collector', 'mixed'];
   const results = Object.fromEntries(names.map((name) => [name, read(name)]));
   // From the result files, newest first: after `--only`, the headline follows the steps rerun.
-  const generatedAt = Object.values(results).map((r: any) => r.generatedAt as string).sort().at(-1)!;
+  const generatedAt = Object.values(results)
+    .map((r: any) => r.generatedAt as string)
+    .sort()
+    .at(-1)!;
   const env = { machine: results.reads.machine, generatedAt, quick: Boolean(results.reads.quick) };
   const summary = summaryOf(results, env.machine.cores, generatedAt);
   writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);

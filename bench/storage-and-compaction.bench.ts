@@ -16,7 +16,10 @@ interface CompactionRun {
  * after a flush; how fast compaction rolls profiles up; and the read p99 while it runs against idle.
  * Compaction runs in a child process, as in the compactor's sandboxed processors.
  */
-export async function storageAndCompaction(ctx: BenchContext, params = { profiles: 200, sessionsPerProfile: 50, readSeconds: 10 }) {
+export async function storageAndCompaction(
+  ctx: BenchContext,
+  params = { profiles: 200, sessionsPerProfile: 50, readSeconds: 10 },
+) {
   const events = syntheticHistory(params.profiles, params.sessionsPerProfile, Date.now() - 60 * 86_400_000);
   const profileIds = [...new Set(events.map((e) => e.profileId))];
   for (let i = 0; i < events.length; i += 2_000) {
@@ -49,13 +52,24 @@ export async function storageAndCompaction(ctx: BenchContext, params = { profile
 
   const storage = {
     name: 'storage',
-    method: flushed && liveBytes !== null && compressedBytes !== null ? 'on-disk SSTable bytes after nodetool flush' : 'unavailable',
-    parameters: { profiles: params.profiles, sessionsPerProfile: params.sessionsPerProfile, events: events.length, records },
+    method:
+      flushed && liveBytes !== null && compressedBytes !== null
+        ? 'on-disk SSTable bytes after nodetool flush'
+        : 'unavailable',
+    parameters: {
+      profiles: params.profiles,
+      sessionsPerProfile: params.sessionsPerProfile,
+      events: events.length,
+      records,
+    },
     liveBytes,
     compressedBytes,
     storedChunkBytes: storedBytes,
     encodedBytesBeforeZstd: rawBytes,
-    bytesPerRecord: { live: liveBytes === null ? null : round(liveBytes / records), compressed: compressedBytes === null ? null : round(compressedBytes / records) },
+    bytesPerRecord: {
+      live: liveBytes === null ? null : round(liveBytes / records),
+      compressed: compressedBytes === null ? null : round(compressedBytes / records),
+    },
     reduction: liveBytes && compressedBytes ? round(liveBytes / compressedBytes) : null,
     zstdRatio: round(rawBytes / storedBytes),
     target: 10,
@@ -66,7 +80,11 @@ export async function storageAndCompaction(ctx: BenchContext, params = { profile
     seconds: round(alone.seconds),
     profilesPerSecond: round(half / alone.seconds),
     recordsPerSecond: round(alone.records / alone.seconds),
-    whileReading: { profiles: profileIds.length - half, seconds: round(concurrent.seconds), recordsPerSecond: round(concurrent.records / concurrent.seconds) },
+    whileReading: {
+      profiles: profileIds.length - half,
+      seconds: round(concurrent.seconds),
+      recordsPerSecond: round(concurrent.records / concurrent.seconds),
+    },
     readsIdle: idle,
     readsDuringCompaction: busy,
     readP99Ratio: round(busy.p99Ms / idle.p99Ms),
@@ -93,7 +111,9 @@ function compactInChildProcess(keyspace: string, profileIds: string[]): Promise<
     env: process.env,
   });
   return new Promise((resolve, reject) => {
-    child.once('message', (message: { ok: boolean; error?: string } & CompactionRun) => (message.ok ? resolve(message) : reject(new Error(message.error))));
+    child.once('message', (message: { ok: boolean; error?: string } & CompactionRun) =>
+      message.ok ? resolve(message) : reject(new Error(message.error)),
+    );
     child.once('exit', (code) => reject(new Error(`compaction process exited with ${code}`)));
     child.send({ keyspace, profileIds });
   });

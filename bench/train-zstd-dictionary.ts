@@ -22,8 +22,11 @@ function main(): void {
       return file;
     });
     const output = join(dir, 'dictionary');
-    const trained = spawnSync('zstd', ['--train', '-q', '--maxdict=16384', '-o', output, ...files], { encoding: 'utf8' });
-    if (trained.status !== 0) throw new Error(`zstd --train failed (is Debian's zstd installed?): ${trained.stderr ?? trained.error}`);
+    const trained = spawnSync('zstd', ['--train', '-q', '--maxdict=16384', '-o', output, ...files], {
+      encoding: 'utf8',
+    });
+    if (trained.status !== 0)
+      throw new Error(`zstd --train failed (is Debian's zstd installed?): ${trained.stderr ?? trained.error}`);
     const dictionaries: Record<number, string> = { ...ZSTD_DICTIONARIES };
     const id = Math.max(0, ...Object.keys(dictionaries).map(Number)) + 1;
     dictionaries[id] = readFileSync(output).toString('base64');

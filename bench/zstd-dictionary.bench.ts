@@ -20,7 +20,12 @@ interface DictionaryCodec {
  */
 export async function zstdDictionary(ctx: BenchContext, params = { profiles: 400, sessions: [5, 20, 100] }) {
   const zstdCli = spawnSync('zstd', ['--version'], { encoding: 'utf8' });
-  if (zstdCli.status !== 0) return { name: 'zstd-dictionary', available: false, reason: 'the zstd command line is not installed (apt-get install zstd)' };
+  if (zstdCli.status !== 0)
+    return {
+      name: 'zstd-dictionary',
+      available: false,
+      reason: 'the zstd command line is not installed (apt-get install zstd)',
+    };
   const codec = await loadDictionaryCodec();
   const level = ctx.config.compaction.zstdLevel;
   const results = [];
@@ -32,7 +37,11 @@ export async function zstdDictionary(ctx: BenchContext, params = { profiles: 400
     try {
       train.forEach((blob, i) => writeFileSync(join(dir, `sample-${i}`), blob));
       const dictionaryPath = join(dir, 'dictionary');
-      const trained = spawnSync('zstd', ['--train', '-q', '--maxdict=16384', '-o', dictionaryPath, ...train.map((_, i) => join(dir, `sample-${i}`))], { encoding: 'utf8' });
+      const trained = spawnSync(
+        'zstd',
+        ['--train', '-q', '--maxdict=16384', '-o', dictionaryPath, ...train.map((_, i) => join(dir, `sample-${i}`))],
+        { encoding: 'utf8' },
+      );
       if (trained.status !== 0) throw new Error(`zstd --train failed: ${trained.stderr}`);
       const dictionary = readFileSync(dictionaryPath);
       const sum = (sizes: number[]) => sizes.reduce((a, b) => a + b, 0);
@@ -51,7 +60,12 @@ export async function zstdDictionary(ctx: BenchContext, params = { profiles: 400
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  return { name: 'zstd-dictionary', available: true, parameters: { ...params, level, trainedOn: 'half the profiles, measured on the other half' }, results };
+  return {
+    name: 'zstd-dictionary',
+    available: true,
+    parameters: { ...params, level, trainedOn: 'half the profiles, measured on the other half' },
+    results,
+  };
 }
 
 /** Each profile's whole history as the compactor encodes it into one chunk (before zstd). */

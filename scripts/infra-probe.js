@@ -7,8 +7,14 @@ const TIMEOUT_MS = 5000;
 
 async function probeKafka() {
   const { Kafka, logLevel } = require('kafkajs');
-  const kafka = new Kafka({ clientId: 'infra-probe', brokers: [address], logLevel: logLevel.NOTHING,
-    connectionTimeout: TIMEOUT_MS, requestTimeout: TIMEOUT_MS, retry: { retries: 0 } });
+  const kafka = new Kafka({
+    clientId: 'infra-probe',
+    brokers: [address],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: TIMEOUT_MS,
+    requestTimeout: TIMEOUT_MS,
+    retry: { retries: 0 },
+  });
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -22,9 +28,12 @@ async function probeKafka() {
 async function probeCassandra() {
   const cassandra = require('cassandra-driver');
   const [host, port] = address.split(':');
-  const client = new cassandra.Client({ contactPoints: [host], protocolOptions: { port: Number(port) },
+  const client = new cassandra.Client({
+    contactPoints: [host],
+    protocolOptions: { port: Number(port) },
     localDataCenter: process.env.CASSANDRA_LOCAL_DC || 'datacenter1',
-    socketOptions: { connectTimeout: TIMEOUT_MS, readTimeout: TIMEOUT_MS } });
+    socketOptions: { connectTimeout: TIMEOUT_MS, readTimeout: TIMEOUT_MS },
+  });
   try {
     const rs = await client.execute('SELECT release_version, data_center FROM system.local');
     const row = rs.first();
@@ -39,7 +48,18 @@ if (!probes[service] || !address) {
   console.error('usage: infra-probe.js kafka|cassandra host:port');
   process.exit(2);
 }
-const timer = setTimeout(() => { console.error(`${service}: no answer in ${TIMEOUT_MS * 2} ms`); process.exit(1); }, TIMEOUT_MS * 2);
+const timer = setTimeout(() => {
+  console.error(`${service}: no answer in ${TIMEOUT_MS * 2} ms`);
+  process.exit(1);
+}, TIMEOUT_MS * 2);
 probes[service]()
-  .then((line) => { clearTimeout(timer); console.log(line); process.exit(0); })
-  .catch((err) => { clearTimeout(timer); console.error(`${service}: ${err.message}`); process.exit(1); });
+  .then((line) => {
+    clearTimeout(timer);
+    console.log(line);
+    process.exit(0);
+  })
+  .catch((err) => {
+    clearTimeout(timer);
+    console.error(`${service}: ${err.message}`);
+    process.exit(1);
+  });

@@ -25,14 +25,36 @@ describe('authentication and authorisation on every route', () => {
     const [event] = watchSession(owner, 'title-1', Date.now() - 60_000);
     return [
       { name: 'POST /v1/events', url: `${collector.url}/v1/events`, method: 'POST', body: event, writes: true },
-      { name: 'POST /v1/events (batch)', url: `${collector.url}/v1/events`, method: 'POST', body: { events: [event] }, writes: true },
+      {
+        name: 'POST /v1/events (batch)',
+        url: `${collector.url}/v1/events`,
+        method: 'POST',
+        body: { events: [event] },
+        writes: true,
+      },
       { name: 'GET history', url: `${api.url}/v1/profiles/${owner}/history`, method: 'GET' },
       { name: 'GET continue-watching', url: `${api.url}/v1/profiles/${owner}/continue-watching`, method: 'GET' },
-      { name: 'DELETE record', url: `${api.url}/v1/profiles/${owner}/history/${recordId}`, method: 'DELETE', writes: true },
+      {
+        name: 'DELETE record',
+        url: `${api.url}/v1/profiles/${owner}/history/${recordId}`,
+        method: 'DELETE',
+        writes: true,
+      },
       { name: 'DELETE history', url: `${api.url}/v1/profiles/${owner}/history`, method: 'DELETE', writes: true },
-      { name: 'POST batchGet', url: `${api.url}/v1/history:batchGet`, method: 'POST', body: { profiles: [{ profileId: owner }] } },
+      {
+        name: 'POST batchGet',
+        url: `${api.url}/v1/history:batchGet`,
+        method: 'POST',
+        body: { profiles: [{ profileId: owner }] },
+      },
       { name: 'GET export', url: `${api.url}/v1/history/export?since=2026-01-01T00:00:00Z`, method: 'GET' },
-      { name: 'POST compactions', url: `${api.url}/v1/admin/compactions`, method: 'POST', body: { profileId: owner }, writes: true },
+      {
+        name: 'POST compactions',
+        url: `${api.url}/v1/admin/compactions`,
+        method: 'POST',
+        body: { profileId: owner },
+        writes: true,
+      },
       { name: 'GET compaction', url: `${api.url}/v1/admin/compactions/1`, method: 'GET' },
       { name: 'Bull Board', url: `${api.url}/admin/queues/api/queues`, method: 'GET' },
     ];
@@ -44,7 +66,11 @@ describe('authentication and authorisation on every route', () => {
       headers: { 'content-type': 'application/json', ...headers },
       body: route.body === undefined ? undefined : JSON.stringify(route.body),
     });
-    return { status: response.status, wwwAuthenticate: response.headers.get('www-authenticate'), body: await response.text() };
+    return {
+      status: response.status,
+      wwwAuthenticate: response.headers.get('www-authenticate'),
+      body: await response.text(),
+    };
   };
 
   const eventsOnTheLog = async () => {
@@ -63,7 +89,10 @@ describe('authentication and authorisation on every route', () => {
     environment = await createTestEnvironment('auth');
     auth = await testTokens();
     queue = createCompactionQueue(environment.config);
-    [collector, api] = await Promise.all([AppProcess.start('collector', environment.env), AppProcess.start('api', environment.env)]);
+    [collector, api] = await Promise.all([
+      AppProcess.start('collector', environment.env),
+      AppProcess.start('api', environment.env),
+    ]);
   });
 
   afterAll(async () => {
@@ -75,7 +104,10 @@ describe('authentication and authorisation on every route', () => {
 
   it('answers 401 on every route without a valid token', async () => {
     const secret = new TextEncoder().encode('some-other-secret-that-is-long-enough-to-sign');
-    const forged = await new SignJWT({ scope: 'events:write history:read history:delete history:read:all compaction:admin', profiles: [owner] })
+    const forged = await new SignJWT({
+      scope: 'events:write history:read history:delete history:read:all compaction:admin',
+      profiles: [owner],
+    })
       .setProtectedHeader({ alg: 'HS256' })
       .setIssuer('viewing-history')
       .setAudience('viewing-history')
@@ -83,7 +115,12 @@ describe('authentication and authorisation on every route', () => {
       .sign(secret);
     const expired = (await bearer('operator')).authorization.replace(/^Bearer /, '');
     const [, payload] = expired.split('.');
-    const tampered = expired.replace(payload, Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), exp: 1 })).toString('base64url'));
+    const tampered = expired.replace(
+      payload,
+      Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), exp: 1 })).toString(
+        'base64url',
+      ),
+    );
     const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${payload}.`;
     const bad: Headers[] = [
       {},
@@ -97,7 +134,11 @@ describe('authentication and authorisation on every route', () => {
     for (const route of routes()) {
       for (const headers of bad) {
         const { status, wwwAuthenticate } = await call(route, headers);
-        expect([route.name, headers.authorization ?? '(none)', status]).toEqual([route.name, headers.authorization ?? '(none)', 401]);
+        expect([route.name, headers.authorization ?? '(none)', status]).toEqual([
+          route.name,
+          headers.authorization ?? '(none)',
+          401,
+        ]);
         if (route.name !== 'Bull Board') expect(wwwAuthenticate).toMatch(/^Bearer/);
       }
     }
@@ -129,7 +170,16 @@ describe('authentication and authorisation on every route', () => {
     // A batch with one foreign profile is refused whole.
     const mine = watchSession(owner, 'title-2', Date.now() - 60_000);
     const theirs = watchSession(stranger, 'title-2', Date.now() - 60_000);
-    const mixed = await call({ name: 'batch', url: `${collector.url}/v1/events`, method: 'POST', body: { events: [...mine, ...theirs] }, writes: true }, ownerDevice);
+    const mixed = await call(
+      {
+        name: 'batch',
+        url: `${collector.url}/v1/events`,
+        method: 'POST',
+        body: { events: [...mine, ...theirs] },
+        writes: true,
+      },
+      ownerDevice,
+    );
     expect(mixed.status).toBe(403);
   });
 

@@ -3,7 +3,13 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { PlaybackEvent, ViewingEvent } from '@vh/domain';
 import { ProfileCompactor } from '@vh/compaction';
-import { CompressedHistoryRepository, createCassandraClient, LATEST_ZSTD_DICTIONARY, LiveHistoryRepository, ProfileActivityIndex } from '@vh/storage';
+import {
+  CompressedHistoryRepository,
+  createCassandraClient,
+  LATEST_ZSTD_DICTIONARY,
+  LiveHistoryRepository,
+  ProfileActivityIndex,
+} from '@vh/storage';
 import { AppProcess } from './support/app-process';
 import { produceEvents, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
@@ -23,7 +29,13 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
 
   const keyspace = () => environment.config.cassandra.keyspace;
   const count = async (table: string, profileId: string) =>
-    (await environment.cassandra.execute(`SELECT count(*) AS n FROM ${keyspace()}.${table} WHERE profile_id = ?`, [profileId], { prepare: true }))
+    (
+      await environment.cassandra.execute(
+        `SELECT count(*) AS n FROM ${keyspace()}.${table} WHERE profile_id = ?`,
+        [profileId],
+        { prepare: true },
+      )
+    )
       .first()
       .get('n')
       .toNumber();
@@ -34,7 +46,10 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
       const records: unknown[] = [];
       let cursor: string | null = null;
       do {
-        const { status, body } = await getJson(`${via.url}/v1/profiles/${profileId}/history?limit=${limit}${query}${cursor ? `&cursor=${cursor}` : ''}`, auth.recommender);
+        const { status, body } = await getJson(
+          `${via.url}/v1/profiles/${profileId}/history?limit=${limit}${query}${cursor ? `&cursor=${cursor}` : ''}`,
+          auth.recommender,
+        );
         if (status !== 200) throw new Error(`history answered ${status}: ${JSON.stringify(body)}`);
         records.push(...body.records);
         cursor = body.nextCursor;
@@ -45,16 +60,25 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
       all: await walk(200),
       small: await walk(37),
       title: await walk(50, '&titleId=title-3'),
-      window: await walk(200, `&from=${new Date(OLD + 2 * DAY).toISOString()}&to=${new Date(OLD + 20 * DAY).toISOString()}`),
-      resume: (await getJson(`${via.url}/v1/profiles/${profileId}/continue-watching?limit=200`, auth.recommender)).body.records,
+      window: await walk(
+        200,
+        `&from=${new Date(OLD + 2 * DAY).toISOString()}&to=${new Date(OLD + 20 * DAY).toISOString()}`,
+      ),
+      resume: (await getJson(`${via.url}/v1/profiles/${profileId}/continue-watching?limit=200`, auth.recommender)).body
+        .records,
     };
   }
 
-  async function ingestOldAndRecent(profiles: number, sessions: number): Promise<{ profileIds: string[]; events: PlaybackEvent[] }> {
+  async function ingestOldAndRecent(
+    profiles: number,
+    sessions: number,
+  ): Promise<{ profileIds: string[]; events: PlaybackEvent[] }> {
     const old = syntheticHistory(profiles, sessions, OLD);
     const profileIds = [...new Set(old.map((e) => e.profileId))];
     // Old sessions start 30 days ago; a recent session per profile must stay live.
-    const recent = profileIds.flatMap((profileId) => syntheticHistory(1, 1, Date.now() - 3_600_000).map((e) => ({ ...e, profileId })));
+    const recent = profileIds.flatMap((profileId) =>
+      syntheticHistory(1, 1, Date.now() - 3_600_000).map((e) => ({ ...e, profileId })),
+    );
     const events = [...old, ...recent];
     await produceEvents(environment.kafka, environment.config.kafka.eventTopic, events);
     for (const profileId of profileIds) {
@@ -118,7 +142,13 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
       expect(await count('live_history', profileId)).toBeLessThan(10); // only the recent session is left
       expect(await readSnapshot(profileId)).toEqual(before[i]);
     }
-    const meta = (await environment.cassandra.execute(`SELECT * FROM ${keyspace()}.compressed_history WHERE profile_id = ?`, [profileIds[0]], { prepare: true })).first();
+    const meta = (
+      await environment.cassandra.execute(
+        `SELECT * FROM ${keyspace()}.compressed_history WHERE profile_id = ?`,
+        [profileIds[0]],
+        { prepare: true },
+      )
+    ).first();
     expect(meta.get('record_count')).toBe(600);
     expect(meta.get('chunk_checksums')).toHaveLength(meta.get('chunk_count'));
     expect(meta.get('codec')).toBe('zstd');
@@ -150,46 +180,64 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
     }));
     await produceEvents(environment.kafka, environment.config.kafka.eventTopic, more);
     await eventually(async () => expect((await readSnapshot(profileId)).all).toHaveLength(41));
-    await new Promise((r) => setTimeout(r, Math.max(0, cutoff + 1_000 - (Date.now() - environment.config.compaction.minAgeMs))));
+    await new Promise((r) =>
+      setTimeout(r, Math.max(0, cutoff + 1_000 - (Date.now() - environment.config.compaction.minAgeMs))),
+    );
     const before = await readSnapshot(profileId);
 
     const dry = await runJob({ profileId, dryRun: true });
     expect(dry.result).toMatchObject({ status: 'dry-run', liveEventsRolledUp: more.length });
     expect(await count('compressed_history_chunk_sets', profileId)).toBe(1);
 
-    expect((await runJob({ profileId })).result).toMatchObject({ status: 'compacted', fromVersion: 1, toVersion: 2, records: 40 });
+    expect((await runJob({ profileId })).result).toMatchObject({
+      status: 'compacted',
+      fromVersion: 1,
+      toVersion: 2,
+      records: 40,
+    });
     expect(await readSnapshot(profileId)).toEqual(before);
     await eventually(async () => expect(await count('compressed_history_chunk_sets', profileId)).toBe(1), 30_000, 300);
     expect(await readSnapshot(profileId)).toEqual(before);
   });
 
-  it.each(['after-chunks', 'after-switch'])('ends with identical reads when the worker is killed %s and the job runs again', async (failPoint) => {
-    const { profileIds } = await ingestOldAndRecent(1, 300);
-    const [profileId] = profileIds;
-    const before = await readSnapshot(profileId);
+  it.each(['after-chunks', 'after-switch'])(
+    'ends with identical reads when the worker is killed %s and the job runs again',
+    async (failPoint) => {
+      const { profileIds } = await ingestOldAndRecent(1, 300);
+      const [profileId] = profileIds;
+      const before = await readSnapshot(profileId);
 
-    await compactor.stop();
-    const doomed = await AppProcess.start('compactor', { ...environment.env, COMPACTION_FAIL_POINT: failPoint });
-    const started = await postJson(`${api.url}/v1/admin/compactions`, { profileId }, auth.operator);
-    await doomed.exited(); // killed at the fail point, mid-job
-    expect(await readSnapshot(profileId)).toEqual(before);
+      await compactor.stop();
+      const doomed = await AppProcess.start('compactor', { ...environment.env, COMPACTION_FAIL_POINT: failPoint });
+      const started = await postJson(`${api.url}/v1/admin/compactions`, { profileId }, auth.operator);
+      await doomed.exited(); // killed at the fail point, mid-job
+      expect(await readSnapshot(profileId)).toEqual(before);
 
-    compactor = await AppProcess.start('compactor', environment.env); // takes over the stalled job
-    const job = await eventually(async () => {
-      const { body } = await getJson(`${api.url}/v1/admin/compactions/${started.body.jobId}`, auth.operator);
-      expect(body.state).toBe('completed');
-      return body;
-    }, 120_000, 500);
-    if (failPoint === 'after-switch') {
-      // The switch happened; the rows the crash left behind were skipped by readers and are removed now.
-      expect(job.result).toMatchObject({ status: 'up-to-date', fromVersion: 1, leftoverLiveRowsRemoved: expect.any(Number) });
-      expect(job.result.leftoverLiveRowsRemoved).toBeGreaterThan(1000);
-    } else {
-      expect(job.result).toMatchObject({ status: 'compacted', toVersion: 1 });
-    }
-    expect(await count('live_history', profileId)).toBeLessThan(10);
-    expect(await readSnapshot(profileId)).toEqual(before);
-  });
+      compactor = await AppProcess.start('compactor', environment.env); // takes over the stalled job
+      const job = await eventually(
+        async () => {
+          const { body } = await getJson(`${api.url}/v1/admin/compactions/${started.body.jobId}`, auth.operator);
+          expect(body.state).toBe('completed');
+          return body;
+        },
+        120_000,
+        500,
+      );
+      if (failPoint === 'after-switch') {
+        // The switch happened; the rows the crash left behind were skipped by readers and are removed now.
+        expect(job.result).toMatchObject({
+          status: 'up-to-date',
+          fromVersion: 1,
+          leftoverLiveRowsRemoved: expect.any(Number),
+        });
+        expect(job.result.leftoverLiveRowsRemoved).toBeGreaterThan(1000);
+      } else {
+        expect(job.result).toMatchObject({ status: 'compacted', toVersion: 1 });
+      }
+      expect(await count('live_history', profileId)).toBeLessThan(10);
+      expect(await readSnapshot(profileId)).toEqual(before);
+    },
+  );
 
   it('leaves one consistent version when two workers race on one profile', async () => {
     const { profileIds } = await ingestOldAndRecent(1, 200);
@@ -197,8 +245,19 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
     const before = await readSnapshot(profileId);
     const workers = [0, 1].map(() => {
       const client = createCassandraClient(environment.config.cassandra, 'racer');
-      const live = new LiveHistoryRepository(client, environment.config, new ProfileActivityIndex(client, environment.config));
-      return { client, compactor: new ProfileCompactor(live, new CompressedHistoryRepository(client, environment.config), environment.config) };
+      const live = new LiveHistoryRepository(
+        client,
+        environment.config,
+        new ProfileActivityIndex(client, environment.config),
+      );
+      return {
+        client,
+        compactor: new ProfileCompactor(
+          live,
+          new CompressedHistoryRepository(client, environment.config),
+          environment.config,
+        ),
+      };
     });
     try {
       // Both read before either writes: a true race on the metadata switch.
@@ -215,7 +274,13 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
       await Promise.all(workers.map((w) => w.client.shutdown()));
     }
     expect(await count('compressed_history_chunk_sets', profileId)).toBe(1); // the loser removed its chunks
-    const meta = (await environment.cassandra.execute(`SELECT version FROM ${keyspace()}.compressed_history WHERE profile_id = ?`, [profileId], { prepare: true })).first();
+    const meta = (
+      await environment.cassandra.execute(
+        `SELECT version FROM ${keyspace()}.compressed_history WHERE profile_id = ?`,
+        [profileId],
+        { prepare: true },
+      )
+    ).first();
     expect(meta.get('version')).toBe(1);
     expect(await readSnapshot(profileId)).toEqual(before);
   });
@@ -224,13 +289,32 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
     const { profileIds } = await ingestOldAndRecent(1, 50);
     const [profileId] = profileIds;
     expect((await runJob({ profileId })).result.status).toBe('compacted');
-    const meta = (await environment.cassandra.execute(`SELECT chunk_set FROM ${keyspace()}.compressed_history WHERE profile_id = ?`, [profileId], { prepare: true })).first();
-    const chunk = (await environment.cassandra.execute(`SELECT data FROM ${keyspace()}.compressed_history_chunks WHERE profile_id = ? AND chunk_set = ? AND chunk_index = 0`, [profileId, meta.get('chunk_set'), ], { prepare: true })).first();
+    const meta = (
+      await environment.cassandra.execute(
+        `SELECT chunk_set FROM ${keyspace()}.compressed_history WHERE profile_id = ?`,
+        [profileId],
+        { prepare: true },
+      )
+    ).first();
+    const chunk = (
+      await environment.cassandra.execute(
+        `SELECT data FROM ${keyspace()}.compressed_history_chunks WHERE profile_id = ? AND chunk_set = ? AND chunk_index = 0`,
+        [profileId, meta.get('chunk_set')],
+        { prepare: true },
+      )
+    ).first();
     const data = Buffer.from(chunk.get('data'));
     data[data.length >> 1] ^= 0xff;
-    await environment.cassandra.execute(`UPDATE ${keyspace()}.compressed_history_chunks SET data = ? WHERE profile_id = ? AND chunk_set = ? AND chunk_index = 0`, [data, profileId, meta.get('chunk_set')], { prepare: true });
+    await environment.cassandra.execute(
+      `UPDATE ${keyspace()}.compressed_history_chunks SET data = ? WHERE profile_id = ? AND chunk_set = ? AND chunk_index = 0`,
+      [data, profileId, meta.get('chunk_set')],
+      { prepare: true },
+    );
 
-    const fresh = await AppProcess.start('api', { ...environment.env, API_PORT: String(api.port + 1000 > 65000 ? api.port - 1000 : api.port + 1000) });
+    const fresh = await AppProcess.start('api', {
+      ...environment.env,
+      API_PORT: String(api.port + 1000 > 65000 ? api.port - 1000 : api.port + 1000),
+    });
     try {
       const { status, body } = await getJson(`${fresh.url}/v1/profiles/${profileId}/history`, auth.recommender);
       expect(status).toBe(500);
@@ -252,7 +336,13 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
     const [profileId] = profileIds;
     const victim = events.find((e) => e.profileId === profileId)!.playbackSessionId;
     // Removed long ago (older than the compaction age), so the removal itself is rolled up.
-    const removal: ViewingEvent = { type: 'record-removed', eventId: randomUUID(), profileId, recordId: victim, occurredAt: OLD + 10 * DAY };
+    const removal: ViewingEvent = {
+      type: 'record-removed',
+      eventId: randomUUID(),
+      profileId,
+      recordId: victim,
+      occurredAt: OLD + 10 * DAY,
+    };
     await produceEvents(environment.kafka, environment.config.kafka.eventTopic, [removal]);
     await eventually(async () => expect((await readSnapshot(profileId)).all).toHaveLength(20));
     const before = await readSnapshot(profileId);
@@ -261,7 +351,12 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
     expect((await runJob({ profileId })).result).toMatchObject({ status: 'compacted', removedRecordIds: 1 });
     expect(await readSnapshot(profileId)).toEqual(before);
     // A late event of the removed session, after compaction: still hidden.
-    const late: PlaybackEvent = { ...events.find((e) => e.playbackSessionId === victim)!, eventId: randomUUID(), type: 'play', occurredAt: Date.now() - 60_000 };
+    const late: PlaybackEvent = {
+      ...events.find((e) => e.playbackSessionId === victim)!,
+      eventId: randomUUID(),
+      type: 'play',
+      occurredAt: Date.now() - 60_000,
+    };
     const liveRows = await count('live_history', profileId);
     await produceEvents(environment.kafka, environment.config.kafka.eventTopic, [late]);
     await eventually(async () => expect(await count('live_history', profileId)).toBe(liveRows + 1));
@@ -271,10 +366,18 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
   it('asks for compaction when a read finds a large live partition', async () => {
     const { profileIds } = await ingestOldAndRecent(1, 40);
     const [profileId] = profileIds;
-    const eager = await AppProcess.start('api', { ...environment.env, API_PORT: String(api.port + 2000 > 65000 ? api.port - 2000 : api.port + 2000), COMPACTION_LIVE_EVENTS_TRIGGER: '50' });
+    const eager = await AppProcess.start('api', {
+      ...environment.env,
+      API_PORT: String(api.port + 2000 > 65000 ? api.port - 2000 : api.port + 2000),
+      COMPACTION_LIVE_EVENTS_TRIGGER: '50',
+    });
     try {
       const before = await readSnapshot(profileId, eager);
-      await eventually(async () => expect(await count('compressed_history_chunk_sets', profileId)).toBe(1), 60_000, 300);
+      await eventually(
+        async () => expect(await count('compressed_history_chunk_sets', profileId)).toBe(1),
+        60_000,
+        300,
+      );
       await eventually(async () => expect(await count('live_history', profileId)).toBeLessThan(10), 60_000, 300);
       expect(await readSnapshot(profileId, eager)).toEqual(before);
     } finally {
@@ -290,16 +393,31 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
     const sweep = await runJob({ profileIds: profileIds.slice(0, 2) });
     expect(sweep).toMatchObject({ state: 'completed', result: { enqueued: 2 } });
     for (const id of sweep.result.jobIds) {
-      await eventually(async () => expect((await getJson(`${api.url}/v1/admin/compactions/${id}`, auth.operator)).body.state).toBe('completed'), 60_000, 300);
+      await eventually(
+        async () =>
+          expect((await getJson(`${api.url}/v1/admin/compactions/${id}`, auth.operator)).body.state).toBe('completed'),
+        60_000,
+        300,
+      );
     }
     expect(await count('live_history', profileIds[0])).toBeLessThan(10);
 
     const cli = spawnSync(
       process.execPath,
-      ['-r', join(__dirname, '../scripts/register-paths.js'), join(__dirname, '../dist/apps/cli/src/main.js'), 'compact', '--profile', profileIds[2]],
+      [
+        '-r',
+        join(__dirname, '../scripts/register-paths.js'),
+        join(__dirname, '../dist/apps/cli/src/main.js'),
+        'compact',
+        '--profile',
+        profileIds[2],
+      ],
       { env: { ...process.env, ...environment.env }, encoding: 'utf8', timeout: 120_000 },
     );
     expect(cli.stderr).not.toMatch(/Error/);
-    expect(JSON.parse(cli.stdout)).toMatchObject({ state: 'completed', result: { status: 'compacted', profileId: profileIds[2] } });
+    expect(JSON.parse(cli.stdout)).toMatchObject({
+      state: 'completed',
+      result: { status: 'compacted', profileId: profileIds[2] },
+    });
   });
 });

@@ -23,14 +23,22 @@ describeIfOwned('faults: dependencies stopped under load, each bounded and resto
   const liveRows = async (profileIds: string[]) => {
     let total = 0;
     for (const profileId of profileIds) {
-      const rs = await environment.cassandra.execute(`SELECT count(*) AS n FROM ${environment.config.cassandra.keyspace}.live_history WHERE profile_id = ?`, [profileId], { prepare: true });
+      const rs = await environment.cassandra.execute(
+        `SELECT count(*) AS n FROM ${environment.config.cassandra.keyspace}.live_history WHERE profile_id = ?`,
+        [profileId],
+        { prepare: true },
+      );
       total += rs.first().get('n').toNumber();
     }
     return total;
   };
 
   beforeAll(async () => {
-    environment = await createTestEnvironment('faults', { READ_BREAKER_FAILURES: '2', READ_BREAKER_OPEN_MS: '2000', INGEST_RETRY_BUDGET_MS: '3000' });
+    environment = await createTestEnvironment('faults', {
+      READ_BREAKER_FAILURES: '2',
+      READ_BREAKER_OPEN_MS: '2000',
+      INGEST_RETRY_BUDGET_MS: '3000',
+    });
     auth = await testTokens();
     [collector, ingest, api] = await Promise.all([
       AppProcess.start('collector', environment.env),
@@ -50,7 +58,9 @@ describeIfOwned('faults: dependencies stopped under load, each bounded and resto
   it('Kafka stopped while devices post: 503 with Retry-After, no 202 for an unstored event, recovery after', async () => {
     const profileId = uniqueProfileId();
     const device = await auth.device(profileId);
-    const sessions = Array.from({ length: 6 }, (_, i) => watchSession(profileId, `title-${i}`, Date.now() - (60 - i) * 60_000));
+    const sessions = Array.from({ length: 6 }, (_, i) =>
+      watchSession(profileId, `title-${i}`, Date.now() - (60 - i) * 60_000),
+    );
     const post = (i: number) => postJson(`${collector.url}/v1/events`, { events: sessions[i] }, device);
     const accepted: number[] = [];
     if ((await post(0)).status === 202) accepted.push(0);
@@ -69,11 +79,15 @@ describeIfOwned('faults: dependencies stopped under load, each bounded and resto
       await eventually(async () => expect((await post(i)).status).toBe(202), 60_000, 1_000);
       accepted.push(i);
     }
-    await eventually(async () => {
-      const { body } = await getJson(`${api.url}/v1/profiles/${profileId}/history?limit=50`, auth.recommender);
-      const ids = body.records.map((r: { recordId: string }) => r.recordId);
-      for (const i of accepted) expect(ids).toContain(sessions[i][0].playbackSessionId);
-    }, 90_000, 1_000);
+    await eventually(
+      async () => {
+        const { body } = await getJson(`${api.url}/v1/profiles/${profileId}/history?limit=50`, auth.recommender);
+        const ids = body.records.map((r: { recordId: string }) => r.recordId);
+        for (const i of accepted) expect(ids).toContain(sessions[i][0].playbackSessionId);
+      },
+      90_000,
+      1_000,
+    );
   });
 
   it('Cassandra stopped during ingest: reads answer 503 fast, no event is lost, ingest resumes and the lag drains', async () => {
@@ -104,7 +118,12 @@ describeIfOwned('faults: dependencies stopped under load, each bounded and resto
     await eventually(async () => expect(await liveRows(profileIds)).toBe(events.length), 180_000, 1_000);
     const scraped = await (await fetch(`${ingest.url}/metrics`)).text();
     expect(Number(/^viewing_history_ingest_partition_pauses_total (\d+)$/m.exec(scraped)?.[1] ?? 0)).toBeGreaterThan(0);
-    await eventually(async () => expect((await getJson(`${api.url}/v1/profiles/${profileIds[0]}/history`, auth.recommender)).status).toBe(200), 30_000, 500);
+    await eventually(
+      async () =>
+        expect((await getJson(`${api.url}/v1/profiles/${profileIds[0]}/history`, auth.recommender)).status).toBe(200),
+      30_000,
+      500,
+    );
   });
 
   it('Redis stopped during compaction: the jobs resume and finish when it returns', async () => {
@@ -118,11 +137,17 @@ describeIfOwned('faults: dependencies stopped under load, each bounded and resto
       const profileIds = [...new Set(events.map((e) => e.profileId))];
       await produceEvents(environment.kafka, environment.config.kafka.eventTopic, events);
       await eventually(async () => expect(await liveRows(profileIds)).toBe(events.length), 60_000, 500);
-      const before = await Promise.all(profileIds.map(async (p) => (await getJson(`${admin.url}/v1/profiles/${p}/history?limit=200`, auth.recommender)).body.records));
+      const before = await Promise.all(
+        profileIds.map(
+          async (p) =>
+            (await getJson(`${admin.url}/v1/profiles/${p}/history?limit=200`, auth.recommender)).body.records,
+        ),
+      );
 
       await compactor.stop(); // jobs wait in Redis while it is stopped
       const jobIds: string[] = [];
-      for (const profileId of profileIds) jobIds.push((await postJson(`${admin.url}/v1/admin/compactions`, { profileId }, auth.operator)).body.jobId);
+      for (const profileId of profileIds)
+        jobIds.push((await postJson(`${admin.url}/v1/admin/compactions`, { profileId }, auth.operator)).body.jobId);
       compactor = await AppProcess.start('compactor', { ...env, COMPACTOR_PORT: String(await freePort()) });
       await redis.stop(); // mid-flight
       await new Promise((r) => setTimeout(r, 3_000));
@@ -131,13 +156,19 @@ describeIfOwned('faults: dependencies stopped under load, each bounded and resto
       await redis.start();
 
       for (const jobId of jobIds) {
-        await eventually(async () => {
-          const { body } = await getJson(`${admin.url}/v1/admin/compactions/${jobId}`, auth.operator);
-          expect(body.state).toBe('completed');
-        }, 120_000, 1_000);
+        await eventually(
+          async () => {
+            const { body } = await getJson(`${admin.url}/v1/admin/compactions/${jobId}`, auth.operator);
+            expect(body.state).toBe('completed');
+          },
+          120_000,
+          1_000,
+        );
       }
       for (const [i, profileId] of profileIds.entries()) {
-        expect((await getJson(`${admin.url}/v1/profiles/${profileId}/history?limit=200`, auth.recommender)).body.records).toEqual(before[i]);
+        expect(
+          (await getJson(`${admin.url}/v1/profiles/${profileId}/history?limit=200`, auth.recommender)).body.records,
+        ).toEqual(before[i]);
         expect(await liveRows([profileId])).toBe(0);
       }
     } finally {

@@ -20,7 +20,8 @@ describe('playback events in: collector, event log, ingest, live table', () => {
   let api: AppProcess;
   let auth: TestTokens;
 
-  const history = (profileId: string) => getJson(`${api.url}/v1/profiles/${profileId}/history?limit=200`, auth.recommender).then((r) => r.body.records);
+  const history = (profileId: string) =>
+    getJson(`${api.url}/v1/profiles/${profileId}/history?limit=200`, auth.recommender).then((r) => r.body.records);
   const liveRowCount = async (profileId: string) =>
     (
       await environment.cassandra.execute(
@@ -28,7 +29,10 @@ describe('playback events in: collector, event log, ingest, live table', () => {
         [profileId],
         { prepare: true },
       )
-    ).first().get('n').toNumber();
+    )
+      .first()
+      .get('n')
+      .toNumber();
 
   beforeAll(async () => {
     environment = await createTestEnvironment('ingest');
@@ -73,7 +77,11 @@ describe('playback events in: collector, event log, ingest, live table', () => {
       watchedMs: 25 * MINUTE,
       completed: false,
     });
-    expect(records[1]).toMatchObject({ recordId: first[0].playbackSessionId, titleId: 'title-a', watchedMs: 25 * MINUTE });
+    expect(records[1]).toMatchObject({
+      recordId: first[0].playbackSessionId,
+      titleId: 'title-a',
+      watchedMs: 25 * MINUTE,
+    });
     expect(await liveRowCount(profileId)).toBe(8);
 
     const again = await postJson(`${collector.url}/v1/events`, batch, device);
@@ -88,9 +96,17 @@ describe('playback events in: collector, event log, ingest, live table', () => {
     const profileId = uniqueProfileId();
     const [play] = watchSession(profileId, 'title-c', Date.now() - 5 * MINUTE);
     const device = await auth.device(profileId);
-    const mixed = await postJson(`${collector.url}/v1/events`, {
-      events: [play, { ...play, eventId: 'nope' }, { ...play, eventId: randomUUID(), occurredAt: new Date(Date.now() + 3_600_000).toISOString() }],
-    }, device);
+    const mixed = await postJson(
+      `${collector.url}/v1/events`,
+      {
+        events: [
+          play,
+          { ...play, eventId: 'nope' },
+          { ...play, eventId: randomUUID(), occurredAt: new Date(Date.now() + 3_600_000).toISOString() },
+        ],
+      },
+      device,
+    );
     expect(mixed.status).toBe(207);
     expect(mixed.body.results).toEqual([
       { index: 0, eventId: play.eventId, status: 'accepted' },
@@ -113,7 +129,9 @@ describe('playback events in: collector, event log, ingest, live table', () => {
     const [play, pause] = watchSession(profileId, 'title-d', Date.now() - 10 * MINUTE);
     const { eventTopic, deadLetterTopic } = environment.config.kafka;
     await produce(environment.kafka, eventTopic, [{ key: profileId, value: '{"this is": "not an event"' }]);
-    await produce(environment.kafka, eventTopic, [{ key: profileId, value: JSON.stringify({ schemaVersion: 1, ...play, type: 'teleport' }) }]);
+    await produce(environment.kafka, eventTopic, [
+      { key: profileId, value: JSON.stringify({ schemaVersion: 1, ...play, type: 'teleport' }) },
+    ]);
     const toDomain = (e: typeof play): PlaybackEvent => ({ ...e, occurredAt: Date.parse(e.occurredAt) });
     await produceEvents(environment.kafka, eventTopic, [toDomain(play), toDomain(pause)]);
 
@@ -132,7 +150,11 @@ describe('playback events in: collector, event log, ingest, live table', () => {
 
   it('answers 503 with Retry-After when Kafka is unavailable', async () => {
     const port = await freePort();
-    const orphan = await AppProcess.start('collector', { ...environment.env, COLLECTOR_PORT: String(port), KAFKA_BROKERS: `127.0.0.1:${await freePort()}` });
+    const orphan = await AppProcess.start('collector', {
+      ...environment.env,
+      COLLECTOR_PORT: String(port),
+      KAFKA_BROKERS: `127.0.0.1:${await freePort()}`,
+    });
     try {
       const [play] = watchSession(uniqueProfileId(), 'title-e', Date.now());
       const response = await postJson(`${orphan.url}/v1/events`, play, await auth.device(play.profileId));
@@ -151,7 +173,11 @@ describe('playback events in: collector, event log, ingest, live table', () => {
     const profiles = [...new Set(events.map((e) => e.profileId))];
     const rowsOf = async () => (await Promise.all(profiles.map(liveRowCount))).reduce((a, b) => a + b, 0);
 
-    ingest = await AppProcess.start('ingest', { ...environment.env, INGEST_PARTITIONS_CONCURRENTLY: '1', INGEST_WRITE_CONCURRENCY: '4' });
+    ingest = await AppProcess.start('ingest', {
+      ...environment.env,
+      INGEST_PARTITIONS_CONCURRENTLY: '1',
+      INGEST_WRITE_CONCURRENCY: '4',
+    });
     await eventually(async () => expect(await rowsOf()).toBeGreaterThan(0), 60_000, 20);
     await ingest.kill();
     const atCrash = await rowsOf();
@@ -174,19 +200,25 @@ describe('playback events in: collector, event log, ingest, live table', () => {
       const admin = environment.kafka.admin();
       await admin.connect();
       try {
-        await eventually(async () => {
-          const { groups } = await admin.describeGroups([environment.config.ingest.groupId]);
-          expect(groups[0].state).toBe('Stable');
-          expect(groups[0].members).toHaveLength(2);
-          for (const member of groups[0].members) expect(member.memberAssignment.length).toBeGreaterThan(0);
-        }, 60_000, 500);
+        await eventually(
+          async () => {
+            const { groups } = await admin.describeGroups([environment.config.ingest.groupId]);
+            expect(groups[0].state).toBe('Stable');
+            expect(groups[0].members).toHaveLength(2);
+            for (const member of groups[0].members) expect(member.memberAssignment.length).toBeGreaterThan(0);
+          },
+          60_000,
+          500,
+        );
       } finally {
         await admin.disconnect();
       }
       const events = syntheticHistory(12, 2);
       await produceEvents(environment.kafka, environment.config.kafka.eventTopic, events);
       for (const profileId of new Set(events.map((e) => e.profileId))) {
-        await eventually(async () => expect(await liveRowCount(profileId)).toBe(events.filter((e) => e.profileId === profileId).length));
+        await eventually(async () =>
+          expect(await liveRowCount(profileId)).toBe(events.filter((e) => e.profileId === profileId).length),
+        );
       }
     } finally {
       await second.stop();
@@ -198,7 +230,14 @@ describe('playback events in: collector, event log, ingest, live table', () => {
     const target = `${environment.config.cassandra.keyspace}_replay`;
     const replay = spawnSync(
       process.execPath,
-      ['-r', join(__dirname, '../scripts/register-paths.js'), join(__dirname, '../dist/apps/cli/src/main.js'), 'replay', '--keyspace', target],
+      [
+        '-r',
+        join(__dirname, '../scripts/register-paths.js'),
+        join(__dirname, '../dist/apps/cli/src/main.js'),
+        'replay',
+        '--keyspace',
+        target,
+      ],
       { env: { ...process.env, ...environment.env, INGEST_PAUSE_MS: '500' }, encoding: 'utf8', timeout: 120_000 },
     );
     expect(replay.stderr).not.toMatch(/Error/);
@@ -207,7 +246,9 @@ describe('playback events in: collector, event log, ingest, live table', () => {
     expect(report).toMatchObject({ keyspace: target, unprocessable: 2 });
 
     const all = async (keyspace: string) => {
-      const rows = await environment.cassandra.execute(`SELECT * FROM ${keyspace}.live_history`, [], { fetchSize: 100_000 });
+      const rows = await environment.cassandra.execute(`SELECT * FROM ${keyspace}.live_history`, [], {
+        fetchSize: 100_000,
+      });
       return rows.rows.map((r) => JSON.stringify(r)).sort();
     };
     const original = await all(environment.config.cassandra.keyspace);
@@ -216,7 +257,14 @@ describe('playback events in: collector, event log, ingest, live table', () => {
 
     const rerun = spawnSync(
       process.execPath,
-      ['-r', join(__dirname, '../scripts/register-paths.js'), join(__dirname, '../dist/apps/cli/src/main.js'), 'replay', '--keyspace', target],
+      [
+        '-r',
+        join(__dirname, '../scripts/register-paths.js'),
+        join(__dirname, '../dist/apps/cli/src/main.js'),
+        'replay',
+        '--keyspace',
+        target,
+      ],
       { env: { ...process.env, ...environment.env }, encoding: 'utf8', timeout: 60_000 },
     );
     expect(rerun.status).toBe(1);

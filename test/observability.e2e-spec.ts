@@ -23,23 +23,33 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
     await environment?.dispose();
   });
 
-  it.each(['collector', 'ingest', 'api', 'compactor'] as AppName[])('%s answers /health/live, /health/ready, /metrics and /docs', async (name) => {
-    const app = apps[name];
-    expect((await fetch(`${app.url}/health/live`)).status).toBe(200);
-    const ready = await fetch(`${app.url}/health/ready`);
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'ok', info: { kafka: { status: 'up' }, cassandra: { status: 'up' }, redis: { status: 'up' } } });
-    const scraped = await (await fetch(`${app.url}/metrics`)).text();
-    expect(scraped).toMatch(/^# TYPE viewing_history_http_request_duration_seconds histogram$/m);
-    expect(scraped).toMatch(/^process_cpu_seconds_total|^# HELP viewing_history_requests_shed_total/m);
-    expect((await fetch(`${app.url}/docs`)).status).toBe(200);
-    const openapi = (await (await fetch(`${app.url}/docs/openapi.json`)).json()) as { paths: object };
-    expect(Object.keys(openapi.paths)).toContain('/health/ready');
-  });
+  it.each(['collector', 'ingest', 'api', 'compactor'] as AppName[])(
+    '%s answers /health/live, /health/ready, /metrics and /docs',
+    async (name) => {
+      const app = apps[name];
+      expect((await fetch(`${app.url}/health/live`)).status).toBe(200);
+      const ready = await fetch(`${app.url}/health/ready`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({
+        status: 'ok',
+        info: { kafka: { status: 'up' }, cassandra: { status: 'up' }, redis: { status: 'up' } },
+      });
+      const scraped = await (await fetch(`${app.url}/metrics`)).text();
+      expect(scraped).toMatch(/^# TYPE viewing_history_http_request_duration_seconds histogram$/m);
+      expect(scraped).toMatch(/^process_cpu_seconds_total|^# HELP viewing_history_requests_shed_total/m);
+      expect((await fetch(`${app.url}/docs`)).status).toBe(200);
+      const openapi = (await (await fetch(`${app.url}/docs/openapi.json`)).json()) as { paths: object };
+      expect(Object.keys(openapi.paths)).toContain('/health/ready');
+    },
+  );
 
   it('is not ready while its keyspace lacks the schema, and says what to run', async () => {
     const port = await freePort();
-    const unmigrated = await AppProcess.start('api', { ...environment.env, API_PORT: String(port), CASSANDRA_KEYSPACE: `never_migrated_${Date.now()}` });
+    const unmigrated = await AppProcess.start('api', {
+      ...environment.env,
+      API_PORT: String(port),
+      CASSANDRA_KEYSPACE: `never_migrated_${Date.now()}`,
+    });
     try {
       expect((await fetch(`${unmigrated.url}/health/live`)).status).toBe(200);
       const ready = await fetch(`${unmigrated.url}/health/ready`);
@@ -57,14 +67,22 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
     expect(Object.keys(collector.paths)).toContain('/v1/events');
     const api = (await (await fetch(`${apps.api.url}/docs/openapi.json`)).json()) as { paths: object };
     expect(Object.keys(api.paths)).toEqual(
-      expect.arrayContaining(['/v1/profiles/{profileId}/history', '/v1/history:batchGet', '/v1/history/export', '/v1/admin/compactions']),
+      expect.arrayContaining([
+        '/v1/profiles/{profileId}/history',
+        '/v1/history:batchGet',
+        '/v1/history/export',
+        '/v1/admin/compactions',
+      ]),
     );
   });
 
   it('carries the request id from HTTP into the Kafka headers, and counts what happened', async () => {
     const profileId = uniqueProfileId();
     const [play] = watchSession(profileId, 'title-1', Date.now() - 60_000);
-    const posted = await postJson(`${apps.collector.url}/v1/events`, play, { ...(await auth.device(profileId)), 'x-request-id': 'trace-4242' });
+    const posted = await postJson(`${apps.collector.url}/v1/events`, play, {
+      ...(await auth.device(profileId)),
+      'x-request-id': 'trace-4242',
+    });
     expect(posted.status).toBe(202);
     expect(posted.headers.get('x-request-id')).toBe('trace-4242');
     const [message] = await readTopic(environment.kafka, environment.config.kafka.eventTopic, 1);
@@ -75,9 +93,14 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
 
   it('sheds requests above the in-flight bound with 503 and Retry-After, and never sheds health', async () => {
     const port = await freePort();
-    const narrow = await AppProcess.start('api', { ...environment.env, API_PORT: String(port), HTTP_MAX_IN_FLIGHT: '2' });
+    const narrow = await AppProcess.start('api', {
+      ...environment.env,
+      API_PORT: String(port),
+      HTTP_MAX_IN_FLIGHT: '2',
+    });
     try {
-      const history = () => fetch(`${narrow.url}/v1/profiles/${uniqueProfileId()}/history`, { headers: auth.recommender });
+      const history = () =>
+        fetch(`${narrow.url}/v1/profiles/${uniqueProfileId()}/history`, { headers: auth.recommender });
       const responses = await Promise.all(Array.from({ length: 40 }, history));
       const statuses = responses.map((r) => r.status);
       expect(statuses).toContain(200);
@@ -86,7 +109,11 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
       expect(responses.find((r) => r.status === 503)!.headers.get('retry-after')).toBe('1');
       expect((await fetch(`${narrow.url}/health/live`)).status).toBe(200);
       const scraped = await (await fetch(`${narrow.url}/metrics`)).text();
-      const shed = (reason: string) => Number(new RegExp(`^viewing_history_requests_shed_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(scraped)?.[1] ?? 0);
+      const shed = (reason: string) =>
+        Number(
+          new RegExp(`^viewing_history_requests_shed_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(scraped)?.[1] ??
+            0,
+        );
       expect(shed('in_flight')).toBeGreaterThan(0);
       expect(shed('in_flight') + shed('event_loop_delay')).toBe(statuses.filter((s) => s === 503).length);
       // Counted, not logged one by one: shedding answers before the request logger sees the request, so an
@@ -99,7 +126,11 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
 
   it('sheds while its event loop is far behind (the process was stopped for a while), then recovers', async () => {
     const port = await freePort();
-    const app = await AppProcess.start('api', { ...environment.env, API_PORT: String(port), HTTP_MAX_EVENT_LOOP_DELAY_MS: '100' });
+    const app = await AppProcess.start('api', {
+      ...environment.env,
+      API_PORT: String(port),
+      HTTP_MAX_EVENT_LOOP_DELAY_MS: '100',
+    });
     const history = () => fetch(`${app.url}/v1/profiles/${uniqueProfileId()}/history`, { headers: auth.recommender });
     try {
       expect((await history()).status).toBe(200);
@@ -120,7 +151,8 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
       expect((await fetch(`${app.url}/metrics`)).status).toBe(200);
       const deadline = Date.now() + 5_000;
       let status = 0;
-      while (Date.now() < deadline && (status = (await history()).status) !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+      while (Date.now() < deadline && (status = (await history()).status) !== 200)
+        await new Promise((resolve) => setTimeout(resolve, 100));
       expect(status).toBe(200);
       const scraped = await (await fetch(`${app.url}/metrics`)).text();
       expect(scraped).toMatch(/^viewing_history_requests_shed_total\{reason="event_loop_delay"\} [1-9]\d*$/m);
@@ -132,7 +164,11 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
   it('stops gracefully within its bound on SIGTERM: ingest leaves its consumer group at once', async () => {
     await apps.ingest.stop();
     const groupId = `${environment.config.ingest.groupId}-sigterm`;
-    const app = await AppProcess.start('ingest', { ...environment.env, INGEST_PORT: String(await freePort()), INGEST_GROUP_ID: groupId });
+    const app = await AppProcess.start('ingest', {
+      ...environment.env,
+      INGEST_PORT: String(await freePort()),
+      INGEST_GROUP_ID: groupId,
+    });
     const admin = environment.kafka.admin();
     await admin.connect();
     try {

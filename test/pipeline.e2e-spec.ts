@@ -17,7 +17,10 @@ describe('event log -> ingest -> live history -> read API', () => {
   beforeAll(async () => {
     environment = await createTestEnvironment('pipeline');
     auth = await testTokens();
-    [ingest, api] = await Promise.all([AppProcess.start('ingest', environment.env), AppProcess.start('api', environment.env)]);
+    [ingest, api] = await Promise.all([
+      AppProcess.start('ingest', environment.env),
+      AppProcess.start('api', environment.env),
+    ]);
   });
 
   afterAll(async () => {
@@ -39,7 +42,11 @@ describe('event log -> ingest -> live history -> read API', () => {
     };
     const producer = environment.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
-    await producer.send({ topic: environment.config.kafka.eventTopic, acks: -1, messages: [{ key: profileId, value: encodeViewingEvent(event) }] });
+    await producer.send({
+      topic: environment.config.kafka.eventTopic,
+      acks: -1,
+      messages: [{ key: profileId, value: encodeViewingEvent(event) }],
+    });
     await producer.disconnect();
 
     const { body } = await eventually(async () => {
@@ -70,7 +77,10 @@ describe('event log -> ingest -> live history -> read API', () => {
   });
 
   it('answers an empty list, not 404, for a profile with no history', async () => {
-    const { status, body } = await getJson(`${api.url}/v1/profiles/${uniqueProfileId('nobody')}/history`, auth.recommender);
+    const { status, body } = await getJson(
+      `${api.url}/v1/profiles/${uniqueProfileId('nobody')}/history`,
+      auth.recommender,
+    );
     expect(status).toBe(200);
     expect(body).toMatchObject({ records: [], nextCursor: null });
   });

@@ -58,7 +58,10 @@ describe('read API: one merged history for apps and recommendation jobs, and del
   it('removes a deleted record, and clears a history, as events a second API process also sees', async () => {
     const profileId = uniqueProfileId();
     const start = Date.now() - 2 * 3_600_000;
-    const [first, second] = [watchSession(profileId, 'title-x', start), watchSession(profileId, 'title-y', start + 40 * MINUTE)];
+    const [first, second] = [
+      watchSession(profileId, 'title-x', start),
+      watchSession(profileId, 'title-y', start + 40 * MINUTE),
+    ];
     await post(`${collector.url}/v1/events`, { events: [...first, ...second] });
     await eventually(async () => expect((await historyVia(secondApi, profileId)).body.records).toHaveLength(2));
 
@@ -83,13 +86,20 @@ describe('read API: one merged history for apps and recommendation jobs, and del
     const profileId = events[0].profileId;
     await produceEvents(environment.kafka, environment.config.kafka.eventTopic, events);
     const expected = visibleRecords(foldHistory(events)).map(toView);
-    await eventually(async () => expect((await historyVia(api, profileId, '?limit=200')).body.records).toEqual(expected.slice(0, 200)), 60_000);
+    await eventually(
+      async () => expect((await historyVia(api, profileId, '?limit=200')).body.records).toEqual(expected.slice(0, 200)),
+      60_000,
+    );
 
     const walked: unknown[] = [];
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const { status, body } = await historyVia(pages % 2 ? api : secondApi, profileId, `?limit=7${cursor ? `&cursor=${cursor}` : ''}`);
+      const { status, body } = await historyVia(
+        pages % 2 ? api : secondApi,
+        profileId,
+        `?limit=7${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       expect(status).toBe(200);
       walked.push(...body.records);
       cursor = body.nextCursor;
@@ -113,7 +123,11 @@ describe('read API: one merged history for apps and recommendation jobs, and del
 
     const byTitle = await historyVia(api, profileId, '?titleId=title-a');
     expect(byTitle.body.records.map((r: { titleId: string }) => r.titleId)).toEqual(['title-a']);
-    const window = await historyVia(api, profileId, `?from=${new Date(t + 30 * MINUTE).toISOString()}&to=${new Date().toISOString()}`);
+    const window = await historyVia(
+      api,
+      profileId,
+      `?from=${new Date(t + 30 * MINUTE).toISOString()}&to=${new Date().toISOString()}`,
+    );
     expect(window.body.records.map((r: { titleId: string }) => r.titleId)).toEqual(['title-b']);
 
     const resume = await getJson(`${api.url}/v1/profiles/${profileId}/continue-watching`, auth.recommender);
@@ -150,28 +164,55 @@ describe('read API: one merged history for apps and recommendation jobs, and del
     const events = syntheticHistory(5, 3, Date.now() - 6 * 3_600_000);
     await produceEvents(environment.kafka, environment.config.kafka.eventTopic, events);
     const profiles = [...new Set(events.map((e) => e.profileId))];
-    const expectedOf = (profileId: string) => visibleRecords(foldHistory(events.filter((e) => e.profileId === profileId))).map(toView);
-    await eventually(async () => expect((await historyVia(api, profiles[4])).body.records).toEqual(expectedOf(profiles[4])), 60_000);
+    const expectedOf = (profileId: string) =>
+      visibleRecords(foldHistory(events.filter((e) => e.profileId === profileId))).map(toView);
+    await eventually(
+      async () => expect((await historyVia(api, profiles[4])).body.records).toEqual(expectedOf(profiles[4])),
+      60_000,
+    );
 
     const since = Date.now() - 4 * 3_600_000;
-    const batch = await postJson(`${api.url}/v1/history:batchGet`, {
-      profiles: [{ profileId: profiles[0] }, { profileId: profiles[1], since: new Date(since).toISOString() }, { profileId: 'nobody' }],
-    }, auth.recommender);
+    const batch = await postJson(
+      `${api.url}/v1/history:batchGet`,
+      {
+        profiles: [
+          { profileId: profiles[0] },
+          { profileId: profiles[1], since: new Date(since).toISOString() },
+          { profileId: 'nobody' },
+        ],
+      },
+      auth.recommender,
+    );
     expect(batch.status).toBe(200);
     expect(batch.body.results).toEqual([
       { profileId: profiles[0], records: expectedOf(profiles[0]), truncated: false },
-      { profileId: profiles[1], records: expectedOf(profiles[1]).filter((r) => Date.parse(r.lastEventAt) >= since), truncated: false },
+      {
+        profileId: profiles[1],
+        records: expectedOf(profiles[1]).filter((r) => Date.parse(r.lastEventAt) >= since),
+        truncated: false,
+      },
       { profileId: 'nobody', records: [], truncated: false },
     ]);
-    const tooMany = await postJson(`${api.url}/v1/history:batchGet`, { profiles: new Array(101).fill({ profileId: 'p' }) }, auth.recommender);
+    const tooMany = await postJson(
+      `${api.url}/v1/history:batchGet`,
+      { profiles: new Array(101).fill({ profileId: 'p' }) },
+      auth.recommender,
+    );
     expect(tooMany.status).toBe(400);
 
-    const response = await fetch(`${api.url}/v1/history/export?since=${new Date(since).toISOString()}`, { headers: auth.recommender });
+    const response = await fetch(`${api.url}/v1/history/export?since=${new Date(since).toISOString()}`, {
+      headers: auth.recommender,
+    });
     expect(response.headers.get('content-type')).toMatch(/application\/x-ndjson/);
-    const lines = (await response.text()).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = (await response.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.at(-1)).toMatchObject({ type: 'end', records: lines.length - 1 });
     for (const profileId of profiles) {
-      const exported = lines.filter((l) => l.profileId === profileId).map(({ type: _t, profileId: _p, ...record }) => record);
+      const exported = lines
+        .filter((l) => l.profileId === profileId)
+        .map(({ type: _t, profileId: _p, ...record }) => record);
       expect(exported).toEqual(expectedOf(profileId).filter((r) => Date.parse(r.lastEventAt) >= since));
     }
   });

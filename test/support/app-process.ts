@@ -28,12 +28,20 @@ export class AppProcess {
     this.exitedPromise = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   }
 
-  static async start(name: AppName, env: Record<string, string>, portVariable = `${name.toUpperCase()}_PORT`): Promise<AppProcess> {
-    const child = spawn(process.execPath, [...NODE_ARGS, '-r', join(ROOT, 'scripts/register-paths.js'), join(DIST, `apps/${name}/src/main.js`)], {
-      cwd: ROOT,
-      env: { ...process.env, ...env, NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  static async start(
+    name: AppName,
+    env: Record<string, string>,
+    portVariable = `${name.toUpperCase()}_PORT`,
+  ): Promise<AppProcess> {
+    const child = spawn(
+      process.execPath,
+      [...NODE_ARGS, '-r', join(ROOT, 'scripts/register-paths.js'), join(DIST, `apps/${name}/src/main.js`)],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...env, NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const app = new AppProcess(name, Number(env[portVariable]), child);
     await app.waitUntilLive();
     return app;
@@ -80,7 +88,8 @@ export class AppProcess {
   private async waitUntilLive(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.child.exitCode !== null) throw new Error(`${this.name} exited with ${this.child.exitCode}:\n${this.output}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`${this.name} exited with ${this.child.exitCode}:\n${this.output}`);
       try {
         const response = await fetch(`${this.url}/health/live`);
         if (response.ok) return;

@@ -18,7 +18,12 @@ export function uniqueProfileId(prefix = 'profile'): string {
 }
 
 /** A session: play, pause at 10 min, play, stop at 25 min; starting `startedAt`. */
-export function watchSession(profileId: string, titleId: string, startedAt: number, deviceId = 'tv-1'): WirePlaybackEvent[] {
+export function watchSession(
+  profileId: string,
+  titleId: string,
+  startedAt: number,
+  deviceId = 'tv-1',
+): WirePlaybackEvent[] {
   const sessionId = randomUUID();
   const minute = 60_000;
   const at = (offset: number) => new Date(startedAt + offset).toISOString();
@@ -31,12 +36,23 @@ export function watchSession(profileId: string, titleId: string, startedAt: numb
   ];
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: response.status, body: await response.json().catch(() => null), headers: response.headers };
 }
 
-export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+export async function getJson(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
   const response = await fetch(url, { headers });
   return { status: response.status, body: await response.json().catch(() => null), headers: response.headers };
 }

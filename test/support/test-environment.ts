@@ -23,7 +23,10 @@ export interface TestEnvironment {
   dispose(): Promise<void>;
 }
 
-export async function createTestEnvironment(suite: string, overrides: Record<string, string> = {}): Promise<TestEnvironment> {
+export async function createTestEnvironment(
+  suite: string,
+  overrides: Record<string, string> = {},
+): Promise<TestEnvironment> {
   const id = `${suite.replace(/[^a-z0-9]/g, '_')}_${randomBytes(4).toString('hex')}`;
   const env: Record<string, string> = {
     CASSANDRA_KEYSPACE: `e2e_${id}`,

@@ -24,7 +24,8 @@ export async function compact(config: AppConfig, args: string[]): Promise<unknow
       const view = await describeCompactionJob(queue, jobId);
       if (!view) throw new Error(`job ${jobId} is gone from the queue`);
       if (args.includes('--no-wait') || view.state === 'completed' || view.state === 'failed') return view;
-      if (Date.now() > deadline) throw new Error(`job ${jobId} still ${view.state} after ${timeoutMs} ms (is a compactor running?)`);
+      if (Date.now() > deadline)
+        throw new Error(`job ${jobId} still ${view.state} after ${timeoutMs} ms (is a compactor running?)`);
       await new Promise((r) => setTimeout(r, 250));
     }
   } finally {

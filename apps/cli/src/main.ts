@@ -27,7 +27,9 @@ const COMMANDS: Record<string, { usage: string; help: string; run: (args: string
     run: (args) => {
       const keyspace = option(args, '--keyspace');
       const config = loadConfig();
-      return replayEventLog(keyspace ? config.with({ cassandra: { keyspace } }) : config, { force: args.includes('--force') });
+      return replayEventLog(keyspace ? config.with({ cassandra: { keyspace } }) : config, {
+        force: args.includes('--force'),
+      });
     },
   },
 };
@@ -39,7 +41,13 @@ function option(args: string[], name: string): string | undefined {
 
 /** Logs go to stderr, so that stdout carries only the command's JSON report. */
 class StderrLogger extends ConsoleLogger {
-  protected override printMessages(messages: unknown[], context?: string, logLevel?: LogLevel, _stream?: 'stdout' | 'stderr', errorStack?: unknown): void {
+  protected override printMessages(
+    messages: unknown[],
+    context?: string,
+    logLevel?: LogLevel,
+    _stream?: 'stdout' | 'stderr',
+    errorStack?: unknown,
+  ): void {
     super.printMessages(messages, context, logLevel, 'stderr', errorStack);
   }
 }

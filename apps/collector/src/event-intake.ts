@@ -6,8 +6,7 @@ import { metrics } from '@vh/metrics';
 import { ViewingEventPublisher } from '@vh/messaging';
 
 export type ItemOutcome =
-  | { index: number; eventId: string; status: 'accepted' }
-  | { index: number; status: 'rejected'; issues: FieldIssue[] };
+  { index: number; eventId: string; status: 'accepted' } | { index: number; status: 'rejected'; issues: FieldIssue[] };
 
 /** Validates what devices post and appends the valid events to the event log. */
 @Injectable()
@@ -52,7 +51,11 @@ export class EventIntake {
   }
 
   private timePolicy() {
-    return { now: Date.now(), maxClockSkewMs: this.config.events.maxClockSkewMs, maxEventAgeMs: this.config.events.maxEventAgeMs };
+    return {
+      now: Date.now(),
+      maxClockSkewMs: this.config.events.maxClockSkewMs,
+      maxEventAgeMs: this.config.events.maxEventAgeMs,
+    };
   }
 }
 

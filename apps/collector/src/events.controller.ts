@@ -30,5 +30,11 @@ export class EventsController {
 }
 
 function isBatch(body: unknown): body is { events: unknown } {
-  return typeof body === 'object' && body !== null && !Array.isArray(body) && 'events' in body && Object.keys(body).length === 1;
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    !Array.isArray(body) &&
+    'events' in body &&
+    Object.keys(body).length === 1
+  );
 }

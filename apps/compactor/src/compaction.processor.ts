@@ -49,7 +49,13 @@ function createContext(): ProcessorContext {
   };
 }
 
-const PROGRESS: Record<CompactionStep, number> = { read: 20, encoded: 50, 'after-chunks': 70, 'after-switch': 90, done: 100 };
+const PROGRESS: Record<CompactionStep, number> = {
+  read: 20,
+  encoded: 50,
+  'after-chunks': 70,
+  'after-switch': 90,
+  done: 100,
+};
 
 export default async function processCompactionJob(job: SandboxedJob): Promise<unknown> {
   context ??= createContext();

@@ -2,7 +2,13 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { Queue, Worker } from 'bullmq';
 import { join } from 'node:path';
 import { AppConfig } from '@vh/config';
-import { COMPACTION_JOB, CompactionOutcome, createCompactionQueue, redisConnection, SCHEDULED_SWEEP_ID } from '@vh/compaction';
+import {
+  COMPACTION_JOB,
+  CompactionOutcome,
+  createCompactionQueue,
+  redisConnection,
+  SCHEDULED_SWEEP_ID,
+} from '@vh/compaction';
 import { metrics } from '@vh/metrics';
 
 /** Runs compaction jobs in sandboxed child processes, and owns the schedule of the sweep. */
@@ -46,7 +52,9 @@ export class CompactionWorker implements OnApplicationBootstrap, OnApplicationSh
       this.logger.warn(`${job?.name} ${job?.id} failed (attempt ${job?.attemptsMade}): ${error.message}`);
     });
     this.worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));
-    this.logger.log(`processing ${compaction.queue} with concurrency ${compaction.concurrency}; sweep at "${compaction.schedule}"`);
+    this.logger.log(
+      `processing ${compaction.queue} with concurrency ${compaction.concurrency}; sweep at "${compaction.schedule}"`,
+    );
   }
 
   /** Graceful: waits for the jobs in progress to finish (their children exit), then disconnects. */

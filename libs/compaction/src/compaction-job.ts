@@ -70,7 +70,11 @@ export async function enqueueProfileCompaction(queue: Queue, data: ProfileCompac
 
 /** Runs after the grace period, whether or not the profile is ever compacted again. */
 export async function scheduleGarbageCollection(queue: Queue, profileId: string, delayMs: number): Promise<void> {
-  await queue.add(COMPACTION_JOB.collectGarbage, { profileId }, { delay: delayMs + 1_000, deduplication: { id: `gc:${profileId}` } });
+  await queue.add(
+    COMPACTION_JOB.collectGarbage,
+    { profileId },
+    { delay: delayMs + 1_000, deduplication: { id: `gc:${profileId}` } },
+  );
 }
 
 export async function enqueueSweep(queue: Queue, data: CompactionSweepJobData): Promise<string> {

@@ -77,14 +77,18 @@ export class ProfileCompactor {
 
     // The compactor reads the truth, not the cache.
     const { version: current, history } = await this.compressed.read(profileId, { useCache: false });
-    const garbageChunkSetsRemoved = options.dryRun ? 0 : await this.compressed.collectGarbage(profileId, current?.chunkSet ?? null, now);
+    const garbageChunkSetsRemoved = options.dryRun
+      ? 0
+      : await this.compressed.collectGarbage(profileId, current?.chunkSet ?? null, now);
     const liveEvents = await this.live.readProfile(profileId);
     await step('read');
 
     const next = compactHistory(history, liveEvents, now - minAgeMs);
     const alreadyCompacted = history.compactedBefore ?? Number.NEGATIVE_INFINITY;
     const leftovers = liveEvents.filter((e) => e.occurredAt < alreadyCompacted).length;
-    const rolledUp = liveEvents.filter((e) => e.occurredAt >= alreadyCompacted && e.occurredAt < next.compactedBefore!).length;
+    const rolledUp = liveEvents.filter(
+      (e) => e.occurredAt >= alreadyCompacted && e.occurredAt < next.compactedBefore!,
+    ).length;
     const outcome = (status: CompactionStatus, extra: Partial<CompactionOutcome> = {}): CompactionOutcome => ({
       profileId,
       status,

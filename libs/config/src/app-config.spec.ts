@@ -4,7 +4,11 @@ describe('loadConfig', () => {
   it('runs locally with no environment at all', () => {
     const config = loadConfig({});
     expect(config.kafka.brokers).toEqual(['127.0.0.1:9092']);
-    expect(config.cassandra).toMatchObject({ keyspace: 'viewing_history', localDataCenter: 'datacenter1', readConsistency: 'LOCAL_QUORUM' });
+    expect(config.cassandra).toMatchObject({
+      keyspace: 'viewing_history',
+      localDataCenter: 'datacenter1',
+      readConsistency: 'LOCAL_QUORUM',
+    });
     expect(config.kafka.eventTopicPartitions).toBeGreaterThanOrEqual(6);
   });
 
@@ -33,10 +37,14 @@ describe('loadConfig', () => {
   });
 
   it('refuses a compaction age that accepted events could still reach', () => {
-    expect(() => loadConfig({ EVENT_MAX_AGE_MS: '86400000', COMPACTION_MIN_AGE_MS: '3600000' })).toThrow(/COMPACTION_MIN_AGE_MS/);
+    expect(() => loadConfig({ EVENT_MAX_AGE_MS: '86400000', COMPACTION_MIN_AGE_MS: '3600000' })).toThrow(
+      /COMPACTION_MIN_AGE_MS/,
+    );
   });
 
   it('rejects a default page larger than the maximum', () => {
-    expect(() => loadConfig({ HISTORY_PAGE_DEFAULT: '300', HISTORY_PAGE_MAX: '100' })).toThrow(InvalidConfigurationError);
+    expect(() => loadConfig({ HISTORY_PAGE_DEFAULT: '300', HISTORY_PAGE_MAX: '100' })).toThrow(
+      InvalidConfigurationError,
+    );
   });
 });

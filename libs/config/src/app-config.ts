@@ -7,12 +7,26 @@ const list = (fallback: string) =>
   z
     .string()
     .default(fallback)
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string()).min(1));
-const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max).default(fallback);
+const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
 const port = (fallback: number) => int(fallback, 0, 65535);
-const cqlName = (fallback: string) => z.string().regex(/^[a-z][a-z0-9_]{0,47}$/, 'must be a lower-case CQL identifier').default(fallback);
-const topicName = (fallback: string) => z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be a valid Kafka topic name').default(fallback);
+const cqlName = (fallback: string) =>
+  z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,47}$/, 'must be a lower-case CQL identifier')
+    .default(fallback);
+const topicName = (fallback: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be a valid Kafka topic name')
+    .default(fallback);
 
 /** Every environment variable the service reads, with defaults that run against the local infrastructure. */
 export const environmentSchema = z.object({
@@ -23,7 +37,11 @@ export const environmentSchema = z.object({
   EVENT_TOPIC_PARTITIONS: int(6, 1, 1000),
   /** The event log is the source of truth: kept forever (-1) unless told otherwise. */
   EVENT_TOPIC_RETENTION_MS: z.coerce.number().int().min(-1).default(-1),
-  DEAD_LETTER_TOPIC_RETENTION_MS: z.coerce.number().int().min(-1).default(30 * DAY_MS),
+  DEAD_LETTER_TOPIC_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(-1)
+    .default(30 * DAY_MS),
   INGEST_GROUP_ID: z.string().min(1).default('viewing-history-ingest'),
   INGEST_PARTITIONS_CONCURRENTLY: int(3, 1, 64),
   INGEST_WRITE_CONCURRENCY: int(64, 1, 2048),
@@ -45,7 +63,10 @@ export const environmentSchema = z.object({
   COLLECTOR_PORT: port(3001),
   API_PORT: port(3002),
   INGEST_PORT: port(3003),
-  HTTP_BODY_LIMIT: z.string().regex(/^\d+(kb|mb)$/).default('1mb'),
+  HTTP_BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(kb|mb)$/)
+    .default('1mb'),
   /** Requests one process works on at once; more are shed with 503 at once. */
   HTTP_MAX_IN_FLIGHT: int(256, 1, 100_000),
   /** Requests arriving while the event loop runs this late (mean over the last second) are shed; 0 turns it off. */
@@ -86,7 +107,10 @@ export const environmentSchema = z.object({
   COMPACTION_SCHEDULE: z.string().min(9).default('*/15 * * * *'),
   /** Event days the scheduled sweep looks at, ending COMPACTION_MIN_AGE_MS ago. */
   COMPACTION_SWEEP_DAYS: int(3, 1, 365),
-  COMPACTION_QUEUE: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('viewing-history-compaction'),
+  COMPACTION_QUEUE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .default('viewing-history-compaction'),
   COMPRESSED_CACHE_MAX_BYTES: int(64 * 1024 * 1024, 0),
   COMPACTOR_PORT: port(3004),
   /** Test only: the compaction processor kills itself at this step, to prove crash safety. */
@@ -208,9 +232,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   const problems: string[] = [];
-  if (e.HISTORY_PAGE_DEFAULT > e.HISTORY_PAGE_MAX) problems.push('HISTORY_PAGE_DEFAULT: must not exceed HISTORY_PAGE_MAX');
+  if (e.HISTORY_PAGE_DEFAULT > e.HISTORY_PAGE_MAX)
+    problems.push('HISTORY_PAGE_DEFAULT: must not exceed HISTORY_PAGE_MAX');
   // Compaction may only roll up a past that no accepted event can still reach.
-  if (e.COMPACTION_MIN_AGE_MS <= e.EVENT_MAX_AGE_MS) problems.push('COMPACTION_MIN_AGE_MS: must exceed EVENT_MAX_AGE_MS');
+  if (e.COMPACTION_MIN_AGE_MS <= e.EVENT_MAX_AGE_MS)
+    problems.push('COMPACTION_MIN_AGE_MS: must exceed EVENT_MAX_AGE_MS');
   if (problems.length) throw new InvalidConfigurationError(problems);
   return new AppConfig(
     {

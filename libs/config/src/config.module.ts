@@ -10,7 +10,9 @@ const APP_CONFIG_KEY = 'app';
  */
 @Global()
 @Module({
-  imports: [ConfigModule.forRoot({ ignoreEnvFile: true, cache: true, load: [() => ({ [APP_CONFIG_KEY]: loadConfig() })] })],
+  imports: [
+    ConfigModule.forRoot({ ignoreEnvFile: true, cache: true, load: [() => ({ [APP_CONFIG_KEY]: loadConfig() })] }),
+  ],
   providers: [
     {
       provide: AppConfig,

@@ -1,6 +1,12 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
-import { DependencyUnavailableError, ForbiddenError, InvalidInputError, UnauthenticatedError, ViewingHistoryError } from '@vh/domain';
+import {
+  DependencyUnavailableError,
+  ForbiddenError,
+  InvalidInputError,
+  UnauthenticatedError,
+  ViewingHistoryError,
+} from '@vh/domain';
 
 /** The body of every error response. */
 export interface ErrorBody {
@@ -33,9 +39,17 @@ export class ViewingHistoryErrorFilter implements ExceptionFilter {
     if (!response.headersSent) response.status(status).json(body);
   }
 
-  private map(exception: unknown): { status: number; body: ErrorBody; retryAfterSeconds?: number; wwwAuthenticate?: string } {
+  private map(exception: unknown): {
+    status: number;
+    body: ErrorBody;
+    retryAfterSeconds?: number;
+    wwwAuthenticate?: string;
+  } {
     if (exception instanceof InvalidInputError) {
-      return { status: 400, body: { error: exception.code, message: 'the request is invalid', issues: exception.issues } };
+      return {
+        status: 400,
+        body: { error: exception.code, message: 'the request is invalid', issues: exception.issues },
+      };
     }
     if (exception instanceof DependencyUnavailableError) {
       return {
@@ -45,7 +59,11 @@ export class ViewingHistoryErrorFilter implements ExceptionFilter {
       };
     }
     if (exception instanceof UnauthenticatedError) {
-      return { status: 401, body: { error: exception.code, message: exception.message }, wwwAuthenticate: 'Bearer realm="viewing-history"' };
+      return {
+        status: 401,
+        body: { error: exception.code, message: exception.message },
+        wwwAuthenticate: 'Bearer realm="viewing-history"',
+      };
     }
     if (exception instanceof ForbiddenError) {
       return { status: 403, body: { error: exception.code, message: exception.message } };
@@ -60,8 +78,12 @@ export class ViewingHistoryErrorFilter implements ExceptionFilter {
       if (typeof payload === 'object' && payload !== null && 'details' in payload) {
         return { status, body: payload as unknown as ErrorBody, retryAfterSeconds: status === 503 ? 5 : undefined };
       }
-      const message = typeof payload === 'string' ? payload : ((payload as { message?: unknown }).message ?? exception.message);
-      return { status, body: { error: errorCode(status), message: Array.isArray(message) ? message.join('; ') : String(message) } };
+      const message =
+        typeof payload === 'string' ? payload : ((payload as { message?: unknown }).message ?? exception.message);
+      return {
+        status,
+        body: { error: errorCode(status), message: Array.isArray(message) ? message.join('; ') : String(message) },
+      };
     }
     const parser = BODY_PARSER_ERRORS[(exception as { type?: string } | null)?.type ?? ''];
     if (parser) return { status: parser.status, body: { error: parser.error, message: parser.message } };

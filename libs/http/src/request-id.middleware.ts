@@ -6,7 +6,10 @@ export const REQUEST_ID_HEADER = 'x-request-id';
 const ACCEPTABLE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The caller's request id when it is acceptable, else a new one; the same for logs and Kafka headers. */
-export function chooseRequestId(request: { headers: Record<string, string | string[] | undefined>; id?: unknown }): string {
+export function chooseRequestId(request: {
+  headers: Record<string, string | string[] | undefined>;
+  id?: unknown;
+}): string {
   if (typeof request.id === 'string') return request.id;
   const given = request.headers[REQUEST_ID_HEADER];
   return typeof given === 'string' && ACCEPTABLE.test(given) ? given : randomUUID();

@@ -1,6 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { BatchOutcome, createKafka, DeadLetter, DeadLetterSink, EventLogBatchHandler, EventLogConsumer } from '@vh/messaging';
+import {
+  BatchOutcome,
+  createKafka,
+  DeadLetter,
+  DeadLetterSink,
+  EventLogBatchHandler,
+  EventLogConsumer,
+} from '@vh/messaging';
 import { createCassandraClient, LiveHistoryRepository, migrateSchema, ProfileActivityIndex } from '@vh/storage';
 import { LiveHistoryIngestor } from './live-history.ingestor';
 
@@ -36,7 +43,10 @@ class CountingDeadLetterSink extends DeadLetterSink {
  * the end it had when the replay started, through the same ingestor as the ingest app, with a consumer
  * group of its own (deleted afterwards) so the running ingest is not disturbed.
  */
-export async function replayEventLog(config: AppConfig, options: { force?: boolean; timeoutMs?: number } = {}): Promise<ReplayReport> {
+export async function replayEventLog(
+  config: AppConfig,
+  options: { force?: boolean; timeoutMs?: number } = {},
+): Promise<ReplayReport> {
   const logger = new Logger('replay');
   const started = Date.now();
   const keyspace = config.cassandra.keyspace;
@@ -59,7 +69,11 @@ export async function replayEventLog(config: AppConfig, options: { force?: boole
     const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.length;
 
     const sink = new CountingDeadLetterSink();
-    const ingestor = new LiveHistoryIngestor(new LiveHistoryRepository(client, config, new ProfileActivityIndex(client, config)), sink, config);
+    const ingestor = new LiveHistoryIngestor(
+      new LiveHistoryRepository(client, config, new ProfileActivityIndex(client, config)),
+      sink,
+      config,
+    );
     const reached = new Map<number, bigint>();
     const profiles = new Set<string>();
     let messages = 0;
@@ -82,7 +96,11 @@ export async function replayEventLog(config: AppConfig, options: { force?: boole
       consumer = new EventLogConsumer(config.with({ ingest: { groupId } }), tracker);
       await new Promise<void>((resolve, reject) => consumer!.listen((error) => (error ? reject(error) : resolve())));
       logger.log(`replaying ${topic} (${ends.size} non-empty partitions) into ${keyspace}`);
-      await withDeadline(finished, options.timeoutMs ?? 30 * 60_000, () => `replay did not reach the end of ${topic} in time`);
+      await withDeadline(
+        finished,
+        options.timeoutMs ?? 30 * 60_000,
+        () => `replay did not reach the end of ${topic} in time`,
+      );
     }
     return {
       topic,

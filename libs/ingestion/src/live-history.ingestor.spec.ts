@@ -48,7 +48,13 @@ const control = { heartbeat: async () => undefined, isRunning: () => true };
 
 function batchOf(values: (string | null)[]): EventLogBatch {
   const messages = values.map(
-    (value, i) => ({ offset: String(100 + i), key: Buffer.from('profile-1'), value: value === null ? null : Buffer.from(value), headers: {} }) as unknown as KafkaMessage,
+    (value, i) =>
+      ({
+        offset: String(100 + i),
+        key: Buffer.from('profile-1'),
+        value: value === null ? null : Buffer.from(value),
+        headers: {},
+      }) as unknown as KafkaMessage,
   );
   return { topic: 'events', partition: 3, messages, highWatermark: '200' };
 }
@@ -61,7 +67,11 @@ function setup(env: Record<string, string> = {}) {
 }
 
 describe('LiveHistoryIngestor', () => {
-  const events = [playbackEvent('play', T0, 0), playbackEvent('pause', T0 + 1000, 1000), playbackEvent('stop', T0 + 2000, 2000)];
+  const events = [
+    playbackEvent('play', T0, 0),
+    playbackEvent('pause', T0 + 1000, 1000),
+    playbackEvent('stop', T0 + 2000, 2000),
+  ];
 
   it('writes every valid event and reports the batch done', async () => {
     const { live, ingestor } = setup();
@@ -101,7 +111,10 @@ describe('LiveHistoryIngestor', () => {
   it('stops retrying when the consumer is stopping', async () => {
     const { live, ingestor } = setup();
     live.transientFailuresLeft = 100;
-    const outcome = await ingestor.handleBatch(batchOf(events.map(encodeViewingEvent)), { ...control, isRunning: () => false });
+    const outcome = await ingestor.handleBatch(batchOf(events.map(encodeViewingEvent)), {
+      ...control,
+      isRunning: () => false,
+    });
     expect(outcome.status).toBe('retry-later');
     expect(live.calls).toHaveLength(1);
   });
@@ -112,7 +125,9 @@ describe('LiveHistoryIngestor', () => {
     const outcome = await ingestor.handleBatch(batchOf(events.map(encodeViewingEvent)), control);
     expect(outcome.status).toBe('done');
     expect([...live.rows.keys()].sort()).toEqual([events[0].eventId, events[2].eventId].sort());
-    expect(deadLetters.letters).toEqual([expect.objectContaining({ sourceOffset: '101', reason: expect.stringMatching(/rejected by storage/) })]);
+    expect(deadLetters.letters).toEqual([
+      expect.objectContaining({ sourceOffset: '101', reason: expect.stringMatching(/rejected by storage/) }),
+    ]);
     expect(live.calls.at(-1)).toEqual({ rowsPerBatch: 1 });
   });
 

@@ -2,7 +2,14 @@ import { Injectable, Logger } from '@nestjs/common';
 import { KafkaMessage } from 'kafkajs';
 import { AppConfig } from '@vh/config';
 import { decodeViewingEvent, describeIssues, ViewingEvent } from '@vh/domain';
-import { BatchControl, BatchOutcome, DeadLetter, DeadLetterSink, EventLogBatch, EventLogBatchHandler } from '@vh/messaging';
+import {
+  BatchControl,
+  BatchOutcome,
+  DeadLetter,
+  DeadLetterSink,
+  EventLogBatch,
+  EventLogBatchHandler,
+} from '@vh/messaging';
 import { metrics } from '@vh/metrics';
 import { isTransientCassandraError, LiveHistoryRepository } from '@vh/storage';
 
@@ -28,7 +35,10 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
   async handleBatch(batch: EventLogBatch, control: BatchControl): Promise<BatchOutcome> {
     const stopTimer = metrics.ingestBatchDuration.startTimer();
     const lastOffset = batch.messages.length ? Number(batch.messages[batch.messages.length - 1].offset) : 0;
-    metrics.consumerLag.set({ partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - lastOffset - 1));
+    metrics.consumerLag.set(
+      { partition: String(batch.partition) },
+      Math.max(0, Number(batch.highWatermark) - lastOffset - 1),
+    );
     const letters: DeadLetter[] = [];
     const sources = new Map<string, KafkaMessage>();
     const events: ViewingEvent[] = [];
@@ -65,7 +75,10 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
       }
       if (pending.length === 0 || transient === null) continue;
       if (!control.isRunning() || Date.now() + backoff > deadline) {
-        return { status: 'retry-later', reason: `${pending.length} events not written: ${(transient as Error).message}` };
+        return {
+          status: 'retry-later',
+          reason: `${pending.length} events not written: ${(transient as Error).message}`,
+        };
       }
       await sleep(backoff);
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
@@ -81,7 +94,9 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
         return { status: 'retry-later', reason: `dead-letter topic unavailable: ${(error as Error).message}` };
       }
     }
-    metrics.ingestEventsWritten.inc(events.length - letters.filter((l) => l.reason.startsWith('rejected by storage')).length);
+    metrics.ingestEventsWritten.inc(
+      events.length - letters.filter((l) => l.reason.startsWith('rejected by storage')).length,
+    );
     stopTimer();
     return { status: 'done' };
   }

@@ -33,7 +33,10 @@ export class DeadLetterPublisher extends DeadLetterSink implements OnApplication
   async publish(letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
     if (!this.producer) {
-      const producer = this.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+      const producer = this.kafka.producer({
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
       await producer.connect();
       this.producer = producer;
     }

@@ -12,7 +12,11 @@ export async function ensureEventLogTopics(kafka: Kafka, config: AppConfig['kafk
   await admin.connect();
   try {
     const wanted = [
-      { topic: config.eventTopic, numPartitions: config.eventTopicPartitions, retentionMs: config.eventTopicRetentionMs },
+      {
+        topic: config.eventTopic,
+        numPartitions: config.eventTopicPartitions,
+        retentionMs: config.eventTopicRetentionMs,
+      },
       { topic: config.deadLetterTopic, numPartitions: 1, retentionMs: config.deadLetterTopicRetentionMs },
     ];
     const existing = new Set(await admin.listTopics());

@@ -21,28 +21,121 @@ export const metrics = {
   ),
   requestsShed: once(
     'viewing_history_requests_shed_total',
-    () => new Counter({ name: 'viewing_history_requests_shed_total', help: 'Requests refused with 503: too many in flight, or the event loop too far behind', labelNames: ['reason'] }),
+    () =>
+      new Counter({
+        name: 'viewing_history_requests_shed_total',
+        help: 'Requests refused with 503: too many in flight, or the event loop too far behind',
+        labelNames: ['reason'],
+      }),
   ),
-  eventLoopDelay: once('viewing_history_event_loop_delay_seconds', () => new Gauge({ name: 'viewing_history_event_loop_delay_seconds', help: 'Mean event loop delay over the last window, as load shedding saw it' })),
-  eventsAccepted: once('viewing_history_events_accepted_total', () => new Counter({ name: 'viewing_history_events_accepted_total', help: 'Playback events accepted by the collector (in Kafka)' })),
-  eventsRejected: once('viewing_history_events_rejected_total', () => new Counter({ name: 'viewing_history_events_rejected_total', help: 'Playback events rejected by the collector as invalid' })),
+  eventLoopDelay: once(
+    'viewing_history_event_loop_delay_seconds',
+    () =>
+      new Gauge({
+        name: 'viewing_history_event_loop_delay_seconds',
+        help: 'Mean event loop delay over the last window, as load shedding saw it',
+      }),
+  ),
+  eventsAccepted: once(
+    'viewing_history_events_accepted_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_events_accepted_total',
+        help: 'Playback events accepted by the collector (in Kafka)',
+      }),
+  ),
+  eventsRejected: once(
+    'viewing_history_events_rejected_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_events_rejected_total',
+        help: 'Playback events rejected by the collector as invalid',
+      }),
+  ),
   ingestBatchDuration: once(
     'viewing_history_ingest_batch_duration_seconds',
-    () => new Histogram({ name: 'viewing_history_ingest_batch_duration_seconds', help: 'Time to ingest one batch of the event log', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] }),
+    () =>
+      new Histogram({
+        name: 'viewing_history_ingest_batch_duration_seconds',
+        help: 'Time to ingest one batch of the event log',
+        buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      }),
   ),
-  ingestEventsWritten: once('viewing_history_ingest_events_written_total', () => new Counter({ name: 'viewing_history_ingest_events_written_total', help: 'Events written to the live history' })),
-  consumerLag: once('viewing_history_ingest_consumer_lag', () => new Gauge({ name: 'viewing_history_ingest_consumer_lag', help: 'Messages behind the end of the partition, at the last batch', labelNames: ['partition'] })),
-  deadLetters: once('viewing_history_dead_letters_total', () => new Counter({ name: 'viewing_history_dead_letters_total', help: 'Messages moved to the dead-letter topic' })),
-  partitionPauses: once('viewing_history_ingest_partition_pauses_total', () => new Counter({ name: 'viewing_history_ingest_partition_pauses_total', help: 'Times a partition paused because its batch could not be written yet' })),
-  compactionJobs: once('viewing_history_compaction_jobs_total', () => new Counter({ name: 'viewing_history_compaction_jobs_total', help: 'Compaction jobs finished, by outcome', labelNames: ['outcome'] })),
+  ingestEventsWritten: once(
+    'viewing_history_ingest_events_written_total',
+    () =>
+      new Counter({ name: 'viewing_history_ingest_events_written_total', help: 'Events written to the live history' }),
+  ),
+  consumerLag: once(
+    'viewing_history_ingest_consumer_lag',
+    () =>
+      new Gauge({
+        name: 'viewing_history_ingest_consumer_lag',
+        help: 'Messages behind the end of the partition, at the last batch',
+        labelNames: ['partition'],
+      }),
+  ),
+  deadLetters: once(
+    'viewing_history_dead_letters_total',
+    () => new Counter({ name: 'viewing_history_dead_letters_total', help: 'Messages moved to the dead-letter topic' }),
+  ),
+  partitionPauses: once(
+    'viewing_history_ingest_partition_pauses_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_ingest_partition_pauses_total',
+        help: 'Times a partition paused because its batch could not be written yet',
+      }),
+  ),
+  compactionJobs: once(
+    'viewing_history_compaction_jobs_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_compaction_jobs_total',
+        help: 'Compaction jobs finished, by outcome',
+        labelNames: ['outcome'],
+      }),
+  ),
   compactionDuration: once(
     'viewing_history_compaction_duration_seconds',
-    () => new Histogram({ name: 'viewing_history_compaction_duration_seconds', help: 'Time to compact one profile', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] }),
+    () =>
+      new Histogram({
+        name: 'viewing_history_compaction_duration_seconds',
+        help: 'Time to compact one profile',
+        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      }),
   ),
-  compactionBytes: once('viewing_history_compaction_bytes_total', () => new Counter({ name: 'viewing_history_compaction_bytes_total', help: 'Bytes of compressed history written, before (raw) and after (stored) zstd', labelNames: ['stage'] })),
-  compressedCache: once('viewing_history_compressed_cache_lookups_total', () => new Counter({ name: 'viewing_history_compressed_cache_lookups_total', help: 'Lookups of decoded compressed history in the cache', labelNames: ['result'] })),
-  corruptChunks: once('viewing_history_corrupt_chunks_total', () => new Counter({ name: 'viewing_history_corrupt_chunks_total', help: 'Compressed-history chunks found corrupt' })),
-  breakerState: once('viewing_history_cassandra_breaker_open', () => new Gauge({ name: 'viewing_history_cassandra_breaker_open', help: '1 while the read path circuit breaker around Cassandra is open' })),
+  compactionBytes: once(
+    'viewing_history_compaction_bytes_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_compaction_bytes_total',
+        help: 'Bytes of compressed history written, before (raw) and after (stored) zstd',
+        labelNames: ['stage'],
+      }),
+  ),
+  compressedCache: once(
+    'viewing_history_compressed_cache_lookups_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_compressed_cache_lookups_total',
+        help: 'Lookups of decoded compressed history in the cache',
+        labelNames: ['result'],
+      }),
+  ),
+  corruptChunks: once(
+    'viewing_history_corrupt_chunks_total',
+    () =>
+      new Counter({ name: 'viewing_history_corrupt_chunks_total', help: 'Compressed-history chunks found corrupt' }),
+  ),
+  breakerState: once(
+    'viewing_history_cassandra_breaker_open',
+    () =>
+      new Gauge({
+        name: 'viewing_history_cassandra_breaker_open',
+        help: '1 while the read path circuit breaker around Cassandra is open',
+      }),
+  ),
 };
 
 export { register as metricsRegistry };

@@ -18,7 +18,9 @@ export function createCassandraClient(config: AppConfig['cassandra'], applicatio
 
 /** LOCAL_QUORUM -> localQuorum, the driver's key for the level. */
 export function camel(level: string): keyof typeof types.consistencies {
-  return level.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof typeof types.consistencies;
+  return level
+    .toLowerCase()
+    .replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof typeof types.consistencies;
 }
 
 export function consistency(level: string): number {

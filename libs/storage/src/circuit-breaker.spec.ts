@@ -4,7 +4,8 @@ import { BreakerState, CircuitBreaker } from './circuit-breaker';
 describe('CircuitBreaker', () => {
   let now = 0;
   const states: BreakerState[] = [];
-  const breaker = () => new CircuitBreaker({ failureThreshold: 3, openMs: 1_000, now: () => now, onStateChange: (s) => states.push(s) });
+  const breaker = () =>
+    new CircuitBreaker({ failureThreshold: 3, openMs: 1_000, now: () => now, onStateChange: (s) => states.push(s) });
   const down = () => Promise.reject(new DependencyUnavailableError('cassandra', 'down'));
   const up = () => Promise.resolve('ok');
 
@@ -45,7 +46,7 @@ describe('CircuitBreaker', () => {
     await expect(b.execute(up)).rejects.toThrow(/circuit open/);
   });
 
-  it('does not count errors that are not the cluster\'s fault, and a success resets the count', async () => {
+  it("does not count errors that are not the cluster's fault, and a success resets the count", async () => {
     const b = breaker();
     await expect(b.execute(() => Promise.reject(new Error('bug')))).rejects.toThrow('bug');
     await expect(b.execute(down)).rejects.toThrow();

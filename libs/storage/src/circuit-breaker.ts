@@ -66,6 +66,10 @@ export class CircuitBreaker {
   }
 
   private rejection(retryInMs: number): DependencyUnavailableError {
-    return new DependencyUnavailableError('cassandra', 'circuit open after repeated failures', Math.max(1, Math.ceil(retryInMs / 1000)));
+    return new DependencyUnavailableError(
+      'cassandra',
+      'circuit open after repeated failures',
+      Math.max(1, Math.ceil(retryInMs / 1000)),
+    );
   }
 }

@@ -3,7 +3,13 @@ import { BullBoardInstance, InjectBullBoard } from '@bull-board/nestjs';
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { AppConfig } from '@vh/config';
-import { CompactionJobView, createCompactionQueue, describeCompactionJob, enqueueProfileCompaction, enqueueSweep } from '@vh/compaction';
+import {
+  CompactionJobView,
+  createCompactionQueue,
+  describeCompactionJob,
+  enqueueProfileCompaction,
+  enqueueSweep,
+} from '@vh/compaction';
 import { DependencyUnavailableError } from '@vh/domain';
 
 /** The API's side of the compaction queue: operators' requests, and the read path's size trigger. */

@@ -33,7 +33,10 @@ export class CompactionsController {
       throw new InvalidInputError([{ field: '(body)', message: 'give exactly one of profileId, profileIds or all' }]);
     }
     if (request.profileId !== undefined) {
-      return { jobId: await this.requests.compactProfile(request.profileId, request.dryRun, 'operator'), kind: 'profile' };
+      return {
+        jobId: await this.requests.compactProfile(request.profileId, request.dryRun, 'operator'),
+        kind: 'profile',
+      };
     }
     return { jobId: await this.requests.sweep(request.profileIds, request.dryRun), kind: 'sweep' };
   }

@@ -40,7 +40,11 @@ export class BulkHistoryController {
     return {
       results: request.profiles.map(({ profileId, since }) => {
         const records = histories.get(profileId)!.filter((r) => since === undefined || r.lastEventAt >= since);
-        return { profileId, records: records.slice(0, request.limit).map(toView), truncated: records.length > request.limit };
+        return {
+          profileId,
+          records: records.slice(0, request.limit).map(toView),
+          truncated: records.length > request.limit,
+        };
       }),
     };
   }
@@ -70,7 +74,10 @@ export class BulkHistoryController {
       }
       await write({ type: 'end', since: new Date(since).toISOString(), profiles, records });
     } catch (error) {
-      await write({ type: 'error', message: error instanceof InvalidInputError ? error.message : 'export interrupted; retry' }).catch(() => undefined);
+      await write({
+        type: 'error',
+        message: error instanceof InvalidInputError ? error.message : 'export interrupted; retry',
+      }).catch(() => undefined);
     } finally {
       response.end();
     }

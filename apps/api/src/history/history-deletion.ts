@@ -9,7 +9,13 @@ export class HistoryDeletion {
   constructor(private readonly publisher: ViewingEventPublisher) {}
 
   async removeRecord(profileId: string, recordId: string, requestId?: string): Promise<DeletionEvent> {
-    const event: DeletionEvent = { type: 'record-removed', eventId: randomUUID(), profileId, recordId, occurredAt: Date.now() };
+    const event: DeletionEvent = {
+      type: 'record-removed',
+      eventId: randomUUID(),
+      profileId,
+      recordId,
+      occurredAt: Date.now(),
+    };
     await this.publisher.publish([event], requestId);
     return event;
   }

@@ -9,7 +9,11 @@ import {
   ViewingRecord,
 } from '@vh/domain';
 
-export const identifierSchema = z.string().min(1).max(MAX_IDENTIFIER_LENGTH).regex(IDENTIFIER_PATTERN, 'is not a valid identifier');
+export const identifierSchema = z
+  .string()
+  .min(1)
+  .max(MAX_IDENTIFIER_LENGTH)
+  .regex(IDENTIFIER_PATTERN, 'is not a valid identifier');
 export const instantSchema = z
   .string()
   .datetime({ offset: true, message: 'must be an ISO-8601 date-time with a time zone' })
@@ -20,11 +24,22 @@ export function parseProfileId(value: unknown): string {
 }
 
 export function parseRecordId(value: unknown): string {
-  return parseWith(z.object({ recordId: z.string().uuid().transform((s) => s.toLowerCase()) }), { recordId: value }).recordId;
+  return parseWith(
+    z.object({
+      recordId: z
+        .string()
+        .uuid()
+        .transform((s) => s.toLowerCase()),
+    }),
+    { recordId: value },
+  ).recordId;
 }
 
 /** Query string of the history read: limit, cursor, from, to, titleId. */
-export function parseHistoryQuery(query: Record<string, unknown>, pages: { defaultPageSize: number; maxPageSize: number }): HistoryQuery {
+export function parseHistoryQuery(
+  query: Record<string, unknown>,
+  pages: { defaultPageSize: number; maxPageSize: number },
+): HistoryQuery {
   const schema = z
     .object({
       limit: z.coerce.number().int().min(1).max(pages.maxPageSize).default(pages.defaultPageSize),
@@ -46,7 +61,8 @@ export function parseHistoryQuery(query: Record<string, unknown>, pages: { defau
 }
 
 export function parseLimit(query: Record<string, unknown>, max: number, fallback: number): number {
-  return parseWith(z.object({ limit: z.coerce.number().int().min(1).max(max).default(fallback) }).strict(), query).limit;
+  return parseWith(z.object({ limit: z.coerce.number().int().min(1).max(max).default(fallback) }).strict(), query)
+    .limit;
 }
 
 /** Parses a request part; every problem becomes a field issue of one InvalidInputError (HTTP 400). */

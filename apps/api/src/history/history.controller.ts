@@ -42,7 +42,11 @@ export class HistoryController {
   @Delete('history/:recordId')
   @Authorize({ scope: SCOPES.historyDelete, profileParam: 'profileId' })
   @HttpCode(202)
-  async removeRecord(@Param('profileId') profileIdParam: string, @Param('recordId') recordIdParam: string, @Req() request: Request) {
+  async removeRecord(
+    @Param('profileId') profileIdParam: string,
+    @Param('recordId') recordIdParam: string,
+    @Req() request: Request,
+  ) {
     const profileId = parseProfileId(profileIdParam);
     const recordId = parseRecordId(recordIdParam);
     const event = await this.deletion.removeRecord(profileId, recordId, requestIdOf(request));

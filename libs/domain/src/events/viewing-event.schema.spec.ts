@@ -85,7 +85,12 @@ describe('the log format', () => {
       occurredAt: NOW,
       recordId: '22222222-2222-4222-8222-222222222222',
     };
-    const cleared = { type: 'history-cleared' as const, eventId: '33333333-3333-4333-8333-333333333333', profileId: 'p', occurredAt: NOW };
+    const cleared = {
+      type: 'history-cleared' as const,
+      eventId: '33333333-3333-4333-8333-333333333333',
+      profileId: 'p',
+      occurredAt: NOW,
+    };
     for (const event of [play.value, removed, cleared]) {
       expect(decodeViewingEvent(Buffer.from(encodeViewingEvent(event)))).toEqual({ ok: true, value: event });
     }
@@ -101,9 +106,17 @@ describe('the log format', () => {
   it('accepts any 8-4-4-4-12 hex id, not only RFC-versioned UUIDs, and stores it lower-case', () => {
     // What the log accepted once it must accept on every replay (invariant 1).
     const id = 'ABCDEFAB-aaaa-aaaa-aaaa-aaaaaaaaaaaa';
-    const result = decodeViewingEvent(Buffer.from(JSON.stringify({ ...valid, eventId: id, playbackSessionId: id, schemaVersion: 1 })));
-    expect(result.ok && [result.value.eventId, (result.value as { playbackSessionId: string }).playbackSessionId]).toEqual([id.toLowerCase(), id.toLowerCase()]);
-    expect(decodeViewingEvent(Buffer.from(JSON.stringify({ ...valid, eventId: 'abcdefab-aaaa-aaaa-aaaa-aaaaaaaaaaa', schemaVersion: 1 }))).ok).toBe(false);
+    const result = decodeViewingEvent(
+      Buffer.from(JSON.stringify({ ...valid, eventId: id, playbackSessionId: id, schemaVersion: 1 })),
+    );
+    expect(
+      result.ok && [result.value.eventId, (result.value as { playbackSessionId: string }).playbackSessionId],
+    ).toEqual([id.toLowerCase(), id.toLowerCase()]);
+    expect(
+      decodeViewingEvent(
+        Buffer.from(JSON.stringify({ ...valid, eventId: 'abcdefab-aaaa-aaaa-aaaa-aaaaaaaaaaa', schemaVersion: 1 })),
+      ).ok,
+    ).toBe(false);
   });
 
   it.each([

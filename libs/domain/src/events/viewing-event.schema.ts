@@ -22,14 +22,22 @@ const identifier = z
   .string()
   .min(1)
   .max(MAX_IDENTIFIER_LENGTH)
-  .regex(IDENTIFIER_PATTERN, 'must start with a letter or digit and contain only letters, digits, ".", "_", ":" or "-"');
+  .regex(
+    IDENTIFIER_PATTERN,
+    'must start with a letter or digit and contain only letters, digits, ".", "_", ":" or "-"',
+  );
 // guid: any 8-4-4-4-12 hex id, as zod 3's uuid() accepted; zod 4's uuid() also checks the RFC version and
 // variant, which would dead-letter on replay events the log accepted before (invariant 1).
 const uuid = z.guid({ error: 'must be a UUID (8-4-4-4-12 hex digits)' }).transform((s) => s.toLowerCase());
 const isoInstant = z
   .string()
   .max(40)
-  .pipe(z.iso.datetime({ offset: true, error: 'must be an ISO-8601 date-time with a time zone, e.g. 2024-05-01T20:15:00Z' }))
+  .pipe(
+    z.iso.datetime({
+      offset: true,
+      error: 'must be an ISO-8601 date-time with a time zone, e.g. 2024-05-01T20:15:00Z',
+    }),
+  )
   .transform((s) => Date.parse(s));
 const positionMs = z.number().int().min(0).max(MAX_POSITION_MS);
 
@@ -53,7 +61,12 @@ const recordRemoved = z.strictObject({
   occurredAt: isoInstant,
   recordId: uuid,
 });
-const historyCleared = z.strictObject({ type: z.literal('history-cleared'), eventId: uuid, profileId: identifier, occurredAt: isoInstant });
+const historyCleared = z.strictObject({
+  type: z.literal('history-cleared'),
+  eventId: uuid,
+  profileId: identifier,
+  occurredAt: isoInstant,
+});
 
 /** An event as stored on the log: the version tag plus any event type. */
 const logEvent = z.discriminatedUnion('type', [

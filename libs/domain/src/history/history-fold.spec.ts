@@ -34,7 +34,11 @@ describe('foldHistory', () => {
   });
 
   it('does not count a pause as watching', () => {
-    const events = [playbackEvent('pause', T0, 0), playbackEvent('play', T0 + 60 * MIN, 0), playbackEvent('pause', T0 + 61 * MIN, MIN)];
+    const events = [
+      playbackEvent('pause', T0, 0),
+      playbackEvent('play', T0 + 60 * MIN, 0),
+      playbackEvent('pause', T0 + 61 * MIN, MIN),
+    ];
     expect(visibleRecords(foldHistory(events))[0].watchedMs).toBe(MIN);
   });
 
@@ -46,7 +50,10 @@ describe('foldHistory', () => {
   });
 
   it('marks a record completed once 95% of the title was reached', () => {
-    const events = [playbackEvent('play', T0, 0, { titleDurationMs: 100 * MIN }), playbackEvent('stop', T0 + 95 * MIN, 95 * MIN)];
+    const events = [
+      playbackEvent('play', T0, 0, { titleDurationMs: 100 * MIN }),
+      playbackEvent('stop', T0 + 95 * MIN, 95 * MIN),
+    ];
     expect(isCompleted(visibleRecords(foldHistory(events))[0])).toBe(true);
   });
 
@@ -68,12 +75,21 @@ describe('foldHistory', () => {
 
   it('lists records newest first', () => {
     const events = [playbackEvent('play', T0, 0), playbackEvent('play', T0 + MIN, 0, { playbackSessionId: SESSION_2 })];
-    expect(visibleRecords(foldHistory(events)).map((r) => r.recordId)).toEqual([SESSION_2, events[0].playbackSessionId]);
+    expect(visibleRecords(foldHistory(events)).map((r) => r.recordId)).toEqual([
+      SESSION_2,
+      events[0].playbackSessionId,
+    ]);
   });
 
   it('hides a removed record, even from events that arrive after the removal', () => {
     const play = playbackEvent('play', T0, 0);
-    const removal = { type: 'record-removed' as const, eventId: 'r1', profileId: 'profile-1', occurredAt: T0 + MIN, recordId: play.playbackSessionId };
+    const removal = {
+      type: 'record-removed' as const,
+      eventId: 'r1',
+      profileId: 'profile-1',
+      occurredAt: T0 + MIN,
+      recordId: play.playbackSessionId,
+    };
     const later = playbackEvent('stop', T0 + 2 * MIN, MIN);
     expect(visibleRecords(foldHistory([play, removal, later]))).toEqual([]);
   });
@@ -122,7 +138,13 @@ describe('compactHistory', () => {
 
   it('keeps only the id of a deleted record', () => {
     const play = playbackEvent('play', T0, 0);
-    const removal = { type: 'record-removed' as const, eventId: 'r1', profileId: 'profile-1', occurredAt: T0 + MIN, recordId: play.playbackSessionId };
+    const removal = {
+      type: 'record-removed' as const,
+      eventId: 'r1',
+      profileId: 'profile-1',
+      occurredAt: T0 + MIN,
+      recordId: play.playbackSessionId,
+    };
     const compressed = compactHistory(EMPTY_COMPRESSED_HISTORY, [play, removal], T0 + 2 * MIN);
     expect(compressed.records).toEqual([]);
     expect(compressed.removedRecordIds).toEqual([play.playbackSessionId]);

@@ -106,7 +106,10 @@ function applyPlaybackEvent(record: ViewingRecord, event: PlaybackEvent): void {
 }
 
 /** A record is visible unless it was removed or started at or before the latest clear. */
-export function isVisible(record: ViewingRecord, history: Pick<FoldedHistory, 'removedRecordIds' | 'clearedThrough'>): boolean {
+export function isVisible(
+  record: ViewingRecord,
+  history: Pick<FoldedHistory, 'removedRecordIds' | 'clearedThrough'>,
+): boolean {
   if (history.removedRecordIds.has(record.recordId)) return false;
   return history.clearedThrough === null || record.startedAt > history.clearedThrough;
 }

@@ -44,20 +44,31 @@ describe('cursors', () => {
     expect(decodeCursor(encodeCursor(cursor))).toEqual({ ok: true, value: cursor });
   });
 
-  it.each(['', 'not base64!', Buffer.from('[1,"x","y"]').toString('base64url'), Buffer.from('{"a":1}').toString('base64url'), 'A'.repeat(300)])(
-    'reject %p as a field error on cursor',
-    (token) => {
-      expect(decodeCursor(token)).toEqual({ ok: false, issues: [{ field: 'cursor', message: expect.any(String) }] });
-    },
-  );
+  it.each([
+    '',
+    'not base64!',
+    Buffer.from('[1,"x","y"]').toString('base64url'),
+    Buffer.from('{"a":1}').toString('base64url'),
+    'A'.repeat(300),
+  ])('reject %p as a field error on cursor', (token) => {
+    expect(decodeCursor(token)).toEqual({ ok: false, issues: [{ field: 'cursor', message: expect.any(String) }] });
+  });
 });
 
 describe('continueWatching', () => {
   it('keeps the latest unfinished record per title, most recent first', () => {
     const events = [
       playbackEvent('pause', T0, 10_000, { playbackSessionId: session(1), titleId: 'a', titleDurationMs: 100_000 }),
-      playbackEvent('pause', T0 + HOUR, 20_000, { playbackSessionId: session(2), titleId: 'a', titleDurationMs: 100_000 }),
-      playbackEvent('stop', T0 + 2 * HOUR, 99_000, { playbackSessionId: session(3), titleId: 'b', titleDurationMs: 100_000 }),
+      playbackEvent('pause', T0 + HOUR, 20_000, {
+        playbackSessionId: session(2),
+        titleId: 'a',
+        titleDurationMs: 100_000,
+      }),
+      playbackEvent('stop', T0 + 2 * HOUR, 99_000, {
+        playbackSessionId: session(3),
+        titleId: 'b',
+        titleDurationMs: 100_000,
+      }),
       playbackEvent('pause', T0 + 3 * HOUR, 5_000, { playbackSessionId: session(4), titleId: 'c' }),
     ];
     const result = continueWatching(visibleRecords(foldHistory(events)), 10);

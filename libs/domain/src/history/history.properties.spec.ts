@@ -20,14 +20,21 @@ const playback = fc.record({
   occurredAt: time,
   titleDurationMs: fc.option(fc.constantFrom(3_000_000, 6_000_000), { nil: undefined }),
 });
-const removal = fc.record({ type: fc.constant('record-removed' as const), recordId: fc.constantFrom(...SESSIONS), occurredAt: time });
+const removal = fc.record({
+  type: fc.constant('record-removed' as const),
+  recordId: fc.constantFrom(...SESSIONS),
+  occurredAt: time,
+});
 const clear = fc.record({ type: fc.constant('history-cleared' as const), occurredAt: time });
 
 /** A profile's distinct events; eventIds are unique, as devices make them. */
 const history = fc
-  .array(fc.oneof({ weight: 20, arbitrary: playback }, { weight: 1, arbitrary: removal }, { weight: 1, arbitrary: clear }), {
-    maxLength: 60,
-  })
+  .array(
+    fc.oneof({ weight: 20, arbitrary: playback }, { weight: 1, arbitrary: removal }, { weight: 1, arbitrary: clear }),
+    {
+      maxLength: 60,
+    },
+  )
   .chain((events) =>
     fc.tuple(fc.constant(events), fc.uniqueArray(fc.uuid(), { minLength: events.length, maxLength: events.length })),
   )

@@ -32,13 +32,19 @@ export class AccessTokens {
     if (!match) throw new UnauthenticatedError('a bearer token is required');
     let payload: JWTPayload;
     try {
-      const options = { issuer: this.config.auth.issuer, audience: this.config.auth.audience, algorithms: this.algorithms };
+      const options = {
+        issuer: this.config.auth.issuer,
+        audience: this.config.auth.audience,
+        algorithms: this.algorithms,
+      };
       ({ payload } = await jwtVerify(match[1], this.key as Parameters<typeof jwtVerify>[1], options));
     } catch (error) {
       const reason = error instanceof errors.JWTExpired ? 'the token has expired' : 'the token is not valid';
       throw new UnauthenticatedError(reason);
     }
-    const profiles = Array.isArray(payload.profiles) ? payload.profiles.filter((p): p is string => typeof p === 'string') : [];
+    const profiles = Array.isArray(payload.profiles)
+      ? payload.profiles.filter((p): p is string => typeof p === 'string')
+      : [];
     return {
       subject: payload.sub ?? 'unknown',
       scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : []),
@@ -52,8 +58,12 @@ export async function mintAccessToken(
   config: AppConfig,
   request: { kind: TokenKind; subject?: string; profiles?: string[]; ttlSeconds?: number },
 ): Promise<string> {
-  if (request.kind === 'device' && !request.profiles?.length) throw new Error('a device token names at least one profile');
-  return new SignJWT({ scope: TOKEN_KINDS[request.kind].join(' '), ...(request.profiles?.length ? { profiles: request.profiles } : {}) })
+  if (request.kind === 'device' && !request.profiles?.length)
+    throw new Error('a device token names at least one profile');
+  return new SignJWT({
+    scope: TOKEN_KINDS[request.kind].join(' '),
+    ...(request.profiles?.length ? { profiles: request.profiles } : {}),
+  })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(request.subject ?? `${request.kind}-local`)
     .setIssuer(config.auth.issuer)

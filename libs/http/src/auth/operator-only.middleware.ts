@@ -13,7 +13,8 @@ export class OperatorOnlyMiddleware implements NestMiddleware {
     this.tokens
       .verify(request.header('authorization'))
       .then((caller) => {
-        if (!caller.scopes.has(SCOPES.compactionAdmin)) throw new ForbiddenError(`the token lacks the scope ${SCOPES.compactionAdmin}`);
+        if (!caller.scopes.has(SCOPES.compactionAdmin))
+          throw new ForbiddenError(`the token lacks the scope ${SCOPES.compactionAdmin}`);
         next();
       })
       .catch(next);

@@ -27,7 +27,10 @@ export class DependencyHealth implements OnApplicationShutdown {
       await this.cassandra.execute('SELECT release_version FROM system.local');
       // Answering is not enough: without its tables every read would fail with a 500.
       const pending = await pendingMigrations(this.cassandra, this.config.cassandra.keyspace);
-      if (pending.length > 0) throw new Error(`keyspace ${this.config.cassandra.keyspace} lacks migrations ${pending.join(', ')}: run \`npm run migrate\``);
+      if (pending.length > 0)
+        throw new Error(
+          `keyspace ${this.config.cassandra.keyspace} lacks migrations ${pending.join(', ')}: run \`npm run migrate\``,
+        );
     });
   }
 

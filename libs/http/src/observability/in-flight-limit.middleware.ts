@@ -14,7 +14,11 @@ export class InFlightLimitMiddleware implements NestMiddleware, OnModuleDestroy 
   private readonly shedder: LoadShedder;
 
   constructor(config: AppConfig) {
-    this.shedder = new LoadShedder(config.http.maxInFlight, config.http.maxEventLoopDelayMs, new EventLoopDelayMonitor());
+    this.shedder = new LoadShedder(
+      config.http.maxInFlight,
+      config.http.maxEventLoopDelayMs,
+      new EventLoopDelayMonitor(),
+    );
   }
 
   use(request: Request, response: Response, next: NextFunction): void {

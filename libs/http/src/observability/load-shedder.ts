@@ -47,7 +47,8 @@ export class EventLoopDelayMonitor implements EventLoopDelaySource {
     this.lastTick = now;
     this.ticks.push([now, late]);
     this.latenessSum += late;
-    while (this.head < this.ticks.length - 1 && this.ticks[this.head][0] <= now - this.windowMs) this.latenessSum -= this.ticks[this.head++][1];
+    while (this.head < this.ticks.length - 1 && this.ticks[this.head][0] <= now - this.windowMs)
+      this.latenessSum -= this.ticks[this.head++][1];
     if (this.head > 1_000) {
       this.ticks.splice(0, this.head);
       this.head = 0;

@@ -70,7 +70,11 @@ export class CompressedHistoryRepository {
 
   async readVersion(profileId: string): Promise<CompressedHistoryVersion | null> {
     const row = await this.run(() =>
-      this.client.execute(`SELECT * FROM ${this.ks}.compressed_history WHERE profile_id = ?`, [profileId], this.readOptions()),
+      this.client.execute(
+        `SELECT * FROM ${this.ks}.compressed_history WHERE profile_id = ?`,
+        [profileId],
+        this.readOptions(),
+      ),
     );
     const r = row.first();
     if (!r) return null;
@@ -99,7 +103,10 @@ export class CompressedHistoryRepository {
    * The current compressed history of a profile, from the cache when this version was decoded before.
    * Read it after the live rows: then a compaction finishing in between cannot hide records.
    */
-  async read(profileId: string, options: { useCache?: boolean } = {}): Promise<{ version: CompressedHistoryVersion | null; history: CompressedHistory }> {
+  async read(
+    profileId: string,
+    options: { useCache?: boolean } = {},
+  ): Promise<{ version: CompressedHistoryVersion | null; history: CompressedHistory }> {
     for (let attempt = 0; ; attempt++) {
       const version = await this.readVersion(profileId);
       if (!version) return { version, history: EMPTY_COMPRESSED_HISTORY };
@@ -120,11 +127,18 @@ export class CompressedHistoryRepository {
 
   private async decode(version: CompressedHistoryVersion): Promise<CompressedHistory> {
     if (version.codec !== ZSTD_CODEC || version.recordEncoding !== RECORD_ENCODING) {
-      throw new CorruptCompressedHistoryError(version.profileId, version.chunkSet, -1, `unknown codec ${version.codec}/${version.recordEncoding}`);
+      throw new CorruptCompressedHistoryError(
+        version.profileId,
+        version.chunkSet,
+        -1,
+        `unknown codec ${version.codec}/${version.recordEncoding}`,
+      );
     }
     const zstd = await loadZstd();
     const chunks = await Promise.all(
-      Array.from({ length: version.chunkCount }, (_, index) => this.readChunk(version.profileId, version.chunkSet, index)),
+      Array.from({ length: version.chunkCount }, (_, index) =>
+        this.readChunk(version.profileId, version.chunkSet, index),
+      ),
     );
     const records = [];
     const removed = [];
@@ -166,7 +180,10 @@ export class CompressedHistoryRepository {
   }
 
   /** Writes a new chunk set (not yet current). Recorded first, so that an orphan can be found later. */
-  async writeChunkSet(profileId: string, chunks: Buffer[]): Promise<{ chunkSet: string; checksums: string[]; storedBytes: number }> {
+  async writeChunkSet(
+    profileId: string,
+    chunks: Buffer[],
+  ): Promise<{ chunkSet: string; checksums: string[]; storedBytes: number }> {
     const chunkSet = randomUUID();
     const options = this.writeOptions();
     await this.run(() =>
@@ -217,7 +234,10 @@ export class CompressedHistoryRepository {
     const result = await this.run(() =>
       expectedVersion === null
         ? this.client.execute(
-            `INSERT INTO ${this.ks}.compressed_history (profile_id, ${columns}) VALUES (?, ${columns.split(',').map(() => '?').join(', ')}) IF NOT EXISTS`,
+            `INSERT INTO ${this.ks}.compressed_history (profile_id, ${columns}) VALUES (?, ${columns
+              .split(',')
+              .map(() => '?')
+              .join(', ')}) IF NOT EXISTS`,
             [next.profileId, ...values],
             options,
           )
@@ -284,7 +304,11 @@ export class CompressedHistoryRepository {
       ),
     );
     await this.run(() =>
-      this.client.execute(`DELETE FROM ${this.ks}.compressed_history_chunk_sets WHERE profile_id = ? AND chunk_set = ?`, [profileId, chunkSet], options),
+      this.client.execute(
+        `DELETE FROM ${this.ks}.compressed_history_chunk_sets WHERE profile_id = ? AND chunk_set = ?`,
+        [profileId, chunkSet],
+        options,
+      ),
     );
   }
 

@@ -73,24 +73,23 @@ export function decodeChunk(profileId: string, bytes: Buffer): HistoryChunk {
     const device = column(() => devices[r.varint()]);
     const removedRecordIds = Array.from({ length: r.varint() }, () => bytesToUuid(r.bytes(16)));
     if (!r.done) throw new MalformedChunkError('trailing bytes');
-    const records = ids.map(
-      (recordId, i): ViewingRecord => {
-        if (state[i] === undefined || title[i] === undefined || device[i] === undefined) throw new MalformedChunkError('index out of range');
-        return {
-          recordId,
-          profileId,
-          titleId: title[i],
-          deviceId: device[i],
-          startedAt: startedAt[i],
-          lastEventAt: startedAt[i] + duration[i],
-          positionMs: position[i],
-          maxPositionMs: position[i] + beyond[i],
-          watchedMs: watched[i],
-          state: state[i],
-          titleDurationMs: titleDuration[i] === 0 ? null : titleDuration[i] - 1,
-        };
-      },
-    );
+    const records = ids.map((recordId, i): ViewingRecord => {
+      if (state[i] === undefined || title[i] === undefined || device[i] === undefined)
+        throw new MalformedChunkError('index out of range');
+      return {
+        recordId,
+        profileId,
+        titleId: title[i],
+        deviceId: device[i],
+        startedAt: startedAt[i],
+        lastEventAt: startedAt[i] + duration[i],
+        positionMs: position[i],
+        maxPositionMs: position[i] + beyond[i],
+        watchedMs: watched[i],
+        state: state[i],
+        titleDurationMs: titleDuration[i] === 0 ? null : titleDuration[i] - 1,
+      };
+    });
     return { records, removedRecordIds };
   } catch (error) {
     if (error instanceof MalformedChunkError) throw error;

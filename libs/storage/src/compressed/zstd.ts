@@ -28,7 +28,10 @@ interface Native {
     compressUsingDict(b: Uint8Array, d: unknown): Uint8Array | null;
     decompressUsingDict(b: Uint8Array, d: unknown): Uint8Array | null;
   };
-  Dict: { Compression: new (dict: Uint8Array, level: number) => unknown; Decompression: new (dict: Uint8Array) => unknown };
+  Dict: {
+    Compression: new (dict: Uint8Array, level: number) => unknown;
+    Decompression: new (dict: Uint8Array) => unknown;
+  };
 }
 
 let instance: Promise<Zstd> | null = null;
@@ -52,7 +55,11 @@ export function loadZstd(): Promise<Zstd> {
           else {
             const key = `${dictionaryId}:${level}`;
             let dictionary = compressionDictionaries.get(key);
-            if (!dictionary) compressionDictionaries.set(key, (dictionary = new zstd.Dict.Compression(dictionaryBytes(dictionaryId), level)));
+            if (!dictionary)
+              compressionDictionaries.set(
+                key,
+                (dictionary = new zstd.Dict.Compression(dictionaryBytes(dictionaryId), level)),
+              );
             out = simple.compressUsingDict(bytes, dictionary);
           }
           if (!out) throw new Error(`zstd could not compress ${bytes.length} bytes at level ${level}`);
@@ -63,7 +70,11 @@ export function loadZstd(): Promise<Zstd> {
           if (dictionaryId === NO_DICTIONARY) out = simple.decompress(bytes);
           else {
             let dictionary = decompressionDictionaries.get(dictionaryId);
-            if (!dictionary) decompressionDictionaries.set(dictionaryId, (dictionary = new zstd.Dict.Decompression(dictionaryBytes(dictionaryId))));
+            if (!dictionary)
+              decompressionDictionaries.set(
+                dictionaryId,
+                (dictionary = new zstd.Dict.Decompression(dictionaryBytes(dictionaryId))),
+              );
             out = simple.decompressUsingDict(bytes, dictionary);
           }
           if (!out) throw new Error('zstd could not decompress the data');

@@ -92,7 +92,9 @@ export class LiveHistoryRepository {
       else byDay.set(key, [event]);
     }
     const pairs = [...byDay.values()];
-    const results = await settleWithConcurrency(pairs, concurrency, (list) => this.activity.record(list[0].profileId, list[0].occurredAt));
+    const results = await settleWithConcurrency(pairs, concurrency, (list) =>
+      this.activity.record(list[0].profileId, list[0].occurredAt),
+    );
     return pairs.flatMap((list, i) => {
       const result = results[i];
       return result.status === 'rejected' ? [{ events: list, error: result.reason }] : [];
@@ -102,10 +104,14 @@ export class LiveHistoryRepository {
   /** Removes the rolled-up prefix of a profile's live rows with one range tombstone. */
   async deleteBefore(profileId: string, instant: number): Promise<void> {
     try {
-      await this.client.execute(`DELETE FROM ${this.table} WHERE profile_id = ? AND occurred_at < ?`, [profileId, new Date(instant)], {
-        prepare: true,
-        consistency: consistency(this.config.cassandra.writeConsistency),
-      });
+      await this.client.execute(
+        `DELETE FROM ${this.table} WHERE profile_id = ? AND occurred_at < ?`,
+        [profileId, new Date(instant)],
+        {
+          prepare: true,
+          consistency: consistency(this.config.cassandra.writeConsistency),
+        },
+      );
     } catch (error) {
       throw asStorageError(error);
     }
@@ -138,13 +144,21 @@ export class LiveHistoryRepository {
     const query =
       `SELECT profile_id, ${EVENT_COLUMNS} FROM ${this.table} ` +
       `WHERE token(profile_id) > ? AND token(profile_id) <= ?`;
-    const options = { prepare: true, fetchSize: SCAN_FETCH_SIZE, consistency: consistency(this.config.cassandra.readConsistency) };
+    const options = {
+      prepare: true,
+      fetchSize: SCAN_FETCH_SIZE,
+      consistency: consistency(this.config.cassandra.readConsistency),
+    };
     for (const [start, end] of splitTokenRing(ranges)) {
       let profileId: string | null = null;
       let events: ViewingEvent[] = [];
       let result: types.ResultSet;
       try {
-        result = await this.client.execute(query, [types.Long.fromString(String(start)), types.Long.fromString(String(end))], options);
+        result = await this.client.execute(
+          query,
+          [types.Long.fromString(String(start)), types.Long.fromString(String(end))],
+          options,
+        );
       } catch (error) {
         throw asStorageError(error);
       }

@@ -44,11 +44,15 @@ export class ProfileActivityIndex {
     for (let shard = 0; shard < ACTIVITY_SHARDS; shard++) {
       let result;
       try {
-        result = await this.client.execute(`SELECT profile_id FROM ${this.table} WHERE day = ? AND shard = ?`, [dayOf(instant), shard], {
-          prepare: true,
-          fetchSize: 5_000,
-          consistency: consistency(this.config.cassandra.readConsistency),
-        });
+        result = await this.client.execute(
+          `SELECT profile_id FROM ${this.table} WHERE day = ? AND shard = ?`,
+          [dayOf(instant), shard],
+          {
+            prepare: true,
+            fetchSize: 5_000,
+            consistency: consistency(this.config.cassandra.readConsistency),
+          },
+        );
       } catch (error) {
         throw asStorageError(error);
       }

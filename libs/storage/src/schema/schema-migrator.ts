@@ -47,9 +47,13 @@ export async function pendingMigrations(
   keyspace: string,
   migrations: readonly SchemaMigration[] = SCHEMA_MIGRATIONS,
 ): Promise<number[]> {
-  const exists = await client.execute('SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?', [keyspace, 'schema_migrations'], {
-    prepare: true,
-  });
+  const exists = await client.execute(
+    'SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?',
+    [keyspace, 'schema_migrations'],
+    {
+      prepare: true,
+    },
+  );
   if (exists.rowLength === 0) return migrations.map((m) => m.version);
   const recorded = await client.execute(`SELECT version FROM ${keyspace}.schema_migrations`);
   const done = new Set(recorded.rows.map((row) => row.get('version') as number));
