@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global setTimeout, clearTimeout */
 // Readiness probe used by scripts/infra.sh: a real kafkajs admin call or a real CQL query.
 // Exit 0 and print a one-line description when the service answers; exit 1 otherwise.
 'use strict';

@@ -6,6 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/ensure-deps.sh
 echo "[test] type check" >&2
 npx tsc -p tsconfig.json --noEmit
+bash scripts/lint.sh
 bash scripts/infra.sh up
 echo "[test] build (end-to-end tests run the apps from dist/)" >&2
 npx tsc -p tsconfig.build.json

@@ -6,7 +6,7 @@ import { AuthModule, ObservabilityModule, OperatorOnlyMiddleware } from '@vh/htt
 import { ViewingEventPublisher } from '@vh/messaging';
 import { StorageModule } from '@vh/storage';
 import { BulkHistoryController } from './history/bulk-history.controller';
-import { CompactionRequests } from './admin/compaction-queue.provider';
+import { CompactionRequests } from './shared/compaction-requests';
 import { CompactionsController } from './admin/compactions.controller';
 import { HistoryController } from './history/history.controller';
 import { HistoryDeletion } from './history/history-deletion';

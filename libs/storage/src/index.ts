@@ -1,6 +1,6 @@
 export * from './cassandra-client';
 export * from './cassandra-errors';
-export * from './cassandra.module';
+export * from './storage.module';
 export * from './concurrency';
 export * from './live/live-history.repository';
 export * from './schema/migrations';

@@ -1,9 +1,9 @@
 import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { InvalidInputError } from '@vh/domain';
 import { Authorize, SCOPES } from '@vh/http';
-import { identifierSchema, parseWith } from '../history/history-request';
-import { CompactionRequests } from './compaction-queue.provider';
+import { identifierSchema, parseWith } from '../shared/request-parsing';
+import { CompactionRequests } from '../shared/compaction-requests';
 
 const MAX_PROFILES = 1_000;
 

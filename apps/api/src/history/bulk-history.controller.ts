@@ -1,11 +1,12 @@
 import { Body, Controller, Get, HttpCode, Post, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { once } from 'node:events';
-import { z } from 'zod';
+import { z } from 'zod/v4';
 import { AppConfig } from '@vh/config';
 import { InvalidInputError } from '@vh/domain';
 import { Authorize, SCOPES } from '@vh/http';
-import { instantSchema, parseWith, identifierSchema, toView } from './history-request';
+import { identifierSchema, instantSchema, parseWith } from '../shared/request-parsing';
+import { toView } from './history-request';
 import { ViewingHistoryReader } from './viewing-history.reader';
 
 /** For recommendation jobs: many profiles at once, and a streaming export of recent history. */

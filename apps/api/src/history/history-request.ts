@@ -1,23 +1,6 @@
-import { z } from 'zod';
-import {
-  decodeCursor,
-  HistoryQuery,
-  IDENTIFIER_PATTERN,
-  InvalidInputError,
-  isCompleted,
-  MAX_IDENTIFIER_LENGTH,
-  ViewingRecord,
-} from '@vh/domain';
-
-export const identifierSchema = z
-  .string()
-  .min(1)
-  .max(MAX_IDENTIFIER_LENGTH)
-  .regex(IDENTIFIER_PATTERN, 'is not a valid identifier');
-export const instantSchema = z
-  .string()
-  .datetime({ offset: true, message: 'must be an ISO-8601 date-time with a time zone' })
-  .transform((s) => Date.parse(s));
+import { z } from 'zod/v4';
+import { decodeCursor, HistoryQuery, InvalidInputError, isCompleted, ViewingRecord } from '@vh/domain';
+import { identifierSchema, instantSchema, parseWith } from '../shared/request-parsing';
 
 export function parseProfileId(value: unknown): string {
   return parseWith(z.object({ profileId: identifierSchema }), { profileId: value }).profileId;
@@ -63,15 +46,6 @@ export function parseHistoryQuery(
 export function parseLimit(query: Record<string, unknown>, max: number, fallback: number): number {
   return parseWith(z.object({ limit: z.coerce.number().int().min(1).max(max).default(fallback) }).strict(), query)
     .limit;
-}
-
-/** Parses a request part; every problem becomes a field issue of one InvalidInputError (HTTP 400). */
-export function parseWith<T extends z.ZodTypeAny>(schema: T, value: unknown): z.infer<T> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  throw new InvalidInputError(
-    result.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', message: i.message })),
-  );
 }
 
 /** A record as the API shows it. */

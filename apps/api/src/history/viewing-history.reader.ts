@@ -3,7 +3,7 @@ import { AppConfig } from '@vh/config';
 import { CompressedHistory, foldHistory, ViewingEvent, ViewingRecord, visibleRecords } from '@vh/domain';
 import { metrics } from '@vh/metrics';
 import { CircuitBreaker, CompressedHistoryRepository, LiveHistoryRepository, settleWithConcurrency } from '@vh/storage';
-import { CompactionRequests } from '../admin/compaction-queue.provider';
+import { CompactionRequests } from '../shared/compaction-requests';
 
 const BATCH_READ_CONCURRENCY = 16;
 

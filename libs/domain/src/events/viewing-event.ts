@@ -41,10 +41,6 @@ export interface HistoryClearedEvent extends ViewingEventBase {
 export type DeletionEvent = RecordRemovedEvent | HistoryClearedEvent;
 export type ViewingEvent = PlaybackEvent | DeletionEvent;
 
-export function isPlaybackEvent(event: ViewingEvent): event is PlaybackEvent {
-  return event.type === 'play' || event.type === 'pause' || event.type === 'stop';
-}
-
 /** Total order used by the history fold: event time, then eventId to break ties deterministically. */
 export function compareEvents(a: ViewingEvent, b: ViewingEvent): number {
   if (a.occurredAt !== b.occurredAt) return a.occurredAt - b.occurredAt;
