@@ -19,7 +19,7 @@ export async function createHttpApp(module: Type<unknown>, title: string): Promi
     app,
     new DocumentBuilder()
       .setTitle(`Viewing history: ${title}`)
-      .setDescription('See README.md for the event contract, scopes and errors.')
+      .setDescription('See docs/api.md for the event contract, scopes and errors.')
       .setVersion('1')
       .addBearerAuth()
       .build(),
