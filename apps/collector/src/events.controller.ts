@@ -1,9 +1,10 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { Authorize, callerOf, requestIdOf, SCOPES } from '@vh/http';
+import { ApiErrorResponses, Authorize, SCOPES, callerOf, requestIdOf } from '@vh/http';
 import { EventIntake } from './event-intake';
 
 /** Devices post playback events here. 202 means Kafka has them (acks = all). */
+@ApiErrorResponses(400, 401, 403, 413, 503)
 @Controller('v1/events')
 export class EventsController {
   constructor(private readonly intake: EventIntake) {}

@@ -8,3 +8,4 @@ export * from './auth/access-tokens';
 export * from './auth/authorize';
 export * from './auth/auth.module';
 export * from './auth/operator-only.middleware';
+export * from './openapi/api-error-responses';

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
 import { z } from 'zod/v4';
 import { InvalidInputError } from '@vh/domain';
-import { Authorize, SCOPES } from '@vh/http';
+import { ApiErrorResponses, Authorize, SCOPES } from '@vh/http';
 import { identifierSchema, parseWith } from '../shared/request-parsing';
 import { CompactionRequests } from '../shared/compaction-requests';
 
@@ -9,6 +9,7 @@ const MAX_PROFILES = 1_000;
 
 /** Operators: trigger compaction (one profile, a list, or every candidate) and follow its progress. */
 @Authorize({ scope: SCOPES.compactionAdmin })
+@ApiErrorResponses(400, 401, 403, 503)
 @Controller('v1/admin/compactions')
 export class CompactionsController {
   constructor(private readonly requests: CompactionRequests) {}

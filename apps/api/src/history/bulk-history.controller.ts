@@ -4,13 +4,14 @@ import { once } from 'node:events';
 import { z } from 'zod/v4';
 import { AppConfig } from '@vh/config';
 import { InvalidInputError } from '@vh/domain';
-import { Authorize, SCOPES } from '@vh/http';
+import { ApiErrorResponses, Authorize, SCOPES } from '@vh/http';
 import { identifierSchema, instantSchema, parseWith } from '../shared/request-parsing';
 import { toView } from './history-request';
 import { ViewingHistoryReader } from './viewing-history.reader';
 
 /** For recommendation jobs: many profiles at once, and a streaming export of recent history. */
 @Authorize({ scope: SCOPES.historyReadAll })
+@ApiErrorResponses(400, 401, 403, 413, 503)
 @Controller('v1')
 export class BulkHistoryController {
   constructor(

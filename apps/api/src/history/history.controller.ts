@@ -2,11 +2,12 @@ import { Controller, Delete, Get, HttpCode, Param, Query, Req } from '@nestjs/co
 import type { Request } from 'express';
 import { AppConfig } from '@vh/config';
 import { continueWatching, encodeCursor, pageOfHistory } from '@vh/domain';
-import { Authorize, requestIdOf, SCOPES } from '@vh/http';
+import { ApiErrorResponses, Authorize, SCOPES, requestIdOf } from '@vh/http';
 import { HistoryDeletion } from './history-deletion';
 import { parseHistoryQuery, parseLimit, parseProfileId, parseRecordId, toView } from './history-request';
 import { ViewingHistoryReader } from './viewing-history.reader';
 
+@ApiErrorResponses(400, 401, 403, 503)
 @Controller('v1/profiles/:profileId')
 export class HistoryController {
   constructor(
