@@ -1,4 +1,5 @@
 import { z } from 'zod/v4';
+import { ViewingHistoryError } from '@vh/domain';
 
 const DAY_MS = 24 * 3600_000;
 const CONSISTENCY_LEVELS = ['ONE', 'LOCAL_ONE', 'QUORUM', 'LOCAL_QUORUM', 'EACH_QUORUM', 'ALL'] as const;
@@ -217,10 +218,10 @@ export class AppConfig {
   }
 }
 
-export class InvalidConfigurationError extends Error {
+export class InvalidConfigurationError extends ViewingHistoryError {
+  readonly code = 'invalid_configuration';
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
-    this.name = 'InvalidConfigurationError';
   }
 }
 

@@ -1,8 +1,26 @@
 import { FieldIssue } from './events/viewing-event.schema';
 
+/**
+ * Every error code the service raises on purpose, in one place: HTTP bodies, dead-letter reasons, logs and
+ * metrics carry these. The HTTP layer maps them to status codes in one place (libs/http/src/error.filter.ts).
+ */
+export const ERROR_CODES = [
+  'invalid_input',
+  'dependency_unavailable',
+  'unauthenticated',
+  'forbidden',
+  'corrupt_history',
+  'malformed_chunk',
+  'chunk_set_gone',
+  'unknown_zstd_dictionary',
+  'invalid_configuration',
+  'replay_target_not_empty',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 /** Base of the errors the domain and its adapters raise on purpose; the HTTP layer maps them in one place. */
 export abstract class ViewingHistoryError extends Error {
-  abstract readonly code: string;
+  abstract readonly code: ErrorCode;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
+import { ViewingHistoryError } from '@vh/domain';
 import {
   BatchOutcome,
   createKafka,
@@ -23,10 +24,10 @@ export interface ReplayReport {
   durationMs: number;
 }
 
-export class ReplayTargetNotEmptyError extends Error {
+export class ReplayTargetNotEmptyError extends ViewingHistoryError {
+  readonly code = 'replay_target_not_empty';
   constructor(keyspace: string) {
     super(`${keyspace}.live_history is not empty: replay into an empty keyspace (or pass --force)`);
-    this.name = 'ReplayTargetNotEmptyError';
   }
 }
 

@@ -45,7 +45,9 @@ export class CorruptCompressedHistoryError extends ViewingHistoryError {
 }
 
 /** A chunk set removed under a reader that held old metadata (it retries with fresh metadata). */
-class ChunkSetGoneError extends Error {}
+class ChunkSetGoneError extends ViewingHistoryError {
+  readonly code = 'chunk_set_gone';
+}
 
 export function checksumOf(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 32);
@@ -143,7 +145,7 @@ export class CompressedHistoryRepository {
     const records = [];
     const removed = [];
     for (const [index, stored] of chunks.entries()) {
-      if (stored === null) throw new ChunkSetGoneError();
+      if (stored === null) throw new ChunkSetGoneError(`chunk ${index} of ${version.chunkSet} is gone`);
       const fail = (reason: string) => {
         metrics.corruptChunks.inc();
         const error = new CorruptCompressedHistoryError(version.profileId, version.chunkSet, index, reason);

@@ -1,4 +1,4 @@
-import { PlaybackState, ViewingRecord } from '@vh/domain';
+import { PlaybackState, ViewingHistoryError, ViewingRecord } from '@vh/domain';
 import { ByteReader, ByteWriter, bytesToUuid, uuidToBytes } from './binary';
 
 /**
@@ -15,10 +15,10 @@ export interface HistoryChunk {
   removedRecordIds: string[];
 }
 
-export class MalformedChunkError extends Error {
+export class MalformedChunkError extends ViewingHistoryError {
+  readonly code = 'malformed_chunk';
   constructor(message: string) {
     super(`malformed compressed-history chunk: ${message}`);
-    this.name = 'MalformedChunkError';
   }
 }
 

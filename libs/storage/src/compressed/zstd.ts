@@ -1,4 +1,5 @@
 import { ZstdCodec } from 'zstd-codec';
+import { ViewingHistoryError } from '@vh/domain';
 import { ZSTD_DICTIONARIES } from './zstd-dictionaries';
 
 /**
@@ -14,10 +15,10 @@ export interface Zstd {
 export const ZSTD_CODEC = 'zstd';
 export const NO_DICTIONARY = 0;
 
-export class UnknownZstdDictionaryError extends Error {
+export class UnknownZstdDictionaryError extends ViewingHistoryError {
+  readonly code = 'unknown_zstd_dictionary';
   constructor(readonly dictionaryId: number) {
     super(`unknown zstd dictionary ${dictionaryId}`);
-    this.name = 'UnknownZstdDictionaryError';
   }
 }
 
