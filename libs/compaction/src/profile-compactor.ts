@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { compactHistory } from '@vh/domain';
+import { compactHistory, ViewingRecord } from '@vh/domain';
 import {
   CompressedHistoryRepository,
   CompressedHistoryVersion,
@@ -129,8 +129,8 @@ export class ProfileCompactor {
       chunkChecksums: written.checksums,
       recordCount: next.records.length,
       removedCount: next.removedRecordIds.length,
-      firstStartedAt: next.records.length ? Math.min(...next.records.map((r) => r.startedAt)) : null,
-      lastEventAt: next.records.length ? Math.max(...next.records.map((r) => r.lastEventAt)) : null,
+      firstStartedAt: earliestStart(next.records),
+      lastEventAt: latestEvent(next.records),
       compactedBefore: next.compactedBefore,
       clearedThrough: next.clearedThrough,
       codec: ZSTD_CODEC,
@@ -151,6 +151,19 @@ export class ProfileCompactor {
     await step('done');
     return outcome('compacted', { ...sizes, toVersion: version.version });
   }
+}
+
+// Loops, not Math.min(...records): a spread of more than about 125,000 arguments overflows the stack.
+function earliestStart(records: readonly ViewingRecord[]): number | null {
+  let earliest: number | null = null;
+  for (const r of records) if (earliest === null || r.startedAt < earliest) earliest = r.startedAt;
+  return earliest;
+}
+
+function latestEvent(records: readonly ViewingRecord[]): number | null {
+  let latest: number | null = null;
+  for (const r of records) if (latest === null || r.lastEventAt > latest) latest = r.lastEventAt;
+  return latest;
 }
 
 function sum(buffers: Buffer[]): number {
