@@ -70,7 +70,8 @@ export default async function processCompactionJob(job: SandboxedJob): Promise<u
           if (config.compaction.failPoint === step) crashWorker(step);
         },
       });
-      if (outcome.status === 'compacted' && outcome.fromVersion !== null) {
+      // Also after a first version: orphans of attempts it overtook become removable only now.
+      if (outcome.status === 'compacted') {
         await scheduleGarbageCollection(queue, data.profileId, config.compaction.chunkSetGraceMs);
       }
       return outcome;
@@ -93,8 +94,7 @@ export default async function processCompactionJob(job: SandboxedJob): Promise<u
   }
   if (job.name === COMPACTION_JOB.collectGarbage) {
     const { profileId } = job.data as { profileId: string };
-    const current = await compressed.readVersion(profileId);
-    return { profileId, chunkSetsRemoved: await compressed.collectGarbage(profileId, current?.chunkSet ?? null) };
+    return { profileId, chunkSetsRemoved: await compressed.collectGarbage(profileId) };
   }
   throw new Error(`unknown compaction job ${job.name}`);
 }

@@ -77,9 +77,7 @@ export class ProfileCompactor {
 
     // The compactor reads the truth, not the cache.
     const { version: current, history } = await this.compressed.read(profileId, { useCache: false });
-    const garbageChunkSetsRemoved = options.dryRun
-      ? 0
-      : await this.compressed.collectGarbage(profileId, current?.chunkSet ?? null, now);
+    const garbageChunkSetsRemoved = options.dryRun ? 0 : await this.compressed.collectGarbage(profileId, now);
     const liveEvents = await this.live.readProfile(profileId);
     await step('read');
 
@@ -119,7 +117,7 @@ export class ProfileCompactor {
     await step('encoded');
     if (options.dryRun) return outcome('dry-run', sizes);
 
-    const written = await this.compressed.writeChunkSet(profileId, stored);
+    const written = await this.compressed.writeChunkSet(profileId, stored, (current?.version ?? 0) + 1);
     await step('after-chunks');
     const version: CompressedHistoryVersion = {
       profileId,

@@ -83,4 +83,13 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
          AND comment = 'Profiles with events per event day: the compaction candidates index (90-day TTL).'`,
     ],
   },
+  {
+    version: 3,
+    description: 'chunk sets name the version they were written to become, so GC never removes one still switchable',
+    statements: (ks) => [
+      // A chunk set written for version N can only become current through the switch from N - 1; once
+      // the current version is N or later it never can, and only then is it safe to remove (issue 11 §4).
+      `ALTER TABLE ${ks}.compressed_history_chunk_sets ADD IF NOT EXISTS for_version int`,
+    ],
+  },
 ];
