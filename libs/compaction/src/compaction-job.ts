@@ -21,7 +21,10 @@ export interface ProfileCompactionJobData {
 }
 
 export interface CompactionSweepJobData {
-  /** Given profiles; without it, the candidates of the activity index. */
+  /**
+   * Given profiles; without it, an operator's sweep takes every profile with live history older than
+   * the compaction age, and the scheduled one what it has not swept since its watermark.
+   */
   profileIds?: string[];
   dryRun?: boolean;
   requestedBy: 'operator' | 'schedule';
