@@ -214,6 +214,10 @@ export class CompressedHistoryRepository {
 
   /** Makes `next` current if the current version is still `expectedVersion` (null: none yet). */
   async switchVersion(expectedVersion: number | null, next: CompressedHistoryVersion): Promise<boolean> {
+    // Versions only ever grow by one: garbage collection relies on it (see collectGarbage).
+    if (next.version !== (expectedVersion ?? 0) + 1) {
+      throw new Error(`switch of ${next.profileId} from version ${expectedVersion} to ${next.version}: must be +1`);
+    }
     const values = [
       next.version,
       next.chunkSet,
