@@ -81,8 +81,8 @@ export default async function processCompactionJob(job: SandboxedJob): Promise<u
         },
       });
       // Also after a first version: orphans of attempts it overtook become removable only now.
-      if (outcome.status === 'compacted') {
-        await scheduleGarbageCollection(queue, data.profileId, config.compaction.chunkSetGraceMs);
+      if (outcome.status === 'compacted' && outcome.toVersion !== null) {
+        await scheduleGarbageCollection(queue, data.profileId, outcome.toVersion, config.compaction.chunkSetGraceMs);
       }
       return outcome;
     } catch (error) {
