@@ -13,9 +13,11 @@ import {
   scheduleGarbageCollection,
 } from '@vh/compaction';
 import {
+  CompactionSweepWatermarks,
   CompressedHistoryRepository,
   CorruptCompressedHistoryError,
   createCassandraClient,
+  LiveHistoryPartitions,
   LiveHistoryRepository,
   ProfileActivityIndex,
 } from '@vh/storage';
@@ -44,10 +46,18 @@ function createContext(): ProcessorContext {
     config,
     compressed,
     compactor: new ProfileCompactor(live, compressed, config),
-    candidates: new CompactionCandidates(activity, config),
+    candidates: new CompactionCandidates(
+      activity,
+      new LiveHistoryPartitions(client, config),
+      new CompactionSweepWatermarks(client, config),
+      config,
+    ),
     queue: createCompactionQueue(config),
   };
 }
+
+/** A sweep's status lists this many job ids at most (it may enqueue millions). */
+const MAX_LISTED_JOB_IDS = 1_000;
 
 const PROGRESS: Record<CompactionStep, number> = {
   read: 20,
@@ -70,8 +80,9 @@ export default async function processCompactionJob(job: SandboxedJob): Promise<u
           if (config.compaction.failPoint === step) crashWorker(step);
         },
       });
-      if (outcome.status === 'compacted' && outcome.fromVersion !== null) {
-        await scheduleGarbageCollection(queue, data.profileId, config.compaction.chunkSetGraceMs);
+      // Also after a first version: orphans of attempts it overtook become removable only now.
+      if (outcome.status === 'compacted' && outcome.toVersion !== null) {
+        await scheduleGarbageCollection(queue, data.profileId, outcome.toVersion, config.compaction.chunkSetGraceMs);
       }
       return outcome;
     } catch (error) {
@@ -82,19 +93,26 @@ export default async function processCompactionJob(job: SandboxedJob): Promise<u
   }
   if (job.name === COMPACTION_JOB.sweep) {
     const data = job.data as CompactionSweepJobData;
+    // Operators' "all" means every profile; the schedule resumes from its watermark (issue 11 §6).
+    const plan = data.profileIds
+      ? candidates.given(data.profileIds)
+      : data.requestedBy === 'operator'
+        ? candidates.all()
+        : await candidates.sinceWatermark();
     const jobIds: string[] = [];
-    const profiles = data.profileIds ?? candidates.find();
-    for await (const profileId of profiles) {
-      jobIds.push(await enqueueProfileCompaction(queue, { profileId, dryRun: data.dryRun, requestedBy: 'sweep' }));
-      if (jobIds.length % 100 === 0) await job.updateProgress({ enqueued: jobIds.length });
+    let enqueued = 0;
+    for await (const profileId of plan.profiles) {
+      const id = await enqueueProfileCompaction(queue, { profileId, dryRun: data.dryRun, requestedBy: 'sweep' });
+      if (jobIds.length < MAX_LISTED_JOB_IDS) jobIds.push(id);
+      if (++enqueued % 100 === 0) await job.updateProgress({ scope: plan.scope, reason: plan.reason, enqueued });
     }
-    await job.updateProgress({ enqueued: jobIds.length, percent: 100 });
-    return { enqueued: jobIds.length, jobIds };
+    if (!data.dryRun) await plan.complete();
+    await job.updateProgress({ scope: plan.scope, reason: plan.reason, enqueued, percent: 100 });
+    return { scope: plan.scope, reason: plan.reason, enqueued, jobIds, jobIdsComplete: jobIds.length === enqueued };
   }
   if (job.name === COMPACTION_JOB.collectGarbage) {
     const { profileId } = job.data as { profileId: string };
-    const current = await compressed.readVersion(profileId);
-    return { profileId, chunkSetsRemoved: await compressed.collectGarbage(profileId, current?.chunkSet ?? null) };
+    return { profileId, chunkSetsRemoved: await compressed.collectGarbage(profileId) };
   }
   throw new Error(`unknown compaction job ${job.name}`);
 }

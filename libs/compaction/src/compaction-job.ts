@@ -21,7 +21,10 @@ export interface ProfileCompactionJobData {
 }
 
 export interface CompactionSweepJobData {
-  /** Given profiles; without it, the candidates of the activity index. */
+  /**
+   * Given profiles; without it, an operator's sweep takes every profile with live history older than
+   * the compaction age, and the scheduled one what it has not swept since its watermark.
+   */
   profileIds?: string[];
   dryRun?: boolean;
   requestedBy: 'operator' | 'schedule';
@@ -68,12 +71,20 @@ export async function enqueueProfileCompaction(queue: Queue, data: ProfileCompac
   return job.id!;
 }
 
-/** Runs after the grace period, whether or not the profile is ever compacted again. */
-export async function scheduleGarbageCollection(queue: Queue, profileId: string, delayMs: number): Promise<void> {
+/**
+ * Runs after the grace period, whether or not the profile is ever compacted again. One per version: a
+ * request merged into an earlier one still waiting would run before this version's grace is over.
+ */
+export async function scheduleGarbageCollection(
+  queue: Queue,
+  profileId: string,
+  version: number,
+  delayMs: number,
+): Promise<void> {
   await queue.add(
     COMPACTION_JOB.collectGarbage,
     { profileId },
-    { delay: delayMs + 1_000, deduplication: { id: `gc:${profileId}` } },
+    { delay: delayMs + 1_000, deduplication: { id: `gc:${profileId}:${version}` } },
   );
 }
 

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { compactHistory } from '@vh/domain';
+import { compactHistory, ViewingRecord } from '@vh/domain';
 import {
   CompressedHistoryRepository,
   CompressedHistoryVersion,
@@ -77,9 +77,7 @@ export class ProfileCompactor {
 
     // The compactor reads the truth, not the cache.
     const { version: current, history } = await this.compressed.read(profileId, { useCache: false });
-    const garbageChunkSetsRemoved = options.dryRun
-      ? 0
-      : await this.compressed.collectGarbage(profileId, current?.chunkSet ?? null, now);
+    const garbageChunkSetsRemoved = options.dryRun ? 0 : await this.compressed.collectGarbage(profileId, now);
     const liveEvents = await this.live.readProfile(profileId);
     await step('read');
 
@@ -119,7 +117,7 @@ export class ProfileCompactor {
     await step('encoded');
     if (options.dryRun) return outcome('dry-run', sizes);
 
-    const written = await this.compressed.writeChunkSet(profileId, stored);
+    const written = await this.compressed.writeChunkSet(profileId, stored, (current?.version ?? 0) + 1);
     await step('after-chunks');
     const version: CompressedHistoryVersion = {
       profileId,
@@ -129,8 +127,8 @@ export class ProfileCompactor {
       chunkChecksums: written.checksums,
       recordCount: next.records.length,
       removedCount: next.removedRecordIds.length,
-      firstStartedAt: next.records.length ? Math.min(...next.records.map((r) => r.startedAt)) : null,
-      lastEventAt: next.records.length ? Math.max(...next.records.map((r) => r.lastEventAt)) : null,
+      firstStartedAt: earliestStart(next.records),
+      lastEventAt: latestEvent(next.records),
       compactedBefore: next.compactedBefore,
       clearedThrough: next.clearedThrough,
       codec: ZSTD_CODEC,
@@ -151,6 +149,19 @@ export class ProfileCompactor {
     await step('done');
     return outcome('compacted', { ...sizes, toVersion: version.version });
   }
+}
+
+// Loops, not Math.min(...records): a spread of more than about 125,000 arguments overflows the stack.
+function earliestStart(records: readonly ViewingRecord[]): number | null {
+  let earliest: number | null = null;
+  for (const r of records) if (earliest === null || r.startedAt < earliest) earliest = r.startedAt;
+  return earliest;
+}
+
+function latestEvent(records: readonly ViewingRecord[]): number | null {
+  let latest: number | null = null;
+  for (const r of records) if (latest === null || r.lastEventAt > latest) latest = r.lastEventAt;
+  return latest;
 }
 
 function sum(buffers: Buffer[]): number {

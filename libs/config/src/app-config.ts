@@ -92,6 +92,8 @@ export const environmentSchema = z.object({
   COMPACTION_MIN_AGE_MS: int(14 * DAY_MS, 60_000),
   /** A read that finds more live events than this asks for a compaction of the profile. */
   COMPACTION_LIVE_EVENTS_TRIGGER: int(2_000, 1),
+  /** A profile's read-path compaction request is made at most once per this window (per API process). */
+  COMPACTION_READ_TRIGGER_WINDOW_MS: int(15 * 60_000, 1_000),
   COMPACTION_CHUNK_MAX_BYTES: int(256 * 1024, 1024, 1024 * 1024),
   COMPACTION_ZSTD_LEVEL: int(9, 1, 19),
   /** The zstd dictionary new chunks use: "latest" shipped, "none", or an id (see zstd-dictionaries.ts). */
@@ -183,6 +185,7 @@ export class AppConfig {
     readonly compaction: {
       minAgeMs: number;
       liveEventsTrigger: number;
+      readTriggerWindowMs: number;
       chunkMaxBytes: number;
       zstdLevel: number;
       /** 0: no dictionary. */
@@ -289,6 +292,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     {
       minAgeMs: e.COMPACTION_MIN_AGE_MS,
       liveEventsTrigger: e.COMPACTION_LIVE_EVENTS_TRIGGER,
+      readTriggerWindowMs: e.COMPACTION_READ_TRIGGER_WINDOW_MS,
       chunkMaxBytes: e.COMPACTION_CHUNK_MAX_BYTES,
       zstdLevel: e.COMPACTION_ZSTD_LEVEL,
       zstdDictionary: e.COMPACTION_ZSTD_DICTIONARY,

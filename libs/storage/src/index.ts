@@ -13,3 +13,6 @@ export * from './compressed/zstd-dictionaries';
 export * from './compressed/compressed-history.cache';
 export * from './compressed/compressed-history.repository';
 export * from './circuit-breaker';
+export * from './live/recently-recorded';
+export * from './live/live-history.partitions';
+export * from './sweep/compaction-sweep.watermark';

@@ -7,7 +7,7 @@ import { CompactionRequests } from '../shared/compaction-requests';
 
 const MAX_PROFILES = 1_000;
 
-/** Operators: trigger compaction (one profile, a list, or every candidate) and follow its progress. */
+/** Operators: trigger compaction (one profile, a list, or every profile with old live history) and follow it. */
 @Authorize({ scope: SCOPES.compactionAdmin })
 @ApiErrorResponses(400, 401, 403, 503)
 @Controller('v1/admin/compactions')

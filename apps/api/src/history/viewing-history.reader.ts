@@ -34,7 +34,7 @@ export class ViewingHistoryReader {
       const liveEvents = await this.liveHistory.readProfile(profileId);
       return { live: liveEvents, history: (await this.compressedHistory.read(profileId)).history };
     });
-    this.compactions.requestIfLarge(profileId, live.length);
+    this.compactions.requestIfLarge(profileId, live);
     return this.merge(live, history);
   }
 

@@ -9,19 +9,27 @@ import {
   describeCompactionJob,
   enqueueProfileCompaction,
   enqueueSweep,
+  ReadPathCompactionTrigger,
 } from '@vh/compaction';
-import { DependencyUnavailableError } from '@vh/domain';
+import { DependencyUnavailableError, ViewingEvent } from '@vh/domain';
 
 /** The API's side of the compaction queue: operators' requests, and the read path's size trigger. */
 @Injectable()
 export class CompactionRequests implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(CompactionRequests.name);
   private queue: Queue | null = null;
+  private readonly readTrigger: ReadPathCompactionTrigger;
 
   constructor(
     @Inject(AppConfig) private readonly config: AppConfig,
     @InjectBullBoard() private readonly board: BullBoardInstance,
-  ) {}
+  ) {
+    this.readTrigger = new ReadPathCompactionTrigger(
+      config.compaction,
+      (profileId) => this.compactProfile(profileId, false, 'read-path'),
+      (profileId, error) => this.logger.warn(`could not request compaction of ${profileId}: ${error.message}`),
+    );
+  }
 
   /** Operators see the queue in Bull Board; creating the queue does not wait for Redis. */
   onModuleInit(): void {
@@ -41,11 +49,8 @@ export class CompactionRequests implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Netflix-style: a read that finds a large live partition asks for its roll-up. Best effort. */
-  requestIfLarge(profileId: string, liveEvents: number): void {
-    if (liveEvents <= this.config.compaction.liveEventsTrigger) return;
-    this.compactProfile(profileId, false, 'read-path').catch((error: Error) =>
-      this.logger.warn(`could not request compaction of ${profileId}: ${error.message}`),
-    );
+  requestIfLarge(profileId: string, liveEvents: readonly ViewingEvent[], now = Date.now()): boolean {
+    return this.readTrigger.onRead(profileId, liveEvents, now);
   }
 
   async onApplicationShutdown(): Promise<void> {

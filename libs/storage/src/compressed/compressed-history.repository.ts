@@ -70,12 +70,13 @@ export class CompressedHistoryRepository {
     this.cache = new CompressedHistoryCache(config.compaction.cacheMaxBytes);
   }
 
-  async readVersion(profileId: string): Promise<CompressedHistoryVersion | null> {
+  /** `serial`: the latest version any switch committed (a Paxos read), not just what a replica has. */
+  async readVersion(profileId: string, options: { serial?: boolean } = {}): Promise<CompressedHistoryVersion | null> {
     const row = await this.run(() =>
       this.client.execute(
         `SELECT * FROM ${this.ks}.compressed_history WHERE profile_id = ?`,
         [profileId],
-        this.readOptions(),
+        options.serial ? { ...this.readOptions(), consistency: types.consistencies.localSerial } : this.readOptions(),
       ),
     );
     const r = row.first();
@@ -181,17 +182,21 @@ export class CompressedHistoryRepository {
     return (result.first()?.get('data') as Buffer | undefined) ?? null;
   }
 
-  /** Writes a new chunk set (not yet current). Recorded first, so that an orphan can be found later. */
+  /**
+   * Writes a new chunk set (not yet current) meant to become `forVersion`. Recorded first, so that an
+   * orphan can be found later; the version it names tells garbage collection when it no longer can be.
+   */
   async writeChunkSet(
     profileId: string,
     chunks: Buffer[],
+    forVersion: number,
   ): Promise<{ chunkSet: string; checksums: string[]; storedBytes: number }> {
     const chunkSet = randomUUID();
     const options = this.writeOptions();
     await this.run(() =>
       this.client.execute(
-        `INSERT INTO ${this.ks}.compressed_history_chunk_sets (profile_id, chunk_set, chunk_count, created_at) VALUES (?, ?, ?, ?)`,
-        [profileId, chunkSet, chunks.length, new Date()],
+        `INSERT INTO ${this.ks}.compressed_history_chunk_sets (profile_id, chunk_set, chunk_count, created_at, for_version) VALUES (?, ?, ?, ?, ?)`,
+        [profileId, chunkSet, chunks.length, new Date(), forVersion],
         options,
       ),
     );
@@ -211,6 +216,10 @@ export class CompressedHistoryRepository {
 
   /** Makes `next` current if the current version is still `expectedVersion` (null: none yet). */
   async switchVersion(expectedVersion: number | null, next: CompressedHistoryVersion): Promise<boolean> {
+    // Versions only ever grow by one: garbage collection relies on it (see collectGarbage).
+    if (next.version !== (expectedVersion ?? 0) + 1) {
+      throw new Error(`switch of ${next.profileId} from version ${expectedVersion} to ${next.version}: must be +1`);
+    }
     const values = [
       next.version,
       next.chunkSet,
@@ -266,14 +275,19 @@ export class CompressedHistoryRepository {
   }
 
   /**
-   * Removes chunk sets that are not current: superseded ones after the grace period (a reader may still
-   * hold their metadata), orphans of crashed or losing attempts once clearly abandoned.
+   * Removes chunk sets that are not current and never can be again: superseded ones after the grace
+   * period (a reader may still hold their metadata), orphans of crashed or losing attempts once clearly
+   * abandoned. A chunk set written for a version later than the current one is kept whatever its age:
+   * its writer may be stalled past its lock and still win the switch to it (issue 11 §4). The switch
+   * is conditional on version N - 1 and versions only grow, so once the current version (read through
+   * Paxos) has reached N, the set is unreachable for good.
    */
-  async collectGarbage(profileId: string, currentChunkSet: string | null, now = Date.now()): Promise<number> {
+  async collectGarbage(profileId: string, now = Date.now()): Promise<number> {
     const { chunkSetGraceMs } = this.config.compaction;
+    const current = await this.readVersion(profileId, { serial: true });
     const sets = await this.run(() =>
       this.client.execute(
-        `SELECT chunk_set, chunk_count, created_at, superseded_at FROM ${this.ks}.compressed_history_chunk_sets WHERE profile_id = ?`,
+        `SELECT chunk_set, chunk_count, created_at, superseded_at, for_version FROM ${this.ks}.compressed_history_chunk_sets WHERE profile_id = ?`,
         [profileId],
         this.readOptions(),
       ),
@@ -281,7 +295,9 @@ export class CompressedHistoryRepository {
     let removed = 0;
     for (const row of sets.rows) {
       const chunkSet = String(row.get('chunk_set'));
-      if (chunkSet === currentChunkSet) continue;
+      if (chunkSet === current?.chunkSet) continue;
+      const forVersion = row.get('for_version') as number | null;
+      if (forVersion !== null && forVersion > (current?.version ?? 0)) continue;
       const superseded = toMs(row.get('superseded_at'));
       const created = toMs(row.get('created_at')) ?? 0;
       const expired = superseded !== null ? superseded < now - chunkSetGraceMs : created < now - 2 * chunkSetGraceMs;

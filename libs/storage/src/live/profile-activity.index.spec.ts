@@ -1,4 +1,4 @@
-import { dayOf } from './profile-activity.index';
+import { dayOf, isLateArrival } from './profile-activity.index';
 
 describe('dayOf', () => {
   it('gives the UTC day of an instant, the same on every call', () => {
@@ -11,5 +11,16 @@ describe('dayOf', () => {
 
   it('handles instants before 1970', () => {
     expect(dayOf(-1)).toBe('1969-12-31');
+  });
+});
+
+describe('isLateArrival', () => {
+  const minAge = 14 * 86_400_000;
+  const now = Date.parse('2026-11-26T12:00:00Z');
+  it('is an event of a day the sweep may have passed: up to the day holding now - minAge', () => {
+    expect(isLateArrival(Date.parse('2026-11-12T23:59:59Z'), now, minAge)).toBe(true);
+    expect(isLateArrival(Date.parse('2026-10-01T00:00:00Z'), now, minAge)).toBe(true);
+    expect(isLateArrival(Date.parse('2026-11-13T00:00:00Z'), now, minAge)).toBe(false);
+    expect(isLateArrival(now, now, minAge)).toBe(false); // every event a device posts now
   });
 });

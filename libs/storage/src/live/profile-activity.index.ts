@@ -13,10 +13,15 @@ const DAY_MS = 86_400_000;
 const REMEMBER_MS = 3_600_000;
 const REMEMBER_MAX = 200_000;
 
-/** Which profiles received events on which (event-time) day: how compaction finds work without scans. */
+/**
+ * Which profiles received events on which (event-time) day: how compaction finds work without scans.
+ * Events for a day the sweep may already have passed are also noted under the day they arrived
+ * (`profile_late_activity`), so the sweep catches up on backfills (issue 11 §6).
+ */
 @Injectable()
 export class ProfileActivityIndex {
   private readonly table: string;
+  private readonly lateTable: string;
   /** Most batches of the event log touch the same (day, profile) pairs again: skip rewriting them. */
   private readonly recorded = new RecentlyRecorded(REMEMBER_MAX, REMEMBER_MS);
 
@@ -25,40 +30,69 @@ export class ProfileActivityIndex {
     private readonly config: AppConfig,
   ) {
     this.table = `${config.cassandra.keyspace}.profile_activity`;
+    this.lateTable = `${config.cassandra.keyspace}.profile_late_activity`;
   }
 
   /** Blind, idempotent: one row per (day, profile), whatever the number of events. */
-  async record(profileId: string, occurredAt: number): Promise<void> {
+  async record(profileId: string, occurredAt: number, now = Date.now()): Promise<void> {
     const key = activityKey(profileId, occurredAt);
-    if (this.recorded.has(key)) return;
-    await this.client.execute(
-      `INSERT INTO ${this.table} (day, shard, profile_id) VALUES (?, ?, ?)`,
-      [dayOf(occurredAt), shardOf(profileId), profileId],
-      { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) },
-    );
-    this.recorded.add(key);
+    if (!this.recorded.has(key)) {
+      await this.insert(this.table, dayOf(occurredAt), profileId);
+      this.recorded.add(key);
+    }
+    if (!isLateArrival(occurredAt, now, this.config.compaction.minAgeMs)) return;
+    const lateKey = `late|${activityKey(profileId, now)}`;
+    if (this.recorded.has(lateKey)) return;
+    await this.insert(this.lateTable, dayOf(now), profileId);
+    this.recorded.add(lateKey);
   }
 
   /** Profiles with events on the day containing `instant`, shard by shard. */
-  async *profilesActiveOn(instant: number): AsyncGenerator<string> {
+  profilesActiveOn(instant: number): AsyncGenerator<string> {
+    return this.scan(`SELECT profile_id FROM ${this.table} WHERE day = ? AND shard = ?`, instant);
+  }
+
+  /** Profiles that received, on the day containing `instant`, events of a day the sweep may have passed. */
+  profilesArrivedLateOn(instant: number): AsyncGenerator<string> {
+    return this.scan(`SELECT profile_id FROM ${this.lateTable} WHERE arrival_day = ? AND shard = ?`, instant);
+  }
+
+  private async insert(table: string, day: string, profileId: string): Promise<void> {
+    const columns = table === this.table ? 'day, shard, profile_id' : 'arrival_day, shard, profile_id';
+    await this.client.execute(
+      `INSERT INTO ${table} (${columns}) VALUES (?, ?, ?)`,
+      [day, shardOf(profileId), profileId],
+      {
+        prepare: true,
+        consistency: consistency(this.config.cassandra.writeConsistency),
+      },
+    );
+  }
+
+  private async *scan(query: string, instant: number): AsyncGenerator<string> {
     for (let shard = 0; shard < ACTIVITY_SHARDS; shard++) {
       let result;
       try {
-        result = await this.client.execute(
-          `SELECT profile_id FROM ${this.table} WHERE day = ? AND shard = ?`,
-          [dayOf(instant), shard],
-          {
-            prepare: true,
-            fetchSize: 5_000,
-            consistency: consistency(this.config.cassandra.readConsistency),
-          },
-        );
+        result = await this.client.execute(query, [dayOf(instant), shard], {
+          prepare: true,
+          fetchSize: 5_000,
+          consistency: consistency(this.config.cassandra.readConsistency),
+        });
       } catch (error) {
         throw asStorageError(error);
       }
       for await (const row of result) yield row.get('profile_id') as string;
     }
   }
+}
+
+/**
+ * An event for a day the sweep may already have passed: the sweep has swept every event day before the
+ * one holding `now - minAge` (its clock), so with a day's margin for the two service clocks, any day up
+ * to and including that one. Collector-accepted events never are (EVENT_MAX_AGE_MS < COMPACTION_MIN_AGE_MS).
+ */
+export function isLateArrival(occurredAt: number, now: number, minAgeMs: number): boolean {
+  return Math.floor(occurredAt / DAY_MS) <= Math.floor((now - minAgeMs) / DAY_MS);
 }
 
 /** The (day, profile) pair an event is indexed under: events with the same key share one row. */

@@ -83,4 +83,29 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
          AND comment = 'Profiles with events per event day: the compaction candidates index (90-day TTL).'`,
     ],
   },
+  {
+    version: 3,
+    description: 'chunk sets name the version they were meant for; late-activity index and sweep watermark',
+    statements: (ks) => [
+      // A chunk set written for version N can only become current through the switch from N - 1; once
+      // the current version is N or later it never can, and only then is it safe to remove (issue 11 §4).
+      `ALTER TABLE ${ks}.compressed_history_chunk_sets ADD IF NOT EXISTS for_version int`,
+      // Profiles that received events for an event day the sweep may already have passed (a backfill, a
+      // replay, ingest far behind), by the day they arrived: the sweep catches up on them (issue 11 §6).
+      `CREATE TABLE IF NOT EXISTS ${ks}.profile_late_activity (
+         arrival_day date,
+         shard int,
+         profile_id text,
+         PRIMARY KEY ((arrival_day, shard), profile_id)
+       ) WITH default_time_to_live = 7776000
+         AND comment = 'Profiles with events of already-swept event days, per arrival day (90-day TTL).'`,
+      // How far the scheduled sweep has got: it resumes from here, however long it did not run.
+      `CREATE TABLE IF NOT EXISTS ${ks}.compaction_sweeps (
+         sweep text PRIMARY KEY,
+         event_days_before timestamp,
+         arrival_days_before timestamp,
+         swept_at timestamp
+       ) WITH comment = 'Watermarks of the compaction sweep: event and arrival days it has fully swept.'`,
+    ],
+  },
 ];

@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import { loadConfig } from '@vh/config';
+import { EMPTY_COMPRESSED_HISTORY, ViewingEvent } from '@vh/domain';
+import { CompressedHistoryRepository, CompressedHistoryVersion, LiveHistoryRepository } from '@vh/storage';
+import { ProfileCompactor } from './profile-compactor';
+
+const DAY = 86_400_000;
+
+/** In-memory fakes of the two repositories: only what the compactor calls. */
+function fakes(events: ViewingEvent[]) {
+  const switched: CompressedHistoryVersion[] = [];
+  const live = {
+    readProfile: async () => events,
+    deleteBefore: async () => undefined,
+  } as unknown as LiveHistoryRepository;
+  const compressed = {
+    read: async () => ({ version: null, history: EMPTY_COMPRESSED_HISTORY }),
+    collectGarbage: async () => 0,
+    writeChunkSet: async (_profileId: string, chunks: Buffer[]) => ({
+      chunkSet: randomUUID(),
+      checksums: chunks.map(() => 'x'),
+      storedBytes: chunks.reduce((n, c) => n + c.length, 0),
+    }),
+    switchVersion: async (_expected: number | null, next: CompressedHistoryVersion) => {
+      switched.push(next);
+      return true;
+    },
+    markSuperseded: async () => undefined,
+  } as unknown as CompressedHistoryRepository;
+  return { live, compressed, switched };
+}
+
+describe('ProfileCompactor', () => {
+  it('compacts a profile of 200,000 records (no spread of the records into Math.min/max)', async () => {
+    const now = Date.now();
+    const first = now - 400 * DAY;
+    const events: ViewingEvent[] = Array.from({ length: 200_000 }, (_, i) => ({
+      type: 'play',
+      eventId: randomUUID(),
+      profileId: 'huge',
+      playbackSessionId: randomUUID(),
+      titleId: `title-${i % 500}`,
+      deviceId: 'tv',
+      positionMs: 0,
+      occurredAt: first + i * 60_000,
+    }));
+    const { live, compressed, switched } = fakes(events);
+    const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
+    const outcome = await new ProfileCompactor(live, compressed, config).compact('huge', { now });
+    expect(outcome).toMatchObject({ status: 'compacted', records: 200_000 });
+    expect(switched[0]).toMatchObject({
+      recordCount: 200_000,
+      firstStartedAt: first,
+      lastEventAt: first + 199_999 * 60_000,
+    });
+  }, 120_000);
+});

@@ -1,0 +1,43 @@
+import { AppConfig } from '@vh/config';
+import { ViewingEvent } from '@vh/domain';
+import { RecentlyRecorded } from '@vh/storage';
+
+/** Profiles remembered at once; a forgotten one is at worst asked for once more. */
+const REMEMBER_MAX = 100_000;
+
+/**
+ * Decides when a read that found a large live partition asks for its roll-up (issue 12 §4). A request
+ * costs the compactor a full read and decode of the profile, so it is made only when the job has work:
+ * some live event is already older than the compaction age (else the job would answer 'up-to-date'
+ * until the oldest event crosses that age, which this rule sees by itself on a later read), and at
+ * most once per profile per window (a job that fails, or reads spread over many API instances).
+ */
+export class ReadPathCompactionTrigger {
+  private readonly asked: RecentlyRecorded;
+
+  constructor(
+    private readonly config: AppConfig['compaction'],
+    private readonly request: (profileId: string) => Promise<unknown>,
+    private readonly onError: (profileId: string, error: Error) => void = () => undefined,
+    now: () => number = Date.now,
+  ) {
+    this.asked = new RecentlyRecorded(REMEMBER_MAX, config.readTriggerWindowMs, now);
+  }
+
+  /** Best effort and never waits: returns whether it asked. */
+  onRead(profileId: string, live: readonly ViewingEvent[], now = Date.now()): boolean {
+    if (live.length <= this.config.liveEventsTrigger) return false;
+    if (oldest(live) >= now - this.config.minAgeMs) return false;
+    if (this.asked.has(profileId)) return false;
+    this.asked.add(profileId);
+    this.request(profileId).catch((error: Error) => this.onError(profileId, error));
+    return true;
+  }
+}
+
+/** A loop, not Math.min(...): a live partition can hold more events than a call takes arguments. */
+function oldest(events: readonly ViewingEvent[]): number {
+  let result = Number.POSITIVE_INFINITY;
+  for (const e of events) if (e.occurredAt < result) result = e.occurredAt;
+  return result;
+}

@@ -1,0 +1,51 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Client, types } from 'cassandra-driver';
+import { AppConfig } from '@vh/config';
+import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
+import { asStorageError } from '../cassandra-errors';
+import { splitTokenRing } from './live-history.repository';
+
+const FETCH_SIZE = 5_000;
+
+/** The live table's partitions, walked by token range: what exists, whatever the activity index says. */
+@Injectable()
+export class LiveHistoryPartitions {
+  private readonly table: string;
+
+  constructor(
+    @Inject(CASSANDRA_CLIENT) private readonly client: Client,
+    private readonly config: AppConfig,
+  ) {
+    this.table = `${config.cassandra.keyspace}.live_history`;
+  }
+
+  /**
+   * Every profile whose oldest live event is before `instant`. One row per partition (its first, the
+   * oldest: rows cluster by event time), so the cost follows the number of profiles, not of events.
+   */
+  async *profilesWithEventsBefore(instant: number, ranges: number): AsyncGenerator<string> {
+    const query =
+      `SELECT profile_id, occurred_at FROM ${this.table} ` +
+      `WHERE token(profile_id) > ? AND token(profile_id) <= ? PER PARTITION LIMIT 1`;
+    const options = {
+      prepare: true,
+      fetchSize: FETCH_SIZE,
+      consistency: consistency(this.config.cassandra.readConsistency),
+    };
+    for (const [start, end] of splitTokenRing(ranges)) {
+      let result: types.ResultSet;
+      try {
+        result = await this.client.execute(
+          query,
+          [types.Long.fromString(String(start)), types.Long.fromString(String(end))],
+          options,
+        );
+      } catch (error) {
+        throw asStorageError(error);
+      }
+      for await (const row of result) {
+        if ((row.get('occurred_at') as Date).getTime() < instant) yield row.get('profile_id') as string;
+      }
+    }
+  }
+}

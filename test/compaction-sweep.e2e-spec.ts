@@ -1,0 +1,159 @@
+import { Client } from 'cassandra-driver';
+import { Queue } from 'bullmq';
+import { createCompactionQueue, enqueueSweep } from '@vh/compaction';
+import { createCassandraClient, LiveHistoryRepository, ProfileActivityIndex } from '@vh/storage';
+import { AppProcess } from './support/app-process';
+import { syntheticHistory } from './support/event-log';
+import { eventually } from './support/eventually';
+import { getJson, postJson } from './support/playback-events';
+import { createTestEnvironment, TestEnvironment } from './support/test-environment';
+import { TestTokens, testTokens } from './support/tokens';
+
+const DAY = 86_400_000;
+const SESSIONS_PER_DAY = 2;
+const startOfDay = (instant: number) => Math.floor(instant / DAY) * DAY;
+
+/**
+ * Issue 11 §6: compaction reaches every profile with live history old enough, whichever days it is on:
+ * operators' "all", and the scheduled sweep after a gap or a backfill of days it had already passed.
+ */
+describe('compaction sweep: reaches everything', () => {
+  let environment: TestEnvironment;
+  let api: AppProcess;
+  let compactor: AppProcess;
+  let auth: TestTokens;
+  let client: Client;
+  let live: LiveHistoryRepository;
+  let queue: Queue;
+
+  const keyspace = () => environment.config.cassandra.keyspace;
+  const liveRows = async (profileId: string) =>
+    (
+      await environment.cassandra.execute(
+        `SELECT count(*) AS n FROM ${keyspace()}.live_history WHERE profile_id = ?`,
+        [profileId],
+        { prepare: true },
+      )
+    )
+      .first()
+      .get('n')
+      .toNumber();
+  const compressedRecords = async (profileId: string) =>
+    (
+      await environment.cassandra.execute(
+        `SELECT record_count FROM ${keyspace()}.compressed_history WHERE profile_id = ?`,
+        [profileId],
+        { prepare: true },
+      )
+    )
+      .first()
+      ?.get('record_count') ?? null;
+
+  /** History of each profile on the given days ago, written now: a backfill produced onto the log. */
+  async function backfill(daysAgo: number[][]): Promise<string[]> {
+    const profileIds: string[] = [];
+    for (const days of daysAgo) {
+      const [first, ...rest] = days.map((d) => syntheticHistory(1, SESSIONS_PER_DAY, Date.now() - d * DAY));
+      const profileId = first[0].profileId;
+      const events = [first, ...rest.map((es) => es.map((e) => ({ ...e, profileId })))].flat();
+      expect(await live.append(events)).toEqual([]);
+      profileIds.push(profileId);
+    }
+    return profileIds;
+  }
+
+  async function job(jobId: string): Promise<any> {
+    return eventually(
+      async () => {
+        const { body } = await getJson(`${api.url}/v1/admin/compactions/${jobId}`, auth.operator);
+        expect(['completed', 'failed']).toContain(body.state);
+        return body;
+      },
+      120_000,
+      300,
+    );
+  }
+
+  /** A sweep and every compaction it enqueued, finished. */
+  async function sweepAndWait(jobId: string): Promise<any> {
+    const sweep = await job(jobId);
+    expect(sweep.state).toBe('completed');
+    expect(sweep.result.jobIdsComplete).not.toBe(false); // every job it enqueued is listed
+    for (const id of sweep.result.jobIds) expect((await job(id)).state).toBe('completed');
+    return sweep;
+  }
+
+  const scheduledSweep = async () => sweepAndWait(await enqueueSweep(queue, { requestedBy: 'schedule' }));
+
+  beforeAll(async () => {
+    environment = await createTestEnvironment('compaction_sweep', { COMPACTION_GRACE_MS: '1000' });
+    auth = await testTokens();
+    client = createCassandraClient(environment.config.cassandra, 'backfill');
+    live = new LiveHistoryRepository(client, environment.config, new ProfileActivityIndex(client, environment.config));
+    queue = createCompactionQueue(environment.config);
+    [api, compactor] = await Promise.all([
+      AppProcess.start('api', environment.env),
+      AppProcess.start('compactor', environment.env),
+    ]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([api, compactor].map((app) => app?.stop()));
+    await queue?.close();
+    await client?.shutdown();
+    await environment?.dispose();
+  });
+
+  it('"all" compacts every profile with live history older than the compaction age, on any day', async () => {
+    // Six profiles backfilled over days 20 to 130 ago, far outside the sweep's window of days.
+    const old = await backfill(Array.from({ length: 6 }, (_, i) => [20 + 17 * i, 100 + 6 * i]));
+    const [recent] = await backfill([[0.1]]);
+
+    const started = await postJson(`${api.url}/v1/admin/compactions`, { all: true }, auth.operator);
+    expect(started.status).toBe(202);
+    const sweep = await sweepAndWait(started.body.jobId);
+    expect(sweep.result).toMatchObject({ enqueued: 6, scope: 'all' });
+    expect(sweep.result.reason).toMatch(/every profile with live history before .* walking the live table/);
+    for (const profileId of old) {
+      expect(await liveRows(profileId)).toBe(0);
+      expect(await compressedRecords(profileId)).toBe(2 * SESSIONS_PER_DAY);
+    }
+    expect(await liveRows(recent)).toBeGreaterThan(0);
+    expect(await compressedRecords(recent)).toBeNull();
+  });
+
+  it('the scheduled sweep catches up from its watermark after a gap, and on backfilled days it had passed', async () => {
+    // Days 25 to 40 ago, ingested in time back then (so no late-arrival rows), while the compactor was
+    // down for weeks: the watermark is 45 days old.
+    const gap = await backfill([[25], [32, 40], [27]]);
+    await environment.cassandra.execute(`TRUNCATE ${keyspace()}.profile_late_activity`);
+    await environment.cassandra.execute(
+      `INSERT INTO ${keyspace()}.compaction_sweeps (sweep, event_days_before, arrival_days_before) VALUES ('scheduled', ?, ?)`,
+      [new Date(startOfDay(Date.now() - 45 * DAY)), new Date(startOfDay(Date.now()))],
+      { prepare: true },
+    );
+    const caughtUp = await scheduledSweep();
+    expect(caughtUp.result.scope).toBe('since-watermark');
+    expect(caughtUp.result.reason).toMatch(/event days \d{4}-\d\d-\d\d\.\.\d{4}-\d\d-\d\d \(watermark/);
+    expect(caughtUp.result.enqueued).toBeGreaterThanOrEqual(3);
+    for (const profileId of gap) expect(await liveRows(profileId)).toBe(0);
+    const watermark = (
+      await environment.cassandra.execute(
+        `SELECT event_days_before FROM ${keyspace()}.compaction_sweeps WHERE sweep = 'scheduled'`,
+      )
+    ).first();
+    expect(watermark.get('event_days_before').getTime()).toBe(
+      startOfDay(Date.now() - environment.config.compaction.minAgeMs),
+    );
+
+    // Now a backfill of days the sweep passed long ago: the next scheduled sweep still finds it.
+    const backfilled = await backfill([[60], [90, 61]]);
+    const next = await scheduledSweep();
+    expect(next.result.reason).toMatch(/arrived on/);
+    expect(next.result.enqueued).toBeGreaterThanOrEqual(2);
+    for (const profileId of backfilled) {
+      expect(await liveRows(profileId)).toBe(0);
+      expect(await compressedRecords(profileId)).toBeGreaterThan(0);
+    }
+  });
+});
