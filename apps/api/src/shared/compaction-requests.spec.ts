@@ -1,7 +1,7 @@
 import { BullBoardInstance } from '@bull-board/nestjs';
 import { loadConfig } from '@vh/config';
 import { ViewingEvent } from '@vh/domain';
-import { CompactionRequests } from './compaction-queue.provider';
+import { CompactionRequests } from './compaction-requests';
 
 const DAY = 86_400_000;
 
