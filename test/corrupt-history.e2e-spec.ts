@@ -64,7 +64,7 @@ describe('corrupt history stays with its profile, and is repaired from the event
     environment = await createTestEnvironment('corrupt', {
       EVENT_MAX_AGE_MS: String(HOUR),
       COMPACTION_MIN_AGE_MS: String(2 * HOUR),
-      COMPACTION_CHUNK_MAX_BYTES: '2048',
+      COMPACTION_CHUNK_MAX_BYTES: '1024',
       COMPACTION_LIVE_EVENTS_TRIGGER: '1000000',
       COMPACTION_LOCK_MS: '2000',
     });
@@ -76,7 +76,7 @@ describe('corrupt history stays with its profile, and is repaired from the event
     ]);
     compaction = inProcessCompactor(environment.config);
 
-    const old = syntheticHistory(4, 40, now - 3 * DAY);
+    const old = syntheticHistory(4, 90, now - 3 * DAY);
     profiles = [...new Set(old.map((e) => e.profileId))];
     [altered, missing, healthy] = profiles;
     const recent = profiles.flatMap((profileId) =>

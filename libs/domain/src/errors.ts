@@ -39,3 +39,17 @@ export class UnauthenticatedError extends ViewingHistoryError {
 export class ForbiddenError extends ViewingHistoryError {
   readonly code = 'forbidden';
 }
+
+/**
+ * A profile's stored history cannot be read back as it was written (a chunk altered or missing). It fails
+ * that profile only (invariant 4): bulk reads mark it and go on; an operator repairs it from the event log.
+ */
+export class CorruptHistoryError extends ViewingHistoryError {
+  readonly code = 'corrupt_history';
+  constructor(
+    readonly profileId: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
