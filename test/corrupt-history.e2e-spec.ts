@@ -1,10 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { Client } from 'cassandra-driver';
 import { ViewingEvent } from '@vh/domain';
 import { ProfileCompactor } from '@vh/compaction';
 import { AppProcess } from './support/app-process';
+import { runCli } from './support/cli';
 import { produceEvents, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
 import { countRows, expectedExport, exportedRecords, inProcessCompactor, readExport } from './support/history-export';
@@ -213,19 +212,8 @@ describe('corrupt history stays with its profile, and is repaired from the event
   it('repairs each profile from the event log: the history equals the history before the corruption', async () => {
     for (const profileId of [altered, missing]) {
       const versionBefore = (await currentChunkSet(profileId)).get('version');
-      const cli = spawnSync(
-        process.execPath,
-        [
-          '-r',
-          join(__dirname, '../scripts/register-paths.js'),
-          join(__dirname, '../dist/apps/cli/src/main.js'),
-          'repair',
-          '--profile',
-          profileId,
-        ],
-        { env: { ...process.env, ...environment.env }, encoding: 'utf8', timeout: 120_000 },
-      );
-      expect(cli.status).toBe(0);
+      const cli = await runCli(['repair', '--profile', profileId], environment.env);
+      expect([cli.status, cli.stderr]).toEqual([0, expect.any(String)]);
       const report = JSON.parse(cli.stdout);
       expect(report).toMatchObject({
         profileId,
