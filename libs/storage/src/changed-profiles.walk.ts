@@ -36,9 +36,11 @@ export class ChangedProfilesWalk {
    * For a recent `since`: the activity index, day by day from the day of `since` to the day of `until`.
    * A record changed since `since` had an event on one of these days, and compaction never removes index
    * rows (they expire after 90 days), so compressed-only profiles are found too. Cost: one bucket read per
-   * (day, shard) and one point read per (profile, day) after its first; memory: one page.
-   * A profile active on several days is given on the first of them only: stateless, so a resumed walk
-   * gives no profile twice either.
+   * (day, shard) and one point read per (profile, day); memory: one page.
+   * A profile active on several days is given on the last of them only: stateless, so a resumed walk
+   * gives no profile twice either. The last, not the first: index rows are only ever added, so a profile
+   * passed over for a later day is still there when the walk reaches it, whatever arrives meanwhile (a
+   * late event on an earlier day would hide a profile passed over for its first day).
    */
   async *byActivity(since: number, until: number, after?: ChangedProfilesPosition): AsyncGenerator<ChangedProfile> {
     const days = daysBetween(since, until);
@@ -49,7 +51,7 @@ export class ChangedProfilesWalk {
         if (from && day === from.day && shard < from.shard) continue;
         const resumeAfter = from && day === from.day && shard === from.shard ? from.profileId : undefined;
         for await (const profileId of this.activity.profilesOfBucket(day, shard, resumeAfter)) {
-          if (await this.activity.activeOnAnyOf(profileId, days.slice(0, d))) continue;
+          if (await this.activity.activeOnAnyOf(profileId, days.slice(d + 1))) continue;
           yield { profileId, position: { walk: 'activity-index', day, shard, profileId } };
         }
       }
