@@ -46,6 +46,8 @@ export class ForbiddenError extends ViewingHistoryError {
  */
 export class CorruptHistoryError extends ViewingHistoryError {
   readonly code = 'corrupt_history';
+  /** What callers are told; the message (chunk set, index, reason) is for the logs. */
+  readonly advice = 'the stored history of this profile is corrupt; an operator can rebuild it from the event log';
   constructor(
     readonly profileId: string,
     message: string,

@@ -74,7 +74,7 @@ export class ViewingHistoryErrorFilter implements ExceptionFilter {
         status: 500,
         body: {
           error: exception.code,
-          message: `the stored history of ${exception.profileId} is corrupt; an operator can repair it from the event log`,
+          message: exception.advice,
         },
       };
     }

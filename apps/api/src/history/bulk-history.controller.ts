@@ -42,7 +42,7 @@ export class BulkHistoryController {
       results: request.profiles.map(({ profileId, since }) => {
         const history = histories.get(profileId)!;
         // The other profiles are answered; this one says plainly that it failed (invariant 4).
-        if (history instanceof CorruptHistoryError) return { profileId, error: history.code, message: history.message };
+        if (history instanceof CorruptHistoryError) return { profileId, error: history.code, message: history.advice };
         const records = history.filter((r) => since === undefined || r.lastEventAt >= since);
         return {
           profileId,

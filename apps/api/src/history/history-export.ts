@@ -87,7 +87,7 @@ export class HistoryExport {
     } catch (error) {
       if (!(error instanceof CorruptHistoryError)) throw error;
       Object.assign(progress, { at: position, record: null, failures: progress.failures + 1 });
-      yield { type: 'error', profileId, error: error.code, message: error.message, position: encodePosition(progress) };
+      yield { type: 'error', profileId, error: error.code, message: error.advice, position: encodePosition(progress) };
       return;
     }
     const changed = records
