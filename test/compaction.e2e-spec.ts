@@ -16,6 +16,7 @@ import { eventually } from './support/eventually';
 import { getJson, postJson } from './support/playback-events';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
 import { TestTokens, testTokens } from './support/tokens';
+import { inProcessCompactor } from './support/history-export';
 
 const DAY = 86_400_000;
 const OLD = Date.now() - 30 * DAY;
@@ -130,15 +131,29 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
     const before = await Promise.all(profileIds.map((p) => readSnapshot(p)));
     expect((before[0].all as unknown[]).length).toBe(601);
 
-    const jobs = profileIds.map((profileId) => runJob({ profileId }));
-    // Reads while the jobs run.
-    const during = await readSnapshot(profileIds[0]);
-    const results = await Promise.all(jobs);
-    expect(during).toEqual(before[0]);
+    // Reads at every step of one compaction, driven in-process so that each read happens inside its step
+    // (the job of the other profile runs meanwhile in the compactor).
+    const job = runJob({ profileId: profileIds[1] });
+    const { client, compactor: stepped } = inProcessCompactor(environment.config);
+    const during: Record<string, unknown> = {};
+    try {
+      const outcome = await stepped.compact(profileIds[0], {
+        onStep: async (step) => {
+          during[step] = await readSnapshot(profileIds[0]);
+        },
+      });
+      expect(outcome).toMatchObject({ status: 'compacted', toVersion: 1 });
+      expect(outcome.chunks).toBeGreaterThan(1); // 16 KiB chunks: this profile needs several
+    } finally {
+      await client.shutdown();
+    }
+    expect(Object.keys(during)).toEqual(['read', 'encoded', 'after-chunks', 'after-switch', 'done']);
+    for (const snapshot of Object.values(during)) expect(snapshot).toEqual(before[0]);
+    const result = await job;
+    expect(result).toMatchObject({ state: 'completed', result: { status: 'compacted', toVersion: 1 } });
+    expect(result.result.chunks).toBeGreaterThan(1);
 
     for (const [i, profileId] of profileIds.entries()) {
-      expect(results[i]).toMatchObject({ state: 'completed', result: { status: 'compacted', toVersion: 1 } });
-      expect(results[i].result.chunks).toBeGreaterThan(1); // 16 KiB chunks: this profile needs several
       expect(await count('live_history', profileId)).toBeLessThan(10); // only the recent session is left
       expect(await readSnapshot(profileId)).toEqual(before[i]);
     }

@@ -210,10 +210,15 @@ describe('read API: one merged history for apps and recommendation jobs, and del
       .map((l) => JSON.parse(l));
     expect(lines.at(-1)).toMatchObject({ type: 'end', records: lines.length - 1 });
     for (const profileId of profiles) {
+      // Oldest change first, each line with its position (a resume token).
       const exported = lines
         .filter((l) => l.profileId === profileId)
-        .map(({ type: _t, profileId: _p, ...record }) => record);
-      expect(exported).toEqual(expectedOf(profileId).filter((r) => Date.parse(r.lastEventAt) >= since));
+        .map(({ type: _t, profileId: _p, position: _position, ...record }) => record);
+      expect(exported).toEqual(
+        expectedOf(profileId)
+          .filter((r) => Date.parse(r.lastEventAt) >= since)
+          .sort((a, b) => Date.parse(a.lastEventAt) - Date.parse(b.lastEventAt) || (a.recordId < b.recordId ? -1 : 1)),
+      );
     }
   });
 });

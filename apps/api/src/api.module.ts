@@ -10,6 +10,7 @@ import { CompactionRequests } from './shared/compaction-requests';
 import { CompactionsController } from './admin/compactions.controller';
 import { HistoryController } from './history/history.controller';
 import { HistoryDeletion } from './history/history-deletion';
+import { HistoryExport } from './history/history-export';
 import { ViewingHistoryReader } from './history/viewing-history.reader';
 
 @Module({
@@ -23,6 +24,6 @@ import { ViewingHistoryReader } from './history/viewing-history.reader';
     BullBoardModule.forRoot({ route: '/admin/queues', adapter: ExpressAdapter, middleware: OperatorOnlyMiddleware }),
   ],
   controllers: [HistoryController, BulkHistoryController, CompactionsController],
-  providers: [ViewingHistoryReader, HistoryDeletion, ViewingEventPublisher, CompactionRequests],
+  providers: [ViewingHistoryReader, HistoryExport, HistoryDeletion, ViewingEventPublisher, CompactionRequests],
 })
 export class ApiModule {}

@@ -3,6 +3,7 @@ import { loadConfig } from '@vh/config';
 import { replayEventLog } from '@vh/ingestion';
 import { compact } from './compact.command';
 import { migrate } from './migrate.command';
+import { repair } from './repair.command';
 import { token } from './token.command';
 
 const COMMANDS: Record<string, { usage: string; help: string; run: (args: string[]) => Promise<unknown> }> = {
@@ -15,6 +16,11 @@ const COMMANDS: Record<string, { usage: string; help: string; run: (args: string
     usage: 'compact --profile ID | --profiles A,B | --all [--dry-run] [--no-wait]',
     help: 'request compaction (a running compactor does it), wait for the job and print it',
     run: (args) => compact(loadConfig(), args),
+  },
+  repair: {
+    usage: 'repair --profile ID [--allow-truncated-log]',
+    help: "rebuild a profile's history (e.g. a corrupt_history one) from its events in the event log",
+    run: (args) => repair(loadConfig(), args),
   },
   token: {
     usage: 'token --kind device --profiles A,B | --kind recommender | --kind operator [--ttl S]',

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Queue, SandboxedJob, UnrecoverableError } from 'bullmq';
+import { Queue, SandboxedJob } from 'bullmq';
 import { AppConfig, loadConfig } from '@vh/config';
 import {
   COMPACTION_JOB,
@@ -11,11 +11,12 @@ import {
   ProfileCompactionJobData,
   ProfileCompactor,
   scheduleGarbageCollection,
+  unrecoverableFailure,
 } from '@vh/compaction';
+import { CorruptHistoryError } from '@vh/domain';
 import {
   CompactionSweepWatermarks,
   CompressedHistoryRepository,
-  CorruptCompressedHistoryError,
   createCassandraClient,
   LiveHistoryPartitions,
   LiveHistoryRepository,
@@ -86,8 +87,9 @@ export default async function processCompactionJob(job: SandboxedJob): Promise<u
       }
       return outcome;
     } catch (error) {
-      // Retrying cannot mend corrupt data: fail at once, for an operator to look at.
-      if (error instanceof CorruptCompressedHistoryError) throw new UnrecoverableError(error.message);
+      // Retrying cannot mend corrupt data: fail at once, before anything is written or deleted (the live
+      // rows stay), for an operator to repair.
+      if (error instanceof CorruptHistoryError) throw unrecoverableFailure(error);
       throw error;
     }
   }

@@ -6,6 +6,7 @@ import {
   COMPACTION_JOB,
   CompactionOutcome,
   createCompactionQueue,
+  failureCodeOf,
   redisConnection,
   SCHEDULED_SWEEP_ID,
 } from '@vh/compaction';
@@ -48,7 +49,9 @@ export class CompactionWorker implements OnApplicationBootstrap, OnApplicationSh
       }
     });
     this.worker.on('failed', (job, error) => {
-      if (job?.name === COMPACTION_JOB.profile) metrics.compactionJobs.inc({ outcome: 'failed' });
+      if (job?.name === COMPACTION_JOB.profile) {
+        metrics.compactionJobs.inc({ outcome: failureCodeOf(error.message) ?? 'failed' });
+      }
       this.logger.warn(`${job?.name} ${job?.id} failed (attempt ${job?.attemptsMade}): ${error.message}`);
     });
     this.worker.on('error', (error) => this.logger.error(`worker error: ${error.message}`));

@@ -1,6 +1,7 @@
-import { Job, JobsOptions, Queue } from 'bullmq';
+import { Job, JobsOptions, Queue, UnrecoverableError } from 'bullmq';
 import { RedisOptions } from 'ioredis';
 import { AppConfig } from '@vh/config';
+import { CorruptHistoryError } from '@vh/domain';
 
 /** Job names on the compaction queue. */
 export const COMPACTION_JOB = {
@@ -93,7 +94,19 @@ export async function enqueueSweep(queue: Queue, data: CompactionSweepJobData): 
   return job.id!;
 }
 
-/** What operators see of a compaction job, through the API and the CLI alike. */
+/**
+ * A failure that retrying cannot mend: the job fails at once (no further attempts), its reason starting
+ * with the error's code, which is how the job status and the worker's metric (other processes) know it.
+ */
+export function unrecoverableFailure(error: CorruptHistoryError): UnrecoverableError {
+  return new UnrecoverableError(`${error.code}: ${error.message}`);
+}
+
+/** The code of a failure that `unrecoverableFailure` made, or null for any other failure. */
+export function failureCodeOf(failedReason: string | undefined): 'corrupt_history' | null {
+  return failedReason?.startsWith('corrupt_history: ') ? 'corrupt_history' : null;
+}
+
 /**
  * A job as operators see it, or null if there is none. The state is read before the job: BullMQ
  * stores the result and then moves the job to completed, so a job seen completed has its result.
@@ -110,6 +123,8 @@ export async function describeCompactionJob(queue: Queue, jobId: string) {
     data: job.data,
     result: job.returnvalue ?? null,
     failedReason: job.failedReason ?? null,
+    /** `corrupt_history`: the profile's stored history is corrupt; `cli repair --profile ID` rebuilds it. */
+    error: failureCodeOf(job.failedReason),
     attemptsMade: job.attemptsMade,
     createdAt: new Date(job.timestamp).toISOString(),
     processedAt: job.processedOn ? new Date(job.processedOn).toISOString() : null,

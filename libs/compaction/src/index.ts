@@ -2,3 +2,4 @@ export * from './compaction-job';
 export * from './profile-compactor';
 export * from './compaction-sweep';
 export * from './read-path-trigger';
+export * from './profile-repair';

@@ -87,6 +87,11 @@ export const environmentSchema = z.object({
   READ_BREAKER_FAILURES: int(5, 1, 1000),
   READ_BREAKER_OPEN_MS: int(5_000, 100),
   HISTORY_EXPORT_TOKEN_RANGES: int(64, 1, 65536),
+  /**
+   * An export whose `since` is at most this many days back walks the activity index day by day (cost follows
+   * what changed); an older one walks both tables by token ranges. At most 89: the index rows live 90 days.
+   */
+  HISTORY_EXPORT_INDEX_MAX_DAYS: int(30, 0, 89),
 
   /** Live events older than this are rolled into compressed history. Must exceed EVENT_MAX_AGE_MS. */
   COMPACTION_MIN_AGE_MS: int(14 * DAY_MS, 60_000),
@@ -179,6 +184,7 @@ export class AppConfig {
       maxPageSize: number;
       batchMaxProfiles: number;
       exportTokenRanges: number;
+      exportIndexMaxDays: number;
       breakerFailures: number;
       breakerOpenMs: number;
     },
@@ -286,6 +292,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxPageSize: e.HISTORY_PAGE_MAX,
       batchMaxProfiles: e.HISTORY_BATCH_MAX_PROFILES,
       exportTokenRanges: e.HISTORY_EXPORT_TOKEN_RANGES,
+      exportIndexMaxDays: e.HISTORY_EXPORT_INDEX_MAX_DAYS,
       breakerFailures: e.READ_BREAKER_FAILURES,
       breakerOpenMs: e.READ_BREAKER_OPEN_MS,
     },

@@ -57,3 +57,19 @@ export class UnauthenticatedError extends ViewingHistoryError {
 export class ForbiddenError extends ViewingHistoryError {
   readonly code = 'forbidden';
 }
+
+/**
+ * A profile's stored history cannot be read back as it was written (a chunk altered or missing). It fails
+ * that profile only (invariant 4): bulk reads mark it and go on; an operator repairs it from the event log.
+ */
+export class CorruptHistoryError extends ViewingHistoryError {
+  readonly code = 'corrupt_history';
+  /** What callers are told; the message (chunk set, index, reason) is for the logs. */
+  readonly advice = 'the stored history of this profile is corrupt; an operator can rebuild it from the event log';
+  constructor(
+    readonly profileId: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import {
+  CorruptHistoryError,
   DependencyUnavailableError,
   ForbiddenError,
   InvalidInputError,
@@ -67,6 +68,15 @@ export class ViewingHistoryErrorFilter implements ExceptionFilter {
     }
     if (exception instanceof ForbiddenError) {
       return { status: 403, body: { error: exception.code, message: exception.message } };
+    }
+    if (exception instanceof CorruptHistoryError) {
+      return {
+        status: 500,
+        body: {
+          error: exception.code,
+          message: exception.advice,
+        },
+      };
     }
     if (exception instanceof ViewingHistoryError) {
       return { status: 500, body: { error: exception.code, message: 'internal error' } };

@@ -16,3 +16,4 @@ export * from './circuit-breaker';
 export * from './live/recently-recorded';
 export * from './live/live-history.partitions';
 export * from './sweep/compaction-sweep.watermark';
+export * from './changed-profiles.walk';

@@ -2,6 +2,7 @@ import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { Client } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, createCassandraClient } from './cassandra-client';
+import { ChangedProfilesWalk } from './changed-profiles.walk';
 import { CompressedHistoryRepository } from './compressed/compressed-history.repository';
 import { LiveHistoryRepository } from './live/live-history.repository';
 import { ProfileActivityIndex } from './live/profile-activity.index';
@@ -18,8 +19,15 @@ import { ProfileActivityIndex } from './live/profile-activity.index';
     LiveHistoryRepository,
     ProfileActivityIndex,
     CompressedHistoryRepository,
+    ChangedProfilesWalk,
   ],
-  exports: [CASSANDRA_CLIENT, LiveHistoryRepository, ProfileActivityIndex, CompressedHistoryRepository],
+  exports: [
+    CASSANDRA_CLIENT,
+    LiveHistoryRepository,
+    ProfileActivityIndex,
+    CompressedHistoryRepository,
+    ChangedProfilesWalk,
+  ],
 })
 export class StorageModule implements OnApplicationShutdown {
   constructor(@Inject(CASSANDRA_CLIENT) private readonly client: Client) {}

@@ -1,12 +1,12 @@
 import { Body, Controller, Get, HttpCode, Post, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { once } from 'node:events';
 import { z } from 'zod/v4';
 import { AppConfig } from '@vh/config';
-import { InvalidInputError } from '@vh/domain';
+import { CorruptHistoryError, ViewingHistoryError } from '@vh/domain';
 import { ApiErrorResponses, Authorize, SCOPES } from '@vh/http';
 import { identifierSchema, instantSchema, parseWith } from '../shared/request-parsing';
 import { toView } from './history-request';
+import { HistoryExport } from './history-export';
 import { ViewingHistoryReader } from './viewing-history.reader';
 
 /** For recommendation jobs: many profiles at once, and a streaming export of recent history. */
@@ -16,6 +16,7 @@ import { ViewingHistoryReader } from './viewing-history.reader';
 export class BulkHistoryController {
   constructor(
     private readonly reader: ViewingHistoryReader,
+    private readonly exports: HistoryExport,
     private readonly config: AppConfig,
   ) {}
 
@@ -41,7 +42,10 @@ export class BulkHistoryController {
     const histories = await this.reader.readMany(ids);
     return {
       results: request.profiles.map(({ profileId, since }) => {
-        const records = histories.get(profileId)!.filter((r) => since === undefined || r.lastEventAt >= since);
+        const history = histories.get(profileId)!;
+        // The other profiles are answered; this one says plainly that it failed (invariant 4).
+        if (history instanceof CorruptHistoryError) return { profileId, error: history.code, message: history.advice };
+        const records = history.filter((r) => since === undefined || r.lastEventAt >= since);
         return {
           profileId,
           records: records.slice(0, request.limit).map(toView),
@@ -52,33 +56,42 @@ export class BulkHistoryController {
   }
 
   /**
-   * NDJSON: one `{"type":"record","profileId",...}` line per record changed since `since`, then one
-   * `{"type":"end",...}` line; a stream without its end line is incomplete. Walks the live table by
-   * token ranges, so memory stays bounded whatever the table size.
+   * NDJSON, one line per record changed since `since` (`{"type":"record","profileId",...,"position"}`), an
+   * error line per profile that cannot be read (`{"type":"error","profileId","error":"corrupt_history",...}`),
+   * then one closing line (`{"type":"end","since","completeUpTo","walk","profiles","records","failures"}`);
+   * a stream without its closing line is incomplete: resume it with `after=` the last line's position.
    */
   @Get('history/export')
   async export(@Query() query: Record<string, unknown>, @Res() response: Response): Promise<void> {
-    const { since } = parseWith(z.object({ since: instantSchema }).strict(), query);
+    const { since, after } = parseWith(
+      z.object({ since: instantSchema, after: z.string().min(1).max(1_000).optional() }).strict(),
+      query,
+    );
+    const progress = this.exports.begin(since, after);
     response.status(200).setHeader('content-type', 'application/x-ndjson; charset=utf-8');
-    let profiles = 0;
-    let records = 0;
+    let position = after ?? null;
     const write = async (line: object) => {
-      if (!response.write(`${JSON.stringify(line)}\n`)) await once(response, 'drain');
+      if (!response.write(`${JSON.stringify(line)}\n`)) {
+        // A dropped connection never drains: stop waiting when it closes.
+        await new Promise((resolve) => {
+          response.once('drain', resolve);
+          response.once('close', resolve);
+        });
+      }
     };
     try {
-      for await (const history of this.reader.recentHistory(since)) {
+      for await (const line of this.exports.lines(progress)) {
         if (response.destroyed) return;
-        profiles++;
-        for (const record of history.records) {
-          records++;
-          await write({ type: 'record', profileId: history.profileId, ...toView(record) });
-        }
+        await write(line);
+        if (line.type !== 'end') position = line.position;
       }
-      await write({ type: 'end', since: new Date(since).toISOString(), profiles, records });
     } catch (error) {
+      const code = error instanceof ViewingHistoryError ? error.code : 'internal_error';
       await write({
         type: 'error',
-        message: error instanceof InvalidInputError ? error.message : 'export interrupted; retry',
+        error: code,
+        message: 'export interrupted: resume with after= the position of this line',
+        position,
       }).catch(() => undefined);
     } finally {
       response.end();

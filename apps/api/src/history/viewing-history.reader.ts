@@ -1,6 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { CompressedHistory, foldHistory, ViewingEvent, ViewingRecord, visibleRecords } from '@vh/domain';
+import {
+  CompressedHistory,
+  CorruptHistoryError,
+  foldHistory,
+  ViewingEvent,
+  ViewingRecord,
+  visibleRecords,
+} from '@vh/domain';
 import { metrics } from '@vh/metrics';
 import { CircuitBreaker, CompressedHistoryRepository, LiveHistoryRepository, settleWithConcurrency } from '@vh/storage';
 import { CompactionRequests } from '../shared/compaction-requests';
@@ -16,7 +23,7 @@ export class ViewingHistoryReader {
     private readonly liveHistory: LiveHistoryRepository,
     private readonly compressedHistory: CompressedHistoryRepository,
     private readonly compactions: CompactionRequests,
-    private readonly config: AppConfig,
+    config: AppConfig,
   ) {
     this.breaker = new CircuitBreaker({
       failureThreshold: config.history.breakerFailures,
@@ -38,24 +45,28 @@ export class ViewingHistoryReader {
     return this.merge(live, history);
   }
 
-  /** Several profiles at once, with bounded concurrency; the first failure fails the whole call. */
-  async readMany(profileIds: readonly string[]): Promise<Map<string, ViewingRecord[]>> {
+  /**
+   * Several profiles at once, with bounded concurrency. A corrupt history fails its profile only
+   * (invariant 4): it is given as its error; any other failure fails the whole call.
+   */
+  async readMany(profileIds: readonly string[]): Promise<Map<string, ViewingRecord[] | CorruptHistoryError>> {
     const results = await settleWithConcurrency(profileIds, BATCH_READ_CONCURRENCY, (id) => this.read(id));
-    const byProfile = new Map<string, ViewingRecord[]>();
+    const byProfile = new Map<string, ViewingRecord[] | CorruptHistoryError>();
     results.forEach((result, i) => {
-      if (result.status === 'rejected') throw result.reason;
-      byProfile.set(profileIds[i], result.value);
+      if (result.status === 'fulfilled') byProfile.set(profileIds[i], result.value);
+      else if (result.reason instanceof CorruptHistoryError) byProfile.set(profileIds[i], result.reason);
+      else throw result.reason;
     });
     return byProfile;
   }
 
-  /** Every profile with live history, walked by token ranges; records changed since `since`. */
-  async *recentHistory(since: number): AsyncGenerator<{ profileId: string; records: ViewingRecord[] }> {
-    for await (const { profileId, events } of this.liveHistory.scanProfiles(this.config.history.exportTokenRanges)) {
-      const { history } = await this.compressedHistory.read(profileId);
-      const records = this.merge(events, history).filter((r) => r.lastEventAt >= since);
-      if (records.length > 0) yield { profileId, records };
-    }
+  /** One profile's merged history for the export: like `read`, without asking for its compaction. */
+  async readForExport(profileId: string): Promise<ViewingRecord[]> {
+    const { live, history } = await this.breaker.execute(async () => {
+      const liveEvents = await this.liveHistory.readProfile(profileId);
+      return { live: liveEvents, history: (await this.compressedHistory.read(profileId)).history };
+    });
+    return this.merge(live, history);
   }
 
   private merge(live: ViewingEvent[], compressed: CompressedHistory): ViewingRecord[] {

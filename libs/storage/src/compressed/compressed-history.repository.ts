@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { createHash, randomUUID } from 'node:crypto';
 import { AppConfig } from '@vh/config';
-import { CompressedHistory, EMPTY_COMPRESSED_HISTORY, ViewingHistoryError } from '@vh/domain';
+import { CompressedHistory, CorruptHistoryError, EMPTY_COMPRESSED_HISTORY, ViewingHistoryError } from '@vh/domain';
 import { metrics } from '@vh/metrics';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
@@ -31,22 +31,27 @@ export interface CompressedHistoryVersion {
   compactedAt: number;
 }
 
-/** A chunk whose bytes do not match their checksum, or do not decode: reported, never served as empty. */
-export class CorruptCompressedHistoryError extends ViewingHistoryError {
-  readonly code = 'corrupt_history';
+/**
+ * A chunk whose bytes do not match their checksum, do not decode, or are missing from the current chunk
+ * set: reported, never served as empty.
+ */
+export class CorruptCompressedHistoryError extends CorruptHistoryError {
   constructor(
-    readonly profileId: string,
+    profileId: string,
     readonly chunkSet: string,
     readonly chunkIndex: number,
     reason: string,
   ) {
-    super(`compressed history of ${profileId} is corrupt: chunk ${chunkIndex} of ${chunkSet}: ${reason}`);
+    super(profileId, `compressed history of ${profileId} is corrupt: chunk ${chunkIndex} of ${chunkSet}: ${reason}`);
   }
 }
 
 /** A chunk set removed under a reader that held old metadata (it retries with fresh metadata). */
 class ChunkSetGoneError extends ViewingHistoryError {
   readonly code = 'chunk_set_gone';
+  constructor(readonly chunkIndex: number) {
+    super(`chunk ${chunkIndex} is gone`);
+  }
 }
 
 export function checksumOf(bytes: Buffer): string {
@@ -110,9 +115,14 @@ export class CompressedHistoryRepository {
     profileId: string,
     options: { useCache?: boolean } = {},
   ): Promise<{ version: CompressedHistoryVersion | null; history: CompressedHistory }> {
+    let gone: { chunkSet: string; chunkIndex: number } | null = null;
     for (let attempt = 0; ; attempt++) {
       const version = await this.readVersion(profileId);
       if (!version) return { version, history: EMPTY_COMPRESSED_HISTORY };
+      if (gone !== null && gone.chunkSet === version.chunkSet) {
+        // The current version still names a chunk that is not there: lost data, not a superseded set.
+        throw this.corrupt(version, gone.chunkIndex, 'chunk missing');
+      }
       const cached = options.useCache === false ? undefined : this.cache.get(profileId, version.chunkSet);
       if (options.useCache !== false) metrics.compressedCache.inc({ result: cached ? 'hit' : 'miss' });
       if (cached) return { version, history: cached };
@@ -122,7 +132,11 @@ export class CompressedHistoryRepository {
         return { version, history };
       } catch (error) {
         // Old chunks are removed only after a grace period; fresh metadata points at live ones.
-        if (error instanceof ChunkSetGoneError && attempt < 2) continue;
+        if (error instanceof ChunkSetGoneError && attempt < 2) {
+          gone = { chunkSet: version.chunkSet, chunkIndex: error.chunkIndex };
+          continue;
+        }
+        if (error instanceof ChunkSetGoneError) throw this.corrupt(version, error.chunkIndex, 'chunk missing');
         throw error;
       }
     }
@@ -146,13 +160,8 @@ export class CompressedHistoryRepository {
     const records = [];
     const removed = [];
     for (const [index, stored] of chunks.entries()) {
-      if (stored === null) throw new ChunkSetGoneError(`chunk ${index} of ${version.chunkSet} is gone`);
-      const fail = (reason: string) => {
-        metrics.corruptChunks.inc();
-        const error = new CorruptCompressedHistoryError(version.profileId, version.chunkSet, index, reason);
-        this.logger.error(error.message);
-        return error;
-      };
+      if (stored === null) throw new ChunkSetGoneError(index);
+      const fail = (reason: string) => this.corrupt(version, index, reason);
       if (checksumOf(stored) !== version.chunkChecksums[index]) throw fail('checksum mismatch');
       let chunk;
       try {
@@ -169,6 +178,18 @@ export class CompressedHistoryRepository {
       clearedThrough: version.clearedThrough,
       compactedBefore: version.compactedBefore,
     };
+  }
+
+  /** Counted and logged where it is found, whichever way it is found. */
+  private corrupt(
+    version: CompressedHistoryVersion,
+    chunkIndex: number,
+    reason: string,
+  ): CorruptCompressedHistoryError {
+    metrics.corruptChunks.inc();
+    const error = new CorruptCompressedHistoryError(version.profileId, version.chunkSet, chunkIndex, reason);
+    this.logger.error(error.message);
+    return error;
   }
 
   private async readChunk(profileId: string, chunkSet: string, index: number): Promise<Buffer | null> {

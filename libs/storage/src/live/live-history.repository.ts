@@ -10,7 +10,6 @@ import { activityKey, ProfileActivityIndex } from './profile-activity.index';
 /** Rows of one partition sent as one unlogged batch: a single mutation, well under the batch size limit. */
 const MAX_ROWS_PER_BATCH = 20;
 const READ_FETCH_SIZE = 5_000;
-const SCAN_FETCH_SIZE = 1_000;
 const EVENT_COLUMNS = 'occurred_at, event_id, type, record_id, title_id, device_id, position_ms, title_duration_ms';
 const MIN_TOKEN = -(2n ** 63n);
 const MAX_TOKEN = 2n ** 63n - 1n;
@@ -133,46 +132,6 @@ export class LiveHistoryRepository {
       return events;
     } catch (error) {
       throw asStorageError(error);
-    }
-  }
-
-  /**
-   * Every profile of the live table with its events, walking the token ring range by range. Memory is
-   * bounded by one page of rows plus one profile's events: a partition's rows arrive together.
-   */
-  async *scanProfiles(ranges = 16): AsyncGenerator<{ profileId: string; events: ViewingEvent[] }> {
-    const query =
-      `SELECT profile_id, ${EVENT_COLUMNS} FROM ${this.table} ` +
-      `WHERE token(profile_id) > ? AND token(profile_id) <= ?`;
-    const options = {
-      prepare: true,
-      fetchSize: SCAN_FETCH_SIZE,
-      consistency: consistency(this.config.cassandra.readConsistency),
-    };
-    for (const [start, end] of splitTokenRing(ranges)) {
-      let profileId: string | null = null;
-      let events: ViewingEvent[] = [];
-      let result: types.ResultSet;
-      try {
-        result = await this.client.execute(
-          query,
-          [types.Long.fromString(String(start)), types.Long.fromString(String(end))],
-          options,
-        );
-      } catch (error) {
-        throw asStorageError(error);
-      }
-      for await (const row of result) {
-        const rowProfile = row.get('profile_id') as string;
-        if (rowProfile !== profileId) {
-          if (profileId !== null) yield { profileId, events };
-          profileId = rowProfile;
-          events = [];
-        }
-        const event = toEvent(rowProfile, row);
-        if (event) events.push(event);
-      }
-      if (profileId !== null) yield { profileId, events };
     }
   }
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Client } from 'cassandra-driver';
+import { Client, types } from 'cassandra-driver';
 import { createHash } from 'node:crypto';
 import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
@@ -84,6 +84,44 @@ export class ProfileActivityIndex {
       for await (const row of result) yield row.get('profile_id') as string;
     }
   }
+
+  /** Profiles of one (day, shard) bucket in profile-id order, after `afterProfileId` when given. */
+  async *profilesOfBucket(day: string, shard: number, afterProfileId?: string): AsyncGenerator<string> {
+    const after = afterProfileId === undefined ? '' : ' AND profile_id > ?';
+    let result;
+    try {
+      result = await this.client.execute(
+        `SELECT profile_id FROM ${this.table} WHERE day = ? AND shard = ?${after}`,
+        afterProfileId === undefined ? [day, shard] : [day, shard, afterProfileId],
+        { prepare: true, fetchSize: 5_000, consistency: consistency(this.config.cassandra.readConsistency) },
+      );
+    } catch (error) {
+      throw asStorageError(error);
+    }
+    for await (const row of result) yield row.get('profile_id') as string;
+  }
+
+  /** True when the profile has a row on any of these days (a profile lives in one shard on every day). */
+  async activeOnAnyOf(profileId: string, days: readonly string[]): Promise<boolean> {
+    if (days.length === 0) return false;
+    try {
+      const result = await this.client.execute(
+        `SELECT profile_id FROM ${this.table} WHERE day IN ? AND shard = ? AND profile_id = ? LIMIT 1`,
+        [days.map((d) => types.LocalDate.fromString(d)), shardOf(profileId), profileId],
+        { prepare: true, consistency: consistency(this.config.cassandra.readConsistency) },
+      );
+      return result.rowLength > 0;
+    } catch (error) {
+      throw asStorageError(error);
+    }
+  }
+}
+
+/** The days (CQL `date` literals) from the day of `from` to the day of `to`, both included, oldest first. */
+export function daysBetween(from: number, to: number): string[] {
+  const days: string[] = [];
+  for (let day = Math.floor(from / DAY_MS); day <= Math.floor(to / DAY_MS); day++) days.push(dayOf(day * DAY_MS));
+  return days;
 }
 
 /**

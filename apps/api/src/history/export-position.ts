@@ -1,0 +1,92 @@
+import { z } from 'zod/v4';
+import { InvalidInputError } from '@vh/domain';
+import { ChangedProfilesPosition } from '@vh/storage';
+
+export type ExportWalk = ChangedProfilesPosition['walk'];
+
+/** A record's place in its profile's export order (oldest change first): later lines come after it. */
+export interface RecordKey {
+  lastEventAt: number;
+  recordId: string;
+}
+
+/**
+ * Where an export stands after one of its lines, and what it counted so far. Carried by every line as an
+ * opaque token, so that a job whose connection drops resumes after the last line it received (`after=`),
+ * and the resumed export's closing line still counts the whole export and keeps its first instant.
+ */
+export interface ExportProgress {
+  since: number;
+  /** The instant the first connection started: the export holds everything stored before it. */
+  startedAt: number;
+  walk: ExportWalk;
+  /** The profile of the last line; null before the first. */
+  at: ChangedProfilesPosition | null;
+  /** The last record written of that profile; null once the profile is done. */
+  record: RecordKey | null;
+  profiles: number;
+  records: number;
+  failures: number;
+}
+
+const WALK_CODES = { 'activity-index': 'a', 'token-ranges': 't' } as const;
+const count = z.number().int().min(0);
+const instant = z.number().int();
+const tokenSchema = z.tuple([
+  z.literal(1),
+  instant,
+  instant,
+  z.enum(['a', 't']),
+  // The profile: activity (day, shard, id) or token (token, id); absent before the first line.
+  z.union([
+    z.tuple([z.literal('a'), z.string().regex(/^\d{4}-\d{2}-\d{2}$/), z.number().int().min(0), z.string()]),
+    z.tuple([z.literal('t'), z.string().regex(/^-?\d{1,19}$/), z.string()]),
+    z.null(),
+  ]),
+  z.union([z.tuple([instant, z.string()]), z.null()]),
+  count,
+  count,
+  count,
+]);
+
+export function encodePosition(p: ExportProgress): string {
+  const at =
+    p.at === null
+      ? null
+      : p.at.walk === 'activity-index'
+        ? ['a', p.at.day, p.at.shard, p.at.profileId]
+        : ['t', p.at.token, p.at.profileId];
+  const record = p.record === null ? null : [p.record.lastEventAt, p.record.recordId];
+  const tuple = [1, p.since, p.startedAt, WALK_CODES[p.walk], at, record, p.profiles, p.records, p.failures];
+  return Buffer.from(JSON.stringify(tuple)).toString('base64url');
+}
+
+/** The progress a line's position token stands for; a token this export did not write is a 400 on `after`. */
+export function decodePosition(token: string, since: number): ExportProgress {
+  const invalid = (message: string) => new InvalidInputError([{ field: 'after', message }]);
+  let parsed;
+  try {
+    parsed = tokenSchema.safeParse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
+  } catch {
+    throw invalid('is not a position token of the export');
+  }
+  if (!parsed.success) throw invalid('is not a position token of the export');
+  const [, tokenSince, startedAt, walk, at, record, profiles, records, failures] = parsed.data;
+  if (tokenSince !== since) throw invalid('belongs to an export with another since');
+  if (at !== null && at[0] !== walk) throw invalid('is not a position token of the export');
+  return {
+    since,
+    startedAt,
+    walk: walk === 'a' ? 'activity-index' : 'token-ranges',
+    at:
+      at === null
+        ? null
+        : at[0] === 'a'
+          ? { walk: 'activity-index', day: at[1], shard: at[2], profileId: at[3] }
+          : { walk: 'token-ranges', token: at[1], profileId: at[2] },
+    record: record === null ? null : { lastEventAt: record[0], recordId: record[1] },
+    profiles,
+    records,
+    failures,
+  };
+}

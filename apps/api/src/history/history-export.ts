@@ -1,0 +1,111 @@
+import { Injectable } from '@nestjs/common';
+import { AppConfig } from '@vh/config';
+import { CorruptHistoryError, ViewingRecord } from '@vh/domain';
+import { ChangedProfile, ChangedProfilesPosition, ChangedProfilesWalk } from '@vh/storage';
+import { decodePosition, encodePosition, ExportProgress, RecordKey } from './export-position';
+import { toView, ViewingRecordView } from './history-request';
+import { ViewingHistoryReader } from './viewing-history.reader';
+
+const DAY_MS = 86_400_000;
+
+export type ExportLine =
+  | ({ type: 'record'; profileId: string; position: string } & ViewingRecordView)
+  | { type: 'error'; profileId: string; error: string; message: string; position: string }
+  | {
+      type: 'end';
+      since: string;
+      completeUpTo: string;
+      walk: ExportProgress['walk'];
+      profiles: number;
+      records: number;
+      failures: number;
+    };
+
+/**
+ * The export of every profile's records changed since an instant (NDJSON lines, see the controller).
+ * Complete: profiles with live, compressed or both histories. Verifiable: the end line counts profiles,
+ * records and failures and names the instant it is complete up to. Resumable: every line carries its
+ * position. A corrupt profile gets an error line and the export goes on (invariant 4).
+ */
+@Injectable()
+export class HistoryExport {
+  constructor(
+    private readonly reader: ViewingHistoryReader,
+    private readonly changed: ChangedProfilesWalk,
+    private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * A new export, or the rest of one after a line's position. A recent `since` (at most
+   * HISTORY_EXPORT_INDEX_MAX_DAYS back) walks the activity index, whose cost follows what changed; an older
+   * one walks both tables by token ranges. The walk is kept on resume.
+   */
+  begin(since: number, after: string | undefined, now = Date.now()): ExportProgress {
+    if (after !== undefined) return decodePosition(after, since);
+    const recent = now - since <= this.config.history.exportIndexMaxDays * DAY_MS;
+    const walk = recent ? 'activity-index' : 'token-ranges';
+    return { since, startedAt: now, walk, at: null, record: null, profiles: 0, records: 0, failures: 0 };
+  }
+
+  async *lines(from: ExportProgress): AsyncGenerator<ExportLine> {
+    const progress = { ...from };
+    // A profile cut off mid-way is finished first, after its last record sent.
+    if (from.at !== null && from.record !== null) yield* this.profileLines(progress, from.at, from.record);
+    for await (const { position } of this.walk(from)) {
+      yield* this.profileLines(progress, position, null);
+    }
+    yield {
+      type: 'end',
+      since: new Date(progress.since).toISOString(),
+      completeUpTo: new Date(progress.startedAt).toISOString(),
+      walk: progress.walk,
+      profiles: progress.profiles,
+      records: progress.records,
+      failures: progress.failures,
+    };
+  }
+
+  private walk(from: ExportProgress): AsyncGenerator<ChangedProfile> {
+    const after = from.at ?? undefined;
+    if (from.walk === 'activity-index') {
+      // Events may carry a device time up to the allowed skew ahead of the service's.
+      return this.changed.byActivity(from.since, from.startedAt + this.config.events.maxClockSkewMs, after);
+    }
+    return this.changed.byTokenRanges(from.since, this.config.history.exportTokenRanges, after);
+  }
+
+  /** One profile's changed records, oldest change first (so a record changed later comes after a cut). */
+  private async *profileLines(
+    progress: ExportProgress,
+    position: ChangedProfilesPosition,
+    after: RecordKey | null,
+  ): AsyncGenerator<ExportLine> {
+    const { profileId } = position;
+    let records: ViewingRecord[];
+    try {
+      records = await this.reader.readForExport(profileId);
+    } catch (error) {
+      if (!(error instanceof CorruptHistoryError)) throw error;
+      Object.assign(progress, { at: position, record: null, failures: progress.failures + 1 });
+      yield { type: 'error', profileId, error: error.code, message: error.advice, position: encodePosition(progress) };
+      return;
+    }
+    const changed = records
+      .filter((r) => r.lastEventAt >= progress.since && (after === null || compareChange(r, after) > 0))
+      .sort(compareChange);
+    if (changed.length === 0) return;
+    if (after === null) progress.profiles++;
+    for (const [i, record] of changed.entries()) {
+      progress.records++;
+      progress.at = position;
+      progress.record =
+        i === changed.length - 1 ? null : { lastEventAt: record.lastEventAt, recordId: record.recordId };
+      yield { type: 'record', profileId, ...toView(record), position: encodePosition(progress) };
+    }
+  }
+}
+
+function compareChange(a: RecordKey, b: RecordKey): number {
+  if (a.lastEventAt !== b.lastEventAt) return a.lastEventAt - b.lastEventAt;
+  return a.recordId < b.recordId ? -1 : a.recordId > b.recordId ? 1 : 0;
+}

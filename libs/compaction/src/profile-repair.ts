@@ -1,0 +1,171 @@
+import { Logger } from '@nestjs/common';
+import { AppConfig } from '@vh/config';
+import { compactHistory, EMPTY_COMPRESSED_HISTORY, ViewingEvent } from '@vh/domain';
+import { readProfileEvents } from '@vh/messaging';
+import {
+  CompressedHistoryRepository,
+  createCassandraClient,
+  encodeChunks,
+  LATEST_ZSTD_DICTIONARY,
+  LiveHistoryRepository,
+  loadZstd,
+  ProfileActivityIndex,
+  RECORD_ENCODING,
+  ZSTD_CODEC,
+} from '@vh/storage';
+
+export interface RepairReport {
+  profileId: string;
+  status: 'repaired';
+  topic: string;
+  partition: number;
+  messagesRead: number;
+  /** The profile's events found in the log (deletions included). */
+  events: number;
+  undecodable: number;
+  fromVersion: number | null;
+  toVersion: number;
+  cutoff: string;
+  records: number;
+  removedRecordIds: number;
+  liveEventsWritten: number;
+  durationMs: number;
+}
+
+/** The event log lost its oldest messages: a rebuild from it could lose history, so it is refused. */
+export class TruncatedEventLogError extends Error {
+  constructor(topic: string, partition: number, earliest: string) {
+    super(
+      `partition ${partition} of ${topic} starts at offset ${earliest}, not 0: older events may be gone ` +
+        '(pass --allow-truncated-log to rebuild from what is left)',
+    );
+    this.name = 'TruncatedEventLogError';
+  }
+}
+
+export class RepairRaceError extends Error {
+  constructor(profileId: string) {
+    super(`${profileId}: its compressed history changed during the repair; run it again`);
+    this.name = 'RepairRaceError';
+  }
+}
+
+/**
+ * Rebuilds one profile's stored history from its events, whatever the state of its compressed history
+ * (corrupt, missing chunks): a fresh compressed version of the events before the cutoff, the live rows of
+ * the events after it. Deletions are events too, so they are honoured. The old chunk set is left to the
+ * garbage collection, never read.
+ */
+export class ProfileHistoryRebuild {
+  private readonly logger = new Logger(ProfileHistoryRebuild.name);
+
+  constructor(
+    private readonly live: LiveHistoryRepository,
+    private readonly compressed: CompressedHistoryRepository,
+    private readonly config: AppConfig,
+  ) {}
+
+  async rebuild(profileId: string, events: readonly ViewingEvent[], now = Date.now()) {
+    const { minAgeMs, chunkMaxBytes, zstdLevel, zstdDictionary } = this.config.compaction;
+    // The metadata row only: the chunks are what is broken.
+    const current = await this.compressed.readVersion(profileId);
+    // Never move the cutoff back: live rows before the current one may already be deleted.
+    const cutoff = Math.max(now - minAgeMs, current?.compactedBefore ?? Number.NEGATIVE_INFINITY);
+    const next = compactHistory(EMPTY_COMPRESSED_HISTORY, events, cutoff);
+
+    // Live rows first (blind, idempotent; the ingest wrote them already unless they were lost too), so
+    // that no reader sees the new version without them.
+    const recent = events.filter((e) => e.occurredAt >= cutoff);
+    const failed = await this.live.append(recent);
+    if (failed.length > 0) throw failed[0].error;
+
+    const dictionaryId = zstdDictionary === 'latest' ? LATEST_ZSTD_DICTIONARY : zstdDictionary;
+    const zstd = await loadZstd();
+    const raw = encodeChunks(next, chunkMaxBytes);
+    const stored = raw.map((chunk) => zstd.compress(chunk, zstdLevel, dictionaryId));
+    const toVersion = (current?.version ?? 0) + 1;
+    const written = await this.compressed.writeChunkSet(profileId, stored, toVersion);
+    let firstStartedAt: number | null = null;
+    let lastEventAt: number | null = null;
+    for (const r of next.records) {
+      firstStartedAt = firstStartedAt === null ? r.startedAt : Math.min(firstStartedAt, r.startedAt);
+      lastEventAt = lastEventAt === null ? r.lastEventAt : Math.max(lastEventAt, r.lastEventAt);
+    }
+    const switched = await this.compressed.switchVersion(current?.version ?? null, {
+      profileId,
+      version: toVersion,
+      chunkSet: written.chunkSet,
+      chunkCount: stored.length,
+      chunkChecksums: written.checksums,
+      recordCount: next.records.length,
+      removedCount: next.removedRecordIds.length,
+      firstStartedAt,
+      lastEventAt,
+      compactedBefore: next.compactedBefore,
+      clearedThrough: next.clearedThrough,
+      codec: ZSTD_CODEC,
+      recordEncoding: RECORD_ENCODING,
+      dictionaryId,
+      rawBytes: raw.reduce((n, b) => n + b.length, 0),
+      storedBytes: written.storedBytes,
+      compactedAt: now,
+    });
+    if (!switched) {
+      await this.compressed.deleteChunkSet(profileId, written.chunkSet, stored.length);
+      throw new RepairRaceError(profileId);
+    }
+    if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
+    // Rows before the cutoff are in the new version; readers skip them until they are gone.
+    await this.live.deleteBefore(profileId, next.compactedBefore!);
+    // Read back through the checksums: a repair that cannot be read is not one.
+    await this.compressed.read(profileId, { useCache: false });
+    this.logger.log(`${profileId}: rebuilt version ${toVersion} from ${events.length} events`);
+    return {
+      fromVersion: current?.version ?? null,
+      toVersion,
+      cutoff: new Date(next.compactedBefore!).toISOString(),
+      records: next.records.length,
+      removedRecordIds: next.removedRecordIds.length,
+      liveEventsWritten: recent.length,
+    };
+  }
+}
+
+/**
+ * `cli repair --profile ID`: reads the profile's events from its partition of the event log (from the
+ * earliest offset) and rebuilds its history from them. Run it while the compactor may run: the version
+ * switch is conditional, so a concurrent compaction makes the repair fail (run it again), never mix.
+ */
+export async function repairProfileHistory(
+  config: AppConfig,
+  profileId: string,
+  options: { allowTruncatedLog?: boolean } = {},
+): Promise<RepairReport> {
+  const started = Date.now();
+  const log = await readProfileEvents(config, profileId);
+  if (BigInt(log.earliestOffset) > 0n && !options.allowTruncatedLog) {
+    throw new TruncatedEventLogError(log.topic, log.partition, log.earliestOffset);
+  }
+  const client = createCassandraClient(config.cassandra, `${config.kafka.clientId}-repair`);
+  try {
+    const live = new LiveHistoryRepository(client, config, new ProfileActivityIndex(client, config));
+    const rebuilt = await new ProfileHistoryRebuild(
+      live,
+      new CompressedHistoryRepository(client, config),
+      config,
+    ).rebuild(profileId, log.events);
+    return {
+      profileId,
+      status: 'repaired',
+      topic: log.topic,
+      partition: log.partition,
+      messagesRead: log.messagesRead,
+      events: log.events.length,
+      undecodable: log.undecodable,
+      ...rebuilt,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    await client.shutdown();
+  }
+}

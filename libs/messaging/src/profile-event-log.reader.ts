@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, Partitioners } from 'kafkajs';
+import { AppConfig } from '@vh/config';
+import { decodeViewingEvent, ViewingEvent } from '@vh/domain';
+import { createKafka } from './kafka-client';
+
+export interface ProfileEventLog {
+  topic: string;
+  partition: number;
+  /** The partition's earliest offset: above 0, retention removed older messages (and maybe events). */
+  earliestOffset: string;
+  /** The end the partition had when reading started; everything before it was read. */
+  endOffset: string;
+  messagesRead: number;
+  /** Messages of the profile that do not decode (the ingest dead-lettered them too). */
+  undecodable: number;
+  events: ViewingEvent[];
+}
+
+/**
+ * Every event of one profile in the event log: the publishers key messages by profile with murmur2 (as
+ * Java clients), so they all sit in one partition, read here from its earliest offset to the end it had
+ * when reading started, by a consumer group of its own (deleted afterwards; the ingest is not disturbed).
+ */
+export async function readProfileEvents(
+  config: AppConfig,
+  profileId: string,
+  options: { timeoutMs?: number; kafka?: Kafka } = {},
+): Promise<ProfileEventLog> {
+  const kafka = options.kafka ?? createKafka(config.kafka, 'profile-reader');
+  const topic = config.kafka.eventTopic;
+  const groupId = `${config.ingest.groupId}-profile-reader-${randomUUID()}`;
+  const admin = kafka.admin();
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 });
+  await admin.connect();
+  try {
+    const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions;
+    const partition = Partitioners.DefaultPartitioner()({
+      topic,
+      partitionMetadata: partitions,
+      message: { key: profileId, value: null },
+    });
+    const offsets = (await admin.fetchTopicOffsets(topic)).find((p) => p.partition === partition)!;
+    const result: ProfileEventLog = {
+      topic,
+      partition,
+      earliestOffset: offsets.low,
+      endOffset: offsets.high,
+      messagesRead: 0,
+      undecodable: 0,
+      events: [],
+    };
+    const end = BigInt(offsets.high);
+    if (end <= BigInt(offsets.low)) return result;
+
+    let finish: (error?: Error) => void = () => undefined;
+    const finished = new Promise<void>((resolve, reject) => (finish = (e) => (e ? reject(e) : resolve())));
+    const timer = setTimeout(
+      () => finish(new Error(`reading partition ${partition} of ${topic} did not reach offset ${end} in time`)),
+      options.timeoutMs ?? 10 * 60_000,
+    );
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        if (batch.partition !== partition) return;
+        for (const message of batch.messages) {
+          if (BigInt(message.offset) >= end) break;
+          result.messagesRead++;
+          if (message.key?.toString() !== profileId) continue;
+          const decoded = decodeViewingEvent(message.value);
+          if (!decoded.ok) result.undecodable++;
+          else if (decoded.value.profileId === profileId) result.events.push(decoded.value);
+        }
+        if (BigInt(batch.messages[batch.messages.length - 1].offset) + 1n >= end) finish();
+      },
+    });
+    // Only the profile's partition is needed; the others are never fetched.
+    const others = partitions.map((p) => p.partitionId).filter((p) => p !== partition);
+    if (others.length) consumer.pause([{ topic, partitions: others }]);
+    await finished.finally(() => clearTimeout(timer));
+    return result;
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+  }
+}

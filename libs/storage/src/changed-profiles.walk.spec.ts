@@ -1,0 +1,83 @@
+import fc from 'fast-check';
+import { Client } from 'cassandra-driver';
+import { AppConfig } from '@vh/config';
+import { ChangedProfile, ChangedProfilesWalk } from './changed-profiles.walk';
+import { ACTIVITY_SHARDS, dayOf, ProfileActivityIndex } from './live/profile-activity.index';
+
+const DAY = 86_400_000;
+const SINCE = Date.parse('2026-11-20T10:00:00Z');
+
+/** The activity index in memory: rows (day, shard, profile), profile-id order inside a bucket. */
+class InMemoryActivity {
+  readonly rows = new Set<string>();
+  add(profileId: string, dayOffset: number) {
+    this.rows.add(`${dayOf(SINCE + dayOffset * DAY)}|${profileId}`);
+  }
+  async *profilesOfBucket(day: string, shard: number, after?: string): AsyncGenerator<string> {
+    const ids = [...this.rows]
+      .map((row) => row.split('|'))
+      .filter(([d, p]) => d === day && shardOf(p) === shard && (after === undefined || p > after))
+      .map(([, p]) => p)
+      .sort();
+    for (const id of ids) yield id;
+  }
+  async activeOnAnyOf(profileId: string, days: readonly string[]) {
+    return days.some((day) => this.rows.has(`${day}|${profileId}`));
+  }
+}
+const shardOf = (profileId: string) => profileId.charCodeAt(profileId.length - 1) % ACTIVITY_SHARDS;
+
+function walkOver(activity: InMemoryActivity) {
+  const config = { cassandra: { keyspace: 'ks' } } as AppConfig;
+  return new ChangedProfilesWalk({} as Client, config, activity as unknown as ProfileActivityIndex);
+}
+
+async function collect(walk: AsyncGenerator<ChangedProfile>, onEach?: (i: number) => void) {
+  const out: ChangedProfile[] = [];
+  for await (const profile of walk) {
+    out.push(profile);
+    onEach?.(out.length);
+  }
+  return out;
+}
+
+const rows = fc.array(
+  fc.tuple(fc.constantFrom('p1', 'p2', 'p3', 'p4', 'q5', 'q6', 'r7'), fc.integer({ min: 0, max: 4 })),
+  {
+    minLength: 1,
+    maxLength: 25,
+  },
+);
+
+describe('ChangedProfilesWalk.byActivity', () => {
+  it('gives every profile of the window once, and a walk resumed after any position gives exactly the rest', async () => {
+    await fc.assert(
+      fc.asyncProperty(rows, fc.nat(), async (pairs, cutSeed) => {
+        const activity = new InMemoryActivity();
+        for (const [p, d] of pairs) activity.add(p, d);
+        const walk = walkOver(activity);
+        const until = SINCE + 4 * DAY;
+        const all = await collect(walk.byActivity(SINCE, until));
+        expect(all.map((p) => p.profileId).sort()).toEqual([...new Set(pairs.map(([p]) => p))].sort());
+        const cut = cutSeed % all.length;
+        const rest = await collect(walk.byActivity(SINCE, until, all[cut].position));
+        expect(rest).toEqual(all.slice(cut + 1));
+      }),
+    );
+  });
+
+  it('never loses a profile to a late event on an earlier day arriving mid-walk', async () => {
+    await fc.assert(
+      fc.asyncProperty(rows, fc.nat(), fc.integer({ min: 0, max: 4 }), async (pairs, atSeed, lateDay) => {
+        const activity = new InMemoryActivity();
+        for (const [p, d] of pairs) activity.add(p, d);
+        const profiles = [...new Set(pairs.map(([p]) => p))];
+        const late = profiles[atSeed % profiles.length];
+        const given = await collect(walkOver(activity).byActivity(SINCE, SINCE + 4 * DAY), (i) => {
+          if (i === 1) activity.add(late, lateDay);
+        });
+        expect(new Set(given.map((p) => p.profileId))).toEqual(new Set(profiles));
+      }),
+    );
+  });
+});
