@@ -13,3 +13,4 @@ export * from './compressed/zstd-dictionaries';
 export * from './compressed/compressed-history.cache';
 export * from './compressed/compressed-history.repository';
 export * from './circuit-breaker';
+export * from './compressed/session-trail.codec';

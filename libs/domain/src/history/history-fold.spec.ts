@@ -29,6 +29,7 @@ describe('foldHistory', () => {
       watchedMs: 15 * MIN,
       state: 'stopped',
       titleDurationMs: 60 * MIN,
+      firstAcceptedAt: T0,
     });
     expect(isCompleted(record)).toBe(false);
   });

@@ -7,7 +7,7 @@ import { metrics } from '@vh/metrics';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
 import { approximateBytes, CompressedHistoryCache } from './compressed-history.cache';
-import { decodeChunk, RECORD_ENCODING } from './history-chunk.codec';
+import { decodeChunk, READABLE_RECORD_ENCODINGS } from './history-chunk.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
 
 /** The metadata row: which chunk set is current, and what it holds. */
@@ -126,7 +126,7 @@ export class CompressedHistoryRepository {
   }
 
   private async decode(version: CompressedHistoryVersion): Promise<CompressedHistory> {
-    if (version.codec !== ZSTD_CODEC || version.recordEncoding !== RECORD_ENCODING) {
+    if (version.codec !== ZSTD_CODEC || !READABLE_RECORD_ENCODINGS.includes(version.recordEncoding)) {
       throw new CorruptCompressedHistoryError(
         version.profileId,
         version.chunkSet,
