@@ -1,10 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
 import { compactHistory } from '@vh/domain';
+import { metrics } from '@vh/metrics';
 import {
   CompressedHistoryRepository,
   CompressedHistoryVersion,
   encodeChunks,
+  encodeTrailChunks,
   LiveHistoryRepository,
   LATEST_ZSTD_DICTIONARY,
   loadZstd,
@@ -26,6 +28,8 @@ export interface CompactionOutcome {
   liveEventsRolledUp: number;
   /** Live rows already in the compressed version (left by a crash before the range delete), removed now. */
   leftoverLiveRowsRemoved: number;
+  /** Live playback events older than the version's compactedBefore and not in it: folded in now. */
+  lateEvents: number;
   records: number;
   removedRecordIds: number;
   chunks: number;
@@ -44,8 +48,8 @@ export type CompactionStep = 'read' | 'encoded' | 'after-chunks' | 'after-switch
  * 1. write a new chunk set (not yet visible; an orphan if we stop here, removed later);
  * 2. switch the metadata to it with a conditional update on the version we read (two workers cannot
  *    both win; the loser removes its chunk set);
- * 3. range-delete the rolled-up live rows (until then readers skip them: they are before
- *    `compactedBefore`);
+ * 3. range-delete the rolled-up live rows (until then readers find them in the session trails and
+ *    count them once); the tombstone is older than the read, so a late row written since survives;
  * 4. old chunk sets are removed after a grace period, for readers holding the old metadata.
  */
 @Injectable()
@@ -73,22 +77,25 @@ export class ProfileCompactor {
     const started = Date.now();
     const now = options.now ?? started;
     const step = async (name: CompactionStep) => options.onStep?.(name);
-    const { chunkMaxBytes, zstdLevel, minAgeMs } = this.config.compaction;
+    const { chunkMaxBytes, zstdLevel, minAgeMs, deleteMarginMs } = this.config.compaction;
 
-    // The compactor reads the truth, not the cache.
-    const { version: current, history } = await this.compressed.read(profileId, { useCache: false });
+    // The compactor reads the truth, not the cache, with the trails that late events are merged into.
+    const { version: current, history } = await this.compressed.read(profileId, { useCache: false, withTrails: true });
     const garbageChunkSetsRemoved = options.dryRun
       ? 0
       : await this.compressed.collectGarbage(profileId, current?.chunkSet ?? null, now);
+    // Rows written after this instant may be missing from what we read: the range delete spares them.
+    const writtenBefore = Date.now() - deleteMarginMs;
     const liveEvents = await this.live.readProfile(profileId);
     await step('read');
 
     const next = compactHistory(history, liveEvents, now - minAgeMs);
     const alreadyCompacted = history.compactedBefore ?? Number.NEGATIVE_INFINITY;
-    const leftovers = liveEvents.filter((e) => e.occurredAt < alreadyCompacted).length;
-    const rolledUp = liveEvents.filter(
-      (e) => e.occurredAt >= alreadyCompacted && e.occurredAt < next.compactedBefore!,
-    ).length;
+    // Late events (before alreadyCompacted, not in a trail) are new to the history: they need a version.
+    const leftovers = liveEvents.filter((e) => e.occurredAt < alreadyCompacted).length - next.lateEvents;
+    const rolledUp =
+      liveEvents.filter((e) => e.occurredAt >= alreadyCompacted && e.occurredAt < next.compactedBefore!).length +
+      next.lateEvents;
     const outcome = (status: CompactionStatus, extra: Partial<CompactionOutcome> = {}): CompactionOutcome => ({
       profileId,
       status,
@@ -97,6 +104,7 @@ export class ProfileCompactor {
       cutoff: new Date(next.compactedBefore!).toISOString(),
       liveEventsRolledUp: rolledUp,
       leftoverLiveRowsRemoved: 0,
+      lateEvents: next.lateEvents,
       records: next.records.length,
       removedRecordIds: next.removedRecordIds.length,
       chunks: current?.chunkCount ?? 0,
@@ -108,12 +116,13 @@ export class ProfileCompactor {
     });
     if (rolledUp === 0) {
       // Nothing new to roll up; rows a crash left behind are already counted, so just remove them.
-      if (leftovers > 0 && !options.dryRun) await this.live.deleteBefore(profileId, alreadyCompacted);
+      if (leftovers > 0 && !options.dryRun) await this.live.deleteBefore(profileId, alreadyCompacted, writtenBefore);
       return outcome('up-to-date', { leftoverLiveRowsRemoved: options.dryRun ? 0 : leftovers });
     }
 
     const zstd = await loadZstd();
-    const raw = encodeChunks(next, chunkMaxBytes);
+    const records = encodeChunks(next, chunkMaxBytes);
+    const raw = [...records, ...encodeTrailChunks(next.trails, chunkMaxBytes)];
     const stored = raw.map((chunk) => zstd.compress(chunk, zstdLevel, this.dictionaryId));
     const sizes = { chunks: stored.length, rawBytes: sum(raw), storedBytes: sum(stored) };
     await step('encoded');
@@ -125,7 +134,8 @@ export class ProfileCompactor {
       profileId,
       version: (current?.version ?? 0) + 1,
       chunkSet: written.chunkSet,
-      chunkCount: stored.length,
+      chunkCount: records.length,
+      trailChunkCount: stored.length - records.length,
       chunkChecksums: written.checksums,
       recordCount: next.records.length,
       removedCount: next.removedRecordIds.length,
@@ -146,8 +156,12 @@ export class ProfileCompactor {
       return outcome('lost-race');
     }
     await step('after-switch');
+    // Counted once: the winning switch is the only one that folds these events in (a later run finds
+    // them in the trails).
+    metrics.lateEvents.inc(next.lateEvents);
+    if (next.lateEvents > 0) this.logger.log(`${profileId}: ${next.lateEvents} late event(s) folded in`);
     if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
-    await this.live.deleteBefore(profileId, next.compactedBefore!);
+    await this.live.deleteBefore(profileId, next.compactedBefore!, writtenBefore);
     await step('done');
     return outcome('compacted', { ...sizes, toVersion: version.version });
   }

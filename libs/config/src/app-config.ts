@@ -100,6 +100,12 @@ export const environmentSchema = z.object({
     .transform((v) => (v === 'none' ? 0 : v)),
   /** Superseded chunk sets stay readable this long for readers holding old metadata. */
   COMPACTION_GRACE_MS: int(10 * 60_000, 0),
+  /**
+   * The range delete of rolled-up live rows spares rows written this long before the compactor read them:
+   * the bound on clock skew between ingest and compactor hosts plus a write's time in flight. A late row
+   * written after the read is never deleted unread (invariant 2); a spared row is a known duplicate.
+   */
+  COMPACTION_DELETE_MARGIN_MS: int(60_000, 0),
   COMPACTION_CONCURRENCY: int(2, 1, 64),
   COMPACTION_ATTEMPTS: int(5, 1, 100),
   /** A job whose worker stops renewing its lock this long is taken over by another worker. */
@@ -187,6 +193,7 @@ export class AppConfig {
       /** 0: no dictionary. */
       zstdDictionary: number | 'latest';
       chunkSetGraceMs: number;
+      deleteMarginMs: number;
       concurrency: number;
       attempts: number;
       lockMs: number;
@@ -292,6 +299,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       zstdLevel: e.COMPACTION_ZSTD_LEVEL,
       zstdDictionary: e.COMPACTION_ZSTD_DICTIONARY,
       chunkSetGraceMs: e.COMPACTION_GRACE_MS,
+      deleteMarginMs: e.COMPACTION_DELETE_MARGIN_MS,
       concurrency: e.COMPACTION_CONCURRENCY,
       attempts: e.COMPACTION_ATTEMPTS,
       lockMs: e.COMPACTION_LOCK_MS,

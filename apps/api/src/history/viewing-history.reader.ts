@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { CompressedHistory, foldHistory, ViewingEvent, ViewingRecord, visibleRecords } from '@vh/domain';
+import { CompressedHistory, foldHistory, needsTrails, ViewingEvent, ViewingRecord, visibleRecords } from '@vh/domain';
 import { metrics } from '@vh/metrics';
 import { CircuitBreaker, CompressedHistoryRepository, LiveHistoryRepository, settleWithConcurrency } from '@vh/storage';
 import { CompactionRequests } from '../admin/compaction-queue.provider';
@@ -32,7 +32,7 @@ export class ViewingHistoryReader {
   async read(profileId: string): Promise<ViewingRecord[]> {
     const { live, history } = await this.breaker.execute(async () => {
       const liveEvents = await this.liveHistory.readProfile(profileId);
-      return { live: liveEvents, history: (await this.compressedHistory.read(profileId)).history };
+      return { live: liveEvents, history: await this.readCompressed(profileId, liveEvents) };
     });
     this.compactions.requestIfLarge(profileId, live.length);
     return this.merge(live, history);
@@ -52,10 +52,21 @@ export class ViewingHistoryReader {
   /** Every profile with live history, walked by token ranges; records changed since `since`. */
   async *recentHistory(since: number): AsyncGenerator<{ profileId: string; records: ViewingRecord[] }> {
     for await (const { profileId, events } of this.liveHistory.scanProfiles(this.config.history.exportTokenRanges)) {
-      const { history } = await this.compressedHistory.read(profileId);
+      const history = await this.readCompressed(profileId, events);
       const records = this.merge(events, history).filter((r) => r.lastEventAt >= since);
       if (records.length > 0) yield { profileId, records };
     }
+  }
+
+  /**
+   * The compressed history, with its session trails only when a live event touches a compressed record
+   * (rare: a session spanning the cutoff, a late or repeated event); otherwise reads skip the trail chunks.
+   * Any version read after the live rows is correct (invariant 3), so the second read may see a newer one.
+   */
+  private async readCompressed(profileId: string, live: ViewingEvent[]): Promise<CompressedHistory> {
+    const { history } = await this.compressedHistory.read(profileId);
+    if (!needsTrails(live, history)) return history;
+    return (await this.compressedHistory.read(profileId, { withTrails: true })).history;
   }
 
   private merge(live: ViewingEvent[], compressed: CompressedHistory): ViewingRecord[] {
