@@ -1,7 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
 import { compactHistory } from '@vh/domain';
-import { metrics } from '@vh/metrics';
 import {
   CompressedHistoryRepository,
   CompressedHistoryVersion,
@@ -28,7 +27,7 @@ export interface CompactionOutcome {
   liveEventsRolledUp: number;
   /** Live rows already in the compressed version (left by a crash before the range delete), removed now. */
   leftoverLiveRowsRemoved: number;
-  /** Live playback events older than the version's compactedBefore and not in it: folded in now. */
+  /** Live playback events older than the version's compactedBefore and not in it, folded in by this version. */
   lateEvents: number;
   records: number;
   removedRecordIds: number;
@@ -126,7 +125,7 @@ export class ProfileCompactor {
     const stored = raw.map((chunk) => zstd.compress(chunk, zstdLevel, this.dictionaryId));
     const sizes = { chunks: stored.length, rawBytes: sum(raw), storedBytes: sum(stored) };
     await step('encoded');
-    if (options.dryRun) return outcome('dry-run', sizes);
+    if (options.dryRun) return outcome('dry-run', { ...sizes, lateEvents: next.lateEvents });
 
     const written = await this.compressed.writeChunkSet(profileId, stored);
     await step('after-chunks');
@@ -156,14 +155,11 @@ export class ProfileCompactor {
       return outcome('lost-race');
     }
     await step('after-switch');
-    // Counted once: the winning switch is the only one that folds these events in (a later run finds
-    // them in the trails).
-    metrics.lateEvents.inc(next.lateEvents);
     if (next.lateEvents > 0) this.logger.log(`${profileId}: ${next.lateEvents} late event(s) folded in`);
     if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
     await this.live.deleteBefore(profileId, next.compactedBefore!, writtenBefore);
     await step('done');
-    return outcome('compacted', { ...sizes, toVersion: version.version });
+    return outcome('compacted', { ...sizes, toVersion: version.version, lateEvents: next.lateEvents });
   }
 }
 
