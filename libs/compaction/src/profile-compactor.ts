@@ -103,7 +103,7 @@ export class ProfileCompactor {
       cutoff: new Date(next.compactedBefore!).toISOString(),
       liveEventsRolledUp: rolledUp,
       leftoverLiveRowsRemoved: 0,
-      lateEvents: next.lateEvents,
+      lateEvents: 0,
       records: next.records.length,
       removedRecordIds: next.removedRecordIds.length,
       chunks: current?.chunkCount ?? 0,
