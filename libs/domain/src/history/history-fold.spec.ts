@@ -150,4 +150,36 @@ describe('compactHistory', () => {
     expect(compressed.records).toEqual([]);
     expect(compressed.removedRecordIds).toEqual([play.playbackSessionId]);
   });
+
+  it('counts a retry re-stamped by the device once, when a compaction splits the pair (§3)', () => {
+    const play = playbackEvent('play', T0, 0);
+    const pause = playbackEvent('pause', T0 + 10 * MIN, 10 * MIN);
+    const restamped = { ...pause, occurredAt: T0 + 25 * MIN, positionMs: 25 * MIN };
+    const expected = visibleRecords(foldHistory([play, pause, restamped]));
+    expect(expected[0].watchedMs).toBe(10 * MIN);
+    const compressed = compactHistory(EMPTY_COMPRESSED_HISTORY, [play, pause, restamped], T0 + 20 * MIN);
+    expect(visibleRecords(foldHistory([restamped], compressed))).toEqual(expected);
+    // And the other way round: the smaller variant arrives after the larger one was compacted.
+    const first = compactHistory(EMPTY_COMPRESSED_HISTORY, [play, restamped], T0 + 30 * MIN);
+    expect(visibleRecords(foldHistory([pause], first))).toEqual(expected);
+    expect(visibleRecords(foldHistory([], compactHistory(first, [pause], T0 + 30 * MIN)))).toEqual(expected);
+  });
+
+  it('hides a record by when its session was first accepted, not by device time (§5)', () => {
+    // The device runs 5 minutes ahead: its session "starts" after the clear, but was accepted before it.
+    const ahead = playbackEvent('play', T0 + 5 * MIN, 0, { acceptedAt: T0 });
+    // Another runs 5 minutes behind: its session "starts" before the clear, but was accepted after it.
+    const behind = playbackEvent('play', T0 - 4 * MIN, 0, {
+      acceptedAt: T0 + MIN,
+      playbackSessionId: SESSION_2,
+    });
+    const clear = {
+      type: 'history-cleared' as const,
+      eventId: 'c1',
+      profileId: 'profile-1',
+      occurredAt: T0 + 30_000,
+      acceptedAt: T0 + 30_000,
+    };
+    expect(visibleRecords(foldHistory([ahead, behind, clear])).map((r) => r.recordId)).toEqual([SESSION_2]);
+  });
 });
