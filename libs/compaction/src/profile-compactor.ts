@@ -106,7 +106,7 @@ export class ProfileCompactor {
       lateEvents: 0,
       records: next.records.length,
       removedRecordIds: next.removedRecordIds.length,
-      chunks: current?.chunkCount ?? 0,
+      chunks: (current?.chunkCount ?? 0) + (current?.trailChunkCount ?? 0),
       rawBytes: current?.rawBytes ?? 0,
       storedBytes: current?.storedBytes ?? 0,
       garbageChunkSetsRemoved,
