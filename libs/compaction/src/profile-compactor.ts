@@ -76,7 +76,7 @@ export class ProfileCompactor {
     const started = Date.now();
     const now = options.now ?? started;
     const step = async (name: CompactionStep) => options.onStep?.(name);
-    const { chunkMaxBytes, zstdLevel, minAgeMs, deleteMarginMs } = this.config.compaction;
+    const { chunkMaxBytes, zstdLevel, minAgeMs, deleteMarginMs, trailRetentionMs } = this.config.compaction;
 
     // The compactor reads the truth, not the cache, with the trails that late events are merged into.
     const { version: current, history } = await this.compressed.read(profileId, { useCache: false, withTrails: true });
@@ -88,7 +88,7 @@ export class ProfileCompactor {
     const liveEvents = await this.live.readProfile(profileId);
     await step('read');
 
-    const next = compactHistory(history, liveEvents, now - minAgeMs);
+    const next = compactHistory(history, liveEvents, now - minAgeMs, { trailRetentionMs });
     const alreadyCompacted = history.compactedBefore ?? Number.NEGATIVE_INFINITY;
     // Late events (before alreadyCompacted, not in a trail) are new to the history: they need a version.
     const leftovers = liveEvents.filter((e) => e.occurredAt < alreadyCompacted).length - next.lateEvents;

@@ -106,6 +106,12 @@ export const environmentSchema = z.object({
    * written after the read is never deleted unread (invariant 2); a spared row is a known duplicate.
    */
   COMPACTION_DELETE_MARGIN_MS: int(60_000, 0),
+  /**
+   * Days a compressed record keeps its session trail (the events it was folded from) after its last
+   * event, counted back from compactedBefore; 0 keeps trails forever. Without a trail a record is final:
+   * a late event of its session older than compactedBefore is taken as already counted (README).
+   */
+  COMPACTION_TRAIL_RETENTION_DAYS: int(0, 0),
   COMPACTION_CONCURRENCY: int(2, 1, 64),
   COMPACTION_ATTEMPTS: int(5, 1, 100),
   /** A job whose worker stops renewing its lock this long is taken over by another worker. */
@@ -194,6 +200,8 @@ export class AppConfig {
       zstdDictionary: number | 'latest';
       chunkSetGraceMs: number;
       deleteMarginMs: number;
+      /** Infinity: forever. */
+      trailRetentionMs: number;
       concurrency: number;
       attempts: number;
       lockMs: number;
@@ -300,6 +308,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       zstdDictionary: e.COMPACTION_ZSTD_DICTIONARY,
       chunkSetGraceMs: e.COMPACTION_GRACE_MS,
       deleteMarginMs: e.COMPACTION_DELETE_MARGIN_MS,
+      trailRetentionMs:
+        e.COMPACTION_TRAIL_RETENTION_DAYS === 0 ? Number.POSITIVE_INFINITY : e.COMPACTION_TRAIL_RETENTION_DAYS * DAY_MS,
       concurrency: e.COMPACTION_CONCURRENCY,
       attempts: e.COMPACTION_ATTEMPTS,
       lockMs: e.COMPACTION_LOCK_MS,

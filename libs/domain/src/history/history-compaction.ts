@@ -21,6 +21,13 @@ export function compactHistory(
   compressed: CompressedHistory,
   liveEvents: readonly ViewingEvent[],
   cutoff: number,
+  options: {
+    /**
+     * Keep the trail of a record only while its last event is at most this long before compactedBefore
+     * (trails cost about 22 bytes per event stored); older records become final. Default: forever.
+     */
+    trailRetentionMs?: number;
+  } = {},
 ): CompactedHistory {
   const compactedBefore = Math.max(cutoff, compressed.compactedBefore ?? cutoff);
   const folded = foldHistory(
@@ -28,6 +35,7 @@ export function compactHistory(
     compressed,
     { keepTrails: true },
   );
+  const keepTrailsFrom = compactedBefore - (options.trailRetentionMs ?? Number.POSITIVE_INFINITY);
   const records: ViewingRecord[] = [];
   const trails = new Map<string, SessionTrail>();
   const removedRecordIds = new Set(folded.removedRecordIds);
@@ -38,7 +46,7 @@ export function compactHistory(
     }
     records.push(record);
     const trail = folded.trails!.get(record.recordId) ?? compressed.trails?.get(record.recordId);
-    if (trail !== undefined) trails.set(record.recordId, trail);
+    if (trail !== undefined && record.lastEventAt >= keepTrailsFrom) trails.set(record.recordId, trail);
   }
   return {
     records: records.sort(compareRecordsNewestFirst),

@@ -182,4 +182,20 @@ describe('compactHistory', () => {
     };
     expect(visibleRecords(foldHistory([ahead, behind, clear])).map((r) => r.recordId)).toEqual([SESSION_2]);
   });
+
+  it('drops the trails of records past the retention: they are final, a new session stays exact', () => {
+    const old = playbackEvent('play', T0, 0);
+    const recent = playbackEvent('play', T0 + 50 * MIN, 0, { playbackSessionId: SESSION_2 });
+    const compressed = compactHistory(EMPTY_COMPRESSED_HISTORY, [old, recent], T0 + 60 * MIN, {
+      trailRetentionMs: 30 * MIN,
+    });
+    expect([...compressed.trails.keys()]).toEqual([SESSION_2]);
+    // A late event of the final record is taken as already counted; one of a trailed record is merged.
+    const lateOld = playbackEvent('pause', T0 + MIN, MIN);
+    const lateRecent = playbackEvent('pause', T0 + 51 * MIN, MIN, { playbackSessionId: SESSION_2 });
+    const folded = foldHistory([lateOld, lateRecent], compressed);
+    expect(folded.records.get(old.playbackSessionId)!.state).toBe('playing');
+    expect(folded.records.get(SESSION_2)!.state).toBe('paused');
+    expect(folded.lateEvents).toBe(1);
+  });
 });
