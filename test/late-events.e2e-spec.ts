@@ -123,8 +123,21 @@ describe('late and repeated events: part of the history as if they had arrived i
     const device = await auth.device(profileId);
     // A device 4 minutes ahead: its session "starts" after the clear on its clock, but was accepted before.
     const ahead = watchSession(profileId, 'title-ahead', Date.now() + 4 * MINUTE).slice(0, 1);
+    const postedFrom = Date.now();
     expect((await postJson(`${collector.url}/v1/events`, { events: ahead }, device)).status).toBe(202);
+    const postedUntil = Date.now();
     await eventually(async () => expect(await history(profileId)).toHaveLength(1));
+    // The collector stamped its own receive time; the device's time is kept for ordering and display.
+    const row = (
+      await environment.cassandra.execute(
+        `SELECT occurred_at, accepted_at FROM ${environment.config.cassandra.keyspace}.live_history WHERE profile_id = ?`,
+        [profileId],
+        { prepare: true },
+      )
+    ).first();
+    expect((row.get('occurred_at') as Date).toISOString()).toBe(ahead[0].occurredAt);
+    expect((row.get('accepted_at') as Date).getTime()).toBeGreaterThanOrEqual(postedFrom);
+    expect((row.get('accepted_at') as Date).getTime()).toBeLessThanOrEqual(postedUntil);
 
     const cleared = await fetch(`${api.url}/v1/profiles/${profileId}/history`, { method: 'DELETE', headers: device });
     expect(cleared.status).toBe(202);
