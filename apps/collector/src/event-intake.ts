@@ -18,15 +18,17 @@ export class EventIntake {
 
   /** One event: valid and acknowledged by Kafka, or an InvalidInputError. */
   async acceptOne(body: unknown, caller: Caller, requestId?: string): Promise<PlaybackEvent> {
-    const result = validatePlaybackEvent(body, this.timePolicy());
+    const policy = this.timePolicy();
+    const result = validatePlaybackEvent(body, policy);
     if (!result.ok) {
       metrics.eventsRejected.inc();
       throw new InvalidInputError(result.issues);
     }
-    assertMayPost(caller, [result.value]);
-    await this.publisher.publish([result.value], requestId);
+    const event = accepted(result.value, policy.now);
+    assertMayPost(caller, [event]);
+    await this.publisher.publish([event], requestId);
     metrics.eventsAccepted.inc();
-    return result.value;
+    return event;
   }
 
   /** A batch: every valid item is appended; each item's outcome is reported. */
@@ -40,7 +42,7 @@ export class EventIntake {
     const outcomes = items.map((item, index): ItemOutcome => {
       const result = validatePlaybackEvent(item, policy);
       if (!result.ok) return { index, status: 'rejected', issues: result.issues };
-      valid.push(result.value);
+      valid.push(accepted(result.value, policy.now));
       return { index, eventId: result.value.eventId, status: 'accepted' };
     });
     assertMayPost(caller, valid);
@@ -57,6 +59,11 @@ export class EventIntake {
       maxEventAgeMs: this.config.events.maxEventAgeMs,
     };
   }
+}
+
+/** Our receive time on the event: clears are judged on it, never on the device's clock (invariant 6). */
+function accepted(event: PlaybackEvent, now: number): PlaybackEvent {
+  return { ...event, acceptedAt: now };
 }
 
 /** A device posts for its own profiles only; one foreign profile refuses the whole request. */

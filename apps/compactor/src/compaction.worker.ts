@@ -44,6 +44,8 @@ export class CompactionWorker implements OnApplicationBootstrap, OnApplicationSh
       metrics.compactionJobs.inc({ outcome: outcome.status });
       metrics.compactionDuration.observe(outcome.durationMs / 1000);
       if (outcome.status === 'compacted') {
+        // Counted once: only the job whose switch won folds them in; a later run finds them in the trails.
+        metrics.lateEvents.inc(outcome.lateEvents);
         metrics.compactionBytes.inc({ stage: 'raw' }, outcome.rawBytes);
         metrics.compactionBytes.inc({ stage: 'stored' }, outcome.storedBytes);
       }

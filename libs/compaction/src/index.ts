@@ -3,3 +3,4 @@ export * from './profile-compactor';
 export * from './compaction-sweep';
 export * from './read-path-trigger';
 export * from './profile-repair';
+export * from './compressed-version.encoding';

@@ -1,19 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { compactHistory, ViewingRecord } from '@vh/domain';
-import {
-  CompressedHistoryRepository,
-  CompressedHistoryVersion,
-  encodeChunks,
-  LiveHistoryRepository,
-  LATEST_ZSTD_DICTIONARY,
-  loadZstd,
-  NO_DICTIONARY,
-  UnknownZstdDictionaryError,
-  ZSTD_DICTIONARIES,
-  RECORD_ENCODING,
-  ZSTD_CODEC,
-} from '@vh/storage';
+import { compactHistory } from '@vh/domain';
+import { CompressedHistoryRepository, LiveHistoryRepository } from '@vh/storage';
+import { chunkDictionaryId, describeVersion, encodeVersion } from './compressed-version.encoding';
 
 export type CompactionStatus = 'compacted' | 'up-to-date' | 'lost-race' | 'dry-run';
 
@@ -26,6 +15,8 @@ export interface CompactionOutcome {
   liveEventsRolledUp: number;
   /** Live rows already in the compressed version (left by a crash before the range delete), removed now. */
   leftoverLiveRowsRemoved: number;
+  /** Live playback events older than the version's compactedBefore and not in it, folded in by this version. */
+  lateEvents: number;
   records: number;
   removedRecordIds: number;
   chunks: number;
@@ -44,8 +35,8 @@ export type CompactionStep = 'read' | 'encoded' | 'after-chunks' | 'after-switch
  * 1. write a new chunk set (not yet visible; an orphan if we stop here, removed later);
  * 2. switch the metadata to it with a conditional update on the version we read (two workers cannot
  *    both win; the loser removes its chunk set);
- * 3. range-delete the rolled-up live rows (until then readers skip them: they are before
- *    `compactedBefore`);
+ * 3. range-delete the rolled-up live rows (until then readers find them in the session trails and
+ *    count them once); the tombstone is older than the read, so a late row written since survives;
  * 4. old chunk sets are removed after a grace period, for readers holding the old metadata.
  */
 @Injectable()
@@ -59,11 +50,7 @@ export class ProfileCompactor {
     private readonly compressed: CompressedHistoryRepository,
     private readonly config: AppConfig,
   ) {
-    const wanted = config.compaction.zstdDictionary;
-    this.dictionaryId = wanted === 'latest' ? LATEST_ZSTD_DICTIONARY : wanted;
-    if (this.dictionaryId !== NO_DICTIONARY && ZSTD_DICTIONARIES[this.dictionaryId] === undefined) {
-      throw new UnknownZstdDictionaryError(this.dictionaryId);
-    }
+    this.dictionaryId = chunkDictionaryId(config.compaction.zstdDictionary);
   }
 
   async compact(
@@ -73,20 +60,23 @@ export class ProfileCompactor {
     const started = Date.now();
     const now = options.now ?? started;
     const step = async (name: CompactionStep) => options.onStep?.(name);
-    const { chunkMaxBytes, zstdLevel, minAgeMs } = this.config.compaction;
+    const { chunkMaxBytes, zstdLevel, minAgeMs, deleteMarginMs, trailRetentionMs } = this.config.compaction;
 
-    // The compactor reads the truth, not the cache.
-    const { version: current, history } = await this.compressed.read(profileId, { useCache: false });
+    // The compactor reads the truth, not the cache, with the trails that late events are merged into.
+    const { version: current, history } = await this.compressed.read(profileId, { useCache: false, withTrails: true });
     const garbageChunkSetsRemoved = options.dryRun ? 0 : await this.compressed.collectGarbage(profileId, now);
+    // Rows written after this instant may be missing from what we read: the range delete spares them.
+    const writtenBefore = Date.now() - deleteMarginMs;
     const liveEvents = await this.live.readProfile(profileId);
     await step('read');
 
-    const next = compactHistory(history, liveEvents, now - minAgeMs);
+    const next = compactHistory(history, liveEvents, now - minAgeMs, { trailRetentionMs });
     const alreadyCompacted = history.compactedBefore ?? Number.NEGATIVE_INFINITY;
-    const leftovers = liveEvents.filter((e) => e.occurredAt < alreadyCompacted).length;
-    const rolledUp = liveEvents.filter(
-      (e) => e.occurredAt >= alreadyCompacted && e.occurredAt < next.compactedBefore!,
-    ).length;
+    // Late events (before alreadyCompacted, not in a trail) are new to the history: they need a version.
+    const leftovers = liveEvents.filter((e) => e.occurredAt < alreadyCompacted).length - next.lateEvents;
+    const rolledUp =
+      liveEvents.filter((e) => e.occurredAt >= alreadyCompacted && e.occurredAt < next.compactedBefore!).length +
+      next.lateEvents;
     const outcome = (status: CompactionStatus, extra: Partial<CompactionOutcome> = {}): CompactionOutcome => ({
       profileId,
       status,
@@ -95,9 +85,10 @@ export class ProfileCompactor {
       cutoff: new Date(next.compactedBefore!).toISOString(),
       liveEventsRolledUp: rolledUp,
       leftoverLiveRowsRemoved: 0,
+      lateEvents: 0,
       records: next.records.length,
       removedRecordIds: next.removedRecordIds.length,
-      chunks: current?.chunkCount ?? 0,
+      chunks: (current?.chunkCount ?? 0) + (current?.trailChunkCount ?? 0),
       rawBytes: current?.rawBytes ?? 0,
       storedBytes: current?.storedBytes ?? 0,
       garbageChunkSetsRemoved,
@@ -106,64 +97,30 @@ export class ProfileCompactor {
     });
     if (rolledUp === 0) {
       // Nothing new to roll up; rows a crash left behind are already counted, so just remove them.
-      if (leftovers > 0 && !options.dryRun) await this.live.deleteBefore(profileId, alreadyCompacted);
+      if (leftovers > 0 && !options.dryRun) await this.live.deleteBefore(profileId, alreadyCompacted, writtenBefore);
       return outcome('up-to-date', { leftoverLiveRowsRemoved: options.dryRun ? 0 : leftovers });
     }
 
-    const zstd = await loadZstd();
-    const raw = encodeChunks(next, chunkMaxBytes);
-    const stored = raw.map((chunk) => zstd.compress(chunk, zstdLevel, this.dictionaryId));
-    const sizes = { chunks: stored.length, rawBytes: sum(raw), storedBytes: sum(stored) };
+    const encoded = await encodeVersion(next, { chunkMaxBytes, zstdLevel, dictionaryId: this.dictionaryId });
+    const stored = encoded.stored;
+    const sizes = { chunks: stored.length, rawBytes: encoded.rawBytes, storedBytes: encoded.storedBytes };
     await step('encoded');
-    if (options.dryRun) return outcome('dry-run', sizes);
+    if (options.dryRun) return outcome('dry-run', { ...sizes, lateEvents: next.lateEvents });
 
-    const written = await this.compressed.writeChunkSet(profileId, stored, (current?.version ?? 0) + 1);
+    const toVersion = (current?.version ?? 0) + 1;
+    const written = await this.compressed.writeChunkSet(profileId, stored, toVersion);
     await step('after-chunks');
-    const version: CompressedHistoryVersion = {
-      profileId,
-      version: (current?.version ?? 0) + 1,
-      chunkSet: written.chunkSet,
-      chunkCount: stored.length,
-      chunkChecksums: written.checksums,
-      recordCount: next.records.length,
-      removedCount: next.removedRecordIds.length,
-      firstStartedAt: earliestStart(next.records),
-      lastEventAt: latestEvent(next.records),
-      compactedBefore: next.compactedBefore,
-      clearedThrough: next.clearedThrough,
-      codec: ZSTD_CODEC,
-      recordEncoding: RECORD_ENCODING,
-      dictionaryId: this.dictionaryId,
-      rawBytes: sizes.rawBytes,
-      storedBytes: sizes.storedBytes,
-      compactedAt: now,
-    };
+    const version = describeVersion(profileId, toVersion, written, encoded, next, this.dictionaryId, now);
     if (!(await this.compressed.switchVersion(current?.version ?? null, version))) {
       await this.compressed.deleteChunkSet(profileId, written.chunkSet, stored.length);
       this.logger.warn(`${profileId}: another compaction switched version ${current?.version ?? 'none'} first`);
       return outcome('lost-race');
     }
     await step('after-switch');
+    if (next.lateEvents > 0) this.logger.log(`${profileId}: ${next.lateEvents} late event(s) folded in`);
     if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
-    await this.live.deleteBefore(profileId, next.compactedBefore!);
+    await this.live.deleteBefore(profileId, next.compactedBefore!, writtenBefore);
     await step('done');
-    return outcome('compacted', { ...sizes, toVersion: version.version });
+    return outcome('compacted', { ...sizes, toVersion: version.version, lateEvents: next.lateEvents });
   }
-}
-
-// Loops, not Math.min(...records): a spread of more than about 125,000 arguments overflows the stack.
-function earliestStart(records: readonly ViewingRecord[]): number | null {
-  let earliest: number | null = null;
-  for (const r of records) if (earliest === null || r.startedAt < earliest) earliest = r.startedAt;
-  return earliest;
-}
-
-function latestEvent(records: readonly ViewingRecord[]): number | null {
-  let latest: number | null = null;
-  for (const r of records) if (latest === null || r.lastEventAt > latest) latest = r.lastEventAt;
-  return latest;
-}
-
-function sum(buffers: Buffer[]): number {
-  return buffers.reduce((n, b) => n + b.length, 0);
 }

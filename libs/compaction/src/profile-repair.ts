@@ -1,18 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { compactHistory, EMPTY_COMPRESSED_HISTORY, ViewingEvent } from '@vh/domain';
+import { compactHistory, EMPTY_COMPRESSED_HISTORY, ViewingEvent, ViewingHistoryError } from '@vh/domain';
 import { readProfileEvents } from '@vh/messaging';
 import {
   CompressedHistoryRepository,
   createCassandraClient,
-  encodeChunks,
-  LATEST_ZSTD_DICTIONARY,
   LiveHistoryRepository,
-  loadZstd,
   ProfileActivityIndex,
-  RECORD_ENCODING,
-  ZSTD_CODEC,
 } from '@vh/storage';
+import { chunkDictionaryId, describeVersion, encodeVersion } from './compressed-version.encoding';
 
 export interface RepairReport {
   profileId: string;
@@ -33,20 +29,20 @@ export interface RepairReport {
 }
 
 /** The event log lost its oldest messages: a rebuild from it could lose history, so it is refused. */
-export class TruncatedEventLogError extends Error {
+export class TruncatedEventLogError extends ViewingHistoryError {
+  readonly code = 'truncated_event_log';
   constructor(topic: string, partition: number, earliest: string) {
     super(
       `partition ${partition} of ${topic} starts at offset ${earliest}, not 0: older events may be gone ` +
         '(pass --allow-truncated-log to rebuild from what is left)',
     );
-    this.name = 'TruncatedEventLogError';
   }
 }
 
-export class RepairRaceError extends Error {
+export class RepairRaceError extends ViewingHistoryError {
+  readonly code = 'repair_race';
   constructor(profileId: string) {
     super(`${profileId}: its compressed history changed during the repair; run it again`);
-    this.name = 'RepairRaceError';
   }
 }
 
@@ -79,44 +75,22 @@ export class ProfileHistoryRebuild {
     const failed = await this.live.append(recent);
     if (failed.length > 0) throw failed[0].error;
 
-    const dictionaryId = zstdDictionary === 'latest' ? LATEST_ZSTD_DICTIONARY : zstdDictionary;
-    const zstd = await loadZstd();
-    const raw = encodeChunks(next, chunkMaxBytes);
-    const stored = raw.map((chunk) => zstd.compress(chunk, zstdLevel, dictionaryId));
+    const dictionaryId = chunkDictionaryId(zstdDictionary);
+    const encoded = await encodeVersion(next, { chunkMaxBytes, zstdLevel, dictionaryId });
     const toVersion = (current?.version ?? 0) + 1;
-    const written = await this.compressed.writeChunkSet(profileId, stored, toVersion);
-    let firstStartedAt: number | null = null;
-    let lastEventAt: number | null = null;
-    for (const r of next.records) {
-      firstStartedAt = firstStartedAt === null ? r.startedAt : Math.min(firstStartedAt, r.startedAt);
-      lastEventAt = lastEventAt === null ? r.lastEventAt : Math.max(lastEventAt, r.lastEventAt);
-    }
-    const switched = await this.compressed.switchVersion(current?.version ?? null, {
-      profileId,
-      version: toVersion,
-      chunkSet: written.chunkSet,
-      chunkCount: stored.length,
-      chunkChecksums: written.checksums,
-      recordCount: next.records.length,
-      removedCount: next.removedRecordIds.length,
-      firstStartedAt,
-      lastEventAt,
-      compactedBefore: next.compactedBefore,
-      clearedThrough: next.clearedThrough,
-      codec: ZSTD_CODEC,
-      recordEncoding: RECORD_ENCODING,
-      dictionaryId,
-      rawBytes: raw.reduce((n, b) => n + b.length, 0),
-      storedBytes: written.storedBytes,
-      compactedAt: now,
-    });
+    const written = await this.compressed.writeChunkSet(profileId, encoded.stored, toVersion);
+    const switched = await this.compressed.switchVersion(
+      current?.version ?? null,
+      describeVersion(profileId, toVersion, written, encoded, next, dictionaryId, now),
+    );
     if (!switched) {
-      await this.compressed.deleteChunkSet(profileId, written.chunkSet, stored.length);
+      await this.compressed.deleteChunkSet(profileId, written.chunkSet, encoded.stored.length);
       throw new RepairRaceError(profileId);
     }
     if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
-    // Rows before the cutoff are in the new version; readers skip them until they are gone.
-    await this.live.deleteBefore(profileId, next.compactedBefore!);
+    // Rows before the cutoff are in the new version; readers skip them until they are gone. Rows ingested
+    // after the log was read (late events) are spared by the tombstone's timestamp, as in compaction.
+    await this.live.deleteBefore(profileId, next.compactedBefore!, now - this.config.compaction.deleteMarginMs);
     // Read back through the checksums: a repair that cannot be read is not one.
     await this.compressed.read(profileId, { useCache: false });
     this.logger.log(`${profileId}: rebuilt version ${toVersion} from ${events.length} events`);
@@ -153,7 +127,7 @@ export async function repairProfileHistory(
       live,
       new CompressedHistoryRepository(client, config),
       config,
-    ).rebuild(profileId, log.events);
+    ).rebuild(profileId, log.events, started);
     return {
       profileId,
       status: 'repaired',

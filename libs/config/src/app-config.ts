@@ -108,6 +108,20 @@ export const environmentSchema = z.object({
     .transform((v) => (v === 'none' ? 0 : v)),
   /** Superseded chunk sets stay readable this long for readers holding old metadata. */
   COMPACTION_GRACE_MS: int(10 * 60_000, 0),
+  /**
+   * The range delete of rolled-up live rows spares rows written this long before the compactor read them:
+   * the bound on clock skew between ingest and compactor hosts plus a write's time in flight. A late row
+   * written after the read is never deleted unread (invariant 2); a spared row is a known duplicate (its
+   * eventId is in a trail), removed by the next run. Sparing costs almost nothing (only late rows are written
+   * with an event time before the cutoff), so the default is generous: ten minutes, far above NTP skew.
+   */
+  COMPACTION_DELETE_MARGIN_MS: int(10 * 60_000, 0),
+  /**
+   * Days a compressed record keeps its session trail (the events it was folded from) after its last
+   * event, counted back from compactedBefore; 0 keeps trails forever. Without a trail a record is final:
+   * a late event of its session older than compactedBefore is taken as already counted (README).
+   */
+  COMPACTION_TRAIL_RETENTION_DAYS: int(0, 0),
   COMPACTION_CONCURRENCY: int(2, 1, 64),
   COMPACTION_ATTEMPTS: int(5, 1, 100),
   /** A job whose worker stops renewing its lock this long is taken over by another worker. */
@@ -197,6 +211,9 @@ export class AppConfig {
       /** 0: no dictionary. */
       zstdDictionary: number | 'latest';
       chunkSetGraceMs: number;
+      deleteMarginMs: number;
+      /** Infinity: forever. */
+      trailRetentionMs: number;
       concurrency: number;
       attempts: number;
       lockMs: number;
@@ -304,6 +321,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       zstdLevel: e.COMPACTION_ZSTD_LEVEL,
       zstdDictionary: e.COMPACTION_ZSTD_DICTIONARY,
       chunkSetGraceMs: e.COMPACTION_GRACE_MS,
+      deleteMarginMs: e.COMPACTION_DELETE_MARGIN_MS,
+      trailRetentionMs:
+        e.COMPACTION_TRAIL_RETENTION_DAYS === 0 ? Number.POSITIVE_INFINITY : e.COMPACTION_TRAIL_RETENTION_DAYS * DAY_MS,
       concurrency: e.COMPACTION_CONCURRENCY,
       attempts: e.COMPACTION_ATTEMPTS,
       lockMs: e.COMPACTION_LOCK_MS,

@@ -15,6 +15,8 @@ export const ERROR_CODES = [
   'unknown_zstd_dictionary',
   'invalid_configuration',
   'replay_target_not_empty',
+  'truncated_event_log',
+  'repair_race',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -43,7 +43,8 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     const sources = new Map<string, KafkaMessage>();
     const events: ViewingEvent[] = [];
     for (const message of batch.messages) {
-      const decoded = decodeViewingEvent(message.value);
+      // Events produced without acceptedAt (other clients, backfills) are accepted when the log took them.
+      const decoded = decodeViewingEvent(message.value, Number(message.timestamp));
       if (decoded.ok) {
         events.push(decoded.value);
         sources.set(decoded.value.eventId, message);

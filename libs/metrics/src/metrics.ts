@@ -123,6 +123,14 @@ export const metrics = {
         labelNames: ['result'],
       }),
   ),
+  lateEvents: once(
+    'viewing_history_late_events_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_late_events_total',
+        help: "Playback events older than their profile's compactedBefore, folded in by a compaction (counted once)",
+      }),
+  ),
   corruptChunks: once(
     'viewing_history_corrupt_chunks_total',
     () =>

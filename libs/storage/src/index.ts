@@ -17,3 +17,4 @@ export * from './live/recently-recorded';
 export * from './live/live-history.partitions';
 export * from './sweep/compaction-sweep.watermark';
 export * from './changed-profiles.walk';
+export * from './compressed/session-trail.codec';

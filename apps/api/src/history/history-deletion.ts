@@ -9,19 +9,29 @@ export class HistoryDeletion {
   constructor(private readonly publisher: ViewingEventPublisher) {}
 
   async removeRecord(profileId: string, recordId: string, requestId?: string): Promise<DeletionEvent> {
+    const now = Date.now();
     const event: DeletionEvent = {
       type: 'record-removed',
       eventId: randomUUID(),
       profileId,
       recordId,
-      occurredAt: Date.now(),
+      occurredAt: now,
+      acceptedAt: now,
     };
     await this.publisher.publish([event], requestId);
     return event;
   }
 
   async clearHistory(profileId: string, requestId?: string): Promise<DeletionEvent> {
-    const event: DeletionEvent = { type: 'history-cleared', eventId: randomUUID(), profileId, occurredAt: Date.now() };
+    // The clear hides every session first accepted at or before this instant (one clock, invariant 6).
+    const now = Date.now();
+    const event: DeletionEvent = {
+      type: 'history-cleared',
+      eventId: randomUUID(),
+      profileId,
+      occurredAt: now,
+      acceptedAt: now,
+    };
     await this.publisher.publish([event], requestId);
     return event;
   }

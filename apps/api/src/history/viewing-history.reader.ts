@@ -4,6 +4,7 @@ import {
   CompressedHistory,
   CorruptHistoryError,
   foldHistory,
+  needsTrails,
   ViewingEvent,
   ViewingRecord,
   visibleRecords,
@@ -39,7 +40,7 @@ export class ViewingHistoryReader {
   async read(profileId: string): Promise<ViewingRecord[]> {
     const { live, history } = await this.breaker.execute(async () => {
       const liveEvents = await this.liveHistory.readProfile(profileId);
-      return { live: liveEvents, history: (await this.compressedHistory.read(profileId)).history };
+      return { live: liveEvents, history: await this.readCompressed(profileId, liveEvents) };
     });
     this.compactions.requestIfLarge(profileId, live);
     return this.merge(live, history);
@@ -64,9 +65,20 @@ export class ViewingHistoryReader {
   async readForExport(profileId: string): Promise<ViewingRecord[]> {
     const { live, history } = await this.breaker.execute(async () => {
       const liveEvents = await this.liveHistory.readProfile(profileId);
-      return { live: liveEvents, history: (await this.compressedHistory.read(profileId)).history };
+      return { live: liveEvents, history: await this.readCompressed(profileId, liveEvents) };
     });
     return this.merge(live, history);
+  }
+
+  /**
+   * The compressed history, with its session trails only when a live event touches a compressed record
+   * (rare: a session spanning the cutoff, a late or repeated event); otherwise reads skip the trail chunks.
+   * Any version read after the live rows is correct (invariant 3), so the second read may see a newer one.
+   */
+  private async readCompressed(profileId: string, live: ViewingEvent[]): Promise<CompressedHistory> {
+    const { history } = await this.compressedHistory.read(profileId);
+    if (!needsTrails(live, history)) return history;
+    return (await this.compressedHistory.read(profileId, { withTrails: true })).history;
   }
 
   private merge(live: ViewingEvent[], compressed: CompressedHistory): ViewingRecord[] {

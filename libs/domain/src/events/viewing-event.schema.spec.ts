@@ -96,6 +96,20 @@ describe('the log format', () => {
     }
   });
 
+  it('carries acceptedAt on the log; an event produced without it takes the log timestamp (invariant 6)', () => {
+    const play = validatePlaybackEvent(valid, policy);
+    if (!play.ok) throw new Error('fixture invalid');
+    const accepted = { ...play.value, acceptedAt: NOW + 1_234 };
+    expect(decodeViewingEvent(encodeViewingEvent(accepted), NOW + 9_999)).toEqual({ ok: true, value: accepted });
+    expect(decodeViewingEvent(encodeViewingEvent(play.value), NOW + 9_999)).toEqual({
+      ok: true,
+      value: { ...play.value, acceptedAt: NOW + 9_999 },
+    });
+    expect(decodeViewingEvent(encodeViewingEvent(play.value))).toEqual({ ok: true, value: play.value });
+    // A device cannot claim an acceptance time: only the service stamps it.
+    expect(validatePlaybackEvent({ ...valid, acceptedAt: valid.occurredAt }, policy).ok).toBe(false);
+  });
+
   it('does not apply the edge time bounds to the log, so old events replay', () => {
     const old = validatePlaybackEvent(valid, policy);
     if (!old.ok) throw new Error('fixture invalid');

@@ -68,11 +68,16 @@ const historyCleared = z.strictObject({
   occurredAt: isoInstant,
 });
 
-/** An event as stored on the log: the version tag plus any event type. */
+/**
+ * An event as stored on the log: the version tag plus any event type, and when the service accepted it
+ * (optional: a client that produces onto the log directly may leave it out; ingest then uses the
+ * message's log timestamp). Adding an optional field keeps schema version 1: old messages stay valid.
+ */
+const onLog = { schemaVersion: z.literal(VIEWING_EVENT_SCHEMA_VERSION), acceptedAt: isoInstant.optional() };
 const logEvent = z.discriminatedUnion('type', [
-  playbackEventInput.extend({ schemaVersion: z.literal(VIEWING_EVENT_SCHEMA_VERSION) }),
-  recordRemoved.extend({ schemaVersion: z.literal(VIEWING_EVENT_SCHEMA_VERSION) }),
-  historyCleared.extend({ schemaVersion: z.literal(VIEWING_EVENT_SCHEMA_VERSION) }),
+  playbackEventInput.extend(onLog),
+  recordRemoved.extend(onLog),
+  historyCleared.extend(onLog),
 ]);
 
 function toIssues(error: z.ZodError): FieldIssue[] {
@@ -120,11 +125,15 @@ export function encodeViewingEvent(event: ViewingEvent): string {
     schemaVersion: VIEWING_EVENT_SCHEMA_VERSION,
     ...event,
     occurredAt: new Date(event.occurredAt).toISOString(),
+    ...(event.acceptedAt === undefined ? {} : { acceptedAt: new Date(event.acceptedAt).toISOString() }),
   });
 }
 
-/** Parses a message from the log. Anything it rejects belongs in the dead-letter topic, with the reason. */
-export function decodeViewingEvent(raw: Buffer | string | null): Validated<ViewingEvent> {
+/**
+ * Parses a message from the log. Anything it rejects belongs in the dead-letter topic, with the reason.
+ * `logTimestamp` (epoch ms of the message on the log) stands in for an acceptedAt the producer left out.
+ */
+export function decodeViewingEvent(raw: Buffer | string | null, logTimestamp?: number): Validated<ViewingEvent> {
   if (raw === null || raw.length === 0) return { ok: false, issues: [{ field: '(message)', message: 'is empty' }] };
   let json: unknown;
   try {
@@ -135,6 +144,9 @@ export function decodeViewingEvent(raw: Buffer | string | null): Validated<Viewi
   const parsed = logEvent.safeParse(json);
   if (!parsed.success) return { ok: false, issues: toIssues(parsed.error) };
   const { schemaVersion: _version, ...event } = parsed.data;
+  if (event.acceptedAt === undefined && logTimestamp !== undefined && Number.isSafeInteger(logTimestamp)) {
+    event.acceptedAt = logTimestamp;
+  }
   return { ok: true, value: stripUndefined(event) as PlaybackEvent | DeletionEvent };
 }
 

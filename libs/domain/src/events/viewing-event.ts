@@ -18,6 +18,12 @@ interface ViewingEventBase {
   profileId: string;
   /** Epoch milliseconds (device time for playback events, server time for deletions). */
   occurredAt: number;
+  /**
+   * Epoch ms at which the service accepted the event (collector or API clock; for events produced onto
+   * the log without it, the log's message timestamp). Judges clears against records (invariant 6: never
+   * compared with occurredAt). Absent only on rows stored before it existed: `acceptanceOf` falls back.
+   */
+  acceptedAt?: number;
 }
 
 export interface PlaybackEvent extends ViewingEventBase {
@@ -45,4 +51,9 @@ export type ViewingEvent = PlaybackEvent | DeletionEvent;
 export function compareEvents(a: ViewingEvent, b: ViewingEvent): number {
   if (a.occurredAt !== b.occurredAt) return a.occurredAt - b.occurredAt;
   return a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0;
+}
+
+/** When the service accepted an event; device time only for rows stored before acceptedAt existed. */
+export function acceptanceOf(event: ViewingEvent): number {
+  return event.acceptedAt ?? event.occurredAt;
 }

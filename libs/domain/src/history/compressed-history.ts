@@ -1,4 +1,11 @@
+import { PlaybackEvent } from '../events/viewing-event';
 import { ViewingRecord } from './viewing-record';
+
+/**
+ * The distinct playback events folded into one record, in fold order: the record is always the fold of
+ * its trail, so a late or re-stamped event of the session can be merged exactly by folding it again.
+ */
+export type SessionTrail = readonly PlaybackEvent[];
 
 /**
  * What compaction keeps of everything that happened before `compactedBefore`: the folded records,
@@ -8,10 +15,16 @@ export interface CompressedHistory {
   records: ViewingRecord[];
   /** Records deleted (one by one, or by a clear). Later events of these sessions stay hidden. */
   removedRecordIds: string[];
-  /** Latest "clear history" instant: every record that started at or before it is hidden. */
+  /** acceptedAt of the latest "clear history": every record first accepted at or before it is hidden. */
   clearedThrough: number | null;
-  /** Every event before this instant is folded in here; live events before it are already counted. */
+  /** Compaction folded every event it read before this instant; a later event before it is a late event. */
   compactedBefore: number | null;
+  /**
+   * Trails by recordId. Undefined when not loaded (reads load them only when a live event touches a
+   * compressed record, see `needsTrails`). A record without a trail (written before trails existed) is
+   * final: its live events before `compactedBefore` are taken as already folded.
+   */
+  trails?: ReadonlyMap<string, SessionTrail>;
 }
 
 export const EMPTY_COMPRESSED_HISTORY: CompressedHistory = Object.freeze({
@@ -19,4 +32,5 @@ export const EMPTY_COMPRESSED_HISTORY: CompressedHistory = Object.freeze({
   removedRecordIds: [],
   clearedThrough: null,
   compactedBefore: null,
+  trails: new Map(),
 }) as CompressedHistory;

@@ -29,6 +29,7 @@ describe('foldHistory', () => {
       watchedMs: 15 * MIN,
       state: 'stopped',
       titleDurationMs: 60 * MIN,
+      firstAcceptedAt: T0,
     });
     expect(isCompleted(record)).toBe(false);
   });
@@ -148,5 +149,53 @@ describe('compactHistory', () => {
     const compressed = compactHistory(EMPTY_COMPRESSED_HISTORY, [play, removal], T0 + 2 * MIN);
     expect(compressed.records).toEqual([]);
     expect(compressed.removedRecordIds).toEqual([play.playbackSessionId]);
+  });
+
+  it('counts a retry re-stamped by the device once, when a compaction splits the pair (§3)', () => {
+    const play = playbackEvent('play', T0, 0);
+    const pause = playbackEvent('pause', T0 + 10 * MIN, 10 * MIN);
+    const restamped = { ...pause, occurredAt: T0 + 25 * MIN, positionMs: 25 * MIN };
+    const expected = visibleRecords(foldHistory([play, pause, restamped]));
+    expect(expected[0].watchedMs).toBe(10 * MIN);
+    const compressed = compactHistory(EMPTY_COMPRESSED_HISTORY, [play, pause, restamped], T0 + 20 * MIN);
+    expect(visibleRecords(foldHistory([restamped], compressed))).toEqual(expected);
+    // And the other way round: the smaller variant arrives after the larger one was compacted.
+    const first = compactHistory(EMPTY_COMPRESSED_HISTORY, [play, restamped], T0 + 30 * MIN);
+    expect(visibleRecords(foldHistory([pause], first))).toEqual(expected);
+    expect(visibleRecords(foldHistory([], compactHistory(first, [pause], T0 + 30 * MIN)))).toEqual(expected);
+  });
+
+  it('hides a record by when its session was first accepted, not by device time (§5)', () => {
+    // The device runs 5 minutes ahead: its session "starts" after the clear, but was accepted before it.
+    const ahead = playbackEvent('play', T0 + 5 * MIN, 0, { acceptedAt: T0 });
+    // Another runs 5 minutes behind: its session "starts" before the clear, but was accepted after it.
+    const behind = playbackEvent('play', T0 - 4 * MIN, 0, {
+      acceptedAt: T0 + MIN,
+      playbackSessionId: SESSION_2,
+    });
+    const clear = {
+      type: 'history-cleared' as const,
+      eventId: 'c1',
+      profileId: 'profile-1',
+      occurredAt: T0 + 30_000,
+      acceptedAt: T0 + 30_000,
+    };
+    expect(visibleRecords(foldHistory([ahead, behind, clear])).map((r) => r.recordId)).toEqual([SESSION_2]);
+  });
+
+  it('drops the trails of records past the retention: they are final, a new session stays exact', () => {
+    const old = playbackEvent('play', T0, 0);
+    const recent = playbackEvent('play', T0 + 50 * MIN, 0, { playbackSessionId: SESSION_2 });
+    const compressed = compactHistory(EMPTY_COMPRESSED_HISTORY, [old, recent], T0 + 60 * MIN, {
+      trailRetentionMs: 30 * MIN,
+    });
+    expect([...compressed.trails.keys()]).toEqual([SESSION_2]);
+    // A late event of the final record is taken as already counted; one of a trailed record is merged.
+    const lateOld = playbackEvent('pause', T0 + MIN, MIN);
+    const lateRecent = playbackEvent('pause', T0 + 51 * MIN, MIN, { playbackSessionId: SESSION_2 });
+    const folded = foldHistory([lateOld, lateRecent], compressed);
+    expect(folded.records.get(old.playbackSessionId)!.state).toBe('playing');
+    expect(folded.records.get(SESSION_2)!.state).toBe('paused');
+    expect(folded.lateEvents).toBe(1);
   });
 });

@@ -1,5 +1,5 @@
-import { compareEvents, PlaybackEvent, ViewingEvent } from '../events/viewing-event';
-import { CompressedHistory, EMPTY_COMPRESSED_HISTORY } from './compressed-history';
+import { acceptanceOf, compareEvents, PlaybackEvent, ViewingEvent } from '../events/viewing-event';
+import { CompressedHistory, EMPTY_COMPRESSED_HISTORY, SessionTrail } from './compressed-history';
 import { compareRecordsNewestFirst, PlaybackState, ViewingRecord } from './viewing-record';
 
 /** The folded state of one profile: records by id plus the deletions seen. */
@@ -8,6 +8,10 @@ export interface FoldedHistory {
   removedRecordIds: Set<string>;
   clearedThrough: number | null;
   compactedBefore: number | null;
+  /** With `keepTrails`: the trail of every record folded here from events (merged with its stored trail). */
+  trails?: Map<string, SessionTrail>;
+  /** Live playback events before `compactedBefore` that the compressed history had not folded (late events). */
+  lateEvents: number;
 }
 
 const STATE_AFTER: Record<PlaybackEvent['type'], PlaybackState> = { play: 'playing', pause: 'paused', stop: 'stopped' };
@@ -15,9 +19,12 @@ const STATE_AFTER: Record<PlaybackEvent['type'], PlaybackState> = { play: 'playi
 /**
  * Folds live events onto the compressed history of one profile.
  *
- * Deterministic and independent of duplicates and arrival order: events are de-duplicated by eventId
- * and applied in (occurredAt, eventId) order. Live events before `compactedBefore` are already part of
- * the compressed history (compaction moved them there), so they are skipped rather than counted twice.
+ * Equal to the fold of all distinct events in order, whatever the arrival order and the compaction points
+ * (invariants 1 and 3). A playback event is identified by (playbackSessionId, eventId): repeats count once,
+ * the variant smallest in (occurredAt, eventId, content) order wins. A session with a compressed record
+ * continues from it when its live events all come after the trail and repeat none of it; otherwise it is
+ * folded again from trail + live events, so a late event lands where it belongs. Deletions are sets
+ * (removed ids, latest clear), so their order and repeats never matter.
  *
  * Watched time: while playing, each next event adds the forward position advance, bounded by the wall
  * time that passed, so seeks forward and stalled players do not count as watching.
@@ -25,52 +32,120 @@ const STATE_AFTER: Record<PlaybackEvent['type'], PlaybackState> = { play: 'playi
 export function foldHistory(
   liveEvents: readonly ViewingEvent[],
   compressed: CompressedHistory = EMPTY_COMPRESSED_HISTORY,
+  options: { keepTrails?: boolean } = {},
 ): FoldedHistory {
-  const records = new Map<string, ViewingRecord>();
-  for (const record of compressed.records) records.set(record.recordId, record);
   const removedRecordIds = new Set(compressed.removedRecordIds);
   let clearedThrough = compressed.clearedThrough;
-  // Records that came from the compressed history may be shared (cached); copy before changing them.
-  const owned = new Set<string>();
-
-  for (const event of orderedDistinct(liveEvents, compressed.compactedBefore)) {
+  const bySession = new Map<string, Map<string, PlaybackEvent>>();
+  for (const event of liveEvents) {
     if (event.type === 'record-removed') {
       removedRecordIds.add(event.recordId);
     } else if (event.type === 'history-cleared') {
-      clearedThrough = clearedThrough === null ? event.occurredAt : Math.max(clearedThrough, event.occurredAt);
+      const accepted = acceptanceOf(event);
+      clearedThrough = clearedThrough === null ? accepted : Math.max(clearedThrough, accepted);
     } else {
-      const current = records.get(event.playbackSessionId);
-      if (current === undefined) {
-        records.set(event.playbackSessionId, startRecord(event));
-      } else {
-        const record = owned.has(current.recordId) ? current : { ...current };
-        applyPlaybackEvent(record, event);
-        records.set(record.recordId, record);
-      }
-      owned.add(event.playbackSessionId);
+      let session = bySession.get(event.playbackSessionId);
+      if (session === undefined) bySession.set(event.playbackSessionId, (session = new Map()));
+      addDistinct(session, event);
     }
   }
-  return { records, removedRecordIds, clearedThrough, compactedBefore: compressed.compactedBefore };
-}
 
-/** Events de-duplicated by eventId (the smallest in fold order wins) and sorted in fold order. */
-function orderedDistinct(events: readonly ViewingEvent[], compactedBefore: number | null): ViewingEvent[] {
-  const byId = new Map<string, ViewingEvent>();
-  for (const event of events) {
-    if (compactedBefore !== null && event.occurredAt < compactedBefore) continue;
-    const seen = byId.get(event.eventId);
-    if (seen === undefined || compareEventContent(event, seen) < 0) byId.set(event.eventId, event);
+  const records = new Map<string, ViewingRecord>();
+  for (const record of compressed.records) records.set(record.recordId, record);
+  const trails = options.keepTrails ? new Map<string, SessionTrail>() : undefined;
+  const compactedBefore = compressed.compactedBefore ?? Number.NEGATIVE_INFINITY;
+  let lateEvents = 0;
+  for (const [sessionId, session] of bySession) {
+    // Hidden for good: later events of a removed or cleared session stay hidden.
+    if (removedRecordIds.has(sessionId)) continue;
+    const stored = records.get(sessionId);
+    const trail = stored === undefined ? [] : compressed.trails?.get(sessionId);
+    if (trail === undefined) {
+      // A record without a trail (older encoding) is final: events before compactedBefore are taken as
+      // already folded (they cannot be told from left-over rows); later ones continue it.
+      const record = { ...stored! };
+      for (const event of [...session.values()].sort(compareEvents)) {
+        if (event.occurredAt >= compactedBefore) applyPlaybackEvent(record, event);
+      }
+      records.set(sessionId, record);
+      continue;
+    }
+    const merged = new Map<string, PlaybackEvent>();
+    for (const event of trail) merged.set(event.eventId, event);
+    let extendsTrail = true;
+    const last = trail[trail.length - 1];
+    for (const event of session.values()) {
+      const seen = merged.get(event.eventId);
+      if (seen === undefined && event.occurredAt < compactedBefore) lateEvents++;
+      if (
+        addDistinct(merged, event) &&
+        (seen !== undefined || (last !== undefined && compareEvents(event, last) < 0))
+      ) {
+        extendsTrail = false;
+      }
+    }
+    const ordered = [...merged.values()].sort(compareEvents);
+    let record: ViewingRecord;
+    if (stored !== undefined && extendsTrail) {
+      record = { ...stored };
+      for (let i = trail.length; i < ordered.length; i++) applyPlaybackEvent(record, ordered[i]);
+    } else {
+      record = foldSession(ordered);
+    }
+    records.set(sessionId, record);
+    trails?.set(sessionId, ordered);
   }
-  return [...byId.values()].sort(compareEvents);
+  return { records, removedRecordIds, clearedThrough, compactedBefore: compressed.compactedBefore, trails, lateEvents };
 }
 
-/** Same eventId, different content, is a client bug; pick one deterministically whatever the arrival order. */
-function compareEventContent(a: ViewingEvent, b: ViewingEvent): number {
+/**
+ * Whether folding these live events needs the trails of the compressed history (not loaded by default):
+ * true when a live playback event belongs to a session that has a compressed record.
+ */
+export function needsTrails(liveEvents: readonly ViewingEvent[], compressed: CompressedHistory): boolean {
+  if (compressed.trails !== undefined || compressed.records.length === 0) return false;
+  const sessions = new Set<string>();
+  for (const event of liveEvents) if ('playbackSessionId' in event) sessions.add(event.playbackSessionId);
+  if (sessions.size === 0) return false;
+  return compressed.records.some((record) => sessions.has(record.recordId));
+}
+
+/** Keeps the smallest variant of each eventId; true when `event` is now the one kept. */
+function addDistinct(byId: Map<string, PlaybackEvent>, event: PlaybackEvent): boolean {
+  const seen = byId.get(event.eventId);
+  if (seen !== undefined && compareVariants(event, seen) >= 0) return false;
+  byId.set(event.eventId, event);
+  return true;
+}
+
+/**
+ * Same eventId, different content, is a client bug (e.g. a retry re-stamped by the device): the smallest
+ * in fold order, then by canonical content, wins whatever the arrival order. Among copies that differ only
+ * in acceptedAt (a device retry accepted twice), the earliest acceptance wins.
+ */
+function compareVariants(a: PlaybackEvent, b: PlaybackEvent): number {
   const byOrder = compareEvents(a, b);
   if (byOrder !== 0) return byOrder;
-  const ja = JSON.stringify(a, Object.keys(a).sort());
-  const jb = JSON.stringify(b, Object.keys(b).sort());
-  return ja < jb ? -1 : ja > jb ? 1 : 0;
+  const ja = canonicalContent(a);
+  const jb = canonicalContent(b);
+  if (ja !== jb) return ja < jb ? -1 : 1;
+  return acceptanceOf(a) - acceptanceOf(b);
+}
+
+function canonicalContent(event: PlaybackEvent): string {
+  return JSON.stringify(
+    event,
+    Object.keys(event)
+      .filter((key) => key !== 'acceptedAt')
+      .sort(),
+  );
+}
+
+/** The record of a session from its distinct events in fold order. */
+function foldSession(ordered: readonly PlaybackEvent[]): ViewingRecord {
+  const record = startRecord(ordered[0]);
+  for (let i = 1; i < ordered.length; i++) applyPlaybackEvent(record, ordered[i]);
+  return record;
 }
 
 function startRecord(event: PlaybackEvent): ViewingRecord {
@@ -86,6 +161,7 @@ function startRecord(event: PlaybackEvent): ViewingRecord {
     watchedMs: 0,
     state: STATE_AFTER[event.type],
     titleDurationMs: event.titleDurationMs ?? null,
+    firstAcceptedAt: acceptanceOf(event),
   };
 }
 
@@ -103,15 +179,19 @@ function applyPlaybackEvent(record: ViewingRecord, event: PlaybackEvent): void {
   if (event.titleDurationMs !== undefined) {
     record.titleDurationMs = Math.max(record.titleDurationMs ?? 0, event.titleDurationMs);
   }
+  record.firstAcceptedAt = Math.min(record.firstAcceptedAt, acceptanceOf(event));
 }
 
-/** A record is visible unless it was removed or started at or before the latest clear. */
+/**
+ * A record is visible unless it was removed, or a clear was accepted at or after its session's first
+ * accepted event: both instants are the service's clock, never the device's (invariant 6).
+ */
 export function isVisible(
   record: ViewingRecord,
   history: Pick<FoldedHistory, 'removedRecordIds' | 'clearedThrough'>,
 ): boolean {
   if (history.removedRecordIds.has(record.recordId)) return false;
-  return history.clearedThrough === null || record.startedAt > history.clearedThrough;
+  return history.clearedThrough === null || record.firstAcceptedAt > history.clearedThrough;
 }
 
 /** The visible records of a folded history, newest first. */

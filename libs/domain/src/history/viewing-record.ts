@@ -22,6 +22,11 @@ export interface ViewingRecord {
   watchedMs: number;
   state: PlaybackState;
   titleDurationMs: number | null;
+  /**
+   * Earliest acceptedAt among the session's events: a clear hides the record when this is at or before
+   * the clear's acceptedAt (one clock, invariant 6). Internal: not shown by the API.
+   */
+  firstAcceptedAt: number;
 }
 
 export function isCompleted(record: ViewingRecord): boolean {

@@ -47,5 +47,7 @@ export class CompressedHistoryCache {
 
 /** Rough in-memory size of a decoded history: what the byte bound counts. */
 export function approximateBytes(history: CompressedHistory): number {
-  return 256 + history.records.length * 400 + history.removedRecordIds.length * 90;
+  let trailEvents = 0;
+  for (const trail of history.trails?.values() ?? []) trailEvents += trail.length;
+  return 256 + history.records.length * 400 + history.removedRecordIds.length * 90 + trailEvents * 300;
 }

@@ -2,12 +2,19 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { createHash, randomUUID } from 'node:crypto';
 import { AppConfig } from '@vh/config';
-import { CompressedHistory, CorruptHistoryError, EMPTY_COMPRESSED_HISTORY, ViewingHistoryError } from '@vh/domain';
+import {
+  CompressedHistory,
+  CorruptHistoryError,
+  EMPTY_COMPRESSED_HISTORY,
+  SessionTrail,
+  ViewingHistoryError,
+} from '@vh/domain';
 import { metrics } from '@vh/metrics';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
 import { approximateBytes, CompressedHistoryCache } from './compressed-history.cache';
-import { decodeChunk, RECORD_ENCODING } from './history-chunk.codec';
+import { decodeChunk, READABLE_RECORD_ENCODINGS } from './history-chunk.codec';
+import { decodeTrailChunk } from './session-trail.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
 
 /** The metadata row: which chunk set is current, and what it holds. */
@@ -15,7 +22,11 @@ export interface CompressedHistoryVersion {
   profileId: string;
   version: number;
   chunkSet: string;
+  /** Record chunks: indexes 0..chunkCount-1 of the set. */
   chunkCount: number;
+  /** Session-trail chunks, after the record chunks (0 before trails existed). */
+  trailChunkCount: number;
+  /** Checksums of every chunk of the set, record chunks first. */
   chunkChecksums: string[];
   recordCount: number;
   removedCount: number;
@@ -91,6 +102,7 @@ export class CompressedHistoryRepository {
       version: r.get('version'),
       chunkSet: String(r.get('chunk_set')),
       chunkCount: r.get('chunk_count'),
+      trailChunkCount: r.get('trail_chunk_count') ?? 0,
       chunkChecksums: r.get('chunk_checksums') ?? [],
       recordCount: r.get('record_count'),
       removedCount: r.get('removed_count'),
@@ -110,10 +122,11 @@ export class CompressedHistoryRepository {
   /**
    * The current compressed history of a profile, from the cache when this version was decoded before.
    * Read it after the live rows: then a compaction finishing in between cannot hide records.
+   * `withTrails` also decodes the session trails (compaction, and reads whose live events need them).
    */
   async read(
     profileId: string,
-    options: { useCache?: boolean } = {},
+    options: { useCache?: boolean; withTrails?: boolean } = {},
   ): Promise<{ version: CompressedHistoryVersion | null; history: CompressedHistory }> {
     let gone: { chunkSet: string; chunkIndex: number } | null = null;
     for (let attempt = 0; ; attempt++) {
@@ -123,11 +136,12 @@ export class CompressedHistoryRepository {
         // The current version still names a chunk that is not there: lost data, not a superseded set.
         throw this.corrupt(version, gone.chunkIndex, 'chunk missing');
       }
-      const cached = options.useCache === false ? undefined : this.cache.get(profileId, version.chunkSet);
+      let cached = options.useCache === false ? undefined : this.cache.get(profileId, version.chunkSet);
+      if (cached && options.withTrails && cached.trails === undefined) cached = undefined;
       if (options.useCache !== false) metrics.compressedCache.inc({ result: cached ? 'hit' : 'miss' });
       if (cached) return { version, history: cached };
       try {
-        const history = await this.decode(version);
+        const history = await this.decode(version, options.withTrails === true);
         if (options.useCache !== false) this.cache.set(profileId, version.chunkSet, history, approximateBytes(history));
         return { version, history };
       } catch (error) {
@@ -142,8 +156,8 @@ export class CompressedHistoryRepository {
     }
   }
 
-  private async decode(version: CompressedHistoryVersion): Promise<CompressedHistory> {
-    if (version.codec !== ZSTD_CODEC || version.recordEncoding !== RECORD_ENCODING) {
+  private async decode(version: CompressedHistoryVersion, withTrails: boolean): Promise<CompressedHistory> {
+    if (version.codec !== ZSTD_CODEC || !READABLE_RECORD_ENCODINGS.includes(version.recordEncoding)) {
       throw new CorruptCompressedHistoryError(
         version.profileId,
         version.chunkSet,
@@ -152,31 +166,36 @@ export class CompressedHistoryRepository {
       );
     }
     const zstd = await loadZstd();
+    const wanted = version.chunkCount + (withTrails ? version.trailChunkCount : 0);
     const chunks = await Promise.all(
-      Array.from({ length: version.chunkCount }, (_, index) =>
-        this.readChunk(version.profileId, version.chunkSet, index),
-      ),
+      Array.from({ length: wanted }, (_, index) => this.readChunk(version.profileId, version.chunkSet, index)),
     );
     const records = [];
     const removed = [];
+    const trails = withTrails ? new Map<string, SessionTrail>() : undefined;
     for (const [index, stored] of chunks.entries()) {
       if (stored === null) throw new ChunkSetGoneError(index);
       const fail = (reason: string) => this.corrupt(version, index, reason);
       if (checksumOf(stored) !== version.chunkChecksums[index]) throw fail('checksum mismatch');
-      let chunk;
       try {
-        chunk = decodeChunk(version.profileId, zstd.decompress(stored, version.dictionaryId));
+        const bytes = zstd.decompress(stored, version.dictionaryId);
+        if (index >= version.chunkCount) {
+          for (const [recordId, trail] of decodeTrailChunk(version.profileId, bytes)) trails!.set(recordId, trail);
+          continue;
+        }
+        const chunk = decodeChunk(version.profileId, bytes);
+        records.push(...chunk.records);
+        removed.push(...chunk.removedRecordIds);
       } catch (error) {
         throw fail((error as Error).message);
       }
-      records.push(...chunk.records);
-      removed.push(...chunk.removedRecordIds);
     }
     return {
       records,
       removedRecordIds: removed,
       clearedThrough: version.clearedThrough,
       compactedBefore: version.compactedBefore,
+      trails,
     };
   }
 
@@ -245,6 +264,7 @@ export class CompressedHistoryRepository {
       next.version,
       next.chunkSet,
       next.chunkCount,
+      next.trailChunkCount,
       next.chunkChecksums,
       next.recordCount,
       next.removedCount,
@@ -260,7 +280,7 @@ export class CompressedHistoryRepository {
       new Date(next.compactedAt),
     ];
     const columns =
-      'version, chunk_set, chunk_count, chunk_checksums, record_count, removed_count, first_started_at, last_event_at, ' +
+      'version, chunk_set, chunk_count, trail_chunk_count, chunk_checksums, record_count, removed_count, first_started_at, last_event_at, ' +
       'compacted_before, cleared_through, codec, record_encoding, dictionary_id, raw_bytes, stored_bytes, compacted_at';
     const options = { ...this.writeOptions(), serialConsistency: types.consistencies.localSerial };
     const result = await this.run(() =>

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { ViewingRecord } from '@vh/domain';
-import { decodeChunk, encodeChunk, encodeChunks, MalformedChunkError } from './history-chunk.codec';
+import {
+  decodeChunk,
+  encodeChunk,
+  encodeChunks,
+  MalformedChunkError,
+  READABLE_RECORD_ENCODINGS,
+} from './history-chunk.codec';
 import { loadZstd, NO_DICTIONARY, UnknownZstdDictionaryError } from './zstd';
 import { LATEST_ZSTD_DICTIONARY, ZSTD_DICTIONARIES } from './zstd-dictionaries';
 
@@ -17,12 +23,15 @@ const record: fc.Arbitrary<ViewingRecord> = fc
     watchedMs: fc.integer({ min: 0, max: 172_800_000 }),
     state: fc.constantFrom('playing' as const, 'paused' as const, 'stopped' as const),
     titleDurationMs: fc.option(fc.integer({ min: 1, max: 172_800_000 }), { nil: null }),
+    // Acceptance runs behind or ahead of device time (clock skew, offline playback).
+    acceptedAfterStart: fc.integer({ min: -86_400_000, max: 30 * 86_400_000 }),
   })
-  .map(({ duration, beyond, ...r }) => ({
+  .map(({ duration, beyond, acceptedAfterStart, ...r }) => ({
     ...r,
     profileId: 'profile-1',
     lastEventAt: r.startedAt + duration,
     maxPositionMs: r.positionMs + beyond,
+    firstAcceptedAt: r.startedAt + acceptedAfterStart,
   }));
 
 const byStart = (records: ViewingRecord[]) =>
@@ -65,6 +74,48 @@ describe('the compressed-history chunk encoding', () => {
     );
   });
 
+  it('reads a chunk written in the v1 encoding (before trails): records judged by their start', () => {
+    // Bytes written by the v1 encoder (commit 0dcb74c); a frozen fixture, never regenerate it.
+    const v1 = Buffer.from(
+      'VkhDMQICB3RpdGxlLWEHdGl0bGUtYgICdHYFcGhvbmVvHCqeAABAAIAAAAAAAAABbxwqngAAQACAAAAAAAAAAoCg1e3uZoD07gbA7m3AzyTA7m3AzyQA4KcSoOFn4PogwY23AQACAQABAAEBbxwqngAAQACAAAAAAAAAAw==',
+      'base64',
+    );
+    expect(decodeChunk('p', v1)).toEqual({
+      records: [
+        {
+          recordId: '6f1c2a9e-0000-4000-8000-000000000001',
+          profileId: 'p',
+          titleId: 'title-a',
+          deviceId: 'tv',
+          startedAt: 1767225600000,
+          lastEventAt: 1767227400000,
+          positionMs: 1800000,
+          maxPositionMs: 1800000,
+          watchedMs: 1700000,
+          state: 'stopped',
+          titleDurationMs: 3000000,
+          firstAcceptedAt: 1767225600000,
+        },
+        {
+          recordId: '6f1c2a9e-0000-4000-8000-000000000002',
+          profileId: 'p',
+          titleId: 'title-b',
+          deviceId: 'phone',
+          startedAt: 1767232800000,
+          lastEventAt: 1767233400000,
+          positionMs: 600000,
+          maxPositionMs: 900000,
+          watchedMs: 540000,
+          state: 'paused',
+          titleDurationMs: null,
+          firstAcceptedAt: 1767232800000,
+        },
+      ],
+      removedRecordIds: ['6f1c2a9e-0000-4000-8000-000000000003'],
+    });
+    expect(READABLE_RECORD_ENCODINGS).toContain('vh-columnar-v1');
+  });
+
   it.each([
     ['an unknown format', Buffer.from('NOPE')],
     [
@@ -105,6 +156,7 @@ describe('the compressed-history chunk encoding', () => {
       watchedMs: 1_380_000,
       state: 'stopped',
       titleDurationMs: 2_700_000,
+      firstAcceptedAt: 1_770_000_000_000 + i * 1_800_000 + 2_000,
     }));
     const [small] = encodeChunks({ records, removedRecordIds: [] }, 1 << 20);
     expect(Object.keys(ZSTD_DICTIONARIES).length).toBeGreaterThan(0);

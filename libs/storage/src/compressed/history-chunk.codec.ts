@@ -5,9 +5,14 @@ import { ByteReader, ByteWriter, bytesToUuid, uuidToBytes } from './binary';
  * The compact record encoding inside a compressed-history chunk (before zstd). Columnar: each field of
  * all records is stored together, so zstd sees similar bytes side by side. Ids are 16 raw bytes, times
  * are deltas, titles and devices are indexes into a string table. A chunk is self-contained.
+ * v2 adds firstAcceptedAt; the session trails live in chunks of their own (session-trail.codec.ts),
+ * after the record chunks of the same set, so reads do not fetch them.
  */
-export const RECORD_ENCODING = 'vh-columnar-v1';
-const MAGIC = Buffer.from('VHC1', 'latin1');
+export const RECORD_ENCODING = 'vh-columnar-v2';
+/** Encodings this build reads: v1 chunks (before trails) stay readable, their records are final. */
+export const READABLE_RECORD_ENCODINGS: readonly string[] = ['vh-columnar-v1', RECORD_ENCODING];
+const MAGIC_V1 = Buffer.from('VHC1', 'latin1');
+const MAGIC = Buffer.from('VHC2', 'latin1');
 const STATES: PlaybackState[] = ['playing', 'paused', 'stopped'];
 
 export interface HistoryChunk {
@@ -47,6 +52,7 @@ export function encodeChunk(chunk: HistoryChunk): Buffer {
   for (const r of records) w.varint(STATES.indexOf(r.state));
   for (const r of records) w.varint(titles.get(r.titleId)!);
   for (const r of records) w.varint(devices.get(r.deviceId)!);
+  for (const r of records) w.signed(r.firstAcceptedAt - r.startedAt);
   w.varint(chunk.removedRecordIds.length);
   for (const id of chunk.removedRecordIds) w.bytes(uuidToBytes(id));
   return w.toBuffer();
@@ -55,7 +61,9 @@ export function encodeChunk(chunk: HistoryChunk): Buffer {
 export function decodeChunk(profileId: string, bytes: Buffer): HistoryChunk {
   try {
     const r = new ByteReader(bytes);
-    if (!r.bytes(MAGIC.length).equals(MAGIC)) throw new MalformedChunkError('unknown format');
+    const magic = r.bytes(MAGIC.length);
+    const v1 = magic.equals(MAGIC_V1);
+    if (!v1 && !magic.equals(MAGIC)) throw new MalformedChunkError('unknown format');
     const count = r.varint();
     const titles = Array.from({ length: r.varint() }, () => r.string());
     const devices = Array.from({ length: r.varint() }, () => r.string());
@@ -71,6 +79,8 @@ export function decodeChunk(profileId: string, bytes: Buffer): HistoryChunk {
     const state = column(() => STATES[r.varint()]);
     const title = column(() => titles[r.varint()]);
     const device = column(() => devices[r.varint()]);
+    // v1 knew no acceptance times: its records are judged by their start, as they were then.
+    const acceptedAfterStart = v1 ? null : column(() => r.signed());
     const removedRecordIds = Array.from({ length: r.varint() }, () => bytesToUuid(r.bytes(16)));
     if (!r.done) throw new MalformedChunkError('trailing bytes');
     const records = ids.map((recordId, i): ViewingRecord => {
@@ -88,6 +98,7 @@ export function decodeChunk(profileId: string, bytes: Buffer): HistoryChunk {
         watchedMs: watched[i],
         state: state[i],
         titleDurationMs: titleDuration[i] === 0 ? null : titleDuration[i] - 1,
+        firstAcceptedAt: startedAt[i] + (acceptedAfterStart?.[i] ?? 0),
       };
     });
     return { records, removedRecordIds };

@@ -10,7 +10,8 @@ import { activityKey, ProfileActivityIndex } from './profile-activity.index';
 /** Rows of one partition sent as one unlogged batch: a single mutation, well under the batch size limit. */
 const MAX_ROWS_PER_BATCH = 20;
 const READ_FETCH_SIZE = 5_000;
-const EVENT_COLUMNS = 'occurred_at, event_id, type, record_id, title_id, device_id, position_ms, title_duration_ms';
+const EVENT_COLUMNS =
+  'occurred_at, event_id, type, record_id, title_id, device_id, position_ms, title_duration_ms, accepted_at';
 const MIN_TOKEN = -(2n ** 63n);
 const MAX_TOKEN = 2n ** 63n - 1n;
 
@@ -38,10 +39,12 @@ export class LiveHistoryRepository {
     private readonly activity: ProfileActivityIndex,
   ) {
     this.table = `${config.cassandra.keyspace}.live_history`;
-    // USING TIMESTAMP from event time: two writes of one key resolve the same way in any order.
+    // Write time is ours (the driver's clock), not event time: a late row must outlive the range delete
+    // of a compaction that did not read it (invariant 2; see `deleteBefore`). A second write of one key
+    // (same occurredAt and eventId) replaces the first whole.
     this.insert =
       `INSERT INTO ${this.table} (profile_id, occurred_at, event_id, type, record_id, title_id, device_id, ` +
-      `position_ms, title_duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`;
+      `position_ms, title_duration_ms, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
   }
 
   /**
@@ -100,12 +103,15 @@ export class LiveHistoryRepository {
     });
   }
 
-  /** Removes the rolled-up prefix of a profile's live rows with one range tombstone. */
-  async deleteBefore(profileId: string, instant: number): Promise<void> {
+  /**
+   * Removes the rolled-up prefix of a profile's live rows with one range tombstone, timestamped
+   * `writtenBefore`: rows written after it (late events the compactor did not read) survive it.
+   */
+  async deleteBefore(profileId: string, instant: number, writtenBefore: number): Promise<void> {
     try {
       await this.client.execute(
-        `DELETE FROM ${this.table} WHERE profile_id = ? AND occurred_at < ?`,
-        [profileId, new Date(instant)],
+        `DELETE FROM ${this.table} USING TIMESTAMP ? WHERE profile_id = ? AND occurred_at < ?`,
+        [types.Long.fromNumber(writtenBefore * 1000), profileId, new Date(instant)],
         {
           prepare: true,
           consistency: consistency(this.config.cassandra.writeConsistency),
@@ -138,12 +144,12 @@ export class LiveHistoryRepository {
   /** The bound values of `insert` for one event. */
   params(event: ViewingEvent): unknown[] {
     const common = [event.profileId, new Date(event.occurredAt), event.eventId, event.type];
-    const writeTime = types.Long.fromNumber(event.occurredAt * 1000);
+    const accepted = event.acceptedAt === undefined ? null : new Date(event.acceptedAt);
     switch (event.type) {
       case 'record-removed':
-        return [...common, event.recordId, null, null, null, null, writeTime];
+        return [...common, event.recordId, null, null, null, null, accepted];
       case 'history-cleared':
-        return [...common, null, null, null, null, null, writeTime];
+        return [...common, null, null, null, null, null, accepted];
       default:
         return [
           ...common,
@@ -152,7 +158,7 @@ export class LiveHistoryRepository {
           event.deviceId,
           event.positionMs,
           event.titleDurationMs ?? null,
-          writeTime,
+          accepted,
         ];
     }
   }
@@ -170,10 +176,13 @@ export function splitTokenRing(count: number): [bigint, bigint][] {
 }
 
 function toEvent(profileId: string, row: types.Row): ViewingEvent | null {
+  const accepted = row.get('accepted_at') as Date | null;
   const base = {
     eventId: String(row.get('event_id')),
     profileId,
     occurredAt: (row.get('occurred_at') as Date).getTime(),
+    // Rows written before acceptance times were stored have none (acceptanceOf falls back).
+    ...(accepted === null ? {} : { acceptedAt: accepted.getTime() }),
   };
   const type = row.get('type') as string;
   switch (type) {

@@ -108,4 +108,14 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
        ) WITH comment = 'Watermarks of the compaction sweep: event and arrival days it has fully swept.'`,
     ],
   },
+  {
+    version: 4,
+    description: 'acceptance time of live events; trail chunks of compressed history',
+    statements: (ks) => [
+      // When the service accepted the event: clears are judged on it (one clock, invariant 6).
+      `ALTER TABLE ${ks}.live_history ADD IF NOT EXISTS accepted_at timestamp`,
+      // Chunks after the first chunk_count of a set hold session trails, read by compaction only.
+      `ALTER TABLE ${ks}.compressed_history ADD IF NOT EXISTS trail_chunk_count int`,
+    ],
+  },
 ];

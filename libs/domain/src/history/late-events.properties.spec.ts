@@ -1,0 +1,210 @@
+import fc from 'fast-check';
+import { PLAYBACK_EVENT_TYPES, PlaybackEvent, ViewingEvent } from '../events/viewing-event';
+import { CompressedHistory, EMPTY_COMPRESSED_HISTORY } from './compressed-history';
+import { compactHistory } from './history-compaction';
+import { foldHistory, needsTrails, visibleRecords } from './history-fold';
+
+// Small pools, so that sessions, event times and compaction cutoffs collide often.
+const SESSIONS = [1, 2, 3, 4].map((i) => `00000000-0000-4000-8000-00000000000${i}`);
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const MIN = 60_000;
+const minute = (max: number) => fc.integer({ min: 0, max }).map((m) => T0 + m * MIN);
+
+const playback = fc.record({
+  type: fc.constantFrom(...PLAYBACK_EVENT_TYPES),
+  playbackSessionId: fc.constantFrom(...SESSIONS),
+  titleId: fc.constantFrom('title-a', 'title-b'),
+  deviceId: fc.constantFrom('tv', 'phone'),
+  positionMs: fc.integer({ min: 0, max: 120 }).map((s) => s * 30_000),
+  occurredAt: minute(120),
+  titleDurationMs: fc.option(fc.constantFrom(3_000_000, 6_000_000), { nil: undefined }),
+  acceptDelay: fc.integer({ min: 0, max: 30 }).map((m) => m * MIN),
+});
+const removal = fc.record({ type: fc.constant('record-removed' as const), recordId: fc.constantFrom(...SESSIONS) });
+const clear = fc.record({ type: fc.constant('history-cleared' as const), acceptedAt: minute(150) });
+
+/** A profile's events with unique ids, plus variants: the same eventId re-stamped with other content. */
+const eventsWithVariants = fc
+  .tuple(
+    fc.array(
+      fc.oneof({ weight: 12, arbitrary: playback }, { weight: 1, arbitrary: removal }, { weight: 1, arbitrary: clear }),
+      {
+        maxLength: 40,
+      },
+    ),
+    fc.array(
+      fc.record({
+        of: fc.nat(),
+        shift: fc.integer({ min: 1, max: 40 }).chain((m) => fc.constantFrom(m, -m)),
+        positionMs: fc.integer({ min: 0, max: 120 }).map((s) => s * 30_000),
+        acceptDelay: fc.integer({ min: 0, max: 30 }).map((m) => m * MIN),
+      }),
+      { maxLength: 6 },
+    ),
+    fc.uniqueArray(fc.uuid(), { minLength: 40, maxLength: 40 }),
+  )
+  .map(([raw, variants, ids]) => {
+    const events: ViewingEvent[] = raw.map((spec, i): ViewingEvent => {
+      const base = { eventId: ids[i], profileId: 'profile-1' };
+      if (spec.type === 'record-removed') return { ...base, ...spec, occurredAt: T0 + 200 * MIN };
+      if (spec.type === 'history-cleared') return { ...base, ...spec, occurredAt: spec.acceptedAt };
+      const { acceptDelay, titleDurationMs, ...rest } = spec;
+      return {
+        ...base,
+        ...rest,
+        ...(titleDurationMs === undefined ? {} : { titleDurationMs }),
+        acceptedAt: spec.occurredAt + acceptDelay,
+      };
+    });
+    const playbacks = events.filter((e): e is PlaybackEvent => 'playbackSessionId' in e);
+    for (const v of playbacks.length ? variants : []) {
+      const original = playbacks[v.of % playbacks.length];
+      const occurredAt = original.occurredAt + v.shift * MIN;
+      // Two contents under one (occurredAt, eventId) share a live row: the last one written is kept (README).
+      if (events.some((e) => e.eventId === original.eventId && e.occurredAt === occurredAt)) continue;
+      events.push({ ...original, occurredAt, positionMs: v.positionMs, acceptedAt: occurredAt + v.acceptDelay });
+    }
+    return events;
+  });
+
+interface Step {
+  /** Compact after this many deliveries. */
+  after: number;
+  cutoff: number;
+  /** A crash between the version switch and the range delete: every rolled-up row stays. */
+  crashBeforeDelete: boolean;
+}
+
+/** Deliveries in any order, some events several times; compactions interleaved at random points. */
+const scenario = eventsWithVariants.chain((events) =>
+  fc.tuple(
+    fc.constant(events),
+    fc.array(fc.nat(), { maxLength: events.length }).chain((repeats) =>
+      fc.shuffledSubarray([...events, ...repeats.map((r) => events[r % events.length])], {
+        minLength: events.length + repeats.length,
+      }),
+    ),
+    fc.array(fc.record({ after: fc.nat({ max: 60 }), cutoff: minute(150), crashBeforeDelete: fc.boolean() }), {
+      maxLength: 4,
+    }),
+    fc.array(fc.boolean(), { minLength: 60, maxLength: 60 }),
+  ),
+);
+
+/** The live table: one row per (occurredAt, eventId), as its primary key; an event written again overwrites. */
+const rowKey = (e: ViewingEvent) => `${e.occurredAt}|${e.eventId}`;
+
+/** What a reader sees: live rows folded onto the compressed history, trails loaded only when needed. */
+function read(live: Map<string, ViewingEvent>, compressed: CompressedHistory) {
+  const rows = [...live.values()];
+  const withoutTrails = { ...compressed, trails: undefined };
+  const loaded = needsTrails(rows, withoutTrails) ? compressed : withoutTrails;
+  return visibleRecords(foldHistory(rows, loaded));
+}
+
+describe('invariants 1 and 3: late and repeated events across compactions', () => {
+  it('ends with the fold of all distinct events in order, whatever the arrival order and compaction points', () => {
+    fc.assert(
+      fc.property(scenario, ([events, deliveries, steps, keepRow]) => {
+        const expected = visibleRecords(foldHistory(events));
+        const live = new Map<string, ViewingEvent>();
+        let compressed: CompressedHistory = EMPTY_COMPRESSED_HISTORY;
+        const compact = (step: Step, arrived: ViewingEvent[]) => {
+          const before = read(live, compressed);
+          compressed = compactHistory(compressed, [...live.values()], step.cutoff);
+          // Readers during and after compaction see the same records (invariant 3).
+          expect(read(live, compressed)).toEqual(before);
+          if (!step.crashBeforeDelete) {
+            // The range delete; some rows written just before it survive (its tombstone is older).
+            let i = 0;
+            for (const [key, row] of live) {
+              if (row.occurredAt < compressed.compactedBefore! && !keepRow[i++ % keepRow.length]) live.delete(key);
+            }
+          }
+          expect(read(live, compressed)).toEqual(visibleRecords(foldHistory(arrived)));
+        };
+        deliveries.forEach((event, i) => {
+          live.set(rowKey(event), event);
+          for (const step of steps) if (step.after === i) compact(step, deliveries.slice(0, i + 1));
+        });
+        expect(read(live, compressed)).toEqual(expected);
+        compact({ after: -1, cutoff: T0 + 300 * MIN, crashBeforeDelete: false }, deliveries);
+        expect(read(live, compressed)).toEqual(expected);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('counts a late event once, when compaction first folds it', () => {
+    const session = SESSIONS[0];
+    const event = (id: string, minutes: number): PlaybackEvent => ({
+      eventId: id,
+      profileId: 'profile-1',
+      playbackSessionId: session,
+      titleId: 'title-a',
+      deviceId: 'tv',
+      type: 'play',
+      positionMs: minutes * MIN,
+      occurredAt: T0 + minutes * MIN,
+      acceptedAt: T0 + minutes * MIN,
+    });
+    const first = compactHistory(EMPTY_COMPRESSED_HISTORY, [event('a', 10), event('b', 20)], T0 + 60 * MIN);
+    expect(first.lateEvents).toBe(0);
+    // 'b' is a left-over row (crash before the range delete), 'c' is late.
+    const second = compactHistory(first, [event('b', 20), event('c', 5)], T0 + 60 * MIN);
+    expect(second.lateEvents).toBe(1);
+    expect(second.records[0].startedAt).toBe(T0 + 5 * MIN);
+    expect(compactHistory(second, [event('c', 5)], T0 + 60 * MIN).lateEvents).toBe(0);
+  });
+});
+
+describe('invariant 6: a clear is judged on the service clock, whatever the device clocks', () => {
+  const SKEWS = [-5 * MIN, 0, 5 * MIN];
+  const sessions = fc.array(
+    fc.record({
+      acceptedAt: minute(60),
+      skew: fc.constantFrom(...SKEWS),
+      events: fc.integer({ min: 1, max: 4 }),
+    }),
+    { minLength: 1, maxLength: 4 },
+  );
+
+  it('hides exactly the sessions first accepted at or before the clear, before and after compaction', () => {
+    fc.assert(
+      fc.property(sessions, minute(60), minute(90), (specs, clearedAt, cutoff) => {
+        const events: ViewingEvent[] = [];
+        specs.forEach((spec, s) => {
+          for (let k = 0; k < spec.events; k++) {
+            const acceptedAt = spec.acceptedAt + k * MIN;
+            events.push({
+              eventId: `00000000-0000-4000-8000-0000000${s}000${k}`,
+              profileId: 'profile-1',
+              playbackSessionId: SESSIONS[s],
+              titleId: 'title-a',
+              deviceId: 'tv',
+              type: k === 0 ? 'play' : 'pause',
+              positionMs: k * MIN,
+              // The device clock runs ahead of or behind the service's by `skew`.
+              occurredAt: acceptedAt + spec.skew,
+              acceptedAt,
+            });
+          }
+        });
+        const clear: ViewingEvent = {
+          eventId: '00000000-0000-4000-8000-00000000ffff',
+          profileId: 'profile-1',
+          type: 'history-cleared',
+          occurredAt: clearedAt,
+          acceptedAt: clearedAt,
+        };
+        const visible = new Set(specs.flatMap((spec, s) => (spec.acceptedAt > clearedAt ? [SESSIONS[s]] : [])));
+        const all = [...events, clear];
+        expect(new Set(visibleRecords(foldHistory(all)).map((r) => r.recordId))).toEqual(visible);
+        const compressed = compactHistory(EMPTY_COMPRESSED_HISTORY, all, cutoff);
+        const live = all.filter((e) => e.occurredAt >= compressed.compactedBefore!);
+        expect(new Set(visibleRecords(foldHistory(live, compressed)).map((r) => r.recordId))).toEqual(visible);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

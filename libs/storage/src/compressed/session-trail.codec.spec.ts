@@ -1,0 +1,67 @@
+import fc from 'fast-check';
+import { PLAYBACK_EVENT_TYPES, PlaybackEvent } from '@vh/domain';
+import { MalformedChunkError } from './history-chunk.codec';
+import { decodeTrailChunk, encodeTrailChunk, encodeTrailChunks, isTrailChunk } from './session-trail.codec';
+
+const trailOf = (recordId: string) =>
+  fc
+    .array(
+      fc.record(
+        {
+          eventId: fc.uuid(),
+          type: fc.constantFrom(...PLAYBACK_EVENT_TYPES),
+          titleId: fc.constantFrom('t1', 'ñandú-ü'),
+          deviceId: fc.constantFrom('tv', 'x'.repeat(64)),
+          positionMs: fc.integer({ min: 0, max: 172_800_000 }),
+          occurredAt: fc.integer({ min: 0, max: 4_000_000_000_000 }),
+          titleDurationMs: fc.integer({ min: 0, max: 172_800_000 }),
+          acceptedAt: fc.integer({ min: 0, max: 4_000_000_000_000 }),
+        },
+        { requiredKeys: ['eventId', 'type', 'titleId', 'deviceId', 'positionMs', 'occurredAt'] },
+      ),
+      { minLength: 1, maxLength: 12 },
+    )
+    .map((events) => events.map((e): PlaybackEvent => ({ ...e, profileId: 'profile-1', playbackSessionId: recordId })));
+
+const trails = fc
+  .uniqueArray(fc.uuid(), { maxLength: 20 })
+  .chain((ids) => fc.tuple(...ids.map((id) => trailOf(id).map((t) => [id, t] as const))))
+  .map((entries) => new Map<string, PlaybackEvent[]>(entries.map(([id, t]) => [id, t])));
+
+describe('the session-trail chunk encoding', () => {
+  it('round-trips any trails, with and without acceptance times and title durations', () => {
+    fc.assert(
+      fc.property(trails, (input) => {
+        const bytes = encodeTrailChunk(input);
+        expect(isTrailChunk(bytes)).toBe(true);
+        expect(decodeTrailChunk('profile-1', bytes)).toEqual(input);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('splits into chunks under the size bound that together hold every trail', () => {
+    fc.assert(
+      fc.property(trails, fc.integer({ min: 100, max: 2000 }), (input, max) => {
+        const chunks = encodeTrailChunks(input, max);
+        const decoded = chunks.map((c) => decodeTrailChunk('profile-1', c));
+        for (const d of decoded) expect(d.size).toBeGreaterThan(0);
+        chunks.forEach((c, i) => expect(c.length <= max || decoded[i].size === 1).toBe(true));
+        expect(new Map(decoded.flatMap((d) => [...d]))).toEqual(input);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('rejects a record chunk, a truncated and an over-long trail chunk', () => {
+    const bytes = encodeTrailChunk(
+      fc.sample(
+        trails.filter((t) => t.size > 0),
+        1,
+      )[0],
+    );
+    expect(() => decodeTrailChunk('p', Buffer.from('VHC2'))).toThrow(MalformedChunkError);
+    expect(() => decodeTrailChunk('p', bytes.subarray(0, bytes.length - 1))).toThrow(MalformedChunkError);
+    expect(() => decodeTrailChunk('p', Buffer.concat([bytes, Buffer.from([0])]))).toThrow(MalformedChunkError);
+  });
+});
