@@ -34,7 +34,7 @@ export class ProfileActivityIndex {
     await this.client.execute(
       `INSERT INTO ${this.table} (day, shard, profile_id) VALUES (?, ?, ?)`,
       [dayOf(occurredAt), shardOf(profileId), profileId],
-      { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) },
+      { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency), isIdempotent: true },
     );
     this.recorded.add(key);
   }
@@ -51,6 +51,7 @@ export class ProfileActivityIndex {
             prepare: true,
             fetchSize: 5_000,
             consistency: consistency(this.config.cassandra.readConsistency),
+            isIdempotent: true,
           },
         );
       } catch (error) {
