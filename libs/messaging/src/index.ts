@@ -3,3 +3,4 @@ export * from './event-log-topics';
 export * from './viewing-event.publisher';
 export * from './dead-letter.publisher';
 export * from './event-log.consumer';
+export * from './event-log-stalls';
