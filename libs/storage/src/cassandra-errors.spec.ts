@@ -22,13 +22,19 @@ describe('Cassandra error classification', () => {
     ['overloaded', new errors.ResponseError(codes.overloaded, 'overloaded')],
     ['a server error', new errors.ResponseError(codes.serverError, 'java.lang.OutOfMemoryError')],
     ['a write failure', new errors.ResponseError(codes.writeFailure, 'Operation failed')],
-    ['an unknown error', new Error('something else')],
   ];
 
   it.each(clusterFailures)('classes %s as transient', (_, error) => {
     expect(isTransientCassandraError(error)).toBe(true);
     expect(writeFailure(error, null)).toBeInstanceOf(DependencyUnavailableError);
     expect(asStorageError(error)).toBeInstanceOf(DependencyUnavailableError);
+  });
+
+  it('retries a write that failed for a reason of unknown origin, which reads treat as a bug (500) instead', () => {
+    const unknown = new Error('something else');
+    expect(writeFailure(unknown, null)).toBeInstanceOf(DependencyUnavailableError);
+    expect(isTransientCassandraError(unknown)).toBe(false);
+    expect(asStorageError(unknown)).toBe(unknown);
   });
 
   it('classes a mutation Cassandra refuses as invalid (e.g. too large) as the row itself', () => {

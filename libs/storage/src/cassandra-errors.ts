@@ -20,9 +20,16 @@ export function isInvalidStatementError(error: unknown): boolean {
   return error instanceof errors.ResponseError && error.code === types.responseErrorCodes.invalid;
 }
 
-/** True when retrying the same statement later may succeed: the cluster, not the statement, is the problem. */
+/**
+ * True when retrying the same statement later may succeed: a failure the driver or the socket reports,
+ * other than Invalid. An error that comes from neither is a bug of ours, not the cluster's (so it does not
+ * trip the read circuit breaker, and reads answer 500 for it).
+ */
 export function isTransientCassandraError(error: unknown): boolean {
-  return !isInvalidStatementError(error);
+  if (isInvalidStatementError(error)) return false;
+  if (error instanceof errors.DriverError) return true;
+  // Socket-level failures surface as plain errors with a code (ECONNRESET, EPIPE, ...).
+  return typeof (error as { code?: unknown } | null)?.code === 'string';
 }
 
 /** Rethrows a transient Cassandra error as DependencyUnavailableError (HTTP 503); anything else as it is. */
@@ -35,8 +42,10 @@ export function asStorageError(error: unknown): Error {
 }
 
 /**
- * The typed error of a failed write. `schemaProblem` is set when the keyspace lacks tables (or could not be
- * checked): then even an Invalid response is the cluster's state, not the row's fault.
+ * The typed error of a failed write. Anything but an Invalid response is retried, even an error of unknown
+ * origin: holding an event back until someone looks is safe, dropping it is not (invariant 2).
+ * `schemaProblem` is set when the keyspace lacks tables (or could not be checked): then even an Invalid
+ * response is the cluster's state, not the row's fault.
  */
 export function writeFailure(
   error: unknown,
