@@ -14,14 +14,15 @@ describe('EventLogStalls', () => {
     expect(stalls.describe(11_000)).toEqual(['partition 1 stalled for 9 s: cassandra is unavailable: no host']);
   });
 
-  it('asks for a log line when a stall starts or changes reason, then at most once a minute', () => {
+  it('asks for a log line when a stall starts, then at most once a minute per partition', () => {
     const stalls = new EventLogStalls();
-    expect(stalls.stall(0, 'a', 0)).toBe(true);
-    expect(stalls.stall(0, 'a', 5_000)).toBe(false);
-    expect(stalls.stall(0, 'b', 6_000)).toBe(true);
-    expect(stalls.stall(0, 'b', 30_000)).toBe(false);
-    expect(stalls.stall(0, 'b', 66_000)).toBe(true);
+    expect(stalls.stall(0, '12 events not written: a', 0)).toBe(true);
+    expect(stalls.stall(0, '9 events not written: a', 5_000)).toBe(false);
+    expect(stalls.stall(1, '3 events not written: a', 5_000)).toBe(true);
+    expect(stalls.stall(0, '9 events not written: b', 30_000)).toBe(false);
+    expect(stalls.describe(30_000)[0]).toMatch(/stalled for 30 s: 9 events not written: b$/);
+    expect(stalls.stall(0, '9 events not written: b', 60_000)).toBe(true);
     stalls.clear(0);
-    expect(stalls.stall(0, 'b', 67_000)).toBe(true);
+    expect(stalls.stall(0, '9 events not written: b', 61_000)).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { Global, Injectable, Module } from '@nestjs/common';
 
-/** A line per partition at most this often while it stays stalled for the same reason: one outage, few lines. */
+/** A line per partition at most this often while it stays stalled: one outage, a few lines, not one per retry. */
 const LOG_EVERY_MS = 60_000;
 
 interface Stall {
@@ -17,10 +17,13 @@ interface Stall {
 export class EventLogStalls {
   private readonly stalls = new Map<number, Stall>();
 
-  /** Notes a stall; true when it deserves a log line (new, a new reason, or the last line is old). */
+  /**
+   * Notes a stall; true when it deserves a log line: a new stall, or the last line is a minute old (the
+   * reason carries a count that changes with every batch, so a change of wording is no reason to log).
+   */
   stall(partition: number, reason: string, now = Date.now()): boolean {
     const previous = this.stalls.get(partition);
-    const log = !previous || previous.reason !== reason || now - previous.loggedAt >= LOG_EVERY_MS;
+    const log = !previous || now - previous.loggedAt >= LOG_EVERY_MS;
     this.stalls.set(partition, {
       reason,
       since: previous?.since ?? now,
