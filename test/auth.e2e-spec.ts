@@ -122,6 +122,15 @@ describe('authentication and authorisation on every route', () => {
       ),
     );
     const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${payload}.`;
+    // Correctly signed, but without exp: once leaked it would work for ever (issue 11 §7).
+    const eternal = await new SignJWT({
+      scope: 'events:write history:read history:delete history:read:all compaction:admin',
+      profiles: [owner],
+    })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(environment.config.auth.issuer)
+      .setAudience(environment.config.auth.audience)
+      .sign(new TextEncoder().encode(environment.config.auth.secret));
     const bad: Headers[] = [
       {},
       { authorization: 'Bearer' },
@@ -130,6 +139,7 @@ describe('authentication and authorisation on every route', () => {
       { authorization: `Bearer ${forged}` },
       { authorization: `Bearer ${tampered}` },
       { authorization: `Bearer ${unsigned}` },
+      { authorization: `Bearer ${eternal}` },
     ];
     for (const route of routes()) {
       for (const headers of bad) {

@@ -1,7 +1,8 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port';
 
 const INFRA = join(__dirname, '../../scripts/infra.sh');
 
@@ -72,5 +73,71 @@ export class PrivateRedis {
   async dispose(): Promise<void> {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A single-node Cassandra of the test's own (scripts/infra.sh with its own state directory and ports, the
+ * checkout's cassandra.yaml.template), so a test may kill -9 it without touching the shared node.
+ */
+export class PrivateCassandra {
+  private readonly dir = mkdtempSync(join(tmpdir(), 'vh-cassandra-'));
+
+  private constructor(
+    readonly port: number,
+    private readonly storagePort: number,
+    private readonly jmxPort: number,
+  ) {}
+
+  /** On free ports; call `start` next. */
+  static async create(): Promise<PrivateCassandra> {
+    return new PrivateCassandra(await freePort(), await freePort(), await freePort());
+  }
+
+  /** For CASSANDRA_CONTACT_POINTS. */
+  get contactPoint(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the node (again, on the same data after a kill) and waits until it answers CQL. */
+  async start(): Promise<void> {
+    const env = {
+      ...process.env,
+      INFRA_STATE_DIR: this.dir,
+      INFRA_CASSANDRA_PORT: String(this.port),
+      INFRA_CASSANDRA_STORAGE_PORT: String(this.storagePort),
+      INFRA_CASSANDRA_JMX_PORT: String(this.jmxPort),
+    };
+    const child = spawn('bash', [INFRA, 'start', 'cassandra'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    if (code !== 0) throw new Error(`private cassandra did not start: ${stderr}`);
+  }
+
+  /** A crash: SIGKILL of the JVM, nothing flushed; waits until the process is gone. */
+  async kill(): Promise<void> {
+    const pid = this.pid();
+    if (pid === null) return;
+    process.kill(pid, 'SIGKILL');
+    while (this.pid() !== null) await new Promise((r) => setTimeout(r, 100));
+  }
+
+  async dispose(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** The JVM's pid, only while its command line names this node's own state directory. */
+  private pid(): number | null {
+    const file = join(this.dir, 'cassandra', 'pid');
+    if (!existsSync(file)) return null;
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return cmdline.includes('CassandraDaemon') && cmdline.includes(this.dir) ? pid : null;
+    } catch {
+      return null;
+    }
   }
 }

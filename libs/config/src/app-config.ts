@@ -36,6 +36,8 @@ export const environmentSchema = z.object({
   EVENT_TOPIC: topicName('viewing-history-events'),
   DEAD_LETTER_TOPIC: topicName('viewing-history-events.dead-letter'),
   EVENT_TOPIC_PARTITIONS: int(6, 1, 1000),
+  /** Replicas of each topic `migrate` creates; 0: as many as there are brokers, up to 3. */
+  KAFKA_REPLICATION_FACTOR: int(0, 0, 9),
   /** The event log is the source of truth: kept forever (-1) unless told otherwise. */
   EVENT_TOPIC_RETENTION_MS: z.coerce.number().int().min(-1).default(-1),
   DEAD_LETTER_TOPIC_RETENTION_MS: z.coerce
@@ -161,6 +163,7 @@ export class AppConfig {
       eventTopic: string;
       deadLetterTopic: string;
       eventTopicPartitions: number;
+      replicationFactor: number;
       eventTopicRetentionMs: number;
       deadLetterTopicRetentionMs: number;
     },
@@ -272,6 +275,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       eventTopic: e.EVENT_TOPIC,
       deadLetterTopic: e.DEAD_LETTER_TOPIC,
       eventTopicPartitions: e.EVENT_TOPIC_PARTITIONS,
+      replicationFactor: e.KAFKA_REPLICATION_FACTOR,
       eventTopicRetentionMs: e.EVENT_TOPIC_RETENTION_MS,
       deadLetterTopicRetentionMs: e.DEAD_LETTER_TOPIC_RETENTION_MS,
     },

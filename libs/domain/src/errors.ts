@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'replay_target_not_empty',
   'truncated_event_log',
   'repair_race',
+  'row_rejected',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

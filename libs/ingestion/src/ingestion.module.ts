@@ -1,11 +1,17 @@
 import { Module } from '@nestjs/common';
-import { DeadLetterPublisher, DeadLetterSink, EventLogBatchHandler, EventLogConsumer } from '@vh/messaging';
+import {
+  DeadLetterPublisher,
+  DeadLetterSink,
+  EventLogBatchHandler,
+  EventLogConsumer,
+  EventLogStallsModule,
+} from '@vh/messaging';
 import { StorageModule } from '@vh/storage';
 import { LiveHistoryIngestor } from './live-history.ingestor';
 
 /** Event log -> live history: the consumer transport, the ingestor and its dead-letter sink. */
 @Module({
-  imports: [StorageModule],
+  imports: [StorageModule, EventLogStallsModule],
   providers: [
     LiveHistoryIngestor,
     { provide: EventLogBatchHandler, useExisting: LiveHistoryIngestor },

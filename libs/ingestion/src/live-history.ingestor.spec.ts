@@ -1,16 +1,16 @@
-import { errors } from 'cassandra-driver';
 import { KafkaMessage } from 'kafkajs';
 import { loadConfig } from '@vh/config';
-import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
+import { DependencyUnavailableError, encodeViewingEvent, ViewingEvent } from '@vh/domain';
 import { playbackEvent } from '@vh/domain/testing/viewing-event.fixtures';
 import { DeadLetter, DeadLetterSink, EventLogBatch } from '@vh/messaging';
-import { AppendOptions, FailedWrite, LiveHistoryRepository } from '@vh/storage';
+import { AppendOptions, FailedWrite, LiveHistoryRepository, RowRejectedError } from '@vh/storage';
 import { LiveHistoryIngestor } from './live-history.ingestor';
 
 /** In-memory live history that can be told to fail, transiently or for one row. */
 class FakeLiveHistory {
   rows = new Map<string, ViewingEvent>();
   transientFailuresLeft = 0;
+  unavailableBecause = 'All host(s) tried for query failed';
   rejectEventId: string | null = null;
   calls: AppendOptions[] = [];
 
@@ -18,14 +18,14 @@ class FakeLiveHistory {
     this.calls.push(options);
     if (this.transientFailuresLeft > 0) {
       this.transientFailuresLeft--;
-      return [{ events: [...events], error: new errors.NoHostAvailableError({}) }];
+      return [{ events: [...events], error: new DependencyUnavailableError('cassandra', this.unavailableBecause) }];
     }
     const size = options.rowsPerBatch ?? 20;
     const failed: FailedWrite[] = [];
     for (let i = 0; i < events.length; i += size) {
       const group = events.slice(i, i + size);
       if (group.some((e) => e.eventId === this.rejectEventId)) {
-        failed.push({ events: group, error: new Error('Invalid: value out of range') });
+        failed.push({ events: group, error: new RowRejectedError('invalid (0x2200): value out of range') });
       } else {
         for (const e of group) this.rows.set(e.eventId, e);
       }
@@ -105,6 +105,35 @@ describe('LiveHistoryIngestor', () => {
     live.transientFailuresLeft = 100;
     const outcome = await ingestor.handleBatch(batchOf(events.map(encodeViewingEvent)), control);
     expect(outcome).toEqual({ status: 'retry-later', reason: expect.stringMatching(/3 events not written/) });
+    expect(deadLetters.letters).toEqual([]);
+  });
+
+  it('never dead-letters an event while storage is unavailable, however long: the batch comes back until written', async () => {
+    const { live, deadLetters, ingestor } = setup({ INGEST_RETRY_BUDGET_MS: '0' });
+    live.transientFailuresLeft = 500;
+    const batch = batchOf(events.map(encodeViewingEvent));
+    // The consumer pauses the partition and hands the same batch back after each retry-later.
+    for (let attempt = 0; attempt < 500; attempt++) {
+      const outcome = await ingestor.handleBatch(batch, control);
+      expect(outcome.status).toBe('retry-later');
+    }
+    expect(await ingestor.handleBatch(batch, control)).toEqual({ status: 'done' });
+    expect([...live.rows.keys()].sort()).toEqual(events.map((e) => e.eventId).sort());
+    expect(deadLetters.letters).toEqual([]);
+  });
+
+  it('waits for a keyspace without its tables and says why, dead-lettering nothing', async () => {
+    const { live, deadLetters, ingestor } = setup({ INGEST_RETRY_BUDGET_MS: '0' });
+    live.transientFailuresLeft = 3;
+    live.unavailableBecause = 'keyspace vh lacks migrations 1, 2: run `npm run migrate`';
+    const batch = batchOf(events.map(encodeViewingEvent));
+    for (let attempt = 0; attempt < 3; attempt++)
+      expect(await ingestor.handleBatch(batch, control)).toEqual({
+        status: 'retry-later',
+        reason: expect.stringMatching(/3 events not written: cassandra is unavailable: keyspace vh lacks migrations/),
+      });
+    expect(await ingestor.handleBatch(batch, control)).toEqual({ status: 'done' });
+    expect(live.rows.size).toBe(3);
     expect(deadLetters.letters).toEqual([]);
   });
 

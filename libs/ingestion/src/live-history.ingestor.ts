@@ -11,14 +11,17 @@ import {
   EventLogBatchHandler,
 } from '@vh/messaging';
 import { metrics } from '@vh/metrics';
-import { isTransientCassandraError, LiveHistoryRepository } from '@vh/storage';
+import { LiveHistoryRepository, RowRejectedError } from '@vh/storage';
 
 const FIRST_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
 
 /**
  * Event log -> live history. A batch is done only when every valid event is in Cassandra and every
- * unprocessable message is in the dead-letter topic; otherwise it is retried, never skipped.
+ * unprocessable message is in the dead-letter topic; otherwise it is retried, never skipped. Only a row
+ * Cassandra itself refuses (RowRejectedError) is dead-lettered; any other failure is retried for as long
+ * as it lasts (invariant 2): in place for `INGEST_RETRY_BUDGET_MS`, then the partition pauses and the same
+ * batch is fetched again, with no deadline after which an event is given up.
  */
 @Injectable()
 export class LiveHistoryIngestor extends EventLogBatchHandler {
@@ -53,17 +56,18 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
       }
     }
 
-    const deadline = Date.now() + this.config.ingest.retryBudgetMs;
+    const inPlaceUntil = Date.now() + this.config.ingest.retryBudgetMs;
     let pending = events;
+    let rejected = 0;
     let rowsPerBatch: number | undefined;
     let backoff = FIRST_BACKOFF_MS;
     while (pending.length > 0) {
       const failed = await this.liveHistory.append(pending, { rowsPerBatch });
       pending = [];
-      let transient: unknown = null;
+      let unavailable: Error | null = null;
       for (const { events: group, error } of failed) {
-        if (isTransientCassandraError(error)) {
-          transient = error;
+        if (!(error instanceof RowRejectedError)) {
+          unavailable = error;
           pending.push(...group);
         } else if (group.length > 1) {
           // One bad row fails its whole batch: write the rows one by one to find it.
@@ -71,15 +75,14 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
           pending.push(...group);
         } else {
           const source = sources.get(group[0].eventId)!;
-          letters.push(this.letter(batch, source, `rejected by storage: ${(error as Error).message}`));
+          letters.push(this.letter(batch, source, `rejected by storage: ${error.message}`));
+          rejected++;
         }
       }
-      if (pending.length === 0 || transient === null) continue;
-      if (!control.isRunning() || Date.now() + backoff > deadline) {
-        return {
-          status: 'retry-later',
-          reason: `${pending.length} events not written: ${(transient as Error).message}`,
-        };
+      if (pending.length === 0 || unavailable === null) continue;
+      if (!control.isRunning() || Date.now() + backoff > inPlaceUntil) {
+        // Not a give-up: nothing is resolved, the partition pauses and this batch comes back.
+        return { status: 'retry-later', reason: `${pending.length} events not written: ${unavailable.message}` };
       }
       await sleep(backoff);
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
@@ -95,9 +98,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
         return { status: 'retry-later', reason: `dead-letter topic unavailable: ${(error as Error).message}` };
       }
     }
-    metrics.ingestEventsWritten.inc(
-      events.length - letters.filter((l) => l.reason.startsWith('rejected by storage')).length,
-    );
+    metrics.ingestEventsWritten.inc(events.length - rejected);
     stopTimer();
     return { status: 'done' };
   }

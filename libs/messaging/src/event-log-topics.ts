@@ -4,13 +4,36 @@ import { AppConfig } from '@vh/config';
 export interface TopicReport {
   created: string[];
   existing: string[];
+  replicationFactor: number;
+  minInsyncReplicas: number;
 }
 
-/** Creates the event topic and its dead-letter topic if missing, and keeps their retention as configured. */
+/**
+ * Replicas that must hold an event before the broker acknowledges it (the producers send acks=all): a
+ * majority from 3 replicas up (3 -> 2, 5 -> 3), so an acknowledged event survives the loss of a broker
+ * and one broker down stops no writes; 1 below that, where requiring 2 of 2 would stop writes whenever a
+ * broker is down. Invariant 2.
+ */
+export function minInsyncReplicas(replicationFactor: number): number {
+  return replicationFactor >= 3 ? Math.floor(replicationFactor / 2) + 1 : 1;
+}
+
+/**
+ * Creates the event topic and its dead-letter topic if missing, and keeps their retention and
+ * min.insync.replicas as configured (alterConfigs replaces a topic's whole configuration: both every time).
+ */
 export async function ensureEventLogTopics(kafka: Kafka, config: AppConfig['kafka']): Promise<TopicReport> {
   const admin = kafka.admin();
   await admin.connect();
   try {
+    const replicationFactor =
+      config.replicationFactor > 0
+        ? config.replicationFactor
+        : Math.min(3, (await admin.describeCluster()).brokers.length);
+    const entries = (retentionMs: number) => [
+      { name: 'retention.ms', value: String(retentionMs) },
+      { name: 'min.insync.replicas', value: String(minInsyncReplicas(replicationFactor)) },
+    ];
     const wanted = [
       {
         topic: config.eventTopic,
@@ -27,8 +50,8 @@ export async function ensureEventLogTopics(kafka: Kafka, config: AppConfig['kafk
         topics: missing.map((t) => ({
           topic: t.topic,
           numPartitions: t.numPartitions,
-          replicationFactor: -1,
-          configEntries: [{ name: 'retention.ms', value: String(t.retentionMs) }],
+          replicationFactor,
+          configEntries: entries(t.retentionMs),
         })),
       });
     }
@@ -39,11 +62,16 @@ export async function ensureEventLogTopics(kafka: Kafka, config: AppConfig['kafk
         resources: present.map((t) => ({
           type: ConfigResourceTypes.TOPIC,
           name: t.topic,
-          configEntries: [{ name: 'retention.ms', value: String(t.retentionMs) }],
+          configEntries: entries(t.retentionMs),
         })),
       });
     }
-    return { created: missing.map((t) => t.topic), existing: present.map((t) => t.topic) };
+    return {
+      created: missing.map((t) => t.topic),
+      existing: present.map((t) => t.topic),
+      replicationFactor,
+      minInsyncReplicas: minInsyncReplicas(replicationFactor),
+    };
   } finally {
     await admin.disconnect();
   }

@@ -3,6 +3,7 @@ import { CustomTransportStrategy, Server } from '@nestjs/microservices';
 import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { AppConfig } from '@vh/config';
 import { metrics } from '@vh/metrics';
+import { EventLogStalls } from './event-log-stalls';
 import { createKafka } from './kafka-client';
 
 export interface EventLogBatch {
@@ -40,6 +41,7 @@ export class EventLogConsumer extends Server implements CustomTransportStrategy 
   constructor(
     private readonly config: AppConfig,
     private readonly handler: EventLogBatchHandler,
+    private readonly stalls: EventLogStalls = new EventLogStalls(),
   ) {
     super();
     this.kafka = createKafka(config.kafka, 'ingest');
@@ -82,6 +84,7 @@ export class EventLogConsumer extends Server implements CustomTransportStrategy 
     consumer.on(consumer.events.CRASH, (event) =>
       this.logger.error(`consumer crashed (restart: ${event.payload.restart}): ${event.payload.error.message}`),
     );
+    consumer.on(consumer.events.GROUP_JOIN, () => this.stalls.clearAll());
     await consumer.connect();
     await consumer.subscribe({ topics: [this.config.kafka.eventTopic], fromBeginning: true });
     await consumer.run({
@@ -101,15 +104,17 @@ export class EventLogConsumer extends Server implements CustomTransportStrategy 
       { heartbeat: () => payload.heartbeat(), isRunning: () => payload.isRunning() && !payload.isStale() },
     );
     if (outcome.status === 'done') {
+      this.stalls.clear(batch.partition);
       payload.resolveOffset(batch.messages[batch.messages.length - 1].offset);
       await payload.commitOffsetsIfNecessary();
       await payload.heartbeat();
       return;
     }
-    // Nothing resolved: after the pause the same messages are fetched again.
-    this.logger.warn(
-      `partition ${batch.partition} paused for ${this.config.ingest.pauseMs} ms at offset ${batch.firstOffset()}: ${outcome.reason}`,
-    );
+    // Nothing resolved: after the pause the same messages are fetched again, for as long as it takes.
+    if (this.stalls.stall(batch.partition, outcome.reason))
+      this.logger.warn(
+        `partition ${batch.partition} paused at offset ${batch.firstOffset()}, retrying every ${this.config.ingest.pauseMs} ms: ${outcome.reason}`,
+      );
     metrics.partitionPauses.inc();
     const resume = payload.pause();
     const timer = setTimeout(() => {

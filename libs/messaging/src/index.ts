@@ -4,3 +4,4 @@ export * from './viewing-event.publisher';
 export * from './dead-letter.publisher';
 export * from './event-log.consumer';
 export * from './profile-event-log.reader';
+export * from './event-log-stalls';

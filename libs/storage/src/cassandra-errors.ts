@@ -1,32 +1,69 @@
 import { errors, types } from 'cassandra-driver';
-import { DependencyUnavailableError } from '@vh/domain';
+import { DependencyUnavailableError, ViewingHistoryError } from '@vh/domain';
 
-const TRANSIENT_CODES = new Set<number>([
-  types.responseErrorCodes.serverError,
-  types.responseErrorCodes.overloaded,
-  types.responseErrorCodes.isBootstrapping,
-  types.responseErrorCodes.unavailableException,
-  types.responseErrorCodes.writeTimeout,
-  types.responseErrorCodes.readTimeout,
-  types.responseErrorCodes.readFailure,
-  types.responseErrorCodes.writeFailure,
-  types.responseErrorCodes.truncateError,
-]);
+/**
+ * Cassandra refused the mutation itself (code Invalid: a value it cannot store, a key or mutation larger
+ * than it takes). Writing the same row again can never succeed, so this alone may dead-letter an event.
+ */
+export class RowRejectedError extends ViewingHistoryError {
+  readonly code = 'row_rejected';
+}
 
-/** True when retrying the same statement later may succeed: the cluster, not the statement, is the problem. */
+/**
+ * True only for a statement Cassandra refused as invalid. Everything else is a state of the cluster that
+ * time or an operator repairs, never a reason to drop an event (invariant 2): no host, timeouts, overload,
+ * a socket closed mid-request (the driver gives no response code), unauthorized, a truncate, a bootstrap.
+ * A missing table is reported as Invalid too ("unconfigured table"): callers that write tell it apart by
+ * checking the schema (see LiveHistoryRepository.append), not by the message.
+ */
+export function isInvalidStatementError(error: unknown): boolean {
+  return error instanceof errors.ResponseError && error.code === types.responseErrorCodes.invalid;
+}
+
+/**
+ * True when retrying the same statement later may succeed: a failure the driver or the socket reports,
+ * other than Invalid. An error that comes from neither is a bug of ours, not the cluster's (so it does not
+ * trip the read circuit breaker, and reads answer 500 for it).
+ */
 export function isTransientCassandraError(error: unknown): boolean {
-  if (error instanceof errors.NoHostAvailableError || error instanceof errors.OperationTimedOutError) return true;
-  if (error instanceof errors.BusyConnectionError) return true;
-  if (error instanceof errors.ResponseError) return TRANSIENT_CODES.has(error.code);
-  // Socket-level failures surface as plain errors with a code.
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH)$/.test(code);
+  if (isInvalidStatementError(error)) return false;
+  if (error instanceof errors.DriverError) return true;
+  // Socket-level failures surface as plain errors with a code (ECONNRESET, EPIPE, ...).
+  return typeof (error as { code?: unknown } | null)?.code === 'string';
 }
 
 /** Rethrows a transient Cassandra error as DependencyUnavailableError (HTTP 503); anything else as it is. */
 export function asStorageError(error: unknown): Error {
+  if (error instanceof DependencyUnavailableError) return error;
   if (isTransientCassandraError(error)) {
-    return new DependencyUnavailableError('cassandra', (error as Error).message, 5, { cause: error });
+    return new DependencyUnavailableError('cassandra', describeCassandraError(error), 5, { cause: error });
   }
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * The typed error of a failed write. Anything but an Invalid response is retried, even an error of unknown
+ * origin: holding an event back until someone looks is safe, dropping it is not (invariant 2).
+ * `schemaProblem` is set when the keyspace lacks tables (or could not be checked): then even an Invalid
+ * response is the cluster's state, not the row's fault.
+ */
+export function writeFailure(
+  error: unknown,
+  schemaProblem: string | null,
+): RowRejectedError | DependencyUnavailableError {
+  if (error instanceof RowRejectedError || error instanceof DependencyUnavailableError) return error;
+  if (isInvalidStatementError(error) && schemaProblem === null)
+    return new RowRejectedError(describeCassandraError(error), { cause: error });
+  return new DependencyUnavailableError('cassandra', schemaProblem ?? describeCassandraError(error), 5, {
+    cause: error,
+  });
+}
+
+/** The driver's message, with the response code when there is one (e.g. "unauthorized (0x2100): ..."). */
+export function describeCassandraError(error: unknown): string {
+  if (error instanceof errors.ResponseError) {
+    const name = Object.entries(types.responseErrorCodes).find(([, code]) => code === error.code)?.[0] ?? 'error';
+    return `${name} (0x${error.code.toString(16)}): ${error.message}`;
+  }
+  return error instanceof Error ? error.message : String(error);
 }

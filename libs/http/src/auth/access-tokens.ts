@@ -36,10 +36,17 @@ export class AccessTokens {
         issuer: this.config.auth.issuer,
         audience: this.config.auth.audience,
         algorithms: this.algorithms,
+        // A token without exp would never stop working once leaked: refused (issue 11 §7).
+        requiredClaims: ['exp'],
       };
       ({ payload } = await jwtVerify(match[1], this.key as Parameters<typeof jwtVerify>[1], options));
     } catch (error) {
-      const reason = error instanceof errors.JWTExpired ? 'the token has expired' : 'the token is not valid';
+      const reason =
+        error instanceof errors.JWTExpired
+          ? 'the token has expired'
+          : error instanceof errors.JWTClaimValidationFailed && error.claim === 'exp'
+            ? 'the token has no expiry (exp)'
+            : 'the token is not valid';
       throw new UnauthenticatedError(reason);
     }
     const profiles = Array.isArray(payload.profiles)
@@ -60,6 +67,9 @@ export async function mintAccessToken(
 ): Promise<string> {
   if (request.kind === 'device' && !request.profiles?.length)
     throw new Error('a device token names at least one profile');
+  const ttlSeconds = request.ttlSeconds ?? 3600;
+  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0)
+    throw new Error(`the ttl must be a positive whole number of seconds, not ${ttlSeconds}`);
   return new SignJWT({
     scope: TOKEN_KINDS[request.kind].join(' '),
     ...(request.profiles?.length ? { profiles: request.profiles } : {}),
@@ -69,6 +79,6 @@ export async function mintAccessToken(
     .setIssuer(config.auth.issuer)
     .setAudience(config.auth.audience)
     .setIssuedAt()
-    .setExpirationTime(`${request.ttlSeconds ?? 3600}s`)
+    .setExpirationTime(`${ttlSeconds}s`)
     .sign(new TextEncoder().encode(config.auth.secret));
 }

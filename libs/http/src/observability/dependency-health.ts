@@ -1,10 +1,10 @@
-import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { Client } from 'cassandra-driver';
 import IORedis, { Redis } from 'ioredis';
 import { Admin } from 'kafkajs';
 import { AppConfig } from '@vh/config';
-import { createKafka, withTimeout } from '@vh/messaging';
+import { createKafka, EventLogStalls, withTimeout } from '@vh/messaging';
 import { createCassandraClient, pendingMigrations } from '@vh/storage';
 
 const PROBE_TIMEOUT_MS = 2_000;
@@ -19,7 +19,22 @@ export class DependencyHealth implements OnApplicationShutdown {
   constructor(
     private readonly indicators: HealthIndicatorService,
     private readonly config: AppConfig,
+    /** Present only in the app that consumes the event log (ingest). */
+    @Optional() private readonly stalls?: EventLogStalls,
   ) {}
+
+  /** Whether this app consumes the event log, so readiness also says whether it flows. */
+  get consumesEventLog(): boolean {
+    return this.stalls !== undefined;
+  }
+
+  /** Down while a partition waits on storage (invariant 2: it waits, never drops), saying why. */
+  async eventLogFlowing() {
+    return this.probe('eventLog', async () => {
+      const stalled = this.stalls?.describe() ?? [];
+      if (stalled.length > 0) throw new Error(stalled.join('; '));
+    });
+  }
 
   async cassandraReady() {
     return this.probe('cassandra', async () => {

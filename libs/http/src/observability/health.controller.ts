@@ -17,7 +17,10 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Ready only when Kafka, Cassandra and Redis all answer (503 otherwise, with which one failed). */
+  /**
+   * Ready only when Kafka, Cassandra and Redis all answer and, in ingest, no partition of the event log is
+   * stalled (503 otherwise, with which one failed and why).
+   */
   @Get('ready')
   @HealthCheck()
   ready() {
@@ -25,6 +28,7 @@ export class HealthController {
       () => this.dependencies.kafkaReady(),
       () => this.dependencies.cassandraReady(),
       () => this.dependencies.redisReady(),
+      ...(this.dependencies.consumesEventLog ? [() => this.dependencies.eventLogFlowing()] : []),
     ]);
   }
 }

@@ -1,9 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
-import { ViewingEvent } from '@vh/domain';
+import { DependencyUnavailableError, ViewingEvent } from '@vh/domain';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
-import { asStorageError } from '../cassandra-errors';
+import {
+  asStorageError,
+  describeCassandraError,
+  isInvalidStatementError,
+  RowRejectedError,
+  writeFailure,
+} from '../cassandra-errors';
+import { pendingMigrations } from '../schema/schema-migrator';
 import { settleWithConcurrency } from '../concurrency';
 import { activityKey, ProfileActivityIndex } from './profile-activity.index';
 
@@ -21,7 +28,13 @@ export interface AppendOptions {
   concurrency?: number;
 }
 
+/** Events not written, and why: RowRejectedError (the row itself; never retry) or DependencyUnavailableError. */
 export interface FailedWrite {
+  events: ViewingEvent[];
+  error: RowRejectedError | DependencyUnavailableError;
+}
+
+interface RawFailure {
   events: ViewingEvent[];
   error: unknown;
 }
@@ -49,8 +62,8 @@ export class LiveHistoryRepository {
 
   /**
    * Writes events blind and idempotently, grouped by profile, and notes each (day, profile) in the
-   * activity index. Returns the groups that failed, so the caller can retry the transient failures and
-   * dead-letter the rest; never throws.
+   * activity index. Returns the groups that failed, each with a typed error, so the caller retries the
+   * unavailable ones and dead-letters only rows Cassandra rejected; never throws.
    */
   async append(events: readonly ViewingEvent[], options: AppendOptions = {}): Promise<FailedWrite[]> {
     const rowsPerBatch = options.rowsPerBatch ?? MAX_ROWS_PER_BATCH;
@@ -67,25 +80,46 @@ export class LiveHistoryRepository {
     }
     const writeConsistency = consistency(this.config.cassandra.writeConsistency);
     const concurrency = options.concurrency ?? this.config.ingest.writeConcurrency;
+    // Idempotent (a fixed key and USING TIMESTAMP): the driver may send it again on another connection.
+    const writeOptions = { prepare: true, consistency: writeConsistency, isIdempotent: true };
     const results = await settleWithConcurrency(groups, concurrency, (group) =>
       group.length === 1
-        ? this.client.execute(this.insert, this.params(group[0]), { prepare: true, consistency: writeConsistency })
+        ? this.client.execute(this.insert, this.params(group[0]), writeOptions)
         : this.client.batch(
             group.map((event) => ({ query: this.insert, params: this.params(event) })),
-            { prepare: true, logged: false, consistency: writeConsistency },
+            { ...writeOptions, logged: false },
           ),
     );
-    const failed: FailedWrite[] = [];
+    const failed: RawFailure[] = [];
     results.forEach((result, i) => {
       if (result.status === 'rejected') failed.push({ events: groups[i], error: result.reason });
     });
     const written = groups.filter((_, i) => results[i].status === 'fulfilled');
     failed.push(...(await this.noteActivity(written.flat(), concurrency)));
-    return failed;
+    return this.classify(failed);
+  }
+
+  /**
+   * Invariant 2: only a row Cassandra refuses is RowRejectedError. "Unconfigured table" is an Invalid
+   * response as well (ingest started before `migrate`, a keyspace dropped), so an Invalid counts against
+   * the row only once the schema is checked complete; a check that fails leaves every failure retryable.
+   */
+  private async classify(failures: RawFailure[]): Promise<FailedWrite[]> {
+    let schemaProblem: string | null = null;
+    if (failures.some((f) => isInvalidStatementError(f.error))) {
+      try {
+        const pending = await pendingMigrations(this.client, this.config.cassandra.keyspace);
+        if (pending.length > 0)
+          schemaProblem = `keyspace ${this.config.cassandra.keyspace} lacks migrations ${pending.join(', ')}: run \`npm run migrate\``;
+      } catch (error) {
+        schemaProblem = `the schema could not be checked: ${describeCassandraError(error)}`;
+      }
+    }
+    return failures.map(({ events, error }) => ({ events, error: writeFailure(error, schemaProblem) }));
   }
 
   /** A failed index write fails its events too: they are retried, so no profile is missed by compaction. */
-  private async noteActivity(events: ViewingEvent[], concurrency: number): Promise<FailedWrite[]> {
+  private async noteActivity(events: ViewingEvent[], concurrency: number): Promise<RawFailure[]> {
     const byDay = new Map<string, ViewingEvent[]>();
     for (const event of events) {
       const key = activityKey(event.profileId, event.occurredAt);
@@ -115,6 +149,7 @@ export class LiveHistoryRepository {
         {
           prepare: true,
           consistency: consistency(this.config.cassandra.writeConsistency),
+          isIdempotent: true,
         },
       );
     } catch (error) {
@@ -128,7 +163,12 @@ export class LiveHistoryRepository {
       const result = await this.client.execute(
         `SELECT ${EVENT_COLUMNS} FROM ${this.table} WHERE profile_id = ?`,
         [profileId],
-        { prepare: true, fetchSize: READ_FETCH_SIZE, consistency: consistency(this.config.cassandra.readConsistency) },
+        {
+          prepare: true,
+          fetchSize: READ_FETCH_SIZE,
+          consistency: consistency(this.config.cassandra.readConsistency),
+          isIdempotent: true,
+        },
       );
       const events: ViewingEvent[] = [];
       for await (const row of result) {

@@ -62,10 +62,7 @@ export class ProfileActivityIndex {
     await this.client.execute(
       `INSERT INTO ${table} (${columns}) VALUES (?, ?, ?)`,
       [day, shardOf(profileId), profileId],
-      {
-        prepare: true,
-        consistency: consistency(this.config.cassandra.writeConsistency),
-      },
+      { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency), isIdempotent: true },
     );
   }
 
@@ -77,6 +74,7 @@ export class ProfileActivityIndex {
           prepare: true,
           fetchSize: 5_000,
           consistency: consistency(this.config.cassandra.readConsistency),
+          isIdempotent: true,
         });
       } catch (error) {
         throw asStorageError(error);

@@ -1,0 +1,56 @@
+import { errors, types } from 'cassandra-driver';
+import { DependencyUnavailableError } from '@vh/domain';
+import { asStorageError, isTransientCassandraError, RowRejectedError, writeFailure } from './cassandra-errors';
+
+const codes = types.responseErrorCodes;
+// Abstract in the typings only: the driver itself raises a bare DriverError when a socket closes mid-request.
+const DriverError = errors.DriverError as unknown as new (message: string) => Error;
+
+/** Invariant 2: only a statement Cassandra refuses as invalid is the row's fault; the rest is the cluster's. */
+describe('Cassandra error classification', () => {
+  const clusterFailures: [string, unknown][] = [
+    ['a socket closed mid-request (no response code)', new DriverError('Socket was closed')],
+    ['a connection reset', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })],
+    ['no host available', new errors.NoHostAvailableError({})],
+    ['a client-side timeout', new errors.OperationTimedOutError('timed out')],
+    ['unauthorized', new errors.ResponseError(codes.unauthorized, 'User ingest has no MODIFY permission')],
+    [
+      'a bad credential',
+      new errors.ResponseError(codes.badCredentials, 'Provided username and/or password are incorrect'),
+    ],
+    ['a write timeout', new errors.ResponseError(codes.writeTimeout, 'Operation timed out')],
+    ['overloaded', new errors.ResponseError(codes.overloaded, 'overloaded')],
+    ['a server error', new errors.ResponseError(codes.serverError, 'java.lang.OutOfMemoryError')],
+    ['a write failure', new errors.ResponseError(codes.writeFailure, 'Operation failed')],
+  ];
+
+  it.each(clusterFailures)('classes %s as transient', (_, error) => {
+    expect(isTransientCassandraError(error)).toBe(true);
+    expect(writeFailure(error, null)).toBeInstanceOf(DependencyUnavailableError);
+    expect(asStorageError(error)).toBeInstanceOf(DependencyUnavailableError);
+  });
+
+  it('retries a write that failed for a reason of unknown origin, which reads treat as a bug (500) instead', () => {
+    const unknown = new Error('something else');
+    expect(writeFailure(unknown, null)).toBeInstanceOf(DependencyUnavailableError);
+    expect(isTransientCassandraError(unknown)).toBe(false);
+    expect(asStorageError(unknown)).toBe(unknown);
+  });
+
+  it('classes a mutation Cassandra refuses as invalid (e.g. too large) as the row itself', () => {
+    const tooLarge = new errors.ResponseError(codes.invalid, 'Rejected an oversized mutation (33554533/16777216)');
+    expect(isTransientCassandraError(tooLarge)).toBe(false);
+    const failure = writeFailure(tooLarge, null);
+    expect(failure).toBeInstanceOf(RowRejectedError);
+    expect(failure.code).toBe('row_rejected');
+    expect(failure.message).toMatch(/^invalid \(0x2200\): Rejected an oversized mutation/);
+  });
+
+  it('classes an Invalid response as the cluster state while the schema is incomplete (unconfigured table)', () => {
+    const unconfigured = new errors.ResponseError(codes.invalid, 'unconfigured table live_history');
+    const failure = writeFailure(unconfigured, 'keyspace ks lacks migrations 1, 2: run `npm run migrate`');
+    expect(failure).toBeInstanceOf(DependencyUnavailableError);
+    expect(failure.code).toBe('dependency_unavailable');
+    expect(failure.message).toMatch(/lacks migrations 1, 2/);
+  });
+});
