@@ -3,11 +3,11 @@ import { loadConfig } from '@vh/config';
 import { DependencyUnavailableError, encodeViewingEvent, ViewingEvent } from '@vh/domain';
 import { playbackEvent } from '@vh/domain/testing/viewing-event.fixtures';
 import { DeadLetter, DeadLetterSink, EventLogBatch } from '@vh/messaging';
-import { AppendOptions, FailedWrite, LiveHistoryRepository, RowRejectedError } from '@vh/storage';
+import { AppendOptions, FailedWrite, LiveHistoryWriter, RowRejectedError } from '@vh/storage';
 import { LiveHistoryIngestor } from './live-history.ingestor';
 
 /** In-memory live history that can be told to fail, transiently or for one row. */
-class FakeLiveHistory {
+class FakeLiveHistory implements LiveHistoryWriter {
   rows = new Map<string, ViewingEvent>();
   transientFailuresLeft = 0;
   unavailableBecause = 'All host(s) tried for query failed';
@@ -62,7 +62,7 @@ function batchOf(values: (string | null)[]): EventLogBatch {
 function setup(env: Record<string, string> = {}) {
   const live = new FakeLiveHistory();
   const deadLetters = new FakeDeadLetters();
-  const ingestor = new LiveHistoryIngestor(live as unknown as LiveHistoryRepository, deadLetters, loadConfig(env));
+  const ingestor = new LiveHistoryIngestor(live, deadLetters, loadConfig(env));
   return { live, deadLetters, ingestor };
 }
 
