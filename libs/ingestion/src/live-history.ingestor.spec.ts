@@ -47,15 +47,14 @@ const T0 = Date.parse('2026-01-01T00:00:00Z');
 const control = { heartbeat: async () => undefined, isRunning: () => true };
 
 function batchOf(values: (string | null)[]): EventLogBatch {
-  const messages = values.map(
-    (value, i) =>
-      ({
-        offset: String(100 + i),
-        key: Buffer.from('profile-1'),
-        value: value === null ? null : Buffer.from(value),
-        headers: {},
-      }) as unknown as KafkaMessage,
-  );
+  const messages = values.map((value, i): KafkaMessage => ({
+    offset: String(100 + i),
+    key: Buffer.from('profile-1'),
+    value: value === null ? null : Buffer.from(value),
+    timestamp: String(T0),
+    attributes: 0,
+    headers: {},
+  }));
   return { topic: 'events', partition: 3, messages, highWatermark: '200' };
 }
 
