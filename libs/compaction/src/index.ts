@@ -1,6 +1,6 @@
 export * from './compaction-job';
 export * from './profile-compactor';
-export * from './compaction-sweep';
+export * from './compaction-candidates';
 export * from './read-path-trigger';
 export * from './profile-repair';
 export * from './compressed-version.encoding';

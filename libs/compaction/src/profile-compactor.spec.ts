@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@vh/config';
 import { EMPTY_COMPRESSED_HISTORY, ViewingEvent } from '@vh/domain';
-import { CompressedHistoryRepository, CompressedHistoryVersion, LiveHistoryRepository } from '@vh/storage';
+import { CompressedHistoryCompactionStore, CompressedHistoryVersion, LiveHistoryCompactionStore } from '@vh/storage';
 import { ProfileCompactor } from './profile-compactor';
 
 const DAY = 86_400_000;
@@ -9,11 +9,11 @@ const DAY = 86_400_000;
 /** In-memory fakes of the two repositories: only what the compactor calls. */
 function fakes(events: ViewingEvent[]) {
   const switched: CompressedHistoryVersion[] = [];
-  const live = {
+  const live: LiveHistoryCompactionStore = {
     readProfile: async () => events,
     deleteBefore: async () => undefined,
-  } as unknown as LiveHistoryRepository;
-  const compressed = {
+  };
+  const compressed: CompressedHistoryCompactionStore = {
     read: async () => ({ version: null, history: EMPTY_COMPRESSED_HISTORY }),
     collectGarbage: async () => 0,
     writeChunkSet: async (_profileId: string, chunks: Buffer[]) => ({
@@ -25,8 +25,9 @@ function fakes(events: ViewingEvent[]) {
       switched.push(next);
       return true;
     },
+    deleteChunkSet: async () => undefined,
     markSuperseded: async () => undefined,
-  } as unknown as CompressedHistoryRepository;
+  };
   return { live, compressed, switched };
 }
 

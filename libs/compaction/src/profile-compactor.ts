@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
 import { compactHistory } from '@vh/domain';
-import { CompressedHistoryRepository, LiveHistoryRepository } from '@vh/storage';
+import { CompressedHistoryCompactionStore, LiveHistoryCompactionStore } from '@vh/storage';
 import { chunkDictionaryId, describeVersion, encodeVersion } from './compressed-version.encoding';
 
 export type CompactionStatus = 'compacted' | 'up-to-date' | 'lost-race' | 'dry-run';
@@ -46,8 +46,8 @@ export class ProfileCompactor {
   private readonly dictionaryId: number;
 
   constructor(
-    private readonly live: LiveHistoryRepository,
-    private readonly compressed: CompressedHistoryRepository,
+    private readonly live: LiveHistoryCompactionStore,
+    private readonly compressed: CompressedHistoryCompactionStore,
     private readonly config: AppConfig,
   ) {
     this.dictionaryId = chunkDictionaryId(config.compaction.zstdDictionary);

@@ -6,7 +6,7 @@ import {
   EventLogConsumer,
   EventLogStallsModule,
 } from '@vh/messaging';
-import { StorageModule } from '@vh/storage';
+import { LiveHistoryRepository, LiveHistoryWriter, StorageModule } from '@vh/storage';
 import { LiveHistoryIngestor } from './live-history.ingestor';
 
 /** Event log -> live history: the consumer transport, the ingestor and its dead-letter sink. */
@@ -14,6 +14,7 @@ import { LiveHistoryIngestor } from './live-history.ingestor';
   imports: [StorageModule, EventLogStallsModule],
   providers: [
     LiveHistoryIngestor,
+    { provide: LiveHistoryWriter, useExisting: LiveHistoryRepository },
     { provide: EventLogBatchHandler, useExisting: LiveHistoryIngestor },
     { provide: DeadLetterSink, useClass: DeadLetterPublisher },
     EventLogConsumer,

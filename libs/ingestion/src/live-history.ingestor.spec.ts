@@ -3,11 +3,11 @@ import { loadConfig } from '@vh/config';
 import { DependencyUnavailableError, encodeViewingEvent, ViewingEvent } from '@vh/domain';
 import { playbackEvent } from '@vh/domain/testing/viewing-event.fixtures';
 import { DeadLetter, DeadLetterSink, EventLogBatch } from '@vh/messaging';
-import { AppendOptions, FailedWrite, LiveHistoryRepository, RowRejectedError } from '@vh/storage';
+import { AppendOptions, FailedWrite, LiveHistoryWriter, RowRejectedError } from '@vh/storage';
 import { LiveHistoryIngestor } from './live-history.ingestor';
 
 /** In-memory live history that can be told to fail, transiently or for one row. */
-class FakeLiveHistory {
+class FakeLiveHistory implements LiveHistoryWriter {
   rows = new Map<string, ViewingEvent>();
   transientFailuresLeft = 0;
   unavailableBecause = 'All host(s) tried for query failed';
@@ -47,22 +47,21 @@ const T0 = Date.parse('2026-01-01T00:00:00Z');
 const control = { heartbeat: async () => undefined, isRunning: () => true };
 
 function batchOf(values: (string | null)[]): EventLogBatch {
-  const messages = values.map(
-    (value, i) =>
-      ({
-        offset: String(100 + i),
-        key: Buffer.from('profile-1'),
-        value: value === null ? null : Buffer.from(value),
-        headers: {},
-      }) as unknown as KafkaMessage,
-  );
+  const messages = values.map((value, i): KafkaMessage => ({
+    offset: String(100 + i),
+    key: Buffer.from('profile-1'),
+    value: value === null ? null : Buffer.from(value),
+    timestamp: String(T0),
+    attributes: 0,
+    headers: {},
+  }));
   return { topic: 'events', partition: 3, messages, highWatermark: '200' };
 }
 
 function setup(env: Record<string, string> = {}) {
   const live = new FakeLiveHistory();
   const deadLetters = new FakeDeadLetters();
-  const ingestor = new LiveHistoryIngestor(live as unknown as LiveHistoryRepository, deadLetters, loadConfig(env));
+  const ingestor = new LiveHistoryIngestor(live, deadLetters, loadConfig(env));
   return { live, deadLetters, ingestor };
 }
 

@@ -11,7 +11,7 @@ import {
   EventLogBatchHandler,
 } from '@vh/messaging';
 import { metrics } from '@vh/metrics';
-import { LiveHistoryRepository, RowRejectedError } from '@vh/storage';
+import { LiveHistoryWriter, RowRejectedError } from '@vh/storage';
 
 const FIRST_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
@@ -28,7 +28,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
   private readonly logger = new Logger(LiveHistoryIngestor.name);
 
   constructor(
-    private readonly liveHistory: LiveHistoryRepository,
+    private readonly liveHistory: LiveHistoryWriter,
     private readonly deadLetters: DeadLetterSink,
     private readonly config: AppConfig,
   ) {

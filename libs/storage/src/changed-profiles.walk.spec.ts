@@ -2,13 +2,14 @@ import fc from 'fast-check';
 import { Client } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import { ChangedProfile, ChangedProfilesWalk } from './changed-profiles.walk';
-import { ACTIVITY_SHARDS, dayOf, ProfileActivityIndex } from './live/profile-activity.index';
+import { ACTIVITY_SHARDS, dayOf } from './live/profile-activity.index';
+import { ProfileActivityBuckets } from './ports/profile-activity.buckets';
 
 const DAY = 86_400_000;
 const SINCE = Date.parse('2026-11-20T10:00:00Z');
 
 /** The activity index in memory: rows (day, shard, profile), profile-id order inside a bucket. */
-class InMemoryActivity {
+class InMemoryActivity implements ProfileActivityBuckets {
   readonly rows = new Set<string>();
   add(profileId: string, dayOffset: number) {
     this.rows.add(`${dayOf(SINCE + dayOffset * DAY)}|${profileId}`);
@@ -29,7 +30,7 @@ const shardOf = (profileId: string) => profileId.charCodeAt(profileId.length - 1
 
 function walkOver(activity: InMemoryActivity) {
   const config = { cassandra: { keyspace: 'ks' } } as AppConfig;
-  return new ChangedProfilesWalk({} as Client, config, activity as unknown as ProfileActivityIndex);
+  return new ChangedProfilesWalk({} as Client, config, activity);
 }
 
 async function collect(walk: AsyncGenerator<ChangedProfile>, onEach?: (i: number) => void) {

@@ -3,7 +3,8 @@ import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, consistency } from './cassandra-client';
 import { asStorageError } from './cassandra-errors';
-import { ACTIVITY_SHARDS, daysBetween, ProfileActivityIndex } from './live/profile-activity.index';
+import { ACTIVITY_SHARDS, daysBetween } from './live/profile-activity.index';
+import { ProfileActivityBuckets } from './ports/profile-activity.buckets';
 import { splitTokenRing } from './live/live-history.repository';
 
 /** Where a walk stands: the last profile it gave. Walking again after it gives the rest, each profile once. */
@@ -27,7 +28,7 @@ export class ChangedProfilesWalk {
   constructor(
     @Inject(CASSANDRA_CLIENT) private readonly client: Client,
     private readonly config: AppConfig,
-    private readonly activity: ProfileActivityIndex,
+    private readonly activity: ProfileActivityBuckets,
   ) {
     this.ks = config.cassandra.keyspace;
   }

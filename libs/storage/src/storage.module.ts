@@ -6,6 +6,7 @@ import { ChangedProfilesWalk } from './changed-profiles.walk';
 import { CompressedHistoryRepository } from './compressed/compressed-history.repository';
 import { LiveHistoryRepository } from './live/live-history.repository';
 import { ProfileActivityIndex } from './live/profile-activity.index';
+import { ProfileActivityBuckets } from './ports/profile-activity.buckets';
 
 /** One driver instance per process; it connects lazily, so an app starts (not ready) while Cassandra is down. */
 @Global()
@@ -18,6 +19,7 @@ import { ProfileActivityIndex } from './live/profile-activity.index';
     },
     LiveHistoryRepository,
     ProfileActivityIndex,
+    { provide: ProfileActivityBuckets, useExisting: ProfileActivityIndex },
     CompressedHistoryRepository,
     ChangedProfilesWalk,
   ],

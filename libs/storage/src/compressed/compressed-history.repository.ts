@@ -16,31 +16,8 @@ import { approximateBytes, CompressedHistoryCache } from './compressed-history.c
 import { decodeChunk, READABLE_RECORD_ENCODINGS } from './history-chunk.codec';
 import { decodeTrailChunk } from './session-trail.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
-
-/** The metadata row: which chunk set is current, and what it holds. */
-export interface CompressedHistoryVersion {
-  profileId: string;
-  version: number;
-  chunkSet: string;
-  /** Record chunks: indexes 0..chunkCount-1 of the set. */
-  chunkCount: number;
-  /** Session-trail chunks, after the record chunks (0 before trails existed). */
-  trailChunkCount: number;
-  /** Checksums of every chunk of the set, record chunks first. */
-  chunkChecksums: string[];
-  recordCount: number;
-  removedCount: number;
-  firstStartedAt: number | null;
-  lastEventAt: number | null;
-  compactedBefore: number | null;
-  clearedThrough: number | null;
-  codec: string;
-  recordEncoding: string;
-  dictionaryId: number;
-  rawBytes: number;
-  storedBytes: number;
-  compactedAt: number;
-}
+import { CompressedHistoryVersion } from './compressed-history.version';
+import { CompressedHistoryCompactionStore } from '../ports/compressed-history.compaction-store';
 
 /**
  * A chunk whose bytes do not match their checksum, do not decode, or are missing from the current chunk
@@ -74,7 +51,7 @@ const toMs = (value: unknown) => (value instanceof Date ? value.getTime() : null
 
 /** Per profile: an immutable, versioned set of zstd chunks behind one metadata row. */
 @Injectable()
-export class CompressedHistoryRepository {
+export class CompressedHistoryRepository implements CompressedHistoryCompactionStore {
   private readonly logger = new Logger(CompressedHistoryRepository.name);
   private readonly ks: string;
   readonly cache: CompressedHistoryCache;

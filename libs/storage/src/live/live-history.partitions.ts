@@ -4,12 +4,13 @@ import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
 import { splitTokenRing } from './live-history.repository';
+import { LiveHistoryProfileWalk } from '../ports/live-history.profile-walk';
 
 const FETCH_SIZE = 5_000;
 
 /** The live table's partitions, walked by token range: what exists, whatever the activity index says. */
 @Injectable()
-export class LiveHistoryPartitions {
+export class LiveHistoryPartitions implements LiveHistoryProfileWalk {
   private readonly table: string;
 
   constructor(

@@ -1,18 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
-import { DependencyUnavailableError, ViewingEvent } from '@vh/domain';
+import { ViewingEvent } from '@vh/domain';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
-import {
-  asStorageError,
-  describeCassandraError,
-  isInvalidStatementError,
-  RowRejectedError,
-  writeFailure,
-} from '../cassandra-errors';
+import { asStorageError, describeCassandraError, isInvalidStatementError, writeFailure } from '../cassandra-errors';
 import { pendingMigrations } from '../schema/schema-migrator';
 import { settleWithConcurrency } from '../concurrency';
 import { activityKey, ProfileActivityIndex } from './profile-activity.index';
+import { LiveHistoryCompactionStore } from '../ports/live-history.compaction-store';
+import { AppendOptions, FailedWrite, LiveHistoryWriter } from '../ports/live-history.writer';
 
 /** Rows of one partition sent as one unlogged batch: a single mutation, well under the batch size limit. */
 const MAX_ROWS_PER_BATCH = 20;
@@ -22,18 +18,6 @@ const EVENT_COLUMNS =
 const MIN_TOKEN = -(2n ** 63n);
 const MAX_TOKEN = 2n ** 63n - 1n;
 
-export interface AppendOptions {
-  /** Rows of one profile per unlogged batch; 1 writes each row alone (to find a row that is rejected). */
-  rowsPerBatch?: number;
-  concurrency?: number;
-}
-
-/** Events not written, and why: RowRejectedError (the row itself; never retry) or DependencyUnavailableError. */
-export interface FailedWrite {
-  events: ViewingEvent[];
-  error: RowRejectedError | DependencyUnavailableError;
-}
-
 interface RawFailure {
   events: ViewingEvent[];
   error: unknown;
@@ -41,7 +25,7 @@ interface RawFailure {
 
 /** The live view: recent events of each profile, one row per event, folded when read. */
 @Injectable()
-export class LiveHistoryRepository {
+export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryCompactionStore {
   private readonly table: string;
   /** The one statement that writes a live row (public so benchmarks can measure the raw driver on it). */
   readonly insert: string;

@@ -5,6 +5,8 @@ import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
 import { RecentlyRecorded } from './recently-recorded';
+import { ProfileActivityBuckets } from '../ports/profile-activity.buckets';
+import { ProfileActivityDays } from '../ports/profile-activity.days';
 
 /** Buckets per day: bounds a day's partition at Netflix scale; the sweep reads all of them. */
 export const ACTIVITY_SHARDS = 16;
@@ -19,7 +21,7 @@ const REMEMBER_MAX = 200_000;
  * (`profile_late_activity`), so the sweep catches up on backfills (issue 11 §6).
  */
 @Injectable()
-export class ProfileActivityIndex {
+export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivityBuckets {
   private readonly table: string;
   private readonly lateTable: string;
   /** Most batches of the event log touch the same (day, profile) pairs again: skip rewriting them. */

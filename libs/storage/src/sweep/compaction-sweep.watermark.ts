@@ -3,17 +3,11 @@ import { Client } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
-
-/** How far a sweep has got: every event day, and every arrival day, before these instants is swept. */
-export interface SweepWatermark {
-  eventDaysBefore: number;
-  arrivalDaysBefore: number;
-  sweptAt: number;
-}
+import { SweepWatermark, SweepWatermarkStore } from '../ports/sweep-watermark.store';
 
 /** The scheduled sweep's position, persisted so that it catches up on whatever it did not sweep. */
 @Injectable()
-export class CompactionSweepWatermarks {
+export class CompactionSweepWatermarks implements SweepWatermarkStore {
   private readonly table: string;
 
   constructor(

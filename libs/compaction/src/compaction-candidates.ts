@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { CompactionSweepWatermarks, LiveHistoryPartitions, ProfileActivityIndex, SweepWatermark } from '@vh/storage';
+import { LiveHistoryProfileWalk, ProfileActivityDays, SweepWatermark, SweepWatermarkStore } from '@vh/storage';
 
 const DAY_MS = 86_400_000;
 /** The activity indexes keep a row 90 days (their TTL): a watermark older than that cannot trust them. */
@@ -32,9 +32,9 @@ export interface SweepPlan {
 @Injectable()
 export class CompactionCandidates {
   constructor(
-    private readonly activity: ProfileActivityIndex,
-    private readonly partitions: LiveHistoryPartitions,
-    private readonly watermarks: CompactionSweepWatermarks,
+    private readonly activity: ProfileActivityDays,
+    private readonly partitions: LiveHistoryProfileWalk,
+    private readonly watermarks: SweepWatermarkStore,
     private readonly config: AppConfig,
   ) {}
 

@@ -1,6 +1,6 @@
 import { loadConfig } from '@vh/config';
-import { CompactionSweepWatermarks, LiveHistoryPartitions, ProfileActivityIndex, SweepWatermark } from '@vh/storage';
-import { CompactionCandidates, SCHEDULED_SWEEP } from './compaction-sweep';
+import { LiveHistoryProfileWalk, ProfileActivityDays, SweepWatermark, SweepWatermarkStore } from '@vh/storage';
+import { CompactionCandidates, SCHEDULED_SWEEP } from './compaction-candidates';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-11-26T12:00:00Z');
@@ -10,7 +10,7 @@ const day = (instant: number) => new Date(instant).toISOString().slice(0, 10);
 function candidates(activeOn: Record<string, string[]>, lateOn: Record<string, string[]>, walk: string[]) {
   const asked: string[] = [];
   const stored = new Map<string, SweepWatermark>();
-  const activity = {
+  const activity: ProfileActivityDays = {
     async *profilesActiveOn(instant: number) {
       asked.push(`event ${day(instant)}`);
       yield* activeOn[day(instant)] ?? [];
@@ -19,17 +19,17 @@ function candidates(activeOn: Record<string, string[]>, lateOn: Record<string, s
       asked.push(`arrival ${day(instant)}`);
       yield* lateOn[day(instant)] ?? [];
     },
-  } as unknown as ProfileActivityIndex;
-  const partitions = {
+  };
+  const partitions: LiveHistoryProfileWalk = {
     async *profilesWithEventsBefore() {
       asked.push('walk');
       yield* walk;
     },
-  } as unknown as LiveHistoryPartitions;
-  const watermarks = {
+  };
+  const watermarks: SweepWatermarkStore = {
     read: async (sweep: string) => stored.get(sweep) ?? null,
     write: async (sweep: string, watermark: SweepWatermark) => void stored.set(sweep, watermark),
-  } as unknown as CompactionSweepWatermarks;
+  };
   const config = loadConfig({ COMPACTION_MIN_AGE_MS: String(14 * DAY), COMPACTION_SWEEP_DAYS: '3' });
   return { sweep: new CompactionCandidates(activity, partitions, watermarks, config), asked, stored };
 }

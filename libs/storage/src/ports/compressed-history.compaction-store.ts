@@ -1,0 +1,19 @@
+import { CompressedHistory } from '@vh/domain';
+import { CompressedHistoryVersion } from '../compressed/compressed-history.version';
+
+/** What compaction needs of the compressed tables: read, write a chunk set, switch versions, collect garbage. A port. */
+export abstract class CompressedHistoryCompactionStore {
+  abstract read(
+    profileId: string,
+    options?: { useCache?: boolean; withTrails?: boolean },
+  ): Promise<{ version: CompressedHistoryVersion | null; history: CompressedHistory }>;
+  abstract collectGarbage(profileId: string, now?: number): Promise<number>;
+  abstract writeChunkSet(
+    profileId: string,
+    chunks: Buffer[],
+    forVersion: number,
+  ): Promise<{ chunkSet: string; checksums: string[]; storedBytes: number }>;
+  abstract switchVersion(expectedVersion: number | null, next: CompressedHistoryVersion): Promise<boolean>;
+  abstract deleteChunkSet(profileId: string, chunkSet: string, chunkCount: number): Promise<void>;
+  abstract markSuperseded(profileId: string, chunkSet: string): Promise<void>;
+}
