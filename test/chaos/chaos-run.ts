@@ -123,7 +123,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         signal: AbortSignal.timeout(10_000),
       }).catch(() => undefined);
     };
-    const nemesis = new Nemesis(stack, infra, forceCompaction);
+    const nemesis = new Nemesis(stack, infra, forceCompaction, log);
     const plan = planFaults(random.fork(2), options.durationMs, options.faults, stack, options.meanFaultGapMs);
     const started = Date.now();
     const until = started + options.durationMs;
@@ -165,7 +165,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     report.deadLettered = await countMessages(environment.kafka, env.DEAD_LETTER_TOPIC);
 
     log(`checking ${profileIds.length} profiles against the model`);
-    report.check = await checkAgainstModel(stack, model, profileIds, recommender);
+    report.check = await checkAgainstModel(
+      stack,
+      model,
+      profileIds,
+      recommender,
+      Date.now() - environment.config.compaction.minAgeMs,
+    );
 
     for (const op of workload.operations) {
       const entry = (report.operations[op.kind] ??= { total: 0, acknowledged: 0, status: {} });
@@ -242,6 +248,7 @@ function finish(report: ChaosReport, options: ChaosOptions): void {
     `acknowledged=${report.acknowledgedEvents} lost=${report.lostFromLog} deadLettered=${report.deadLettered} ` +
     `missing=${c?.recordsMissing ?? '?'} extra=${c?.recordsExtra ?? '?'} differing=${c?.recordsDiffering ?? '?'} ` +
     `watchedMore=${c?.watchedMoreThanModel ?? '?'} watchedLess=${c?.watchedLessThanModel ?? '?'} ` +
+    `(inCompactedDays=${c?.historyDifferencesInCompactedDays ?? '?'} recent=${c?.historyDifferencesRecent ?? '?'}) ` +
     `continueWatching=${c?.continueWatchingDifferences ?? '?'} batchGet=${c?.batchGetDifferences ?? '?'} ` +
     `export=${c?.exportDifferences ?? '?'}${c?.exportIncomplete ? '(incomplete)' : ''} ` +
     `apiDisagreements=${c?.apiDisagreements ?? '?'} 5xxOutsideFaults=${report.serverErrorsOutsideFaults} ` +

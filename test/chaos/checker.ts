@@ -12,6 +12,8 @@ export interface Difference {
   source: string;
   kind: 'missing' | 'extra' | 'differs' | 'order' | 'error';
   recordId?: string;
+  /** When the record started (from the model, else the service): tells compacted days from recent ones. */
+  startedAt?: string;
   /** The first field that differs, with both values. */
   field?: string;
   expected?: unknown;
@@ -36,6 +38,9 @@ export interface CheckResult {
   exportIncomplete: boolean;
   apiDisagreements: number;
   readErrors: number;
+  /** History differences in days compaction had rolled up (late events) and in recent days. */
+  historyDifferencesInCompactedDays: number;
+  historyDifferencesRecent: number;
   differences: Difference[];
 }
 
@@ -45,6 +50,8 @@ export async function checkAgainstModel(
   model: ReferenceModel,
   profileIds: string[],
   headers: Record<string, string>,
+  /** Records that started before this instant lie in compacted days. */
+  compactedBefore: number,
 ): Promise<CheckResult> {
   const result: CheckResult = {
     profilesChecked: profileIds.length,
@@ -60,6 +67,8 @@ export async function checkAgainstModel(
     exportIncomplete: false,
     apiDisagreements: 0,
     readErrors: 0,
+    historyDifferencesInCompactedDays: 0,
+    historyDifferencesRecent: 0,
     differences: [],
   };
   const note = (d: Difference) => {
@@ -78,6 +87,8 @@ export async function checkAgainstModel(
       continue;
     }
     for (const d of compareLists(expected, fromFirst.records)) {
+      if (d.startedAt && Date.parse(d.startedAt) < compactedBefore) result.historyDifferencesInCompactedDays++;
+      else result.historyDifferencesRecent++;
       if (d.kind === 'missing') result.recordsMissing++;
       else if (d.kind === 'extra') result.recordsExtra++;
       else if (d.kind === 'differs') {
@@ -147,11 +158,19 @@ export function compareLists(
   for (const e of expected) {
     const a = actualById.get(e.recordId);
     if (!a) {
-      out.push({ kind: 'missing', recordId: e.recordId, expected: e });
+      out.push({ kind: 'missing', recordId: e.recordId, startedAt: e.startedAt, expected: e });
       continue;
     }
     const field = (Object.keys(e) as (keyof RecordView)[]).find((k) => e[k] !== a[k]);
-    if (field) out.push({ kind: 'differs', recordId: e.recordId, field, expected: e[field], actual: a[field] });
+    if (field)
+      out.push({
+        kind: 'differs',
+        recordId: e.recordId,
+        startedAt: e.startedAt,
+        field,
+        expected: e[field],
+        actual: a[field],
+      });
   }
   for (const a of actual)
     if (!expectedIds.has(a.recordId)) out.push({ kind: 'extra', recordId: a.recordId, actual: a });

@@ -34,6 +34,21 @@ export interface FaultWindow extends PlannedFault {
 
 /** How long after a heal answers may still fail (reconnects, a circuit breaker still open). */
 export const FAULT_GRACE_MS = 30_000;
+/** Quiet time after a heal before the next fault, so the stack also runs (and is checked) between faults. */
+const REST_AFTER_HEAL_MS = 10_000;
+/**
+ * How often each kind is drawn: a Cassandra restart takes a minute or two on the shared box, so
+ * Cassandra faults are drawn less often than process faults, or they would fill the whole run.
+ */
+const WEIGHT: Record<FaultKind, number> = {
+  'kill-app': 4,
+  'pause-app': 3,
+  'kill-cassandra': 1,
+  'stop-cassandra': 1,
+  'stop-kafka': 2,
+  'stop-redis': 2,
+  'compactor-fail-point': 2,
+};
 
 /**
  * The schedule of faults, from the seed alone: same seed, same faults at the same offsets. Faults run
@@ -52,7 +67,7 @@ export function planFaults(
   const compactors = stack.of('compactor').map((m) => m.id);
   let at = Math.round(meanGapMs / 2);
   while (at < durationMs) {
-    const kind = random.pick(kinds);
+    const kind = random.pick(kinds.flatMap((k) => Array<FaultKind>(WEIGHT[k]).fill(k)));
     const fault: PlannedFault = { at, kind, target: null, holdMs: 0 };
     switch (kind) {
       case 'kill-app':
@@ -86,15 +101,18 @@ export class Nemesis {
     private readonly infra: PrivateInfrastructure,
     /** Forces a compaction of some profiles, as an operator would. */
     private readonly forceCompaction: () => Promise<void>,
+    private readonly log: (line: string) => void = () => undefined,
   ) {}
 
   async run(faults: readonly PlannedFault[], startedAt: number, until: number): Promise<void> {
+    let rested = 0;
     for (const fault of faults) {
-      const wait = startedAt + fault.at - Date.now();
+      const wait = Math.max(startedAt + fault.at, rested) - Date.now();
       if (wait > 0) await sleep(wait);
       if (Date.now() >= until) break;
       const window: FaultWindow = { ...fault, startedAt: Date.now(), healedAt: 0 };
       this.windows.push(window);
+      this.log(`fault ${fault.kind}${fault.target ? ` ${fault.target}` : ''} for ${fault.holdMs} ms`);
       try {
         await this.inject(fault);
       } catch (error) {
@@ -102,6 +120,10 @@ export class Nemesis {
         await this.healAll().catch(() => undefined);
       }
       window.healedAt = Date.now();
+      rested = window.healedAt + REST_AFTER_HEAL_MS;
+      this.log(
+        `healed ${fault.kind} after ${window.healedAt - window.startedAt} ms${window.error ? `: ${window.error}` : ''}`,
+      );
     }
   }
 
