@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { DEFAULT_RESULTS_DIR, DEFAULT_STATE_DIR, runChaos } from './chaos/chaos-run';
 
 /**
@@ -19,7 +20,16 @@ describe('chaos: a short seeded run against the reference model', () => {
       meanCompactionGapMs: 25_000,
       compactors: 2,
       resultsDir: DEFAULT_RESULTS_DIR,
-      stateDir: DEFAULT_STATE_DIR,
+      // Its own ports and state, so that it never meets a long run (`npm run chaos`) on the same machine.
+      stateDir: join(DEFAULT_STATE_DIR, '..', 'chaos-ci'),
+      ports: {
+        kafka: 29092,
+        kafkaController: 29093,
+        cassandra: 29042,
+        cassandraStorage: 27000,
+        cassandraJmx: 27199,
+        redis: 26379,
+      },
       log: () => undefined,
     });
     expect({ seed, summary: report.summary, failure: report.failure }).toEqual({

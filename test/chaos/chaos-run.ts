@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHECKOUT_ROOT } from '../support/app-process';
 import { AppStack } from '../support/app-stack';
-import { PrivateInfrastructure } from '../support/private-infrastructure';
+import { CHAOS_PORTS, PrivateInfrastructure, PrivateInfrastructurePorts } from '../support/private-infrastructure';
 import { createTestEnvironment, TestEnvironment } from '../support/test-environment';
 import { bearer } from '../support/tokens';
 import { checkAgainstModel, CheckResult } from './checker';
@@ -25,6 +25,8 @@ export interface ChaosOptions {
   compactors: number;
   resultsDir: string;
   stateDir: string;
+  /** Ports of the private services; two runs at once need different ones (and state directories). */
+  ports?: PrivateInfrastructurePorts;
   log?: (line: string) => void;
 }
 
@@ -54,7 +56,7 @@ export interface ChaosReport {
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[chaos] ${line}\n`));
   const random = new Random(options.seed);
-  const infra = new PrivateInfrastructure(options.stateDir);
+  const infra = new PrivateInfrastructure(options.stateDir, options.ports ?? CHAOS_PORTS);
   log(`seed ${options.seed}: starting private Kafka, Cassandra and Redis under ${options.stateDir}`);
   await infra.start();
   let environment: TestEnvironment | null = null;
