@@ -32,8 +32,9 @@ describe('chaos: a short seeded run against the reference model', () => {
       },
       log: () => undefined,
     });
-    expect({ seed, summary: report.summary, failure: report.failure }).toEqual({
+    expect({ seed, summary: report.summary, failure: report.failure, file: report.reportFile }).toEqual({
       seed,
+      file: report.reportFile,
       summary: expect.stringContaining(' PASS '),
       failure: null,
     });

@@ -10,7 +10,7 @@ import { countMessages, readWholeTopic, waitForLagToDrain } from './event-log-re
 import { FaultKind, FaultWindow, Nemesis, planFaults } from './nemesis';
 import { Random } from './random';
 import { ReferenceModel } from './reference-model';
-import { sleep, Workload } from './workload';
+import { OperationRecord, sleep, Workload } from './workload';
 
 export interface ChaosOptions {
   seed: number;
@@ -50,6 +50,7 @@ export interface ChaosReport {
   failure: string | null;
   passed: boolean;
   summary: string;
+  reportFile: string;
 }
 
 /** One chaos run: private services, a stack, the workload and the nemesis, then the check. */
@@ -82,6 +83,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     failure: null,
     passed: false,
     summary: '',
+    reportFile: '',
   };
   try {
     environment = await createTestEnvironment('chaos', {
@@ -91,7 +93,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       COMPACTION_SWEEP_DAYS: '30',
       // Shedding answers 503 on a busy 2-core box; the checker counts 5xx outside faults as defects.
       HTTP_MAX_EVENT_LOOP_DELAY_MS: '0',
-      INGEST_RETRY_BUDGET_MS: '120000',
     });
     const env = environment.env;
     log(`starting the stack ${JSON.stringify(layout)}`);
@@ -194,7 +195,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await environment?.dispose().catch(() => undefined);
     await infra.dispose();
   }
-  finish(report, options);
+  finish(report, options, workload?.operations ?? []);
   return report;
 }
 
@@ -224,7 +225,7 @@ async function compactAndWait(stack: AppStack, operator: Record<string, string>,
   }
 }
 
-function finish(report: ChaosReport, options: ChaosOptions): void {
+function finish(report: ChaosReport, options: ChaosOptions, operations: readonly OperationRecord[]): void {
   const c = report.check;
   const problems =
     report.lostFromLog +
@@ -257,8 +258,11 @@ function finish(report: ChaosReport, options: ChaosOptions): void {
     `faults=${faults || 'none'} compactions=${report.forcedCompactions}` +
     (report.failure ? ` error=${report.failure.split('\n')[0]}` : '');
   mkdirSync(options.resultsDir, { recursive: true });
-  const file = join(options.resultsDir, `chaos-seed-${report.seed}-${report.startedAt.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  const base = join(options.resultsDir, `chaos-seed-${report.seed}-${report.startedAt.replace(/[:.]/g, '-')}`);
+  report.reportFile = `${base}.json`;
+  // Every operation, one per line: what was sent, when, to which process, and whether it was acknowledged.
+  writeFileSync(`${base}.operations.ndjson`, operations.map((op) => JSON.stringify(op)).join('\n'));
+  writeFileSync(report.reportFile, `${JSON.stringify(report, null, 2)}\n`);
 }
 
 export const DEFAULT_RESULTS_DIR = join(CHECKOUT_ROOT, 'test/chaos/results');

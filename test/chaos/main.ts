@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     resultsDir: args.results ?? DEFAULT_RESULTS_DIR,
     stateDir: args.state ?? DEFAULT_STATE_DIR,
   });
-  process.stdout.write(`${report.summary}\n`);
+  process.stdout.write(`${report.summary}\nreport: ${report.reportFile}\n`);
   if (!report.passed) {
     process.stderr.write(`chaos FAILED with seed ${seed}: rerun with npm run chaos -- --seed ${seed}\n`);
     process.exitCode = 1;
