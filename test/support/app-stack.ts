@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { AppName, AppProcess } from './app-process';
 import { freePort } from './free-port';
 
@@ -74,10 +75,14 @@ export class StackMember {
     await current?.stop();
   }
 
-  /** kill -9: nothing flushed, nothing committed. */
+  /**
+   * kill -9 of the process and its children, as when a container dies: the compactor's BullMQ
+   * sandboxed processors are child processes and would otherwise live on as orphans.
+   */
   async kill(): Promise<void> {
     const current = this.current;
     this.current = null;
+    if (current?.pid !== undefined) signalAll(descendantsOf(current.pid), 'SIGKILL');
     await current?.kill();
   }
 
@@ -90,17 +95,33 @@ export class StackMember {
   async pause(ms: number): Promise<void> {
     const pid = this.pid;
     if (pid === undefined) return;
-    process.kill(pid, 'SIGSTOP');
+    const tree = [pid, ...descendantsOf(pid)];
+    signalAll(tree, 'SIGSTOP');
     await new Promise((r) => setTimeout(r, ms));
-    try {
-      process.kill(pid, 'SIGCONT');
-    } catch {
-      // it died meanwhile
-    }
+    signalAll(tree, 'SIGCONT');
   }
 
   get logs(): string {
     return this.current?.logs ?? '';
+  }
+}
+
+/** Every process below `pid` (children, grandchildren...). */
+function descendantsOf(pid: number): number[] {
+  const children = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map(Number);
+  return children.flatMap((child) => [child, ...descendantsOf(child)]);
+}
+
+function signalAll(pids: readonly number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
   }
 }
 
