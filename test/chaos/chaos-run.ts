@@ -41,6 +41,8 @@ export interface ChaosReport {
   lostFromLog: number;
   lostFromLogEventIds: string[];
   deadLettered: number;
+  /** Exports during the run that stopped without an end line and without an error line. */
+  silentlyIncompleteExports: number;
   faults: Record<string, number>;
   faultWindows: FaultWindow[];
   forcedCompactions: number;
@@ -74,6 +76,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     lostFromLog: 0,
     lostFromLogEventIds: [],
     deadLettered: 0,
+    silentlyIncompleteExports: 0,
     faults: {},
     faultWindows: [],
     forcedCompactions: 0,
@@ -167,6 +170,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     report.lostFromLogEventIds = lost.slice(0, 50);
     report.deadLettered = await countMessages(environment.kafka, env.DEAD_LETTER_TOPIC);
 
+    report.silentlyIncompleteExports = workload.silentlyIncompleteExports;
     log(`checking ${profileIds.length} profiles against the model`);
     report.check = await checkAgainstModel(
       stack,
@@ -230,6 +234,7 @@ function finish(report: ChaosReport, options: ChaosOptions, operations: readonly
   const problems =
     report.lostFromLog +
     report.deadLettered +
+    report.silentlyIncompleteExports +
     report.serverErrorsOutsideFaults +
     (c
       ? c.recordsMissing +
@@ -254,6 +259,7 @@ function finish(report: ChaosReport, options: ChaosOptions, operations: readonly
     `(inCompactedDays=${c?.historyDifferencesInCompactedDays ?? '?'} recent=${c?.historyDifferencesRecent ?? '?'}) ` +
     `continueWatching=${c?.continueWatchingDifferences ?? '?'} batchGet=${c?.batchGetDifferences ?? '?'} ` +
     `export=${c?.exportDifferences ?? '?'}${c?.exportIncomplete ? '(incomplete)' : ''} ` +
+    `silentlyIncompleteExports=${report.silentlyIncompleteExports} ` +
     `apiDisagreements=${c?.apiDisagreements ?? '?'} 5xxOutsideFaults=${report.serverErrorsOutsideFaults} ` +
     `faults=${faults || 'none'} compactions=${report.forcedCompactions}` +
     (report.failure ? ` error=${report.failure.split('\n')[0]}` : '');

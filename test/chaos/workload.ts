@@ -74,6 +74,8 @@ export class Workload {
   /** eventIds of acknowledged deletions: each must be on the log. */
   readonly acknowledgedDeletionIds: string[] = [];
   readonly profiles: ProfileState[] = [];
+  /** Exports that ended without their end line and without saying they were incomplete. */
+  silentlyIncompleteExports = 0;
   private producer: Producer | null = null;
   private readonly deviceHeaders = new Map<string, Record<string, string>>();
   private recommender: Record<string, string> = {};
@@ -283,9 +285,10 @@ export class Workload {
     );
   }
 
+  /** An export must end with its end line, or say it is incomplete with an error line (invariant 4). */
   private async exportAll(random: Random): Promise<void> {
     const api = random.pick(this.context.stack.of('api'));
-    await this.request(
+    const result = await this.request(
       'export',
       api.id,
       `${api.url}/v1/history/export?since=2000-01-01T00:00:00Z`,
@@ -293,6 +296,16 @@ export class Workload {
       undefined,
       this.recommender,
     );
+    if (result.status !== 200) return;
+    const lines = String(result.body ?? '')
+      .split('\n')
+      .filter(Boolean);
+    const last = safeJson(lines[lines.length - 1] ?? '');
+    if (last?.type === 'end') result.record.acknowledged = true;
+    else if (last?.type !== 'error') {
+      result.record.error = 'export answered 200 without its end line or an error line';
+      this.silentlyIncompleteExports++;
+    }
   }
 
   private async request(
