@@ -116,11 +116,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await compactAndWait(stack, operator, profileIds);
 
     const compactionRandom = random.fork(3);
-    const forceCompaction = async () => {
-      const api = compactionRandom.pick(stack!.of('api'));
-      const chosen = compactionRandom.chance(0.2)
+    // Each caller draws from its own generator, so the nemesis's compactions do not shift the loop's.
+    const forceCompaction = async (draw: Random) => {
+      const api = draw.pick(stack!.of('api'));
+      const chosen = draw.chance(0.2)
         ? { all: true }
-        : { profileIds: compactionRandom.shuffle(profileIds).slice(0, compactionRandom.int(1, 10)) };
+        : { profileIds: draw.shuffle(profileIds).slice(0, draw.int(1, 10)) };
       report.forcedCompactions++;
       await fetch(`${api.url}/v1/admin/compactions`, {
         method: 'POST',
@@ -129,7 +130,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         signal: AbortSignal.timeout(10_000),
       }).catch(() => undefined);
     };
-    const nemesis = new Nemesis(stack, infra, forceCompaction, log);
+    const nemesisCompactions = random.fork(4);
+    const nemesis = new Nemesis(stack, infra, () => forceCompaction(nemesisCompactions), log);
     const plan = planFaults(random.fork(2), options.durationMs, options.faults, stack, options.meanFaultGapMs);
     const started = Date.now();
     const until = started + options.durationMs;
@@ -142,7 +144,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       (async () => {
         while (Date.now() < until) {
           await sleep(Math.round(options.meanCompactionGapMs * (0.5 + compactionRandom.next())));
-          if (Date.now() < until) await forceCompaction();
+          if (Date.now() < until) await forceCompaction(compactionRandom);
         }
       })(),
     ]);
