@@ -160,7 +160,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     log('reading the event log back and building the reference model');
     const onLog = await readWholeTopic(environment.kafka, env.EVENT_TOPIC);
     const model = new ReferenceModel();
-    for (const event of [...workload.acknowledged, ...onLog]) model.add(event);
+    // The log first: its timestamp is when the service accepted an event (what the coming clear rule needs).
+    for (const event of [...onLog, ...workload.acknowledged]) model.add(event);
     const logIds = new Set(onLog.map((e) => e.eventId));
     const acknowledgedIds = new Set([
       ...workload.acknowledged.map((e) => e.eventId),
