@@ -6,7 +6,7 @@ import { CHAOS_PORTS, PrivateInfrastructure, PrivateInfrastructurePorts } from '
 import { createTestEnvironment, TestEnvironment } from '../support/test-environment';
 import { bearer } from '../support/tokens';
 import { checkAgainstModel, CheckResult } from './checker';
-import { countMessages, readWholeTopic, waitForLagToDrain } from './event-log-reader';
+import { countMessages, readDeadLetters, readWholeTopic, waitForLagToDrain } from './event-log-reader';
 import { FaultKind, FaultWindow, Nemesis, planFaults } from './nemesis';
 import { Random } from './random';
 import { ReferenceModel } from './reference-model';
@@ -41,6 +41,7 @@ export interface ChaosReport {
   lostFromLog: number;
   lostFromLogEventIds: string[];
   deadLettered: number;
+  deadLetterSamples: { reason: string; at: string; value: string }[];
   /** Exports during the run that stopped without an end line and without an error line. */
   silentlyIncompleteExports: number;
   faults: Record<string, number>;
@@ -76,6 +77,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     lostFromLog: 0,
     lostFromLogEventIds: [],
     deadLettered: 0,
+    deadLetterSamples: [],
     silentlyIncompleteExports: 0,
     faults: {},
     faultWindows: [],
@@ -172,6 +174,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     report.lostFromLog = lost.length;
     report.lostFromLogEventIds = lost.slice(0, 50);
     report.deadLettered = await countMessages(environment.kafka, env.DEAD_LETTER_TOPIC);
+    report.deadLetterSamples = await readDeadLetters(environment.kafka, env.DEAD_LETTER_TOPIC);
 
     report.silentlyIncompleteExports = workload.silentlyIncompleteExports;
     log(`checking ${profileIds.length} profiles against the model`);

@@ -41,6 +41,41 @@ export async function readWholeTopic(kafka: Kafka, topic: string, timeoutMs = 18
   return events;
 }
 
+/** The first dead letters of a topic, with their reason: a good event there breaks invariant 2. */
+export async function readDeadLetters(
+  kafka: Kafka,
+  topic: string,
+  max = 20,
+): Promise<{ reason: string; at: string; value: string }[]> {
+  const count = await countMessages(kafka, topic);
+  if (count === 0) return [];
+  const letters: { reason: string; at: string; value: string }[] = [];
+  const consumer = kafka.consumer({ groupId: `chaos-checker-${randomUUID()}` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 30_000);
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          letters.push({
+            reason: String(message.headers?.['x-dead-letter-reason'] ?? ''),
+            at: new Date(Number(message.timestamp)).toISOString(),
+            value: String(message.value ?? '').slice(0, 300),
+          });
+          if (letters.length >= Math.min(count, max)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return letters;
+}
+
 /** How many messages a topic holds (a dead-letter topic should hold none). */
 export async function countMessages(kafka: Kafka, topic: string): Promise<number> {
   const admin = kafka.admin();
