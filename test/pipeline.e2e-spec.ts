@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
 import { encodeViewingEvent } from '@vh/domain';
-import { AppProcess } from './support/app-process';
+import { AppStack } from './support/app-stack';
 import { eventually } from './support/eventually';
 import { getJson, uniqueProfileId } from './support/playback-events';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
@@ -10,21 +10,17 @@ import { TestTokens, testTokens } from './support/tokens';
 /** The foundation: an event on the log becomes a record in Cassandra and reads back over HTTP. */
 describe('event log -> ingest -> live history -> read API', () => {
   let environment: TestEnvironment;
-  let ingest: AppProcess;
-  let api: AppProcess;
+  let stack: AppStack;
   let auth: TestTokens;
 
   beforeAll(async () => {
     environment = await createTestEnvironment('pipeline');
     auth = await testTokens();
-    [ingest, api] = await Promise.all([
-      AppProcess.start('ingest', environment.env),
-      AppProcess.start('api', environment.env),
-    ]);
+    stack = await AppStack.start(environment.env, { ingest: 1, api: 1 });
   });
 
   afterAll(async () => {
-    await Promise.all([ingest?.stop(), api?.stop()]);
+    await stack?.stop();
     await environment?.dispose();
   });
 
@@ -50,7 +46,7 @@ describe('event log -> ingest -> live history -> read API', () => {
     await producer.disconnect();
 
     const { body } = await eventually(async () => {
-      const response = await getJson(`${api.url}/v1/profiles/${profileId}/history`, auth.recommender);
+      const response = await getJson(`${stack.first('api').url}/v1/profiles/${profileId}/history`, auth.recommender);
       expect(response.body.records).toHaveLength(1);
       return response;
     });
@@ -78,7 +74,7 @@ describe('event log -> ingest -> live history -> read API', () => {
 
   it('answers an empty list, not 404, for a profile with no history', async () => {
     const { status, body } = await getJson(
-      `${api.url}/v1/profiles/${uniqueProfileId('nobody')}/history`,
+      `${stack.first('api').url}/v1/profiles/${uniqueProfileId('nobody')}/history`,
       auth.recommender,
     );
     expect(status).toBe(200);

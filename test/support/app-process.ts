@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 function checkoutRoot(from: string): string {
   return existsSync(join(from, 'package.json')) ? from : checkoutRoot(dirname(from));
 }
-const ROOT = checkoutRoot(__dirname);
+export const CHECKOUT_ROOT = checkoutRoot(__dirname);
+const ROOT = CHECKOUT_ROOT;
 /** The compiled apps: dist/ for tests, VH_DIST_DIR (dist-bench) for benchmarks. */
 const DIST = join(ROOT, process.env.VH_DIST_DIR || 'dist');
 /** Extra node flags for the apps, e.g. VH_APP_NODE_ARGS=--prof to profile them under a benchmark. */

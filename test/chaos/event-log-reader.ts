@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { Admin, Kafka } from 'kafkajs';
+import { ModelEvent } from './reference-model';
+
+/** Everything on a topic, start to end (the high watermarks at the call), decoded apart from libs/domain. */
+export async function readWholeTopic(kafka: Kafka, topic: string, timeoutMs = 180_000): Promise<ModelEvent[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map<number, number>();
+  try {
+    for (const p of await admin.fetchTopicOffsets(topic)) {
+      if (Number(p.high) > Number(p.low)) ends.set(p.partition, Number(p.high) - 1);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  const events: ModelEvent[] = [];
+  if (ends.size === 0) return events;
+  const consumer = kafka.consumer({ groupId: `chaos-checker-${randomUUID()}` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`could not read ${topic} to its end`)), timeoutMs);
+      void consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          const event = decode(message.value, Number(message.timestamp));
+          if (event) events.push(event);
+          const end = ends.get(partition);
+          if (end !== undefined && Number(message.offset) >= end) ends.delete(partition);
+          if (ends.size === 0) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return events;
+}
+
+/** The first dead letters of a topic, with their reason: a good event there breaks invariant 2. */
+export async function readDeadLetters(
+  kafka: Kafka,
+  topic: string,
+  max = 20,
+): Promise<{ reason: string; at: string; value: string }[]> {
+  const count = await countMessages(kafka, topic);
+  if (count === 0) return [];
+  const letters: { reason: string; at: string; value: string }[] = [];
+  const consumer = kafka.consumer({ groupId: `chaos-checker-${randomUUID()}` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 30_000);
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          letters.push({
+            reason: String(message.headers?.['x-dead-letter-reason'] ?? ''),
+            at: new Date(Number(message.timestamp)).toISOString(),
+            value: String(message.value ?? '').slice(0, 300),
+          });
+          if (letters.length >= Math.min(count, max)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return letters;
+}
+
+/** How many messages a topic holds (a dead-letter topic should hold none). */
+export async function countMessages(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Waits until a consumer group has committed every message of the topic, unchanged for a while. */
+export async function waitForLagToDrain(kafka: Kafka, topic: string, groupId: string, timeoutMs: number) {
+  const admin = kafka.admin();
+  await admin.connect();
+  const deadline = Date.now() + timeoutMs;
+  let drainedSince: number | null = null;
+  try {
+    for (;;) {
+      const lag = await lagOf(admin, topic, groupId).catch(() => Number.POSITIVE_INFINITY);
+      if (lag === 0) {
+        drainedSince ??= Date.now();
+        if (Date.now() - drainedSince >= 5_000) return;
+      } else drainedSince = null;
+      if (Date.now() > deadline) throw new Error(`ingest lag did not drain within ${timeoutMs} ms (lag ${lag})`);
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function lagOf(admin: Admin, topic: string, groupId: string): Promise<number> {
+  const ends = await admin.fetchTopicOffsets(topic);
+  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  let lag = 0;
+  for (const end of ends) {
+    const done = committed.partitions.find((p) => p.partition === end.partition);
+    const offset = done && Number(done.offset) >= 0 ? Number(done.offset) : Number(end.low);
+    lag += Math.max(0, Number(end.high) - offset);
+  }
+  return lag;
+}
+
+function decode(value: Buffer | null, timestamp: number): ModelEvent | null {
+  if (!value) return null;
+  let json: any;
+  try {
+    json = JSON.parse(value.toString('utf8'));
+  } catch {
+    return null;
+  }
+  const occurredAt = Date.parse(json.occurredAt);
+  const common = {
+    eventId: String(json.eventId).toLowerCase(),
+    profileId: json.profileId,
+    occurredAt,
+    acceptedAt: timestamp,
+  };
+  if (json.type === 'record-removed') return { kind: 'record-removed', ...common, recordId: json.recordId };
+  if (json.type === 'history-cleared') return { kind: 'history-cleared', ...common };
+  return {
+    kind: 'playback',
+    ...common,
+    playbackSessionId: json.playbackSessionId,
+    titleId: json.titleId,
+    deviceId: json.deviceId,
+    type: json.type,
+    positionMs: json.positionMs,
+    ...(json.titleDurationMs === undefined ? {} : { titleDurationMs: json.titleDurationMs }),
+  };
+}

@@ -1,0 +1,449 @@
+import { Kafka, Partitioners, Producer } from 'kafkajs';
+import { AppStack } from '../support/app-stack';
+import { bearer } from '../support/tokens';
+import { ModelEvent, ModelPlaybackEvent } from './reference-model';
+import { Random } from './random';
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+/** Within EVENT_MAX_CLOCK_SKEW_MS (5 min): a device clock may run this far ahead or behind. */
+const MAX_DEVICE_SKEW_MS = 4 * MINUTE;
+/** Older than COMPACTION_MIN_AGE_MS (14 days): days a forced compaction rolls up. */
+const OLD_DAYS = { from: 15, to: 19 };
+const REQUEST_TIMEOUT_MS = 30_000;
+
+export type OperationKind =
+  | 'post-events'
+  | 'produce-late'
+  | 'remove-record'
+  | 'clear-history'
+  | 'read-history'
+  | 'read-continue-watching'
+  | 'batch-get'
+  | 'export';
+
+/** One thing the workload did, and whether the service acknowledged it. */
+export interface OperationRecord {
+  kind: OperationKind;
+  target: string;
+  startedAt: number;
+  endedAt: number;
+  /** HTTP status, or what went wrong before one arrived. */
+  status: number | 'network-error' | 'produce-error';
+  acknowledged: boolean;
+  profileId?: string;
+  eventIds?: string[];
+  error?: string;
+}
+
+type Planned = Omit<ModelPlaybackEvent, 'acceptedAt'>;
+
+interface PlannedSession {
+  profileId: string;
+  sessionId: string;
+  /** Deliveries in the order they will be sent: out of order, some twice, some re-stamped. */
+  deliveries: Planned[];
+  sent: number;
+  old: boolean;
+}
+
+interface ProfileState {
+  profileId: string;
+  deviceSkews: number[];
+  sessions: PlannedSession[];
+  /** Sessions with at least one delivery sent: what a removal may target. */
+  startedSessionIds: string[];
+  /** One profile in five clears its history (once): a clear hides nearly everything, so not more. */
+  mayClear: boolean;
+  clears: number;
+}
+
+export interface WorkloadContext {
+  stack: AppStack;
+  kafka: Kafka;
+  topic: string;
+  env: Record<string, string>;
+}
+
+/**
+ * The seeded workload. Profiles are split among workers, each with its own generator, so the
+ * sequence of operations depends on the seed only, not on timing.
+ */
+export class Workload {
+  readonly operations: OperationRecord[] = [];
+  /** Every event the service acknowledged, as sent (deletions come from the log: their stamp is the server's). */
+  readonly acknowledged: ModelEvent[] = [];
+  /** eventIds of acknowledged deletions: each must be on the log. */
+  readonly acknowledgedDeletionIds: string[] = [];
+  readonly profiles: ProfileState[] = [];
+  /** Exports that ended without their end line and without saying they were incomplete. */
+  silentlyIncompleteExports = 0;
+  private producer: Producer | null = null;
+  private readonly deviceHeaders = new Map<string, Record<string, string>>();
+  private recommender: Record<string, string> = {};
+
+  constructor(
+    private readonly random: Random,
+    private readonly context: WorkloadContext,
+    readonly profileCount: number,
+  ) {}
+
+  async prepare(): Promise<void> {
+    this.recommender = await bearer('recommender', undefined, this.context.env);
+    const runId = this.random.uuid().slice(0, 6);
+    for (let p = 0; p < this.profileCount; p++) {
+      const profileId = `chaos-${runId}-${String(p).padStart(3, '0')}`;
+      this.deviceHeaders.set(profileId, await bearer('device', [profileId], this.context.env));
+      const skews = [0, 1, 2].map(() => this.random.int(-MAX_DEVICE_SKEW_MS, MAX_DEVICE_SKEW_MS));
+      const profile: ProfileState = {
+        profileId,
+        deviceSkews: skews,
+        sessions: [],
+        startedSessionIds: [],
+        mayClear: p % 5 === 4,
+        clears: 0,
+      };
+      for (let s = this.random.int(1, 2); s > 0; s--) profile.sessions.push(this.planSession(profile, true));
+      this.profiles.push(profile);
+    }
+  }
+
+  /** The older history: most of each old session straight onto the log, before the first compaction. */
+  async seedOldHistory(): Promise<void> {
+    for (const profile of this.profiles) {
+      for (const session of profile.sessions) {
+        const first = Math.ceil(session.deliveries.length * 0.6);
+        await this.produceLate(profile, session, first);
+      }
+    }
+  }
+
+  /** Runs `workers` workers until `until` (epoch ms). */
+  async run(until: number, workers: number): Promise<void> {
+    await Promise.all(
+      Array.from({ length: workers }, (_, w) =>
+        this.worker(
+          this.random.fork(100 + w),
+          this.profiles.filter((_, i) => i % workers === w),
+          until,
+        ),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.producer?.disconnect().catch(() => undefined);
+  }
+
+  private async worker(random: Random, profiles: ProfileState[], until: number): Promise<void> {
+    while (Date.now() < until) {
+      const profile = random.pick(profiles);
+      const roll = random.next();
+      if (roll < 0.55) await this.postNext(random, profile);
+      else if (roll < 0.63) await this.lateNext(random, profile);
+      else if (roll < 0.66) await this.removeRecord(random, profile);
+      else if (roll < 0.665 && profile.mayClear && profile.clears === 0) await this.clearHistory(random, profile);
+      else if (roll < 0.8) await this.read(random, 'read-history', profile);
+      else if (roll < 0.9) await this.read(random, 'read-continue-watching', profile);
+      else if (roll < 0.995) await this.batchGet(random);
+      else await this.exportAll(random);
+      await sleep(random.int(5, 40));
+    }
+  }
+
+  /** The next few deliveries of a recent session (a new one when none is open), through the collector. */
+  private async postNext(random: Random, profile: ProfileState): Promise<void> {
+    let session = profile.sessions.find((s) => !s.old && s.sent < s.deliveries.length);
+    if (!session || random.chance(0.15)) {
+      session = this.planSession(profile, false, random);
+      profile.sessions.push(session);
+    }
+    const batch = session.deliveries.slice(session.sent, session.sent + random.int(1, 4));
+    session.sent += batch.length;
+    if (!profile.startedSessionIds.includes(session.sessionId)) profile.startedSessionIds.push(session.sessionId);
+    const collector = random.pick(this.context.stack.of('collector'));
+    const body = { events: batch.map(wire) };
+    const result = await this.request(
+      'post-events',
+      collector.id,
+      `${collector.url}/v1/events`,
+      'POST',
+      body,
+      this.deviceHeaders.get(profile.profileId)!,
+      profile.profileId,
+    );
+    const accepted = new Set<number>();
+    if (result.status === 202 || result.status === 207) {
+      for (const item of (result.body?.results ?? []) as { index: number; status: string }[])
+        if (item.status === 'accepted') accepted.add(item.index);
+    }
+    result.record.eventIds = batch.map((e) => e.eventId);
+    result.record.acknowledged = accepted.size === batch.length;
+    batch.forEach((event, i) => {
+      if (accepted.has(i)) this.acknowledged.push({ ...event, acceptedAt: result.record.endedAt });
+    });
+  }
+
+  /** Late events for days already compacted, produced straight onto the log as the collector would. */
+  private async lateNext(random: Random, profile: ProfileState): Promise<void> {
+    let session = profile.sessions.find((s) => s.old && s.sent < s.deliveries.length);
+    if (!session || random.chance(0.2)) {
+      session = this.planSession(profile, true, random);
+      profile.sessions.push(session);
+    }
+    await this.produceLate(profile, session, random.int(1, 3));
+  }
+
+  private async produceLate(profile: ProfileState, session: PlannedSession, count: number): Promise<void> {
+    const batch = session.deliveries.slice(session.sent, session.sent + count);
+    session.sent += batch.length;
+    if (!profile.startedSessionIds.includes(session.sessionId)) profile.startedSessionIds.push(session.sessionId);
+    const record: OperationRecord = {
+      kind: 'produce-late',
+      target: 'log',
+      startedAt: Date.now(),
+      endedAt: 0,
+      status: 'produce-error',
+      acknowledged: false,
+      profileId: profile.profileId,
+      eventIds: batch.map((e) => e.eventId),
+    };
+    try {
+      this.producer ??= await this.connectProducer();
+      await this.producer.send({
+        topic: this.context.topic,
+        acks: -1,
+        timeout: REQUEST_TIMEOUT_MS,
+        messages: batch.map((e) => ({ key: e.profileId, value: JSON.stringify({ schemaVersion: 1, ...wire(e) }) })),
+      });
+      record.status = 200;
+      record.acknowledged = true;
+    } catch (error) {
+      record.error = (error as Error).message.slice(0, 300);
+    }
+    record.endedAt = Date.now();
+    this.operations.push(record);
+    if (record.acknowledged) for (const e of batch) this.acknowledged.push({ ...e, acceptedAt: record.endedAt });
+  }
+
+  private async connectProducer(): Promise<Producer> {
+    const producer = this.context.kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { retries: 3 },
+    });
+    await producer.connect();
+    return producer;
+  }
+
+  private async removeRecord(random: Random, profile: ProfileState): Promise<void> {
+    if (profile.startedSessionIds.length === 0 || !random.chance(0.5)) return;
+    const recordId = random.pick(profile.startedSessionIds);
+    const api = random.pick(this.context.stack.of('api'));
+    const result = await this.request(
+      'remove-record',
+      api.id,
+      `${api.url}/v1/profiles/${profile.profileId}/history/${recordId}`,
+      'DELETE',
+      undefined,
+      this.deviceHeaders.get(profile.profileId)!,
+      profile.profileId,
+    );
+    this.noteDeletion(result);
+  }
+
+  private async clearHistory(random: Random, profile: ProfileState): Promise<void> {
+    profile.clears++;
+    const api = random.pick(this.context.stack.of('api'));
+    const result = await this.request(
+      'clear-history',
+      api.id,
+      `${api.url}/v1/profiles/${profile.profileId}/history`,
+      'DELETE',
+      undefined,
+      this.deviceHeaders.get(profile.profileId)!,
+      profile.profileId,
+    );
+    this.noteDeletion(result);
+  }
+
+  private noteDeletion(result: { record: OperationRecord; body: any }): void {
+    if (result.record.status === 202 && typeof result.body?.eventId === 'string') {
+      result.record.acknowledged = true;
+      result.record.eventIds = [result.body.eventId];
+      this.acknowledgedDeletionIds.push(result.body.eventId);
+    }
+  }
+
+  private async read(random: Random, kind: 'read-history' | 'read-continue-watching', profile: ProfileState) {
+    const api = random.pick(this.context.stack.of('api'));
+    const path = kind === 'read-history' ? 'history?limit=50' : 'continue-watching';
+    const headers = random.chance(0.5) ? this.deviceHeaders.get(profile.profileId)! : this.recommender;
+    await this.request(kind, api.id, `${api.url}/v1/profiles/${profile.profileId}/${path}`, 'GET', undefined, headers);
+  }
+
+  private async batchGet(random: Random): Promise<void> {
+    const api = random.pick(this.context.stack.of('api'));
+    const profiles = random.shuffle(this.profiles).slice(0, 20);
+    await this.request(
+      'batch-get',
+      api.id,
+      `${api.url}/v1/history:batchGet`,
+      'POST',
+      { profiles: profiles.map((p) => ({ profileId: p.profileId })) },
+      this.recommender,
+    );
+  }
+
+  /** An export must end with its end line, or say it is incomplete with an error line (invariant 4). */
+  private async exportAll(random: Random): Promise<void> {
+    const api = random.pick(this.context.stack.of('api'));
+    const result = await this.request(
+      'export',
+      api.id,
+      `${api.url}/v1/history/export?since=2000-01-01T00:00:00Z`,
+      'GET',
+      undefined,
+      this.recommender,
+    );
+    if (result.status !== 200) return;
+    const lines = String(result.body ?? '')
+      .split('\n')
+      .filter(Boolean);
+    const last = safeJson(lines[lines.length - 1] ?? '');
+    if (last?.type === 'end') result.record.acknowledged = true;
+    else if (last?.type !== 'error') {
+      result.record.error = 'export answered 200 without its end line or an error line';
+      this.silentlyIncompleteExports++;
+    }
+  }
+
+  private async request(
+    kind: OperationKind,
+    target: string,
+    url: string,
+    method: string,
+    body: unknown,
+    headers: Record<string, string>,
+    profileId?: string,
+  ): Promise<{ record: OperationRecord; status: number | null; body: any }> {
+    const record: OperationRecord = {
+      kind,
+      target,
+      startedAt: Date.now(),
+      endedAt: 0,
+      status: 'network-error',
+      acknowledged: false,
+      profileId,
+    };
+    let parsed: any = null;
+    try {
+      const response = await fetch(url, {
+        method,
+        headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      record.status = response.status;
+      // A body cut off (timeout, process killed) counts as no answer, not as the status line's 200.
+      const text = await response.text().catch((error: Error) => {
+        record.status = 'network-error';
+        throw error;
+      });
+      parsed = kind === 'export' ? text : safeJson(text);
+      if (response.status >= 500) record.error = text.slice(0, 300);
+    } catch (error) {
+      record.error = (error as Error).message.slice(0, 300);
+    }
+    record.endedAt = Date.now();
+    this.operations.push(record);
+    return { record, status: typeof record.status === 'number' ? record.status : null, body: parsed };
+  }
+
+  /**
+   * A session as a device plays it: play, pauses and resumes, seeks now and then, a stop; stamped
+   * by the device's skewed clock. `old` sessions lie in days compaction rolls up.
+   */
+  private planSession(profile: ProfileState, old: boolean, random: Random = this.random): PlannedSession {
+    const sessionId = random.uuid();
+    const device = random.int(0, 2);
+    const skew = profile.deviceSkews[device];
+    const titleDurationMs = random.int(20, 120) * MINUTE;
+    const titleId = `title-${random.int(1, 12)}`;
+    const steps = random.int(1, 6);
+    const wallSteps = Array.from({ length: steps }, () => random.int(1, 15) * MINUTE + random.int(0, 59_999));
+    const length = wallSteps.reduce((a, b) => a + b, 0);
+    const now = Date.now();
+    const start = old
+      ? now - random.int(OLD_DAYS.from * DAY, OLD_DAYS.to * DAY)
+      : now - length - random.int(MINUTE, 2 * DAY);
+    const base = { kind: 'playback' as const, profileId: profile.profileId, playbackSessionId: sessionId, titleId };
+    const events: Planned[] = [];
+    let position = random.chance(0.3) ? random.int(0, titleDurationMs / 2) : 0;
+    let at = start;
+    let type: Planned['type'] = 'play';
+    for (let k = 0; k <= steps; k++) {
+      events.push({
+        ...base,
+        deviceId: `device-${device}`,
+        eventId: random.uuid(),
+        type: k === steps ? 'stop' : type,
+        positionMs: position,
+        occurredAt: at + skew,
+        ...(random.chance(0.7) ? { titleDurationMs } : {}),
+      });
+      if (k === steps) break;
+      const wall = wallSteps[k];
+      if (type === 'play') {
+        const seek = random.chance(0.15) ? random.int(-10 * MINUTE, 20 * MINUTE) : 0;
+        position = clamp(position + Math.round(wall * (0.9 + random.next() * 0.2)) + seek, 0, titleDurationMs);
+      }
+      at += wall;
+      type = type === 'play' ? 'pause' : 'play';
+    }
+    if (random.chance(0.25)) events[events.length - 1].positionMs = titleDurationMs - random.int(0, 60_000);
+    return { profileId: profile.profileId, sessionId, deliveries: deliveriesOf(events, random), sent: 0, old };
+  }
+}
+
+/** Out of order (local swaps), some delivered twice, some re-stamped (same eventId, earlier occurredAt). */
+function deliveriesOf(events: Planned[], random: Random): Planned[] {
+  const out: Planned[] = [];
+  for (const event of events) {
+    out.push(event);
+    if (random.chance(0.15)) out.push({ ...event });
+    if (random.chance(0.1)) out.push({ ...event, occurredAt: event.occurredAt - random.int(1_000, 90_000) });
+  }
+  for (let i = 0; i < out.length - 1; i++) if (random.chance(0.35)) [out[i], out[i + 1]] = [out[i + 1], out[i]];
+  if (out.length > 2 && random.chance(0.2)) out.push(out.shift()!);
+  return out;
+}
+
+function wire(e: Planned) {
+  return {
+    eventId: e.eventId,
+    profileId: e.profileId,
+    titleId: e.titleId,
+    playbackSessionId: e.playbackSessionId,
+    type: e.type,
+    positionMs: e.positionMs,
+    occurredAt: new Date(e.occurredAt).toISOString(),
+    deviceId: e.deviceId,
+    ...(e.titleDurationMs === undefined ? {} : { titleDurationMs: e.titleDurationMs }),
+  };
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
+}
+
+function safeJson(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
