@@ -46,7 +46,15 @@ const deliveries = fc
   )
   .map(([events, ids, repeats]) => {
     const distinct: ModelEvent[] = events.map(
-      (e, i) => ({ ...e, eventId: ids[i], profileId: 'p', acceptedAt: 0 }) as ModelEvent,
+      // The service's clock, skewed up to five minutes either way from the device's (invariant 6): the
+      // clear rule must follow acceptedAt, not occurredAt. A repeat keeps its original's acceptance.
+      (e, i) =>
+        ({
+          ...e,
+          eventId: ids[i],
+          profileId: 'p',
+          acceptedAt: e.occurredAt + ((i * 7_919) % 600_001) - 300_000,
+        }) as ModelEvent,
     );
     const out = [...distinct];
     if (distinct.length)
@@ -58,7 +66,7 @@ const deliveries = fc
   });
 
 function toDomain(e: ModelEvent): ViewingEvent {
-  const { kind, acceptedAt: _a, ...rest } = e as ModelEvent & Record<string, unknown>;
+  const { kind, ...rest } = e as ModelEvent & Record<string, unknown>;
   return { ...rest, type: kind === 'playback' ? (e as { type: string }).type : kind } as ViewingEvent;
 }
 

@@ -59,7 +59,7 @@ export interface SessionState {
   titleId: string;
   deviceId: string;
   startedAt: number;
-  /** acceptedAt of the session's first event in replay order (for the acceptance-time clear rule). */
+  /** The earliest acceptedAt among the session's events (the acceptance-time clear rule). */
   firstAcceptedAt: number;
   lastEventAt: number;
   positionMs: number;
@@ -72,17 +72,11 @@ export interface SessionState {
 const COMPLETED_SHARE = 0.95;
 
 /**
- * Whether the clears of a profile hide a record. The ONE place the clear rule lives.
- * Today's rule (the service's fold): a record is hidden when it started at or before the latest
- * clear's occurredAt (the API server's clock), whatever the device's clock. The rule is changing to
- * "judged by the service's acceptance time": switch to `hiddenByClearAcceptance` then.
+ * Whether the clears of a profile hide a record. The ONE place the clear rule lives: a clear hides a
+ * session the service first accepted (any of its events) at or before it accepted the clear; device time
+ * plays no part (invariant 6).
  */
 export function hiddenByClear(session: SessionState, clears: readonly ModelClearEvent[]): boolean {
-  return clears.some((clear) => session.startedAt <= clear.occurredAt);
-}
-
-/** The coming rule: a clear hides what the service had accepted of a session before it accepted the clear. */
-export function hiddenByClearAcceptance(session: SessionState, clears: readonly ModelClearEvent[]): boolean {
   return clears.some((clear) => session.firstAcceptedAt <= clear.acceptedAt);
 }
 
@@ -195,6 +189,8 @@ function replay(sessions: Map<string, SessionState>, event: ModelPlaybackEvent):
     const passed = event.occurredAt - s.lastEventAt;
     if (gained > 0 && passed > 0) s.watchedMs += Math.min(gained, passed);
   }
+  // The earliest acceptance of any of the session's events: what a clear is judged against.
+  if (event.acceptedAt < s.firstAcceptedAt) s.firstAcceptedAt = event.acceptedAt;
   s.lastEventAt = event.occurredAt;
   s.positionMs = event.positionMs;
   if (event.positionMs > s.furthestMs) s.furthestMs = event.positionMs;
