@@ -41,8 +41,11 @@ export class HistoryExport {
    * one walks both tables by token ranges. The walk is kept on resume.
    */
   begin(since: number, after: string | undefined, now = Date.now()): ExportProgress {
-    if (after !== undefined) return decodePosition(after, since);
-    const recent = now - since <= this.config.history.exportIndexMaxDays * DAY_MS;
+    const { exportIndexMaxDays: indexMaxDays } = this.config.history;
+    if (after !== undefined) {
+      return decodePosition(after, since, { now, indexMaxDays, maxClockSkewMs: this.config.events.maxClockSkewMs });
+    }
+    const recent = now - since <= indexMaxDays * DAY_MS;
     const walk = recent ? 'activity-index' : 'token-ranges';
     return { since, startedAt: now, walk, at: null, record: null, profiles: 0, records: 0, failures: 0 };
   }
