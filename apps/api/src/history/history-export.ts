@@ -4,14 +4,13 @@ import { CorruptHistoryError, DependencyUnavailableError, ViewingRecord } from '
 import { ChangedProfile, ChangedProfilesPosition, ChangedProfilesWalk } from '@vh/storage';
 import { decodePosition, encodePosition, ExportProgress, RecordKey } from './export-position';
 import { toView, ViewingRecordView } from './history-request';
-import { ViewingHistoryReader } from './viewing-history.reader';
+import { PROFILE_UNAVAILABLE, UNAVAILABLE_ADVICE, ViewingHistoryReader } from './viewing-history.reader';
 
 const DAY_MS = 86_400_000;
 /** Reads of one profile before it is given an error line: a partition that always times out never succeeds. */
 const PROFILE_READ_ATTEMPTS = 2;
 /** This many unreadable profiles in a row is an outage, not bad profiles: the export stops as interrupted. */
 const MAX_CONSECUTIVE_UNAVAILABLE = 3;
-export const PROFILE_UNAVAILABLE = 'profile_unavailable';
 
 export type ExportLine =
   | ({ type: 'record'; profileId: string; position: string } & ViewingRecordView)
@@ -118,8 +117,8 @@ export class HistoryExport {
       // profile: it fails only itself (invariant 4), unless its neighbours fail too (an outage).
       if (++unavailable.consecutive >= MAX_CONSECUTIVE_UNAVAILABLE) throw failure;
       Object.assign(progress, { at: position, record: null, failures: progress.failures + 1 });
-      const message = 'the history of this profile could not be read; retry it alone later';
-      yield { type: 'error', profileId, error: PROFILE_UNAVAILABLE, message, position: encodePosition(progress) };
+      const [error, message] = [PROFILE_UNAVAILABLE, UNAVAILABLE_ADVICE];
+      yield { type: 'error', profileId, error, message, position: encodePosition(progress) };
       return;
     }
     unavailable.consecutive = 0;
