@@ -41,18 +41,25 @@ export class ChangedProfilesWalk {
    * A profile active on several days is given on the last of them only: stateless, so a resumed walk
    * gives no profile twice either. The last, not the first: index rows are only ever added, so a profile
    * passed over for a later day is still there when the walk reaches it, whatever arrives meanwhile (a
-   * late event on an earlier day would hide a profile passed over for its first day).
+   * late event on an earlier day would hide a profile passed over for its first day). A profile given and
+   * then active on a later day is not given again by the same walk; a walk resumed in another request does
+   * not know what the first one gave, so there it may be (its records then come twice).
    */
   async *byActivity(since: number, until: number, after?: ChangedProfilesPosition): AsyncGenerator<ChangedProfile> {
     const days = daysBetween(since, until);
     const from = after?.walk === 'activity-index' ? after : undefined;
+    // A profile given for an earlier day that gets an event on a later one meanwhile (today's events) would
+    // be given again there: remember what this walk gave. Cost: one id per profile given before the last day.
+    const given = new Set<string>();
     for (const [d, day] of days.entries()) {
       if (from && day < from.day) continue;
       for (let shard = 0; shard < ACTIVITY_SHARDS; shard++) {
         if (from && day === from.day && shard < from.shard) continue;
         const resumeAfter = from && day === from.day && shard === from.shard ? from.profileId : undefined;
         for await (const profileId of this.activity.profilesOfBucket(day, shard, resumeAfter)) {
+          if (given.has(profileId)) continue;
           if (await this.activity.activeOnAnyOf(profileId, days.slice(d + 1))) continue;
+          if (d < days.length - 1) given.add(profileId);
           yield { profileId, position: { walk: 'activity-index', day, shard, profileId } };
         }
       }

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Post, Query, Res } from '@nestjs/commo
 import type { Response } from 'express';
 import { z } from 'zod/v4';
 import { AppConfig } from '@vh/config';
-import { CorruptHistoryError, ViewingHistoryError } from '@vh/domain';
+import { ViewingHistoryError } from '@vh/domain';
 import { ApiErrorResponses, Authorize, SCOPES } from '@vh/http';
 import { identifierSchema, instantSchema, parseWith } from '../shared/request-parsing';
 import { toView } from './history-request';
@@ -44,7 +44,7 @@ export class BulkHistoryController {
       results: request.profiles.map(({ profileId, since }) => {
         const history = histories.get(profileId)!;
         // The other profiles are answered; this one says plainly that it failed (invariant 4).
-        if (history instanceof CorruptHistoryError) return { profileId, error: history.code, message: history.advice };
+        if (!Array.isArray(history)) return { profileId, ...history };
         const records = history.filter((r) => since === undefined || r.lastEventAt >= since);
         return {
           profileId,
@@ -57,7 +57,8 @@ export class BulkHistoryController {
 
   /**
    * NDJSON, one line per record changed since `since` (`{"type":"record","profileId",...,"position"}`), an
-   * error line per profile that cannot be read (`{"type":"error","profileId","error":"corrupt_history",...}`),
+   * error line per profile that cannot be read (`"error"`: `corrupt_history`, or `profile_unavailable` for one
+   * that kept failing while its neighbours did not),
    * then one closing line (`{"type":"end","since","completeUpTo","walk","profiles","records","failures"}`);
    * a stream without its closing line is incomplete: resume it with `after=` the last line's position.
    */

@@ -1,6 +1,22 @@
 import fc from 'fast-check';
 import { InvalidInputError } from '@vh/domain';
-import { decodePosition, encodePosition, ExportProgress } from './export-position';
+import { decodePosition, encodePosition, ExportProgress, PositionRules } from './export-position';
+
+const DAY = 86_400_000;
+const NOW = Date.parse('2026-11-26T12:00:00Z');
+const RULES: PositionRules = { now: NOW, indexMaxDays: 30, maxClockSkewMs: 60_000 };
+const inDays = (day: string, from: number, to: number) =>
+  day >= new Date(from).toISOString().slice(0, 10) && day <= new Date(to).toISOString().slice(0, 10);
+
+function refusal(token: string, since: number): InvalidInputError | undefined {
+  try {
+    decodePosition(token, since, RULES);
+  } catch (e) {
+    if (e instanceof InvalidInputError) return e;
+    throw e;
+  }
+  return undefined;
+}
 
 const progress = fc.record({
   since: fc.integer({ min: 0, max: 2 ** 42 }),
@@ -33,7 +49,11 @@ describe('export position tokens', () => {
           records: p.counts[1],
           failures: p.counts[2],
         };
-        expect(decodePosition(encodePosition(value), p.since)).toEqual(value);
+        const rules = { now: 2 ** 43, indexMaxDays: 30, maxClockSkewMs: 0 };
+        const walk = value.startedAt - value.since <= 30 * DAY ? 'activity-index' : 'token-ranges';
+        fc.pre(value.startedAt >= value.since && value.walk === walk);
+        fc.pre(value.at?.walk !== 'activity-index' || inDays(value.at.day, value.since, value.startedAt));
+        expect(decodePosition(encodePosition(value), p.since, rules)).toEqual(value);
       }),
     );
   });
@@ -57,12 +77,44 @@ describe('export position tokens', () => {
     ] as const) {
       let error: unknown;
       try {
-        decodePosition(value, since);
+        decodePosition(value, since, RULES);
       } catch (e) {
         error = e;
       }
       expect(error).toBeInstanceOf(InvalidInputError);
       expect((error as InvalidInputError).issues[0].field).toBe('after');
     }
+  });
+
+  it('refuses a crafted token whose instants, day or walk the export could not have written (a 400, not a long walk)', () => {
+    const since = NOW - 3 * DAY;
+    const base: ExportProgress = {
+      since,
+      startedAt: NOW - DAY,
+      walk: 'activity-index',
+      at: { walk: 'activity-index', day: '2026-11-24', shard: 3, profileId: 'p1' },
+      record: null,
+      profiles: 1,
+      records: 1,
+      failures: 0,
+    };
+    expect(refusal(encodePosition(base), since)).toBeUndefined();
+    const crafted: ExportProgress[] = [
+      // startedAt ~10^8 days ahead: the walk would loop over every day up to it.
+      { ...base, startedAt: 8.64e15 },
+      { ...base, startedAt: NOW + DAY },
+      { ...base, startedAt: since - 1 },
+      { ...base, at: { walk: 'activity-index', day: '2026-11-20', shard: 3, profileId: 'p1' } },
+      { ...base, at: { walk: 'activity-index', day: '9999-12-31', shard: 3, profileId: 'p1' } },
+      // A token-range export of a recent since, or an activity walk of a since past the index's reach.
+      { ...base, walk: 'token-ranges', at: { walk: 'token-ranges', token: '5', profileId: 'p1' } },
+    ];
+    for (const progress of crafted) {
+      expect(refusal(encodePosition(progress), since)?.issues[0].field).toBe('after');
+    }
+    const old = NOW - 200 * DAY;
+    const oldActivity = { ...base, since: old, startedAt: NOW - DAY, at: null };
+    expect(refusal(encodePosition(oldActivity), old)?.issues[0].field).toBe('after');
+    expect(refusal(encodePosition({ ...oldActivity, walk: 'token-ranges' }), old)).toBeUndefined();
   });
 });

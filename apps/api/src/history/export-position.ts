@@ -29,6 +29,7 @@ export interface ExportProgress {
   failures: number;
 }
 
+const DAY_MS = 86_400_000;
 const WALK_CODES = { 'activity-index': 'a', 'token-ranges': 't' } as const;
 const count = z.number().int().min(0);
 const instant = z.number().int();
@@ -61,8 +62,16 @@ export function encodePosition(p: ExportProgress): string {
   return Buffer.from(JSON.stringify(tuple)).toString('base64url');
 }
 
+/** What a position token must satisfy to be one the export could have written. */
+export interface PositionRules {
+  now: number;
+  /** The oldest `since` the activity walk serves (HISTORY_EXPORT_INDEX_MAX_DAYS): older ones walk token ranges. */
+  indexMaxDays: number;
+  maxClockSkewMs: number;
+}
+
 /** The progress a line's position token stands for; a token this export did not write is a 400 on `after`. */
-export function decodePosition(token: string, since: number): ExportProgress {
+export function decodePosition(token: string, since: number, rules: PositionRules): ExportProgress {
   const invalid = (message: string) => new InvalidInputError([{ field: 'after', message }]);
   let parsed;
   try {
@@ -74,6 +83,17 @@ export function decodePosition(token: string, since: number): ExportProgress {
   const [, tokenSince, startedAt, walk, at, record, profiles, records, failures] = parsed.data;
   if (tokenSince !== since) throw invalid('belongs to an export with another since');
   if (at !== null && at[0] !== walk) throw invalid('is not a position token of the export');
+  // A crafted instant or day would make the walk loop over ~10^8 days (a DoS), or walk the activity index
+  // past its 90-day TTL and silently miss profiles (invariant 4): only what `begin` could have written passes.
+  if (startedAt > rules.now || startedAt < since) throw invalid('has a start outside since..now');
+  const recent = startedAt - since <= rules.indexMaxDays * DAY_MS;
+  if ((walk === 'a') !== recent) throw invalid('has a walk that since does not select');
+  if (at !== null && at[0] === 'a') {
+    const day = at[1];
+    const first = new Date(since).toISOString().slice(0, 10);
+    const last = new Date(startedAt + rules.maxClockSkewMs).toISOString().slice(0, 10);
+    if (day < first || day > last) throw invalid('has a day outside the export');
+  }
   return {
     since,
     startedAt,

@@ -1,12 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { CorruptHistoryError, ViewingRecord } from '@vh/domain';
+import { CorruptHistoryError, DependencyUnavailableError, ViewingRecord } from '@vh/domain';
 import { ChangedProfile, ChangedProfilesPosition, ChangedProfilesWalk } from '@vh/storage';
 import { decodePosition, encodePosition, ExportProgress, RecordKey } from './export-position';
 import { toView, ViewingRecordView } from './history-request';
-import { ViewingHistoryReader } from './viewing-history.reader';
+import { PROFILE_UNAVAILABLE, UNAVAILABLE_ADVICE, ViewingHistoryReader } from './viewing-history.reader';
 
 const DAY_MS = 86_400_000;
+/** Reads of one profile before it is given an error line: a partition that always times out never succeeds. */
+const PROFILE_READ_ATTEMPTS = 2;
+/** This many unreadable profiles in a row is an outage, not bad profiles: the export stops as interrupted. */
+const MAX_CONSECUTIVE_UNAVAILABLE = 3;
 
 export type ExportLine =
   | ({ type: 'record'; profileId: string; position: string } & ViewingRecordView)
@@ -41,18 +45,22 @@ export class HistoryExport {
    * one walks both tables by token ranges. The walk is kept on resume.
    */
   begin(since: number, after: string | undefined, now = Date.now()): ExportProgress {
-    if (after !== undefined) return decodePosition(after, since);
-    const recent = now - since <= this.config.history.exportIndexMaxDays * DAY_MS;
+    const { exportIndexMaxDays: indexMaxDays } = this.config.history;
+    if (after !== undefined) {
+      return decodePosition(after, since, { now, indexMaxDays, maxClockSkewMs: this.config.events.maxClockSkewMs });
+    }
+    const recent = now - since <= indexMaxDays * DAY_MS;
     const walk = recent ? 'activity-index' : 'token-ranges';
     return { since, startedAt: now, walk, at: null, record: null, profiles: 0, records: 0, failures: 0 };
   }
 
   async *lines(from: ExportProgress): AsyncGenerator<ExportLine> {
     const progress = { ...from };
+    const unavailable = { consecutive: 0 };
     // A profile cut off mid-way is finished first, after its last record sent.
-    if (from.at !== null && from.record !== null) yield* this.profileLines(progress, from.at, from.record);
+    if (from.at !== null && from.record !== null) yield* this.profileLines(progress, from.at, from.record, unavailable);
     for await (const { position } of this.walk(from)) {
-      yield* this.profileLines(progress, position, null);
+      yield* this.profileLines(progress, position, null, unavailable);
     }
     yield {
       type: 'end',
@@ -79,17 +87,41 @@ export class HistoryExport {
     progress: ExportProgress,
     position: ChangedProfilesPosition,
     after: RecordKey | null,
+    unavailable: { consecutive: number },
   ): AsyncGenerator<ExportLine> {
     const { profileId } = position;
-    let records: ViewingRecord[];
-    try {
-      records = await this.reader.readForExport(profileId);
-    } catch (error) {
-      if (!(error instanceof CorruptHistoryError)) throw error;
+    let records: ViewingRecord[] | undefined;
+    let failure: unknown;
+    for (let attempt = 0; records === undefined && attempt < PROFILE_READ_ATTEMPTS; attempt++) {
+      try {
+        records = await this.reader.readForExport(profileId);
+      } catch (error) {
+        if (error instanceof CorruptHistoryError) {
+          Object.assign(progress, { at: position, record: null, failures: progress.failures + 1 });
+          yield {
+            type: 'error',
+            profileId,
+            error: error.code,
+            message: error.advice,
+            position: encodePosition(progress),
+          };
+          return;
+        }
+        // A bug of ours is not the profile's fault: only the cluster's failures are retried.
+        if (!(error instanceof DependencyUnavailableError)) throw error;
+        failure = error;
+      }
+    }
+    if (records === undefined) {
+      // A partition that always times out (e.g. too many tombstones) would stop every resume at the same
+      // profile: it fails only itself (invariant 4), unless its neighbours fail too (an outage).
+      if (++unavailable.consecutive >= MAX_CONSECUTIVE_UNAVAILABLE) throw failure;
       Object.assign(progress, { at: position, record: null, failures: progress.failures + 1 });
-      yield { type: 'error', profileId, error: error.code, message: error.advice, position: encodePosition(progress) };
+      const [error, message] = [PROFILE_UNAVAILABLE, UNAVAILABLE_ADVICE];
+      yield { type: 'error', profileId, error, message, position: encodePosition(progress) };
       return;
     }
+    unavailable.consecutive = 0;
     const changed = records
       .filter((r) => r.lastEventAt >= progress.since && (after === null || compareChange(r, after) > 0))
       .sort(compareChange);

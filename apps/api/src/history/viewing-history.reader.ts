@@ -3,6 +3,7 @@ import { AppConfig } from '@vh/config';
 import {
   CompressedHistory,
   CorruptHistoryError,
+  DependencyUnavailableError,
   foldHistory,
   needsTrails,
   ViewingEvent,
@@ -14,6 +15,15 @@ import { CircuitBreaker, CompressedHistoryRepository, LiveHistoryRepository, set
 import { CompactionRequests } from '../shared/compaction-requests';
 
 const BATCH_READ_CONCURRENCY = 16;
+/** The error code of a profile whose history could not be read now while others could (invariant 4). */
+export const PROFILE_UNAVAILABLE = 'profile_unavailable';
+export const UNAVAILABLE_ADVICE = 'the history of this profile could not be read; retry it alone later';
+
+/** A profile a bulk read could not answer: the code and what the caller is told. */
+export interface UnreadableProfile {
+  error: string;
+  message: string;
+}
 
 /** Reads history: the live view folded onto the compressed view, visible records newest first. */
 @Injectable()
@@ -47,16 +57,24 @@ export class ViewingHistoryReader {
   }
 
   /**
-   * Several profiles at once, with bounded concurrency. A corrupt history fails its profile only
-   * (invariant 4): it is given as its error; any other failure fails the whole call.
+   * Several profiles at once, with bounded concurrency. A corrupt history, or one that keeps timing out
+   * (e.g. too many tombstones), fails its profile only (invariant 4): it is given as an error entry. When
+   * every profile fails for the cluster, that is an outage: the whole call fails (503). Bugs fail the call.
    */
-  async readMany(profileIds: readonly string[]): Promise<Map<string, ViewingRecord[] | CorruptHistoryError>> {
+  async readMany(profileIds: readonly string[]): Promise<Map<string, ViewingRecord[] | UnreadableProfile>> {
     const results = await settleWithConcurrency(profileIds, BATCH_READ_CONCURRENCY, (id) => this.read(id));
-    const byProfile = new Map<string, ViewingRecord[] | CorruptHistoryError>();
+    const byProfile = new Map<string, ViewingRecord[] | UnreadableProfile>();
+    const unavailable = results.filter(
+      (r) => r.status === 'rejected' && r.reason instanceof DependencyUnavailableError,
+    ) as PromiseRejectedResult[];
+    if (unavailable.length > 0 && unavailable.length === results.length) throw unavailable[0].reason;
     results.forEach((result, i) => {
       if (result.status === 'fulfilled') byProfile.set(profileIds[i], result.value);
-      else if (result.reason instanceof CorruptHistoryError) byProfile.set(profileIds[i], result.reason);
-      else throw result.reason;
+      else if (result.reason instanceof CorruptHistoryError) {
+        byProfile.set(profileIds[i], { error: result.reason.code, message: result.reason.advice });
+      } else if (result.reason instanceof DependencyUnavailableError) {
+        byProfile.set(profileIds[i], { error: PROFILE_UNAVAILABLE, message: UNAVAILABLE_ADVICE });
+      } else throw result.reason;
     });
     return byProfile;
   }

@@ -152,6 +152,7 @@ export function dayOf(instant: number): string {
   return literal;
 }
 
-function shardOf(profileId: string): number {
+/** The index shard of a profile: the walk's tests use the real one, so shard order is what production sees. */
+export function shardOf(profileId: string): number {
   return createHash('md5').update(profileId).digest().readUInt16BE(0) % ACTIVITY_SHARDS;
 }

@@ -1,0 +1,82 @@
+import { AppConfig } from '@vh/config';
+import { DependencyUnavailableError, ViewingRecord } from '@vh/domain';
+import { ChangedProfile, ChangedProfilesWalk } from '@vh/storage';
+import { ExportLine, HistoryExport } from './history-export';
+import { ViewingHistoryReader } from './viewing-history.reader';
+
+const SINCE = Date.parse('2026-11-20T00:00:00Z');
+const NOW = Date.parse('2026-11-26T00:00:00Z');
+const config = {
+  history: { exportIndexMaxDays: 30, exportTokenRanges: 4 },
+  events: { maxClockSkewMs: 0 },
+} as unknown as AppConfig;
+
+const record = (recordId: string) =>
+  ({
+    recordId,
+    startedAt: SINCE,
+    lastEventAt: SINCE + 1,
+    positionMs: 0,
+    watchedMs: 0,
+    titleDurationMs: 1,
+  }) as unknown as ViewingRecord;
+const timeout = () => new DependencyUnavailableError('cassandra', 'ReadTimeout: too many tombstones');
+
+/** Profiles given in order by a token walk; `unreadable` ones always time out, as a tombstone-heavy partition does. */
+function exportOver(profiles: string[], unreadable: Set<string>) {
+  const reads: string[] = [];
+  const reader = {
+    readForExport: async (id: string) => {
+      reads.push(id);
+      if (unreadable.has(id)) throw timeout();
+      return [record(`${id}-r`)];
+    },
+  } as unknown as ViewingHistoryReader;
+  const walk = {
+    async *byTokenRanges(): AsyncGenerator<ChangedProfile> {
+      for (const [i, profileId] of profiles.entries()) {
+        yield { profileId, position: { walk: 'token-ranges', token: String(i), profileId } };
+      }
+    },
+  } as unknown as ChangedProfilesWalk;
+  return { history: new HistoryExport(reader, walk, config), reads };
+}
+
+async function collect(history: HistoryExport): Promise<{ lines: ExportLine[]; error?: unknown }> {
+  const lines: ExportLine[] = [];
+  try {
+    for await (const line of history.lines({ ...history.begin(SINCE - 60 * 86_400_000, undefined, NOW) })) {
+      lines.push(line);
+    }
+  } catch (error) {
+    return { lines, error };
+  }
+  return { lines };
+}
+
+describe('HistoryExport with an unreadable profile', () => {
+  it('gives the unreadable profile an error line after a bounded number of reads and completes (invariant 4)', async () => {
+    const { history, reads } = exportOver(['p1', 'bad', 'p3'], new Set(['bad']));
+    const { lines, error } = await collect(history);
+    expect(error).toBeUndefined();
+    const failed = lines.filter((l) => l.type === 'error');
+    expect(failed).toEqual([expect.objectContaining({ profileId: 'bad', error: 'profile_unavailable' })]);
+    expect(failed[0]).toHaveProperty('position', expect.any(String));
+    expect(lines.filter((l) => l.type === 'record').map((l) => (l as { profileId: string }).profileId)).toEqual([
+      'p1',
+      'p3',
+    ]);
+    expect(lines.at(-1)).toMatchObject({ type: 'end', profiles: 2, records: 2, failures: 1 });
+    expect(reads.filter((id) => id === 'bad').length).toBeGreaterThan(1);
+    expect(reads.filter((id) => id === 'bad').length).toBeLessThanOrEqual(3);
+  });
+
+  it('stops as interrupted, not with an error line per profile, when consecutive profiles all fail (an outage)', async () => {
+    const all = ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8'];
+    const { history } = exportOver(all, new Set(all));
+    const { lines, error } = await collect(history);
+    expect(error).toBeInstanceOf(DependencyUnavailableError);
+    expect(lines.filter((l) => l.type === 'error').length).toBeLessThan(all.length);
+    expect(lines.some((l) => l.type === 'end')).toBe(false);
+  });
+});
