@@ -10,7 +10,7 @@ const DAY = 86_400_000;
 function fakes(events: ViewingEvent[]) {
   const switched: CompressedHistoryVersion[] = [];
   const live = {
-    readProfile: async () => events,
+    readProfile: async () => ({ events, newestWriteTimeUs: Date.now() * 1000 }),
     deleteBefore: async () => undefined,
   } as unknown as LiveHistoryRepository;
   const compressed = {

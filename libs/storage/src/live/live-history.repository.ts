@@ -34,6 +34,13 @@ export interface FailedWrite {
   error: RowRejectedError | DependencyUnavailableError;
 }
 
+/** The compactor's read of a profile's live rows. */
+export interface LiveProfileRead {
+  events: ViewingEvent[];
+  /** The newest WRITETIME among the rows read (microseconds, the writing hosts' clocks); null if none. */
+  newestWriteTimeUs: number | null;
+}
+
 interface RawFailure {
   events: ViewingEvent[];
   error: unknown;
@@ -138,14 +145,21 @@ export class LiveHistoryRepository {
   }
 
   /**
-   * Removes the rolled-up prefix of a profile's live rows with one range tombstone, timestamped
-   * `writtenBefore`: rows written after it (late events the compactor did not read) survive it.
+   * Removes the rolled-up prefix of a profile's live rows with one range tombstone dated `writtenBeforeUs`
+   * (microseconds); null (nothing was read) deletes nothing. The compactor dates it at the newest WRITETIME
+   * of the rows it read minus COMPACTION_DELETE_MARGIN_MS, never by its own clock (invariant 6): a row
+   * written after the read by an ingest host whose clock is at most the margin behind the writer of that
+   * newest row outlives the tombstone. What is still compared is ingest hosts' clocks with each other (all
+   * NTP-synced services, milliseconds apart), which the margin (10 minutes) covers many times over. Rows
+   * read but spared by the margin are known duplicates of the new version: readers skip them and the next
+   * run removes them.
    */
-  async deleteBefore(profileId: string, instant: number, writtenBefore: number): Promise<void> {
+  async deleteBefore(profileId: string, instant: number, writtenBeforeUs: number | null): Promise<void> {
+    if (writtenBeforeUs === null) return;
     try {
       await this.client.execute(
         `DELETE FROM ${this.table} USING TIMESTAMP ? WHERE profile_id = ? AND occurred_at < ?`,
-        [types.Long.fromNumber(writtenBefore * 1000), profileId, new Date(instant)],
+        [types.Long.fromNumber(writtenBeforeUs), profileId, new Date(instant)],
         {
           prepare: true,
           consistency: consistency(this.config.cassandra.writeConsistency),
@@ -157,11 +171,20 @@ export class LiveHistoryRepository {
     }
   }
 
-  /** Every live event of one profile, in clustering (event-time) order. */
-  async readProfile(profileId: string): Promise<ViewingEvent[]> {
+  /**
+   * Every live event of one profile, in clustering (event-time) order. With `withWriteTime` (the
+   * compactor's read), also the newest WRITETIME among the rows read, which dates its range delete.
+   */
+  readProfile(profileId: string): Promise<ViewingEvent[]>;
+  readProfile(profileId: string, options: { withWriteTime: true }): Promise<LiveProfileRead>;
+  async readProfile(
+    profileId: string,
+    options: { withWriteTime?: boolean } = {},
+  ): Promise<ViewingEvent[] | LiveProfileRead> {
+    const columns = options.withWriteTime ? `${EVENT_COLUMNS}, WRITETIME(type) AS written_at` : EVENT_COLUMNS;
     try {
       const result = await this.client.execute(
-        `SELECT ${EVENT_COLUMNS} FROM ${this.table} WHERE profile_id = ?`,
+        `SELECT ${columns} FROM ${this.table} WHERE profile_id = ?`,
         [profileId],
         {
           prepare: true,
@@ -171,11 +194,17 @@ export class LiveHistoryRepository {
         },
       );
       const events: ViewingEvent[] = [];
+      let newestWriteTimeUs: number | null = null;
       for await (const row of result) {
+        if (options.withWriteTime) {
+          // Every row is read, even one of an unknown type: the tombstone covers it too.
+          const writtenAt = (row.get('written_at') as types.Long).toNumber();
+          if (newestWriteTimeUs === null || writtenAt > newestWriteTimeUs) newestWriteTimeUs = writtenAt;
+        }
         const event = toEvent(profileId, row);
         if (event) events.push(event);
       }
-      return events;
+      return options.withWriteTime ? { events, newestWriteTimeUs } : events;
     } catch (error) {
       throw asStorageError(error);
     }
