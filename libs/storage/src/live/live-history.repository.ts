@@ -6,8 +6,9 @@ import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import {
   asStorageError,
   describeCassandraError,
-  isInvalidStatementError,
+  isRowLevelRefusal,
   RowRejectedError,
+  schemaProblemOf,
   writeFailure,
 } from '../cassandra-errors';
 import { pendingMigrations } from '../schema/schema-migrator';
@@ -107,17 +108,19 @@ export class LiveHistoryRepository {
   }
 
   /**
-   * Invariant 2: only a row Cassandra refuses is RowRejectedError. "Unconfigured table" is an Invalid
-   * response as well (ingest started before `migrate`, a keyspace dropped), so an Invalid counts against
-   * the row only once the schema is checked complete; a check that fails leaves every failure retryable.
+   * Invariant 2: only a row Cassandra refuses is RowRejectedError. Right after a migration a coordinator
+   * may not know a new column yet and answer Invalid, so a row-level refusal counts against the row only
+   * once the schema is checked complete and agreed on by every node; a check that fails retries them all.
    */
   private async classify(failures: RawFailure[]): Promise<FailedWrite[]> {
     let schemaProblem: string | null = null;
-    if (failures.some((f) => isInvalidStatementError(f.error))) {
+    if (failures.some((f) => isRowLevelRefusal(f.error))) {
       try {
-        const pending = await pendingMigrations(this.client, this.config.cassandra.keyspace);
-        if (pending.length > 0)
-          schemaProblem = `keyspace ${this.config.cassandra.keyspace} lacks migrations ${pending.join(', ')}: run \`npm run migrate\``;
+        const keyspace = this.config.cassandra.keyspace;
+        const pending = await pendingMigrations(this.client, keyspace);
+        // Not in the driver's typings (4.x), but public: compares the nodes' schema_version.
+        const metadata = this.client.metadata as unknown as { checkSchemaAgreement(): Promise<boolean> };
+        schemaProblem = schemaProblemOf(keyspace, pending, await metadata.checkSchemaAgreement());
       } catch (error) {
         schemaProblem = `the schema could not be checked: ${describeCassandraError(error)}`;
       }
