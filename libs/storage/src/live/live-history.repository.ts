@@ -88,7 +88,7 @@ export class LiveHistoryRepository {
     }
     const writeConsistency = consistency(this.config.cassandra.writeConsistency);
     const concurrency = options.concurrency ?? this.config.ingest.writeConcurrency;
-    // Idempotent (a fixed key and USING TIMESTAMP): the driver may send it again on another connection.
+    // Idempotent (a fixed key, one event per key, same values each time): the driver may send it again.
     const writeOptions = { prepare: true, consistency: writeConsistency, isIdempotent: true };
     const results = await settleWithConcurrency(groups, concurrency, (group) =>
       group.length === 1
