@@ -220,19 +220,27 @@ async function exportAll(
     for (const line of lines) {
       const item = JSON.parse(line);
       if (item.type === 'record') {
-        const { type: _type, profileId, ...record } = item;
+        const { type: _type, profileId, position: _position, ...record } = item;
         byProfile.set(profileId, [...(byProfile.get(profileId) ?? []), record]);
         records++;
       } else if (item.type === 'end') end = item;
       else return { complete: false, error: line, byProfile };
     }
     if (!end) return { complete: false, error: `status ${response.status}, no end line`, byProfile };
+    // The export orders a profile's records by change (oldest first, so a resume cuts cleanly); the model
+    // lists history newest first. The check is on the records, so put them in history order.
+    for (const list of byProfile.values()) list.sort(newestFirst);
     if (end.records !== records)
       return { complete: false, error: `end line counts ${end.records}, got ${records}`, byProfile };
     return { complete: true, byProfile };
   } catch (error) {
     return { complete: false, error: (error as Error).message, byProfile };
   }
+}
+
+function newestFirst(a: RecordView, b: RecordView): number {
+  if (a.startedAt !== b.startedAt) return a.startedAt < b.startedAt ? 1 : -1;
+  return a.recordId < b.recordId ? 1 : a.recordId > b.recordId ? -1 : 0;
 }
 
 type Answer = { ok: true; body: any } | { ok: false; error: string };

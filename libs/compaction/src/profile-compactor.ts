@@ -65,9 +65,9 @@ export class ProfileCompactor {
     // The compactor reads the truth, not the cache, with the trails that late events are merged into.
     const { version: current, history } = await this.compressed.read(profileId, { useCache: false, withTrails: true });
     const garbageChunkSetsRemoved = options.dryRun ? 0 : await this.compressed.collectGarbage(profileId, now);
-    // Rows written after this instant may be missing from what we read: the range delete spares them.
-    const writtenBefore = Date.now() - deleteMarginMs;
-    const liveEvents = await this.live.readProfile(profileId);
+    // The range delete is dated by the rows' own write times, not our clock (invariant 6; see deleteBefore).
+    const { events: liveEvents, newestWriteTimeUs } = await this.live.readProfile(profileId, { withWriteTime: true });
+    const writtenBefore = newestWriteTimeUs === null ? null : newestWriteTimeUs - deleteMarginMs * 1000;
     await step('read');
 
     const next = compactHistory(history, liveEvents, now - minAgeMs, { trailRetentionMs });

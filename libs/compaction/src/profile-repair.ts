@@ -90,7 +90,11 @@ export class ProfileHistoryRebuild {
     if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
     // Rows before the cutoff are in the new version; readers skip them until they are gone. Rows ingested
     // after the log was read (late events) are spared by the tombstone's timestamp, as in compaction.
-    await this.live.deleteBefore(profileId, next.compactedBefore!, now - this.config.compaction.deleteMarginMs);
+    await this.live.deleteBefore(
+      profileId,
+      next.compactedBefore!,
+      (now - this.config.compaction.deleteMarginMs) * 1000,
+    );
     // Read back through the checksums: a repair that cannot be read is not one.
     await this.compressed.read(profileId, { useCache: false });
     this.logger.log(`${profileId}: rebuilt version ${toVersion} from ${events.length} events`);

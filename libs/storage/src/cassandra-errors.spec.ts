@@ -1,6 +1,12 @@
 import { errors, types } from 'cassandra-driver';
 import { DependencyUnavailableError } from '@vh/domain';
-import { asStorageError, isTransientCassandraError, RowRejectedError, writeFailure } from './cassandra-errors';
+import {
+  asStorageError,
+  isTransientCassandraError,
+  RowRejectedError,
+  schemaProblemOf,
+  writeFailure,
+} from './cassandra-errors';
 
 const codes = types.responseErrorCodes;
 // Abstract in the typings only: the driver itself raises a bare DriverError when a socket closes mid-request.
@@ -52,5 +58,39 @@ describe('Cassandra error classification', () => {
     expect(failure).toBeInstanceOf(DependencyUnavailableError);
     expect(failure.code).toBe('dependency_unavailable');
     expect(failure.message).toMatch(/lacks migrations 1, 2/);
+  });
+
+  // Right after a migration adds a column, a coordinator that has not seen it yet answers Invalid.
+  const schemaRefusals: [string, string][] = [
+    ['an undefined column (Cassandra 4+)', 'Undefined column name accepted_at'],
+    ['an unknown identifier (Cassandra 3)', 'Unknown identifier accepted_at'],
+    ['an unknown column', 'Unknown column accepted_at during insertion'],
+    ['an unconfigured table', 'unconfigured table live_history'],
+    ['a keyspace that does not exist', 'Keyspace e2e_x does not exist'],
+    ['an Invalid message we do not know', 'Something new the server says'],
+  ];
+
+  it.each(schemaRefusals)('retries an Invalid response that is not a known row-level refusal: %s', (_, message) => {
+    const failure = writeFailure(new errors.ResponseError(codes.invalid, message), null);
+    expect(failure).toBeInstanceOf(DependencyUnavailableError);
+  });
+
+  const rowRefusals: string[] = [
+    'Mutation of 17825792 bytes is too large for the maximum size of 16777216',
+    'Key length of 70000 is longer than maximum of 65535',
+    'Invalid unset value for column position_ms',
+    'Expected 8 or 0 byte long for date (4)',
+  ];
+
+  it.each(rowRefusals)('dead-letters a known row-level refusal once the schema is settled: %s', (message) => {
+    expect(writeFailure(new errors.ResponseError(codes.invalid, message), null)).toBeInstanceOf(RowRejectedError);
+  });
+
+  it('counts the schema as unsettled while migrations are pending or the nodes disagree on its version', () => {
+    expect(schemaProblemOf('ks', [], true)).toBeNull();
+    expect(schemaProblemOf('ks', ['4'], true)).toMatch(/ks lacks migrations 4/);
+    expect(schemaProblemOf('ks', [], false)).toMatch(/schema versions disagree/);
+    const tooLarge = new errors.ResponseError(codes.invalid, 'Rejected an oversized mutation (33554533/16777216)');
+    expect(writeFailure(tooLarge, schemaProblemOf('ks', [], false))).toBeInstanceOf(DependencyUnavailableError);
   });
 });

@@ -13,8 +13,8 @@ export class RowRejectedError extends ViewingHistoryError {
  * True only for a statement Cassandra refused as invalid. Everything else is a state of the cluster that
  * time or an operator repairs, never a reason to drop an event (invariant 2): no host, timeouts, overload,
  * a socket closed mid-request (the driver gives no response code), unauthorized, a truncate, a bootstrap.
- * A missing table is reported as Invalid too ("unconfigured table"): callers that write tell it apart by
- * checking the schema (see LiveHistoryRepository.append), not by the message.
+ * A missing table or column is reported as Invalid too: writers dead-letter only a known row-level refusal
+ * on a settled schema (see writeFailure).
  */
 export function isInvalidStatementError(error: unknown): boolean {
   return error instanceof errors.ResponseError && error.code === types.responseErrorCodes.invalid;
@@ -42,17 +42,49 @@ export function asStorageError(error: unknown): Error {
 }
 
 /**
- * The typed error of a failed write. Anything but an Invalid response is retried, even an error of unknown
- * origin: holding an event back until someone looks is safe, dropping it is not (invariant 2).
- * `schemaProblem` is set when the keyspace lacks tables (or could not be checked): then even an Invalid
- * response is the cluster's state, not the row's fault.
+ * Invalid messages that refuse the row itself (its size, or a value the column type cannot hold), whatever
+ * node coordinates. Anything else Invalid ("Undefined column name", "Unknown identifier", "unconfigured
+ * table": a coordinator that has not yet seen a migration) is the schema's state and is retried.
+ */
+const ROW_LEVEL_REFUSALS = [
+  /oversized mutation/i,
+  /too large/i,
+  /longer than maximum/i,
+  /^invalid (unset |null )?value/i,
+  /^expected \d+ or 0 byte/i,
+];
+
+/** True for an Invalid response that refuses the row itself (see ROW_LEVEL_REFUSALS). */
+export function isRowLevelRefusal(error: unknown): boolean {
+  return isInvalidStatementError(error) && ROW_LEVEL_REFUSALS.some((r) => r.test((error as Error).message));
+}
+
+/**
+ * Why the schema cannot be trusted to judge a row yet, or null: migrations pending in the keyspace, or
+ * nodes disagreeing on its version (a migration still propagating; the coordinator may lack a column).
+ */
+export function schemaProblemOf(
+  keyspace: string,
+  pending: readonly (string | number)[],
+  agreed: boolean,
+): string | null {
+  if (pending.length > 0) return `keyspace ${keyspace} lacks migrations ${pending.join(', ')}: run \`npm run migrate\``;
+  if (!agreed) return `schema versions disagree across the cluster (a migration is still propagating)`;
+  return null;
+}
+
+/**
+ * The typed error of a failed write. Only a known row-level refusal (isRowLevelRefusal) on a settled
+ * schema is the row's fault; anything else is retried, even an error of unknown origin: holding an event
+ * back until someone looks is safe, dropping it is not (invariant 2). `schemaProblem` is set when the
+ * schema is not settled (schemaProblemOf) or could not be checked.
  */
 export function writeFailure(
   error: unknown,
   schemaProblem: string | null,
 ): RowRejectedError | DependencyUnavailableError {
   if (error instanceof RowRejectedError || error instanceof DependencyUnavailableError) return error;
-  if (isInvalidStatementError(error) && schemaProblem === null)
+  if (isRowLevelRefusal(error) && schemaProblem === null)
     return new RowRejectedError(describeCassandraError(error), { cause: error });
   return new DependencyUnavailableError('cassandra', schemaProblem ?? describeCassandraError(error), 5, {
     cause: error,

@@ -95,7 +95,7 @@ describe('foldHistory', () => {
     expect(visibleRecords(foldHistory([play, removal, later]))).toEqual([]);
   });
 
-  it('hides every record that started at or before a clear, and keeps later ones', () => {
+  it("hides every record whose session was first accepted at or before the clear's acceptedAt, and keeps later ones", () => {
     const before = playbackEvent('play', T0, 0);
     const after = playbackEvent('play', T0 + 2 * MIN, 0, { playbackSessionId: SESSION_2 });
     const clear = { type: 'history-cleared' as const, eventId: 'c1', profileId: 'profile-1', occurredAt: T0 + MIN };

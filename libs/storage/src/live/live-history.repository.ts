@@ -3,11 +3,17 @@ import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import { ViewingEvent } from '@vh/domain';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
-import { asStorageError, describeCassandraError, isInvalidStatementError, writeFailure } from '../cassandra-errors';
+import {
+  asStorageError,
+  describeCassandraError,
+  isRowLevelRefusal,
+  schemaProblemOf,
+  writeFailure,
+} from '../cassandra-errors';
 import { pendingMigrations } from '../schema/schema-migrator';
 import { settleWithConcurrency } from '../concurrency';
 import { activityKey, ProfileActivityIndex } from './profile-activity.index';
-import { LiveHistoryCompactionStore } from '../ports/live-history.compaction-store';
+import { LiveHistoryCompactionStore, LiveProfileRead } from '../ports/live-history.compaction-store';
 import { AppendOptions, FailedWrite, LiveHistoryWriter } from '../ports/live-history.writer';
 
 /** Rows of one partition sent as one unlogged batch: a single mutation, well under the batch size limit. */
@@ -64,7 +70,7 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
     }
     const writeConsistency = consistency(this.config.cassandra.writeConsistency);
     const concurrency = options.concurrency ?? this.config.ingest.writeConcurrency;
-    // Idempotent (a fixed key and USING TIMESTAMP): the driver may send it again on another connection.
+    // Idempotent (a fixed key, one event per key, same values each time): the driver may send it again.
     const writeOptions = { prepare: true, consistency: writeConsistency, isIdempotent: true };
     const results = await settleWithConcurrency(groups, concurrency, (group) =>
       group.length === 1
@@ -84,17 +90,19 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
   }
 
   /**
-   * Invariant 2: only a row Cassandra refuses is RowRejectedError. "Unconfigured table" is an Invalid
-   * response as well (ingest started before `migrate`, a keyspace dropped), so an Invalid counts against
-   * the row only once the schema is checked complete; a check that fails leaves every failure retryable.
+   * Invariant 2: only a row Cassandra refuses is RowRejectedError. Right after a migration a coordinator
+   * may not know a new column yet and answer Invalid, so a row-level refusal counts against the row only
+   * once the schema is checked complete and agreed on by every node; a check that fails retries them all.
    */
   private async classify(failures: RawFailure[]): Promise<FailedWrite[]> {
     let schemaProblem: string | null = null;
-    if (failures.some((f) => isInvalidStatementError(f.error))) {
+    if (failures.some((f) => isRowLevelRefusal(f.error))) {
       try {
-        const pending = await pendingMigrations(this.client, this.config.cassandra.keyspace);
-        if (pending.length > 0)
-          schemaProblem = `keyspace ${this.config.cassandra.keyspace} lacks migrations ${pending.join(', ')}: run \`npm run migrate\``;
+        const keyspace = this.config.cassandra.keyspace;
+        const pending = await pendingMigrations(this.client, keyspace);
+        // Not in the driver's typings (4.x), but public: compares the nodes' schema_version.
+        const metadata = this.client.metadata as unknown as { checkSchemaAgreement(): Promise<boolean> };
+        schemaProblem = schemaProblemOf(keyspace, pending, await metadata.checkSchemaAgreement());
       } catch (error) {
         schemaProblem = `the schema could not be checked: ${describeCassandraError(error)}`;
       }
@@ -122,14 +130,21 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
   }
 
   /**
-   * Removes the rolled-up prefix of a profile's live rows with one range tombstone, timestamped
-   * `writtenBefore`: rows written after it (late events the compactor did not read) survive it.
+   * Removes the rolled-up prefix of a profile's live rows with one range tombstone dated `writtenBeforeUs`
+   * (microseconds); null (nothing was read) deletes nothing. The compactor dates it at the newest WRITETIME
+   * of the rows it read minus COMPACTION_DELETE_MARGIN_MS, never by its own clock (invariant 6): a row
+   * written after the read by an ingest host whose clock is at most the margin behind the writer of that
+   * newest row outlives the tombstone. What is still compared is ingest hosts' clocks with each other (all
+   * NTP-synced services, milliseconds apart), which the margin (10 minutes) covers many times over. Rows
+   * read but spared by the margin are known duplicates of the new version: readers skip them and the next
+   * run removes them.
    */
-  async deleteBefore(profileId: string, instant: number, writtenBefore: number): Promise<void> {
+  async deleteBefore(profileId: string, instant: number, writtenBeforeUs: number | null): Promise<void> {
+    if (writtenBeforeUs === null) return;
     try {
       await this.client.execute(
         `DELETE FROM ${this.table} USING TIMESTAMP ? WHERE profile_id = ? AND occurred_at < ?`,
-        [types.Long.fromNumber(writtenBefore * 1000), profileId, new Date(instant)],
+        [types.Long.fromNumber(writtenBeforeUs), profileId, new Date(instant)],
         {
           prepare: true,
           consistency: consistency(this.config.cassandra.writeConsistency),
@@ -141,11 +156,20 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
     }
   }
 
-  /** Every live event of one profile, in clustering (event-time) order. */
-  async readProfile(profileId: string): Promise<ViewingEvent[]> {
+  /**
+   * Every live event of one profile, in clustering (event-time) order. With `withWriteTime` (the
+   * compactor's read), also the newest WRITETIME among the rows read, which dates its range delete.
+   */
+  readProfile(profileId: string): Promise<ViewingEvent[]>;
+  readProfile(profileId: string, options: { withWriteTime: true }): Promise<LiveProfileRead>;
+  async readProfile(
+    profileId: string,
+    options: { withWriteTime?: boolean } = {},
+  ): Promise<ViewingEvent[] | LiveProfileRead> {
+    const columns = options.withWriteTime ? `${EVENT_COLUMNS}, WRITETIME(type) AS written_at` : EVENT_COLUMNS;
     try {
       const result = await this.client.execute(
-        `SELECT ${EVENT_COLUMNS} FROM ${this.table} WHERE profile_id = ?`,
+        `SELECT ${columns} FROM ${this.table} WHERE profile_id = ?`,
         [profileId],
         {
           prepare: true,
@@ -155,11 +179,17 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
         },
       );
       const events: ViewingEvent[] = [];
+      let newestWriteTimeUs: number | null = null;
       for await (const row of result) {
+        if (options.withWriteTime) {
+          // Every row is read, even one of an unknown type: the tombstone covers it too.
+          const writtenAt = (row.get('written_at') as types.Long).toNumber();
+          if (newestWriteTimeUs === null || writtenAt > newestWriteTimeUs) newestWriteTimeUs = writtenAt;
+        }
         const event = toEvent(profileId, row);
         if (event) events.push(event);
       }
-      return events;
+      return options.withWriteTime ? { events, newestWriteTimeUs } : events;
     } catch (error) {
       throw asStorageError(error);
     }
