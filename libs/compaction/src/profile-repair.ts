@@ -67,11 +67,14 @@ export class ProfileHistoryRebuild {
     const current = await this.compressed.readVersion(profileId);
     // Never move the cutoff back: live rows before the current one may already be deleted.
     const cutoff = Math.max(now - minAgeMs, current?.compactedBefore ?? Number.NEGATIVE_INFINITY);
-    const next = compactHistory(EMPTY_COMPRESSED_HISTORY, events, cutoff);
+    // The log's events and the stored live rows together: a truncated log may lack rows still stored, and
+    // the range delete below would drop them. The fold counts a repeated event once (invariant 1).
+    const all = distinctRows([...events, ...(await this.live.readProfile(profileId))]);
+    const next = compactHistory(EMPTY_COMPRESSED_HISTORY, all, cutoff);
 
     // Live rows first (blind, idempotent; the ingest wrote them already unless they were lost too), so
     // that no reader sees the new version without them.
-    const recent = events.filter((e) => e.occurredAt >= cutoff);
+    const recent = all.filter((e) => e.occurredAt >= cutoff);
     const failed = await this.live.append(recent);
     if (failed.length > 0) throw failed[0].error;
 
@@ -91,8 +94,8 @@ export class ProfileHistoryRebuild {
     // Rows before the cutoff are in the new version; readers skip them until they are gone. Rows ingested
     // after the log was read (late events) are spared by the tombstone's timestamp, as in compaction.
     await this.live.deleteBefore(profileId, next.compactedBefore!, now - this.config.compaction.deleteMarginMs);
-    // Read back through the checksums: a repair that cannot be read is not one.
-    await this.compressed.read(profileId, { useCache: false });
+    // Read back through the checksums, trail chunks included: a repair that cannot be read is not one.
+    await this.compressed.read(profileId, { useCache: false, withTrails: true });
     this.logger.log(`${profileId}: rebuilt version ${toVersion} from ${events.length} events`);
     return {
       fromVersion: current?.version ?? null,
@@ -103,6 +106,16 @@ export class ProfileHistoryRebuild {
       liveEventsWritten: recent.length,
     };
   }
+}
+
+/** One event per live row (occurredAt, eventId), the first seen (the log's) kept. */
+function distinctRows(events: readonly ViewingEvent[]): ViewingEvent[] {
+  const rows = new Map<string, ViewingEvent>();
+  for (const event of events) {
+    const key = `${event.occurredAt}|${event.eventId}`;
+    if (!rows.has(key)) rows.set(key, event);
+  }
+  return [...rows.values()];
 }
 
 /**
