@@ -104,7 +104,9 @@ describe('corrupt history stays with its profile, and is repaired from the event
       profileId: missing,
       occurredAt: now - 3 * DAY + 5 * HOUR,
     };
-    events = [...old, ...recent, ...removals, clear];
+    // Accepted when they happened: without acceptedAt the service takes the log's timestamp (now, for all of
+    // them), and the clear, judged on the service clock (invariant 6), would hide every session it follows.
+    events = [...old, ...recent, ...removals, clear].map((e) => ({ ...e, acceptedAt: e.occurredAt }));
     await produceEvents(environment.kafka, environment.config.kafka.eventTopic, events);
     for (const profileId of profiles) {
       const expected = events.filter((e) => e.profileId === profileId).length;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@vh/config';
-import { EMPTY_COMPRESSED_HISTORY, ViewingEvent } from '@vh/domain';
+import { compactHistory, EMPTY_COMPRESSED_HISTORY, ViewingEvent } from '@vh/domain';
 import { CompressedHistoryCompactionStore, CompressedHistoryVersion, LiveHistoryCompactionStore } from '@vh/storage';
 import { ProfileCompactor } from './profile-compactor';
 
@@ -55,4 +55,35 @@ describe('ProfileCompactor', () => {
       lastEventAt: first + 199_999 * 60_000,
     });
   }, 120_000);
+
+  it('writes a version for a late removal instead of deleting it as a left-over row (invariant 3)', async () => {
+    const now = Date.now();
+    const session = randomUUID();
+    const play: ViewingEvent = {
+      type: 'play',
+      eventId: randomUUID(),
+      profileId: 'p',
+      playbackSessionId: session,
+      titleId: 'title-a',
+      deviceId: 'tv',
+      positionMs: 0,
+      occurredAt: now - 30 * DAY,
+    };
+    const history = compactHistory(EMPTY_COMPRESSED_HISTORY, [play], now - 20 * DAY);
+    // Late: its occurredAt is before compactedBefore, and no live event is in a newly compacted range.
+    const removal: ViewingEvent = {
+      type: 'record-removed',
+      eventId: randomUUID(),
+      profileId: 'p',
+      recordId: session,
+      occurredAt: now - 25 * DAY,
+    };
+    const { live, compressed, switched } = fakes([removal]);
+    const current = { version: 1, chunkSet: randomUUID(), chunkCount: 1, trailChunkCount: 1 };
+    compressed.read = async () => ({ version: current, history }) as never;
+    const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
+    const outcome = await new ProfileCompactor(live, compressed, config).compact('p', { now: now - 20 * DAY });
+    expect(outcome.status).toBe('compacted');
+    expect(switched[0]).toMatchObject({ recordCount: 0 });
+  });
 });

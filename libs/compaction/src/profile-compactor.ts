@@ -95,8 +95,9 @@ export class ProfileCompactor {
       durationMs: Date.now() - started,
       ...extra,
     });
-    if (rolledUp === 0) {
-      // Nothing new to roll up; rows a crash left behind are already counted, so just remove them.
+    if (rolledUp === 0 && !next.changed) {
+      // Nothing new to roll up; rows a crash left behind are already counted, so just remove them. A late
+      // removal, clear or replaced copy changes the history (next.changed): it needs a version (invariant 3).
       if (leftovers > 0 && !options.dryRun) await this.live.deleteBefore(profileId, alreadyCompacted, writtenBefore);
       return outcome('up-to-date', { leftoverLiveRowsRemoved: options.dryRun ? 0 : leftovers });
     }

@@ -67,11 +67,15 @@ export class ProfileHistoryRebuild {
     const current = await this.compressed.readVersion(profileId);
     // Never move the cutoff back: live rows before the current one may already be deleted.
     const cutoff = Math.max(now - minAgeMs, current?.compactedBefore ?? Number.NEGATIVE_INFINITY);
-    const next = compactHistory(EMPTY_COMPRESSED_HISTORY, events, cutoff);
+    // The log's events and the stored live rows together: a truncated log may lack rows still stored, and
+    // the range delete below would drop them. The fold counts a repeated event once (invariant 1).
+    const stored = await this.live.readProfile(profileId, { withWriteTime: true });
+    const all = distinctRows([...events, ...stored.events]);
+    const next = compactHistory(EMPTY_COMPRESSED_HISTORY, all, cutoff);
 
     // Live rows first (blind, idempotent; the ingest wrote them already unless they were lost too), so
     // that no reader sees the new version without them.
-    const recent = events.filter((e) => e.occurredAt >= cutoff);
+    const recent = all.filter((e) => e.occurredAt >= cutoff);
     const failed = await this.live.append(recent);
     if (failed.length > 0) throw failed[0].error;
 
@@ -89,14 +93,15 @@ export class ProfileHistoryRebuild {
     }
     if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
     // Rows before the cutoff are in the new version; readers skip them until they are gone. Rows ingested
-    // after the log was read (late events) are spared by the tombstone's timestamp, as in compaction.
-    await this.live.deleteBefore(
-      profileId,
-      next.compactedBefore!,
-      (now - this.config.compaction.deleteMarginMs) * 1000,
-    );
-    // Read back through the checksums: a repair that cannot be read is not one.
-    await this.compressed.read(profileId, { useCache: false });
+    // after the live read (late events) are spared: the tombstone is dated by the newest write time read,
+    // minus the margin, as in compaction (never this process's clock; invariant 6).
+    const tombstoneUs =
+      stored.newestWriteTimeUs === null
+        ? null
+        : stored.newestWriteTimeUs - this.config.compaction.deleteMarginMs * 1000;
+    await this.live.deleteBefore(profileId, next.compactedBefore!, tombstoneUs);
+    // Read back through the checksums, trail chunks included: a repair that cannot be read is not one.
+    await this.compressed.read(profileId, { useCache: false, withTrails: true });
     this.logger.log(`${profileId}: rebuilt version ${toVersion} from ${events.length} events`);
     return {
       fromVersion: current?.version ?? null,
@@ -107,6 +112,16 @@ export class ProfileHistoryRebuild {
       liveEventsWritten: recent.length,
     };
   }
+}
+
+/** One event per live row (occurredAt, eventId), the first seen (the log's) kept. */
+function distinctRows(events: readonly ViewingEvent[]): ViewingEvent[] {
+  const rows = new Map<string, ViewingEvent>();
+  for (const event of events) {
+    const key = `${event.occurredAt}|${event.eventId}`;
+    if (!rows.has(key)) rows.set(key, event);
+  }
+  return [...rows.values()];
 }
 
 /**

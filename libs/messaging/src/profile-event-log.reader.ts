@@ -69,7 +69,9 @@ export async function readProfileEvents(
           if (BigInt(message.offset) >= end) break;
           result.messagesRead++;
           if (message.key?.toString() !== profileId) continue;
-          const decoded = decodeViewingEvent(message.value);
+          // As ingest and replay do: a missing acceptedAt is the log's timestamp, so clears are judged on the
+          // service clock for a repaired profile too (invariant 6).
+          const decoded = decodeViewingEvent(message.value, Number(message.timestamp));
           if (!decoded.ok) result.undecodable++;
           else if (decoded.value.profileId === profileId) result.events.push(decoded.value);
         }

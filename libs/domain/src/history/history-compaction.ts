@@ -7,6 +7,12 @@ import { compareRecordsNewestFirst, ViewingRecord } from './viewing-record';
 export interface CompactedHistory extends CompressedHistory {
   trails: ReadonlyMap<string, SessionTrail>;
   lateEvents: number;
+  /**
+   * Whether the live events before the input's compactedBefore changed it: a late playback event, a copy
+   * replacing one in a trail, a new removed id or a later clear. Only rows that changed nothing (left-over
+   * duplicates) may be deleted without writing this history (invariant 3).
+   */
+  changed: boolean;
 }
 
 /**
@@ -48,6 +54,12 @@ export function compactHistory(
     const trail = folded.trails!.get(record.recordId) ?? compressed.trails?.get(record.recordId);
     if (trail !== undefined && record.lastEventAt >= keepTrailsFrom) trails.set(record.recordId, trail);
   }
+  const storedRemoved = new Set(compressed.removedRecordIds);
+  const changed =
+    folded.lateEvents > 0 ||
+    folded.clearedThrough !== compressed.clearedThrough ||
+    [...removedRecordIds].some((id) => !storedRemoved.has(id)) ||
+    [...folded.trails!].some(([id, trail]) => !sameTrail(trail, compressed.trails?.get(id)));
   return {
     records: records.sort(compareRecordsNewestFirst),
     removedRecordIds: [...removedRecordIds].sort(),
@@ -55,5 +67,15 @@ export function compactHistory(
     compactedBefore,
     trails,
     lateEvents: folded.lateEvents,
+    changed,
   };
 }
+
+/** Same distinct events, same copies: a replaced copy (e.g. a re-stamped retry) changes the record. */
+function sameTrail(folded: SessionTrail, stored: SessionTrail | undefined): boolean {
+  if (stored === undefined || stored.length !== folded.length) return false;
+  return folded.every((event, i) => canonical(event) === canonical(stored[i]));
+}
+
+/** Key order differs between a decoded trail and a live row. */
+const canonical = (event: object) => JSON.stringify(event, Object.keys(event).sort());
