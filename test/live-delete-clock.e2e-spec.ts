@@ -25,7 +25,9 @@ describe('live range delete: the compactor clock ahead of the ingest clock', () 
   let compressed: CompressedHistoryRepository;
 
   beforeAll(async () => {
-    environment = await createTestEnvironment('live_delete_clock');
+    environment = await createTestEnvironment('live_delete_clock', {
+      COMPACTION_DELETE_MARGIN_MS: String(10 * 60_000),
+    });
     client = createCassandraClient(environment.config.cassandra, 'e2e-live-delete-clock');
     live = new LiveHistoryRepository(client, environment.config, new ProfileActivityIndex(client, environment.config));
     compressed = new CompressedHistoryRepository(client, environment.config);
