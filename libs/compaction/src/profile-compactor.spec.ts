@@ -10,7 +10,7 @@ const DAY = 86_400_000;
 function fakes(events: ViewingEvent[]) {
   const switched: CompressedHistoryVersion[] = [];
   const live: LiveHistoryCompactionStore = {
-    readProfile: async () => ({ events, newestWriteTimeUs: Date.now() * 1000 }),
+    readProfile: async () => ({ events, rowsRead: [], newestWriteTimeUs: Date.now() * 1000 }),
     deleteBefore: async () => undefined,
   };
   const compressed: CompressedHistoryCompactionStore = {

@@ -65,8 +65,13 @@ export class ProfileCompactor {
     // The compactor reads the truth, not the cache, with the trails that late events are merged into.
     const { version: current, history } = await this.compressed.read(profileId, { useCache: false, withTrails: true });
     const garbageChunkSetsRemoved = options.dryRun ? 0 : await this.compressed.collectGarbage(profileId, now);
-    // The range delete is dated by the rows' own write times, not our clock (invariant 6; see deleteBefore).
-    const { events: liveEvents, newestWriteTimeUs } = await this.live.readProfile(profileId, { withWriteTime: true });
+    // The deletes are dated by the rows' own write times, not our clock (invariant 6; see deleteBefore):
+    // one range tombstone at the newest minus the margin, and each read row above it by its own.
+    const {
+      events: liveEvents,
+      rowsRead,
+      newestWriteTimeUs,
+    } = await this.live.readProfile(profileId, { withWriteTime: true });
     const writtenBefore = newestWriteTimeUs === null ? null : newestWriteTimeUs - deleteMarginMs * 1000;
     await step('read');
 
@@ -98,7 +103,8 @@ export class ProfileCompactor {
     if (rolledUp === 0 && !next.changed) {
       // Nothing new to roll up; rows a crash left behind are already counted, so just remove them. A late
       // removal, clear or replaced copy changes the history (next.changed): it needs a version (invariant 3).
-      if (leftovers > 0 && !options.dryRun) await this.live.deleteBefore(profileId, alreadyCompacted, writtenBefore);
+      if (leftovers > 0 && !options.dryRun)
+        await this.live.deleteBefore(profileId, alreadyCompacted, writtenBefore, rowsRead);
       return outcome('up-to-date', { leftoverLiveRowsRemoved: options.dryRun ? 0 : leftovers });
     }
 
@@ -120,7 +126,7 @@ export class ProfileCompactor {
     await step('after-switch');
     if (next.lateEvents > 0) this.logger.log(`${profileId}: ${next.lateEvents} late event(s) folded in`);
     if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
-    await this.live.deleteBefore(profileId, next.compactedBefore!, writtenBefore);
+    await this.live.deleteBefore(profileId, next.compactedBefore!, writtenBefore, rowsRead);
     await step('done');
     return outcome('compacted', { ...sizes, toVersion: version.version, lateEvents: next.lateEvents });
   }

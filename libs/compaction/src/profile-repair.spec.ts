@@ -20,7 +20,7 @@ describe('ProfileHistoryRebuild', () => {
       occurredAt: now - 30 * DAY,
     };
     const live = {
-      readProfile: async () => ({ events: [stored], newestWriteTimeUs: now * 1000 }),
+      readProfile: async () => ({ events: [stored], rowsRead: [], newestWriteTimeUs: now * 1000 }),
       append: async () => [],
       deleteBefore: async () => undefined,
     } as unknown as LiveHistoryRepository;

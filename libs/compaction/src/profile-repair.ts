@@ -94,12 +94,13 @@ export class ProfileHistoryRebuild {
     if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
     // Rows before the cutoff are in the new version; readers skip them until they are gone. Rows ingested
     // after the live read (late events) are spared: the tombstone is dated by the newest write time read,
-    // minus the margin, as in compaction (never this process's clock; invariant 6).
+    // minus the margin, and read rows above it are deleted each at its own write time, as in compaction
+    // (never this process's clock; invariant 6).
     const tombstoneUs =
       stored.newestWriteTimeUs === null
         ? null
         : stored.newestWriteTimeUs - this.config.compaction.deleteMarginMs * 1000;
-    await this.live.deleteBefore(profileId, next.compactedBefore!, tombstoneUs);
+    await this.live.deleteBefore(profileId, next.compactedBefore!, tombstoneUs, stored.rowsRead);
     // Read back through the checksums, trail chunks included: a repair that cannot be read is not one.
     await this.compressed.read(profileId, { useCache: false, withTrails: true });
     this.logger.log(`${profileId}: rebuilt version ${toVersion} from ${events.length} events`);

@@ -13,7 +13,7 @@ import {
 import { pendingMigrations } from '../schema/schema-migrator';
 import { settleWithConcurrency } from '../concurrency';
 import { activityKey, ProfileActivityIndex } from './profile-activity.index';
-import { LiveHistoryCompactionStore, LiveProfileRead } from '../ports/live-history.compaction-store';
+import { LiveHistoryCompactionStore, LiveProfileRead, LiveRowWrite } from '../ports/live-history.compaction-store';
 import { AppendOptions, FailedWrite, LiveHistoryWriter } from '../ports/live-history.writer';
 
 /** Rows of one partition sent as one unlogged batch: a single mutation, well under the batch size limit. */
@@ -135,22 +135,46 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
    * of the rows it read minus COMPACTION_DELETE_MARGIN_MS, never by its own clock (invariant 6): a row
    * written after the read by an ingest host whose clock is at most the margin behind the writer of that
    * newest row outlives the tombstone. What is still compared is ingest hosts' clocks with each other (all
-   * NTP-synced services, milliseconds apart), which the margin (10 minutes) covers many times over. Rows
-   * read but spared by the margin are known duplicates of the new version: readers skip them and the next
-   * run removes them.
+   * NTP-synced services, milliseconds apart), which the margin (10 minutes) covers many times over.
+   * Each row of `rowsRead` before `instant` that the margin spares is deleted on its own, by its full key
+   * at its own write time: else a quiet profile's newest rows would be spared by every run, forever. A
+   * delete wins a timestamp tie, so it removes exactly the copy read; a rewrite with a later timestamp,
+   * or a row not read, is never touched (invariant 2). These are few (rows written within the margin).
    */
-  async deleteBefore(profileId: string, instant: number, writtenBeforeUs: number | null): Promise<void> {
+  async deleteBefore(
+    profileId: string,
+    instant: number,
+    writtenBeforeUs: number | null,
+    rowsRead: readonly LiveRowWrite[] = [],
+  ): Promise<void> {
     if (writtenBeforeUs === null) return;
+    const options = {
+      prepare: true,
+      consistency: consistency(this.config.cassandra.writeConsistency),
+      isIdempotent: true,
+    };
+    const spared = rowsRead.filter((row) => row.occurredAt < instant && row.writeTimeUs > writtenBeforeUs);
+    const batches: LiveRowWrite[][] = [];
+    for (let i = 0; i < spared.length; i += MAX_ROWS_PER_BATCH) batches.push(spared.slice(i, i + MAX_ROWS_PER_BATCH));
+    const deleteRow = `DELETE FROM ${this.table} USING TIMESTAMP ? WHERE profile_id = ? AND occurred_at = ? AND event_id = ?`;
     try {
       await this.client.execute(
         `DELETE FROM ${this.table} USING TIMESTAMP ? WHERE profile_id = ? AND occurred_at < ?`,
         [types.Long.fromNumber(writtenBeforeUs), profileId, new Date(instant)],
-        {
-          prepare: true,
-          consistency: consistency(this.config.cassandra.writeConsistency),
-          isIdempotent: true,
-        },
+        options,
       );
+      // One partition per batch: a single mutation, each statement with its own timestamp.
+      const results = await settleWithConcurrency(batches, this.config.ingest.writeConcurrency, (batch) =>
+        this.client.batch(
+          batch.map((row) => ({
+            query: deleteRow,
+            params: [types.Long.fromNumber(row.writeTimeUs), profileId, new Date(row.occurredAt), row.eventId],
+          })),
+          { ...options, logged: false },
+        ),
+      );
+      const failure = results.find((result) => result.status === 'rejected');
+      if (failure) throw failure.reason;
     } catch (error) {
       throw asStorageError(error);
     }
@@ -158,7 +182,7 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
 
   /**
    * Every live event of one profile, in clustering (event-time) order. With `withWriteTime` (the
-   * compactor's read), also the newest WRITETIME among the rows read, which dates its range delete.
+   * compactor's read), also each row's WRITETIME and the newest of them, which date its deletes.
    */
   readProfile(profileId: string): Promise<ViewingEvent[]>;
   readProfile(profileId: string, options: { withWriteTime: true }): Promise<LiveProfileRead>;
@@ -179,17 +203,22 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
         },
       );
       const events: ViewingEvent[] = [];
+      const rowsRead: LiveRowWrite[] = [];
       let newestWriteTimeUs: number | null = null;
       for await (const row of result) {
-        if (options.withWriteTime) {
-          // Every row is read, even one of an unknown type: the tombstone covers it too.
-          const writtenAt = (row.get('written_at') as types.Long).toNumber();
-          if (newestWriteTimeUs === null || writtenAt > newestWriteTimeUs) newestWriteTimeUs = writtenAt;
+        // Every row is read, even one of an unknown type: the deletes cover it too. A null WRITETIME
+        // (no type written) dates nothing: such a row is left to the range tombstone.
+        const writtenAt = options.withWriteTime ? (row.get('written_at') as types.Long | null) : null;
+        if (writtenAt !== null) {
+          const writeTimeUs = writtenAt.toNumber();
+          const key = { occurredAt: (row.get('occurred_at') as Date).getTime(), eventId: String(row.get('event_id')) };
+          rowsRead.push({ ...key, writeTimeUs });
+          if (newestWriteTimeUs === null || writeTimeUs > newestWriteTimeUs) newestWriteTimeUs = writeTimeUs;
         }
         const event = toEvent(profileId, row);
         if (event) events.push(event);
       }
-      return options.withWriteTime ? { events, newestWriteTimeUs } : events;
+      return options.withWriteTime ? { events, rowsRead, newestWriteTimeUs } : events;
     } catch (error) {
       throw asStorageError(error);
     }
