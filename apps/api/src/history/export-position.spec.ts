@@ -24,7 +24,7 @@ const progress = fc.record({
   walk: fc.constantFrom('activity-index' as const, 'token-ranges' as const),
   profileId: fc.string({ minLength: 1, maxLength: 40 }),
   token: fc.bigInt({ min: -(2n ** 63n) + 1n, max: 2n ** 63n - 1n }),
-  day: fc.date({ min: new Date('1970-01-01'), max: new Date('2999-12-31') }),
+  day: fc.date({ min: new Date('1970-01-01'), max: new Date('2999-12-31'), noInvalidDate: true }),
   shard: fc.integer({ min: 0, max: 15 }),
   started: fc.boolean(),
   record: fc.option(fc.record({ lastEventAt: fc.integer({ min: 0, max: 2 ** 42 }), recordId: fc.uuid() })),
