@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { CorruptHistoryError, DependencyUnavailableError, ViewingRecord } from '@vh/domain';
+import { CircuitOpenError, CorruptHistoryError, DependencyUnavailableError, ViewingRecord } from '@vh/domain';
 import { ChangedProfile, ChangedProfilesPosition, ChangedProfilesWalk } from '@vh/storage';
 import { decodePosition, encodePosition, ExportProgress, RecordKey } from './export-position';
 import { toView, ViewingRecordView } from './history-request';
@@ -107,8 +107,9 @@ export class HistoryExport {
           };
           return;
         }
-        // A bug of ours is not the profile's fault: only the cluster's failures are retried.
-        if (!(error instanceof DependencyUnavailableError)) throw error;
+        // A bug of ours is not the profile's fault: only the cluster's failures are retried. An open circuit
+        // tried no read: it is an outage, so the export stops as interrupted, never blaming a healthy profile.
+        if (error instanceof CircuitOpenError || !(error instanceof DependencyUnavailableError)) throw error;
         failure = error;
       }
     }
