@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@vh/config';
-import { EMPTY_COMPRESSED_HISTORY, ViewingEvent } from '@vh/domain';
+import { EMPTY_COMPRESSED_HISTORY, foldHistory, ViewingEvent, visibleRecords } from '@vh/domain';
 import { CompressedHistoryRepository, LiveHistoryRepository } from '@vh/storage';
 import { ProfileHistoryRebuild } from './profile-repair';
 
@@ -39,5 +39,60 @@ describe('ProfileHistoryRebuild', () => {
     // The log's oldest messages are gone: it has none of this profile's events.
     const rebuilt = await new ProfileHistoryRebuild(live, compressed, config).rebuild('p', [], now);
     expect(rebuilt.records).toBe(1);
+  });
+
+  it('keeps the variant the fold keeps when the log and a stored row hold copies accepted around a clear (invariant 1)', async () => {
+    const now = Date.now();
+    const clearAt = now - 20 * DAY;
+    const play = (occurredAt: number, acceptedAt: number): ViewingEvent => ({
+      type: 'play',
+      eventId: 'e1',
+      profileId: 'p',
+      playbackSessionId: 's1',
+      titleId: 'title-a',
+      deviceId: 'tv',
+      positionMs: 0,
+      occurredAt,
+      acceptedAt,
+    });
+    const clear: ViewingEvent = {
+      type: 'history-cleared',
+      eventId: 'c1',
+      profileId: 'p',
+      occurredAt: clearAt,
+      acceptedAt: clearAt,
+    };
+    // The same event twice: the log's copy accepted after the clear, the stored row's before it. The fold keeps
+    // the earliest acceptance, so the record is cleared; keeping the log's copy first would show it again.
+    for (const occurredAt of [now - 30 * DAY, now - 1000]) {
+      const logCopy = play(occurredAt, clearAt + 1000);
+      const storedCopy = play(occurredAt, clearAt - 1000);
+      const appended: ViewingEvent[] = [];
+      const live = {
+        readProfile: async () => ({ events: [storedCopy], newestWriteTimeUs: now * 1000 }),
+        append: async (rows: ViewingEvent[]) => (appended.push(...rows), []),
+        deleteBefore: async () => undefined,
+      } as unknown as LiveHistoryRepository;
+      const compressed = {
+        readVersion: async () => null,
+        writeChunkSet: async (_profileId: string, chunks: Buffer[]) => ({
+          chunkSet: randomUUID(),
+          checksums: chunks.map(() => 'x'),
+          storedBytes: chunks.reduce((n, c) => n + c.length, 0),
+        }),
+        switchVersion: async () => true,
+        markSuperseded: async () => undefined,
+        read: async () => ({ version: null, history: EMPTY_COMPRESSED_HISTORY }),
+      } as unknown as CompressedHistoryRepository;
+      const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
+      const rebuilt = await new ProfileHistoryRebuild(live, compressed, config).rebuild('p', [logCopy, clear], now);
+      const expected = visibleRecords(foldHistory([logCopy, clear, storedCopy]));
+      expect(expected).toHaveLength(0);
+      expect(rebuilt.records).toBe(expected.length);
+      // The live rows appended: one per (occurredAt, eventId), the copy the fold keeps.
+      expect(appended.filter((e) => e.eventId === 'e1')).toEqual(
+        occurredAt >= now - config.compaction.minAgeMs ? [storedCopy] : [],
+      );
+    }
   });
 });

@@ -1,6 +1,12 @@
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { compactHistory, EMPTY_COMPRESSED_HISTORY, ViewingEvent, ViewingHistoryError } from '@vh/domain';
+import {
+  compactHistory,
+  EMPTY_COMPRESSED_HISTORY,
+  variantThatCounts,
+  ViewingEvent,
+  ViewingHistoryError,
+} from '@vh/domain';
 import { readProfileEvents } from '@vh/messaging';
 import {
   CompressedHistoryRepository,
@@ -70,12 +76,14 @@ export class ProfileHistoryRebuild {
     // The log's events and the stored live rows together: a truncated log may lack rows still stored, and
     // the range delete below would drop them. The fold counts a repeated event once (invariant 1).
     const stored = await this.live.readProfile(profileId, { withWriteTime: true });
-    const all = distinctRows([...events, ...stored.events]);
+    // Every copy goes to the fold, which picks the variant that counts (invariant 1): keeping the first seen
+    // here could keep another one (e.g. a copy accepted after a clear over one accepted before it).
+    const all = [...events, ...stored.events];
     const next = compactHistory(EMPTY_COMPRESSED_HISTORY, all, cutoff);
 
     // Live rows first (blind, idempotent; the ingest wrote them already unless they were lost too), so
     // that no reader sees the new version without them.
-    const recent = all.filter((e) => e.occurredAt >= cutoff);
+    const recent = distinctRows(all.filter((e) => e.occurredAt >= cutoff));
     const failed = await this.live.append(recent);
     if (failed.length > 0) throw failed[0].error;
 
@@ -115,12 +123,13 @@ export class ProfileHistoryRebuild {
   }
 }
 
-/** One event per live row (occurredAt, eventId), the first seen (the log's) kept. */
+/** One event per live row (occurredAt, eventId): the copy the fold would keep, so the rows fold as all copies do. */
 function distinctRows(events: readonly ViewingEvent[]): ViewingEvent[] {
   const rows = new Map<string, ViewingEvent>();
   for (const event of events) {
     const key = `${event.occurredAt}|${event.eventId}`;
-    if (!rows.has(key)) rows.set(key, event);
+    const seen = rows.get(key);
+    rows.set(key, seen === undefined ? event : variantThatCounts(seen, event));
   }
   return [...rows.values()];
 }

@@ -51,6 +51,12 @@ export class DependencyUnavailableError extends ViewingHistoryError {
   }
 }
 
+/**
+ * The read circuit is open: no read was tried. An outage of the cluster, never one profile's failure, so a
+ * caller that fails single profiles (the export, invariant 4) must stop as interrupted instead.
+ */
+export class CircuitOpenError extends DependencyUnavailableError {}
+
 /** No valid credentials: HTTP 401. */
 export class UnauthenticatedError extends ViewingHistoryError {
   readonly code = 'unauthenticated';

@@ -1,4 +1,4 @@
-import { DependencyUnavailableError } from '@vh/domain';
+import { CircuitOpenError, DependencyUnavailableError } from '@vh/domain';
 import { isTransientCassandraError } from './cassandra-errors';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -65,8 +65,8 @@ export class CircuitBreaker {
     this.options.onStateChange?.(state);
   }
 
-  private rejection(retryInMs: number): DependencyUnavailableError {
-    return new DependencyUnavailableError(
+  private rejection(retryInMs: number): CircuitOpenError {
+    return new CircuitOpenError(
       'cassandra',
       'circuit open after repeated failures',
       Math.max(1, Math.ceil(retryInMs / 1000)),

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { InvalidInputError } from '@vh/domain';
-import { decodePosition, encodePosition, ExportProgress, PositionRules } from './export-position';
+import { checkSince, decodePosition, encodePosition, ExportProgress, PositionRules } from './export-position';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-11-26T12:00:00Z');
@@ -116,5 +116,34 @@ describe('export position tokens', () => {
     const oldActivity = { ...base, since: old, startedAt: NOW - DAY, at: null };
     expect(refusal(encodePosition(oldActivity), old)?.issues[0].field).toBe('after');
     expect(refusal(encodePosition({ ...oldActivity, walk: 'token-ranges' }), old)).toBeUndefined();
+  });
+
+  it('accepts a start up to the allowed skew ahead of the resuming instance (two instances, two clocks)', () => {
+    const since = NOW - 3 * DAY;
+    const base: ExportProgress = {
+      since,
+      startedAt: NOW + RULES.maxClockSkewMs / 2,
+      walk: 'activity-index',
+      at: null,
+      record: null,
+      profiles: 0,
+      records: 0,
+      failures: 0,
+    };
+    expect(refusal(encodePosition(base), since)).toBeUndefined();
+    const beyond = { ...base, startedAt: NOW + RULES.maxClockSkewMs + 1 };
+    expect(refusal(encodePosition(beyond), since)?.issues[0].field).toBe('after');
+  });
+
+  it('refuses a since in the future when the export begins, naming `since` (no resume of it could pass)', () => {
+    expect(() => checkSince(NOW, NOW)).not.toThrow();
+    let error: unknown;
+    try {
+      checkSince(NOW + 1, NOW);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as InvalidInputError).issues[0].field).toBe('since');
   });
 });

@@ -70,6 +70,11 @@ export interface PositionRules {
   maxClockSkewMs: number;
 }
 
+/** A `since` after the start of the export would make every resume of it a 400 on `after`: refused at once. */
+export function checkSince(since: number, now: number): void {
+  if (since > now) throw new InvalidInputError([{ field: 'since', message: 'is in the future' }]);
+}
+
 /** The progress a line's position token stands for; a token this export did not write is a 400 on `after`. */
 export function decodePosition(token: string, since: number, rules: PositionRules): ExportProgress {
   const invalid = (message: string) => new InvalidInputError([{ field: 'after', message }]);
@@ -85,7 +90,11 @@ export function decodePosition(token: string, since: number, rules: PositionRule
   if (at !== null && at[0] !== walk) throw invalid('is not a position token of the export');
   // A crafted instant or day would make the walk loop over ~10^8 days (a DoS), or walk the activity index
   // past its 90-day TTL and silently miss profiles (invariant 4): only what `begin` could have written passes.
-  if (startedAt > rules.now || startedAt < since) throw invalid('has a start outside since..now');
+  // The start is the clock of the instance that began the export, `now` that of the one resuming it: they
+  // may differ by up to the allowed skew (invariant 6).
+  if (startedAt > rules.now + rules.maxClockSkewMs || startedAt < since) {
+    throw invalid('has a start outside since..now');
+  }
   const recent = startedAt - since <= rules.indexMaxDays * DAY_MS;
   if ((walk === 'a') !== recent) throw invalid('has a walk that since does not select');
   if (at !== null && at[0] === 'a') {

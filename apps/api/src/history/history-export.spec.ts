@@ -1,6 +1,6 @@
 import { AppConfig } from '@vh/config';
 import { DependencyUnavailableError, ViewingRecord } from '@vh/domain';
-import { ChangedProfile, ChangedProfilesWalk } from '@vh/storage';
+import { ChangedProfile, ChangedProfilesWalk, CircuitBreaker } from '@vh/storage';
 import { ExportLine, HistoryExport } from './history-export';
 import { ViewingHistoryReader } from './viewing-history.reader';
 
@@ -23,14 +23,15 @@ const record = (recordId: string) =>
 const timeout = () => new DependencyUnavailableError('cassandra', 'ReadTimeout: too many tombstones');
 
 /** Profiles given in order by a token walk; `unreadable` ones always time out, as a tombstone-heavy partition does. */
-function exportOver(profiles: string[], unreadable: Set<string>) {
+function exportOver(profiles: string[], unreadable: Set<string>, breaker?: CircuitBreaker) {
   const reads: string[] = [];
+  const read = async (id: string) => {
+    reads.push(id);
+    if (unreadable.has(id)) throw timeout();
+    return [record(`${id}-r`)];
+  };
   const reader = {
-    readForExport: async (id: string) => {
-      reads.push(id);
-      if (unreadable.has(id)) throw timeout();
-      return [record(`${id}-r`)];
-    },
+    readForExport: (id: string) => (breaker ? breaker.execute(() => read(id)) : read(id)),
   } as unknown as ViewingHistoryReader;
   const walk = {
     async *byTokenRanges(): AsyncGenerator<ChangedProfile> {
@@ -77,6 +78,18 @@ describe('HistoryExport with an unreadable profile', () => {
     const { lines, error } = await collect(history);
     expect(error).toBeInstanceOf(DependencyUnavailableError);
     expect(lines.filter((l) => l.type === 'error').length).toBeLessThan(all.length);
+    expect(lines.some((l) => l.type === 'end')).toBe(false);
+  });
+
+  it('stops as interrupted when the read circuit opens, without an error line for the healthy profiles it rejects', async () => {
+    // The process-wide breaker opens after the unreadable profile's two reads: the next profile is fine.
+    const breaker = new CircuitBreaker({ failureThreshold: 2, openMs: 60_000 });
+    const { history } = exportOver(['p1', 'bad', 'p3', 'p4'], new Set(['bad']), breaker);
+    const { lines, error } = await collect(history);
+    expect(error).toBeInstanceOf(DependencyUnavailableError);
+    expect(lines.filter((l) => l.type === 'error').map((l) => (l as { profileId: string }).profileId)).not.toContain(
+      'p3',
+    );
     expect(lines.some((l) => l.type === 'end')).toBe(false);
   });
 });

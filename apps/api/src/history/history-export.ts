@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { CorruptHistoryError, DependencyUnavailableError, ViewingRecord } from '@vh/domain';
+import { CircuitOpenError, CorruptHistoryError, DependencyUnavailableError, ViewingRecord } from '@vh/domain';
 import { ChangedProfile, ChangedProfilesPosition, ChangedProfilesWalk } from '@vh/storage';
-import { decodePosition, encodePosition, ExportProgress, RecordKey } from './export-position';
+import { checkSince, decodePosition, encodePosition, ExportProgress, RecordKey } from './export-position';
 import { toView, ViewingRecordView } from './history-request';
 import { PROFILE_UNAVAILABLE, UNAVAILABLE_ADVICE, ViewingHistoryReader } from './viewing-history.reader';
 
@@ -49,6 +49,7 @@ export class HistoryExport {
     if (after !== undefined) {
       return decodePosition(after, since, { now, indexMaxDays, maxClockSkewMs: this.config.events.maxClockSkewMs });
     }
+    checkSince(since, now);
     const recent = now - since <= indexMaxDays * DAY_MS;
     const walk = recent ? 'activity-index' : 'token-ranges';
     return { since, startedAt: now, walk, at: null, record: null, profiles: 0, records: 0, failures: 0 };
@@ -107,8 +108,9 @@ export class HistoryExport {
           };
           return;
         }
-        // A bug of ours is not the profile's fault: only the cluster's failures are retried.
-        if (!(error instanceof DependencyUnavailableError)) throw error;
+        // A bug of ours is not the profile's fault: only the cluster's failures are retried. An open circuit
+        // tried no read: it is an outage, so the export stops as interrupted, never blaming a healthy profile.
+        if (error instanceof CircuitOpenError || !(error instanceof DependencyUnavailableError)) throw error;
         failure = error;
       }
     }

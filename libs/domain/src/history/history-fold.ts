@@ -110,6 +110,17 @@ export function needsTrails(liveEvents: readonly ViewingEvent[], compressed: Com
   return compressed.records.some((record) => sessions.has(record.recordId));
 }
 
+/**
+ * Of two copies of one event (same eventId and occurredAt), the one whose effect the fold keeps: for a clear
+ * the latest acceptance (the fold takes the latest), for a removal either, for playback the smallest variant.
+ * For writers that must store one copy and fold to the same history as all copies (invariant 1).
+ */
+export function variantThatCounts(a: ViewingEvent, b: ViewingEvent): ViewingEvent {
+  if (a.type === 'history-cleared' || b.type === 'history-cleared') return acceptanceOf(b) > acceptanceOf(a) ? b : a;
+  if (a.type === 'record-removed' || b.type === 'record-removed') return a;
+  return compareVariants(a, b) <= 0 ? a : b;
+}
+
 /** Keeps the smallest variant of each eventId; true when `event` is now the one kept. */
 function addDistinct(byId: Map<string, PlaybackEvent>, event: PlaybackEvent): boolean {
   const seen = byId.get(event.eventId);

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { PLAYBACK_EVENT_TYPES, PlaybackEvent, ViewingEvent } from '../events/viewing-event';
 import { CompressedHistory, EMPTY_COMPRESSED_HISTORY } from './compressed-history';
 import { compactHistory } from './history-compaction';
-import { foldHistory, needsTrails, visibleRecords } from './history-fold';
+import { foldHistory, needsTrails, variantThatCounts, visibleRecords } from './history-fold';
 
 // Small pools, so that sessions, event times and compaction cutoffs collide often.
 const SESSIONS = [1, 2, 3, 4].map((i) => `00000000-0000-4000-8000-00000000000${i}`);
@@ -218,6 +218,28 @@ describe('invariant 6: a clear is judged on the service clock, whatever the devi
         expect(new Set(visibleRecords(foldHistory(live, compressed)).map((r) => r.recordId))).toEqual(visible);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('folds one row per (occurredAt, eventId), the variant that counts, as it folds every copy (repair)', () => {
+    const copies = fc.array(fc.record({ of: fc.nat(), acceptShift: fc.integer({ min: -30, max: 30 }) }), {
+      maxLength: 8,
+    });
+    fc.assert(
+      fc.property(eventsWithVariants, copies, (events, extra) => {
+        // Re-accepted copies under the same row key: a retry accepted twice, e.g. once before a clear and once after.
+        const all = [...events];
+        for (const c of events.length ? extra : []) {
+          const original = events[c.of % events.length];
+          all.push({ ...original, acceptedAt: (original.acceptedAt ?? original.occurredAt) + c.acceptShift * MIN });
+        }
+        const rows = new Map<string, ViewingEvent>();
+        for (const e of all) {
+          const seen = rows.get(rowKey(e));
+          rows.set(rowKey(e), seen === undefined ? e : variantThatCounts(seen, e));
+        }
+        expect(visibleRecords(foldHistory([...rows.values()]))).toEqual(visibleRecords(foldHistory(all)));
+      }),
     );
   });
 });
