@@ -79,6 +79,14 @@ export const metrics = {
     'viewing_history_dead_letters_total',
     () => new Counter({ name: 'viewing_history_dead_letters_total', help: 'Messages moved to the dead-letter topic' }),
   ),
+  unrecognisedRefusals: once(
+    'viewing_history_ingest_unrecognised_refusals_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_ingest_unrecognised_refusals_total',
+        help: 'Single-row writes Cassandra answered Invalid with a message no rule recognises (retried until the dead-letter rule holds)',
+      }),
+  ),
   partitionPauses: once(
     'viewing_history_ingest_partition_pauses_total',
     () =>

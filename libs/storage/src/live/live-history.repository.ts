@@ -6,7 +6,7 @@ import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import {
   asStorageError,
   describeCassandraError,
-  isRowLevelRefusal,
+  needsSchemaCheck,
   schemaProblemOf,
   writeFailure,
 } from '../cassandra-errors';
@@ -96,7 +96,7 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
    */
   private async classify(failures: RawFailure[]): Promise<FailedWrite[]> {
     let schemaProblem: string | null = null;
-    if (failures.some((f) => isRowLevelRefusal(f.error))) {
+    if (failures.some((f) => needsSchemaCheck(f.error))) {
       try {
         const keyspace = this.config.cassandra.keyspace;
         const pending = await pendingMigrations(this.client, keyspace);
