@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Client, types } from 'cassandra-driver';
+import { Client } from 'cassandra-driver';
 import { createHash } from 'node:crypto';
 import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
@@ -99,21 +99,6 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
       throw asStorageError(error);
     }
     for await (const row of result) yield row.get('profile_id') as string;
-  }
-
-  /** True when the profile has a row on any of these days (a profile lives in one shard on every day). */
-  async activeOnAnyOf(profileId: string, days: readonly string[]): Promise<boolean> {
-    if (days.length === 0) return false;
-    try {
-      const result = await this.client.execute(
-        `SELECT profile_id FROM ${this.table} WHERE day IN ? AND shard = ? AND profile_id = ? LIMIT 1`,
-        [days.map((d) => types.LocalDate.fromString(d)), shardOf(profileId), profileId],
-        { prepare: true, consistency: consistency(this.config.cassandra.readConsistency) },
-      );
-      return result.rowLength > 0;
-    } catch (error) {
-      throw asStorageError(error);
-    }
   }
 }
 
