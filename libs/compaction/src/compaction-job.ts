@@ -79,14 +79,11 @@ export async function enqueueProfileCompaction(queue: Queue, data: ProfileCompac
 export async function scheduleGarbageCollection(
   queue: Queue,
   profileId: string,
-  version: number,
+  version: number | null,
   delayMs: number,
 ): Promise<void> {
-  await queue.add(
-    COMPACTION_JOB.collectGarbage,
-    { profileId },
-    { delay: delayMs + 1_000, deduplication: { id: `gc:${profileId}:${version}` } },
-  );
+  const deduplication = version === null ? undefined : { id: `gc:${profileId}:${version}` };
+  await queue.add(COMPACTION_JOB.collectGarbage, { profileId }, { delay: delayMs + 1_000, deduplication });
 }
 
 export async function enqueueSweep(queue: Queue, data: CompactionSweepJobData): Promise<string> {

@@ -17,7 +17,7 @@ import { decodeChunk, READABLE_RECORD_ENCODINGS } from './history-chunk.codec';
 import { decodeTrailChunk } from './session-trail.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
 import { CompressedHistoryVersion } from './compressed-history.version';
-import { CompressedHistoryCompactionStore } from '../ports/compressed-history.compaction-store';
+import { CompressedHistoryCompactionStore, GarbageCollected } from '../ports/compressed-history.compaction-store';
 
 /**
  * A chunk whose bytes do not match their checksum, do not decode, or are missing from the current chunk
@@ -282,11 +282,11 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     return result.first().get('[applied]') === true;
   }
 
-  async markSuperseded(profileId: string, chunkSet: string): Promise<void> {
+  async markSuperseded(profileId: string, chunkSet: string, at = Date.now()): Promise<void> {
     await this.run(() =>
       this.client.execute(
         `UPDATE ${this.ks}.compressed_history_chunk_sets SET superseded_at = ? WHERE profile_id = ? AND chunk_set = ?`,
-        [new Date(), profileId, chunkSet],
+        [new Date(at), profileId, chunkSet],
         this.writeOptions(),
       ),
     );
@@ -299,8 +299,11 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
    * its writer may be stalled past its lock and still win the switch to it (issue 11 §4). The switch
    * is conditional on version N - 1 and versions only grow, so once the current version (read through
    * Paxos) has reached N, the set is unreachable for good.
+   * A set written for the version just before the current one and never marked superseded may have been
+   * current until a worker died between the switch and the mark: readers may still hold it, so it is
+   * marked now and removed a grace period later (`waiting` counts such sets, for the caller to come back).
    */
-  async collectGarbage(profileId: string, now = Date.now()): Promise<number> {
+  async collectGarbage(profileId: string, now = Date.now()): Promise<GarbageCollected> {
     const { chunkSetGraceMs } = this.config.compaction;
     const current = await this.readVersion(profileId, { serial: true });
     const sets = await this.run(() =>
@@ -310,20 +313,28 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
         this.readOptions(),
       ),
     );
-    let removed = 0;
+    const collected: GarbageCollected = { removed: 0, waiting: 0 };
     for (const row of sets.rows) {
       const chunkSet = String(row.get('chunk_set'));
       if (chunkSet === current?.chunkSet) continue;
       const forVersion = row.get('for_version') as number | null;
       if (forVersion !== null && forVersion > (current?.version ?? 0)) continue;
       const superseded = toMs(row.get('superseded_at'));
+      if (superseded === null && current !== null && forVersion === current.version - 1) {
+        await this.markSuperseded(profileId, chunkSet, now);
+        collected.waiting++;
+        continue;
+      }
       const created = toMs(row.get('created_at')) ?? 0;
       const expired = superseded !== null ? superseded < now - chunkSetGraceMs : created < now - 2 * chunkSetGraceMs;
-      if (!expired) continue;
+      if (!expired) {
+        collected.waiting++;
+        continue;
+      }
       await this.deleteChunkSet(profileId, chunkSet, row.get('chunk_count'));
-      removed++;
+      collected.removed++;
     }
-    return removed;
+    return collected;
   }
 
   async deleteChunkSet(profileId: string, chunkSet: string, chunkCount: number): Promise<void> {
