@@ -59,6 +59,13 @@ export async function readProfileEvents(
       () => finish(new Error(`reading partition ${partition} of ${topic} did not reach offset ${end} in time`)),
       options.timeoutMs ?? 10 * 60_000,
     );
+    // The end is reached by offset, not by a message: transactional producers leave commit and abort markers
+    // and aborted messages that no consumer is given, and a batch of nothing else never reaches eachBatch.
+    // kafkajs reports every batch it consumed, filtered or not, with its last offset (markers included).
+    const reached = (last: string) => BigInt(last) + 1n >= end;
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.topic === topic && payload.partition === partition && reached(payload.lastOffset)) finish();
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
@@ -75,7 +82,7 @@ export async function readProfileEvents(
           if (!decoded.ok) result.undecodable++;
           else if (decoded.value.profileId === profileId) result.events.push(decoded.value);
         }
-        if (BigInt(batch.messages[batch.messages.length - 1].offset) + 1n >= end) finish();
+        if (reached(batch.lastOffset())) finish();
       },
     });
     // Only the profile's partition is needed; the others are never fetched.
