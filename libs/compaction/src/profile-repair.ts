@@ -1,12 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import {
-  compactHistory,
-  EMPTY_COMPRESSED_HISTORY,
-  variantThatCounts,
-  ViewingEvent,
-  ViewingHistoryError,
-} from '@vh/domain';
+import { compactHistory, EMPTY_COMPRESSED_HISTORY, liveRowsOf, ViewingEvent, ViewingHistoryError } from '@vh/domain';
 import { readProfileEvents } from '@vh/messaging';
 import {
   CompressedHistoryRepository,
@@ -82,8 +76,8 @@ export class ProfileHistoryRebuild {
     const next = compactHistory(EMPTY_COMPRESSED_HISTORY, all, cutoff);
 
     // Live rows first (blind, idempotent; the ingest wrote them already unless they were lost too), so
-    // that no reader sees the new version without them.
-    const recent = distinctRows(all.filter((e) => e.occurredAt >= cutoff));
+    // that no reader sees the new version without them. One copy per row key, the one the fold keeps.
+    const recent = liveRowsOf(all.filter((e) => e.occurredAt >= cutoff));
     const failed = await this.live.append(recent);
     if (failed.length > 0) throw failed[0].error;
 
@@ -121,17 +115,6 @@ export class ProfileHistoryRebuild {
       liveEventsWritten: recent.length,
     };
   }
-}
-
-/** One event per live row (occurredAt, eventId): the copy the fold would keep, so the rows fold as all copies do. */
-function distinctRows(events: readonly ViewingEvent[]): ViewingEvent[] {
-  const rows = new Map<string, ViewingEvent>();
-  for (const event of events) {
-    const key = `${event.occurredAt}|${event.eventId}`;
-    const seen = rows.get(key);
-    rows.set(key, seen === undefined ? event : variantThatCounts(seen, event));
-  }
-  return [...rows.values()];
 }
 
 /**

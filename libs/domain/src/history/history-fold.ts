@@ -111,11 +111,24 @@ export function needsTrails(liveEvents: readonly ViewingEvent[], compressed: Com
 }
 
 /**
+ * One copy per live row key (occurredAt, eventId): the copy whose effect the fold keeps of each, so that a
+ * store holding one copy per key folds to the same history as all copies (invariant 1). Repair writes these.
+ */
+export function liveRowsOf(events: readonly ViewingEvent[]): ViewingEvent[] {
+  const rows = new Map<string, ViewingEvent>();
+  for (const event of events) {
+    const key = `${event.occurredAt}|${event.eventId}`;
+    const seen = rows.get(key);
+    rows.set(key, seen === undefined ? event : variantThatCounts(seen, event));
+  }
+  return [...rows.values()];
+}
+
+/**
  * Of two copies of one event (same eventId and occurredAt), the one whose effect the fold keeps: for a clear
  * the latest acceptance (the fold takes the latest), for a removal either, for playback the smallest variant.
- * For writers that must store one copy and fold to the same history as all copies (invariant 1).
  */
-export function variantThatCounts(a: ViewingEvent, b: ViewingEvent): ViewingEvent {
+function variantThatCounts(a: ViewingEvent, b: ViewingEvent): ViewingEvent {
   if (a.type === 'history-cleared' || b.type === 'history-cleared') return acceptanceOf(b) > acceptanceOf(a) ? b : a;
   if (a.type === 'record-removed' || b.type === 'record-removed') return a;
   return compareVariants(a, b) <= 0 ? a : b;
