@@ -133,7 +133,12 @@ function decode(value: Buffer | null, timestamp: number): ModelEvent | null {
     eventId: String(json.eventId).toLowerCase(),
     profileId: json.profileId,
     occurredAt,
-    acceptedAt: timestamp,
+    // The service's own stamp (collector or API) when it is there; the log's timestamp is later by the
+    // publish time, which a Kafka outage stretches to seconds.
+    acceptedAt:
+      typeof json.acceptedAt === 'string' && !Number.isNaN(Date.parse(json.acceptedAt))
+        ? Date.parse(json.acceptedAt)
+        : timestamp,
   };
   if (json.type === 'record-removed') return { kind: 'record-removed', ...common, recordId: json.recordId };
   if (json.type === 'history-cleared') return { kind: 'history-cleared', ...common };

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { Client } from 'cassandra-driver';
+import { Client, errors } from 'cassandra-driver';
+import { DependencyUnavailableError } from '@vh/domain';
 import { AppConfig } from '@vh/config';
 import { ChangedProfile, ChangedProfilesWalk } from './changed-profiles.walk';
 import { dayOf, shardOf } from './live/profile-activity.index';
@@ -125,4 +126,40 @@ describe('ChangedProfilesWalk.byActivity', () => {
     expect(given).toHaveLength(2_000);
     expect(perProfile).not.toHaveBeenCalled();
   });
+});
+
+describe('ChangedProfilesWalk.byTokenRanges', () => {
+  /** A driver that answers every range query with one profile per range, failing `failures` times first. */
+  function flakyClient(failures: number) {
+    let calls = 0;
+    const execute = async (query: string, params: unknown[]) => {
+      calls++;
+      if (failures-- > 0) throw new errors.OperationTimedOutError('read timeout on a range scan');
+      const rows = query.includes('compressed_history')
+        ? []
+        : [{ get: (column: string) => (column === 't' ? String(params[1]) : `p-${String(params[1])}`) }];
+      return {
+        async *[Symbol.asyncIterator]() {
+          yield* rows;
+        },
+      };
+    };
+    return { client: { execute } as unknown as Client, calls: () => calls };
+  }
+
+  it('reads a range again after a transient failure instead of ending the export (chaos seed 7)', async () => {
+    const { client } = flakyClient(2);
+    const config = { cassandra: { keyspace: 'ks', readConsistency: 'ONE' } } as AppConfig;
+    const walk = new ChangedProfilesWalk(client, config, new InMemoryActivity());
+    const given = await collect(walk.byTokenRanges(SINCE, 4));
+    expect(given).toHaveLength(4);
+  });
+
+  it('gives up on a range that keeps failing, as an outage (DependencyUnavailableError)', async () => {
+    const { client, calls } = flakyClient(1_000);
+    const config = { cassandra: { keyspace: 'ks', readConsistency: 'ONE' } } as AppConfig;
+    const walk = new ChangedProfilesWalk(client, config, new InMemoryActivity());
+    await expect(collect(walk.byTokenRanges(SINCE, 4))).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(calls()).toBeLessThanOrEqual(5);
+  }, 30_000);
 });

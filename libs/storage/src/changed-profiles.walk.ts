@@ -1,11 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
+import { DependencyUnavailableError } from '@vh/domain';
 import { CASSANDRA_CLIENT, consistency } from './cassandra-client';
 import { asStorageError } from './cassandra-errors';
 import { ACTIVITY_SHARDS, daysBetween } from './live/profile-activity.index';
 import { ProfileActivityBuckets } from './ports/profile-activity.buckets';
 import { splitTokenRing } from './live/live-history.repository';
+
+/** Reads of one token range before the walk gives up (an outage); the delay grows by this much each time. */
+const RANGE_READ_ATTEMPTS = 3;
+const RANGE_RETRY_DELAY_MS = 1_000;
 
 /** Where a walk stands: the last profile it gave. Walking again after it gives the rest, each profile once. */
 export type ChangedProfilesPosition =
@@ -69,13 +74,13 @@ export class ChangedProfilesWalk {
       const tokens = new Map<string, bigint>();
       const range = `token(profile_id) ${resuming ? '>=' : '>'} ? AND token(profile_id) <= ?`;
       const bounds = [types.Long.fromString(String(lower)), types.Long.fromString(String(end))];
-      for await (const row of await this.query(
+      for (const row of await this.rangeRows(
         `SELECT token(profile_id) AS t, profile_id FROM ${this.ks}.live_history WHERE ${range} PER PARTITION LIMIT 1`,
         bounds,
       )) {
         tokens.set(row.get('profile_id'), BigInt(String(row.get('t'))));
       }
-      for await (const row of await this.query(
+      for (const row of await this.rangeRows(
         `SELECT token(profile_id) AS t, profile_id, last_event_at FROM ${this.ks}.compressed_history WHERE ${range}`,
         bounds,
       )) {
@@ -92,15 +97,28 @@ export class ChangedProfilesWalk {
     }
   }
 
-  private async query(query: string, params: unknown[]): Promise<types.ResultSet> {
-    try {
-      return await this.client.execute(query, params, {
-        prepare: true,
-        fetchSize: 5_000,
-        consistency: consistency(this.config.cassandra.readConsistency),
-      });
-    } catch (error) {
-      throw asStorageError(error);
+  /**
+   * Every row of one token range, read again after a transient failure (a scan of a whole range is the
+   * query most likely to time out on a busy node; one timeout used to end the export). A range that keeps
+   * failing is an outage: DependencyUnavailableError. Memory: one range's rows, as the walk holds anyway.
+   */
+  private async rangeRows(query: string, params: unknown[]): Promise<types.Row[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const rows: types.Row[] = [];
+        const result = await this.client.execute(query, params, {
+          prepare: true,
+          fetchSize: 5_000,
+          consistency: consistency(this.config.cassandra.readConsistency),
+          isIdempotent: true,
+        });
+        for await (const row of result) rows.push(row);
+        return rows;
+      } catch (error) {
+        const failure = asStorageError(error);
+        if (!(failure instanceof DependencyUnavailableError) || attempt >= RANGE_READ_ATTEMPTS) throw failure;
+        await new Promise((resolve) => setTimeout(resolve, RANGE_RETRY_DELAY_MS * attempt));
+      }
     }
   }
 }

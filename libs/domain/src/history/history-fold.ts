@@ -36,18 +36,24 @@ export function foldHistory(
 ): FoldedHistory {
   const removedRecordIds = new Set(compressed.removedRecordIds);
   let clearedThrough = compressed.clearedThrough;
+  // A clear counts from its earliest acceptance (copies of one clear are one event); the latest clear wins.
+  const clears = new Map<string, number>();
   const bySession = new Map<string, Map<string, PlaybackEvent>>();
   for (const event of liveEvents) {
     if (event.type === 'record-removed') {
       removedRecordIds.add(event.recordId);
     } else if (event.type === 'history-cleared') {
-      const accepted = acceptanceOf(event);
-      clearedThrough = clearedThrough === null ? accepted : Math.max(clearedThrough, accepted);
+      const seen = clears.get(event.eventId);
+      clears.set(event.eventId, Math.min(seen ?? Number.POSITIVE_INFINITY, acceptanceOf(event)));
     } else {
       let session = bySession.get(event.playbackSessionId);
       if (session === undefined) bySession.set(event.playbackSessionId, (session = new Map()));
       addDistinct(session, event);
     }
+  }
+
+  for (const accepted of clears.values()) {
+    clearedThrough = clearedThrough === null ? accepted : Math.max(clearedThrough, accepted);
   }
 
   const records = new Map<string, ViewingRecord>();
@@ -125,21 +131,35 @@ export function liveRowsOf(events: readonly ViewingEvent[]): ViewingEvent[] {
 }
 
 /**
- * Of two copies of one event (same eventId and occurredAt), the one whose effect the fold keeps: for a clear
- * the latest acceptance (the fold takes the latest), for a removal either, for playback the smallest variant.
+ * Of two copies of one event (same eventId and occurredAt: one live row), the one whose effect the fold
+ * keeps: the content the fold keeps (for playback the smallest variant), at the earliest acceptance of the
+ * two, as the live row stores it (every acceptance, the earliest counts; docs/adr/0007). For writers that
+ * must store one copy and fold to the same history as all copies (invariant 1).
  */
-function variantThatCounts(a: ViewingEvent, b: ViewingEvent): ViewingEvent {
-  if (a.type === 'history-cleared' || b.type === 'history-cleared') return acceptanceOf(b) > acceptanceOf(a) ? b : a;
-  if (a.type === 'record-removed' || b.type === 'record-removed') return a;
-  return compareVariants(a, b) <= 0 ? a : b;
+export function variantThatCounts(a: ViewingEvent, b: ViewingEvent): ViewingEvent {
+  const kept = 'playbackSessionId' in a && 'playbackSessionId' in b ? (compareVariants(a, b) <= 0 ? a : b) : a;
+  return withEarliestAcceptance(kept, a, b);
 }
 
-/** Keeps the smallest variant of each eventId; true when `event` is now the one kept. */
+/** Keeps the smallest variant of each eventId; true when the kept event changed. */
 function addDistinct(byId: Map<string, PlaybackEvent>, event: PlaybackEvent): boolean {
   const seen = byId.get(event.eventId);
-  if (seen !== undefined && compareVariants(event, seen) >= 0) return false;
-  byId.set(event.eventId, event);
+  if (seen === undefined) {
+    byId.set(event.eventId, event);
+    return true;
+  }
+  // Copies at one occurredAt are one live row: the earliest acceptance of any of them counts, so the
+  // row's copy and every copy fold alike whatever the write order (invariant 1).
+  const winner = compareVariants(event, seen) < 0 ? event : seen;
+  const kept = compareEvents(event, seen) === 0 ? withEarliestAcceptance(winner, event, seen) : winner;
+  if (kept === seen) return false;
+  byId.set(event.eventId, kept);
   return true;
+}
+
+function withEarliestAcceptance<T extends ViewingEvent>(kept: T, a: ViewingEvent, b: ViewingEvent): T {
+  const earliest = Math.min(acceptanceOf(a), acceptanceOf(b));
+  return acceptanceOf(kept) === earliest ? kept : { ...kept, acceptedAt: earliest };
 }
 
 /**

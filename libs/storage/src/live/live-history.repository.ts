@@ -20,7 +20,7 @@ import { AppendOptions, FailedWrite, LiveHistoryWriter } from '../ports/live-his
 const MAX_ROWS_PER_BATCH = 20;
 const READ_FETCH_SIZE = 5_000;
 const EVENT_COLUMNS =
-  'occurred_at, event_id, type, record_id, title_id, device_id, position_ms, title_duration_ms, accepted_at';
+  'occurred_at, event_id, type, record_id, title_id, device_id, position_ms, title_duration_ms, accepted_at, acceptances';
 const MIN_TOKEN = -(2n ** 63n);
 const MAX_TOKEN = 2n ** 63n - 1n;
 
@@ -35,6 +35,8 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
   private readonly table: string;
   /** The one statement that writes a live row (public so benchmarks can measure the raw driver on it). */
   readonly insert: string;
+  /** `insert` at a given write time (microseconds, the first bound value): tests play other hosts' clocks. */
+  readonly insertAtWriteTime: string;
 
   constructor(
     @Inject(CASSANDRA_CLIENT) private readonly client: Client,
@@ -44,10 +46,14 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
     this.table = `${config.cassandra.keyspace}.live_history`;
     // Write time is ours (the driver's clock), not event time: a late row must outlive the range delete
     // of a compaction that did not read it (invariant 2; see `deleteBefore`). A second write of one key
-    // (same occurredAt and eventId) replaces the first whole.
-    this.insert =
-      `INSERT INTO ${this.table} (profile_id, occurred_at, event_id, type, record_id, title_id, device_id, ` +
-      `position_ms, title_duration_ms, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+    // (same occurredAt and eventId) replaces its content but adds its acceptance to the set: the earliest
+    // acceptance of a repeated event counts whatever the write order (invariant 1, docs/adr/0007). An
+    // UPDATE, since an INSERT of a set replaces it.
+    const assignments =
+      `SET type = ?, record_id = ?, title_id = ?, device_id = ?, position_ms = ?, title_duration_ms = ?, ` +
+      `acceptances = acceptances + ? WHERE profile_id = ? AND occurred_at = ? AND event_id = ?`;
+    this.insert = `UPDATE ${this.table} ${assignments}`;
+    this.insertAtWriteTime = `UPDATE ${this.table} USING TIMESTAMP ? ${assignments}`;
   }
 
   /**
@@ -226,22 +232,23 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
 
   /** The bound values of `insert` for one event. */
   params(event: ViewingEvent): unknown[] {
-    const common = [event.profileId, new Date(event.occurredAt), event.eventId, event.type];
-    const accepted = event.acceptedAt === undefined ? null : new Date(event.acceptedAt);
+    const key = [event.profileId, new Date(event.occurredAt), event.eventId];
+    const accepted = event.acceptedAt === undefined ? [] : [new Date(event.acceptedAt)];
     switch (event.type) {
       case 'record-removed':
-        return [...common, event.recordId, null, null, null, null, accepted];
+        return [event.type, event.recordId, null, null, null, null, accepted, ...key];
       case 'history-cleared':
-        return [...common, null, null, null, null, null, accepted];
+        return [event.type, null, null, null, null, null, accepted, ...key];
       default:
         return [
-          ...common,
+          event.type,
           event.playbackSessionId,
           event.titleId,
           event.deviceId,
           event.positionMs,
           event.titleDurationMs ?? null,
           accepted,
+          ...key,
         ];
     }
   }
@@ -259,13 +266,17 @@ export function splitTokenRing(count: number): [bigint, bigint][] {
 }
 
 function toEvent(profileId: string, row: types.Row): ViewingEvent | null {
-  const accepted = row.get('accepted_at') as Date | null;
+  // The earliest acceptance of any delivery: the set (every delivery since migration 5) and the single
+  // column rows written before it carry.
+  const acceptances = [row.get('accepted_at') as Date | null, ...((row.get('acceptances') as Date[] | null) ?? [])];
+  const times = acceptances.filter((a): a is Date => a !== null).map((a) => a.getTime());
+  const accepted = times.length === 0 ? null : Math.min(...times);
   const base = {
     eventId: String(row.get('event_id')),
     profileId,
     occurredAt: (row.get('occurred_at') as Date).getTime(),
     // Rows written before acceptance times were stored have none (acceptanceOf falls back).
-    ...(accepted === null ? {} : { acceptedAt: accepted.getTime() }),
+    ...(accepted === null ? {} : { acceptedAt: accepted }),
   };
   const type = row.get('type') as string;
   switch (type) {

@@ -118,4 +118,14 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
       `ALTER TABLE ${ks}.compressed_history ADD IF NOT EXISTS trail_chunk_count int`,
     ],
   },
+  {
+    version: 5,
+    description: 'every acceptance of a live event, so a later delivery never hides the first',
+    statements: (ks) => [
+      // One row per (occurred_at, event_id) kept the last accepted_at written, so a device re-posting an
+      // event made the service forget when it first accepted it, and a clear in between was judged on the
+      // later one (invariant 1; docs/adr/0007). A set merges every delivery whatever the write order.
+      `ALTER TABLE ${ks}.live_history ADD IF NOT EXISTS acceptances set<timestamp>`,
+    ],
+  },
 ];
