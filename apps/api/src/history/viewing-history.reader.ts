@@ -5,6 +5,7 @@ import {
   CorruptHistoryError,
   DependencyUnavailableError,
   foldHistory,
+  MemberControls,
   needsTrails,
   ViewingEvent,
   ViewingRecord,
@@ -99,7 +100,20 @@ export class ViewingHistoryReader {
     return (await this.compressedHistory.read(profileId, { withTrails: true })).history;
   }
 
+  /** Auto-delete is judged at this process's clock, against acceptance times (invariant 6). */
   private merge(live: ViewingEvent[], compressed: CompressedHistory): ViewingRecord[] {
-    return visibleRecords(foldHistory(live, compressed));
+    return visibleRecords(foldHistory(live, compressed), Date.now());
+  }
+
+  /** The member's controls of a profile (settings, titles removed): live events folded onto the stored ones. */
+  async readControls(profileId: string): Promise<MemberControls> {
+    const { live, history } = await this.breaker.execute(async () => {
+      const liveEvents = await this.liveHistory.readProfile(profileId);
+      return { live: liveEvents, history: (await this.compressedHistory.read(profileId)).history };
+    });
+    return foldHistory(
+      live.filter((event) => event.type === 'settings-changed' || event.type === 'title-removed'),
+      history,
+    ).controls;
   }
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
-import { ViewingEvent } from '@vh/domain';
+import { AUTO_DELETE_PERIODS, RECORDING_STATES, ViewingEvent } from '@vh/domain';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import {
   asStorageError,
@@ -20,7 +20,8 @@ import { AppendOptions, FailedWrite, LiveHistoryWriter } from '../ports/live-his
 const MAX_ROWS_PER_BATCH = 20;
 const READ_FETCH_SIZE = 5_000;
 const EVENT_COLUMNS =
-  'occurred_at, event_id, type, record_id, title_id, device_id, position_ms, title_duration_ms, accepted_at';
+  'occurred_at, event_id, type, record_id, title_id, device_id, position_ms, title_duration_ms, accepted_at, ' +
+  'recording, auto_delete';
 const MIN_TOKEN = -(2n ** 63n);
 const MAX_TOKEN = 2n ** 63n - 1n;
 
@@ -47,7 +48,7 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
     // (same occurredAt and eventId) replaces the first whole.
     this.insert =
       `INSERT INTO ${this.table} (profile_id, occurred_at, event_id, type, record_id, title_id, device_id, ` +
-      `position_ms, title_duration_ms, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+      `position_ms, title_duration_ms, accepted_at, recording, auto_delete) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
   }
 
   /**
@@ -230,9 +231,13 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
     const accepted = event.acceptedAt === undefined ? null : new Date(event.acceptedAt);
     switch (event.type) {
       case 'record-removed':
-        return [...common, event.recordId, null, null, null, null, accepted];
+        return [...common, event.recordId, null, null, null, null, accepted, null, null];
       case 'history-cleared':
-        return [...common, null, null, null, null, null, accepted];
+        return [...common, null, null, null, null, null, accepted, null, null];
+      case 'title-removed':
+        return [...common, null, event.titleId, null, null, null, accepted, null, null];
+      case 'settings-changed':
+        return [...common, null, null, null, null, null, accepted, event.recording ?? null, event.autoDelete ?? null];
       default:
         return [
           ...common,
@@ -242,6 +247,8 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
           event.positionMs,
           event.titleDurationMs ?? null,
           accepted,
+          null,
+          null,
         ];
     }
   }
@@ -287,7 +294,23 @@ function toEvent(profileId: string, row: types.Row): ViewingEvent | null {
       return { ...base, type, recordId: String(row.get('record_id')) };
     case 'history-cleared':
       return { ...base, type };
+    case 'title-removed':
+      return { ...base, type, titleId: row.get('title_id') as string };
+    case 'settings-changed': {
+      const recording = row.get('recording') as string | null;
+      const autoDelete = row.get('auto_delete') as string | null;
+      return {
+        ...base,
+        type,
+        ...(isOneOf(RECORDING_STATES, recording) ? { recording } : {}),
+        ...(isOneOf(AUTO_DELETE_PERIODS, autoDelete) ? { autoDelete } : {}),
+      };
+    }
     default:
       return null;
   }
+}
+
+function isOneOf<T extends string>(values: readonly T[], value: string | null): value is T {
+  return value !== null && (values as readonly string[]).includes(value);
 }
