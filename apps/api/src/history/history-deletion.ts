@@ -22,6 +22,21 @@ export class HistoryDeletion {
     return event;
   }
 
+  /** Every record of the title first accepted at or before now goes; later viewing of it counts again. */
+  async removeTitle(profileId: string, titleId: string, requestId?: string): Promise<DeletionEvent> {
+    const now = Date.now();
+    const event: DeletionEvent = {
+      type: 'title-removed',
+      eventId: randomUUID(),
+      profileId,
+      titleId,
+      occurredAt: now,
+      acceptedAt: now,
+    };
+    await this.publisher.publish([event], requestId);
+    return event;
+  }
+
   async clearHistory(profileId: string, requestId?: string): Promise<DeletionEvent> {
     // The clear hides every session first accepted at or before this instant (one clock, invariant 6).
     const now = Date.now();

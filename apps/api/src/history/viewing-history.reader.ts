@@ -5,6 +5,7 @@ import {
   CorruptHistoryError,
   DependencyUnavailableError,
   foldHistory,
+  hiddenByControls,
   MemberControls,
   needsTrails,
   ViewingEvent,
@@ -54,7 +55,7 @@ export class ViewingHistoryReader {
       return { live: liveEvents, history: await this.readCompressed(profileId, liveEvents) };
     });
     this.compactions.requestIfLarge(profileId, live);
-    return this.merge(live, history);
+    return this.merge(live, history, profileId);
   }
 
   /**
@@ -100,9 +101,17 @@ export class ViewingHistoryReader {
     return (await this.compressedHistory.read(profileId, { withTrails: true })).history;
   }
 
-  /** Auto-delete is judged at this process's clock, against acceptance times (invariant 6). */
-  private merge(live: ViewingEvent[], compressed: CompressedHistory): ViewingRecord[] {
-    return visibleRecords(foldHistory(live, compressed), Date.now());
+  /**
+   * Auto-delete is judged at this process's clock, against acceptance times (invariant 6). A stored record
+   * the member's controls now hide asks for the profile's compaction, which removes it physically.
+   */
+  private merge(live: ViewingEvent[], compressed: CompressedHistory, askToRemove?: string): ViewingRecord[] {
+    const now = Date.now();
+    const folded = foldHistory(live, compressed);
+    if (askToRemove !== undefined && compressed.records.some((r) => hiddenByControls(r, folded.controls, now))) {
+      this.compactions.requestIfHiddenStored(askToRemove);
+    }
+    return visibleRecords(folded, now);
   }
 
   /** The member's controls of a profile (settings, titles removed): live events folded onto the stored ones. */

@@ -183,7 +183,15 @@ export function validateSettingsInput(
   input: unknown,
 ): Validated<{ recording?: (typeof RECORDING_STATES)[number]; autoDelete?: (typeof AUTO_DELETE_PERIODS)[number] }> {
   const parsed = profileSettingsInput.safeParse(input ?? {});
-  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error) };
+  if (!parsed.success) {
+    // An unknown field is named as the field, not as the body.
+    const issues = parsed.error.issues.flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => ({ field: key, message: 'is not a setting (recording, autoDelete)' }))
+        : toIssues(new z.ZodError([issue])),
+    );
+    return { ok: false, issues };
+  }
   if (parsed.data.recording === undefined && parsed.data.autoDelete === undefined) {
     return { ok: false, issues: [{ field: '(body)', message: 'must set recording or autoDelete' }] };
   }
