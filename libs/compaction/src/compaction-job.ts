@@ -73,8 +73,12 @@ export async function enqueueProfileCompaction(
   data: ProfileCompactionJobData,
   delayMs = 0,
 ): Promise<string> {
-  const options = profileJobOptions(data.profileId, data.dryRun);
-  const job = await queue.add(COMPACTION_JOB.profile, data, delayMs > 0 ? { ...options, delay: delayMs } : options);
+  // A delayed request has its own deduplication id: merged into an operator's, it would delay it too.
+  const options =
+    delayMs > 0
+      ? { deduplication: { id: `delayed:${data.profileId}` }, delay: delayMs }
+      : profileJobOptions(data.profileId, data.dryRun);
+  const job = await queue.add(COMPACTION_JOB.profile, data, options);
   return job.id!;
 }
 
