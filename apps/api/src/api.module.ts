@@ -12,7 +12,7 @@ import { HistoryController } from './history/history.controller';
 import { HistoryDeletion } from './history/history-deletion';
 import { HistoryExport } from './history/history-export';
 import { ViewingHistoryReader } from './history/viewing-history.reader';
-import { ProfileSettingsController } from './settings/profile-settings.controller';
+import { ProfileSettingsController } from './history/profile-settings.controller';
 
 @Module({
   imports: [

@@ -8,3 +8,4 @@ export * from './history/history-query';
 export * from './history/history-compaction';
 export * from './errors';
 export * from './settings/member-controls';
+export * from './settings/control-events';

@@ -13,7 +13,13 @@ import {
   visibleRecords,
 } from '@vh/domain';
 import { metrics } from '@vh/metrics';
-import { CircuitBreaker, CompressedHistoryRepository, LiveHistoryRepository, settleWithConcurrency } from '@vh/storage';
+import {
+  CircuitBreaker,
+  CompressedHistoryRepository,
+  LiveHistoryRepository,
+  readMemberControls,
+  settleWithConcurrency,
+} from '@vh/storage';
 import { CompactionRequests } from '../shared/compaction-requests';
 
 const BATCH_READ_CONCURRENCY = 16;
@@ -116,13 +122,6 @@ export class ViewingHistoryReader {
 
   /** The member's controls of a profile (settings, titles removed): live events folded onto the stored ones. */
   async readControls(profileId: string): Promise<MemberControls> {
-    const { live, history } = await this.breaker.execute(async () => {
-      const liveEvents = await this.liveHistory.readProfile(profileId);
-      return { live: liveEvents, history: (await this.compressedHistory.read(profileId)).history };
-    });
-    return foldHistory(
-      live.filter((event) => event.type === 'settings-changed' || event.type === 'title-removed'),
-      history,
-    ).controls;
+    return this.breaker.execute(() => readMemberControls(this.liveHistory, this.compressedHistory, profileId));
   }
 }

@@ -8,13 +8,13 @@ import {
   InvalidInputError,
   ProfileSettings,
   RECORDING_STATES,
-  SettingsChangedEvent,
+  settingsChangedEvent,
   validateSettingsInput,
 } from '@vh/domain';
 import { ApiErrorResponses, Authorize, requestIdOf, SCOPES } from '@vh/http';
 import { ViewingEventPublisher } from '@vh/messaging';
-import { parseProfileId } from '../history/history-request';
-import { ViewingHistoryReader } from '../history/viewing-history.reader';
+import { parseProfileId } from './history-request';
+import { ViewingHistoryReader } from './viewing-history.reader';
 import { CompactionRequests } from '../shared/compaction-requests';
 
 /** The settings as the API shows them. */
@@ -84,14 +84,7 @@ export class ProfileSettingsController {
     const input = validateSettingsInput(body);
     if (!input.ok) throw new InvalidInputError(input.issues);
     const now = Date.now();
-    const event: SettingsChangedEvent = {
-      type: 'settings-changed',
-      eventId: randomUUID(),
-      profileId,
-      occurredAt: now,
-      acceptedAt: now,
-      ...input.value,
-    };
+    const event = settingsChangedEvent(profileId, input.value, randomUUID(), now);
     await this.publisher.publish([event], requestIdOf(request));
     if (input.value.autoDelete !== undefined && input.value.autoDelete !== 'never') {
       this.compactions.requestAfterControl(profileId);
