@@ -42,6 +42,20 @@ describe('authentication and authorisation on every route', () => {
       },
       { name: 'DELETE history', url: `${api.url}/v1/profiles/${owner}/history`, method: 'DELETE', writes: true },
       {
+        name: 'DELETE title',
+        url: `${api.url}/v1/profiles/${owner}/titles/title-1/history`,
+        method: 'DELETE',
+        writes: true,
+      },
+      { name: 'GET settings', url: `${api.url}/v1/profiles/${owner}/settings`, method: 'GET' },
+      {
+        name: 'PUT settings',
+        url: `${api.url}/v1/profiles/${owner}/settings`,
+        method: 'PUT',
+        body: { recording: 'paused' },
+        writes: true,
+      },
+      {
         name: 'POST batchGet',
         url: `${api.url}/v1/history:batchGet`,
         method: 'POST',
@@ -164,6 +178,9 @@ describe('authentication and authorisation on every route', () => {
       'GET continue-watching': [strangerDevice, auth.operator],
       'DELETE record': [strangerDevice, auth.recommender, auth.operator],
       'DELETE history': [strangerDevice, auth.recommender, auth.operator],
+      'DELETE title': [strangerDevice, auth.recommender, auth.operator],
+      'GET settings': [strangerDevice, auth.recommender],
+      'PUT settings': [strangerDevice, auth.recommender],
       'POST batchGet': [ownerDevice, auth.operator],
       'GET export': [ownerDevice, auth.operator],
       'POST compactions': [ownerDevice, auth.recommender],
@@ -202,6 +219,9 @@ describe('authentication and authorisation on every route', () => {
       'POST /v1/events': [ownerDevice],
       'GET history': [ownerDevice, auth.recommender],
       'DELETE record': [ownerDevice],
+      'DELETE title': [ownerDevice],
+      'GET settings': [ownerDevice, auth.operator],
+      'PUT settings': [ownerDevice, auth.operator],
       'POST batchGet': [auth.recommender],
       'GET export': [auth.recommender],
       'POST compactions': [auth.operator],
@@ -215,8 +235,10 @@ describe('authentication and authorisation on every route', () => {
         expect([route.name, status]).toEqual([route.name, route.writes ? 202 : 200]);
       }
     }
-    await eventually(async () => expect(await eventsOnTheLog()).toBe(2)); // the event and the removal
-    expect(await jobsQueued()).toBe(1);
+    // The event, the removal, the title removal and two settings changes.
+    await eventually(async () => expect(await eventsOnTheLog()).toBe(5));
+    // The operator's compaction, and the one the title removal asks for (delayed until it is ingested).
+    expect(await jobsQueued()).toBe(2);
   });
 
   it('keeps health open', async () => {

@@ -12,6 +12,7 @@ import { HistoryController } from './history/history.controller';
 import { HistoryDeletion } from './history/history-deletion';
 import { HistoryExport } from './history/history-export';
 import { ViewingHistoryReader } from './history/viewing-history.reader';
+import { ProfileSettingsController } from './history/profile-settings.controller';
 
 @Module({
   imports: [
@@ -23,7 +24,7 @@ import { ViewingHistoryReader } from './history/viewing-history.reader';
     // guards do not reach, so it gets the operator check as its own middleware.
     BullBoardModule.forRoot({ route: '/admin/queues', adapter: ExpressAdapter, middleware: OperatorOnlyMiddleware }),
   ],
-  controllers: [HistoryController, BulkHistoryController, CompactionsController],
+  controllers: [HistoryController, BulkHistoryController, CompactionsController, ProfileSettingsController],
   providers: [ViewingHistoryReader, HistoryExport, HistoryDeletion, ViewingEventPublisher, CompactionRequests],
 })
 export class ApiModule {}

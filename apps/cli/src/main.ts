@@ -3,6 +3,7 @@ import { loadConfig } from '@vh/config';
 import { replayEventLog } from '@vh/ingestion';
 import { compact } from './compact.command';
 import { migrate } from './migrate.command';
+import { removeTitle, settings } from './member-controls.command';
 import { repair } from './repair.command';
 import { token } from './token.command';
 
@@ -21,6 +22,16 @@ const COMMANDS: Record<string, { usage: string; help: string; run: (args: string
     usage: 'repair --profile ID [--allow-truncated-log]',
     help: "rebuild a profile's history (e.g. a corrupt_history one) from its events in the event log",
     run: (args) => repair(loadConfig(), args),
+  },
+  settings: {
+    usage: 'settings --profile ID [--recording on|paused] [--auto-delete 3m|18m|36m|never]',
+    help: "print a profile's settings, or change them (an event on the log, as PUT …/settings)",
+    run: (args) => settings(loadConfig(), args),
+  },
+  'remove-title': {
+    usage: 'remove-title --profile ID --title TITLE',
+    help: "remove every record of a title from a profile's history (an event on the log)",
+    run: (args) => removeTitle(loadConfig(), args),
   },
   token: {
     usage: 'token --kind device --profiles A,B | --kind recommender | --kind operator [--ttl S]',

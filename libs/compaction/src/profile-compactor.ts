@@ -78,7 +78,9 @@ export class ProfileCompactor {
     const writtenBefore = newestWriteTimeUs === null ? null : newestWriteTimeUs - deleteMarginMs * 1000;
     await step('read');
 
-    const next = compactHistory(history, liveEvents, now - minAgeMs, { trailRetentionMs });
+    // Auto-delete is judged at our clock minus the margin: we never remove a record that a reader whose
+    // clock runs up to the margin behind ours still shows (invariant 3); the next run removes it.
+    const next = compactHistory(history, liveEvents, now - minAgeMs, { trailRetentionMs, now: now - deleteMarginMs });
     const alreadyCompacted = history.compactedBefore ?? Number.NEGATIVE_INFINITY;
     // Late events (before alreadyCompacted, not in a trail) are new to the history: they need a version.
     const leftovers = liveEvents.filter((e) => e.occurredAt < alreadyCompacted).length - next.lateEvents;

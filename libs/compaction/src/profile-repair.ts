@@ -62,7 +62,7 @@ export class ProfileHistoryRebuild {
   ) {}
 
   async rebuild(profileId: string, events: readonly ViewingEvent[], now = Date.now()) {
-    const { minAgeMs, chunkMaxBytes, zstdLevel, zstdDictionary } = this.config.compaction;
+    const { minAgeMs, chunkMaxBytes, zstdLevel, zstdDictionary, deleteMarginMs } = this.config.compaction;
     // The metadata row only: the chunks are what is broken.
     const current = await this.compressed.readVersion(profileId);
     // Never move the cutoff back: live rows before the current one may already be deleted.
@@ -73,7 +73,8 @@ export class ProfileHistoryRebuild {
     // Every copy goes to the fold, which picks the variant that counts (invariant 1): keeping the first seen
     // here could keep another one (e.g. a copy accepted after a clear over one accepted before it).
     const all = [...events, ...stored.events];
-    const next = compactHistory(EMPTY_COMPRESSED_HISTORY, all, cutoff);
+    // Auto-delete judged as compaction judges it (now minus the margin, see ProfileCompactor).
+    const next = compactHistory(EMPTY_COMPRESSED_HISTORY, all, cutoff, { now: now - deleteMarginMs });
 
     // Live rows first (blind, idempotent; the ingest wrote them already unless they were lost too), so
     // that no reader sees the new version without them. One copy per row key, the one the fold keeps.

@@ -6,6 +6,10 @@ export function parseProfileId(value: unknown): string {
   return parseWith(z.object({ profileId: identifierSchema }), { profileId: value }).profileId;
 }
 
+export function parseTitleId(value: unknown): string {
+  return parseWith(z.object({ titleId: identifierSchema }), { titleId: value }).titleId;
+}
+
 export function parseRecordId(value: unknown): string {
   return parseWith(
     z.object({

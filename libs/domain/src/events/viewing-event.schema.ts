@@ -3,8 +3,10 @@
 import { z } from 'zod/v4';
 import { IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH, MAX_POSITION_MS } from './event-limits';
 import {
-  DeletionEvent,
+  AUTO_DELETE_PERIODS,
+  ControlEvent,
   PLAYBACK_EVENT_TYPES,
+  RECORDING_STATES,
   PlaybackEvent,
   VIEWING_EVENT_SCHEMA_VERSION,
   ViewingEvent,
@@ -68,6 +70,25 @@ const historyCleared = z.strictObject({
   occurredAt: isoInstant,
 });
 
+const titleRemoved = z.strictObject({
+  type: z.literal('title-removed'),
+  eventId: uuid,
+  profileId: identifier,
+  occurredAt: isoInstant,
+  titleId: identifier,
+});
+/** The settings a member may change; also what `PUT …/settings` accepts (at least one field). */
+export const profileSettingsInput = z.strictObject({
+  recording: z.enum(RECORDING_STATES).optional(),
+  autoDelete: z.enum(AUTO_DELETE_PERIODS).optional(),
+});
+const settingsChanged = profileSettingsInput.extend({
+  type: z.literal('settings-changed'),
+  eventId: uuid,
+  profileId: identifier,
+  occurredAt: isoInstant,
+});
+
 /**
  * An event as stored on the log: the version tag plus any event type, and when the service accepted it
  * (optional: a client that produces onto the log directly may leave it out; ingest then uses the
@@ -78,6 +99,8 @@ const logEvent = z.discriminatedUnion('type', [
   playbackEventInput.extend(onLog),
   recordRemoved.extend(onLog),
   historyCleared.extend(onLog),
+  titleRemoved.extend(onLog),
+  settingsChanged.extend(onLog),
 ]);
 
 function toIssues(error: z.ZodError): FieldIssue[] {
@@ -147,12 +170,32 @@ export function decodeViewingEvent(raw: Buffer | string | null, logTimestamp?: n
   if (event.acceptedAt === undefined && logTimestamp !== undefined && Number.isSafeInteger(logTimestamp)) {
     event.acceptedAt = logTimestamp;
   }
-  return { ok: true, value: stripUndefined(event) as PlaybackEvent | DeletionEvent };
+  return { ok: true, value: stripUndefined(event) as PlaybackEvent | ControlEvent };
 }
 
 function stripUndefined<T extends object>(value: T): T {
   for (const key of Object.keys(value) as (keyof T)[]) if (value[key] === undefined) delete value[key];
   return value;
+}
+
+/** Validates the body of `PUT …/settings`: known values only, at least one field. */
+export function validateSettingsInput(
+  input: unknown,
+): Validated<{ recording?: (typeof RECORDING_STATES)[number]; autoDelete?: (typeof AUTO_DELETE_PERIODS)[number] }> {
+  const parsed = profileSettingsInput.safeParse(input ?? {});
+  if (!parsed.success) {
+    // An unknown field is named as the field, not as the body.
+    const issues = parsed.error.issues.flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => ({ field: key, message: 'is not a setting (recording, autoDelete)' }))
+        : toIssues(new z.ZodError([issue])),
+    );
+    return { ok: false, issues };
+  }
+  if (parsed.data.recording === undefined && parsed.data.autoDelete === undefined) {
+    return { ok: false, issues: [{ field: '(body)', message: 'must set recording or autoDelete' }] };
+  }
+  return { ok: true, value: stripUndefined(parsed.data) };
 }
 
 export function describeIssues(issues: FieldIssue[]): string {

@@ -1,6 +1,16 @@
 import { acceptanceOf, compareEvents, PlaybackEvent, ViewingEvent } from '../events/viewing-event';
 import { CompressedHistory, EMPTY_COMPRESSED_HISTORY, SessionTrail } from './compressed-history';
 import { compareRecordsNewestFirst, PlaybackState, ViewingRecord } from './viewing-record';
+import {
+  compareSettingsCopies,
+  EMPTY_MEMBER_CONTROLS,
+  hiddenByControls,
+  MemberControls,
+  SettingsChange,
+  settingsChangeOf,
+  withControlEvents,
+} from '../settings/member-controls';
+import { TitleRemovedEvent } from '../events/viewing-event';
 
 /** The folded state of one profile: records by id plus the deletions seen. */
 export interface FoldedHistory {
@@ -8,6 +18,8 @@ export interface FoldedHistory {
   removedRecordIds: Set<string>;
   clearedThrough: number | null;
   compactedBefore: number | null;
+  /** Settings changes and titles removed: sets, so neither order nor repeats matter (member-controls.ts). */
+  controls: MemberControls;
   /** With `keepTrails`: the trail of every record folded here from events (merged with its stored trail). */
   trails?: Map<string, SessionTrail>;
   /** Live playback events before `compactedBefore` that the compressed history had not folded (late events). */
@@ -39,8 +51,14 @@ export function foldHistory(
   // A clear counts from its earliest acceptance (copies of one clear are one event); the latest clear wins.
   const clears = new Map<string, number>();
   const bySession = new Map<string, Map<string, PlaybackEvent>>();
+  const settingsChanges: SettingsChange[] = [];
+  const titlesRemoved: TitleRemovedEvent[] = [];
   for (const event of liveEvents) {
-    if (event.type === 'record-removed') {
+    if (event.type === 'settings-changed') {
+      settingsChanges.push(settingsChangeOf(event));
+    } else if (event.type === 'title-removed') {
+      titlesRemoved.push(event);
+    } else if (event.type === 'record-removed') {
       removedRecordIds.add(event.recordId);
     } else if (event.type === 'history-cleared') {
       const seen = clears.get(event.eventId);
@@ -101,7 +119,16 @@ export function foldHistory(
     records.set(sessionId, record);
     trails?.set(sessionId, ordered);
   }
-  return { records, removedRecordIds, clearedThrough, compactedBefore: compressed.compactedBefore, trails, lateEvents };
+  const controls = withControlEvents(compressed.controls ?? EMPTY_MEMBER_CONTROLS, settingsChanges, titlesRemoved);
+  return {
+    records,
+    removedRecordIds,
+    clearedThrough,
+    compactedBefore: compressed.compactedBefore,
+    controls,
+    trails,
+    lateEvents,
+  };
 }
 
 /**
@@ -137,6 +164,9 @@ export function liveRowsOf(events: readonly ViewingEvent[]): ViewingEvent[] {
  * must store one copy and fold to the same history as all copies (invariant 1).
  */
 export function variantThatCounts(a: ViewingEvent, b: ViewingEvent): ViewingEvent {
+  if (a.type === 'settings-changed' && b.type === 'settings-changed') {
+    return compareSettingsCopies(settingsChangeOf(a), settingsChangeOf(b)) <= 0 ? a : b;
+  }
   const kept = 'playbackSessionId' in a && 'playbackSessionId' in b ? (compareVariants(a, b) <= 0 ? a : b) : a;
   return withEarliestAcceptance(kept, a, b);
 }
@@ -227,20 +257,26 @@ function applyPlaybackEvent(record: ViewingRecord, event: PlaybackEvent): void {
 }
 
 /**
- * A record is visible unless it was removed, or a clear was accepted at or after its session's first
- * accepted event: both instants are the service's clock, never the device's (invariant 6).
+ * A record is visible unless it was removed, a clear was accepted at or after its session's first
+ * accepted event, or the member's controls hide it (title removed, recording paused, auto-deleted by
+ * `now`): every instant compared is the service's clock, never the device's (invariant 6).
  */
 export function isVisible(
   record: ViewingRecord,
-  history: Pick<FoldedHistory, 'removedRecordIds' | 'clearedThrough'>,
+  history: Pick<FoldedHistory, 'removedRecordIds' | 'clearedThrough' | 'controls'>,
+  now: number = Number.NEGATIVE_INFINITY,
 ): boolean {
   if (history.removedRecordIds.has(record.recordId)) return false;
-  return history.clearedThrough === null || record.firstAcceptedAt > history.clearedThrough;
+  if (history.clearedThrough !== null && record.firstAcceptedAt <= history.clearedThrough) return false;
+  return hiddenByControls(record, history.controls, now) === null;
 }
 
-/** The visible records of a folded history, newest first. */
-export function visibleRecords(history: FoldedHistory): ViewingRecord[] {
+/**
+ * The visible records of a folded history at `now` (the reader's clock), newest first. Every reader
+ * passes its now; without one, auto-delete is not applied (tests of the other rules).
+ */
+export function visibleRecords(history: FoldedHistory, now: number = Number.NEGATIVE_INFINITY): ViewingRecord[] {
   const visible: ViewingRecord[] = [];
-  for (const record of history.records.values()) if (isVisible(record, history)) visible.push(record);
+  for (const record of history.records.values()) if (isVisible(record, history, now)) visible.push(record);
   return visible.sort(compareRecordsNewestFirst);
 }

@@ -10,14 +10,18 @@ export const SCOPES = {
   historyReadAll: 'history:read:all',
   /** Run and watch compaction (operators). */
   compactionAdmin: 'compaction:admin',
+  /** Change the settings (recording, auto-delete) of the token's profiles. */
+  settingsWrite: 'settings:write',
+  /** Read and change any profile's settings (operators). */
+  profilesAdmin: 'profiles:admin',
 } as const;
 export type Scope = (typeof SCOPES)[keyof typeof SCOPES];
 
 /** The kinds of token this service hands out, and the scopes each carries. */
 export const TOKEN_KINDS = {
-  device: [SCOPES.eventsWrite, SCOPES.historyRead, SCOPES.historyDelete],
+  device: [SCOPES.eventsWrite, SCOPES.historyRead, SCOPES.historyDelete, SCOPES.settingsWrite],
   recommender: [SCOPES.historyReadAll],
-  operator: [SCOPES.compactionAdmin],
+  operator: [SCOPES.compactionAdmin, SCOPES.profilesAdmin],
 } as const satisfies Record<string, readonly Scope[]>;
 export type TokenKind = keyof typeof TOKEN_KINDS;
 

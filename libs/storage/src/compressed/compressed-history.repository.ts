@@ -15,6 +15,7 @@ import { asStorageError } from '../cassandra-errors';
 import { approximateBytes, CompressedHistoryCache } from './compressed-history.cache';
 import { decodeChunk, READABLE_RECORD_ENCODINGS } from './history-chunk.codec';
 import { decodeTrailChunk } from './session-trail.codec';
+import { decodeMemberControls } from './member-controls.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
 import { CompressedHistoryVersion } from './compressed-history.version';
 import { CompressedHistoryCompactionStore, GarbageCollected } from '../ports/compressed-history.compaction-store';
@@ -87,6 +88,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       lastEventAt: toMs(r.get('last_event_at')),
       compactedBefore: toMs(r.get('compacted_before')),
       clearedThrough: toMs(r.get('cleared_through')),
+      memberControls: (r.get('member_controls') as string | null | undefined) ?? null,
       codec: r.get('codec'),
       recordEncoding: r.get('record_encoding'),
       dictionaryId: r.get('dictionary_id') ?? 0,
@@ -147,6 +149,12 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     const chunks = await Promise.all(
       Array.from({ length: wanted }, (_, index) => this.readChunk(version.profileId, version.chunkSet, index)),
     );
+    let controls;
+    try {
+      controls = decodeMemberControls(version.memberControls);
+    } catch (error) {
+      throw this.corrupt(version, -1, (error as Error).message);
+    }
     const records = [];
     const removed = [];
     const trails = withTrails ? new Map<string, SessionTrail>() : undefined;
@@ -172,6 +180,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       removedRecordIds: removed,
       clearedThrough: version.clearedThrough,
       compactedBefore: version.compactedBefore,
+      controls,
       trails,
     };
   }
@@ -249,6 +258,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       toDate(next.lastEventAt),
       toDate(next.compactedBefore),
       toDate(next.clearedThrough),
+      next.memberControls,
       next.codec,
       next.recordEncoding,
       next.dictionaryId,
@@ -258,7 +268,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     ];
     const columns =
       'version, chunk_set, chunk_count, trail_chunk_count, chunk_checksums, record_count, removed_count, first_started_at, last_event_at, ' +
-      'compacted_before, cleared_through, codec, record_encoding, dictionary_id, raw_bytes, stored_bytes, compacted_at';
+      'compacted_before, cleared_through, member_controls, codec, record_encoding, dictionary_id, raw_bytes, stored_bytes, compacted_at';
     const options = { ...this.writeOptions(), serialConsistency: types.consistencies.localSerial };
     const result = await this.run(() =>
       expectedVersion === null

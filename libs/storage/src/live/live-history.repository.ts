@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
-import { ViewingEvent } from '@vh/domain';
+import { AUTO_DELETE_PERIODS, RECORDING_STATES, ViewingEvent } from '@vh/domain';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import {
   asStorageError,
@@ -20,7 +20,8 @@ import { AppendOptions, FailedWrite, LiveHistoryWriter } from '../ports/live-his
 const MAX_ROWS_PER_BATCH = 20;
 const READ_FETCH_SIZE = 5_000;
 const EVENT_COLUMNS =
-  'occurred_at, event_id, type, record_id, title_id, device_id, position_ms, title_duration_ms, accepted_at, acceptances';
+  'occurred_at, event_id, type, record_id, title_id, device_id, position_ms, title_duration_ms, accepted_at, acceptances, ' +
+  'recording, auto_delete';
 const MIN_TOKEN = -(2n ** 63n);
 const MAX_TOKEN = 2n ** 63n - 1n;
 
@@ -51,7 +52,8 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
     // UPDATE, since an INSERT of a set replaces it.
     const assignments =
       `SET type = ?, record_id = ?, title_id = ?, device_id = ?, position_ms = ?, title_duration_ms = ?, ` +
-      `acceptances = acceptances + ? WHERE profile_id = ? AND occurred_at = ? AND event_id = ?`;
+      `recording = ?, auto_delete = ?, acceptances = acceptances + ? ` +
+      `WHERE profile_id = ? AND occurred_at = ? AND event_id = ?`;
     this.insert = `UPDATE ${this.table} ${assignments}`;
     this.insertAtWriteTime = `UPDATE ${this.table} USING TIMESTAMP ? ${assignments}`;
   }
@@ -236,9 +238,24 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
     const accepted = event.acceptedAt === undefined ? [] : [new Date(event.acceptedAt)];
     switch (event.type) {
       case 'record-removed':
-        return [event.type, event.recordId, null, null, null, null, accepted, ...key];
+        return [event.type, event.recordId, null, null, null, null, null, null, accepted, ...key];
       case 'history-cleared':
-        return [event.type, null, null, null, null, null, accepted, ...key];
+        return [event.type, null, null, null, null, null, null, null, accepted, ...key];
+      case 'title-removed':
+        return [event.type, null, event.titleId, null, null, null, null, null, accepted, ...key];
+      case 'settings-changed':
+        return [
+          event.type,
+          null,
+          null,
+          null,
+          null,
+          null,
+          event.recording ?? null,
+          event.autoDelete ?? null,
+          accepted,
+          ...key,
+        ];
       default:
         return [
           event.type,
@@ -247,6 +264,8 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
           event.deviceId,
           event.positionMs,
           event.titleDurationMs ?? null,
+          null,
+          null,
           accepted,
           ...key,
         ];
@@ -298,7 +317,23 @@ function toEvent(profileId: string, row: types.Row): ViewingEvent | null {
       return { ...base, type, recordId: String(row.get('record_id')) };
     case 'history-cleared':
       return { ...base, type };
+    case 'title-removed':
+      return { ...base, type, titleId: row.get('title_id') as string };
+    case 'settings-changed': {
+      const recording = row.get('recording') as string | null;
+      const autoDelete = row.get('auto_delete') as string | null;
+      return {
+        ...base,
+        type,
+        ...(isOneOf(RECORDING_STATES, recording) ? { recording } : {}),
+        ...(isOneOf(AUTO_DELETE_PERIODS, autoDelete) ? { autoDelete } : {}),
+      };
+    }
     default:
       return null;
   }
+}
+
+function isOneOf<T extends string>(values: readonly T[], value: string | null): value is T {
+  return value !== null && (values as readonly string[]).includes(value);
 }

@@ -128,4 +128,16 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
       `ALTER TABLE ${ks}.live_history ADD IF NOT EXISTS acceptances set<timestamp>`,
     ],
   },
+  {
+    version: 6,
+    description: 'member controls: settings changes on live rows, settings and titles removed of compressed history',
+    statements: (ks) => [
+      // A settings-changed row carries the fields it set (a title-removed row uses title_id).
+      `ALTER TABLE ${ks}.live_history ADD IF NOT EXISTS recording text`,
+      `ALTER TABLE ${ks}.live_history ADD IF NOT EXISTS auto_delete text`,
+      // Every settings change and title removal folded so far, as JSON: few per profile, kept whole so a
+      // session whose events arrive after compaction is still judged by them (invariant 1).
+      `ALTER TABLE ${ks}.compressed_history ADD IF NOT EXISTS member_controls text`,
+    ],
+  },
 ];
