@@ -2,6 +2,7 @@ import { ConsoleLogger, Logger, LogLevel } from '@nestjs/common';
 import { loadConfig } from '@vh/config';
 import { replayEventLog } from '@vh/ingestion';
 import { compact } from './compact.command';
+import { DEAD_LETTERS_USAGE, deadLetters } from './dead-letters.command';
 import { migrate } from './migrate.command';
 import { repair } from './repair.command';
 import { token } from './token.command';
@@ -21,6 +22,11 @@ const COMMANDS: Record<string, { usage: string; help: string; run: (args: string
     usage: 'repair --profile ID [--allow-truncated-log]',
     help: "rebuild a profile's history (e.g. a corrupt_history one) from its events in the event log",
     run: (args) => repair(loadConfig(), args),
+  },
+  'dead-letters': {
+    usage: DEAD_LETTERS_USAGE,
+    help: 'look at, re-drive onto the event log, or purge the messages ingest could not process',
+    run: (args) => deadLetters(loadConfig(), args),
   },
   token: {
     usage: 'token --kind device --profiles A,B | --kind recommender | --kind operator [--ttl S]',
