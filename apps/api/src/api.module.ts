@@ -2,12 +2,14 @@ import { ExpressAdapter } from '@bull-board/express';
 import { BullBoardModule } from '@bull-board/nestjs';
 import { Module } from '@nestjs/common';
 import { ViewingHistoryConfigModule } from '@vh/config';
+import { DeadLettersModule } from '@vh/dead-letters';
 import { AuthModule, ObservabilityModule, OperatorOnlyMiddleware } from '@vh/http';
 import { ViewingEventPublisher } from '@vh/messaging';
 import { StorageModule } from '@vh/storage';
 import { BulkHistoryController } from './history/bulk-history.controller';
 import { CompactionRequests } from './shared/compaction-requests';
 import { CompactionsController } from './admin/compactions.controller';
+import { DeadLettersController } from './dead-letters/dead-letters.controller';
 import { HistoryController } from './history/history.controller';
 import { HistoryDeletion } from './history/history-deletion';
 import { HistoryExport } from './history/history-export';
@@ -20,11 +22,18 @@ import { ProfileSettingsController } from './history/profile-settings.controller
     ObservabilityModule,
     AuthModule,
     StorageModule,
+    DeadLettersModule,
     // Operators' view of the compaction queue, under the admin routes; an Express router that Nest's
     // guards do not reach, so it gets the operator check as its own middleware.
     BullBoardModule.forRoot({ route: '/admin/queues', adapter: ExpressAdapter, middleware: OperatorOnlyMiddleware }),
   ],
-  controllers: [HistoryController, BulkHistoryController, CompactionsController, ProfileSettingsController],
+  controllers: [
+    HistoryController,
+    BulkHistoryController,
+    CompactionsController,
+    ProfileSettingsController,
+    DeadLettersController,
+  ],
   providers: [ViewingHistoryReader, HistoryExport, HistoryDeletion, ViewingEventPublisher, CompactionRequests],
 })
 export class ApiModule {}

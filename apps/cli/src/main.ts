@@ -2,6 +2,7 @@ import { ConsoleLogger, Logger, LogLevel } from '@nestjs/common';
 import { loadConfig } from '@vh/config';
 import { replayEventLog } from '@vh/ingestion';
 import { compact } from './compact.command';
+import { DEAD_LETTERS_USAGE, deadLetters } from './dead-letters.command';
 import { migrate } from './migrate.command';
 import { removeTitle, settings } from './member-controls.command';
 import { repair } from './repair.command';
@@ -32,6 +33,11 @@ const COMMANDS: Record<string, { usage: string; help: string; run: (args: string
     usage: 'remove-title --profile ID --title TITLE',
     help: "remove every record of a title from a profile's history (an event on the log)",
     run: (args) => removeTitle(loadConfig(), args),
+  },
+  'dead-letters': {
+    usage: DEAD_LETTERS_USAGE,
+    help: 'look at, re-drive onto the event log, or purge the messages ingest could not process',
+    run: (args) => deadLetters(loadConfig(), args),
   },
   token: {
     usage: 'token --kind device --profiles A,B | --kind recommender | --kind operator [--ttl S]',

@@ -159,6 +159,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
       sourceTopic: batch.topic,
       sourcePartition: batch.partition,
       sourceOffset: message.offset,
+      sourceTimestamp: message.timestamp,
       key: message.key,
       value: message.value,
       headers: message.headers,

@@ -87,6 +87,22 @@ export const metrics = {
         help: 'Single-row writes Cassandra answered Invalid with a message no rule recognises (retried until the dead-letter rule holds)',
       }),
   ),
+  deadLettersRedriven: once(
+    'viewing_history_dead_letters_redriven_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_dead_letters_redriven_total',
+        help: 'Dead letters put back on the event log by an operator',
+      }),
+  ),
+  deadLettersPurged: once(
+    'viewing_history_dead_letters_purged_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_dead_letters_purged_total',
+        help: 'Dead letters removed from the dead-letter topic by an operator',
+      }),
+  ),
   partitionPauses: once(
     'viewing_history_ingest_partition_pauses_total',
     () =>

@@ -14,6 +14,8 @@ export const SCOPES = {
   settingsWrite: 'settings:write',
   /** Read and change any profile's settings (operators). */
   profilesAdmin: 'profiles:admin',
+  /** List, re-drive and purge dead letters (operators). */
+  deadLettersAdmin: 'dead-letters:admin',
 } as const;
 export type Scope = (typeof SCOPES)[keyof typeof SCOPES];
 
@@ -21,7 +23,7 @@ export type Scope = (typeof SCOPES)[keyof typeof SCOPES];
 export const TOKEN_KINDS = {
   device: [SCOPES.eventsWrite, SCOPES.historyRead, SCOPES.historyDelete, SCOPES.settingsWrite],
   recommender: [SCOPES.historyReadAll],
-  operator: [SCOPES.compactionAdmin, SCOPES.profilesAdmin],
+  operator: [SCOPES.compactionAdmin, SCOPES.profilesAdmin, SCOPES.deadLettersAdmin],
 } as const satisfies Record<string, readonly Scope[]>;
 export type TokenKind = keyof typeof TOKEN_KINDS;
 
