@@ -11,7 +11,8 @@ import { DeletionEvent, PlaybackEvent, VIEWING_EVENT_SCHEMA_VERSION, ViewingEven
  */
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** UTC with seconds and up to milliseconds: what devices and encodeViewingEvent send. */
-const UTC_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.(\d{1,3}))?Z$/;
+const UTC_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,3})?Z$/;
+const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 const PLAYBACK_KEYS = new Set([
   'eventId',
@@ -37,16 +38,22 @@ const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v
 const isPosition = (v: unknown): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_POSITION_MS;
 
-/** Epoch ms of a UTC instant it is sure zod reads the same way (it round-trips through toISOString), else NaN. */
+/**
+ * Epoch ms of a UTC instant whose every field is in range (as zod's date-time pattern checks: months, days of
+ * the month with the Gregorian leap years, hours, minutes, seconds), else NaN. Range checks rather than a
+ * round trip through toISOString: that string was 4% of ingest's CPU (profile of the replay).
+ */
 function instantOf(v: unknown): number {
   if (typeof v !== 'string') return NaN;
-  const match = UTC_INSTANT.exec(v);
-  if (match === null) return NaN;
-  const ms = Date.parse(v);
-  if (Number.isNaN(ms)) return NaN;
-  const fraction = match[1] ?? '';
-  const canonical = `${v.slice(0, 19)}.${fraction.padEnd(3, '0')}Z`;
-  return new Date(ms).toISOString() === canonical ? ms : NaN;
+  const m = UTC_INSTANT.exec(v);
+  if (m === null) return NaN;
+  const year = +m[1];
+  const month = +m[2];
+  const day = +m[3];
+  if (month < 1 || month > 12 || day < 1 || +m[4] > 23 || +m[5] > 59 || +m[6] > 59) return NaN;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month])) return NaN;
+  return Date.parse(v);
 }
 
 function onlyKeys(input: Fields, allowed: ReadonlySet<string>): boolean {
