@@ -1,6 +1,7 @@
 // zod 4 (shipped inside zod 3.25 as zod/v4): about six times faster here than zod 3's parser, which
 // was a third of ingest's CPU per event (see BENCHMARKS.md).
 import { z } from 'zod/v4';
+import { fastLogEvent, fastPlaybackInput } from './viewing-event.fast-path';
 import { IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH, MAX_POSITION_MS } from './event-limits';
 import {
   AUTO_DELETE_PERIODS,
@@ -121,9 +122,8 @@ export interface EventTimePolicy {
 
 /** Validates what a device posted. Time bounds apply here only: the log itself is replayed at any time. */
 export function validatePlaybackEvent(input: unknown, policy: EventTimePolicy): Validated<PlaybackEvent> {
-  const parsed = playbackEventInput.safeParse(input);
-  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error) };
-  const event = parsed.data;
+  const event = fastPlaybackInput(input) ?? parsePlaybackInput(input);
+  if ('ok' in event) return event;
   if (event.occurredAt > policy.now + policy.maxClockSkewMs) {
     return {
       ok: false,
@@ -139,7 +139,14 @@ export function validatePlaybackEvent(input: unknown, policy: EventTimePolicy): 
   if (event.titleDurationMs !== undefined && event.positionMs > event.titleDurationMs) {
     return { ok: false, issues: [{ field: 'positionMs', message: 'is beyond titleDurationMs' }] };
   }
-  return { ok: true, value: stripUndefined(event) };
+  return { ok: true, value: event };
+}
+
+/** The zod schema: the reference the fast path is held to, and every error message. */
+export function parsePlaybackInput(input: unknown): PlaybackEvent | { ok: false; issues: FieldIssue[] } {
+  const parsed = playbackEventInput.safeParse(input);
+  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error) };
+  return stripUndefined(parsed.data);
 }
 
 /** Serialises an event for the log (UTF-8 JSON with the schema version). */
@@ -164,13 +171,21 @@ export function decodeViewingEvent(raw: Buffer | string | null, logTimestamp?: n
   } catch {
     return { ok: false, issues: [{ field: '(message)', message: 'is not valid JSON' }] };
   }
-  const parsed = logEvent.safeParse(json);
-  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error) };
-  const { schemaVersion: _version, ...event } = parsed.data;
+  const fast = fastLogEvent(json);
+  const event = fast ?? parseLogEvent(json);
+  if ('ok' in event) return event;
   if (event.acceptedAt === undefined && logTimestamp !== undefined && Number.isSafeInteger(logTimestamp)) {
     event.acceptedAt = logTimestamp;
   }
-  return { ok: true, value: stripUndefined(event) as PlaybackEvent | ControlEvent };
+  return { ok: true, value: event };
+}
+
+/** The zod schema of an event on the log (after JSON.parse): the fast path's reference, and every error. */
+export function parseLogEvent(json: unknown): ViewingEvent | { ok: false; issues: FieldIssue[] } {
+  const parsed = logEvent.safeParse(json);
+  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error) };
+  const { schemaVersion: _version, ...event } = parsed.data;
+  return stripUndefined(event) as PlaybackEvent | ControlEvent;
 }
 
 function stripUndefined<T extends object>(value: T): T {

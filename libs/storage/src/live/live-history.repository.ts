@@ -120,21 +120,17 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
 
   /** A failed index write fails its events too: they are retried, so no profile is missed by compaction. */
   private async noteActivity(events: ViewingEvent[], concurrency: number): Promise<RawFailure[]> {
-    const byDay = new Map<string, ViewingEvent[]>();
+    const failed = await this.activity.recordMany(events, concurrency);
+    if (failed.size === 0) return [];
+    const byKey = new Map<string, RawFailure>();
     for (const event of events) {
       const key = activityKey(event.profileId, event.occurredAt);
-      const list = byDay.get(key);
-      if (list) list.push(event);
-      else byDay.set(key, [event]);
+      if (!failed.has(key)) continue;
+      const failure = byKey.get(key);
+      if (failure) failure.events.push(event);
+      else byKey.set(key, { events: [event], error: failed.get(key) });
     }
-    const pairs = [...byDay.values()];
-    const results = await settleWithConcurrency(pairs, concurrency, (list) =>
-      this.activity.record(list[0].profileId, list[0].occurredAt),
-    );
-    return pairs.flatMap((list, i) => {
-      const result = results[i];
-      return result.status === 'rejected' ? [{ events: list, error: result.reason }] : [];
-    });
+    return [...byKey.values()];
   }
 
   /**
