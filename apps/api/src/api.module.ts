@@ -2,6 +2,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import { BullBoardModule } from '@bull-board/nestjs';
 import { Module } from '@nestjs/common';
 import { ViewingHistoryConfigModule } from '@vh/config';
+import { ErasureModule } from '@vh/erasure';
 import { AuthModule, ObservabilityModule, OperatorOnlyMiddleware } from '@vh/http';
 import { ViewingEventPublisher } from '@vh/messaging';
 import { StorageModule } from '@vh/storage';
@@ -9,6 +10,8 @@ import { BulkHistoryController } from './history/bulk-history.controller';
 import { CompactionRequests } from './shared/compaction-requests';
 import { CompactionsController } from './admin/compactions.controller';
 import { HistoryController } from './history/history.controller';
+import { ProfileErasure } from './erasure/profile-erasure';
+import { ProfileErasureController } from './erasure/profile-erasure.controller';
 import { HistoryDeletion } from './history/history-deletion';
 import { HistoryExport } from './history/history-export';
 import { ViewingHistoryReader } from './history/viewing-history.reader';
@@ -19,11 +22,19 @@ import { ViewingHistoryReader } from './history/viewing-history.reader';
     ObservabilityModule,
     AuthModule,
     StorageModule,
+    ErasureModule,
     // Operators' view of the compaction queue, under the admin routes; an Express router that Nest's
     // guards do not reach, so it gets the operator check as its own middleware.
     BullBoardModule.forRoot({ route: '/admin/queues', adapter: ExpressAdapter, middleware: OperatorOnlyMiddleware }),
   ],
-  controllers: [HistoryController, BulkHistoryController, CompactionsController],
-  providers: [ViewingHistoryReader, HistoryExport, HistoryDeletion, ViewingEventPublisher, CompactionRequests],
+  controllers: [HistoryController, BulkHistoryController, CompactionsController, ProfileErasureController],
+  providers: [
+    ViewingHistoryReader,
+    HistoryExport,
+    HistoryDeletion,
+    ViewingEventPublisher,
+    CompactionRequests,
+    ProfileErasure,
+  ],
 })
 export class ApiModule {}

@@ -7,6 +7,7 @@ import {
   ViewingEvent,
   ViewingHistoryError,
 } from '@vh/domain';
+import { standaloneProfileKeys } from '@vh/erasure';
 import { readProfileEvents } from '@vh/messaging';
 import {
   CompressedHistoryRepository,
@@ -25,6 +26,8 @@ export interface RepairReport {
   /** The profile's events found in the log (deletions included). */
   events: number;
   undecodable: number;
+  /** Events of the profile sealed with an erased key: gone for good (docs/adr/0007). */
+  erased: number;
   fromVersion: number | null;
   toVersion: number;
   cutoff: string;
@@ -145,7 +148,9 @@ export async function repairProfileHistory(
   options: { allowTruncatedLog?: boolean } = {},
 ): Promise<RepairReport> {
   const started = Date.now();
-  const log = await readProfileEvents(config, profileId);
+  // Sealed events open with the profile's key; those of an erased key stay erased (docs/adr/0007).
+  const keys = standaloneProfileKeys(config, 'repair');
+  const log = await readProfileEvents(config, profileId, { opener: keys.opener }).finally(() => keys.close());
   if (BigInt(log.earliestOffset) > 0n && !options.allowTruncatedLog) {
     throw new TruncatedEventLogError(log.topic, log.partition, log.earliestOffset);
   }
@@ -165,6 +170,7 @@ export async function repairProfileHistory(
       messagesRead: log.messagesRead,
       events: log.events.length,
       undecodable: log.undecodable,
+      erased: log.erased,
       ...rebuilt,
       durationMs: Date.now() - started,
     };

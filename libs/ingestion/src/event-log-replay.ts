@@ -9,7 +9,15 @@ import {
   EventLogBatchHandler,
   EventLogConsumer,
 } from '@vh/messaging';
-import { createCassandraClient, LiveHistoryRepository, migrateSchema, ProfileActivityIndex } from '@vh/storage';
+import { standaloneProfileKeys } from '@vh/erasure';
+import {
+  CompressedHistoryRepository,
+  createCassandraClient,
+  LiveHistoryRepository,
+  migrateSchema,
+  ProfileActivityIndex,
+  StoredHistoryEraser,
+} from '@vh/storage';
 import { LiveHistoryIngestor } from './live-history.ingestor';
 
 export interface ReplayReport {
@@ -18,6 +26,8 @@ export interface ReplayReport {
   partitions: number;
   messages: number;
   eventsWritten: number;
+  /** Events sealed with an erased profile key (docs/adr/0007): unreadable, skipped. */
+  erased: number;
   /** Messages that could never be processed; already in the dead-letter topic from the first pass. */
   unprocessable: number;
   profiles: number;
@@ -55,6 +65,7 @@ export async function replayEventLog(
   const groupId = `${config.ingest.groupId}-replay-${started}`;
   const client = createCassandraClient(config.cassandra, `${config.kafka.clientId}-replay`);
   const admin = createKafka(config.kafka, 'replay-admin').admin();
+  const keys = standaloneProfileKeys(config, 'replay');
   let consumer: EventLogConsumer | null = null;
   try {
     await migrateSchema(client, config.cassandra);
@@ -74,10 +85,13 @@ export async function replayEventLog(
       new LiveHistoryRepository(client, config, new ProfileActivityIndex(client, config)),
       sink,
       config,
+      keys.opener,
+      new StoredHistoryEraser(client, config, new CompressedHistoryRepository(client, config)),
     );
     const reached = new Map<number, bigint>();
     const profiles = new Set<string>();
     let messages = 0;
+    let erased = 0;
     let finish: () => void = () => undefined;
     const finished = new Promise<void>((resolve) => (finish = resolve));
     const isComplete = () => [...ends].every(([partition, end]) => (reached.get(partition) ?? 0n) >= end);
@@ -86,6 +100,7 @@ export async function replayEventLog(
         const outcome = await ingestor.handleBatch(batch, control);
         if (outcome.status === 'done') {
           messages += batch.messages.length;
+          erased += outcome.erased ?? 0;
           for (const m of batch.messages) if (m.key) profiles.add(m.key.toString());
           reached.set(batch.partition, BigInt(batch.messages[batch.messages.length - 1].offset) + 1n);
           if (isComplete()) finish();
@@ -108,7 +123,8 @@ export async function replayEventLog(
       keyspace,
       partitions,
       messages,
-      eventsWritten: messages - sink.count,
+      eventsWritten: messages - sink.count - erased,
+      erased,
       unprocessable: sink.count,
       profiles: profiles.size,
       durationMs: Date.now() - started,
@@ -118,6 +134,7 @@ export async function replayEventLog(
     await admin.deleteGroups([groupId]).catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
     await client.shutdown();
+    await keys.close();
   }
 }
 

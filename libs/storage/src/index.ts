@@ -26,3 +26,4 @@ export * from './ports/compressed-history.compaction-store';
 export * from './ports/profile-activity.days';
 export * from './ports/profile-activity.buckets';
 export * from './ports/sweep-watermark.store';
+export * from './erasure/stored-history.eraser';

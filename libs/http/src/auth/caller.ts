@@ -10,6 +10,8 @@ export const SCOPES = {
   historyReadAll: 'history:read:all',
   /** Run and watch compaction (operators). */
   compactionAdmin: 'compaction:admin',
+  /** Erase any profile for good (operators; a device erases its own with history:delete and a confirmation). */
+  profilesErase: 'profiles:erase',
 } as const;
 export type Scope = (typeof SCOPES)[keyof typeof SCOPES];
 
@@ -17,7 +19,7 @@ export type Scope = (typeof SCOPES)[keyof typeof SCOPES];
 export const TOKEN_KINDS = {
   device: [SCOPES.eventsWrite, SCOPES.historyRead, SCOPES.historyDelete],
   recommender: [SCOPES.historyReadAll],
-  operator: [SCOPES.compactionAdmin],
+  operator: [SCOPES.compactionAdmin, SCOPES.profilesErase],
 } as const satisfies Record<string, readonly Scope[]>;
 export type TokenKind = keyof typeof TOKEN_KINDS;
 
