@@ -9,7 +9,11 @@ import { CassandraProfileKeyStore, ProfileKeys, ProfileKeyStore } from './profil
 @Module({
   providers: [
     { provide: ProfileKeyStore, useClass: CassandraProfileKeyStore },
-    { provide: ProfileKeys, inject: [ProfileKeyStore, AppConfig], useFactory: (store: ProfileKeyStore, config: AppConfig) => new ProfileKeys(store, config) },
+    {
+      provide: ProfileKeys,
+      inject: [ProfileKeyStore, AppConfig],
+      useFactory: (store: ProfileKeyStore, config: AppConfig) => new ProfileKeys(store, config),
+    },
     { provide: EventPayloadSealer, useClass: ProfileKeySealer },
     { provide: EventLogOpener, useClass: ProfileKeyOpener },
   ],

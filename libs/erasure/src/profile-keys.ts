@@ -15,7 +15,11 @@ export abstract class ProfileKeyStore {
   /** The profile's current key, or null (never had one, or erased). */
   abstract read(profileId: string): Promise<{ keyId: string; wrapped: Buffer } | null>;
   /** Stores this key if the profile has none; returns the key that is current afterwards (this one or another's). */
-  abstract createIfAbsent(profileId: string, keyId: string, wrapped: Buffer): Promise<{ keyId: string; wrapped: Buffer }>;
+  abstract createIfAbsent(
+    profileId: string,
+    keyId: string,
+    wrapped: Buffer,
+  ): Promise<{ keyId: string; wrapped: Buffer }>;
   /** Deletes the key if it is still this one; false if another took its place meanwhile. */
   abstract deleteIf(profileId: string, keyId: string): Promise<boolean>;
   abstract recordErasure(profileId: string, erasureId: string, keyId: string | null, at: number): Promise<void>;
@@ -153,7 +157,10 @@ export class ProfileKeys {
   }
 
   private unwrap(profileId: string, stored: { keyId: string; wrapped: Buffer }): ProfileKey {
-    return { keyId: stored.keyId, key: unseal(this.masterKey, stored.wrapped, `profile-key\n${profileId}\n${stored.keyId}`) };
+    return {
+      keyId: stored.keyId,
+      key: unseal(this.masterKey, stored.wrapped, `profile-key\n${profileId}\n${stored.keyId}`),
+    };
   }
 
   private cached(profileId: string): ProfileKey | null {
