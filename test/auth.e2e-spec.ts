@@ -42,6 +42,13 @@ describe('authentication and authorisation on every route', () => {
       },
       { name: 'DELETE history', url: `${api.url}/v1/profiles/${owner}/history`, method: 'DELETE', writes: true },
       {
+        name: 'DELETE profile (erase)',
+        url: `${api.url}/v1/profiles/${owner}`,
+        method: 'DELETE',
+        body: { confirm: owner },
+        writes: true,
+      },
+      {
         name: 'POST batchGet',
         url: `${api.url}/v1/history:batchGet`,
         method: 'POST',
@@ -164,6 +171,7 @@ describe('authentication and authorisation on every route', () => {
       'GET continue-watching': [strangerDevice, auth.operator],
       'DELETE record': [strangerDevice, auth.recommender, auth.operator],
       'DELETE history': [strangerDevice, auth.recommender, auth.operator],
+      'DELETE profile (erase)': [strangerDevice, auth.recommender],
       'POST batchGet': [ownerDevice, auth.operator],
       'GET export': [ownerDevice, auth.operator],
       'POST compactions': [ownerDevice, auth.recommender],
@@ -202,6 +210,7 @@ describe('authentication and authorisation on every route', () => {
       'POST /v1/events': [ownerDevice],
       'GET history': [ownerDevice, auth.recommender],
       'DELETE record': [ownerDevice],
+      'DELETE profile (erase)': [auth.operator],
       'POST batchGet': [auth.recommender],
       'GET export': [auth.recommender],
       'POST compactions': [auth.operator],
@@ -215,7 +224,8 @@ describe('authentication and authorisation on every route', () => {
         expect([route.name, status]).toEqual([route.name, route.writes ? 202 : 200]);
       }
     }
-    await eventually(async () => expect(await eventsOnTheLog()).toBe(2)); // the event and the removal
+    // The event, the removal and the erasure's mark.
+    await eventually(async () => expect(await eventsOnTheLog()).toBe(3));
     expect(await jobsQueued()).toBe(1);
   });
 
