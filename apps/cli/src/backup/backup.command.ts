@@ -48,7 +48,13 @@ export async function backup(config: AppConfig, args: string[]): Promise<BackupM
   try {
     for (const profileId of await profileIds(client, config.cassandra.keyspace)) {
       const snapshot = await snapshotOf(profileId, live, compressed);
-      if (snapshot.live.length === 0 && snapshot.compressed === null) continue;
+      // Nothing to keep (an erased profile's empty version): no line, and no key created for it.
+      const compressedEmpty =
+        snapshot.compressed === null ||
+        (snapshot.compressed.version.recordCount === 0 &&
+          snapshot.compressed.version.removedCount === 0 &&
+          snapshot.compressed.version.clearedThrough === null);
+      if (snapshot.live.length === 0 && compressedEmpty) continue;
       const { keyId, key } = await keys.keys.current(profileId);
       const line: SealedProfileLine = {
         profileId,
