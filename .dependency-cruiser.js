@@ -1,6 +1,6 @@
 /**
  * The architecture, enforced (issue 18): the layers of docs/architecture.md as rules, run by `npm run lint`.
- *   domain, config, metrics  <  storage, messaging  <  ingestion, compaction, http, dead-letters  <  apps
+ *   domain, config, metrics  <  storage, messaging  <  erasure  <  ingestion, compaction, http, dead-letters  <  apps
  * A rule names what may NOT be imported; a violation fails CI.
  */
 const LIB = (names) => `^libs/(${names.join('|')})/`;
@@ -49,6 +49,19 @@ module.exports = {
       severity: 'error',
       from: { path: '^libs/messaging/' },
       to: { path: LIB([...LOWER.messaging, 'storage']) },
+    },
+    {
+      name: 'erasure-below-services',
+      severity: 'error',
+      comment: 'Profile keys (docs/adr/0009) stand on storage and messaging; the services stand on them.',
+      from: { path: '^libs/erasure/' },
+      to: { path: LIB(['ingestion', 'compaction', 'http']) },
+    },
+    {
+      name: 'storage-and-messaging-below-erasure',
+      severity: 'error',
+      from: { path: '^libs/(storage|messaging|domain|config|metrics)/' },
+      to: { path: LIB(['erasure']) },
     },
     {
       name: 'services-do-not-import-each-other',

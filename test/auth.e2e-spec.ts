@@ -56,6 +56,13 @@ describe('authentication and authorisation on every route', () => {
         writes: true,
       },
       {
+        name: 'DELETE profile (erase)',
+        url: `${api.url}/v1/profiles/${owner}`,
+        method: 'DELETE',
+        body: { confirm: owner },
+        writes: true,
+      },
+      {
         name: 'POST batchGet',
         url: `${api.url}/v1/history:batchGet`,
         method: 'POST',
@@ -181,6 +188,7 @@ describe('authentication and authorisation on every route', () => {
       'DELETE title': [strangerDevice, auth.recommender, auth.operator],
       'GET settings': [strangerDevice, auth.recommender],
       'PUT settings': [strangerDevice, auth.recommender],
+      'DELETE profile (erase)': [strangerDevice, auth.recommender],
       'POST batchGet': [ownerDevice, auth.operator],
       'GET export': [ownerDevice, auth.operator],
       'POST compactions': [ownerDevice, auth.recommender],
@@ -222,6 +230,7 @@ describe('authentication and authorisation on every route', () => {
       'DELETE title': [ownerDevice],
       'GET settings': [ownerDevice, auth.operator],
       'PUT settings': [ownerDevice, auth.operator],
+      'DELETE profile (erase)': [auth.operator],
       'POST batchGet': [auth.recommender],
       'GET export': [auth.recommender],
       'POST compactions': [auth.operator],
@@ -239,6 +248,9 @@ describe('authentication and authorisation on every route', () => {
     await eventually(async () => expect(await eventsOnTheLog()).toBe(5));
     // The operator's compaction, and the one the title removal asks for (delayed until it is ingested).
     expect(await jobsQueued()).toBe(2);
+    // The event, the removal and the erasure's mark.
+    await eventually(async () => expect(await eventsOnTheLog()).toBe(3));
+    expect(await jobsQueued()).toBe(1);
   });
 
   it('keeps health open', async () => {

@@ -30,6 +30,8 @@ export async function createTestEnvironment(
   const id = `${suite.replace(/[^a-z0-9]/g, '_')}_${randomBytes(4).toString('hex')}`;
   const env: Record<string, string> = {
     CASSANDRA_KEYSPACE: `e2e_${id}`,
+    // Shared by every keyspace of the suite (withKeyspace): a replay into another one finds the same keys.
+    PROFILE_KEYS_KEYSPACE: `e2e_${id}_keys`,
     EVENT_TOPIC: `e2e-${id}-events`,
     DEAD_LETTER_TOPIC: `e2e-${id}-events.dead-letter`,
     INGEST_GROUP_ID: `e2e-${id}-ingest`,
@@ -52,10 +54,14 @@ export async function createTestEnvironment(
     HTTP_MAX_EVENT_LOOP_DELAY_MS: '1000',
     ...overrides,
   };
-  return environmentFor(env, [env.EVENT_TOPIC, env.DEAD_LETTER_TOPIC]);
+  return environmentFor(env, [env.EVENT_TOPIC, env.DEAD_LETTER_TOPIC], true);
 }
 
-async function environmentFor(env: Record<string, string>, ownedTopics: string[]): Promise<TestEnvironment> {
+async function environmentFor(
+  env: Record<string, string>,
+  ownedTopics: string[],
+  ownsProfileKeys = false,
+): Promise<TestEnvironment> {
   const config = loadConfig({ ...process.env, ...env });
   await migrate(config);
   const kafka = createKafka(config.kafka, 'e2e');
@@ -74,6 +80,7 @@ async function environmentFor(env: Record<string, string>, ownedTopics: string[]
     async dispose() {
       for (const child of children) await child.dispose();
       await dropKeyspace(cassandra, config.cassandra.keyspace).catch(() => undefined);
+      if (ownsProfileKeys) await dropKeyspace(cassandra, config.profileKeys.keyspace).catch(() => undefined);
       await cassandra.shutdown();
       if (ownedTopics.length) await deleteTopics(kafka, ownedTopics).catch(() => undefined);
     },

@@ -3,6 +3,7 @@ import { BullBoardModule } from '@bull-board/nestjs';
 import { Module } from '@nestjs/common';
 import { ViewingHistoryConfigModule } from '@vh/config';
 import { DeadLettersModule } from '@vh/dead-letters';
+import { ErasureModule } from '@vh/erasure';
 import { AuthModule, ObservabilityModule, OperatorOnlyMiddleware } from '@vh/http';
 import { ViewingEventPublisher } from '@vh/messaging';
 import { StorageModule } from '@vh/storage';
@@ -11,6 +12,8 @@ import { CompactionRequests } from './shared/compaction-requests';
 import { CompactionsController } from './admin/compactions.controller';
 import { DeadLettersController } from './dead-letters/dead-letters.controller';
 import { HistoryController } from './history/history.controller';
+import { ProfileErasure } from './erasure/profile-erasure';
+import { ProfileErasureController } from './erasure/profile-erasure.controller';
 import { HistoryDeletion } from './history/history-deletion';
 import { HistoryExport } from './history/history-export';
 import { ViewingHistoryReader } from './history/viewing-history.reader';
@@ -23,6 +26,7 @@ import { ProfileSettingsController } from './history/profile-settings.controller
     AuthModule,
     StorageModule,
     DeadLettersModule,
+    ErasureModule,
     // Operators' view of the compaction queue, under the admin routes; an Express router that Nest's
     // guards do not reach, so it gets the operator check as its own middleware.
     BullBoardModule.forRoot({ route: '/admin/queues', adapter: ExpressAdapter, middleware: OperatorOnlyMiddleware }),
@@ -33,7 +37,15 @@ import { ProfileSettingsController } from './history/profile-settings.controller
     CompactionsController,
     ProfileSettingsController,
     DeadLettersController,
+    ProfileErasureController,
   ],
-  providers: [ViewingHistoryReader, HistoryExport, HistoryDeletion, ViewingEventPublisher, CompactionRequests],
+  providers: [
+    ViewingHistoryReader,
+    HistoryExport,
+    HistoryDeletion,
+    ViewingEventPublisher,
+    CompactionRequests,
+    ProfileErasure,
+  ],
 })
 export class ApiModule {}

@@ -1,6 +1,8 @@
 import { ConsoleLogger, Logger, LogLevel } from '@nestjs/common';
 import { loadConfig } from '@vh/config';
 import { replayEventLog } from '@vh/ingestion';
+import { backup } from './backup/backup.command';
+import { restore } from './backup/restore.command';
 import { compact } from './compact.command';
 import { DEAD_LETTERS_USAGE, deadLetters } from './dead-letters.command';
 import { migrate } from './migrate.command';
@@ -43,6 +45,16 @@ const COMMANDS: Record<string, { usage: string; help: string; run: (args: string
     usage: 'token --kind device --profiles A,B | --kind recommender | --kind operator [--ttl S]',
     help: 'mint an access token with the configured HS256 secret (local use)',
     run: (args) => token(loadConfig(), args),
+  },
+  backup: {
+    usage: 'backup --to DIR',
+    help: 'a consistent backup of the history keyspace and the event-log offsets it covers (docs/adr/0010)',
+    run: (args) => backup(loadConfig(), args),
+  },
+  restore: {
+    usage: 'restore --from DIR [--until ISO-TIME] [--keyspace NAME] [--force] [--ingest-group NAME]',
+    help: 'load a backup into an empty keyspace and replay the log from its offsets up to --until',
+    run: (args) => restore(loadConfig(), args),
   },
   replay: {
     usage: 'replay [--keyspace NAME] [--force]',

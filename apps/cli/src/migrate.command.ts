@@ -1,4 +1,5 @@
 import { AppConfig } from '@vh/config';
+import { migrateProfileKeys } from '@vh/erasure';
 import { createKafka, ensureEventLogTopics } from '@vh/messaging';
 import { createCassandraClient, migrateSchema } from '@vh/storage';
 
@@ -7,8 +8,9 @@ export async function migrate(config: AppConfig): Promise<Record<string, unknown
   const client = createCassandraClient(config.cassandra, `${config.kafka.clientId}-migrate`);
   try {
     const schema = await migrateSchema(client, config.cassandra);
+    const profileKeys = await migrateProfileKeys(client, config);
     const topics = await ensureEventLogTopics(createKafka(config.kafka, 'migrate'), config.kafka);
-    return { schema, topics };
+    return { schema, profileKeys, topics };
   } finally {
     await client.shutdown();
   }

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
 import { compactHistory, EMPTY_COMPRESSED_HISTORY, liveRowsOf, ViewingEvent, ViewingHistoryError } from '@vh/domain';
+import { standaloneProfileKeys } from '@vh/erasure';
 import { readProfileEvents } from '@vh/messaging';
 import {
   CompressedHistoryRepository,
@@ -19,6 +20,8 @@ export interface RepairReport {
   /** The profile's events found in the log (deletions included). */
   events: number;
   undecodable: number;
+  /** Events of the profile sealed with an erased key: gone for good (docs/adr/0009). */
+  erased: number;
   fromVersion: number | null;
   toVersion: number;
   cutoff: string;
@@ -129,7 +132,9 @@ export async function repairProfileHistory(
   options: { allowTruncatedLog?: boolean } = {},
 ): Promise<RepairReport> {
   const started = Date.now();
-  const log = await readProfileEvents(config, profileId);
+  // Sealed events open with the profile's key; those of an erased key stay erased (docs/adr/0009).
+  const keys = standaloneProfileKeys(config, 'repair');
+  const log = await readProfileEvents(config, profileId, { opener: keys.opener }).finally(() => keys.close());
   if (BigInt(log.earliestOffset) > 0n && !options.allowTruncatedLog) {
     throw new TruncatedEventLogError(log.topic, log.partition, log.earliestOffset);
   }
@@ -149,6 +154,7 @@ export async function repairProfileHistory(
       messagesRead: log.messagesRead,
       events: log.events.length,
       undecodable: log.undecodable,
+      erased: log.erased,
       ...rebuilt,
       durationMs: Date.now() - started,
     };

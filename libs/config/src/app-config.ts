@@ -153,6 +153,23 @@ export const environmentSchema = z.object({
   AUTH_JWT_ISSUER: z.string().min(1).default('viewing-history'),
   AUTH_JWT_AUDIENCE: z.string().min(1).default('viewing-history'),
 
+  /**
+   * Profile keys (crypto-shredding, docs/adr/0009): the keyspace holding each profile's data key and the
+   * erasure ledger. Apart from CASSANDRA_KEYSPACE on purpose: a replay or restore into another history
+   * keyspace must find the same keys, and a restored history keyspace must not bring erased keys back.
+   */
+  PROFILE_KEYS_KEYSPACE: cqlName('viewing_history_keys'),
+  /**
+   * The master key (base64 of 32 bytes) that wraps every profile's data key. The default is for local use
+   * only: set your own (from a secret store) in production.
+   */
+  PROFILE_KEYS_MASTER_KEY: z
+    .string()
+    .refine((s) => Buffer.from(s, 'base64').length === 32, 'must be the base64 of 32 bytes')
+    .default('bG9jYWwtb25seS1tYXN0ZXIta2V5LWRvLW5vdC11c2U='),
+  /** How long a process keeps a profile's key in memory; bounds how long after an erasure a stale key is used. */
+  PROFILE_KEYS_CACHE_MS: int(30_000, 0, 10 * 60_000),
+
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -234,6 +251,7 @@ export class AppConfig {
     },
     readonly auth: { secret: string; publicKey?: string; jwksUrl?: string; issuer: string; audience: string },
     readonly logLevel: Environment['LOG_LEVEL'],
+    readonly profileKeys: { keyspace: string; masterKey: Buffer; cacheMs: number },
   ) {}
 
   /** A copy with some sections changed (a replay's own consumer group, a target keyspace...). */
@@ -249,6 +267,7 @@ export class AppConfig {
       this.compaction,
       this.auth,
       this.logLevel,
+      this.profileKeys,
     );
   }
 }
@@ -353,5 +372,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       audience: e.AUTH_JWT_AUDIENCE,
     },
     e.LOG_LEVEL,
+    {
+      keyspace: e.PROFILE_KEYS_KEYSPACE,
+      masterKey: Buffer.from(e.PROFILE_KEYS_MASTER_KEY, 'base64'),
+      cacheMs: e.PROFILE_KEYS_CACHE_MS,
+    },
   );
 }

@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'truncated_event_log',
   'repair_race',
   'row_rejected',
+  'restore_refused',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

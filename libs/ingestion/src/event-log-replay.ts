@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { KafkaMessage } from 'kafkajs';
 import { AppConfig } from '@vh/config';
 import { ViewingHistoryError } from '@vh/domain';
 import {
@@ -9,7 +10,15 @@ import {
   EventLogBatchHandler,
   EventLogConsumer,
 } from '@vh/messaging';
-import { createCassandraClient, LiveHistoryRepository, migrateSchema, ProfileActivityIndex } from '@vh/storage';
+import { standaloneProfileKeys } from '@vh/erasure';
+import {
+  CompressedHistoryRepository,
+  createCassandraClient,
+  LiveHistoryRepository,
+  migrateSchema,
+  ProfileActivityIndex,
+  StoredHistoryEraser,
+} from '@vh/storage';
 import { LiveHistoryIngestor } from './live-history.ingestor';
 
 export interface ReplayReport {
@@ -18,10 +27,25 @@ export interface ReplayReport {
   partitions: number;
   messages: number;
   eventsWritten: number;
+  /** Events sealed with an erased profile key (docs/adr/0009): unreadable, skipped. */
+  erased: number;
   /** Messages that could never be processed; already in the dead-letter topic from the first pass. */
   unprocessable: number;
   profiles: number;
+  /** Messages left out by `keep` (a point-in-time restore: accepted after its --until). */
+  skipped: number;
+  /** Per partition, the offset the replay read up to (exclusive): where an ingest taking over continues. */
+  endOffsets: Record<string, string>;
   durationMs: number;
+}
+
+export interface ReplayOptions {
+  force?: boolean;
+  timeoutMs?: number;
+  /** Per partition, the offset to start from (a backup's); by default every partition's earliest. */
+  startOffsets?: ReadonlyMap<number, bigint>;
+  /** Which messages to ingest; the others are skipped (and counted). By default all. */
+  keep?: (message: KafkaMessage) => boolean;
 }
 
 export class ReplayTargetNotEmptyError extends ViewingHistoryError {
@@ -44,10 +68,7 @@ class CountingDeadLetterSink extends DeadLetterSink {
  * the end it had when the replay started, through the same ingestor as the ingest app, with a consumer
  * group of its own (deleted afterwards) so the running ingest is not disturbed.
  */
-export async function replayEventLog(
-  config: AppConfig,
-  options: { force?: boolean; timeoutMs?: number } = {},
-): Promise<ReplayReport> {
+export async function replayEventLog(config: AppConfig, options: ReplayOptions = {}): Promise<ReplayReport> {
   const logger = new Logger('replay');
   const started = Date.now();
   const keyspace = config.cassandra.keyspace;
@@ -55,6 +76,7 @@ export async function replayEventLog(
   const groupId = `${config.ingest.groupId}-replay-${started}`;
   const client = createCassandraClient(config.cassandra, `${config.kafka.clientId}-replay`);
   const admin = createKafka(config.kafka, 'replay-admin').admin();
+  const keys = standaloneProfileKeys(config, 'replay');
   let consumer: EventLogConsumer | null = null;
   try {
     await migrateSchema(client, config.cassandra);
@@ -64,9 +86,17 @@ export async function replayEventLog(
     }
     await admin.connect();
     const ends = new Map<number, bigint>();
+    const endOffsets: Record<string, string> = {};
+    const starts: { partition: number; offset: string }[] = [];
     for (const p of await admin.fetchTopicOffsets(topic)) {
-      if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high));
+      endOffsets[p.partition] = p.high;
+      const low = BigInt(p.low);
+      const start = options.startOffsets?.get(p.partition) ?? low;
+      starts.push({ partition: p.partition, offset: String(start > low ? start : low) });
+      if (BigInt(p.high) > (start > low ? start : low)) ends.set(p.partition, BigInt(p.high));
     }
+    // The group is new: its offsets say where each partition starts (a backup's offsets, or the earliest).
+    if (options.startOffsets) await admin.setOffsets({ groupId, topic, partitions: starts });
     const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.length;
 
     const sink = new CountingDeadLetterSink();
@@ -74,18 +104,26 @@ export async function replayEventLog(
       new LiveHistoryRepository(client, config, new ProfileActivityIndex(client, config)),
       sink,
       config,
+      keys.opener,
+      new StoredHistoryEraser(client, config, new CompressedHistoryRepository(client, config)),
     );
     const reached = new Map<number, bigint>();
     const profiles = new Set<string>();
     let messages = 0;
+    let erased = 0;
+    let skipped = 0;
     let finish: () => void = () => undefined;
     const finished = new Promise<void>((resolve) => (finish = resolve));
     const isComplete = () => [...ends].every(([partition, end]) => (reached.get(partition) ?? 0n) >= end);
     const tracker: EventLogBatchHandler = {
       async handleBatch(batch, control): Promise<BatchOutcome> {
-        const outcome = await ingestor.handleBatch(batch, control);
+        const kept = options.keep ? batch.messages.filter(options.keep) : batch.messages;
+        const outcome: BatchOutcome =
+          kept.length > 0 ? await ingestor.handleBatch({ ...batch, messages: kept }, control) : { status: 'done' };
         if (outcome.status === 'done') {
-          messages += batch.messages.length;
+          messages += kept.length;
+          skipped += batch.messages.length - kept.length;
+          erased += outcome.erased ?? 0;
           for (const m of batch.messages) if (m.key) profiles.add(m.key.toString());
           reached.set(batch.partition, BigInt(batch.messages[batch.messages.length - 1].offset) + 1n);
           if (isComplete()) finish();
@@ -108,9 +146,12 @@ export async function replayEventLog(
       keyspace,
       partitions,
       messages,
-      eventsWritten: messages - sink.count,
+      eventsWritten: messages - sink.count - erased,
+      erased,
       unprocessable: sink.count,
       profiles: profiles.size,
+      skipped,
+      endOffsets,
       durationMs: Date.now() - started,
     };
   } finally {
@@ -118,6 +159,7 @@ export async function replayEventLog(
     await admin.deleteGroups([groupId]).catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
     await client.shutdown();
+    await keys.close();
   }
 }
 

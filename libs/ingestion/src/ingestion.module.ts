@@ -6,15 +6,17 @@ import {
   EventLogConsumer,
   EventLogStallsModule,
 } from '@vh/messaging';
-import { LiveHistoryRepository, LiveHistoryWriter, StorageModule } from '@vh/storage';
-import { LiveHistoryIngestor } from './live-history.ingestor';
+import { ErasureModule } from '@vh/erasure';
+import { LiveHistoryRepository, LiveHistoryWriter, StorageModule, StoredHistoryEraser } from '@vh/storage';
+import { LiveHistoryIngestor, ProfileHistoryEraser } from './live-history.ingestor';
 
 /** Event log -> live history: the consumer transport, the ingestor and its dead-letter sink. */
 @Module({
-  imports: [StorageModule, EventLogStallsModule],
+  imports: [StorageModule, EventLogStallsModule, ErasureModule],
   providers: [
     LiveHistoryIngestor,
     { provide: LiveHistoryWriter, useExisting: LiveHistoryRepository },
+    { provide: ProfileHistoryEraser, useExisting: StoredHistoryEraser },
     { provide: EventLogBatchHandler, useExisting: LiveHistoryIngestor },
     { provide: DeadLetterSink, useClass: DeadLetterPublisher },
     EventLogConsumer,

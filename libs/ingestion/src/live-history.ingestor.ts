@@ -1,7 +1,7 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { KafkaMessage } from 'kafkajs';
 import { AppConfig } from '@vh/config';
-import { decodeViewingEvent, describeIssues, ViewingEvent } from '@vh/domain';
+import { ViewingEvent } from '@vh/domain';
 import {
   BatchControl,
   BatchOutcome,
@@ -9,9 +9,22 @@ import {
   DeadLetterSink,
   EventLogBatch,
   EventLogBatchHandler,
+  EventLogOpener,
+  PlaintextEventLogOpener,
 } from '@vh/messaging';
 import { metrics } from '@vh/metrics';
 import { LiveHistoryWriter, RowRejectedError, UnrecognisedRefusalError } from '@vh/storage';
+
+/** Removes what is stored of a profile (StoredHistoryEraser; a fake in unit tests). */
+export abstract class ProfileHistoryEraser {
+  abstract erase(profileId: string): Promise<unknown>;
+}
+
+/** The events between two erasure marks of a batch, and the erasure that follows them (if any). */
+interface Segment {
+  events: ViewingEvent[];
+  erase?: string;
+}
 
 const FIRST_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
@@ -41,12 +54,22 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
   /** By message (topic, partition, offset); cleared when its batch is done. */
   private readonly refusals = new Map<string, RefusalCount>();
 
+  private readonly opener: EventLogOpener;
+
   constructor(
     private readonly liveHistory: LiveHistoryWriter,
     private readonly deadLetters: DeadLetterSink,
     private readonly config: AppConfig,
+    @Optional() opener?: EventLogOpener,
+    @Optional() private readonly eraser?: ProfileHistoryEraser,
   ) {
     super();
+    this.opener = opener ?? new PlaintextEventLogOpener();
+  }
+
+  override onAssignmentChange(): void {
+    // Another process may have erased a profile of the partitions this one now takes over.
+    this.opener.forgetCached();
   }
 
   async handleBatch(batch: EventLogBatch, control: BatchControl): Promise<BatchOutcome> {
@@ -58,19 +81,68 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     );
     const letters: DeadLetter[] = [];
     const sources = new Map<string, KafkaMessage>();
-    const events: ViewingEvent[] = [];
-    for (const message of batch.messages) {
-      // Events produced without acceptedAt (other clients, backfills) are accepted when the log took them.
-      const decoded = decodeViewingEvent(message.value, Number(message.timestamp));
-      if (decoded.ok) {
-        events.push(decoded.value);
-        sources.set(decoded.value.eventId, message);
+    // Opening needs the profile keys: unreachable keys are the cluster's failure, never a dead letter.
+    let opened;
+    try {
+      opened = await this.opener.open(batch.messages);
+    } catch (error) {
+      return { status: 'retry-later', reason: `profile keys unavailable: ${(error as Error).message}` };
+    }
+    // An erasure's mark splits the batch: what came before it is written, then erased, then what follows.
+    const segments: Segment[] = [{ events: [] }];
+    let erased = 0;
+    for (const [i, message] of batch.messages.entries()) {
+      const o = opened[i];
+      if (o.kind === 'event') {
+        segments[segments.length - 1].events.push(o.event);
+        sources.set(o.event.eventId, message);
+      } else if (o.kind === 'invalid') {
+        letters.push(this.letter(batch, message, o.reason));
+      } else if (o.kind === 'erased') {
+        erased++;
       } else {
-        letters.push(this.letter(batch, message, `invalid event: ${describeIssues(decoded.issues)}`));
+        segments[segments.length - 1].erase = o.profileId;
+        segments.push({ events: [] });
       }
     }
 
     const inPlaceUntil = Date.now() + this.config.ingest.retryBudgetMs;
+    let written = 0;
+    for (const segment of segments) {
+      const outcome = await this.write(segment.events, sources, batch, control, letters, inPlaceUntil);
+      if (typeof outcome !== 'number') return outcome;
+      written += outcome;
+      if (segment.erase !== undefined) {
+        const failure = await this.eraseStored(segment.erase, control, inPlaceUntil);
+        if (failure) return failure;
+      }
+    }
+    if (erased > 0) metrics.erasedEventsSkipped.inc(erased);
+
+    if (letters.length > 0) {
+      try {
+        await this.deadLetters.publish(letters);
+        metrics.deadLetters.inc(letters.length);
+        this.logger.warn(`${letters.length} message(s) of partition ${batch.partition} moved to the dead-letter topic`);
+      } catch (error) {
+        return { status: 'retry-later', reason: `dead-letter topic unavailable: ${(error as Error).message}` };
+      }
+    }
+    for (const message of batch.messages) this.refusals.delete(this.refusalKey(batch, message));
+    metrics.ingestEventsWritten.inc(written);
+    stopTimer();
+    return erased > 0 ? { status: 'done', erased } : { status: 'done' };
+  }
+
+  /** Writes events, retrying in place within the budget; returns how many were written, or a retry-later. */
+  private async write(
+    events: ViewingEvent[],
+    sources: Map<string, KafkaMessage>,
+    batch: EventLogBatch,
+    control: BatchControl,
+    letters: DeadLetter[],
+    inPlaceUntil: number,
+  ): Promise<number | BatchOutcome> {
     let pending = events;
     let rejected = 0;
     let rowsPerBatch: number | undefined;
@@ -111,20 +183,31 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
       await control.heartbeat();
     }
+    return events.length - rejected;
+  }
 
-    if (letters.length > 0) {
+  /** An erasure's mark: removes what is stored of the profile (idempotent), retried like a write. */
+  private async eraseStored(
+    profileId: string,
+    control: BatchControl,
+    inPlaceUntil: number,
+  ): Promise<BatchOutcome | null> {
+    if (!this.eraser) return null;
+    let backoff = FIRST_BACKOFF_MS;
+    for (;;) {
       try {
-        await this.deadLetters.publish(letters);
-        metrics.deadLetters.inc(letters.length);
-        this.logger.warn(`${letters.length} message(s) of partition ${batch.partition} moved to the dead-letter topic`);
+        await this.eraser.erase(profileId);
+        metrics.profileErasures.inc({ by: 'ingest' });
+        return null;
       } catch (error) {
-        return { status: 'retry-later', reason: `dead-letter topic unavailable: ${(error as Error).message}` };
+        if (!control.isRunning() || Date.now() + backoff > inPlaceUntil) {
+          return { status: 'retry-later', reason: `erasure of ${profileId} failed: ${(error as Error).message}` };
+        }
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        await control.heartbeat();
       }
     }
-    for (const message of batch.messages) this.refusals.delete(this.refusalKey(batch, message));
-    metrics.ingestEventsWritten.inc(events.length - rejected);
-    stopTimer();
-    return { status: 'done' };
   }
 
   /** The dead-letter reason once the rule holds for this row (see the class comment), else null (retry). */

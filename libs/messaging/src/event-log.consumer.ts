@@ -19,11 +19,14 @@ export interface BatchControl {
   isRunning(): boolean;
 }
 
-export type BatchOutcome = { status: 'done' } | { status: 'retry-later'; reason: string };
+/** `erased`: messages skipped as sealed with an erased profile key (docs/adr/0009). */
+export type BatchOutcome = { status: 'done'; erased?: number } | { status: 'retry-later'; reason: string };
 
 /** Processes one batch of one partition. Offsets are committed only for batches reported done. */
 export abstract class EventLogBatchHandler {
   abstract handleBatch(batch: EventLogBatch, control: BatchControl): Promise<BatchOutcome>;
+  /** The group rebalanced: this process may own other partitions now. */
+  onAssignmentChange?(): void;
 }
 
 /**
@@ -84,7 +87,10 @@ export class EventLogConsumer extends Server implements CustomTransportStrategy 
     consumer.on(consumer.events.CRASH, (event) =>
       this.logger.error(`consumer crashed (restart: ${event.payload.restart}): ${event.payload.error.message}`),
     );
-    consumer.on(consumer.events.GROUP_JOIN, () => this.stalls.clearAll());
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.stalls.clearAll();
+      this.handler.onAssignmentChange?.();
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [this.config.kafka.eventTopic], fromBeginning: true });
     await consumer.run({

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, Partitioners } from 'kafkajs';
 import { AppConfig } from '@vh/config';
-import { decodeViewingEvent, ViewingEvent } from '@vh/domain';
+import { ViewingEvent } from '@vh/domain';
+import { EventLogOpener, PlaintextEventLogOpener } from './event-log-envelope';
 import { createKafka } from './kafka-client';
 
 export interface ProfileEventLog {
@@ -14,6 +15,8 @@ export interface ProfileEventLog {
   messagesRead: number;
   /** Messages of the profile that do not decode (the ingest dead-lettered them too). */
   undecodable: number;
+  /** Messages of the profile sealed with an erased key (docs/adr/0009): gone for good, not counted as events. */
+  erased: number;
   events: ViewingEvent[];
 }
 
@@ -25,9 +28,10 @@ export interface ProfileEventLog {
 export async function readProfileEvents(
   config: AppConfig,
   profileId: string,
-  options: { timeoutMs?: number; kafka?: Kafka } = {},
+  options: { timeoutMs?: number; kafka?: Kafka; opener?: EventLogOpener } = {},
 ): Promise<ProfileEventLog> {
   const kafka = options.kafka ?? createKafka(config.kafka, 'profile-reader');
+  const opener = options.opener ?? new PlaintextEventLogOpener();
   const topic = config.kafka.eventTopic;
   const groupId = `${config.ingest.groupId}-profile-reader-${randomUUID()}`;
   const admin = kafka.admin();
@@ -48,6 +52,7 @@ export async function readProfileEvents(
       endOffset: offsets.high,
       messagesRead: 0,
       undecodable: 0,
+      erased: 0,
       events: [],
     };
     const end = BigInt(offsets.high);
@@ -72,15 +77,18 @@ export async function readProfileEvents(
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         if (batch.partition !== partition) return;
+        const mine = [];
         for (const message of batch.messages) {
           if (BigInt(message.offset) >= end) break;
           result.messagesRead++;
-          if (message.key?.toString() !== profileId) continue;
-          // As ingest and replay do: a missing acceptedAt is the log's timestamp, so clears are judged on the
-          // service clock for a repaired profile too (invariant 6).
-          const decoded = decodeViewingEvent(message.value, Number(message.timestamp));
-          if (!decoded.ok) result.undecodable++;
-          else if (decoded.value.profileId === profileId) result.events.push(decoded.value);
+          if (message.key?.toString() === profileId) mine.push(message);
+        }
+        // As ingest and replay do: a missing acceptedAt is the log's timestamp, so clears are judged on the
+        // service clock for a repaired profile too (invariant 6).
+        for (const opened of await opener.open(mine)) {
+          if (opened.kind === 'invalid') result.undecodable++;
+          else if (opened.kind === 'erased') result.erased++;
+          else if (opened.kind === 'event' && opened.event.profileId === profileId) result.events.push(opened.event);
         }
         if (reached(batch.lastOffset())) finish();
       },

@@ -1,7 +1,8 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { CompressionTypes, Kafka, Partitioners, Producer } from 'kafkajs';
 import { AppConfig } from '@vh/config';
-import { DependencyUnavailableError, encodeViewingEvent, VIEWING_EVENT_SCHEMA_VERSION, ViewingEvent } from '@vh/domain';
+import { DependencyUnavailableError, VIEWING_EVENT_SCHEMA_VERSION, ViewingEvent } from '@vh/domain';
+import { EventPayloadSealer, PlaintextPayloadSealer } from './event-log-envelope';
 import { createKafka, HEADERS } from './kafka-client';
 
 /** How long a caller waits for Kafka (connect and acknowledge) before being told to retry. */
@@ -18,12 +19,35 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
   private producer: Producer | null = null;
   private connecting: Promise<Producer> | null = null;
 
-  constructor(private readonly config: AppConfig) {
+  private readonly sealer: EventPayloadSealer;
+
+  constructor(
+    private readonly config: AppConfig,
+    @Optional() sealer?: EventPayloadSealer,
+  ) {
     this.kafka = createKafka(config.kafka, 'publisher');
+    this.sealer = sealer ?? new PlaintextPayloadSealer();
   }
 
   async publish(events: readonly ViewingEvent[], requestId?: string): Promise<void> {
     if (events.length === 0) return;
+    // Sealing needs the profiles' keys: unreachable keys are the cluster's failure (503), like Kafka's.
+    let values: (string | Buffer)[];
+    try {
+      values = await this.sealer.seal(events);
+    } catch (error) {
+      this.logger.warn(`sealing events failed: ${(error as Error).message}`);
+      throw new DependencyUnavailableError('cassandra', 'the profile keys could not be read', 5, { cause: error });
+    }
+    await this.publishEncoded(
+      events.map((event, i) => ({ key: event.profileId, value: values[i] })),
+      requestId,
+    );
+  }
+
+  /** Messages already encoded (an erasure's mark), keyed by profile like every event. */
+  async publishEncoded(messages: { key: string; value: string | Buffer }[], requestId?: string): Promise<void> {
+    if (messages.length === 0) return;
     const headers: Record<string, string> = { [HEADERS.schemaVersion]: String(VIEWING_EVENT_SCHEMA_VERSION) };
     if (requestId) headers[HEADERS.requestId] = requestId;
     const send = async () => {
@@ -32,7 +56,7 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
         topic: this.config.kafka.eventTopic,
         acks: -1,
         compression: CompressionTypes.GZIP,
-        messages: events.map((event) => ({ key: event.profileId, value: encodeViewingEvent(event), headers })),
+        messages: messages.map(({ key, value }) => ({ key, value, headers })),
       });
     };
     try {

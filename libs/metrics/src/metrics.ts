@@ -9,6 +9,23 @@ function once<T>(name: string, create: () => T): T {
 }
 
 export const metrics = {
+  profileErasures: once(
+    'viewing_history_profile_erasures_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_profile_erasures_total',
+        help: 'Erasures of a profile carried out: by the API at once, by ingest at the mark on the log, by a restore',
+        labelNames: ['by'],
+      }),
+  ),
+  erasedEventsSkipped: once(
+    'viewing_history_erased_events_skipped_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_erased_events_skipped_total',
+        help: 'Events on the log sealed with an erased profile key: skipped, unreadable for good',
+      }),
+  ),
   httpRequestDuration: once(
     'viewing_history_http_request_duration_seconds',
     () =>

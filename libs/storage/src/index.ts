@@ -28,3 +28,4 @@ export * from './ports/profile-activity.buckets';
 export * from './ports/sweep-watermark.store';
 export * from './compressed/member-controls.codec';
 export * from './member-controls.read';
+export * from './erasure/stored-history.eraser';

@@ -3,6 +3,7 @@ import { Client } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, createCassandraClient } from './cassandra-client';
 import { ChangedProfilesWalk } from './changed-profiles.walk';
+import { StoredHistoryEraser } from './erasure/stored-history.eraser';
 import { CompressedHistoryRepository } from './compressed/compressed-history.repository';
 import { LiveHistoryRepository } from './live/live-history.repository';
 import { ProfileActivityIndex } from './live/profile-activity.index';
@@ -22,8 +23,10 @@ import { ProfileActivityBuckets } from './ports/profile-activity.buckets';
     { provide: ProfileActivityBuckets, useExisting: ProfileActivityIndex },
     CompressedHistoryRepository,
     ChangedProfilesWalk,
+    StoredHistoryEraser,
   ],
   exports: [
+    StoredHistoryEraser,
     CASSANDRA_CLIENT,
     LiveHistoryRepository,
     ProfileActivityIndex,

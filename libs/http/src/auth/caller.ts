@@ -16,6 +16,8 @@ export const SCOPES = {
   profilesAdmin: 'profiles:admin',
   /** List, re-drive and purge dead letters (operators). */
   deadLettersAdmin: 'dead-letters:admin',
+  /** Erase any profile for good (operators; a device erases its own with history:delete and a confirmation). */
+  profilesErase: 'profiles:erase',
 } as const;
 export type Scope = (typeof SCOPES)[keyof typeof SCOPES];
 
@@ -23,7 +25,7 @@ export type Scope = (typeof SCOPES)[keyof typeof SCOPES];
 export const TOKEN_KINDS = {
   device: [SCOPES.eventsWrite, SCOPES.historyRead, SCOPES.historyDelete, SCOPES.settingsWrite],
   recommender: [SCOPES.historyReadAll],
-  operator: [SCOPES.compactionAdmin, SCOPES.profilesAdmin, SCOPES.deadLettersAdmin],
+  operator: [SCOPES.compactionAdmin, SCOPES.profilesAdmin, SCOPES.deadLettersAdmin, SCOPES.profilesErase],
 } as const satisfies Record<string, readonly Scope[]>;
 export type TokenKind = keyof typeof TOKEN_KINDS;
 

@@ -197,6 +197,19 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     return error;
   }
 
+  /** Every chunk of a version as stored (records, then trails), checksums verified: what a backup copies. */
+  async storedChunks(version: CompressedHistoryVersion): Promise<Buffer[]> {
+    const count = version.chunkCount + version.trailChunkCount;
+    const chunks = await Promise.all(
+      Array.from({ length: count }, (_, index) => this.readChunk(version.profileId, version.chunkSet, index)),
+    );
+    return chunks.map((chunk, index) => {
+      if (chunk === null) throw new ChunkSetGoneError(index);
+      if (checksumOf(chunk) !== version.chunkChecksums[index]) throw this.corrupt(version, index, 'checksum mismatch');
+      return chunk;
+    });
+  }
+
   private async readChunk(profileId: string, chunkSet: string, index: number): Promise<Buffer | null> {
     const result = await this.run(() =>
       this.client.execute(
@@ -246,43 +259,13 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     if (next.version !== (expectedVersion ?? 0) + 1) {
       throw new Error(`switch of ${next.profileId} from version ${expectedVersion} to ${next.version}: must be +1`);
     }
-    const values = [
-      next.version,
-      next.chunkSet,
-      next.chunkCount,
-      next.trailChunkCount,
-      next.chunkChecksums,
-      next.recordCount,
-      next.removedCount,
-      toDate(next.firstStartedAt),
-      toDate(next.lastEventAt),
-      toDate(next.compactedBefore),
-      toDate(next.clearedThrough),
-      next.memberControls,
-      next.codec,
-      next.recordEncoding,
-      next.dictionaryId,
-      types.Long.fromNumber(next.rawBytes),
-      types.Long.fromNumber(next.storedBytes),
-      new Date(next.compactedAt),
-    ];
-    const columns =
-      'version, chunk_set, chunk_count, trail_chunk_count, chunk_checksums, record_count, removed_count, first_started_at, last_event_at, ' +
-      'compacted_before, cleared_through, member_controls, codec, record_encoding, dictionary_id, raw_bytes, stored_bytes, compacted_at';
+    const values = metadataValues(next);
     const options = { ...this.writeOptions(), serialConsistency: types.consistencies.localSerial };
     const result = await this.run(() =>
       expectedVersion === null
-        ? this.client.execute(
-            `INSERT INTO ${this.ks}.compressed_history (profile_id, ${columns}) VALUES (?, ${columns
-              .split(',')
-              .map(() => '?')
-              .join(', ')}) IF NOT EXISTS`,
-            [next.profileId, ...values],
-            options,
-          )
+        ? this.client.execute(this.insertMetadata(), [next.profileId, ...values], options)
         : this.client.execute(
-            `UPDATE ${this.ks}.compressed_history SET ${columns
-              .split(',')
+            `UPDATE ${this.ks}.compressed_history SET ${METADATA_COLUMNS.split(',')
               .map((c) => `${c.trim()} = ?`)
               .join(', ')} WHERE profile_id = ? IF version = ?`,
             [...values, next.profileId, expectedVersion],
@@ -290,6 +273,25 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
           ),
     );
     return result.first().get('[applied]') === true;
+  }
+
+  /**
+   * A restore (apps/cli backup): the version a backup holds, as it was, into a keyspace where the profile
+   * has none yet; false if it has one.
+   */
+  async restoreVersion(version: CompressedHistoryVersion): Promise<boolean> {
+    const options = { ...this.writeOptions(), serialConsistency: types.consistencies.localSerial };
+    const result = await this.run(() =>
+      this.client.execute(this.insertMetadata(), [version.profileId, ...metadataValues(version)], options),
+    );
+    return result.first().get('[applied]') === true;
+  }
+
+  private insertMetadata(): string {
+    const marks = METADATA_COLUMNS.split(',')
+      .map(() => '?')
+      .join(', ');
+    return `INSERT INTO ${this.ks}.compressed_history (profile_id, ${METADATA_COLUMNS}) VALUES (?, ${marks}) IF NOT EXISTS`;
   }
 
   async markSuperseded(profileId: string, chunkSet: string, at = Date.now()): Promise<void> {
@@ -384,4 +386,31 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       throw asStorageError(error);
     }
   }
+}
+
+const METADATA_COLUMNS =
+  'version, chunk_set, chunk_count, trail_chunk_count, chunk_checksums, record_count, removed_count, first_started_at, last_event_at, ' +
+  'compacted_before, cleared_through, member_controls, codec, record_encoding, dictionary_id, raw_bytes, stored_bytes, compacted_at';
+
+function metadataValues(next: CompressedHistoryVersion): unknown[] {
+  return [
+    next.version,
+    next.chunkSet,
+    next.chunkCount,
+    next.trailChunkCount,
+    next.chunkChecksums,
+    next.recordCount,
+    next.removedCount,
+    toDate(next.firstStartedAt),
+    toDate(next.lastEventAt),
+    toDate(next.compactedBefore),
+    toDate(next.clearedThrough),
+    next.memberControls,
+    next.codec,
+    next.recordEncoding,
+    next.dictionaryId,
+    types.Long.fromNumber(next.rawBytes),
+    types.Long.fromNumber(next.storedBytes),
+    new Date(next.compactedAt),
+  ];
 }

@@ -1,0 +1,149 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { Client } from 'cassandra-driver';
+import { Logger } from '@nestjs/common';
+import { AppConfig } from '@vh/config';
+import { seal, standaloneProfileKeys } from '@vh/erasure';
+import { createKafka } from '@vh/messaging';
+import {
+  CompressedHistoryRepository,
+  createCassandraClient,
+  LiveHistoryRepository,
+  ProfileActivityIndex,
+} from '@vh/storage';
+import {
+  BACKUP_FORMAT,
+  BackupManifest,
+  backupContext,
+  MANIFEST_FILE,
+  PROFILES_FILE,
+  ProfileSnapshot,
+  SealedProfileLine,
+} from './backup-format';
+
+/**
+ * `backup --to DIR` (docs/adr/0010). Consistent by construction: the ingest group's committed offsets are
+ * read first (everything before them is in Cassandra); then each profile is copied as readers read it (live
+ * rows, then the compressed version and its chunks, checksums verified), so a compaction running meanwhile
+ * cannot lose a record; a restore replays the log from those offsets, and replaying what the copy already
+ * holds changes nothing (invariant 1).
+ */
+export async function backup(config: AppConfig, args: string[]): Promise<BackupManifest> {
+  const dir = option(args, '--to');
+  if (!dir) throw new Error('give --to DIR');
+  const logger = new Logger('backup');
+  const startedAt = new Date();
+  await mkdir(dir, { recursive: true });
+  const offsets = await committedOffsets(config);
+  const client = createCassandraClient(config.cassandra, `${config.kafka.clientId}-backup`);
+  const keys = standaloneProfileKeys(config, 'backup');
+  const live = new LiveHistoryRepository(client, config, new ProfileActivityIndex(client, config));
+  const compressed = new CompressedHistoryRepository(client, config);
+  const out = createWriteStream(join(dir, PROFILES_FILE));
+  let profiles = 0;
+  let liveEvents = 0;
+  let compressedProfiles = 0;
+  try {
+    for (const profileId of await profileIds(client, config.cassandra.keyspace)) {
+      const snapshot = await snapshotOf(profileId, live, compressed);
+      // Nothing to keep (an erased profile's empty version): no line, and no key created for it.
+      const compressedEmpty =
+        snapshot.compressed === null ||
+        (snapshot.compressed.version.recordCount === 0 &&
+          snapshot.compressed.version.removedCount === 0 &&
+          snapshot.compressed.version.clearedThrough === null);
+      if (snapshot.live.length === 0 && compressedEmpty) continue;
+      const { keyId, key } = await keys.keys.current(profileId);
+      const line: SealedProfileLine = {
+        profileId,
+        keyId,
+        sealed: seal(key, JSON.stringify(snapshot), backupContext(profileId, keyId)).toString('base64'),
+      };
+      if (!out.write(`${JSON.stringify(line)}\n`)) await once(out, 'drain');
+      profiles++;
+      liveEvents += snapshot.live.length;
+      if (snapshot.compressed) compressedProfiles++;
+    }
+    out.end();
+    await once(out, 'finish');
+    const manifest: BackupManifest = {
+      format: BACKUP_FORMAT,
+      keyspace: config.cassandra.keyspace,
+      topic: config.kafka.eventTopic,
+      offsets,
+      ingestGroup: config.ingest.groupId,
+      startedAt: startedAt.toISOString(),
+      completedAt: new Date().toISOString(),
+      profiles,
+      liveEvents,
+      compressedProfiles,
+    };
+    // Written last: a directory without a manifest is an unfinished backup, and restore refuses it.
+    await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    logger.log(`backed up ${profiles} profiles of ${config.cassandra.keyspace} to ${dir}`);
+    return manifest;
+  } finally {
+    out.destroy();
+    await keys.close();
+    await client.shutdown();
+  }
+}
+
+/** Live rows first, then the compressed version (as readers do); a chunk set collected meanwhile: again. */
+async function snapshotOf(
+  profileId: string,
+  live: LiveHistoryRepository,
+  compressed: CompressedHistoryRepository,
+): Promise<ProfileSnapshot> {
+  for (let attempt = 0; ; attempt++) {
+    const events = await live.readProfile(profileId);
+    const version = await compressed.readVersion(profileId);
+    if (!version) return { live: events, compressed: null };
+    try {
+      const chunks = await compressed.storedChunks(version);
+      return { live: events, compressed: { version, chunks: chunks.map((c) => c.toString('base64')) } };
+    } catch (error) {
+      if ((error as { code?: string }).code === 'chunk_set_gone' && attempt < 3) continue;
+      throw error;
+    }
+  }
+}
+
+async function profileIds(client: Client, keyspace: string): Promise<string[]> {
+  const ids = new Set<string>();
+  for (const query of [
+    `SELECT DISTINCT profile_id FROM ${keyspace}.live_history`,
+    `SELECT profile_id FROM ${keyspace}.compressed_history`,
+  ]) {
+    const result = await client.execute(query, [], { prepare: true, fetchSize: 5_000 });
+    for await (const row of result) ids.add(row.get('profile_id') as string);
+  }
+  return [...ids].sort();
+}
+
+/** The ingest group's committed offsets; a partition it never committed starts at its earliest offset. */
+async function committedOffsets(config: AppConfig): Promise<{ partition: number; offset: string }[]> {
+  const admin = createKafka(config.kafka, 'backup-admin').admin();
+  await admin.connect();
+  try {
+    const topic = config.kafka.eventTopic;
+    const bounds = await admin.fetchTopicOffsets(topic);
+    const committed =
+      (await admin.fetchOffsets({ groupId: config.ingest.groupId, topics: [topic] }))[0]?.partitions ?? [];
+    return bounds
+      .map((b) => {
+        const c = committed.find((p) => p.partition === b.partition)?.offset ?? '-1';
+        return { partition: b.partition, offset: BigInt(c) >= BigInt(b.low) ? c : b.low };
+      })
+      .sort((a, b) => a.partition - b.partition);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export function option(args: string[], name: string): string | undefined {
+  const index = args.indexOf(name);
+  return index >= 0 ? args[index + 1] : undefined;
+}

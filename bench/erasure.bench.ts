@@ -1,0 +1,157 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '@vh/config';
+import { encodeViewingEvent, validatePlaybackEvent, ViewingEvent } from '@vh/domain';
+import { ProfileKeyOpener, ProfileKeys, ProfileKeySealer, ProfileKeyStore } from '@vh/erasure';
+import { LogMessage, openPlaintext } from '@vh/messaging';
+
+/**
+ * What sealing costs per event (docs/adr/0009): CPU of the collector's work per event (validate + encode,
+ * with and without sealing) and of ingest's (open + decode, with and without), in this process, keys
+ * warm in memory (a key is read from Cassandra once per profile per PROFILE_KEYS_CACHE_MS). The baseline
+ * (plain) is measured in the same run, interleaved, so the ratio is what counts on a noisy machine.
+ */
+export interface ErasureBenchParams {
+  events: number;
+  profiles: number;
+  rounds: number;
+}
+
+class MemoryStore extends ProfileKeyStore {
+  private readonly keys = new Map<string, { keyId: string; wrapped: Buffer }>();
+  async read(profileId: string) {
+    return this.keys.get(profileId) ?? null;
+  }
+  async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer) {
+    if (!this.keys.has(profileId)) this.keys.set(profileId, { keyId, wrapped });
+    return this.keys.get(profileId)!;
+  }
+  async deleteIf() {
+    return true;
+  }
+  async recordErasure() {}
+}
+
+function wireEvents(count: number, profiles: number): Record<string, unknown>[] {
+  const now = Date.now();
+  return Array.from({ length: count }, (_, i) => ({
+    eventId: randomUUID(),
+    profileId: `profile-${i % profiles}`,
+    titleId: `title-${i % 97}`,
+    playbackSessionId: randomUUID(),
+    type: i % 3 === 0 ? 'play' : i % 3 === 1 ? 'pause' : 'stop',
+    positionMs: (i * 7_919) % 3_000_000,
+    occurredAt: new Date(now - (i % 600) * 1_000).toISOString(),
+    deviceId: `device-${i % 5}`,
+    titleDurationMs: 3_600_000,
+  }));
+}
+
+async function cpuMicros(run: () => Promise<void>): Promise<number> {
+  const start = process.cpuUsage();
+  await run();
+  const used = process.cpuUsage(start);
+  return used.user + used.system;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+export async function erasureCost(params: ErasureBenchParams) {
+  const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
+  const keys = new ProfileKeys(new MemoryStore(), config);
+  const sealer = new ProfileKeySealer(keys);
+  const opener = new ProfileKeyOpener(keys);
+  const wire = wireEvents(params.events, params.profiles);
+  const policy = { now: Date.now(), maxClockSkewMs: 300_000, maxEventAgeMs: 7 * 86_400_000 };
+  const BATCH = 500;
+  const validated = (batch: Record<string, unknown>[]) =>
+    batch.map((input) => {
+      const result = validatePlaybackEvent(input, policy);
+      if (!result.ok) throw new Error('bench event invalid');
+      return { ...result.value, acceptedAt: policy.now } as ViewingEvent;
+    });
+  const batches = Array.from({ length: Math.ceil(wire.length / BATCH) }, (_, i) =>
+    wire.slice(i * BATCH, (i + 1) * BATCH),
+  );
+  const plainValues: string[] = [];
+  const sealedValues: string[] = [];
+  for (const batch of batches) {
+    const events = validated(batch);
+    plainValues.push(...events.map(encodeViewingEvent));
+    sealedValues.push(...(await sealer.seal(events)));
+  }
+  const messages = (values: string[]): LogMessage[] =>
+    values.map((value) => ({ key: null, value: Buffer.from(value), timestamp: String(policy.now) }));
+  const plainMessages = messages(plainValues);
+  const sealedMessages = messages(sealedValues);
+  const inBatches = <T>(items: T[]) =>
+    Array.from({ length: Math.ceil(items.length / BATCH) }, (_, i) => items.slice(i * BATCH, (i + 1) * BATCH));
+
+  const samples = {
+    collectorPlain: [] as number[],
+    collectorSealed: [] as number[],
+    ingestPlain: [] as number[],
+    ingestSealed: [] as number[],
+  };
+  for (let round = 0; round < params.rounds; round++) {
+    samples.collectorPlain.push(
+      await cpuMicros(async () => {
+        for (const batch of batches) validated(batch).map(encodeViewingEvent);
+      }),
+    );
+    samples.collectorSealed.push(
+      await cpuMicros(async () => {
+        for (const batch of batches) await sealer.seal(validated(batch));
+      }),
+    );
+    samples.ingestPlain.push(
+      await cpuMicros(async () => {
+        for (const batch of inBatches(plainMessages)) batch.map(openPlaintext);
+      }),
+    );
+    samples.ingestSealed.push(
+      await cpuMicros(async () => {
+        for (const batch of inBatches(sealedMessages)) await opener.open(batch);
+      }),
+    );
+  }
+  const perEvent = (micros: number[]) => Math.round((median(micros) / params.events) * 100) / 100;
+  const bytes = (values: string[]) => Math.round(values.reduce((n, v) => n + Buffer.byteLength(v), 0) / values.length);
+  const result = {
+    events: params.events,
+    profiles: params.profiles,
+    rounds: params.rounds,
+    collectorCpuMicrosPerEvent: { plain: perEvent(samples.collectorPlain), sealed: perEvent(samples.collectorSealed) },
+    ingestDecodeCpuMicrosPerEvent: { plain: perEvent(samples.ingestPlain), sealed: perEvent(samples.ingestSealed) },
+    messageBytes: { plain: bytes(plainValues), sealed: bytes(sealedValues) },
+  };
+  return {
+    ...result,
+    ratios: {
+      collector: round2(result.collectorCpuMicrosPerEvent.sealed / result.collectorCpuMicrosPerEvent.plain),
+      ingestDecode: round2(result.ingestDecodeCpuMicrosPerEvent.sealed / result.ingestDecodeCpuMicrosPerEvent.plain),
+      messageBytes: round2(result.messageBytes.sealed / result.messageBytes.plain),
+    },
+  };
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+/** `npm run bench:erasure [--quick]`: writes bench/results/erasure.json. */
+if (require.main === module) {
+  const quick = process.argv.includes('--quick');
+  erasureCost(quick ? { events: 5_000, profiles: 500, rounds: 3 } : { events: 50_000, profiles: 5_000, rounds: 7 })
+    .then((result) => {
+      const dir = join(__dirname, '..', '..', 'bench', 'results');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'erasure.json'), `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    })
+    .catch((error) => {
+      process.stderr.write(`${(error as Error).stack}\n`);
+      process.exit(1);
+    });
+}

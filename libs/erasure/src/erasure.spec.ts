@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { loadConfig } from '@vh/config';
+import { encodeViewingEvent, PlaybackEvent } from '@vh/domain';
+import { LogMessage } from '@vh/messaging';
+import { seal, unseal, newDataKey } from './payload-cipher';
+import { ProfileKeyOpener } from './profile-key.opener';
+import { ProfileKeySealer } from './profile-key.sealer';
+import { ProfileKeys, ProfileKeyStore } from './profile-keys';
+import { encodeProfileErasedMark } from './sealed-message';
+
+class InMemoryKeyStore extends ProfileKeyStore {
+  readonly keys = new Map<string, { keyId: string; wrapped: Buffer }>();
+  readonly erasures: { profileId: string; keyId: string | null }[] = [];
+  reads = 0;
+  async read(profileId: string) {
+    this.reads++;
+    return this.keys.get(profileId) ?? null;
+  }
+  async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer) {
+    if (!this.keys.has(profileId)) this.keys.set(profileId, { keyId, wrapped });
+    return this.keys.get(profileId)!;
+  }
+  async deleteIf(profileId: string, keyId: string) {
+    if (this.keys.get(profileId)?.keyId !== keyId) return false;
+    this.keys.delete(profileId);
+    return true;
+  }
+  async recordErasure(profileId: string, _erasureId: string, keyId: string | null) {
+    this.erasures.push({ profileId, keyId });
+  }
+}
+
+const config = loadConfig({});
+const play = (profileId: string, titleId: string): PlaybackEvent => ({
+  eventId: randomUUID(),
+  profileId,
+  titleId,
+  playbackSessionId: randomUUID(),
+  type: 'play',
+  positionMs: 0,
+  occurredAt: Date.parse('2026-01-01T20:00:00Z'),
+  acceptedAt: Date.parse('2026-01-01T20:00:01Z'),
+  deviceId: 'tv',
+});
+const asMessages = (values: (string | Buffer)[]): LogMessage[] =>
+  values.map((value) => ({ key: null, value: Buffer.from(value), timestamp: '1767297601000' }));
+
+describe('payload cipher', () => {
+  it('opens only with the same key and context', () => {
+    const key = newDataKey();
+    const sealed = seal(key, 'secret-title', 'p1\nk1');
+    expect(unseal(key, sealed, 'p1\nk1').toString()).toBe('secret-title');
+    expect(sealed.toString('utf8')).not.toContain('secret');
+    expect(() => unseal(key, sealed, 'p2\nk1')).toThrow();
+    expect(() => unseal(newDataKey(), sealed, 'p1\nk1')).toThrow();
+  });
+});
+
+describe('sealing and opening events with profile keys', () => {
+  let store: InMemoryKeyStore;
+  let clock: number;
+  let keys: ProfileKeys;
+  let sealer: ProfileKeySealer;
+  let opener: ProfileKeyOpener;
+  beforeEach(() => {
+    store = new InMemoryKeyStore();
+    clock = 0;
+    keys = new ProfileKeys(store, config, () => clock);
+    sealer = new ProfileKeySealer(keys);
+    opener = new ProfileKeyOpener(keys);
+  });
+
+  it('seals playback events so the title is not readable, and opens them to the same event', async () => {
+    const event = play('p1', 'secret-title');
+    const [value] = await sealer.seal([event]);
+    expect(String(value)).not.toContain('secret-title');
+    expect(String(value)).not.toContain(event.playbackSessionId);
+    expect(await opener.open(asMessages([value]))).toEqual([{ kind: 'event', event }]);
+  });
+
+  it('leaves deletions and plain messages of other producers readable', async () => {
+    const removal = {
+      type: 'record-removed' as const,
+      eventId: randomUUID(),
+      profileId: 'p1',
+      recordId: randomUUID(),
+      occurredAt: 1,
+      acceptedAt: 2,
+    };
+    const [value] = await sealer.seal([removal]);
+    expect(JSON.parse(String(value)).recordId).toBe(removal.recordId);
+    const plain = play('p2', 'title');
+    const opened = await opener.open(asMessages([value, encodeViewingEvent(plain), '{"x":1}']));
+    expect(opened[0]).toEqual({ kind: 'event', event: removal });
+    expect(opened[1]).toEqual({ kind: 'event', event: plain });
+    expect(opened[2].kind).toBe('invalid');
+  });
+
+  it('an erased key makes every copy unreadable: skipped as erased, not invalid', async () => {
+    const sealed = await sealer.seal([play('p1', 'a'), play('p1', 'b')]);
+    await keys.erase('p1');
+    expect(store.erasures).toEqual([{ profileId: 'p1', keyId: expect.any(String) }]);
+    // A fresh process, as a replay: nothing cached.
+    const replayOpener = new ProfileKeyOpener(new ProfileKeys(store, config));
+    expect(await replayOpener.open(asMessages(sealed))).toEqual([
+      { kind: 'erased', profileId: 'p1' },
+      { kind: 'erased', profileId: 'p1' },
+    ]);
+  });
+
+  it('after an erasure a profile starts afresh with a new key; its old events stay erased', async () => {
+    const [before] = await sealer.seal([play('p1', 'old')]);
+    await keys.erase('p1');
+    const fresh = play('p1', 'new');
+    const [after] = await sealer.seal([fresh]);
+    const mark = encodeProfileErasedMark({ profileId: 'p1', erasureId: randomUUID(), acceptedAt: 5 });
+    const opened = await new ProfileKeyOpener(new ProfileKeys(store, config)).open(asMessages([before, mark, after]));
+    expect(opened).toEqual([
+      { kind: 'erased', profileId: 'p1' },
+      { kind: 'profile-erased', profileId: 'p1', erasureId: expect.any(String) },
+      { kind: 'event', event: fresh },
+    ]);
+  });
+
+  it('a stale cached key is dropped at the erasure mark of the batch', async () => {
+    const [before] = await sealer.seal([play('p1', 'old')]);
+    expect(await opener.open(asMessages([before]))).toEqual([expect.objectContaining({ kind: 'event' })]);
+    // Erased by another process (the API): this opener still holds the key in its cache.
+    await new ProfileKeys(store, config).erase('p1');
+    const mark = encodeProfileErasedMark({ profileId: 'p1', erasureId: randomUUID(), acceptedAt: 5 });
+    const opened = await opener.open(asMessages([mark, before]));
+    expect(opened.map((o) => o.kind)).toEqual(['profile-erased', 'erased']);
+  });
+
+  it('keeps a key in memory for PROFILE_KEYS_CACHE_MS only', async () => {
+    await sealer.seal([play('p1', 'a')]);
+    const reads = store.reads;
+    await sealer.seal([play('p1', 'b')]);
+    expect(store.reads).toBe(reads);
+    clock += config.profileKeys.cacheMs + 1;
+    await sealer.seal([play('p1', 'c')]);
+    expect(store.reads).toBe(reads + 1);
+  });
+
+  it('a payload moved to another profile does not open', async () => {
+    const [value] = await sealer.seal([play('p1', 'a')]);
+    const [other] = await sealer.seal([play('p2', 'a')]);
+    const moved = JSON.stringify({ ...JSON.parse(String(other)), payload: JSON.parse(String(value)).payload });
+    expect((await opener.open(asMessages([moved])))[0]).toEqual({
+      kind: 'invalid',
+      reason: 'invalid event: sealed payload does not open with its key',
+    });
+  });
+
+  it('a store that cannot be reached is a failure to retry, never an erased or invalid event', async () => {
+    const [value] = await sealer.seal([play('p1', 'a')]);
+    store.read = async () => {
+      throw new Error('no host available');
+    };
+    await expect(new ProfileKeyOpener(new ProfileKeys(store, config)).open(asMessages([value]))).rejects.toThrow(
+      'no host',
+    );
+  });
+});

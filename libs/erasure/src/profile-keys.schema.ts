@@ -1,0 +1,42 @@
+import { Client } from 'cassandra-driver';
+import { AppConfig } from '@vh/config';
+
+/**
+ * The profile-keys keyspace, apart from the history keyspace (docs/adr/0009). Idempotent statements only.
+ * A deleted key must leave the disks soon, not after Cassandra's default 10 days of gc_grace: one day,
+ * then the next compaction of the table drops it (the stated bound of an erasure on disk).
+ */
+export const PROFILE_KEY_GC_GRACE_SECONDS = 86_400;
+
+export async function migrateProfileKeys(
+  client: Client,
+  config: Pick<AppConfig, 'cassandra' | 'profileKeys'>,
+): Promise<{ keyspace: string }> {
+  const ks = config.profileKeys.keyspace;
+  await client.execute(
+    `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ` +
+      `{'class': 'NetworkTopologyStrategy', '${config.cassandra.localDataCenter}': ${config.cassandra.replicationFactor}}`,
+  );
+  // One current key per profile; only ever changed by conditional statements (Paxos), so two collectors
+  // creating a profile's first key agree on one, and an erasure deletes exactly the key it read.
+  await client.execute(
+    `CREATE TABLE IF NOT EXISTS ${ks}.profile_keys (
+       profile_id text PRIMARY KEY,
+       key_id uuid,
+       wrapped_key blob,
+       created_at timestamp
+     ) WITH gc_grace_seconds = ${PROFILE_KEY_GC_GRACE_SECONDS}
+       AND comment = 'The data key of each profile, wrapped by the master key; deleted by an erasure.'`,
+  );
+  // The erasure ledger: which key each erasure destroyed. Holds no viewing data.
+  await client.execute(
+    `CREATE TABLE IF NOT EXISTS ${ks}.profile_erasures (
+       profile_id text,
+       erasure_id uuid,
+       key_id uuid,
+       erased_at timestamp,
+       PRIMARY KEY ((profile_id), erasure_id)
+     ) WITH comment = 'Every erasure of a profile and the key it destroyed.'`,
+  );
+  return { keyspace: ks };
+}

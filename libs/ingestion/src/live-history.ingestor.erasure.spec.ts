@@ -1,0 +1,124 @@
+import { KafkaMessage } from 'kafkajs';
+import { loadConfig } from '@vh/config';
+import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
+import { playbackEvent } from '@vh/domain/testing/viewing-event.fixtures';
+import {
+  DeadLetter,
+  DeadLetterSink,
+  EventLogBatch,
+  EventLogOpener,
+  LogMessage,
+  OpenedMessage,
+  openPlaintext,
+} from '@vh/messaging';
+import { AppendOptions, FailedWrite, LiveHistoryWriter } from '@vh/storage';
+import { LiveHistoryIngestor, ProfileHistoryEraser } from './live-history.ingestor';
+
+/** One ordered journal of what reached storage: writes and erasures, to check their order. */
+const journal: string[] = [];
+
+class JournalLiveHistory implements LiveHistoryWriter {
+  async append(events: readonly ViewingEvent[], _options: AppendOptions = {}): Promise<FailedWrite[]> {
+    for (const e of events) journal.push(`write ${e.eventId}`);
+    return [];
+  }
+}
+
+class JournalEraser extends ProfileHistoryEraser {
+  failuresLeft = 0;
+  async erase(profileId: string): Promise<void> {
+    if (this.failuresLeft-- > 0) throw new Error('no host available');
+    journal.push(`erase ${profileId}`);
+  }
+}
+
+/** Messages "ERASED" and "MARK" stand for a payload of an erased key and an erasure's mark. */
+class ScriptedOpener extends EventLogOpener {
+  down = false;
+  forgotten = 0;
+  async open(messages: readonly LogMessage[]): Promise<OpenedMessage[]> {
+    if (this.down) throw new Error('keys keyspace unreachable');
+    return messages.map((m) => {
+      const text = m.value?.toString();
+      if (text === 'ERASED') return { kind: 'erased', profileId: 'profile-1' };
+      if (text === 'MARK') return { kind: 'profile-erased', profileId: 'profile-1', erasureId: 'e1' };
+      return openPlaintext(m);
+    });
+  }
+  override forgetCached(): void {
+    this.forgotten++;
+  }
+}
+
+class Letters extends DeadLetterSink {
+  letters: DeadLetter[] = [];
+  async publish(letters: readonly DeadLetter[]): Promise<void> {
+    this.letters.push(...letters);
+  }
+}
+
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const control = { heartbeat: async () => undefined, isRunning: () => true };
+const batchOf = (values: string[]): EventLogBatch => ({
+  topic: 'events',
+  partition: 0,
+  highWatermark: '100',
+  messages: values.map((value, i): KafkaMessage => ({
+    offset: String(i),
+    key: Buffer.from('profile-1'),
+    value: Buffer.from(value),
+    timestamp: String(T0),
+    attributes: 0,
+    headers: {},
+  })),
+});
+
+describe('LiveHistoryIngestor and erasures', () => {
+  const before = playbackEvent('play', T0, 0);
+  const after = playbackEvent('play', T0 + 5_000, 0);
+  let opener: ScriptedOpener;
+  let eraser: JournalEraser;
+  let letters: Letters;
+  let ingestor: LiveHistoryIngestor;
+  beforeEach(() => {
+    journal.length = 0;
+    opener = new ScriptedOpener();
+    eraser = new JournalEraser();
+    letters = new Letters();
+    ingestor = new LiveHistoryIngestor(new JournalLiveHistory(), letters, loadConfig({}), opener, eraser);
+  });
+
+  it('writes what came before a mark, erases, then writes what follows, in the log order', async () => {
+    const outcome = await ingestor.handleBatch(
+      batchOf([encodeViewingEvent(before), 'MARK', encodeViewingEvent(after)]),
+      control,
+    );
+    expect(outcome).toEqual({ status: 'done' });
+    expect(journal).toEqual([`write ${before.eventId}`, 'erase profile-1', `write ${after.eventId}`]);
+  });
+
+  it('skips events of an erased key: counted, never dead-lettered', async () => {
+    const outcome = await ingestor.handleBatch(batchOf(['ERASED', 'ERASED', encodeViewingEvent(after)]), control);
+    expect(outcome).toEqual({ status: 'done', erased: 2 });
+    expect(letters.letters).toEqual([]);
+    expect(journal).toEqual([`write ${after.eventId}`]);
+  });
+
+  it('retries when the keys cannot be read, and when the erasure fails: nothing is skipped', async () => {
+    opener.down = true;
+    const unreadable = await ingestor.handleBatch(batchOf([encodeViewingEvent(before)]), control);
+    expect(unreadable).toMatchObject({ status: 'retry-later', reason: expect.stringContaining('profile keys') });
+    expect(letters.letters).toEqual([]);
+
+    opener.down = false;
+    eraser.failuresLeft = 2;
+    const outcome = await ingestor.handleBatch(batchOf(['MARK', encodeViewingEvent(after)]), control);
+    expect(outcome).toEqual({ status: 'done' });
+    expect(journal).toEqual(['erase profile-1', `write ${after.eventId}`]);
+  });
+
+  it('forgets cached keys when the group rebalances', () => {
+    ingestor.onAssignmentChange();
+    expect(opener.forgotten).toBe(1);
+  });
+});

@@ -1,0 +1,50 @@
+import { KafkaMessage } from 'kafkajs';
+import { decodeViewingEvent, describeIssues, encodeViewingEvent, ViewingEvent } from '@vh/domain';
+
+/** What one message of the event log turned out to be, once opened. */
+export type OpenedMessage =
+  | { kind: 'event'; event: ViewingEvent }
+  /** Bad input: dead-lettered by ingest with the reason. */
+  | { kind: 'invalid'; reason: string }
+  /** Sealed with a profile key that was erased (docs/adr/0009): skipped, never dead-lettered. */
+  | { kind: 'erased'; profileId: string }
+  /** The mark an erasure leaves on the log: everything stored of the profile goes, here in the log's order. */
+  | { kind: 'profile-erased'; profileId: string; erasureId: string };
+
+export type LogMessage = Pick<KafkaMessage, 'key' | 'value' | 'timestamp'>;
+
+/**
+ * Turns messages of the event log into events. A failure to reach what opening needs (the profile keys)
+ * throws: that is the cluster's failure, retried, never a reason to dead-letter (invariant 2).
+ */
+export abstract class EventLogOpener {
+  abstract open(messages: readonly LogMessage[]): Promise<OpenedMessage[]>;
+  /** Drops anything cached about profiles (a rebalance gave this process other partitions). */
+  forgetCached(): void {}
+}
+
+/** Turns events into message values for the log. */
+export abstract class EventPayloadSealer {
+  abstract seal(events: readonly ViewingEvent[]): Promise<(string | Buffer)[]>;
+}
+
+/** Plain JSON, as every message was before sealing: what other producers may still put on the log. */
+export class PlaintextEventLogOpener extends EventLogOpener {
+  async open(messages: readonly LogMessage[]): Promise<OpenedMessage[]> {
+    return messages.map((message) => openPlaintext(message));
+  }
+}
+
+export class PlaintextPayloadSealer extends EventPayloadSealer {
+  async seal(events: readonly ViewingEvent[]): Promise<string[]> {
+    return events.map(encodeViewingEvent);
+  }
+}
+
+/** A message that is not sealed: decoded as it is (a missing acceptedAt is the log's timestamp). */
+export function openPlaintext(message: LogMessage): OpenedMessage {
+  const decoded = decodeViewingEvent(message.value, Number(message.timestamp));
+  return decoded.ok
+    ? { kind: 'event', event: decoded.value }
+    : { kind: 'invalid', reason: `invalid event: ${describeIssues(decoded.issues)}` };
+}

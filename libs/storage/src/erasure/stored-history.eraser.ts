@@ -1,0 +1,172 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Client, types } from 'cassandra-driver';
+import { AppConfig } from '@vh/config';
+import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
+import { asStorageError } from '../cassandra-errors';
+import { settleWithConcurrency } from '../concurrency';
+import { CompressedHistoryRepository } from '../compressed/compressed-history.repository';
+import { RECORD_ENCODING } from '../compressed/history-chunk.codec';
+import { ZSTD_CODEC } from '../compressed/zstd';
+import { daysBetween, dayOf, shardOf } from '../live/profile-activity.index';
+
+const DAY_MS = 24 * 3600_000;
+/** The activity indexes keep rows 90 days: every arrival day an index row of the profile can still be on. */
+const INDEX_DAYS = 91;
+
+export interface StoredHistoryErasure {
+  profileId: string;
+  liveRows: number;
+  /** The compressed version the erasure switched to (empty), or null when there was none to replace. */
+  compressedVersion: number | null;
+  chunkSetsDeleted: number;
+}
+
+/**
+ * Removes everything stored of one profile's viewing history in the history keyspace: live rows, the
+ * compressed history (replaced by an empty version, so a compaction that read the old one loses its switch),
+ * every chunk set at once (no grace: a reader holding old metadata retries and finds the empty version), and
+ * the activity-index rows. Idempotent, and safe to run again: an erasure's mark makes ingest run it in the
+ * log's order after the API ran it at once (docs/adr/0009).
+ */
+@Injectable()
+export class StoredHistoryEraser {
+  private readonly ks: string;
+
+  constructor(
+    @Inject(CASSANDRA_CLIENT) private readonly client: Client,
+    private readonly config: AppConfig,
+    private readonly compressed: CompressedHistoryRepository,
+  ) {
+    this.ks = config.cassandra.keyspace;
+  }
+
+  async erase(profileId: string, now = Date.now()): Promise<StoredHistoryErasure> {
+    try {
+      const days = new Set<string>();
+      const liveRows = await this.eraseLive(profileId, days);
+      const { version, chunkSetsDeleted } = await this.eraseCompressed(profileId, days);
+      for (const day of daysBetween(now - INDEX_DAYS * DAY_MS, now)) days.add(day);
+      await this.eraseIndexRows(profileId, [...days]);
+      return { profileId, liveRows, compressedVersion: version, chunkSetsDeleted };
+    } catch (error) {
+      throw asStorageError(error);
+    }
+  }
+
+  /**
+   * One partition tombstone dated at the newest write time read: every row read goes, and a row written
+   * later (an event after the erasure, sealed with the profile's new key) survives (as compaction's range delete).
+   */
+  private async eraseLive(profileId: string, days: Set<string>): Promise<number> {
+    let newest: types.Long | null = null;
+    let rows = 0;
+    let pageState: string | undefined;
+    do {
+      const result = await this.client.execute(
+        `SELECT occurred_at, WRITETIME(type) AS written FROM ${this.ks}.live_history WHERE profile_id = ?`,
+        [profileId],
+        { ...this.readOptions(), fetchSize: 5_000, pageState },
+      );
+      for (const row of result.rows) {
+        rows++;
+        days.add(dayOf((row.get('occurred_at') as Date).getTime()));
+        const written = row.get('written') as types.Long | null;
+        if (written && (newest === null || written.greaterThan(newest))) newest = written;
+      }
+      pageState = result.pageState ?? undefined;
+    } while (pageState);
+    if (newest !== null) {
+      await this.client.execute(
+        `DELETE FROM ${this.ks}.live_history USING TIMESTAMP ? WHERE profile_id = ?`,
+        [newest, profileId],
+        this.writeOptions(),
+      );
+    }
+    return rows;
+  }
+
+  private async eraseCompressed(
+    profileId: string,
+    days: Set<string>,
+  ): Promise<{ version: number | null; chunkSetsDeleted: number }> {
+    let version: number | null = null;
+    for (;;) {
+      const current = await this.compressed.readVersion(profileId, { serial: true });
+      if (current && current.recordCount === 0 && current.removedCount === 0 && current.chunkCount === 0) {
+        version = current.version;
+        break;
+      }
+      if (current?.firstStartedAt != null && current.lastEventAt != null) {
+        for (const day of daysBetween(current.firstStartedAt, current.lastEventAt)) days.add(day);
+      }
+      const next = (current?.version ?? 0) + 1;
+      const written = await this.compressed.writeChunkSet(profileId, [], next);
+      const switched = await this.compressed.switchVersion(current?.version ?? null, {
+        profileId,
+        version: next,
+        chunkSet: written.chunkSet,
+        chunkCount: 0,
+        trailChunkCount: 0,
+        chunkChecksums: [],
+        recordCount: 0,
+        removedCount: 0,
+        firstStartedAt: null,
+        lastEventAt: null,
+        compactedBefore: null,
+        clearedThrough: null,
+        // Settings and titles removed are the profile's too: an erased profile starts from the defaults.
+        memberControls: null,
+        codec: ZSTD_CODEC,
+        recordEncoding: RECORD_ENCODING,
+        dictionaryId: 0,
+        rawBytes: 0,
+        storedBytes: 0,
+        compactedAt: Date.now(),
+      });
+      if (switched) {
+        version = next;
+        break;
+      }
+      // A compaction switched first: erase what it wrote too.
+      await this.compressed.deleteChunkSet(profileId, written.chunkSet, 0);
+    }
+    const current = await this.compressed.readVersion(profileId, { serial: true });
+    const sets = await this.client.execute(
+      `SELECT chunk_set, chunk_count FROM ${this.ks}.compressed_history_chunk_sets WHERE profile_id = ?`,
+      [profileId],
+      this.readOptions(),
+    );
+    let chunkSetsDeleted = 0;
+    for (const row of sets.rows) {
+      const chunkSet = String(row.get('chunk_set'));
+      if (chunkSet === current?.chunkSet) continue;
+      await this.compressed.deleteChunkSet(profileId, chunkSet, row.get('chunk_count') ?? 0);
+      chunkSetsDeleted++;
+    }
+    return { version, chunkSetsDeleted };
+  }
+
+  private async eraseIndexRows(profileId: string, days: string[]): Promise<void> {
+    const shard = shardOf(profileId);
+    const statements = days.flatMap((day) => [
+      { query: `DELETE FROM ${this.ks}.profile_activity WHERE day = ? AND shard = ? AND profile_id = ?`, day },
+      {
+        query: `DELETE FROM ${this.ks}.profile_late_activity WHERE arrival_day = ? AND shard = ? AND profile_id = ?`,
+        day,
+      },
+    ]);
+    const results = await settleWithConcurrency(statements, 32, ({ query, day }) =>
+      this.client.execute(query, [types.LocalDate.fromString(day), shard, profileId], this.writeOptions()),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  private readOptions() {
+    return { prepare: true, consistency: consistency(this.config.cassandra.readConsistency) };
+  }
+
+  private writeOptions() {
+    return { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) };
+  }
+}

@@ -1,0 +1,170 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'cassandra-driver';
+import { ProfileCompactor } from '@vh/compaction';
+import { ProfileKeySealer, standaloneProfileKeys } from '@vh/erasure';
+import { AppProcess } from './support/app-process';
+import { runCli } from './support/cli';
+import { produce, syntheticHistory } from './support/event-log';
+import { eventually } from './support/eventually';
+import { inProcessCompactor } from './support/history-export';
+import { freePort } from './support/free-port';
+import { getJson, postJson, uniqueProfileId, watchSession } from './support/playback-events';
+import { createTestEnvironment, TestEnvironment } from './support/test-environment';
+import { TestTokens, testTokens } from './support/tokens';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Issue 15 §4: back up, write more and corrupt some, restore as of a time between; erasures stay. */
+describe('backup and point-in-time restore', () => {
+  let environment: TestEnvironment;
+  let collector: AppProcess;
+  let ingest: AppProcess;
+  let api: AppProcess;
+  let restoredApi: AppProcess | undefined;
+  let auth: TestTokens;
+  let compaction: { compactor: ProfileCompactor; client: Client };
+  const dir = mkdtempSync(join(tmpdir(), 'vh-backup-'));
+  const now = Date.now();
+  const [kept, changed, erased] = [uniqueProfileId('kept'), uniqueProfileId('changed'), uniqueProfileId('erased')];
+  const target = () => `${environment.config.cassandra.keyspace}_restored`;
+
+  const history = async (profileId: string, base = api.url) => {
+    const response = await getJson(`${base}/v1/profiles/${profileId}/history?limit=200`, auth.recommender);
+    expect(response.status).toBe(200);
+    return response.body.records as { recordId: string; titleId: string }[];
+  };
+  const postSession = async (profileId: string, titleId: string, startedAt: number) => {
+    const response = await postJson(
+      `${collector.url}/v1/events`,
+      { events: watchSession(profileId, titleId, startedAt) },
+      await auth.device(profileId),
+    );
+    expect(response.status).toBe(202);
+  };
+
+  beforeAll(async () => {
+    environment = await createTestEnvironment('backup', {
+      EVENT_MAX_AGE_MS: String(HOUR),
+      COMPACTION_MIN_AGE_MS: String(2 * HOUR),
+      COMPACTION_LIVE_EVENTS_TRIGGER: '1000000',
+    });
+    auth = await testTokens();
+    [collector, ingest, api] = await Promise.all([
+      AppProcess.start('collector', environment.env),
+      AppProcess.start('ingest', environment.env),
+      AppProcess.start('api', environment.env),
+    ]);
+    compaction = inProcessCompactor(environment.config);
+    // Each profile: three sessions of three days ago (compacted: compressed history) and one of the last hour.
+    const keys = standaloneProfileKeys(environment.config, 'e2e');
+    try {
+      for (const profileId of [kept, changed, erased]) {
+        const old = syntheticHistory(1, 3, now - 3 * DAY).map((e) => ({
+          ...e,
+          profileId,
+          titleId: `old-${profileId}`,
+        }));
+        const values = await new ProfileKeySealer(keys.keys).seal(old);
+        await produce(
+          environment.kafka,
+          environment.config.kafka.eventTopic,
+          old.map((_, i) => ({ key: profileId, value: values[i] })),
+        );
+        await postSession(profileId, `recent-${profileId}`, now - 55 * 60_000);
+      }
+    } finally {
+      await keys.close();
+    }
+    for (const profileId of [kept, changed, erased]) {
+      await eventually(async () => expect(await history(profileId)).toHaveLength(4), 120_000, 500);
+      await compaction.compactor.compact(profileId);
+    }
+  }, 300_000);
+
+  afterAll(async () => {
+    await Promise.all([collector?.stop(), ingest?.stop(), api?.stop(), restoredApi?.stop()]);
+    await compaction?.client.shutdown();
+    await environment?.cassandra.execute(`DROP KEYSPACE IF EXISTS ${target()}`).catch(() => undefined);
+    await environment?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('restores the history as of a time after the backup: later writes, a wrongful clear and an erasure handled', async () => {
+    const backedUp = await runCli(['backup', '--to', dir], environment.env, 180_000);
+    expect(backedUp.stderr).not.toMatch(/Error/);
+    expect(backedUp.status).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ profiles: 3, compressedProfiles: 3 });
+    // The backup is sealed per profile: no title readable in it.
+    expect(readFileSync(join(dir, 'profiles.ndjson'), 'utf8')).not.toMatch(/old-|recent-/);
+
+    // After the backup: more history, and a removal (a deletion must come back too).
+    await postSession(kept, 'after-backup', now - 30 * 60_000);
+    const removed = (await history(changed)).find((r) => r.titleId === `recent-${changed}`)!;
+    const removal = await fetch(`${api.url}/v1/profiles/${changed}/history/${removed.recordId}`, {
+      method: 'DELETE',
+      headers: await auth.device(changed),
+    });
+    expect(removal.status).toBe(202);
+    await eventually(async () => expect(await history(kept)).toHaveLength(5), 60_000, 500);
+    await eventually(async () => expect(await history(changed)).toHaveLength(3), 60_000, 500);
+    const expected = { kept: await history(kept), changed: await history(changed) };
+    await sleep(1_000);
+    const until = new Date().toISOString();
+    await sleep(1_000);
+
+    // The bad deploy: a wrongful clear and a bogus session. Then a member erases a profile (never undone).
+    const clear = await fetch(`${api.url}/v1/profiles/${kept}/history`, {
+      method: 'DELETE',
+      headers: await auth.device(kept),
+    });
+    expect(clear.status).toBe(202);
+    await postSession(changed, 'bogus-title', now - 45 * 60_000);
+    const erasure = await fetch(`${api.url}/v1/profiles/${erased}`, {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json', ...(await auth.device(erased)) },
+      body: JSON.stringify({ confirm: erased }),
+    });
+    expect(erasure.status).toBe(202);
+    await eventually(async () => expect(await history(kept)).toEqual([]), 60_000, 500);
+    await eventually(async () => expect(await history(changed)).toHaveLength(4), 60_000, 500);
+
+    // An --until before the backup completed cannot be served by this backup.
+    const tooEarly = await runCli(
+      ['restore', '--from', dir, '--until', new Date(now - HOUR).toISOString(), '--keyspace', target()],
+      environment.env,
+    );
+    expect(tooEarly.status).not.toBe(0);
+    expect(tooEarly.stderr).toMatch(/--until: is before this backup completed/);
+
+    const restored = await runCli(
+      ['restore', '--from', dir, '--until', until, '--keyspace', target(), '--ingest-group', `${target()}-ingest`],
+      environment.env,
+      300_000,
+    );
+    expect(restored.stderr).not.toMatch(/Error/);
+    expect(restored.status).toBe(0);
+    const report = JSON.parse(restored.stdout);
+    expect(report).toMatchObject({ profilesRestored: 2, profilesErased: 1, compressedVersionsVerified: 2 });
+    expect(report.replay.skipped).toBeGreaterThan(0);
+
+    // The switch: an API on the restored keyspace (in production, API processes restarted one by one).
+    const port = String(await freePort());
+    restoredApi = await AppProcess.start('api', { ...environment.env, CASSANDRA_KEYSPACE: target(), API_PORT: port });
+    const sortById = (records: { recordId: string }[]) =>
+      [...records].sort((a, b) => a.recordId.localeCompare(b.recordId));
+    expect(sortById(await history(kept, restoredApi.url))).toEqual(sortById(expected.kept));
+    expect(sortById(await history(changed, restoredApi.url))).toEqual(sortById(expected.changed));
+    expect(await history(erased, restoredApi.url)).toEqual([]);
+    const rows = await environment.cassandra.execute(
+      `SELECT count(*) AS n FROM ${target()}.live_history WHERE profile_id = ?`,
+      [erased],
+      { prepare: true },
+    );
+    expect(rows.first().get('n').toNumber()).toBe(0);
+  });
+});

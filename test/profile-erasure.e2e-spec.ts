@@ -1,0 +1,233 @@
+import { Client } from 'cassandra-driver';
+import { ProfileCompactor } from '@vh/compaction';
+import { ViewingEvent } from '@vh/domain';
+import { ProfileKeySealer, standaloneProfileKeys } from '@vh/erasure';
+import { AppProcess } from './support/app-process';
+import { runCli } from './support/cli';
+import { produce, readTopic, syntheticHistory } from './support/event-log';
+import { eventually } from './support/eventually';
+import { countRows, inProcessCompactor, readExport } from './support/history-export';
+import { getJson, postJson, uniqueProfileId, watchSession } from './support/playback-events';
+import { createTestEnvironment, TestEnvironment } from './support/test-environment';
+import { TestTokens, testTokens } from './support/tokens';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** Issue 15 §3: after an erasure nothing of the profile's history can be read, exported, replayed or read off the log. */
+describe('erasing a profile for real (crypto-shredding)', () => {
+  let environment: TestEnvironment;
+  let collector: AppProcess;
+  let ingest: AppProcess;
+  let api: AppProcess;
+  let auth: TestTokens;
+  let compaction: { compactor: ProfileCompactor; client: Client };
+  let keys: ReturnType<typeof standaloneProfileKeys>;
+  let sealer: ProfileKeySealer;
+  const now = Date.now();
+  const victim = uniqueProfileId('victim');
+  const bystander = uniqueProfileId('bystander');
+  const secretTitles = ['secret-old-title', 'secret-new-title', 'secret-inflight-title'];
+  let messagesOnLog = 0;
+  /** Events of the victim sealed with the key the erasure destroys. */
+  let victimSealed = 0;
+
+  /** Events of days ago go straight onto the log, sealed as the collector seals them (it refuses old ones). */
+  const produceSealed = async (events: ViewingEvent[]) => {
+    const values = await sealer.seal(events);
+    await produce(
+      environment.kafka,
+      environment.config.kafka.eventTopic,
+      events.map((e, i) => ({ key: e.profileId, value: values[i] })),
+    );
+    messagesOnLog += events.length;
+  };
+  const postSession = async (profileId: string, titleId: string, startedAt: number) => {
+    const response = await postJson(
+      `${collector.url}/v1/events`,
+      { events: watchSession(profileId, titleId, startedAt) },
+      await auth.device(profileId),
+    );
+    expect(response.status).toBe(202);
+    messagesOnLog += 4;
+  };
+  const titlesOf = async (profileId: string, base = api.url) => {
+    const response = await getJson(`${base}/v1/profiles/${profileId}/history?limit=200`, auth.recommender);
+    expect(response.status).toBe(200);
+    return (response.body.records as { titleId: string }[]).map((r) => r.titleId).sort();
+  };
+  const erase = async (profileId: string, headers: Record<string, string>, body?: unknown) => {
+    const response = await fetch(`${api.url}/v1/profiles/${profileId}`, {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json().catch(() => null)) as any };
+  };
+
+  beforeAll(async () => {
+    environment = await createTestEnvironment('erasure', {
+      EVENT_MAX_AGE_MS: String(HOUR),
+      COMPACTION_MIN_AGE_MS: String(2 * HOUR),
+      COMPACTION_LIVE_EVENTS_TRIGGER: '1000000',
+      HISTORY_EXPORT_INDEX_MAX_DAYS: '10',
+      // A collector may seal with a key it cached for this long after the key was erased (docs/adr/0009).
+      PROFILE_KEYS_CACHE_MS: '2000',
+    });
+    auth = await testTokens();
+    [collector, ingest, api] = await Promise.all([
+      AppProcess.start('collector', environment.env),
+      AppProcess.start('ingest', environment.env),
+      AppProcess.start('api', environment.env),
+    ]);
+    compaction = inProcessCompactor(environment.config);
+    keys = standaloneProfileKeys(environment.config, 'e2e');
+    sealer = new ProfileKeySealer(keys.keys);
+
+    // Both profiles: history of three days ago (compacted below) and of the last hour (live).
+    for (const [profileId, prefix] of [
+      [victim, 'secret'],
+      [bystander, 'public'],
+    ]) {
+      const old = syntheticHistory(1, 3, now - 3 * DAY).map((e) => ({
+        ...e,
+        profileId,
+        titleId: `${prefix}-old-title`,
+      }));
+      await produceSealed(old);
+      await postSession(profileId, `${prefix}-new-title`, now - 50 * 60_000);
+      if (profileId === victim) victimSealed += old.length + 4;
+    }
+    await eventually(async () => expect(await titlesOf(victim)).toHaveLength(4), 120_000, 500);
+    await eventually(async () => expect(await titlesOf(bystander)).toHaveLength(4), 120_000, 500);
+    for (const profileId of [victim, bystander]) await compaction.compactor.compact(profileId);
+    expect(await countRows(environment.cassandra, environment.config.cassandra.keyspace, 'live_history', victim)).toBe(
+      4,
+    );
+  }, 300_000);
+
+  afterAll(async () => {
+    await Promise.all([collector?.stop(), ingest?.stop(), api?.stop()]);
+    await compaction?.client.shutdown();
+    await keys?.close();
+    await environment?.dispose();
+  });
+
+  it('seals playback events: the raw log never shows a title, even before an erasure', async () => {
+    const raw = await readTopic(environment.kafka, environment.config.kafka.eventTopic, messagesOnLog);
+    expect(raw).toHaveLength(messagesOnLog);
+    const text = raw.map((m) => m.value!.toString('utf8')).join('\n');
+    for (const title of [...secretTitles, 'public-old-title', 'public-new-title']) expect(text).not.toContain(title);
+    expect(text).toContain('"sealed":"aes-256-gcm"');
+  });
+
+  it('refuses an erasure without the right to it or without the confirmation, and erases nothing', async () => {
+    expect((await erase(victim, await auth.device(bystander), { confirm: victim })).status).toBe(403);
+    expect((await erase(victim, auth.recommender, { confirm: victim })).status).toBe(403);
+    expect((await erase(victim, {}, { confirm: victim })).status).toBe(401);
+    const unconfirmed = await erase(victim, await auth.device(victim));
+    expect(unconfirmed.status).toBe(400);
+    expect(unconfirmed.body.issues).toEqual([expect.objectContaining({ field: 'confirm' })]);
+    const wrong = await erase(victim, await auth.device(victim), { confirm: bystander });
+    expect(wrong.status).toBe(400);
+    expect((await erase(victim, auth.operator, { confirm: victim, extra: 1 })).status).toBe(400);
+    expect(await titlesOf(victim)).toHaveLength(4);
+  });
+
+  it('erases: nothing of the profile can be read or exported, in flight events stay erased, the bystander keeps all', async () => {
+    const bystanderBefore = await titlesOf(bystander);
+    // A collector's cached key: sealed with the victim's key before the erasure, published after it.
+    const inFlight = syntheticHistory(1, 1, now - 40 * 60_000).map((e) => ({
+      ...e,
+      profileId: victim,
+      titleId: 'secret-inflight-title',
+    }));
+    const inFlightValues = await sealer.seal(inFlight);
+
+    const erased = await erase(victim, await auth.device(victim), { confirm: victim });
+    expect(erased.status).toBe(202);
+    expect(erased.body).toMatchObject({ status: 'accepted', erasureId: expect.any(String) });
+    messagesOnLog += 1;
+    await produce(
+      environment.kafka,
+      environment.config.kafka.eventTopic,
+      inFlight.map((e, i) => ({ key: e.profileId, value: inFlightValues[i] })),
+    );
+    messagesOnLog += inFlight.length;
+    victimSealed += inFlight.length;
+
+    expect(await titlesOf(victim)).toEqual([]);
+    const ks = environment.config.cassandra.keyspace;
+    // Ingest meets the mark and the in-flight events: they stay erased, not dead-lettered, not stalled.
+    await eventually(async () => {
+      const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
+      expect(metrics).toMatch(/viewing_history_erased_events_skipped_total [1-9]/);
+      expect(metrics).toMatch(/viewing_history_profile_erasures_total\{by="ingest"\} 1/);
+    }, 60_000);
+    expect(await titlesOf(victim)).toEqual([]);
+    expect(await countRows(environment.cassandra, ks, 'live_history', victim)).toBe(0);
+    const chunks = await environment.cassandra.execute(
+      `SELECT chunk_set FROM ${ks}.compressed_history_chunk_sets WHERE profile_id = ?`,
+      [victim],
+      { prepare: true },
+    );
+    expect(chunks.rowLength).toBe(1); // the empty version's set only
+    const continueWatching = await getJson(`${api.url}/v1/profiles/${victim}/continue-watching`, auth.recommender);
+    expect(continueWatching.body.records).toEqual([]);
+
+    const { status, lines } = await readExport(
+      api.url,
+      `since=${new Date(now - 5 * DAY).toISOString()}`,
+      auth.recommender,
+    );
+    expect(status).toBe(200);
+    expect(lines[lines.length - 1]).toMatchObject({ type: 'end', failures: 0 });
+    expect(lines.filter((l) => l.profileId === victim)).toEqual([]);
+    expect(lines.filter((l) => l.profileId === bystander && l.type === 'record')).toHaveLength(4);
+    expect(await titlesOf(bystander)).toEqual(bystanderBefore);
+    const dead = await readTopic(environment.kafka, environment.config.kafka.deadLetterTopic, 1, 3_000);
+    expect(dead).toEqual([]);
+  });
+
+  it('lets the profile start afresh: events after the erasure are its new history', async () => {
+    // Once the collector's cached key expired (PROFILE_KEYS_CACHE_MS), new events get a new key.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await postSession(victim, 'fresh-title', now - 40 * 60_000);
+    await eventually(async () => expect(await titlesOf(victim)).toEqual(['fresh-title']), 60_000, 500);
+  });
+
+  it('a replay into a new keyspace and a raw read of the log with the keys reveal none of the erased titles', async () => {
+    const target = `${environment.config.cassandra.keyspace}_replay`;
+    const replay = await runCli(['replay', '--keyspace', target], environment.env, 180_000);
+    expect(replay.stderr).not.toMatch(/Error/);
+    expect(replay.status).toBe(0);
+    const report = JSON.parse(replay.stdout);
+    expect(report.erased).toBe(victimSealed);
+    expect(report.unprocessable).toBe(0);
+    const rows = await environment.cassandra.execute(`SELECT profile_id, title_id FROM ${target}.live_history`, [], {
+      fetchSize: 100_000,
+    });
+    const titles = (profileId: string) =>
+      rows.rows
+        .filter((r) => r.get('profile_id') === profileId)
+        .map((r) => r.get('title_id'))
+        .filter(Boolean);
+    expect(titles(victim).every((t) => t === 'fresh-title')).toBe(true);
+    expect(titles(victim)).toHaveLength(4);
+    expect(new Set(titles(bystander))).toEqual(new Set(['public-old-title', 'public-new-title']));
+
+    // Anyone holding the log and the keys (an operator, a restore) opens nothing of the erased past.
+    const raw = await readTopic(environment.kafka, environment.config.kafka.eventTopic, messagesOnLog);
+    const fresh = standaloneProfileKeys(environment.config, 'e2e-audit');
+    try {
+      const opened = await fresh.opener.open(raw.map((m) => ({ ...m, timestamp: String(Date.now()) })));
+      const readable = opened.flatMap((o) => (o.kind === 'event' && 'titleId' in o.event ? [o.event.titleId] : []));
+      for (const title of secretTitles) expect(readable).not.toContain(title);
+      expect(readable).toContain('fresh-title');
+      expect(readable).toContain('public-old-title');
+    } finally {
+      await fresh.close();
+      await environment.cassandra.execute(`DROP KEYSPACE IF EXISTS ${target}`);
+    }
+  });
+});
