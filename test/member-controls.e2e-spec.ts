@@ -238,6 +238,41 @@ describe('member controls: pause, auto-delete, remove a title', () => {
     }
   });
 
+  it('changes and prints settings and removes a title from the CLI, as the API does', async () => {
+    const profileId = newProfile('cli');
+    const device = await auth.device(profileId);
+    const changed = await runCli(['settings', '--profile', profileId, '--auto-delete', '18m'], environment.env);
+    expect(changed.status).toBe(0);
+    expect(JSON.parse(changed.stdout)).toMatchObject({ status: 'accepted', profileId, changes: { autoDelete: '18m' } });
+    await eventually(
+      async () => expect(await settingsOf(profileId, device)).toMatchObject({ autoDelete: '18m' }),
+      60_000,
+    );
+    const printed = await runCli(['settings', '--profile', profileId], environment.env);
+    expect(JSON.parse(printed.stdout)).toMatchObject({ profileId, recording: 'on', autoDelete: '18m' });
+    const refused = await runCli(['settings', '--profile', profileId, '--auto-delete', '6m'], environment.env);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/--auto-delete/);
+
+    await send(watchSession(profileId, 'title-cli', Date.now() - 30 * MINUTE), device);
+    await eventually(async () => expect(await history(profileId, device)).toHaveLength(1), 60_000);
+    const removed = await runCli(['remove-title', '--profile', profileId, '--title', 'title-cli'], environment.env);
+    expect(removed.status).toBe(0);
+    await eventually(async () => expect(await history(profileId, device)).toEqual([]), 60_000);
+  });
+
+  it('documents the routes in the OpenAPI document and counts the controls in the metrics', async () => {
+    const document = (await (await fetch(`${api()}/docs/openapi.json`)).json()) as { paths: Record<string, any> };
+    const settings = document.paths['/v1/profiles/{profileId}/settings'];
+    expect(Object.keys(settings).sort()).toEqual(['get', 'put']);
+    expect(Object.keys(settings.put.responses)).toEqual(expect.arrayContaining(['202', '400', '401', '403', '503']));
+    const title = document.paths['/v1/profiles/{profileId}/titles/{titleId}/history'];
+    expect(Object.keys(title.delete.responses)).toEqual(expect.arrayContaining(['202', '400', '401', '403', '503']));
+    const scraped = await (await fetch(`${api()}/metrics`)).text();
+    expect(scraped).toMatch(/^viewing_history_member_controls_total\{kind="settings-changed"\} [1-9]/m);
+    expect(scraped).toMatch(/^viewing_history_member_controls_total\{kind="title-removed"\} [1-9]/m);
+  });
+
   it('gives the same answers from a replay of the log into a new keyspace', async () => {
     const target = `${environment.config.cassandra.keyspace}_replay`;
     const replay = await runCli(

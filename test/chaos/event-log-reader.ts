@@ -170,6 +170,18 @@ function decode(value: Buffer | null, timestamp: number): ModelEvent | null {
   };
   if (json.type === 'record-removed') return { kind: 'record-removed', ...common, recordId: json.recordId };
   if (json.type === 'history-cleared') return { kind: 'history-cleared', ...common };
+  // Member controls carry the API's acceptance; the log's timestamp only stands in for a missing one.
+  const accepted = typeof json.acceptedAt === 'string' ? { acceptedAt: Date.parse(json.acceptedAt) } : {};
+  if (json.type === 'title-removed') return { kind: 'title-removed', ...common, ...accepted, titleId: json.titleId };
+  if (json.type === 'settings-changed') {
+    return {
+      kind: 'settings-changed',
+      ...common,
+      ...accepted,
+      ...(json.recording === undefined ? {} : { recording: json.recording }),
+      ...(json.autoDelete === undefined ? {} : { autoDelete: json.autoDelete }),
+    };
+  }
   return {
     kind: 'playback',
     ...common,

@@ -99,3 +99,66 @@ describe('the chaos reference model', () => {
     );
   });
 });
+
+/** Member controls over four years, so that every auto-delete period begins and ends inside. */
+const DAY = 86_400_000;
+const spread = fc
+  .tuple(fc.integer({ min: 0, max: 1_500 }), fc.integer({ min: 0, max: 600 }))
+  .map(([day, minute]) => T0 + day * DAY + minute * 60_000);
+const spreadPlayback = playback.chain((e) => spread.map((occurredAt) => ({ ...e, occurredAt })));
+const titleRemoved = fc.record({
+  kind: fc.constant('title-removed' as const),
+  titleId: fc.constantFrom('title-a', 'title-b'),
+  occurredAt: spread,
+});
+const settingsChanged = fc
+  .record({
+    kind: fc.constant('settings-changed' as const),
+    recording: fc.option(fc.constantFrom('on' as const, 'paused' as const), { nil: undefined }),
+    autoDelete: fc.option(fc.constantFrom('3m' as const, '18m' as const, '36m' as const, 'never' as const), {
+      nil: undefined,
+    }),
+    occurredAt: spread,
+  })
+  .map((e) => Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as typeof e);
+const controlled = fc
+  .array(
+    fc.oneof(
+      { weight: 10, arbitrary: spreadPlayback },
+      { weight: 1, arbitrary: titleRemoved },
+      { weight: 3, arbitrary: settingsChanged },
+      { weight: 1, arbitrary: clear.chain((e) => spread.map((occurredAt) => ({ ...e, occurredAt }))) },
+    ),
+    { maxLength: 40 },
+  )
+  .chain((events) =>
+    fc.tuple(fc.constant(events), fc.uniqueArray(fc.uuid(), { minLength: events.length, maxLength: events.length })),
+  )
+  .map(([events, ids]) =>
+    events.map(
+      (e, i) =>
+        ({
+          ...e,
+          eventId: ids[i],
+          profileId: 'p',
+          // Playback: the device's clock up to three hours off ours; controls: the API's clock.
+          acceptedAt: e.kind === 'playback' ? e.occurredAt + ((i * 7_919) % 21_600_001) - 10_800_000 : e.occurredAt,
+        }) as ModelEvent,
+    ),
+  );
+
+describe('the chaos reference model, member controls', () => {
+  it('agrees with the service fold on pause, auto-delete and removed titles, at any reader now', () => {
+    fc.assert(
+      fc.property(controlled, fc.integer({ min: 0, max: 1_700 }), (events, nowDay) => {
+        const now = T0 + nowDay * DAY;
+        const model = new ReferenceModel();
+        events.forEach((e) => model.add(e));
+        const folded = visibleRecords(foldHistory(events.map(toDomain)), now);
+        expect(model.history('p', now)).toEqual(folded.map(view));
+        expect(model.continueWatching('p', 50, now)).toEqual(continueWatching(folded, 50).map(view));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

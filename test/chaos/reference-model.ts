@@ -38,7 +38,29 @@ export interface ModelClearEvent {
   acceptedAt: number;
 }
 
-export type ModelEvent = ModelPlaybackEvent | ModelRemovalEvent | ModelClearEvent;
+/** "Remove this title": sessions of the title the service first accepted at or before it go. */
+export interface ModelTitleRemovedEvent {
+  kind: 'title-removed';
+  eventId: string;
+  profileId: string;
+  titleId: string;
+  occurredAt: number;
+  acceptedAt: number;
+}
+
+/** A change of the profile's settings; a field left out keeps its value. */
+export interface ModelSettingsEvent {
+  kind: 'settings-changed';
+  eventId: string;
+  profileId: string;
+  recording?: 'on' | 'paused';
+  autoDelete?: '3m' | '18m' | '36m' | 'never';
+  occurredAt: number;
+  acceptedAt: number;
+}
+
+export type ModelEvent =
+  ModelPlaybackEvent | ModelRemovalEvent | ModelClearEvent | ModelTitleRemovedEvent | ModelSettingsEvent;
 
 /** A record as the API shows it (toView), so answers compare field by field. */
 export interface RecordView {
@@ -80,6 +102,47 @@ export function hiddenByClear(session: SessionState, clears: readonly ModelClear
   return clears.some((clear) => session.firstAcceptedAt <= clear.acceptedAt);
 }
 
+const MONTHS = { '3m': 3, '18m': 18, '36m': 36, never: 0 } as const;
+
+/** The settings events that set `field`, oldest acceptance first (ties: eventId). */
+function changesOf(settings: readonly ModelSettingsEvent[], field: 'recording' | 'autoDelete'): ModelSettingsEvent[] {
+  return settings
+    .filter((e) => e[field] !== undefined)
+    .sort((a, b) => a.acceptedAt - b.acceptedAt || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+}
+
+/**
+ * The member's controls, the ONE place their rules live in the model; service clock only (invariant 6):
+ * - a removed title hides its sessions first accepted at or before the removal;
+ * - a session first accepted while recording was paused (the last recording change accepted at or before
+ *   that instant says paused) is hidden, whole;
+ * - auto-delete: the session was last seen (service clock) at its first acceptance plus its length on the
+ *   device's clock; it is gone if, while some period was in force and no later than `now`, that was more
+ *   than the period (calendar months, UTC) ago.
+ */
+export function hiddenByControls(
+  session: SessionState,
+  titlesRemoved: readonly ModelTitleRemovedEvent[],
+  settings: readonly ModelSettingsEvent[],
+  now: number,
+): boolean {
+  if (titlesRemoved.some((r) => r.titleId === session.titleId && session.firstAcceptedAt <= r.acceptedAt)) return true;
+  const recording = changesOf(settings, 'recording').filter((e) => e.acceptedAt <= session.firstAcceptedAt);
+  if (recording.length && recording[recording.length - 1].recording === 'paused') return true;
+  const periods = changesOf(settings, 'autoDelete');
+  const lastSeen = session.firstAcceptedAt + Math.max(0, session.lastEventAt - session.startedAt);
+  return periods.some((change, i) => {
+    const months = MONTHS[change.autoDelete!];
+    if (months === 0) return false;
+    const until = i + 1 < periods.length ? periods[i + 1].acceptedAt : Number.POSITIVE_INFINITY;
+    const expiry = new Date(lastSeen);
+    expiry.setUTCMonth(expiry.getUTCMonth() + months);
+    // Some instant m with change.acceptedAt <= m < until, m <= now and m > expiry.
+    const first = Math.max(change.acceptedAt, expiry.getTime() + 1);
+    return first < until && first <= now;
+  });
+}
+
 export class ReferenceModel {
   private readonly events = new Map<string, ModelEvent[]>();
 
@@ -99,9 +162,9 @@ export class ReferenceModel {
     return new Set((this.events.get(profileId) ?? []).map((e) => e.eventId)).size;
   }
 
-  /** Visible records, newest first (startedAt, then recordId, both descending). */
-  history(profileId: string): RecordView[] {
-    const sessions = this.visibleSessions(profileId);
+  /** Visible records at `now` (auto-delete; without it, none applies), newest first (startedAt, then recordId, both descending). */
+  history(profileId: string, now = Number.NEGATIVE_INFINITY): RecordView[] {
+    const sessions = this.visibleSessions(profileId, now);
     sessions.sort(
       (a, b) => b.startedAt - a.startedAt || (a.recordId < b.recordId ? 1 : a.recordId > b.recordId ? -1 : 0),
     );
@@ -109,9 +172,9 @@ export class ReferenceModel {
   }
 
   /** Per title the most recently active record, if unfinished; most recent first. */
-  continueWatching(profileId: string, limit: number): RecordView[] {
+  continueWatching(profileId: string, limit: number, now = Number.NEGATIVE_INFINITY): RecordView[] {
     const latest = new Map<string, SessionState>();
-    for (const s of this.visibleSessions(profileId)) {
+    for (const s of this.visibleSessions(profileId, now)) {
       const seen = latest.get(s.titleId);
       if (
         !seen ||
@@ -127,7 +190,7 @@ export class ReferenceModel {
       .map(view);
   }
 
-  private visibleSessions(profileId: string): SessionState[] {
+  private visibleSessions(profileId: string, now: number): SessionState[] {
     const distinct = new Map<string, ModelEvent>();
     for (const event of this.events.get(profileId) ?? []) {
       const seen = distinct.get(event.eventId);
@@ -140,12 +203,19 @@ export class ReferenceModel {
     const sessions = new Map<string, SessionState>();
     const removed = new Set<string>();
     const clears: ModelClearEvent[] = [];
+    const titlesRemoved: ModelTitleRemovedEvent[] = [];
+    const settings: ModelSettingsEvent[] = [];
     for (const event of ordered) {
       if (event.kind === 'record-removed') removed.add(event.recordId);
       else if (event.kind === 'history-cleared') clears.push(event);
+      else if (event.kind === 'title-removed') titlesRemoved.push(event);
+      else if (event.kind === 'settings-changed') settings.push(event);
       else replay(sessions, event);
     }
-    return [...sessions.values()].filter((s) => !removed.has(s.recordId) && !hiddenByClear(s, clears));
+    return [...sessions.values()].filter(
+      (s) =>
+        !removed.has(s.recordId) && !hiddenByClear(s, clears) && !hiddenByControls(s, titlesRemoved, settings, now),
+    );
   }
 }
 

@@ -86,4 +86,43 @@ describe('ProfileCompactor', () => {
     expect(outcome.status).toBe('compacted');
     expect(switched[0]).toMatchObject({ recordCount: 0 });
   });
+
+  it('removes a stored record once auto-delete expires it, though no live row is left to roll up', async () => {
+    const now = Date.now();
+    const play = (daysAgo: number): ViewingEvent => ({
+      type: 'play',
+      eventId: randomUUID(),
+      profileId: 'p',
+      playbackSessionId: randomUUID(),
+      titleId: 'title-a',
+      deviceId: 'tv',
+      positionMs: 0,
+      occurredAt: now - daysAgo * DAY,
+      acceptedAt: now - daysAgo * DAY,
+    });
+    const [old, recent] = [play(200), play(20)];
+    const setting: ViewingEvent = {
+      type: 'settings-changed',
+      eventId: randomUUID(),
+      profileId: 'p',
+      autoDelete: '3m',
+      occurredAt: now - 30 * DAY,
+      acceptedAt: now - 30 * DAY,
+    };
+    // Everything already compacted, the setting included: the live table is empty.
+    const history = compactHistory(EMPTY_COMPRESSED_HISTORY, [old, recent, setting], now - 15 * DAY, { now });
+    expect(history.records).toHaveLength(1); // the old record went when the setting was compacted
+    const { live, compressed, switched } = fakes([]);
+    // The recent record ages past three months: the next run must remove it without any live row.
+    const later = now + 100 * DAY;
+    const current = { version: 1, chunkSet: randomUUID(), chunkCount: 1, trailChunkCount: 1 };
+    compressed.read = async () => ({ version: current, history }) as never;
+    const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
+    const outcome = await new ProfileCompactor(live, compressed, config).compact('p', { now: later });
+    expect(outcome.status).toBe('compacted');
+    expect(switched[0]).toMatchObject({ recordCount: 0, removedCount: 2 });
+    expect(JSON.parse(switched[0].memberControls!)).toMatchObject({
+      settings: [[setting.eventId, setting.acceptedAt, null, '3m']],
+    });
+  });
 });

@@ -61,6 +61,15 @@ export const metrics = {
         help: 'Playback events accepted by the collector (in Kafka)',
       }),
   ),
+  memberControls: once(
+    'viewing_history_member_controls_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_member_controls_total',
+        help: 'Member controls put on the event log by the API: settings changed, titles removed',
+        labelNames: ['kind'],
+      }),
+  ),
   eventsRejected: once(
     'viewing_history_events_rejected_total',
     () =>

@@ -3,6 +3,7 @@ import type { Request } from 'express';
 import { AppConfig } from '@vh/config';
 import { continueWatching, encodeCursor, pageOfHistory } from '@vh/domain';
 import { ApiErrorResponses, Authorize, SCOPES, requestIdOf } from '@vh/http';
+import { metrics } from '@vh/metrics';
 import { HistoryDeletion } from './history-deletion';
 import { parseHistoryQuery, parseLimit, parseProfileId, parseRecordId, parseTitleId, toView } from './history-request';
 import { CompactionRequests } from '../shared/compaction-requests';
@@ -68,6 +69,7 @@ export class HistoryController {
     const profileId = parseProfileId(profileIdParam);
     const titleId = parseTitleId(titleIdParam);
     const event = await this.deletion.removeTitle(profileId, titleId, requestIdOf(request));
+    metrics.memberControls.inc({ kind: 'title-removed' });
     this.compactions.requestAfterControl(profileId);
     return { eventId: event.eventId, status: 'accepted' };
   }

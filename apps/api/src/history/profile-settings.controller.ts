@@ -12,6 +12,7 @@ import {
   validateSettingsInput,
 } from '@vh/domain';
 import { ApiErrorResponses, Authorize, requestIdOf, SCOPES } from '@vh/http';
+import { metrics } from '@vh/metrics';
 import { ViewingEventPublisher } from '@vh/messaging';
 import { parseProfileId } from './history-request';
 import { ViewingHistoryReader } from './viewing-history.reader';
@@ -86,6 +87,7 @@ export class ProfileSettingsController {
     const now = Date.now();
     const event = settingsChangedEvent(profileId, input.value, randomUUID(), now);
     await this.publisher.publish([event], requestIdOf(request));
+    metrics.memberControls.inc({ kind: 'settings-changed' });
     if (input.value.autoDelete !== undefined && input.value.autoDelete !== 'never') {
       this.compactions.requestAfterControl(profileId);
     }
