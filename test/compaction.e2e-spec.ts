@@ -2,21 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { PlaybackEvent, ViewingEvent } from '@vh/domain';
-import { ProfileCompactor } from '@vh/compaction';
-import {
-  CompressedHistoryRepository,
-  createCassandraClient,
-  LATEST_ZSTD_DICTIONARY,
-  LiveHistoryRepository,
-  ProfileActivityIndex,
-} from '@vh/storage';
+import { LATEST_ZSTD_DICTIONARY } from '@vh/storage';
 import { AppProcess } from './support/app-process';
 import { produceEvents, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
 import { getJson, postJson } from './support/playback-events';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
 import { TestTokens, testTokens } from './support/tokens';
-import { inProcessCompactor } from './support/history-export';
+import { openStores } from './support/stores';
 
 const DAY = 86_400_000;
 const OLD = Date.now() - 30 * DAY;
@@ -137,10 +130,10 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
     // Reads at every step of one compaction, driven in-process so that each read happens inside its step
     // (the job of the other profile runs meanwhile in the compactor).
     const job = runJob({ profileId: profileIds[1] });
-    const { client, compactor: stepped } = inProcessCompactor(environment.config);
+    const stores = openStores(environment.config, 'e2e-compactor');
     const during: Record<string, unknown> = {};
     try {
-      const outcome = await stepped.compact(profileIds[0], {
+      const outcome = await stores.compactor().compact(profileIds[0], {
         onStep: async (step) => {
           during[step] = await readSnapshot(profileIds[0]);
         },
@@ -148,7 +141,7 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
       expect(outcome).toMatchObject({ status: 'compacted', toVersion: 1 });
       expect(outcome.chunks).toBeGreaterThan(1); // 16 KiB chunks: this profile needs several
     } finally {
-      await client.shutdown();
+      await stores.close();
     }
     expect(Object.keys(during)).toEqual(['read', 'encoded', 'after-chunks', 'after-switch', 'done']);
     for (const snapshot of Object.values(during)) expect(snapshot).toEqual(before[0]);
@@ -264,22 +257,7 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
     const { profileIds } = await ingestOldAndRecent(1, 200);
     const [profileId] = profileIds;
     const before = await readSnapshot(profileId);
-    const workers = [0, 1].map(() => {
-      const client = createCassandraClient(environment.config.cassandra, 'racer');
-      const live = new LiveHistoryRepository(
-        client,
-        environment.config,
-        new ProfileActivityIndex(client, environment.config),
-      );
-      return {
-        client,
-        compactor: new ProfileCompactor(
-          live,
-          new CompressedHistoryRepository(client, environment.config),
-          environment.config,
-        ),
-      };
-    });
+    const workers = [0, 1].map(() => openStores(environment.config, 'racer'));
     try {
       // Both read before either writes: a true race on the metadata switch.
       let reads = 0;
@@ -289,10 +267,10 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
         if (step === 'read' && ++reads === 2) release();
         if (step === 'read') await bothRead;
       };
-      const outcomes = await Promise.all(workers.map((w) => w.compactor.compact(profileId, { onStep })));
+      const outcomes = await Promise.all(workers.map((w) => w.compactor().compact(profileId, { onStep })));
       expect(outcomes.map((o) => o.status).sort()).toEqual(['compacted', 'lost-race']);
     } finally {
-      await Promise.all(workers.map((w) => w.client.shutdown()));
+      await Promise.all(workers.map((w) => w.close()));
     }
     expect(await count('compressed_history_chunk_sets', profileId)).toBe(1); // the loser removed its chunks
     const meta = (
