@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { PlaybackEvent, ViewingEvent } from '@vh/domain';
 import { LATEST_ZSTD_DICTIONARY } from '@vh/storage';
 import { AppProcess } from './support/app-process';
+import { AppStack, StackMember } from './support/app-stack';
 import { produceEvents, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
 import { getJson, postJson } from './support/playback-events';
-import { createTestEnvironment, TestEnvironment } from './support/test-environment';
+import { createTestEnvironment, freePort, TestEnvironment } from './support/test-environment';
 import { TestTokens, testTokens } from './support/tokens';
 import { openStores } from './support/stores';
 
@@ -16,9 +17,9 @@ const OLD = Date.now() - 30 * DAY;
 
 describe('compaction: older history rolled into zstd-compressed, chunked, versioned storage', () => {
   let environment: TestEnvironment;
-  let ingest: AppProcess;
-  let api: AppProcess;
-  let compactor: AppProcess;
+  let stack: AppStack;
+  let api: StackMember;
+  let compactor: StackMember;
   let auth: TestTokens;
 
   const keyspace = () => environment.config.cassandra.keyspace;
@@ -35,7 +36,7 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
       .toNumber();
 
   /** Everything a client can ask about one profile, in several page sizes. */
-  async function readSnapshot(profileId: string, via: AppProcess = api) {
+  async function readSnapshot(profileId: string, via: { url: string } = api) {
     const walk = async (limit: number, query = '') => {
       const records: unknown[] = [];
       let cursor: string | null = null;
@@ -110,15 +111,12 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
       COMPACTION_SWEEP_DAYS: '20',
     });
     auth = await testTokens();
-    [ingest, api, compactor] = await Promise.all([
-      AppProcess.start('ingest', environment.env),
-      AppProcess.start('api', environment.env),
-      AppProcess.start('compactor', environment.env),
-    ]);
+    stack = await AppStack.start(environment.env, { ingest: 1, api: 1, compactor: 1 });
+    [api, compactor] = [stack.first('api'), stack.first('compactor')];
   });
 
   afterAll(async () => {
-    await Promise.all([ingest, api, compactor].map((app) => app?.stop()));
+    await stack?.stop();
     await environment?.dispose();
   });
 
@@ -222,12 +220,12 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
       const before = await readSnapshot(profileId);
 
       await compactor.stop();
-      const doomed = await AppProcess.start('compactor', { ...environment.env, COMPACTION_FAIL_POINT: failPoint });
+      await compactor.start({ COMPACTION_FAIL_POINT: failPoint });
       const started = await postJson(`${api.url}/v1/admin/compactions`, { profileId }, auth.operator);
-      await doomed.exited(); // killed at the fail point, mid-job
+      await compactor.process.exited(); // killed at the fail point, mid-job
       expect(await readSnapshot(profileId)).toEqual(before);
 
-      compactor = await AppProcess.start('compactor', environment.env); // takes over the stalled job
+      await compactor.start(); // takes over the stalled job
       const job = await eventually(
         async () => {
           const { body } = await getJson(`${api.url}/v1/admin/compactions/${started.body.jobId}`, auth.operator);
@@ -312,7 +310,7 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
 
     const fresh = await AppProcess.start('api', {
       ...environment.env,
-      API_PORT: String(api.port + 1000 > 65000 ? api.port - 1000 : api.port + 1000),
+      API_PORT: String(await freePort()),
     });
     try {
       const { status, body } = await getJson(`${fresh.url}/v1/profiles/${profileId}/history`, auth.recommender);
@@ -367,7 +365,7 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
     const [profileId] = profileIds;
     const eager = await AppProcess.start('api', {
       ...environment.env,
-      API_PORT: String(api.port + 2000 > 65000 ? api.port - 2000 : api.port + 2000),
+      API_PORT: String(await freePort()),
       COMPACTION_LIVE_EVENTS_TRIGGER: '50',
     });
     try {
