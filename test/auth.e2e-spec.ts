@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { Queue } from 'bullmq';
 import { createCompactionQueue } from '@vh/compaction';
-import { AppProcess } from './support/app-process';
+import { AppStack, StackMember } from './support/app-stack';
 import { eventually } from './support/eventually';
 import { uniqueProfileId, watchSession } from './support/playback-events';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
@@ -13,8 +13,9 @@ type Headers = Record<string, string>;
 /** Invariant 4: a caller sees and changes only what its credentials allow; forbidden calls write nothing. */
 describe('authentication and authorisation on every route', () => {
   let environment: TestEnvironment;
-  let collector: AppProcess;
-  let api: AppProcess;
+  let stack: AppStack;
+  let collector: StackMember;
+  let api: StackMember;
   let auth: TestTokens;
   let queue: Queue;
   const owner = uniqueProfileId('owner');
@@ -110,14 +111,12 @@ describe('authentication and authorisation on every route', () => {
     environment = await createTestEnvironment('auth');
     auth = await testTokens();
     queue = createCompactionQueue(environment.config);
-    [collector, api] = await Promise.all([
-      AppProcess.start('collector', environment.env),
-      AppProcess.start('api', environment.env),
-    ]);
+    stack = await AppStack.start(environment.env, { collector: 1, api: 1 });
+    [collector, api] = [stack.first('collector'), stack.first('api')];
   });
 
   afterAll(async () => {
-    await Promise.all([collector?.stop(), api?.stop()]);
+    await stack?.stop();
     await queue?.obliterate({ force: true }).catch(() => undefined);
     await queue?.close();
     await environment?.dispose();

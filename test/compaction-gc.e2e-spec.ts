@@ -1,14 +1,9 @@
-import { Client } from 'cassandra-driver';
-import { CompactionOutcome, CompactionStep, ProfileCompactor } from '@vh/compaction';
-import {
-  CompressedHistoryRepository,
-  createCassandraClient,
-  LiveHistoryRepository,
-  ProfileActivityIndex,
-} from '@vh/storage';
-import { AppProcess } from './support/app-process';
+import { CompactionOutcome, CompactionStep } from '@vh/compaction';
+import { CompressedHistoryRepository, LiveHistoryRepository } from '@vh/storage';
+import { AppStack, StackMember } from './support/app-stack';
 import { syntheticHistory } from './support/event-log';
 import { getJson } from './support/playback-events';
+import { openStores, Stores } from './support/stores';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
 import { TestTokens, testTokens } from './support/tokens';
 
@@ -21,9 +16,10 @@ const GRACE_MS = 1_000;
  */
 describe('compaction: garbage collection against a stalled worker', () => {
   let environment: TestEnvironment;
-  let api: AppProcess;
+  let stack: AppStack;
+  let api: StackMember;
   let auth: TestTokens;
-  let client: Client;
+  let stores: Stores;
   let live: LiveHistoryRepository;
   let compressed: CompressedHistoryRepository;
 
@@ -56,16 +52,13 @@ describe('compaction: garbage collection against a stalled worker', () => {
     let release!: () => void;
     const atStep = new Promise<void>((resolve) => (reached = resolve));
     const released = new Promise<void>((resolve) => (release = resolve));
-    const outcome: Promise<CompactionOutcome> = new ProfileCompactor(live, compressed, environment.config).compact(
-      profileId,
-      {
-        onStep: async (step) => {
-          if (step !== at) return;
-          reached();
-          await released;
-        },
+    const outcome: Promise<CompactionOutcome> = stores.compactor().compact(profileId, {
+      onStep: async (step) => {
+        if (step !== at) return;
+        reached();
+        await released;
       },
-    );
+    });
     const stalled = Promise.race([
       atStep,
       outcome.then((o) => Promise.reject(new Error(`finished (${o.status}) without reaching ${at}`))),
@@ -81,15 +74,15 @@ describe('compaction: garbage collection against a stalled worker', () => {
   beforeAll(async () => {
     environment = await createTestEnvironment('compaction_gc', { COMPACTION_GRACE_MS: String(GRACE_MS) });
     auth = await testTokens();
-    client = createCassandraClient(environment.config.cassandra, 'stalled-worker');
-    live = new LiveHistoryRepository(client, environment.config, new ProfileActivityIndex(client, environment.config));
-    compressed = new CompressedHistoryRepository(client, environment.config);
-    api = await AppProcess.start('api', environment.env);
+    stores = openStores(environment.config, 'stalled-worker');
+    ({ live, compressed } = stores);
+    stack = await AppStack.start(environment.env, { api: 1 });
+    api = stack.first('api');
   });
 
   afterAll(async () => {
-    await api?.stop();
-    await client?.shutdown();
+    await stack?.stop();
+    await stores?.close();
     await environment?.dispose();
   });
 
@@ -114,7 +107,7 @@ describe('compaction: garbage collection against a stalled worker', () => {
 
     const stalled = stalledAt(profileId, 'after-chunks');
     await stalled.atStep;
-    const takeover = await new ProfileCompactor(live, compressed, environment.config).compact(profileId);
+    const takeover = await stores.compactor().compact(profileId);
     expect(takeover).toMatchObject({ status: 'compacted', toVersion: 1 });
     // Written for version 1, which is now someone else's: unreachable for good, so removed.
     expect(await collectLater(profileId)).toBe(1);
@@ -130,7 +123,7 @@ describe('compaction: garbage collection against a stalled worker', () => {
     const profileId = await oldHistory(20);
     const before = await history(profileId);
     // Version 1 as of 12 days ago (cutoff 26 days ago), so that history 20 days old is still to roll up.
-    const first = await new ProfileCompactor(live, compressed, environment.config).compact(profileId, {
+    const first = await stores.compactor().compact(profileId, {
       now: Date.now() - 12 * DAY,
     });
     expect(first.status).toBe('compacted');
@@ -139,7 +132,7 @@ describe('compaction: garbage collection against a stalled worker', () => {
     expect(await live.append(more)).toEqual([]);
     const stalled = stalledAt(profileId, 'after-chunks');
     await stalled.atStep;
-    expect((await new ProfileCompactor(live, compressed, environment.config).compact(profileId)).toVersion).toBe(2);
+    expect((await stores.compactor().compact(profileId)).toVersion).toBe(2);
     await collectLater(profileId);
     stalled.release();
     expect((await stalled.outcome).status).toBe('lost-race');
@@ -152,7 +145,7 @@ describe('compaction: garbage collection against a stalled worker', () => {
 
   it('a worker killed between the switch and marking the old version superseded: readers keep the old chunks for the grace, then they are collected', async () => {
     const profileId = await oldHistory(20);
-    const first = await new ProfileCompactor(live, compressed, environment.config).compact(profileId, {
+    const first = await stores.compactor().compact(profileId, {
       now: Date.now() - 12 * DAY,
     });
     expect(first.status).toBe('compacted');
@@ -166,7 +159,7 @@ describe('compaction: garbage collection against a stalled worker', () => {
     expect(held.version).toBe(1);
 
     // The worker dies right after the switch (COMPACTION_FAIL_POINT=after-switch): version 1 is never marked.
-    const killed = new ProfileCompactor(live, compressed, environment.config).compact(profileId, {
+    const killed = stores.compactor().compact(profileId, {
       onStep: (step) => {
         if (step === 'after-switch') throw new Error('killed after the switch');
       },
@@ -175,7 +168,7 @@ describe('compaction: garbage collection against a stalled worker', () => {
     expect((await compressed.readVersion(profileId))?.version).toBe(2);
 
     // The job runs again at once, as a stalled job is taken over: its garbage collection must spare version 1.
-    const retry = await new ProfileCompactor(live, compressed, environment.config).compact(profileId);
+    const retry = await stores.compactor().compact(profileId);
     expect(await chunkSets(profileId)).toBe(2);
     expect(retry).toMatchObject({ status: 'up-to-date', fromVersion: 2, garbageChunkSetsWaiting: 1 });
     const chunk = await environment.cassandra.execute(

@@ -1,11 +1,11 @@
-import { Client } from 'cassandra-driver';
 import { Queue } from 'bullmq';
 import { createCompactionQueue, enqueueSweep } from '@vh/compaction';
-import { createCassandraClient, LiveHistoryRepository, ProfileActivityIndex } from '@vh/storage';
-import { AppProcess } from './support/app-process';
+import { LiveHistoryRepository } from '@vh/storage';
+import { AppStack, StackMember } from './support/app-stack';
 import { syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
 import { getJson, postJson } from './support/playback-events';
+import { openStores, Stores } from './support/stores';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
 import { TestTokens, testTokens } from './support/tokens';
 
@@ -19,10 +19,10 @@ const startOfDay = (instant: number) => Math.floor(instant / DAY) * DAY;
  */
 describe('compaction sweep: reaches everything', () => {
   let environment: TestEnvironment;
-  let api: AppProcess;
-  let compactor: AppProcess;
+  let stack: AppStack;
+  let api: StackMember;
   let auth: TestTokens;
-  let client: Client;
+  let stores: Stores;
   let live: LiveHistoryRepository;
   let queue: Queue;
 
@@ -88,19 +88,17 @@ describe('compaction sweep: reaches everything', () => {
   beforeAll(async () => {
     environment = await createTestEnvironment('compaction_sweep', { COMPACTION_GRACE_MS: '1000' });
     auth = await testTokens();
-    client = createCassandraClient(environment.config.cassandra, 'backfill');
-    live = new LiveHistoryRepository(client, environment.config, new ProfileActivityIndex(client, environment.config));
+    stores = openStores(environment.config, 'backfill');
+    live = stores.live;
     queue = createCompactionQueue(environment.config);
-    [api, compactor] = await Promise.all([
-      AppProcess.start('api', environment.env),
-      AppProcess.start('compactor', environment.env),
-    ]);
+    stack = await AppStack.start(environment.env, { api: 1, compactor: 1 });
+    api = stack.first('api');
   });
 
   afterAll(async () => {
-    await Promise.all([api, compactor].map((app) => app?.stop()));
+    await stack?.stop();
     await queue?.close();
-    await client?.shutdown();
+    await stores?.close();
     await environment?.dispose();
   });
 

@@ -2,30 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { PlaybackEvent, ViewingEvent } from '@vh/domain';
-import { ProfileCompactor } from '@vh/compaction';
-import {
-  CompressedHistoryRepository,
-  createCassandraClient,
-  LATEST_ZSTD_DICTIONARY,
-  LiveHistoryRepository,
-  ProfileActivityIndex,
-} from '@vh/storage';
+import { LATEST_ZSTD_DICTIONARY } from '@vh/storage';
 import { AppProcess } from './support/app-process';
+import { AppStack, StackMember } from './support/app-stack';
 import { produceEvents, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
 import { getJson, postJson } from './support/playback-events';
-import { createTestEnvironment, TestEnvironment } from './support/test-environment';
+import { createTestEnvironment, freePort, TestEnvironment } from './support/test-environment';
 import { TestTokens, testTokens } from './support/tokens';
-import { inProcessCompactor } from './support/history-export';
+import { openStores } from './support/stores';
 
 const DAY = 86_400_000;
 const OLD = Date.now() - 30 * DAY;
 
 describe('compaction: older history rolled into zstd-compressed, chunked, versioned storage', () => {
   let environment: TestEnvironment;
-  let ingest: AppProcess;
-  let api: AppProcess;
-  let compactor: AppProcess;
+  let stack: AppStack;
+  let api: StackMember;
+  let compactor: StackMember;
   let auth: TestTokens;
 
   const keyspace = () => environment.config.cassandra.keyspace;
@@ -42,7 +36,7 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
       .toNumber();
 
   /** Everything a client can ask about one profile, in several page sizes. */
-  async function readSnapshot(profileId: string, via: AppProcess = api) {
+  async function readSnapshot(profileId: string, via: { url: string } = api) {
     const walk = async (limit: number, query = '') => {
       const records: unknown[] = [];
       let cursor: string | null = null;
@@ -117,15 +111,12 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
       COMPACTION_SWEEP_DAYS: '20',
     });
     auth = await testTokens();
-    [ingest, api, compactor] = await Promise.all([
-      AppProcess.start('ingest', environment.env),
-      AppProcess.start('api', environment.env),
-      AppProcess.start('compactor', environment.env),
-    ]);
+    stack = await AppStack.start(environment.env, { ingest: 1, api: 1, compactor: 1 });
+    [api, compactor] = [stack.first('api'), stack.first('compactor')];
   });
 
   afterAll(async () => {
-    await Promise.all([ingest, api, compactor].map((app) => app?.stop()));
+    await stack?.stop();
     await environment?.dispose();
   });
 
@@ -137,10 +128,10 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
     // Reads at every step of one compaction, driven in-process so that each read happens inside its step
     // (the job of the other profile runs meanwhile in the compactor).
     const job = runJob({ profileId: profileIds[1] });
-    const { client, compactor: stepped } = inProcessCompactor(environment.config);
+    const stores = openStores(environment.config, 'e2e-compactor');
     const during: Record<string, unknown> = {};
     try {
-      const outcome = await stepped.compact(profileIds[0], {
+      const outcome = await stores.compactor().compact(profileIds[0], {
         onStep: async (step) => {
           during[step] = await readSnapshot(profileIds[0]);
         },
@@ -148,7 +139,7 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
       expect(outcome).toMatchObject({ status: 'compacted', toVersion: 1 });
       expect(outcome.chunks).toBeGreaterThan(1); // 16 KiB chunks: this profile needs several
     } finally {
-      await client.shutdown();
+      await stores.close();
     }
     expect(Object.keys(during)).toEqual(['read', 'encoded', 'after-chunks', 'after-switch', 'done']);
     for (const snapshot of Object.values(during)) expect(snapshot).toEqual(before[0]);
@@ -229,12 +220,12 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
       const before = await readSnapshot(profileId);
 
       await compactor.stop();
-      const doomed = await AppProcess.start('compactor', { ...environment.env, COMPACTION_FAIL_POINT: failPoint });
+      await compactor.start({ COMPACTION_FAIL_POINT: failPoint });
       const started = await postJson(`${api.url}/v1/admin/compactions`, { profileId }, auth.operator);
-      await doomed.exited(); // killed at the fail point, mid-job
+      await compactor.process.exited(); // killed at the fail point, mid-job
       expect(await readSnapshot(profileId)).toEqual(before);
 
-      compactor = await AppProcess.start('compactor', environment.env); // takes over the stalled job
+      await compactor.start(); // takes over the stalled job
       const job = await eventually(
         async () => {
           const { body } = await getJson(`${api.url}/v1/admin/compactions/${started.body.jobId}`, auth.operator);
@@ -264,22 +255,7 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
     const { profileIds } = await ingestOldAndRecent(1, 200);
     const [profileId] = profileIds;
     const before = await readSnapshot(profileId);
-    const workers = [0, 1].map(() => {
-      const client = createCassandraClient(environment.config.cassandra, 'racer');
-      const live = new LiveHistoryRepository(
-        client,
-        environment.config,
-        new ProfileActivityIndex(client, environment.config),
-      );
-      return {
-        client,
-        compactor: new ProfileCompactor(
-          live,
-          new CompressedHistoryRepository(client, environment.config),
-          environment.config,
-        ),
-      };
-    });
+    const workers = [0, 1].map(() => openStores(environment.config, 'racer'));
     try {
       // Both read before either writes: a true race on the metadata switch.
       let reads = 0;
@@ -289,10 +265,10 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
         if (step === 'read' && ++reads === 2) release();
         if (step === 'read') await bothRead;
       };
-      const outcomes = await Promise.all(workers.map((w) => w.compactor.compact(profileId, { onStep })));
+      const outcomes = await Promise.all(workers.map((w) => w.compactor().compact(profileId, { onStep })));
       expect(outcomes.map((o) => o.status).sort()).toEqual(['compacted', 'lost-race']);
     } finally {
-      await Promise.all(workers.map((w) => w.client.shutdown()));
+      await Promise.all(workers.map((w) => w.close()));
     }
     expect(await count('compressed_history_chunk_sets', profileId)).toBe(1); // the loser removed its chunks
     const meta = (
@@ -334,7 +310,7 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
 
     const fresh = await AppProcess.start('api', {
       ...environment.env,
-      API_PORT: String(api.port + 1000 > 65000 ? api.port - 1000 : api.port + 1000),
+      API_PORT: String(await freePort()),
     });
     try {
       const { status, body } = await getJson(`${fresh.url}/v1/profiles/${profileId}/history`, auth.recommender);
@@ -389,7 +365,7 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
     const [profileId] = profileIds;
     const eager = await AppProcess.start('api', {
       ...environment.env,
-      API_PORT: String(api.port + 2000 > 65000 ? api.port - 2000 : api.port + 2000),
+      API_PORT: String(await freePort()),
       COMPACTION_LIVE_EVENTS_TRIGGER: '50',
     });
     try {

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'cassandra-driver';
 import { ViewingEvent } from '@vh/domain';
-import { ProfileCompactor } from '@vh/compaction';
-import { AppProcess } from './support/app-process';
+import { AppStack, StackMember } from './support/app-stack';
 import { runCli } from './support/cli';
 import { produceEvents, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
-import { countRows, expectedExport, exportedRecords, inProcessCompactor, readExport } from './support/history-export';
+import { countRows, expectedExport, exportedRecords, readExport } from './support/history-export';
+import { openStores, Stores } from './support/stores';
 import { getJson, postJson } from './support/playback-events';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
 import { TestTokens, testTokens } from './support/tokens';
@@ -17,11 +16,11 @@ const DAY = 24 * HOUR;
 /** Issue 12 §2 (invariant 4): a corrupt or missing chunk fails its profile only, and repair rebuilds it from the log. */
 describe('corrupt history stays with its profile, and is repaired from the event log', () => {
   let environment: TestEnvironment;
-  let ingest: AppProcess;
-  let api: AppProcess;
-  let compactor: AppProcess;
+  let stack: AppStack;
+  let api: StackMember;
+  let compactor: StackMember;
   let auth: TestTokens;
-  let compaction: { compactor: ProfileCompactor; client: Client };
+  let stores: Stores;
   const now = Date.now();
   const since = now - 4 * DAY;
   let events: ViewingEvent[] = [];
@@ -54,7 +53,7 @@ describe('corrupt history stays with its profile, and is repaired from the event
         { prepare: true },
       )
     ).first();
-  const scrape = async (app: AppProcess, metric: RegExp) => {
+  const scrape = async (app: StackMember, metric: RegExp) => {
     const text = await (await fetch(`${app.url}/metrics`)).text();
     return Number(text.match(metric)?.[1] ?? 0);
   };
@@ -68,12 +67,9 @@ describe('corrupt history stays with its profile, and is repaired from the event
       COMPACTION_LOCK_MS: '2000',
     });
     auth = await testTokens();
-    [ingest, api, compactor] = await Promise.all([
-      AppProcess.start('ingest', environment.env),
-      AppProcess.start('api', environment.env),
-      AppProcess.start('compactor', environment.env),
-    ]);
-    compaction = inProcessCompactor(environment.config);
+    stack = await AppStack.start(environment.env, { ingest: 1, api: 1, compactor: 1 });
+    [api, compactor] = [stack.first('api'), stack.first('compactor')];
+    stores = openStores(environment.config, 'e2e-compactor');
 
     const old = syntheticHistory(4, 90, now - 3 * DAY);
     profiles = [...new Set(old.map((e) => e.profileId))];
@@ -119,7 +115,7 @@ describe('corrupt history stays with its profile, and is repaired from the event
     }
     // Read before compaction: nothing of the compressed versions to come is cached by the API.
     for (const profileId of profiles) before.set(profileId, (await history(profileId)).body);
-    for (const profileId of profiles) await compaction.compactor.compact(profileId);
+    for (const profileId of profiles) await stores.compactor().compact(profileId);
 
     // Flip a byte of one chunk of one profile; remove a chunk row of another.
     const alteredSet = await currentChunkSet(altered);
@@ -146,8 +142,8 @@ describe('corrupt history stays with its profile, and is repaired from the event
   });
 
   afterAll(async () => {
-    await Promise.all([ingest, api, compactor].map((app) => app?.stop()));
-    await compaction?.client.shutdown();
+    await stack?.stop();
+    await stores?.close();
     await environment?.dispose();
   });
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
-import { AppProcess } from './support/app-process';
+import { AppStack, StackMember } from './support/app-stack';
 import { produce } from './support/event-log';
 import { eventually } from './support/eventually';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
@@ -9,23 +9,21 @@ import { TestTokens, testTokens } from './support/tokens';
 /** Invariant 4: bad input gets a clear 4xx or a dead-letter record, never a crash or a wrong write. */
 describe('fuzz: random and hostile input to every route and to the event topic', () => {
   let environment: TestEnvironment;
-  let collector: AppProcess;
-  let ingest: AppProcess;
-  let api: AppProcess;
+  let stack: AppStack;
+  let collector: StackMember;
+  let ingest: StackMember;
+  let api: StackMember;
   let auth: TestTokens;
 
   beforeAll(async () => {
     environment = await createTestEnvironment('fuzz');
     auth = await testTokens();
-    [collector, ingest, api] = await Promise.all([
-      AppProcess.start('collector', environment.env),
-      AppProcess.start('ingest', environment.env),
-      AppProcess.start('api', environment.env),
-    ]);
+    stack = await AppStack.start(environment.env, { collector: 1, ingest: 1, api: 1 });
+    [collector, ingest, api] = [stack.first('collector'), stack.first('ingest'), stack.first('api')];
   });
 
   afterAll(async () => {
-    await Promise.all([collector, ingest, api].map((app) => app?.stop()));
+    await stack?.stop();
     await environment?.dispose();
   });
 

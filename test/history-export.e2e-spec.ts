@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'cassandra-driver';
 import { ViewingEvent } from '@vh/domain';
-import { ProfileCompactor } from '@vh/compaction';
-import { AppProcess } from './support/app-process';
+import { AppStack, StackMember } from './support/app-stack';
 import { produceEvents, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
 import {
@@ -11,9 +9,9 @@ import {
   expectedExport,
   exportedRecords,
   ExportLine,
-  inProcessCompactor,
   readExport,
 } from './support/history-export';
+import { openStores, Stores } from './support/stores';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
 import { TestTokens, testTokens } from './support/tokens';
 
@@ -23,10 +21,10 @@ const DAY = 24 * HOUR;
 /** Issue 12 §1: the export is complete (live, compressed or both), verifiable by its end line, and resumable. */
 describe('history export: complete, verifiable, resumable', () => {
   let environment: TestEnvironment;
-  let ingest: AppProcess;
-  let api: AppProcess;
+  let stack: AppStack;
+  let api: StackMember;
   let auth: TestTokens;
-  let compaction: { compactor: ProfileCompactor; client: Client };
+  let stores: Stores;
   const now = Date.now();
   let events: ViewingEvent[] = [];
   const profilesOf = (list: ViewingEvent[]) => [...new Set(list.map((e) => e.profileId))];
@@ -44,11 +42,9 @@ describe('history export: complete, verifiable, resumable', () => {
       COMPACTION_DELETE_MARGIN_MS: '0',
     });
     auth = await testTokens();
-    [ingest, api] = await Promise.all([
-      AppProcess.start('ingest', environment.env),
-      AppProcess.start('api', environment.env),
-    ]);
-    compaction = inProcessCompactor(environment.config);
+    stack = await AppStack.start(environment.env, { ingest: 1, api: 1 });
+    api = stack.first('api');
+    stores = openStores(environment.config, 'e2e-compactor');
 
     const compactedOnly = syntheticHistory(6, 8, now - 3 * DAY);
     const both = syntheticHistory(3, 5, now - 3 * DAY);
@@ -77,15 +73,15 @@ describe('history export: complete, verifiable, resumable', () => {
       );
     }
     // Every profile compacted: the old ones are then in compressed history only.
-    for (const profileId of profilesOf(events)) await compaction.compactor.compact(profileId);
+    for (const profileId of profilesOf(events)) await stores.compactor().compact(profileId);
     for (const profileId of profilesOf([...compactedOnly, ...longAgo])) {
       expect(await countRows(environment.cassandra, keyspace(), 'live_history', profileId)).toBe(0);
     }
   });
 
   afterAll(async () => {
-    await Promise.all([ingest, api].map((app) => app?.stop()));
-    await compaction?.client.shutdown();
+    await stack?.stop();
+    await stores?.close();
     await environment?.dispose();
   });
 

@@ -5,6 +5,7 @@ import { foldHistory, PlaybackEvent, visibleRecords } from '@vh/domain';
 import { HEADERS } from '@vh/messaging';
 import { toView } from '../apps/api/src/history/history-request';
 import { AppProcess } from './support/app-process';
+import { AppStack, StackMember } from './support/app-stack';
 import { produce, produceEvents, readTopic, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
 import { getJson, postJson, uniqueProfileId, watchSession } from './support/playback-events';
@@ -15,9 +16,10 @@ const MINUTE = 60_000;
 
 describe('playback events in: collector, event log, ingest, live table', () => {
   let environment: TestEnvironment;
-  let collector: AppProcess;
-  let ingest: AppProcess;
-  let api: AppProcess;
+  let stack: AppStack;
+  let collector: StackMember;
+  let ingest: StackMember;
+  let api: StackMember;
   let auth: TestTokens;
 
   const history = (profileId: string) =>
@@ -37,15 +39,12 @@ describe('playback events in: collector, event log, ingest, live table', () => {
   beforeAll(async () => {
     environment = await createTestEnvironment('ingest');
     auth = await testTokens();
-    [collector, ingest, api] = await Promise.all([
-      AppProcess.start('collector', environment.env),
-      AppProcess.start('ingest', environment.env),
-      AppProcess.start('api', environment.env),
-    ]);
+    stack = await AppStack.start(environment.env, { collector: 1, ingest: 1, api: 1 });
+    [collector, ingest, api] = [stack.first('collector'), stack.first('ingest'), stack.first('api')];
   });
 
   afterAll(async () => {
-    await Promise.all([collector?.stop(), ingest?.stop(), api?.stop()]);
+    await stack?.stop();
     await environment?.dispose();
   });
 
@@ -173,11 +172,7 @@ describe('playback events in: collector, event log, ingest, live table', () => {
     const profiles = [...new Set(events.map((e) => e.profileId))];
     const rowsOf = async () => (await Promise.all(profiles.map(liveRowCount))).reduce((a, b) => a + b, 0);
 
-    ingest = await AppProcess.start('ingest', {
-      ...environment.env,
-      INGEST_PARTITIONS_CONCURRENTLY: '1',
-      INGEST_WRITE_CONCURRENCY: '4',
-    });
+    await ingest.start({ INGEST_PARTITIONS_CONCURRENTLY: '1', INGEST_WRITE_CONCURRENCY: '4' });
     await eventually(async () => expect(await rowsOf()).toBeGreaterThan(0), 60_000, 20);
     await ingest.kill();
     const atCrash = await rowsOf();
@@ -185,7 +180,7 @@ describe('playback events in: collector, event log, ingest, live table', () => {
     expect(atCrash).toBeGreaterThan(0);
     expect(atCrash).toBeLessThan(events.length);
 
-    ingest = await AppProcess.start('ingest', environment.env);
+    await ingest.start();
     await eventually(async () => expect(await rowsOf()).toBe(events.length), 120_000, 500);
 
     for (const profileId of profiles.slice(0, 10)) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { foldHistory, PlaybackEvent, ViewingEvent, visibleRecords } from '@vh/domain';
 import { toView } from '../apps/api/src/history/history-request';
-import { AppProcess } from './support/app-process';
+import { AppStack, StackMember } from './support/app-stack';
 import { produceEvents, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
 import { getJson, postJson, uniqueProfileId, watchSession } from './support/playback-events';
@@ -26,10 +26,10 @@ function shuffled<T>(items: T[], seed: number): T[] {
 
 describe('late and repeated events: part of the history as if they had arrived in order (issue 11 §2, §3, §5)', () => {
   let environment: TestEnvironment;
-  let collector: AppProcess;
-  let ingest: AppProcess;
-  let api: AppProcess;
-  let compactor: AppProcess;
+  let stack: AppStack;
+  let collector: StackMember;
+  let api: StackMember;
+  let compactor: StackMember;
   let auth: TestTokens;
 
   const history = async (profileId: string) => {
@@ -67,16 +67,12 @@ describe('late and repeated events: part of the history as if they had arrived i
       COMPACTION_DELETE_MARGIN_MS: '3000',
     });
     auth = await testTokens();
-    [collector, ingest, api, compactor] = await Promise.all([
-      AppProcess.start('collector', environment.env),
-      AppProcess.start('ingest', environment.env),
-      AppProcess.start('api', environment.env),
-      AppProcess.start('compactor', environment.env),
-    ]);
+    stack = await AppStack.start(environment.env, { collector: 1, ingest: 1, api: 1, compactor: 1 });
+    [collector, api, compactor] = [stack.first('collector'), stack.first('api'), stack.first('compactor')];
   });
 
   afterAll(async () => {
-    await Promise.all([collector, ingest, api, compactor].map((app) => app?.stop()));
+    await stack?.stop();
     await environment?.dispose();
   });
 

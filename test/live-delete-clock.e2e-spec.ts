@@ -1,13 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Client, types } from 'cassandra-driver';
-import { ProfileCompactor } from '@vh/compaction';
 import { ViewingEvent } from '@vh/domain';
-import {
-  CompressedHistoryRepository,
-  createCassandraClient,
-  LiveHistoryRepository,
-  ProfileActivityIndex,
-} from '@vh/storage';
+import { CompressedHistoryRepository, LiveHistoryRepository } from '@vh/storage';
+import { openStores, Stores } from './support/stores';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
 
 const DAY = 86_400_000;
@@ -20,6 +15,7 @@ const HOUR = 3_600_000;
  */
 describe('live range delete: the compactor clock ahead of the ingest clock', () => {
   let environment: TestEnvironment;
+  let stores: Stores;
   let client: Client;
   let live: LiveHistoryRepository;
   let compressed: CompressedHistoryRepository;
@@ -29,13 +25,12 @@ describe('live range delete: the compactor clock ahead of the ingest clock', () 
       // The production margin: the suite dates rows around it (the shared set-up sets 0).
       COMPACTION_DELETE_MARGIN_MS: String(10 * 60_000),
     });
-    client = createCassandraClient(environment.config.cassandra, 'e2e-live-delete-clock');
-    live = new LiveHistoryRepository(client, environment.config, new ProfileActivityIndex(client, environment.config));
-    compressed = new CompressedHistoryRepository(client, environment.config);
+    stores = openStores(environment.config, 'e2e-live-delete-clock');
+    ({ client, live, compressed } = stores);
   });
 
   afterAll(async () => {
-    await client?.shutdown();
+    await stores?.close();
     await environment?.dispose();
   });
 
@@ -69,7 +64,7 @@ describe('live range delete: the compactor clock ahead of the ingest clock', () 
     for (const { event, writtenAt } of read) await writeAt(event, writtenAt);
     const late = play(profileId, Date.now() - 29 * DAY);
 
-    const outcome = await new ProfileCompactor(live, compressed, environment.config).compact(profileId, {
+    const outcome = await stores.compactor().compact(profileId, {
       onStep: async (step) => {
         // Written after the read, one second after the newest row read (same ingest clock).
         if (step === 'read') await writeAt(late, ingestClock + 1_000);
@@ -92,7 +87,7 @@ describe('live range delete: the compactor clock ahead of the ingest clock', () 
     }));
     for (const { event, writtenAt } of read) await writeAt(event, writtenAt);
     const late = play(profileId, Date.now() - 29 * DAY);
-    const compactor = new ProfileCompactor(live, compressed, environment.config);
+    const compactor = stores.compactor();
 
     const first = await compactor.compact(profileId, {
       onStep: async (step) => {

@@ -1,5 +1,6 @@
 import { HEADERS } from '@vh/messaging';
 import { AppName, AppProcess } from './support/app-process';
+import { AppStack, StackMember } from './support/app-stack';
 import { readTopic } from './support/event-log';
 import { postJson, uniqueProfileId, watchSession } from './support/playback-events';
 import { createTestEnvironment, freePort, TestEnvironment } from './support/test-environment';
@@ -7,19 +8,20 @@ import { TestTokens, testTokens } from './support/tokens';
 
 describe('operations: health, metrics, docs, request ids and load shedding on every app', () => {
   let environment: TestEnvironment;
-  let apps: Record<AppName, AppProcess>;
+  let stack: AppStack;
+  let apps: Record<AppName, StackMember>;
   let auth: TestTokens;
 
   beforeAll(async () => {
     environment = await createTestEnvironment('ops');
     auth = await testTokens();
     const names: AppName[] = ['collector', 'ingest', 'api', 'compactor'];
-    const started = await Promise.all(names.map((name) => AppProcess.start(name, environment.env)));
-    apps = Object.fromEntries(names.map((name, i) => [name, started[i]])) as Record<AppName, AppProcess>;
+    stack = await AppStack.start(environment.env, { collector: 1, ingest: 1, api: 1, compactor: 1 });
+    apps = Object.fromEntries(names.map((name) => [name, stack.first(name)])) as Record<AppName, StackMember>;
   });
 
   afterAll(async () => {
-    await Promise.all(Object.values(apps ?? {}).map((app) => app.stop()));
+    await stack?.stop();
     await environment?.dispose();
   });
 
@@ -190,9 +192,10 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
     for (const name of ['collector', 'api', 'compactor'] as AppName[]) {
       const started = Date.now();
       // Nest runs the shutdown hooks, then re-raises the signal; the watchdog instead exits with 1.
-      expect(await apps[name].stop()).toBeNull();
-      expect(apps[name].exitSignal).toBe('SIGTERM');
-      expect(apps[name].logs).not.toMatch(/shutdown took longer/);
+      const app = apps[name].process;
+      expect(await app.stop()).toBeNull();
+      expect(app.exitSignal).toBe('SIGTERM');
+      expect(app.logs).not.toMatch(/shutdown took longer/);
       expect(Date.now() - started).toBeLessThan(environment.config.http.shutdownTimeoutMs);
     }
   });

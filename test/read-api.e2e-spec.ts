@@ -1,25 +1,25 @@
 import { foldHistory, visibleRecords } from '@vh/domain';
 import { toView } from '../apps/api/src/history/history-request';
-import { AppProcess } from './support/app-process';
+import { AppStack, StackMember } from './support/app-stack';
 import { produceEvents, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
 import { getJson, postJson, uniqueProfileId, watchSession } from './support/playback-events';
-import { createTestEnvironment, freePort, TestEnvironment } from './support/test-environment';
+import { createTestEnvironment, TestEnvironment } from './support/test-environment';
 import { TestTokens, testTokens } from './support/tokens';
 
 const MINUTE = 60_000;
 
 describe('read API: one merged history for apps and recommendation jobs, and deletion', () => {
   let environment: TestEnvironment;
-  let collector: AppProcess;
-  let ingest: AppProcess;
-  let api: AppProcess;
-  let secondApi: AppProcess;
+  let stack: AppStack;
+  let collector: StackMember;
+  let api: StackMember;
+  let secondApi: StackMember;
   let auth: TestTokens;
 
-  const historyVia = (app: AppProcess, profileId: string, query = '') =>
+  const historyVia = (app: StackMember, profileId: string, query = '') =>
     getJson(`${app.url}/v1/profiles/${profileId}/history${query}`, auth.recommender);
-  const del = async (app: AppProcess, path: string, profileId: string) =>
+  const del = async (app: StackMember, path: string, profileId: string) =>
     fetch(`${app.url}${path}`, { method: 'DELETE', headers: await auth.device(profileId) });
   const post = async (url: string, body: { events: { profileId: string }[] }) =>
     postJson(url, body, await auth.device(...new Set(body.events.map((e) => e.profileId))));
@@ -27,16 +27,13 @@ describe('read API: one merged history for apps and recommendation jobs, and del
   beforeAll(async () => {
     environment = await createTestEnvironment('readapi');
     auth = await testTokens();
-    [collector, ingest, api, secondApi] = await Promise.all([
-      AppProcess.start('collector', environment.env),
-      AppProcess.start('ingest', environment.env),
-      AppProcess.start('api', environment.env),
-      AppProcess.start('api', { ...environment.env, API_PORT: String(await freePort()) }),
-    ]);
+    stack = await AppStack.start(environment.env, { collector: 1, ingest: 1, api: 2 });
+    collector = stack.first('collector');
+    [api, secondApi] = stack.of('api');
   });
 
   afterAll(async () => {
-    await Promise.all([collector, ingest, api, secondApi].map((app) => app?.stop()));
+    await stack?.stop();
     await environment?.dispose();
   });
 

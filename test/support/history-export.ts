@@ -1,13 +1,5 @@
 import { Client } from 'cassandra-driver';
-import { AppConfig } from '@vh/config';
 import { foldHistory, ViewingEvent, visibleRecords } from '@vh/domain';
-import { ProfileCompactor } from '@vh/compaction';
-import {
-  CompressedHistoryRepository,
-  createCassandraClient,
-  LiveHistoryRepository,
-  ProfileActivityIndex,
-} from '@vh/storage';
 import { toView } from '../../apps/api/src/history/history-request';
 
 /** One line of the NDJSON export, as a job reads it. */
@@ -75,13 +67,6 @@ export function exportedRecords(lines: ExportLine[]): Map<string, unknown[]> {
 
 export function byRecordId<T extends { recordId: string }>(records: T[]): T[] {
   return [...records].sort((a, b) => (a.recordId < b.recordId ? -1 : 1));
-}
-
-/** A compactor of the test's own, driven in-process (no queue), e.g. to compact every profile at once. */
-export function inProcessCompactor(config: AppConfig): { compactor: ProfileCompactor; client: Client } {
-  const client = createCassandraClient(config.cassandra, 'e2e-compactor');
-  const live = new LiveHistoryRepository(client, config, new ProfileActivityIndex(client, config));
-  return { client, compactor: new ProfileCompactor(live, new CompressedHistoryRepository(client, config), config) };
 }
 
 /** Rows of one profile in a table of the keyspace. */

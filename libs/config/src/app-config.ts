@@ -94,8 +94,9 @@ export const environmentSchema = z.object({
   READ_BREAKER_OPEN_MS: int(5_000, 100),
   HISTORY_EXPORT_TOKEN_RANGES: int(64, 1, 65536),
   /**
-   * An export whose `since` is at most this many days back walks the activity index day by day (cost follows
-   * what changed); an older one walks both tables by token ranges. At most 89: the index rows live 90 days.
+   * An export whose `since` is at most this many days back walks the activity index, its days merged shard
+   * by shard (cost follows what changed); an older one walks both tables by token ranges. At most 89: the
+   * index rows live 90 days.
    */
   HISTORY_EXPORT_INDEX_MAX_DAYS: int(30, 0, 89),
 
