@@ -36,7 +36,10 @@ export async function openLoop(
     options.warmUrls.length > Object.keys(agent.freeSockets).length ||
     Object.values(agent.freeSockets).some((sockets) => (sockets?.length ?? 0) < poolSize);
   for (let attempt = 0; attempt === 0 || (short() && attempt < 5); attempt++)
-    for (const url of options.warmUrls) await Promise.all(Array.from({ length: poolSize }, () => get(agent, url)));
+    for (const url of options.warmUrls)
+      // A pooled socket the server closes as it is reused fails its request ("socket hang up"): the next
+      // attempt opens another; the check below still refuses a short pool.
+      await Promise.all(Array.from({ length: poolSize }, () => get(agent, url).catch(() => undefined)));
   for (const [name, sockets] of Object.entries(agent.freeSockets)) {
     if ((sockets?.length ?? 0) < poolSize)
       throw new Error(`only ${sockets?.length ?? 0} of ${poolSize} connections to ${name} opened`);
