@@ -188,6 +188,7 @@ export async function http(ctx: BenchContext, params: HttpParams) {
       sustainable.connections ?? 8,
       params.seconds,
     );
+    process.stderr.write(`[bench] read_vs_raw ${JSON.stringify(readsVsRaw)}\n`);
 
     // The operator's setting: the in-flight bound of each app at the sustainable concurrency (and the
     // default event loop delay bound).
