@@ -6,7 +6,7 @@ import autocannon from 'autocannon';
 import { CompressionTypes, Partitioners } from 'kafkajs';
 import { ViewingEvent, encodeViewingEvent } from '@vh/domain';
 import { mintAccessToken } from '@vh/http';
-import { createKafka, deleteTopics, ensureEventLogTopics } from '@vh/messaging';
+import { createKafka, deleteTopics } from '@vh/messaging';
 import { AppProcess } from '../test/support/app-process';
 import { syntheticHistory } from '../test/support/event-log';
 import { freePort } from '../test/support/free-port';
@@ -14,7 +14,7 @@ import { watchSession, WirePlaybackEvent } from '../test/support/playback-events
 import { readVsRaw } from './raw-read';
 import { OpenLoopRequest, openLoop } from './open-loop';
 import { BenchContext, cpuProfile, profileFromHere, percentile, round, servicePid, settle } from './bench-context';
-import { chunk } from './ingest.bench';
+import { chunk, ensureTopics } from './ingest.bench';
 
 export interface HttpParams {
   /** Seconds per load level. */
@@ -100,8 +100,8 @@ export async function http(ctx: BenchContext, params: HttpParams) {
   // hundreds of thousands of events would load the machine during the mixed load.
   const collectorTopic = `${topic}-collector-only`;
   const kafka = createKafka(kafkaConfig, 'bench');
-  await ensureEventLogTopics(kafka, kafkaConfig);
-  await ensureEventLogTopics(kafka, { ...kafkaConfig, eventTopic: collectorTopic });
+  await ensureTopics(kafka, kafkaConfig);
+  await ensureTopics(kafka, { ...kafkaConfig, eventTopic: collectorTopic });
   const env = {
     CASSANDRA_KEYSPACE: ctx.config.cassandra.keyspace,
     EVENT_TOPIC: topic,
@@ -188,6 +188,7 @@ export async function http(ctx: BenchContext, params: HttpParams) {
       sustainable.connections ?? 8,
       params.seconds,
     );
+    process.stderr.write(`[bench] read_vs_raw ${JSON.stringify(readsVsRaw)}\n`);
 
     // The operator's setting: the in-flight bound of each app at the sustainable concurrency (and the
     // default event loop delay bound).

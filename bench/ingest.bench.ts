@@ -84,7 +84,7 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
     { ...ctx.config.kafka, eventTopic: topic, deadLetterTopic: env.DEAD_LETTER_TOPIC },
     'bench',
   );
-  await ensureEventLogTopics(kafka, { ...ctx.config.kafka, eventTopic: topic, deadLetterTopic: env.DEAD_LETTER_TOPIC });
+  await ensureTopics(kafka, { ...ctx.config.kafka, eventTopic: topic, deadLetterTopic: env.DEAD_LETTER_TOPIC });
   const app = await AppProcess.start('ingest', env);
   const admin = kafka.admin();
   await admin.connect();
@@ -251,6 +251,22 @@ async function countLiveRows(ctx: BenchContext, profileIds: string[]): Promise<n
     { concurrencyLevel: 32, collectResults: true },
   );
   return result.resultItems.reduce((sum, r) => sum + Number(r.first().get('n')), 0);
+}
+
+/**
+ * ensureEventLogTopics, again on failure: on a loaded machine the broker can take longer to host a new
+ * topic's partitions than kafkajs's metadata retries wait. A second call finds the topics created.
+ */
+export async function ensureTopics(...args: Parameters<typeof ensureEventLogTopics>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ensureEventLogTopics(...args);
+      return;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((r) => setTimeout(r, 2_000 * attempt));
+    }
+  }
 }
 
 export function chunk<T>(items: readonly T[], size: number): T[][] {

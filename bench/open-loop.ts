@@ -30,7 +30,16 @@ export async function openLoop(
   // FIFO keeps every pooled socket in use, so none idles past the server's keep-alive timeout.
   const agent = new http.Agent({ keepAlive: true, maxSockets: poolSize, scheduling: 'fifo' });
   // All at once: a request sent after another was answered would reuse its socket, not open one.
-  for (const url of options.warmUrls) await Promise.all(Array.from({ length: poolSize }, () => get(agent, url)));
+  // Again while short: on a loaded machine warming the second server can outlast the first one's keep-alive
+  // timeout (5 s), which closes the idle pooled sockets.
+  const short = () =>
+    options.warmUrls.length > Object.keys(agent.freeSockets).length ||
+    Object.values(agent.freeSockets).some((sockets) => (sockets?.length ?? 0) < poolSize);
+  for (let attempt = 0; attempt === 0 || (short() && attempt < 5); attempt++)
+    for (const url of options.warmUrls)
+      // A pooled socket the server closes as it is reused fails its request ("socket hang up"): the next
+      // attempt opens another; the check below still refuses a short pool.
+      await Promise.all(Array.from({ length: poolSize }, () => get(agent, url).catch(() => undefined)));
   for (const [name, sockets] of Object.entries(agent.freeSockets)) {
     if ((sockets?.length ?? 0) < poolSize)
       throw new Error(`only ${sockets?.length ?? 0} of ${poolSize} connections to ${name} opened`);

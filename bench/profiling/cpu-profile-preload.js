@@ -12,7 +12,7 @@ const app = basename(dirname(dirname(process.argv[1] || 'app/src/main.js')));
 const session = new inspector.Session();
 session.connect();
 session.post('Profiler.enable');
-session.post('Profiler.setSamplingInterval', { interval: 200 });
+session.post('Profiler.setSamplingInterval', { interval: Number(process.env.VH_CPU_PROFILE_INTERVAL_US) || 200 });
 session.post('Profiler.start');
 let written = false;
 const write = () => {
