@@ -1,18 +1,16 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'cassandra-driver';
-import { ProfileCompactor } from '@vh/compaction';
 import { ProfileKeySealer, standaloneProfileKeys } from '@vh/erasure';
 import { AppProcess } from './support/app-process';
 import { runCli } from './support/cli';
 import { produce, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
-import { inProcessCompactor } from './support/history-export';
 import { freePort } from './support/free-port';
 import { getJson, postJson, uniqueProfileId, watchSession } from './support/playback-events';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
 import { TestTokens, testTokens } from './support/tokens';
+import { openStores, Stores } from './support/stores';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -26,7 +24,7 @@ describe('backup and point-in-time restore', () => {
   let api: AppProcess;
   let restoredApi: AppProcess | undefined;
   let auth: TestTokens;
-  let compaction: { compactor: ProfileCompactor; client: Client };
+  let stores: Stores;
   const dir = mkdtempSync(join(tmpdir(), 'vh-backup-'));
   const now = Date.now();
   const [kept, changed, erased] = [uniqueProfileId('kept'), uniqueProfileId('changed'), uniqueProfileId('erased')];
@@ -58,7 +56,7 @@ describe('backup and point-in-time restore', () => {
       AppProcess.start('ingest', environment.env),
       AppProcess.start('api', environment.env),
     ]);
-    compaction = inProcessCompactor(environment.config);
+    stores = openStores(environment.config);
     // Each profile: three sessions of three days ago (compacted: compressed history) and one of the last hour.
     const keys = standaloneProfileKeys(environment.config, 'e2e');
     try {
@@ -81,13 +79,13 @@ describe('backup and point-in-time restore', () => {
     }
     for (const profileId of [kept, changed, erased]) {
       await eventually(async () => expect(await history(profileId)).toHaveLength(4), 120_000, 500);
-      await compaction.compactor.compact(profileId);
+      await stores.compactor().compact(profileId);
     }
   }, 300_000);
 
   afterAll(async () => {
     await Promise.all([collector?.stop(), ingest?.stop(), api?.stop(), restoredApi?.stop()]);
-    await compaction?.client.shutdown();
+    await stores?.close();
     await environment?.cassandra.execute(`DROP KEYSPACE IF EXISTS ${target()}`).catch(() => undefined);
     await environment?.dispose();
     rmSync(dir, { recursive: true, force: true });

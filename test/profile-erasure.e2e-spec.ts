@@ -1,15 +1,14 @@
-import { Client } from 'cassandra-driver';
-import { ProfileCompactor } from '@vh/compaction';
 import { ViewingEvent } from '@vh/domain';
 import { ProfileKeySealer, standaloneProfileKeys } from '@vh/erasure';
 import { AppProcess } from './support/app-process';
 import { runCli } from './support/cli';
 import { produce, readTopic, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
-import { countRows, inProcessCompactor, readExport } from './support/history-export';
+import { countRows, readExport } from './support/history-export';
 import { getJson, postJson, uniqueProfileId, watchSession } from './support/playback-events';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
 import { TestTokens, testTokens } from './support/tokens';
+import { openStores, Stores } from './support/stores';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -21,7 +20,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
   let ingest: AppProcess;
   let api: AppProcess;
   let auth: TestTokens;
-  let compaction: { compactor: ProfileCompactor; client: Client };
+  let stores: Stores;
   let keys: ReturnType<typeof standaloneProfileKeys>;
   let sealer: ProfileKeySealer;
   const now = Date.now();
@@ -80,7 +79,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       AppProcess.start('ingest', environment.env),
       AppProcess.start('api', environment.env),
     ]);
-    compaction = inProcessCompactor(environment.config);
+    stores = openStores(environment.config);
     keys = standaloneProfileKeys(environment.config, 'e2e');
     sealer = new ProfileKeySealer(keys.keys);
 
@@ -100,7 +99,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     }
     await eventually(async () => expect(await titlesOf(victim)).toHaveLength(4), 120_000, 500);
     await eventually(async () => expect(await titlesOf(bystander)).toHaveLength(4), 120_000, 500);
-    for (const profileId of [victim, bystander]) await compaction.compactor.compact(profileId);
+    for (const profileId of [victim, bystander]) await stores.compactor().compact(profileId);
     expect(await countRows(environment.cassandra, environment.config.cassandra.keyspace, 'live_history', victim)).toBe(
       4,
     );
@@ -108,7 +107,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
 
   afterAll(async () => {
     await Promise.all([collector?.stop(), ingest?.stop(), api?.stop()]);
-    await compaction?.client.shutdown();
+    await stores?.close();
     await keys?.close();
     await environment?.dispose();
   });
