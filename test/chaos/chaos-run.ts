@@ -170,7 +170,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       );
     }).finally(() => keys.close());
     const model = new ReferenceModel();
-    // The log first: its timestamp is when the service accepted an event (what the coming clear rule needs).
+    // The log holds every accepted event with the service's acceptance stamp; an acknowledged event missing
+    // from it is lost (and still expected by the model, with the time we saw it acknowledged).
     for (const event of [...onLog, ...workload.acknowledged]) model.add(event);
     const logIds = new Set(onLog.map((e) => e.eventId));
     const acknowledgedIds = new Set([
@@ -275,7 +276,7 @@ function finish(report: ChaosReport, options: ChaosOptions, operations: readonly
     `export=${c?.exportDifferences ?? '?'}${c?.exportIncomplete ? '(incomplete)' : ''} ` +
     `silentlyIncompleteExports=${report.silentlyIncompleteExports} ` +
     `apiDisagreements=${c?.apiDisagreements ?? '?'} 5xxOutsideFaults=${report.serverErrorsOutsideFaults} ` +
-    `faults=${faults || 'none'} compactions=${report.forcedCompactions}` +
+    `faults=${faults || 'none'} compactions=${report.forcedCompactions} operations=${operations.length}` +
     (report.failure ? ` error=${report.failure.split('\n')[0]}` : '');
   mkdirSync(options.resultsDir, { recursive: true });
   const base = join(options.resultsDir, `chaos-seed-${report.seed}-${report.startedAt.replace(/[:.]/g, '-')}`);

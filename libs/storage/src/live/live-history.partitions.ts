@@ -21,13 +21,14 @@ export class LiveHistoryPartitions implements LiveHistoryProfileWalk {
   }
 
   /**
-   * Every profile whose oldest live event is before `instant`. One row per partition (its first, the
-   * oldest: rows cluster by event time), so the cost follows the number of profiles, not of events.
+   * Every profile whose oldest live event is before `instant`: the first row of each partition (the oldest:
+   * rows cluster by event time). Every row is read, not `PER PARTITION LIMIT 1`: on Cassandra 5.0.5 a range
+   * read that stops inside a partition fails on the node once the rows are in several SSTables (see
+   * ChangedProfilesWalk.byTokenRanges). Cost: the live rows' keys, which compaction keeps few.
    */
   async *profilesWithEventsBefore(instant: number, ranges: number): AsyncGenerator<string> {
     const query =
-      `SELECT profile_id, occurred_at FROM ${this.table} ` +
-      `WHERE token(profile_id) > ? AND token(profile_id) <= ? PER PARTITION LIMIT 1`;
+      `SELECT profile_id, occurred_at FROM ${this.table} ` + `WHERE token(profile_id) > ? AND token(profile_id) <= ?`;
     const options = {
       prepare: true,
       fetchSize: FETCH_SIZE,
@@ -44,8 +45,13 @@ export class LiveHistoryPartitions implements LiveHistoryProfileWalk {
       } catch (error) {
         throw asStorageError(error);
       }
+      // A partition's rows come together, oldest first: only its first row decides.
+      let previous: string | null = null;
       for await (const row of result) {
-        if ((row.get('occurred_at') as Date).getTime() < instant) yield row.get('profile_id') as string;
+        const profileId = row.get('profile_id') as string;
+        if (profileId === previous) continue;
+        previous = profileId;
+        if ((row.get('occurred_at') as Date).getTime() < instant) yield profileId;
       }
     }
   }
