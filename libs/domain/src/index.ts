@@ -7,3 +7,4 @@ export * from './history/history-fold';
 export * from './history/history-query';
 export * from './history/history-compaction';
 export * from './errors';
+export * from './history/history-page';
