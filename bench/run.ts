@@ -25,7 +25,7 @@ const SIZES = {
     dictionary: { profiles: 400, sessions: [5, 20, 100] },
     large: {
       sizes: [1_000, 10_000, 100_000, 200_000],
-      recordsPerCompaction: 50_000,
+      recordsPerCompaction: 100_000,
       liveSessions: 20,
       firstPageSamples: 30,
       walkPage: 200,
