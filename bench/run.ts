@@ -25,7 +25,7 @@ const SIZES = {
     dictionary: { profiles: 400, sessions: [5, 20, 100] },
     large: {
       sizes: [1_000, 10_000, 100_000, 200_000],
-      recordsPerCompaction: 100_000,
+      recordsPerCompaction: 2_000,
       liveSessions: 20,
       firstPageSamples: 30,
       walkPage: 200,
@@ -40,7 +40,7 @@ const SIZES = {
     dictionary: { profiles: 40, sessions: [5] },
     large: {
       sizes: [1_000, 10_000],
-      recordsPerCompaction: 5_000,
+      recordsPerCompaction: 500,
       liveSessions: 5,
       firstPageSamples: 5,
       walkPage: 200,
