@@ -116,6 +116,7 @@ function chunked(compressed: CompressedHistory, recordsPerChunk: number, trailsP
       reads.trails++;
       return trailChunks[j];
     },
+    trailChunkIds: async (j) => new Set(trailChunks[j].keys()),
   };
   return { source, reads, chunks: chunks.length };
 }

@@ -38,6 +38,11 @@ export interface ChunkedCompressedHistory {
   index: CompressedHistoryIndex;
   recordChunk(index: number): Promise<RecordChunk>;
   trailChunk(index: number): Promise<ReadonlyMap<string, SessionTrail>>;
+  /**
+   * The recordIds of a trail chunk, cheaper than its trails (cached by storage): a new live session's id
+   * falls in some chunk's range, and without this every such chunk would be decoded on every page.
+   */
+  trailChunkIds(index: number): Promise<ReadonlySet<string>>;
 }
 
 export function spanOfRecordChunk(chunk: RecordChunk): RecordChunkSpan {
@@ -147,7 +152,10 @@ async function touchedRecords(
   const trailed = trailChunks.reduce((n, s) => n + s.trails, 0);
   if (trailed !== records) return null;
   for (const [j, span] of trailChunks.entries()) {
-    const wanted = [...sessions].filter((id) => id >= span.firstRecordId && id <= span.lastRecordId);
+    const inRange = [...sessions].filter((id) => id >= span.firstRecordId && id <= span.lastRecordId);
+    if (inRange.length === 0) continue;
+    const ids = await compressed.trailChunkIds(j);
+    const wanted = inRange.filter((id) => ids.has(id));
     if (wanted.length === 0) continue;
     const trails = await compressed.trailChunk(j);
     for (const id of wanted) {

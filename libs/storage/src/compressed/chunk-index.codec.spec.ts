@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { PlaybackEvent, spanOfRecordChunk, spanOfTrailChunk, ViewingRecord } from '@vh/domain';
 import { decodeChunkIndex, encodeChunkIndex } from './chunk-index.codec';
 import { decodeChunk, encodeChunksWithSpans, MalformedChunkError } from './history-chunk.codec';
-import { decodeTrailChunk, encodeTrailChunksWithSpans } from './session-trail.codec';
+import { decodeTrailChunk, decodeTrailChunkRecordIds, encodeTrailChunksWithSpans } from './session-trail.codec';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
@@ -75,7 +75,11 @@ describe('chunk index', () => {
             ]),
           );
           const { chunks, spans } = encodeTrailChunksWithSpans(trails, maxBytes);
-          chunks.forEach((bytes, i) => expect(spanOfTrailChunk(decodeTrailChunk('p', bytes))).toEqual(spans[i]));
+          chunks.forEach((bytes, i) => {
+            const decoded = decodeTrailChunk('p', bytes);
+            expect(spanOfTrailChunk(decoded)).toEqual(spans[i]);
+            expect(decodeTrailChunkRecordIds(bytes)).toEqual([...decoded.keys()]);
+          });
           for (let i = 1; i < spans.length; i++) expect(spans[i - 1].lastRecordId < spans[i].firstRecordId).toBe(true);
           expect(spans.reduce((n, s) => n + s.trails, 0)).toBe(ids.length);
           const index = { recordChunks: [], trailChunks: spans };

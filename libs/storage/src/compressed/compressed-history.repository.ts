@@ -17,7 +17,7 @@ import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
 import { approximateBytes, CompressedHistoryCache } from './compressed-history.cache';
 import { decodeChunk, READABLE_RECORD_ENCODINGS } from './history-chunk.codec';
-import { decodeTrailChunk } from './session-trail.codec';
+import { decodeTrailChunk, decodeTrailChunkRecordIds } from './session-trail.codec';
 import { decodeChunkIndex, encodeChunkIndex } from './chunk-index.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
 import { CompressedHistoryVersion } from './compressed-history.version';
@@ -60,6 +60,7 @@ const NO_CHUNKS: ChunkedCompressedHistory = Object.freeze({
   index: { recordChunks: [], trailChunks: [] },
   recordChunk: () => Promise.reject(new Error('no compressed version')),
   trailChunk: () => Promise.reject(new Error('no compressed version')),
+  trailChunkIds: () => Promise.reject(new Error('no compressed version')),
 });
 
 /** Per profile: an immutable, versioned set of zstd chunks behind one metadata row. */
@@ -70,13 +71,16 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
   readonly cache: CompressedHistoryCache<CompressedHistory>;
   /** Decoded record chunks of paged reads, by (chunk set, index); half the cache budget, the other half above. */
   readonly chunkCache: CompressedHistoryCache<RecordChunk>;
+  /** RecordIds of trail chunks, for paged reads with live sessions; within the chunk cache's half. */
+  readonly trailIdCache: CompressedHistoryCache<ReadonlySet<string>>;
   constructor(
     @Inject(CASSANDRA_CLIENT) private readonly client: Client,
     private readonly config: AppConfig,
   ) {
     this.ks = config.cassandra.keyspace;
     this.cache = new CompressedHistoryCache(Math.floor(config.compaction.cacheMaxBytes / 2));
-    this.chunkCache = new CompressedHistoryCache(Math.floor(config.compaction.cacheMaxBytes / 2));
+    this.chunkCache = new CompressedHistoryCache(Math.floor(config.compaction.cacheMaxBytes / 4));
+    this.trailIdCache = new CompressedHistoryCache(Math.floor(config.compaction.cacheMaxBytes / 4));
   }
 
   /** `serial`: the latest version any switch committed (a Paxos read), not just what a replica has. */
@@ -195,6 +199,17 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       },
       trailChunk: (index) =>
         this.decodeChunkAt(version, version.chunkCount + index, (bytes) => decodeTrailChunk(version.profileId, bytes)),
+      trailChunkIds: async (index) => {
+        const key = `${version.chunkSet}#${version.chunkCount + index}`;
+        const cached = this.trailIdCache.get(version.profileId, key);
+        if (cached) return cached;
+        const ids = new Set(
+          await this.decodeChunkAt(version, version.chunkCount + index, (bytes) => decodeTrailChunkRecordIds(bytes)),
+        );
+        // ~100 bytes per id as a JS string in a Set.
+        this.trailIdCache.set(version.profileId, key, ids, 256 + ids.size * 100);
+        return ids;
+      },
     };
   }
 

@@ -41,6 +41,19 @@ export function encodeTrailChunk(trails: ReadonlyMap<string, SessionTrail>): Buf
   return w.toBuffer();
 }
 
+/** Only the recordIds of a trail chunk (they come before its events): what a paged read looks up. */
+export function decodeTrailChunkRecordIds(bytes: Buffer): string[] {
+  try {
+    const r = new ByteReader(bytes);
+    if (!r.bytes(MAGIC.length).equals(MAGIC)) throw new MalformedChunkError('not a trail chunk');
+    for (let table = 0; table < 2; table++) for (let i = r.varint(); i > 0; i--) r.string();
+    return Array.from({ length: r.varint() }, () => bytesToUuid(r.bytes(16)));
+  } catch (error) {
+    if (error instanceof MalformedChunkError) throw error;
+    throw new MalformedChunkError((error as Error).message);
+  }
+}
+
 export function isTrailChunk(bytes: Buffer): boolean {
   return bytes.subarray(0, MAGIC.length).equals(MAGIC);
 }
