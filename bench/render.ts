@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { machine, ROOT } from './bench-context';
+import { renderLargeProfiles } from './large-profiles.bench';
 
 type Results = Record<string, any>;
 interface Env {
@@ -24,6 +25,7 @@ export function renderBenchmarks(r: Results, summary: Record<string, any>, env: 
   const ing = r.ingest;
   const col = r.collector;
   const mx = r.mixed;
+  const large = renderLargeProfiles(r.largeProfiles);
   const readRows = r.reads.results
     .map((x: any) =>
       (['firstPage', 'fullWalk'] as const)
@@ -102,7 +104,7 @@ ${
 | \`overload_p99_ratio\` | ${summary.overload_p99_ratio} | p99 at 90% of the sustainable load | bounded | ${mx.overloadBounded === undefined ? 'n/a' : mx.overloadBounded ? 'bounded' : 'not bounded'}: p99 ${mx.atTwiceSustainableWithBound.p99GrowthWithinLevel}x from the first half of the level to the second (no shedding: ${mx.atTwiceSustainableWithoutShedding.p99GrowthWithinLevel}x, p99 ${n(mx.atTwiceSustainableWithoutShedding.p99Ms)} ms) |
 | \`compaction_records_per_s\` | ${n(summary.compaction_records_per_s)} | | | |
 | read p99 during compaction / idle | ${c.readP99Ratio} | the same reads with no compaction running | | |
-
+${large.headline}
 ## Ingest: end to end against the raw ceiling
 
 ${n(ing.parameters.events)} events of ${n(ing.parameters.profiles)} profiles; topic of ${ing.parameters.partitions} partitions; ingest's
@@ -217,7 +219,7 @@ in process (no HTTP). Times in ms as avg / p50 / p99.
 |---|---|---|---|---|---|
 ${readRows}
 
-## Storage: the same history, live against compressed
+${large.section}## Storage: the same history, live against compressed
 
 ${n(s.parameters.profiles)} profiles, ${n(s.parameters.records)} records from ${n(s.parameters.events)} events. Method: ${s.method}
 (Cassandra's own LZ4 table compression is on for both).

@@ -1,8 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchContext, createBenchContext, machine, ROOT } from './bench-context';
 import { http } from './http.bench';
 import { ingest } from './ingest.bench';
+import { largeProfiles } from './large-profiles.bench';
 import { reads } from './reads.bench';
 import { renderBenchmarks } from './render';
 import { storageAndCompaction } from './storage-and-compaction.bench';
@@ -22,6 +23,14 @@ const SIZES = {
       collectorBatch: 100,
     },
     dictionary: { profiles: 400, sessions: [5, 20, 100] },
+    large: {
+      sizes: [1_000, 10_000, 100_000, 200_000],
+      recordsPerCompaction: 2_000,
+      liveSessions: 20,
+      firstPageSamples: 30,
+      walkPage: 200,
+      walkBudgetMs: 120_000,
+    },
   },
   quick: {
     storage: { profiles: 20, sessionsPerProfile: 20, readSeconds: 2 },
@@ -29,6 +38,14 @@ const SIZES = {
     ingest: { profiles: 200, sessionsPerProfile: 5, ceilingConcurrency: [64] },
     http: { seconds: 2, concurrency: [2, 8], profiles: 20, sessionsPerProfile: 5, collectorBatch: 50 },
     dictionary: { profiles: 40, sessions: [5] },
+    large: {
+      sizes: [1_000, 10_000],
+      recordsPerCompaction: 500,
+      liveSessions: 5,
+      firstPageSamples: 5,
+      walkPage: 200,
+      walkBudgetMs: 10_000,
+    },
   },
 };
 
@@ -36,7 +53,7 @@ const SIZES = {
  * `npm run bench [--quick] [--only step,step]`: runs the benchmarks against the real local services,
  * writes bench/results/<name>.json and summary.json, and regenerates BENCHMARKS.md. Every figure is
  * set against a baseline measured in the same run. With --only (steps: storage, dictionary, reads,
- * ingest, http) only those steps run and only their files are written.
+ * ingest, http, large) only those steps run and only their files are written.
  */
 async function main(args: string[]): Promise<void> {
   if (args.includes('--render')) return renderFromFiles();
@@ -63,6 +80,7 @@ async function main(args: string[]): Promise<void> {
     if (wanted('dictionary'))
       results.dictionary = await step('zstd dictionary', () => zstdDictionary(ctx, sizes.dictionary));
     if (wanted('reads')) results.reads = await step('reads', () => reads(ctx, sizes.reads));
+    if (wanted('large')) results.largeProfiles = await step('large profiles', () => largeProfiles(ctx, sizes.large));
     if (wanted('ingest')) results.ingest = await step('ingest', () => ingest(ctx, sizes.ingest));
     if (wanted('http')) {
       const h = await step('http: collector and mixed load', () => http(ctx, sizes.http));
@@ -102,6 +120,8 @@ function summaryOf(results: Record<string, any>, cores: number, generatedAt: str
     mixed_p99_ms: results.mixed.atSustainableWithBound.p99Ms,
     overload_p99_ratio: results.mixed.overloadP99Ratio,
     compaction_records_per_s: results.compaction.recordsPerSecond,
+    first_page_200k_vs_10k: results.largeProfiles?.firstPageLargestVs10k ?? null,
+    api_rss_growth_200k_mb: results.largeProfiles?.largestRssGrowthMb ?? null,
     cores,
     generated_at: generatedAt,
   };
@@ -113,6 +133,7 @@ function renderFromFiles(): void {
   const read = (name: string) => JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8'));
   const names = ['storage', 'compaction', 'dictionary', 'reads', 'ingest', 'collector', 'mixed'];
   const results = Object.fromEntries(names.map((name) => [name, read(name)]));
+  if (existsSync(join(dir, 'largeProfiles.json'))) results.largeProfiles = read('largeProfiles');
   // From the result files, newest first: after `--only`, the headline follows the steps rerun.
   const generatedAt = Object.values(results)
     .map((r: any) => r.generatedAt as string)

@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { syntheticHistory } from '../test/support/event-log';
+import { asAccepted } from './production-events';
 import { BenchContext, flush, readHistory, round, ROOT, summarise, tableBytesOnDisk } from './bench-context';
 
 interface CompactionRun {
@@ -20,7 +21,7 @@ export async function storageAndCompaction(
   ctx: BenchContext,
   params = { profiles: 200, sessionsPerProfile: 50, readSeconds: 10 },
 ) {
-  const events = syntheticHistory(params.profiles, params.sessionsPerProfile, Date.now() - 60 * 86_400_000);
+  const events = asAccepted(syntheticHistory(params.profiles, params.sessionsPerProfile, Date.now() - 60 * 86_400_000));
   const profileIds = [...new Set(events.map((e) => e.profileId))];
   for (let i = 0; i < events.length; i += 2_000) {
     const failed = await ctx.live.append(events.slice(i, i + 2_000));

@@ -1,9 +1,9 @@
-import { CompactedHistory, ViewingRecord } from '@vh/domain';
+import { CompactedHistory, CompressedHistoryIndex, ViewingRecord } from '@vh/domain';
 import {
   CompressedHistoryVersion,
-  encodeChunks,
+  encodeChunksWithSpans,
   encodeMemberControls,
-  encodeTrailChunks,
+  encodeTrailChunksWithSpans,
   LATEST_ZSTD_DICTIONARY,
   loadZstd,
   NO_DICTIONARY,
@@ -25,6 +25,7 @@ export interface EncodedVersion {
   recordChunks: number;
   rawBytes: number;
   storedBytes: number;
+  index: CompressedHistoryIndex;
 }
 
 /** The dictionary new chunks are compressed with; an unknown one fails at start-up, not on the first job. */
@@ -39,10 +40,17 @@ export function chunkDictionaryId(wanted: number | 'latest'): number {
 /** Encodes and compresses; shared by compaction and repair so both write the same format. */
 export async function encodeVersion(next: CompactedHistory, settings: ChunkEncodingSettings): Promise<EncodedVersion> {
   const zstd = await loadZstd();
-  const records = encodeChunks(next, settings.chunkMaxBytes);
-  const raw = [...records, ...encodeTrailChunks(next.trails, settings.chunkMaxBytes)];
+  const records = encodeChunksWithSpans(next, settings.chunkMaxBytes);
+  const trails = encodeTrailChunksWithSpans(next.trails, settings.chunkMaxBytes);
+  const raw = [...records.chunks, ...trails.chunks];
   const stored = raw.map((chunk) => zstd.compress(chunk, settings.zstdLevel, settings.dictionaryId));
-  return { stored, recordChunks: records.length, rawBytes: sum(raw), storedBytes: sum(stored) };
+  return {
+    stored,
+    recordChunks: records.chunks.length,
+    rawBytes: sum(raw),
+    storedBytes: sum(stored),
+    index: { recordChunks: records.spans, trailChunks: trails.spans },
+  };
 }
 
 /** The metadata row that makes a written chunk set current. */
@@ -75,6 +83,7 @@ export function describeVersion(
     rawBytes: encoded.rawBytes,
     storedBytes: encoded.storedBytes,
     compactedAt: now,
+    chunkIndex: encoded.index,
   };
 }
 

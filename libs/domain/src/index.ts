@@ -9,3 +9,4 @@ export * from './history/history-compaction';
 export * from './errors';
 export * from './settings/member-controls';
 export * from './settings/control-events';
+export * from './history/history-page';

@@ -1,7 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Param, Query, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { AppConfig } from '@vh/config';
-import { continueWatching, encodeCursor, pageOfHistory } from '@vh/domain';
+import { continueWatching, encodeCursor } from '@vh/domain';
 import { ApiErrorResponses, Authorize, SCOPES, requestIdOf } from '@vh/http';
 import { metrics } from '@vh/metrics';
 import { HistoryDeletion } from './history-deletion';
@@ -25,7 +25,7 @@ export class HistoryController {
   async history(@Param('profileId') profileIdParam: string, @Query() query: Record<string, unknown>) {
     const profileId = parseProfileId(profileIdParam);
     const historyQuery = parseHistoryQuery(query, this.config.history);
-    const page = pageOfHistory(await this.reader.read(profileId), historyQuery);
+    const page = await this.reader.readPage(profileId, historyQuery);
     return {
       profileId,
       records: page.records.map(toView),

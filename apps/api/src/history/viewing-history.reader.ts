@@ -6,8 +6,13 @@ import {
   DependencyUnavailableError,
   foldHistory,
   hiddenByControls,
+  isControlEvent,
   MemberControls,
+  HistoryPage,
+  HistoryQuery,
   needsTrails,
+  pageOfChunkedHistory,
+  pageOfHistory,
   ViewingEvent,
   ViewingRecord,
   visibleRecords,
@@ -62,6 +67,28 @@ export class ViewingHistoryReader {
     });
     this.compactions.requestIfLarge(profileId, live);
     return this.merge(live, history, profileId);
+  }
+
+  /**
+   * One page of the merged history. A version with a chunk index decodes only the chunks the page needs,
+   * so memory is the page and a few chunks whatever the history's size (issue 12 §3, docs/architecture.md);
+   * versions written before the index are read whole. Same order of reads as `read` (invariant 3).
+   */
+  async readPage(profileId: string, query: HistoryQuery): Promise<HistoryPage> {
+    const { live, page } = await this.breaker.execute(async () => {
+      const liveEvents = await this.liveHistory.readProfile(profileId);
+      const whole = async () =>
+        pageOfHistory(this.merge(liveEvents, await this.readCompressed(profileId, liveEvents), profileId), query);
+      // The chunked page does not apply member controls yet: a profile with any is read whole.
+      const page = liveEvents.some(isControlEvent)
+        ? await whole()
+        : await this.compressedHistory.withChunkedVersion(profileId, async (chunked) =>
+            chunked === null ? whole() : pageOfChunkedHistory(liveEvents, chunked, query),
+          );
+      return { live: liveEvents, page };
+    });
+    this.compactions.requestIfLarge(profileId, live);
+    return page;
   }
 
   /**

@@ -5,15 +5,15 @@ import { CompressedHistory } from '@vh/domain';
  * entries never need invalidation: a new version is a new key. Bounded by approximate decoded bytes,
  * least recently used out first.
  */
-export class CompressedHistoryCache {
-  private readonly entries = new Map<string, { history: CompressedHistory; bytes: number }>();
+export class CompressedHistoryCache<T = CompressedHistory> {
+  private readonly entries = new Map<string, { history: T; bytes: number }>();
   private bytes = 0;
   hits = 0;
   misses = 0;
 
   constructor(private readonly maxBytes: number) {}
 
-  get(profileId: string, chunkSet: string): CompressedHistory | undefined {
+  get(profileId: string, chunkSet: string): T | undefined {
     const key = `${profileId}\u0000${chunkSet}`;
     const entry = this.entries.get(key);
     if (!entry) {
@@ -26,7 +26,7 @@ export class CompressedHistoryCache {
     return entry.history;
   }
 
-  set(profileId: string, chunkSet: string, history: CompressedHistory, bytes: number): void {
+  set(profileId: string, chunkSet: string, history: T, bytes: number): void {
     if (bytes > this.maxBytes) return;
     const key = `${profileId}\u0000${chunkSet}`;
     const previous = this.entries.get(key);
@@ -46,7 +46,7 @@ export class CompressedHistoryCache {
 }
 
 /** Rough in-memory size of a decoded history: what the byte bound counts. */
-export function approximateBytes(history: CompressedHistory): number {
+export function approximateBytes(history: Pick<CompressedHistory, 'records' | 'removedRecordIds' | 'trails'>): number {
   let trailEvents = 0;
   for (const trail of history.trails?.values() ?? []) trailEvents += trail.length;
   return 256 + history.records.length * 400 + history.removedRecordIds.length * 90 + trailEvents * 300;

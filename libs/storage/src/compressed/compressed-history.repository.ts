@@ -3,8 +3,11 @@ import { Client, types } from 'cassandra-driver';
 import { createHash, randomUUID } from 'node:crypto';
 import { AppConfig } from '@vh/config';
 import {
+  ChunkedCompressedHistory,
   CompressedHistory,
+  CompressedHistoryIndex,
   CorruptHistoryError,
+  RecordChunk,
   EMPTY_COMPRESSED_HISTORY,
   SessionTrail,
   ViewingHistoryError,
@@ -14,8 +17,9 @@ import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
 import { approximateBytes, CompressedHistoryCache } from './compressed-history.cache';
 import { decodeChunk, READABLE_RECORD_ENCODINGS } from './history-chunk.codec';
-import { decodeTrailChunk } from './session-trail.codec';
+import { decodeTrailChunk, decodeTrailChunkRecordIds } from './session-trail.codec';
 import { decodeMemberControls } from './member-controls.codec';
+import { decodeChunkIndex, encodeChunkIndex } from './chunk-index.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
 import { CompressedHistoryVersion } from './compressed-history.version';
 import { CompressedHistoryCompactionStore, GarbageCollected } from '../ports/compressed-history.compaction-store';
@@ -50,18 +54,34 @@ export function checksumOf(bytes: Buffer): string {
 const toDate = (ms: number | null) => (ms === null ? null : new Date(ms));
 const toMs = (value: unknown) => (value instanceof Date ? value.getTime() : null);
 
+/** A profile with no compressed version, as a paged read sees it. */
+const NO_CHUNKS: ChunkedCompressedHistory = Object.freeze({
+  clearedThrough: null,
+  compactedBefore: null,
+  index: { recordChunks: [], trailChunks: [] },
+  recordChunk: () => Promise.reject(new Error('no compressed version')),
+  trailChunk: () => Promise.reject(new Error('no compressed version')),
+  trailChunkIds: () => Promise.reject(new Error('no compressed version')),
+});
+
 /** Per profile: an immutable, versioned set of zstd chunks behind one metadata row. */
 @Injectable()
 export class CompressedHistoryRepository implements CompressedHistoryCompactionStore {
   private readonly logger = new Logger(CompressedHistoryRepository.name);
   private readonly ks: string;
-  readonly cache: CompressedHistoryCache;
+  readonly cache: CompressedHistoryCache<CompressedHistory>;
+  /** Decoded record chunks of paged reads, by (chunk set, index); half the cache budget, the other half above. */
+  readonly chunkCache: CompressedHistoryCache<RecordChunk>;
+  /** RecordIds of trail chunks, for paged reads with live sessions; within the chunk cache's half. */
+  readonly trailIdCache: CompressedHistoryCache<ReadonlySet<string>>;
   constructor(
     @Inject(CASSANDRA_CLIENT) private readonly client: Client,
     private readonly config: AppConfig,
   ) {
     this.ks = config.cassandra.keyspace;
-    this.cache = new CompressedHistoryCache(config.compaction.cacheMaxBytes);
+    this.cache = new CompressedHistoryCache(Math.floor(config.compaction.cacheMaxBytes / 2));
+    this.chunkCache = new CompressedHistoryCache(Math.floor(config.compaction.cacheMaxBytes / 4));
+    this.trailIdCache = new CompressedHistoryCache(Math.floor(config.compaction.cacheMaxBytes / 4));
   }
 
   /** `serial`: the latest version any switch committed (a Paxos read), not just what a replica has. */
@@ -95,6 +115,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       rawBytes: Number(r.get('raw_bytes') ?? 0),
       storedBytes: Number(r.get('stored_bytes') ?? 0),
       compactedAt: toMs(r.get('compacted_at')) ?? 0,
+      chunkIndex: this.indexOf(profileId, r.get('chunk_index') as Buffer | null),
     };
   }
 
@@ -135,6 +156,95 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     }
   }
 
+  /**
+   * Runs `use` on the current version read chunk by chunk (null when it has no index: read it whole):
+   * each chunk is fetched, checked and decoded only when asked for, record chunks cached. If the chunk set
+   * is removed under it (superseded past its grace period), `use` runs again on fresh metadata.
+   */
+  async withChunkedVersion<T>(
+    profileId: string,
+    use: (history: ChunkedCompressedHistory | null) => Promise<T>,
+  ): Promise<T> {
+    let gone: { chunkSet: string; chunkIndex: number } | null = null;
+    for (let attempt = 0; ; attempt++) {
+      const version = await this.readVersion(profileId);
+      if (version === null) return use(NO_CHUNKS);
+      // Member controls (settings, titles removed) are judged by the whole fold: the chunked page does not
+      // apply them yet, so such profiles are read whole (correct, not bounded).
+      if (version.chunkIndex === null || version.memberControls !== null) return use(null);
+      if (gone !== null && gone.chunkSet === version.chunkSet)
+        throw this.corrupt(version, gone.chunkIndex, 'chunk missing');
+      try {
+        return await use(this.chunked(version, version.chunkIndex));
+      } catch (error) {
+        if (error instanceof ChunkSetGoneError && attempt < 2) {
+          gone = { chunkSet: version.chunkSet, chunkIndex: error.chunkIndex };
+          continue;
+        }
+        if (error instanceof ChunkSetGoneError) throw this.corrupt(version, error.chunkIndex, 'chunk missing');
+        throw error;
+      }
+    }
+  }
+
+  private chunked(version: CompressedHistoryVersion, index: CompressedHistoryIndex): ChunkedCompressedHistory {
+    return {
+      clearedThrough: version.clearedThrough,
+      compactedBefore: version.compactedBefore,
+      index,
+      recordChunk: async (index) => {
+        const key = `${version.chunkSet}#${index}`;
+        const cached = this.chunkCache.get(version.profileId, key);
+        metrics.compressedCache.inc({ result: cached ? 'hit' : 'miss' });
+        if (cached) return cached;
+        const chunk = await this.decodeChunkAt(version, index, (bytes) => decodeChunk(version.profileId, bytes));
+        this.chunkCache.set(version.profileId, key, chunk, approximateBytes(chunk));
+        return chunk;
+      },
+      trailChunk: (index) =>
+        this.decodeChunkAt(version, version.chunkCount + index, (bytes) => decodeTrailChunk(version.profileId, bytes)),
+      trailChunkIds: async (index) => {
+        const key = `${version.chunkSet}#${version.chunkCount + index}`;
+        const cached = this.trailIdCache.get(version.profileId, key);
+        if (cached) return cached;
+        const ids = new Set(
+          await this.decodeChunkAt(version, version.chunkCount + index, (bytes) => decodeTrailChunkRecordIds(bytes)),
+        );
+        // ~100 bytes per id as a JS string in a Set.
+        this.trailIdCache.set(version.profileId, key, ids, 256 + ids.size * 100);
+        return ids;
+      },
+    };
+  }
+
+  /** One chunk of a set: fetched, its checksum checked, decompressed and decoded; corrupt if any fails. */
+  private async decodeChunkAt<T>(
+    version: CompressedHistoryVersion,
+    index: number,
+    decodeBytes: (bytes: Buffer) => T,
+    stored?: Buffer | null,
+  ): Promise<T> {
+    const bytes = stored === undefined ? await this.readChunk(version.profileId, version.chunkSet, index) : stored;
+    if (bytes === null) throw new ChunkSetGoneError(index);
+    if (checksumOf(bytes) !== version.chunkChecksums[index]) throw this.corrupt(version, index, 'checksum mismatch');
+    try {
+      return decodeBytes((await loadZstd()).decompress(bytes, version.dictionaryId));
+    } catch (error) {
+      throw this.corrupt(version, index, (error as Error).message);
+    }
+  }
+
+  /** An index that does not decode is not trusted: the version is read whole (still correct, slower). */
+  private indexOf(profileId: string, bytes: Buffer | null) {
+    if (bytes === null || bytes === undefined) return null;
+    try {
+      return decodeChunkIndex(bytes);
+    } catch (error) {
+      this.logger.warn(`${profileId}: chunk index unreadable, the version is read whole: ${(error as Error).message}`);
+      return null;
+    }
+  }
+
   private async decode(version: CompressedHistoryVersion, withTrails: boolean): Promise<CompressedHistory> {
     if (version.codec !== ZSTD_CODEC || !READABLE_RECORD_ENCODINGS.includes(version.recordEncoding)) {
       throw new CorruptCompressedHistoryError(
@@ -144,7 +254,6 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
         `unknown codec ${version.codec}/${version.recordEncoding}`,
       );
     }
-    const zstd = await loadZstd();
     const wanted = version.chunkCount + (withTrails ? version.trailChunkCount : 0);
     const chunks = await Promise.all(
       Array.from({ length: wanted }, (_, index) => this.readChunk(version.profileId, version.chunkSet, index)),
@@ -159,21 +268,14 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     const removed = [];
     const trails = withTrails ? new Map<string, SessionTrail>() : undefined;
     for (const [index, stored] of chunks.entries()) {
-      if (stored === null) throw new ChunkSetGoneError(index);
-      const fail = (reason: string) => this.corrupt(version, index, reason);
-      if (checksumOf(stored) !== version.chunkChecksums[index]) throw fail('checksum mismatch');
-      try {
-        const bytes = zstd.decompress(stored, version.dictionaryId);
-        if (index >= version.chunkCount) {
-          for (const [recordId, trail] of decodeTrailChunk(version.profileId, bytes)) trails!.set(recordId, trail);
-          continue;
-        }
-        const chunk = decodeChunk(version.profileId, bytes);
-        records.push(...chunk.records);
-        removed.push(...chunk.removedRecordIds);
-      } catch (error) {
-        throw fail((error as Error).message);
+      if (index >= version.chunkCount) {
+        const decoded = await this.decodeChunkAt(version, index, (b) => decodeTrailChunk(version.profileId, b), stored);
+        for (const [recordId, trail] of decoded) trails!.set(recordId, trail);
+        continue;
       }
+      const chunk = await this.decodeChunkAt(version, index, (b) => decodeChunk(version.profileId, b), stored);
+      records.push(...chunk.records);
+      removed.push(...chunk.removedRecordIds);
     }
     return {
       records,
@@ -390,7 +492,8 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
 
 const METADATA_COLUMNS =
   'version, chunk_set, chunk_count, trail_chunk_count, chunk_checksums, record_count, removed_count, first_started_at, last_event_at, ' +
-  'compacted_before, cleared_through, member_controls, codec, record_encoding, dictionary_id, raw_bytes, stored_bytes, compacted_at';
+  'compacted_before, cleared_through, member_controls, codec, record_encoding, dictionary_id, raw_bytes, stored_bytes, compacted_at, ' +
+  'chunk_index';
 
 function metadataValues(next: CompressedHistoryVersion): unknown[] {
   return [
@@ -412,5 +515,6 @@ function metadataValues(next: CompressedHistoryVersion): unknown[] {
     types.Long.fromNumber(next.rawBytes),
     types.Long.fromNumber(next.storedBytes),
     new Date(next.compactedAt),
+    next.chunkIndex === null ? null : encodeChunkIndex(next.chunkIndex),
   ];
 }

@@ -1,3 +1,5 @@
+import { CompressedHistoryIndex } from '@vh/domain';
+
 /** The metadata row: which chunk set is current, and what it holds. */
 export interface CompressedHistoryVersion {
   profileId: string;
@@ -23,4 +25,6 @@ export interface CompressedHistoryVersion {
   rawBytes: number;
   storedBytes: number;
   compactedAt: number;
+  /** The chunks' time and id ranges; null for versions written before it (read whole). */
+  chunkIndex: CompressedHistoryIndex | null;
 }

@@ -1,4 +1,4 @@
-import { PlaybackState, ViewingHistoryError, ViewingRecord } from '@vh/domain';
+import { PlaybackState, RecordChunkSpan, spanOfRecordChunk, ViewingHistoryError, ViewingRecord } from '@vh/domain';
 import { ByteReader, ByteWriter, bytesToUuid, uuidToBytes } from './binary';
 
 /**
@@ -113,13 +113,23 @@ export function decodeChunk(profileId: string, bytes: Buffer): HistoryChunk {
  * Records are cut in start-time order, so a chunk covers one stretch of time.
  */
 export function encodeChunks(history: HistoryChunk, maxBytes: number): Buffer[] {
+  return encodeChunksWithSpans(history, maxBytes).chunks;
+}
+
+/** The chunks, and the span of each for the version's index (what a paged read skips by). */
+export function encodeChunksWithSpans(
+  history: HistoryChunk,
+  maxBytes: number,
+): { chunks: Buffer[]; spans: RecordChunkSpan[] } {
   const records = [...history.records].sort((a, b) => a.startedAt - b.startedAt || (a.recordId < b.recordId ? -1 : 1));
   const removed = [...history.removedRecordIds];
-  const out: Buffer[] = [];
+  const chunks: Buffer[] = [];
+  const spans: RecordChunkSpan[] = [];
   const split = (part: ViewingRecord[], ids: string[]) => {
     const encoded = encodeChunk({ records: part, removedRecordIds: ids });
     if (encoded.length <= maxBytes || part.length + ids.length <= 1) {
-      out.push(encoded);
+      chunks.push(encoded);
+      spans.push(spanOfRecordChunk({ records: part, removedRecordIds: ids }));
       return;
     }
     if (part.length > 1 || ids.length === 0) {
@@ -133,7 +143,7 @@ export function encodeChunks(history: HistoryChunk, maxBytes: number): Buffer[] 
     }
   };
   split(records, removed);
-  return out;
+  return { chunks, spans };
 }
 
 function stringTable(values: string[]): Map<string, number> {

@@ -1,4 +1,4 @@
-import { PLAYBACK_EVENT_TYPES, PlaybackEvent, SessionTrail } from '@vh/domain';
+import { PLAYBACK_EVENT_TYPES, PlaybackEvent, SessionTrail, spanOfTrailChunk, TrailChunkSpan } from '@vh/domain';
 import { ByteReader, ByteWriter, bytesToUuid, uuidToBytes } from './binary';
 import { MalformedChunkError } from './history-chunk.codec';
 
@@ -39,6 +39,19 @@ export function encodeTrailChunk(trails: ReadonlyMap<string, SessionTrail>): Buf
   for (const e of events) w.varint(titles.get(e.titleId)!);
   for (const e of events) w.varint(devices.get(e.deviceId)!);
   return w.toBuffer();
+}
+
+/** Only the recordIds of a trail chunk (they come before its events): what a paged read looks up. */
+export function decodeTrailChunkRecordIds(bytes: Buffer): string[] {
+  try {
+    const r = new ByteReader(bytes);
+    if (!r.bytes(MAGIC.length).equals(MAGIC)) throw new MalformedChunkError('not a trail chunk');
+    for (let table = 0; table < 2; table++) for (let i = r.varint(); i > 0; i--) r.string();
+    return Array.from({ length: r.varint() }, () => bytesToUuid(r.bytes(16)));
+  } catch (error) {
+    if (error instanceof MalformedChunkError) throw error;
+    throw new MalformedChunkError((error as Error).message);
+  }
 }
 
 export function isTrailChunk(bytes: Buffer): boolean {
@@ -99,19 +112,36 @@ export function decodeTrailChunk(profileId: string, bytes: Buffer): Map<string, 
 
 /** Splits trails into chunks of at most `maxBytes` encoded (one trail is never split). */
 export function encodeTrailChunks(trails: ReadonlyMap<string, SessionTrail>, maxBytes: number): Buffer[] {
-  const out: Buffer[] = [];
+  return encodeTrailChunksWithSpans(trails, maxBytes).chunks;
+}
+
+/**
+ * The chunks cut in recordId order, so that their id ranges do not overlap, and the span of each for
+ * the version's index: a paged read finds the trail of one session by its id.
+ */
+export function encodeTrailChunksWithSpans(
+  trails: ReadonlyMap<string, SessionTrail>,
+  maxBytes: number,
+): { chunks: Buffer[]; spans: TrailChunkSpan[] } {
+  const chunks: Buffer[] = [];
+  const spans: TrailChunkSpan[] = [];
   const split = (part: [string, SessionTrail][]) => {
-    const encoded = encodeTrailChunk(new Map(part));
+    const map = new Map(part);
+    const encoded = encodeTrailChunk(map);
     if (encoded.length <= maxBytes || part.length <= 1) {
-      if (part.length > 0) out.push(encoded);
+      const span = spanOfTrailChunk(map);
+      if (span !== null) {
+        chunks.push(encoded);
+        spans.push(span);
+      }
       return;
     }
     const half = Math.ceil(part.length / 2);
     split(part.slice(0, half));
     split(part.slice(half));
   };
-  split([...trails]);
-  return out;
+  split([...trails].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return { chunks, spans };
 }
 
 const zigzag = (value: number) => (value >= 0 ? value * 2 : -value * 2 - 1);

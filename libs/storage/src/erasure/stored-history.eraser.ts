@@ -116,6 +116,7 @@ export class StoredHistoryEraser {
         clearedThrough: null,
         // Settings and titles removed are the profile's too: an erased profile starts from the defaults.
         memberControls: null,
+        chunkIndex: null,
         codec: ZSTD_CODEC,
         recordEncoding: RECORD_ENCODING,
         dictionaryId: 0,

@@ -140,4 +140,12 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
       `ALTER TABLE ${ks}.compressed_history ADD IF NOT EXISTS member_controls text`,
     ],
   },
+  {
+    version: 7,
+    description: 'chunk index of compressed versions (paged reads decode only the chunks a page needs)',
+    statements: (ks) => [
+      // Per record chunk its startedAt range, per trail chunk its recordId range (chunk-index.codec.ts).
+      `ALTER TABLE ${ks}.compressed_history ADD IF NOT EXISTS chunk_index blob`,
+    ],
+  },
 ];

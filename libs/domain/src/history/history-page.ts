@@ -1,0 +1,219 @@
+import { ViewingEvent } from '../events/viewing-event';
+import { CompressedHistory, SessionTrail } from './compressed-history';
+import { foldHistory, isVisible, visibleRecords } from './history-fold';
+import { HistoryPage, HistoryQuery, pageOfHistory } from './history-query';
+import { compareRecordsNewestFirst, ViewingRecord } from './viewing-record';
+
+/** A record chunk as the version's index describes it: the startedAt range of its records. */
+export interface RecordChunkSpan {
+  /** Null for a chunk without records (removed ids only). */
+  firstStartedAt: number | null;
+  lastStartedAt: number | null;
+  records: number;
+  removedRecordIds: number;
+}
+
+/** A trail chunk as the index describes it: trails are cut in recordId order, so ranges do not overlap. */
+export interface TrailChunkSpan {
+  firstRecordId: string;
+  lastRecordId: string;
+  trails: number;
+}
+
+/** Per compressed version: enough to read one page without decoding the whole history (issue 12 §3). */
+export interface CompressedHistoryIndex {
+  recordChunks: readonly RecordChunkSpan[];
+  trailChunks: readonly TrailChunkSpan[];
+}
+
+export interface RecordChunk {
+  records: ViewingRecord[];
+  removedRecordIds: string[];
+}
+
+/** One compressed version, read chunk by chunk (the port the paged read needs; storage implements it). */
+export interface ChunkedCompressedHistory {
+  clearedThrough: number | null;
+  compactedBefore: number | null;
+  index: CompressedHistoryIndex;
+  recordChunk(index: number): Promise<RecordChunk>;
+  trailChunk(index: number): Promise<ReadonlyMap<string, SessionTrail>>;
+  /**
+   * The recordIds of a trail chunk, cheaper than its trails (cached by storage): a new live session's id
+   * falls in some chunk's range, and without this every such chunk would be decoded on every page.
+   */
+  trailChunkIds(index: number): Promise<ReadonlySet<string>>;
+}
+
+export function spanOfRecordChunk(chunk: RecordChunk): RecordChunkSpan {
+  let first: number | null = null;
+  let last: number | null = null;
+  for (const r of chunk.records) {
+    if (first === null || r.startedAt < first) first = r.startedAt;
+    if (last === null || r.startedAt > last) last = r.startedAt;
+  }
+  return {
+    firstStartedAt: first,
+    lastStartedAt: last,
+    records: chunk.records.length,
+    removedRecordIds: chunk.removedRecordIds.length,
+  };
+}
+
+/** Null for an empty chunk (never written). */
+export function spanOfTrailChunk(trails: ReadonlyMap<string, SessionTrail>): TrailChunkSpan | null {
+  let first: string | null = null;
+  let last: string | null = null;
+  for (const id of trails.keys()) {
+    if (first === null || id < first) first = id;
+    if (last === null || id > last) last = id;
+  }
+  return first === null ? null : { firstRecordId: first, lastRecordId: last!, trails: trails.size };
+}
+
+/**
+ * One page of the merged history, equal to `pageOfHistory(visibleRecords(foldHistory(live, whole)), query)`
+ * (property-tested against it), decoding only the chunks the page needs:
+ * - the live sessions are folded onto just the compressed records they touch, found through the trail
+ *   index (by recordId) and their trail's first event (the record's startedAt, by time range), with the
+ *   removed ids (chunks holding them) that keep a removed session hidden;
+ * - record chunks are then read newest first, from the cursor on, until the page plus one record is
+ *   certainly ahead of every chunk not read: memory is the page and a few chunks, whatever the history.
+ * Falls back to the whole history where a live session may touch a record without a trail (versions
+ * written before trails, or past COMPACTION_TRAIL_RETENTION_DAYS): it could not be found by id.
+ */
+export async function pageOfChunkedHistory(
+  liveEvents: readonly ViewingEvent[],
+  compressed: ChunkedCompressedHistory,
+  query: HistoryQuery,
+): Promise<HistoryPage> {
+  const { index } = compressed;
+  const loaded = new Map<number, RecordChunk>();
+  const recordChunk = async (i: number) => {
+    let chunk = loaded.get(i);
+    if (chunk === undefined) loaded.set(i, (chunk = await compressed.recordChunk(i)));
+    return chunk;
+  };
+
+  const liveSessions = new Set<string>();
+  for (const event of liveEvents) if ('playbackSessionId' in event) liveSessions.add(event.playbackSessionId);
+  const touched = await touchedRecords(liveSessions, compressed, recordChunk);
+  if (touched === null) return pageOfHistory(visibleRecords(foldHistory(liveEvents, await whole(compressed))), query);
+
+  const removedRecordIds: string[] = [];
+  if (liveSessions.size > 0) {
+    for (const [i, span] of index.recordChunks.entries()) {
+      if (span.removedRecordIds > 0) removedRecordIds.push(...(await recordChunk(i)).removedRecordIds);
+    }
+  }
+  const folded = foldHistory(liveEvents, {
+    records: touched.records,
+    removedRecordIds,
+    clearedThrough: compressed.clearedThrough,
+    compactedBefore: compressed.compactedBefore,
+    trails: touched.trails,
+  });
+
+  // The records that may make the page, newest first, at most limit + 1 of them.
+  let candidates: ViewingRecord[] = [];
+  const offer = (records: Iterable<ViewingRecord>) => {
+    for (const record of records) if (isVisible(record, folded) && matches(record, query)) candidates.push(record);
+    candidates = candidates.sort(compareRecordsNewestFirst).slice(0, query.limit + 1);
+  };
+  offer(folded.records.values());
+  const order = index.recordChunks
+    .map((span, i) => ({ span, i }))
+    .filter(({ span }) => span.records > 0 && mayHold(span, query))
+    .sort((a, b) => b.span.lastStartedAt! - a.span.lastStartedAt! || b.i - a.i);
+  for (const { span, i } of order) {
+    const full = candidates.length > query.limit;
+    if (full && candidates[query.limit].startedAt > span.lastStartedAt!) break;
+    const chunk = await recordChunk(i);
+    offer(chunk.records.filter((record) => !liveSessions.has(record.recordId)));
+    // Chunks read only for the page need not stay (those of the live fold are few).
+    if (!touched.chunks.has(i) && span.removedRecordIds === 0) loaded.delete(i);
+  }
+  return pageOfHistory(candidates, query);
+}
+
+/**
+ * The compressed records (and their trails) of live sessions; null when one may exist that cannot be
+ * found by id (some record has no trail).
+ */
+async function touchedRecords(
+  sessions: ReadonlySet<string>,
+  compressed: ChunkedCompressedHistory,
+  recordChunk: (i: number) => Promise<RecordChunk>,
+): Promise<{ records: ViewingRecord[]; trails: Map<string, SessionTrail>; chunks: Set<number> } | null> {
+  const result = { records: [] as ViewingRecord[], trails: new Map<string, SessionTrail>(), chunks: new Set<number>() };
+  if (sessions.size === 0) return result;
+  const { recordChunks, trailChunks } = compressed.index;
+  const records = recordChunks.reduce((n, s) => n + s.records, 0);
+  const trailed = trailChunks.reduce((n, s) => n + s.trails, 0);
+  if (trailed !== records) return null;
+  for (const [j, span] of trailChunks.entries()) {
+    const inRange = [...sessions].filter((id) => id >= span.firstRecordId && id <= span.lastRecordId);
+    if (inRange.length === 0) continue;
+    const ids = await compressed.trailChunkIds(j);
+    const wanted = inRange.filter((id) => ids.has(id));
+    if (wanted.length === 0) continue;
+    const trails = await compressed.trailChunk(j);
+    for (const id of wanted) {
+      const trail = trails.get(id);
+      if (trail !== undefined && trail.length > 0) result.trails.set(id, trail);
+    }
+  }
+  for (const [id, trail] of result.trails) {
+    // A record is the fold of its trail: it starts at the trail's first event.
+    const startedAt = trail[0].occurredAt;
+    let record: ViewingRecord | undefined;
+    for (const [i, span] of recordChunks.entries()) {
+      if (span.records === 0 || span.firstStartedAt! > startedAt || span.lastStartedAt! < startedAt) continue;
+      record = (await recordChunk(i)).records.find((r) => r.recordId === id);
+      if (record !== undefined) {
+        result.chunks.add(i);
+        break;
+      }
+    }
+    if (record === undefined) return null;
+    result.records.push(record);
+  }
+  return result;
+}
+
+/** The whole compressed history, trails included. */
+async function whole(compressed: ChunkedCompressedHistory): Promise<CompressedHistory> {
+  const records: ViewingRecord[] = [];
+  const removedRecordIds: string[] = [];
+  const trails = new Map<string, SessionTrail>();
+  for (let i = 0; i < compressed.index.recordChunks.length; i++) {
+    const chunk = await compressed.recordChunk(i);
+    records.push(...chunk.records);
+    removedRecordIds.push(...chunk.removedRecordIds);
+  }
+  for (let j = 0; j < compressed.index.trailChunks.length; j++) {
+    for (const [id, trail] of await compressed.trailChunk(j)) trails.set(id, trail);
+  }
+  return {
+    records,
+    removedRecordIds,
+    clearedThrough: compressed.clearedThrough,
+    compactedBefore: compressed.compactedBefore,
+    trails,
+  };
+}
+
+/** After the cursor and within the query's filters, as `pageOfHistory` decides. */
+function matches(record: ViewingRecord, query: HistoryQuery): boolean {
+  if (query.cursor && compareRecordsNewestFirst(record, { ...record, ...query.cursor }) <= 0) return false;
+  if (query.from !== undefined && record.startedAt < query.from) return false;
+  if (query.to !== undefined && record.startedAt >= query.to) return false;
+  return query.titleId === undefined || record.titleId === query.titleId;
+}
+
+/** Whether a chunk of this span may hold a record after the cursor and within from/to. */
+function mayHold(span: RecordChunkSpan, query: HistoryQuery): boolean {
+  if (query.from !== undefined && span.lastStartedAt! < query.from) return false;
+  if (query.to !== undefined && span.firstStartedAt! >= query.to) return false;
+  return query.cursor === undefined || span.firstStartedAt! <= query.cursor.startedAt;
+}
