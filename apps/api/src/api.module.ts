@@ -3,13 +3,17 @@ import { BullBoardModule } from '@bull-board/nestjs';
 import { Module } from '@nestjs/common';
 import { ViewingHistoryConfigModule } from '@vh/config';
 import { DeadLettersModule } from '@vh/dead-letters';
-import { AuthModule, ObservabilityModule, OperatorOnlyMiddleware } from '@vh/http';
+import { AuthModule, ConsoleSessionModule, ObservabilityModule, OperatorOnlyMiddleware } from '@vh/http';
 import { ViewingEventPublisher } from '@vh/messaging';
 import { StorageModule } from '@vh/storage';
 import { BulkHistoryController } from './history/bulk-history.controller';
 import { CompactionRequests } from './shared/compaction-requests';
 import { CompactionsController } from './admin/compactions.controller';
+import { ConsoleController } from './console/console.controller';
+import { OperationsOverview } from './console/operations-overview';
+import { OverviewController } from './console/overview.controller';
 import { DeadLettersController } from './dead-letters/dead-letters.controller';
+import { ProfileInspectionController } from './history/profile-inspection.controller';
 import { HistoryController } from './history/history.controller';
 import { HistoryDeletion } from './history/history-deletion';
 import { HistoryExport } from './history/history-export';
@@ -20,13 +24,29 @@ import { ViewingHistoryReader } from './history/viewing-history.reader';
     ViewingHistoryConfigModule,
     ObservabilityModule,
     AuthModule,
+    ConsoleSessionModule,
     StorageModule,
     DeadLettersModule,
     // Operators' view of the compaction queue, under the admin routes; an Express router that Nest's
     // guards do not reach, so it gets the operator check as its own middleware.
     BullBoardModule.forRoot({ route: '/admin/queues', adapter: ExpressAdapter, middleware: OperatorOnlyMiddleware }),
   ],
-  controllers: [HistoryController, BulkHistoryController, CompactionsController, DeadLettersController],
-  providers: [ViewingHistoryReader, HistoryExport, HistoryDeletion, ViewingEventPublisher, CompactionRequests],
+  controllers: [
+    HistoryController,
+    BulkHistoryController,
+    CompactionsController,
+    DeadLettersController,
+    ProfileInspectionController,
+    OverviewController,
+    ConsoleController,
+  ],
+  providers: [
+    ViewingHistoryReader,
+    HistoryExport,
+    HistoryDeletion,
+    ViewingEventPublisher,
+    CompactionRequests,
+    OperationsOverview,
+  ],
 })
 export class ApiModule {}

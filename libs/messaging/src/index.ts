@@ -5,3 +5,4 @@ export * from './dead-letter.publisher';
 export * from './event-log.consumer';
 export * from './profile-event-log.reader';
 export * from './event-log-stalls';
+export * from './event-log-lag';
