@@ -600,7 +600,11 @@ async function profile(profileId) {
                 { label: 'kind', cell: (r) => r.kind },
                 { label: 'bytes', cell: (r) => fmt(r.storedBytes), num: true },
                 { label: 'sha256 (first 128 bits)', cell: (r) => h('code', {}, r.checksum) },
-                { label: 'intact', cell: (r) => state(r.intact ? 'up' : 'down') },
+                {
+                  label: 'intact',
+                  cell: (r) =>
+                    h('span', { class: r.intact ? 'up' : 'down' }, r.intact ? 'yes' : 'NO: corrupt or missing'),
+                },
               ],
               c.chunks,
             ),
@@ -612,7 +616,7 @@ async function profile(profileId) {
         h('h3', { id: 'p-history' }, 'History (newest first)'),
         table(
           [
-            { label: 'started', cell: (r) => r.startedAt },
+            { label: 'started', cell: (r) => new Date(r.startedAt).toISOString() },
             { label: 'title', cell: (r) => r.titleId },
             { label: 'device', cell: (r) => r.deviceId },
             { label: 'state', cell: (r) => r.state },
