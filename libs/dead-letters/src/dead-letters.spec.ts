@@ -11,7 +11,7 @@ function message(value: Buffer | null, headers: Record<string, string>): KafkaMe
     offset: '42',
     size: 0,
     headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Buffer.from(v)])),
-  };
+  } as KafkaMessage;
 }
 
 describe('toView', () => {
