@@ -4,13 +4,17 @@ import { Module } from '@nestjs/common';
 import { ViewingHistoryConfigModule } from '@vh/config';
 import { DeadLettersModule } from '@vh/dead-letters';
 import { ErasureModule } from '@vh/erasure';
-import { AuthModule, ObservabilityModule, OperatorOnlyMiddleware } from '@vh/http';
+import { AuthModule, ConsoleSessionModule, ObservabilityModule, OperatorOnlyMiddleware } from '@vh/http';
 import { ViewingEventPublisher } from '@vh/messaging';
 import { StorageModule } from '@vh/storage';
 import { BulkHistoryController } from './history/bulk-history.controller';
 import { CompactionRequests } from './shared/compaction-requests';
 import { CompactionsController } from './admin/compactions.controller';
+import { ConsoleController } from './console/console.controller';
+import { OperationsOverview } from './console/operations-overview';
+import { OverviewController } from './console/overview.controller';
 import { DeadLettersController } from './dead-letters/dead-letters.controller';
+import { ProfileInspectionController } from './history/profile-inspection.controller';
 import { HistoryController } from './history/history.controller';
 import { ProfileErasure } from './erasure/profile-erasure';
 import { ProfileErasureController } from './erasure/profile-erasure.controller';
@@ -24,6 +28,7 @@ import { ProfileSettingsController } from './history/profile-settings.controller
     ViewingHistoryConfigModule,
     ObservabilityModule,
     AuthModule,
+    ConsoleSessionModule,
     StorageModule,
     DeadLettersModule,
     ErasureModule,
@@ -38,6 +43,9 @@ import { ProfileSettingsController } from './history/profile-settings.controller
     ProfileSettingsController,
     DeadLettersController,
     ProfileErasureController,
+    ProfileInspectionController,
+    OverviewController,
+    ConsoleController,
   ],
   providers: [
     ViewingHistoryReader,
@@ -46,6 +54,7 @@ import { ProfileSettingsController } from './history/profile-settings.controller
     ViewingEventPublisher,
     CompactionRequests,
     ProfileErasure,
+    OperationsOverview,
   ],
 })
 export class ApiModule {}

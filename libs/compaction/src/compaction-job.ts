@@ -122,6 +122,25 @@ export async function describeCompactionJob(queue: Queue, jobId: string) {
   const state = await queue.getJobState(jobId);
   const job = state === 'unknown' ? undefined : await Job.fromId(queue, jobId);
   if (!job) return null;
+  return compactionJobView(job, state);
+}
+
+/** The most recent jobs (newest first, at most `limit`) and how many the queue holds in each state. */
+export async function recentCompactionJobs(queue: Queue, limit: number) {
+  const states = ['active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed'] as const;
+  const [counts, jobs] = await Promise.all([
+    queue.getJobCounts(...states, 'paused'),
+    queue.getJobs([...states], 0, limit - 1, false),
+  ]);
+  const newest = jobs
+    .filter((job): job is Job => job !== undefined && job !== null)
+    .sort((a, b) => b.timestamp - a.timestamp)
+    .slice(0, limit);
+  const views = await Promise.all(newest.map(async (job) => compactionJobView(job, await job.getState())));
+  return { counts, jobs: views };
+}
+
+function compactionJobView(job: Job, state: string) {
   return {
     jobId: job.id,
     kind: job.name === COMPACTION_JOB.sweep ? 'sweep' : 'profile',

@@ -80,6 +80,10 @@ export const environmentSchema = z.object({
   HTTP_MAX_EVENT_LOOP_DELAY_MS: int(100, 0, 60_000),
   /** SIGTERM: how long an app may drain before it exits anyway. */
   SHUTDOWN_TIMEOUT_MS: int(15_000, 100),
+  // The console's session: at most this long, and never past the expiry of the token it was made from.
+  CONSOLE_SESSION_TTL_SECONDS: int(1_800, 1, 43_200),
+  // auto: Secure when the request came over TLS (directly or X-Forwarded-Proto: https); always: every time.
+  CONSOLE_COOKIE_SECURE: z.enum(['auto', 'always']).default('auto'),
 
   EVENT_BATCH_MAX: int(500, 1, 10_000),
   EVENT_MAX_CLOCK_SKEW_MS: int(5 * 60_000, 0),
@@ -218,6 +222,8 @@ export class AppConfig {
       maxInFlight: number;
       maxEventLoopDelayMs: number;
       shutdownTimeoutMs: number;
+      consoleSessionTtlSeconds: number;
+      consoleCookieSecure: 'auto' | 'always';
     },
     readonly events: { maxBatchSize: number; maxClockSkewMs: number; maxEventAgeMs: number },
     readonly history: {
@@ -334,6 +340,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxInFlight: e.HTTP_MAX_IN_FLIGHT,
       maxEventLoopDelayMs: e.HTTP_MAX_EVENT_LOOP_DELAY_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      consoleSessionTtlSeconds: e.CONSOLE_SESSION_TTL_SECONDS,
+      consoleCookieSecure: e.CONSOLE_COOKIE_SECURE,
     },
     { maxBatchSize: e.EVENT_BATCH_MAX, maxClockSkewMs: e.EVENT_MAX_CLOCK_SKEW_MS, maxEventAgeMs: e.EVENT_MAX_AGE_MS },
     {

@@ -9,3 +9,6 @@ export * from './auth/authorize';
 export * from './auth/auth.module';
 export * from './auth/operator-only.middleware';
 export * from './openapi/api-error-responses';
+export * from './auth/request-caller';
+export * from './console-session/console-sessions';
+export * from './console-session/console-session.module';

@@ -6,3 +6,4 @@ export * from './event-log.consumer';
 export * from './profile-event-log.reader';
 export * from './event-log-stalls';
 export * from './event-log-envelope';
+export * from './event-log-lag';

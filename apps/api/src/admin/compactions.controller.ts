@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
 import { z } from 'zod/v4';
 import { InvalidInputError } from '@vh/domain';
 import { ApiErrorResponses, Authorize, SCOPES } from '@vh/http';
@@ -40,6 +40,15 @@ export class CompactionsController {
       };
     }
     return { jobId: await this.requests.sweep(request.profileIds, request.dryRun), kind: 'sweep' };
+  }
+
+  /** The newest jobs (`?limit=`, at most 200) with state, progress, outcome and failure reason; queue depth. */
+  @Get()
+  recent(@Query('limit') limit?: string) {
+    const { value } = parseWith(z.object({ value: z.coerce.number().int().min(1).max(200).default(50) }), {
+      value: limit,
+    });
+    return this.requests.recent(value);
   }
 
   @Get(':id')

@@ -10,6 +10,7 @@ import {
   enqueueProfileCompaction,
   enqueueSweep,
   ReadPathCompactionTrigger,
+  recentCompactionJobs,
 } from '@vh/compaction';
 import { DependencyUnavailableError, ViewingEvent } from '@vh/domain';
 
@@ -72,6 +73,11 @@ export class CompactionRequests implements OnModuleInit, OnApplicationShutdown {
 
   async describe(id: string): Promise<CompactionJobView | null> {
     return this.withRedis(() => describeCompactionJob(this.connected(), id));
+  }
+
+  /** The newest jobs (for the console) and the queue's depth by state. */
+  async recent(limit: number) {
+    return this.withRedis(() => recentCompactionJobs(this.connected(), limit));
   }
 
   /** Netflix-style: a read that finds a large live partition asks for its roll-up. Best effort. */

@@ -60,6 +60,8 @@ export class AccessTokens {
       subject: payload.sub ?? 'unknown',
       scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : []),
       profiles: new Set(profiles),
+      expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
+      via: 'bearer',
     };
     // exp is required above, so it is a number here.
     this.verified.set(match[1], caller, payload.exp!);

@@ -1,9 +1,11 @@
-import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, Optional, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { ForbiddenError } from '@vh/domain';
 import { AccessTokens } from './access-tokens';
+import { ConsoleSessions } from '../console-session/console-sessions';
 import { Caller, mayActOnProfile, Scope } from './caller';
+import { identifyCaller } from './request-caller';
 
 export interface AccessRule {
   /** The scope the route needs. */
@@ -28,19 +30,21 @@ export function callerOf(request: Request): Caller {
   return caller;
 }
 
-/** Global guard: 401 without a valid token, 403 without the scope or the profile. Deny by default. */
+/** Global guard: 401 without a valid token (or console session), 403 without the scope or the profile. Deny by default. */
 @Injectable()
 export class AuthorizationGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: AccessTokens,
+    /** Present in the API only (the console): a session cookie then stands for an operator token. */
+    @Optional() private readonly sessions?: ConsoleSessions,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC, targets)) return true;
     const request = context.switchToHttp().getRequest<Request>();
-    const caller = await this.tokens.verify(request.header('authorization'));
+    const caller = await identifyCaller(request, this.tokens, this.sessions);
     (request as Request & { caller?: Caller }).caller = caller;
     const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, targets);
     if (!rule) throw new ForbiddenError('this route is not open to any token');

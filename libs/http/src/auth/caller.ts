@@ -34,6 +34,10 @@ export interface Caller {
   subject: string;
   scopes: ReadonlySet<string>;
   profiles: ReadonlySet<string>;
+  /** When the credentials stop working (epoch ms): the token's exp, or the console session's end. */
+  expiresAt?: number;
+  /** How the caller proved itself: a bearer token, or a console session cookie (operators only). */
+  via?: 'bearer' | 'session';
 }
 
 export function mayActOnProfile(caller: Caller, scope: Scope, profileId: string, anyProfileScope?: Scope): boolean {

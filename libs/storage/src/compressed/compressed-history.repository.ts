@@ -312,6 +312,30 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     });
   }
 
+  /**
+   * Every chunk of a version with its stored size and whether it still matches its checksum (operators'
+   * view of a profile; reads each chunk, bounded by COMPACTION_CHUNK_MAX_BYTES, one at a time).
+   */
+  async describeChunks(
+    version: CompressedHistoryVersion,
+  ): Promise<
+    { index: number; kind: 'records' | 'trail'; storedBytes: number | null; checksum: string; intact: boolean }[]
+  > {
+    const chunks = [];
+    for (let index = 0; index < version.chunkCount + version.trailChunkCount; index++) {
+      const data = await this.readChunk(version.profileId, version.chunkSet, index);
+      const checksum = version.chunkChecksums[index] ?? '';
+      chunks.push({
+        index,
+        kind: index < version.chunkCount ? ('records' as const) : ('trail' as const),
+        storedBytes: data?.length ?? null,
+        checksum,
+        intact: data !== null && checksumOf(data) === checksum,
+      });
+    }
+    return chunks;
+  }
+
   private async readChunk(profileId: string, chunkSet: string, index: number): Promise<Buffer | null> {
     const result = await this.run(() =>
       this.client.execute(
