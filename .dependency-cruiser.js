@@ -1,10 +1,11 @@
 /**
  * The architecture, enforced (issue 18): the layers of docs/architecture.md as rules, run by `npm run lint`.
- *   domain, config, metrics  <  storage, messaging  <  erasure  <  ingestion, compaction, http  <  apps
+ *   domain, config, metrics  <  storage, messaging  <  erasure  <  ingestion, compaction, http, dead-letters  <  apps
  * A rule names what may NOT be imported; a violation fails CI.
  */
 const LIB = (names) => `^libs/(${names.join('|')})/`;
-const LOWER = { storage: ['ingestion', 'compaction', 'http'], messaging: ['ingestion', 'compaction', 'http'] };
+const SERVICES = ['ingestion', 'compaction', 'http', 'dead-letters'];
+const LOWER = { storage: SERVICES, messaging: SERVICES };
 
 module.exports = {
   forbidden: [
@@ -35,7 +36,7 @@ module.exports = {
       severity: 'error',
       comment: 'config and metrics sit beside domain: they import no other lib but domain.',
       from: { path: '^libs/(config|metrics)/' },
-      to: { path: LIB(['storage', 'messaging', 'ingestion', 'compaction', 'http']) },
+      to: { path: LIB(['storage', 'messaging', ...SERVICES]) },
     },
     {
       name: 'storage-below-services',
@@ -52,7 +53,7 @@ module.exports = {
     {
       name: 'erasure-below-services',
       severity: 'error',
-      comment: 'Profile keys (docs/adr/0007) stand on storage and messaging; the services stand on them.',
+      comment: 'Profile keys (docs/adr/0009) stand on storage and messaging; the services stand on them.',
       from: { path: '^libs/erasure/' },
       to: { path: LIB(['ingestion', 'compaction', 'http']) },
     },
@@ -65,9 +66,10 @@ module.exports = {
     {
       name: 'services-do-not-import-each-other',
       severity: 'error',
-      comment: 'ingestion, compaction and http are one floor: each stands on storage/messaging, not on another.',
-      from: { path: '^libs/(ingestion|compaction|http)/' },
-      to: { path: '^libs/(ingestion|compaction|http)/', pathNot: '^libs/$1/' },
+      comment:
+        'ingestion, compaction, http and dead-letters are one floor: each stands on storage/messaging, not on another.',
+      from: { path: '^libs/(ingestion|compaction|http|dead-letters)/' },
+      to: { path: '^libs/(ingestion|compaction|http|dead-letters)/', pathNot: '^libs/$1/' },
     },
     {
       name: 'no-lib-imports-an-app',

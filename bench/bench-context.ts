@@ -152,6 +152,15 @@ export async function readHistory(ctx: BenchContext, profileId: string, walkPage
   return seen;
 }
 
+/**
+ * When the apps run under bench/profiling/cpu-profile-preload.js: the measured window opens here, so
+ * their CPU profiles leave out start-up and warm-up. A no-op otherwise.
+ */
+export function profileFromHere(pid: number | undefined): void {
+  if (pid !== undefined && (process.env.VH_APP_NODE_ARGS ?? '').includes('cpu-profile-preload'))
+    process.kill(pid, 'SIGWINCH');
+}
+
 /** CPU seconds (user + system) a process has used so far, from /proc; null where it cannot be read. */
 export function cpuSeconds(pid: number | undefined): number | null {
   if (pid === undefined) return null;

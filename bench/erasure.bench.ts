@@ -7,7 +7,7 @@ import { ProfileKeyOpener, ProfileKeys, ProfileKeySealer, ProfileKeyStore } from
 import { LogMessage, openPlaintext } from '@vh/messaging';
 
 /**
- * What sealing costs per event (docs/adr/0007): CPU of the collector's work per event (validate + encode,
+ * What sealing costs per event (docs/adr/0009): CPU of the collector's work per event (validate + encode,
  * with and without sealing) and of ingest's (open + decode, with and without), in this process, keys
  * warm in memory (a key is read from Cassandra once per profile per PROFILE_KEYS_CACHE_MS). The baseline
  * (plain) is measured in the same run, interleaved, so the ratio is what counts on a noisy machine.

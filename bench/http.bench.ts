@@ -11,8 +11,9 @@ import { AppProcess } from '../test/support/app-process';
 import { syntheticHistory } from '../test/support/event-log';
 import { freePort } from '../test/support/free-port';
 import { watchSession, WirePlaybackEvent } from '../test/support/playback-events';
+import { readVsRaw } from './raw-read';
 import { OpenLoopRequest, openLoop } from './open-loop';
-import { BenchContext, cpuProfile, percentile, round, servicePid, settle } from './bench-context';
+import { BenchContext, cpuProfile, profileFromHere, percentile, round, servicePid, settle } from './bench-context';
 import { chunk } from './ingest.bench';
 
 export interface HttpParams {
@@ -165,6 +166,8 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     const warmUp = () => closedLoopMixedLoad(target(), 4, Math.min(5, params.seconds));
     await settle(ctx.config.cassandra.keyspace);
     await warmUp();
+    profileFromHere(api.pid);
+    profileFromHere(collector.pid);
     const levels: LevelResult[] = [];
     for (const connections of params.concurrency)
       levels.push(await closedLoopMixedLoad(target(), connections, params.seconds));
@@ -173,6 +176,18 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     const clean = levels.filter((l) => l.errorRate < 0.01);
     const best = Math.max(...clean.map((l) => l.requestsPerSecond));
     const sustainable = clean.find((l) => l.requestsPerSecond >= 0.9 * best) ?? levels[0];
+    // Reads only, at the sustainable concurrency: the API against the bare server doing the same reads.
+    const readsVsRaw = await readVsRaw(
+      {
+        apiUrl: api.url,
+        apiPid: api.pid,
+        readToken: recommenderToken,
+        keyspace: ctx.config.cassandra.keyspace,
+        path: () => historyPath(target()),
+      },
+      sustainable.connections ?? 8,
+      params.seconds,
+    );
 
     // The operator's setting: the in-flight bound of each app at the sustainable concurrency (and the
     // default event loop delay bound).
@@ -200,6 +215,7 @@ export async function http(ctx: BenchContext, params: HttpParams) {
         parameters: { ...params, readWriteRatio: '9:1', profiles: profileIds.length },
         levels,
         sustainable,
+        readsVsRaw,
         inFlightBound: Number(bound),
         offeredRate: rate,
         atSustainableWithBound: bounded,
@@ -233,6 +249,7 @@ async function collectorThroughput(
       events.push(...watchSession(profiles[events.length % profiles.length], 'title-1', Date.now() - 3_600_000));
     return events.slice(0, params.collectorBatch);
   };
+  profileFromHere(collector.pid);
   const { result: result, cpu } = await cpuProfile({ collector: collector.pid, kafka: servicePid('kafka') }, () =>
     autocannon({
       url: `${collector.url}/v1/events`,

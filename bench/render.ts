@@ -84,7 +84,17 @@ ${
     ? `| \`ingest_replay_vs_ceiling\` | ${summary.ingest_replay_vs_ceiling} | the same; a fresh group replays the topic, nothing produced meanwhile | 0.7 | ${status(summary.ingest_replay_vs_ceiling, 0.7)} |
 `
     : ''
-}| \`collector_events_per_s\` | ${n(summary.collector_events_per_s)} | raw kafkajs producer: ${n(col.rawProducerEventsPerSecond)} (ratio ${col.ratio}) | | |
+}${
+    summary.ingest_vs_raw_pipeline != null
+      ? `| \`ingest_vs_raw_pipeline\` | ${summary.ingest_vs_raw_pipeline} | replay against the least pipeline of the same libraries: ${n(ing.rawPipeline.eventsPerSecond)} events/s | 0.9 | ${status(summary.ingest_vs_raw_pipeline, 0.9)} |
+`
+      : ''
+  }${
+    summary.read_vs_raw != null
+      ? `| \`read_vs_raw\` | ${summary.read_vs_raw} | page reads/s at ${mx.readsVsRaw.connections} connections against a bare Node server doing the same reads: ${n(mx.readsVsRaw.raw.readsPerSecond)} | 0.6 | ${status(summary.read_vs_raw, 0.6)} |
+`
+      : ''
+  }| \`collector_events_per_s\` | ${n(summary.collector_events_per_s)} | raw kafkajs producer: ${n(col.rawProducerEventsPerSecond)} (ratio ${col.ratio}) | | |
 | \`read_speedup_avg_10k\` | ${summary.read_speedup_avg_10k}x | the same 10,000 records all live | 5x | ${status(summary.read_speedup_avg_10k, 5)} |
 | \`read_speedup_p99_10k\` | ${summary.read_speedup_p99_10k}x | the same | (Netflix: 1.5x) | ${status(summary.read_speedup_p99_10k, 1.5)} |
 | \`storage_reduction\` | ${summary.storage_reduction}x | the same history in the live table | 10x (Netflix: 6x) | ${status(summary.storage_reduction, 10)} |
@@ -114,7 +124,17 @@ after an outage; nothing is produced meanwhile): **${n(ing.replay.eventsPerSecon
 ${ing.replay.ingestCpuMicrosPerEvent} µs of ingest CPU per event.
 `
     : ''
-}
+}${
+    ing.rawPipeline
+      ? `
+The fair ceiling (\`bench/raw-pipeline.ts\`): the same topic read by a fresh group of the least pipeline built from the
+same libraries in one process (kafkajs eachBatch, JSON.parse, one unlogged batch of ≤ 20 rows per profile, the same
+statement, ${ing.parameters.writeConcurrency} in flight, offsets committed after the writes; no Nest, validation, metrics,
+dead letters or activity index): **${n(ing.rawPipeline.eventsPerSecond)} events/s**, ${ing.rawPipeline.cpuMicrosPerEvent} µs of CPU per event.
+Replay against it: **${ing.vsRawPipeline}**.
+`
+      : ''
+  }
 CPU seconds used (from /proc) and the share of the machine's ${env.machine.cores} cores that was busy:
 
 | run | wall s | ${Object.keys(ing.endToEnd.cpu).join(' | ')} | machine busy |
@@ -156,7 +176,16 @@ reads answered. ${mx.parameters.seconds} s per level. Latencies in ms, accepted 
 |---|---|---|---|---|---|---|---|---|---|---|
 ${mx.levels.map((l: any) => `| ${level(l)}`).join('\n')}
 
-Sustainable load: **${mx.sustainable.connections} connections, ${n(mx.sustainable.requestsPerSecond)} req/s** (the fewest connections reaching 90% of the
+${
+  mx.readsVsRaw
+    ? `Reads only at the sustainable concurrency (${mx.readsVsRaw.connections} connections, ${mx.readsVsRaw.seconds} s twice each, alternated): the API
+**${n(mx.readsVsRaw.api.readsPerSecond)} page reads/s** (${mx.readsVsRaw.api.cpuMicrosPerRead} µs of API CPU per read) against
+${n(mx.readsVsRaw.raw.readsPerSecond)} from a bare Node HTTP server doing the same Cassandra reads, fold, page and JSON
+(\`bench/raw-read-server.ts\`: no Nest, auth, validation, logging or metrics; ${mx.readsVsRaw.raw.cpuMicrosPerRead} µs per read): **${mx.readsVsRaw.ratio}**.
+
+`
+    : ''
+}Sustainable load: **${mx.sustainable.connections} connections, ${n(mx.sustainable.requestsPerSecond)} req/s** (the fewest connections reaching 90% of the
 best error-free throughput). Then an open loop: requests arrive at random (Poisson) at a set rate whether or not earlier
 ones were answered, as independent clients do (\`bench/open-loop.ts\`; autocannon's \`overallRate\` is a per-second quota
 per connection spent closed-loop at the top of each second, which makes bursts, not a rate). First at 90% of the

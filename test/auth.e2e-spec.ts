@@ -42,6 +42,20 @@ describe('authentication and authorisation on every route', () => {
       },
       { name: 'DELETE history', url: `${api.url}/v1/profiles/${owner}/history`, method: 'DELETE', writes: true },
       {
+        name: 'DELETE title',
+        url: `${api.url}/v1/profiles/${owner}/titles/title-1/history`,
+        method: 'DELETE',
+        writes: true,
+      },
+      { name: 'GET settings', url: `${api.url}/v1/profiles/${owner}/settings`, method: 'GET' },
+      {
+        name: 'PUT settings',
+        url: `${api.url}/v1/profiles/${owner}/settings`,
+        method: 'PUT',
+        body: { recording: 'paused' },
+        writes: true,
+      },
+      {
         name: 'DELETE profile (erase)',
         url: `${api.url}/v1/profiles/${owner}`,
         method: 'DELETE',
@@ -171,6 +185,9 @@ describe('authentication and authorisation on every route', () => {
       'GET continue-watching': [strangerDevice, auth.operator],
       'DELETE record': [strangerDevice, auth.recommender, auth.operator],
       'DELETE history': [strangerDevice, auth.recommender, auth.operator],
+      'DELETE title': [strangerDevice, auth.recommender, auth.operator],
+      'GET settings': [strangerDevice, auth.recommender],
+      'PUT settings': [strangerDevice, auth.recommender],
       'DELETE profile (erase)': [strangerDevice, auth.recommender],
       'POST batchGet': [ownerDevice, auth.operator],
       'GET export': [ownerDevice, auth.operator],
@@ -210,6 +227,9 @@ describe('authentication and authorisation on every route', () => {
       'POST /v1/events': [ownerDevice],
       'GET history': [ownerDevice, auth.recommender],
       'DELETE record': [ownerDevice],
+      'DELETE title': [ownerDevice],
+      'GET settings': [ownerDevice, auth.operator],
+      'PUT settings': [ownerDevice, auth.operator],
       'DELETE profile (erase)': [auth.operator],
       'POST batchGet': [auth.recommender],
       'GET export': [auth.recommender],
@@ -224,6 +244,10 @@ describe('authentication and authorisation on every route', () => {
         expect([route.name, status]).toEqual([route.name, route.writes ? 202 : 200]);
       }
     }
+    // The event, the removal, the title removal and two settings changes.
+    await eventually(async () => expect(await eventsOnTheLog()).toBe(5));
+    // The operator's compaction, and the one the title removal asks for (delayed until it is ingested).
+    expect(await jobsQueued()).toBe(2);
     // The event, the removal and the erasure's mark.
     await eventually(async () => expect(await eventsOnTheLog()).toBe(3));
     expect(await jobsQueued()).toBe(1);

@@ -75,7 +75,7 @@ describe('compaction: garbage collection against a stalled worker', () => {
 
   /** Garbage collection as a later job runs it, on a clock far past every grace period. */
   async function collectLater(profileId: string): Promise<number> {
-    return compressed.collectGarbage(profileId, Date.now() + 10 * GRACE_MS);
+    return (await compressed.collectGarbage(profileId, Date.now() + 10 * GRACE_MS)).removed;
   }
 
   beforeAll(async () => {
@@ -148,5 +148,47 @@ describe('compaction: garbage collection against a stalled worker', () => {
     await collectLater(profileId);
     expect(await chunkSets(profileId)).toBe(1);
     expect(await history(profileId)).toEqual(after);
+  });
+
+  it('a worker killed between the switch and marking the old version superseded: readers keep the old chunks for the grace, then they are collected', async () => {
+    const profileId = await oldHistory(20);
+    const first = await new ProfileCompactor(live, compressed, environment.config).compact(profileId, {
+      now: Date.now() - 12 * DAY,
+    });
+    expect(first.status).toBe('compacted');
+    const more = syntheticHistory(1, 5, Date.now() - 20 * DAY).map((e) => ({ ...e, profileId }));
+    expect(await live.append(more)).toEqual([]);
+    const before = await history(profileId);
+    // Version 1's chunk set is now older than twice the grace: only its superseded mark protects it.
+    await new Promise((r) => setTimeout(r, 3 * GRACE_MS));
+    // A reader holds version 1's metadata, read just before the switch.
+    const held = (await compressed.readVersion(profileId))!;
+    expect(held.version).toBe(1);
+
+    // The worker dies right after the switch (COMPACTION_FAIL_POINT=after-switch): version 1 is never marked.
+    const killed = new ProfileCompactor(live, compressed, environment.config).compact(profileId, {
+      onStep: (step) => {
+        if (step === 'after-switch') throw new Error('killed after the switch');
+      },
+    });
+    await expect(killed).rejects.toThrow('killed after the switch');
+    expect((await compressed.readVersion(profileId))?.version).toBe(2);
+
+    // The job runs again at once, as a stalled job is taken over: its garbage collection must spare version 1.
+    const retry = await new ProfileCompactor(live, compressed, environment.config).compact(profileId);
+    expect(await chunkSets(profileId)).toBe(2);
+    expect(retry).toMatchObject({ status: 'up-to-date', fromVersion: 2, garbageChunkSetsWaiting: 1 });
+    const chunk = await environment.cassandra.execute(
+      `SELECT chunk_index FROM ${keyspace()}.compressed_history_chunks WHERE profile_id = ? AND chunk_set = ? AND chunk_index IN ?`,
+      [profileId, held.chunkSet, Array.from({ length: held.chunkCount }, (_, i) => i)],
+      { prepare: true },
+    );
+    expect(chunk.rows).toHaveLength(held.chunkCount);
+    expect(await history(profileId)).toEqual(before);
+
+    // Once the grace has passed since the crash was noticed, the next collection removes it: no leak.
+    expect((await compressed.collectGarbage(profileId, Date.now() + 2 * GRACE_MS)).removed).toBe(1);
+    expect(await chunkSets(profileId)).toBe(1);
+    expect(await history(profileId)).toEqual(before);
   });
 });

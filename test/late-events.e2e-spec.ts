@@ -130,14 +130,15 @@ describe('late and repeated events: part of the history as if they had arrived i
     // The collector stamped its own receive time; the device's time is kept for ordering and display.
     const row = (
       await environment.cassandra.execute(
-        `SELECT occurred_at, accepted_at FROM ${environment.config.cassandra.keyspace}.live_history WHERE profile_id = ?`,
+        `SELECT occurred_at, acceptances FROM ${environment.config.cassandra.keyspace}.live_history WHERE profile_id = ?`,
         [profileId],
         { prepare: true },
       )
     ).first();
     expect((row.get('occurred_at') as Date).toISOString()).toBe(ahead[0].occurredAt);
-    expect((row.get('accepted_at') as Date).getTime()).toBeGreaterThanOrEqual(postedFrom);
-    expect((row.get('accepted_at') as Date).getTime()).toBeLessThanOrEqual(postedUntil);
+    const [acceptedAt] = (row.get('acceptances') as Date[]).map((d) => d.getTime());
+    expect(acceptedAt).toBeGreaterThanOrEqual(postedFrom);
+    expect(acceptedAt).toBeLessThanOrEqual(postedUntil);
 
     const cleared = await fetch(`${api.url}/v1/profiles/${profileId}/history`, { method: 'DELETE', headers: device });
     expect(cleared.status).toBe(202);

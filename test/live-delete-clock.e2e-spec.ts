@@ -52,13 +52,9 @@ describe('live range delete: the compactor clock ahead of the ingest clock', () 
 
   /** Writes a live row as an ingest host whose clock reads `writtenAt` would. */
   const writeAt = (event: ViewingEvent, writtenAt: number) =>
-    client.execute(
-      `${live.insert} USING TIMESTAMP ?`,
-      [...live.params(event), types.Long.fromNumber(writtenAt * 1000)],
-      {
-        prepare: true,
-      },
-    );
+    client.execute(live.insertAtWriteTime, [types.Long.fromNumber(writtenAt * 1000), ...live.params(event)], {
+      prepare: true,
+    });
 
   it('keeps a late row written after the read, even though it is older than the compactor clock minus the margin', async () => {
     expect(environment.config.compaction.deleteMarginMs).toBe(10 * 60_000);

@@ -71,7 +71,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       COMPACTION_MIN_AGE_MS: String(2 * HOUR),
       COMPACTION_LIVE_EVENTS_TRIGGER: '1000000',
       HISTORY_EXPORT_INDEX_MAX_DAYS: '10',
-      // A collector may seal with a key it cached for this long after the key was erased (docs/adr/0007).
+      // A collector may seal with a key it cached for this long after the key was erased (docs/adr/0009).
       PROFILE_KEYS_CACHE_MS: '2000',
     });
     auth = await testTokens();

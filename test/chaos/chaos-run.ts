@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sealContext, standaloneProfileKeys, unseal } from '@vh/erasure';
 import { CHECKOUT_ROOT } from '../support/app-process';
 import { AppStack } from '../support/app-stack';
 import { CHAOS_PORTS, PrivateInfrastructure, PrivateInfrastructurePorts } from '../support/private-infrastructure';
@@ -160,7 +161,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await sleep(5_000);
 
     log('reading the event log back and building the reference model');
-    const onLog = await readWholeTopic(environment.kafka, env.EVENT_TOPIC);
+    const keys = standaloneProfileKeys(environment.config, 'chaos-checker');
+    const onLog = await readWholeTopic(environment.kafka, env.EVENT_TOPIC, async (sealed) => {
+      const key = await keys.keys.byId(sealed.profileId, sealed.keyId);
+      if (key === null) return null;
+      return unseal(key, Buffer.from(sealed.payload, 'base64'), sealContext(sealed.profileId, sealed.keyId)).toString(
+        'utf8',
+      );
+    }).finally(() => keys.close());
     const model = new ReferenceModel();
     // The log first: its timestamp is when the service accepted an event (what the coming clear rule needs).
     for (const event of [...onLog, ...workload.acknowledged]) model.add(event);

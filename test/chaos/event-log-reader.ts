@@ -2,8 +2,23 @@ import { randomUUID } from 'node:crypto';
 import { Admin, Kafka } from 'kafkajs';
 import { ModelEvent } from './reference-model';
 
+/**
+ * Opens a sealed message (docs/adr/0009) to its plain JSON, or null when its key is erased. The checker
+ * opens with the service's profile keys (libs/erasure) but decodes the plain event itself.
+ */
+export type SealedMessageOpener = (envelope: {
+  profileId: string;
+  keyId: string;
+  payload: string;
+}) => Promise<string | null>;
+
 /** Everything on a topic, start to end (the high watermarks at the call), decoded apart from libs/domain. */
-export async function readWholeTopic(kafka: Kafka, topic: string, timeoutMs = 180_000): Promise<ModelEvent[]> {
+export async function readWholeTopic(
+  kafka: Kafka,
+  topic: string,
+  openSealed: SealedMessageOpener,
+  timeoutMs = 180_000,
+): Promise<ModelEvent[]> {
   const admin = kafka.admin();
   await admin.connect();
   const ends = new Map<number, number>();
@@ -24,7 +39,7 @@ export async function readWholeTopic(kafka: Kafka, topic: string, timeoutMs = 18
       const timer = setTimeout(() => reject(new Error(`could not read ${topic} to its end`)), timeoutMs);
       void consumer.run({
         eachMessage: async ({ partition, message }) => {
-          const event = decode(message.value, Number(message.timestamp));
+          const event = decode(await plainOf(message.value, openSealed), Number(message.timestamp));
           if (event) events.push(event);
           const end = ends.get(partition);
           if (end !== undefined && Number(message.offset) >= end) ends.delete(partition);
@@ -120,6 +135,19 @@ async function lagOf(admin: Admin, topic: string, groupId: string): Promise<numb
   return lag;
 }
 
+async function plainOf(value: Buffer | null, openSealed: SealedMessageOpener): Promise<Buffer | null> {
+  if (!value || !value.includes('"sealed"')) return value;
+  let json: any;
+  try {
+    json = JSON.parse(value.toString('utf8'));
+  } catch {
+    return value;
+  }
+  if (typeof json.sealed !== 'string') return value;
+  const plain = await openSealed(json);
+  return plain === null ? null : Buffer.from(plain, 'utf8');
+}
+
 function decode(value: Buffer | null, timestamp: number): ModelEvent | null {
   if (!value) return null;
   let json: any;
@@ -133,7 +161,12 @@ function decode(value: Buffer | null, timestamp: number): ModelEvent | null {
     eventId: String(json.eventId).toLowerCase(),
     profileId: json.profileId,
     occurredAt,
-    acceptedAt: timestamp,
+    // The service's own stamp (collector or API) when it is there; the log's timestamp is later by the
+    // publish time, which a Kafka outage stretches to seconds.
+    acceptedAt:
+      typeof json.acceptedAt === 'string' && !Number.isNaN(Date.parse(json.acceptedAt))
+        ? Date.parse(json.acceptedAt)
+        : timestamp,
   };
   if (json.type === 'record-removed') return { kind: 'record-removed', ...common, recordId: json.recordId };
   if (json.type === 'history-cleared') return { kind: 'history-cleared', ...common };

@@ -131,7 +131,8 @@ export class ReferenceModel {
     const distinct = new Map<string, ModelEvent>();
     for (const event of this.events.get(profileId) ?? []) {
       const seen = distinct.get(event.eventId);
-      if (!seen || earlier(event, seen)) distinct.set(event.eventId, event);
+      if (!seen) distinct.set(event.eventId, event);
+      else distinct.set(event.eventId, oneOf(event, seen));
     }
     const ordered = [...distinct.values()].sort(
       (a, b) => a.occurredAt - b.occurredAt || (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0),
@@ -148,10 +149,15 @@ export class ReferenceModel {
   }
 }
 
-/** Same eventId twice: the earlier stamp wins; equal stamps, the smaller content (any fixed choice). */
-function earlier(a: ModelEvent, b: ModelEvent): boolean {
-  if (a.occurredAt !== b.occurredAt) return a.occurredAt < b.occurredAt;
-  return contentKey(a) < contentKey(b);
+/**
+ * Same eventId twice: the earlier stamp wins; equal stamps, the smaller content (any fixed choice), and
+ * then the event was accepted when the service first took either copy (a device re-posting an event
+ * after a clear does not un-clear it).
+ */
+function oneOf(a: ModelEvent, b: ModelEvent): ModelEvent {
+  if (a.occurredAt !== b.occurredAt) return a.occurredAt < b.occurredAt ? a : b;
+  const kept = contentKey(a) < contentKey(b) ? a : b;
+  return { ...kept, acceptedAt: Math.min(a.acceptedAt, b.acceptedAt) };
 }
 
 function contentKey(event: ModelEvent): string {

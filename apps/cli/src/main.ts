@@ -4,7 +4,9 @@ import { replayEventLog } from '@vh/ingestion';
 import { backup } from './backup/backup.command';
 import { restore } from './backup/restore.command';
 import { compact } from './compact.command';
+import { DEAD_LETTERS_USAGE, deadLetters } from './dead-letters.command';
 import { migrate } from './migrate.command';
+import { removeTitle, settings } from './member-controls.command';
 import { repair } from './repair.command';
 import { token } from './token.command';
 
@@ -24,6 +26,21 @@ const COMMANDS: Record<string, { usage: string; help: string; run: (args: string
     help: "rebuild a profile's history (e.g. a corrupt_history one) from its events in the event log",
     run: (args) => repair(loadConfig(), args),
   },
+  settings: {
+    usage: 'settings --profile ID [--recording on|paused] [--auto-delete 3m|18m|36m|never]',
+    help: "print a profile's settings, or change them (an event on the log, as PUT …/settings)",
+    run: (args) => settings(loadConfig(), args),
+  },
+  'remove-title': {
+    usage: 'remove-title --profile ID --title TITLE',
+    help: "remove every record of a title from a profile's history (an event on the log)",
+    run: (args) => removeTitle(loadConfig(), args),
+  },
+  'dead-letters': {
+    usage: DEAD_LETTERS_USAGE,
+    help: 'look at, re-drive onto the event log, or purge the messages ingest could not process',
+    run: (args) => deadLetters(loadConfig(), args),
+  },
   token: {
     usage: 'token --kind device --profiles A,B | --kind recommender | --kind operator [--ttl S]',
     help: 'mint an access token with the configured HS256 secret (local use)',
@@ -31,7 +48,7 @@ const COMMANDS: Record<string, { usage: string; help: string; run: (args: string
   },
   backup: {
     usage: 'backup --to DIR',
-    help: 'a consistent backup of the history keyspace and the event-log offsets it covers (docs/adr/0008)',
+    help: 'a consistent backup of the history keyspace and the event-log offsets it covers (docs/adr/0010)',
     run: (args) => backup(loadConfig(), args),
   },
   restore: {

@@ -8,7 +8,7 @@ import { EventIntake } from './event-intake';
 import { EventsController } from './events.controller';
 
 @Module({
-  // Storage only for the profile keys: playback events are sealed before they reach the log (docs/adr/0007).
+  // Storage only for the profile keys: playback events are sealed before they reach the log (docs/adr/0009).
   imports: [ViewingHistoryConfigModule, ObservabilityModule, AuthModule, StorageModule, ErasureModule],
   controllers: [EventsController],
   providers: [EventIntake, ViewingEventPublisher],

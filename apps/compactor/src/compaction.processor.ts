@@ -81,9 +81,12 @@ export default async function processCompactionJob(job: SandboxedJob): Promise<u
           if (config.compaction.failPoint === step) crashWorker(step);
         },
       });
-      // Also after a first version: orphans of attempts it overtook become removable only now.
+      // Also after a first version: orphans of attempts it overtook become removable only now. And after
+      // any run that kept a set for later (one a crash left unmarked after the switch): nothing else comes back.
       if (outcome.status === 'compacted' && outcome.toVersion !== null) {
         await scheduleGarbageCollection(queue, data.profileId, outcome.toVersion, config.compaction.chunkSetGraceMs);
+      } else if (outcome.garbageChunkSetsWaiting > 0 && outcome.fromVersion !== null) {
+        await scheduleGarbageCollection(queue, data.profileId, outcome.fromVersion, config.compaction.chunkSetGraceMs);
       }
       return outcome;
     } catch (error) {
@@ -114,7 +117,11 @@ export default async function processCompactionJob(job: SandboxedJob): Promise<u
   }
   if (job.name === COMPACTION_JOB.collectGarbage) {
     const { profileId } = job.data as { profileId: string };
-    return { profileId, chunkSetsRemoved: await compressed.collectGarbage(profileId) };
+    const { removed, waiting } = await compressed.collectGarbage(profileId);
+    // Sets still in their grace expire within two grace periods: come back once more (no dedup id: this
+    // job's own id is still taken while it runs), so none is left behind.
+    if (waiting > 0) await scheduleGarbageCollection(queue, profileId, null, config.compaction.chunkSetGraceMs);
+    return { profileId, chunkSetsRemoved: removed, chunkSetsWaiting: waiting };
   }
   throw new Error(`unknown compaction job ${job.name}`);
 }

@@ -17,7 +17,7 @@ function candidates(activeOn: Record<string, string[]>, lateOn: Record<string, s
     },
     async *profilesArrivedLateOn(instant: number) {
       asked.push(`arrival ${day(instant)}`);
-      yield* lateOn[day(instant)] ?? [];
+      yield* [...(lateOn[day(instant)] ?? [])]; // as read when asked
     },
   };
   const partitions: LiveHistoryProfileWalk = {
@@ -55,8 +55,14 @@ describe('CompactionCandidates', () => {
     asked.length = 0;
     const next = await sweep.sinceWatermark(NOW + 15 * 60_000);
     await all(next.profiles);
-    // The newest event day again (partly old enough), at least 3 days, and today's arrivals.
-    expect(asked).toEqual(['event 2026-11-10', 'event 2026-11-11', 'event 2026-11-12', 'arrival 2026-11-26']);
+    // The newest event day again (partly old enough), at least 3 days, and yesterday's and today's arrivals.
+    expect(asked).toEqual([
+      'event 2026-11-10',
+      'event 2026-11-11',
+      'event 2026-11-12',
+      'arrival 2026-11-25',
+      'arrival 2026-11-26',
+    ]);
   });
 
   it('catches up on every event and arrival day since the watermark, however old, each profile once', async () => {
@@ -73,11 +79,34 @@ describe('CompactionCandidates', () => {
     const plan = await sweep.sinceWatermark(NOW);
     expect(await all(plan.profiles)).toEqual(['a', 'b', 'c', 'd']);
     expect(asked.filter((a) => a.startsWith('event'))).toHaveLength(24); // 2026-10-20 .. 2026-11-12
-    expect(asked.filter((a) => a.startsWith('arrival'))).toHaveLength(7); // 2026-11-20 .. 2026-11-26
+    expect(asked.filter((a) => a.startsWith('arrival'))).toHaveLength(8); // 2026-11-19 .. 2026-11-26
     expect(plan.reason).toBe(
       'profiles active on event days 2026-10-20..2026-11-12 (watermark 2026-10-20), ' +
-        'and with events of earlier days that arrived on 2026-11-20..2026-11-26',
+        'and with events of earlier days that arrived on 2026-11-19..2026-11-26',
     );
+  });
+
+  it('sweeps a late arrival recorded at the end of a day that a sweep run just after midnight had already read', async () => {
+    const lateOn: Record<string, string[]> = { '2026-11-26': ['a'] };
+    const { sweep, stored } = candidates({}, lateOn, []);
+    stored.set(SCHEDULED_SWEEP, {
+      eventDaysBefore: Date.parse('2026-11-12T00:00:00Z'),
+      arrivalDaysBefore: Date.parse('2026-11-26T00:00:00Z'),
+      sweptAt: 0,
+    });
+    const justAfterMidnight = Date.parse('2026-11-27T00:00:01Z');
+    const first = await sweep.sinceWatermark(justAfterMidnight);
+    const seen: string[] = [];
+    for await (const profileId of first.profiles) {
+      seen.push(profileId);
+      // Once the sweep has read 2026-11-26: an ingest write stamped 23:59:59.9 that was still in flight
+      // (or an ingest whose clock is a second behind the sweep's) lands in the 2026-11-26 bucket now.
+      if (profileId === 'a') lateOn['2026-11-26'].push('late-at-midnight');
+    }
+    await first.complete();
+    expect(seen).toEqual(['a']);
+    const next = await sweep.sinceWatermark(justAfterMidnight + 15 * 60_000);
+    expect(await all(next.profiles)).toContain('late-at-midnight');
   });
 
   it('walks the live table when the watermark is older than the indexes keep (90 days)', async () => {

@@ -9,6 +9,8 @@ const INDEX_TTL_MS = 90 * DAY_MS;
 const TOKEN_RANGES = 64;
 /** The one scheduled sweep's watermark row. */
 export const SCHEDULED_SWEEP = 'scheduled';
+/** Arrival days read again before the watermark's: more than any write delay or skew of two service clocks. */
+const ARRIVAL_DAY_MARGIN_MS = DAY_MS;
 /** Profiles remembered within one sweep to skip enqueueing twice (the queue deduplicates anyway). */
 const SEEN_MAX = 1_000_000;
 
@@ -79,7 +81,10 @@ export class CompactionCandidates {
     const newestDay = startOfDay(now - minAgeMs);
     // Never fewer than COMPACTION_SWEEP_DAYS event days: recent ones are looked at again, cheaply.
     const eventDays = daysBetween(Math.min(watermark.eventDaysBefore, newestDay - (sweepDays - 1) * DAY_MS), newestDay);
-    const arrivalDays = daysBetween(watermark.arrivalDaysBefore, startOfDay(now));
+    // The day before the watermark's again: an arrival row stamped just before midnight can land after a
+    // sweep run just after it read that day (a write in flight or retried, or an ingest whose clock is a
+    // little behind this one's: arrival days are ingest's clock, the watermark ours; invariant 6).
+    const arrivalDays = daysBetween(watermark.arrivalDaysBefore - ARRIVAL_DAY_MARGIN_MS, startOfDay(now));
     return {
       scope: 'since-watermark',
       reason:

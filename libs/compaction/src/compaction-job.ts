@@ -18,7 +18,7 @@ export const SCHEDULED_SWEEP_ID = 'scheduled-compaction-sweep';
 export interface ProfileCompactionJobData {
   profileId: string;
   dryRun?: boolean;
-  requestedBy: 'operator' | 'sweep' | 'read-path';
+  requestedBy: 'operator' | 'sweep' | 'read-path' | 'member-controls';
 }
 
 export interface CompactionSweepJobData {
@@ -67,8 +67,18 @@ export function profileJobOptions(profileId: string, dryRun = false): JobsOption
   return { deduplication: { id: `${dryRun ? 'dry-run' : 'profile'}:${profileId}` } };
 }
 
-export async function enqueueProfileCompaction(queue: Queue, data: ProfileCompactionJobData): Promise<string> {
-  const job = await queue.add(COMPACTION_JOB.profile, data, profileJobOptions(data.profileId, data.dryRun));
+/** `delayMs`: run no sooner (e.g. once the event that asked for it has been ingested). */
+export async function enqueueProfileCompaction(
+  queue: Queue,
+  data: ProfileCompactionJobData,
+  delayMs = 0,
+): Promise<string> {
+  // A delayed request has its own deduplication id: merged into an operator's, it would delay it too.
+  const options =
+    delayMs > 0
+      ? { deduplication: { id: `delayed:${data.profileId}` }, delay: delayMs }
+      : profileJobOptions(data.profileId, data.dryRun);
+  const job = await queue.add(COMPACTION_JOB.profile, data, options);
   return job.id!;
 }
 
@@ -79,14 +89,11 @@ export async function enqueueProfileCompaction(queue: Queue, data: ProfileCompac
 export async function scheduleGarbageCollection(
   queue: Queue,
   profileId: string,
-  version: number,
+  version: number | null,
   delayMs: number,
 ): Promise<void> {
-  await queue.add(
-    COMPACTION_JOB.collectGarbage,
-    { profileId },
-    { delay: delayMs + 1_000, deduplication: { id: `gc:${profileId}:${version}` } },
-  );
+  const deduplication = version === null ? undefined : { id: `gc:${profileId}:${version}` };
+  await queue.add(COMPACTION_JOB.collectGarbage, { profileId }, { delay: delayMs + 1_000, deduplication });
 }
 
 export async function enqueueSweep(queue: Queue, data: CompactionSweepJobData): Promise<string> {

@@ -2,6 +2,7 @@ import { CompactedHistory, ViewingRecord } from '@vh/domain';
 import {
   CompressedHistoryVersion,
   encodeChunks,
+  encodeMemberControls,
   encodeTrailChunks,
   LATEST_ZSTD_DICTIONARY,
   loadZstd,
@@ -67,6 +68,7 @@ export function describeVersion(
     lastEventAt: latestEvent(next.records),
     compactedBefore: next.compactedBefore,
     clearedThrough: next.clearedThrough,
+    memberControls: encodeMemberControls(next.controls),
     codec: ZSTD_CODEC,
     recordEncoding: RECORD_ENCODING,
     dictionaryId,

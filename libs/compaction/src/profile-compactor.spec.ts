@@ -15,7 +15,7 @@ function fakes(events: ViewingEvent[]) {
   };
   const compressed: CompressedHistoryCompactionStore = {
     read: async () => ({ version: null, history: EMPTY_COMPRESSED_HISTORY }),
-    collectGarbage: async () => 0,
+    collectGarbage: async () => ({ removed: 0, waiting: 0 }),
     writeChunkSet: async (_profileId: string, chunks: Buffer[]) => ({
       chunkSet: randomUUID(),
       checksums: chunks.map(() => 'x'),

@@ -23,6 +23,8 @@ export interface CompactionOutcome {
   rawBytes: number;
   storedBytes: number;
   garbageChunkSetsRemoved: number;
+  /** Chunk sets kept for now (within their grace period): a later garbage collection removes them. */
+  garbageChunkSetsWaiting: number;
   durationMs: number;
 }
 
@@ -37,7 +39,8 @@ export type CompactionStep = 'read' | 'encoded' | 'after-chunks' | 'after-switch
  *    both win; the loser removes its chunk set);
  * 3. range-delete the rolled-up live rows (until then readers find them in the session trails and
  *    count them once); the tombstone is older than the read, so a late row written since survives;
- * 4. old chunk sets are removed after a grace period, for readers holding the old metadata.
+ * 4. old chunk sets are removed after a grace period, for readers holding the old metadata; one a crash
+ *    left unmarked after the switch is marked by the next run's garbage collection (see collectGarbage).
  */
 @Injectable()
 export class ProfileCompactor {
@@ -64,7 +67,7 @@ export class ProfileCompactor {
 
     // The compactor reads the truth, not the cache, with the trails that late events are merged into.
     const { version: current, history } = await this.compressed.read(profileId, { useCache: false, withTrails: true });
-    const garbageChunkSetsRemoved = options.dryRun ? 0 : await this.compressed.collectGarbage(profileId, now);
+    const garbage = options.dryRun ? { removed: 0, waiting: 0 } : await this.compressed.collectGarbage(profileId, now);
     // The deletes are dated by the rows' own write times, not our clock (invariant 6; see deleteBefore):
     // one range tombstone at the newest minus the margin, and each read row above it by its own.
     const {
@@ -75,7 +78,9 @@ export class ProfileCompactor {
     const writtenBefore = newestWriteTimeUs === null ? null : newestWriteTimeUs - deleteMarginMs * 1000;
     await step('read');
 
-    const next = compactHistory(history, liveEvents, now - minAgeMs, { trailRetentionMs });
+    // Auto-delete is judged at our clock minus the margin: we never remove a record that a reader whose
+    // clock runs up to the margin behind ours still shows (invariant 3); the next run removes it.
+    const next = compactHistory(history, liveEvents, now - minAgeMs, { trailRetentionMs, now: now - deleteMarginMs });
     const alreadyCompacted = history.compactedBefore ?? Number.NEGATIVE_INFINITY;
     // Late events (before alreadyCompacted, not in a trail) are new to the history: they need a version.
     const leftovers = liveEvents.filter((e) => e.occurredAt < alreadyCompacted).length - next.lateEvents;
@@ -96,7 +101,8 @@ export class ProfileCompactor {
       chunks: (current?.chunkCount ?? 0) + (current?.trailChunkCount ?? 0),
       rawBytes: current?.rawBytes ?? 0,
       storedBytes: current?.storedBytes ?? 0,
-      garbageChunkSetsRemoved,
+      garbageChunkSetsRemoved: garbage.removed,
+      garbageChunkSetsWaiting: garbage.waiting,
       durationMs: Date.now() - started,
       ...extra,
     });

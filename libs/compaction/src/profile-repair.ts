@@ -1,12 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import {
-  compactHistory,
-  EMPTY_COMPRESSED_HISTORY,
-  variantThatCounts,
-  ViewingEvent,
-  ViewingHistoryError,
-} from '@vh/domain';
+import { compactHistory, EMPTY_COMPRESSED_HISTORY, liveRowsOf, ViewingEvent, ViewingHistoryError } from '@vh/domain';
 import { standaloneProfileKeys } from '@vh/erasure';
 import { readProfileEvents } from '@vh/messaging';
 import {
@@ -26,7 +20,7 @@ export interface RepairReport {
   /** The profile's events found in the log (deletions included). */
   events: number;
   undecodable: number;
-  /** Events of the profile sealed with an erased key: gone for good (docs/adr/0007). */
+  /** Events of the profile sealed with an erased key: gone for good (docs/adr/0009). */
   erased: number;
   fromVersion: number | null;
   toVersion: number;
@@ -71,7 +65,7 @@ export class ProfileHistoryRebuild {
   ) {}
 
   async rebuild(profileId: string, events: readonly ViewingEvent[], now = Date.now()) {
-    const { minAgeMs, chunkMaxBytes, zstdLevel, zstdDictionary } = this.config.compaction;
+    const { minAgeMs, chunkMaxBytes, zstdLevel, zstdDictionary, deleteMarginMs } = this.config.compaction;
     // The metadata row only: the chunks are what is broken.
     const current = await this.compressed.readVersion(profileId);
     // Never move the cutoff back: live rows before the current one may already be deleted.
@@ -82,11 +76,12 @@ export class ProfileHistoryRebuild {
     // Every copy goes to the fold, which picks the variant that counts (invariant 1): keeping the first seen
     // here could keep another one (e.g. a copy accepted after a clear over one accepted before it).
     const all = [...events, ...stored.events];
-    const next = compactHistory(EMPTY_COMPRESSED_HISTORY, all, cutoff);
+    // Auto-delete judged as compaction judges it (now minus the margin, see ProfileCompactor).
+    const next = compactHistory(EMPTY_COMPRESSED_HISTORY, all, cutoff, { now: now - deleteMarginMs });
 
     // Live rows first (blind, idempotent; the ingest wrote them already unless they were lost too), so
-    // that no reader sees the new version without them.
-    const recent = distinctRows(all.filter((e) => e.occurredAt >= cutoff));
+    // that no reader sees the new version without them. One copy per row key, the one the fold keeps.
+    const recent = liveRowsOf(all.filter((e) => e.occurredAt >= cutoff));
     const failed = await this.live.append(recent);
     if (failed.length > 0) throw failed[0].error;
 
@@ -126,17 +121,6 @@ export class ProfileHistoryRebuild {
   }
 }
 
-/** One event per live row (occurredAt, eventId): the copy the fold would keep, so the rows fold as all copies do. */
-function distinctRows(events: readonly ViewingEvent[]): ViewingEvent[] {
-  const rows = new Map<string, ViewingEvent>();
-  for (const event of events) {
-    const key = `${event.occurredAt}|${event.eventId}`;
-    const seen = rows.get(key);
-    rows.set(key, seen === undefined ? event : variantThatCounts(seen, event));
-  }
-  return [...rows.values()];
-}
-
 /**
  * `cli repair --profile ID`: reads the profile's events from its partition of the event log (from the
  * earliest offset) and rebuilds its history from them. Run it while the compactor may run: the version
@@ -148,7 +132,7 @@ export async function repairProfileHistory(
   options: { allowTruncatedLog?: boolean } = {},
 ): Promise<RepairReport> {
   const started = Date.now();
-  // Sealed events open with the profile's key; those of an erased key stay erased (docs/adr/0007).
+  // Sealed events open with the profile's key; those of an erased key stay erased (docs/adr/0009).
   const keys = standaloneProfileKeys(config, 'repair');
   const log = await readProfileEvents(config, profileId, { opener: keys.opener }).finally(() => keys.close());
   if (BigInt(log.earliestOffset) > 0n && !options.allowTruncatedLog) {

@@ -33,6 +33,17 @@ export class ReadPathCompactionTrigger {
     this.request(profileId).catch((error: Error) => this.onError(profileId, error));
     return true;
   }
+
+  /**
+   * A read found stored records that the member's controls now hide (auto-deleted, of a removed title,
+   * begun while paused): compaction removes them physically. Once per profile per window, like onRead.
+   */
+  onHiddenStored(profileId: string): boolean {
+    if (this.asked.has(profileId)) return false;
+    this.asked.add(profileId);
+    this.request(profileId).catch((error: Error) => this.onError(profileId, error));
+    return true;
+  }
 }
 
 /** A loop, not Math.min(...): a live partition can hold more events than a call takes arguments. */

@@ -50,6 +50,10 @@ export const environmentSchema = z.object({
   INGEST_WRITE_CONCURRENCY: int(64, 1, 2048),
   INGEST_RETRY_BUDGET_MS: int(30_000, 0),
   INGEST_PAUSE_MS: int(5_000, 100),
+  /** An unrecognised Invalid answer dead-letters a row only after this many single-row failures... */
+  INGEST_UNRECOGNISED_REFUSAL_ATTEMPTS: int(10, 2),
+  /** ...the first at least this long ago: longer than a migration takes to propagate or a node to restart. */
+  INGEST_UNRECOGNISED_REFUSAL_MIN_MS: int(15 * 60_000, 0),
   /** A crashed ingest process keeps its partitions this long; the broker allows 6 s to 5 min. */
   INGEST_SESSION_TIMEOUT_MS: int(30_000, 6_000, 300_000),
 
@@ -150,7 +154,7 @@ export const environmentSchema = z.object({
   AUTH_JWT_AUDIENCE: z.string().min(1).default('viewing-history'),
 
   /**
-   * Profile keys (crypto-shredding, docs/adr/0007): the keyspace holding each profile's data key and the
+   * Profile keys (crypto-shredding, docs/adr/0009): the keyspace holding each profile's data key and the
    * erasure ledger. Apart from CASSANDRA_KEYSPACE on purpose: a replay or restore into another history
    * keyspace must find the same keys, and a restored history keyspace must not bring erased keys back.
    */
@@ -190,6 +194,8 @@ export class AppConfig {
       writeConcurrency: number;
       retryBudgetMs: number;
       pauseMs: number;
+      unrecognisedRefusalAttempts: number;
+      unrecognisedRefusalMinMs: number;
       sessionTimeoutMs: number;
     },
     readonly cassandra: {
@@ -304,6 +310,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       writeConcurrency: e.INGEST_WRITE_CONCURRENCY,
       retryBudgetMs: e.INGEST_RETRY_BUDGET_MS,
       pauseMs: e.INGEST_PAUSE_MS,
+      unrecognisedRefusalAttempts: e.INGEST_UNRECOGNISED_REFUSAL_ATTEMPTS,
+      unrecognisedRefusalMinMs: e.INGEST_UNRECOGNISED_REFUSAL_MIN_MS,
       sessionTimeoutMs: e.INGEST_SESSION_TIMEOUT_MS,
     },
     {

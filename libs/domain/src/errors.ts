@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   'dependency_unavailable',
   'unauthenticated',
   'forbidden',
+  'not_found',
   'corrupt_history',
   'malformed_chunk',
   'chunk_set_gone',
@@ -66,6 +67,11 @@ export class UnauthenticatedError extends ViewingHistoryError {
 /** Valid credentials that do not allow this: HTTP 403. Nothing is written. */
 export class ForbiddenError extends ViewingHistoryError {
   readonly code = 'forbidden';
+}
+
+/** The thing named does not exist (or no longer: a purged dead letter): HTTP 404. */
+export class NotFoundError extends ViewingHistoryError {
+  readonly code = 'not_found';
 }
 
 /**

@@ -7,3 +7,5 @@ export * from './history/history-fold';
 export * from './history/history-query';
 export * from './history/history-compaction';
 export * from './errors';
+export * from './settings/member-controls';
+export * from './settings/control-events';

@@ -5,7 +5,7 @@ import { ProfileKeyOpener } from './profile-key.opener';
 import { ProfileKeySealer } from './profile-key.sealer';
 import { CassandraProfileKeyStore, ProfileKeys, ProfileKeyStore } from './profile-keys';
 
-/** Profile keys, and the sealer and opener of the event log that use them (docs/adr/0007). Needs StorageModule. */
+/** Profile keys, and the sealer and opener of the event log that use them (docs/adr/0009). Needs StorageModule. */
 @Module({
   providers: [
     { provide: ProfileKeyStore, useClass: CassandraProfileKeyStore },

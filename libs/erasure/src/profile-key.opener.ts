@@ -6,7 +6,7 @@ import { ClassifiedMessage, classifyMessage, sealContext } from './sealed-messag
 
 /**
  * Opens sealed events with their profile's key. A key that is gone means the profile was erased: the
- * event is skipped as erased, never dead-lettered as bad input and never a stall (docs/adr/0007). Reading
+ * event is skipped as erased, never dead-lettered as bad input and never a stall (docs/adr/0009). Reading
  * the keys may fail (Cassandra down): that throws, and the batch is retried (invariant 2).
  */
 @Injectable()

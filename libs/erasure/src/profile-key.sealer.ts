@@ -6,7 +6,7 @@ import { ProfileKeys } from './profile-keys';
 import { encodeSealedEnvelope, sealContext } from './sealed-message';
 
 /**
- * Seals what reveals viewing (docs/adr/0007): playback events, whole, with the profile's key, before they
+ * Seals what reveals viewing (docs/adr/0009): playback events, whole, with the profile's key, before they
  * reach the log. Deletions name no title, and stay plain so they need no key.
  */
 @Injectable()

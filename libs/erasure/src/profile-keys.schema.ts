@@ -2,7 +2,7 @@ import { Client } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 
 /**
- * The profile-keys keyspace, apart from the history keyspace (docs/adr/0007). Idempotent statements only.
+ * The profile-keys keyspace, apart from the history keyspace (docs/adr/0009). Idempotent statements only.
  * A deleted key must leave the disks soon, not after Cassandra's default 10 days of gc_grace: one day,
  * then the next compaction of the table drops it (the stated bound of an erasure on disk).
  */

@@ -84,7 +84,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
 }
 
 /**
- * Each profile's data key (crypto-shredding, docs/adr/0007): created on the profile's first sealed event,
+ * Each profile's data key (crypto-shredding, docs/adr/0009): created on the profile's first sealed event,
  * wrapped by the master key at rest, deleted by an erasure, after which every copy of the profile's events
  * sealed with it (the log, a backup) is unreadable. Kept in memory for PROFILE_KEYS_CACHE_MS at most.
  */

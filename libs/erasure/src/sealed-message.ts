@@ -1,7 +1,7 @@
 import { VIEWING_EVENT_SCHEMA_VERSION } from '@vh/domain';
 
 /**
- * Messages of the event log that this room writes (docs/adr/0007):
+ * Messages of the event log that this room writes (docs/adr/0009):
  * - a sealed event: `{"schemaVersion":1,"sealed":"aes-256-gcm","profileId","keyId","payload"}`, the payload
  *   being the whole plain message (encodeViewingEvent) sealed with the profile's data key. Only the profile
  *   id (the partition key anyway) and the key id are readable without the key.

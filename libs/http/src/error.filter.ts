@@ -5,6 +5,7 @@ import {
   DependencyUnavailableError,
   ForbiddenError,
   InvalidInputError,
+  NotFoundError,
   UnauthenticatedError,
   ViewingHistoryError,
 } from '@vh/domain';
@@ -68,6 +69,9 @@ export class ViewingHistoryErrorFilter implements ExceptionFilter {
     }
     if (exception instanceof ForbiddenError) {
       return { status: 403, body: { error: exception.code, message: exception.message } };
+    }
+    if (exception instanceof NotFoundError) {
+      return { status: 404, body: { error: exception.code, message: exception.message } };
     }
     if (exception instanceof CorruptHistoryError) {
       return {

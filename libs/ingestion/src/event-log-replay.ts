@@ -27,7 +27,7 @@ export interface ReplayReport {
   partitions: number;
   messages: number;
   eventsWritten: number;
-  /** Events sealed with an erased profile key (docs/adr/0007): unreadable, skipped. */
+  /** Events sealed with an erased profile key (docs/adr/0009): unreadable, skipped. */
   erased: number;
   /** Messages that could never be processed; already in the dead-letter topic from the first pass. */
   unprocessable: number;

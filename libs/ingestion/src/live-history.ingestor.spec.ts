@@ -3,7 +3,8 @@ import { loadConfig } from '@vh/config';
 import { DependencyUnavailableError, encodeViewingEvent, ViewingEvent } from '@vh/domain';
 import { playbackEvent } from '@vh/domain/testing/viewing-event.fixtures';
 import { DeadLetter, DeadLetterSink, EventLogBatch } from '@vh/messaging';
-import { AppendOptions, FailedWrite, LiveHistoryWriter, RowRejectedError } from '@vh/storage';
+import { errors, types } from 'cassandra-driver';
+import { AppendOptions, FailedWrite, LiveHistoryWriter, RowRejectedError, writeFailure } from '@vh/storage';
 import { LiveHistoryIngestor } from './live-history.ingestor';
 
 /** In-memory live history that can be told to fail, transiently or for one row. */
@@ -12,6 +13,9 @@ class FakeLiveHistory implements LiveHistoryWriter {
   transientFailuresLeft = 0;
   unavailableBecause = 'All host(s) tried for query failed';
   rejectEventId: string | null = null;
+  /** An Invalid answer whose message no rule recognises, on a settled schema, for this row. */
+  unrecognisedEventId: string | null = null;
+  unrecognisedMessage = 'Something new the server says';
   calls: AppendOptions[] = [];
 
   async append(events: readonly ViewingEvent[], options: AppendOptions = {}): Promise<FailedWrite[]> {
@@ -24,7 +28,10 @@ class FakeLiveHistory implements LiveHistoryWriter {
     const failed: FailedWrite[] = [];
     for (let i = 0; i < events.length; i += size) {
       const group = events.slice(i, i + size);
-      if (group.some((e) => e.eventId === this.rejectEventId)) {
+      if (group.some((e) => e.eventId === this.unrecognisedEventId)) {
+        const invalid = new errors.ResponseError(types.responseErrorCodes.invalid, this.unrecognisedMessage);
+        failed.push({ events: group, error: writeFailure(invalid, null) });
+      } else if (group.some((e) => e.eventId === this.rejectEventId)) {
         failed.push({ events: group, error: new RowRejectedError('invalid (0x2200): value out of range') });
       } else {
         for (const e of group) this.rows.set(e.eventId, e);
@@ -157,6 +164,81 @@ describe('LiveHistoryIngestor', () => {
       expect.objectContaining({ sourceOffset: '101', reason: expect.stringMatching(/rejected by storage/) }),
     ]);
     expect(live.calls.at(-1)).toEqual({ rowsPerBatch: 1 });
+  });
+
+  describe('an Invalid answer no rule recognises, on a settled schema', () => {
+    const env = {
+      INGEST_RETRY_BUDGET_MS: '0',
+      INGEST_UNRECOGNISED_REFUSAL_ATTEMPTS: '4',
+      INGEST_UNRECOGNISED_REFUSAL_MIN_MS: '900000',
+    };
+    let now = T0;
+    beforeEach(() => (now = T0));
+    afterEach(() => jest.restoreAllMocks());
+
+    /** Hands the same batch back as the consumer does after each pause, `minutesApart` minutes apart. */
+    async function attempts(ingestor: LiveHistoryIngestor, batch: EventLogBatch, count: number, minutesApart: number) {
+      const outcomes = [];
+      const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+      for (let i = 0; i < count; i++) {
+        outcomes.push(await ingestor.handleBatch(batch, control));
+        now += minutesApart * 60_000;
+      }
+      clock.mockRestore();
+      return outcomes;
+    }
+
+    it('is retried (one row at a time, named in the reason) until it has failed alone often enough, over long enough', async () => {
+      const { live, deadLetters, ingestor } = setup(env);
+      live.unrecognisedEventId = events[1].eventId;
+      const batch = batchOf(events.map(encodeViewingEvent));
+      // Four attempts within a minute: a passing cluster state (invariant 2), not yet the row's fault.
+      const quick = await attempts(ingestor, batch, 4, 0.1);
+      expect(quick.map((o) => o.status)).toEqual(['retry-later', 'retry-later', 'retry-later', 'retry-later']);
+      expect(quick[3]).toEqual({
+        status: 'retry-later',
+        reason: expect.stringMatching(/1 events not written: .*Something new the server says/),
+      });
+      expect(deadLetters.letters).toEqual([]);
+      expect(live.calls.at(-1)).toEqual({ rowsPerBatch: 1 });
+      expect([...live.rows.keys()].sort()).toEqual([events[0].eventId, events[2].eventId].sort());
+    });
+
+    it('is dead-lettered, naming the storage message, after the attempts spread over the minimum time, so the partition moves on', async () => {
+      const { live, deadLetters, ingestor } = setup(env);
+      live.unrecognisedEventId = events[1].eventId;
+      const batch = batchOf(events.map(encodeViewingEvent));
+      const outcomes = await attempts(ingestor, batch, 5, 4);
+      expect(outcomes.map((o) => o.status)).toEqual([
+        'retry-later',
+        'retry-later',
+        'retry-later',
+        'retry-later',
+        'done',
+      ]);
+      expect(deadLetters.letters).toEqual([
+        expect.objectContaining({
+          sourceOffset: '101',
+          reason: expect.stringMatching(
+            /rejected by storage after 5 attempts over 16 min.*Something new the server says/,
+          ),
+        }),
+      ]);
+      expect([...live.rows.keys()].sort()).toEqual([events[0].eventId, events[2].eventId].sort());
+    });
+
+    it('starts counting again for a row that was written in between (a passing state, not the row)', async () => {
+      const { live, deadLetters, ingestor } = setup(env);
+      live.unrecognisedEventId = events[1].eventId;
+      const batch = batchOf(events.map(encodeViewingEvent));
+      await attempts(ingestor, batch, 3, 4);
+      live.unrecognisedEventId = null;
+      expect((await attempts(ingestor, batch, 1, 4))[0]).toEqual({ status: 'done' });
+      live.unrecognisedEventId = events[1].eventId;
+      const again = await attempts(ingestor, batch, 3, 4);
+      expect(again.map((o) => o.status)).toEqual(['retry-later', 'retry-later', 'retry-later']);
+      expect(deadLetters.letters).toEqual([]);
+    });
   });
 
   it('retries later when the dead-letter topic cannot take the letters, so no message is skipped', async () => {

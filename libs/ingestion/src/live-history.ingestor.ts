@@ -13,7 +13,7 @@ import {
   PlaintextEventLogOpener,
 } from '@vh/messaging';
 import { metrics } from '@vh/metrics';
-import { LiveHistoryWriter, RowRejectedError } from '@vh/storage';
+import { LiveHistoryWriter, RowRejectedError, UnrecognisedRefusalError } from '@vh/storage';
 
 /** Removes what is stored of a profile (StoredHistoryEraser; a fake in unit tests). */
 export abstract class ProfileHistoryEraser {
@@ -28,6 +28,14 @@ interface Segment {
 
 const FIRST_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
+/** Rows whose unrecognised refusals are being counted; beyond it the oldest count restarts (safe: more retries). */
+const MAX_TRACKED_REFUSALS = 10_000;
+
+/** Single-row failures of one message with an unrecognised Invalid answer. */
+interface RefusalCount {
+  attempts: number;
+  firstAt: number;
+}
 
 /**
  * Event log -> live history. A batch is done only when every valid event is in Cassandra and every
@@ -35,10 +43,16 @@ const MAX_BACKOFF_MS = 5_000;
  * Cassandra itself refuses (RowRejectedError) is dead-lettered; any other failure is retried for as long
  * as it lasts (invariant 2): in place for `INGEST_RETRY_BUDGET_MS`, then the partition pauses and the same
  * batch is fetched again, with no deadline after which an event is given up.
+ * One exception keeps a partition from stalling forever on one row (invariant 5): an Invalid answer no rule
+ * recognises, on a settled schema (UnrecognisedRefusalError), dead-letters the row, naming the storage's
+ * message, once it failed alone INGEST_UNRECOGNISED_REFUSAL_ATTEMPTS times, the first at least
+ * INGEST_UNRECOGNISED_REFUSAL_MIN_MS ago (a passing cluster state clears within that; invariant 2).
  */
 @Injectable()
 export class LiveHistoryIngestor extends EventLogBatchHandler {
   private readonly logger = new Logger(LiveHistoryIngestor.name);
+  /** By message (topic, partition, offset); cleared when its batch is done. */
+  private readonly refusals = new Map<string, RefusalCount>();
 
   private readonly opener: EventLogOpener;
 
@@ -114,6 +128,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
         return { status: 'retry-later', reason: `dead-letter topic unavailable: ${(error as Error).message}` };
       }
     }
+    for (const message of batch.messages) this.refusals.delete(this.refusalKey(batch, message));
     metrics.ingestEventsWritten.inc(written);
     stopTimer();
     return erased > 0 ? { status: 'done', erased } : { status: 'done' };
@@ -137,16 +152,25 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
       pending = [];
       let unavailable: Error | null = null;
       for (const { events: group, error } of failed) {
-        if (!(error instanceof RowRejectedError)) {
-          unavailable = error;
-          pending.push(...group);
-        } else if (group.length > 1) {
+        const rowRefusal = error instanceof RowRejectedError || error instanceof UnrecognisedRefusalError;
+        if (rowRefusal && group.length > 1) {
           // One bad row fails its whole batch: write the rows one by one to find it.
           rowsPerBatch = 1;
           pending.push(...group);
+          continue;
+        }
+        const source = group.length === 1 ? sources.get(group[0].eventId)! : undefined;
+        const reason =
+          error instanceof RowRejectedError
+            ? `rejected by storage: ${error.message}`
+            : error instanceof UnrecognisedRefusalError
+              ? this.refusedLongEnough(batch, source!, error)
+              : null;
+        if (reason === null) {
+          unavailable = error;
+          pending.push(...group);
         } else {
-          const source = sources.get(group[0].eventId)!;
-          letters.push(this.letter(batch, source, `rejected by storage: ${error.message}`));
+          letters.push(this.letter(batch, source!, reason));
           rejected++;
         }
       }
@@ -186,11 +210,39 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     }
   }
 
+  /** The dead-letter reason once the rule holds for this row (see the class comment), else null (retry). */
+  private refusedLongEnough(
+    batch: EventLogBatch,
+    message: KafkaMessage,
+    error: UnrecognisedRefusalError,
+  ): string | null {
+    metrics.unrecognisedRefusals.inc();
+    const key = this.refusalKey(batch, message);
+    const now = Date.now();
+    const count = this.refusals.get(key) ?? { attempts: 0, firstAt: now };
+    count.attempts++;
+    const { unrecognisedRefusalAttempts, unrecognisedRefusalMinMs } = this.config.ingest;
+    if (count.attempts >= unrecognisedRefusalAttempts && now - count.firstAt >= unrecognisedRefusalMinMs) {
+      this.refusals.delete(key);
+      const minutes = Math.round((now - count.firstAt) / 60_000);
+      return `rejected by storage after ${count.attempts} attempts over ${minutes} min on a settled schema (an Invalid answer no rule recognises): ${error.storageMessage}`;
+    }
+    this.refusals.delete(key); // re-inserted last: the oldest count is the first dropped
+    this.refusals.set(key, count);
+    if (this.refusals.size > MAX_TRACKED_REFUSALS) this.refusals.delete(this.refusals.keys().next().value!);
+    return null;
+  }
+
+  private refusalKey(batch: EventLogBatch, message: KafkaMessage): string {
+    return `${batch.topic}/${batch.partition}/${message.offset}`;
+  }
+
   private letter(batch: EventLogBatch, message: KafkaMessage, reason: string): DeadLetter {
     return {
       sourceTopic: batch.topic,
       sourcePartition: batch.partition,
       sourceOffset: message.offset,
+      sourceTimestamp: message.timestamp,
       key: message.key,
       value: message.value,
       headers: message.headers,

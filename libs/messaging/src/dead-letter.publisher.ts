@@ -8,6 +8,8 @@ export interface DeadLetter {
   sourceTopic: string;
   sourcePartition: number;
   sourceOffset: string;
+  /** The source message's log timestamp (epoch ms, as kafkajs gives it). */
+  sourceTimestamp?: string;
   key: Buffer | null;
   value: Buffer | null;
   headers?: IHeaders;
@@ -52,6 +54,7 @@ export class DeadLetterPublisher extends DeadLetterSink implements OnApplication
           [HEADERS.sourceTopic]: letter.sourceTopic,
           [HEADERS.sourcePartition]: String(letter.sourcePartition),
           [HEADERS.sourceOffset]: letter.sourceOffset,
+          ...(letter.sourceTimestamp ? { [HEADERS.sourceTimestamp]: letter.sourceTimestamp } : {}),
         },
       })),
     });

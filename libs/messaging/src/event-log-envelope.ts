@@ -6,7 +6,7 @@ export type OpenedMessage =
   | { kind: 'event'; event: ViewingEvent }
   /** Bad input: dead-lettered by ingest with the reason. */
   | { kind: 'invalid'; reason: string }
-  /** Sealed with a profile key that was erased (docs/adr/0007): skipped, never dead-lettered. */
+  /** Sealed with a profile key that was erased (docs/adr/0009): skipped, never dead-lettered. */
   | { kind: 'erased'; profileId: string }
   /** The mark an erasure leaves on the log: everything stored of the profile goes, here in the log's order. */
   | { kind: 'profile-erased'; profileId: string; erasureId: string };

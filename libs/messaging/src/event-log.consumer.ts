@@ -19,7 +19,7 @@ export interface BatchControl {
   isRunning(): boolean;
 }
 
-/** `erased`: messages skipped as sealed with an erased profile key (docs/adr/0007). */
+/** `erased`: messages skipped as sealed with an erased profile key (docs/adr/0009). */
 export type BatchOutcome = { status: 'done'; erased?: number } | { status: 'retry-later'; reason: string };
 
 /** Processes one batch of one partition. Offsets are committed only for batches reported done. */

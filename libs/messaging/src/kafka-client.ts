@@ -39,4 +39,10 @@ export const HEADERS = {
   sourceTopic: 'x-source-topic',
   sourcePartition: 'x-source-partition',
   sourceOffset: 'x-source-offset',
+  /** The source message's log timestamp: a re-drive keeps it, so an event without acceptedAt folds the same. */
+  sourceTimestamp: 'x-source-timestamp',
+  /** On a re-driven message: the dead letter it came from (`topic/partition/offset`), when and by whom. */
+  redrivenFrom: 'x-redriven-from',
+  redrivenAt: 'x-redriven-at',
+  redrivenBy: 'x-redriven-by',
 } as const;

@@ -15,7 +15,7 @@ export interface ProfileEventLog {
   messagesRead: number;
   /** Messages of the profile that do not decode (the ingest dead-lettered them too). */
   undecodable: number;
-  /** Messages of the profile sealed with an erased key (docs/adr/0007): gone for good, not counted as events. */
+  /** Messages of the profile sealed with an erased key (docs/adr/0009): gone for good, not counted as events. */
   erased: number;
   events: ViewingEvent[];
 }
@@ -64,6 +64,13 @@ export async function readProfileEvents(
       () => finish(new Error(`reading partition ${partition} of ${topic} did not reach offset ${end} in time`)),
       options.timeoutMs ?? 10 * 60_000,
     );
+    // The end is reached by offset, not by a message: transactional producers leave commit and abort markers
+    // and aborted messages that no consumer is given, and a batch of nothing else never reaches eachBatch.
+    // kafkajs reports every batch it consumed, filtered or not, with its last offset (markers included).
+    const reached = (last: string) => BigInt(last) + 1n >= end;
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.topic === topic && payload.partition === partition && reached(payload.lastOffset)) finish();
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
@@ -83,7 +90,7 @@ export async function readProfileEvents(
           else if (opened.kind === 'erased') result.erased++;
           else if (opened.kind === 'event' && opened.event.profileId === profileId) result.events.push(opened.event);
         }
-        if (BigInt(batch.messages[batch.messages.length - 1].offset) + 1n >= end) finish();
+        if (reached(batch.lastOffset())) finish();
       },
     });
     // Only the profile's partition is needed; the others are never fetched.

@@ -96,6 +96,30 @@ export const metrics = {
     'viewing_history_dead_letters_total',
     () => new Counter({ name: 'viewing_history_dead_letters_total', help: 'Messages moved to the dead-letter topic' }),
   ),
+  unrecognisedRefusals: once(
+    'viewing_history_ingest_unrecognised_refusals_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_ingest_unrecognised_refusals_total',
+        help: 'Single-row writes Cassandra answered Invalid with a message no rule recognises (retried until the dead-letter rule holds)',
+      }),
+  ),
+  deadLettersRedriven: once(
+    'viewing_history_dead_letters_redriven_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_dead_letters_redriven_total',
+        help: 'Dead letters put back on the event log by an operator',
+      }),
+  ),
+  deadLettersPurged: once(
+    'viewing_history_dead_letters_purged_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_dead_letters_purged_total',
+        help: 'Dead letters removed from the dead-letter topic by an operator',
+      }),
+  ),
   partitionPauses: once(
     'viewing_history_ingest_partition_pauses_total',
     () =>

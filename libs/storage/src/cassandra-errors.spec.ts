@@ -5,6 +5,7 @@ import {
   isTransientCassandraError,
   RowRejectedError,
   schemaProblemOf,
+  UnrecognisedRefusalError,
   writeFailure,
 } from './cassandra-errors';
 
@@ -73,6 +74,18 @@ describe('Cassandra error classification', () => {
   it.each(schemaRefusals)('retries an Invalid response that is not a known row-level refusal: %s', (_, message) => {
     const failure = writeFailure(new errors.ResponseError(codes.invalid, message), null);
     expect(failure).toBeInstanceOf(DependencyUnavailableError);
+  });
+
+  it('marks an Invalid message no rule recognises as unrecognised only on a settled schema (the writer may then count it)', () => {
+    const unknown = new errors.ResponseError(codes.invalid, 'Something new the server says');
+    const settled = writeFailure(unknown, null);
+    expect(settled).toBeInstanceOf(UnrecognisedRefusalError);
+    expect((settled as UnrecognisedRefusalError).storageMessage).toBe(
+      'invalid (0x2200): Something new the server says',
+    );
+    expect(writeFailure(unknown, 'schema versions disagree')).not.toBeInstanceOf(UnrecognisedRefusalError);
+    const schemaState = writeFailure(new errors.ResponseError(codes.invalid, 'Undefined column name x'), null);
+    expect(schemaState).not.toBeInstanceOf(UnrecognisedRefusalError);
   });
 
   const rowRefusals: string[] = [

@@ -10,6 +10,22 @@ export class RowRejectedError extends ViewingHistoryError {
 }
 
 /**
+ * An Invalid answer no rule recognises (neither ROW_LEVEL_REFUSALS nor SCHEMA_STATE_MESSAGES), on a schema
+ * checked complete and agreed. It may be the row (a refusal worded in a way we have not seen) or a passing
+ * state of the cluster: it is retried like any unavailability, and a writer may dead-letter the row only
+ * after it failed alone several times spread over time (see LiveHistoryIngestor), so one such row cannot
+ * stall its partition forever (invariant 5) and a passing state never dead-letters a good event (invariant 2).
+ */
+export class UnrecognisedRefusalError extends DependencyUnavailableError {
+  constructor(
+    readonly storageMessage: string,
+    options?: { cause?: unknown },
+  ) {
+    super('cassandra', `unrecognised Invalid answer on a settled schema: ${storageMessage}`, 5, options);
+  }
+}
+
+/**
  * True only for a statement Cassandra refused as invalid. Everything else is a state of the cluster that
  * time or an operator repairs, never a reason to drop an event (invariant 2): no host, timeouts, overload,
  * a socket closed mid-request (the driver gives no response code), unauthorized, a truncate, a bootstrap.
@@ -54,9 +70,29 @@ const ROW_LEVEL_REFUSALS = [
   /^expected \d+ or 0 byte/i,
 ];
 
+/** Invalid messages about the schema's state (a table, column or keyspace missing): never the row's fault. */
+const SCHEMA_STATE_MESSAGES = [
+  /undefined column/i,
+  /unknown identifier/i,
+  /unknown column/i,
+  /unconfigured table/i,
+  /keyspace .* does not exist/i,
+];
+
 /** True for an Invalid response that refuses the row itself (see ROW_LEVEL_REFUSALS). */
 export function isRowLevelRefusal(error: unknown): boolean {
   return isInvalidStatementError(error) && ROW_LEVEL_REFUSALS.some((r) => r.test((error as Error).message));
+}
+
+/** True for an Invalid response that is neither a known row-level refusal nor a known schema state. */
+export function isUnrecognisedRefusal(error: unknown): boolean {
+  if (!isInvalidStatementError(error) || isRowLevelRefusal(error)) return false;
+  return !SCHEMA_STATE_MESSAGES.some((r) => r.test((error as Error).message));
+}
+
+/** True when judging `error` needs the schema checked first (see writeFailure). */
+export function needsSchemaCheck(error: unknown): boolean {
+  return isRowLevelRefusal(error) || isUnrecognisedRefusal(error);
 }
 
 /**
@@ -75,9 +111,10 @@ export function schemaProblemOf(
 
 /**
  * The typed error of a failed write. Only a known row-level refusal (isRowLevelRefusal) on a settled
- * schema is the row's fault; anything else is retried, even an error of unknown origin: holding an event
- * back until someone looks is safe, dropping it is not (invariant 2). `schemaProblem` is set when the
- * schema is not settled (schemaProblemOf) or could not be checked.
+ * schema is the row's fault; an unrecognised Invalid on a settled schema is UnrecognisedRefusalError
+ * (retried, dead-lettered only by the writer's rule); anything else is retried, even an error of unknown
+ * origin: holding an event back until someone looks is safe, dropping it is not (invariant 2).
+ * `schemaProblem` is set when the schema is not settled (schemaProblemOf) or could not be checked.
  */
 export function writeFailure(
   error: unknown,
@@ -86,6 +123,8 @@ export function writeFailure(
   if (error instanceof RowRejectedError || error instanceof DependencyUnavailableError) return error;
   if (isRowLevelRefusal(error) && schemaProblem === null)
     return new RowRejectedError(describeCassandraError(error), { cause: error });
+  if (isUnrecognisedRefusal(error) && schemaProblem === null)
+    return new UnrecognisedRefusalError(describeCassandraError(error), { cause: error });
   return new DependencyUnavailableError('cassandra', schemaProblem ?? describeCassandraError(error), 5, {
     cause: error,
   });

@@ -1,15 +1,20 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
+import { DependencyUnavailableError } from '@vh/domain';
 import { CASSANDRA_CLIENT, consistency } from './cassandra-client';
 import { asStorageError } from './cassandra-errors';
 import { ACTIVITY_SHARDS, daysBetween } from './live/profile-activity.index';
 import { ProfileActivityBuckets } from './ports/profile-activity.buckets';
 import { splitTokenRing } from './live/live-history.repository';
 
+/** Reads of one token range before the walk gives up (an outage); the delay grows by this much each time. */
+const RANGE_READ_ATTEMPTS = 3;
+const RANGE_RETRY_DELAY_MS = 1_000;
+
 /** Where a walk stands: the last profile it gave. Walking again after it gives the rest, each profile once. */
 export type ChangedProfilesPosition =
-  | { walk: 'activity-index'; day: string; shard: number; profileId: string }
+  | { walk: 'activity-index'; shard: number; profileId: string }
   | { walk: 'token-ranges'; token: string; profileId: string };
 
 export interface ChangedProfile {
@@ -34,34 +39,23 @@ export class ChangedProfilesWalk {
   }
 
   /**
-   * For a recent `since`: the activity index, day by day from the day of `since` to the day of `until`.
-   * A record changed since `since` had an event on one of these days, and compaction never removes index
-   * rows (they expire after 90 days), so compressed-only profiles are found too. Cost: one bucket read per
-   * (day, shard) and one point read per (profile, day); memory: one page.
-   * A profile active on several days is given on the last of them only: stateless, so a resumed walk
-   * gives no profile twice either. The last, not the first: index rows are only ever added, so a profile
-   * passed over for a later day is still there when the walk reaches it, whatever arrives meanwhile (a
-   * late event on an earlier day would hide a profile passed over for its first day). A profile given and
-   * then active on a later day is not given again by the same walk; a walk resumed in another request does
-   * not know what the first one gave, so there it may be (its records then come twice).
+   * For a recent `since`: the activity index, shard by shard; in each shard the day buckets from the day of
+   * `since` to the day of `until` are read as streams in profile-id order and merged, so each profile comes
+   * once, in the place of its id, whichever days it was active on. A record changed since `since` had an
+   * event on one of these days, and compaction never removes index rows (they expire after 90 days), so
+   * compressed-only profiles are found too. Cost: one bucket read per (day, shard), no read per profile.
+   * Memory: one page per day bucket of one shard, whatever the number of profiles. Stateless: a position
+   * (shard, profile) says all that was given, so a walk resumed in another request gives no profile twice,
+   * and an event arriving meanwhile for a profile already passed cannot bring it back.
    */
   async *byActivity(since: number, until: number, after?: ChangedProfilesPosition): AsyncGenerator<ChangedProfile> {
     const days = daysBetween(since, until);
     const from = after?.walk === 'activity-index' ? after : undefined;
-    // A profile given for an earlier day that gets an event on a later one meanwhile (today's events) would
-    // be given again there: remember what this walk gave. Cost: one id per profile given before the last day.
-    const given = new Set<string>();
-    for (const [d, day] of days.entries()) {
-      if (from && day < from.day) continue;
-      for (let shard = 0; shard < ACTIVITY_SHARDS; shard++) {
-        if (from && day === from.day && shard < from.shard) continue;
-        const resumeAfter = from && day === from.day && shard === from.shard ? from.profileId : undefined;
-        for await (const profileId of this.activity.profilesOfBucket(day, shard, resumeAfter)) {
-          if (given.has(profileId)) continue;
-          if (await this.activity.activeOnAnyOf(profileId, days.slice(d + 1))) continue;
-          if (d < days.length - 1) given.add(profileId);
-          yield { profileId, position: { walk: 'activity-index', day, shard, profileId } };
-        }
+    for (let shard = from?.shard ?? 0; shard < ACTIVITY_SHARDS; shard++) {
+      const resumeAfter = from && shard === from.shard ? from.profileId : undefined;
+      const streams = days.map((day) => this.activity.profilesOfBucket(day, shard, resumeAfter));
+      for await (const profileId of mergeDistinct(streams)) {
+        yield { profileId, position: { walk: 'activity-index', shard, profileId } };
       }
     }
   }
@@ -80,13 +74,13 @@ export class ChangedProfilesWalk {
       const tokens = new Map<string, bigint>();
       const range = `token(profile_id) ${resuming ? '>=' : '>'} ? AND token(profile_id) <= ?`;
       const bounds = [types.Long.fromString(String(lower)), types.Long.fromString(String(end))];
-      for await (const row of await this.query(
+      for (const row of await this.rangeRows(
         `SELECT token(profile_id) AS t, profile_id FROM ${this.ks}.live_history WHERE ${range} PER PARTITION LIMIT 1`,
         bounds,
       )) {
         tokens.set(row.get('profile_id'), BigInt(String(row.get('t'))));
       }
-      for await (const row of await this.query(
+      for (const row of await this.rangeRows(
         `SELECT token(profile_id) AS t, profile_id, last_event_at FROM ${this.ks}.compressed_history WHERE ${range}`,
         bounds,
       )) {
@@ -103,15 +97,47 @@ export class ChangedProfilesWalk {
     }
   }
 
-  private async query(query: string, params: unknown[]): Promise<types.ResultSet> {
-    try {
-      return await this.client.execute(query, params, {
-        prepare: true,
-        fetchSize: 5_000,
-        consistency: consistency(this.config.cassandra.readConsistency),
-      });
-    } catch (error) {
-      throw asStorageError(error);
+  /**
+   * Every row of one token range, read again after a transient failure (a scan of a whole range is the
+   * query most likely to time out on a busy node; one timeout used to end the export). A range that keeps
+   * failing is an outage: DependencyUnavailableError. Memory: one range's rows, as the walk holds anyway.
+   */
+  private async rangeRows(query: string, params: unknown[]): Promise<types.Row[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const rows: types.Row[] = [];
+        const result = await this.client.execute(query, params, {
+          prepare: true,
+          fetchSize: 5_000,
+          consistency: consistency(this.config.cassandra.readConsistency),
+          isIdempotent: true,
+        });
+        for await (const row of result) rows.push(row);
+        return rows;
+      } catch (error) {
+        const failure = asStorageError(error);
+        if (!(failure instanceof DependencyUnavailableError) || attempt >= RANGE_READ_ATTEMPTS) throw failure;
+        await new Promise((resolve) => setTimeout(resolve, RANGE_RETRY_DELAY_MS * attempt));
+      }
     }
+  }
+}
+
+/** Streams each in ascending order, merged into one ascending stream without repeats. Holds one head each. */
+async function* mergeDistinct(streams: AsyncGenerator<string>[]): AsyncGenerator<string> {
+  const heads = await Promise.all(streams.map((stream) => stream.next()));
+  let last: string | undefined;
+  for (;;) {
+    let min: string | undefined;
+    for (const head of heads) if (!head.done && (min === undefined || head.value < min)) min = head.value;
+    if (min === undefined) return;
+    // Every stream at the smallest id moves on: a profile active on several days comes once.
+    await Promise.all(
+      heads.map(async (head, i) => {
+        if (!head.done && head.value === min) heads[i] = await streams[i].next();
+      }),
+    );
+    if (last === undefined || min > last) yield min;
+    last = min;
   }
 }

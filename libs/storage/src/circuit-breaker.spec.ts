@@ -63,4 +63,27 @@ describe('CircuitBreaker', () => {
     now = 200;
     await expect(b.execute(up)).rejects.toMatchObject({ retryAfterSeconds: 1 });
   });
+
+  it('lets only the probe decide in half-open: a call begun before the circuit opened does not re-open it', async () => {
+    const b = breaker();
+    let failSlow!: () => void;
+    // A read begun while closed, stuck until the driver's timeout (longer than the open interval).
+    const slow = b.execute(
+      () =>
+        new Promise<string>(
+          (_, reject) => (failSlow = () => reject(new DependencyUnavailableError('cassandra', 'timeout'))),
+        ),
+    );
+    for (let i = 0; i < 3; i++) await expect(b.execute(down)).rejects.toThrow();
+    now = 1_000;
+    let release!: () => void;
+    const probe = b.execute(() => new Promise<string>((resolve) => (release = () => resolve('ok'))));
+    failSlow();
+    await expect(slow).rejects.toThrow('timeout');
+    expect(b.current).toBe('half-open');
+    await expect(b.execute(up)).rejects.toThrow(/circuit open/); // still one probe at a time
+    release();
+    await expect(probe).resolves.toBe('ok');
+    expect(b.current).toBe('closed');
+  });
 });

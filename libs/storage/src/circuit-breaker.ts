@@ -38,7 +38,10 @@ export class CircuitBreaker {
       if (waited < this.options.openMs) throw this.rejection(this.options.openMs - waited);
       this.transition('half-open');
     }
-    if (this.state === 'half-open') {
+    // In half-open only the probe's outcome counts: a call begun before the circuit opened (stuck until
+    // the driver's timeout, longer than the open interval) neither re-opens it nor frees the probe's slot.
+    const probe = this.state === 'half-open';
+    if (probe) {
       if (this.probing) throw this.rejection(this.options.openMs);
       this.probing = true;
     }
@@ -49,13 +52,14 @@ export class CircuitBreaker {
       return result;
     } catch (error) {
       const transient = error instanceof DependencyUnavailableError || isTransientCassandraError(error);
-      if (transient && (this.state === 'half-open' || ++this.failures >= this.options.failureThreshold)) {
+      const counts = probe || this.state === 'closed';
+      if (transient && counts && (probe || ++this.failures >= this.options.failureThreshold)) {
         this.openedAt = this.now();
         this.transition('open');
       }
       throw error;
     } finally {
-      this.probing = false;
+      if (probe) this.probing = false;
     }
   }
 

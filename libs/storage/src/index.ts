@@ -26,4 +26,6 @@ export * from './ports/compressed-history.compaction-store';
 export * from './ports/profile-activity.days';
 export * from './ports/profile-activity.buckets';
 export * from './ports/sweep-watermark.store';
+export * from './compressed/member-controls.codec';
+export * from './member-controls.read';
 export * from './erasure/stored-history.eraser';

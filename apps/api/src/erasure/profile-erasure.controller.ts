@@ -16,7 +16,7 @@ export class ProfileErasureController {
 
   /**
    * Erases the profile's viewing history for good: nothing of it can be read, exported, replayed or
-   * restored afterwards (docs/adr/0007). Operators (`profiles:erase`) for any profile; a device for its
+   * restored afterwards (docs/adr/0009). Operators (`profiles:erase`) for any profile; a device for its
    * own, with `{"confirm": "<profileId>"}` in the body.
    */
   @Delete()

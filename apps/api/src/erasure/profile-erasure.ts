@@ -6,7 +6,7 @@ import { metrics } from '@vh/metrics';
 import { StoredHistoryEraser } from '@vh/storage';
 
 /**
- * Erases a profile for good (docs/adr/0007): its key first (every sealed copy of its events, on the log
+ * Erases a profile for good (docs/adr/0009): its key first (every sealed copy of its events, on the log
  * and in backups, becomes unreadable), then the mark on the log (ingest erases again after everything the
  * log held before it, and every restore replays it), then what is stored, at once. Each step is idempotent:
  * a caller told 503 half-way calls again.

@@ -1,6 +1,6 @@
 import { z } from 'zod/v4';
 import { InvalidInputError } from '@vh/domain';
-import { ChangedProfilesPosition } from '@vh/storage';
+import { ACTIVITY_SHARDS, ChangedProfilesPosition } from '@vh/storage';
 
 export type ExportWalk = ChangedProfilesPosition['walk'];
 
@@ -33,14 +33,24 @@ const DAY_MS = 86_400_000;
 const WALK_CODES = { 'activity-index': 'a', 'token-ranges': 't' } as const;
 const count = z.number().int().min(0);
 const instant = z.number().int();
+/** 2: the activity walk's position is (shard, profile); a version-1 token (day, shard, profile) is refused. */
+const TOKEN_VERSION = 2;
 const tokenSchema = z.tuple([
-  z.literal(1),
+  z.literal(TOKEN_VERSION),
   instant,
   instant,
   z.enum(['a', 't']),
-  // The profile: activity (day, shard, id) or token (token, id); absent before the first line.
+  // The profile: activity (shard, id) or token (token, id); absent before the first line.
   z.union([
-    z.tuple([z.literal('a'), z.string().regex(/^\d{4}-\d{2}-\d{2}$/), z.number().int().min(0), z.string()]),
+    z.tuple([
+      z.literal('a'),
+      z
+        .number()
+        .int()
+        .min(0)
+        .max(ACTIVITY_SHARDS - 1),
+      z.string(),
+    ]),
     z.tuple([z.literal('t'), z.string().regex(/^-?\d{1,19}$/), z.string()]),
     z.null(),
   ]),
@@ -55,10 +65,20 @@ export function encodePosition(p: ExportProgress): string {
     p.at === null
       ? null
       : p.at.walk === 'activity-index'
-        ? ['a', p.at.day, p.at.shard, p.at.profileId]
+        ? ['a', p.at.shard, p.at.profileId]
         : ['t', p.at.token, p.at.profileId];
   const record = p.record === null ? null : [p.record.lastEventAt, p.record.recordId];
-  const tuple = [1, p.since, p.startedAt, WALK_CODES[p.walk], at, record, p.profiles, p.records, p.failures];
+  const tuple = [
+    TOKEN_VERSION,
+    p.since,
+    p.startedAt,
+    WALK_CODES[p.walk],
+    at,
+    record,
+    p.profiles,
+    p.records,
+    p.failures,
+  ];
   return Buffer.from(JSON.stringify(tuple)).toString('base64url');
 }
 
@@ -78,17 +98,21 @@ export function checkSince(since: number, now: number): void {
 /** The progress a line's position token stands for; a token this export did not write is a 400 on `after`. */
 export function decodePosition(token: string, since: number, rules: PositionRules): ExportProgress {
   const invalid = (message: string) => new InvalidInputError([{ field: 'after', message }]);
-  let parsed;
+  let raw: unknown;
   try {
-    parsed = tokenSchema.safeParse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
+    raw = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
   } catch {
     throw invalid('is not a position token of the export');
   }
+  if (Array.isArray(raw) && Number.isInteger(raw[0]) && raw[0] < TOKEN_VERSION) {
+    throw invalid('was written by an earlier version of the export: start it again');
+  }
+  const parsed = tokenSchema.safeParse(raw);
   if (!parsed.success) throw invalid('is not a position token of the export');
   const [, tokenSince, startedAt, walk, at, record, profiles, records, failures] = parsed.data;
   if (tokenSince !== since) throw invalid('belongs to an export with another since');
   if (at !== null && at[0] !== walk) throw invalid('is not a position token of the export');
-  // A crafted instant or day would make the walk loop over ~10^8 days (a DoS), or walk the activity index
+  // A crafted instant would make the walk loop over ~10^8 days (a DoS), or walk the activity index
   // past its 90-day TTL and silently miss profiles (invariant 4): only what `begin` could have written passes.
   // The start is the clock of the instance that began the export, `now` that of the one resuming it: they
   // may differ by up to the allowed skew (invariant 6).
@@ -97,12 +121,6 @@ export function decodePosition(token: string, since: number, rules: PositionRule
   }
   const recent = startedAt - since <= rules.indexMaxDays * DAY_MS;
   if ((walk === 'a') !== recent) throw invalid('has a walk that since does not select');
-  if (at !== null && at[0] === 'a') {
-    const day = at[1];
-    const first = new Date(since).toISOString().slice(0, 10);
-    const last = new Date(startedAt + rules.maxClockSkewMs).toISOString().slice(0, 10);
-    if (day < first || day > last) throw invalid('has a day outside the export');
-  }
   return {
     since,
     startedAt,
@@ -111,7 +129,7 @@ export function decodePosition(token: string, since: number, rules: PositionRule
       at === null
         ? null
         : at[0] === 'a'
-          ? { walk: 'activity-index', day: at[1], shard: at[2], profileId: at[3] }
+          ? { walk: 'activity-index', shard: at[1], profileId: at[2] }
           : { walk: 'token-ranges', token: at[1], profileId: at[2] },
     record: record === null ? null : { lastEventAt: record[0], recordId: record[1] },
     profiles,

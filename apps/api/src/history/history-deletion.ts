@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DeletionEvent } from '@vh/domain';
+import { DeletionEvent, titleRemovedEvent } from '@vh/domain';
 import { ViewingEventPublisher } from '@vh/messaging';
 
 /** Deletions go through the event log like everything else, so a replay reproduces them. */
@@ -18,6 +18,13 @@ export class HistoryDeletion {
       occurredAt: now,
       acceptedAt: now,
     };
+    await this.publisher.publish([event], requestId);
+    return event;
+  }
+
+  /** Every record of the title first accepted at or before now goes; later viewing of it counts again. */
+  async removeTitle(profileId: string, titleId: string, requestId?: string): Promise<DeletionEvent> {
+    const event = titleRemovedEvent(profileId, titleId, randomUUID(), Date.now());
     await this.publisher.publish([event], requestId);
     return event;
   }

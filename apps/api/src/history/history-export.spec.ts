@@ -81,15 +81,47 @@ describe('HistoryExport with an unreadable profile', () => {
     expect(lines.some((l) => l.type === 'end')).toBe(false);
   });
 
-  it('stops as interrupted when the read circuit opens, without an error line for the healthy profiles it rejects', async () => {
+  it('gives a profile that opened the circuit its error line, waits the circuit out and completes (invariant 4)', async () => {
     // The process-wide breaker opens after the unreadable profile's two reads: the next profile is fine.
-    const breaker = new CircuitBreaker({ failureThreshold: 2, openMs: 60_000 });
+    const breaker = new CircuitBreaker({ failureThreshold: 2, openMs: 100 });
     const { history } = exportOver(['p1', 'bad', 'p3', 'p4'], new Set(['bad']), breaker);
     const { lines, error } = await collect(history);
-    expect(error).toBeInstanceOf(DependencyUnavailableError);
-    expect(lines.filter((l) => l.type === 'error').map((l) => (l as { profileId: string }).profileId)).not.toContain(
-      'p3',
-    );
-    expect(lines.some((l) => l.type === 'end')).toBe(false);
+    expect(error).toBeUndefined();
+    expect(lines.filter((l) => l.type === 'error').map((l) => (l as { profileId: string }).profileId)).toEqual(['bad']);
+    expect(lines.at(-1)).toMatchObject({ type: 'end', profiles: 3, records: 3, failures: 1 });
   });
+
+  it('waits out a circuit left open by an outage that has healed, and completes (finding 2 of chaos seed 7)', async () => {
+    // The outage opened the circuit just before the export began; the cluster is back.
+    const breaker = new CircuitBreaker({ failureThreshold: 2, openMs: 200 });
+    for (let i = 0; i < 2; i++) await expect(breaker.execute(() => Promise.reject(timeout()))).rejects.toThrow();
+    expect(breaker.current).toBe('open');
+    const { history } = exportOver(['p1', 'p2', 'p3'], new Set(), breaker);
+    const { lines, error } = await collect(history);
+    expect(error).toBeUndefined();
+    expect(lines.at(-1)).toMatchObject({ type: 'end', profiles: 3, records: 3, failures: 0 });
+    expect(breaker.current).toBe('closed');
+  });
+
+  it("waits for another caller's half-open probe instead of stopping", async () => {
+    const breaker = new CircuitBreaker({ failureThreshold: 1, openMs: 100 });
+    await expect(breaker.execute(() => Promise.reject(timeout()))).rejects.toThrow();
+    await new Promise((r) => setTimeout(r, 120));
+    // Another request is the probe, and a slow one: the export's reads meanwhile are rejected at once.
+    const probe = breaker.execute(() => new Promise((r) => setTimeout(() => r([]), 300)));
+    const { history } = exportOver(['p1', 'p2'], new Set(), breaker);
+    const { lines, error } = await collect(history);
+    await probe;
+    expect(error).toBeUndefined();
+    expect(lines.at(-1)).toMatchObject({ type: 'end', profiles: 2, failures: 0 });
+  });
+
+  it('still stops as interrupted when the circuit stays open (a real outage), after a bounded wait', async () => {
+    const breaker = new CircuitBreaker({ failureThreshold: 1, openMs: 50 });
+    const { history, reads } = exportOver(['p1', 'p2', 'p3', 'p4'], new Set(['p1', 'p2', 'p3', 'p4']), breaker);
+    const { lines, error } = await collect(history);
+    expect(error).toBeInstanceOf(DependencyUnavailableError);
+    expect(lines.some((l) => l.type === 'end')).toBe(false);
+    expect(reads.length).toBeLessThan(20);
+  }, 30_000);
 });

@@ -11,6 +11,12 @@ const DAY_MS = 86_400_000;
 const PROFILE_READ_ATTEMPTS = 2;
 /** This many unreadable profiles in a row is an outage, not bad profiles: the export stops as interrupted. */
 const MAX_CONSECUTIVE_UNAVAILABLE = 3;
+/**
+ * Waits for an open read circuit (its retry-after each time) before the export stops as interrupted. A
+ * circuit left open by an outage that has healed, or another request's half-open probe, must not end a
+ * long export (chaos seed 7's final export); a circuit that keeps re-opening is an outage.
+ */
+const MAX_CIRCUIT_WAITS = 3;
 
 export type ExportLine =
   | ({ type: 'record'; profileId: string; position: string } & ViewingRecordView)
@@ -93,10 +99,17 @@ export class HistoryExport {
     const { profileId } = position;
     let records: ViewingRecord[] | undefined;
     let failure: unknown;
+    let circuitWaits = 0;
     for (let attempt = 0; records === undefined && attempt < PROFILE_READ_ATTEMPTS; attempt++) {
       try {
         records = await this.reader.readForExport(profileId);
       } catch (error) {
+        if (error instanceof CircuitOpenError && circuitWaits++ < MAX_CIRCUIT_WAITS) {
+          // No read was tried: not an attempt of this profile's.
+          await sleep(error.retryAfterSeconds * 1000);
+          attempt--;
+          continue;
+        }
         if (error instanceof CorruptHistoryError) {
           Object.assign(progress, { at: position, record: null, failures: progress.failures + 1 });
           yield {
@@ -142,4 +155,8 @@ export class HistoryExport {
 function compareChange(a: RecordKey, b: RecordKey): number {
   if (a.lastEventAt !== b.lastEventAt) return a.lastEventAt - b.lastEventAt;
   return a.recordId < b.recordId ? -1 : a.recordId > b.recordId ? 1 : 0;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -4,7 +4,8 @@ import { AppConfig } from '@vh/config';
 import { continueWatching, encodeCursor, pageOfHistory } from '@vh/domain';
 import { ApiErrorResponses, Authorize, SCOPES, requestIdOf } from '@vh/http';
 import { HistoryDeletion } from './history-deletion';
-import { parseHistoryQuery, parseLimit, parseProfileId, parseRecordId, toView } from './history-request';
+import { parseHistoryQuery, parseLimit, parseProfileId, parseRecordId, parseTitleId, toView } from './history-request';
+import { CompactionRequests } from '../shared/compaction-requests';
 import { ViewingHistoryReader } from './viewing-history.reader';
 
 @ApiErrorResponses(400, 401, 403, 503)
@@ -14,6 +15,7 @@ export class HistoryController {
     private readonly reader: ViewingHistoryReader,
     private readonly deletion: HistoryDeletion,
     private readonly config: AppConfig,
+    private readonly compactions: CompactionRequests,
   ) {}
 
   /** The merged history, newest first, one page at a time. An empty history is an empty list. */
@@ -51,6 +53,22 @@ export class HistoryController {
     const profileId = parseProfileId(profileIdParam);
     const recordId = parseRecordId(recordIdParam);
     const event = await this.deletion.removeRecord(profileId, recordId, requestIdOf(request));
+    return { eventId: event.eventId, status: 'accepted' };
+  }
+
+  /** Removes every record of one title accepted until now: 202, an event on the log. */
+  @Delete('titles/:titleId/history')
+  @Authorize({ scope: SCOPES.historyDelete, profileParam: 'profileId' })
+  @HttpCode(202)
+  async removeTitle(
+    @Param('profileId') profileIdParam: string,
+    @Param('titleId') titleIdParam: string,
+    @Req() request: Request,
+  ) {
+    const profileId = parseProfileId(profileIdParam);
+    const titleId = parseTitleId(titleIdParam);
+    const event = await this.deletion.removeTitle(profileId, titleId, requestIdOf(request));
+    this.compactions.requestAfterControl(profileId);
     return { eventId: event.eventId, status: 'accepted' };
   }
 

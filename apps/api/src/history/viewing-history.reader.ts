@@ -5,13 +5,21 @@ import {
   CorruptHistoryError,
   DependencyUnavailableError,
   foldHistory,
+  hiddenByControls,
+  MemberControls,
   needsTrails,
   ViewingEvent,
   ViewingRecord,
   visibleRecords,
 } from '@vh/domain';
 import { metrics } from '@vh/metrics';
-import { CircuitBreaker, CompressedHistoryRepository, LiveHistoryRepository, settleWithConcurrency } from '@vh/storage';
+import {
+  CircuitBreaker,
+  CompressedHistoryRepository,
+  LiveHistoryRepository,
+  readMemberControls,
+  settleWithConcurrency,
+} from '@vh/storage';
 import { CompactionRequests } from '../shared/compaction-requests';
 
 const BATCH_READ_CONCURRENCY = 16;
@@ -53,7 +61,7 @@ export class ViewingHistoryReader {
       return { live: liveEvents, history: await this.readCompressed(profileId, liveEvents) };
     });
     this.compactions.requestIfLarge(profileId, live);
-    return this.merge(live, history);
+    return this.merge(live, history, profileId);
   }
 
   /**
@@ -99,7 +107,21 @@ export class ViewingHistoryReader {
     return (await this.compressedHistory.read(profileId, { withTrails: true })).history;
   }
 
-  private merge(live: ViewingEvent[], compressed: CompressedHistory): ViewingRecord[] {
-    return visibleRecords(foldHistory(live, compressed));
+  /**
+   * Auto-delete is judged at this process's clock, against acceptance times (invariant 6). A stored record
+   * the member's controls now hide asks for the profile's compaction, which removes it physically.
+   */
+  private merge(live: ViewingEvent[], compressed: CompressedHistory, askToRemove?: string): ViewingRecord[] {
+    const now = Date.now();
+    const folded = foldHistory(live, compressed);
+    if (askToRemove !== undefined && compressed.records.some((r) => hiddenByControls(r, folded.controls, now))) {
+      this.compactions.requestIfHiddenStored(askToRemove);
+    }
+    return visibleRecords(folded, now);
+  }
+
+  /** The member's controls of a profile (settings, titles removed): live events folded onto the stored ones. */
+  async readControls(profileId: string): Promise<MemberControls> {
+    return this.breaker.execute(() => readMemberControls(this.liveHistory, this.compressedHistory, profileId));
   }
 }

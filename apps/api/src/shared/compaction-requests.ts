@@ -13,6 +13,9 @@ import {
 } from '@vh/compaction';
 import { DependencyUnavailableError, ViewingEvent } from '@vh/domain';
 
+/** Ingest normally lags the log by well under this; a compaction that runs too early is simply asked again. */
+const CONTROL_COMPACTION_DELAY_MS = 30_000;
+
 /** The API's side of the compaction queue: operators' requests, and the read path's size trigger. */
 @Injectable()
 export class CompactionRequests implements OnModuleInit, OnApplicationShutdown {
@@ -36,8 +39,31 @@ export class CompactionRequests implements OnModuleInit, OnApplicationShutdown {
     this.board.addQueue(new BullMQAdapter(this.connected()));
   }
 
-  async compactProfile(profileId: string, dryRun: boolean, requestedBy: 'operator' | 'read-path'): Promise<string> {
-    return this.withRedis(() => enqueueProfileCompaction(this.connected(), { profileId, dryRun, requestedBy }));
+  async compactProfile(
+    profileId: string,
+    dryRun: boolean,
+    requestedBy: 'operator' | 'read-path' | 'member-controls',
+    delayMs = 0,
+  ): Promise<string> {
+    return this.withRedis(() =>
+      enqueueProfileCompaction(this.connected(), { profileId, dryRun, requestedBy }, delayMs),
+    );
+  }
+
+  /**
+   * A member's control (settings, remove a title) was put on the log: ask for the profile's compaction once
+   * it is likely ingested, so what it hides goes physically. Best effort: the read path asks again when it
+   * still finds hidden records stored.
+   */
+  requestAfterControl(profileId: string): void {
+    this.compactProfile(profileId, false, 'member-controls', CONTROL_COMPACTION_DELAY_MS).catch((error: Error) =>
+      this.logger.warn(`could not request compaction of ${profileId}: ${error.message}`),
+    );
+  }
+
+  /** A read found stored records the controls hide: best effort, once per window. */
+  requestIfHiddenStored(profileId: string): boolean {
+    return this.readTrigger.onHiddenStored(profileId);
   }
 
   async sweep(profileIds: string[] | undefined, dryRun: boolean): Promise<string> {

@@ -2,7 +2,7 @@ import { CompressedHistoryVersion } from '@vh/storage';
 import { ViewingEvent } from '@vh/domain';
 
 /**
- * A backup directory (docs/adr/0008): `manifest.json` and `profiles.ndjson`, one line per profile, each
+ * A backup directory (docs/adr/0010): `manifest.json` and `profiles.ndjson`, one line per profile, each
  * sealed with the profile's own key, so erasing a profile also shreds its copy in every backup.
  */
 export const BACKUP_FORMAT = 'viewing-history-backup-1';

@@ -24,7 +24,7 @@ import {
 } from './backup-format';
 
 /**
- * `backup --to DIR` (docs/adr/0008). Consistent by construction: the ingest group's committed offsets are
+ * `backup --to DIR` (docs/adr/0010). Consistent by construction: the ingest group's committed offsets are
  * read first (everything before them is in Cassandra); then each profile is copied as readers read it (live
  * rows, then the compressed version and its chunks, checksums verified), so a compaction running meanwhile
  * cannot lose a record; a restore replays the log from those offsets, and replaying what the copy already

@@ -47,7 +47,7 @@ export interface RestoreReport {
 }
 
 /**
- * `restore --from DIR [--until ISO-TIME] [--keyspace NAME] [--force] [--ingest-group NAME]` (docs/adr/0008):
+ * `restore --from DIR [--until ISO-TIME] [--keyspace NAME] [--force] [--ingest-group NAME]` (docs/adr/0010):
  * loads the backup into an empty keyspace, then replays the event log from the backup's offsets, keeping
  * only messages the log took at or before --until (the log's timestamps: when the collector or the API
  * handed the event to Kafka, never device time). Erasures are never undone: a profile whose key is gone is
@@ -118,7 +118,10 @@ export async function restore(config: AppConfig, args: string[]): Promise<Restor
         );
         await compressed.restoreVersion({ ...version, chunkSet: written.chunkSet });
         // The export finds a profile by the days its records changed: the newest is enough to find it.
-        if (version.lastEventAt !== null) await activity.record(line.profileId, version.lastEventAt);
+        if (version.lastEventAt !== null) {
+          const failed = await activity.recordMany([{ profileId: line.profileId, occurredAt: version.lastEventAt }], 1);
+          for (const error of failed.values()) throw error;
+        }
         withCompressed.push(line.profileId);
       }
       profilesRestored++;

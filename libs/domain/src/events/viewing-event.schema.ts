@@ -1,10 +1,13 @@
 // zod 4 (shipped inside zod 3.25 as zod/v4): about six times faster here than zod 3's parser, which
 // was a third of ingest's CPU per event (see BENCHMARKS.md).
 import { z } from 'zod/v4';
+import { fastLogEvent, fastPlaybackInput } from './viewing-event.fast-path';
 import { IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH, MAX_POSITION_MS } from './event-limits';
 import {
-  DeletionEvent,
+  AUTO_DELETE_PERIODS,
+  ControlEvent,
   PLAYBACK_EVENT_TYPES,
+  RECORDING_STATES,
   PlaybackEvent,
   VIEWING_EVENT_SCHEMA_VERSION,
   ViewingEvent,
@@ -68,6 +71,25 @@ const historyCleared = z.strictObject({
   occurredAt: isoInstant,
 });
 
+const titleRemoved = z.strictObject({
+  type: z.literal('title-removed'),
+  eventId: uuid,
+  profileId: identifier,
+  occurredAt: isoInstant,
+  titleId: identifier,
+});
+/** The settings a member may change; also what `PUT …/settings` accepts (at least one field). */
+export const profileSettingsInput = z.strictObject({
+  recording: z.enum(RECORDING_STATES).optional(),
+  autoDelete: z.enum(AUTO_DELETE_PERIODS).optional(),
+});
+const settingsChanged = profileSettingsInput.extend({
+  type: z.literal('settings-changed'),
+  eventId: uuid,
+  profileId: identifier,
+  occurredAt: isoInstant,
+});
+
 /**
  * An event as stored on the log: the version tag plus any event type, and when the service accepted it
  * (optional: a client that produces onto the log directly may leave it out; ingest then uses the
@@ -78,6 +100,8 @@ const logEvent = z.discriminatedUnion('type', [
   playbackEventInput.extend(onLog),
   recordRemoved.extend(onLog),
   historyCleared.extend(onLog),
+  titleRemoved.extend(onLog),
+  settingsChanged.extend(onLog),
 ]);
 
 function toIssues(error: z.ZodError): FieldIssue[] {
@@ -98,9 +122,8 @@ export interface EventTimePolicy {
 
 /** Validates what a device posted. Time bounds apply here only: the log itself is replayed at any time. */
 export function validatePlaybackEvent(input: unknown, policy: EventTimePolicy): Validated<PlaybackEvent> {
-  const parsed = playbackEventInput.safeParse(input);
-  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error) };
-  const event = parsed.data;
+  const event = fastPlaybackInput(input) ?? parsePlaybackInput(input);
+  if ('ok' in event) return event;
   if (event.occurredAt > policy.now + policy.maxClockSkewMs) {
     return {
       ok: false,
@@ -116,7 +139,14 @@ export function validatePlaybackEvent(input: unknown, policy: EventTimePolicy): 
   if (event.titleDurationMs !== undefined && event.positionMs > event.titleDurationMs) {
     return { ok: false, issues: [{ field: 'positionMs', message: 'is beyond titleDurationMs' }] };
   }
-  return { ok: true, value: stripUndefined(event) };
+  return { ok: true, value: event };
+}
+
+/** The zod schema: the reference the fast path is held to, and every error message. */
+export function parsePlaybackInput(input: unknown): PlaybackEvent | { ok: false; issues: FieldIssue[] } {
+  const parsed = playbackEventInput.safeParse(input);
+  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error) };
+  return stripUndefined(parsed.data);
 }
 
 /** Serialises an event for the log (UTF-8 JSON with the schema version). */
@@ -141,18 +171,46 @@ export function decodeViewingEvent(raw: Buffer | string | null, logTimestamp?: n
   } catch {
     return { ok: false, issues: [{ field: '(message)', message: 'is not valid JSON' }] };
   }
-  const parsed = logEvent.safeParse(json);
-  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error) };
-  const { schemaVersion: _version, ...event } = parsed.data;
+  const fast = fastLogEvent(json);
+  const event = fast ?? parseLogEvent(json);
+  if ('ok' in event) return event;
   if (event.acceptedAt === undefined && logTimestamp !== undefined && Number.isSafeInteger(logTimestamp)) {
     event.acceptedAt = logTimestamp;
   }
-  return { ok: true, value: stripUndefined(event) as PlaybackEvent | DeletionEvent };
+  return { ok: true, value: event };
+}
+
+/** The zod schema of an event on the log (after JSON.parse): the fast path's reference, and every error. */
+export function parseLogEvent(json: unknown): ViewingEvent | { ok: false; issues: FieldIssue[] } {
+  const parsed = logEvent.safeParse(json);
+  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error) };
+  const { schemaVersion: _version, ...event } = parsed.data;
+  return stripUndefined(event) as PlaybackEvent | ControlEvent;
 }
 
 function stripUndefined<T extends object>(value: T): T {
   for (const key of Object.keys(value) as (keyof T)[]) if (value[key] === undefined) delete value[key];
   return value;
+}
+
+/** Validates the body of `PUT …/settings`: known values only, at least one field. */
+export function validateSettingsInput(
+  input: unknown,
+): Validated<{ recording?: (typeof RECORDING_STATES)[number]; autoDelete?: (typeof AUTO_DELETE_PERIODS)[number] }> {
+  const parsed = profileSettingsInput.safeParse(input ?? {});
+  if (!parsed.success) {
+    // An unknown field is named as the field, not as the body.
+    const issues = parsed.error.issues.flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => ({ field: key, message: 'is not a setting (recording, autoDelete)' }))
+        : toIssues(new z.ZodError([issue])),
+    );
+    return { ok: false, issues };
+  }
+  if (parsed.data.recording === undefined && parsed.data.autoDelete === undefined) {
+    return { ok: false, issues: [{ field: '(body)', message: 'must set recording or autoDelete' }] };
+  }
+  return { ok: true, value: stripUndefined(parsed.data) };
 }
 
 export function describeIssues(issues: FieldIssue[]): string {

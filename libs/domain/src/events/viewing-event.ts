@@ -4,10 +4,19 @@ export const PLAYBACK_EVENT_TYPES = ['play', 'pause', 'stop'] as const;
 export type PlaybackEventType = (typeof PLAYBACK_EVENT_TYPES)[number];
 
 /** Deletions are events too, so that a replay of the log reproduces them. */
-export const DELETION_EVENT_TYPES = ['record-removed', 'history-cleared'] as const;
+export const DELETION_EVENT_TYPES = ['record-removed', 'history-cleared', 'title-removed'] as const;
 export type DeletionEventType = (typeof DELETION_EVENT_TYPES)[number];
 
-export type ViewingEventType = PlaybackEventType | DeletionEventType;
+/** A member's settings of a profile (recording, auto-delete) are events too: see libs/domain/src/settings. */
+export const SETTINGS_EVENT_TYPES = ['settings-changed'] as const;
+export type SettingsEventType = (typeof SETTINGS_EVENT_TYPES)[number];
+
+export const RECORDING_STATES = ['on', 'paused'] as const;
+export type RecordingState = (typeof RECORDING_STATES)[number];
+export const AUTO_DELETE_PERIODS = ['3m', '18m', '36m', 'never'] as const;
+export type AutoDeletePeriod = (typeof AUTO_DELETE_PERIODS)[number];
+
+export type ViewingEventType = PlaybackEventType | DeletionEventType | SettingsEventType;
 
 /** Version of the wire format of events on the log; bumped on any incompatible change. */
 export const VIEWING_EVENT_SCHEMA_VERSION = 1;
@@ -44,8 +53,23 @@ export interface HistoryClearedEvent extends ViewingEventBase {
   type: 'history-cleared';
 }
 
-export type DeletionEvent = RecordRemovedEvent | HistoryClearedEvent;
-export type ViewingEvent = PlaybackEvent | DeletionEvent;
+/** Every record of a title first accepted at or before this event's acceptedAt goes; later viewing counts. */
+export interface TitleRemovedEvent extends ViewingEventBase {
+  type: 'title-removed';
+  titleId: string;
+}
+
+/** A change of a profile's settings; a field left out keeps its value. */
+export interface SettingsChangedEvent extends ViewingEventBase {
+  type: 'settings-changed';
+  recording?: RecordingState;
+  autoDelete?: AutoDeletePeriod;
+}
+
+export type DeletionEvent = RecordRemovedEvent | HistoryClearedEvent | TitleRemovedEvent;
+/** Events the API puts on the log for a member's controls (not playback). */
+export type ControlEvent = DeletionEvent | SettingsChangedEvent;
+export type ViewingEvent = PlaybackEvent | ControlEvent;
 
 /** Total order used by the history fold: event time, then eventId to break ties deterministically. */
 export function compareEvents(a: ViewingEvent, b: ViewingEvent): number {

@@ -1,5 +1,6 @@
 import { PlaybackEvent } from '../events/viewing-event';
 import { ViewingRecord } from './viewing-record';
+import { MemberControls } from '../settings/member-controls';
 
 /**
  * The distinct playback events folded into one record, in fold order: the record is always the fold of
@@ -19,6 +20,11 @@ export interface CompressedHistory {
   clearedThrough: number | null;
   /** Compaction folded every event it read before this instant; a later event before it is a late event. */
   compactedBefore: number | null;
+  /**
+   * The member's settings changes and titles removed, kept whole (they are few): a session whose events
+   * arrive after compaction is still judged by them. Undefined: none.
+   */
+  controls?: MemberControls;
   /**
    * Trails by recordId. Undefined when not loaded (reads load them only when a live event touches a
    * compressed record, see `needsTrails`). A record without a trail (written before trails existed) is

@@ -2,6 +2,7 @@ import { ViewingEvent } from '../events/viewing-event';
 import { CompressedHistory, SessionTrail } from './compressed-history';
 import { foldHistory, isVisible } from './history-fold';
 import { compareRecordsNewestFirst, ViewingRecord } from './viewing-record';
+import { EMPTY_MEMBER_CONTROLS, sameControls } from '../settings/member-controls';
 
 /** A new compressed history, and how many late events (see `FoldedHistory.lateEvents`) it took in. */
 export interface CompactedHistory extends CompressedHistory {
@@ -10,7 +11,8 @@ export interface CompactedHistory extends CompressedHistory {
   /**
    * Whether the live events before the input's compactedBefore changed it: a late playback event, a copy
    * replacing one in a trail, a new removed id or a later clear. Only rows that changed nothing (left-over
-   * duplicates) may be deleted without writing this history (invariant 3).
+   * duplicates) may be deleted without writing this history (invariant 3). Also true when the member's
+   * controls changed or now hide a stored record (auto-delete): such a record must go physically.
    */
   changed: boolean;
 }
@@ -21,7 +23,8 @@ export interface CompactedHistory extends CompressedHistory {
  *
  * Exact because each record keeps its trail (the distinct events folded into it): events at or after
  * the cutoff continue from the stored record, and a late or re-stamped event folds the session again.
- * Hidden records keep only their id, so that later events of the same session stay hidden.
+ * Hidden records keep only their id, so that later events of the same session stay hidden: removed,
+ * cleared, of a removed title, begun while recording was paused, or auto-deleted by `now`.
  */
 export function compactHistory(
   compressed: CompressedHistory,
@@ -33,11 +36,24 @@ export function compactHistory(
      * (trails cost about 22 bytes per event stored); older records become final. Default: forever.
      */
     trailRetentionMs?: number;
+    /**
+     * The service's now at which auto-delete is judged (the compactor passes its clock minus the delete
+     * margin, so it never removes a record a reader whose clock is a little behind still shows).
+     * Default: no auto-delete is applied.
+     */
+    now?: number;
   } = {},
 ): CompactedHistory {
   const compactedBefore = Math.max(cutoff, compressed.compactedBefore ?? cutoff);
+  // Settings and titles removed are taken whole, whatever their time: which sessions are hidden for good
+  // (paused, of a removed title, auto-deleted) is judged on every control read, as a reader judges it. A
+  // resume accepted after the cutoff but before a session's first acceptance keeps that session
+  // (invariant 3). Their live rows stay until rolled up; folding them again changes nothing (sets).
   const folded = foldHistory(
-    liveEvents.filter((event) => event.occurredAt < compactedBefore),
+    liveEvents.filter(
+      (event) =>
+        event.occurredAt < compactedBefore || event.type === 'settings-changed' || event.type === 'title-removed',
+    ),
     compressed,
     { keepTrails: true },
   );
@@ -45,8 +61,9 @@ export function compactHistory(
   const records: ViewingRecord[] = [];
   const trails = new Map<string, SessionTrail>();
   const removedRecordIds = new Set(folded.removedRecordIds);
+  const now = options.now ?? Number.NEGATIVE_INFINITY;
   for (const record of folded.records.values()) {
-    if (!isVisible(record, folded)) {
+    if (!isVisible(record, folded, now)) {
       removedRecordIds.add(record.recordId);
       continue;
     }
@@ -58,6 +75,7 @@ export function compactHistory(
   const changed =
     folded.lateEvents > 0 ||
     folded.clearedThrough !== compressed.clearedThrough ||
+    !sameControls(folded.controls, compressed.controls ?? EMPTY_MEMBER_CONTROLS) ||
     [...removedRecordIds].some((id) => !storedRemoved.has(id)) ||
     [...folded.trails!].some(([id, trail]) => !sameTrail(trail, compressed.trails?.get(id)));
   return {
@@ -65,6 +83,7 @@ export function compactHistory(
     removedRecordIds: [...removedRecordIds].sort(),
     clearedThrough: folded.clearedThrough,
     compactedBefore,
+    controls: folded.controls,
     trails,
     lateEvents: folded.lateEvents,
     changed,

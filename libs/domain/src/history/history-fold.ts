@@ -1,6 +1,16 @@
 import { acceptanceOf, compareEvents, PlaybackEvent, ViewingEvent } from '../events/viewing-event';
 import { CompressedHistory, EMPTY_COMPRESSED_HISTORY, SessionTrail } from './compressed-history';
 import { compareRecordsNewestFirst, PlaybackState, ViewingRecord } from './viewing-record';
+import {
+  compareSettingsCopies,
+  EMPTY_MEMBER_CONTROLS,
+  hiddenByControls,
+  MemberControls,
+  SettingsChange,
+  settingsChangeOf,
+  withControlEvents,
+} from '../settings/member-controls';
+import { TitleRemovedEvent } from '../events/viewing-event';
 
 /** The folded state of one profile: records by id plus the deletions seen. */
 export interface FoldedHistory {
@@ -8,6 +18,8 @@ export interface FoldedHistory {
   removedRecordIds: Set<string>;
   clearedThrough: number | null;
   compactedBefore: number | null;
+  /** Settings changes and titles removed: sets, so neither order nor repeats matter (member-controls.ts). */
+  controls: MemberControls;
   /** With `keepTrails`: the trail of every record folded here from events (merged with its stored trail). */
   trails?: Map<string, SessionTrail>;
   /** Live playback events before `compactedBefore` that the compressed history had not folded (late events). */
@@ -36,18 +48,30 @@ export function foldHistory(
 ): FoldedHistory {
   const removedRecordIds = new Set(compressed.removedRecordIds);
   let clearedThrough = compressed.clearedThrough;
+  // A clear counts from its earliest acceptance (copies of one clear are one event); the latest clear wins.
+  const clears = new Map<string, number>();
   const bySession = new Map<string, Map<string, PlaybackEvent>>();
+  const settingsChanges: SettingsChange[] = [];
+  const titlesRemoved: TitleRemovedEvent[] = [];
   for (const event of liveEvents) {
-    if (event.type === 'record-removed') {
+    if (event.type === 'settings-changed') {
+      settingsChanges.push(settingsChangeOf(event));
+    } else if (event.type === 'title-removed') {
+      titlesRemoved.push(event);
+    } else if (event.type === 'record-removed') {
       removedRecordIds.add(event.recordId);
     } else if (event.type === 'history-cleared') {
-      const accepted = acceptanceOf(event);
-      clearedThrough = clearedThrough === null ? accepted : Math.max(clearedThrough, accepted);
+      const seen = clears.get(event.eventId);
+      clears.set(event.eventId, Math.min(seen ?? Number.POSITIVE_INFINITY, acceptanceOf(event)));
     } else {
       let session = bySession.get(event.playbackSessionId);
       if (session === undefined) bySession.set(event.playbackSessionId, (session = new Map()));
       addDistinct(session, event);
     }
+  }
+
+  for (const accepted of clears.values()) {
+    clearedThrough = clearedThrough === null ? accepted : Math.max(clearedThrough, accepted);
   }
 
   const records = new Map<string, ViewingRecord>();
@@ -95,7 +119,16 @@ export function foldHistory(
     records.set(sessionId, record);
     trails?.set(sessionId, ordered);
   }
-  return { records, removedRecordIds, clearedThrough, compactedBefore: compressed.compactedBefore, trails, lateEvents };
+  const controls = withControlEvents(compressed.controls ?? EMPTY_MEMBER_CONTROLS, settingsChanges, titlesRemoved);
+  return {
+    records,
+    removedRecordIds,
+    clearedThrough,
+    compactedBefore: compressed.compactedBefore,
+    controls,
+    trails,
+    lateEvents,
+  };
 }
 
 /**
@@ -111,22 +144,52 @@ export function needsTrails(liveEvents: readonly ViewingEvent[], compressed: Com
 }
 
 /**
- * Of two copies of one event (same eventId and occurredAt), the one whose effect the fold keeps: for a clear
- * the latest acceptance (the fold takes the latest), for a removal either, for playback the smallest variant.
- * For writers that must store one copy and fold to the same history as all copies (invariant 1).
+ * One copy per live row key (occurredAt, eventId): the copy whose effect the fold keeps of each, so that a
+ * store holding one copy per key folds to the same history as all copies (invariant 1). Repair writes these.
  */
-export function variantThatCounts(a: ViewingEvent, b: ViewingEvent): ViewingEvent {
-  if (a.type === 'history-cleared' || b.type === 'history-cleared') return acceptanceOf(b) > acceptanceOf(a) ? b : a;
-  if (a.type === 'record-removed' || b.type === 'record-removed') return a;
-  return compareVariants(a, b) <= 0 ? a : b;
+export function liveRowsOf(events: readonly ViewingEvent[]): ViewingEvent[] {
+  const rows = new Map<string, ViewingEvent>();
+  for (const event of events) {
+    const key = `${event.occurredAt}|${event.eventId}`;
+    const seen = rows.get(key);
+    rows.set(key, seen === undefined ? event : variantThatCounts(seen, event));
+  }
+  return [...rows.values()];
 }
 
-/** Keeps the smallest variant of each eventId; true when `event` is now the one kept. */
+/**
+ * Of two copies of one event (same eventId and occurredAt: one live row), the one whose effect the fold
+ * keeps: the content the fold keeps (for playback the smallest variant), at the earliest acceptance of the
+ * two, as the live row stores it (every acceptance, the earliest counts; docs/adr/0007). For writers that
+ * must store one copy and fold to the same history as all copies (invariant 1).
+ */
+export function variantThatCounts(a: ViewingEvent, b: ViewingEvent): ViewingEvent {
+  if (a.type === 'settings-changed' && b.type === 'settings-changed') {
+    return compareSettingsCopies(settingsChangeOf(a), settingsChangeOf(b)) <= 0 ? a : b;
+  }
+  const kept = 'playbackSessionId' in a && 'playbackSessionId' in b ? (compareVariants(a, b) <= 0 ? a : b) : a;
+  return withEarliestAcceptance(kept, a, b);
+}
+
+/** Keeps the smallest variant of each eventId; true when the kept event changed. */
 function addDistinct(byId: Map<string, PlaybackEvent>, event: PlaybackEvent): boolean {
   const seen = byId.get(event.eventId);
-  if (seen !== undefined && compareVariants(event, seen) >= 0) return false;
-  byId.set(event.eventId, event);
+  if (seen === undefined) {
+    byId.set(event.eventId, event);
+    return true;
+  }
+  // Copies at one occurredAt are one live row: the earliest acceptance of any of them counts, so the
+  // row's copy and every copy fold alike whatever the write order (invariant 1).
+  const winner = compareVariants(event, seen) < 0 ? event : seen;
+  const kept = compareEvents(event, seen) === 0 ? withEarliestAcceptance(winner, event, seen) : winner;
+  if (kept === seen) return false;
+  byId.set(event.eventId, kept);
   return true;
+}
+
+function withEarliestAcceptance<T extends ViewingEvent>(kept: T, a: ViewingEvent, b: ViewingEvent): T {
+  const earliest = Math.min(acceptanceOf(a), acceptanceOf(b));
+  return acceptanceOf(kept) === earliest ? kept : { ...kept, acceptedAt: earliest };
 }
 
 /**
@@ -194,20 +257,26 @@ function applyPlaybackEvent(record: ViewingRecord, event: PlaybackEvent): void {
 }
 
 /**
- * A record is visible unless it was removed, or a clear was accepted at or after its session's first
- * accepted event: both instants are the service's clock, never the device's (invariant 6).
+ * A record is visible unless it was removed, a clear was accepted at or after its session's first
+ * accepted event, or the member's controls hide it (title removed, recording paused, auto-deleted by
+ * `now`): every instant compared is the service's clock, never the device's (invariant 6).
  */
 export function isVisible(
   record: ViewingRecord,
-  history: Pick<FoldedHistory, 'removedRecordIds' | 'clearedThrough'>,
+  history: Pick<FoldedHistory, 'removedRecordIds' | 'clearedThrough' | 'controls'>,
+  now: number = Number.NEGATIVE_INFINITY,
 ): boolean {
   if (history.removedRecordIds.has(record.recordId)) return false;
-  return history.clearedThrough === null || record.firstAcceptedAt > history.clearedThrough;
+  if (history.clearedThrough !== null && record.firstAcceptedAt <= history.clearedThrough) return false;
+  return hiddenByControls(record, history.controls, now) === null;
 }
 
-/** The visible records of a folded history, newest first. */
-export function visibleRecords(history: FoldedHistory): ViewingRecord[] {
+/**
+ * The visible records of a folded history at `now` (the reader's clock), newest first. Every reader
+ * passes its now; without one, auto-delete is not applied (tests of the other rules).
+ */
+export function visibleRecords(history: FoldedHistory, now: number = Number.NEGATIVE_INFINITY): ViewingRecord[] {
   const visible: ViewingRecord[] = [];
-  for (const record of history.records.values()) if (isVisible(record, history)) visible.push(record);
+  for (const record of history.records.values()) if (isVisible(record, history, now)) visible.push(record);
   return visible.sort(compareRecordsNewestFirst);
 }

@@ -30,6 +30,28 @@ describe('AccessTokens', () => {
     await expect(tokens.verify(`Bearer ${token}`)).rejects.toThrow(/expir/);
   });
 
+  describe('with verified tokens cached', () => {
+    afterEach(() => jest.useRealTimers());
+
+    it('refuses a cached token from its exp on, as an uncached one', async () => {
+      jest.useFakeTimers({ now: new Date('2026-01-01T00:00:00Z') });
+      const fresh = new AccessTokens(config);
+      const token = await unsigned({}).setExpirationTime('2s').sign(secret);
+      expect((await fresh.verify(`Bearer ${token}`)).subject).toBe('someone');
+      expect((await fresh.verify(`Bearer ${token}`)).subject).toBe('someone');
+      jest.setSystemTime(new Date('2026-01-01T00:00:02Z'));
+      await expect(fresh.verify(`Bearer ${token}`)).rejects.toThrow('the token has expired');
+    });
+
+    it('never caches a token that failed: a forged signature fails every time', async () => {
+      const fresh = new AccessTokens(config);
+      const token = await unsigned({}).setExpirationTime('1h').sign(secret);
+      const forged = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`;
+      expect((await fresh.verify(`Bearer ${token}`)).subject).toBe('someone');
+      for (let i = 0; i < 2; i++) await expect(fresh.verify(`Bearer ${forged}`)).rejects.toThrow(UnauthenticatedError);
+    });
+  });
+
   it('mints only tokens that expire', async () => {
     const token = await mintAccessToken(config, { kind: 'operator' });
     const payload = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());

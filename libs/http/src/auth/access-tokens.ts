@@ -4,6 +4,7 @@ import { createRemoteJWKSet, errors, JWTPayload, jwtVerify, SignJWT } from 'jose
 import { AppConfig } from '@vh/config';
 import { UnauthenticatedError } from '@vh/domain';
 import { Caller, TOKEN_KINDS, TokenKind } from './caller';
+import { VerifiedTokenCache } from './verified-token-cache';
 
 type KeyInput = Uint8Array | KeyObject | ReturnType<typeof createRemoteJWKSet>;
 
@@ -12,6 +13,7 @@ type KeyInput = Uint8Array | KeyObject | ReturnType<typeof createRemoteJWKSet>;
 export class AccessTokens {
   private readonly key: KeyInput;
   private readonly algorithms: string[] | undefined;
+  private readonly verified = new VerifiedTokenCache();
 
   constructor(private readonly config: AppConfig) {
     const { auth } = config;
@@ -30,6 +32,8 @@ export class AccessTokens {
   async verify(authorization: string | undefined): Promise<Caller> {
     const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(authorization ?? '');
     if (!match) throw new UnauthenticatedError('a bearer token is required');
+    const cached = this.verified.get(match[1]);
+    if (cached) return cached;
     let payload: JWTPayload;
     try {
       const options = {
@@ -52,11 +56,14 @@ export class AccessTokens {
     const profiles = Array.isArray(payload.profiles)
       ? payload.profiles.filter((p): p is string => typeof p === 'string')
       : [];
-    return {
+    const caller: Caller = {
       subject: payload.sub ?? 'unknown',
       scopes: new Set(typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : []),
       profiles: new Set(profiles),
     };
+    // exp is required above, so it is a number here.
+    this.verified.set(match[1], caller, payload.exp!);
+    return caller;
   }
 }
 

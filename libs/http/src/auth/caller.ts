@@ -10,6 +10,12 @@ export const SCOPES = {
   historyReadAll: 'history:read:all',
   /** Run and watch compaction (operators). */
   compactionAdmin: 'compaction:admin',
+  /** Change the settings (recording, auto-delete) of the token's profiles. */
+  settingsWrite: 'settings:write',
+  /** Read and change any profile's settings (operators). */
+  profilesAdmin: 'profiles:admin',
+  /** List, re-drive and purge dead letters (operators). */
+  deadLettersAdmin: 'dead-letters:admin',
   /** Erase any profile for good (operators; a device erases its own with history:delete and a confirmation). */
   profilesErase: 'profiles:erase',
 } as const;
@@ -17,9 +23,9 @@ export type Scope = (typeof SCOPES)[keyof typeof SCOPES];
 
 /** The kinds of token this service hands out, and the scopes each carries. */
 export const TOKEN_KINDS = {
-  device: [SCOPES.eventsWrite, SCOPES.historyRead, SCOPES.historyDelete],
+  device: [SCOPES.eventsWrite, SCOPES.historyRead, SCOPES.historyDelete, SCOPES.settingsWrite],
   recommender: [SCOPES.historyReadAll],
-  operator: [SCOPES.compactionAdmin, SCOPES.profilesErase],
+  operator: [SCOPES.compactionAdmin, SCOPES.profilesAdmin, SCOPES.deadLettersAdmin, SCOPES.profilesErase],
 } as const satisfies Record<string, readonly Scope[]>;
 export type TokenKind = keyof typeof TOKEN_KINDS;
 

@@ -15,9 +15,10 @@ import { asStorageError } from '../cassandra-errors';
 import { approximateBytes, CompressedHistoryCache } from './compressed-history.cache';
 import { decodeChunk, READABLE_RECORD_ENCODINGS } from './history-chunk.codec';
 import { decodeTrailChunk } from './session-trail.codec';
+import { decodeMemberControls } from './member-controls.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
 import { CompressedHistoryVersion } from './compressed-history.version';
-import { CompressedHistoryCompactionStore } from '../ports/compressed-history.compaction-store';
+import { CompressedHistoryCompactionStore, GarbageCollected } from '../ports/compressed-history.compaction-store';
 
 /**
  * A chunk whose bytes do not match their checksum, do not decode, or are missing from the current chunk
@@ -87,6 +88,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       lastEventAt: toMs(r.get('last_event_at')),
       compactedBefore: toMs(r.get('compacted_before')),
       clearedThrough: toMs(r.get('cleared_through')),
+      memberControls: (r.get('member_controls') as string | null | undefined) ?? null,
       codec: r.get('codec'),
       recordEncoding: r.get('record_encoding'),
       dictionaryId: r.get('dictionary_id') ?? 0,
@@ -147,6 +149,12 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     const chunks = await Promise.all(
       Array.from({ length: wanted }, (_, index) => this.readChunk(version.profileId, version.chunkSet, index)),
     );
+    let controls;
+    try {
+      controls = decodeMemberControls(version.memberControls);
+    } catch (error) {
+      throw this.corrupt(version, -1, (error as Error).message);
+    }
     const records = [];
     const removed = [];
     const trails = withTrails ? new Map<string, SessionTrail>() : undefined;
@@ -172,6 +180,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       removedRecordIds: removed,
       clearedThrough: version.clearedThrough,
       compactedBefore: version.compactedBefore,
+      controls,
       trails,
     };
   }
@@ -285,11 +294,11 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     return `INSERT INTO ${this.ks}.compressed_history (profile_id, ${METADATA_COLUMNS}) VALUES (?, ${marks}) IF NOT EXISTS`;
   }
 
-  async markSuperseded(profileId: string, chunkSet: string): Promise<void> {
+  async markSuperseded(profileId: string, chunkSet: string, at = Date.now()): Promise<void> {
     await this.run(() =>
       this.client.execute(
         `UPDATE ${this.ks}.compressed_history_chunk_sets SET superseded_at = ? WHERE profile_id = ? AND chunk_set = ?`,
-        [new Date(), profileId, chunkSet],
+        [new Date(at), profileId, chunkSet],
         this.writeOptions(),
       ),
     );
@@ -302,8 +311,11 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
    * its writer may be stalled past its lock and still win the switch to it (issue 11 §4). The switch
    * is conditional on version N - 1 and versions only grow, so once the current version (read through
    * Paxos) has reached N, the set is unreachable for good.
+   * A set written for the version just before the current one and never marked superseded may have been
+   * current until a worker died between the switch and the mark: readers may still hold it, so it is
+   * marked now and removed a grace period later (`waiting` counts such sets, for the caller to come back).
    */
-  async collectGarbage(profileId: string, now = Date.now()): Promise<number> {
+  async collectGarbage(profileId: string, now = Date.now()): Promise<GarbageCollected> {
     const { chunkSetGraceMs } = this.config.compaction;
     const current = await this.readVersion(profileId, { serial: true });
     const sets = await this.run(() =>
@@ -313,20 +325,28 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
         this.readOptions(),
       ),
     );
-    let removed = 0;
+    const collected: GarbageCollected = { removed: 0, waiting: 0 };
     for (const row of sets.rows) {
       const chunkSet = String(row.get('chunk_set'));
       if (chunkSet === current?.chunkSet) continue;
       const forVersion = row.get('for_version') as number | null;
       if (forVersion !== null && forVersion > (current?.version ?? 0)) continue;
       const superseded = toMs(row.get('superseded_at'));
+      if (superseded === null && current !== null && forVersion === current.version - 1) {
+        await this.markSuperseded(profileId, chunkSet, now);
+        collected.waiting++;
+        continue;
+      }
       const created = toMs(row.get('created_at')) ?? 0;
       const expired = superseded !== null ? superseded < now - chunkSetGraceMs : created < now - 2 * chunkSetGraceMs;
-      if (!expired) continue;
+      if (!expired) {
+        collected.waiting++;
+        continue;
+      }
       await this.deleteChunkSet(profileId, chunkSet, row.get('chunk_count'));
-      removed++;
+      collected.removed++;
     }
-    return removed;
+    return collected;
   }
 
   async deleteChunkSet(profileId: string, chunkSet: string, chunkCount: number): Promise<void> {
@@ -370,7 +390,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
 
 const METADATA_COLUMNS =
   'version, chunk_set, chunk_count, trail_chunk_count, chunk_checksums, record_count, removed_count, first_started_at, last_event_at, ' +
-  'compacted_before, cleared_through, codec, record_encoding, dictionary_id, raw_bytes, stored_bytes, compacted_at';
+  'compacted_before, cleared_through, member_controls, codec, record_encoding, dictionary_id, raw_bytes, stored_bytes, compacted_at';
 
 function metadataValues(next: CompressedHistoryVersion): unknown[] {
   return [
@@ -385,6 +405,7 @@ function metadataValues(next: CompressedHistoryVersion): unknown[] {
     toDate(next.lastEventAt),
     toDate(next.compactedBefore),
     toDate(next.clearedThrough),
+    next.memberControls,
     next.codec,
     next.recordEncoding,
     next.dictionaryId,

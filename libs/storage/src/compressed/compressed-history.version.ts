@@ -15,6 +15,8 @@ export interface CompressedHistoryVersion {
   lastEventAt: number | null;
   compactedBefore: number | null;
   clearedThrough: number | null;
+  /** The member's controls as stored JSON (member-controls.codec.ts); null: none. */
+  memberControls: string | null;
   codec: string;
   recordEncoding: string;
   dictionaryId: number;

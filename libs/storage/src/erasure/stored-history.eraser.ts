@@ -26,7 +26,7 @@ export interface StoredHistoryErasure {
  * compressed history (replaced by an empty version, so a compaction that read the old one loses its switch),
  * every chunk set at once (no grace: a reader holding old metadata retries and finds the empty version), and
  * the activity-index rows. Idempotent, and safe to run again: an erasure's mark makes ingest run it in the
- * log's order after the API ran it at once (docs/adr/0007).
+ * log's order after the API ran it at once (docs/adr/0009).
  */
 @Injectable()
 export class StoredHistoryEraser {
@@ -114,6 +114,8 @@ export class StoredHistoryEraser {
         lastEventAt: null,
         compactedBefore: null,
         clearedThrough: null,
+        // Settings and titles removed are the profile's too: an erased profile starts from the defaults.
+        memberControls: null,
         codec: ZSTD_CODEC,
         recordEncoding: RECORD_ENCODING,
         dictionaryId: 0,

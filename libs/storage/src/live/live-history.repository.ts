@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
-import { ViewingEvent } from '@vh/domain';
+import { AUTO_DELETE_PERIODS, RECORDING_STATES, ViewingEvent } from '@vh/domain';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import {
   asStorageError,
   describeCassandraError,
-  isRowLevelRefusal,
+  needsSchemaCheck,
   schemaProblemOf,
   writeFailure,
 } from '../cassandra-errors';
@@ -20,7 +20,8 @@ import { AppendOptions, FailedWrite, LiveHistoryWriter } from '../ports/live-his
 const MAX_ROWS_PER_BATCH = 20;
 const READ_FETCH_SIZE = 5_000;
 const EVENT_COLUMNS =
-  'occurred_at, event_id, type, record_id, title_id, device_id, position_ms, title_duration_ms, accepted_at';
+  'occurred_at, event_id, type, record_id, title_id, device_id, position_ms, title_duration_ms, accepted_at, acceptances, ' +
+  'recording, auto_delete';
 const MIN_TOKEN = -(2n ** 63n);
 const MAX_TOKEN = 2n ** 63n - 1n;
 
@@ -35,6 +36,8 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
   private readonly table: string;
   /** The one statement that writes a live row (public so benchmarks can measure the raw driver on it). */
   readonly insert: string;
+  /** `insert` at a given write time (microseconds, the first bound value): tests play other hosts' clocks. */
+  readonly insertAtWriteTime: string;
 
   constructor(
     @Inject(CASSANDRA_CLIENT) private readonly client: Client,
@@ -44,10 +47,15 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
     this.table = `${config.cassandra.keyspace}.live_history`;
     // Write time is ours (the driver's clock), not event time: a late row must outlive the range delete
     // of a compaction that did not read it (invariant 2; see `deleteBefore`). A second write of one key
-    // (same occurredAt and eventId) replaces the first whole.
-    this.insert =
-      `INSERT INTO ${this.table} (profile_id, occurred_at, event_id, type, record_id, title_id, device_id, ` +
-      `position_ms, title_duration_ms, accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+    // (same occurredAt and eventId) replaces its content but adds its acceptance to the set: the earliest
+    // acceptance of a repeated event counts whatever the write order (invariant 1, docs/adr/0007). An
+    // UPDATE, since an INSERT of a set replaces it.
+    const assignments =
+      `SET type = ?, record_id = ?, title_id = ?, device_id = ?, position_ms = ?, title_duration_ms = ?, ` +
+      `recording = ?, auto_delete = ?, acceptances = acceptances + ? ` +
+      `WHERE profile_id = ? AND occurred_at = ? AND event_id = ?`;
+    this.insert = `UPDATE ${this.table} ${assignments}`;
+    this.insertAtWriteTime = `UPDATE ${this.table} USING TIMESTAMP ? ${assignments}`;
   }
 
   /**
@@ -96,7 +104,7 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
    */
   private async classify(failures: RawFailure[]): Promise<FailedWrite[]> {
     let schemaProblem: string | null = null;
-    if (failures.some((f) => isRowLevelRefusal(f.error))) {
+    if (failures.some((f) => needsSchemaCheck(f.error))) {
       try {
         const keyspace = this.config.cassandra.keyspace;
         const pending = await pendingMigrations(this.client, keyspace);
@@ -112,21 +120,17 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
 
   /** A failed index write fails its events too: they are retried, so no profile is missed by compaction. */
   private async noteActivity(events: ViewingEvent[], concurrency: number): Promise<RawFailure[]> {
-    const byDay = new Map<string, ViewingEvent[]>();
+    const failed = await this.activity.recordMany(events, concurrency);
+    if (failed.size === 0) return [];
+    const byKey = new Map<string, RawFailure>();
     for (const event of events) {
       const key = activityKey(event.profileId, event.occurredAt);
-      const list = byDay.get(key);
-      if (list) list.push(event);
-      else byDay.set(key, [event]);
+      if (!failed.has(key)) continue;
+      const failure = byKey.get(key);
+      if (failure) failure.events.push(event);
+      else byKey.set(key, { events: [event], error: failed.get(key) });
     }
-    const pairs = [...byDay.values()];
-    const results = await settleWithConcurrency(pairs, concurrency, (list) =>
-      this.activity.record(list[0].profileId, list[0].occurredAt),
-    );
-    return pairs.flatMap((list, i) => {
-      const result = results[i];
-      return result.status === 'rejected' ? [{ events: list, error: result.reason }] : [];
-    });
+    return [...byKey.values()];
   }
 
   /**
@@ -226,22 +230,40 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
 
   /** The bound values of `insert` for one event. */
   params(event: ViewingEvent): unknown[] {
-    const common = [event.profileId, new Date(event.occurredAt), event.eventId, event.type];
-    const accepted = event.acceptedAt === undefined ? null : new Date(event.acceptedAt);
+    const key = [event.profileId, new Date(event.occurredAt), event.eventId];
+    const accepted = event.acceptedAt === undefined ? [] : [new Date(event.acceptedAt)];
     switch (event.type) {
       case 'record-removed':
-        return [...common, event.recordId, null, null, null, null, accepted];
+        return [event.type, event.recordId, null, null, null, null, null, null, accepted, ...key];
       case 'history-cleared':
-        return [...common, null, null, null, null, null, accepted];
+        return [event.type, null, null, null, null, null, null, null, accepted, ...key];
+      case 'title-removed':
+        return [event.type, null, event.titleId, null, null, null, null, null, accepted, ...key];
+      case 'settings-changed':
+        return [
+          event.type,
+          null,
+          null,
+          null,
+          null,
+          null,
+          event.recording ?? null,
+          event.autoDelete ?? null,
+          accepted,
+          ...key,
+        ];
       default:
         return [
-          ...common,
+          event.type,
           event.playbackSessionId,
           event.titleId,
           event.deviceId,
           event.positionMs,
           event.titleDurationMs ?? null,
+          null,
+          null,
           accepted,
+          ...key,
         ];
     }
   }
@@ -259,13 +281,17 @@ export function splitTokenRing(count: number): [bigint, bigint][] {
 }
 
 function toEvent(profileId: string, row: types.Row): ViewingEvent | null {
-  const accepted = row.get('accepted_at') as Date | null;
+  // The earliest acceptance of any delivery: the set (every delivery since migration 5) and the single
+  // column rows written before it carry.
+  const acceptances = [row.get('accepted_at') as Date | null, ...((row.get('acceptances') as Date[] | null) ?? [])];
+  const times = acceptances.filter((a): a is Date => a !== null).map((a) => a.getTime());
+  const accepted = times.length === 0 ? null : Math.min(...times);
   const base = {
     eventId: String(row.get('event_id')),
     profileId,
     occurredAt: (row.get('occurred_at') as Date).getTime(),
     // Rows written before acceptance times were stored have none (acceptanceOf falls back).
-    ...(accepted === null ? {} : { acceptedAt: accepted.getTime() }),
+    ...(accepted === null ? {} : { acceptedAt: accepted }),
   };
   const type = row.get('type') as string;
   switch (type) {
@@ -287,7 +313,23 @@ function toEvent(profileId: string, row: types.Row): ViewingEvent | null {
       return { ...base, type, recordId: String(row.get('record_id')) };
     case 'history-cleared':
       return { ...base, type };
+    case 'title-removed':
+      return { ...base, type, titleId: row.get('title_id') as string };
+    case 'settings-changed': {
+      const recording = row.get('recording') as string | null;
+      const autoDelete = row.get('auto_delete') as string | null;
+      return {
+        ...base,
+        type,
+        ...(isOneOf(RECORDING_STATES, recording) ? { recording } : {}),
+        ...(isOneOf(AUTO_DELETE_PERIODS, autoDelete) ? { autoDelete } : {}),
+      };
+    }
     default:
       return null;
   }
+}
+
+function isOneOf<T extends string>(values: readonly T[], value: string | null): value is T {
+  return value !== null && (values as readonly string[]).includes(value);
 }

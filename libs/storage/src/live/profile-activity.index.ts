@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Client, types } from 'cassandra-driver';
+import { Client } from 'cassandra-driver';
 import { createHash } from 'node:crypto';
 import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
+import { settleWithConcurrency } from '../concurrency';
 import { RecentlyRecorded } from './recently-recorded';
 import { ProfileActivityBuckets } from '../ports/profile-activity.buckets';
 import { ProfileActivityDays } from '../ports/profile-activity.days';
@@ -14,6 +15,21 @@ const DAY_MS = 86_400_000;
 /** The rows live 90 days (the table's TTL); remembering one for an hour means it surely still exists. */
 const REMEMBER_MS = 3_600_000;
 const REMEMBER_MAX = 200_000;
+/**
+ * Rows of one (day, shard) partition written as one unlogged batch: a single mutation, about 2 KB, under
+ * Cassandra's batch size warning (5 KB). A replay by a fresh process (nothing remembered yet) wrote one
+ * request per (day, profile), as many requests as the live rows themselves took (issue 14).
+ */
+const ROWS_PER_BATCH = 50;
+
+interface ActivityRow {
+  /** What `recorded` remembers once written. */
+  key: string;
+  table: string;
+  day: string;
+  shard: number;
+  profileId: string;
+}
 
 /**
  * Which profiles received events on which (event-time) day: how compaction finds work without scans.
@@ -35,18 +51,74 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     this.lateTable = `${config.cassandra.keyspace}.profile_late_activity`;
   }
 
-  /** Blind, idempotent: one row per (day, profile), whatever the number of events. */
-  async record(profileId: string, occurredAt: number, now = Date.now()): Promise<void> {
-    const key = activityKey(profileId, occurredAt);
-    if (!this.recorded.has(key)) {
-      await this.insert(this.table, dayOf(occurredAt), profileId);
-      this.recorded.add(key);
+  /**
+   * Notes each event's (day, profile), and its arrival day too when it is late. Blind and idempotent: one
+   * row per (day, profile) whatever the number of events. Each row not written recently is written, grouped
+   * by partition into unlogged batches, `concurrency` in flight. Answers the `activityKey`s of the events
+   * whose rows could not be written, with the error (their events must be retried: compaction would miss
+   * the profile otherwise).
+   */
+  async recordMany(
+    events: readonly { profileId: string; occurredAt: number }[],
+    concurrency: number,
+    now = Date.now(),
+  ): Promise<Map<string, unknown>> {
+    /** For each row to write, the activityKeys of the events that need it. */
+    const neededBy = new Map<string, string[]>();
+    const partitions = new Map<string, ActivityRow[]>();
+    const shards = new Map<string, number>();
+    const need = (row: ActivityRow, eventKey: string) => {
+      const owners = neededBy.get(row.key);
+      if (owners !== undefined) {
+        if (owners[owners.length - 1] !== eventKey) owners.push(eventKey);
+        return;
+      }
+      if (this.recorded.has(row.key)) return;
+      neededBy.set(row.key, [eventKey]);
+      const partition = `${row.table}|${row.day}|${row.shard}`;
+      const rows = partitions.get(partition);
+      if (rows) rows.push(row);
+      else partitions.set(partition, [row]);
+    };
+    for (const { profileId, occurredAt } of events) {
+      let shard = shards.get(profileId);
+      if (shard === undefined) shards.set(profileId, (shard = shardOf(profileId)));
+      const key = activityKey(profileId, occurredAt);
+      need({ key, table: this.table, day: dayOf(occurredAt), shard, profileId }, key);
+      if (isLateArrival(occurredAt, now, this.config.compaction.minAgeMs)) {
+        const lateKey = `late|${activityKey(profileId, now)}`;
+        need({ key: lateKey, table: this.lateTable, day: dayOf(now), shard, profileId }, key);
+      }
     }
-    if (!isLateArrival(occurredAt, now, this.config.compaction.minAgeMs)) return;
-    const lateKey = `late|${activityKey(profileId, now)}`;
-    if (this.recorded.has(lateKey)) return;
-    await this.insert(this.lateTable, dayOf(now), profileId);
-    this.recorded.add(lateKey);
+    const batches: ActivityRow[][] = [];
+    for (const rows of partitions.values())
+      for (let i = 0; i < rows.length; i += ROWS_PER_BATCH) batches.push(rows.slice(i, i + ROWS_PER_BATCH));
+    const options = {
+      prepare: true,
+      consistency: consistency(this.config.cassandra.writeConsistency),
+      isIdempotent: true,
+    };
+    const results = await settleWithConcurrency(batches, concurrency, (rows) =>
+      rows.length === 1
+        ? this.client.execute(this.insertOf(rows[0].table), [rows[0].day, rows[0].shard, rows[0].profileId], options)
+        : this.client.batch(
+            rows.map((row) => ({ query: this.insertOf(row.table), params: [row.day, row.shard, row.profileId] })),
+            { ...options, logged: false },
+          ),
+    );
+    const failed = new Map<string, unknown>();
+    results.forEach((result, i) => {
+      for (const row of batches[i]) {
+        if (result.status === 'fulfilled') this.recorded.add(row.key);
+        else for (const eventKey of neededBy.get(row.key)!) failed.set(eventKey, result.reason);
+      }
+    });
+    return failed;
+  }
+
+  private insertOf(table: string): string {
+    const columns = table === this.table ? 'day, shard, profile_id' : 'arrival_day, shard, profile_id';
+    return `INSERT INTO ${table} (${columns}) VALUES (?, ?, ?)`;
   }
 
   /** Profiles with events on the day containing `instant`, shard by shard. */
@@ -57,15 +129,6 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
   /** Profiles that received, on the day containing `instant`, events of a day the sweep may have passed. */
   profilesArrivedLateOn(instant: number): AsyncGenerator<string> {
     return this.scan(`SELECT profile_id FROM ${this.lateTable} WHERE arrival_day = ? AND shard = ?`, instant);
-  }
-
-  private async insert(table: string, day: string, profileId: string): Promise<void> {
-    const columns = table === this.table ? 'day, shard, profile_id' : 'arrival_day, shard, profile_id';
-    await this.client.execute(
-      `INSERT INTO ${table} (${columns}) VALUES (?, ?, ?)`,
-      [day, shardOf(profileId), profileId],
-      { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency), isIdempotent: true },
-    );
   }
 
   private async *scan(query: string, instant: number): AsyncGenerator<string> {
@@ -99,21 +162,6 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
       throw asStorageError(error);
     }
     for await (const row of result) yield row.get('profile_id') as string;
-  }
-
-  /** True when the profile has a row on any of these days (a profile lives in one shard on every day). */
-  async activeOnAnyOf(profileId: string, days: readonly string[]): Promise<boolean> {
-    if (days.length === 0) return false;
-    try {
-      const result = await this.client.execute(
-        `SELECT profile_id FROM ${this.table} WHERE day IN ? AND shard = ? AND profile_id = ? LIMIT 1`,
-        [days.map((d) => types.LocalDate.fromString(d)), shardOf(profileId), profileId],
-        { prepare: true, consistency: consistency(this.config.cassandra.readConsistency) },
-      );
-      return result.rowLength > 0;
-    } catch (error) {
-      throw asStorageError(error);
-    }
   }
 }
 

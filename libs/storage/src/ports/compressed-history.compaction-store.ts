@@ -1,13 +1,19 @@
 import { CompressedHistory } from '@vh/domain';
 import { CompressedHistoryVersion } from '../compressed/compressed-history.version';
 
+/** What a garbage collection did: chunk sets removed, and those kept that a later one will remove. */
+export interface GarbageCollected {
+  removed: number;
+  waiting: number;
+}
+
 /** What compaction needs of the compressed tables: read, write a chunk set, switch versions, collect garbage. A port. */
 export abstract class CompressedHistoryCompactionStore {
   abstract read(
     profileId: string,
     options?: { useCache?: boolean; withTrails?: boolean },
   ): Promise<{ version: CompressedHistoryVersion | null; history: CompressedHistory }>;
-  abstract collectGarbage(profileId: string, now?: number): Promise<number>;
+  abstract collectGarbage(profileId: string, now?: number): Promise<GarbageCollected>;
   abstract writeChunkSet(
     profileId: string,
     chunks: Buffer[],

@@ -2,6 +2,4 @@
 export abstract class ProfileActivityBuckets {
   /** Profiles of one bucket in profile-id order, after `afterProfileId` when given. */
   abstract profilesOfBucket(day: string, shard: number, afterProfileId?: string): AsyncGenerator<string>;
-  /** Whether the profile has an index row on any of `days`. */
-  abstract activeOnAnyOf(profileId: string, days: readonly string[]): Promise<boolean>;
 }

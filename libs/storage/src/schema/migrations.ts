@@ -118,4 +118,26 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
       `ALTER TABLE ${ks}.compressed_history ADD IF NOT EXISTS trail_chunk_count int`,
     ],
   },
+  {
+    version: 5,
+    description: 'every acceptance of a live event, so a later delivery never hides the first',
+    statements: (ks) => [
+      // One row per (occurred_at, event_id) kept the last accepted_at written, so a device re-posting an
+      // event made the service forget when it first accepted it, and a clear in between was judged on the
+      // later one (invariant 1; docs/adr/0007). A set merges every delivery whatever the write order.
+      `ALTER TABLE ${ks}.live_history ADD IF NOT EXISTS acceptances set<timestamp>`,
+    ],
+  },
+  {
+    version: 6,
+    description: 'member controls: settings changes on live rows, settings and titles removed of compressed history',
+    statements: (ks) => [
+      // A settings-changed row carries the fields it set (a title-removed row uses title_id).
+      `ALTER TABLE ${ks}.live_history ADD IF NOT EXISTS recording text`,
+      `ALTER TABLE ${ks}.live_history ADD IF NOT EXISTS auto_delete text`,
+      // Every settings change and title removal folded so far, as JSON: few per profile, kept whole so a
+      // session whose events arrive after compaction is still judged by them (invariant 1).
+      `ALTER TABLE ${ks}.compressed_history ADD IF NOT EXISTS member_controls text`,
+    ],
+  },
 ];

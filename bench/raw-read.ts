@@ -1,0 +1,98 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { CHECKOUT_ROOT } from '../test/support/app-process';
+import { freePort } from '../test/support/free-port';
+import { cpuProfile, round, servicePid } from './bench-context';
+
+export interface ReadVsRawTarget {
+  apiUrl: string;
+  apiPid: number | undefined;
+  readToken: string;
+  keyspace: string;
+  /** A history path (`/v1/profiles/<id>/history?limit=20`) of a random profile. */
+  path: () => string;
+}
+
+/** Page reads/s of one server, closed loop, reads only. */
+async function readsPerSecond(
+  url: string,
+  pid: number | undefined,
+  token: string,
+  path: () => string,
+  connections: number,
+  seconds: number,
+) {
+  const measured = await cpuProfile({ server: pid, cassandra: servicePid('cassandra') }, () =>
+    autocannon({
+      url,
+      connections,
+      duration: seconds,
+      timeout: 10,
+      headers: { authorization: `Bearer ${token}` },
+      requests: [{ setupRequest: (r) => ({ ...r, path: path() }) }],
+    }),
+  );
+  const result = measured.result;
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return {
+    reads: result['2xx'],
+    seconds: result.duration,
+    serverCpuSeconds: measured.cpu.server,
+    cassandraCpuSeconds: measured.cpu.cassandra,
+  };
+}
+
+/**
+ * `read_vs_raw` (issue 14): the read API's page reads/s at `connections` against bench/raw-read-server.ts
+ * answering the same requests with the same reads and fold and nothing else. Alternated twice, so a burst of
+ * the shared machine's other load falls on both.
+ */
+export async function readVsRaw(target: ReadVsRawTarget, connections: number, seconds: number) {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['-r', join(CHECKOUT_ROOT, 'scripts/register-paths.js'), join(__dirname, 'raw-read-server.js')],
+    {
+      cwd: CHECKOUT_ROOT,
+      env: { ...process.env, CASSANDRA_KEYSPACE: target.keyspace, RAW_READ_PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('listening') && resolve());
+      child.on('exit', (code) => reject(new Error(`raw read server exited with ${code}`)));
+    });
+    const rawUrl = `http://127.0.0.1:${port}`;
+    const api = { reads: 0, seconds: 0, cpu: 0 };
+    const raw = { reads: 0, seconds: 0, cpu: 0 };
+    // Warm-up of the raw server (JIT, prepared statements, cache); the API is warm from the mixed load.
+    await readsPerSecond(rawUrl, child.pid, target.readToken, target.path, connections, Math.min(5, seconds));
+    for (let pass = 0; pass < 2; pass++) {
+      for (const [tally, url, pid] of [
+        [api, target.apiUrl, target.apiPid],
+        [raw, rawUrl, child.pid],
+      ] as const) {
+        const r = await readsPerSecond(url, pid, target.readToken, target.path, connections, seconds);
+        tally.reads += r.reads;
+        tally.seconds += r.seconds;
+        tally.cpu += r.serverCpuSeconds ?? 0;
+      }
+    }
+    const view = (t: typeof api) => ({
+      readsPerSecond: round(t.reads / t.seconds),
+      cpuMicrosPerRead: round((t.cpu * 1e6) / t.reads, 1),
+    });
+    return {
+      connections,
+      seconds,
+      api: view(api),
+      raw: view(raw),
+      ratio: round(api.reads / api.seconds / (raw.reads / raw.seconds)),
+    };
+  } finally {
+    child.kill('SIGTERM');
+  }
+}

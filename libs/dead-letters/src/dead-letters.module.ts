@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+import { DeadLetters } from './dead-letters';
+
+@Module({ providers: [DeadLetters], exports: [DeadLetters] })
+export class DeadLettersModule {}

@@ -1,0 +1,3 @@
+export * from './dead-letter-id';
+export * from './dead-letters';
+export * from './dead-letters.module';

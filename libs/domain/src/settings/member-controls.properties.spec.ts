@@ -1,0 +1,168 @@
+import fc from 'fast-check';
+import { AUTO_DELETE_PERIODS, PLAYBACK_EVENT_TYPES, RECORDING_STATES, ViewingEvent } from '../events/viewing-event';
+import { EMPTY_COMPRESSED_HISTORY } from '../history/compressed-history';
+import { compactHistory } from '../history/history-compaction';
+import { foldHistory, visibleRecords } from '../history/history-fold';
+import { continueWatching } from '../history/history-query';
+import { currentSettings, hiddenByControls } from './member-controls';
+
+// Four years of days, so that every auto-delete period (3, 18, 36 months) starts and ends inside.
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const T0 = Date.parse('2024-01-01T00:00:00Z');
+const DAYS = 1_500;
+/** As COMPACTION_MIN_AGE_MS by default: compaction rolls up what is older than this. */
+const MIN_AGE = 14 * DAY;
+const TITLES = ['title-a', 'title-b', 'title-c'];
+
+/**
+ * A playback session: a few events within a day, on one device whose clock is off by up to 3 hours
+ * (acceptedAt is the service's receive time). Sessions never span months: see the known limit in
+ * docs/architecture.md ("Member controls").
+ */
+const session = fc
+  .record({
+    playbackSessionId: fc.uuid(),
+    titleId: fc.constantFrom(...TITLES),
+    day: fc.integer({ min: 0, max: DAYS }),
+    skewMs: fc.integer({ min: -3 * HOUR, max: 3 * HOUR }),
+    steps: fc.array(
+      fc.record({ type: fc.constantFrom(...PLAYBACK_EVENT_TYPES), minutes: fc.integer({ min: 0, max: 600 }) }),
+      { minLength: 1, maxLength: 4 },
+    ),
+  })
+  .map(({ playbackSessionId, titleId, day, skewMs, steps }) =>
+    steps.map((step, i): ViewingEvent => ({
+      eventId: `00000000-0000-4000-8000-${String(i).padStart(4, '0')}${playbackSessionId.slice(-8)}`,
+      profileId: 'profile-1',
+      type: step.type,
+      playbackSessionId,
+      titleId,
+      deviceId: 'tv',
+      positionMs: step.minutes * 60_000,
+      occurredAt: T0 + day * DAY + step.minutes * 60_000,
+      acceptedAt: T0 + day * DAY + step.minutes * 60_000 + skewMs,
+    })),
+  );
+
+/** Controls put on the log by the API: one clock, the API's (occurredAt = acceptedAt). */
+const apiTime = fc.integer({ min: 0, max: DAYS * 24 }).map((hour) => T0 + hour * HOUR + 1);
+const settingsChanged = fc
+  .record({
+    eventId: fc.uuid(),
+    at: apiTime,
+    recording: fc.option(fc.constantFrom(...RECORDING_STATES), { nil: undefined }),
+    autoDelete: fc.option(fc.constantFrom(...AUTO_DELETE_PERIODS), { nil: undefined }),
+  })
+  .map(({ eventId, at, recording, autoDelete }): ViewingEvent => {
+    const event: ViewingEvent = {
+      type: 'settings-changed',
+      eventId,
+      profileId: 'profile-1',
+      occurredAt: at,
+      acceptedAt: at,
+    };
+    if (recording !== undefined) event.recording = recording;
+    if (autoDelete !== undefined) event.autoDelete = autoDelete;
+    return event;
+  });
+const titleRemoved = fc
+  .record({ eventId: fc.uuid(), at: apiTime, titleId: fc.constantFrom(...TITLES) })
+  .map(({ eventId, at, titleId }): ViewingEvent => ({
+    type: 'title-removed',
+    eventId,
+    profileId: 'profile-1',
+    titleId,
+    occurredAt: at,
+    acceptedAt: at,
+  }));
+const cleared = fc.record({ eventId: fc.uuid(), at: apiTime }).map(({ eventId, at }): ViewingEvent => ({
+  type: 'history-cleared',
+  eventId,
+  profileId: 'profile-1',
+  occurredAt: at,
+  acceptedAt: at,
+}));
+
+const profileEvents = fc
+  .tuple(
+    fc.array(session, { maxLength: 10 }),
+    fc.array(settingsChanged, { maxLength: 6 }),
+    fc.array(titleRemoved, { maxLength: 2 }),
+    fc.array(cleared, { maxLength: 1 }),
+  )
+  .map(([sessions, settings, titles, clears]) => [...sessions.flat(), ...settings, ...titles, ...clears]);
+
+/** The same events again, some several times, in any order. */
+const redelivered = (events: ViewingEvent[]) =>
+  fc.array(fc.nat(), { maxLength: events.length * 2 }).chain((picks) => {
+    const withRepeats = events.length ? [...events, ...picks.map((p) => events[p % events.length])] : [];
+    return fc.shuffledSubarray(withRepeats, { minLength: withRepeats.length });
+  });
+
+const readerNow = fc.integer({ min: 0, max: DAYS + 200 }).map((day) => T0 + day * DAY);
+
+describe('member controls, invariant 1: any order, any repeats, the same history and settings', () => {
+  it('hides the same records and gives the same settings whatever the arrival', () => {
+    fc.assert(
+      fc.property(
+        profileEvents.chain((events) => fc.tuple(fc.constant(events), redelivered(events), readerNow)),
+        ([events, delivered, now]) => {
+          const expected = foldHistory(events);
+          const actual = foldHistory(delivered);
+          expect(visibleRecords(actual, now)).toEqual(visibleRecords(expected, now));
+          expect(continueWatching(visibleRecords(actual, now), 10)).toEqual(
+            continueWatching(visibleRecords(expected, now), 10),
+          );
+          expect(currentSettings(actual.controls)).toEqual(currentSettings(expected.controls));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('member controls, invariant 3: compaction at any split point reads the same', () => {
+  it('reads the same records before, during and after any sequence of compactions', () => {
+    const scenario = profileEvents.chain((events) =>
+      fc.tuple(
+        fc.constant(events),
+        fc.array(fc.integer({ min: 0, max: DAYS }), { maxLength: 3 }).map((days) => days.sort((a, b) => a - b)),
+        fc.integer({ min: 0, max: 400 }),
+      ),
+    );
+    fc.assert(
+      fc.property(scenario, ([events, cutoffDays, readAfterDays]) => {
+        // Compaction runs at cutoff + MIN_AGE (its now); readers read at or after the last run.
+        const compactions = cutoffDays.map((day) => ({ cutoff: T0 + day * DAY, now: T0 + day * DAY + MIN_AGE }));
+        const now = (compactions[compactions.length - 1]?.now ?? T0) + readAfterDays * DAY;
+        const expected = visibleRecords(foldHistory(events), now);
+        let compressed = EMPTY_COMPRESSED_HISTORY;
+        let live = events;
+        for (const run of compactions) {
+          compressed = compactHistory(compressed, live, run.cutoff, { now: run.now });
+          // During: before the range delete every row is still there; after it, only the newer ones.
+          expect(visibleRecords(foldHistory(live, compressed), now)).toEqual(expected);
+          live = events.filter((e) => e.occurredAt >= compressed.compactedBefore!);
+          expect(visibleRecords(foldHistory(live, compressed), now)).toEqual(expected);
+        }
+        expect(currentSettings(foldHistory(live, compressed).controls)).toEqual(
+          currentSettings(foldHistory(events).controls),
+        );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps nothing hidden by the controls once compaction has run after they hid it', () => {
+    fc.assert(
+      fc.property(profileEvents, fc.integer({ min: 0, max: DAYS }), (events, day) => {
+        const now = T0 + day * DAY + MIN_AGE;
+        const compressed = compactHistory(EMPTY_COMPRESSED_HISTORY, events, T0 + day * DAY, { now });
+        // Physically: no stored record is one the controls hide at the compaction's instant.
+        for (const record of compressed.records) expect(hiddenByControls(record, compressed.controls!, now)).toBeNull();
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,90 @@
+import fc from 'fast-check';
+import { Client } from 'cassandra-driver';
+import { loadConfig } from '@vh/config';
+import { activityKey, dayOf, isLateArrival, ProfileActivityIndex, shardOf } from './profile-activity.index';
+
+const config = loadConfig({ CASSANDRA_KEYSPACE: 'ks' });
+const DAY = 86_400_000;
+const NOW = Date.parse('2026-11-26T12:00:00Z');
+
+/** The driver's two write calls, recorded; a batch containing a row of `failingProfile` fails. */
+function recordingClient(failingProfile?: string) {
+  const writes: { table: string; day: string; shard: number; profileId: string }[][] = [];
+  const write = (rows: { query: string; params: unknown[] }[]) => {
+    const parsed = rows.map(({ query, params }) => ({
+      table: /INTO ks\.(\w+)/.exec(query)![1],
+      day: params[0] as string,
+      shard: params[1] as number,
+      profileId: params[2] as string,
+    }));
+    writes.push(parsed);
+    return parsed.some((r) => r.profileId === failingProfile)
+      ? Promise.reject(new Error('unavailable'))
+      : Promise.resolve();
+  };
+  const client = {
+    execute: (query: string, params: unknown[]) => write([{ query, params }]),
+    batch: (queries: { query: string; params: unknown[] }[]) => write(queries),
+  } as unknown as Client;
+  return { client, writes };
+}
+
+const events = fc.array(
+  fc.record({
+    profileId: fc.constantFrom('p-1', 'p-2', 'p-3', 'p-4', 'p-5', 'p-6'),
+    occurredAt: fc.integer({ min: NOW - 30 * DAY, max: NOW }),
+  }),
+  { maxLength: 300 },
+);
+
+describe('ProfileActivityIndex.recordMany', () => {
+  it('writes each (day, profile) row and each late arrival row once, in batches of one partition', async () => {
+    await fc.assert(
+      fc.asyncProperty(events, async (list) => {
+        const { client, writes } = recordingClient();
+        const index = new ProfileActivityIndex(client, config);
+        expect((await index.recordMany(list, 4, NOW)).size).toBe(0);
+        const expected = new Set<string>();
+        for (const e of list) {
+          expected.add(`profile_activity|${dayOf(e.occurredAt)}|${shardOf(e.profileId)}|${e.profileId}`);
+          if (isLateArrival(e.occurredAt, NOW, config.compaction.minAgeMs))
+            expected.add(`profile_late_activity|${dayOf(NOW)}|${shardOf(e.profileId)}|${e.profileId}`);
+        }
+        const written = writes.flat().map((r) => `${r.table}|${r.day}|${r.shard}|${r.profileId}`);
+        expect(written.sort()).toEqual([...expected].sort());
+        for (const batch of writes) {
+          expect(batch.length).toBeLessThanOrEqual(50);
+          expect(new Set(batch.map((r) => `${r.table}|${r.day}|${r.shard}`)).size).toBe(1);
+        }
+        // Remembered: the same events again write nothing.
+        writes.length = 0;
+        expect((await index.recordMany(list, 4, NOW)).size).toBe(0);
+        expect(writes).toEqual([]);
+      }),
+    );
+  });
+
+  it('reports exactly the events whose rows were in a failed batch, and forgets nothing it did not write', async () => {
+    await fc.assert(
+      fc.asyncProperty(events, async (list) => {
+        const { client, writes } = recordingClient('p-1');
+        const index = new ProfileActivityIndex(client, config);
+        const failed = await index.recordMany(list, 4, NOW);
+        // Every event of p-1 fails; any other event fails only if it shared a batch with a p-1 row.
+        const failedRows = new Set(
+          writes.filter((b) => b.some((r) => r.profileId === 'p-1')).flatMap((b) => b.map((r) => r.profileId)),
+        );
+        for (const e of list) {
+          const key = activityKey(e.profileId, e.occurredAt);
+          if (e.profileId === 'p-1') expect(failed.has(key)).toBe(true);
+          if (!failedRows.has(e.profileId)) expect(failed.has(key)).toBe(false);
+        }
+        // The failed rows are written again on the next call.
+        writes.length = 0;
+        await index.recordMany(list, 4, NOW);
+        const again = new Set(writes.flat().map((r) => r.profileId));
+        if (list.some((e) => e.profileId === 'p-1')) expect(again.has('p-1')).toBe(true);
+      }),
+    );
+  });
+});

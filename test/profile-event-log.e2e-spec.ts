@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { Partitioners } from 'kafkajs';
+import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
+import { readProfileEvents } from '@vh/messaging';
+import { produceEvents, syntheticHistory } from './support/event-log';
+import { createTestEnvironment, TestEnvironment } from './support/test-environment';
+
+/** Long enough for a starved machine, short enough that a read which never ends fails the test. */
+const READ_TIMEOUT_MS = 60_000;
+
+/**
+ * `cli repair` reads a profile's partition up to the end it had when reading started. Transactional
+ * producers (other clients, Kafka Streams, a backfill with exactly-once) leave control records (commit and
+ * abort markers) and aborted messages that no consumer is given: a partition that ends with them must end
+ * the read too, with exactly the committed events.
+ */
+describe('readProfileEvents: a partition that ends with transaction markers', () => {
+  let environment: TestEnvironment;
+
+  beforeAll(async () => {
+    environment = await createTestEnvironment('profile_reader', { EVENT_TOPIC_PARTITIONS: '2' });
+  });
+
+  afterAll(async () => {
+    await environment?.dispose();
+  });
+
+  async function produceInTransaction(events: ViewingEvent[], outcome: 'commit' | 'abort'): Promise<void> {
+    const producer = environment.kafka.producer({
+      transactionalId: `e2e-${randomUUID()}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await producer.connect();
+    try {
+      const transaction = await producer.transaction();
+      await transaction.send({
+        topic: environment.config.kafka.eventTopic,
+        messages: events.map((e) => ({ key: e.profileId, value: encodeViewingEvent(e) })),
+      });
+      await (outcome === 'commit' ? transaction.commit() : transaction.abort());
+    } finally {
+      await producer.disconnect();
+    }
+  }
+
+  const ids = (events: ViewingEvent[]) => events.map((e) => e.eventId).sort();
+
+  it.each(['commit', 'abort'] as const)(
+    'ends, with exactly the committed events, when the partition ends with a %s marker',
+    async (outcome) => {
+      const plain = syntheticHistory(1, 3, Date.now() - 86_400_000);
+      const profileId = plain[0].profileId;
+      await produceEvents(environment.kafka, environment.config.kafka.eventTopic, plain);
+      const transactional = syntheticHistory(1, 2, Date.now() - 3_600_000).map((e) => ({ ...e, profileId }));
+      await produceInTransaction(transactional, outcome);
+
+      const log = await readProfileEvents(environment.config, profileId, {
+        kafka: environment.kafka,
+        timeoutMs: READ_TIMEOUT_MS,
+      });
+      const expected = outcome === 'commit' ? [...plain, ...transactional] : plain;
+      expect(ids(log.events)).toEqual(ids(expected));
+      expect(log.undecodable).toBe(0);
+    },
+  );
+
+  it('ends when the last batch it fetches holds nothing but an aborted transaction and its marker', async () => {
+    const plain = syntheticHistory(1, 2, Date.now() - 86_400_000);
+    const profileId = plain[0].profileId;
+    await produceEvents(environment.kafka, environment.config.kafka.eventTopic, plain);
+    // Several aborted transactions in a row: whole fetches of the tail are filtered out.
+    for (let i = 0; i < 3; i++) {
+      const aborted = syntheticHistory(1, 1, Date.now() - 3_600_000).map((e) => ({ ...e, profileId }));
+      await produceInTransaction(aborted, 'abort');
+    }
+    const log = await readProfileEvents(environment.config, profileId, {
+      kafka: environment.kafka,
+      timeoutMs: READ_TIMEOUT_MS,
+    });
+    expect(ids(log.events)).toEqual(ids(plain));
+  });
+});
