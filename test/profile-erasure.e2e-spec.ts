@@ -182,7 +182,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     );
     expect(chunks.rowLength).toBe(1); // the empty version's set only
     const continueWatching = await getJson(`${api.url}/v1/profiles/${victim}/continue-watching`, auth.recommender);
-    expect(continueWatching.body.records).toEqual([]);
+    expect(continueWatching.body.records.map((r: { titleId: string }) => r.titleId)).toEqual([afterMarkTitle]);
 
     const { status, lines } = await readExport(
       api.url,
