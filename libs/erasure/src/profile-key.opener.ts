@@ -22,9 +22,9 @@ export class ProfileKeyOpener extends EventLogOpener {
 
   async open(messages: readonly LogMessage[]): Promise<OpenedMessage[]> {
     const classified = messages.map((message) => classifyMessage(message.value));
-    // A profile erased in this batch: its cached key is stale; read the store, where the erasure deleted
-    // the key before its mark reached the log, so its events on either side of the mark open correctly.
-    // Where each erasure's mark lies, noted for the batches after this one (and a restarted ingest).
+    // A profile erased in this batch: its cached key is stale; read the store, where the erasure shredded
+    // the key before its mark reached the log. Where each mark lies is noted on the shredding key, for the
+    // batches after this one (and a restarted ingest, a replay).
     const marks = new Map<string, string>();
     for (const [i, c] of classified.entries()) {
       if (c.kind !== 'profile-erased') continue;
