@@ -31,6 +31,12 @@ class MemoryStore extends ProfileKeyStore {
     return true;
   }
   async recordErasure() {}
+  async putShredding() {}
+  async listShredding() {
+    return [];
+  }
+  async recordMark() {}
+  async destroyShredding() {}
 }
 
 function wireEvents(count: number, profiles: number): Record<string, unknown>[] {

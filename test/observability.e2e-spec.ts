@@ -71,6 +71,7 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
     expect(Object.keys(api.paths)).toEqual(
       expect.arrayContaining([
         '/v1/profiles/{profileId}/history',
+        '/v1/profiles/{profileId}',
         '/v1/history:batchGet',
         '/v1/history/export',
         '/v1/admin/compactions',

@@ -26,10 +26,13 @@ describe('erasing a profile for real (crypto-shredding)', () => {
   const now = Date.now();
   const victim = uniqueProfileId('victim');
   const bystander = uniqueProfileId('bystander');
-  const secretTitles = ['secret-old-title', 'secret-new-title', 'secret-inflight-title'];
+  const secretTitles = ['secret-old-title', 'secret-new-title'];
+  /** Sealed with the victim's key before the erasure, on the log after its mark: the new history's (ADR 9). */
+  const afterMarkTitle = 'after-mark-title';
   let messagesOnLog = 0;
   /** Events of the victim sealed with the key the erasure destroys. */
   let victimSealed = 0;
+  let afterMarkEvents = 0;
 
   /** Events of days ago go straight onto the log, sealed as the collector seals them (it refuses old ones). */
   const produceSealed = async (events: ViewingEvent[]) => {
@@ -72,6 +75,8 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       HISTORY_EXPORT_INDEX_MAX_DAYS: '10',
       // A collector may seal with a key it cached for this long after the key was erased (docs/adr/0009).
       PROFILE_KEYS_CACHE_MS: '2000',
+      // Then the erased key's bytes go; the replay below runs after that.
+      PROFILE_KEYS_SHREDDING_MS: '4000',
     });
     auth = await testTokens();
     [collector, ingest, api] = await Promise.all([
@@ -133,13 +138,13 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     expect(await titlesOf(victim)).toHaveLength(4);
   });
 
-  it('erases: nothing of the profile can be read or exported, in flight events stay erased, the bystander keeps all', async () => {
+  it('erases: nothing of the profile can be read or exported, the bystander keeps all; an event sealed with the old key after the mark is the new history', async () => {
     const bystanderBefore = await titlesOf(bystander);
-    // A collector's cached key: sealed with the victim's key before the erasure, published after it.
+    // A collector's cached key: sealed with the victim's key before the erasure, published after its mark.
     const inFlight = syntheticHistory(1, 1, now - 40 * 60_000).map((e) => ({
       ...e,
       profileId: victim,
-      titleId: 'secret-inflight-title',
+      titleId: afterMarkTitle,
     }));
     const inFlightValues = await sealer.seal(inFlight);
 
@@ -147,24 +152,28 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     expect(erased.status).toBe(202);
     expect(erased.body).toMatchObject({ status: 'accepted', erasureId: expect.any(String) });
     messagesOnLog += 1;
+    expect(await titlesOf(victim)).toEqual([]);
+    // Ingest meets the mark: erases in the log's order.
+    await eventually(async () => {
+      const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
+      expect(metrics).toMatch(/viewing_history_profile_erasures_total\{by="ingest"\} 1/);
+    }, 60_000);
+    const ks = environment.config.cassandra.keyspace;
+    expect(await titlesOf(victim)).toEqual([]);
+    expect(await countRows(environment.cassandra, ks, 'live_history', victim)).toBe(0);
+
     await produce(
       environment.kafka,
       environment.config.kafka.eventTopic,
       inFlight.map((e, i) => ({ key: e.profileId, value: inFlightValues[i] })),
     );
-    messagesOnLog += inFlight.length;
+    // The stale-key events, and ingest's copies of them sealed with the new key.
+    messagesOnLog += 2 * inFlight.length;
+    // Acknowledged, after the mark: ingested as the profile's new history, never lost (invariant 2).
+    await eventually(async () => expect(await titlesOf(victim)).toEqual([afterMarkTitle]), 60_000, 500);
+    // Every stale-key event is also on the log again, sealed with the profile's new key.
     victimSealed += inFlight.length;
-
-    expect(await titlesOf(victim)).toEqual([]);
-    const ks = environment.config.cassandra.keyspace;
-    // Ingest meets the mark and the in-flight events: they stay erased, not dead-lettered, not stalled.
-    await eventually(async () => {
-      const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
-      expect(metrics).toMatch(/viewing_history_erased_events_skipped_total [1-9]/);
-      expect(metrics).toMatch(/viewing_history_profile_erasures_total\{by="ingest"\} 1/);
-    }, 60_000);
-    expect(await titlesOf(victim)).toEqual([]);
-    expect(await countRows(environment.cassandra, ks, 'live_history', victim)).toBe(0);
+    afterMarkEvents = inFlight.length;
     const chunks = await environment.cassandra.execute(
       `SELECT chunk_set FROM ${ks}.compressed_history_chunk_sets WHERE profile_id = ?`,
       [victim],
@@ -172,7 +181,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     );
     expect(chunks.rowLength).toBe(1); // the empty version's set only
     const continueWatching = await getJson(`${api.url}/v1/profiles/${victim}/continue-watching`, auth.recommender);
-    expect(continueWatching.body.records).toEqual([]);
+    expect(continueWatching.body.records.map((r: { titleId: string }) => r.titleId)).toEqual([afterMarkTitle]);
 
     const { status, lines } = await readExport(
       api.url,
@@ -181,7 +190,8 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     );
     expect(status).toBe(200);
     expect(lines[lines.length - 1]).toMatchObject({ type: 'end', failures: 0 });
-    expect(lines.filter((l) => l.profileId === victim)).toEqual([]);
+    expect(lines.filter((l) => l.profileId === victim && l.type === 'record')).toHaveLength(1);
+    expect(JSON.stringify(lines)).toContain(afterMarkTitle);
     expect(lines.filter((l) => l.profileId === bystander && l.type === 'record')).toHaveLength(4);
     expect(await titlesOf(bystander)).toEqual(bystanderBefore);
     const dead = await readTopic(environment.kafka, environment.config.kafka.deadLetterTopic, 1, 3_000);
@@ -192,7 +202,11 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     // Once the collector's cached key expired (PROFILE_KEYS_CACHE_MS), new events get a new key.
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     await postSession(victim, 'fresh-title', now - 40 * 60_000);
-    await eventually(async () => expect(await titlesOf(victim)).toEqual(['fresh-title']), 60_000, 500);
+    await eventually(
+      async () => expect((await titlesOf(victim)).sort()).toEqual([afterMarkTitle, 'fresh-title'].sort()),
+      60_000,
+      500,
+    );
   });
 
   it('a replay into a new keyspace and a raw read of the log with the keys reveal none of the erased titles', async () => {
@@ -211,8 +225,9 @@ describe('erasing a profile for real (crypto-shredding)', () => {
         .filter((r) => r.get('profile_id') === profileId)
         .map((r) => r.get('title_id'))
         .filter(Boolean);
-    expect(titles(victim).every((t) => t === 'fresh-title')).toBe(true);
-    expect(titles(victim)).toHaveLength(4);
+    // The old key is gone by now: the stale-key messages count as erased, their copies are read.
+    expect(titles(victim).every((t) => t === 'fresh-title' || t === afterMarkTitle)).toBe(true);
+    expect(titles(victim).filter((t) => t === afterMarkTitle)).toHaveLength(afterMarkEvents);
     expect(new Set(titles(bystander))).toEqual(new Set(['public-old-title', 'public-new-title']));
 
     // Anyone holding the log and the keys (an operator, a restore) opens nothing of the erased past.
@@ -223,6 +238,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       const readable = opened.flatMap((o) => (o.kind === 'event' && 'titleId' in o.event ? [o.event.titleId] : []));
       for (const title of secretTitles) expect(readable).not.toContain(title);
       expect(readable).toContain('fresh-title');
+      expect(readable).toContain(afterMarkTitle);
       expect(readable).toContain('public-old-title');
     } finally {
       await fresh.close();

@@ -174,6 +174,12 @@ export const environmentSchema = z.object({
     .default('bG9jYWwtb25seS1tYXN0ZXIta2V5LWRvLW5vdC11c2U='),
   /** How long a process keeps a profile's key in memory; bounds how long after an erasure a stale key is used. */
   PROFILE_KEYS_CACHE_MS: int(30_000, 0, 10 * 60_000),
+  /**
+   * How long an erased key stays "shredding" (docs/adr/0009): never used to seal, opened only by ingest for
+   * events a collector sealed with its cached copy and that lie after the erasure's mark; then its bytes are
+   * gone (Cassandra TTL). Covers PROFILE_KEYS_CACHE_MS, the publish timeout and ingest's lag.
+   */
+  PROFILE_KEYS_SHREDDING_MS: int(10 * 60_000, 0, 24 * 3_600_000),
 
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -258,7 +264,7 @@ export class AppConfig {
     },
     readonly auth: { secret: string; publicKey?: string; jwksUrl?: string; issuer: string; audience: string },
     readonly logLevel: Environment['LOG_LEVEL'],
-    readonly profileKeys: { keyspace: string; masterKey: Buffer; cacheMs: number },
+    readonly profileKeys: { keyspace: string; masterKey: Buffer; cacheMs: number; shreddingMs: number },
   ) {}
 
   /** A copy with some sections changed (a replay's own consumer group, a target keyspace...). */
@@ -385,6 +391,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       keyspace: e.PROFILE_KEYS_KEYSPACE,
       masterKey: Buffer.from(e.PROFILE_KEYS_MASTER_KEY, 'base64'),
       cacheMs: e.PROFILE_KEYS_CACHE_MS,
+      shreddingMs: Math.max(e.PROFILE_KEYS_SHREDDING_MS, e.PROFILE_KEYS_CACHE_MS),
     },
   );
 }

@@ -8,7 +8,12 @@ import { ClassifiedMessage, classifyMessage, sealContext } from './sealed-messag
  * Opens sealed events with their profile's key. A key that is gone means the profile was erased: the
  * event is skipped as erased, never dead-lettered as bad input and never a stall (docs/adr/0009). Reading
  * the keys may fail (Cassandra down): that throws, and the batch is retried (invariant 2).
+ * An erased key still shredding opens only a message that lies after its erasure's mark in the partition
+ * (a collector sealed it with its cached copy): by offset, the log's order, never by a clock (invariant 6).
  */
+/** A key to open with; `after`: a shredding key, good only for messages past this offset (its mark). */
+type KeyFound = { key: Buffer; after: string | null } | null;
+
 @Injectable()
 export class ProfileKeyOpener extends EventLogOpener {
   constructor(private readonly keys: ProfileKeys) {
@@ -17,14 +22,24 @@ export class ProfileKeyOpener extends EventLogOpener {
 
   async open(messages: readonly LogMessage[]): Promise<OpenedMessage[]> {
     const classified = messages.map((message) => classifyMessage(message.value));
-    // A profile erased in this batch: its cached key is stale; read the store, where the erasure deleted
-    // the key before its mark reached the log, so its events on either side of the mark open correctly.
-    for (const c of classified) if (c.kind === 'profile-erased') this.keys.forget(c.mark.profileId);
-    const lookups = new Map<string, Promise<Buffer | null>>();
+    // A profile erased in this batch: its cached key is stale; read the store, where the erasure shredded
+    // the key before its mark reached the log. Where each mark lies is noted on the shredding key, for the
+    // batches after this one (and a restarted ingest, a replay).
+    const marks = new Map<string, string>();
+    for (const [i, c] of classified.entries()) {
+      if (c.kind !== 'profile-erased') continue;
+      this.keys.forget(c.mark.profileId);
+      const offset = messages[i].offset;
+      if (offset === undefined) continue;
+      marks.set(c.mark.erasureId, offset);
+      await this.keys.markMet(c.mark.profileId, c.mark.erasureId, offset);
+    }
+    const lookups = new Map<string, Promise<KeyFound>>();
     for (const c of classified) {
       if (c.kind !== 'sealed') continue;
-      const id = `${c.envelope.profileId}\n${c.envelope.keyId}`;
-      if (!lookups.has(id)) lookups.set(id, this.keys.byId(c.envelope.profileId, c.envelope.keyId));
+      const { profileId, keyId } = c.envelope;
+      const id = `${profileId}\n${keyId}`;
+      if (!lookups.has(id)) lookups.set(id, this.find(profileId, keyId, marks));
     }
     const ids = [...lookups.keys()];
     const found = await Promise.all(lookups.values());
@@ -32,7 +47,17 @@ export class ProfileKeyOpener extends EventLogOpener {
     return classified.map((c, i) => this.openOne(messages[i], c, keys));
   }
 
-  private openOne(message: LogMessage, c: ClassifiedMessage, keys: Map<string, Buffer | null>): OpenedMessage {
+  private async find(profileId: string, keyId: string, marks: Map<string, string>): Promise<KeyFound> {
+    const current = await this.keys.byId(profileId, keyId);
+    if (current) return { key: current, after: null };
+    const shredding = await this.keys.shredding(profileId, keyId);
+    if (!shredding) return null;
+    const after = shredding.markOffset ?? marks.get(shredding.erasureId) ?? null;
+    // Mark not met yet: every message sealed with the key so far lies before it.
+    return after === null ? null : { key: shredding.key, after };
+  }
+
+  private openOne(message: LogMessage, c: ClassifiedMessage, keys: Map<string, KeyFound>): OpenedMessage {
     switch (c.kind) {
       case 'plain':
         return openPlaintext(message);
@@ -42,8 +67,12 @@ export class ProfileKeyOpener extends EventLogOpener {
         return { kind: 'profile-erased', profileId: c.mark.profileId, erasureId: c.mark.erasureId };
       case 'sealed': {
         const { profileId, keyId, payload } = c.envelope;
-        const key = keys.get(`${profileId}\n${keyId}`) ?? null;
-        if (key === null) return { kind: 'erased', profileId };
+        const found = keys.get(`${profileId}\n${keyId}`) ?? null;
+        const stale = found?.after != null;
+        if (!found || (stale && !(message.offset !== undefined && BigInt(message.offset) > BigInt(found.after!)))) {
+          return { kind: 'erased', profileId };
+        }
+        const key = found.key;
         let plain: Buffer;
         try {
           plain = unseal(key, payload, sealContext(profileId, keyId));
@@ -54,7 +83,7 @@ export class ProfileKeyOpener extends EventLogOpener {
         if (inner.kind === 'event' && inner.event.profileId !== profileId) {
           return { kind: 'invalid', reason: 'invalid event: sealed payload names another profile' };
         }
-        return inner;
+        return stale && inner.kind === 'event' ? { ...inner, staleKey: true } : inner;
       }
     }
   }

@@ -28,6 +28,20 @@ export async function migrateProfileKeys(
      ) WITH gc_grace_seconds = ${PROFILE_KEY_GC_GRACE_SECONDS}
        AND comment = 'The data key of each profile, wrapped by the master key; deleted by an erasure.'`,
   );
+  // Erased keys in their grace (docs/adr/0009): every row is written with a TTL up to `until`, so Cassandra
+  // drops the key's bytes by itself; mark_offset is where the erasure's mark lies in the profile's partition.
+  await client.execute(
+    `CREATE TABLE IF NOT EXISTS ${ks}.shredding_profile_keys (
+       profile_id text,
+       key_id uuid,
+       wrapped_key blob,
+       erasure_id uuid,
+       shred_at timestamp,
+       mark_offset text,
+       PRIMARY KEY ((profile_id), key_id)
+     ) WITH gc_grace_seconds = ${PROFILE_KEY_GC_GRACE_SECONDS}
+       AND comment = 'Erased keys until PROFILE_KEYS_SHREDDING_MS is over: opened only for events after the mark.'`,
+  );
   // The erasure ledger: which key each erasure destroyed. Holds no viewing data.
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${ks}.profile_erasures (

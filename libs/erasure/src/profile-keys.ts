@@ -10,6 +10,19 @@ export interface ProfileKey {
   key: Buffer;
 }
 
+/**
+ * An erased key in its grace (docs/adr/0009): `until` (service clock, erasure + PROFILE_KEYS_SHREDDING_MS) is
+ * when its bytes go; `markOffset` is where the erasure's mark lies in the profile's partition, once ingest met
+ * it. Only events after the mark open with it.
+ */
+export interface ShreddingKey {
+  keyId: string;
+  wrapped: Buffer;
+  erasureId: string;
+  until: number;
+  markOffset: string | null;
+}
+
 /** Where the wrapped keys live; Cassandra in production, a map in unit tests. */
 export abstract class ProfileKeyStore {
   /** The profile's current key, or null (never had one, or erased). */
@@ -23,6 +36,11 @@ export abstract class ProfileKeyStore {
   /** Deletes the key if it is still this one; false if another took its place meanwhile. */
   abstract deleteIf(profileId: string, keyId: string): Promise<boolean>;
   abstract recordErasure(profileId: string, erasureId: string, keyId: string | null, at: number): Promise<void>;
+  /** Keeps an erased key for its grace; the store drops it by itself at `until` (Cassandra: a TTL). */
+  abstract putShredding(profileId: string, key: ShreddingKey): Promise<void>;
+  abstract listShredding(profileId: string): Promise<ShreddingKey[]>;
+  abstract recordMark(profileId: string, keyId: string, markOffset: string, until: number): Promise<void>;
+  abstract destroyShredding(profileId: string, keyId: string): Promise<void>;
 }
 
 @Injectable()
@@ -74,6 +92,48 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     );
   }
 
+  async putShredding(profileId: string, key: ShreddingKey): Promise<void> {
+    await this.client.execute(
+      `INSERT INTO ${this.ks}.shredding_profile_keys (profile_id, key_id, wrapped_key, erasure_id, shred_at, mark_offset) ` +
+        `VALUES (?, ?, ?, ?, ?, ?) USING TTL ?`,
+      [profileId, key.keyId, key.wrapped, key.erasureId, new Date(key.until), key.markOffset, ttlSeconds(key.until)],
+      { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) },
+    );
+  }
+
+  async listShredding(profileId: string): Promise<ShreddingKey[]> {
+    const result = await this.client.execute(
+      `SELECT key_id, wrapped_key, erasure_id, shred_at, mark_offset FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ?`,
+      [profileId],
+      { prepare: true, consistency: consistency(this.config.cassandra.readConsistency) },
+    );
+    return result.rows.map((row) => ({
+      keyId: String(row.get('key_id')),
+      wrapped: row.get('wrapped_key') as Buffer,
+      erasureId: String(row.get('erasure_id')),
+      until: (row.get('shred_at') as Date).getTime(),
+      markOffset: row.get('mark_offset') === null ? null : String(row.get('mark_offset')),
+    }));
+  }
+
+  async recordMark(profileId: string, keyId: string, markOffset: string, until: number): Promise<void> {
+    // The same TTL as the row: the offset never outlives the key. A conditional update so an expired row is
+    // not brought back as a row holding an offset only.
+    await this.client.execute(
+      `UPDATE ${this.ks}.shredding_profile_keys USING TTL ? SET mark_offset = ? WHERE profile_id = ? AND key_id = ? IF EXISTS`,
+      [ttlSeconds(until), markOffset, profileId, keyId],
+      this.conditional(),
+    );
+  }
+
+  async destroyShredding(profileId: string, keyId: string): Promise<void> {
+    await this.client.execute(
+      `DELETE FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ? AND key_id = ?`,
+      [profileId, keyId],
+      { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) },
+    );
+  }
+
   private conditional() {
     return {
       prepare: true,
@@ -83,16 +143,23 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 }
 
+function ttlSeconds(until: number): number {
+  return Math.max(1, Math.ceil((until - Date.now()) / 1000));
+}
+
 /**
  * Each profile's data key (crypto-shredding, docs/adr/0009): created on the profile's first sealed event,
- * wrapped by the master key at rest, deleted by an erasure, after which every copy of the profile's events
- * sealed with it (the log, a backup) is unreadable. Kept in memory for PROFILE_KEYS_CACHE_MS at most.
+ * wrapped by the master key at rest. An erasure moves it to "shredding" for PROFILE_KEYS_SHREDDING_MS: never
+ * used to seal again, opened only for events after the erasure's mark (a collector's cached copy); then its
+ * bytes are gone and every copy of the profile's events sealed with it (the log, a backup) is unreadable.
+ * Kept in memory for PROFILE_KEYS_CACHE_MS at most.
  */
 @Injectable()
 export class ProfileKeys {
   private readonly cache = new Map<string, { key: ProfileKey; until: number }>();
   private readonly masterKey: Buffer;
   private readonly cacheMs: number;
+  private readonly shreddingMs: number;
 
   constructor(
     private readonly store: ProfileKeyStore,
@@ -101,6 +168,7 @@ export class ProfileKeys {
   ) {
     this.masterKey = config.profileKeys.masterKey;
     this.cacheMs = config.profileKeys.cacheMs;
+    this.shreddingMs = config.profileKeys.shreddingMs;
   }
 
   /** The key to seal a profile's new events with: its current one, created when it has none. */
@@ -121,7 +189,36 @@ export class ProfileKeys {
     return key.keyId === keyId ? key.key : null;
   }
 
-  /** Deletes the profile's key and notes the erasure. Idempotent: erasing a profile without a key notes it only. */
+  /**
+   * An erased key in its grace, if this is one, and where its erasure's mark lies (null: not met yet).
+   * Past its `until` it is destroyed here too (the store's TTL does it anyway): lazily, never opened.
+   */
+  async shredding(
+    profileId: string,
+    keyId: string,
+  ): Promise<{ key: Buffer; erasureId: string; markOffset: string | null } | null> {
+    const found = (await this.store.listShredding(profileId)).find((k) => k.keyId === keyId);
+    if (!found) return null;
+    if (found.until <= this.now()) {
+      await this.store.destroyShredding(profileId, keyId);
+      return null;
+    }
+    return { key: this.unwrap(profileId, found).key, erasureId: found.erasureId, markOffset: found.markOffset };
+  }
+
+  /** Notes where an erasure's mark lies in the profile's partition: events after it open with the old key. */
+  async markMet(profileId: string, erasureId: string, offset: string): Promise<void> {
+    for (const k of await this.store.listShredding(profileId)) {
+      if (k.erasureId === erasureId && k.markOffset === null && k.until > this.now()) {
+        await this.store.recordMark(profileId, k.keyId, offset, k.until);
+      }
+    }
+  }
+
+  /**
+   * Moves the profile's key to shredding (see the class comment) and notes the erasure. Idempotent: erasing a
+   * profile without a key notes it only.
+   */
   async erase(profileId: string, erasureId = randomUUID(), at = this.now()): Promise<{ erasedKeyId: string | null }> {
     this.forget(profileId);
     for (;;) {
@@ -130,7 +227,15 @@ export class ProfileKeys {
         await this.store.recordErasure(profileId, erasureId, null, at);
         return { erasedKeyId: null };
       }
-      // A key created between the read and the delete (a new session) is deleted on the next turn.
+      // A key created between the read and the delete (a new session) is shredded on the next turn. Shredding
+      // first: a crash between the two leaves the key current (the caller retries), never lost early.
+      await this.store.putShredding(profileId, {
+        keyId: stored.keyId,
+        wrapped: stored.wrapped,
+        erasureId,
+        until: at + this.shreddingMs,
+        markOffset: null,
+      });
       if (await this.store.deleteIf(profileId, stored.keyId)) {
         await this.store.recordErasure(profileId, erasureId, stored.keyId, at);
         this.forget(profileId);

@@ -100,12 +100,13 @@ export async function replayEventLog(config: AppConfig, options: ReplayOptions =
     const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.length;
 
     const sink = new CountingDeadLetterSink();
+    const activity = new ProfileActivityIndex(client, config);
     const ingestor = new LiveHistoryIngestor(
-      new LiveHistoryRepository(client, config, new ProfileActivityIndex(client, config)),
+      new LiveHistoryRepository(client, config, activity),
       sink,
       config,
       keys.opener,
-      new StoredHistoryEraser(client, config, new CompressedHistoryRepository(client, config)),
+      new StoredHistoryEraser(client, config, new CompressedHistoryRepository(client, config), activity),
     );
     const reached = new Map<number, bigint>();
     const profiles = new Set<string>();

@@ -5,10 +5,11 @@ import {
   EventLogBatchHandler,
   EventLogConsumer,
   EventLogStallsModule,
+  ViewingEventPublisher,
 } from '@vh/messaging';
 import { ErasureModule } from '@vh/erasure';
 import { LiveHistoryRepository, LiveHistoryWriter, StorageModule, StoredHistoryEraser } from '@vh/storage';
-import { LiveHistoryIngestor, ProfileHistoryEraser } from './live-history.ingestor';
+import { LiveHistoryIngestor, ProfileHistoryEraser, StaleKeyRepublisher } from './live-history.ingestor';
 
 /** Event log -> live history: the consumer transport, the ingestor and its dead-letter sink. */
 @Module({
@@ -17,6 +18,9 @@ import { LiveHistoryIngestor, ProfileHistoryEraser } from './live-history.ingest
     LiveHistoryIngestor,
     { provide: LiveHistoryWriter, useExisting: LiveHistoryRepository },
     { provide: ProfileHistoryEraser, useExisting: StoredHistoryEraser },
+    // Seals with the profile's current key (ErasureModule's sealer): the copy of an event of an erased key.
+    ViewingEventPublisher,
+    { provide: StaleKeyRepublisher, useExisting: ViewingEventPublisher },
     { provide: EventLogBatchHandler, useExisting: LiveHistoryIngestor },
     { provide: DeadLetterSink, useClass: DeadLetterPublisher },
     EventLogConsumer,

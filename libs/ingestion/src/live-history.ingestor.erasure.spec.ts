@@ -12,7 +12,7 @@ import {
   openPlaintext,
 } from '@vh/messaging';
 import { AppendOptions, FailedWrite, LiveHistoryWriter } from '@vh/storage';
-import { LiveHistoryIngestor, ProfileHistoryEraser } from './live-history.ingestor';
+import { LiveHistoryIngestor, ProfileHistoryEraser, StaleKeyRepublisher } from './live-history.ingestor';
 
 /** One ordered journal of what reached storage: writes and erasures, to check their order. */
 const journal: string[] = [];
@@ -32,7 +32,18 @@ class JournalEraser extends ProfileHistoryEraser {
   }
 }
 
-/** Messages "ERASED" and "MARK" stand for a payload of an erased key and an erasure's mark. */
+class JournalRepublisher extends StaleKeyRepublisher {
+  down = false;
+  async publish(events: readonly ViewingEvent[]): Promise<void> {
+    if (this.down) throw new Error('broker unreachable');
+    for (const e of events) journal.push(`republish ${e.eventId}`);
+  }
+}
+
+/**
+ * Messages "ERASED" and "MARK" stand for a payload of an erased key and an erasure's mark; "STALE:<json>"
+ * for an event sealed after the mark with the erased key a collector had cached.
+ */
 class ScriptedOpener extends EventLogOpener {
   down = false;
   forgotten = 0;
@@ -40,6 +51,10 @@ class ScriptedOpener extends EventLogOpener {
     if (this.down) throw new Error('keys keyspace unreachable');
     return messages.map((m) => {
       const text = m.value?.toString();
+      if (text?.startsWith('STALE:')) {
+        const opened = openPlaintext({ ...m, value: Buffer.from(text.slice(6)) });
+        return opened.kind === 'event' ? { ...opened, staleKey: true } : opened;
+      }
       if (text === 'ERASED') return { kind: 'erased', profileId: 'profile-1' };
       if (text === 'MARK') return { kind: 'profile-erased', profileId: 'profile-1', erasureId: 'e1' };
       return openPlaintext(m);
@@ -79,13 +94,33 @@ describe('LiveHistoryIngestor and erasures', () => {
   let opener: ScriptedOpener;
   let eraser: JournalEraser;
   let letters: Letters;
+  let republisher: JournalRepublisher;
   let ingestor: LiveHistoryIngestor;
   beforeEach(() => {
     journal.length = 0;
     opener = new ScriptedOpener();
     eraser = new JournalEraser();
     letters = new Letters();
-    ingestor = new LiveHistoryIngestor(new JournalLiveHistory(), letters, loadConfig({}), opener, eraser);
+    republisher = new JournalRepublisher();
+    ingestor = new LiveHistoryIngestor(new JournalLiveHistory(), letters, loadConfig({}), opener, eraser, republisher);
+  });
+
+  it('an event after the mark sealed with the erased key is written and re-published with the current key', async () => {
+    const batch = batchOf([encodeViewingEvent(before), 'MARK', `STALE:${encodeViewingEvent(after)}`]);
+    republisher.down = true;
+    const failed = await ingestor.handleBatch(batch, control);
+    expect(failed).toMatchObject({ status: 'retry-later', reason: expect.stringContaining('re-publish') });
+    expect(journal).toEqual([]);
+
+    republisher.down = false;
+    expect(await ingestor.handleBatch(batch, control)).toEqual({ status: 'done' });
+    // The copy is on the log before the batch is done: a replay once the old key is gone still reads it.
+    expect(journal).toEqual([
+      `republish ${after.eventId}`,
+      `write ${before.eventId}`,
+      'erase profile-1',
+      `write ${after.eventId}`,
+    ]);
   });
 
   it('writes what came before a mark, erases, then writes what follows, in the log order', async () => {

@@ -20,6 +20,15 @@ export abstract class ProfileHistoryEraser {
   abstract erase(profileId: string): Promise<unknown>;
 }
 
+/**
+ * Puts events back on the log sealed with the profile's current key (ViewingEventPublisher). Used for events a
+ * collector sealed after an erasure's mark with the erased key it had cached: that key is destroyed after
+ * PROFILE_KEYS_SHREDDING_MS, and the copy keeps them readable for any later replay (docs/adr/0009).
+ */
+export abstract class StaleKeyRepublisher {
+  abstract publish(events: readonly ViewingEvent[]): Promise<void>;
+}
+
 /** The events between two erasure marks of a batch, and the erasure that follows them (if any). */
 interface Segment {
   events: ViewingEvent[];
@@ -62,6 +71,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     private readonly config: AppConfig,
     @Optional() opener?: EventLogOpener,
     @Optional() private readonly eraser?: ProfileHistoryEraser,
+    @Optional() private readonly republisher?: StaleKeyRepublisher,
   ) {
     super();
     this.opener = opener ?? new PlaintextEventLogOpener();
@@ -90,10 +100,12 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     }
     // An erasure's mark splits the batch: what came before it is written, then erased, then what follows.
     const segments: Segment[] = [{ events: [] }];
+    const staleKey: ViewingEvent[] = [];
     let erased = 0;
     for (const [i, message] of batch.messages.entries()) {
       const o = opened[i];
       if (o.kind === 'event') {
+        if (o.staleKey) staleKey.push(o.event);
         segments[segments.length - 1].events.push(o.event);
         sources.set(o.event.eventId, message);
       } else if (o.kind === 'invalid') {
@@ -103,6 +115,16 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
       } else {
         segments[segments.length - 1].erase = o.profileId;
         segments.push({ events: [] });
+      }
+    }
+
+    // Before the batch is done, while the old key still exists: a crash re-publishes again, and each copy
+    // counts once (same eventId and acceptance; invariant 1).
+    if (staleKey.length > 0 && this.republisher) {
+      try {
+        await this.republisher.publish(staleKey);
+      } catch (error) {
+        return { status: 'retry-later', reason: `re-publish of events of an erased key: ${(error as Error).message}` };
       }
     }
 

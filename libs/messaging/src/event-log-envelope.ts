@@ -3,7 +3,8 @@ import { decodeViewingEvent, describeIssues, encodeViewingEvent, ViewingEvent } 
 
 /** What one message of the event log turned out to be, once opened. */
 export type OpenedMessage =
-  | { kind: 'event'; event: ViewingEvent }
+  /** `staleKey`: sealed after the erasure's mark with the erased key a collector still had cached (ADR 9). */
+  | { kind: 'event'; event: ViewingEvent; staleKey?: true }
   /** Bad input: dead-lettered by ingest with the reason. */
   | { kind: 'invalid'; reason: string }
   /** Sealed with a profile key that was erased (docs/adr/0009): skipped, never dead-lettered. */
@@ -11,7 +12,8 @@ export type OpenedMessage =
   /** The mark an erasure leaves on the log: everything stored of the profile goes, here in the log's order. */
   | { kind: 'profile-erased'; profileId: string; erasureId: string };
 
-export type LogMessage = Pick<KafkaMessage, 'key' | 'value' | 'timestamp'>;
+/** `offset` (in the message's partition) places it against an erasure's mark: log order, not clocks. */
+export type LogMessage = Pick<KafkaMessage, 'key' | 'value' | 'timestamp'> & { offset?: string };
 
 /**
  * Turns messages of the event log into events. A failure to reach what opening needs (the profile keys)

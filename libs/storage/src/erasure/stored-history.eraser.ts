@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
@@ -7,7 +7,7 @@ import { settleWithConcurrency } from '../concurrency';
 import { CompressedHistoryRepository } from '../compressed/compressed-history.repository';
 import { RECORD_ENCODING } from '../compressed/history-chunk.codec';
 import { ZSTD_CODEC } from '../compressed/zstd';
-import { daysBetween, dayOf, shardOf } from '../live/profile-activity.index';
+import { daysBetween, dayOf, ProfileActivityIndex, shardOf } from '../live/profile-activity.index';
 
 const DAY_MS = 24 * 3600_000;
 /** The activity indexes keep rows 90 days: every arrival day an index row of the profile can still be on. */
@@ -36,6 +36,7 @@ export class StoredHistoryEraser {
     @Inject(CASSANDRA_CLIENT) private readonly client: Client,
     private readonly config: AppConfig,
     private readonly compressed: CompressedHistoryRepository,
+    @Optional() private readonly activity?: ProfileActivityIndex,
   ) {
     this.ks = config.cassandra.keyspace;
   }
@@ -47,6 +48,9 @@ export class StoredHistoryEraser {
       const { version, chunkSetsDeleted } = await this.eraseCompressed(profileId, days);
       for (const day of daysBetween(now - INDEX_DAYS * DAY_MS, now)) days.add(day);
       await this.eraseIndexRows(profileId, [...days]);
+      // Else this process skips re-writing the deleted rows for the profile's new history, and compaction
+      // and the export never find it.
+      this.activity?.forgetProfile(profileId);
       return { profileId, liveRows, compressedVersion: version, chunkSetsDeleted };
     } catch (error) {
       throw asStorageError(error);

@@ -51,6 +51,11 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     this.lateTable = `${config.cassandra.keyspace}.profile_late_activity`;
   }
 
+  /** The profile's rows were deleted (an erasure): its next events must write them again. */
+  forgetProfile(profileId: string): void {
+    this.recorded.forgetWhere((key) => key.endsWith(`|${profileId}`));
+  }
+
   /**
    * Notes each event's (day, profile), and its arrival day too when it is late. Blind and idempotent: one
    * row per (day, profile) whatever the number of events. Each row not written recently is written, grouped

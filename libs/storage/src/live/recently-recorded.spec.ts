@@ -25,4 +25,11 @@ describe('RecentlyRecorded', () => {
     expect(recorded.has('c')).toBe(true);
     expect(recorded.size).toBe(2);
   });
+
+  it('forgets the keys a predicate picks (the rows an erasure deleted), and no others', () => {
+    const recorded = new RecentlyRecorded(10, 60_000);
+    for (const key of ['d1|p1', 'late|d2|p1', 'd1|p2']) recorded.add(key);
+    recorded.forgetWhere((key) => key.endsWith('|p1'));
+    expect(['d1|p1', 'late|d2|p1', 'd1|p2'].map((k) => recorded.has(k))).toEqual([false, false, true]);
+  });
 });

@@ -27,6 +27,11 @@ export class RecentlyRecorded {
     if (this.expiresAt.size > this.capacity) this.expiresAt.delete(this.expiresAt.keys().next().value!);
   }
 
+  /** Drops the keys whose rows were deleted (an erasure): the next write of them must happen. O(size), rare. */
+  forgetWhere(deleted: (key: string) => boolean): void {
+    for (const key of [...this.expiresAt.keys()]) if (deleted(key)) this.expiresAt.delete(key);
+  }
+
   get size(): number {
     return this.expiresAt.size;
   }
