@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, Partitioners } from 'kafkajs';
 import { AppConfig } from '@vh/config';
 import { ViewingEvent } from '@vh/domain';
-import { EventLogOpener, PlaintextEventLogOpener } from './event-log-envelope';
+import { EventLogOpener, OpenedMessage, PlaintextEventLogOpener } from './event-log-envelope';
 import { createKafka } from './kafka-client';
 
 export interface ProfileEventLog {
@@ -18,6 +18,23 @@ export interface ProfileEventLog {
   /** Messages of the profile sealed with an erased key (docs/adr/0009): gone for good, not counted as events. */
   erased: number;
   events: ViewingEvent[];
+}
+
+/**
+ * Adds one batch's opened messages of the profile, in log order. The profile's erasure mark drops every event
+ * before it (as ingest's segments do): a repair must not bring back plain events that ingest erased.
+ */
+export function collectProfileMessages(
+  log: Pick<ProfileEventLog, 'undecodable' | 'erased' | 'events'>,
+  profileId: string,
+  opened: readonly OpenedMessage[],
+): void {
+  for (const message of opened) {
+    if (message.kind === 'invalid') log.undecodable++;
+    else if (message.kind === 'erased') log.erased++;
+    else if (message.kind === 'profile-erased' && message.profileId === profileId) log.events.length = 0;
+    else if (message.kind === 'event' && message.event.profileId === profileId) log.events.push(message.event);
+  }
 }
 
 /**
@@ -85,11 +102,7 @@ export async function readProfileEvents(
         }
         // As ingest and replay do: a missing acceptedAt is the log's timestamp, so clears are judged on the
         // service clock for a repaired profile too (invariant 6).
-        for (const opened of await opener.open(mine)) {
-          if (opened.kind === 'invalid') result.undecodable++;
-          else if (opened.kind === 'erased') result.erased++;
-          else if (opened.kind === 'event' && opened.event.profileId === profileId) result.events.push(opened.event);
-        }
+        collectProfileMessages(result, profileId, await opener.open(mine));
         if (reached(batch.lastOffset())) finish();
       },
     });
