@@ -179,6 +179,12 @@ export class ProfileKeys {
     return this.remember(profileId, this.unwrap(profileId, stored));
   }
 
+  /** The profile's current key read from the store (not the cache), or null: never creates one (backup). */
+  async existing(profileId: string): Promise<ProfileKey | null> {
+    const stored = await this.store.read(profileId);
+    return stored ? this.unwrap(profileId, stored) : null;
+  }
+
   /** The key with this id, or null once it is erased (or never was the profile's). */
   async byId(profileId: string, keyId: string): Promise<Buffer | null> {
     const cached = this.cached(profileId);

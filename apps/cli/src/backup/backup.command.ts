@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { Client } from 'cassandra-driver';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { seal, standaloneProfileKeys } from '@vh/erasure';
+import { ProfileKeys, seal, standaloneProfileKeys } from '@vh/erasure';
 import { createKafka } from '@vh/messaging';
 import {
   CompressedHistoryRepository,
@@ -45,26 +45,16 @@ export async function backup(config: AppConfig, args: string[]): Promise<BackupM
   let profiles = 0;
   let liveEvents = 0;
   let compressedProfiles = 0;
+  let erasedProfiles = 0;
   try {
     for (const profileId of await profileIds(client, config.cassandra.keyspace)) {
-      const snapshot = await snapshotOf(profileId, live, compressed);
-      // Nothing to keep (an erased profile's empty version): no line, and no key created for it.
-      const compressedEmpty =
-        snapshot.compressed === null ||
-        (snapshot.compressed.version.recordCount === 0 &&
-          snapshot.compressed.version.removedCount === 0 &&
-          snapshot.compressed.version.clearedThrough === null);
-      if (snapshot.live.length === 0 && compressedEmpty) continue;
-      const { keyId, key } = await keys.keys.current(profileId);
-      const line: SealedProfileLine = {
-        profileId,
-        keyId,
-        sealed: seal(key, JSON.stringify(snapshot), backupContext(profileId, keyId)).toString('base64'),
-      };
-      if (!out.write(`${JSON.stringify(line)}\n`)) await once(out, 'drain');
+      const sealed = await sealProfileSnapshot(profileId, keys.keys, () => snapshotOf(profileId, live, compressed));
+      if (sealed === 'erased') erasedProfiles++;
+      if (typeof sealed === 'string') continue;
+      if (!out.write(`${JSON.stringify(sealed.line)}\n`)) await once(out, 'drain');
       profiles++;
-      liveEvents += snapshot.live.length;
-      if (snapshot.compressed) compressedProfiles++;
+      liveEvents += sealed.snapshot.live.length;
+      if (sealed.snapshot.compressed) compressedProfiles++;
     }
     out.end();
     await once(out, 'finish');
@@ -82,13 +72,39 @@ export async function backup(config: AppConfig, args: string[]): Promise<BackupM
     };
     // Written last: a directory without a manifest is an unfinished backup, and restore refuses it.
     await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-    logger.log(`backed up ${profiles} profiles of ${config.cassandra.keyspace} to ${dir}`);
+    logger.log(
+      `backed up ${profiles} profiles of ${config.cassandra.keyspace} to ${dir} (${erasedProfiles} without a key: erased)`,
+    );
     return manifest;
   } finally {
     out.destroy();
     await keys.close();
     await client.shutdown();
   }
+}
+
+/**
+ * One profile's line, sealed with the key the profile had BEFORE its snapshot: an erasure after the read
+ * shreds that key, so a pre-erasure snapshot never opens at restore (docs/adr/0010). Backup never creates a
+ * key: a profile without one is erased (or being erased) and is skipped. 'empty': nothing to keep.
+ */
+export async function sealProfileSnapshot(
+  profileId: string,
+  keys: Pick<ProfileKeys, 'existing'>,
+  takeSnapshot: () => Promise<ProfileSnapshot>,
+): Promise<{ line: SealedProfileLine; snapshot: ProfileSnapshot } | 'erased' | 'empty'> {
+  const profileKey = await keys.existing(profileId);
+  if (!profileKey) return 'erased';
+  const snapshot = await takeSnapshot();
+  const compressedEmpty =
+    snapshot.compressed === null ||
+    (snapshot.compressed.version.recordCount === 0 &&
+      snapshot.compressed.version.removedCount === 0 &&
+      snapshot.compressed.version.clearedThrough === null);
+  if (snapshot.live.length === 0 && compressedEmpty) return 'empty';
+  const { keyId, key } = profileKey;
+  const sealed = seal(key, JSON.stringify(snapshot), backupContext(profileId, keyId)).toString('base64');
+  return { line: { profileId, keyId, sealed }, snapshot };
 }
 
 /** Live rows first, then the compressed version (as readers do); a chunk set collected meanwhile: again. */
