@@ -176,6 +176,30 @@ describe('sealing and opening events with profile keys', () => {
     expect(store.shredding.size).toBe(0);
   });
 
+  it('a retried erasure (the first mark never published): events sealed with the first key after its mark open', async () => {
+    const [before] = await sealer.seal([play('p1', 'old')]);
+    const api = () => new ProfileKeys(store, config, () => clock);
+    const [e1, e2] = [randomUUID(), randomUUID()];
+    // The first attempt shreds K1, then publishing its mark fails; the caller retries with a new erasure id.
+    await api().erase('p1', e1, clock);
+    await sealer.seal([play('p1', 'between-attempts')]);
+    clock += 1;
+    await api().erase('p1', e2, clock);
+    const stale = play('p1', 'after-the-mark');
+    const [late] = await sealer.seal([stale]);
+    expect(JSON.parse(String(late)).keyId).toBe(JSON.parse(String(before)).keyId);
+    const mark = encodeProfileErasedMark({ profileId: 'p1', erasureId: e2, acceptedAt: clock });
+    const log = asMessages([before, mark, late]).map((m, i) => ({ ...m, offset: String(10 + i) }));
+    const ingest = () => new ProfileKeyOpener(new ProfileKeys(store, config, () => clock));
+    expect(await ingest().open(log)).toEqual([
+      { kind: 'erased', profileId: 'p1' },
+      { kind: 'profile-erased', profileId: 'p1', erasureId: e2 },
+      { kind: 'event', event: stale, staleKey: true },
+    ]);
+    // The mark's position was recorded on K1 for the batches after it.
+    expect((await ingest().open([log[2]]))[0]).toEqual({ kind: 'event', event: stale, staleKey: true });
+  });
+
   it('a new seal after the erasure never uses the shredding key', async () => {
     const [before] = await sealer.seal([play('p1', 'old')]);
     await keys.erase('p1');

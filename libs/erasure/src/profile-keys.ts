@@ -227,6 +227,14 @@ export class ProfileKeys {
    */
   async erase(profileId: string, erasureId = randomUUID(), at = this.now()): Promise<{ erasedKeyId: string | null }> {
     this.forget(profileId);
+    // A retried erasure (its first mark may never have been published): keys an earlier erasure shredded whose
+    // mark ingest has not met take this erasure's id, so this mark bounds them too. Whatever lies before this
+    // mark in the log is before this erasure, so nothing that should open is dropped by the later boundary.
+    for (const k of await this.store.listShredding(profileId)) {
+      if (k.markOffset === null && k.erasureId !== erasureId && k.until > this.now()) {
+        await this.store.putShredding(profileId, { ...k, erasureId });
+      }
+    }
     for (;;) {
       const stored = await this.store.read(profileId);
       if (!stored) {
