@@ -49,7 +49,7 @@ describe('loadConfig', () => {
   });
 
   it('keeps an erased key shredding at least as long as a process may have it cached', () => {
-    expect(loadConfig({}).profileKeys.shreddingMs).toBe(600_000);
+    expect(loadConfig({}).profileKeys.shreddingMs).toBe(86_400_000);
     const short = loadConfig({ PROFILE_KEYS_CACHE_MS: '60000', PROFILE_KEYS_SHREDDING_MS: '1000' });
     expect(short.profileKeys.shreddingMs).toBe(60_000);
   });

@@ -179,7 +179,7 @@ export const environmentSchema = z.object({
    * events a collector sealed with its cached copy and that lie after the erasure's mark; then its bytes are
    * gone (Cassandra TTL). Covers PROFILE_KEYS_CACHE_MS, the publish timeout and ingest's lag.
    */
-  PROFILE_KEYS_SHREDDING_MS: int(10 * 60_000, 0, 24 * 3_600_000),
+  PROFILE_KEYS_SHREDDING_MS: int(24 * 3_600_000, 0, 24 * 3_600_000),
 
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
