@@ -5,8 +5,14 @@ import { sealProfileSnapshot } from './backup.command';
 /** The store's current keys as ProfileKeys.existing reads them; an erasure deletes one, a session makes another. */
 class FakeKeys {
   readonly current = new Map<string, ProfileKey>();
+  created = 0;
   async existing(profileId: string): Promise<ProfileKey | null> {
     return this.current.get(profileId) ?? null;
+  }
+  async currentKey(profileId: string): Promise<ProfileKey> {
+    let key = this.current.get(profileId);
+    if (!key) this.current.set(profileId, (key = { keyId: `new-${++this.created}`, key: newDataKey() }));
+    return key;
   }
 }
 
@@ -29,16 +35,16 @@ describe('sealProfileSnapshot', () => {
     expect(JSON.parse(plain.toString())).toEqual(withLive);
   });
 
-  it('never creates a key: a profile without one is skipped as erased, its snapshot not even taken', async () => {
+  it('gives a profile without a key (only plain events on the log) one BEFORE its snapshot, never after', async () => {
     const keys = new FakeKeys();
-    let taken = false;
+    let keyAtSnapshot: string | undefined;
     const sealed = await sealProfileSnapshot('p1', keys, async () => {
-      taken = true;
+      keyAtSnapshot = keys.current.get('p1')?.keyId;
       return withLive;
     });
-    expect(sealed).toBe('erased');
-    expect(taken).toBe(false);
-    expect(keys.current.size).toBe(0);
+    if (typeof sealed === 'string') throw new Error(`expected a line, got ${sealed}`);
+    expect(keyAtSnapshot).toBe('new-1');
+    expect(sealed.line.keyId).toBe('new-1');
   });
 
   it('an empty snapshot is no line', async () => {

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { Client } from 'cassandra-driver';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { ProfileKeys, seal, standaloneProfileKeys } from '@vh/erasure';
+import { ProfileKey, ProfileKeys, seal, standaloneProfileKeys } from '@vh/erasure';
 import { createKafka } from '@vh/messaging';
 import {
   CompressedHistoryRepository,
@@ -45,12 +45,14 @@ export async function backup(config: AppConfig, args: string[]): Promise<BackupM
   let profiles = 0;
   let liveEvents = 0;
   let compressedProfiles = 0;
-  let erasedProfiles = 0;
   try {
     for (const profileId of await profileIds(client, config.cassandra.keyspace)) {
-      const sealed = await sealProfileSnapshot(profileId, keys.keys, () => snapshotOf(profileId, live, compressed));
-      if (sealed === 'erased') erasedProfiles++;
-      if (typeof sealed === 'string') continue;
+      const profileKeys = {
+        existing: (id: string) => keys.keys.existing(id),
+        currentKey: (id: string) => keys.keys.current(id),
+      };
+      const sealed = await sealProfileSnapshot(profileId, profileKeys, () => snapshotOf(profileId, live, compressed));
+      if (sealed === 'empty') continue;
       if (!out.write(`${JSON.stringify(sealed.line)}\n`)) await once(out, 'drain');
       profiles++;
       liveEvents += sealed.snapshot.live.length;
@@ -72,9 +74,7 @@ export async function backup(config: AppConfig, args: string[]): Promise<BackupM
     };
     // Written last: a directory without a manifest is an unfinished backup, and restore refuses it.
     await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-    logger.log(
-      `backed up ${profiles} profiles of ${config.cassandra.keyspace} to ${dir} (${erasedProfiles} without a key: erased)`,
-    );
+    logger.log(`backed up ${profiles} profiles of ${config.cassandra.keyspace} to ${dir}`);
     return manifest;
   } finally {
     out.destroy();
@@ -85,16 +85,18 @@ export async function backup(config: AppConfig, args: string[]): Promise<BackupM
 
 /**
  * One profile's line, sealed with the key the profile had BEFORE its snapshot: an erasure after the read
- * shreds that key, so a pre-erasure snapshot never opens at restore (docs/adr/0010). Backup never creates a
- * key: a profile without one is erased (or being erased) and is skipped. 'empty': nothing to keep.
+ * shreds that key, so a pre-erasure snapshot never opens at restore (docs/adr/0010). A profile without a
+ * key (its events reached the log plain, from a producer other than the collector) gets one before the
+ * snapshot, so it is backed up too. Known window: an erasure that has deleted the key but not yet the
+ * stored rows (the API does both within one request) can be read into a line under a new key; restore
+ * then re-applies the erasure mark while the log still holds it. 'empty': nothing to keep.
  */
 export async function sealProfileSnapshot(
   profileId: string,
-  keys: Pick<ProfileKeys, 'existing'>,
+  keys: { existing: ProfileKeys['existing']; currentKey: (profileId: string) => Promise<ProfileKey> },
   takeSnapshot: () => Promise<ProfileSnapshot>,
-): Promise<{ line: SealedProfileLine; snapshot: ProfileSnapshot } | 'erased' | 'empty'> {
-  const profileKey = await keys.existing(profileId);
-  if (!profileKey) return 'erased';
+): Promise<{ line: SealedProfileLine; snapshot: ProfileSnapshot } | 'empty'> {
+  const profileKey = (await keys.existing(profileId)) ?? (await keys.currentKey(profileId));
   const snapshot = await takeSnapshot();
   const compressedEmpty =
     snapshot.compressed === null ||
