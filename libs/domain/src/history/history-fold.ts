@@ -52,12 +52,14 @@ export function foldHistory(
   const clears = new Map<string, number>();
   const bySession = new Map<string, Map<string, PlaybackEvent>>();
   const settingsChanges: SettingsChange[] = [];
-  const titlesRemoved: TitleRemovedEvent[] = [];
+  // Like clears: copies of one removal are one event, counted from their earliest acceptance.
+  const titlesRemoved = new Map<string, TitleRemovedEvent>();
   for (const event of liveEvents) {
     if (event.type === 'settings-changed') {
       settingsChanges.push(settingsChangeOf(event));
     } else if (event.type === 'title-removed') {
-      titlesRemoved.push(event);
+      const seen = titlesRemoved.get(event.eventId);
+      if (seen === undefined || acceptanceOf(event) < acceptanceOf(seen)) titlesRemoved.set(event.eventId, event);
     } else if (event.type === 'record-removed') {
       removedRecordIds.add(event.recordId);
     } else if (event.type === 'history-cleared') {
@@ -119,7 +121,9 @@ export function foldHistory(
     records.set(sessionId, record);
     trails?.set(sessionId, ordered);
   }
-  const controls = withControlEvents(compressed.controls ?? EMPTY_MEMBER_CONTROLS, settingsChanges, titlesRemoved);
+  const controls = withControlEvents(compressed.controls ?? EMPTY_MEMBER_CONTROLS, settingsChanges, [
+    ...titlesRemoved.values(),
+  ]);
   return {
     records,
     removedRecordIds,

@@ -56,4 +56,21 @@ describe('an event accepted more than once', () => {
     expect(visible([copy, session, first])).toEqual([play.playbackSessionId]);
     expect(variantThatCounts(copy, first)).toEqual(first);
   });
+
+  it('counts a title removal from its first acceptance: a copy accepted later does not hide later sessions', () => {
+    const session = { ...play, acceptedAt: T + 5 * MIN };
+    const first: ViewingEvent = {
+      type: 'title-removed',
+      eventId: '00000000-0000-4000-8000-0000000000d1',
+      profileId: 'p',
+      titleId: play.titleId,
+      occurredAt: T,
+      acceptedAt: T,
+    };
+    const copy = { ...first, acceptedAt: T + 10 * MIN };
+    // As the live row stores it (one row, the earliest acceptance) and as every copy folds: the same.
+    expect(visible([first, session, copy])).toEqual([play.playbackSessionId]);
+    expect(visible([copy, session, first])).toEqual([play.playbackSessionId]);
+    expect(visible([variantThatCounts(copy, first), session])).toEqual([play.playbackSessionId]);
+  });
 });
