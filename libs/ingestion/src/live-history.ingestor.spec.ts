@@ -16,6 +16,8 @@ class FakeLiveHistory implements LiveHistoryWriter {
   /** An Invalid answer whose message no rule recognises, on a settled schema, for this row. */
   unrecognisedEventId: string | null = null;
   unrecognisedMessage = 'Something new the server says';
+  /** Every row refused with that answer: the cluster's state (a guardrail, a setting), not any row. */
+  unrecognisedForAll = false;
   calls: AppendOptions[] = [];
 
   async append(events: readonly ViewingEvent[], options: AppendOptions = {}): Promise<FailedWrite[]> {
@@ -28,7 +30,7 @@ class FakeLiveHistory implements LiveHistoryWriter {
     const failed: FailedWrite[] = [];
     for (let i = 0; i < events.length; i += size) {
       const group = events.slice(i, i + size);
-      if (group.some((e) => e.eventId === this.unrecognisedEventId)) {
+      if (this.unrecognisedForAll || group.some((e) => e.eventId === this.unrecognisedEventId)) {
         const invalid = new errors.ResponseError(types.responseErrorCodes.invalid, this.unrecognisedMessage);
         failed.push({ events: group, error: writeFailure(invalid, null) });
       } else if (group.some((e) => e.eventId === this.rejectEventId)) {
@@ -225,6 +227,16 @@ describe('LiveHistoryIngestor', () => {
         }),
       ]);
       expect([...live.rows.keys()].sort()).toEqual([events[0].eventId, events[2].eventId].sort());
+    });
+
+    it('never dead-letters while every row is refused alike: that is the cluster, not a row (invariant 2)', async () => {
+      const { live, deadLetters, ingestor } = setup(env);
+      live.unrecognisedForAll = true;
+      const batch = batchOf(events.map(encodeViewingEvent));
+      const outcomes = await attempts(ingestor, batch, 8, 10);
+      expect(outcomes.every((o) => o.status === 'retry-later')).toBe(true);
+      expect(deadLetters.letters).toEqual([]);
+      expect(live.rows.size).toBe(0);
     });
 
     it('starts counting again for a row that was written in between (a passing state, not the row)', async () => {

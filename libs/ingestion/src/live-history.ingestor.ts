@@ -62,6 +62,8 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
   private readonly logger = new Logger(LiveHistoryIngestor.name);
   /** By message (topic, partition, offset); cleared when its batch is done. */
   private readonly refusals = new Map<string, RefusalCount>();
+  /** When this process last wrote any row: a refusal counts against its row only while others get in. */
+  private lastRowWrittenAt = Number.NEGATIVE_INFINITY;
 
   private readonly opener: EventLogOpener;
 
@@ -170,7 +172,9 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     let rowsPerBatch: number | undefined;
     let backoff = FIRST_BACKOFF_MS;
     while (pending.length > 0) {
+      const attempted = pending.length;
       const failed = await this.liveHistory.append(pending, { rowsPerBatch });
+      if (failed.reduce((n, f) => n + f.events.length, 0) < attempted) this.lastRowWrittenAt = Date.now();
       pending = [];
       let unavailable: Error | null = null;
       for (const { events: group, error } of failed) {
@@ -244,7 +248,14 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     const count = this.refusals.get(key) ?? { attempts: 0, firstAt: now };
     count.attempts++;
     const { unrecognisedRefusalAttempts, unrecognisedRefusalMinMs } = this.config.ingest;
-    if (count.attempts >= unrecognisedRefusalAttempts && now - count.firstAt >= unrecognisedRefusalMinMs) {
+    // Every row refused alike (a guardrail, a cluster setting) is the cluster's state, never a row's fault:
+    // such a refusal dead-letters only while other rows are written meanwhile (invariant 2).
+    const othersGetIn = this.lastRowWrittenAt >= count.firstAt;
+    if (
+      othersGetIn &&
+      count.attempts >= unrecognisedRefusalAttempts &&
+      now - count.firstAt >= unrecognisedRefusalMinMs
+    ) {
       this.refusals.delete(key);
       const minutes = Math.round((now - count.firstAt) / 60_000);
       return `rejected by storage after ${count.attempts} attempts over ${minutes} min on a settled schema (an Invalid answer no rule recognises): ${error.storageMessage}`;
