@@ -35,16 +35,17 @@ describe('sealProfileSnapshot', () => {
     expect(JSON.parse(plain.toString())).toEqual(withLive);
   });
 
-  it('gives a profile without a key (only plain events on the log) one BEFORE its snapshot, never after', async () => {
+  it('gives a profile without a key (only plain events on the log) one, so it is backed up too', async () => {
     const keys = new FakeKeys();
-    let keyAtSnapshot: string | undefined;
-    const sealed = await sealProfileSnapshot('p1', keys, async () => {
-      keyAtSnapshot = keys.current.get('p1')?.keyId;
-      return withLive;
-    });
+    const sealed = await sealProfileSnapshot('p1', keys, async () => withLive);
     if (typeof sealed === 'string') throw new Error(`expected a line, got ${sealed}`);
-    expect(keyAtSnapshot).toBe('new-1');
     expect(sealed.line.keyId).toBe('new-1');
+  });
+
+  it('creates no key for a profile with nothing to keep (an erased profile)', async () => {
+    const keys = new FakeKeys();
+    expect(await sealProfileSnapshot('p1', keys, async () => snapshot)).toBe('empty');
+    expect(keys.created).toBe(0);
   });
 
   it('an empty snapshot is no line', async () => {

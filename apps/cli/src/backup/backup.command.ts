@@ -86,8 +86,8 @@ export async function backup(config: AppConfig, args: string[]): Promise<BackupM
 /**
  * One profile's line, sealed with the key the profile had BEFORE its snapshot: an erasure after the read
  * shreds that key, so a pre-erasure snapshot never opens at restore (docs/adr/0010). A profile without a
- * key (its events reached the log plain, from a producer other than the collector) gets one before the
- * snapshot, so it is backed up too. Known window: an erasure that has deleted the key but not yet the
+ * key but with something to keep (its events reached the log plain, from a producer other than the
+ * collector) gets one after the snapshot, so it is backed up too. Known window: an erasure that has deleted the key but not yet the
  * stored rows (the API does both within one request) can be read into a line under a new key; restore
  * then re-applies the erasure mark while the log still holds it. 'empty': nothing to keep.
  */
@@ -96,14 +96,17 @@ export async function sealProfileSnapshot(
   keys: { existing: ProfileKeys['existing']; currentKey: (profileId: string) => Promise<ProfileKey> },
   takeSnapshot: () => Promise<ProfileSnapshot>,
 ): Promise<{ line: SealedProfileLine; snapshot: ProfileSnapshot } | 'empty'> {
-  const profileKey = (await keys.existing(profileId)) ?? (await keys.currentKey(profileId));
+  const before = await keys.existing(profileId);
   const snapshot = await takeSnapshot();
   const compressedEmpty =
     snapshot.compressed === null ||
     (snapshot.compressed.version.recordCount === 0 &&
       snapshot.compressed.version.removedCount === 0 &&
-      snapshot.compressed.version.clearedThrough === null);
+      snapshot.compressed.version.clearedThrough === null &&
+      snapshot.compressed.version.memberControls === null);
   if (snapshot.live.length === 0 && compressedEmpty) return 'empty';
+  // Only a profile with something to keep gets a key here (an erased profile's empty version gets none).
+  const profileKey = before ?? (await keys.currentKey(profileId));
   const { keyId, key } = profileKey;
   const sealed = seal(key, JSON.stringify(snapshot), backupContext(profileId, keyId)).toString('base64');
   return { line: { profileId, keyId, sealed }, snapshot };
