@@ -25,13 +25,17 @@ describe('readProfileEvents: a partition that ends with transaction markers', ()
     await environment?.dispose();
   });
 
-  async function produceInTransaction(events: ViewingEvent[], outcome: 'commit' | 'abort'): Promise<void> {
-    const producer = environment.kafka.producer({
+  function transactionalProducer() {
+    return environment.kafka.producer({
       transactionalId: `e2e-${randomUUID()}`,
       idempotent: true,
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
+  }
+
+  async function produceInTransaction(events: ViewingEvent[], outcome: 'commit' | 'abort'): Promise<void> {
+    const producer = transactionalProducer();
     await producer.connect();
     try {
       const transaction = await producer.transaction();
@@ -47,11 +51,7 @@ describe('readProfileEvents: a partition that ends with transaction markers', ()
 
   const ids = (events: ViewingEvent[]) => events.map((e) => e.eventId).sort();
 
-  // KNOWN DEFECT (open, session 5): with a commit marker at the end, readProfileEvents sometimes ends
-  // before handing over the committed transactional events (2 runs in 5 lost 7 events): the end is judged
-  // from a batch's lastOffset, which a fetch can report before its messages are consumed. Skipped so CI
-  // stays green; fix the reader, then put 'commit' back here.
-  it.each(['abort'] as ('commit' | 'abort')[])(
+  it.each(['commit', 'abort'] as const)(
     'ends, with exactly the committed events, when the partition ends with a %s marker',
     async (outcome) => {
       const plain = syntheticHistory(1, 3, Date.now() - 86_400_000);
@@ -67,6 +67,44 @@ describe('readProfileEvents: a partition that ends with transaction markers', ()
       const expected = outcome === 'commit' ? [...plain, ...transactional] : plain;
       expect(ids(log.events)).toEqual(ids(expected));
       expect(log.undecodable).toBe(0);
+    },
+  );
+
+  // The admin's end is the last stable offset: it stops before a transaction whose commit the coordinator has
+  // acknowledged but whose markers are not yet written (found flaky in session 5: 7 committed events missed).
+  // A transaction still open when reading starts is the deterministic form of that window.
+  it.each(['commit', 'abort'] as const)(
+    'waits for a transaction open when reading starts, and hands over its events only if it commits (%s)',
+    async (outcome) => {
+      const plain = syntheticHistory(1, 2, Date.now() - 86_400_000);
+      const profileId = plain[0].profileId;
+      await produceEvents(environment.kafka, environment.config.kafka.eventTopic, plain);
+      const transactional = syntheticHistory(1, 2, Date.now() - 3_600_000).map((e) => ({ ...e, profileId }));
+      const producer = transactionalProducer();
+      await producer.connect();
+      try {
+        const transaction = await producer.transaction();
+        await transaction.send({
+          topic: environment.config.kafka.eventTopic,
+          messages: transactional.map((e) => ({ key: e.profileId, value: encodeViewingEvent(e) })),
+        });
+        const reading = readProfileEvents(environment.config, profileId, {
+          kafka: environment.kafka,
+          timeoutMs: READ_TIMEOUT_MS,
+        });
+        let ended = false;
+        void reading.then(
+          () => (ended = true),
+          () => (ended = true),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        expect(ended).toBe(false);
+        await (outcome === 'commit' ? transaction.commit() : transaction.abort());
+        const log = await reading;
+        expect(ids(log.events)).toEqual(ids(outcome === 'commit' ? [...plain, ...transactional] : plain));
+      } finally {
+        await producer.disconnect();
+      }
     },
   );
 
