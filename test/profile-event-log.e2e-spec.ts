@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
 import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
 import { readProfileEvents } from '@vh/messaging';
+import { replayEventLog } from '@vh/ingestion';
 import { produceEvents, syntheticHistory } from './support/event-log';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
 
@@ -14,7 +15,7 @@ const READ_TIMEOUT_MS = 60_000;
  * abort markers) and aborted messages that no consumer is given: a partition that ends with them must end
  * the read too, with exactly the committed events.
  */
-describe('readProfileEvents: a partition that ends with transaction markers', () => {
+describe('reading the event log to its end (repair and replay): partitions that end with transaction markers', () => {
   let environment: TestEnvironment;
 
   beforeAll(async () => {
@@ -122,5 +123,22 @@ describe('readProfileEvents: a partition that ends with transaction markers', ()
       timeoutMs: READ_TIMEOUT_MS,
     });
     expect(ids(log.events)).toEqual(ids(plain));
+  });
+
+  // Replay judged its end by the last message it handled: a partition ending with a marker never ended and the
+  // replay ran into its deadline; and like the reader above it stopped at the last stable offset.
+  it('replays a log whose partitions end with commit markers, with every committed event', async () => {
+    const target = await environment.withKeyspace('replay');
+    const plain = syntheticHistory(2, 2, Date.now() - 86_400_000);
+    await produceEvents(environment.kafka, environment.config.kafka.eventTopic, plain);
+    const transactional = syntheticHistory(2, 2, Date.now() - 3_600_000);
+    await produceInTransaction(transactional, 'commit');
+    const report = await replayEventLog(target.config, { force: true, timeoutMs: READ_TIMEOUT_MS });
+    const rows = await target.cassandra.execute(
+      `SELECT event_id FROM ${target.config.cassandra.keyspace}.live_history`,
+    );
+    const written = new Set(rows.rows.map((r) => String(r.get('event_id'))));
+    for (const e of [...plain, ...transactional]) expect(written).toContain(e.eventId);
+    expect(report.unprocessable).toBe(0);
   });
 });

@@ -9,6 +9,7 @@ import {
   DeadLetterSink,
   EventLogBatchHandler,
   EventLogConsumer,
+  PartitionEnds,
 } from '@vh/messaging';
 import { standaloneProfileKeys } from '@vh/erasure';
 import {
@@ -85,16 +86,18 @@ export async function replayEventLog(config: AppConfig, options: ReplayOptions =
       if (existing.rowLength > 0) throw new ReplayTargetNotEmptyError(keyspace);
     }
     await admin.connect();
-    const ends = new Map<number, bigint>();
     const endOffsets: Record<string, string> = {};
     const starts: { partition: number; offset: string }[] = [];
+    const bounds: { partition: number; start: string; end: string }[] = [];
     for (const p of await admin.fetchTopicOffsets(topic)) {
-      endOffsets[p.partition] = p.high;
       const low = BigInt(p.low);
-      const start = options.startOffsets?.get(p.partition) ?? low;
-      starts.push({ partition: p.partition, offset: String(start > low ? start : low) });
-      if (BigInt(p.high) > (start > low ? start : low)) ends.set(p.partition, BigInt(p.high));
+      const requested = options.startOffsets?.get(p.partition) ?? low;
+      const start = String(requested > low ? requested : low);
+      starts.push({ partition: p.partition, offset: start });
+      bounds.push({ partition: p.partition, start, end: p.high });
+      endOffsets[p.partition] = p.high;
     }
+    const ends = new PartitionEnds(bounds);
     // The group is new: its offsets say where each partition starts (a backup's offsets, or the earliest).
     if (options.startOffsets) await admin.setOffsets({ groupId, topic, partitions: starts });
     const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.length;
@@ -108,34 +111,39 @@ export async function replayEventLog(config: AppConfig, options: ReplayOptions =
       keys.opener,
       new StoredHistoryEraser(client, config, new CompressedHistoryRepository(client, config), activity),
     );
-    const reached = new Map<number, bigint>();
     const profiles = new Set<string>();
     let messages = 0;
     let erased = 0;
     let skipped = 0;
     let finish: () => void = () => undefined;
     const finished = new Promise<void>((resolve) => (finish = resolve));
-    const isComplete = () => [...ends].every(([partition, end]) => (reached.get(partition) ?? 0n) >= end);
+    const consumed = (partition: number, highWatermark: string, lastOffset: string) => {
+      ends.consumed(partition, highWatermark, lastOffset);
+      endOffsets[partition] = String(ends.endOf(partition));
+      if (ends.isComplete()) finish();
+    };
     const tracker: EventLogBatchHandler = {
       async handleBatch(batch, control): Promise<BatchOutcome> {
-        const kept = options.keep ? batch.messages.filter(options.keep) : batch.messages;
+        ends.consumed(batch.partition, batch.highWatermark);
+        const within = batch.messages.filter((m) => ends.includes(batch.partition, m.offset));
+        const kept = options.keep ? within.filter(options.keep) : within;
         const outcome: BatchOutcome =
           kept.length > 0 ? await ingestor.handleBatch({ ...batch, messages: kept }, control) : { status: 'done' };
         if (outcome.status === 'done') {
           messages += kept.length;
-          skipped += batch.messages.length - kept.length;
+          skipped += within.length - kept.length;
           erased += outcome.erased ?? 0;
-          for (const m of batch.messages) if (m.key) profiles.add(m.key.toString());
-          reached.set(batch.partition, BigInt(batch.messages[batch.messages.length - 1].offset) + 1n);
-          if (isComplete()) finish();
+          for (const m of within) if (m.key) profiles.add(m.key.toString());
+          consumed(batch.partition, batch.highWatermark, batch.lastOffset);
         }
         return outcome;
       },
+      onFilteredBatch: ({ partition, highWatermark, lastOffset }) => consumed(partition, highWatermark, lastOffset),
     };
-    if (ends.size > 0) {
+    if (!ends.isComplete()) {
       consumer = new EventLogConsumer(config.with({ ingest: { groupId } }), tracker);
       await new Promise<void>((resolve, reject) => consumer!.listen((error) => (error ? reject(error) : resolve())));
-      logger.log(`replaying ${topic} (${ends.size} non-empty partitions) into ${keyspace}`);
+      logger.log(`replaying ${topic} (${ends.partitions.length} non-empty partitions) into ${keyspace}`);
       await withDeadline(
         finished,
         options.timeoutMs ?? 30 * 60_000,

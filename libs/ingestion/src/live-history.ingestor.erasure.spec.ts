@@ -78,6 +78,7 @@ const batchOf = (values: string[]): EventLogBatch => ({
   topic: 'events',
   partition: 0,
   highWatermark: '100',
+  lastOffset: String(values.length - 1),
   messages: values.map((value, i): KafkaMessage => ({
     offset: String(i),
     key: Buffer.from('profile-1'),

@@ -64,7 +64,7 @@ function batchOf(values: (string | null)[]): EventLogBatch {
     attributes: 0,
     headers: {},
   }));
-  return { topic: 'events', partition: 3, messages, highWatermark: '200' };
+  return { topic: 'events', partition: 3, messages, highWatermark: '200', lastOffset: messages.at(-1)?.offset ?? '99' };
 }
 
 function setup(env: Record<string, string> = {}) {

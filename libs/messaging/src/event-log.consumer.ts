@@ -11,6 +11,8 @@ export interface EventLogBatch {
   partition: number;
   messages: KafkaMessage[];
   highWatermark: string;
+  /** The last offset the batch covers: its last message, or a transaction marker after it. */
+  lastOffset: string;
 }
 
 export interface BatchControl {
@@ -27,6 +29,11 @@ export abstract class EventLogBatchHandler {
   abstract handleBatch(batch: EventLogBatch, control: BatchControl): Promise<BatchOutcome>;
   /** The group rebalanced: this process may own other partitions now. */
   onAssignmentChange?(): void;
+  /**
+   * A batch held only transaction markers and aborted messages (kafkajs resolves its offsets itself and never
+   * hands it to handleBatch): a reader that must reach an end offset learns here that it moved past them.
+   */
+  onFilteredBatch?(batch: Omit<EventLogBatch, 'messages'>): void;
 }
 
 /**
@@ -87,6 +94,9 @@ export class EventLogConsumer extends Server implements CustomTransportStrategy 
     consumer.on(consumer.events.CRASH, (event) =>
       this.logger.error(`consumer crashed (restart: ${event.payload.restart}): ${event.payload.error.message}`),
     );
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.batchSize === 0) this.handler.onFilteredBatch?.(payload);
+    });
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.stalls.clearAll();
       this.handler.onAssignmentChange?.();
@@ -106,7 +116,13 @@ export class EventLogConsumer extends Server implements CustomTransportStrategy 
     const { batch } = payload;
     if (batch.messages.length === 0) return;
     const outcome = await this.handler.handleBatch(
-      { topic: batch.topic, partition: batch.partition, messages: batch.messages, highWatermark: batch.highWatermark },
+      {
+        topic: batch.topic,
+        partition: batch.partition,
+        messages: batch.messages,
+        highWatermark: batch.highWatermark,
+        lastOffset: batch.lastOffset(),
+      },
       { heartbeat: () => payload.heartbeat(), isRunning: () => payload.isRunning() && !payload.isStale() },
     );
     if (outcome.status === 'done') {

@@ -7,3 +7,4 @@ export * from './profile-event-log.reader';
 export * from './event-log-stalls';
 export * from './event-log-envelope';
 export * from './event-log-lag';
+export * from './partition-ends';

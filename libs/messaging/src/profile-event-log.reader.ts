@@ -4,6 +4,7 @@ import { AppConfig } from '@vh/config';
 import { ViewingEvent } from '@vh/domain';
 import { EventLogOpener, OpenedMessage, PlaintextEventLogOpener } from './event-log-envelope';
 import { createKafka } from './kafka-client';
+import { PartitionEnds } from './partition-ends';
 
 export interface ProfileEventLog {
   topic: string;
@@ -72,34 +73,28 @@ export async function readProfileEvents(
       erased: 0,
       events: [],
     };
-    if (BigInt(offsets.high) <= BigInt(offsets.low)) return result;
+    const ends = new PartitionEnds([{ partition, start: offsets.low, end: offsets.high }]);
+    if (ends.isComplete()) return result;
 
-    // The admin's offset is the last stable offset: it stops before a transaction whose commit is acknowledged
-    // but whose markers are not yet written (7 committed events missed in 2 runs of 5). The first fetch carries
-    // the high watermark, which includes it; the read_committed consumer then waits for every transaction
-    // below it to be decided. A few messages produced since reading started may be read too: harmless.
-    let end = BigInt(offsets.high);
-    let endFixed = false;
     let finish: (error?: Error) => void = () => undefined;
     const finished = new Promise<void>((resolve, reject) => (finish = (e) => (e ? reject(e) : resolve())));
     const timer = setTimeout(
-      () => finish(new Error(`reading partition ${partition} of ${topic} did not reach offset ${end} in time`)),
+      () =>
+        finish(
+          new Error(`reading partition ${partition} of ${topic} did not reach offset ${ends.endOf(partition)} in time`),
+        ),
       options.timeoutMs ?? 10 * 60_000,
     );
-    const fixEnd = (highWatermark: string) => {
-      if (endFixed) return;
-      endFixed = true;
-      if (BigInt(highWatermark) > end) end = BigInt(highWatermark);
-      result.endOffset = end.toString();
+    const consumed = (highWatermark: string, lastOffset: string) => {
+      ends.consumed(partition, highWatermark, lastOffset);
+      result.endOffset = String(ends.endOf(partition));
+      if (ends.isComplete()) finish();
     };
-    // The end is reached by offset, not by a message: transactional producers leave commit and abort markers
-    // and aborted messages that no consumer is given, and a batch of nothing else never reaches eachBatch.
-    // kafkajs reports every batch it consumed, filtered or not, with its last offset (markers included).
-    const reached = (last: string) => BigInt(last) + 1n >= end;
+    // kafkajs reports every batch it consumed, filtered or not, with its last offset (markers included); a
+    // batch of nothing but markers and aborted messages never reaches eachBatch.
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      if (payload.topic !== topic || payload.partition !== partition) return;
-      fixEnd(payload.highWatermark);
-      if (reached(payload.lastOffset)) finish();
+      if (payload.topic === topic && payload.partition === partition)
+        consumed(payload.highWatermark, payload.lastOffset);
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -107,17 +102,17 @@ export async function readProfileEvents(
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         if (batch.partition !== partition) return;
-        fixEnd(batch.highWatermark);
+        ends.consumed(partition, batch.highWatermark);
         const mine = [];
         for (const message of batch.messages) {
-          if (BigInt(message.offset) >= end) break;
+          if (!ends.includes(partition, message.offset)) break;
           result.messagesRead++;
           if (message.key?.toString() === profileId) mine.push(message);
         }
         // As ingest and replay do: a missing acceptedAt is the log's timestamp, so clears are judged on the
         // service clock for a repaired profile too (invariant 6).
         collectProfileMessages(result, profileId, await opener.open(mine));
-        if (reached(batch.lastOffset())) finish();
+        consumed(batch.highWatermark, batch.lastOffset());
       },
     });
     // Only the profile's partition is needed; the others are never fetched.
