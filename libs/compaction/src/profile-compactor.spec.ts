@@ -1,35 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@vh/config';
 import { compactHistory, EMPTY_COMPRESSED_HISTORY, ViewingEvent } from '@vh/domain';
-import { CompressedHistoryCompactionStore, CompressedHistoryVersion, LiveHistoryCompactionStore } from '@vh/storage';
 import { ProfileCompactor } from './profile-compactor';
+import { inMemoryHistoryStores } from './testing/in-memory-history-stores';
 
 const DAY = 86_400_000;
-
-/** In-memory fakes of the two repositories: only what the compactor calls. */
-function fakes(events: ViewingEvent[]) {
-  const switched: CompressedHistoryVersion[] = [];
-  const live: LiveHistoryCompactionStore = {
-    readProfile: async () => ({ events, rowsRead: [], newestWriteTimeUs: Date.now() * 1000 }),
-    deleteBefore: async () => undefined,
-  };
-  const compressed: CompressedHistoryCompactionStore = {
-    read: async () => ({ version: null, history: EMPTY_COMPRESSED_HISTORY }),
-    collectGarbage: async () => ({ removed: 0, waiting: 0 }),
-    writeChunkSet: async (_profileId: string, chunks: Buffer[]) => ({
-      chunkSet: randomUUID(),
-      checksums: chunks.map(() => 'x'),
-      storedBytes: chunks.reduce((n, c) => n + c.length, 0),
-    }),
-    switchVersion: async (_expected: number | null, next: CompressedHistoryVersion) => {
-      switched.push(next);
-      return true;
-    },
-    deleteChunkSet: async () => undefined,
-    markSuperseded: async () => undefined,
-  };
-  return { live, compressed, switched };
-}
 
 describe('ProfileCompactor', () => {
   it('compacts a profile of 200,000 records (no spread of the records into Math.min/max)', async () => {
@@ -45,7 +20,7 @@ describe('ProfileCompactor', () => {
       positionMs: 0,
       occurredAt: first + i * 60_000,
     }));
-    const { live, compressed, switched } = fakes(events);
+    const { live, compressed, switched } = inMemoryHistoryStores(events);
     const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
     const outcome = await new ProfileCompactor(live, compressed, config).compact('huge', { now });
     expect(outcome).toMatchObject({ status: 'compacted', records: 200_000 });
@@ -78,7 +53,7 @@ describe('ProfileCompactor', () => {
       recordId: session,
       occurredAt: now - 25 * DAY,
     };
-    const { live, compressed, switched } = fakes([removal]);
+    const { live, compressed, switched } = inMemoryHistoryStores([removal]);
     const current = { version: 1, chunkSet: randomUUID(), chunkCount: 1, trailChunkCount: 1 };
     compressed.read = async () => ({ version: current, history }) as never;
     const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
@@ -112,7 +87,7 @@ describe('ProfileCompactor', () => {
     // Everything already compacted, the setting included: the live table is empty.
     const history = compactHistory(EMPTY_COMPRESSED_HISTORY, [old, recent, setting], now - 15 * DAY, { now });
     expect(history.records).toHaveLength(1); // the old record went when the setting was compacted
-    const { live, compressed, switched } = fakes([]);
+    const { live, compressed, switched } = inMemoryHistoryStores([]);
     // The recent record ages past three months: the next run must remove it without any live row.
     const later = now + 100 * DAY;
     const current = { version: 1, chunkSet: randomUUID(), chunkCount: 1, trailChunkCount: 1 };

@@ -1,31 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@vh/config';
-import { EMPTY_COMPRESSED_HISTORY, foldHistory, ViewingEvent, visibleRecords } from '@vh/domain';
-import { CompressedHistoryRepository, LiveHistoryRepository } from '@vh/storage';
+import { foldHistory, ViewingEvent, visibleRecords } from '@vh/domain';
 import { ProfileHistoryRebuild } from './profile-repair';
+import { inMemoryHistoryStores } from './testing/in-memory-history-stores';
 
 const DAY = 86_400_000;
-
-/** In-memory stand-ins for the two repositories: only what the rebuild calls. */
-function fakeStores(stored: ViewingEvent[], appended: ViewingEvent[] = []) {
-  const live = {
-    readProfile: async () => ({ events: stored, rowsRead: [], newestWriteTimeUs: Date.now() * 1000 }),
-    append: async (rows: ViewingEvent[]) => (appended.push(...rows), []),
-    deleteBefore: async () => undefined,
-  } as unknown as LiveHistoryRepository;
-  const compressed = {
-    readVersion: async () => null,
-    writeChunkSet: async (_profileId: string, chunks: Buffer[]) => ({
-      chunkSet: randomUUID(),
-      checksums: chunks.map(() => 'x'),
-      storedBytes: chunks.reduce((n, c) => n + c.length, 0),
-    }),
-    switchVersion: async () => true,
-    markSuperseded: async () => undefined,
-    read: async () => ({ version: null, history: EMPTY_COMPRESSED_HISTORY }),
-  } as unknown as CompressedHistoryRepository;
-  return { live, compressed };
-}
 
 describe('ProfileHistoryRebuild', () => {
   it('keeps the stored live rows a truncated event log no longer has', async () => {
@@ -40,7 +19,7 @@ describe('ProfileHistoryRebuild', () => {
       positionMs: 0,
       occurredAt: now - 30 * DAY,
     };
-    const { live, compressed } = fakeStores([stored]);
+    const { live, compressed } = inMemoryHistoryStores([stored]);
     const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
     // The log's oldest messages are gone: it has none of this profile's events.
     const rebuilt = await new ProfileHistoryRebuild(live, compressed, config).rebuild('p', [], now);
@@ -73,8 +52,7 @@ describe('ProfileHistoryRebuild', () => {
     for (const occurredAt of [now - 30 * DAY, now - 1000]) {
       const logCopy = play(occurredAt, clearAt + 1000);
       const storedCopy = play(occurredAt, clearAt - 1000);
-      const appended: ViewingEvent[] = [];
-      const { live, compressed } = fakeStores([storedCopy], appended);
+      const { live, compressed, appended } = inMemoryHistoryStores([storedCopy]);
       const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
       const rebuilt = await new ProfileHistoryRebuild(live, compressed, config).rebuild('p', [logCopy, clear], now);
       const expected = visibleRecords(foldHistory([logCopy, clear, storedCopy]));

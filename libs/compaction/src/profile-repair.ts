@@ -4,9 +4,12 @@ import { compactHistory, EMPTY_COMPRESSED_HISTORY, liveRowsOf, ViewingEvent, Vie
 import { standaloneProfileKeys } from '@vh/erasure';
 import { readProfileEvents } from '@vh/messaging';
 import {
+  CompressedHistoryCompactionStore,
   CompressedHistoryRepository,
   createCassandraClient,
+  LiveHistoryCompactionStore,
   LiveHistoryRepository,
+  LiveHistoryWriter,
   ProfileActivityIndex,
 } from '@vh/storage';
 import { chunkDictionaryId, describeVersion, encodeVersion } from './compressed-version.encoding';
@@ -59,8 +62,8 @@ export class ProfileHistoryRebuild {
   private readonly logger = new Logger(ProfileHistoryRebuild.name);
 
   constructor(
-    private readonly live: LiveHistoryRepository,
-    private readonly compressed: CompressedHistoryRepository,
+    private readonly live: LiveHistoryCompactionStore & LiveHistoryWriter,
+    private readonly compressed: CompressedHistoryCompactionStore,
     private readonly config: AppConfig,
   ) {}
 

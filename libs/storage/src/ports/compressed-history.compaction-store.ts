@@ -7,8 +7,10 @@ export interface GarbageCollected {
   waiting: number;
 }
 
-/** What compaction needs of the compressed tables: read, write a chunk set, switch versions, collect garbage. A port. */
+/** What compaction and repair need of the compressed tables: read, write a chunk set, switch versions, collect garbage. A port. */
 export abstract class CompressedHistoryCompactionStore {
+  /** The current version's metadata row only (no chunks). */
+  abstract readVersion(profileId: string): Promise<CompressedHistoryVersion | null>;
   abstract read(
     profileId: string,
     options?: { useCache?: boolean; withTrails?: boolean },
