@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { createCompactionQueue, enqueueSweep } from '@vh/compaction';
 import { LiveHistoryRepository } from '@vh/storage';
@@ -153,5 +154,43 @@ describe('compaction sweep: reaches everything', () => {
       expect(await liveRows(profileId)).toBe(0);
       expect(await compressedRecords(profileId)).toBeGreaterThan(0);
     }
+  });
+
+  // ADR 8: a profile nobody reads, all of whose history is compressed, kept records past its auto-delete
+  // period stored (never returned) until something else brought a compaction: the sweep never looked at it.
+  it('the first scheduled sweep of a day compacts every profile with auto-delete: what aged past it goes physically', async () => {
+    const accepted = Date.now() - 120 * DAY;
+    const history = syntheticHistory(1, SESSIONS_PER_DAY, accepted).map((e) => ({ ...e, acceptedAt: e.occurredAt }));
+    const profileId = history[0].profileId;
+    expect(await live.append(history)).toEqual([]);
+    await sweepAndWait(await enqueueSweep(queue, { requestedBy: 'operator', profileIds: [profileId] }));
+    expect(await liveRows(profileId)).toBe(0);
+    expect(await compressedRecords(profileId)).toBe(SESSIONS_PER_DAY);
+
+    // Auto-delete after 3 months, straight onto the live table as ingest writes it (no API call asks for a
+    // compaction); the profile's only live row is today's.
+    const now = Date.now();
+    const setting = {
+      type: 'settings-changed' as const,
+      eventId: randomUUID(),
+      profileId,
+      autoDelete: '3m' as const,
+      occurredAt: now,
+      acceptedAt: now,
+    };
+    expect(await live.append([setting])).toEqual([]);
+    // The previous scheduled sweep ran yesterday: this is the first of the day.
+    await environment.cassandra.execute(
+      `INSERT INTO ${keyspace()}.compaction_sweeps (sweep, event_days_before, arrival_days_before, swept_at) VALUES ('scheduled', ?, ?, ?)`,
+      [
+        new Date(startOfDay(now - environment.config.compaction.minAgeMs)),
+        new Date(startOfDay(now)),
+        new Date(startOfDay(now) - 3_600_000),
+      ],
+      { prepare: true },
+    );
+    const sweep = await scheduledSweep();
+    expect(await compressedRecords(profileId)).toBe(0);
+    expect(sweep.result.reason).toMatch(/every profile with auto-delete \(first sweep of/);
   });
 });

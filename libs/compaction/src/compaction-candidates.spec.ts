@@ -7,7 +7,12 @@ const NOW = Date.parse('2026-11-26T12:00:00Z');
 const day = (instant: number) => new Date(instant).toISOString().slice(0, 10);
 
 /** In-memory fakes of the indexes, the live table and the watermark row. */
-function candidates(activeOn: Record<string, string[]>, lateOn: Record<string, string[]>, walk: string[]) {
+function candidates(
+  activeOn: Record<string, string[]>,
+  lateOn: Record<string, string[]>,
+  walk: string[],
+  autoDelete: string[] = [],
+) {
   const asked: string[] = [];
   const stored = new Map<string, SweepWatermark>();
   const activity: ProfileActivityDays = {
@@ -18,6 +23,10 @@ function candidates(activeOn: Record<string, string[]>, lateOn: Record<string, s
     async *profilesArrivedLateOn(instant: number) {
       asked.push(`arrival ${day(instant)}`);
       yield* [...(lateOn[day(instant)] ?? [])]; // as read when asked
+    },
+    async *profilesWithAutoDelete() {
+      asked.push('auto-delete');
+      yield* autoDelete;
     },
   };
   const partitions: LiveHistoryProfileWalk = {
@@ -82,7 +91,8 @@ describe('CompactionCandidates', () => {
     expect(asked.filter((a) => a.startsWith('arrival'))).toHaveLength(8); // 2026-11-19 .. 2026-11-26
     expect(plan.reason).toBe(
       'profiles active on event days 2026-10-20..2026-11-12 (watermark 2026-10-20), ' +
-        'and with events of earlier days that arrived on 2026-11-19..2026-11-26',
+        'and with events of earlier days that arrived on 2026-11-19..2026-11-26, ' +
+        'and every profile with auto-delete (first sweep of 2026-11-26)',
     );
   });
 
@@ -115,5 +125,30 @@ describe('CompactionCandidates', () => {
     const plan = await sweep.sinceWatermark(NOW);
     expect(plan.reason).toMatch(/older than the activity index keeps/);
     expect(await all(plan.profiles)).toEqual(['z']);
+  });
+
+  // ADR 8: a profile nobody reads whose compressed records age past its auto-delete period kept them stored
+  // (never returned, but not removed) until some other event brought a compaction.
+  it('visits every profile with auto-delete on the first scheduled sweep of each UTC day, and not again that day', async () => {
+    const { sweep, stored } = candidates({ '2026-11-12': ['a'] }, {}, [], ['a', 'x', 'y']);
+    stored.set(SCHEDULED_SWEEP, {
+      eventDaysBefore: Date.parse('2026-11-12T00:00:00Z'),
+      arrivalDaysBefore: Date.parse('2026-11-26T00:00:00Z'),
+      sweptAt: Date.parse('2026-11-25T23:50:00Z'),
+    });
+    const first = await sweep.sinceWatermark(NOW);
+    expect(await all(first.profiles)).toEqual(['a', 'x', 'y']);
+    expect(first.reason).toMatch(/and every profile with auto-delete \(first sweep of 2026-11-26\)$/);
+    await first.complete();
+    const later = await sweep.sinceWatermark(NOW + 3_600_000);
+    expect(await all(later.profiles)).toEqual(['a']);
+    expect(later.reason).not.toMatch(/auto-delete/);
+  });
+
+  it('visits the profiles with auto-delete when it walks the live table too (no watermark yet)', async () => {
+    const { sweep } = candidates({}, {}, ['a'], ['a', 'b']);
+    const plan = await sweep.sinceWatermark(NOW);
+    expect(await all(plan.profiles)).toEqual(['a', 'b']);
+    expect(plan.reason).toMatch(/auto-delete/);
   });
 });

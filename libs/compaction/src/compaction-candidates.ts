@@ -51,15 +51,18 @@ export class CompactionCandidates {
     };
   }
 
-  /** Every profile with live history older than the compaction age. */
+  /** Every profile with live history older than the compaction age, and every profile with auto-delete. */
   all(now = Date.now()): SweepPlan {
     const cutoff = now - this.config.compaction.minAgeMs;
     return {
       scope: 'all',
       reason:
         `every profile with live history before ${iso(cutoff)} (COMPACTION_MIN_AGE_MS ago), ` +
-        `found by walking the live table in ${TOKEN_RANGES} token ranges`,
-      profiles: this.partitions.profilesWithEventsBefore(cutoff, TOKEN_RANGES),
+        `found by walking the live table in ${TOKEN_RANGES} token ranges, and every profile with auto-delete`,
+      profiles: distinct([
+        this.partitions.profilesWithEventsBefore(cutoff, TOKEN_RANGES),
+        this.activity.profilesWithAutoDelete(),
+      ]),
       complete: () => this.watermarks.write(SCHEDULED_SWEEP, this.reached(now)),
     };
   }
@@ -85,12 +88,19 @@ export class CompactionCandidates {
     // sweep run just after it read that day (a write in flight or retried, or an ingest whose clock is a
     // little behind this one's: arrival days are ingest's clock, the watermark ours; invariant 6).
     const arrivalDays = daysBetween(watermark.arrivalDaysBefore - ARRIVAL_DAY_MARGIN_MS, startOfDay(now));
+    // Auto-delete periods are months: a daily visit removes what ages past them within a day of it doing so.
+    const firstOfDay = startOfDay(watermark.sweptAt) < startOfDay(now);
     return {
       scope: 'since-watermark',
       reason:
         `profiles active on event days ${day(eventDays[0])}..${day(newestDay)} (watermark ${day(watermark.eventDaysBefore)}), ` +
-        `and with events of earlier days that arrived on ${day(arrivalDays[0] ?? startOfDay(now))}..${day(startOfDay(now))}`,
-      profiles: this.fromIndexes(eventDays, arrivalDays),
+        `and with events of earlier days that arrived on ${day(arrivalDays[0] ?? startOfDay(now))}..${day(startOfDay(now))}` +
+        (firstOfDay ? `, and every profile with auto-delete (first sweep of ${day(now)})` : ''),
+      profiles: distinct([
+        ...eventDays.map((d) => this.activity.profilesActiveOn(d)),
+        ...arrivalDays.map((d) => this.activity.profilesArrivedLateOn(d)),
+        ...(firstOfDay ? [this.activity.profilesWithAutoDelete()] : []),
+      ]),
       complete: () => this.watermarks.write(SCHEDULED_SWEEP, this.reached(now)),
     };
   }
@@ -103,20 +113,17 @@ export class CompactionCandidates {
       sweptAt: now,
     };
   }
+}
 
-  private async *fromIndexes(eventDays: number[], arrivalDays: number[]): AsyncGenerator<string> {
-    const seen = new Set<string>();
-    const sources = [
-      ...eventDays.map((d) => this.activity.profilesActiveOn(d)),
-      ...arrivalDays.map((d) => this.activity.profilesArrivedLateOn(d)),
-    ];
-    for (const source of sources) {
-      for await (const profileId of source) {
-        if (seen.has(profileId)) continue;
-        if (seen.size >= SEEN_MAX) seen.clear();
-        seen.add(profileId);
-        yield profileId;
-      }
+/** Each profile of the sources once (within SEEN_MAX; the queue deduplicates anyway), in source order. */
+async function* distinct(sources: AsyncIterable<string>[]): AsyncGenerator<string> {
+  const seen = new Set<string>();
+  for (const source of sources) {
+    for await (const profileId of source) {
+      if (seen.has(profileId)) continue;
+      if (seen.size >= SEEN_MAX) seen.clear();
+      seen.add(profileId);
+      yield profileId;
     }
   }
 }

@@ -160,8 +160,18 @@ export class StoredHistoryEraser {
         day,
       },
     ]);
-    const results = await settleWithConcurrency(statements, 32, ({ query, day }) =>
-      this.client.execute(query, [types.LocalDate.fromString(day), shard, profileId], this.writeOptions()),
+    const results = await settleWithConcurrency(
+      [
+        ...statements,
+        { query: `DELETE FROM ${this.ks}.profile_auto_delete WHERE shard = ? AND profile_id = ?`, day: null },
+      ],
+      32,
+      ({ query, day }) =>
+        this.client.execute(
+          query,
+          day === null ? [shard, profileId] : [types.LocalDate.fromString(day), shard, profileId],
+          this.writeOptions(),
+        ),
     );
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;

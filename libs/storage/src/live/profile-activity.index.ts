@@ -26,9 +26,18 @@ interface ActivityRow {
   /** What `recorded` remembers once written. */
   key: string;
   table: string;
-  day: string;
+  /** The day of the row's partition; none for the auto-delete table. */
+  day: string | null;
   shard: number;
   profileId: string;
+}
+
+/** What the index reads of an event: a settings change with a period also marks its profile. */
+export interface ActivityEvent {
+  profileId: string;
+  occurredAt: number;
+  type?: string;
+  autoDelete?: string;
 }
 
 /**
@@ -40,6 +49,7 @@ interface ActivityRow {
 export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivityBuckets {
   private readonly table: string;
   private readonly lateTable: string;
+  private readonly autoDeleteTable: string;
   /** Most batches of the event log touch the same (day, profile) pairs again: skip rewriting them. */
   private readonly recorded = new RecentlyRecorded(REMEMBER_MAX, REMEMBER_MS);
 
@@ -49,6 +59,7 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
   ) {
     this.table = `${config.cassandra.keyspace}.profile_activity`;
     this.lateTable = `${config.cassandra.keyspace}.profile_late_activity`;
+    this.autoDeleteTable = `${config.cassandra.keyspace}.profile_auto_delete`;
   }
 
   /** The profile's rows were deleted (an erasure): its next events must write them again. */
@@ -64,7 +75,7 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
    * the profile otherwise).
    */
   async recordMany(
-    events: readonly { profileId: string; occurredAt: number }[],
+    events: readonly ActivityEvent[],
     concurrency: number,
     now = Date.now(),
   ): Promise<Map<string, unknown>> {
@@ -85,7 +96,7 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
       if (rows) rows.push(row);
       else partitions.set(partition, [row]);
     };
-    for (const { profileId, occurredAt } of events) {
+    for (const { profileId, occurredAt, type, autoDelete } of events) {
       let shard = shards.get(profileId);
       if (shard === undefined) shards.set(profileId, (shard = shardOf(profileId)));
       const key = activityKey(profileId, occurredAt);
@@ -93,6 +104,9 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
       if (isLateArrival(occurredAt, now, this.config.compaction.minAgeMs)) {
         const lateKey = `late|${activityKey(profileId, now)}`;
         need({ key: lateKey, table: this.lateTable, day: dayOf(now), shard, profileId }, key);
+      }
+      if (type === 'settings-changed' && autoDelete !== undefined && autoDelete !== 'never') {
+        need({ key: `auto-delete|${profileId}`, table: this.autoDeleteTable, day: null, shard, profileId }, key);
       }
     }
     const batches: ActivityRow[][] = [];
@@ -105,9 +119,9 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     };
     const results = await settleWithConcurrency(batches, concurrency, (rows) =>
       rows.length === 1
-        ? this.client.execute(this.insertOf(rows[0].table), [rows[0].day, rows[0].shard, rows[0].profileId], options)
+        ? this.client.execute(this.insertOf(rows[0].table), paramsOf(rows[0]), options)
         : this.client.batch(
-            rows.map((row) => ({ query: this.insertOf(row.table), params: [row.day, row.shard, row.profileId] })),
+            rows.map((row) => ({ query: this.insertOf(row.table), params: paramsOf(row) })),
             { ...options, logged: false },
           ),
     );
@@ -122,8 +136,14 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
   }
 
   private insertOf(table: string): string {
+    if (table === this.autoDeleteTable) return `INSERT INTO ${table} (shard, profile_id) VALUES (?, ?)`;
     const columns = table === this.table ? 'day, shard, profile_id' : 'arrival_day, shard, profile_id';
     return `INSERT INTO ${table} (${columns}) VALUES (?, ?, ?)`;
+  }
+
+  /** Profiles that ever set auto-delete, shard by shard. */
+  profilesWithAutoDelete(): AsyncGenerator<string> {
+    return this.scan(`SELECT profile_id FROM ${this.autoDeleteTable} WHERE shard = ?`, null);
   }
 
   /** Profiles with events on the day containing `instant`, shard by shard. */
@@ -136,11 +156,12 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     return this.scan(`SELECT profile_id FROM ${this.lateTable} WHERE arrival_day = ? AND shard = ?`, instant);
   }
 
-  private async *scan(query: string, instant: number): AsyncGenerator<string> {
+  /** `instant` null: the table has no day. */
+  private async *scan(query: string, instant: number | null): AsyncGenerator<string> {
     for (let shard = 0; shard < ACTIVITY_SHARDS; shard++) {
       let result;
       try {
-        result = await this.client.execute(query, [dayOf(instant), shard], {
+        result = await this.client.execute(query, instant === null ? [shard] : [dayOf(instant), shard], {
           prepare: true,
           fetchSize: 5_000,
           consistency: consistency(this.config.cassandra.readConsistency),
@@ -169,6 +190,9 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     for await (const row of result) yield row.get('profile_id') as string;
   }
 }
+
+const paramsOf = (row: ActivityRow) =>
+  row.day === null ? [row.shard, row.profileId] : [row.day, row.shard, row.profileId];
 
 /** The days (CQL `date` literals) from the day of `from` to the day of `to`, both included, oldest first. */
 export function daysBetween(from: number, to: number): string[] {

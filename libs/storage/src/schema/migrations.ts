@@ -148,4 +148,18 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
       `ALTER TABLE ${ks}.compressed_history ADD IF NOT EXISTS chunk_index blob`,
     ],
   },
+  {
+    version: 8,
+    description: 'profiles with auto-delete, for the daily sweep that removes what ages past the period',
+    statements: (ks) => [
+      // A profile nobody reads had records past its auto-delete period stored until something else brought a
+      // compaction (docs/adr/0008). Rows are never removed but by an erasure: a profile that set auto-delete
+      // once is visited daily; its compaction decides what, if anything, is past the period.
+      `CREATE TABLE IF NOT EXISTS ${ks}.profile_auto_delete (
+         shard int,
+         profile_id text,
+         PRIMARY KEY ((shard), profile_id)
+       ) WITH comment = 'Profiles that ever set auto-delete: the first scheduled sweep of each day compacts them.'`,
+    ],
+  },
 ];
