@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProfileKeySealer, standaloneProfileKeys } from '@vh/erasure';
 import { AppProcess } from './support/app-process';
 import { runCli } from './support/cli';
-import { produce, syntheticHistory } from './support/event-log';
+import { produce, produceEvents, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
 import { freePort } from './support/free-port';
 import { getJson, postJson, uniqueProfileId, watchSession } from './support/playback-events';
@@ -28,12 +29,28 @@ describe('backup and point-in-time restore', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vh-backup-'));
   const now = Date.now();
   const [kept, changed, erased] = [uniqueProfileId('kept'), uniqueProfileId('changed'), uniqueProfileId('erased')];
+  /** Its erasure is in progress while the backup runs: key shredded, stored history not yet erased. */
+  const erasing = uniqueProfileId('erasing');
   const target = () => `${environment.config.cassandra.keyspace}_restored`;
 
   const history = async (profileId: string, base = api.url) => {
     const response = await getJson(`${base}/v1/profiles/${profileId}/history?limit=200`, auth.recommender);
     expect(response.status).toBe(200);
     return response.body.records as { recordId: string; titleId: string }[];
+  };
+  const settingsOf = async (profileId: string, base = api.url) => {
+    const response = await getJson(`${base}/v1/profiles/${profileId}/settings`, auth.operator);
+    expect(response.status).toBe(200);
+    return response.body as { recording: string; autoDelete: string; updatedAt: string | null };
+  };
+  const putSettings = async (profileId: string, body: Record<string, string>) => {
+    const response = await fetch(`${api.url}/v1/profiles/${profileId}/settings`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', ...(await auth.device(profileId)) },
+      body: JSON.stringify(body),
+    });
+    expect(response.status).toBe(202);
+    await eventually(async () => expect(await settingsOf(profileId)).toMatchObject(body), 60_000, 500);
   };
   const postSession = async (profileId: string, titleId: string, startedAt: number) => {
     const response = await postJson(
@@ -60,7 +77,7 @@ describe('backup and point-in-time restore', () => {
     // Each profile: three sessions of three days ago (compacted: compressed history) and one of the last hour.
     const keys = standaloneProfileKeys(environment.config, 'e2e');
     try {
-      for (const profileId of [kept, changed, erased]) {
+      for (const profileId of [kept, changed, erased, erasing]) {
         const old = syntheticHistory(1, 3, now - 3 * DAY).map((e) => ({
           ...e,
           profileId,
@@ -77,10 +94,24 @@ describe('backup and point-in-time restore', () => {
     } finally {
       await keys.close();
     }
-    for (const profileId of [kept, changed, erased]) {
+    // Settings of days ago: compacted with the history (the compressed version's member controls).
+    const daysAgo = now - 3 * DAY + 3 * HOUR;
+    await produceEvents(environment.kafka, environment.config.kafka.eventTopic, [
+      {
+        type: 'settings-changed',
+        eventId: randomUUID(),
+        profileId: changed,
+        occurredAt: daysAgo,
+        acceptedAt: daysAgo,
+        autoDelete: '18m',
+      },
+    ]);
+    await eventually(async () => expect(await settingsOf(changed)).toMatchObject({ autoDelete: '18m' }), 60_000, 500);
+    for (const profileId of [kept, changed, erased, erasing]) {
       await eventually(async () => expect(await history(profileId)).toHaveLength(4), 120_000, 500);
       await stores.compactor().compact(profileId);
     }
+    expect((await stores.compressed.readVersion(changed))?.memberControls).not.toBeNull();
   }, 300_000);
 
   afterAll(async () => {
@@ -92,11 +123,21 @@ describe('backup and point-in-time restore', () => {
   });
 
   it('restores the history as of a time after the backup: later writes, a wrongful clear and an erasure handled', async () => {
+    // An erasure half done while the backup runs (the API's first step: the key shredded, the ledger written;
+    // its stored history and mark still to come).
+    const keys = standaloneProfileKeys(environment.config, 'e2e-erasing');
+    try {
+      await keys.keys.erase(erasing);
+    } finally {
+      await keys.close();
+    }
     const backedUp = await runCli(['backup', '--to', dir], environment.env, 180_000);
     expect(backedUp.stderr).not.toMatch(/Error/);
     expect(backedUp.status).toBe(0);
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-    expect(manifest).toMatchObject({ profiles: 3, compressedProfiles: 3 });
+    // The profile being erased is left out: its copy would hold what the erasure is removing.
+    expect(manifest).toMatchObject({ profiles: 3, compressedProfiles: 3, profilesErasing: 1 });
+    expect(readFileSync(join(dir, 'profiles.ndjson'), 'utf8')).not.toContain(erasing);
     // The backup is sealed per profile: no title readable in it.
     expect(readFileSync(join(dir, 'profiles.ndjson'), 'utf8')).not.toMatch(/old-|recent-/);
 
@@ -110,7 +151,12 @@ describe('backup and point-in-time restore', () => {
     expect(removal.status).toBe(202);
     await eventually(async () => expect(await history(kept)).toHaveLength(5), 60_000, 500);
     await eventually(async () => expect(await history(changed)).toHaveLength(3), 60_000, 500);
+    // Settings changed after the backup: replayed from the log.
+    await putSettings(kept, { recording: 'paused' });
     const expected = { kept: await history(kept), changed: await history(changed) };
+    const expectedSettings = { kept: await settingsOf(kept), changed: await settingsOf(changed) };
+    expect(expectedSettings.changed).toMatchObject({ recording: 'on', autoDelete: '18m' });
+    expect(expectedSettings.kept).toMatchObject({ recording: 'paused', autoDelete: 'never' });
     await sleep(1_000);
     const until = new Date().toISOString();
     await sleep(1_000);
@@ -130,6 +176,7 @@ describe('backup and point-in-time restore', () => {
     expect(erasure.status).toBe(202);
     await eventually(async () => expect(await history(kept)).toEqual([]), 60_000, 500);
     await eventually(async () => expect(await history(changed)).toHaveLength(4), 60_000, 500);
+    await putSettings(changed, { recording: 'paused', autoDelete: '3m' });
 
     // An --until before the backup completed cannot be served by this backup.
     const tooEarly = await runCli(
@@ -158,6 +205,10 @@ describe('backup and point-in-time restore', () => {
     expect(sortById(await history(kept, restoredApi.url))).toEqual(sortById(expected.kept));
     expect(sortById(await history(changed, restoredApi.url))).toEqual(sortById(expected.changed));
     expect(await history(erased, restoredApi.url)).toEqual([]);
+    expect(await history(erasing, restoredApi.url)).toEqual([]);
+    // Member settings come back exactly as they were at --until (the later change is not restored).
+    expect(await settingsOf(kept, restoredApi.url)).toEqual(expectedSettings.kept);
+    expect(await settingsOf(changed, restoredApi.url)).toEqual(expectedSettings.changed);
     const rows = await environment.cassandra.execute(
       `SELECT count(*) AS n FROM ${target()}.live_history WHERE profile_id = ?`,
       [erased],

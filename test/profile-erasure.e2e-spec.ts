@@ -1,5 +1,8 @@
 import { ViewingEvent } from '@vh/domain';
-import { ProfileKeySealer, standaloneProfileKeys } from '@vh/erasure';
+import { ErasureLedger, ProfileKeySealer, standaloneProfileKeys } from '@vh/erasure';
+import { ViewingEventPublisher } from '@vh/messaging';
+import { StoredHistoryEraser } from '@vh/storage';
+import { ProfileErasure } from '../apps/api/src/erasure/profile-erasure';
 import { AppProcess } from './support/app-process';
 import { runCli } from './support/cli';
 import { produce, readTopic, syntheticHistory } from './support/event-log';
@@ -244,5 +247,106 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       await fresh.close();
       await environment.cassandra.execute(`DROP KEYSPACE IF EXISTS ${target}`);
     }
+  });
+
+  it('an event after the mark that ingest writes before the API erases what is stored survives: log order bounds the erasure', async () => {
+    const racer = uniqueProfileId('racer');
+    const { eventTopic } = environment.config.kafka;
+    await postSession(racer, 'racer-before', now - 50 * 60_000);
+    await eventually(async () => expect(await titlesOf(racer)).toEqual(['racer-before']), 60_000, 500);
+    // The API's erasure in this process, its publish slow: after the mark, the member's next event (sealed
+    // with the profile's new key) is on the log and in the live table before the publish returns.
+    const real = new ViewingEventPublisher(environment.config);
+    const slowPublisher = {
+      publishEncoded: async (messages: { key: string; value: string | Buffer }[], requestId?: string) => {
+        const at = await real.publishEncoded(messages, requestId);
+        const next = syntheticHistory(1, 1, now - 30 * 60_000).map((e) => ({
+          ...e,
+          profileId: racer,
+          titleId: 'racer-after',
+        }));
+        const values = await sealer.seal(next);
+        await produce(
+          environment.kafka,
+          eventTopic,
+          next.map((_, i) => ({ key: racer, value: values[i] })),
+        );
+        await eventually(async () => expect(await titlesOf(racer)).toEqual(['racer-after']), 60_000, 500);
+        return at;
+      },
+    } as unknown as ViewingEventPublisher;
+    const ledger = new ErasureLedger(stores.client, environment.config);
+    const eraser = new StoredHistoryEraser(stores.client, environment.config, stores.compressed, stores.activity);
+    try {
+      await new ProfileErasure(keys.keys, slowPublisher, eraser, ledger).erase(racer);
+    } finally {
+      await real.onApplicationShutdown();
+    }
+    // Invariant 1: the event after the mark counts, whenever the API's own erasure ran.
+    expect(await titlesOf(racer)).toEqual(['racer-after']);
+  });
+
+  it('re-drive refuses dead letters of an erased profile accepted before its mark, sealed or plain; later ones go', async () => {
+    const lettered = uniqueProfileId('lettered');
+    const { eventTopic } = environment.config.kafka;
+    const deadLetters = async () => {
+      const page = await getJson(`${api.url}/v1/admin/dead-letters?limit=1000`, auth.operator);
+      expect(page.status).toBe(200);
+      return page.body.deadLetters as { id: string; key: string; payload: string }[];
+    };
+    const redrive = (body: unknown) => postJson(`${api.url}/v1/admin/dead-letters/redrive`, body, auth.operator);
+    const invalidFor = (profileId: string, tag: string) => {
+      const [event] = syntheticHistory(1, 1, now - 30 * 60_000);
+      return { ...event, profileId, titleId: `${tag}-title`, type: 'no-such-type' } as unknown as ViewingEvent;
+    };
+    const letterOf = async (tag: string) =>
+      eventually(async () => {
+        const found = (await deadLetters()).find((l) => l.payload.includes(tag) || l.payload.includes(`"${tag}"`));
+        expect(found).toBeDefined();
+        return found!;
+      }, 60_000);
+
+    // Before the erasure: a sealed letter (with the profile's key) and a plain one; a bystander's plain one.
+    await postSession(lettered, 'lettered-title', now - 50 * 60_000);
+    await eventually(async () => expect(await titlesOf(lettered)).toHaveLength(1), 60_000, 500);
+    const [sealedValue] = await sealer.seal([invalidFor(lettered, 'sealed-letter')]);
+    const plainBefore = JSON.stringify({ ...invalidFor(lettered, 'plain-before'), tag: 'plain-before' });
+    const plainBystander = JSON.stringify({ ...invalidFor(bystander, 'plain-bystander'), tag: 'plain-bystander' });
+    await produce(environment.kafka, eventTopic, [
+      { key: lettered, value: sealedValue },
+      { key: lettered, value: plainBefore },
+      { key: bystander, value: plainBystander },
+    ]);
+    const sealedKeyId = JSON.parse(sealedValue).keyId as string;
+    const sealedLetter = await letterOf(sealedKeyId);
+    const plainLetter = await letterOf('plain-before');
+    const bystanderLetter = await letterOf('plain-bystander');
+
+    expect((await erase(lettered, auth.operator)).status).toBe(202);
+    // After the erasure: a plain letter of the profile's new life.
+    await produce(environment.kafka, eventTopic, [
+      { key: lettered, value: JSON.stringify({ ...invalidFor(lettered, 'plain-after'), tag: 'plain-after' }) },
+    ]);
+    const afterLetter = await letterOf('plain-after');
+
+    for (const letter of [sealedLetter, plainLetter]) {
+      const refused = await redrive({ ids: [letter.id, bystanderLetter.id] });
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({ error: 'redrive_refused' });
+      expect(refused.body.issues).toEqual([{ field: letter.id, message: expect.stringMatching(/erased/) }]);
+    }
+    expect((await redrive({ ids: [bystanderLetter.id, afterLetter.id] })).status).toBe(200);
+    const all = await redrive({ all: true });
+    expect(all.status).toBe(200);
+    expect(all.body.refused.map((r: { id: string }) => r.id).sort()).toEqual([sealedLetter.id, plainLetter.id].sort());
+    expect(all.body.redriven.map((r: { id: string }) => r.id)).toEqual(
+      expect.arrayContaining([bystanderLetter.id, afterLetter.id]),
+    );
+    expect(all.body.redriven.map((r: { id: string }) => r.id)).not.toContain(sealedLetter.id);
+
+    // The CLI refuses alike.
+    const cli = await runCli(['dead-letters', 'redrive', sealedLetter.id], environment.env, 60_000);
+    expect(cli.status).not.toBe(0);
+    expect(cli.stderr).toMatch(/erased/);
   });
 });

@@ -1,5 +1,6 @@
 import { AppConfig } from '@vh/config';
-import { DeadLetters } from '@vh/dead-letters';
+import { DeadLetters, RedriveRefusals } from '@vh/dead-letters';
+import { ErasureLedger, standaloneProfileKeys } from '@vh/erasure';
 
 const USAGE =
   'dead-letters list [--reason TEXT] [--after ID] [--limit N] | show ID | redrive (--all | ID...) | purge (--through ID | --all)';
@@ -9,7 +10,8 @@ export async function deadLetters(config: AppConfig, args: string[]): Promise<un
   const [action, ...rest] = args;
   const value = (name: string) => (rest.includes(name) ? rest[rest.indexOf(name) + 1] : undefined);
   const by = `cli:${process.env.USER ?? 'operator'}`;
-  const letters = new DeadLetters(config);
+  const keys = standaloneProfileKeys(config, 'dead-letters');
+  const letters = new DeadLetters(config, new RedriveRefusals(keys.keys, new ErasureLedger(keys.client, config)));
   try {
     switch (action) {
       case 'list': {
@@ -35,6 +37,7 @@ export async function deadLetters(config: AppConfig, args: string[]): Promise<un
     }
   } finally {
     await letters.onApplicationShutdown();
+    await keys.close();
   }
 }
 

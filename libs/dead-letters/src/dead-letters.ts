@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Admin, IHeaders, Kafka, KafkaMessage, Partitioners, Producer } from 'kafkajs';
 import { AppConfig } from '@vh/config';
-import { DependencyUnavailableError, InvalidInputError, NotFoundError } from '@vh/domain';
+import { DependencyUnavailableError, InvalidInputError, NotFoundError, RedriveRefusedError } from '@vh/domain';
 import { createKafka, HEADERS } from '@vh/messaging';
 import { metrics } from '@vh/metrics';
 import {
@@ -12,7 +12,8 @@ import {
   PartitionRange,
   rangesAfter,
 } from './dead-letter-id';
-import { readRanges, ReadMessage } from './dead-letter-topic.reader';
+import { header, readRanges, ReadMessage } from './dead-letter-topic.reader';
+import { RedriveRefusals } from './redrive-refusals';
 
 /** A dead letter as operators see it. */
 export interface DeadLetterView {
@@ -47,6 +48,8 @@ export interface DeadLetterCount {
 export interface RedriveReport {
   redriven: { id: string; eventTopic: string; key: string | null }[];
   notFound: string[];
+  /** Letters left in the topic, and why: an erased profile's accepted before its erasure (RedriveRefusals). */
+  refused: { id: string; reason: string }[];
 }
 
 export interface PurgeReport {
@@ -81,7 +84,10 @@ export class DeadLetters implements OnApplicationShutdown {
   private admin: Promise<Admin> | null = null;
   private producer: Promise<Producer> | null = null;
 
-  constructor(private readonly config: AppConfig) {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly refusals: RedriveRefusals,
+  ) {
     this.kafka = createKafka(config.kafka, 'dead-letters');
   }
 
@@ -134,14 +140,20 @@ export class DeadLetters implements OnApplicationShutdown {
     const foundIds = new Set(
       found.map((f) => formatDeadLetterId({ partition: f.partition, offset: BigInt(f.message.offset) })),
     );
+    const { refused } = await this.sort(found);
+    if (refused.length > 0) throw new RedriveRefusedError(refused);
     const report = await this.send(found, by);
-    return { ...report, notFound: ids.filter((id) => !foundIds.has(formatDeadLetterId(parseDeadLetterId(id)))) };
+    return {
+      ...report,
+      notFound: ids.filter((id) => !foundIds.has(formatDeadLetterId(parseDeadLetterId(id)))),
+      refused: [],
+    };
   }
 
   /** Re-drives every letter in the topic as it stood when called, a bounded page at a time. */
   async redriveAll(by: string): Promise<RedriveReport> {
     const end = await this.ranges();
-    const report: RedriveReport = { redriven: [], notFound: [] };
+    const report: RedriveReport = { redriven: [], notFound: [], refused: [] };
     let after: DeadLetterId | undefined;
     for (;;) {
       const ranges = rangesAfter(end, after).map((r) => ({
@@ -152,7 +164,9 @@ export class DeadLetters implements OnApplicationShutdown {
       // One partition's page at a time keeps the cursor simple: the first range only.
       const messages = await this.read(ranges.slice(0, 1));
       if (messages.length === 0) return report;
-      report.redriven.push(...(await this.send(messages, by)).redriven);
+      const { allowed, refused } = await this.sort(messages);
+      report.refused.push(...refused);
+      report.redriven.push(...(await this.send(allowed, by)).redriven);
       const lastMessage = messages[messages.length - 1];
       after = { partition: lastMessage.partition, offset: BigInt(lastMessage.message.offset) };
     }
@@ -199,7 +213,31 @@ export class DeadLetters implements OnApplicationShutdown {
     await Promise.allSettled([admin?.then((a) => a.disconnect()), producer?.then((p) => p.disconnect())]);
   }
 
-  private async send(letters: readonly ReadMessage[], by: string): Promise<Omit<RedriveReport, 'notFound'>> {
+  /** The letters that may go back on the log, and the others with the reason (RedriveRefusals). */
+  private async sort(
+    letters: readonly ReadMessage[],
+  ): Promise<{ allowed: ReadMessage[]; refused: RedriveReport['refused'] }> {
+    let reasons: (string | null)[];
+    try {
+      reasons = await this.refusals.of(letters.map((l) => l.message));
+    } catch (error) {
+      throw new DependencyUnavailableError(
+        'cassandra',
+        `the erasure ledger could not be read: ${(error as Error).message}`,
+      );
+    }
+    const allowed: ReadMessage[] = [];
+    const refused: RedriveReport['refused'] = [];
+    letters.forEach((letter, i) => {
+      const reason = reasons[i];
+      if (reason === null) allowed.push(letter);
+      else refused.push({ id: `${letter.partition}-${letter.message.offset}`, reason });
+    });
+    if (refused.length > 0) this.logger.warn(`re-drive refused for ${refused.map((r) => r.id).join(', ')}: erased`);
+    return { allowed, refused };
+  }
+
+  private async send(letters: readonly ReadMessage[], by: string): Promise<Pick<RedriveReport, 'redriven'>> {
     if (letters.length === 0) return { redriven: [] };
     const eventTopic = this.config.kafka.eventTopic;
     const at = new Date().toISOString();
@@ -303,12 +341,6 @@ export class DeadLetters implements OnApplicationShutdown {
     });
     return this.producer;
   }
-}
-
-function header(message: KafkaMessage, name: string): string | null {
-  const value = message.headers?.[name];
-  if (value === undefined) return null;
-  return (Array.isArray(value) ? value[0] : value)?.toString('utf8') ?? null;
 }
 
 function isoOrNull(epochMs: string | null): string | null {

@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'repair_race',
   'row_rejected',
   'restore_refused',
+  'redrive_refused',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -87,5 +88,17 @@ export class CorruptHistoryError extends ViewingHistoryError {
     message: string,
   ) {
     super(message);
+  }
+}
+
+/**
+ * Dead letters that must not go back on the event log: an erased profile's, accepted before its erasure
+ * (re-driven, they would land after the erasure's mark and open as new history; docs/adr/0009). HTTP 400
+ * naming each letter and why; nothing of the request is re-driven.
+ */
+export class RedriveRefusedError extends ViewingHistoryError {
+  readonly code = 'redrive_refused';
+  constructor(readonly refused: { id: string; reason: string }[]) {
+    super(refused.map((r) => `${r.id}: ${r.reason}`).join('; '));
   }
 }

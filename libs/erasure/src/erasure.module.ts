@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
 import { EventLogOpener, EventPayloadSealer } from '@vh/messaging';
+import { ErasureLedger } from './erasure-ledger';
 import { ProfileKeyOpener } from './profile-key.opener';
 import { ProfileKeySealer } from './profile-key.sealer';
 import { CassandraProfileKeyStore, ProfileKeys, ProfileKeyStore } from './profile-keys';
@@ -16,7 +17,8 @@ import { CassandraProfileKeyStore, ProfileKeys, ProfileKeyStore } from './profil
     },
     { provide: EventPayloadSealer, useClass: ProfileKeySealer },
     { provide: EventLogOpener, useClass: ProfileKeyOpener },
+    ErasureLedger,
   ],
-  exports: [ProfileKeys, EventPayloadSealer, EventLogOpener],
+  exports: [ProfileKeys, EventPayloadSealer, EventLogOpener, ErasureLedger],
 })
 export class ErasureModule {}

@@ -1,6 +1,7 @@
 export * from './payload-cipher';
 export * from './sealed-message';
 export * from './profile-keys';
+export * from './erasure-ledger';
 export * from './profile-keys.schema';
 export * from './profile-key.sealer';
 export * from './profile-key.opener';

@@ -52,5 +52,17 @@ export async function migrateProfileKeys(
        PRIMARY KEY ((profile_id), erasure_id)
      ) WITH comment = 'Every erasure of a profile and the key it destroyed.'`,
   );
+  // Where each erasure's mark lies on the log, written once the mark is published (after the stored history
+  // was erased): log order tells a dead letter or a backup that precedes the erasure, no clock (invariant 6).
+  await client.execute(
+    `CREATE TABLE IF NOT EXISTS ${ks}.profile_erasure_marks (
+       profile_id text,
+       erasure_id uuid,
+       topic text,
+       log_partition int,
+       log_offset bigint,
+       PRIMARY KEY ((profile_id), erasure_id)
+     ) WITH comment = 'The log position of each erasure mark: a dead letter or a backup before it is erased.'`,
+  );
   return { keyspace: ks };
 }

@@ -6,6 +6,7 @@ import {
   ForbiddenError,
   InvalidInputError,
   NotFoundError,
+  RedriveRefusedError,
   UnauthenticatedError,
   ViewingHistoryError,
 } from '@vh/domain';
@@ -51,6 +52,16 @@ export class ViewingHistoryErrorFilter implements ExceptionFilter {
       return {
         status: 400,
         body: { error: exception.code, message: 'the request is invalid', issues: exception.issues },
+      };
+    }
+    if (exception instanceof RedriveRefusedError) {
+      return {
+        status: 400,
+        body: {
+          error: exception.code,
+          message: 'these dead letters cannot be re-driven; nothing was re-driven',
+          issues: exception.refused.map((r) => ({ field: r.id, message: r.reason })),
+        },
       };
     }
     if (exception instanceof DependencyUnavailableError) {

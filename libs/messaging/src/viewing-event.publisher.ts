@@ -5,6 +5,13 @@ import { DependencyUnavailableError, VIEWING_EVENT_SCHEMA_VERSION, ViewingEvent 
 import { EventPayloadSealer, PlaintextPayloadSealer } from './event-log-envelope';
 import { createKafka, HEADERS } from './kafka-client';
 
+/** Where one partition took a publish: the offset of its first message. */
+export interface PublishedBatch {
+  topic: string;
+  partition: number;
+  baseOffset: string;
+}
+
 /** How long a caller waits for Kafka (connect and acknowledge) before being told to retry. */
 const PUBLISH_TIMEOUT_MS = 5_000;
 
@@ -45,14 +52,20 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
     );
   }
 
-  /** Messages already encoded (an erasure's mark), keyed by profile like every event. */
-  async publishEncoded(messages: { key: string; value: string | Buffer }[], requestId?: string): Promise<void> {
-    if (messages.length === 0) return;
+  /**
+   * Messages already encoded (an erasure's mark), keyed by profile like every event. Resolves with where each
+   * partition took them (the first message's offset): one message's position on the log.
+   */
+  async publishEncoded(
+    messages: { key: string; value: string | Buffer }[],
+    requestId?: string,
+  ): Promise<PublishedBatch[]> {
+    if (messages.length === 0) return [];
     const headers: Record<string, string> = { [HEADERS.schemaVersion]: String(VIEWING_EVENT_SCHEMA_VERSION) };
     if (requestId) headers[HEADERS.requestId] = requestId;
     const send = async () => {
       const producer = await this.connectedProducer();
-      await producer.send({
+      return producer.send({
         topic: this.config.kafka.eventTopic,
         acks: -1,
         compression: CompressionTypes.GZIP,
@@ -60,7 +73,8 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
       });
     };
     try {
-      await withTimeout(send(), PUBLISH_TIMEOUT_MS);
+      const sent = await withTimeout(send(), PUBLISH_TIMEOUT_MS);
+      return sent.map((m) => ({ topic: m.topicName, partition: m.partition, baseOffset: String(m.baseOffset) }));
     } catch (error) {
       this.logger.warn(`event log write failed: ${(error as Error).message}`);
       throw new DependencyUnavailableError('kafka', 'the event log did not acknowledge the write', 5, { cause: error });

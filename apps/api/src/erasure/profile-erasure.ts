@@ -1,15 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { encodeProfileErasedMark, ProfileKeys } from '@vh/erasure';
+import { encodeProfileErasedMark, ErasureLedger, ProfileKeys } from '@vh/erasure';
 import { ViewingEventPublisher } from '@vh/messaging';
 import { metrics } from '@vh/metrics';
 import { StoredHistoryEraser } from '@vh/storage';
 
 /**
  * Erases a profile for good (docs/adr/0009): its key first (every sealed copy of its events, on the log
- * and in backups, becomes unreadable), then the mark on the log (ingest erases again after everything the
- * log held before it, and every restore replays it), then what is stored, at once. Each step is idempotent:
- * a caller told 503 half-way calls again.
+ * and in backups, becomes unreadable), then what is stored, at once, then the mark on the log (ingest erases
+ * again after everything the log held before it, and every restore replays it), then where the mark lies, in
+ * the ledger. What is stored is erased BEFORE the mark exists: everything it can see came from the log
+ * before the mark, so it can never remove an event after it (the member's new history; invariant 1), and no
+ * clock decides (invariant 6). Each step is idempotent: a caller told 503 half-way calls again.
  */
 @Injectable()
 export class ProfileErasure {
@@ -19,17 +21,26 @@ export class ProfileErasure {
     private readonly keys: ProfileKeys,
     private readonly publisher: ViewingEventPublisher,
     private readonly stored: StoredHistoryEraser,
+    private readonly ledger: ErasureLedger,
   ) {}
 
   async erase(profileId: string, requestId?: string): Promise<{ erasureId: string; acceptedAt: number }> {
     const erasureId = randomUUID();
     const acceptedAt = Date.now();
+    const unmarked = (await this.ledger.erasures(profileId)).filter((e) => e.mark === null).map((e) => e.erasureId);
     await this.keys.erase(profileId, erasureId, acceptedAt);
-    await this.publisher.publishEncoded(
+    const erased = await this.stored.erase(profileId);
+    const [at] = await this.publisher.publishEncoded(
       [{ key: profileId, value: encodeProfileErasedMark({ profileId, erasureId, acceptedAt }) }],
       requestId,
     );
-    const erased = await this.stored.erase(profileId);
+    // Until this is written the erasure counts as in progress: backups leave the profile out, and re-drive
+    // refuses its dead letters (the erasures before this one without a mark are bounded by this mark too).
+    await this.ledger.recordMark(profileId, [erasureId, ...unmarked], {
+      topic: at.topic,
+      partition: at.partition,
+      offset: at.baseOffset,
+    });
     metrics.profileErasures.inc({ by: 'api' });
     this.logger.log(`profile erased (erasure ${erasureId}): ${erased.liveRows} live rows, compressed history replaced`);
     return { erasureId, acceptedAt };

@@ -25,6 +25,8 @@ export interface BackupManifest {
   profiles: number;
   liveEvents: number;
   compressedProfiles: number;
+  /** Profiles left out because an erasure of theirs was in progress (docs/adr/0010); absent in older backups. */
+  profilesErasing?: number;
 }
 
 /** One line of profiles.ndjson. */

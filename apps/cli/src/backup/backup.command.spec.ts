@@ -1,4 +1,4 @@
-import { newDataKey, ProfileKey, unseal } from '@vh/erasure';
+import { ErasureRecord, newDataKey, ProfileKey, unseal } from '@vh/erasure';
 import { backupContext, ProfileSnapshot } from './backup-format';
 import { sealProfileSnapshot } from './backup.command';
 
@@ -6,6 +6,11 @@ import { sealProfileSnapshot } from './backup.command';
 class FakeKeys {
   readonly current = new Map<string, ProfileKey>();
   created = 0;
+  /** The erasure ledger, by profile (ErasureLedger.erasures). */
+  readonly ledger = new Map<string, ErasureRecord[]>();
+  async erasures(profileId: string): Promise<ErasureRecord[]> {
+    return [...(this.ledger.get(profileId) ?? [])];
+  }
   async existing(profileId: string): Promise<ProfileKey | null> {
     return this.current.get(profileId) ?? null;
   }
@@ -52,5 +57,44 @@ describe('sealProfileSnapshot', () => {
     const keys = new FakeKeys();
     keys.current.set('p1', { keyId: 'k1', key: newDataKey() });
     expect(await sealProfileSnapshot('p1', keys, async () => snapshot)).toBe('empty');
+  });
+
+  describe('an erasure in progress (key shredded, stored history not yet erased, mark not recorded)', () => {
+    const pending: ErasureRecord = { erasureId: 'e1', mark: null, pending: true };
+    const done: ErasureRecord = { erasureId: 'e1', mark: { topic: 't', partition: 0, offset: '7' }, pending: false };
+
+    it('leaves the profile out: its copy would hold what the erasure is removing, under a live key', async () => {
+      const keys = new FakeKeys();
+      keys.ledger.set('p1', [pending]);
+      expect(await sealProfileSnapshot('p1', keys, async () => withLive)).toBe('erasing');
+      expect(keys.created).toBe(0);
+    });
+
+    it('leaves it out when the erasure starts during the snapshot', async () => {
+      const keys = new FakeKeys();
+      const sealed = await sealProfileSnapshot('p1', keys, async () => {
+        keys.ledger.set('p1', [pending]);
+        return withLive;
+      });
+      expect(sealed).toBe('erasing');
+    });
+
+    it('leaves it out when an erasure starts and finishes during the snapshot (it read the data before)', async () => {
+      const keys = new FakeKeys();
+      keys.current.set('p1', { keyId: 'k1', key: newDataKey() });
+      const sealed = await sealProfileSnapshot('p1', keys, async () => {
+        keys.ledger.set('p1', [done]);
+        return withLive;
+      });
+      expect(sealed).toBe('erasing');
+    });
+
+    it('backs up a profile whose erasures are all done (its new history)', async () => {
+      const keys = new FakeKeys();
+      keys.ledger.set('p1', [done]);
+      const sealed = await sealProfileSnapshot('p1', keys, async () => withLive);
+      if (typeof sealed === 'string') throw new Error(`expected a line, got ${sealed}`);
+      expect(sealed.line.keyId).toBe('new-1');
+    });
   });
 });

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { Client } from 'cassandra-driver';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { ProfileKey, ProfileKeys, seal, standaloneProfileKeys } from '@vh/erasure';
+import { ErasureLedger, ErasureRecord, ProfileKey, ProfileKeys, seal, standaloneProfileKeys } from '@vh/erasure';
 import { createKafka } from '@vh/messaging';
 import {
   CompressedHistoryRepository,
@@ -22,6 +22,10 @@ import {
   ProfileSnapshot,
   SealedProfileLine,
 } from './backup-format';
+
+/** A profile whose erasure is in progress is tried again this many times, this far apart, then left out. */
+const ERASING_ROUNDS = 3;
+const ERASING_PAUSE_MS = 2_000;
 
 /**
  * `backup --to DIR` (docs/adr/0010). Consistent by construction: the ingest group's committed offsets are
@@ -45,18 +49,37 @@ export async function backup(config: AppConfig, args: string[]): Promise<BackupM
   let profiles = 0;
   let liveEvents = 0;
   let compressedProfiles = 0;
+  const ledger = new ErasureLedger(keys.client, config);
+  const profileKeys = {
+    existing: (id: string) => keys.keys.existing(id),
+    currentKey: (id: string) => keys.keys.current(id),
+    erasures: (id: string) => ledger.erasures(id),
+  };
+  const copy = async (profileId: string): Promise<'erasing' | null> => {
+    const sealed = await sealProfileSnapshot(profileId, profileKeys, () => snapshotOf(profileId, live, compressed));
+    if (sealed === 'erasing') return sealed;
+    if (sealed === 'empty') return null;
+    if (!out.write(`${JSON.stringify(sealed.line)}\n`)) await once(out, 'drain');
+    profiles++;
+    liveEvents += sealed.snapshot.live.length;
+    if (sealed.snapshot.compressed) compressedProfiles++;
+    return null;
+  };
   try {
+    let erasing: string[] = [];
     for (const profileId of await profileIds(client, config.cassandra.keyspace)) {
-      const profileKeys = {
-        existing: (id: string) => keys.keys.existing(id),
-        currentKey: (id: string) => keys.keys.current(id),
-      };
-      const sealed = await sealProfileSnapshot(profileId, profileKeys, () => snapshotOf(profileId, live, compressed));
-      if (sealed === 'empty') continue;
-      if (!out.write(`${JSON.stringify(sealed.line)}\n`)) await once(out, 'drain');
-      profiles++;
-      liveEvents += sealed.snapshot.live.length;
-      if (sealed.snapshot.compressed) compressedProfiles++;
+      if ((await copy(profileId)) === 'erasing') erasing.push(profileId);
+    }
+    // An erasure takes one API request: most are done by now. One still in progress (or whose API crashed
+    // before its mark) leaves its profile out: what it erases is not in this backup, nor after the offsets.
+    for (let round = 0; round < ERASING_ROUNDS && erasing.length > 0; round++) {
+      await new Promise((resolve) => setTimeout(resolve, ERASING_PAUSE_MS));
+      const again: string[] = [];
+      for (const profileId of erasing) if ((await copy(profileId)) === 'erasing') again.push(profileId);
+      erasing = again;
+    }
+    if (erasing.length > 0) {
+      logger.warn(`left out ${erasing.length} profile(s) whose erasure is in progress: ${erasing.join(', ')}`);
     }
     out.end();
     await once(out, 'finish');
@@ -71,6 +94,7 @@ export async function backup(config: AppConfig, args: string[]): Promise<BackupM
       profiles,
       liveEvents,
       compressedProfiles,
+      profilesErasing: erasing.length,
     };
     // Written last: a directory without a manifest is an unfinished backup, and restore refuses it.
     await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -87,15 +111,31 @@ export async function backup(config: AppConfig, args: string[]): Promise<BackupM
  * One profile's line, sealed with the key the profile had BEFORE its snapshot: an erasure after the read
  * shreds that key, so a pre-erasure snapshot never opens at restore (docs/adr/0010). A profile without a
  * key but with something to keep (its events reached the log plain, from a producer other than the
- * collector) gets one after the snapshot, so it is backed up too. Known window: an erasure that has deleted the key but not yet the
- * stored rows (the API does both within one request) can be read into a line under a new key; restore
- * then re-applies the erasure mark while the log still holds it. 'empty': nothing to keep.
+ * collector) gets one after the snapshot, so it is backed up too. 'empty': nothing to keep.
+ * 'erasing': an erasure of the profile was in progress (key shredded, mark not recorded: the stored rows
+ * may not be erased yet) or changed state while the snapshot was read; the snapshot may hold what it
+ * erases, under a key that is not shredded (a new session's, or the one made here), so no line.
  */
 export async function sealProfileSnapshot(
   profileId: string,
-  keys: { existing: ProfileKeys['existing']; currentKey: (profileId: string) => Promise<ProfileKey> },
+  keys: {
+    existing: ProfileKeys['existing'];
+    currentKey: (profileId: string) => Promise<ProfileKey>;
+    erasures: (profileId: string) => Promise<ErasureRecord[]>;
+  },
   takeSnapshot: () => Promise<ProfileSnapshot>,
-): Promise<{ line: SealedProfileLine; snapshot: ProfileSnapshot } | 'empty'> {
+): Promise<{ line: SealedProfileLine; snapshot: ProfileSnapshot } | 'empty' | 'erasing'> {
+  const settled = async () => {
+    const erasures = await keys.erasures(profileId);
+    return erasures.some((e) => e.pending)
+      ? null
+      : erasures
+          .map((e) => e.erasureId)
+          .sort()
+          .join(',');
+  };
+  const erasuresBefore = await settled();
+  if (erasuresBefore === null) return 'erasing';
   const before = await keys.existing(profileId);
   const snapshot = await takeSnapshot();
   const compressedEmpty =
@@ -107,6 +147,8 @@ export async function sealProfileSnapshot(
   if (snapshot.live.length === 0 && compressedEmpty) return 'empty';
   // Only a profile with something to keep gets a key here (an erased profile's empty version gets none).
   const profileKey = before ?? (await keys.currentKey(profileId));
+  // After the key is made: an erasure starting later shreds it, so the line is erased with the profile.
+  if ((await settled()) !== erasuresBefore) return 'erasing';
   const { keyId, key } = profileKey;
   const sealed = seal(key, JSON.stringify(snapshot), backupContext(profileId, keyId)).toString('base64');
   return { line: { profileId, keyId, sealed }, snapshot };

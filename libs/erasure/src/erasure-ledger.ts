@@ -1,0 +1,106 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Client, types } from 'cassandra-driver';
+import { AppConfig } from '@vh/config';
+import { CASSANDRA_CLIENT, consistency } from '@vh/storage';
+
+/** Where a message lies on the event log. `partition` null: known only as an offset of the profile's partition. */
+export interface LogPosition {
+  topic: string | null;
+  partition: number | null;
+  offset: string;
+}
+
+/** One erasure of a profile as the ledger knows it (docs/adr/0009). */
+export interface ErasureRecord {
+  erasureId: string;
+  /** Its mark's position on the log; null while the mark is not published (or was never recorded). */
+  mark: LogPosition | null;
+  /**
+   * True while the erasure may still leave data stored that it will remove: its key is shredded but its
+   * mark is not recorded (the API erases what is stored before it publishes the mark).
+   */
+  pending: boolean;
+}
+
+/**
+ * The erasures of a profile and where their marks lie on the log: `profile_erasures` (every erasure),
+ * `shredding_profile_keys` (an erasure in progress is there first, and ingest notes the mark's offset on it)
+ * and `profile_erasure_marks` (the position the API got back when it published the mark). Holds no viewing data.
+ */
+@Injectable()
+export class ErasureLedger {
+  private readonly ks: string;
+
+  constructor(
+    @Inject(CASSANDRA_CLIENT) private readonly client: Client,
+    private readonly config: AppConfig,
+  ) {
+    this.ks = config.profileKeys.keyspace;
+  }
+
+  /**
+   * Notes where the mark of these erasures lies: the erasure that published it, and the earlier ones of the
+   * profile that had no mark yet (a retried erasure: its mark lies after everything they covered).
+   */
+  async recordMark(profileId: string, erasureIds: readonly string[], at: LogPosition): Promise<void> {
+    for (const erasureId of new Set(erasureIds)) {
+      await this.client.execute(
+        `INSERT INTO ${this.ks}.profile_erasure_marks (profile_id, erasure_id, topic, log_partition, log_offset) ` +
+          `VALUES (?, ?, ?, ?, ?)`,
+        [profileId, erasureId, at.topic, at.partition, types.Long.fromString(at.offset)],
+        this.options('write'),
+      );
+    }
+  }
+
+  /** Every erasure of the profile, oldest knowledge merged: the ledger, the shredding keys, the recorded marks. */
+  async erasures(profileId: string): Promise<ErasureRecord[]> {
+    const [ledger, shredding, marks] = await Promise.all([
+      this.client.execute(
+        `SELECT erasure_id, key_id FROM ${this.ks}.profile_erasures WHERE profile_id = ?`,
+        [profileId],
+        this.options('read'),
+      ),
+      this.client.execute(
+        `SELECT erasure_id, mark_offset FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ?`,
+        [profileId],
+        this.options('read'),
+      ),
+      this.client.execute(
+        `SELECT erasure_id, topic, log_partition, log_offset FROM ${this.ks}.profile_erasure_marks WHERE profile_id = ?`,
+        [profileId],
+        this.options('read'),
+      ),
+    ]);
+    const recorded = new Map<string, LogPosition>();
+    for (const row of marks.rows) {
+      recorded.set(String(row.get('erasure_id')), {
+        topic: row.get('topic') as string | null,
+        partition: row.get('log_partition') as number | null,
+        offset: String(row.get('log_offset')),
+      });
+    }
+    const byId = new Map<string, ErasureRecord>();
+    for (const row of shredding.rows) {
+      const erasureId = String(row.get('erasure_id'));
+      const met = row.get('mark_offset') as string | null;
+      const mark = recorded.get(erasureId) ?? (met === null ? null : { topic: null, partition: null, offset: met });
+      byId.set(erasureId, { erasureId, mark, pending: mark === null });
+    }
+    for (const row of ledger.rows) {
+      const erasureId = String(row.get('erasure_id'));
+      if (byId.has(erasureId)) continue;
+      const mark = recorded.get(erasureId) ?? null;
+      // A key that is no longer shredding: its grace is over, so its erasure finished long ago (or a retry with
+      // another id carries its shredding key, and is listed above). Without a key, only the mark tells.
+      const pending = mark === null && row.get('key_id') === null;
+      byId.set(erasureId, { erasureId, mark, pending });
+    }
+    return [...byId.values()];
+  }
+
+  private options(kind: 'read' | 'write') {
+    const level = kind === 'read' ? this.config.cassandra.readConsistency : this.config.cassandra.writeConsistency;
+    return { prepare: true, consistency: consistency(level) };
+  }
+}
