@@ -17,6 +17,6 @@ import { CassandraProfileKeyStore, ProfileKeys, ProfileKeyStore } from './profil
     { provide: EventPayloadSealer, useClass: ProfileKeySealer },
     { provide: EventLogOpener, useClass: ProfileKeyOpener },
   ],
-  exports: [ProfileKeys, EventPayloadSealer, EventLogOpener],
+  exports: [ProfileKeys, ProfileKeyStore, EventPayloadSealer, EventLogOpener],
 })
 export class ErasureModule {}
