@@ -40,7 +40,9 @@ class MemoryStore extends ProfileKeyStore {
   async listShredding() {
     return [];
   }
-  async *allShredding() {}
+  async *allShredding() {
+    yield* [];
+  }
   async relabel() {
     return false;
   }
