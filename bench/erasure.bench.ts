@@ -31,11 +31,23 @@ class MemoryStore extends ProfileKeyStore {
     return true;
   }
   async recordErasure() {}
-  async putShredding() {}
+  async ledgerNames() {
+    return false;
+  }
+  async putShredding() {
+    return '';
+  }
   async listShredding() {
     return [];
   }
+  async *allShredding() {
+    yield* [];
+  }
+  async relabel() {
+    return false;
+  }
   async recordMark() {}
+  async recordFence() {}
   async destroyShredding() {}
 }
 

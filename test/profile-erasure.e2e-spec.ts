@@ -70,6 +70,16 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     return { status: response.status, body: (await response.json().catch(() => null)) as any };
   };
 
+  /** The shredding keys of a profile, read straight from the keys keyspace. */
+  const shreddingRows = async (profileId: string) =>
+    (
+      await environment.cassandra.execute(
+        `SELECT key_id, erasure_id FROM ${environment.config.profileKeys.keyspace}.shredding_profile_keys WHERE profile_id = ?`,
+        [profileId],
+        { prepare: true },
+      )
+    ).rows.map((r) => ({ keyId: String(r.get('key_id')), erasureId: String(r.get('erasure_id')) }));
+
   beforeAll(async () => {
     environment = await createTestEnvironment('erasure', {
       EVENT_MAX_AGE_MS: String(HOUR),
@@ -78,8 +88,10 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       HISTORY_EXPORT_INDEX_MAX_DAYS: '10',
       // A collector may seal with a key it cached for this long after the key was erased (docs/adr/0009).
       PROFILE_KEYS_CACHE_MS: '2000',
-      // Then the erased key's bytes go; the replay below runs after that.
+      // The grace of an erased key; its bytes go once it is over and ingest is past them (the replay below
+      // runs after that).
       PROFILE_KEYS_SHREDDING_MS: '4000',
+      PROFILE_KEYS_SWEEP_MS: '500',
     });
     auth = await testTokens();
     [collector, ingest, api] = await Promise.all([
@@ -213,6 +225,8 @@ describe('erasing a profile for real (crypto-shredding)', () => {
   });
 
   it('a replay into a new keyspace and a raw read of the log with the keys reveal none of the erased titles', async () => {
+    // The old key is destroyed once its grace is over and ingest committed past every event sealed with it.
+    await eventually(async () => expect(await shreddingRows(victim)).toEqual([]), 60_000, 500);
     const target = `${environment.config.cassandra.keyspace}_replay`;
     const replay = await runCli(['replay', '--keyspace', target], environment.env, 180_000);
     expect(replay.stderr).not.toMatch(/Error/);
@@ -348,5 +362,64 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     const cli = await runCli(['dead-letters', 'redrive', sealedLetter.id], environment.env, 60_000);
     expect(cli.status).not.toBe(0);
     expect(cli.stderr).toMatch(/erased/);
+  });
+
+  it('an ingest down for longer than the grace still gets the events sealed with the old key after the mark; the key goes once ingest is past them', async () => {
+    const lagging = uniqueProfileId('lagging');
+    await postSession(lagging, 'lagging-old-title', now - 50 * 60_000);
+    await eventually(async () => expect(await titlesOf(lagging)).toHaveLength(1), 60_000, 500);
+    const inFlight = syntheticHistory(1, 1, now - 40 * 60_000).map((e) => ({
+      ...e,
+      profileId: lagging,
+      titleId: 'lagging-after-mark-title',
+    }));
+    const values = await sealer.seal(inFlight);
+    await ingest.stop();
+    expect((await erase(lagging, auth.operator, { confirm: lagging })).status).toBe(202);
+    await produce(
+      environment.kafka,
+      environment.config.kafka.eventTopic,
+      inFlight.map((e, i) => ({ key: e.profileId, value: values[i] })),
+    );
+    messagesOnLog += 1 + 2 * inFlight.length;
+    // The grace (PROFILE_KEYS_SHREDDING_MS, 4 s here) ends while ingest is down: the key must stay.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    expect(await shreddingRows(lagging)).toHaveLength(1);
+    ingest = await AppProcess.start('ingest', environment.env);
+    await eventually(async () => expect(await titlesOf(lagging)).toEqual(['lagging-after-mark-title']), 60_000, 500);
+    // Ingest is past every event sealed with it: the key is destroyed.
+    await eventually(async () => expect(await shreddingRows(lagging)).toEqual([]), 60_000, 500);
+  });
+
+  it('two erasures of one profile at once: one shredding row per key, owned by an erasure the ledger names with that key', async () => {
+    const profiles = Array.from({ length: 8 }, () => uniqueProfileId('race'));
+    const created = new Map<string, string>();
+    for (const profileId of profiles) created.set(profileId, (await keys.keys.current(profileId)).keyId);
+    const [first, second] = [
+      standaloneProfileKeys(environment.config, 'e2e-race-1'),
+      standaloneProfileKeys(environment.config, 'e2e-race-2'),
+    ];
+    try {
+      await Promise.all(profiles.flatMap((profileId) => [first.keys.erase(profileId), second.keys.erase(profileId)]));
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+    const ks = environment.config.profileKeys.keyspace;
+    for (const profileId of profiles) {
+      const current = await environment.cassandra.execute(
+        `SELECT key_id FROM ${ks}.profile_keys WHERE profile_id = ?`,
+        [profileId],
+      );
+      expect(current.rowLength).toBe(0);
+      const rows = await shreddingRows(profileId);
+      expect(rows).toEqual([{ keyId: created.get(profileId), erasureId: expect.any(String) }]);
+      const ledger = await environment.cassandra.execute(
+        `SELECT erasure_id, key_id FROM ${ks}.profile_erasures WHERE profile_id = ?`,
+        [profileId],
+        { prepare: true },
+      );
+      const named = ledger.rows.find((r) => String(r.get('erasure_id')) === rows[0].erasureId);
+      expect(named && String(named.get('key_id'))).toBe(created.get(profileId));
+    }
   });
 });

@@ -175,11 +175,14 @@ export const environmentSchema = z.object({
   /** How long a process keeps a profile's key in memory; bounds how long after an erasure a stale key is used. */
   PROFILE_KEYS_CACHE_MS: int(30_000, 0, 10 * 60_000),
   /**
-   * How long an erased key stays "shredding" (docs/adr/0009): never used to seal, opened only by ingest for
-   * events a collector sealed with its cached copy and that lie after the erasure's mark; then its bytes are
-   * gone (Cassandra TTL). Covers PROFILE_KEYS_CACHE_MS, the publish timeout and ingest's lag.
+   * The grace of an erased key (docs/adr/0009): never used to seal, opened only for events a collector sealed
+   * with its cached copy and that lie after the erasure's mark. Covers PROFILE_KEYS_CACHE_MS and the publish
+   * timeout (no longer ingest's lag: the key is destroyed only once ingest committed past it). Judged by
+   * Cassandra alone (a TTL).
    */
   PROFILE_KEYS_SHREDDING_MS: int(24 * 3_600_000, 0, 24 * 3_600_000),
+  /** How often ingest looks for shredding keys to destroy (grace over and ingest past them). */
+  PROFILE_KEYS_SWEEP_MS: int(60_000, 100, 3_600_000),
 
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -264,7 +267,13 @@ export class AppConfig {
     },
     readonly auth: { secret: string; publicKey?: string; jwksUrl?: string; issuer: string; audience: string },
     readonly logLevel: Environment['LOG_LEVEL'],
-    readonly profileKeys: { keyspace: string; masterKey: Buffer; cacheMs: number; shreddingMs: number },
+    readonly profileKeys: {
+      keyspace: string;
+      masterKey: Buffer;
+      cacheMs: number;
+      shreddingMs: number;
+      sweepMs: number;
+    },
   ) {}
 
   /** A copy with some sections changed (a replay's own consumer group, a target keyspace...). */
@@ -392,6 +401,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       masterKey: Buffer.from(e.PROFILE_KEYS_MASTER_KEY, 'base64'),
       cacheMs: e.PROFILE_KEYS_CACHE_MS,
       shreddingMs: Math.max(e.PROFILE_KEYS_SHREDDING_MS, e.PROFILE_KEYS_CACHE_MS),
+      sweepMs: e.PROFILE_KEYS_SWEEP_MS,
     },
   );
 }

@@ -19,6 +19,6 @@ import { CassandraProfileKeyStore, ProfileKeys, ProfileKeyStore } from './profil
     { provide: EventLogOpener, useClass: ProfileKeyOpener },
     ErasureLedger,
   ],
-  exports: [ProfileKeys, EventPayloadSealer, EventLogOpener, ErasureLedger],
+  exports: [ProfileKeys, ProfileKeyStore, EventPayloadSealer, EventLogOpener, ErasureLedger],
 })
 export class ErasureModule {}

@@ -3,14 +3,18 @@ import { loadConfig } from '@vh/config';
 import { encodeViewingEvent, PlaybackEvent } from '@vh/domain';
 import { LogMessage } from '@vh/messaging';
 import { seal, unseal, newDataKey } from './payload-cipher';
-import { ProfileKeyOpener } from './profile-key.opener';
+import { ProfileKeyOpener, UnknownProfileKeyError } from './profile-key.opener';
 import { ProfileKeySealer } from './profile-key.sealer';
 import { ProfileKeys, ProfileKeyStore, ShreddingKey } from './profile-keys';
+import { IngestProgress, ShreddingKeySweeper } from './shredding-key.sweeper';
 import { encodeProfileErasedMark } from './sealed-message';
 
+/** Cassandra's part, in memory: the grace of a shredding key is judged by the store's own clock (its TTL). */
 class InMemoryKeyStore extends ProfileKeyStore {
   readonly keys = new Map<string, { keyId: string; wrapped: Buffer }>();
-  readonly erasures: { profileId: string; keyId: string | null }[] = [];
+  readonly erasures: { profileId: string; erasureId: string; keyId: string | null }[] = [];
+  /** Cassandra's clock: the only one that ends a grace. */
+  storeClock = 0;
   reads = 0;
   async read(profileId: string) {
     this.reads++;
@@ -25,23 +29,66 @@ class InMemoryKeyStore extends ProfileKeyStore {
     this.keys.delete(profileId);
     return true;
   }
-  async recordErasure(profileId: string, _erasureId: string, keyId: string | null) {
-    this.erasures.push({ profileId, keyId });
+  async recordErasure(profileId: string, erasureId: string, keyId: string | null) {
+    const i = this.erasures.findIndex((e) => e.profileId === profileId && e.erasureId === erasureId);
+    if (i >= 0) this.erasures.splice(i, 1);
+    this.erasures.push({ profileId, erasureId, keyId });
   }
-  /** Keys in their grace after an erasure, by profile and key id (Cassandra's TTL is ProfileKeys' clock here). */
-  readonly shredding = new Map<string, ShreddingKey>();
-  async putShredding(profileId: string, key: ShreddingKey) {
-    this.shredding.set(`${profileId}/${key.keyId}`, { ...key });
+  async ledgerNames(profileId: string, keyId: string) {
+    return this.erasures.some((e) => e.profileId === profileId && e.keyId === keyId);
+  }
+  /** Keys after an erasure, by profile and key id, with the store-clock instant their grace ends. */
+  readonly shredding = new Map<string, Omit<ShreddingKey, 'inGrace'> & { graceUntil: number }>();
+  async putShredding(profileId: string, key: { keyId: string; wrapped: Buffer; erasureId: string }, graceMs: number) {
+    const id = `${profileId}/${key.keyId}`;
+    const existing = this.shredding.get(id);
+    if (existing) {
+      existing.graceUntil = this.storeClock + graceMs;
+      return existing.erasureId;
+    }
+    this.shredding.set(id, { ...key, markOffset: null, fence: null, graceUntil: this.storeClock + graceMs });
+    return key.erasureId;
   }
   async listShredding(profileId: string) {
-    return [...this.shredding.entries()].filter(([id]) => id.startsWith(`${profileId}/`)).map(([, k]) => ({ ...k }));
+    return [...this.shredding.entries()].filter(([id]) => id.startsWith(`${profileId}/`)).map(([, k]) => this.view(k));
   }
-  async recordMark(profileId: string, keyId: string, markOffset: string) {
+  async *allShredding() {
+    for (const [id, k] of this.shredding) yield { profileId: id.split('/')[0], ...this.view(k) };
+  }
+  async relabel(profileId: string, keyId: string, from: string, to: string) {
     const key = this.shredding.get(`${profileId}/${keyId}`);
-    if (key) key.markOffset = markOffset;
+    if (key?.erasureId !== from || key.markOffset !== null) return false;
+    key.erasureId = to;
+    return true;
+  }
+  async recordMark(profileId: string, keyId: string, erasureId: string, markOffset: string) {
+    const key = this.shredding.get(`${profileId}/${keyId}`);
+    if (key?.erasureId === erasureId && key.markOffset === null) key.markOffset = markOffset;
+  }
+  async recordFence(profileId: string, keyId: string, erasureId: string, fence: { partition: number; offset: string }) {
+    const key = this.shredding.get(`${profileId}/${keyId}`);
+    if (key?.erasureId === erasureId) key.fence = fence;
   }
   async destroyShredding(profileId: string, keyId: string) {
     this.shredding.delete(`${profileId}/${keyId}`);
+  }
+  private view({ graceUntil, ...k }: Omit<ShreddingKey, 'inGrace'> & { graceUntil: number }): ShreddingKey {
+    return { ...k, inGrace: this.storeClock < graceUntil };
+  }
+}
+
+/** Kafka's part: every profile on partition 0 unless told otherwise; ends and committed offsets as set. */
+class FakeIngestProgress extends IngestProgress {
+  private readonly byPartition = new Map<number, { end: string; committed: string | null }>();
+  set(partition: number, position: { end: string; committed: string | null }) {
+    this.byPartition.set(partition, position);
+    return this;
+  }
+  async partitionOf() {
+    return 0;
+  }
+  async positions() {
+    return new Map(this.byPartition);
   }
 }
 
@@ -114,7 +161,7 @@ describe('sealing and opening events with profile keys', () => {
   it('an erased key makes every copy unreadable: skipped as erased, not invalid', async () => {
     const sealed = await sealer.seal([play('p1', 'a'), play('p1', 'b')]);
     await keys.erase('p1');
-    expect(store.erasures).toEqual([{ profileId: 'p1', keyId: expect.any(String) }]);
+    expect(store.erasures).toEqual([{ profileId: 'p1', erasureId: expect.any(String), keyId: expect.any(String) }]);
     // A fresh process, as a replay: nothing cached.
     const replayOpener = new ProfileKeyOpener(new ProfileKeys(store, config));
     expect(await replayOpener.open(asMessages(sealed))).toEqual([
@@ -170,8 +217,12 @@ describe('sealing and opening events with profile keys', () => {
     // before the mark alone (no mark in the batch) opens none of them.
     expect((await ingest().open([log[2]]))[0]).toEqual({ kind: 'event', event: stale, staleKey: true });
     expect(await ingest().open([log[0]])).toEqual([{ kind: 'erased', profileId: 'p1' }]);
-    // Once the grace is over, the key's bytes are gone for good: nothing opens with it any more.
-    clock += config.profileKeys.shreddingMs + 1;
+    // Once the grace is over and ingest committed past the fence, the sweeper destroys the key's bytes for good:
+    // nothing opens with it any more, and the ledger says why.
+    store.storeClock += config.profileKeys.shreddingMs + 1;
+    const progress = new FakeIngestProgress();
+    progress.set(0, { end: '14', committed: '14' });
+    expect(await new ShreddingKeySweeper(store, progress, config).sweep()).toMatchObject({ destroyed: 1 });
     expect(await ingest().open([log[2]])).toEqual([{ kind: 'erased', profileId: 'p1' }]);
     expect(store.shredding.size).toBe(0);
   });
@@ -198,6 +249,62 @@ describe('sealing and opening events with profile keys', () => {
     ]);
     // The mark's position was recorded on K1 for the batches after it.
     expect((await ingest().open([log[2]]))[0]).toEqual({ kind: 'event', event: stale, staleKey: true });
+  });
+
+  it('a shredding key past its grace still opens events after the mark while ingest has not reached them (a lagging ingest loses none)', async () => {
+    await sealer.seal([play('p1', 'old')]);
+    const erasureId = randomUUID();
+    await new ProfileKeys(store, config, () => clock).erase('p1', erasureId, clock);
+    const stale = play('p1', 'after-the-mark');
+    const [late] = await sealer.seal([stale]);
+    const mark = encodeProfileErasedMark({ profileId: 'p1', erasureId, acceptedAt: 5 });
+    const log = asMessages([mark, late]).map((m, i) => ({ ...m, offset: String(10 + i) }));
+    // Ingest was down for longer than the grace: it meets the mark and the event only now.
+    clock += config.profileKeys.shreddingMs + 1;
+    store.storeClock += config.profileKeys.shreddingMs + 1;
+    await new ShreddingKeySweeper(
+      store,
+      new FakeIngestProgress().set(0, { end: '12', committed: '10' }),
+      config,
+    ).sweep();
+    expect(await new ProfileKeyOpener(new ProfileKeys(store, config, () => clock)).open(log)).toEqual([
+      { kind: 'profile-erased', profileId: 'p1', erasureId },
+      { kind: 'event', event: stale, staleKey: true },
+    ]);
+  });
+
+  it("the grace is judged by the store, never by the reader's clock: an ingest whose clock runs a day ahead opens events after the mark", async () => {
+    await sealer.seal([play('p1', 'old')]);
+    const erasureId = randomUUID();
+    await new ProfileKeys(store, config, () => 0).erase('p1', erasureId, 0);
+    const stale = play('p1', 'after-the-mark');
+    const [late] = await sealer.seal([stale]);
+    const mark = encodeProfileErasedMark({ profileId: 'p1', erasureId, acceptedAt: 5 });
+    const log = asMessages([mark, late]).map((m, i) => ({ ...m, offset: String(10 + i) }));
+    const skewed = () => config.profileKeys.shreddingMs + 60_000;
+    expect(await new ProfileKeyOpener(new ProfileKeys(store, config, skewed)).open(log)).toEqual([
+      { kind: 'profile-erased', profileId: 'p1', erasureId },
+      { kind: 'event', event: stale, staleKey: true },
+    ]);
+  });
+
+  it('a key no store and no ledger knows (keys keyspace restored empty, a wrong PROFILE_KEYS_KEYSPACE) is not erased: opening fails, to be retried', async () => {
+    const [value] = await sealer.seal([play('p1', 'a')]);
+    store.keys.clear(); // the keys keyspace, restored empty
+    const fresh = new ProfileKeyOpener(new ProfileKeys(store, config));
+    await expect(fresh.open(asMessages([value]))).rejects.toThrow(UnknownProfileKeyError);
+    await expect(fresh.open(asMessages([value]))).rejects.toThrow(
+      /neither current, shredding nor named by the erasure ledger/,
+    );
+  });
+
+  it('a key the erasure ledger names is erased even once its shredding row is gone', async () => {
+    const [value] = await sealer.seal([play('p1', 'a')]);
+    await keys.erase('p1');
+    store.shredding.clear(); // destroyed
+    expect(await new ProfileKeyOpener(new ProfileKeys(store, config)).open(asMessages([value]))).toEqual([
+      { kind: 'erased', profileId: 'p1' },
+    ]);
   });
 
   it('a new seal after the erasure never uses the shredding key', async () => {
@@ -235,5 +342,61 @@ describe('sealing and opening events with profile keys', () => {
     await expect(new ProfileKeyOpener(new ProfileKeys(store, config)).open(asMessages([value]))).rejects.toThrow(
       'no host',
     );
+  });
+});
+
+describe('destroying shredding keys (ShreddingKeySweeper)', () => {
+  let store: InMemoryKeyStore;
+  let keys: ProfileKeys;
+  let progress: FakeIngestProgress;
+  let sweeper: ShreddingKeySweeper;
+  beforeEach(() => {
+    store = new InMemoryKeyStore();
+    keys = new ProfileKeys(store, config);
+    progress = new FakeIngestProgress().set(0, { end: '100', committed: '100' });
+    sweeper = new ShreddingKeySweeper(store, progress, config);
+  });
+  const graceOver = () => (store.storeClock += config.profileKeys.shreddingMs + 1);
+
+  it('keeps a key in its grace, whatever ingest did', async () => {
+    await keys.current('p1');
+    await keys.erase('p1');
+    expect(await sweeper.sweep()).toEqual({ destroyed: 0, inGrace: 1, waitingForIngest: 0 });
+    expect(store.shredding.size).toBe(1);
+  });
+
+  it('after the grace, fences the key at the end of its partition and destroys it only once ingest committed past it', async () => {
+    const { keyId } = await keys.current('p1');
+    await keys.erase('p1');
+    graceOver();
+    progress.set(0, { end: '120', committed: '90' });
+    expect(await sweeper.sweep()).toEqual({ destroyed: 0, inGrace: 0, waitingForIngest: 1 });
+    expect(store.shredding.get(`p1/${keyId}`)?.fence).toEqual({ partition: 0, offset: '120' });
+    // More was published since (not sealed with the key: its grace is over); the fence stays where it was.
+    progress.set(0, { end: '150', committed: '119' });
+    expect(await sweeper.sweep()).toMatchObject({ destroyed: 0, waitingForIngest: 1 });
+    progress.set(0, { end: '150', committed: '120' });
+    expect(await sweeper.sweep()).toMatchObject({ destroyed: 1, waitingForIngest: 0 });
+    expect(store.shredding.size).toBe(0);
+  });
+
+  it('an ingest that never committed on the partition keeps the key', async () => {
+    await keys.current('p1');
+    await keys.erase('p1');
+    graceOver();
+    progress.set(0, { end: '5', committed: null });
+    expect(await sweeper.sweep()).toMatchObject({ destroyed: 0, waitingForIngest: 1 });
+  });
+
+  it('a key still current (an erasure stopped between shredding and deleting it) is never destroyed', async () => {
+    const { keyId } = await keys.current('p1');
+    store.deleteIf = async () => {
+      throw new Error('timeout');
+    };
+    await expect(keys.erase('p1')).rejects.toThrow('timeout');
+    graceOver();
+    expect(await sweeper.sweep()).toMatchObject({ destroyed: 0 });
+    expect(store.shredding.has(`p1/${keyId}`)).toBe(true);
+    expect((await keys.existing('p1'))?.keyId).toBe(keyId);
   });
 });

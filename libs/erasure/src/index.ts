@@ -7,3 +7,4 @@ export * from './profile-key.sealer';
 export * from './profile-key.opener';
 export * from './erasure.module';
 export * from './standalone-profile-keys';
+export * from './shredding-key.sweeper';

@@ -5,9 +5,28 @@ import { ProfileKeys } from './profile-keys';
 import { ClassifiedMessage, classifyMessage, sealContext } from './sealed-message';
 
 /**
- * Opens sealed events with their profile's key. A key that is gone means the profile was erased: the
- * event is skipped as erased, never dead-lettered as bad input and never a stall (docs/adr/0009). Reading
- * the keys may fail (Cassandra down): that throws, and the batch is retried (invariant 2).
+ * A sealed event whose key is neither current, shredding nor named by the erasure ledger: not an erased one (a
+ * keys keyspace restored empty, a wrong PROFILE_KEYS_KEYSPACE would otherwise skip every event, invariant 2).
+ * Like a failure to read the keys: the batch waits and is retried, never dead-lettered, never counted erased.
+ */
+export class UnknownProfileKeyError extends Error {
+  constructor(
+    readonly profileId: string,
+    readonly keyId: string,
+  ) {
+    super(
+      `key ${keyId} of profile ${profileId} is neither current, shredding nor named by the erasure ledger ` +
+        `(keys keyspace restored or PROFILE_KEYS_KEYSPACE wrong?): waiting for it`,
+    );
+    this.name = 'UnknownProfileKeyError';
+  }
+}
+
+/**
+ * Opens sealed events with their profile's key. A key an erasure destroyed (the ledger or a shredding row names
+ * it) means the profile was erased: the event is skipped as erased, never dead-lettered as bad input and never
+ * a stall (docs/adr/0009). Reading the keys may fail (Cassandra down), or find a key nobody knows
+ * (UnknownProfileKeyError): that throws, and the batch is retried (invariant 2).
  * An erased key still shredding opens only a message that lies after its erasure's mark in the partition
  * (a collector sealed it with its cached copy): by offset, the log's order, never by a clock (invariant 6).
  */
@@ -51,7 +70,10 @@ export class ProfileKeyOpener extends EventLogOpener {
     const current = await this.keys.byId(profileId, keyId);
     if (current) return { key: current, after: null };
     const shredding = await this.keys.shredding(profileId, keyId);
-    if (!shredding) return null;
+    if (!shredding) {
+      if (await this.keys.erasedByLedger(profileId, keyId)) return null;
+      throw new UnknownProfileKeyError(profileId, keyId);
+    }
     const after = shredding.markOffset ?? marks.get(shredding.erasureId) ?? null;
     // Mark not met yet: every message sealed with the key so far lies before it.
     return after === null ? null : { key: shredding.key, after };

@@ -28,8 +28,10 @@ export async function migrateProfileKeys(
      ) WITH gc_grace_seconds = ${PROFILE_KEY_GC_GRACE_SECONDS}
        AND comment = 'The data key of each profile, wrapped by the master key; deleted by an erasure.'`,
   );
-  // Erased keys in their grace (docs/adr/0009): every row is written with a TTL up to `until`, so Cassandra
-  // drops the key's bytes by itself; mark_offset is where the erasure's mark lies in the profile's partition.
+  // Erased keys until ShreddingKeySweeper destroys them (docs/adr/0009): shred_at alone is written with a TTL
+  // (PROFILE_KEYS_SHREDDING_MS), so Cassandra's clock alone ends the grace; mark_offset is where the erasure's
+  // mark lies in the profile's partition; the fence is the partition's end after the grace: the key goes once
+  // the ingest group committed past it.
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${ks}.shredding_profile_keys (
        profile_id text,
@@ -38,10 +40,15 @@ export async function migrateProfileKeys(
        erasure_id uuid,
        shred_at timestamp,
        mark_offset text,
+       fence_partition int,
+       fence_offset text,
        PRIMARY KEY ((profile_id), key_id)
      ) WITH gc_grace_seconds = ${PROFILE_KEY_GC_GRACE_SECONDS}
-       AND comment = 'Erased keys until PROFILE_KEYS_SHREDDING_MS is over: opened only for events after the mark.'`,
+       AND comment = 'Erased keys until ingest is past them: opened only for events after the mark.'`,
   );
+  for (const column of ['fence_partition int', 'fence_offset text']) {
+    await client.execute(`ALTER TABLE ${ks}.shredding_profile_keys ADD IF NOT EXISTS ${column}`);
+  }
   // The erasure ledger: which key each erasure destroyed. Holds no viewing data.
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${ks}.profile_erasures (

@@ -11,16 +11,20 @@ export interface ProfileKey {
 }
 
 /**
- * An erased key in its grace (docs/adr/0009): `until` (service clock, erasure + PROFILE_KEYS_SHREDDING_MS) is
- * when its bytes go; `markOffset` is where the erasure's mark lies in the profile's partition, once ingest met
- * it. Only events after the mark open with it.
+ * An erased key kept after its erasure (docs/adr/0009) until ShreddingKeySweeper destroys it. `inGrace`: within
+ * PROFILE_KEYS_SHREDDING_MS, as the store alone judges it (Cassandra: a cell written USING TTL, written and
+ * expired by Cassandra's clock; no service compares its clock with another's, invariant 6). `markOffset` is
+ * where the erasure's mark lies in the profile's partition, once ingest met it: only events after the mark open
+ * with it. `fence`: the end of the profile's partition read after the grace was over; the key is destroyed once
+ * the ingest group has committed past it.
  */
 export interface ShreddingKey {
   keyId: string;
   wrapped: Buffer;
   erasureId: string;
-  until: number;
+  inGrace: boolean;
   markOffset: string | null;
+  fence: { partition: number; offset: string } | null;
 }
 
 /** Where the wrapped keys live; Cassandra in production, a map in unit tests. */
@@ -36,12 +40,36 @@ export abstract class ProfileKeyStore {
   /** Deletes the key if it is still this one; false if another took its place meanwhile. */
   abstract deleteIf(profileId: string, keyId: string): Promise<boolean>;
   abstract recordErasure(profileId: string, erasureId: string, keyId: string | null, at: number): Promise<void>;
-  /** Keeps an erased key for its grace; the store drops it by itself at `until` (Cassandra: a TTL). */
-  abstract putShredding(profileId: string, key: ShreddingKey): Promise<void>;
+  /** Whether the erasure ledger names this key of the profile as erased. */
+  abstract ledgerNames(profileId: string, keyId: string): Promise<boolean>;
+  /**
+   * Keeps an erased key, in its grace for `graceMs` from now (the store's clock). Conditional: a key already
+   * shredding (another erasure moved it first) keeps its row, and only its grace restarts. Returns the erasure
+   * that owns the row.
+   */
+  abstract putShredding(
+    profileId: string,
+    key: { keyId: string; wrapped: Buffer; erasureId: string },
+    graceMs: number,
+  ): Promise<string>;
   abstract listShredding(profileId: string): Promise<ShreddingKey[]>;
-  abstract recordMark(profileId: string, keyId: string, markOffset: string, until: number): Promise<void>;
+  /** Every shredding key of every profile (the sweeper's walk). */
+  abstract allShredding(): AsyncIterable<ShreddingKey & { profileId: string }>;
+  /** Gives an unmarked shredding key of erasure `from` to erasure `to`; false if it is not `from`'s or has a mark. */
+  abstract relabel(profileId: string, keyId: string, from: string, to: string): Promise<boolean>;
+  /** Notes where erasure's mark lies, if the key is still that erasure's and has none yet. */
+  abstract recordMark(profileId: string, keyId: string, erasureId: string, markOffset: string): Promise<void>;
+  /** Notes the key's fence, if the row still exists (never brings a destroyed row back). */
+  abstract recordFence(
+    profileId: string,
+    keyId: string,
+    erasureId: string,
+    fence: { partition: number; offset: string },
+  ): Promise<void>;
   abstract destroyShredding(profileId: string, keyId: string): Promise<void>;
 }
+
+const SHREDDING_COLUMNS = 'key_id, wrapped_key, erasure_id, shred_at, mark_offset, fence_partition, fence_offset';
 
 @Injectable()
 export class CassandraProfileKeyStore extends ProfileKeyStore {
@@ -58,7 +86,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const result = await this.client.execute(
       `SELECT key_id, wrapped_key FROM ${this.ks}.profile_keys WHERE profile_id = ?`,
       [profileId],
-      { prepare: true, consistency: consistency(this.config.cassandra.readConsistency) },
+      this.reading(),
     );
     const row = result.first();
     return row ? { keyId: String(row.get('key_id')), wrapped: row.get('wrapped_key') as Buffer } : null;
@@ -92,36 +120,91 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     );
   }
 
-  async putShredding(profileId: string, key: ShreddingKey): Promise<void> {
-    await this.client.execute(
-      `INSERT INTO ${this.ks}.shredding_profile_keys (profile_id, key_id, wrapped_key, erasure_id, shred_at, mark_offset) ` +
-        `VALUES (?, ?, ?, ?, ?, ?) USING TTL ?`,
-      [profileId, key.keyId, key.wrapped, key.erasureId, new Date(key.until), key.markOffset, ttlSeconds(key.until)],
-      { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) },
+  async ledgerNames(profileId: string, keyId: string): Promise<boolean> {
+    const result = await this.client.execute(
+      `SELECT key_id FROM ${this.ks}.profile_erasures WHERE profile_id = ?`,
+      [profileId],
+      this.reading(),
     );
+    return result.rows.some((row) => row.get('key_id') !== null && String(row.get('key_id')) === keyId);
+  }
+
+  async putShredding(
+    profileId: string,
+    key: { keyId: string; wrapped: Buffer; erasureId: string },
+    graceMs: number,
+  ): Promise<string> {
+    // The grace is a cell Cassandra expires by itself (TTL): the clock that writes it is the one that judges it.
+    // shred_at's value (this process's estimate of the end) is for operators only; nothing compares it.
+    const grace = this.graceStatement(profileId, key.keyId, graceMs);
+    const result = await this.client.batch(
+      [
+        {
+          query: `INSERT INTO ${this.ks}.shredding_profile_keys (profile_id, key_id, wrapped_key, erasure_id) VALUES (?, ?, ?, ?) IF NOT EXISTS`,
+          params: [profileId, key.keyId, key.wrapped, key.erasureId],
+        },
+        grace,
+      ],
+      this.conditional(),
+    );
+    const row = result.first();
+    if (row.get('[applied]') === true) return key.erasureId;
+    const owner = String(row.get('erasure_id'));
+    // The key was current when this erasure read it: its grace counts from now (collectors may have cached it).
+    await this.client.execute(`${grace.query} IF erasure_id = ?`, [...grace.params, owner], this.conditional());
+    return owner;
   }
 
   async listShredding(profileId: string): Promise<ShreddingKey[]> {
     const result = await this.client.execute(
-      `SELECT key_id, wrapped_key, erasure_id, shred_at, mark_offset FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ?`,
+      `SELECT ${SHREDDING_COLUMNS} FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ?`,
       [profileId],
-      { prepare: true, consistency: consistency(this.config.cassandra.readConsistency) },
+      this.reading(),
     );
-    return result.rows.map((row) => ({
-      keyId: String(row.get('key_id')),
-      wrapped: row.get('wrapped_key') as Buffer,
-      erasureId: String(row.get('erasure_id')),
-      until: (row.get('shred_at') as Date).getTime(),
-      markOffset: row.get('mark_offset') === null ? null : String(row.get('mark_offset')),
-    }));
+    return result.rows.map((row) => shreddingKey(row));
   }
 
-  async recordMark(profileId: string, keyId: string, markOffset: string, until: number): Promise<void> {
-    // The same TTL as the row: the offset never outlives the key. A conditional update so an expired row is
-    // not brought back as a row holding an offset only.
+  async *allShredding(): AsyncIterable<ShreddingKey & { profileId: string }> {
+    let pageState: string | undefined;
+    do {
+      const result = await this.client.execute(
+        `SELECT profile_id, ${SHREDDING_COLUMNS} FROM ${this.ks}.shredding_profile_keys`,
+        [],
+        { ...this.reading(), fetchSize: 500, pageState },
+      );
+      for (const row of result.rows) yield { profileId: String(row.get('profile_id')), ...shreddingKey(row) };
+      pageState = result.pageState ?? undefined;
+    } while (pageState);
+  }
+
+  async relabel(profileId: string, keyId: string, from: string, to: string): Promise<boolean> {
+    const result = await this.client.execute(
+      `UPDATE ${this.ks}.shredding_profile_keys SET erasure_id = ? WHERE profile_id = ? AND key_id = ? IF erasure_id = ? AND mark_offset = null`,
+      [to, profileId, keyId, from],
+      this.conditional(),
+    );
+    return result.first().get('[applied]') === true;
+  }
+
+  async recordMark(profileId: string, keyId: string, erasureId: string, markOffset: string): Promise<void> {
+    // Conditional: a destroyed row is not brought back as a row holding an offset only, and a key a retried
+    // erasure relabelled meanwhile waits for that erasure's mark.
     await this.client.execute(
-      `UPDATE ${this.ks}.shredding_profile_keys USING TTL ? SET mark_offset = ? WHERE profile_id = ? AND key_id = ? IF EXISTS`,
-      [ttlSeconds(until), markOffset, profileId, keyId],
+      `UPDATE ${this.ks}.shredding_profile_keys SET mark_offset = ? WHERE profile_id = ? AND key_id = ? IF erasure_id = ? AND mark_offset = null`,
+      [markOffset, profileId, keyId, erasureId],
+      this.conditional(),
+    );
+  }
+
+  async recordFence(
+    profileId: string,
+    keyId: string,
+    erasureId: string,
+    fence: { partition: number; offset: string },
+  ): Promise<void> {
+    await this.client.execute(
+      `UPDATE ${this.ks}.shredding_profile_keys SET fence_partition = ?, fence_offset = ? WHERE profile_id = ? AND key_id = ? IF erasure_id = ?`,
+      [fence.partition, fence.offset, profileId, keyId, erasureId],
       this.conditional(),
     );
   }
@@ -134,6 +217,17 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     );
   }
 
+  private graceStatement(profileId: string, keyId: string, graceMs: number) {
+    return {
+      query: `UPDATE ${this.ks}.shredding_profile_keys USING TTL ? SET shred_at = ? WHERE profile_id = ? AND key_id = ?`,
+      params: [Math.max(1, Math.ceil(graceMs / 1000)), new Date(Date.now() + graceMs), profileId, keyId] as unknown[],
+    };
+  }
+
+  private reading() {
+    return { prepare: true, consistency: consistency(this.config.cassandra.readConsistency) };
+  }
+
   private conditional() {
     return {
       prepare: true,
@@ -143,15 +237,24 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 }
 
-function ttlSeconds(until: number): number {
-  return Math.max(1, Math.ceil((until - Date.now()) / 1000));
+function shreddingKey(row: types.Row): ShreddingKey {
+  const fenceOffset = row.get('fence_offset') as string | null;
+  return {
+    keyId: String(row.get('key_id')),
+    wrapped: row.get('wrapped_key') as Buffer,
+    erasureId: String(row.get('erasure_id')),
+    inGrace: row.get('shred_at') !== null,
+    markOffset: row.get('mark_offset') === null ? null : String(row.get('mark_offset')),
+    fence: fenceOffset === null ? null : { partition: Number(row.get('fence_partition')), offset: fenceOffset },
+  };
 }
 
 /**
  * Each profile's data key (crypto-shredding, docs/adr/0009): created on the profile's first sealed event,
- * wrapped by the master key at rest. An erasure moves it to "shredding" for PROFILE_KEYS_SHREDDING_MS: never
- * used to seal again, opened only for events after the erasure's mark (a collector's cached copy); then its
- * bytes are gone and every copy of the profile's events sealed with it (the log, a backup) is unreadable.
+ * wrapped by the master key at rest. An erasure moves it to "shredding": never used to seal again, opened only
+ * for events after the erasure's mark (a collector's cached copy); once PROFILE_KEYS_SHREDDING_MS is over and
+ * ingest has committed past every event that could carry it, ShreddingKeySweeper destroys it, and every copy
+ * of the profile's events sealed with it (the log, a backup) is unreadable.
  * Kept in memory for PROFILE_KEYS_CACHE_MS at most.
  */
 @Injectable()
@@ -196,8 +299,9 @@ export class ProfileKeys {
   }
 
   /**
-   * An erased key in its grace, if this is one, and where its erasure's mark lies (null: not met yet).
-   * Past its `until` it is destroyed here too (the store's TTL does it anyway): lazily, never opened.
+   * An erased key not yet destroyed, if this is one, and where its erasure's mark lies (null: not met yet).
+   * Its grace does not matter here: a lagging ingest opens events after the mark with it until the sweeper
+   * destroys it, which waits for ingest (ShreddingKeySweeper). No clock is read (invariant 6).
    */
   async shredding(
     profileId: string,
@@ -205,53 +309,58 @@ export class ProfileKeys {
   ): Promise<{ key: Buffer; erasureId: string; markOffset: string | null } | null> {
     const found = (await this.store.listShredding(profileId)).find((k) => k.keyId === keyId);
     if (!found) return null;
-    if (found.until <= this.now()) {
-      await this.store.destroyShredding(profileId, keyId);
-      return null;
-    }
     return { key: this.unwrap(profileId, found).key, erasureId: found.erasureId, markOffset: found.markOffset };
+  }
+
+  /** Whether an erasure destroyed this key: the ledger names it (its shredding row may be gone already). */
+  erasedByLedger(profileId: string, keyId: string): Promise<boolean> {
+    return this.store.ledgerNames(profileId, keyId);
   }
 
   /** Notes where an erasure's mark lies in the profile's partition: events after it open with the old key. */
   async markMet(profileId: string, erasureId: string, offset: string): Promise<void> {
     for (const k of await this.store.listShredding(profileId)) {
-      if (k.erasureId === erasureId && k.markOffset === null && k.until > this.now()) {
-        await this.store.recordMark(profileId, k.keyId, offset, k.until);
+      if (k.erasureId === erasureId && k.markOffset === null) {
+        await this.store.recordMark(profileId, k.keyId, erasureId, offset);
       }
     }
   }
 
   /**
    * Moves the profile's key to shredding (see the class comment) and notes the erasure. Idempotent: erasing a
-   * profile without a key notes it only.
+   * profile without a key notes it only. Safe to run twice at once (a retry after a timeout, two callers): every
+   * change of a key's row is conditional (Paxos), so the first erasure that moved a key keeps it.
    */
   async erase(profileId: string, erasureId = randomUUID(), at = this.now()): Promise<{ erasedKeyId: string | null }> {
     this.forget(profileId);
     // A retried erasure (its first mark may never have been published): keys an earlier erasure shredded whose
     // mark ingest has not met take this erasure's id, so this mark bounds them too. Whatever lies before this
     // mark in the log is before this erasure, so nothing that should open is dropped by the later boundary.
+    // Conditional: a mark met meanwhile, or another retry that relabelled first, wins.
     for (const k of await this.store.listShredding(profileId)) {
-      if (k.markOffset === null && k.erasureId !== erasureId && k.until > this.now()) {
-        await this.store.putShredding(profileId, { ...k, erasureId });
+      if (k.markOffset === null && k.erasureId !== erasureId && k.inGrace) {
+        await this.store.relabel(profileId, k.keyId, k.erasureId, erasureId);
       }
     }
+    let named: string | null = null;
     for (;;) {
       const stored = await this.store.read(profileId);
       if (!stored) {
-        await this.store.recordErasure(profileId, erasureId, null, at);
-        return { erasedKeyId: null };
+        // A key this call named stays named: another erasure deleted it first, but this one shredded it too.
+        await this.store.recordErasure(profileId, erasureId, named, at);
+        return { erasedKeyId: named };
       }
       // A key created between the read and the delete (a new session) is shredded on the next turn. Shredding
-      // first: a crash between the two leaves the key current (the caller retries), never lost early.
-      await this.store.putShredding(profileId, {
-        keyId: stored.keyId,
-        wrapped: stored.wrapped,
-        erasureId,
-        until: at + this.shreddingMs,
-        markOffset: null,
-      });
+      // first: a crash between the two leaves the key current (the caller retries), never lost early. The
+      // ledger names the key before it is deleted: a key gone from profile_keys is always named (ADR 9).
+      await this.store.putShredding(
+        profileId,
+        { keyId: stored.keyId, wrapped: stored.wrapped, erasureId },
+        this.shreddingMs,
+      );
+      named = stored.keyId;
+      await this.store.recordErasure(profileId, erasureId, named, at);
       if (await this.store.deleteIf(profileId, stored.keyId)) {
-        await this.store.recordErasure(profileId, erasureId, stored.keyId, at);
         this.forget(profileId);
         return { erasedKeyId: stored.keyId };
       }

@@ -7,7 +7,7 @@ import {
   EventLogStallsModule,
   ViewingEventPublisher,
 } from '@vh/messaging';
-import { ErasureModule } from '@vh/erasure';
+import { ErasureModule, IngestProgress, KafkaIngestProgress, ShreddingKeySweeper } from '@vh/erasure';
 import { LiveHistoryRepository, LiveHistoryWriter, StorageModule, StoredHistoryEraser } from '@vh/storage';
 import { LiveHistoryIngestor, ProfileHistoryEraser, StaleKeyRepublisher } from './live-history.ingestor';
 
@@ -24,6 +24,9 @@ import { LiveHistoryIngestor, ProfileHistoryEraser, StaleKeyRepublisher } from '
     { provide: EventLogBatchHandler, useExisting: LiveHistoryIngestor },
     { provide: DeadLetterSink, useClass: DeadLetterPublisher },
     EventLogConsumer,
+    // Ingest destroys shredding keys: only it knows when it is past every event sealed with one (ADR 9).
+    { provide: IngestProgress, useClass: KafkaIngestProgress },
+    ShreddingKeySweeper,
   ],
   exports: [EventLogConsumer],
 })

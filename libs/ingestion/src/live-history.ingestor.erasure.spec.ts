@@ -11,6 +11,8 @@ import {
   OpenedMessage,
   openPlaintext,
 } from '@vh/messaging';
+import { UnknownProfileKeyError } from '@vh/erasure';
+import { metrics } from '@vh/metrics';
 import { AppendOptions, FailedWrite, LiveHistoryWriter } from '@vh/storage';
 import { LiveHistoryIngestor, ProfileHistoryEraser, StaleKeyRepublisher } from './live-history.ingestor';
 
@@ -49,6 +51,7 @@ class ScriptedOpener extends EventLogOpener {
   forgotten = 0;
   async open(messages: readonly LogMessage[]): Promise<OpenedMessage[]> {
     if (this.down) throw new Error('keys keyspace unreachable');
+    if (messages.some((m) => m.value?.toString() === 'UNKNOWN')) throw new UnknownProfileKeyError('profile-1', 'k9');
     return messages.map((m) => {
       const text = m.value?.toString();
       if (text?.startsWith('STALE:')) {
@@ -151,6 +154,15 @@ describe('LiveHistoryIngestor and erasures', () => {
     const outcome = await ingestor.handleBatch(batchOf(['MARK', encodeViewingEvent(after)]), control);
     expect(outcome).toEqual({ status: 'done' });
     expect(journal).toEqual(['erase profile-1', `write ${after.eventId}`]);
+  });
+
+  it('a key nobody knows (keys keyspace restored empty) pauses the batch, counted and said why: never erased, never dead-lettered', async () => {
+    const waits = (await metrics.unknownProfileKeys.get()).values[0]?.value ?? 0;
+    const outcome = await ingestor.handleBatch(batchOf([encodeViewingEvent(before), 'UNKNOWN']), control);
+    expect(outcome).toMatchObject({ status: 'retry-later', reason: expect.stringContaining('erasure ledger') });
+    expect((await metrics.unknownProfileKeys.get()).values[0]?.value).toBe(waits + 1);
+    expect(letters.letters).toEqual([]);
+    expect(journal).toEqual([]);
   });
 
   it('forgets cached keys when the group rebalances', () => {

@@ -1,6 +1,7 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { KafkaMessage } from 'kafkajs';
 import { AppConfig } from '@vh/config';
+import { UnknownProfileKeyError } from '@vh/erasure';
 import { ViewingEvent } from '@vh/domain';
 import {
   BatchControl,
@@ -98,6 +99,8 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     try {
       opened = await this.opener.open(batch.messages);
     } catch (error) {
+      // Not erased, not bad input: a key nobody knows (the keys keyspace restored?) waits like an outage.
+      if (error instanceof UnknownProfileKeyError) metrics.unknownProfileKeys.inc();
       return { status: 'retry-later', reason: `profile keys unavailable: ${(error as Error).message}` };
     }
     // An erasure's mark splits the batch: what came before it is written, then erased, then what follows.

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, Partitioners } from 'kafkajs';
+import { Kafka, PartitionMetadata, Partitioners } from 'kafkajs';
 import { AppConfig } from '@vh/config';
 import { ViewingEvent } from '@vh/domain';
 import { EventLogOpener, OpenedMessage, PlaintextEventLogOpener } from './event-log-envelope';
@@ -38,6 +38,11 @@ export function collectProfileMessages(
   }
 }
 
+/** The partition a profile's messages go to: murmur2 of the profile id, as every publisher keys them. */
+export function profilePartition(topic: string, partitionMetadata: PartitionMetadata[], profileId: string): number {
+  return Partitioners.DefaultPartitioner()({ topic, partitionMetadata, message: { key: profileId, value: null } });
+}
+
 /**
  * Every event of one profile in the event log: the publishers key messages by profile with murmur2 (as
  * Java clients), so they all sit in one partition, read here from its earliest offset to the end it had
@@ -57,11 +62,7 @@ export async function readProfileEvents(
   await admin.connect();
   try {
     const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions;
-    const partition = Partitioners.DefaultPartitioner()({
-      topic,
-      partitionMetadata: partitions,
-      message: { key: profileId, value: null },
-    });
+    const partition = profilePartition(topic, partitions, profileId);
     const offsets = (await admin.fetchTopicOffsets(topic)).find((p) => p.partition === partition)!;
     const result: ProfileEventLog = {
       topic,

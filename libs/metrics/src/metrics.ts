@@ -26,6 +26,31 @@ export const metrics = {
         help: 'Events on the log sealed with an erased profile key: skipped, unreadable for good',
       }),
   ),
+  unknownProfileKeys: once(
+    'viewing_history_unknown_profile_keys_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_unknown_profile_keys_total',
+        help: 'Batches that wait on a sealed event whose key is neither current, shredding nor in the erasure ledger (keys keyspace restored or misnamed): retried, never counted as erased',
+      }),
+  ),
+  shreddingKeys: once(
+    'viewing_history_shredding_keys',
+    () =>
+      new Gauge({
+        name: 'viewing_history_shredding_keys',
+        help: 'Erased profile keys not yet destroyed: in their grace, or past it and waiting for ingest to commit past them',
+        labelNames: ['state'],
+      }),
+  ),
+  profileKeysDestroyed: once(
+    'viewing_history_profile_keys_destroyed_total',
+    () =>
+      new Counter({
+        name: 'viewing_history_profile_keys_destroyed_total',
+        help: 'Shredding profile keys destroyed: grace over and ingest committed past every event sealed with them',
+      }),
+  ),
   httpRequestDuration: once(
     'viewing_history_http_request_duration_seconds',
     () =>

@@ -1,0 +1,132 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Admin } from 'kafkajs';
+import { AppConfig } from '@vh/config';
+import { createKafka, eventLogLag, profilePartition } from '@vh/messaging';
+import { metrics } from '@vh/metrics';
+import { ProfileKeyStore, ShreddingKey } from './profile-keys';
+
+/** Where ingest stands on the event log: Kafka in production, a fake in unit tests. */
+export abstract class IngestProgress {
+  /** The partition of the event log a profile's messages go to. */
+  abstract partitionOf(profileId: string): Promise<number>;
+  /** Per partition: its end (the next offset) and the ingest group's committed offset (null: none yet). */
+  abstract positions(): Promise<Map<number, { end: string; committed: string | null }>>;
+}
+
+/** Reads the event log's ends and the ingest group's committed offsets with the Kafka admin client. */
+@Injectable()
+export class KafkaIngestProgress extends IngestProgress implements OnApplicationShutdown {
+  private admin: Promise<Admin> | null = null;
+
+  constructor(private readonly config: AppConfig) {
+    super();
+  }
+
+  async partitionOf(profileId: string): Promise<number> {
+    const topic = this.config.kafka.eventTopic;
+    const metadata = await (await this.connected()).fetchTopicMetadata({ topics: [topic] });
+    return profilePartition(topic, metadata.topics[0].partitions, profileId);
+  }
+
+  async positions() {
+    const lag = await eventLogLag(await this.connected(), this.config);
+    return new Map(lag.map((p) => [p.partition, { end: p.end, committed: p.committed }]));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const admin = this.admin;
+    this.admin = null;
+    if (admin) await (await admin.catch(() => null))?.disconnect();
+  }
+
+  private connected(): Promise<Admin> {
+    if (!this.admin) {
+      const admin = createKafka(this.config.kafka, 'key-sweeper').admin();
+      this.admin = admin.connect().then(() => admin);
+      this.admin.catch(() => (this.admin = null));
+    }
+    return this.admin;
+  }
+}
+
+/**
+ * Destroys shredding keys (docs/adr/0009), in ingest: a key goes once (1) its grace is over, as Cassandra
+ * judges it (the TTL'd shred_at cell; no service clock, invariant 6), so no collector still seals with a cached
+ * copy, and (2) the ingest group has committed past the fence: the end of the profile's partition read after
+ * the grace was over, so every event sealed with the key lies before it. An ingest that is down or lagging
+ * keeps the key until it has opened (and re-published) every event after the mark: none is lost (invariant 2).
+ * A key still current (an erasure that stopped between shredding and deleting it) waits for the retry.
+ * Every instance of ingest sweeps; each step is idempotent.
+ */
+@Injectable()
+export class ShreddingKeySweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(ShreddingKeySweeper.name);
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: ProfileKeyStore,
+    private readonly progress: IngestProgress,
+    private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.schedule();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** One walk over the shredding keys: fences those past their grace, destroys those ingest is past. */
+  async sweep(): Promise<{ destroyed: number; inGrace: number; waitingForIngest: number }> {
+    const over: (ShreddingKey & { profileId: string })[] = [];
+    let inGrace = 0;
+    for await (const k of this.store.allShredding()) {
+      if (k.inGrace) inGrace++;
+      else over.push(k);
+    }
+    let destroyed = 0;
+    if (over.length > 0) {
+      // Read after the rows said their grace is over: the partition's end now lies after every event a
+      // collector sealed with the key (its cache, PROFILE_KEYS_CACHE_MS, is shorter than the grace).
+      const positions = await this.progress.positions();
+      for (const k of over) {
+        if ((await this.store.read(k.profileId))?.keyId === k.keyId) continue;
+        let fence = k.fence;
+        if (fence === null) {
+          const partition = await this.progress.partitionOf(k.profileId);
+          const end = positions.get(partition)?.end;
+          if (end === undefined) continue;
+          fence = { partition, offset: end };
+          await this.store.recordFence(k.profileId, k.keyId, k.erasureId, fence);
+        }
+        const committed = positions.get(fence.partition)?.committed ?? null;
+        if (committed !== null && BigInt(committed) >= BigInt(fence.offset)) {
+          await this.store.destroyShredding(k.profileId, k.keyId);
+          destroyed++;
+        }
+      }
+    }
+    const waitingForIngest = over.length - destroyed;
+    metrics.shreddingKeys.set({ state: 'grace' }, inGrace);
+    metrics.shreddingKeys.set({ state: 'waiting-for-ingest' }, waitingForIngest);
+    if (destroyed > 0) metrics.profileKeysDestroyed.inc(destroyed);
+    return { destroyed, inGrace, waitingForIngest };
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => {
+      this.running = this.sweep()
+        .catch((error: Error) =>
+          this.logger.warn(`sweep of shredding keys failed (next in a moment): ${error.message}`),
+        )
+        .finally(() => {
+          if (this.timer) this.schedule();
+        });
+    }, this.config.profileKeys.sweepMs);
+    this.timer.unref();
+  }
+}
