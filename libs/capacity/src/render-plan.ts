@@ -1,8 +1,18 @@
 import { CapacityPlan, PlanLine } from './capacity-model';
 import { Figure, formatValue } from './figure';
 
+const SINGULAR: Partial<Record<PlanLine['unit'], string>> = {
+  processes: 'process',
+  partitions: 'partition',
+  brokers: 'broker',
+  nodes: 'node',
+  cores: 'core',
+  instances: 'instance',
+};
+
 function valueOf(line: PlanLine, value: number): string {
-  return line.unit === 'share' ? `+${Math.round(value * 100)}%` : formatValue(value, line.unit);
+  if (line.unit === 'share') return `+${Math.round(value * 100)}%`;
+  return formatValue(value, value === 1 ? (SINGULAR[line.unit] ?? line.unit) : line.unit);
 }
 
 /** True when the line rests on a figure that was assumed or given rather than measured or decided. */
@@ -59,7 +69,7 @@ export function renderPlan(plan: CapacityPlan): string {
           : `    [${figure.kind}${mark(figure)}] ${value}`,
       );
     }
-    if (line.basis.length === 0) out.push('    from the lines above');
+    if (line.basis.length === 0) out.push('    (arithmetic on the arguments and the lines above)');
   }
   for (const kind of ['assumed', 'decided', 'given'] as const) {
     const ofKind = [...notes].filter(([f]) => f.kind === kind);
