@@ -96,6 +96,8 @@ describe('planCapacity, worked by hand', () => {
     // live window 100,000 × 14 × 86,400 × 40 B = 4.8384e12; sum 3.6396e13 × 3 replicas = 1.09188e14
     expect(eventsPerYear).toBe(3.15576e12);
     expect(at('cassandra.diskPerYear.withCompaction').steady).toBeCloseTo(1.09188e14, -4);
+    // 3.786912e14 / 1.09188e14 = 3.468x
+    expect(at('cassandra.compactionReduction').steady).toBeCloseTo(3.468, 3);
     // nodes: data 1.09188e14 / 2e12 = 54.6 → 55, above CPU (8 or 10 cores / 8 per node) and RF
     expect(at('cassandra.nodes')).toEqual({ steady: 55, evacuation: 55 });
   });

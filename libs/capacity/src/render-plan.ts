@@ -12,6 +12,7 @@ const SINGULAR: Partial<Record<PlanLine['unit'], string>> = {
 
 function valueOf(line: PlanLine, value: number): string {
   if (line.unit === 'share') return `+${Math.round(value * 100)}%`;
+  if (line.unit === 'x') return `${formatValue(value)}x`;
   return formatValue(value, value === 1 ? (SINGULAR[line.unit] ?? line.unit) : line.unit);
 }
 
