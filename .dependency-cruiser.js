@@ -1,6 +1,7 @@
 /**
  * The architecture, enforced (issue 18): the layers of docs/architecture.md as rules, run by `npm run lint`.
  *   domain, config, metrics  <  storage, messaging  <  erasure  <  ingestion, compaction, http, dead-letters  <  apps
+ *   capacity (the capacity model) stands alone: arithmetic, no I/O, no other lib.
  * A rule names what may NOT be imported; a violation fails CI.
  */
 const LIB = (names) => `^libs/(${names.join('|')})/`;
@@ -70,6 +71,21 @@ module.exports = {
         'ingestion, compaction, http and dead-letters are one floor: each stands on storage/messaging, not on another.',
       from: { path: '^libs/(ingestion|compaction|http|dead-letters)/' },
       to: { path: '^libs/(ingestion|compaction|http|dead-letters)/', pathNot: '^libs/$1/' },
+    },
+    {
+      name: 'capacity-is-arithmetic',
+      severity: 'error',
+      comment:
+        'libs/capacity is the capacity model (docs/capacity.md): pure arithmetic over explicit inputs, no I/O, ' +
+        'no other lib; bench/capacity.ts reads the figures and prints.',
+      from: { path: '^libs/capacity/', pathNot: '\\.spec\\.ts$' },
+      to: { path: '^(libs/(?!capacity/)|apps/|node_modules/)' },
+    },
+    {
+      name: 'capacity-uses-no-node-builtins',
+      severity: 'error',
+      from: { path: '^libs/capacity/' },
+      to: { dependencyTypes: ['core'] },
     },
     {
       name: 'no-lib-imports-an-app',

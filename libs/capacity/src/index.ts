@@ -1,0 +1,5 @@
+export * from './figure';
+export * from './capacity-model';
+export * from './bench-figures';
+export * from './default-policy';
+export * from './render-plan';
