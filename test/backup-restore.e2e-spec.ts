@@ -186,6 +186,23 @@ describe('backup and point-in-time restore', () => {
     expect(tooEarly.status).not.toBe(0);
     expect(tooEarly.stderr).toMatch(/--until: is before this backup completed/);
 
+    // Keys the restore cannot find are not erasures: a wrong (here empty) keys keyspace refuses the restore
+    // before anything is written, instead of leaving every profile out as "erased".
+    const wrongKeys = `${environment.config.cassandra.keyspace}_wrong_keys`;
+    try {
+      expect((await runCli(['migrate'], { ...environment.env, PROFILE_KEYS_KEYSPACE: wrongKeys })).status).toBe(0);
+      const refused = await runCli(['restore', '--from', dir, '--until', until, '--keyspace', target()], {
+        ...environment.env,
+        PROFILE_KEYS_KEYSPACE: wrongKeys,
+      });
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toMatch(/is PROFILE_KEYS_KEYSPACE right\? Nothing was restored/);
+      const rows = await environment.cassandra.execute(`SELECT profile_id FROM ${target()}.live_history LIMIT 1`);
+      expect(rows.rowLength).toBe(0);
+    } finally {
+      await environment.cassandra.execute(`DROP KEYSPACE IF EXISTS ${wrongKeys}`);
+    }
+
     const restored = await runCli(
       ['restore', '--from', dir, '--until', until, '--keyspace', target(), '--ingest-group', `${target()}-ingest`],
       environment.env,

@@ -3,7 +3,8 @@ import { loadConfig } from '@vh/config';
 import { encodeViewingEvent, PlaybackEvent } from '@vh/domain';
 import { LogMessage } from '@vh/messaging';
 import { seal, unseal, newDataKey } from './payload-cipher';
-import { ProfileKeyOpener, UnknownProfileKeyError } from './profile-key.opener';
+import { ProfileKeyOpener } from './profile-key.opener';
+import { UnknownProfileKeyError } from './unknown-profile-key.error';
 import { ProfileKeySealer } from './profile-key.sealer';
 import { ProfileKeys, ProfileKeyStore, ShreddingKey } from './profile-keys';
 import { IngestProgress, ShreddingKeySweeper } from './shredding-key.sweeper';
@@ -305,6 +306,20 @@ describe('sealing and opening events with profile keys', () => {
     expect(await new ProfileKeyOpener(new ProfileKeys(store, config)).open(asMessages([value]))).toEqual([
       { kind: 'erased', profileId: 'p1' },
     ]);
+  });
+
+  // Restore skipped a backup line whose key it could not find as "erased": a keys keyspace restored empty (or
+  // a wrong PROFILE_KEYS_KEYSPACE) silently left every profile out of the restore (invariant 2).
+  it("a backup line's key for a restore: the key while current; erased once an erasure names it, shredding or destroyed; unknown otherwise", async () => {
+    const { keyId } = await keys.current('p1');
+    expect(await keys.forRestore('p1', keyId)).toBeInstanceOf(Buffer);
+    await keys.erase('p1');
+    expect(await keys.forRestore('p1', keyId)).toBeNull(); // shredding: erased after the backup
+    store.shredding.clear();
+    expect(await keys.forRestore('p1', keyId)).toBeNull(); // destroyed: the ledger names it
+    const { keyId: other } = await keys.current('p2');
+    store.keys.clear();
+    await expect(new ProfileKeys(store, config).forRestore('p2', other)).rejects.toThrow(UnknownProfileKeyError);
   });
 
   it('a new seal after the erasure never uses the shredding key', async () => {

@@ -5,6 +5,7 @@ export * from './erasure-ledger';
 export * from './profile-keys.schema';
 export * from './profile-key.sealer';
 export * from './profile-key.opener';
+export * from './unknown-profile-key.error';
 export * from './erasure.module';
 export * from './standalone-profile-keys';
 export * from './shredding-key.sweeper';

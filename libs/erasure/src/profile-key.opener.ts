@@ -2,25 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { EventLogOpener, LogMessage, OpenedMessage, openPlaintext } from '@vh/messaging';
 import { unseal } from './payload-cipher';
 import { ProfileKeys } from './profile-keys';
+import { UnknownProfileKeyError } from './unknown-profile-key.error';
 import { ClassifiedMessage, classifyMessage, sealContext } from './sealed-message';
-
-/**
- * A sealed event whose key is neither current, shredding nor named by the erasure ledger: not an erased one (a
- * keys keyspace restored empty, a wrong PROFILE_KEYS_KEYSPACE would otherwise skip every event, invariant 2).
- * Like a failure to read the keys: the batch waits and is retried, never dead-lettered, never counted erased.
- */
-export class UnknownProfileKeyError extends Error {
-  constructor(
-    readonly profileId: string,
-    readonly keyId: string,
-  ) {
-    super(
-      `key ${keyId} of profile ${profileId} is neither current, shredding nor named by the erasure ledger ` +
-        `(keys keyspace restored or PROFILE_KEYS_KEYSPACE wrong?): waiting for it`,
-    );
-    this.name = 'UnknownProfileKeyError';
-  }
-}
 
 /**
  * Opens sealed events with their profile's key. A key an erasure destroyed (the ledger or a shredding row names

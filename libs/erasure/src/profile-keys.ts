@@ -4,6 +4,7 @@ import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, consistency } from '@vh/storage';
 import { newDataKey, seal, unseal } from './payload-cipher';
+import { UnknownProfileKeyError } from './unknown-profile-key.error';
 
 export interface ProfileKey {
   keyId: string;
@@ -296,6 +297,19 @@ export class ProfileKeys {
     if (!stored) return null;
     const key = this.remember(profileId, this.unwrap(profileId, stored));
     return key.keyId === keyId ? key.key : null;
+  }
+
+  /**
+   * The key a backup line was sealed with, for a restore: null once an erasure names it (shredding or
+   * destroyed: the profile was erased after the backup, so restoring it would bring it back). A key nobody
+   * knows is not "erased" (a keys keyspace restored empty would leave every profile out): it throws.
+   */
+  async forRestore(profileId: string, keyId: string): Promise<Buffer | null> {
+    const current = await this.byId(profileId, keyId);
+    if (current) return current;
+    if (await this.shredding(profileId, keyId)) return null;
+    if (await this.erasedByLedger(profileId, keyId)) return null;
+    throw new UnknownProfileKeyError(profileId, keyId);
   }
 
   /**

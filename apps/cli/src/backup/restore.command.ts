@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
 import { InvalidInputError, ViewingHistoryError } from '@vh/domain';
-import { classifyMessage, standaloneProfileKeys, unseal } from '@vh/erasure';
+import { classifyMessage, standaloneProfileKeys, UnknownProfileKeyError, unseal } from '@vh/erasure';
 import { replayEventLog, ReplayReport } from '@vh/ingestion';
 import { createKafka } from '@vh/messaging';
 import {
@@ -94,11 +94,29 @@ export async function restore(config: AppConfig, args: string[]): Promise<Restor
         if (rows.rowLength > 0) throw new RestoreRefusedError(`${keyspace}.${table} is not empty (or pass --force)`);
       }
     }
-    const lines = createInterface({ input: createReadStream(join(dir, PROFILES_FILE)), crlfDelay: Infinity });
-    for await (const text of lines) {
+    const lines = () => createInterface({ input: createReadStream(join(dir, PROFILES_FILE)), crlfDelay: Infinity });
+    // Every line's key first: a key nobody knows (keys keyspace restored empty, a wrong PROFILE_KEYS_KEYSPACE)
+    // is not an erasure; skipping such profiles would restore a silently incomplete history (invariant 4).
+    const unknown: string[] = [];
+    for await (const text of lines()) {
       if (!text.trim()) continue;
       const line = JSON.parse(text) as SealedProfileLine;
-      const key = await keys.keys.byId(line.profileId, line.keyId);
+      await keys.keys.forRestore(line.profileId, line.keyId).catch((error: unknown) => {
+        if (!(error instanceof UnknownProfileKeyError)) throw error;
+        unknown.push(line.profileId);
+      });
+    }
+    if (unknown.length > 0) {
+      throw new RestoreRefusedError(
+        `the keys of ${unknown.length} profile(s) of the backup (${unknown.slice(0, 3).join(', ')}` +
+          `${unknown.length > 3 ? ', ...' : ''}) are neither current, shredding nor named by the erasure ledger of ` +
+          `${config.profileKeys.keyspace}: is PROFILE_KEYS_KEYSPACE right? Nothing was restored`,
+      );
+    }
+    for await (const text of lines()) {
+      if (!text.trim()) continue;
+      const line = JSON.parse(text) as SealedProfileLine;
+      const key = await keys.keys.forRestore(line.profileId, line.keyId);
       if (key === null) {
         profilesErased++;
         continue;
