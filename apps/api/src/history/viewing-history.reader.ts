@@ -6,7 +6,6 @@ import {
   DependencyUnavailableError,
   foldHistory,
   hiddenByControls,
-  isControlEvent,
   MemberControls,
   HistoryPage,
   HistoryQuery,
@@ -77,14 +76,14 @@ export class ViewingHistoryReader {
   async readPage(profileId: string, query: HistoryQuery): Promise<HistoryPage> {
     const { live, page } = await this.breaker.execute(async () => {
       const liveEvents = await this.liveHistory.readProfile(profileId);
-      const whole = async () =>
-        pageOfHistory(this.merge(liveEvents, await this.readCompressed(profileId, liveEvents), profileId), query);
-      // The chunked page does not apply member controls yet: a profile with any is read whole.
-      const page = liveEvents.some(isControlEvent)
-        ? await whole()
-        : await this.compressedHistory.withChunkedVersion(profileId, async (chunked) =>
-            chunked === null ? whole() : pageOfChunkedHistory(liveEvents, chunked, query),
-          );
+      const page = await this.compressedHistory.withChunkedVersion(profileId, async (chunked) =>
+        chunked === null
+          ? pageOfHistory(this.merge(liveEvents, await this.readCompressed(profileId, liveEvents), profileId), query)
+          : pageOfChunkedHistory(liveEvents, chunked, query, {
+              now: Date.now(),
+              onHiddenStored: () => this.compactions.requestIfHiddenStored(profileId),
+            }),
+      );
       return { live: liveEvents, page };
     });
     this.compactions.requestIfLarge(profileId, live);

@@ -3,6 +3,7 @@ import { CompressedHistory, SessionTrail } from './compressed-history';
 import { foldHistory, isVisible, visibleRecords } from './history-fold';
 import { HistoryPage, HistoryQuery, pageOfHistory } from './history-query';
 import { compareRecordsNewestFirst, ViewingRecord } from './viewing-record';
+import { EMPTY_MEMBER_CONTROLS, hiddenByControls, MemberControls } from '../settings/member-controls';
 
 /** A record chunk as the version's index describes it: the startedAt range of its records. */
 export interface RecordChunkSpan {
@@ -35,6 +36,8 @@ export interface RecordChunk {
 export interface ChunkedCompressedHistory {
   clearedThrough: number | null;
   compactedBefore: number | null;
+  /** The member's controls stored with the version (few: kept whole in its metadata). Undefined: none. */
+  controls?: MemberControls;
   index: CompressedHistoryIndex;
   recordChunk(index: number): Promise<RecordChunk>;
   trailChunk(index: number): Promise<ReadonlyMap<string, SessionTrail>>;
@@ -71,14 +74,23 @@ export function spanOfTrailChunk(trails: ReadonlyMap<string, SessionTrail>): Tra
   return first === null ? null : { firstRecordId: first, lastRecordId: last!, trails: trails.size };
 }
 
+export interface ChunkedReadOptions {
+  /** The reader's clock, at which auto-delete is judged (invariant 6); without it auto-delete is not applied. */
+  now?: number;
+  /** Called once when a stored record read is one the member's controls now hide. */
+  onHiddenStored?: () => void;
+}
+
 /**
- * One page of the merged history, equal to `pageOfHistory(visibleRecords(foldHistory(live, whole)), query)`
+ * One page of the merged history, equal to `pageOfHistory(visibleRecords(foldHistory(live, whole), now), query)`
  * (property-tested against it), decoding only the chunks the page needs:
  * - the live sessions are folded onto just the compressed records they touch, found through the trail
  *   index (by recordId) and their trail's first event (the record's startedAt, by time range), with the
  *   removed ids (chunks holding them) that keep a removed session hidden;
  * - record chunks are then read newest first, from the cursor on, until the page plus one record is
- *   certainly ahead of every chunk not read: memory is the page and a few chunks, whatever the history.
+ *   certainly ahead of every chunk not read: memory is the page and a few chunks, whatever the history;
+ * - the member's controls (kept whole with the version, and live) judge each record alone, so a record is
+ *   dropped where it is read, as the whole fold drops it.
  * Falls back to the whole history where a live session may touch a record without a trail (versions
  * written before trails, or past COMPACTION_TRAIL_RETENTION_DAYS): it could not be found by id.
  */
@@ -86,7 +98,9 @@ export async function pageOfChunkedHistory(
   liveEvents: readonly ViewingEvent[],
   compressed: ChunkedCompressedHistory,
   query: HistoryQuery,
+  options: ChunkedReadOptions = {},
 ): Promise<HistoryPage> {
+  const now = options.now ?? Number.NEGATIVE_INFINITY;
   const { index } = compressed;
   const loaded = new Map<number, RecordChunk>();
   const recordChunk = async (i: number) => {
@@ -98,7 +112,13 @@ export async function pageOfChunkedHistory(
   const liveSessions = new Set<string>();
   for (const event of liveEvents) if ('playbackSessionId' in event) liveSessions.add(event.playbackSessionId);
   const touched = await touchedRecords(liveSessions, compressed, recordChunk);
-  if (touched === null) return pageOfHistory(visibleRecords(foldHistory(liveEvents, await whole(compressed))), query);
+  if (touched === null) {
+    const history = await whole(compressed);
+    if (options.onHiddenStored && history.records.some((r) => hiddenByControls(r, history.controls!, now) !== null)) {
+      options.onHiddenStored();
+    }
+    return pageOfHistory(visibleRecords(foldHistory(liveEvents, history), now), query);
+  }
 
   const removedRecordIds: string[] = [];
   if (liveSessions.size > 0) {
@@ -111,13 +131,22 @@ export async function pageOfChunkedHistory(
     removedRecordIds,
     clearedThrough: compressed.clearedThrough,
     compactedBefore: compressed.compactedBefore,
+    controls: compressed.controls,
     trails: touched.trails,
   });
+  // A stored record the controls now hide (auto-delete since the last compaction): the reader asks for a
+  // compaction to remove it physically. Only the records this page reads are looked at.
+  let hiddenStored = false;
+  const noteHidden = (records: readonly ViewingRecord[]) => {
+    if (options.onHiddenStored === undefined || hiddenStored) return;
+    hiddenStored = records.some((r) => hiddenByControls(r, folded.controls, now) !== null);
+  };
+  noteHidden(touched.records);
 
   // The records that may make the page, newest first, at most limit + 1 of them.
   let candidates: ViewingRecord[] = [];
   const offer = (records: Iterable<ViewingRecord>) => {
-    for (const record of records) if (isVisible(record, folded) && matches(record, query)) candidates.push(record);
+    for (const record of records) if (isVisible(record, folded, now) && matches(record, query)) candidates.push(record);
     candidates = candidates.sort(compareRecordsNewestFirst).slice(0, query.limit + 1);
   };
   offer(folded.records.values());
@@ -129,10 +158,12 @@ export async function pageOfChunkedHistory(
     const full = candidates.length > query.limit;
     if (full && candidates[query.limit].startedAt > span.lastStartedAt!) break;
     const chunk = await recordChunk(i);
+    noteHidden(chunk.records);
     offer(chunk.records.filter((record) => !liveSessions.has(record.recordId)));
     // Chunks read only for the page need not stay (those of the live fold are few).
     if (!touched.chunks.has(i) && span.removedRecordIds === 0) loaded.delete(i);
   }
+  if (hiddenStored) options.onHiddenStored!();
   return pageOfHistory(candidates, query);
 }
 
@@ -199,6 +230,7 @@ async function whole(compressed: ChunkedCompressedHistory): Promise<CompressedHi
     removedRecordIds,
     clearedThrough: compressed.clearedThrough,
     compactedBefore: compressed.compactedBefore,
+    controls: compressed.controls ?? EMPTY_MEMBER_CONTROLS,
     trails,
   };
 }
