@@ -5,13 +5,23 @@ import { CompressedHistory, EMPTY_COMPRESSED_HISTORY, SessionTrail } from './com
 import { compactHistory } from './history-compaction';
 import { foldHistory, visibleRecords } from './history-fold';
 import {
+  changedRecordsOfChunked,
   ChunkedCompressedHistory,
+  continueWatchingOfChunked,
   pageOfChunkedHistory,
   RecordChunk,
   spanOfRecordChunk,
   spanOfTrailChunk,
 } from './history-page';
-import { HistoryCursor, HistoryPage, HistoryQuery, pageOfHistory } from './history-query';
+import {
+  changedRecords,
+  continueWatching,
+  HistoryCursor,
+  HistoryPage,
+  HistoryQuery,
+  pageOfHistory,
+} from './history-query';
+import { ViewingRecord } from './viewing-record';
 
 // Enough sessions for many chunks; start times collide, so chunk ranges share their ends.
 const SESSIONS = sessionIds(16);
@@ -113,6 +123,7 @@ const queryWithin = (from: fc.Arbitrary<number>, to: fc.Arbitrary<number>) =>
     from: fc.option(from, { nil: undefined }),
     to: fc.option(to, { nil: undefined }),
     titleId: fc.option(fc.constantFrom('title-a', 'title-b'), { nil: undefined }),
+    changedSince: fc.option(from, { nil: undefined }),
   });
 const query = queryWithin(minute(60), minute(70));
 
@@ -130,6 +141,19 @@ async function walk(page: (q: HistoryQuery) => Promise<HistoryPage> | HistoryPag
 
 const clean = (q: HistoryQuery): HistoryQuery =>
   Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined)) as unknown as HistoryQuery;
+
+/**
+ * A stored profile with controls, chunked, read at some instant (before, among and long after the events),
+ * with what the whole fold shows then.
+ */
+const withControls = fc
+  .tuple(storedWithControls, fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), steps(T0, 80, 10 * DAY))
+  .map(([{ compressed, live }, perChunk, perTrailChunk, now]) => ({
+    live,
+    now,
+    whole: visibleRecords(foldHistory(live, compressed), now),
+    source: chunked(compressed, perChunk, perTrailChunk).source,
+  }));
 
 describe('pageOfChunkedHistory: a page from the chunks it needs equals the page of the whole fold', () => {
   it('gives every page of a walk as the full fold does, for any live rows, chunking and query', async () => {
@@ -154,23 +178,43 @@ describe('pageOfChunkedHistory: a page from the chunks it needs equals the page 
   it('applies the member controls as the whole fold does: pauses, auto-delete, titles removed, clears, late events', async () => {
     const at = steps(T0, 36, 10 * DAY);
     await fc.assert(
+      fc.asyncProperty(withControls, queryWithin(at, at), async ({ live, whole, source, now }, q) => {
+        const base = clean(q);
+        const expected = await walk((qq) => pageOfHistory(whole, qq), base);
+        const actual = await walk((qq) => pageOfChunkedHistory(live, source, qq, { now }), base);
+        expect(actual).toEqual(expected);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('gives continue-watching as the whole fold does, reading chunk by chunk', async () => {
+    await fc.assert(
+      fc.asyncProperty(withControls, fc.integer({ min: 1, max: 5 }), async ({ live, whole, source, now }, limit) => {
+        expect(await continueWatchingOfChunked(live, source, limit, { now })).toEqual(continueWatching(whole, limit));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("gives a profile's changed records in batches, oldest change first, as the whole fold does (the export)", async () => {
+    await fc.assert(
       fc.asyncProperty(
-        storedWithControls,
-        fc.integer({ min: 1, max: 4 }),
-        fc.integer({ min: 1, max: 4 }),
-        queryWithin(at, at),
-        // The reader's clock: before, among and long after the events.
-        steps(T0, 80, 10 * DAY),
-        async ({ compressed, live }, perChunk, perTrailChunk, q, now) => {
-          const base = clean(q);
-          const whole = visibleRecords(foldHistory(live, compressed), now);
-          const expected = await walk((qq) => pageOfHistory(whole, qq), base);
-          const { source } = chunked(compressed, perChunk, perTrailChunk);
-          const actual = await walk((qq) => pageOfChunkedHistory(live, source, qq, { now }), base);
+        withControls,
+        fc.integer({ min: 1, max: 5 }),
+        tenDays,
+        async ({ live, whole, source, now }, limit, since) => {
+          const expected = changedRecords(whole, { since, limit: Number.POSITIVE_INFINITY });
+          const actual: ViewingRecord[] = [];
+          for (let batch = 0; batch < 100; batch++) {
+            const next = await changedRecordsOfChunked(live, source, { since, limit, after: actual.at(-1) }, { now });
+            actual.push(...next);
+            if (next.length < limit) break;
+          }
           expect(actual).toEqual(expected);
         },
       ),
-      { numRuns: 400 },
+      { numRuns: 300 },
     );
   });
 

@@ -1,7 +1,15 @@
 import { ViewingEvent } from '../events/viewing-event';
 import { CompressedHistory, SessionTrail } from './compressed-history';
-import { foldHistory, isVisible, visibleRecords } from './history-fold';
-import { HistoryPage, HistoryQuery, pageOfHistory } from './history-query';
+import { FoldedHistory, foldHistory, isVisible, visibleRecords } from './history-fold';
+import {
+  changedRecords,
+  ChangesQuery,
+  HistoryPage,
+  HistoryQuery,
+  latestByTitle,
+  pageOfHistory,
+  unfinishedOf,
+} from './history-query';
 import { compareRecordsNewestFirst, ViewingRecord } from './viewing-record';
 import { EMPTY_MEMBER_CONTROLS, hiddenByControls, MemberControls } from '../settings/member-controls';
 
@@ -100,6 +108,103 @@ export async function pageOfChunkedHistory(
   query: HistoryQuery,
   options: ChunkedReadOptions = {},
 ): Promise<HistoryPage> {
+  const read = await openChunkedRead(liveEvents, compressed, options);
+  if (read.whole !== undefined) return pageOfHistory(read.whole, query);
+  const { folded, now } = read;
+
+  // The records that may make the page, newest first, at most limit + 1 of them.
+  let candidates: ViewingRecord[] = [];
+  const offer = (records: Iterable<ViewingRecord>) => {
+    for (const record of records) if (isVisible(record, folded, now) && matches(record, query)) candidates.push(record);
+    candidates = candidates.sort(compareRecordsNewestFirst).slice(0, query.limit + 1);
+  };
+  offer(folded.records.values());
+  const order = compressed.index.recordChunks
+    .map((span, i) => ({ span, i }))
+    .filter(({ span }) => span.records > 0 && mayHold(span, query))
+    .sort((a, b) => b.span.lastStartedAt! - a.span.lastStartedAt! || b.i - a.i);
+  for (const { span, i } of order) {
+    const full = candidates.length > query.limit;
+    if (full && candidates[query.limit].startedAt > span.lastStartedAt!) break;
+    offer(await read.storedRecords(i));
+  }
+  read.done();
+  return pageOfHistory(candidates, query);
+}
+
+/**
+ * Every visible record of the merged history (as `visibleRecords(foldHistory(live, whole), now)` holds
+ * them, in no order), one batch per record chunk: for readers that need them all but keep few (continue-
+ * watching, the export). Memory is one chunk plus what the caller keeps; time grows with the history.
+ */
+export async function* visibleRecordsByChunk(
+  liveEvents: readonly ViewingEvent[],
+  compressed: ChunkedCompressedHistory,
+  options: ChunkedReadOptions = {},
+): AsyncGenerator<readonly ViewingRecord[]> {
+  const read = await openChunkedRead(liveEvents, compressed, options);
+  if (read.whole !== undefined) {
+    yield read.whole;
+    return;
+  }
+  const { folded, now } = read;
+  yield [...folded.records.values()].filter((record) => isVisible(record, folded, now));
+  for (let i = 0; i < compressed.index.recordChunks.length; i++) {
+    if (compressed.index.recordChunks[i].records === 0) continue;
+    yield (await read.storedRecords(i)).filter((record) => isVisible(record, folded, now));
+  }
+  read.done();
+}
+
+/** `continueWatching` of the merged history, read chunk by chunk: it keeps one record per title. */
+export async function continueWatchingOfChunked(
+  liveEvents: readonly ViewingEvent[],
+  compressed: ChunkedCompressedHistory,
+  limit: number,
+  options: ChunkedReadOptions = {},
+): Promise<ViewingRecord[]> {
+  const latest = new Map<string, ViewingRecord>();
+  for await (const records of visibleRecordsByChunk(liveEvents, compressed, options)) latestByTitle(records, latest);
+  return unfinishedOf(latest, limit);
+}
+
+/** `changedRecords` of the merged history, read chunk by chunk: it keeps at most `limit` records. */
+export async function changedRecordsOfChunked(
+  liveEvents: readonly ViewingEvent[],
+  compressed: ChunkedCompressedHistory,
+  query: ChangesQuery,
+  options: ChunkedReadOptions = {},
+): Promise<ViewingRecord[]> {
+  let first: ViewingRecord[] = [];
+  for await (const records of visibleRecordsByChunk(liveEvents, compressed, options)) {
+    first = changedRecords([...first, ...records], query);
+  }
+  return first;
+}
+
+/**
+ * The live sessions folded onto just the compressed records they touch (found through the trail index,
+ * by recordId, and their trail's first event, the record's startedAt), with the removed ids that keep a
+ * removed session hidden and the member's controls; or, where a live session may touch a record without
+ * a trail, the whole history's visible records (`whole`).
+ */
+type ChunkedRead =
+  | { whole: ViewingRecord[] }
+  | {
+      whole?: undefined;
+      folded: FoldedHistory;
+      now: number;
+      /** The stored records of a chunk, but those of live sessions (they are in `folded`). */
+      storedRecords(i: number): Promise<ViewingRecord[]>;
+      /** Tells `onHiddenStored` what the records read showed. */
+      done(): void;
+    };
+
+async function openChunkedRead(
+  liveEvents: readonly ViewingEvent[],
+  compressed: ChunkedCompressedHistory,
+  options: ChunkedReadOptions,
+): Promise<ChunkedRead> {
   const now = options.now ?? Number.NEGATIVE_INFINITY;
   const { index } = compressed;
   const loaded = new Map<number, RecordChunk>();
@@ -117,7 +222,7 @@ export async function pageOfChunkedHistory(
     if (options.onHiddenStored && history.records.some((r) => hiddenByControls(r, history.controls!, now) !== null)) {
       options.onHiddenStored();
     }
-    return pageOfHistory(visibleRecords(foldHistory(liveEvents, history), now), query);
+    return { whole: visibleRecords(foldHistory(liveEvents, history), now) };
   }
 
   const removedRecordIds: string[] = [];
@@ -135,36 +240,27 @@ export async function pageOfChunkedHistory(
     trails: touched.trails,
   });
   // A stored record the controls now hide (auto-delete since the last compaction): the reader asks for a
-  // compaction to remove it physically. Only the records this page reads are looked at.
+  // compaction to remove it physically. Only the records read are looked at.
   let hiddenStored = false;
   const noteHidden = (records: readonly ViewingRecord[]) => {
     if (options.onHiddenStored === undefined || hiddenStored) return;
     hiddenStored = records.some((r) => hiddenByControls(r, folded.controls, now) !== null);
   };
   noteHidden(touched.records);
-
-  // The records that may make the page, newest first, at most limit + 1 of them.
-  let candidates: ViewingRecord[] = [];
-  const offer = (records: Iterable<ViewingRecord>) => {
-    for (const record of records) if (isVisible(record, folded, now) && matches(record, query)) candidates.push(record);
-    candidates = candidates.sort(compareRecordsNewestFirst).slice(0, query.limit + 1);
+  return {
+    folded,
+    now,
+    storedRecords: async (i) => {
+      const chunk = await recordChunk(i);
+      // Chunks read only for the records need not stay (those of the live fold are few).
+      if (!touched.chunks.has(i) && index.recordChunks[i].removedRecordIds === 0) loaded.delete(i);
+      noteHidden(chunk.records);
+      return chunk.records.filter((record) => !liveSessions.has(record.recordId));
+    },
+    done: () => {
+      if (hiddenStored) options.onHiddenStored!();
+    },
   };
-  offer(folded.records.values());
-  const order = index.recordChunks
-    .map((span, i) => ({ span, i }))
-    .filter(({ span }) => span.records > 0 && mayHold(span, query))
-    .sort((a, b) => b.span.lastStartedAt! - a.span.lastStartedAt! || b.i - a.i);
-  for (const { span, i } of order) {
-    const full = candidates.length > query.limit;
-    if (full && candidates[query.limit].startedAt > span.lastStartedAt!) break;
-    const chunk = await recordChunk(i);
-    noteHidden(chunk.records);
-    offer(chunk.records.filter((record) => !liveSessions.has(record.recordId)));
-    // Chunks read only for the page need not stay (those of the live fold are few).
-    if (!touched.chunks.has(i) && span.removedRecordIds === 0) loaded.delete(i);
-  }
-  if (hiddenStored) options.onHiddenStored!();
-  return pageOfHistory(candidates, query);
 }
 
 /**
@@ -240,6 +336,7 @@ function matches(record: ViewingRecord, query: HistoryQuery): boolean {
   if (query.cursor && compareRecordsNewestFirst(record, { ...record, ...query.cursor }) <= 0) return false;
   if (query.from !== undefined && record.startedAt < query.from) return false;
   if (query.to !== undefined && record.startedAt >= query.to) return false;
+  if (query.changedSince !== undefined && record.lastEventAt < query.changedSince) return false;
   return query.titleId === undefined || record.titleId === query.titleId;
 }
 
