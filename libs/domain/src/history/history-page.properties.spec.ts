@@ -22,6 +22,7 @@ import {
   pageOfHistory,
 } from './history-query';
 import { ViewingRecord } from './viewing-record';
+import { EMPTY_MEMBER_CONTROLS, MemberControls, withControlEvents } from '../settings/member-controls';
 
 // Enough sessions for many chunks; start times collide, so chunk ranges share their ends.
 const SESSIONS = sessionIds(16);
@@ -155,6 +156,33 @@ const withControls = fc
     source: chunked(compressed, perChunk, perTrailChunk).source,
   }));
 
+/** 100 stored records, one a minute, nothing live. */
+function hundredRecords(controls?: MemberControls) {
+  const records = Array.from({ length: 100 }, (_, i) => ({
+    recordId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    profileId: 'profile-1',
+    titleId: 'title-a',
+    deviceId: 'tv',
+    startedAt: T0 + i * MIN,
+    lastEventAt: T0 + i * MIN + 1,
+    positionMs: 0,
+    maxPositionMs: 0,
+    watchedMs: 0,
+    state: 'stopped' as const,
+    titleDurationMs: null,
+    firstAcceptedAt: T0 + i * MIN,
+  }));
+  const compressed: CompressedHistory = {
+    records,
+    removedRecordIds: [],
+    clearedThrough: null,
+    compactedBefore: T0 + 200 * MIN,
+    trails: new Map(),
+    controls,
+  };
+  return { records, compressed };
+}
+
 describe('pageOfChunkedHistory: a page from the chunks it needs equals the page of the whole fold', () => {
   it('gives every page of a walk as the full fold does, for any live rows, chunking and query', async () => {
     await fc.assert(
@@ -219,27 +247,7 @@ describe('pageOfChunkedHistory: a page from the chunks it needs equals the page 
   });
 
   it('reads only the newest chunks for a first page when nothing live touches the compressed history', async () => {
-    const records = Array.from({ length: 100 }, (_, i) => ({
-      recordId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      profileId: 'profile-1',
-      titleId: 'title-a',
-      deviceId: 'tv',
-      startedAt: T0 + i * MIN,
-      lastEventAt: T0 + i * MIN + 1,
-      positionMs: 0,
-      maxPositionMs: 0,
-      watchedMs: 0,
-      state: 'stopped' as const,
-      titleDurationMs: null,
-      firstAcceptedAt: T0 + i * MIN,
-    }));
-    const compressed: CompressedHistory = {
-      records,
-      removedRecordIds: [],
-      clearedThrough: null,
-      compactedBefore: T0 + 200 * MIN,
-      trails: new Map(),
-    };
+    const { records, compressed } = hundredRecords();
     const { source, reads, chunks } = chunked(compressed, 10, 10);
     const page = await pageOfChunkedHistory([], source, { limit: 15 });
     expect(page.records.map((r) => r.startedAt)).toEqual(
@@ -250,5 +258,22 @@ describe('pageOfChunkedHistory: a page from the chunks it needs equals the page 
     );
     expect(chunks).toBe(10);
     expect(reads.records).toBe(2);
+  });
+
+  it('asks once for a compaction when a record read is one the controls now hide, and only then', async () => {
+    // Auto-delete after 3 months, set at T0: the records are older than that a year later.
+    const controls = withControlEvents(EMPTY_MEMBER_CONTROLS, [{ eventId: 'e', acceptedAt: T0, autoDelete: '3m' }]);
+    const { source } = chunked(hundredRecords(controls).compressed, 10, 10);
+    const asked: number[] = [];
+    const onHiddenStored = () => asked.push(1);
+    const now = T0 + 365 * DAY;
+    expect(await pageOfChunkedHistory([], source, { limit: 15 }, { now, onHiddenStored })).toEqual({
+      records: [],
+      nextCursor: null,
+    });
+    expect(asked).toHaveLength(1);
+    await pageOfChunkedHistory([], source, { limit: 15 }, { now: T0 + DAY, onHiddenStored });
+    await continueWatchingOfChunked([], source, 15, { now: T0 + DAY, onHiddenStored });
+    expect(asked).toHaveLength(1);
   });
 });
