@@ -8,6 +8,7 @@ import { AppStack, StackMember } from './support/app-stack';
 import { produceEvents, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
 import { getJson, postJson } from './support/playback-events';
+import { readExport } from './support/history-export';
 import { createTestEnvironment, freePort, TestEnvironment } from './support/test-environment';
 import { TestTokens, testTokens } from './support/tokens';
 import { openStores } from './support/stores';
@@ -171,6 +172,95 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
     expect((await runJob({ profileId: profileIds[0] })).result.status).toBe('up-to-date');
     expect((await runJob({ profileId: profileIds[0], dryRun: true })).result.status).toBe('up-to-date');
     expect(await readSnapshot(profileIds[0])).toEqual(before[0]);
+  });
+
+  it('reads a large profile with member controls page by page, the same before and after compaction, in every read', async () => {
+    const { profileIds, events } = await ingestOldAndRecent(1, 600);
+    const [profileId] = profileIds;
+    const call = async (method: 'PUT' | 'DELETE', path: string, body?: unknown) => {
+      const device = await auth.device(profileId);
+      const response = await fetch(`${api.url}/v1/profiles/${profileId}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', ...device },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      expect(response.status).toBe(202);
+    };
+    const settled = (check: (records: { recordId: string; titleId: string }[]) => void) =>
+      eventually(
+        async () => check((await readSnapshot(profileId)).all as { recordId: string; titleId: string }[]),
+        60_000,
+        500,
+      );
+    /** Sessions of another producer, accepted by the service `daysAgo` days ago (auto-delete judges that). */
+    const acceptedDaysAgo = (daysAgo: number, sessions: number) =>
+      syntheticHistory(1, sessions, Date.now() - daysAgo * DAY).map((e) => ({
+        ...e,
+        profileId,
+        acceptedAt: e.occurredAt,
+      }));
+    const ancient = acceptedDaysAgo(200, 20);
+    await produceEvents(environment.kafka, environment.config.kafka.eventTopic, ancient);
+
+    // Controls: a title removed, auto-delete after 3 months, and sessions put on the log while recording is paused.
+    await call('DELETE', '/titles/title-5/history');
+    await call('PUT', '/settings', { autoDelete: '3m' });
+    await call('PUT', '/settings', { recording: 'paused' });
+    await settled((records) => expect(records.some((r) => r.titleId === 'title-5')).toBe(false));
+    const paused = syntheticHistory(1, 15, OLD + 3 * DAY).map((e) => ({ ...e, profileId }));
+    await produceEvents(environment.kafka, environment.config.kafka.eventTopic, paused);
+    const stored = events.length + ancient.length + paused.length;
+    await eventually(
+      async () => expect(await count('live_history', profileId)).toBeGreaterThanOrEqual(stored),
+      120_000,
+      500,
+    );
+    await call('PUT', '/settings', { recording: 'on' });
+
+    const hidden = new Set([...ancient, ...paused].map((e) => e.playbackSessionId));
+    const removed = new Set(events.filter((e) => e.titleId === 'title-5').map((e) => e.playbackSessionId));
+    await settled((records) => {
+      expect(records.length).toBe(601 - removed.size);
+      expect(records.filter((r) => hidden.has(r.recordId) || removed.has(r.recordId))).toEqual([]);
+    });
+    const since = new Date(OLD + 10 * DAY).toISOString();
+    const everyRead = async () => {
+      const batch = await postJson(
+        `${api.url}/v1/history:batchGet`,
+        { profiles: [{ profileId }, { profileId, since }], limit: 100 },
+        auth.recommender,
+      );
+      expect(batch.status).toBe(200);
+      const exported = await readExport(api.url, `since=${since}`, auth.recommender);
+      expect(exported.lines.at(-1)).toMatchObject({ type: 'end', failures: 0 });
+      return {
+        ...(await readSnapshot(profileId)),
+        batch: batch.body.results,
+        // Positions name the walk's place, not the record: compared without them.
+        exported: exported.lines
+          .filter((line) => line.profileId === profileId)
+          .map(({ position: _position, ...line }) => line),
+      };
+    };
+    const before = await everyRead();
+    expect(before.batch[0]).toMatchObject({ truncated: true });
+    expect(before.batch[0].records).toHaveLength(100);
+    expect(before.exported.length).toBeGreaterThan(100);
+
+    const result = await runJob({ profileId });
+    expect(result).toMatchObject({ state: 'completed', result: { status: 'compacted' } });
+    const meta = (
+      await environment.cassandra.execute(
+        `SELECT chunk_count, chunk_index, member_controls FROM ${keyspace()}.compressed_history WHERE profile_id = ?`,
+        [profileId],
+        { prepare: true },
+      )
+    ).first();
+    // The version is chunked, indexed and carries the controls: its pages are read chunk by chunk.
+    expect(meta.get('chunk_count')).toBeGreaterThan(1);
+    expect(meta.get('chunk_index')).not.toBeNull();
+    expect(meta.get('member_controls')).not.toBeNull();
+    expect(await everyRead()).toEqual(before);
   });
 
   it('rolls more history into a new version, and removes the superseded chunk set after the grace period', async () => {

@@ -43,19 +43,14 @@ export class BulkHistoryController {
   @HttpCode(200)
   async batchGet(@Body() body: unknown) {
     const request = parseWith(this.batchGetSchema, body);
-    const ids = [...new Set(request.profiles.map((p) => p.profileId))];
-    const histories = await this.reader.readMany(ids);
+    // One page per profile, read chunk by chunk: memory stays bounded whatever a profile's size.
+    const pages = await this.reader.readMany(request.profiles, request.limit);
     return {
-      results: request.profiles.map(({ profileId, since }) => {
-        const history = histories.get(profileId)!;
+      results: request.profiles.map(({ profileId }, i) => {
+        const page = pages[i];
         // The other profiles are answered; this one says plainly that it failed (invariant 4).
-        if (!Array.isArray(history)) return { profileId, ...history };
-        const records = history.filter((r) => since === undefined || r.lastEventAt >= since);
-        return {
-          profileId,
-          records: records.slice(0, request.limit).map(toView),
-          truncated: records.length > request.limit,
-        };
+        if (!('records' in page)) return { profileId, ...page };
+        return { profileId, records: page.records.map(toView), truncated: page.nextCursor !== null };
       }),
     };
   }

@@ -1,14 +1,8 @@
 import { z } from 'zod/v4';
-import { InvalidInputError } from '@vh/domain';
+import { ChangeKey, InvalidInputError } from '@vh/domain';
 import { ACTIVITY_SHARDS, ChangedProfilesPosition } from '@vh/storage';
 
 export type ExportWalk = ChangedProfilesPosition['walk'];
-
-/** A record's place in its profile's export order (oldest change first): later lines come after it. */
-export interface RecordKey {
-  lastEventAt: number;
-  recordId: string;
-}
 
 /**
  * Where an export stands after one of its lines, and what it counted so far. Carried by every line as an
@@ -23,7 +17,8 @@ export interface ExportProgress {
   /** The profile of the last line; null before the first. */
   at: ChangedProfilesPosition | null;
   /** The last record written of that profile; null once the profile is done. */
-  record: RecordKey | null;
+  /** The last record sent of the profile at `at` (in change order), null once it is done. */
+  record: ChangeKey | null;
   profiles: number;
   records: number;
   failures: number;

@@ -1,7 +1,7 @@
 import { AppConfig } from '@vh/config';
-import { DependencyUnavailableError, ViewingRecord } from '@vh/domain';
+import { changedRecords, ChangesQuery, DependencyUnavailableError, ViewingRecord } from '@vh/domain';
 import { ChangedProfile, ChangedProfilesWalk, CircuitBreaker } from '@vh/storage';
-import { ExportLine, HistoryExport } from './history-export';
+import { EXPORT_BATCH_RECORDS, ExportLine, HistoryExport } from './history-export';
 import { ViewingHistoryReader } from './viewing-history.reader';
 
 const SINCE = Date.parse('2026-11-20T00:00:00Z');
@@ -31,7 +31,7 @@ function exportOver(profiles: string[], unreadable: Set<string>, breaker?: Circu
     return [record(`${id}-r`)];
   };
   const reader = {
-    readForExport: (id: string) => (breaker ? breaker.execute(() => read(id)) : read(id)),
+    readChangesForExport: (id: string) => (breaker ? breaker.execute(() => read(id)) : read(id)),
   } as unknown as ViewingHistoryReader;
   const walk = {
     async *byTokenRanges(): AsyncGenerator<ChangedProfile> {
@@ -124,4 +124,66 @@ describe('HistoryExport with an unreadable profile', () => {
     expect(lines.some((l) => l.type === 'end')).toBe(false);
     expect(reads.length).toBeLessThan(20);
   }, 30_000);
+});
+
+describe('HistoryExport of a large profile', () => {
+  const RECORDS = 2 * EXPORT_BATCH_RECORDS + 7;
+  const all = Array.from({ length: RECORDS }, (_, i) => ({
+    ...record(`r-${String(i).padStart(6, '0')}`),
+    // Changes out of id order, some at one instant, as chunks hold them.
+    lastEventAt: SINCE + ((i * 7919) % 3000),
+  }));
+
+  /** A reader that answers each batch from the profile's records; the reads numbered in `failing` time out. */
+  function largeExport(failing = new Set<number>()) {
+    const held: number[] = [];
+    let reads = 0;
+    const reader = {
+      readChangesForExport: async (_id: string, query: ChangesQuery) => {
+        if (failing.has(++reads)) throw timeout();
+        const batch = changedRecords(all, query);
+        held.push(batch.length);
+        return batch;
+      },
+    } as unknown as ViewingHistoryReader;
+    const walk = {
+      // One profile: a walk resumed after it has nothing left.
+      async *byTokenRanges(_since: number, _ranges: number, after?: unknown): AsyncGenerator<ChangedProfile> {
+        if (after === undefined)
+          yield { profileId: 'big', position: { walk: 'token-ranges', token: '0', profileId: 'big' } };
+      },
+    } as unknown as ChangedProfilesWalk;
+    return { history: new HistoryExport(reader, walk, config), held };
+  }
+  const ids = (lines: ExportLine[]) => lines.flatMap((l) => (l.type === 'record' ? [l.recordId] : []));
+  const expected = changedRecords(all, { since: SINCE, limit: Infinity }).map((r) => r.recordId);
+
+  it('sends every record once, oldest change first, holding one batch at a time (issue 12 §3)', async () => {
+    const { history, held } = largeExport();
+    const { lines, error } = await collect(history);
+    expect(error).toBeUndefined();
+    expect(ids(lines)).toEqual(expected);
+    expect(lines.at(-1)).toMatchObject({ type: 'end', profiles: 1, records: RECORDS, failures: 0 });
+    expect(held.length).toBe(3);
+    expect(Math.max(...held)).toBeLessThanOrEqual(EXPORT_BATCH_RECORDS + 1);
+  });
+
+  it('reads a batch again after a timeout, and completes', async () => {
+    const { lines } = await collect(largeExport(new Set([2])).history);
+    expect(ids(lines)).toEqual(expected);
+  });
+
+  it('stops as interrupted when a later batch keeps failing, and a resume after the last line sends the rest', async () => {
+    // The second batch's read and its retry both time out.
+    const { history } = largeExport(new Set([2, 3]));
+    const first = await collect(history);
+    expect(first.error).toBeInstanceOf(DependencyUnavailableError);
+    expect(first.lines.some((l) => l.type === 'error' || l.type === 'end')).toBe(false);
+    const last = first.lines.at(-1) as { position: string };
+    const resumed: ExportLine[] = [];
+    const { history: again } = largeExport();
+    for await (const line of again.lines(again.begin(SINCE - 60 * 86_400_000, last.position, NOW))) resumed.push(line);
+    expect([...ids(first.lines), ...ids(resumed)]).toEqual(expected);
+    expect(resumed.at(-1)).toMatchObject({ type: 'end', profiles: 1, records: RECORDS, failures: 0 });
+  });
 });

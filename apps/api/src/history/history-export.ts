@@ -1,8 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { CircuitOpenError, CorruptHistoryError, DependencyUnavailableError, ViewingRecord } from '@vh/domain';
+import {
+  ChangeKey,
+  ChangesQuery,
+  CircuitOpenError,
+  CorruptHistoryError,
+  DependencyUnavailableError,
+  ViewingRecord,
+} from '@vh/domain';
 import { ChangedProfile, ChangedProfilesPosition, ChangedProfilesWalk } from '@vh/storage';
-import { checkSince, decodePosition, encodePosition, ExportProgress, RecordKey } from './export-position';
+import { checkSince, decodePosition, encodePosition, ExportProgress } from './export-position';
 import { toView, ViewingRecordView } from './history-request';
 import { PROFILE_UNAVAILABLE, UNAVAILABLE_ADVICE, ViewingHistoryReader } from './viewing-history.reader';
 
@@ -17,6 +24,11 @@ const MAX_CONSECUTIVE_UNAVAILABLE = 3;
  * long export (chaos seed 7's final export); a circuit that keeps re-opening is an outage.
  */
 const MAX_CIRCUIT_WAITS = 3;
+/**
+ * Records of one profile held at a time. Each batch reads the profile's chunks again (decoded chunks are
+ * cached): time grows with batches, memory does not. 5,000 records are ~2.5 MB as objects.
+ */
+export const EXPORT_BATCH_RECORDS = 5_000;
 
 export type ExportLine =
   | ({ type: 'record'; profileId: string; position: string } & ViewingRecordView)
@@ -89,20 +101,58 @@ export class HistoryExport {
     return this.changed.byTokenRanges(from.since, this.config.history.exportTokenRanges, after);
   }
 
-  /** One profile's changed records, oldest change first (so a record changed later comes after a cut). */
+  /**
+   * One profile's changed records, oldest change first (so a record changed later comes after a cut), in
+   * batches of EXPORT_BATCH_RECORDS: each batch is one read that keeps only its records, so a profile of any
+   * size is exported within bounded memory (issue 12 §3).
+   */
   private async *profileLines(
     progress: ExportProgress,
     position: ChangedProfilesPosition,
-    after: RecordKey | null,
+    from: ChangeKey | null,
     unavailable: { consecutive: number },
   ): AsyncGenerator<ExportLine> {
     const { profileId } = position;
-    let records: ViewingRecord[] | undefined;
+    let after = from;
+    for (let batch = 0; ; batch++) {
+      const read = await this.readBatch(profileId, { since: progress.since, after, limit: EXPORT_BATCH_RECORDS + 1 });
+      if ('failure' in read) {
+        // Mid-profile, the lines sent carry the position to resume from: the export stops as interrupted.
+        if (batch > 0) throw read.failure;
+        yield* this.failed(progress, position, read.failure, unavailable);
+        return;
+      }
+      unavailable.consecutive = 0;
+      const more = read.records.length > EXPORT_BATCH_RECORDS;
+      const records = read.records.slice(0, EXPORT_BATCH_RECORDS);
+      if (records.length === 0) return;
+      if (batch === 0 && from === null) progress.profiles++;
+      for (const [i, record] of records.entries()) {
+        progress.records++;
+        progress.at = position;
+        const last = i === records.length - 1 && !more;
+        progress.record = last ? null : { lastEventAt: record.lastEventAt, recordId: record.recordId };
+        yield { type: 'record', profileId, ...toView(record), position: encodePosition(progress) };
+      }
+      if (!more) return;
+      after = progress.record;
+    }
+  }
+
+  /**
+   * One batch of a profile's changes, read up to PROFILE_READ_ATTEMPTS times for the cluster's failures
+   * (an open circuit tried no read: waited for, not counted); a corrupt history or the last failure is
+   * given back. A bug of ours is not the profile's fault: it is thrown.
+   */
+  private async readBatch(
+    profileId: string,
+    query: ChangesQuery,
+  ): Promise<{ records: ViewingRecord[] } | { failure: unknown }> {
     let failure: unknown;
     let circuitWaits = 0;
-    for (let attempt = 0; records === undefined && attempt < PROFILE_READ_ATTEMPTS; attempt++) {
+    for (let attempt = 0; attempt < PROFILE_READ_ATTEMPTS; attempt++) {
       try {
-        records = await this.reader.readForExport(profileId);
+        return { records: await this.reader.readChangesForExport(profileId, query) };
       } catch (error) {
         if (error instanceof CircuitOpenError && circuitWaits++ < MAX_CIRCUIT_WAITS) {
           // No read was tried: not an attempt of this profile's.
@@ -110,51 +160,42 @@ export class HistoryExport {
           attempt--;
           continue;
         }
-        if (error instanceof CorruptHistoryError) {
-          Object.assign(progress, { at: position, record: null, failures: progress.failures + 1 });
-          yield {
-            type: 'error',
-            profileId,
-            error: error.code,
-            message: error.advice,
-            position: encodePosition(progress),
-          };
-          return;
-        }
-        // A bug of ours is not the profile's fault: only the cluster's failures are retried. An open circuit
-        // tried no read: it is an outage, so the export stops as interrupted, never blaming a healthy profile.
+        if (error instanceof CorruptHistoryError) return { failure: error };
+        // An open circuit tried no read: it is an outage, so the export stops as interrupted, never blaming a
+        // healthy profile.
         if (error instanceof CircuitOpenError || !(error instanceof DependencyUnavailableError)) throw error;
         failure = error;
       }
     }
-    if (records === undefined) {
-      // A partition that always times out (e.g. too many tombstones) would stop every resume at the same
-      // profile: it fails only itself (invariant 4), unless its neighbours fail too (an outage).
-      if (++unavailable.consecutive >= MAX_CONSECUTIVE_UNAVAILABLE) throw failure;
+    return { failure };
+  }
+
+  /** The error line of a profile that could not be read; an outage (neighbours failing too) stops the export. */
+  private *failed(
+    progress: ExportProgress,
+    position: ChangedProfilesPosition,
+    failure: unknown,
+    unavailable: { consecutive: number },
+  ): Generator<ExportLine> {
+    const { profileId } = position;
+    if (failure instanceof CorruptHistoryError) {
       Object.assign(progress, { at: position, record: null, failures: progress.failures + 1 });
-      const [error, message] = [PROFILE_UNAVAILABLE, UNAVAILABLE_ADVICE];
-      yield { type: 'error', profileId, error, message, position: encodePosition(progress) };
+      yield {
+        type: 'error',
+        profileId,
+        error: failure.code,
+        message: failure.advice,
+        position: encodePosition(progress),
+      };
       return;
     }
-    unavailable.consecutive = 0;
-    const changed = records
-      .filter((r) => r.lastEventAt >= progress.since && (after === null || compareChange(r, after) > 0))
-      .sort(compareChange);
-    if (changed.length === 0) return;
-    if (after === null) progress.profiles++;
-    for (const [i, record] of changed.entries()) {
-      progress.records++;
-      progress.at = position;
-      progress.record =
-        i === changed.length - 1 ? null : { lastEventAt: record.lastEventAt, recordId: record.recordId };
-      yield { type: 'record', profileId, ...toView(record), position: encodePosition(progress) };
-    }
+    // A partition that always times out (e.g. too many tombstones) would stop every resume at the same
+    // profile: it fails only itself (invariant 4), unless its neighbours fail too (an outage).
+    if (++unavailable.consecutive >= MAX_CONSECUTIVE_UNAVAILABLE) throw failure;
+    Object.assign(progress, { at: position, record: null, failures: progress.failures + 1 });
+    const [error, message] = [PROFILE_UNAVAILABLE, UNAVAILABLE_ADVICE];
+    yield { type: 'error', profileId, error, message, position: encodePosition(progress) };
   }
-}
-
-function compareChange(a: RecordKey, b: RecordKey): number {
-  if (a.lastEventAt !== b.lastEventAt) return a.lastEventAt - b.lastEventAt;
-  return a.recordId < b.recordId ? -1 : a.recordId > b.recordId ? 1 : 0;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,7 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Param, Query, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { AppConfig } from '@vh/config';
-import { continueWatching, encodeCursor } from '@vh/domain';
+import { encodeCursor } from '@vh/domain';
 import { ApiErrorResponses, Authorize, SCOPES, requestIdOf } from '@vh/http';
 import { metrics } from '@vh/metrics';
 import { HistoryDeletion } from './history-deletion';
@@ -39,7 +39,7 @@ export class HistoryController {
   async continueWatching(@Param('profileId') profileIdParam: string, @Query() query: Record<string, unknown>) {
     const profileId = parseProfileId(profileIdParam);
     const limit = parseLimit(query, this.config.history.maxPageSize, this.config.history.defaultPageSize);
-    const records = continueWatching(await this.reader.read(profileId), limit);
+    const records = await this.reader.readContinueWatching(profileId, limit);
     return { profileId, records: records.map(toView) };
   }
 

@@ -1,12 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
 import {
+  changedRecords,
+  changedRecordsOfChunked,
+  ChangesQuery,
+  ChunkedCompressedHistory,
+  ChunkedReadOptions,
   CompressedHistory,
+  continueWatching,
+  continueWatchingOfChunked,
   CorruptHistoryError,
   DependencyUnavailableError,
   foldHistory,
   hiddenByControls,
-  isControlEvent,
   MemberControls,
   HistoryPage,
   HistoryQuery,
@@ -75,52 +81,90 @@ export class ViewingHistoryReader {
    * versions written before the index are read whole. Same order of reads as `read` (invariant 3).
    */
   async readPage(profileId: string, query: HistoryQuery): Promise<HistoryPage> {
-    const { live, page } = await this.breaker.execute(async () => {
-      const liveEvents = await this.liveHistory.readProfile(profileId);
-      const whole = async () =>
-        pageOfHistory(this.merge(liveEvents, await this.readCompressed(profileId, liveEvents), profileId), query);
-      // The chunked page does not apply member controls yet: a profile with any is read whole.
-      const page = liveEvents.some(isControlEvent)
-        ? await whole()
-        : await this.compressedHistory.withChunkedVersion(profileId, async (chunked) =>
-            chunked === null ? whole() : pageOfChunkedHistory(liveEvents, chunked, query),
-          );
-      return { live: liveEvents, page };
-    });
-    this.compactions.requestIfLarge(profileId, live);
-    return page;
+    return this.readMerged(
+      profileId,
+      (records) => pageOfHistory(records, query),
+      (live, chunked, options) => pageOfChunkedHistory(live, chunked, query, options),
+    );
+  }
+
+  /** Continue-watching: read chunk by chunk, keeping one record per title (memory: titles, not records). */
+  async readContinueWatching(profileId: string, limit: number): Promise<ViewingRecord[]> {
+    return this.readMerged(
+      profileId,
+      (records) => continueWatching(records, limit),
+      (live, chunked, options) => continueWatchingOfChunked(live, chunked, limit, options),
+    );
   }
 
   /**
-   * Several profiles at once, with bounded concurrency. A corrupt history, or one that keeps timing out
-   * (e.g. too many tombstones), fails its profile only (invariant 4): it is given as an error entry. When
-   * every profile fails for the cluster, that is an outage: the whole call fails (503). Bugs fail the call.
+   * One batch of a profile's changed records for the export, oldest change first, without asking for its
+   * compaction: at most `query.limit` records are held, whatever the profile's size.
    */
-  async readMany(profileIds: readonly string[]): Promise<Map<string, ViewingRecord[] | UnreadableProfile>> {
-    const results = await settleWithConcurrency(profileIds, BATCH_READ_CONCURRENCY, (id) => this.read(id));
-    const byProfile = new Map<string, ViewingRecord[] | UnreadableProfile>();
+  async readChangesForExport(profileId: string, query: ChangesQuery): Promise<ViewingRecord[]> {
+    return this.readMerged(
+      profileId,
+      (records) => changedRecords(records, query),
+      (live, chunked, options) => changedRecordsOfChunked(live, chunked, query, options),
+      { askCompaction: false },
+    );
+  }
+
+  /**
+   * Several profiles at once (each `since` filters its own), with bounded concurrency, one page each. A
+   * corrupt history, or one that keeps timing out (e.g. too many tombstones), fails its profile only
+   * (invariant 4): it is given as an error entry. When every profile fails for the cluster, that is an
+   * outage: the whole call fails (503). Bugs fail the call.
+   */
+  async readMany(
+    requests: readonly { profileId: string; since?: number }[],
+    limit: number,
+  ): Promise<(HistoryPage | UnreadableProfile)[]> {
+    const results = await settleWithConcurrency(requests, BATCH_READ_CONCURRENCY, ({ profileId, since }) =>
+      this.readPage(profileId, since === undefined ? { limit } : { limit, changedSince: since }),
+    );
     const unavailable = results.filter(
       (r) => r.status === 'rejected' && r.reason instanceof DependencyUnavailableError,
     ) as PromiseRejectedResult[];
     if (unavailable.length > 0 && unavailable.length === results.length) throw unavailable[0].reason;
-    results.forEach((result, i) => {
-      if (result.status === 'fulfilled') byProfile.set(profileIds[i], result.value);
-      else if (result.reason instanceof CorruptHistoryError) {
-        byProfile.set(profileIds[i], { error: result.reason.code, message: result.reason.advice });
-      } else if (result.reason instanceof DependencyUnavailableError) {
-        byProfile.set(profileIds[i], { error: PROFILE_UNAVAILABLE, message: UNAVAILABLE_ADVICE });
-      } else throw result.reason;
+    return results.map((result) => {
+      if (result.status === 'fulfilled') return result.value;
+      if (result.reason instanceof CorruptHistoryError) {
+        return { error: result.reason.code, message: result.reason.advice };
+      }
+      if (result.reason instanceof DependencyUnavailableError) {
+        return { error: PROFILE_UNAVAILABLE, message: UNAVAILABLE_ADVICE };
+      }
+      throw result.reason;
     });
-    return byProfile;
   }
 
-  /** One profile's merged history for the export: like `read`, without asking for its compaction. */
-  async readForExport(profileId: string): Promise<ViewingRecord[]> {
-    const { live, history } = await this.breaker.execute(async () => {
+  /**
+   * Live rows first, then the compressed version (invariant 3), read chunk by chunk when it has an index
+   * (`chunked`), else whole (`whole` gets its visible records newest first). Auto-delete is judged at this
+   * process's clock (invariant 6); a stored record the controls now hide asks for a compaction.
+   */
+  private async readMerged<T>(
+    profileId: string,
+    whole: (records: ViewingRecord[]) => T,
+    chunked: (live: ViewingEvent[], history: ChunkedCompressedHistory, options: ChunkedReadOptions) => Promise<T>,
+    { askCompaction = true } = {},
+  ): Promise<T> {
+    const { live, result } = await this.breaker.execute(async () => {
       const liveEvents = await this.liveHistory.readProfile(profileId);
-      return { live: liveEvents, history: await this.readCompressed(profileId, liveEvents) };
+      const ask = askCompaction ? profileId : undefined;
+      const result = await this.compressedHistory.withChunkedVersion(profileId, async (history) =>
+        history === null
+          ? whole(this.merge(liveEvents, await this.readCompressed(profileId, liveEvents), ask))
+          : chunked(liveEvents, history, {
+              now: Date.now(),
+              onHiddenStored: ask === undefined ? undefined : () => void this.compactions.requestIfHiddenStored(ask),
+            }),
+      );
+      return { live: liveEvents, result };
     });
-    return this.merge(live, history);
+    if (askCompaction) this.compactions.requestIfLarge(profileId, live);
+    return result;
   }
 
   /**

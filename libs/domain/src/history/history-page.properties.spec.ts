@@ -1,93 +1,88 @@
 import fc from 'fast-check';
-import { PLAYBACK_EVENT_TYPES, PlaybackEvent, ViewingEvent } from '../events/viewing-event';
+import { ViewingEvent } from '../events/viewing-event';
+import { DAY, MIN, profileEvents, sessionIds, shiftOf, steps } from '../testing/history.arbitraries';
 import { CompressedHistory, EMPTY_COMPRESSED_HISTORY, SessionTrail } from './compressed-history';
 import { compactHistory } from './history-compaction';
 import { foldHistory, visibleRecords } from './history-fold';
 import {
+  changedRecordsOfChunked,
   ChunkedCompressedHistory,
+  continueWatchingOfChunked,
   pageOfChunkedHistory,
   RecordChunk,
   spanOfRecordChunk,
   spanOfTrailChunk,
 } from './history-page';
-import { HistoryCursor, HistoryPage, HistoryQuery, pageOfHistory } from './history-query';
+import {
+  changedRecords,
+  continueWatching,
+  HistoryCursor,
+  HistoryPage,
+  HistoryQuery,
+  pageOfHistory,
+} from './history-query';
+import { ViewingRecord } from './viewing-record';
+import { EMPTY_MEMBER_CONTROLS, MemberControls, withControlEvents } from '../settings/member-controls';
 
 // Enough sessions for many chunks; start times collide, so chunk ranges share their ends.
-const SESSIONS = Array.from(
-  { length: 16 },
-  (_, i) => `00000000-0000-4000-8000-0000000000${String(i).padStart(2, '0')}`,
-);
+const SESSIONS = sessionIds(16);
 const T0 = Date.parse('2026-01-01T00:00:00Z');
-const MIN = 60_000;
-const minute = (max: number) => fc.integer({ min: 0, max }).map((m) => T0 + m * MIN);
+const minute = (max: number) => steps(T0, max, MIN);
 
-const playback = fc.record({
-  type: fc.constantFrom(...PLAYBACK_EVENT_TYPES),
-  playbackSessionId: fc.constantFrom(...SESSIONS),
-  titleId: fc.constantFrom('title-a', 'title-b', 'title-c'),
-  deviceId: fc.constantFrom('tv', 'phone'),
-  positionMs: fc.integer({ min: 0, max: 60 }).map((s) => s * 30_000),
+const pools = { sessions: SESSIONS, titles: ['title-a', 'title-b', 'title-c'], maxEvents: 60, maxVariants: 4 };
+const events = profileEvents({
+  ...pools,
   // Coarse times: sessions often start at the same instant, across chunk boundaries.
-  occurredAt: fc.integer({ min: 0, max: 12 }).map((m) => T0 + m * 5 * MIN),
-  acceptDelay: fc.integer({ min: 0, max: 20 }).map((m) => m * MIN),
+  playbackAt: steps(T0, 12, 5 * MIN),
+  acceptDelay: steps(0, 20, MIN),
+  removalAt: minute(50),
+  clearAt: minute(70),
+  variantShift: shiftOf(20, MIN),
 });
-const removal = fc.record({
-  type: fc.constant('record-removed' as const),
-  recordId: fc.constantFrom(...SESSIONS),
-  occurredAt: minute(50),
-});
-const clear = fc.record({ type: fc.constant('history-cleared' as const), acceptedAt: minute(70) });
 
-const events = fc
-  .tuple(
-    fc.array(
-      fc.oneof({ weight: 14, arbitrary: playback }, { weight: 1, arbitrary: removal }, { weight: 1, arbitrary: clear }),
-      {
-        maxLength: 60,
-      },
-    ),
-    fc.uniqueArray(fc.uuid(), { minLength: 60, maxLength: 60 }),
-    fc.array(fc.record({ of: fc.nat(), shift: fc.integer({ min: -20, max: 20 }) }), { maxLength: 4 }),
-  )
-  .map(([raw, ids, variants]) => {
-    const out: ViewingEvent[] = raw.map((spec, i): ViewingEvent => {
-      const base = { eventId: ids[i], profileId: 'profile-1' };
-      if (spec.type === 'record-removed') return { ...base, ...spec };
-      if (spec.type === 'history-cleared') return { ...base, ...spec, occurredAt: spec.acceptedAt };
-      const { acceptDelay, ...rest } = spec;
-      return { ...base, ...rest, acceptedAt: spec.occurredAt + acceptDelay };
+/**
+ * With the member's controls, on a scale of days so that auto-delete (3 months and more) hides some
+ * records and not others; deliveries up to 3 weeks late.
+ */
+const tenDays = steps(T0, 40, 10 * DAY);
+const eventsWithControls = profileEvents({
+  ...pools,
+  playbackAt: steps(T0, 24, 15 * DAY),
+  acceptDelay: steps(0, 21, DAY),
+  removalAt: tenDays,
+  clearAt: tenDays,
+  controlAt: tenDays,
+  variantShift: shiftOf(5, DAY),
+});
+
+/**
+ * A profile as stored: compacted once or twice (run 14 units after its cutoff, as COMPACTION_MIN_AGE_MS,
+ * judging auto-delete then), some events arriving only after (late or new); trails kept 0 to 40 units.
+ */
+const storedFrom = (all: fc.Arbitrary<ViewingEvent[]>, cutoffAt: fc.Arbitrary<number>, unit: number) =>
+  fc
+    .tuple(
+      all,
+      fc.array(fc.boolean(), { minLength: 70, maxLength: 70 }),
+      fc.array(cutoffAt, { minLength: 1, maxLength: 2 }),
+      fc.option(
+        fc.integer({ min: 0, max: 40 }).map((m) => m * unit),
+        { nil: undefined },
+      ),
+    )
+    .map(([all, early, cutoffs, trailRetentionMs]) => {
+      let compressed: CompressedHistory = EMPTY_COMPRESSED_HISTORY;
+      let live = all.filter((_, i) => early[i % early.length]);
+      for (const cutoff of cutoffs) {
+        compressed = compactHistory(compressed, live, cutoff, { trailRetentionMs, now: cutoff + 14 * unit });
+        live = live.filter((e) => e.occurredAt >= compressed.compactedBefore!);
+      }
+      live.push(...all.filter((_, i) => !early[i % early.length]));
+      return { compressed, live };
     });
-    // Re-stamped copies of some playback events (same eventId, other time): repeats across the split.
-    const playbacks = out.filter((e): e is PlaybackEvent => 'playbackSessionId' in e);
-    for (const v of playbacks.length ? variants : []) {
-      const original = playbacks[v.of % playbacks.length];
-      if (v.shift === 0) continue;
-      out.push({ ...original, occurredAt: original.occurredAt + v.shift * MIN });
-    }
-    return out;
-  });
 
-/** A profile as stored: compacted once or twice, some events arriving only after (late or new). */
-const stored = fc
-  .tuple(
-    events,
-    fc.array(fc.boolean(), { minLength: 70, maxLength: 70 }),
-    fc.array(minute(80), { minLength: 1, maxLength: 2 }),
-    fc.option(
-      fc.integer({ min: 0, max: 40 }).map((m) => m * MIN),
-      { nil: undefined },
-    ),
-  )
-  .map(([all, early, cutoffs, trailRetentionMs]) => {
-    let compressed: CompressedHistory = EMPTY_COMPRESSED_HISTORY;
-    let live = all.filter((_, i) => early[i % early.length]);
-    for (const cutoff of cutoffs) {
-      compressed = compactHistory(compressed, live, cutoff, { trailRetentionMs });
-      live = live.filter((e) => e.occurredAt >= compressed.compactedBefore!);
-    }
-    live.push(...all.filter((_, i) => !early[i % early.length]));
-    return { compressed, live };
-  });
+const stored = storedFrom(events, minute(80), MIN);
+const storedWithControls = storedFrom(eventsWithControls, tenDays, DAY);
 
 /** Cuts a compressed history into chunks as the encoder does: records in start order, trails in id order. */
 function chunked(compressed: CompressedHistory, recordsPerChunk: number, trailsPerChunk: number) {
@@ -107,6 +102,7 @@ function chunked(compressed: CompressedHistory, recordsPerChunk: number, trailsP
   const source: ChunkedCompressedHistory = {
     clearedThrough: compressed.clearedThrough,
     compactedBefore: compressed.compactedBefore,
+    controls: compressed.controls,
     index: { recordChunks: chunks.map(spanOfRecordChunk), trailChunks: trailChunks.map((t) => spanOfTrailChunk(t)!) },
     recordChunk: async (i) => {
       reads.records++;
@@ -121,12 +117,16 @@ function chunked(compressed: CompressedHistory, recordsPerChunk: number, trailsP
   return { source, reads, chunks: chunks.length };
 }
 
-const query = fc.record({
-  limit: fc.integer({ min: 1, max: 5 }),
-  from: fc.option(minute(60), { nil: undefined }),
-  to: fc.option(minute(70), { nil: undefined }),
-  titleId: fc.option(fc.constantFrom('title-a', 'title-b'), { nil: undefined }),
-});
+/** Queries whose time filters fall among the generated instants. */
+const queryWithin = (from: fc.Arbitrary<number>, to: fc.Arbitrary<number>) =>
+  fc.record({
+    limit: fc.integer({ min: 1, max: 5 }),
+    from: fc.option(from, { nil: undefined }),
+    to: fc.option(to, { nil: undefined }),
+    titleId: fc.option(fc.constantFrom('title-a', 'title-b'), { nil: undefined }),
+    changedSince: fc.option(from, { nil: undefined }),
+  });
+const query = queryWithin(minute(60), minute(70));
 
 /** Every page of a walk with the cursor, from the first to the end. */
 async function walk(page: (q: HistoryQuery) => Promise<HistoryPage> | HistoryPage, base: HistoryQuery) {
@@ -142,6 +142,46 @@ async function walk(page: (q: HistoryQuery) => Promise<HistoryPage> | HistoryPag
 
 const clean = (q: HistoryQuery): HistoryQuery =>
   Object.fromEntries(Object.entries(q).filter(([, v]) => v !== undefined)) as unknown as HistoryQuery;
+
+/**
+ * A stored profile with controls, chunked, read at some instant (before, among and long after the events),
+ * with what the whole fold shows then.
+ */
+const withControls = fc
+  .tuple(storedWithControls, fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), steps(T0, 80, 10 * DAY))
+  .map(([{ compressed, live }, perChunk, perTrailChunk, now]) => ({
+    live,
+    now,
+    whole: visibleRecords(foldHistory(live, compressed), now),
+    source: chunked(compressed, perChunk, perTrailChunk).source,
+  }));
+
+/** 100 stored records, one a minute, nothing live. */
+function hundredRecords(controls?: MemberControls) {
+  const records = Array.from({ length: 100 }, (_, i) => ({
+    recordId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    profileId: 'profile-1',
+    titleId: 'title-a',
+    deviceId: 'tv',
+    startedAt: T0 + i * MIN,
+    lastEventAt: T0 + i * MIN + 1,
+    positionMs: 0,
+    maxPositionMs: 0,
+    watchedMs: 0,
+    state: 'stopped' as const,
+    titleDurationMs: null,
+    firstAcceptedAt: T0 + i * MIN,
+  }));
+  const compressed: CompressedHistory = {
+    records,
+    removedRecordIds: [],
+    clearedThrough: null,
+    compactedBefore: T0 + 200 * MIN,
+    trails: new Map(),
+    controls,
+  };
+  return { records, compressed };
+}
 
 describe('pageOfChunkedHistory: a page from the chunks it needs equals the page of the whole fold', () => {
   it('gives every page of a walk as the full fold does, for any live rows, chunking and query', async () => {
@@ -163,28 +203,51 @@ describe('pageOfChunkedHistory: a page from the chunks it needs equals the page 
     );
   });
 
+  it('applies the member controls as the whole fold does: pauses, auto-delete, titles removed, clears, late events', async () => {
+    const at = steps(T0, 36, 10 * DAY);
+    await fc.assert(
+      fc.asyncProperty(withControls, queryWithin(at, at), async ({ live, whole, source, now }, q) => {
+        const base = clean(q);
+        const expected = await walk((qq) => pageOfHistory(whole, qq), base);
+        const actual = await walk((qq) => pageOfChunkedHistory(live, source, qq, { now }), base);
+        expect(actual).toEqual(expected);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('gives continue-watching as the whole fold does, reading chunk by chunk', async () => {
+    await fc.assert(
+      fc.asyncProperty(withControls, fc.integer({ min: 1, max: 5 }), async ({ live, whole, source, now }, limit) => {
+        expect(await continueWatchingOfChunked(live, source, limit, { now })).toEqual(continueWatching(whole, limit));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("gives a profile's changed records in batches, oldest change first, as the whole fold does (the export)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        withControls,
+        fc.integer({ min: 1, max: 5 }),
+        tenDays,
+        async ({ live, whole, source, now }, limit, since) => {
+          const expected = changedRecords(whole, { since, limit: Number.POSITIVE_INFINITY });
+          const actual: ViewingRecord[] = [];
+          for (let batch = 0; batch < 100; batch++) {
+            const next = await changedRecordsOfChunked(live, source, { since, limit, after: actual.at(-1) }, { now });
+            actual.push(...next);
+            if (next.length < limit) break;
+          }
+          expect(actual).toEqual(expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('reads only the newest chunks for a first page when nothing live touches the compressed history', async () => {
-    const records = Array.from({ length: 100 }, (_, i) => ({
-      recordId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      profileId: 'profile-1',
-      titleId: 'title-a',
-      deviceId: 'tv',
-      startedAt: T0 + i * MIN,
-      lastEventAt: T0 + i * MIN + 1,
-      positionMs: 0,
-      maxPositionMs: 0,
-      watchedMs: 0,
-      state: 'stopped' as const,
-      titleDurationMs: null,
-      firstAcceptedAt: T0 + i * MIN,
-    }));
-    const compressed: CompressedHistory = {
-      records,
-      removedRecordIds: [],
-      clearedThrough: null,
-      compactedBefore: T0 + 200 * MIN,
-      trails: new Map(),
-    };
+    const { records, compressed } = hundredRecords();
     const { source, reads, chunks } = chunked(compressed, 10, 10);
     const page = await pageOfChunkedHistory([], source, { limit: 15 });
     expect(page.records.map((r) => r.startedAt)).toEqual(
@@ -195,5 +258,22 @@ describe('pageOfChunkedHistory: a page from the chunks it needs equals the page 
     );
     expect(chunks).toBe(10);
     expect(reads.records).toBe(2);
+  });
+
+  it('asks once for a compaction when a record read is one the controls now hide, and only then', async () => {
+    // Auto-delete after 3 months, set at T0: the records are older than that a year later.
+    const controls = withControlEvents(EMPTY_MEMBER_CONTROLS, [{ eventId: 'e', acceptedAt: T0, autoDelete: '3m' }]);
+    const { source } = chunked(hundredRecords(controls).compressed, 10, 10);
+    const asked: number[] = [];
+    const onHiddenStored = () => asked.push(1);
+    const now = T0 + 365 * DAY;
+    expect(await pageOfChunkedHistory([], source, { limit: 15 }, { now, onHiddenStored })).toEqual({
+      records: [],
+      nextCursor: null,
+    });
+    expect(asked).toHaveLength(1);
+    await pageOfChunkedHistory([], source, { limit: 15 }, { now: T0 + DAY, onHiddenStored });
+    await continueWatchingOfChunked([], source, 15, { now: T0 + DAY, onHiddenStored });
+    expect(asked).toHaveLength(1);
   });
 });

@@ -1,8 +1,17 @@
 import { ViewingEvent } from '../events/viewing-event';
 import { CompressedHistory, SessionTrail } from './compressed-history';
-import { foldHistory, isVisible, visibleRecords } from './history-fold';
-import { HistoryPage, HistoryQuery, pageOfHistory } from './history-query';
+import { FoldedHistory, foldHistory, isVisible, visibleRecords } from './history-fold';
+import {
+  changedRecords,
+  ChangesQuery,
+  HistoryPage,
+  HistoryQuery,
+  latestByTitle,
+  pageOfHistory,
+  unfinishedOf,
+} from './history-query';
 import { compareRecordsNewestFirst, ViewingRecord } from './viewing-record';
+import { EMPTY_MEMBER_CONTROLS, hiddenByControls, MemberControls } from '../settings/member-controls';
 
 /** A record chunk as the version's index describes it: the startedAt range of its records. */
 export interface RecordChunkSpan {
@@ -35,6 +44,8 @@ export interface RecordChunk {
 export interface ChunkedCompressedHistory {
   clearedThrough: number | null;
   compactedBefore: number | null;
+  /** The member's controls stored with the version (few: kept whole in its metadata). Undefined: none. */
+  controls?: MemberControls;
   index: CompressedHistoryIndex;
   recordChunk(index: number): Promise<RecordChunk>;
   trailChunk(index: number): Promise<ReadonlyMap<string, SessionTrail>>;
@@ -71,14 +82,23 @@ export function spanOfTrailChunk(trails: ReadonlyMap<string, SessionTrail>): Tra
   return first === null ? null : { firstRecordId: first, lastRecordId: last!, trails: trails.size };
 }
 
+export interface ChunkedReadOptions {
+  /** The reader's clock, at which auto-delete is judged (invariant 6); without it auto-delete is not applied. */
+  now?: number;
+  /** Called once when a stored record read is one the member's controls now hide. */
+  onHiddenStored?: () => void;
+}
+
 /**
- * One page of the merged history, equal to `pageOfHistory(visibleRecords(foldHistory(live, whole)), query)`
+ * One page of the merged history, equal to `pageOfHistory(visibleRecords(foldHistory(live, whole), now), query)`
  * (property-tested against it), decoding only the chunks the page needs:
  * - the live sessions are folded onto just the compressed records they touch, found through the trail
  *   index (by recordId) and their trail's first event (the record's startedAt, by time range), with the
  *   removed ids (chunks holding them) that keep a removed session hidden;
  * - record chunks are then read newest first, from the cursor on, until the page plus one record is
- *   certainly ahead of every chunk not read: memory is the page and a few chunks, whatever the history.
+ *   certainly ahead of every chunk not read: memory is the page and a few chunks, whatever the history;
+ * - the member's controls (kept whole with the version, and live) judge each record alone, so a record is
+ *   dropped where it is read, as the whole fold drops it.
  * Falls back to the whole history where a live session may touch a record without a trail (versions
  * written before trails, or past COMPACTION_TRAIL_RETENTION_DAYS): it could not be found by id.
  */
@@ -86,7 +106,106 @@ export async function pageOfChunkedHistory(
   liveEvents: readonly ViewingEvent[],
   compressed: ChunkedCompressedHistory,
   query: HistoryQuery,
+  options: ChunkedReadOptions = {},
 ): Promise<HistoryPage> {
+  const read = await openChunkedRead(liveEvents, compressed, options);
+  if (read.whole !== undefined) return pageOfHistory(read.whole, query);
+  const { folded, now } = read;
+
+  // The records that may make the page, newest first, at most limit + 1 of them.
+  let candidates: ViewingRecord[] = [];
+  const offer = (records: Iterable<ViewingRecord>) => {
+    for (const record of records) if (isVisible(record, folded, now) && matches(record, query)) candidates.push(record);
+    candidates = candidates.sort(compareRecordsNewestFirst).slice(0, query.limit + 1);
+  };
+  offer(folded.records.values());
+  const order = compressed.index.recordChunks
+    .map((span, i) => ({ span, i }))
+    .filter(({ span }) => span.records > 0 && mayHold(span, query))
+    .sort((a, b) => b.span.lastStartedAt! - a.span.lastStartedAt! || b.i - a.i);
+  for (const { span, i } of order) {
+    const full = candidates.length > query.limit;
+    if (full && candidates[query.limit].startedAt > span.lastStartedAt!) break;
+    offer(await read.storedRecords(i));
+  }
+  read.done();
+  return pageOfHistory(candidates, query);
+}
+
+/**
+ * Every visible record of the merged history (as `visibleRecords(foldHistory(live, whole), now)` holds
+ * them, in no order), one batch per record chunk: for readers that need them all but keep few (continue-
+ * watching, the export). Memory is one chunk plus what the caller keeps; time grows with the history.
+ */
+export async function* visibleRecordsByChunk(
+  liveEvents: readonly ViewingEvent[],
+  compressed: ChunkedCompressedHistory,
+  options: ChunkedReadOptions = {},
+): AsyncGenerator<readonly ViewingRecord[]> {
+  const read = await openChunkedRead(liveEvents, compressed, options);
+  if (read.whole !== undefined) {
+    yield read.whole;
+    return;
+  }
+  const { folded, now } = read;
+  yield [...folded.records.values()].filter((record) => isVisible(record, folded, now));
+  for (let i = 0; i < compressed.index.recordChunks.length; i++) {
+    if (compressed.index.recordChunks[i].records === 0) continue;
+    yield (await read.storedRecords(i)).filter((record) => isVisible(record, folded, now));
+  }
+  read.done();
+}
+
+/** `continueWatching` of the merged history, read chunk by chunk: it keeps one record per title. */
+export async function continueWatchingOfChunked(
+  liveEvents: readonly ViewingEvent[],
+  compressed: ChunkedCompressedHistory,
+  limit: number,
+  options: ChunkedReadOptions = {},
+): Promise<ViewingRecord[]> {
+  const latest = new Map<string, ViewingRecord>();
+  for await (const records of visibleRecordsByChunk(liveEvents, compressed, options)) latestByTitle(records, latest);
+  return unfinishedOf(latest, limit);
+}
+
+/** `changedRecords` of the merged history, read chunk by chunk: it keeps at most `limit` records. */
+export async function changedRecordsOfChunked(
+  liveEvents: readonly ViewingEvent[],
+  compressed: ChunkedCompressedHistory,
+  query: ChangesQuery,
+  options: ChunkedReadOptions = {},
+): Promise<ViewingRecord[]> {
+  let first: ViewingRecord[] = [];
+  for await (const records of visibleRecordsByChunk(liveEvents, compressed, options)) {
+    first = changedRecords([...first, ...records], query);
+  }
+  return first;
+}
+
+/**
+ * The live sessions folded onto just the compressed records they touch (found through the trail index,
+ * by recordId, and their trail's first event, the record's startedAt), with the removed ids that keep a
+ * removed session hidden and the member's controls; or, where a live session may touch a record without
+ * a trail, the whole history's visible records (`whole`).
+ */
+type ChunkedRead =
+  | { whole: ViewingRecord[] }
+  | {
+      whole?: undefined;
+      folded: FoldedHistory;
+      now: number;
+      /** The stored records of a chunk, but those of live sessions (they are in `folded`). */
+      storedRecords(i: number): Promise<ViewingRecord[]>;
+      /** Tells `onHiddenStored` what the records read showed. */
+      done(): void;
+    };
+
+async function openChunkedRead(
+  liveEvents: readonly ViewingEvent[],
+  compressed: ChunkedCompressedHistory,
+  options: ChunkedReadOptions,
+): Promise<ChunkedRead> {
+  const now = options.now ?? Number.NEGATIVE_INFINITY;
   const { index } = compressed;
   const loaded = new Map<number, RecordChunk>();
   const recordChunk = async (i: number) => {
@@ -98,7 +217,13 @@ export async function pageOfChunkedHistory(
   const liveSessions = new Set<string>();
   for (const event of liveEvents) if ('playbackSessionId' in event) liveSessions.add(event.playbackSessionId);
   const touched = await touchedRecords(liveSessions, compressed, recordChunk);
-  if (touched === null) return pageOfHistory(visibleRecords(foldHistory(liveEvents, await whole(compressed))), query);
+  if (touched === null) {
+    const history = await whole(compressed);
+    if (options.onHiddenStored && history.records.some((r) => hiddenByControls(r, history.controls!, now) !== null)) {
+      options.onHiddenStored();
+    }
+    return { whole: visibleRecords(foldHistory(liveEvents, history), now) };
+  }
 
   const removedRecordIds: string[] = [];
   if (liveSessions.size > 0) {
@@ -111,29 +236,31 @@ export async function pageOfChunkedHistory(
     removedRecordIds,
     clearedThrough: compressed.clearedThrough,
     compactedBefore: compressed.compactedBefore,
+    controls: compressed.controls,
     trails: touched.trails,
   });
-
-  // The records that may make the page, newest first, at most limit + 1 of them.
-  let candidates: ViewingRecord[] = [];
-  const offer = (records: Iterable<ViewingRecord>) => {
-    for (const record of records) if (isVisible(record, folded) && matches(record, query)) candidates.push(record);
-    candidates = candidates.sort(compareRecordsNewestFirst).slice(0, query.limit + 1);
+  // A stored record the controls now hide (auto-delete since the last compaction): the reader asks for a
+  // compaction to remove it physically. Only the records read are looked at.
+  let hiddenStored = false;
+  const noteHidden = (records: readonly ViewingRecord[]) => {
+    if (options.onHiddenStored === undefined || hiddenStored) return;
+    hiddenStored = records.some((r) => hiddenByControls(r, folded.controls, now) !== null);
   };
-  offer(folded.records.values());
-  const order = index.recordChunks
-    .map((span, i) => ({ span, i }))
-    .filter(({ span }) => span.records > 0 && mayHold(span, query))
-    .sort((a, b) => b.span.lastStartedAt! - a.span.lastStartedAt! || b.i - a.i);
-  for (const { span, i } of order) {
-    const full = candidates.length > query.limit;
-    if (full && candidates[query.limit].startedAt > span.lastStartedAt!) break;
-    const chunk = await recordChunk(i);
-    offer(chunk.records.filter((record) => !liveSessions.has(record.recordId)));
-    // Chunks read only for the page need not stay (those of the live fold are few).
-    if (!touched.chunks.has(i) && span.removedRecordIds === 0) loaded.delete(i);
-  }
-  return pageOfHistory(candidates, query);
+  noteHidden(touched.records);
+  return {
+    folded,
+    now,
+    storedRecords: async (i) => {
+      const chunk = await recordChunk(i);
+      // Chunks read only for the records need not stay (those of the live fold are few).
+      if (!touched.chunks.has(i) && index.recordChunks[i].removedRecordIds === 0) loaded.delete(i);
+      noteHidden(chunk.records);
+      return chunk.records.filter((record) => !liveSessions.has(record.recordId));
+    },
+    done: () => {
+      if (hiddenStored) options.onHiddenStored!();
+    },
+  };
 }
 
 /**
@@ -199,6 +326,7 @@ async function whole(compressed: ChunkedCompressedHistory): Promise<CompressedHi
     removedRecordIds,
     clearedThrough: compressed.clearedThrough,
     compactedBefore: compressed.compactedBefore,
+    controls: compressed.controls ?? EMPTY_MEMBER_CONTROLS,
     trails,
   };
 }
@@ -208,6 +336,7 @@ function matches(record: ViewingRecord, query: HistoryQuery): boolean {
   if (query.cursor && compareRecordsNewestFirst(record, { ...record, ...query.cursor }) <= 0) return false;
   if (query.from !== undefined && record.startedAt < query.from) return false;
   if (query.to !== undefined && record.startedAt >= query.to) return false;
+  if (query.changedSince !== undefined && record.lastEventAt < query.changedSince) return false;
   return query.titleId === undefined || record.titleId === query.titleId;
 }
 

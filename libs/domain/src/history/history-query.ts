@@ -15,6 +15,8 @@ export interface HistoryQuery {
   /** Exclusive upper bound on startedAt, epoch ms. */
   to?: number;
   titleId?: string;
+  /** Only records whose last event is at or after this, epoch ms (batchGet's `since`). */
+  changedSince?: number;
 }
 
 export interface HistoryPage {
@@ -31,6 +33,7 @@ export function pageOfHistory(sortedRecords: readonly ViewingRecord[], query: Hi
     if (query.from !== undefined && record.startedAt < query.from) continue;
     if (query.to !== undefined && record.startedAt >= query.to) continue;
     if (query.titleId !== undefined && record.titleId !== query.titleId) continue;
+    if (query.changedSince !== undefined && record.lastEventAt < query.changedSince) continue;
     if (page.length === query.limit) {
       more = true;
       break;
@@ -78,20 +81,66 @@ export function decodeCursor(token: string): Validated<HistoryCursor> {
 }
 
 /** The latest unfinished record of each title, most recently watched first: what a device resumes. */
-export function continueWatching(records: readonly ViewingRecord[], limit: number): ViewingRecord[] {
-  const latestByTitle = new Map<string, ViewingRecord>();
+export function continueWatching(records: Iterable<ViewingRecord>, limit: number): ViewingRecord[] {
+  return unfinishedOf(latestByTitle(records), limit);
+}
+
+/**
+ * Adds records, in any order, to the record watched last of each title (`latest`): all continue-watching
+ * keeps of a history, so it can be fed chunk by chunk.
+ */
+export function latestByTitle(
+  records: Iterable<ViewingRecord>,
+  latest = new Map<string, ViewingRecord>(),
+): Map<string, ViewingRecord> {
   for (const record of records) {
-    const seen = latestByTitle.get(record.titleId);
+    const seen = latest.get(record.titleId);
     if (
       seen === undefined ||
       record.lastEventAt > seen.lastEventAt ||
       (record.lastEventAt === seen.lastEventAt && record.recordId > seen.recordId)
     ) {
-      latestByTitle.set(record.titleId, record);
+      latest.set(record.titleId, record);
     }
   }
-  return [...latestByTitle.values()]
+  return latest;
+}
+
+/** Of the record watched last of each title, the unfinished ones, most recently watched first. */
+export function unfinishedOf(latest: ReadonlyMap<string, ViewingRecord>, limit: number): ViewingRecord[] {
+  return [...latest.values()]
     .filter((record) => !isCompleted(record))
     .sort((a, b) => b.lastEventAt - a.lastEventAt || (a.recordId < b.recordId ? 1 : -1))
     .slice(0, limit);
+}
+
+/** Where an export is in one profile's records: after this change (its position, apps/api export-position). */
+export interface ChangeKey {
+  lastEventAt: number;
+  recordId: string;
+}
+
+/** Oldest change first: the order in which the export sends a profile's records. */
+export function compareRecordsByChange(a: ChangeKey, b: ChangeKey): number {
+  if (a.lastEventAt !== b.lastEventAt) return a.lastEventAt - b.lastEventAt;
+  return a.recordId < b.recordId ? -1 : a.recordId > b.recordId ? 1 : 0;
+}
+
+export interface ChangesQuery {
+  /** Records whose last event is at or after this, epoch ms. */
+  since: number;
+  /** Only records after this one in change order (a resumed or next batch). */
+  after?: ChangeKey | null;
+  limit: number;
+}
+
+/** The first `limit` records changed since `since`, after `after`, oldest change first. */
+export function changedRecords(records: Iterable<ViewingRecord>, query: ChangesQuery): ViewingRecord[] {
+  const changed: ViewingRecord[] = [];
+  for (const record of records) {
+    if (record.lastEventAt < query.since) continue;
+    if (query.after && compareRecordsByChange(record, query.after) <= 0) continue;
+    changed.push(record);
+  }
+  return changed.sort(compareRecordsByChange).slice(0, query.limit);
 }

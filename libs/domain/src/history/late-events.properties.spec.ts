@@ -1,76 +1,28 @@
 import fc from 'fast-check';
-import { PLAYBACK_EVENT_TYPES, PlaybackEvent, ViewingEvent } from '../events/viewing-event';
+import { PlaybackEvent, ViewingEvent } from '../events/viewing-event';
+import { MIN, profileEvents, sessionIds, shiftOf, steps } from '../testing/history.arbitraries';
 import { CompressedHistory, EMPTY_COMPRESSED_HISTORY } from './compressed-history';
 import { compactHistory } from './history-compaction';
 import { foldHistory, liveRowsOf, needsTrails, visibleRecords } from './history-fold';
 
 // Small pools, so that sessions, event times and compaction cutoffs collide often.
-const SESSIONS = [1, 2, 3, 4].map((i) => `00000000-0000-4000-8000-00000000000${i}`);
+const SESSIONS = sessionIds(4);
 const T0 = Date.parse('2026-01-01T00:00:00Z');
-const MIN = 60_000;
-const minute = (max: number) => fc.integer({ min: 0, max }).map((m) => T0 + m * MIN);
-
-const playback = fc.record({
-  type: fc.constantFrom(...PLAYBACK_EVENT_TYPES),
-  playbackSessionId: fc.constantFrom(...SESSIONS),
-  titleId: fc.constantFrom('title-a', 'title-b'),
-  deviceId: fc.constantFrom('tv', 'phone'),
-  positionMs: fc.integer({ min: 0, max: 120 }).map((s) => s * 30_000),
-  occurredAt: minute(120),
-  titleDurationMs: fc.option(fc.constantFrom(3_000_000, 6_000_000), { nil: undefined }),
-  acceptDelay: fc.integer({ min: 0, max: 30 }).map((m) => m * MIN),
-});
-// Removals as late as the cutoffs, so that some arrive after a compaction past their occurredAt.
-const removal = fc.record({
-  type: fc.constant('record-removed' as const),
-  recordId: fc.constantFrom(...SESSIONS),
-  occurredAt: minute(200),
-});
-const clear = fc.record({ type: fc.constant('history-cleared' as const), acceptedAt: minute(150) });
+const minute = (max: number) => steps(T0, max, MIN);
 
 /** A profile's events with unique ids, plus variants: the same eventId re-stamped with other content. */
-const eventsWithVariants = fc
-  .tuple(
-    fc.array(
-      fc.oneof({ weight: 12, arbitrary: playback }, { weight: 1, arbitrary: removal }, { weight: 1, arbitrary: clear }),
-      {
-        maxLength: 40,
-      },
-    ),
-    fc.array(
-      fc.record({
-        of: fc.nat(),
-        shift: fc.integer({ min: 1, max: 40 }).chain((m) => fc.constantFrom(m, -m)),
-        positionMs: fc.integer({ min: 0, max: 120 }).map((s) => s * 30_000),
-        acceptDelay: fc.integer({ min: 0, max: 30 }).map((m) => m * MIN),
-      }),
-      { maxLength: 6 },
-    ),
-    fc.uniqueArray(fc.uuid(), { minLength: 40, maxLength: 40 }),
-  )
-  .map(([raw, variants, ids]) => {
-    const events: ViewingEvent[] = raw.map((spec, i): ViewingEvent => {
-      const base = { eventId: ids[i], profileId: 'profile-1' };
-      if (spec.type === 'record-removed') return { ...base, ...spec };
-      if (spec.type === 'history-cleared') return { ...base, ...spec, occurredAt: spec.acceptedAt };
-      const { acceptDelay, titleDurationMs, ...rest } = spec;
-      return {
-        ...base,
-        ...rest,
-        ...(titleDurationMs === undefined ? {} : { titleDurationMs }),
-        acceptedAt: spec.occurredAt + acceptDelay,
-      };
-    });
-    const playbacks = events.filter((e): e is PlaybackEvent => 'playbackSessionId' in e);
-    for (const v of playbacks.length ? variants : []) {
-      const original = playbacks[v.of % playbacks.length];
-      const occurredAt = original.occurredAt + v.shift * MIN;
-      // Two contents under one (occurredAt, eventId) share a live row: the last one written is kept (README).
-      if (events.some((e) => e.eventId === original.eventId && e.occurredAt === occurredAt)) continue;
-      events.push({ ...original, occurredAt, positionMs: v.positionMs, acceptedAt: occurredAt + v.acceptDelay });
-    }
-    return events;
-  });
+const eventsWithVariants = profileEvents({
+  sessions: SESSIONS,
+  titles: ['title-a', 'title-b'],
+  maxEvents: 40,
+  playbackAt: minute(120),
+  acceptDelay: steps(0, 30, MIN),
+  // Removals as late as the cutoffs, so that some arrive after a compaction past their occurredAt.
+  removalAt: minute(200),
+  clearAt: minute(150),
+  variantShift: shiftOf(40, MIN),
+  maxVariants: 6,
+});
 
 interface Step {
   /** Compact after this many deliveries. */

@@ -1,10 +1,4 @@
-import {
-  AutoDeletePeriod,
-  RecordingState,
-  SettingsChangedEvent,
-  TitleRemovedEvent,
-  ViewingEvent,
-} from '../events/viewing-event';
+import { AutoDeletePeriod, RecordingState, SettingsChangedEvent, TitleRemovedEvent } from '../events/viewing-event';
 
 /**
  * The events a member's controls put on the log, built in one place for the API and the CLI. `now` is the
@@ -21,9 +15,4 @@ export function settingsChangedEvent(
 
 export function titleRemovedEvent(profileId: string, titleId: string, eventId: string, now: number): TitleRemovedEvent {
   return { type: 'title-removed', eventId, profileId, titleId, occurredAt: now, acceptedAt: now };
-}
-
-/** Whether an event is one of the member's controls (a settings change or a title removal). */
-export function isControlEvent(event: ViewingEvent): boolean {
-  return event.type === 'settings-changed' || event.type === 'title-removed';
 }

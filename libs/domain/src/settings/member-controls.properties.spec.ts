@@ -1,5 +1,10 @@
 import fc from 'fast-check';
-import { AUTO_DELETE_PERIODS, PLAYBACK_EVENT_TYPES, RECORDING_STATES, ViewingEvent } from '../events/viewing-event';
+import { PLAYBACK_EVENT_TYPES, ViewingEvent } from '../events/viewing-event';
+import {
+  historyCleared,
+  settingsChanged as settingsChangedAt,
+  titleRemoved as titleRemovedAt,
+} from '../testing/history.arbitraries';
 import { EMPTY_COMPRESSED_HISTORY } from '../history/compressed-history';
 import { compactHistory } from '../history/history-compaction';
 import { foldHistory, visibleRecords } from '../history/history-fold';
@@ -47,42 +52,9 @@ const session = fc
 
 /** Controls put on the log by the API: one clock, the API's (occurredAt = acceptedAt). */
 const apiTime = fc.integer({ min: 0, max: DAYS * 24 }).map((hour) => T0 + hour * HOUR + 1);
-const settingsChanged = fc
-  .record({
-    eventId: fc.uuid(),
-    at: apiTime,
-    recording: fc.option(fc.constantFrom(...RECORDING_STATES), { nil: undefined }),
-    autoDelete: fc.option(fc.constantFrom(...AUTO_DELETE_PERIODS), { nil: undefined }),
-  })
-  .map(({ eventId, at, recording, autoDelete }): ViewingEvent => {
-    const event: ViewingEvent = {
-      type: 'settings-changed',
-      eventId,
-      profileId: 'profile-1',
-      occurredAt: at,
-      acceptedAt: at,
-    };
-    if (recording !== undefined) event.recording = recording;
-    if (autoDelete !== undefined) event.autoDelete = autoDelete;
-    return event;
-  });
-const titleRemoved = fc
-  .record({ eventId: fc.uuid(), at: apiTime, titleId: fc.constantFrom(...TITLES) })
-  .map(({ eventId, at, titleId }): ViewingEvent => ({
-    type: 'title-removed',
-    eventId,
-    profileId: 'profile-1',
-    titleId,
-    occurredAt: at,
-    acceptedAt: at,
-  }));
-const cleared = fc.record({ eventId: fc.uuid(), at: apiTime }).map(({ eventId, at }): ViewingEvent => ({
-  type: 'history-cleared',
-  eventId,
-  profileId: 'profile-1',
-  occurredAt: at,
-  acceptedAt: at,
-}));
+const settingsChanged = settingsChangedAt(apiTime);
+const titleRemoved = titleRemovedAt(apiTime, TITLES);
+const cleared = historyCleared(apiTime);
 
 const profileEvents = fc
   .tuple(

@@ -9,6 +9,7 @@ import {
   CorruptHistoryError,
   RecordChunk,
   EMPTY_COMPRESSED_HISTORY,
+  MemberControls,
   SessionTrail,
   ViewingHistoryError,
 } from '@vh/domain';
@@ -169,9 +170,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     for (let attempt = 0; ; attempt++) {
       const version = await this.readVersion(profileId);
       if (version === null) return use(NO_CHUNKS);
-      // Member controls (settings, titles removed) are judged by the whole fold: the chunked page does not
-      // apply them yet, so such profiles are read whole (correct, not bounded).
-      if (version.chunkIndex === null || version.memberControls !== null) return use(null);
+      if (version.chunkIndex === null) return use(null);
       if (gone !== null && gone.chunkSet === version.chunkSet)
         throw this.corrupt(version, gone.chunkIndex, 'chunk missing');
       try {
@@ -191,6 +190,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     return {
       clearedThrough: version.clearedThrough,
       compactedBefore: version.compactedBefore,
+      controls: this.controlsOf(version),
       index,
       recordChunk: async (index) => {
         const key = `${version.chunkSet}#${index}`;
@@ -234,6 +234,15 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     }
   }
 
+  /** The member's controls kept whole in the metadata row: unreadable ones are a corrupt version. */
+  private controlsOf(version: CompressedHistoryVersion): MemberControls {
+    try {
+      return decodeMemberControls(version.memberControls);
+    } catch (error) {
+      throw this.corrupt(version, -1, (error as Error).message);
+    }
+  }
+
   /** An index that does not decode is not trusted: the version is read whole (still correct, slower). */
   private indexOf(profileId: string, bytes: Buffer | null) {
     if (bytes === null || bytes === undefined) return null;
@@ -258,12 +267,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     const chunks = await Promise.all(
       Array.from({ length: wanted }, (_, index) => this.readChunk(version.profileId, version.chunkSet, index)),
     );
-    let controls;
-    try {
-      controls = decodeMemberControls(version.memberControls);
-    } catch (error) {
-      throw this.corrupt(version, -1, (error as Error).message);
-    }
+    const controls = this.controlsOf(version);
     const records = [];
     const removed = [];
     const trails = withTrails ? new Map<string, SessionTrail>() : undefined;
