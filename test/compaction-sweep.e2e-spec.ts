@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { createCompactionQueue, enqueueSweep } from '@vh/compaction';
-import { LiveHistoryRepository } from '@vh/storage';
+import { indexAutoDeleteProfiles, LiveHistoryRepository, shardOf } from '@vh/storage';
 import { AppStack, StackMember } from './support/app-stack';
 import { syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
@@ -192,5 +192,30 @@ describe('compaction sweep: reaches everything', () => {
     const sweep = await scheduledSweep();
     expect(await compressedRecords(profileId)).toBe(0);
     expect(sweep.result.reason).toMatch(/every profile with auto-delete \(first sweep of/);
+
+    // Settings from before the index existed (review of session 6): a version whose controls set a period
+    // indexes its profile when it becomes current, and migration 8's backfill finds those already compressed.
+    const indexed = async () =>
+      (
+        await environment.cassandra.execute(
+          `SELECT profile_id FROM ${keyspace()}.profile_auto_delete WHERE shard = ? AND profile_id = ?`,
+          [shardOf(profileId), profileId],
+          { prepare: true },
+        )
+      ).rowLength;
+    expect(await indexed()).toBe(1);
+    await environment.cassandra.execute(`TRUNCATE ${keyspace()}.profile_auto_delete`);
+    expect(await indexAutoDeleteProfiles(environment.cassandra, keyspace())).toBeGreaterThanOrEqual(1);
+    expect(await indexed()).toBe(1);
+    await environment.cassandra.execute(`TRUNCATE ${keyspace()}.profile_auto_delete`);
+    const more = syntheticHistory(1, 1, Date.now() - 20 * DAY).map((e) => ({
+      ...e,
+      profileId,
+      acceptedAt: e.occurredAt,
+    }));
+    expect(await live.append(more)).toEqual([]);
+    await environment.cassandra.execute(`TRUNCATE ${keyspace()}.profile_auto_delete`);
+    await sweepAndWait(await enqueueSweep(queue, { requestedBy: 'operator', profileIds: [profileId] }));
+    expect(await indexed()).toBe(1);
   });
 });

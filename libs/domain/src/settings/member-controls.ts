@@ -209,3 +209,8 @@ export function compareSettingsCopies(a: SettingsChange, b: SettingsChange): num
 
 const canonical = (change: SettingsChange) =>
   JSON.stringify([change.eventId, change.acceptedAt, change.recording ?? null, change.autoDelete ?? null]);
+
+/** Whether the member ever set an auto-delete period: such a profile is visited daily by the sweep (ADR 8). */
+export function everSetAutoDelete(controls: MemberControls): boolean {
+  return controls.settingsChanges.some((c) => c.autoDelete !== undefined && c.autoDelete !== 'never');
+}

@@ -9,6 +9,7 @@ import {
   CorruptHistoryError,
   RecordChunk,
   EMPTY_COMPRESSED_HISTORY,
+  everSetAutoDelete,
   MemberControls,
   SessionTrail,
   ViewingHistoryError,
@@ -24,6 +25,7 @@ import { decodeChunkIndex, encodeChunkIndex } from './chunk-index.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
 import { CompressedHistoryVersion } from './compressed-history.version';
 import { CompressedHistoryCompactionStore, GarbageCollected } from '../ports/compressed-history.compaction-store';
+import { AUTO_DELETE_TABLE, shardOf } from '../live/profile-activity.index';
 
 /**
  * A chunk whose bytes do not match their checksum, do not decode, or are missing from the current chunk
@@ -391,6 +393,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     }
     const values = metadataValues(next);
     const options = { ...this.writeOptions(), serialConsistency: types.consistencies.localSerial };
+    await this.noteAutoDelete(next);
     const result = await this.run(() =>
       expectedVersion === null
         ? this.client.execute(this.insertMetadata(), [next.profileId, ...values], options)
@@ -411,10 +414,27 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
    */
   async restoreVersion(version: CompressedHistoryVersion): Promise<boolean> {
     const options = { ...this.writeOptions(), serialConsistency: types.consistencies.localSerial };
+    await this.noteAutoDelete(version);
     const result = await this.run(() =>
       this.client.execute(this.insertMetadata(), [version.profileId, ...metadataValues(version)], options),
     );
     return result.first().get('[applied]') === true;
+  }
+
+  /**
+   * A version whose controls set an auto-delete period puts its profile in the daily sweep's index before it
+   * becomes current (a crash between leaves an extra visit, never a missing one): settings ingested before the
+   * index existed reach it here when compacted (ingest notes the new ones itself).
+   */
+  private async noteAutoDelete(version: CompressedHistoryVersion): Promise<void> {
+    if (version.memberControls === null || !everSetAutoDelete(decodeMemberControls(version.memberControls))) return;
+    await this.run(() =>
+      this.client.execute(
+        `INSERT INTO ${this.ks}.${AUTO_DELETE_TABLE} (shard, profile_id) VALUES (?, ?)`,
+        [shardOf(version.profileId), version.profileId],
+        { ...this.writeOptions(), isIdempotent: true },
+      ),
+    );
   }
 
   private insertMetadata(): string {

@@ -2,6 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Client } from 'cassandra-driver';
 import { createHash } from 'node:crypto';
 import { AppConfig } from '@vh/config';
+import { everSetAutoDelete } from '@vh/domain';
+import { decodeMemberControls } from '../compressed/member-controls.codec';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
 import { settleWithConcurrency } from '../concurrency';
@@ -9,6 +11,8 @@ import { RecentlyRecorded } from './recently-recorded';
 import { ProfileActivityBuckets } from '../ports/profile-activity.buckets';
 import { ProfileActivityDays } from '../ports/profile-activity.days';
 
+/** Profiles that ever set an auto-delete period (migration 8), by shard. */
+export const AUTO_DELETE_TABLE = 'profile_auto_delete';
 /** Buckets per day: bounds a day's partition at Netflix scale; the sweep reads all of them. */
 export const ACTIVITY_SHARDS = 16;
 const DAY_MS = 86_400_000;
@@ -59,7 +63,7 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
   ) {
     this.table = `${config.cassandra.keyspace}.profile_activity`;
     this.lateTable = `${config.cassandra.keyspace}.profile_late_activity`;
-    this.autoDeleteTable = `${config.cassandra.keyspace}.profile_auto_delete`;
+    this.autoDeleteTable = `${config.cassandra.keyspace}.${AUTO_DELETE_TABLE}`;
   }
 
   /** The profile's rows were deleted (an erasure): its next events must write them again. */
@@ -189,6 +193,36 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     }
     for await (const row of result) yield row.get('profile_id') as string;
   }
+}
+
+/**
+ * Migration 8's backfill: every profile whose compressed history holds an auto-delete period gets its row
+ * (settings compacted before the index existed; ingest and compaction note the rest). One pass over the
+ * metadata rows, a row per profile; idempotent, so an interrupted migration runs it again.
+ */
+export async function indexAutoDeleteProfiles(client: Client, keyspace: string): Promise<number> {
+  const result = await client.execute(`SELECT profile_id, member_controls FROM ${keyspace}.compressed_history`, [], {
+    fetchSize: 1_000,
+  });
+  let indexed = 0;
+  for await (const row of result) {
+    const text = row.get('member_controls') as string | null;
+    let controls;
+    try {
+      controls = decodeMemberControls(text);
+    } catch {
+      continue; // corrupt: the profile's compaction fails and says so (CorruptHistoryError)
+    }
+    if (!everSetAutoDelete(controls)) continue;
+    const profileId = row.get('profile_id') as string;
+    await client.execute(
+      `INSERT INTO ${keyspace}.${AUTO_DELETE_TABLE} (shard, profile_id) VALUES (?, ?)`,
+      [shardOf(profileId), profileId],
+      { prepare: true },
+    );
+    indexed++;
+  }
+  return indexed;
 }
 
 const paramsOf = (row: ActivityRow) =>

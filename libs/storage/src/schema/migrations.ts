@@ -1,3 +1,5 @@
+import { Client } from 'cassandra-driver';
+import { indexAutoDeleteProfiles } from '../live/profile-activity.index';
 /**
  * The Cassandra schema, as an ordered list of versions. A version, once released, never changes:
  * add a new one. Every statement is idempotent, so a migration interrupted half-way can run again.
@@ -6,6 +8,8 @@ export interface SchemaMigration {
   version: number;
   description: string;
   statements: (keyspace: string) => string[];
+  /** Data the new schema needs from the old, written after the statements; idempotent too. */
+  backfill?: (client: Client, keyspace: string) => Promise<unknown>;
 }
 
 export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
@@ -161,5 +165,6 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
          PRIMARY KEY ((shard), profile_id)
        ) WITH comment = 'Profiles that ever set auto-delete: the first scheduled sweep of each day compacts them.'`,
     ],
+    backfill: indexAutoDeleteProfiles,
   },
 ];

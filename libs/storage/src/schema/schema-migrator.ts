@@ -31,6 +31,7 @@ export async function migrateSchema(
       continue;
     }
     for (const statement of migration.statements(ks)) await client.execute(statement);
+    await migration.backfill?.(client, ks);
     await client.execute(
       `INSERT INTO ${ks}.schema_migrations (version, description, applied_at) VALUES (?, ?, toTimestamp(now()))`,
       [migration.version, migration.description],
