@@ -4,13 +4,14 @@ import { types } from 'cassandra-driver';
 import { join } from 'node:path';
 import { AppConfig } from '@vh/config';
 import { DependencyUnavailableError } from '@vh/domain';
-import { CassandraProfileKeyStore } from '@vh/erasure';
 import { CompressedHistoryRepository, emptyVersion } from '@vh/storage';
 import { CHECKOUT_ROOT } from './support/app-process';
 import { AppStack } from './support/app-stack';
+import { produceEvents, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
 import { getJson, postJson, uniqueProfileId, watchSession } from './support/playback-events';
 import { PrivateRegions, RegionName } from './support/private-regions';
+import { openStores } from './support/stores';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
 import { TestTokens, testTokens } from './support/tokens';
 
@@ -168,24 +169,81 @@ describe('two regions, active-active', () => {
     );
   });
 
-  // KNOWN DEFECT (docs/adr/0012, left for issue 16 part 3): a profile's first key is created at LOCAL_SERIAL,
-  // so two regions creating it at once each get their own; replication keeps one, and ingest takes the
-  // events sealed with the other for erased (a lost acknowledged event). `it.failing` until it is fixed.
-  it.failing('gives a profile one key when two regions create its first key at once', async () => {
-    const store = (region: RegionName) =>
-      new CassandraProfileKeyStore(environment[region].cassandra, environment[region].config as AppConfig);
-    const [a, b] = [store('a'), store('b')];
-    const outcomes = await Promise.all(
-      Array.from({ length: 20 }, async () => {
-        const profileId = uniqueProfileId('first-key');
-        const [keyA, keyB] = await Promise.all([
-          a.createIfAbsent(profileId, randomUUID(), Buffer.from('a')),
-          b.createIfAbsent(profileId, randomUUID(), Buffer.from('b')),
-        ]);
-        return { profileId, keyA: keyA.keyId, keyB: keyB.keyId };
-      }),
+  it("compacts a profile raced by both regions' compactors into one version, no record lost or doubled", async () => {
+    const DAY = 86_400_000;
+    // Sessions 30 days old (past COMPACTION_MIN_AGE_MS) from each region's log, and one recent in each.
+    const old = syntheticHistory(4, 6, Date.now() - 30 * DAY);
+    const profileIds = [...new Set(old.map((e) => e.profileId))];
+    const fromB = profileIds.flatMap((profileId) =>
+      syntheticHistory(1, 2, Date.now() - 25 * DAY).map((e) => ({ ...e, profileId })),
     );
-    expect(outcomes.filter((o) => o.keyA !== o.keyB)).toEqual([]);
+    const recent = profileIds.flatMap((profileId) =>
+      syntheticHistory(1, 1, Date.now() - 3_600_000).map((e) => ({ ...e, profileId })),
+    );
+    await produceEvents(environment.a.kafka, environment.a.config.kafka.eventTopic, [...old, ...recent]);
+    await produceEvents(environment.b.kafka, environment.b.config.kafka.eventTopic, fromB);
+    const sessions = (profileId: string) =>
+      new Set([...old, ...recent, ...fromB].filter((e) => e.profileId === profileId).map((e) => e.playbackSessionId))
+        .size;
+    const history = async (region: RegionName, profileId: string) => {
+      const { status, body } = await getJson(
+        `${stack[region].first('api').url}/v1/profiles/${profileId}/history?limit=200`,
+        auth.recommender,
+      );
+      expect(status).toBe(200);
+      return body.records as { recordId: string }[];
+    };
+    const before = new Map<string, unknown>();
+    for (const profileId of profileIds) {
+      // Each region has ingested its own log, and Cassandra has brought it the other's rows.
+      const [inA] = await eventually(async () => {
+        const both = await Promise.all([history('a', profileId), history('b', profileId)]);
+        for (const records of both) expect(records).toHaveLength(sessions(profileId));
+        expect(both[1]).toEqual(both[0]);
+        return both;
+      }, 60_000);
+      before.set(profileId, inA);
+    }
+
+    // Both regions' compactors on every profile at once; an unknown outcome (a Paxos timeout) is retried,
+    // as the compaction queue would, until both regions find the profile up to date.
+    const stores = {
+      a: openStores(environment.a.config, 'regions-a'),
+      b: openStores(environment.b.config, 'regions-b'),
+    };
+    try {
+      const compact = async (region: RegionName, profileId: string) => {
+        for (;;) {
+          try {
+            return (await stores[region].compactor().compact(profileId)).status;
+          } catch (error) {
+            if (!(error instanceof DependencyUnavailableError)) throw error;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
+      };
+      const raced = await Promise.all(
+        profileIds.map(async (profileId) => {
+          const [a, b] = await Promise.all([compact('a', profileId), compact('b', profileId)]);
+          return { profileId, a, b };
+        }),
+      );
+      log(`compactor race: ${raced.map((r) => `${r.a}/${r.b}`).join(', ')}`);
+      for (const profileId of profileIds) {
+        await eventually(async () => {
+          expect([await compact('a', profileId), await compact('b', profileId)]).toEqual(['up-to-date', 'up-to-date']);
+        }, 60_000);
+        const version = await stores.a.compressed.readVersion(profileId, { serial: true });
+        expect(version?.version).toBeGreaterThanOrEqual(1);
+        // The same records in both regions, as before: none lost, none doubled.
+        await eventually(async () => {
+          expect(await history('a', profileId)).toEqual(before.get(profileId));
+          expect(await history('b', profileId)).toEqual(before.get(profileId));
+        });
+      }
+    } finally {
+      await Promise.all([stores.a.close(), stores.b.close()]);
+    }
   });
 });
 
