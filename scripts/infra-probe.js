@@ -2,8 +2,10 @@
 /* global setTimeout, clearTimeout */
 // Readiness probe used by scripts/infra.sh: a real kafkajs admin call or a real CQL query.
 // Exit 0 and print a one-line description when the service answers; exit 1 otherwise.
+//   infra-probe.js cassandra HOST:PORT [DATACENTER] [PEERS]: the node answers CQL as a node of DATACENTER
+//   and knows at least PEERS other nodes (two regions: a keyspace may name only datacenters it knows).
 'use strict';
-const [service, address] = process.argv.slice(2);
+const [service, address, datacenter, minPeers] = process.argv.slice(2);
 const TIMEOUT_MS = 5000;
 
 async function probeKafka() {
@@ -32,13 +34,16 @@ async function probeCassandra() {
   const client = new cassandra.Client({
     contactPoints: [host],
     protocolOptions: { port: Number(port) },
-    localDataCenter: process.env.CASSANDRA_LOCAL_DC || 'datacenter1',
+    localDataCenter: datacenter || process.env.CASSANDRA_LOCAL_DC || 'datacenter1',
     socketOptions: { connectTimeout: TIMEOUT_MS, readTimeout: TIMEOUT_MS },
   });
   try {
     const rs = await client.execute('SELECT release_version, data_center FROM system.local');
     const row = rs.first();
-    return `cassandra ${row.release_version}, datacenter ${row.data_center}`;
+    const peers = await client.execute('SELECT peer, data_center FROM system.peers');
+    if (peers.rowLength < Number(minPeers || 0)) throw new Error(`sees ${peers.rowLength} peer(s), not ${minPeers}`);
+    const others = peers.rows.map((p) => `${p.peer} (${p.data_center})`).join(', ');
+    return `cassandra ${row.release_version}, datacenter ${row.data_center}${others ? `, peers ${others}` : ''}`;
   } finally {
     await client.shutdown();
   }
@@ -46,7 +51,7 @@ async function probeCassandra() {
 
 const probes = { kafka: probeKafka, cassandra: probeCassandra };
 if (!probes[service] || !address) {
-  console.error('usage: infra-probe.js kafka|cassandra host:port');
+  console.error('usage: infra-probe.js kafka|cassandra host:port [datacenter] [peers]');
   process.exit(2);
 }
 const timer = setTimeout(() => {

@@ -108,20 +108,31 @@ export class PrivateInfrastructure {
   }
 
   private async infra(command: 'start' | 'stop', service: 'kafka' | 'cassandra'): Promise<void> {
-    await run('bash', [INFRA, command, service], {
-      env: {
-        ...process.env,
-        INFRA_STATE_DIR: this.stateDir,
-        INFRA_KAFKA_PORT: String(this.ports.kafka),
-        INFRA_KAFKA_CONTROLLER_PORT: String(this.ports.kafkaController),
-        INFRA_CASSANDRA_PORT: String(this.ports.cassandra),
-        INFRA_CASSANDRA_STORAGE_PORT: String(this.ports.cassandraStorage),
-        INFRA_CASSANDRA_JMX_PORT: String(this.ports.cassandraJmx),
-        INFRA_REDIS_PORT: String(this.ports.redis),
-      },
-      timeout: 600_000,
-    });
+    await runInfra(this.stateDir, this.ports, [command, service]);
   }
+}
+
+/** scripts/infra.sh with its state directory and ports given (INFRA_*), plus any other INFRA_* settings. */
+export async function runInfra(
+  stateDir: string,
+  ports: PrivateInfrastructurePorts,
+  args: string[],
+  extraEnv: Record<string, string> = {},
+): Promise<void> {
+  await run('bash', [INFRA, ...args], {
+    env: {
+      ...process.env,
+      INFRA_STATE_DIR: stateDir,
+      INFRA_KAFKA_PORT: String(ports.kafka),
+      INFRA_KAFKA_CONTROLLER_PORT: String(ports.kafkaController),
+      INFRA_CASSANDRA_PORT: String(ports.cassandra),
+      INFRA_CASSANDRA_STORAGE_PORT: String(ports.cassandraStorage),
+      INFRA_CASSANDRA_JMX_PORT: String(ports.cassandraJmx),
+      INFRA_REDIS_PORT: String(ports.redis),
+      ...extraEnv,
+    },
+    timeout: 600_000,
+  });
 }
 
 function isAlive(pid: number): boolean {

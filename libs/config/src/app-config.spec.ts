@@ -25,6 +25,34 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'zero' })).toThrow(InvalidConfigurationError);
   });
 
+  it('replicates to the local datacenter alone unless CASSANDRA_REPLICATION names datacenters', () => {
+    expect(loadConfig({}).cassandra.replication).toEqual({ datacenter1: 1 });
+    expect(loadConfig({ CASSANDRA_LOCAL_DC: 'dc2', CASSANDRA_REPLICATION_FACTOR: '3' }).cassandra.replication).toEqual({
+      dc2: 3,
+    });
+    expect(
+      loadConfig({ CASSANDRA_LOCAL_DC: 'dc2', CASSANDRA_REPLICATION: 'dc1:3, dc2:3' }).cassandra.replication,
+    ).toEqual({ dc1: 3, dc2: 3 });
+  });
+
+  it('refuses a replication without replicas in the local datacenter, or not of datacenter:replicas', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (error) {
+        return (error as InvalidConfigurationError).problems;
+      }
+    };
+    expect(problems({ CASSANDRA_LOCAL_DC: 'dc3', CASSANDRA_REPLICATION: 'dc1:1,dc2:1' })).toEqual([
+      'CASSANDRA_REPLICATION: names no replicas in CASSANDRA_LOCAL_DC (dc3)',
+    ]);
+    for (const bad of ['dc1', 'dc1:0', "dc1:1,dc2':1", 'dc1:1;dc2:1', ''])
+      expect(problems({ CASSANDRA_REPLICATION: bad })).toEqual([
+        expect.stringMatching(/^CASSANDRA_REPLICATION: must be datacenter:replicas pairs/),
+      ]);
+  });
+
   it('lists every problem at once', () => {
     try {
       loadConfig({ CASSANDRA_KEYSPACE: 'Bad-Name', API_PORT: '99999', CASSANDRA_READ_CONSISTENCY: 'SOME' });

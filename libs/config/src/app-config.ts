@@ -61,6 +61,17 @@ export const environmentSchema = z.object({
   CASSANDRA_LOCAL_DC: z.string().min(1).default('datacenter1'),
   CASSANDRA_KEYSPACE: cqlName('viewing_history'),
   CASSANDRA_REPLICATION_FACTOR: int(1, 1, 9),
+  /**
+   * Replicas per datacenter of the keyspaces `migrate` creates, e.g. `dc1:3,dc2:3` for two regions; unset:
+   * CASSANDRA_REPLICATION_FACTOR in CASSANDRA_LOCAL_DC alone.
+   */
+  CASSANDRA_REPLICATION: z
+    .string()
+    .regex(
+      /^\s*[A-Za-z0-9_.-]+:[1-9]\s*(,\s*[A-Za-z0-9_.-]+:[1-9]\s*)*$/,
+      'must be datacenter:replicas pairs, e.g. dc1:3,dc2:3',
+    )
+    .optional(),
   CASSANDRA_READ_CONSISTENCY: z.enum(CONSISTENCY_LEVELS).default('LOCAL_QUORUM'),
   CASSANDRA_WRITE_CONSISTENCY: z.enum(CONSISTENCY_LEVELS).default('LOCAL_QUORUM'),
   CASSANDRA_REQUEST_TIMEOUT_MS: int(12_000, 100),
@@ -216,7 +227,8 @@ export class AppConfig {
       contactPoints: string[];
       localDataCenter: string;
       keyspace: string;
-      replicationFactor: number;
+      /** Replicas per datacenter (NetworkTopologyStrategy), the local one always among them. */
+      replication: Readonly<Record<string, number>>;
       readConsistency: (typeof CONSISTENCY_LEVELS)[number];
       writeConsistency: (typeof CONSISTENCY_LEVELS)[number];
       requestTimeoutMs: number;
@@ -314,6 +326,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // Compaction may only roll up a past that no accepted event can still reach.
   if (e.COMPACTION_MIN_AGE_MS <= e.EVENT_MAX_AGE_MS)
     problems.push('COMPACTION_MIN_AGE_MS: must exceed EVENT_MAX_AGE_MS');
+  const replication = replicationOf(e);
+  // LOCAL_QUORUM needs replicas in the datacenter the process talks to.
+  if (!(e.CASSANDRA_LOCAL_DC in replication))
+    problems.push(`CASSANDRA_REPLICATION: names no replicas in CASSANDRA_LOCAL_DC (${e.CASSANDRA_LOCAL_DC})`);
   if (problems.length) throw new InvalidConfigurationError(problems);
   return new AppConfig(
     {
@@ -340,7 +356,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       contactPoints: e.CASSANDRA_CONTACT_POINTS,
       localDataCenter: e.CASSANDRA_LOCAL_DC,
       keyspace: e.CASSANDRA_KEYSPACE,
-      replicationFactor: e.CASSANDRA_REPLICATION_FACTOR,
+      replication,
       readConsistency: e.CASSANDRA_READ_CONSISTENCY,
       writeConsistency: e.CASSANDRA_WRITE_CONSISTENCY,
       requestTimeoutMs: e.CASSANDRA_REQUEST_TIMEOUT_MS,
@@ -404,4 +420,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sweepMs: e.PROFILE_KEYS_SWEEP_MS,
     },
   );
+}
+
+function replicationOf(e: Environment): Record<string, number> {
+  if (e.CASSANDRA_REPLICATION === undefined) return { [e.CASSANDRA_LOCAL_DC]: e.CASSANDRA_REPLICATION_FACTOR };
+  const replication: Record<string, number> = {};
+  for (const pair of e.CASSANDRA_REPLICATION.split(',')) {
+    const [dataCenter, replicas] = pair.trim().split(':');
+    replication[dataCenter] = Number(replicas);
+  }
+  return replication;
 }

@@ -1,5 +1,6 @@
 import { Client } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
+import { createKeyspace } from '@vh/storage';
 
 /**
  * The profile-keys keyspace, apart from the history keyspace (docs/adr/0009). Idempotent statements only.
@@ -13,10 +14,7 @@ export async function migrateProfileKeys(
   config: Pick<AppConfig, 'cassandra' | 'profileKeys'>,
 ): Promise<{ keyspace: string }> {
   const ks = config.profileKeys.keyspace;
-  await client.execute(
-    `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ` +
-      `{'class': 'NetworkTopologyStrategy', '${config.cassandra.localDataCenter}': ${config.cassandra.replicationFactor}}`,
-  );
+  await createKeyspace(client, ks, config.cassandra);
   // One current key per profile; only ever changed by conditional statements (Paxos), so two collectors
   // creating a profile's first key agree on one, and an erasure deletes exactly the key it read.
   await client.execute(

@@ -67,6 +67,14 @@ const NO_CHUNKS: ChunkedCompressedHistory = Object.freeze({
   trailChunkIds: () => Promise.reject(new Error('no compressed version')),
 });
 
+/**
+ * The Paxos of a profile's version switch spans every datacenter (SERIAL, not LOCAL_SERIAL): two regions
+ * that read the same version would otherwise each switch it, and replication would keep one switch's
+ * row while the other's compactor deletes the live rows it rolled into its lost chunk set
+ * (docs/adr/0012). With one datacenter the two are the same quorum.
+ */
+const VERSION_SERIAL_CONSISTENCY = types.consistencies.serial;
+
 /** Per profile: an immutable, versioned set of zstd chunks behind one metadata row. */
 @Injectable()
 export class CompressedHistoryRepository implements CompressedHistoryCompactionStore {
@@ -93,7 +101,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       this.client.execute(
         `SELECT * FROM ${this.ks}.compressed_history WHERE profile_id = ?`,
         [profileId],
-        options.serial ? { ...this.readOptions(), consistency: types.consistencies.localSerial } : this.readOptions(),
+        options.serial ? { ...this.readOptions(), consistency: VERSION_SERIAL_CONSISTENCY } : this.readOptions(),
       ),
     );
     const r = row.first();
@@ -392,7 +400,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       throw new Error(`switch of ${next.profileId} from version ${expectedVersion} to ${next.version}: must be +1`);
     }
     const values = metadataValues(next);
-    const options = { ...this.writeOptions(), serialConsistency: types.consistencies.localSerial };
+    const options = { ...this.writeOptions(), serialConsistency: VERSION_SERIAL_CONSISTENCY };
     await this.noteAutoDelete(next);
     const result = await this.run(() =>
       expectedVersion === null
@@ -413,7 +421,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
    * has none yet; false if it has one.
    */
   async restoreVersion(version: CompressedHistoryVersion): Promise<boolean> {
-    const options = { ...this.writeOptions(), serialConsistency: types.consistencies.localSerial };
+    const options = { ...this.writeOptions(), serialConsistency: VERSION_SERIAL_CONSISTENCY };
     await this.noteAutoDelete(version);
     const result = await this.run(() =>
       this.client.execute(this.insertMetadata(), [version.profileId, ...metadataValues(version)], options),

@@ -1,4 +1,6 @@
 import { CompressedHistoryIndex } from '@vh/domain';
+import { RECORD_ENCODING } from './history-chunk.codec';
+import { ZSTD_CODEC } from './zstd';
 
 /** The metadata row: which chunk set is current, and what it holds. */
 export interface CompressedHistoryVersion {
@@ -27,4 +29,30 @@ export interface CompressedHistoryVersion {
   compactedAt: number;
   /** The chunks' time and id ranges; null for versions written before it (read whole). */
   chunkIndex: CompressedHistoryIndex | null;
+}
+
+/** A version that holds nothing (an erased profile's): no records, no controls, its chunk set empty. */
+export function emptyVersion(profileId: string, version: number, chunkSet: string): CompressedHistoryVersion {
+  return {
+    profileId,
+    version,
+    chunkSet,
+    chunkCount: 0,
+    trailChunkCount: 0,
+    chunkChecksums: [],
+    recordCount: 0,
+    removedCount: 0,
+    firstStartedAt: null,
+    lastEventAt: null,
+    compactedBefore: null,
+    clearedThrough: null,
+    memberControls: null,
+    chunkIndex: null,
+    codec: ZSTD_CODEC,
+    recordEncoding: RECORD_ENCODING,
+    dictionaryId: 0,
+    rawBytes: 0,
+    storedBytes: 0,
+    compactedAt: Date.now(),
+  };
 }

@@ -5,8 +5,7 @@ import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
 import { settleWithConcurrency } from '../concurrency';
 import { CompressedHistoryRepository } from '../compressed/compressed-history.repository';
-import { RECORD_ENCODING } from '../compressed/history-chunk.codec';
-import { ZSTD_CODEC } from '../compressed/zstd';
+import { emptyVersion } from '../compressed/compressed-history.version';
 import { daysBetween, dayOf, ProfileActivityIndex, shardOf } from '../live/profile-activity.index';
 
 const DAY_MS = 24 * 3600_000;
@@ -105,29 +104,11 @@ export class StoredHistoryEraser {
       }
       const next = (current?.version ?? 0) + 1;
       const written = await this.compressed.writeChunkSet(profileId, [], next);
-      const switched = await this.compressed.switchVersion(current?.version ?? null, {
-        profileId,
-        version: next,
-        chunkSet: written.chunkSet,
-        chunkCount: 0,
-        trailChunkCount: 0,
-        chunkChecksums: [],
-        recordCount: 0,
-        removedCount: 0,
-        firstStartedAt: null,
-        lastEventAt: null,
-        compactedBefore: null,
-        clearedThrough: null,
-        // Settings and titles removed are the profile's too: an erased profile starts from the defaults.
-        memberControls: null,
-        chunkIndex: null,
-        codec: ZSTD_CODEC,
-        recordEncoding: RECORD_ENCODING,
-        dictionaryId: 0,
-        rawBytes: 0,
-        storedBytes: 0,
-        compactedAt: Date.now(),
-      });
+      // Settings and titles removed are the profile's too: an erased profile starts from the defaults.
+      const switched = await this.compressed.switchVersion(
+        current?.version ?? null,
+        emptyVersion(profileId, next, written.chunkSet),
+      );
       if (switched) {
         version = next;
         break;

@@ -15,10 +15,7 @@ export async function migrateSchema(
   migrations: readonly SchemaMigration[] = SCHEMA_MIGRATIONS,
 ): Promise<MigrationReport> {
   const ks = config.keyspace;
-  await client.execute(
-    `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ` +
-      `{'class': 'NetworkTopologyStrategy', '${config.localDataCenter}': ${config.replicationFactor}}`,
-  );
+  await createKeyspace(client, ks, config);
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${ks}.schema_migrations (version int PRIMARY KEY, description text, applied_at timestamp)`,
   );
@@ -40,6 +37,22 @@ export async function migrateSchema(
     report.applied.push(migration.version);
   }
   return report;
+}
+
+/**
+ * Creates the keyspace, replicated to every datacenter of CASSANDRA_REPLICATION. An existing keyspace is
+ * left as it is: adding a datacenter is ALTER KEYSPACE and `nodetool rebuild` (docs/operations.md).
+ */
+export async function createKeyspace(
+  client: Client,
+  keyspace: string,
+  config: Pick<AppConfig['cassandra'], 'replication'>,
+): Promise<void> {
+  const replicas = Object.entries(config.replication).map(([dataCenter, n]) => `'${dataCenter}': ${n}`);
+  await client.execute(
+    `CREATE KEYSPACE IF NOT EXISTS ${keyspace} WITH replication = ` +
+      `{'class': 'NetworkTopologyStrategy', ${replicas.join(', ')}}`,
+  );
 }
 
 /** Versions not applied to the keyspace yet (all of them when it or its migrations table is missing). */

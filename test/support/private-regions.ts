@@ -1,0 +1,103 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { PrivateRedis } from './infrastructure';
+import { PrivateInfrastructurePorts, runInfra } from './private-infrastructure';
+
+export type RegionName = 'a' | 'b';
+
+/** Region A's ports as in PrivateInfrastructurePorts; region B's Kafka, JMX and Redis ports besides. */
+export interface PrivateRegionsPorts extends PrivateInfrastructurePorts {
+  kafkaB: number;
+  kafkaBController: number;
+  cassandraBJmx: number;
+  redisB: number;
+}
+
+/** Ports below Linux's ephemeral range, away from the shared services and the chaos checker's 19xxx, 29xxx. */
+export const REGIONS_PORTS: PrivateRegionsPorts = {
+  kafka: 24092,
+  kafkaController: 24093,
+  kafkaB: 24192,
+  kafkaBController: 24193,
+  cassandra: 24042,
+  cassandraStorage: 24700,
+  cassandraJmx: 24199,
+  cassandraBJmx: 24299,
+  redis: 24379,
+  redisB: 24380,
+};
+
+const DATA_CENTERS: Record<RegionName, string> = { a: 'dc1', b: 'dc2' };
+const CASSANDRA_ADDRESSES: Record<RegionName, string> = { a: '127.0.0.1', b: '127.0.0.2' };
+
+/**
+ * Two regions on loopback (scripts/infra.sh --regions 2, a state directory and ports of their own): each
+ * region has its own Kafka cluster and Redis, and its own Cassandra node (127.0.0.1 in dc1, 127.0.0.2 in
+ * dc2) of one cluster. The shared services of the machine are never touched.
+ */
+export class PrivateRegions {
+  private readonly redis: Record<RegionName, PrivateRedis>;
+
+  constructor(
+    readonly stateDir: string,
+    readonly ports: PrivateRegionsPorts = REGIONS_PORTS,
+  ) {
+    this.redis = { a: new PrivateRedis(ports.redis), b: new PrivateRedis(ports.redisB) };
+  }
+
+  /** What a region's apps and the test's clients need: its own services, the keyspace in both datacenters. */
+  env(region: RegionName): Record<string, string> {
+    const kafka = region === 'a' ? this.ports.kafka : this.ports.kafkaB;
+    return {
+      KAFKA_BROKERS: `127.0.0.1:${kafka}`,
+      CASSANDRA_CONTACT_POINTS: `${CASSANDRA_ADDRESSES[region]}:${this.ports.cassandra}`,
+      CASSANDRA_LOCAL_DC: DATA_CENTERS[region],
+      CASSANDRA_REPLICATION: `${DATA_CENTERS.a}:1,${DATA_CENTERS.b}:1`,
+      REDIS_URL: this.redis[region].url,
+    };
+  }
+
+  /** From an empty state directory: both regions' Cassandra nodes, both Kafka clusters, both Redis at once. */
+  async start(): Promise<void> {
+    rmSync(this.stateDir, { recursive: true, force: true });
+    await Promise.all([
+      this.infra('start', 'cassandra-ab'),
+      this.infra('start', 'kafka-ab'),
+      this.redis.a.start(),
+      this.redis.b.start(),
+    ]);
+  }
+
+  /** SIGKILL: the state is removed anyway, and a clean stop of four JVMs takes half a minute. */
+  async dispose(): Promise<void> {
+    for (const service of ['kafka', 'kafka-b', 'cassandra', 'cassandra-b']) {
+      const pid = ownedPid(join(this.stateDir, service, 'pid'));
+      if (pid === null) continue;
+      process.kill(pid, 'SIGKILL');
+      while (ownedPid(join(this.stateDir, service, 'pid')) === pid) await new Promise((r) => setTimeout(r, 100));
+    }
+    await Promise.allSettled([this.redis.a.dispose(), this.redis.b.dispose()]);
+    rmSync(this.stateDir, { recursive: true, force: true });
+  }
+
+  private async infra(command: 'start' | 'stop', service: string): Promise<void> {
+    await runInfra(this.stateDir, this.ports, [command, service, '--regions', '2'], {
+      INFRA_KAFKA_B_PORT: String(this.ports.kafkaB),
+      INFRA_KAFKA_B_CONTROLLER_PORT: String(this.ports.kafkaBController),
+      INFRA_CASSANDRA_B_JMX_PORT: String(this.ports.cassandraBJmx),
+      INFRA_CASSANDRA_CLUSTER: 'viewing-history-regions-e2e',
+    });
+  }
+}
+
+/** The pid in the file, only while its command line names a JVM of ours (a recycled pid is never signalled). */
+function ownedPid(file: string): number | null {
+  if (!existsSync(file)) return null;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return /CassandraDaemon|kafka\.Kafka/.test(cmdline) && cmdline.includes(`${dirname(file)}/`) ? pid : null;
+  } catch {
+    return null;
+  }
+}
