@@ -12,12 +12,10 @@ import {
 /**
  * In-memory fakes of the live and compressed ports, for the compactor's and the repair's unit specs: the live
  * read answers `events`, appends are kept in `appended`, every switched version in `switched` (each switch
- * succeeds), chunk sets are only counted. Only what compaction and repair call.
+ * succeeds) while the compressed side stays empty (no version), chunk sets are only counted. Only what
+ * compaction and repair call.
  */
-export function inMemoryHistoryStores(
-  events: readonly ViewingEvent[],
-  current: CompressedHistoryVersion | null = null,
-) {
+export function inMemoryHistoryStores(events: readonly ViewingEvent[]) {
   const appended: ViewingEvent[] = [];
   const switched: CompressedHistoryVersion[] = [];
   const live: LiveHistoryCompactionStore & LiveHistoryWriter = {
@@ -30,7 +28,7 @@ export function inMemoryHistoryStores(
     append: async (rows: readonly ViewingEvent[]): Promise<FailedWrite[]> => (appended.push(...rows), []),
   };
   const compressed: CompressedHistoryCompactionStore = {
-    readVersion: async () => current,
+    readVersion: async () => null,
     read: async () => ({ version: null, history: EMPTY_COMPRESSED_HISTORY }),
     collectGarbage: async () => ({ removed: 0, waiting: 0 }),
     writeChunkSet: async (_profileId: string, chunks: Buffer[]) => ({
