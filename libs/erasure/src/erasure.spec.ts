@@ -252,6 +252,34 @@ describe('sealing and opening events with profile keys', () => {
     expect((await ingest().open([log[2]]))[0]).toEqual({ kind: 'event', event: stale, staleKey: true });
   });
 
+  // Review, session 6: E1 shreds K then fails before deleting it; the retry E2 after K's grace skipped K
+  // (not in grace), found E1's row on putShredding and ignored it: K kept E1's id, E2's mark never reached it,
+  // and every event a collector sealed with its cached K after M2 (the new history) was dropped as erased.
+  it('a retry after the grace of a key the failed attempt shredded but did not delete takes the key: events after its mark open', async () => {
+    await sealer.seal([play('p1', 'old')]);
+    const [e1, e2] = [randomUUID(), randomUUID()];
+    const failing = new ProfileKeys(store, config, () => clock);
+    const deleteIf = store.deleteIf.bind(store);
+    store.deleteIf = async () => {
+      throw new Error('timeout');
+    };
+    await expect(failing.erase('p1', e1, clock)).rejects.toThrow('timeout');
+    store.deleteIf = deleteIf;
+    store.storeClock += config.profileKeys.shreddingMs + 1;
+    await new ProfileKeys(store, config, () => clock).erase('p1', e2, clock);
+    const stale = play('p1', 'after-the-mark');
+    const [late] = await sealer.seal([stale]);
+    const mark = encodeProfileErasedMark({ profileId: 'p1', erasureId: e2, acceptedAt: clock });
+    const log = asMessages([mark, late]).map((m, i) => ({ ...m, offset: String(10 + i) }));
+    const ingest = () => new ProfileKeyOpener(new ProfileKeys(store, config, () => clock));
+    expect(await ingest().open(log)).toEqual([
+      { kind: 'profile-erased', profileId: 'p1', erasureId: e2 },
+      { kind: 'event', event: stale, staleKey: true },
+    ]);
+    expect((await ingest().open([log[1]]))[0]).toEqual({ kind: 'event', event: stale, staleKey: true });
+    expect([...store.shredding.values()].map((k) => [k.erasureId, k.markOffset])).toEqual([[e2, '10']]);
+  });
+
   it('a shredding key past its grace still opens events after the mark while ingest has not reached them (a lagging ingest loses none)', async () => {
     await sealer.seal([play('p1', 'old')]);
     const erasureId = randomUUID();

@@ -350,9 +350,12 @@ export class ProfileKeys {
     // A retried erasure (its first mark may never have been published): keys an earlier erasure shredded whose
     // mark ingest has not met take this erasure's id, so this mark bounds them too. Whatever lies before this
     // mark in the log is before this erasure, so nothing that should open is dropped by the later boundary.
+    // Whatever their grace: a key past it whose mark nobody met would otherwise never get one (review, session
+    // 6). An earlier attempt still running publishes a mark ingest then passes by: this one's mark, later in
+    // the log, bounds the key, and what lies between was sealed before this erasure, which erases it.
     // Conditional: a mark met meanwhile, or another retry that relabelled first, wins.
     for (const k of await this.store.listShredding(profileId)) {
-      if (k.markOffset === null && k.erasureId !== erasureId && k.inGrace) {
+      if (k.markOffset === null && k.erasureId !== erasureId) {
         await this.store.relabel(profileId, k.keyId, k.erasureId, erasureId);
       }
     }
@@ -367,11 +370,13 @@ export class ProfileKeys {
       // A key created between the read and the delete (a new session) is shredded on the next turn. Shredding
       // first: a crash between the two leaves the key current (the caller retries), never lost early. The
       // ledger names the key before it is deleted: a key gone from profile_keys is always named (ADR 9).
-      await this.store.putShredding(
+      const owner = await this.store.putShredding(
         profileId,
         { keyId: stored.keyId, wrapped: stored.wrapped, erasureId },
         this.shreddingMs,
       );
+      // An earlier attempt shredded this key and stopped before deleting it: this erasure's mark must bound it.
+      if (owner !== erasureId) await this.store.relabel(profileId, stored.keyId, owner, erasureId);
       named = stored.keyId;
       await this.store.recordErasure(profileId, erasureId, named, at);
       if (await this.store.deleteIf(profileId, stored.keyId)) {
