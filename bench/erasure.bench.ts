@@ -47,7 +47,9 @@ class MemoryStore extends ProfileKeyStore {
     return false;
   }
   async recordMark() {}
-  async recordFence() {}
+  async recordFence() {
+    return false;
+  }
   async destroyShredding() {}
 }
 

@@ -68,7 +68,9 @@ class InMemoryKeyStore extends ProfileKeyStore {
   }
   async recordFence(profileId: string, keyId: string, erasureId: string, fence: { partition: number; offset: string }) {
     const key = this.shredding.get(`${profileId}/${keyId}`);
-    if (key?.erasureId === erasureId) key.fence = fence;
+    if (key?.erasureId !== erasureId || this.storeClock < key.graceUntil) return false;
+    key.fence = fence;
+    return true;
   }
   async destroyShredding(profileId: string, keyId: string) {
     this.shredding.delete(`${profileId}/${keyId}`);
@@ -429,6 +431,34 @@ describe('destroying shredding keys (ShreddingKeySweeper)', () => {
     graceOver();
     progress.set(0, { end: '5', committed: null });
     expect(await sweeper.sweep()).toMatchObject({ destroyed: 0, waitingForIngest: 1 });
+  });
+
+  // Review, session 6: the partition's end was read once before the per-key loop, and the fence written
+  // whatever the grace: a retry deleting the key after that read (collectors' cached copies seal after the end)
+  // got the key fenced at the old end, and destroyed before ingest reached those events.
+  const stoppedBeforeDelete = async () => {
+    const { keyId } = await keys.current('p1');
+    const deleteIf = store.deleteIf.bind(store);
+    store.deleteIf = async () => {
+      throw new Error('timeout');
+    };
+    await expect(keys.erase('p1')).rejects.toThrow('timeout');
+    store.deleteIf = deleteIf;
+    graceOver();
+    return keyId;
+  };
+
+  it('a retry that restarts the grace after the sweeper listed the key: the grace wins, no fence', async () => {
+    const keyId = await stoppedBeforeDelete();
+    const read = store.read.bind(store);
+    store.read = async (profileId: string) => {
+      store.read = read;
+      await new ProfileKeys(store, config).erase('p1'); // the retry, between the listing and the check
+      return read(profileId);
+    };
+    await sweeper.sweep();
+    expect(store.shredding.get(`p1/${keyId}`)?.fence ?? null).toBeNull();
+    expect(store.shredding.has(`p1/${keyId}`)).toBe(true);
   });
 
   it('a key still current (an erasure stopped between shredding and deleting it) is never destroyed', async () => {

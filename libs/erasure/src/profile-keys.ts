@@ -60,13 +60,16 @@ export abstract class ProfileKeyStore {
   abstract relabel(profileId: string, keyId: string, from: string, to: string): Promise<boolean>;
   /** Notes where erasure's mark lies, if the key is still that erasure's and has none yet. */
   abstract recordMark(profileId: string, keyId: string, erasureId: string, markOffset: string): Promise<void>;
-  /** Notes the key's fence, if the row still exists (never brings a destroyed row back). */
+  /**
+   * Notes the key's fence, if the row is still this erasure's and its grace is over (never brings a destroyed
+   * row back; a grace a retry restarted wins). False if not written.
+   */
   abstract recordFence(
     profileId: string,
     keyId: string,
     erasureId: string,
     fence: { partition: number; offset: string },
-  ): Promise<void>;
+  ): Promise<boolean>;
   abstract destroyShredding(profileId: string, keyId: string): Promise<void>;
 }
 
@@ -202,12 +205,13 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     keyId: string,
     erasureId: string,
     fence: { partition: number; offset: string },
-  ): Promise<void> {
-    await this.client.execute(
-      `UPDATE ${this.ks}.shredding_profile_keys SET fence_partition = ?, fence_offset = ? WHERE profile_id = ? AND key_id = ? IF erasure_id = ?`,
+  ): Promise<boolean> {
+    const result = await this.client.execute(
+      `UPDATE ${this.ks}.shredding_profile_keys SET fence_partition = ?, fence_offset = ? WHERE profile_id = ? AND key_id = ? IF erasure_id = ? AND shred_at = null`,
       [fence.partition, fence.offset, profileId, keyId, erasureId],
       this.conditional(),
     );
+    return result.first().get('[applied]') === true;
   }
 
   async destroyShredding(profileId: string, keyId: string): Promise<void> {

@@ -89,19 +89,21 @@ export class ShreddingKeySweeper implements OnApplicationBootstrap, OnApplicatio
       else over.push(k);
     }
     let destroyed = 0;
-    if (over.length > 0) {
-      // Read after the rows said their grace is over: the partition's end now lies after every event a
-      // collector sealed with the key (its cache, PROFILE_KEYS_CACHE_MS, is shorter than the grace).
+    const deleted: typeof over = [];
+    for (const k of over) if ((await this.store.read(k.profileId))?.keyId !== k.keyId) deleted.push(k);
+    if (deleted.length > 0) {
+      // Read after the rows said their grace is over and after the keys were seen deleted: the partition's end
+      // now lies after every event a collector sealed with the key (its cache, PROFILE_KEYS_CACHE_MS, is
+      // shorter than the grace). A retry that restarted a key's grace meanwhile wins: the fence is conditional.
       const positions = await this.progress.positions();
-      for (const k of over) {
-        if ((await this.store.read(k.profileId))?.keyId === k.keyId) continue;
+      for (const k of deleted) {
         let fence = k.fence;
         if (fence === null) {
           const partition = await this.progress.partitionOf(k.profileId);
           const end = positions.get(partition)?.end;
           if (end === undefined) continue;
           fence = { partition, offset: end };
-          await this.store.recordFence(k.profileId, k.keyId, k.erasureId, fence);
+          if (!(await this.store.recordFence(k.profileId, k.keyId, k.erasureId, fence))) continue;
         }
         const committed = positions.get(fence.partition)?.committed ?? null;
         if (committed !== null && BigInt(committed) >= BigInt(fence.offset)) {
