@@ -402,20 +402,25 @@ describe('destroying shredding keys (ShreddingKeySweeper)', () => {
     sweeper = new ShreddingKeySweeper(store, progress, config);
   });
   const graceOver = () => (store.storeClock += config.profileKeys.shreddingMs + 1);
+  /** The erasure finished: ingest met its mark at this offset. */
+  const marked = async (profileId: string, offset = '50') => {
+    for (const k of await store.listShredding(profileId)) await keys.markMet(profileId, k.erasureId, offset);
+  };
 
   it('keeps a key in its grace, whatever ingest did', async () => {
     await keys.current('p1');
     await keys.erase('p1');
-    expect(await sweeper.sweep()).toEqual({ destroyed: 0, inGrace: 1, waitingForIngest: 0 });
+    expect(await sweeper.sweep()).toEqual({ destroyed: 0, inGrace: 1, waitingForIngest: 0, unfinished: 0 });
     expect(store.shredding.size).toBe(1);
   });
 
   it('after the grace, fences the key at the end of its partition and destroys it only once ingest committed past it', async () => {
     const { keyId } = await keys.current('p1');
     await keys.erase('p1');
+    await marked('p1');
     graceOver();
     progress.set(0, { end: '120', committed: '90' });
-    expect(await sweeper.sweep()).toEqual({ destroyed: 0, inGrace: 0, waitingForIngest: 1 });
+    expect(await sweeper.sweep()).toEqual({ destroyed: 0, inGrace: 0, waitingForIngest: 1, unfinished: 0 });
     expect(store.shredding.get(`p1/${keyId}`)?.fence).toEqual({ partition: 0, offset: '120' });
     // More was published since (not sealed with the key: its grace is over); the fence stays where it was.
     progress.set(0, { end: '150', committed: '119' });
@@ -428,6 +433,7 @@ describe('destroying shredding keys (ShreddingKeySweeper)', () => {
   it('an ingest that never committed on the partition keeps the key', async () => {
     await keys.current('p1');
     await keys.erase('p1');
+    await marked('p1', '2');
     graceOver();
     progress.set(0, { end: '5', committed: null });
     expect(await sweeper.sweep()).toMatchObject({ destroyed: 0, waitingForIngest: 1 });
@@ -459,6 +465,21 @@ describe('destroying shredding keys (ShreddingKeySweeper)', () => {
     await sweeper.sweep();
     expect(store.shredding.get(`p1/${keyId}`)?.fence ?? null).toBeNull();
     expect(store.shredding.has(`p1/${keyId}`)).toBe(true);
+  });
+
+  // Review, session 6: an erasure abandoned after its key step (the API died before erasing what is stored and
+  // publishing its mark; nobody retried) had its key destroyed after the grace: neither done nor undone.
+  it('a key whose erasure has no mark met (abandoned after the key step) is never destroyed, and is counted apart', async () => {
+    const { keyId } = await keys.current('p1');
+    await keys.erase('p1');
+    graceOver();
+    expect(await sweeper.sweep()).toEqual({ destroyed: 0, inGrace: 0, waitingForIngest: 0, unfinished: 1 });
+    expect(store.shredding.has(`p1/${keyId}`)).toBe(true);
+    // Erasing the profile again finishes it: the retry's mark bounds the key, and then it goes.
+    const retry = randomUUID();
+    await keys.erase('p1', retry);
+    await keys.markMet('p1', retry, '60');
+    expect(await sweeper.sweep()).toMatchObject({ destroyed: 1, unfinished: 0 });
   });
 
   it('a key still current (an erasure stopped between shredding and deleting it) is never destroyed', async () => {
