@@ -1,5 +1,7 @@
 import { ViewingEvent } from '@vh/domain';
-import { ErasureLedger, ProfileKeySealer, standaloneProfileKeys } from '@vh/erasure';
+import { randomUUID } from 'node:crypto';
+import { Client, types } from 'cassandra-driver';
+import { CassandraProfileKeyStore, ErasureLedger, ProfileKeySealer, standaloneProfileKeys } from '@vh/erasure';
 import { ViewingEventPublisher } from '@vh/messaging';
 import { StoredHistoryEraser } from '@vh/storage';
 import { ProfileErasure } from '../apps/api/src/erasure/profile-erasure';
@@ -421,5 +423,31 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       const named = ledger.rows.find((r) => String(r.get('erasure_id')) === rows[0].erasureId);
       expect(named && String(named.get('key_id'))).toBe(created.get(profileId));
     }
+  });
+  // Review, session 6: destroyShredding was a plain DELETE (the client's timestamp) on a row otherwise written by
+  // LWT (Paxos ballot timestamps, the coordinator's clock): a client clock behind left the row's cells newer than
+  // the tombstone, and the key outlived its destruction. Every write to a shredding row is now conditional.
+  it("destroying a shredding key removes its row even when the destroying client's clock runs an hour behind Cassandra's", async () => {
+    const profileId = uniqueProfileId('half-row');
+    const { keyId } = await keys.keys.current(profileId);
+    const hourBehind = types.Long.fromNumber(Date.now() - HOUR).multiply(1000);
+    const skewed = new Proxy(keys.client, {
+      get(target, prop) {
+        if (prop === 'execute') {
+          return (query: string, params: unknown[], options: Record<string, unknown>) =>
+            target.execute(query, params, { ...options, timestamp: hourBehind });
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as Client;
+    const store = new CassandraProfileKeyStore(skewed, environment.config);
+    const erasureId = randomUUID();
+    const stored = (await store.read(profileId))!;
+    await store.putShredding(profileId, { keyId, wrapped: stored.wrapped, erasureId: erasureId }, 1000);
+    await eventually(async () => expect((await store.listShredding(profileId))[0].inGrace).toBe(false), 10_000, 200);
+    expect(await store.recordFence(profileId, keyId, erasureId, { partition: 0, offset: '1' })).toBe(true);
+    await store.destroyShredding(profileId, keyId);
+    expect(await shreddingRows(profileId)).toEqual([]);
   });
 });

@@ -215,10 +215,12 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async destroyShredding(profileId: string, keyId: string): Promise<void> {
+    // Conditional like every other write of the row: a plain DELETE carries the client's timestamp, the row's
+    // cells Paxos ballots' (the coordinator's clock); a client clock behind left them newer than the tombstone.
     await this.client.execute(
-      `DELETE FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ? AND key_id = ?`,
+      `DELETE FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ? AND key_id = ? IF EXISTS`,
       [profileId, keyId],
-      { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) },
+      this.conditional(),
     );
   }
 
