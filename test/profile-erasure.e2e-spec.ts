@@ -364,6 +364,20 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     const cli = await runCli(['dead-letters', 'redrive', sealedLetter.id], environment.env, 60_000);
     expect(cli.status).not.toBe(0);
     expect(cli.stderr).toMatch(/erased/);
+
+    // An erasure in progress (its key step done, its mark not recorded yet) is transient: a 409 of its own.
+    const erasing = uniqueProfileId('erasing');
+    await keys.keys.current(erasing);
+    await produce(environment.kafka, eventTopic, [
+      { key: erasing, value: JSON.stringify({ ...invalidFor(erasing, 'plain-erasing'), tag: 'plain-erasing' }) },
+    ]);
+    const erasingLetter = await letterOf('plain-erasing');
+    await keys.keys.erase(erasing);
+    const deferred = await redrive({ ids: [erasingLetter.id] });
+    expect(deferred.status).toBe(409);
+    expect(deferred.headers.get('retry-after')).toBe('5');
+    expect(deferred.body).toMatchObject({ error: 'erasure_in_progress' });
+    expect(deferred.body.issues).toEqual([{ field: erasingLetter.id, message: expect.stringMatching(/in progress/) }]);
   });
 
   it('an ingest down for longer than the grace still gets the events sealed with the old key after the mark; the key goes once ingest is past them', async () => {
