@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, types } from 'cassandra-driver';
 import { CassandraProfileKeyStore, ErasureLedger, ProfileKeySealer, standaloneProfileKeys } from '@vh/erasure';
 import { ViewingEventPublisher } from '@vh/messaging';
-import { StoredHistoryEraser } from '@vh/storage';
+import { dayOf, shardOf, StoredHistoryEraser } from '@vh/storage';
 import { ProfileErasure } from '../apps/api/src/erasure/profile-erasure';
 import { AppProcess } from './support/app-process';
 import { runCli } from './support/cli';
@@ -300,6 +300,52 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     }
     // Invariant 1: the event after the mark counts, whenever the API's own erasure ran.
     expect(await titlesOf(racer)).toEqual(['racer-after']);
+  });
+
+  // Review, session 6: the API's erasure deleted the activity-index rows dated by its own clock: an API clock
+  // ahead left tombstones that shadowed ingest's index rows for events after the mark (invariant 6); the
+  // profile's new history was then never found by compaction or the export. Ingest deletes them at the mark.
+  it("an API whose clock runs an hour ahead erases no index row of the profile's new history", async () => {
+    const ahead = uniqueProfileId('ahead');
+    const { eventTopic } = environment.config.kafka;
+    await postSession(ahead, 'ahead-before', now - 50 * 60_000);
+    await eventually(async () => expect(await titlesOf(ahead)).toEqual(['ahead-before']), 60_000, 500);
+    const hourAhead = types.Long.fromNumber(Date.now() + HOUR).multiply(1000);
+    const skewed = new Proxy(stores.client, {
+      get(target, prop) {
+        if (prop === 'execute') {
+          return (query: string, params: unknown[], options: Record<string, unknown>) =>
+            target.execute(
+              query,
+              params,
+              /^DELETE/.test(query) && !/USING TIMESTAMP/.test(query) ? { ...options, timestamp: hourAhead } : options,
+            );
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as Client;
+    const publisher = new ViewingEventPublisher(environment.config);
+    const ledger = new ErasureLedger(stores.client, environment.config);
+    const eraser = new StoredHistoryEraser(skewed, environment.config, stores.compressed, stores.activity);
+    try {
+      await new ProfileErasure(keys.keys, publisher, eraser, ledger).erase(ahead);
+    } finally {
+      await publisher.onApplicationShutdown();
+    }
+    const [next] = syntheticHistory(1, 1, now - 20 * 60_000).map((e) => ({
+      ...e,
+      profileId: ahead,
+      titleId: 'ahead-after',
+    }));
+    await produce(environment.kafka, eventTopic, [{ key: ahead, value: (await sealer.seal([next]))[0] }]);
+    await eventually(async () => expect(await titlesOf(ahead)).toEqual(['ahead-after']), 60_000, 500);
+    const indexed = await environment.cassandra.execute(
+      `SELECT profile_id FROM ${environment.config.cassandra.keyspace}.profile_activity WHERE day = ? AND shard = ? AND profile_id = ?`,
+      [types.LocalDate.fromString(dayOf(next.occurredAt)), shardOf(ahead), ahead],
+      { prepare: true },
+    );
+    expect(indexed.rowLength).toBe(1);
   });
 
   it('re-drive refuses dead letters of an erased profile accepted before its mark, sealed or plain; later ones go', async () => {
