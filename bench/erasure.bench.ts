@@ -51,6 +51,10 @@ class MemoryStore extends ProfileKeyStore {
     return false;
   }
   async destroyShredding() {}
+  async recordErasureMark() {}
+  async recordedMarks() {
+    return [];
+  }
 }
 
 function wireEvents(count: number, profiles: number): Record<string, unknown>[] {

@@ -1,8 +1,8 @@
-import { ViewingEvent } from '@vh/domain';
+import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
 import { randomUUID } from 'node:crypto';
 import { Client, types } from 'cassandra-driver';
 import { CassandraProfileKeyStore, ErasureLedger, ProfileKeySealer, standaloneProfileKeys } from '@vh/erasure';
-import { ViewingEventPublisher } from '@vh/messaging';
+import { HEADERS, ViewingEventPublisher } from '@vh/messaging';
 import { dayOf, shardOf, StoredHistoryEraser } from '@vh/storage';
 import { ProfileErasure } from '../apps/api/src/erasure/profile-erasure';
 import { AppProcess } from './support/app-process';
@@ -424,6 +424,31 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     expect(deferred.headers.get('retry-after')).toBe('5');
     expect(deferred.body).toMatchObject({ error: 'erasure_in_progress' });
     expect(deferred.body.issues).toEqual([{ field: erasingLetter.id, message: expect.stringMatching(/in progress/) }]);
+  });
+
+  // Review, session 6: re-drive checks a letter and then sends it; an erasure starting in between puts its mark
+  // before the copy. The copy names where its original lay: ingest erases it by log order.
+  it("a re-driven copy that lands after an erasure's mark but whose original lay before it is erased by ingest", async () => {
+    const late = uniqueProfileId('redriven-late');
+    const { eventTopic } = environment.config.kafka;
+    await postSession(late, 'late-before', now - 50 * 60_000);
+    await eventually(async () => expect(await titlesOf(late)).toEqual(['late-before']), 60_000, 500);
+    expect((await erase(late, auth.operator)).status).toBe(202);
+    const [mark] = (await new ErasureLedger(stores.client, environment.config).erasures(late)).map((e) => e.mark);
+    expect(mark).not.toBeNull();
+    const session = (titleId: string, startedAt: number) =>
+      syntheticHistory(1, 1, startedAt).map((e) => ({ ...e, profileId: late, titleId }));
+    const source = `${mark!.topic}/${mark!.partition}/${BigInt(mark!.offset) - 1n}`;
+    await produce(environment.kafka, eventTopic, [
+      ...session('late-redriven', now - 40 * 60_000).map((e) => ({
+        key: late,
+        value: encodeViewingEvent(e),
+        headers: { [HEADERS.redrivenFrom]: 'dead-letters/0/0', [HEADERS.redrivenSource]: source },
+      })),
+      ...session('late-after', now - 20 * 60_000).map((e) => ({ key: late, value: encodeViewingEvent(e) })),
+    ]);
+    await eventually(async () => expect(await titlesOf(late)).toContain('late-after'), 60_000, 500);
+    expect(await titlesOf(late)).toEqual(['late-after']);
   });
 
   it('an ingest down for longer than the grace still gets the events sealed with the old key after the mark; the key goes once ingest is past them', async () => {

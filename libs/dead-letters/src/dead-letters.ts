@@ -260,6 +260,11 @@ export class DeadLetters implements OnApplicationShutdown {
       headers[HEADERS.redrivenFrom] = `${this.topic}/${partition}/${message.offset}`;
       headers[HEADERS.redrivenAt] = at;
       headers[HEADERS.redrivenBy] = by.slice(0, 200);
+      const source = [HEADERS.sourceTopic, HEADERS.sourcePartition, HEADERS.sourceOffset].map((h) =>
+        header(message, h),
+      );
+      // Ingest places the copy against an erasure's mark made after the check above (log order; ADR 9).
+      if (source.every((v) => v !== null)) headers[HEADERS.redrivenSource] = source.join('/');
       const sourceTimestamp = header(message, HEADERS.sourceTimestamp);
       // The original log timestamp: an event without acceptedAt takes it as acceptedAt, so the re-drive folds
       // exactly as the original would have (invariant 1). Older letters lack the header: the letter's own.

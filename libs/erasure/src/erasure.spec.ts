@@ -75,6 +75,20 @@ class InMemoryKeyStore extends ProfileKeyStore {
   async destroyShredding(profileId: string, keyId: string) {
     this.shredding.delete(`${profileId}/${keyId}`);
   }
+  /** profile_erasure_marks: the first position recorded for an erasure wins (IF NOT EXISTS). */
+  readonly marks: { profileId: string; erasureId: string; topic: string; partition: number; offset: string }[] = [];
+  async recordErasureMark(
+    profileId: string,
+    erasureId: string,
+    at: { topic: string; partition: number; offset: string },
+  ) {
+    if (!this.marks.some((m) => m.profileId === profileId && m.erasureId === erasureId)) {
+      this.marks.push({ profileId, erasureId, ...at });
+    }
+  }
+  async recordedMarks(profileId: string) {
+    return this.marks.filter((m) => m.profileId === profileId).map(({ profileId: _, ...m }) => m);
+  }
   private view({ graceUntil, ...k }: Omit<ShreddingKey, 'inGrace'> & { graceUntil: number }): ShreddingKey {
     return { ...k, inGrace: this.storeClock < graceUntil };
   }
@@ -280,6 +294,51 @@ describe('sealing and opening events with profile keys', () => {
     ]);
     expect((await ingest().open([log[1]]))[0]).toEqual({ kind: 'event', event: stale, staleKey: true });
     expect([...store.shredding.values()].map((k) => [k.erasureId, k.markOffset])).toEqual([[e2, '10']]);
+  });
+
+  // Review, session 6: only the API recorded where a mark lies; one that died between publishing and recording
+  // (or a keyless erasure) stayed "in progress" for backups and re-drive forever. Ingest records it on meeting it.
+  it('ingest records where a mark lies in the ledger when it meets it; the first position recorded wins', async () => {
+    const erasureId = randomUUID();
+    await keys.erase('p1', erasureId); // p1 had no key: nothing shredding carries the mark
+    const mark = (offset: string) => ({
+      ...asMessages([encodeProfileErasedMark({ profileId: 'p1', erasureId, acceptedAt: 5 })])[0],
+      offset,
+    });
+    const at = { topic: 'events', partition: 3 };
+    await opener.open([mark('10')], at);
+    await opener.open([mark('99')], at);
+    expect(store.marks).toEqual([{ profileId: 'p1', erasureId, topic: 'events', partition: 3, offset: '10' }]);
+  });
+
+  // Review, session 6: re-drive checks a letter, then sends it; an erasure in between put its mark before the
+  // copy, which then opened as the profile's new history. The copy names its source: log order decides.
+  it('a re-driven letter whose source lies before a mark of its profile is erased; one from after the mark opens', async () => {
+    const erasureId = randomUUID();
+    await keys.current('p1');
+    await keys.erase('p1', erasureId);
+    const redriven = (event: PlaybackEvent, source: string, offset: string) => ({
+      ...asMessages([encodeViewingEvent(event)])[0],
+      offset,
+      headers: { 'x-redriven-from': Buffer.from('dead-letters/0/1'), 'x-redriven-source': Buffer.from(source) },
+    });
+    const [before, after] = [play('p1', 'before-letter'), play('p1', 'after-letter')];
+    const mark = {
+      ...asMessages([encodeProfileErasedMark({ profileId: 'p1', erasureId, acceptedAt: 5 })])[0],
+      offset: '10',
+    };
+    const log = [mark, redriven(before, 'events/3/5', '20'), redriven(after, 'events/3/15', '21')];
+    const ingest = () => new ProfileKeyOpener(new ProfileKeys(store, config, () => clock));
+    expect(await ingest().open(log, { topic: 'events', partition: 3 })).toEqual([
+      { kind: 'profile-erased', profileId: 'p1', erasureId },
+      { kind: 'erased', profileId: 'p1' },
+      { kind: 'event', event: after },
+    ]);
+    // A later batch, a restart or a replay (no position given) decides alike, from the recorded mark.
+    expect(await ingest().open([log[1], log[2]])).toEqual([
+      { kind: 'erased', profileId: 'p1' },
+      { kind: 'event', event: after },
+    ]);
   });
 
   it('a shredding key past its grace still opens events after the mark while ingest has not reached them (a lagging ingest loses none)', async () => {

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
+import type { LogPartition } from '@vh/messaging';
 import { CASSANDRA_CLIENT, consistency } from '@vh/storage';
 import { newDataKey, seal, unseal } from './payload-cipher';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
@@ -71,6 +72,16 @@ export abstract class ProfileKeyStore {
     fence: { partition: number; offset: string },
   ): Promise<boolean>;
   abstract destroyShredding(profileId: string, keyId: string): Promise<void>;
+  /** Notes where an erasure's mark lies (profile_erasure_marks), unless already noted: the first position wins. */
+  abstract recordErasureMark(profileId: string, erasureId: string, at: MarkPosition): Promise<void>;
+  /** Where the profile's erasures' marks lie, as recorded (by the API or by ingest meeting them). */
+  abstract recordedMarks(profileId: string): Promise<(MarkPosition & { erasureId: string })[]>;
+}
+
+export interface MarkPosition {
+  topic: string;
+  partition: number;
+  offset: string;
 }
 
 const SHREDDING_COLUMNS = 'key_id, wrapped_key, erasure_id, shred_at, mark_offset, fence_partition, fence_offset';
@@ -224,6 +235,28 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     );
   }
 
+  async recordErasureMark(profileId: string, erasureId: string, at: MarkPosition): Promise<void> {
+    await this.client.execute(
+      `INSERT INTO ${this.ks}.profile_erasure_marks (profile_id, erasure_id, topic, log_partition, log_offset) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
+      [profileId, erasureId, at.topic, at.partition, types.Long.fromString(at.offset)],
+      this.conditional(),
+    );
+  }
+
+  async recordedMarks(profileId: string): Promise<(MarkPosition & { erasureId: string })[]> {
+    const result = await this.client.execute(
+      `SELECT erasure_id, topic, log_partition, log_offset FROM ${this.ks}.profile_erasure_marks WHERE profile_id = ?`,
+      [profileId],
+      this.reading(),
+    );
+    return result.rows.map((row) => ({
+      erasureId: String(row.get('erasure_id')),
+      topic: row.get('topic') as string,
+      partition: row.get('log_partition') as number,
+      offset: String(row.get('log_offset')),
+    }));
+  }
+
   private graceStatement(profileId: string, keyId: string, graceMs: number) {
     return {
       query: `UPDATE ${this.ks}.shredding_profile_keys USING TTL ? SET shred_at = ? WHERE profile_id = ? AND key_id = ?`,
@@ -337,13 +370,35 @@ export class ProfileKeys {
     return this.store.ledgerNames(profileId, keyId);
   }
 
-  /** Notes where an erasure's mark lies in the profile's partition: events after it open with the old key. */
-  async markMet(profileId: string, erasureId: string, offset: string): Promise<void> {
+  /**
+   * Notes where an erasure's mark lies in the profile's partition: events after it open with the old key. With
+   * the partition (ingest), in the ledger too: an erasure whose API died before recording its mark, or that had
+   * no key, is then no longer "in progress" (backups, re-drive).
+   */
+  async markMet(profileId: string, erasureId: string, offset: string, at?: LogPartition): Promise<void> {
+    if (at) await this.store.recordErasureMark(profileId, erasureId, { ...at, offset });
     for (const k of await this.store.listShredding(profileId)) {
       if (k.erasureId === erasureId && k.markOffset === null) {
         await this.store.recordMark(profileId, k.keyId, erasureId, offset);
       }
     }
+  }
+
+  /**
+   * Where the profile's erasures' marks lie, as far as known: recorded in the ledger, or met by ingest on a
+   * shredding key (topic and partition null: the profile's partition of the event log).
+   */
+  async marksOf(profileId: string): Promise<{ topic: string | null; partition: number | null; offset: string }[]> {
+    const [recorded, shredding] = await Promise.all([
+      this.store.recordedMarks(profileId),
+      this.store.listShredding(profileId),
+    ]);
+    return [
+      ...recorded,
+      ...shredding.flatMap((k) =>
+        k.markOffset === null ? [] : [{ topic: null, partition: null, offset: k.markOffset }],
+      ),
+    ];
   }
 
   /**
