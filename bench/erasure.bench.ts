@@ -47,8 +47,14 @@ class MemoryStore extends ProfileKeyStore {
     return false;
   }
   async recordMark() {}
-  async recordFence() {}
+  async recordFence() {
+    return false;
+  }
   async destroyShredding() {}
+  async recordErasureMark() {}
+  async recordedMarks() {
+    return [];
+  }
 }
 
 function wireEvents(count: number, profiles: number): Record<string, unknown>[] {

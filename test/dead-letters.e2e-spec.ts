@@ -166,6 +166,8 @@ describe('dead letters: list, show, re-drive, purge (API and CLI)', () => {
       expect(copy.key?.toString()).toBe(profileId);
       expect(copy.headers[HEADERS.deadLetterReason]).toBeUndefined();
       expect(copy.headers[HEADERS.redrivenBy]?.toString()).toMatch(/^(operator|cli):/);
+      // Where the original lay: ingest places the copy against an erasure's mark by it (docs/adr/0009).
+      expect(copy.headers[HEADERS.redrivenSource]?.toString()).toMatch(new RegExp(`^${eventTopic}/\\d+/\\d+$`));
     }
     expect(copies.filter((c) => c.headers[HEADERS.requestId]?.toString() === 'req-0')).toHaveLength(2);
 

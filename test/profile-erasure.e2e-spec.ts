@@ -1,7 +1,9 @@
-import { ViewingEvent } from '@vh/domain';
-import { ErasureLedger, ProfileKeySealer, standaloneProfileKeys } from '@vh/erasure';
-import { ViewingEventPublisher } from '@vh/messaging';
-import { StoredHistoryEraser } from '@vh/storage';
+import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
+import { randomUUID } from 'node:crypto';
+import { Client, types } from 'cassandra-driver';
+import { CassandraProfileKeyStore, ErasureLedger, ProfileKeySealer, standaloneProfileKeys } from '@vh/erasure';
+import { HEADERS, ViewingEventPublisher } from '@vh/messaging';
+import { dayOf, shardOf, StoredHistoryEraser } from '@vh/storage';
 import { ProfileErasure } from '../apps/api/src/erasure/profile-erasure';
 import { AppProcess } from './support/app-process';
 import { runCli } from './support/cli';
@@ -300,6 +302,52 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     expect(await titlesOf(racer)).toEqual(['racer-after']);
   });
 
+  // Review, session 6: the API's erasure deleted the activity-index rows dated by its own clock: an API clock
+  // ahead left tombstones that shadowed ingest's index rows for events after the mark (invariant 6); the
+  // profile's new history was then never found by compaction or the export. Ingest deletes them at the mark.
+  it("an API whose clock runs an hour ahead erases no index row of the profile's new history", async () => {
+    const ahead = uniqueProfileId('ahead');
+    const { eventTopic } = environment.config.kafka;
+    await postSession(ahead, 'ahead-before', now - 50 * 60_000);
+    await eventually(async () => expect(await titlesOf(ahead)).toEqual(['ahead-before']), 60_000, 500);
+    const hourAhead = types.Long.fromNumber(Date.now() + HOUR).multiply(1000);
+    const skewed = new Proxy(stores.client, {
+      get(target, prop) {
+        if (prop === 'execute') {
+          return (query: string, params: unknown[], options: Record<string, unknown>) =>
+            target.execute(
+              query,
+              params,
+              /^DELETE/.test(query) && !/USING TIMESTAMP/.test(query) ? { ...options, timestamp: hourAhead } : options,
+            );
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as Client;
+    const publisher = new ViewingEventPublisher(environment.config);
+    const ledger = new ErasureLedger(stores.client, environment.config);
+    const eraser = new StoredHistoryEraser(skewed, environment.config, stores.compressed, stores.activity);
+    try {
+      await new ProfileErasure(keys.keys, publisher, eraser, ledger).erase(ahead);
+    } finally {
+      await publisher.onApplicationShutdown();
+    }
+    const [next] = syntheticHistory(1, 1, now - 20 * 60_000).map((e) => ({
+      ...e,
+      profileId: ahead,
+      titleId: 'ahead-after',
+    }));
+    await produce(environment.kafka, eventTopic, [{ key: ahead, value: (await sealer.seal([next]))[0] }]);
+    await eventually(async () => expect(await titlesOf(ahead)).toEqual(['ahead-after']), 60_000, 500);
+    const indexed = await environment.cassandra.execute(
+      `SELECT profile_id FROM ${environment.config.cassandra.keyspace}.profile_activity WHERE day = ? AND shard = ? AND profile_id = ?`,
+      [types.LocalDate.fromString(dayOf(next.occurredAt)), shardOf(ahead), ahead],
+      { prepare: true },
+    );
+    expect(indexed.rowLength).toBe(1);
+  });
+
   it('re-drive refuses dead letters of an erased profile accepted before its mark, sealed or plain; later ones go', async () => {
     const lettered = uniqueProfileId('lettered');
     const { eventTopic } = environment.config.kafka;
@@ -362,6 +410,45 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     const cli = await runCli(['dead-letters', 'redrive', sealedLetter.id], environment.env, 60_000);
     expect(cli.status).not.toBe(0);
     expect(cli.stderr).toMatch(/erased/);
+
+    // An erasure in progress (its key step done, its mark not recorded yet) is transient: a 409 of its own.
+    const erasing = uniqueProfileId('erasing');
+    await keys.keys.current(erasing);
+    await produce(environment.kafka, eventTopic, [
+      { key: erasing, value: JSON.stringify({ ...invalidFor(erasing, 'plain-erasing'), tag: 'plain-erasing' }) },
+    ]);
+    const erasingLetter = await letterOf('plain-erasing');
+    await keys.keys.erase(erasing);
+    const deferred = await redrive({ ids: [erasingLetter.id] });
+    expect(deferred.status).toBe(409);
+    expect(deferred.headers.get('retry-after')).toBe('5');
+    expect(deferred.body).toMatchObject({ error: 'erasure_in_progress' });
+    expect(deferred.body.issues).toEqual([{ field: erasingLetter.id, message: expect.stringMatching(/in progress/) }]);
+  });
+
+  // Review, session 6: re-drive checks a letter and then sends it; an erasure starting in between puts its mark
+  // before the copy. The copy names where its original lay: ingest erases it by log order.
+  it("a re-driven copy that lands after an erasure's mark but whose original lay before it is erased by ingest", async () => {
+    const late = uniqueProfileId('redriven-late');
+    const { eventTopic } = environment.config.kafka;
+    await postSession(late, 'late-before', now - 50 * 60_000);
+    await eventually(async () => expect(await titlesOf(late)).toEqual(['late-before']), 60_000, 500);
+    expect((await erase(late, auth.operator)).status).toBe(202);
+    const [mark] = (await new ErasureLedger(stores.client, environment.config).erasures(late)).map((e) => e.mark);
+    expect(mark).not.toBeNull();
+    const session = (titleId: string, startedAt: number) =>
+      syntheticHistory(1, 1, startedAt).map((e) => ({ ...e, profileId: late, titleId }));
+    const source = `${mark!.topic}/${mark!.partition}/${BigInt(mark!.offset) - 1n}`;
+    await produce(environment.kafka, eventTopic, [
+      ...session('late-redriven', now - 40 * 60_000).map((e) => ({
+        key: late,
+        value: encodeViewingEvent(e),
+        headers: { [HEADERS.redrivenFrom]: 'dead-letters/0/0', [HEADERS.redrivenSource]: source },
+      })),
+      ...session('late-after', now - 20 * 60_000).map((e) => ({ key: late, value: encodeViewingEvent(e) })),
+    ]);
+    await eventually(async () => expect(await titlesOf(late)).toContain('late-after'), 60_000, 500);
+    expect(await titlesOf(late)).toEqual(['late-after']);
   });
 
   it('an ingest down for longer than the grace still gets the events sealed with the old key after the mark; the key goes once ingest is past them', async () => {
@@ -421,5 +508,31 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       const named = ledger.rows.find((r) => String(r.get('erasure_id')) === rows[0].erasureId);
       expect(named && String(named.get('key_id'))).toBe(created.get(profileId));
     }
+  });
+  // Review, session 6: destroyShredding was a plain DELETE (the client's timestamp) on a row otherwise written by
+  // LWT (Paxos ballot timestamps, the coordinator's clock): a client clock behind left the row's cells newer than
+  // the tombstone, and the key outlived its destruction. Every write to a shredding row is now conditional.
+  it("destroying a shredding key removes its row even when the destroying client's clock runs an hour behind Cassandra's", async () => {
+    const profileId = uniqueProfileId('half-row');
+    const { keyId } = await keys.keys.current(profileId);
+    const hourBehind = types.Long.fromNumber(Date.now() - HOUR).multiply(1000);
+    const skewed = new Proxy(keys.client, {
+      get(target, prop) {
+        if (prop === 'execute') {
+          return (query: string, params: unknown[], options: Record<string, unknown>) =>
+            target.execute(query, params, { ...options, timestamp: hourBehind });
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as Client;
+    const store = new CassandraProfileKeyStore(skewed, environment.config);
+    const erasureId = randomUUID();
+    const stored = (await store.read(profileId))!;
+    await store.putShredding(profileId, { keyId, wrapped: stored.wrapped, erasureId: erasureId }, 1000);
+    await eventually(async () => expect((await store.listShredding(profileId))[0].inGrace).toBe(false), 10_000, 200);
+    expect(await store.recordFence(profileId, keyId, erasureId, { partition: 0, offset: '1' })).toBe(true);
+    await store.destroyShredding(profileId, keyId);
+    expect(await shreddingRows(profileId)).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { encodeViewingEvent, PlaybackEvent, ViewingEvent } from '@vh/domain';
 export async function produce(
   kafka: Kafka,
   topic: string,
-  messages: { key: string | null; value: string | Buffer | null }[],
+  messages: { key: string | null; value: string | Buffer | null; headers?: IHeaders }[],
 ): Promise<void> {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();

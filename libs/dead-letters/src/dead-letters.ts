@@ -1,7 +1,13 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Admin, IHeaders, Kafka, KafkaMessage, Partitioners, Producer } from 'kafkajs';
 import { AppConfig } from '@vh/config';
-import { DependencyUnavailableError, InvalidInputError, NotFoundError, RedriveRefusedError } from '@vh/domain';
+import {
+  DependencyUnavailableError,
+  ErasureInProgressError,
+  InvalidInputError,
+  NotFoundError,
+  RedriveRefusedError,
+} from '@vh/domain';
 import { createKafka, HEADERS } from '@vh/messaging';
 import { metrics } from '@vh/metrics';
 import {
@@ -13,7 +19,7 @@ import {
   rangesAfter,
 } from './dead-letter-id';
 import { header, readRanges, ReadMessage } from './dead-letter-topic.reader';
-import { RedriveRefusals } from './redrive-refusals';
+import { RedriveRefusal, RedriveRefusals } from './redrive-refusals';
 
 /** A dead letter as operators see it. */
 export interface DeadLetterView {
@@ -48,8 +54,11 @@ export interface DeadLetterCount {
 export interface RedriveReport {
   redriven: { id: string; eventTopic: string; key: string | null }[];
   notFound: string[];
-  /** Letters left in the topic, and why: an erased profile's accepted before its erasure (RedriveRefusals). */
-  refused: { id: string; reason: string }[];
+  /**
+   * Letters left in the topic, and why: an erased profile's accepted before its erasure (RedriveRefusals);
+   * `inProgress`: its profile's erasure has not recorded its mark yet, to be tried again once it has.
+   */
+  refused: { id: string; reason: string; inProgress: boolean }[];
 }
 
 export interface PurgeReport {
@@ -141,7 +150,9 @@ export class DeadLetters implements OnApplicationShutdown {
       found.map((f) => formatDeadLetterId({ partition: f.partition, offset: BigInt(f.message.offset) })),
     );
     const { refused } = await this.sort(found);
-    if (refused.length > 0) throw new RedriveRefusedError(refused);
+    // Erased for good is a 400; only erasures in progress (transient) is a 409 (one error filter maps both).
+    if (refused.some((r) => !r.inProgress)) throw new RedriveRefusedError(refused);
+    if (refused.length > 0) throw new ErasureInProgressError(refused);
     const report = await this.send(found, by);
     return {
       ...report,
@@ -217,7 +228,7 @@ export class DeadLetters implements OnApplicationShutdown {
   private async sort(
     letters: readonly ReadMessage[],
   ): Promise<{ allowed: ReadMessage[]; refused: RedriveReport['refused'] }> {
-    let reasons: (string | null)[];
+    let reasons: (RedriveRefusal | null)[];
     try {
       reasons = await this.refusals.of(letters.map((l) => l.message));
     } catch (error) {
@@ -229,9 +240,9 @@ export class DeadLetters implements OnApplicationShutdown {
     const allowed: ReadMessage[] = [];
     const refused: RedriveReport['refused'] = [];
     letters.forEach((letter, i) => {
-      const reason = reasons[i];
-      if (reason === null) allowed.push(letter);
-      else refused.push({ id: `${letter.partition}-${letter.message.offset}`, reason });
+      const refusal = reasons[i];
+      if (refusal === null) allowed.push(letter);
+      else refused.push({ id: `${letter.partition}-${letter.message.offset}`, ...refusal });
     });
     if (refused.length > 0) this.logger.warn(`re-drive refused for ${refused.map((r) => r.id).join(', ')}: erased`);
     return { allowed, refused };
@@ -249,6 +260,11 @@ export class DeadLetters implements OnApplicationShutdown {
       headers[HEADERS.redrivenFrom] = `${this.topic}/${partition}/${message.offset}`;
       headers[HEADERS.redrivenAt] = at;
       headers[HEADERS.redrivenBy] = by.slice(0, 200);
+      const source = [HEADERS.sourceTopic, HEADERS.sourcePartition, HEADERS.sourceOffset].map((h) =>
+        header(message, h),
+      );
+      // Ingest places the copy against an erasure's mark made after the check above (log order; ADR 9).
+      if (source.every((v) => v !== null)) headers[HEADERS.redrivenSource] = source.join('/');
       const sourceTimestamp = header(message, HEADERS.sourceTimestamp);
       // The original log timestamp: an event without acceptedAt takes it as acceptedAt, so the re-drive folds
       // exactly as the original would have (invariant 1). Older letters lack the header: the letter's own.

@@ -5,13 +5,23 @@ import { RedriveRefusals } from './redrive-refusals';
 
 const TOPIC = 'events';
 
-function letter(value: string, source: { partition?: string; offset?: string; topic?: string } = {}): KafkaMessage {
+function letter(
+  value: string,
+  source: { partition?: string; offset?: string; topic?: string } = {},
+  key: string | null = 'p1',
+): KafkaMessage {
   const headers: Record<string, Buffer> = {
     [HEADERS.sourceTopic]: Buffer.from(source.topic ?? TOPIC),
     [HEADERS.sourcePartition]: Buffer.from(source.partition ?? '0'),
   };
   if (source.offset) headers[HEADERS.sourceOffset] = Buffer.from(source.offset);
-  return { key: Buffer.from('p1'), value: Buffer.from(value), headers, offset: '0', timestamp: '0' } as KafkaMessage;
+  return {
+    key: key === null ? null : Buffer.from(key),
+    value: Buffer.from(value),
+    headers,
+    offset: '0',
+    timestamp: '0',
+  } as KafkaMessage;
 }
 
 const plain = '{"schemaVersion":1,"type":"no-such-type","profileId":"p1"}';
@@ -39,19 +49,37 @@ describe('RedriveRefusals', () => {
       letter(plain, { offset: '9' }),
       letter(plain, { offset: '11' }),
     ]);
-    expect(before).toMatch(/erased .*source offset 9/);
+    expect(before).toEqual({ reason: expect.stringMatching(/erased .*source offset 9/), inProgress: false });
     expect(after).toBeNull();
   });
 
-  it('refuses while the erasure is in progress, and when the letter cannot be placed against the mark', async () => {
+  // Review, session 6: the profile was taken from the message key only; a plain letter without one skipped the
+  // erasure check.
+  it("a plain letter without a key is checked against its payload's profile", async () => {
+    const [refused] = await refusals([markedAt('10')]).of([letter(plain, { offset: '9' }, null)]);
+    expect(refused?.reason).toMatch(/profile p1 was erased/);
+  });
+
+  // Review, session 6: "in progress" was decided by `mark === null` here and by `pending` in backups, and was
+  // refused like an erased letter (400) though it is transient.
+  it('refuses while the erasure is in progress (transient), and when the letter cannot be placed against the mark', async () => {
     const pending: ErasureRecord = { erasureId: 'e1', mark: null, pending: true };
-    expect((await refusals([pending]).of([letter(plain, { offset: '99' })]))[0]).toMatch(/not recorded/);
+    expect((await refusals([pending]).of([letter(plain, { offset: '99' })]))[0]).toEqual({
+      reason: expect.stringMatching(/in progress/),
+      inProgress: true,
+    });
+    // Finished long ago without a recorded mark (before marks were recorded): not in progress, never placeable.
+    const unplaced: ErasureRecord = { erasureId: 'e0', mark: null, pending: false };
+    expect((await refusals([unplaced]).of([letter(plain, { offset: '99' })]))[0]).toEqual({
+      reason: expect.stringMatching(/cannot be placed/),
+      inProgress: false,
+    });
     const [noOffset, otherPartition, otherTopic] = await refusals([markedAt('10')]).of([
       letter(plain),
       letter(plain, { offset: '11', partition: '1' }),
       letter(plain, { offset: '11', topic: 'older-events' }),
     ]);
-    for (const reason of [noOffset, otherPartition, otherTopic]) expect(reason).toMatch(/cannot be placed/);
+    for (const refused of [noOffset, otherPartition, otherTopic]) expect(refused?.reason).toMatch(/cannot be placed/);
   });
 
   it("refuses a sealed letter whose key is not the profile's current key, whatever its place", async () => {
@@ -59,10 +87,10 @@ describe('RedriveRefusals', () => {
       letter(sealedWith('k1'), { offset: '20' }),
       letter(sealedWith('k2'), { offset: '20' }),
     ]);
-    expect(old).toMatch(/no longer profile p1's key/);
+    expect(old?.reason).toMatch(/no longer profile p1's key/);
     expect(current).toBeNull();
     // A new key made before the mark was published: its letters before the mark are erased too.
-    expect((await refusals([markedAt('10')], 'k2').of([letter(sealedWith('k2'), { offset: '8' })]))[0]).toMatch(
+    expect((await refusals([markedAt('10')], 'k2').of([letter(sealedWith('k2'), { offset: '8' })]))[0]?.reason).toMatch(
       /erased/,
     );
   });

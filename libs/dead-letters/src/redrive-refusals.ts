@@ -4,6 +4,12 @@ import { classifyMessage, ErasureLedger, ErasureRecord, ProfileKeys } from '@vh/
 import { HEADERS } from '@vh/messaging';
 import { header } from './dead-letter-topic.reader';
 
+/** Why a letter stays in the topic. `inProgress`: only until its profile's erasure records its mark (transient). */
+export interface RedriveRefusal {
+  reason: string;
+  inProgress: boolean;
+}
+
 /**
  * Which dead letters must not be re-driven: an erased profile's accepted before its erasure (docs/adr/0009).
  * A re-drive lands after the erasure's mark, where ingest takes it for the profile's new history: erased
@@ -19,7 +25,7 @@ export class RedriveRefusals {
   ) {}
 
   /** Why each of these letters must stay where it is, by index; null where it may go. */
-  async of(messages: readonly KafkaMessage[]): Promise<(string | null)[]> {
+  async of(messages: readonly KafkaMessage[]): Promise<(RedriveRefusal | null)[]> {
     const erasures = new Map<string, Promise<ErasureRecord[]>>();
     const currentKeys = new Map<string, Promise<string | null>>();
     const once = <T>(cache: Map<string, Promise<T>>, id: string, read: () => Promise<T>) => {
@@ -30,22 +36,32 @@ export class RedriveRefusals {
       messages.map(async (message) => {
         const c = classifyMessage(message.value);
         if (c.kind === 'profile-erased') return null;
-        const profileId = c.kind === 'sealed' ? c.envelope.profileId : (message.key?.toString('utf8') ?? null);
-        if (!profileId) return null;
         if (c.kind === 'sealed') {
+          const { profileId, keyId } = c.envelope;
           const current = await once(
             currentKeys,
             profileId,
             async () => (await this.keys.existing(profileId))?.keyId ?? null,
           );
-          if (current !== c.envelope.keyId) {
-            return `sealed with key ${c.envelope.keyId}, which is no longer profile ${profileId}'s key: the profile was erased since, and so is this letter`;
+          if (current !== keyId) {
+            return {
+              reason: `sealed with key ${keyId}, which is no longer profile ${profileId}'s key: the profile was erased since, and so is this letter`,
+              inProgress: false,
+            };
           }
         }
-        const records = await once(erasures, profileId, () => this.ledger.erasures(profileId));
-        for (const erasure of records) {
-          const before = precedes(message, erasure);
-          if (before !== false) return `profile ${profileId} was erased (erasure ${erasure.erasureId}) ${before}`;
+        // Every profile the letter names: a plain letter without a key still names one in its payload.
+        for (const profileId of profilesOf(message, c)) {
+          const records = await once(erasures, profileId, () => this.ledger.erasures(profileId));
+          for (const erasure of records) {
+            const refusal = precedes(message, erasure);
+            if (refusal !== false) {
+              return {
+                ...refusal,
+                reason: `profile ${profileId} was erased (erasure ${erasure.erasureId}) ${refusal.reason}`,
+              };
+            }
+          }
         }
         return null;
       }),
@@ -53,11 +69,29 @@ export class RedriveRefusals {
   }
 }
 
+function profilesOf(message: KafkaMessage, c: ReturnType<typeof classifyMessage>): string[] {
+  if (c.kind === 'sealed') return [c.envelope.profileId];
+  const named = new Set<string>();
+  const key = message.key?.toString('utf8');
+  if (key) named.add(key);
+  try {
+    const payload = JSON.parse(message.value?.toString('utf8') ?? 'null') as { profileId?: unknown } | null;
+    if (typeof payload?.profileId === 'string' && payload.profileId) named.add(payload.profileId);
+  } catch {
+    // Not JSON: only the key names a profile.
+  }
+  return [...named];
+}
+
 /** Why the letter counts as accepted before the erasure, or false when it came after its mark. */
-function precedes(message: KafkaMessage, erasure: ErasureRecord): string | false {
+function precedes(message: KafkaMessage, erasure: ErasureRecord): RedriveRefusal | false {
   const { mark } = erasure;
-  if (mark === null) {
-    return 'and where its mark lies is not recorded (still in progress, or erased before marks were recorded): the letter may be erased data';
+  // One notion of "in progress" for re-drive and backups alike: ErasureRecord.pending (ErasureLedger).
+  if (erasure.pending) {
+    return {
+      reason: 'and is still in progress (its mark is not recorded yet): retry once it is',
+      inProgress: true,
+    };
   }
   const source = {
     topic: header(message, HEADERS.sourceTopic),
@@ -65,13 +99,22 @@ function precedes(message: KafkaMessage, erasure: ErasureRecord): string | false
     offset: header(message, HEADERS.sourceOffset),
   };
   const placeable =
+    mark !== null &&
     source.offset !== null &&
     /^\d+$/.test(source.offset) &&
     (mark.topic === null || mark.topic === source.topic) &&
     (mark.partition === null || String(mark.partition) === source.partition);
-  if (!placeable) return `and the letter cannot be placed against its mark (${describe(mark)}): it may be erased data`;
+  if (!placeable) {
+    return {
+      reason: `and the letter cannot be placed against its mark (${mark === null ? 'not recorded: erased before marks were recorded' : describe(mark)}): it may be erased data`,
+      inProgress: false,
+    };
+  }
   if (BigInt(source.offset!) < BigInt(mark.offset)) {
-    return `after this letter was accepted (source offset ${source.offset}, the mark at ${describe(mark)}): it is erased`;
+    return {
+      reason: `after this letter was accepted (source offset ${source.offset}, the mark at ${describe(mark)}): it is erased`,
+      inProgress: false,
+    };
   }
   return false;
 }

@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'row_rejected',
   'restore_refused',
   'redrive_refused',
+  'erasure_in_progress',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -98,6 +99,19 @@ export class CorruptHistoryError extends ViewingHistoryError {
  */
 export class RedriveRefusedError extends ViewingHistoryError {
   readonly code = 'redrive_refused';
+  constructor(readonly refused: { id: string; reason: string }[]) {
+    super(refused.map((r) => `${r.id}: ${r.reason}`).join('; '));
+  }
+}
+
+/**
+ * Dead letters of a profile whose erasure is still in progress (its mark not recorded yet): whether they lie
+ * before its mark cannot be told yet. Transient, unlike RedriveRefusedError: HTTP 409 naming each letter;
+ * nothing of the request is re-driven; retry once the erasure finished (docs/adr/0009).
+ */
+export class ErasureInProgressError extends ViewingHistoryError {
+  readonly code = 'erasure_in_progress';
+  readonly retryAfterSeconds = 5;
   constructor(readonly refused: { id: string; reason: string }[]) {
     super(refused.map((r) => `${r.id}: ${r.reason}`).join('; '));
   }

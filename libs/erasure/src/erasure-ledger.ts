@@ -46,9 +46,11 @@ export class ErasureLedger {
     for (const erasureId of new Set(erasureIds)) {
       await this.client.execute(
         `INSERT INTO ${this.ks}.profile_erasure_marks (profile_id, erasure_id, topic, log_partition, log_offset) ` +
-          `VALUES (?, ?, ?, ?, ?)`,
+          `VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
         [profileId, erasureId, at.topic, at.partition, types.Long.fromString(at.offset)],
-        this.options('write'),
+        // Conditional, as ingest's record of the mark it meets: the first position wins, and Paxos and plain
+        // writes never mix on a row (their timestamps come from different clocks).
+        { ...this.options('write'), serialConsistency: types.consistencies.localSerial },
       );
     }
   }

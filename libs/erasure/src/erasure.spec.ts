@@ -68,10 +68,26 @@ class InMemoryKeyStore extends ProfileKeyStore {
   }
   async recordFence(profileId: string, keyId: string, erasureId: string, fence: { partition: number; offset: string }) {
     const key = this.shredding.get(`${profileId}/${keyId}`);
-    if (key?.erasureId === erasureId) key.fence = fence;
+    if (key?.erasureId !== erasureId || this.storeClock < key.graceUntil) return false;
+    key.fence = fence;
+    return true;
   }
   async destroyShredding(profileId: string, keyId: string) {
     this.shredding.delete(`${profileId}/${keyId}`);
+  }
+  /** profile_erasure_marks: the first position recorded for an erasure wins (IF NOT EXISTS). */
+  readonly marks: { profileId: string; erasureId: string; topic: string; partition: number; offset: string }[] = [];
+  async recordErasureMark(
+    profileId: string,
+    erasureId: string,
+    at: { topic: string; partition: number; offset: string },
+  ) {
+    if (!this.marks.some((m) => m.profileId === profileId && m.erasureId === erasureId)) {
+      this.marks.push({ profileId, erasureId, ...at });
+    }
+  }
+  async recordedMarks(profileId: string) {
+    return this.marks.filter((m) => m.profileId === profileId).map(({ profileId: _, ...m }) => m);
   }
   private view({ graceUntil, ...k }: Omit<ShreddingKey, 'inGrace'> & { graceUntil: number }): ShreddingKey {
     return { ...k, inGrace: this.storeClock < graceUntil };
@@ -252,6 +268,79 @@ describe('sealing and opening events with profile keys', () => {
     expect((await ingest().open([log[2]]))[0]).toEqual({ kind: 'event', event: stale, staleKey: true });
   });
 
+  // Review, session 6: E1 shreds K then fails before deleting it; the retry E2 after K's grace skipped K
+  // (not in grace), found E1's row on putShredding and ignored it: K kept E1's id, E2's mark never reached it,
+  // and every event a collector sealed with its cached K after M2 (the new history) was dropped as erased.
+  it('a retry after the grace of a key the failed attempt shredded but did not delete takes the key: events after its mark open', async () => {
+    await sealer.seal([play('p1', 'old')]);
+    const [e1, e2] = [randomUUID(), randomUUID()];
+    const failing = new ProfileKeys(store, config, () => clock);
+    const deleteIf = store.deleteIf.bind(store);
+    store.deleteIf = async () => {
+      throw new Error('timeout');
+    };
+    await expect(failing.erase('p1', e1, clock)).rejects.toThrow('timeout');
+    store.deleteIf = deleteIf;
+    store.storeClock += config.profileKeys.shreddingMs + 1;
+    await new ProfileKeys(store, config, () => clock).erase('p1', e2, clock);
+    const stale = play('p1', 'after-the-mark');
+    const [late] = await sealer.seal([stale]);
+    const mark = encodeProfileErasedMark({ profileId: 'p1', erasureId: e2, acceptedAt: clock });
+    const log = asMessages([mark, late]).map((m, i) => ({ ...m, offset: String(10 + i) }));
+    const ingest = () => new ProfileKeyOpener(new ProfileKeys(store, config, () => clock));
+    expect(await ingest().open(log)).toEqual([
+      { kind: 'profile-erased', profileId: 'p1', erasureId: e2 },
+      { kind: 'event', event: stale, staleKey: true },
+    ]);
+    expect((await ingest().open([log[1]]))[0]).toEqual({ kind: 'event', event: stale, staleKey: true });
+    expect([...store.shredding.values()].map((k) => [k.erasureId, k.markOffset])).toEqual([[e2, '10']]);
+  });
+
+  // Review, session 6: only the API recorded where a mark lies; one that died between publishing and recording
+  // (or a keyless erasure) stayed "in progress" for backups and re-drive forever. Ingest records it on meeting it.
+  it('ingest records where a mark lies in the ledger when it meets it; the first position recorded wins', async () => {
+    const erasureId = randomUUID();
+    await keys.erase('p1', erasureId); // p1 had no key: nothing shredding carries the mark
+    const mark = (offset: string) => ({
+      ...asMessages([encodeProfileErasedMark({ profileId: 'p1', erasureId, acceptedAt: 5 })])[0],
+      offset,
+    });
+    const at = { topic: 'events', partition: 3 };
+    await opener.open([mark('10')], at);
+    await opener.open([mark('99')], at);
+    expect(store.marks).toEqual([{ profileId: 'p1', erasureId, topic: 'events', partition: 3, offset: '10' }]);
+  });
+
+  // Review, session 6: re-drive checks a letter, then sends it; an erasure in between put its mark before the
+  // copy, which then opened as the profile's new history. The copy names its source: log order decides.
+  it('a re-driven letter whose source lies before a mark of its profile is erased; one from after the mark opens', async () => {
+    const erasureId = randomUUID();
+    await keys.current('p1');
+    await keys.erase('p1', erasureId);
+    const redriven = (event: PlaybackEvent, source: string, offset: string) => ({
+      ...asMessages([encodeViewingEvent(event)])[0],
+      offset,
+      headers: { 'x-redriven-from': Buffer.from('dead-letters/0/1'), 'x-redriven-source': Buffer.from(source) },
+    });
+    const [before, after] = [play('p1', 'before-letter'), play('p1', 'after-letter')];
+    const mark = {
+      ...asMessages([encodeProfileErasedMark({ profileId: 'p1', erasureId, acceptedAt: 5 })])[0],
+      offset: '10',
+    };
+    const log = [mark, redriven(before, 'events/3/5', '20'), redriven(after, 'events/3/15', '21')];
+    const ingest = () => new ProfileKeyOpener(new ProfileKeys(store, config, () => clock));
+    expect(await ingest().open(log, { topic: 'events', partition: 3 })).toEqual([
+      { kind: 'profile-erased', profileId: 'p1', erasureId },
+      { kind: 'erased', profileId: 'p1' },
+      { kind: 'event', event: after },
+    ]);
+    // A later batch, a restart or a replay (no position given) decides alike, from the recorded mark.
+    expect(await ingest().open([log[1], log[2]])).toEqual([
+      { kind: 'erased', profileId: 'p1' },
+      { kind: 'event', event: after },
+    ]);
+  });
+
   it('a shredding key past its grace still opens events after the mark while ingest has not reached them (a lagging ingest loses none)', async () => {
     await sealer.seal([play('p1', 'old')]);
     const erasureId = randomUUID();
@@ -372,20 +461,25 @@ describe('destroying shredding keys (ShreddingKeySweeper)', () => {
     sweeper = new ShreddingKeySweeper(store, progress, config);
   });
   const graceOver = () => (store.storeClock += config.profileKeys.shreddingMs + 1);
+  /** The erasure finished: ingest met its mark at this offset. */
+  const marked = async (profileId: string, offset = '50') => {
+    for (const k of await store.listShredding(profileId)) await keys.markMet(profileId, k.erasureId, offset);
+  };
 
   it('keeps a key in its grace, whatever ingest did', async () => {
     await keys.current('p1');
     await keys.erase('p1');
-    expect(await sweeper.sweep()).toEqual({ destroyed: 0, inGrace: 1, waitingForIngest: 0 });
+    expect(await sweeper.sweep()).toEqual({ destroyed: 0, inGrace: 1, waitingForIngest: 0, unfinished: 0 });
     expect(store.shredding.size).toBe(1);
   });
 
   it('after the grace, fences the key at the end of its partition and destroys it only once ingest committed past it', async () => {
     const { keyId } = await keys.current('p1');
     await keys.erase('p1');
+    await marked('p1');
     graceOver();
     progress.set(0, { end: '120', committed: '90' });
-    expect(await sweeper.sweep()).toEqual({ destroyed: 0, inGrace: 0, waitingForIngest: 1 });
+    expect(await sweeper.sweep()).toEqual({ destroyed: 0, inGrace: 0, waitingForIngest: 1, unfinished: 0 });
     expect(store.shredding.get(`p1/${keyId}`)?.fence).toEqual({ partition: 0, offset: '120' });
     // More was published since (not sealed with the key: its grace is over); the fence stays where it was.
     progress.set(0, { end: '150', committed: '119' });
@@ -398,9 +492,53 @@ describe('destroying shredding keys (ShreddingKeySweeper)', () => {
   it('an ingest that never committed on the partition keeps the key', async () => {
     await keys.current('p1');
     await keys.erase('p1');
+    await marked('p1', '2');
     graceOver();
     progress.set(0, { end: '5', committed: null });
     expect(await sweeper.sweep()).toMatchObject({ destroyed: 0, waitingForIngest: 1 });
+  });
+
+  // Review, session 6: the partition's end was read once before the per-key loop, and the fence written
+  // whatever the grace: a retry deleting the key after that read (collectors' cached copies seal after the end)
+  // got the key fenced at the old end, and destroyed before ingest reached those events.
+  const stoppedBeforeDelete = async () => {
+    const { keyId } = await keys.current('p1');
+    const deleteIf = store.deleteIf.bind(store);
+    store.deleteIf = async () => {
+      throw new Error('timeout');
+    };
+    await expect(keys.erase('p1')).rejects.toThrow('timeout');
+    store.deleteIf = deleteIf;
+    graceOver();
+    return keyId;
+  };
+
+  it('a retry that restarts the grace after the sweeper listed the key: the grace wins, no fence', async () => {
+    const keyId = await stoppedBeforeDelete();
+    const read = store.read.bind(store);
+    store.read = async (profileId: string) => {
+      store.read = read;
+      await new ProfileKeys(store, config).erase('p1'); // the retry, between the listing and the check
+      return read(profileId);
+    };
+    await sweeper.sweep();
+    expect(store.shredding.get(`p1/${keyId}`)?.fence ?? null).toBeNull();
+    expect(store.shredding.has(`p1/${keyId}`)).toBe(true);
+  });
+
+  // Review, session 6: an erasure abandoned after its key step (the API died before erasing what is stored and
+  // publishing its mark; nobody retried) had its key destroyed after the grace: neither done nor undone.
+  it('a key whose erasure has no mark met (abandoned after the key step) is never destroyed, and is counted apart', async () => {
+    const { keyId } = await keys.current('p1');
+    await keys.erase('p1');
+    graceOver();
+    expect(await sweeper.sweep()).toEqual({ destroyed: 0, inGrace: 0, waitingForIngest: 0, unfinished: 1 });
+    expect(store.shredding.has(`p1/${keyId}`)).toBe(true);
+    // Erasing the profile again finishes it: the retry's mark bounds the key, and then it goes.
+    const retry = randomUUID();
+    await keys.erase('p1', retry);
+    await keys.markMet('p1', retry, '60');
+    expect(await sweeper.sweep()).toMatchObject({ destroyed: 1, unfinished: 0 });
   });
 
   it('a key still current (an erasure stopped between shredding and deleting it) is never destroyed', async () => {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { EventLogOpener, LogMessage, OpenedMessage, openPlaintext } from '@vh/messaging';
+import { EventLogOpener, HEADERS, LogMessage, LogPartition, OpenedMessage, openPlaintext } from '@vh/messaging';
 import { unseal } from './payload-cipher';
 import { ProfileKeys } from './profile-keys';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
@@ -22,19 +22,21 @@ export class ProfileKeyOpener extends EventLogOpener {
     super();
   }
 
-  async open(messages: readonly LogMessage[]): Promise<OpenedMessage[]> {
+  async open(messages: readonly LogMessage[], at?: LogPartition): Promise<OpenedMessage[]> {
     const classified = messages.map((message) => classifyMessage(message.value));
     // A profile erased in this batch: its cached key is stale; read the store, where the erasure shredded
     // the key before its mark reached the log. Where each mark lies is noted on the shredding key, for the
     // batches after this one (and a restarted ingest, a replay).
     const marks = new Map<string, string>();
+    const marksByProfile = new Map<string, string[]>();
     for (const [i, c] of classified.entries()) {
       if (c.kind !== 'profile-erased') continue;
       this.keys.forget(c.mark.profileId);
       const offset = messages[i].offset;
       if (offset === undefined) continue;
       marks.set(c.mark.erasureId, offset);
-      await this.keys.markMet(c.mark.profileId, c.mark.erasureId, offset);
+      marksByProfile.set(c.mark.profileId, [...(marksByProfile.get(c.mark.profileId) ?? []), offset]);
+      await this.keys.markMet(c.mark.profileId, c.mark.erasureId, offset, at);
     }
     const lookups = new Map<string, Promise<KeyFound>>();
     for (const c of classified) {
@@ -46,7 +48,43 @@ export class ProfileKeyOpener extends EventLogOpener {
     const ids = [...lookups.keys()];
     const found = await Promise.all(lookups.values());
     const keys = new Map(ids.map((id, i) => [id, found[i]]));
-    return classified.map((c, i) => this.openOne(messages[i], c, keys));
+    const opened = classified.map((c, i) => this.openOne(messages[i], c, keys));
+    return this.dropRedrivenBeforeMarks(messages, opened, at, marksByProfile);
+  }
+
+  /**
+   * A re-driven letter accepted before an erasure of its profile is erased, even when the erasure started after
+   * re-drive checked it and the copy lies after the mark: its original's position (x-redriven-source) lies
+   * before the mark in the same partition. Log order, no clock (invariant 6); a replay decides alike.
+   */
+  private async dropRedrivenBeforeMarks(
+    messages: readonly LogMessage[],
+    opened: OpenedMessage[],
+    at: LogPartition | undefined,
+    inBatch: Map<string, string[]>,
+  ): Promise<OpenedMessage[]> {
+    const known = new Map<string, Promise<{ topic: string | null; partition: number | null; offset: string }[]>>();
+    return Promise.all(
+      opened.map(async (o, i) => {
+        const source = redrivenSource(messages[i]);
+        if (o.kind !== 'event' || source === null) return o;
+        const { profileId } = o.event;
+        if (!known.has(profileId)) known.set(profileId, this.keys.marksOf(profileId));
+        const batch = (inBatch.get(profileId) ?? []).map((offset) => ({
+          topic: at?.topic ?? null,
+          partition: at?.partition ?? null,
+          offset,
+        }));
+        const marks = [...(await known.get(profileId)!), ...batch];
+        const before = marks.some(
+          (m) =>
+            (m.topic === null || m.topic === source.topic) &&
+            (m.partition === null || m.partition === source.partition) &&
+            source.offset < BigInt(m.offset),
+        );
+        return before ? { kind: 'erased' as const, profileId } : o;
+      }),
+    );
   }
 
   private async find(profileId: string, keyId: string, marks: Map<string, string>): Promise<KeyFound> {
@@ -96,4 +134,13 @@ export class ProfileKeyOpener extends EventLogOpener {
   override forgetCached(): void {
     this.keys.forgetAll();
   }
+}
+
+/** Where a re-driven message's original lay on the event log (`topic/partition/offset`), or null. */
+function redrivenSource(message: LogMessage): { topic: string; partition: number; offset: bigint } | null {
+  const raw = message.headers?.[HEADERS.redrivenSource];
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (value === undefined) return null;
+  const match = /^(.+)\/(\d+)\/(\d+)$/.exec(value.toString());
+  return match ? { topic: match[1], partition: Number(match[2]), offset: BigInt(match[3]) } : null;
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
+import type { LogPartition } from '@vh/messaging';
 import { CASSANDRA_CLIENT, consistency } from '@vh/storage';
 import { newDataKey, seal, unseal } from './payload-cipher';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
@@ -60,14 +61,27 @@ export abstract class ProfileKeyStore {
   abstract relabel(profileId: string, keyId: string, from: string, to: string): Promise<boolean>;
   /** Notes where erasure's mark lies, if the key is still that erasure's and has none yet. */
   abstract recordMark(profileId: string, keyId: string, erasureId: string, markOffset: string): Promise<void>;
-  /** Notes the key's fence, if the row still exists (never brings a destroyed row back). */
+  /**
+   * Notes the key's fence, if the row is still this erasure's and its grace is over (never brings a destroyed
+   * row back; a grace a retry restarted wins). False if not written.
+   */
   abstract recordFence(
     profileId: string,
     keyId: string,
     erasureId: string,
     fence: { partition: number; offset: string },
-  ): Promise<void>;
+  ): Promise<boolean>;
   abstract destroyShredding(profileId: string, keyId: string): Promise<void>;
+  /** Notes where an erasure's mark lies (profile_erasure_marks), unless already noted: the first position wins. */
+  abstract recordErasureMark(profileId: string, erasureId: string, at: MarkPosition): Promise<void>;
+  /** Where the profile's erasures' marks lie, as recorded (by the API or by ingest meeting them). */
+  abstract recordedMarks(profileId: string): Promise<(MarkPosition & { erasureId: string })[]>;
+}
+
+export interface MarkPosition {
+  topic: string;
+  partition: number;
+  offset: string;
 }
 
 const SHREDDING_COLUMNS = 'key_id, wrapped_key, erasure_id, shred_at, mark_offset, fence_partition, fence_offset';
@@ -202,20 +216,45 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     keyId: string,
     erasureId: string,
     fence: { partition: number; offset: string },
-  ): Promise<void> {
-    await this.client.execute(
-      `UPDATE ${this.ks}.shredding_profile_keys SET fence_partition = ?, fence_offset = ? WHERE profile_id = ? AND key_id = ? IF erasure_id = ?`,
+  ): Promise<boolean> {
+    const result = await this.client.execute(
+      `UPDATE ${this.ks}.shredding_profile_keys SET fence_partition = ?, fence_offset = ? WHERE profile_id = ? AND key_id = ? IF erasure_id = ? AND shred_at = null`,
       [fence.partition, fence.offset, profileId, keyId, erasureId],
+      this.conditional(),
+    );
+    return result.first().get('[applied]') === true;
+  }
+
+  async destroyShredding(profileId: string, keyId: string): Promise<void> {
+    // Conditional like every other write of the row: a plain DELETE carries the client's timestamp, the row's
+    // cells Paxos ballots' (the coordinator's clock); a client clock behind left them newer than the tombstone.
+    await this.client.execute(
+      `DELETE FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ? AND key_id = ? IF EXISTS`,
+      [profileId, keyId],
       this.conditional(),
     );
   }
 
-  async destroyShredding(profileId: string, keyId: string): Promise<void> {
+  async recordErasureMark(profileId: string, erasureId: string, at: MarkPosition): Promise<void> {
     await this.client.execute(
-      `DELETE FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ? AND key_id = ?`,
-      [profileId, keyId],
-      { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) },
+      `INSERT INTO ${this.ks}.profile_erasure_marks (profile_id, erasure_id, topic, log_partition, log_offset) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
+      [profileId, erasureId, at.topic, at.partition, types.Long.fromString(at.offset)],
+      this.conditional(),
     );
+  }
+
+  async recordedMarks(profileId: string): Promise<(MarkPosition & { erasureId: string })[]> {
+    const result = await this.client.execute(
+      `SELECT erasure_id, topic, log_partition, log_offset FROM ${this.ks}.profile_erasure_marks WHERE profile_id = ?`,
+      [profileId],
+      this.reading(),
+    );
+    return result.rows.map((row) => ({
+      erasureId: String(row.get('erasure_id')),
+      topic: row.get('topic') as string,
+      partition: row.get('log_partition') as number,
+      offset: String(row.get('log_offset')),
+    }));
   }
 
   private graceStatement(profileId: string, keyId: string, graceMs: number) {
@@ -331,13 +370,35 @@ export class ProfileKeys {
     return this.store.ledgerNames(profileId, keyId);
   }
 
-  /** Notes where an erasure's mark lies in the profile's partition: events after it open with the old key. */
-  async markMet(profileId: string, erasureId: string, offset: string): Promise<void> {
+  /**
+   * Notes where an erasure's mark lies in the profile's partition: events after it open with the old key. With
+   * the partition (ingest), in the ledger too: an erasure whose API died before recording its mark, or that had
+   * no key, is then no longer "in progress" (backups, re-drive).
+   */
+  async markMet(profileId: string, erasureId: string, offset: string, at?: LogPartition): Promise<void> {
+    if (at) await this.store.recordErasureMark(profileId, erasureId, { ...at, offset });
     for (const k of await this.store.listShredding(profileId)) {
       if (k.erasureId === erasureId && k.markOffset === null) {
         await this.store.recordMark(profileId, k.keyId, erasureId, offset);
       }
     }
+  }
+
+  /**
+   * Where the profile's erasures' marks lie, as far as known: recorded in the ledger, or met by ingest on a
+   * shredding key (topic and partition null: the profile's partition of the event log).
+   */
+  async marksOf(profileId: string): Promise<{ topic: string | null; partition: number | null; offset: string }[]> {
+    const [recorded, shredding] = await Promise.all([
+      this.store.recordedMarks(profileId),
+      this.store.listShredding(profileId),
+    ]);
+    return [
+      ...recorded,
+      ...shredding.flatMap((k) =>
+        k.markOffset === null ? [] : [{ topic: null, partition: null, offset: k.markOffset }],
+      ),
+    ];
   }
 
   /**
@@ -350,9 +411,12 @@ export class ProfileKeys {
     // A retried erasure (its first mark may never have been published): keys an earlier erasure shredded whose
     // mark ingest has not met take this erasure's id, so this mark bounds them too. Whatever lies before this
     // mark in the log is before this erasure, so nothing that should open is dropped by the later boundary.
+    // Whatever their grace: a key past it whose mark nobody met would otherwise never get one (review, session
+    // 6). An earlier attempt still running publishes a mark ingest then passes by: this one's mark, later in
+    // the log, bounds the key, and what lies between was sealed before this erasure, which erases it.
     // Conditional: a mark met meanwhile, or another retry that relabelled first, wins.
     for (const k of await this.store.listShredding(profileId)) {
-      if (k.markOffset === null && k.erasureId !== erasureId && k.inGrace) {
+      if (k.markOffset === null && k.erasureId !== erasureId) {
         await this.store.relabel(profileId, k.keyId, k.erasureId, erasureId);
       }
     }
@@ -367,11 +431,13 @@ export class ProfileKeys {
       // A key created between the read and the delete (a new session) is shredded on the next turn. Shredding
       // first: a crash between the two leaves the key current (the caller retries), never lost early. The
       // ledger names the key before it is deleted: a key gone from profile_keys is always named (ADR 9).
-      await this.store.putShredding(
+      const owner = await this.store.putShredding(
         profileId,
         { keyId: stored.keyId, wrapped: stored.wrapped, erasureId },
         this.shreddingMs,
       );
+      // An earlier attempt shredded this key and stopped before deleting it: this erasure's mark must bound it.
+      if (owner !== erasureId) await this.store.relabel(profileId, stored.keyId, owner, erasureId);
       named = stored.keyId;
       await this.store.recordErasure(profileId, erasureId, named, at);
       if (await this.store.deleteIf(profileId, stored.keyId)) {

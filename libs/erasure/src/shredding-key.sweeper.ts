@@ -55,7 +55,8 @@ export class KafkaIngestProgress extends IngestProgress implements OnApplication
  * copy, and (2) the ingest group has committed past the fence: the end of the profile's partition read after
  * the grace was over, so every event sealed with the key lies before it. An ingest that is down or lagging
  * keeps the key until it has opened (and re-published) every event after the mark: none is lost (invariant 2).
- * A key still current (an erasure that stopped between shredding and deleting it) waits for the retry.
+ * A key still current (an erasure that stopped between shredding and deleting it), or whose erasure's mark
+ * ingest never met (abandoned before its mark), is never destroyed: it waits for the retry.
  * Every instance of ingest sweeps; each step is idempotent.
  */
 @Injectable()
@@ -81,27 +82,38 @@ export class ShreddingKeySweeper implements OnApplicationBootstrap, OnApplicatio
   }
 
   /** One walk over the shredding keys: fences those past their grace, destroys those ingest is past. */
-  async sweep(): Promise<{ destroyed: number; inGrace: number; waitingForIngest: number }> {
+  async sweep(): Promise<{ destroyed: number; inGrace: number; waitingForIngest: number; unfinished: number }> {
     const over: (ShreddingKey & { profileId: string })[] = [];
     let inGrace = 0;
+    let unfinished = 0;
     for await (const k of this.store.allShredding()) {
       if (k.inGrace) inGrace++;
-      else over.push(k);
+      else if (k.markOffset === null) {
+        // Its erasure never put a mark that ingest met: abandoned after the key step (the API died before
+        // erasing what is stored; nobody retried). Destroying the key would leave it neither done nor undone
+        // (rows stay stored that a replay drops as erased): kept until a retry finishes it (docs/operations.md).
+        unfinished++;
+        this.logger.warn(
+          `erasure ${k.erasureId} of profile ${k.profileId} has no mark after its grace: key ${k.keyId} is kept; erase the profile again to finish it`,
+        );
+      } else over.push(k);
     }
     let destroyed = 0;
-    if (over.length > 0) {
-      // Read after the rows said their grace is over: the partition's end now lies after every event a
-      // collector sealed with the key (its cache, PROFILE_KEYS_CACHE_MS, is shorter than the grace).
+    const deleted: typeof over = [];
+    for (const k of over) if ((await this.store.read(k.profileId))?.keyId !== k.keyId) deleted.push(k);
+    if (deleted.length > 0) {
+      // Read after the rows said their grace is over and after the keys were seen deleted: the partition's end
+      // now lies after every event a collector sealed with the key (its cache, PROFILE_KEYS_CACHE_MS, is
+      // shorter than the grace). A retry that restarted a key's grace meanwhile wins: the fence is conditional.
       const positions = await this.progress.positions();
-      for (const k of over) {
-        if ((await this.store.read(k.profileId))?.keyId === k.keyId) continue;
+      for (const k of deleted) {
         let fence = k.fence;
         if (fence === null) {
           const partition = await this.progress.partitionOf(k.profileId);
           const end = positions.get(partition)?.end;
           if (end === undefined) continue;
           fence = { partition, offset: end };
-          await this.store.recordFence(k.profileId, k.keyId, k.erasureId, fence);
+          if (!(await this.store.recordFence(k.profileId, k.keyId, k.erasureId, fence))) continue;
         }
         const committed = positions.get(fence.partition)?.committed ?? null;
         if (committed !== null && BigInt(committed) >= BigInt(fence.offset)) {
@@ -113,8 +125,9 @@ export class ShreddingKeySweeper implements OnApplicationBootstrap, OnApplicatio
     const waitingForIngest = over.length - destroyed;
     metrics.shreddingKeys.set({ state: 'grace' }, inGrace);
     metrics.shreddingKeys.set({ state: 'waiting-for-ingest' }, waitingForIngest);
+    metrics.shreddingKeys.set({ state: 'erasure-unfinished' }, unfinished);
     if (destroyed > 0) metrics.profileKeysDestroyed.inc(destroyed);
-    return { destroyed, inGrace, waitingForIngest };
+    return { destroyed, inGrace, waitingForIngest, unfinished };
   }
 
   private schedule(): void {

@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import {
   CorruptHistoryError,
   DependencyUnavailableError,
+  ErasureInProgressError,
   ForbiddenError,
   InvalidInputError,
   NotFoundError,
@@ -62,6 +63,18 @@ export class ViewingHistoryErrorFilter implements ExceptionFilter {
           message: 'these dead letters cannot be re-driven; nothing was re-driven',
           issues: exception.refused.map((r) => ({ field: r.id, message: r.reason })),
         },
+      };
+    }
+    if (exception instanceof ErasureInProgressError) {
+      return {
+        status: 409,
+        body: {
+          error: exception.code,
+          message:
+            "these dead letters' profiles are being erased; nothing was re-driven; retry once the erasure finished",
+          issues: exception.refused.map((r) => ({ field: r.id, message: r.reason })),
+        },
+        retryAfterSeconds: exception.retryAfterSeconds,
       };
     }
     if (exception instanceof DependencyUnavailableError) {

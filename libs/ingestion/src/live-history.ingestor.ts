@@ -97,7 +97,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     // Opening needs the profile keys: unreachable keys are the cluster's failure, never a dead letter.
     let opened;
     try {
-      opened = await this.opener.open(batch.messages);
+      opened = await this.opener.open(batch.messages, { topic: batch.topic, partition: batch.partition });
     } catch (error) {
       // Not erased, not bad input: a key nobody knows (the keys keyspace restored?) waits like an outage.
       if (error instanceof UnknownProfileKeyError) metrics.unknownProfileKeys.inc();

@@ -13,14 +13,23 @@ export type OpenedMessage =
   | { kind: 'profile-erased'; profileId: string; erasureId: string };
 
 /** `offset` (in the message's partition) places it against an erasure's mark: log order, not clocks. */
-export type LogMessage = Pick<KafkaMessage, 'key' | 'value' | 'timestamp'> & { offset?: string };
+export type LogMessage = Pick<KafkaMessage, 'key' | 'value' | 'timestamp'> & {
+  offset?: string;
+  headers?: KafkaMessage['headers'];
+};
+
+/** Where a batch lies on the log: given by ingest, which then notes where each erasure's mark lies. */
+export interface LogPartition {
+  topic: string;
+  partition: number;
+}
 
 /**
  * Turns messages of the event log into events. A failure to reach what opening needs (the profile keys)
  * throws: that is the cluster's failure, retried, never a reason to dead-letter (invariant 2).
  */
 export abstract class EventLogOpener {
-  abstract open(messages: readonly LogMessage[]): Promise<OpenedMessage[]>;
+  abstract open(messages: readonly LogMessage[], at?: LogPartition): Promise<OpenedMessage[]>;
   /** Drops anything cached about profiles (a rebalance gave this process other partitions). */
   forgetCached(): void {}
 }

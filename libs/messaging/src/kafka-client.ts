@@ -45,4 +45,9 @@ export const HEADERS = {
   redrivenFrom: 'x-redriven-from',
   redrivenAt: 'x-redriven-at',
   redrivenBy: 'x-redriven-by',
+  /**
+   * On a re-driven message: where the letter's original lay on the event log (`topic/partition/offset`), so
+   * ingest places it against an erasure's mark by log order (docs/adr/0009).
+   */
+  redrivenSource: 'x-redriven-source',
 } as const;

@@ -39,7 +39,7 @@ export const metrics = {
     () =>
       new Gauge({
         name: 'viewing_history_shredding_keys',
-        help: 'Erased profile keys not yet destroyed: in their grace, or past it and waiting for ingest to commit past them',
+        help: 'Erased profile keys not yet destroyed: in their grace, past it and waiting for ingest to commit past them, or past it with an erasure that never put its mark (erasure-unfinished: erase the profile again)',
         labelNames: ['state'],
       }),
   ),

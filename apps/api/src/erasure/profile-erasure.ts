@@ -29,7 +29,8 @@ export class ProfileErasure {
     const acceptedAt = Date.now();
     const unmarked = (await this.ledger.erasures(profileId)).filter((e) => e.mark === null).map((e) => e.erasureId);
     await this.keys.erase(profileId, erasureId, acceptedAt);
-    const erased = await this.stored.erase(profileId);
+    // The index rows (profile ids by day, no viewing data) go when ingest meets the mark: dated by ingest's clock.
+    const erased = await this.stored.erase(profileId, { indexRows: false });
     const [at] = await this.publisher.publishEncoded(
       [{ key: profileId, value: encodeProfileErasedMark({ profileId, erasureId, acceptedAt }) }],
       requestId,

@@ -40,13 +40,22 @@ export class StoredHistoryEraser {
     this.ks = config.cassandra.keyspace;
   }
 
-  async erase(profileId: string, now = Date.now()): Promise<StoredHistoryErasure> {
+  /**
+   * `indexRows: false` (the API's erasure): the activity-index rows are left to ingest's erasure at the mark.
+   * They hold only key columns, so no write time can date their delete: this process's clock would, and one
+   * running ahead of ingest's shadows the index rows ingest writes for the events after the mark (invariant
+   * 6). Ingest deletes them in the log's order with the clock that writes them again afterwards.
+   */
+  async erase(profileId: string, options: { indexRows?: boolean; now?: number } = {}): Promise<StoredHistoryErasure> {
+    const { indexRows = true, now = Date.now() } = options;
     try {
       const days = new Set<string>();
       const liveRows = await this.eraseLive(profileId, days);
       const { version, chunkSetsDeleted } = await this.eraseCompressed(profileId, days);
-      for (const day of daysBetween(now - INDEX_DAYS * DAY_MS, now)) days.add(day);
-      await this.eraseIndexRows(profileId, [...days]);
+      if (indexRows) {
+        for (const day of daysBetween(now - INDEX_DAYS * DAY_MS, now)) days.add(day);
+        await this.eraseIndexRows(profileId, [...days]);
+      }
       // Else this process skips re-writing the deleted rows for the profile's new history, and compaction
       // and the export never find it.
       this.activity?.forgetProfile(profileId);
