@@ -144,10 +144,18 @@ const controlled = fc
     { maxLength: 40 },
   )
   .chain((events) =>
-    fc.tuple(fc.constant(events), fc.uniqueArray(fc.uuid(), { minLength: events.length, maxLength: events.length })),
+    fc.tuple(
+      fc.constant(events),
+      fc.uniqueArray(fc.uuid(), { minLength: events.length, maxLength: events.length }),
+      // Deliveries again, as the chaos workload sends them: the same event or re-stamped earlier by the
+      // device, accepted again before or after the first copy (a pause may lie between the two).
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: -30, max: 0 }), fc.integer({ min: -600, max: 600 })), {
+        maxLength: 8,
+      }),
+    ),
   )
-  .map(([events, ids]) =>
-    events.map(
+  .map(([events, ids, repeats]) => {
+    const distinct = events.map(
       (e, i) =>
         ({
           ...e,
@@ -156,8 +164,16 @@ const controlled = fc
           // Playback: the device's clock up to three hours off ours; controls: the API's clock.
           acceptedAt: e.kind === 'playback' ? e.occurredAt + ((i * 7_919) % 21_600_001) - 10_800_000 : e.occurredAt,
         }) as ModelEvent,
-    ),
-  );
+    );
+    const playbacks = distinct.filter((e) => e.kind === 'playback');
+    const copies = playbacks.length
+      ? repeats.map(([at, shift, later]) => {
+          const e = playbacks[at % playbacks.length];
+          return { ...e, occurredAt: e.occurredAt + shift * 60_000, acceptedAt: e.acceptedAt + later * 60_000 };
+        })
+      : [];
+    return [...distinct, ...copies];
+  });
 
 describe('the chaos reference model, member controls', () => {
   it('agrees with the service fold on pause, auto-delete, removed titles and settings, at any reader now', () => {
