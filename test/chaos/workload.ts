@@ -210,7 +210,6 @@ export class Workload {
     }
     result.record.eventIds = batch.map((e) => e.eventId);
     result.record.acknowledged = accepted.size === batch.length;
-    if (result.status === null || result.status >= 500) profile.lastUnansweredWriteAt = Date.now();
     batch.forEach((event, i) => {
       if (accepted.has(i)) this.acknowledged.push({ ...event, acceptedAt: result.record.endedAt });
     });
@@ -470,6 +469,11 @@ export class Workload {
     }
     record.endedAt = Date.now();
     this.operations.push(record);
+    const unanswered = typeof record.status !== 'number' || record.status >= 500;
+    if (method !== 'GET' && profileId !== undefined && unanswered) {
+      const profile = this.profiles.find((p) => p.profileId === profileId);
+      if (profile) profile.lastUnansweredWriteAt = record.endedAt;
+    }
     return { record, status: typeof record.status === 'number' ? record.status : null, body: parsed };
   }
 
