@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { Client, types } from 'cassandra-driver';
+import { Client, QueryOptions, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
-import { CASSANDRA_CLIENT, consistency } from '@vh/storage';
+import { asStorageError, CASSANDRA_CLIENT, consistency } from '@vh/storage';
 import { newDataKey, seal, unseal } from './payload-cipher';
 
 export interface ProfileKey {
@@ -55,7 +55,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async read(profileId: string) {
-    const result = await this.client.execute(
+    const result = await this.execute(
       `SELECT key_id, wrapped_key FROM ${this.ks}.profile_keys WHERE profile_id = ?`,
       [profileId],
       { prepare: true, consistency: consistency(this.config.cassandra.readConsistency) },
@@ -65,7 +65,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer) {
-    const result = await this.client.execute(
+    const result = await this.execute(
       `INSERT INTO ${this.ks}.profile_keys (profile_id, key_id, wrapped_key, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS`,
       [profileId, keyId, wrapped, new Date()],
       this.conditional(),
@@ -76,7 +76,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async deleteIf(profileId: string, keyId: string): Promise<boolean> {
-    const result = await this.client.execute(
+    const result = await this.execute(
       `DELETE FROM ${this.ks}.profile_keys WHERE profile_id = ? IF key_id = ?`,
       [profileId, keyId],
       this.conditional(),
@@ -85,7 +85,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async recordErasure(profileId: string, erasureId: string, keyId: string | null, at: number): Promise<void> {
-    await this.client.execute(
+    await this.execute(
       `INSERT INTO ${this.ks}.profile_erasures (profile_id, erasure_id, key_id, erased_at) VALUES (?, ?, ?, ?)`,
       [profileId, erasureId, keyId, new Date(at)],
       { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) },
@@ -93,7 +93,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async putShredding(profileId: string, key: ShreddingKey): Promise<void> {
-    await this.client.execute(
+    await this.execute(
       `INSERT INTO ${this.ks}.shredding_profile_keys (profile_id, key_id, wrapped_key, erasure_id, shred_at, mark_offset) ` +
         `VALUES (?, ?, ?, ?, ?, ?) USING TTL ?`,
       [profileId, key.keyId, key.wrapped, key.erasureId, new Date(key.until), key.markOffset, ttlSeconds(key.until)],
@@ -102,7 +102,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async listShredding(profileId: string): Promise<ShreddingKey[]> {
-    const result = await this.client.execute(
+    const result = await this.execute(
       `SELECT key_id, wrapped_key, erasure_id, shred_at, mark_offset FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ?`,
       [profileId],
       { prepare: true, consistency: consistency(this.config.cassandra.readConsistency) },
@@ -119,7 +119,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   async recordMark(profileId: string, keyId: string, markOffset: string, until: number): Promise<void> {
     // The same TTL as the row: the offset never outlives the key. A conditional update so an expired row is
     // not brought back as a row holding an offset only.
-    await this.client.execute(
+    await this.execute(
       `UPDATE ${this.ks}.shredding_profile_keys USING TTL ? SET mark_offset = ? WHERE profile_id = ? AND key_id = ? IF EXISTS`,
       [ttlSeconds(until), markOffset, profileId, keyId],
       this.conditional(),
@@ -127,11 +127,20 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async destroyShredding(profileId: string, keyId: string): Promise<void> {
-    await this.client.execute(
+    await this.execute(
       `DELETE FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ? AND key_id = ?`,
       [profileId, keyId],
       { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) },
     );
+  }
+
+  /** The driver's failures as the service's: a cluster that cannot answer is a 503 and a retry, not a 500. */
+  private async execute(query: string, params: unknown[], options: QueryOptions) {
+    try {
+      return await this.client.execute(query, params, options);
+    } catch (error) {
+      throw asStorageError(error);
+    }
   }
 
   private conditional() {
