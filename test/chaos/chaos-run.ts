@@ -333,7 +333,7 @@ function finish(report: ChaosReport, options: ChaosOptions, operations: readonly
     `watchedMore=${c?.watchedMoreThanModel ?? '?'} watchedLess=${c?.watchedLessThanModel ?? '?'} ` +
     `(inCompactedDays=${c?.historyDifferencesInCompactedDays ?? '?'} recent=${c?.historyDifferencesRecent ?? '?'}) ` +
     `continueWatching=${c?.continueWatchingDifferences ?? '?'} batchGet=${c?.batchGetDifferences ?? '?'} ` +
-    `settings=${c?.settingsDifferences ?? '?'} erasedReadable=${c?.erasedRecordsReadable ?? '?'} ` +
+    `settings=${c?.settingsDifferences ?? '?'} erased=${c?.erasedRecords ?? '?'} erasedReadable=${c?.erasedRecordsReadable ?? '?'} ` +
     `controlsRefused=${report.controlsRefused} redriven=${report.deadLettersRedriven} ` +
     `export=${c?.exportDifferences ?? '?'}${c?.exportIncomplete ? '(incomplete)' : ''} ` +
     `silentlyIncompleteExports=${report.silentlyIncompleteExports} ` +

@@ -32,6 +32,8 @@ export interface CheckResult {
   watchedMoreThanModel: number;
   /** Differing records where it counted less: an event lost or skipped. */
   watchedLessThanModel: number;
+  /** Sessions an erasure took whole, by the model: what the erasures of the run put to the test. */
+  erasedRecords: number;
   /** Extra records of sessions an erasure took whole: history the member had erased, readable again. */
   erasedRecordsReadable: number;
   /** Profiles whose settings (GET /settings) differ from the model's latest change. */
@@ -67,6 +69,7 @@ export async function checkAgainstModel(
     recordsDiffering: 0,
     watchedMoreThanModel: 0,
     watchedLessThanModel: 0,
+    erasedRecords: 0,
     erasedRecordsReadable: 0,
     settingsDifferences: 0,
     continueWatchingDifferences: 0,
@@ -89,6 +92,7 @@ export async function checkAgainstModel(
     // Auto-delete is judged at the reader's now; the model's now is taken just before the service's.
     const expected = model.history(profileId, Date.now());
     const erased = model.erasedRecordIds(profileId);
+    result.erasedRecords += erased.size;
     result.recordsExpected += expected.length;
     const fromFirst = await fullHistory(first.url, profileId, headers);
     if (!fromFirst.ok) {
