@@ -53,6 +53,8 @@ export interface ChaosReport {
   faultWindows: FaultWindow[];
   forcedCompactions: number;
   serverErrorsOutsideFaults: number;
+  /** 500 answers, in a fault window or not: a fault is a 503 with Retry-After, never an internal error. */
+  internalErrors: number;
   serverErrorSamples: unknown[];
   check: CheckResult | null;
   failure: string | null;
@@ -90,6 +92,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     faultWindows: [],
     forcedCompactions: 0,
     serverErrorsOutsideFaults: 0,
+    internalErrors: 0,
     serverErrorSamples: [],
     check: null,
     failure: null,
@@ -222,9 +225,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       entry.status[String(op.status)] = (entry.status[String(op.status)] ?? 0) + 1;
       const control = op.kind === 'change-settings' || op.kind === 'remove-title' || op.kind === 'erase-profile';
       if (control && typeof op.status === 'number' && op.status >= 400 && op.status < 500) report.controlsRefused++;
+      if (op.status === 500) {
+        report.internalErrors++;
+        if (report.serverErrorSamples.length < 20) report.serverErrorSamples.push(op);
+      }
       if (typeof op.status === 'number' && op.status >= 500 && !nemesis.duringFault(op.startedAt, op.endedAt)) {
         report.serverErrorsOutsideFaults++;
-        if (report.serverErrorSamples.length < 20) report.serverErrorSamples.push(op);
+        if (op.status !== 500 && report.serverErrorSamples.length < 20) report.serverErrorSamples.push(op);
       }
     }
   } catch (error) {
@@ -310,6 +317,7 @@ function finish(report: ChaosReport, options: ChaosOptions, operations: readonly
     report.silentlyIncompleteExports +
     report.controlsRefused +
     report.serverErrorsOutsideFaults +
+    report.internalErrors +
     (c
       ? c.recordsMissing +
         c.recordsExtra +
@@ -338,6 +346,7 @@ function finish(report: ChaosReport, options: ChaosOptions, operations: readonly
     `export=${c?.exportDifferences ?? '?'}${c?.exportIncomplete ? '(incomplete)' : ''} ` +
     `silentlyIncompleteExports=${report.silentlyIncompleteExports} ` +
     `apiDisagreements=${c?.apiDisagreements ?? '?'} 5xxOutsideFaults=${report.serverErrorsOutsideFaults} ` +
+    `500s=${report.internalErrors} ` +
     `faults=${faults || 'none'} compactions=${report.forcedCompactions} operations=${operations.length}` +
     (report.failure ? ` error=${report.failure.split('\n')[0]}` : '');
   mkdirSync(options.resultsDir, { recursive: true });
