@@ -19,7 +19,8 @@ const ANCIENT_DAYS = { from: 100, to: 130 };
  * by acceptance, the service by log order; docs/adr/0009). Above the request timeout and a Kafka outage.
  */
 const ERASURE_QUIET_MS = 90_000;
-const ERASURE_ATTEMPTS = 5;
+/** Retried as told (503, Retry-After 5 s) for about a minute: longer than the nemesis holds a fault. */
+const ERASURE_ATTEMPTS = 12;
 
 export type OperationKind =
   | 'post-events'
@@ -371,7 +372,7 @@ export class Workload {
         break;
       }
       if (result.status !== null && result.status < 500) break;
-      await sleep(3_000);
+      await sleep(5_000);
     }
     for (const session of profile.sessions) session.sent = session.deliveries.length;
     profile.startedSessionIds = [];
