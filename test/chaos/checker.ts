@@ -14,6 +14,8 @@ export interface Difference {
   recordId?: string;
   /** When the record started (from the model, else the service): tells compacted days from recent ones. */
   startedAt?: string;
+  /** For a record missing or extra in the history: what the model knows of it (its events, the controls). */
+  explanation?: unknown[];
   /** The first field that differs, with both values. */
   field?: string;
   expected?: unknown;
@@ -114,7 +116,8 @@ export async function checkAgainstModel(
         if (a.watchedMs > e.watchedMs) result.watchedMoreThanModel++;
         if (a.watchedMs < e.watchedMs) result.watchedLessThanModel++;
       } else result.recordsDiffering++;
-      note({ view: 'history', profileId, source: first.id, ...d });
+      const explain = d.kind === 'missing' || d.kind === 'extra' ? model.explain(profileId, d.recordId!) : undefined;
+      note({ view: 'history', profileId, source: first.id, ...d, ...(explain ? { explanation: explain } : {}) });
     }
     for (const other of others) {
       const answer = await fullHistory(other.url, profileId, headers);

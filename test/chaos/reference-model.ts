@@ -214,6 +214,37 @@ export class ReferenceModel {
     return ids;
   }
 
+  /**
+   * What the model knows of one record, for a difference's report: every copy of its events and every
+   * deletion or control of the profile that could hide it, with the service's acceptance times.
+   */
+  explain(profileId: string, recordId: string): unknown[] {
+    const iso = (t: number) => new Date(t).toISOString();
+    const all = this.events.get(profileId) ?? [];
+    const titles = new Set(
+      all
+        .filter((e) => e.kind === 'playback' && e.playbackSessionId === recordId)
+        .map((e) => (e as ModelPlaybackEvent).titleId),
+    );
+    return all
+      .filter(
+        (e) =>
+          (e.kind === 'playback' && e.playbackSessionId === recordId) ||
+          (e.kind === 'record-removed' && e.recordId === recordId) ||
+          (e.kind === 'title-removed' && titles.has(e.titleId)) ||
+          e.kind === 'settings-changed' ||
+          e.kind === 'history-cleared' ||
+          e.kind === 'profile-erased',
+      )
+      .sort((a, b) => a.acceptedAt - b.acceptedAt)
+      .map((e) => {
+        const { profileId: _p, acceptedAt, occurredAt, ...rest } = e;
+        const short =
+          e.kind === 'playback' ? { kind: e.kind, eventId: e.eventId, type: e.type, positionMs: e.positionMs } : rest;
+        return { acceptedAt: iso(acceptedAt), occurredAt: iso(occurredAt), ...short };
+      });
+  }
+
   /** Visible records at `now` (auto-delete; without it, none applies), newest first (startedAt, then recordId, both descending). */
   history(profileId: string, now = Number.NEGATIVE_INFINITY): RecordView[] {
     const sessions = this.visibleSessions(profileId, now);
