@@ -43,12 +43,18 @@ export interface ChaosReport {
   lostFromLogEventIds: string[];
   deadLettered: number;
   deadLetterSamples: { reason: string; at: string; value: string }[];
+  /** Dead letters re-driven (POST /v1/admin/dead-letters/redrive) before the check, so their events count. */
+  deadLettersRedriven: number;
+  /** Member controls (settings, remove a title, erasure) refused with a 4xx: the workload asks only for allowed ones. */
+  controlsRefused: number;
   /** Exports during the run that stopped without an end line and without an error line. */
   silentlyIncompleteExports: number;
   faults: Record<string, number>;
   faultWindows: FaultWindow[];
   forcedCompactions: number;
   serverErrorsOutsideFaults: number;
+  /** 500 answers, in a fault window or not: a fault is a 503 with Retry-After, never an internal error. */
+  internalErrors: number;
   serverErrorSamples: unknown[];
   check: CheckResult | null;
   failure: string | null;
@@ -79,11 +85,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     lostFromLogEventIds: [],
     deadLettered: 0,
     deadLetterSamples: [],
+    deadLettersRedriven: 0,
+    controlsRefused: 0,
     silentlyIncompleteExports: 0,
     faults: {},
     faultWindows: [],
     forcedCompactions: 0,
     serverErrorsOutsideFaults: 0,
+    internalErrors: 0,
     serverErrorSamples: [],
     check: null,
     failure: null,
@@ -157,13 +166,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     log('healing every fault, then waiting for the ingest lag to drain');
     await nemesis.healAll();
     await waitForLagToDrain(environment.kafka, env.EVENT_TOPIC, env.INGEST_GROUP_ID, 600_000);
+    // A dead letter is a defect (counted below), but its event may be good: re-drive them all, as an
+    // operator would, so the check also shows whether re-driven events count exactly once.
+    report.deadLettered = await countMessages(environment.kafka, env.DEAD_LETTER_TOPIC);
+    if (report.deadLettered > 0) {
+      log(`re-driving ${report.deadLettered} dead letters, then waiting for the lag again`);
+      report.deadLettersRedriven = await redriveDeadLetters(stack, operator, workload.operations);
+      await waitForLagToDrain(environment.kafka, env.EVENT_TOPIC, env.INGEST_GROUP_ID, 600_000);
+    }
     // Compactions still queued or running must not change any answer (invariant 3); let them finish.
     await sleep(5_000);
 
     log('reading the event log back and building the reference model');
     const keys = standaloneProfileKeys(environment.config, 'chaos-checker');
     const onLog = await readWholeTopic(environment.kafka, env.EVENT_TOPIC, async (sealed) => {
-      const key = await keys.keys.byId(sealed.profileId, sealed.keyId);
+      // A key an erasure shredded still opens in its grace: the lost check sees the events before the mark,
+      // and the model's erasure rule, not the missing key, is what drops them.
+      const key =
+        (await keys.keys.byId(sealed.profileId, sealed.keyId)) ??
+        (await keys.keys.shredding(sealed.profileId, sealed.keyId))?.key ??
+        null;
       if (key === null) return null;
       return unseal(key, Buffer.from(sealed.payload, 'base64'), sealContext(sealed.profileId, sealed.keyId)).toString(
         'utf8',
@@ -176,7 +198,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const logIds = new Set(onLog.map((e) => e.eventId));
     const acknowledgedIds = new Set([
       ...workload.acknowledged.map((e) => e.eventId),
-      ...workload.acknowledgedDeletionIds,
+      ...workload.acknowledgedControlIds,
     ]);
     report.acknowledgedEvents = acknowledgedIds.size;
     const lost = [...acknowledgedIds].filter((id) => !logIds.has(id));
@@ -193,6 +215,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       profileIds,
       recommender,
       Date.now() - environment.config.compaction.minAgeMs,
+      operator,
     );
 
     for (const op of workload.operations) {
@@ -200,9 +223,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       entry.total++;
       if (op.acknowledged) entry.acknowledged++;
       entry.status[String(op.status)] = (entry.status[String(op.status)] ?? 0) + 1;
+      const control = op.kind === 'change-settings' || op.kind === 'remove-title' || op.kind === 'erase-profile';
+      if (control && typeof op.status === 'number' && op.status >= 400 && op.status < 500) report.controlsRefused++;
+      if (op.status === 500) {
+        report.internalErrors++;
+        if (report.serverErrorSamples.length < 20) report.serverErrorSamples.push(op);
+      }
       if (typeof op.status === 'number' && op.status >= 500 && !nemesis.duringFault(op.startedAt, op.endedAt)) {
         report.serverErrorsOutsideFaults++;
-        if (report.serverErrorSamples.length < 20) report.serverErrorSamples.push(op);
+        if (op.status !== 500 && report.serverErrorSamples.length < 20) report.serverErrorSamples.push(op);
       }
     }
   } catch (error) {
@@ -216,6 +245,42 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
   finish(report, options, workload?.operations ?? []);
   return report;
+}
+
+/** Re-drives every dead letter through the API; returns how many went back on the log. */
+async function redriveDeadLetters(
+  stack: AppStack,
+  operator: Record<string, string>,
+  operations: OperationRecord[],
+): Promise<number> {
+  const api = stack.first('api');
+  const record: OperationRecord = {
+    kind: 'redrive-dead-letters',
+    target: api.id,
+    startedAt: Date.now(),
+    endedAt: 0,
+    status: 'network-error',
+    acknowledged: false,
+  };
+  let redriven = 0;
+  try {
+    const response = await fetch(`${api.url}/v1/admin/dead-letters/redrive`, {
+      method: 'POST',
+      headers: { ...operator, 'content-type': 'application/json' },
+      body: JSON.stringify({ all: true }),
+      signal: AbortSignal.timeout(120_000),
+    });
+    record.status = response.status;
+    const body = (await response.json().catch(() => null)) as any;
+    record.detail = body;
+    record.acknowledged = response.status === 200;
+    redriven = Array.isArray(body?.redriven) ? body.redriven.length : 0;
+  } catch (error) {
+    record.error = (error as Error).message.slice(0, 300);
+  }
+  record.endedAt = Date.now();
+  operations.push(record);
+  return redriven;
 }
 
 /** Compacts every profile and waits until each job finished: the older days are now compacted. */
@@ -250,7 +315,9 @@ function finish(report: ChaosReport, options: ChaosOptions, operations: readonly
     report.lostFromLog +
     report.deadLettered +
     report.silentlyIncompleteExports +
+    report.controlsRefused +
     report.serverErrorsOutsideFaults +
+    report.internalErrors +
     (c
       ? c.recordsMissing +
         c.recordsExtra +
@@ -259,6 +326,7 @@ function finish(report: ChaosReport, options: ChaosOptions, operations: readonly
         c.batchGetDifferences +
         c.exportDifferences +
         c.apiDisagreements +
+        c.settingsDifferences +
         c.readErrors +
         (c.exportIncomplete ? 1 : 0)
       : 1);
@@ -273,9 +341,12 @@ function finish(report: ChaosReport, options: ChaosOptions, operations: readonly
     `watchedMore=${c?.watchedMoreThanModel ?? '?'} watchedLess=${c?.watchedLessThanModel ?? '?'} ` +
     `(inCompactedDays=${c?.historyDifferencesInCompactedDays ?? '?'} recent=${c?.historyDifferencesRecent ?? '?'}) ` +
     `continueWatching=${c?.continueWatchingDifferences ?? '?'} batchGet=${c?.batchGetDifferences ?? '?'} ` +
+    `settings=${c?.settingsDifferences ?? '?'} erased=${c?.erasedRecords ?? '?'} erasedReadable=${c?.erasedRecordsReadable ?? '?'} ` +
+    `controlsRefused=${report.controlsRefused} redriven=${report.deadLettersRedriven} ` +
     `export=${c?.exportDifferences ?? '?'}${c?.exportIncomplete ? '(incomplete)' : ''} ` +
     `silentlyIncompleteExports=${report.silentlyIncompleteExports} ` +
     `apiDisagreements=${c?.apiDisagreements ?? '?'} 5xxOutsideFaults=${report.serverErrorsOutsideFaults} ` +
+    `500s=${report.internalErrors} ` +
     `faults=${faults || 'none'} compactions=${report.forcedCompactions} operations=${operations.length}` +
     (report.failure ? ` error=${report.failure.split('\n')[0]}` : '');
   mkdirSync(options.resultsDir, { recursive: true });

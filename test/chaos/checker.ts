@@ -7,13 +7,15 @@ const BATCH = 100;
 const KEEP = 20;
 
 export interface Difference {
-  view: 'history' | 'continue-watching' | 'batch-get' | 'export' | 'api-agreement';
+  view: 'history' | 'continue-watching' | 'batch-get' | 'export' | 'api-agreement' | 'settings';
   profileId: string;
   source: string;
   kind: 'missing' | 'extra' | 'differs' | 'order' | 'error';
   recordId?: string;
   /** When the record started (from the model, else the service): tells compacted days from recent ones. */
   startedAt?: string;
+  /** For a record missing or extra in the history: what the model knows of it (its events, the controls). */
+  explanation?: unknown[];
   /** The first field that differs, with both values. */
   field?: string;
   expected?: unknown;
@@ -32,6 +34,12 @@ export interface CheckResult {
   watchedMoreThanModel: number;
   /** Differing records where it counted less: an event lost or skipped. */
   watchedLessThanModel: number;
+  /** Sessions an erasure took whole, by the model: what the erasures of the run put to the test. */
+  erasedRecords: number;
+  /** Extra records of sessions an erasure took whole: history the member had erased, readable again. */
+  erasedRecordsReadable: number;
+  /** Profiles whose settings (GET /settings) differ from the model's latest change. */
+  settingsDifferences: number;
   continueWatchingDifferences: number;
   batchGetDifferences: number;
   exportDifferences: number;
@@ -52,6 +60,8 @@ export async function checkAgainstModel(
   headers: Record<string, string>,
   /** Records that started before this instant lie in compacted days. */
   compactedBefore: number,
+  /** For the settings of any profile (`profiles:admin`): the recommender may read history only. */
+  operatorHeaders: Record<string, string> = headers,
 ): Promise<CheckResult> {
   const result: CheckResult = {
     profilesChecked: profileIds.length,
@@ -61,6 +71,9 @@ export async function checkAgainstModel(
     recordsDiffering: 0,
     watchedMoreThanModel: 0,
     watchedLessThanModel: 0,
+    erasedRecords: 0,
+    erasedRecordsReadable: 0,
+    settingsDifferences: 0,
     continueWatchingDifferences: 0,
     batchGetDifferences: 0,
     exportDifferences: 0,
@@ -78,7 +91,10 @@ export async function checkAgainstModel(
   const [first, ...others] = apis;
 
   for (const profileId of profileIds) {
-    const expected = model.history(profileId);
+    // Auto-delete is judged at the reader's now; the model's now is taken just before the service's.
+    const expected = model.history(profileId, Date.now());
+    const erased = model.erasedRecordIds(profileId);
+    result.erasedRecords += erased.size;
     result.recordsExpected += expected.length;
     const fromFirst = await fullHistory(first.url, profileId, headers);
     if (!fromFirst.ok) {
@@ -90,15 +106,18 @@ export async function checkAgainstModel(
       if (d.startedAt && Date.parse(d.startedAt) < compactedBefore) result.historyDifferencesInCompactedDays++;
       else result.historyDifferencesRecent++;
       if (d.kind === 'missing') result.recordsMissing++;
-      else if (d.kind === 'extra') result.recordsExtra++;
-      else if (d.kind === 'differs') {
+      else if (d.kind === 'extra') {
+        result.recordsExtra++;
+        if (erased.has(d.recordId!)) result.erasedRecordsReadable++;
+      } else if (d.kind === 'differs') {
         result.recordsDiffering++;
         const e = expected.find((r) => r.recordId === d.recordId)!;
         const a = fromFirst.records.find((r) => r.recordId === d.recordId)!;
         if (a.watchedMs > e.watchedMs) result.watchedMoreThanModel++;
         if (a.watchedMs < e.watchedMs) result.watchedLessThanModel++;
       } else result.recordsDiffering++;
-      note({ view: 'history', profileId, source: first.id, ...d });
+      const explain = d.kind === 'missing' || d.kind === 'extra' ? model.explain(profileId, d.recordId!) : undefined;
+      note({ view: 'history', profileId, source: first.id, ...d, ...(explain ? { explanation: explain } : {}) });
     }
     for (const other of others) {
       const answer = await fullHistory(other.url, profileId, headers);
@@ -111,10 +130,27 @@ export async function checkAgainstModel(
     }
     const cw = await getJson(`${first.url}/v1/profiles/${profileId}/continue-watching?limit=${PAGE}`, headers);
     const cwDifferences = cw.ok
-      ? compareLists(model.continueWatching(profileId, PAGE), cw.body.records)
+      ? compareLists(model.continueWatching(profileId, PAGE, Date.now()), cw.body.records)
       : [{ kind: 'error' as const, actual: cw.error }];
     if (cwDifferences.length) result.continueWatchingDifferences++;
     if (cwDifferences[0]) note({ view: 'continue-watching', profileId, source: first.id, ...cwDifferences[0] });
+    const settings = await getJson(`${first.url}/v1/profiles/${profileId}/settings`, operatorHeaders);
+    const modelSettings = model.settings(profileId);
+    const field = settings.ok
+      ? (['recording', 'autoDelete'] as const).find((k) => settings.body[k] !== modelSettings[k])
+      : '(answer)';
+    if (field) {
+      result.settingsDifferences++;
+      note({
+        view: 'settings',
+        profileId,
+        source: first.id,
+        kind: settings.ok ? 'differs' : 'error',
+        field,
+        expected: modelSettings,
+        actual: settings.ok ? settings.body : settings.error,
+      });
+    }
   }
 
   const batchApi = apis[apis.length - 1];
@@ -128,7 +164,7 @@ export async function checkAgainstModel(
     for (const profileId of ids) {
       const entry = answer.ok ? answer.body.results.find((r: any) => r.profileId === profileId) : null;
       const differences = entry
-        ? compareLists(model.history(profileId), entry.records)
+        ? compareLists(model.history(profileId, Date.now()), entry.records)
         : [{ kind: 'error' as const, actual: answer.ok ? 'no entry' : answer.error }];
       if (differences.length) result.batchGetDifferences++;
       if (differences[0]) note({ view: 'batch-get', profileId, source: batchApi.id, ...differences[0] });
@@ -140,7 +176,7 @@ export async function checkAgainstModel(
   if (!exported.complete)
     note({ view: 'export', profileId: '*', source: first.id, kind: 'error', actual: exported.error });
   for (const profileId of profileIds) {
-    const differences = compareLists(model.history(profileId), exported.byProfile.get(profileId) ?? []);
+    const differences = compareLists(model.history(profileId, Date.now()), exported.byProfile.get(profileId) ?? []);
     if (differences.length) result.exportDifferences++;
     if (differences[0]) note({ view: 'export', profileId, source: first.id, ...differences[0] });
   }

@@ -156,6 +156,18 @@ function decode(value: Buffer | null, timestamp: number): ModelEvent | null {
   } catch {
     return null;
   }
+  if (json.type === 'profile-erased') {
+    // The mark carries the API's acceptance (taken before the key was shredded); it has no device time.
+    const acceptedAt = typeof json.acceptedAt === 'string' ? Date.parse(json.acceptedAt) : Number(json.acceptedAt);
+    const at = Number.isNaN(acceptedAt) ? timestamp : acceptedAt;
+    return {
+      kind: 'profile-erased',
+      eventId: String(json.erasureId).toLowerCase(),
+      profileId: json.profileId,
+      occurredAt: at,
+      acceptedAt: at,
+    };
+  }
   const occurredAt = Date.parse(json.occurredAt);
   const common = {
     eventId: String(json.eventId).toLowerCase(),

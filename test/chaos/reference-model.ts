@@ -2,8 +2,9 @@
  * The chaos checker's reference model: what the service should answer, from every acknowledged event.
  *
  * Deliberately simple and written apart from libs/domain (it imports nothing from it), so that the
- * service's fold and this model can disagree: keep every event, drop repeated eventIds (the earliest
- * stamp wins), sort by (occurredAt, eventId), replay each session from its first event.
+ * service's fold and this model can disagree: keep every event, drop the copies an erasure took, drop
+ * repeated eventIds (the earliest stamp wins), sort by (occurredAt, eventId), replay each session from its
+ * first event, then hide what removals, clears and the member's controls hide.
  */
 
 export interface ModelPlaybackEvent {
@@ -59,8 +60,31 @@ export interface ModelSettingsEvent {
   acceptedAt: number;
 }
 
+/**
+ * The mark an erasure of the profile leaves on the log (eventId: the erasure's id). Everything of the
+ * profile the service accepted at or before it is gone, controls included; what it accepts later is the
+ * profile's new history.
+ */
+export interface ModelErasureEvent {
+  kind: 'profile-erased';
+  eventId: string;
+  profileId: string;
+  occurredAt: number;
+  acceptedAt: number;
+}
+
 export type ModelEvent =
-  ModelPlaybackEvent | ModelRemovalEvent | ModelClearEvent | ModelTitleRemovedEvent | ModelSettingsEvent;
+  | ModelPlaybackEvent
+  | ModelRemovalEvent
+  | ModelClearEvent
+  | ModelTitleRemovedEvent
+  | ModelSettingsEvent
+  | ModelErasureEvent;
+
+export interface SettingsView {
+  recording: 'on' | 'paused';
+  autoDelete: '3m' | '18m' | '36m' | 'never';
+}
 
 /** A record as the API shows it (toView), so answers compare field by field. */
 export interface RecordView {
@@ -100,6 +124,16 @@ const COMPLETED_SHARE = 0.95;
  */
 export function hiddenByClear(session: SessionState, clears: readonly ModelClearEvent[]): boolean {
   return clears.some((clear) => session.firstAcceptedAt <= clear.acceptedAt);
+}
+
+/**
+ * Whether an erasure took this copy of an event. The ONE place the erasure rule lives: a copy the service
+ * accepted at or before the latest erasure's acceptance is gone (service clock only); a later copy counts,
+ * as a new life of the profile. Judged per copy, before repeats are merged, so a copy from before the mark
+ * cannot lend its early acceptance to one after it.
+ */
+export function erasedBy(event: ModelEvent, erasures: readonly ModelErasureEvent[]): boolean {
+  return erasures.some((erasure) => event.acceptedAt <= erasure.acceptedAt);
 }
 
 const MONTHS = { '3m': 3, '18m': 18, '36m': 36, never: 0 } as const;
@@ -162,6 +196,55 @@ export class ReferenceModel {
     return new Set((this.events.get(profileId) ?? []).map((e) => e.eventId)).size;
   }
 
+  /** The settings in force once every change is in: the latest accepted change of each, else the defaults. */
+  settings(profileId: string): SettingsView {
+    const settings = this.survivors(profileId).filter((e): e is ModelSettingsEvent => e.kind === 'settings-changed');
+    const recording = changesOf(settings, 'recording').pop()?.recording ?? 'on';
+    const autoDelete = changesOf(settings, 'autoDelete').pop()?.autoDelete ?? 'never';
+    return { recording, autoDelete };
+  }
+
+  /** Sessions of a profile an erasure took whole (every event of theirs accepted before a mark). */
+  erasedRecordIds(profileId: string): Set<string> {
+    const all = this.events.get(profileId) ?? [];
+    const kept = new Set(this.survivors(profileId).map((e) => e.eventId));
+    const ids = new Set<string>();
+    for (const e of all) if (e.kind === 'playback' && !kept.has(e.eventId)) ids.add(e.playbackSessionId);
+    for (const e of this.survivors(profileId)) if (e.kind === 'playback') ids.delete(e.playbackSessionId);
+    return ids;
+  }
+
+  /**
+   * What the model knows of one record, for a difference's report: every copy of its events and every
+   * deletion or control of the profile that could hide it, with the service's acceptance times.
+   */
+  explain(profileId: string, recordId: string): unknown[] {
+    const iso = (t: number) => new Date(t).toISOString();
+    const all = this.events.get(profileId) ?? [];
+    const titles = new Set(
+      all
+        .filter((e) => e.kind === 'playback' && e.playbackSessionId === recordId)
+        .map((e) => (e as ModelPlaybackEvent).titleId),
+    );
+    return all
+      .filter(
+        (e) =>
+          (e.kind === 'playback' && e.playbackSessionId === recordId) ||
+          (e.kind === 'record-removed' && e.recordId === recordId) ||
+          (e.kind === 'title-removed' && titles.has(e.titleId)) ||
+          e.kind === 'settings-changed' ||
+          e.kind === 'history-cleared' ||
+          e.kind === 'profile-erased',
+      )
+      .sort((a, b) => a.acceptedAt - b.acceptedAt)
+      .map((e) => {
+        const { profileId: _p, acceptedAt, occurredAt, ...rest } = e;
+        const short =
+          e.kind === 'playback' ? { kind: e.kind, eventId: e.eventId, type: e.type, positionMs: e.positionMs } : rest;
+        return { acceptedAt: iso(acceptedAt), occurredAt: iso(occurredAt), ...short };
+      });
+  }
+
   /** Visible records at `now` (auto-delete; without it, none applies), newest first (startedAt, then recordId, both descending). */
   history(profileId: string, now = Number.NEGATIVE_INFINITY): RecordView[] {
     const sessions = this.visibleSessions(profileId, now);
@@ -190,9 +273,16 @@ export class ReferenceModel {
       .map(view);
   }
 
+  /** The copies of a profile's events no erasure took, erasure marks left out. */
+  private survivors(profileId: string): ModelEvent[] {
+    const all = this.events.get(profileId) ?? [];
+    const erasures = all.filter((e): e is ModelErasureEvent => e.kind === 'profile-erased');
+    return all.filter((e) => e.kind !== 'profile-erased' && !erasedBy(e, erasures));
+  }
+
   private visibleSessions(profileId: string, now: number): SessionState[] {
     const distinct = new Map<string, ModelEvent>();
-    for (const event of this.events.get(profileId) ?? []) {
+    for (const event of this.survivors(profileId)) {
       const seen = distinct.get(event.eventId);
       if (!seen) distinct.set(event.eventId, event);
       else distinct.set(event.eventId, oneOf(event, seen));
@@ -210,7 +300,7 @@ export class ReferenceModel {
       else if (event.kind === 'history-cleared') clears.push(event);
       else if (event.kind === 'title-removed') titlesRemoved.push(event);
       else if (event.kind === 'settings-changed') settings.push(event);
-      else replay(sessions, event);
+      else if (event.kind === 'playback') replay(sessions, event);
     }
     return [...sessions.values()].filter(
       (s) =>

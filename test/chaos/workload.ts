@@ -11,12 +11,26 @@ const MAX_DEVICE_SKEW_MS = 4 * MINUTE;
 /** Older than COMPACTION_MIN_AGE_MS (14 days): days a forced compaction rolls up. */
 const OLD_DAYS = { from: 15, to: 19 };
 const REQUEST_TIMEOUT_MS = 30_000;
+/** Much older than the 3-month auto-delete by the device's clock, yet accepted now: no period hides them. */
+const ANCIENT_DAYS = { from: 100, to: 130 };
+/**
+ * An erasure waits this long after a write to its profile that got no answer: the collector may still
+ * publish it, after the mark on the log but with an acceptance before the erasure's (the checker judges
+ * by acceptance, the service by log order; docs/adr/0009). Above the request timeout and a Kafka outage.
+ */
+const ERASURE_QUIET_MS = 90_000;
+/** Retried as told (503, Retry-After 5 s) for about a minute: longer than the nemesis holds a fault. */
+const ERASURE_ATTEMPTS = 12;
 
 export type OperationKind =
   | 'post-events'
   | 'produce-late'
   | 'remove-record'
   | 'clear-history'
+  | 'change-settings'
+  | 'remove-title'
+  | 'erase-profile'
+  | 'redrive-dead-letters'
   | 'read-history'
   | 'read-continue-watching'
   | 'batch-get'
@@ -33,6 +47,8 @@ export interface OperationRecord {
   acknowledged: boolean;
   profileId?: string;
   eventIds?: string[];
+  /** What a control asked for: the settings changed, the title removed, how the erasure was confirmed. */
+  detail?: unknown;
   error?: string;
 }
 
@@ -56,6 +72,13 @@ interface ProfileState {
   /** One profile in five clears its history (once): a clear hides nearly everything, so not more. */
   mayClear: boolean;
   clears: number;
+  /** What the workload last asked for (the model judges by what the log holds). */
+  recording: 'on' | 'paused';
+  /** One profile in eight is erased (once): the rest keep their history to compare. */
+  mayErase: boolean;
+  erasures: number;
+  /** The last write to the profile that got no answer (see ERASURE_QUIET_MS). */
+  lastUnansweredWriteAt: number;
 }
 
 export interface WorkloadContext {
@@ -71,16 +94,17 @@ export interface WorkloadContext {
  */
 export class Workload {
   readonly operations: OperationRecord[] = [];
-  /** Every event the service acknowledged, as sent (deletions come from the log: their stamp is the server's). */
+  /** Every playback event the service acknowledged, as sent (controls come from the log: their stamp is the API's). */
   readonly acknowledged: ModelEvent[] = [];
-  /** eventIds of acknowledged deletions: each must be on the log. */
-  readonly acknowledgedDeletionIds: string[] = [];
+  /** eventIds of acknowledged deletions, settings changes, title removals and erasures: each must be on the log. */
+  readonly acknowledgedControlIds: string[] = [];
   readonly profiles: ProfileState[] = [];
   /** Exports that ended without their end line and without saying they were incomplete. */
   silentlyIncompleteExports = 0;
   private producer: Producer | null = null;
   private readonly deviceHeaders = new Map<string, Record<string, string>>();
   private recommender: Record<string, string> = {};
+  private operator: Record<string, string> = {};
 
   constructor(
     private readonly random: Random,
@@ -90,6 +114,7 @@ export class Workload {
 
   async prepare(): Promise<void> {
     this.recommender = await bearer('recommender', undefined, this.context.env);
+    this.operator = await bearer('operator', undefined, this.context.env);
     const runId = this.random.uuid().slice(0, 6);
     for (let p = 0; p < this.profileCount; p++) {
       const profileId = `chaos-${runId}-${String(p).padStart(3, '0')}`;
@@ -102,6 +127,10 @@ export class Workload {
         startedSessionIds: [],
         mayClear: p % 5 === 4,
         clears: 0,
+        recording: 'on',
+        mayErase: p % 8 === 6,
+        erasures: 0,
+        lastUnansweredWriteAt: 0,
       };
       for (let s = this.random.int(1, 2); s > 0; s--) profile.sessions.push(this.planSession(profile, true));
       this.profiles.push(profile);
@@ -139,10 +168,13 @@ export class Workload {
     while (Date.now() < until) {
       const profile = random.pick(profiles);
       const roll = random.next();
-      if (roll < 0.55) await this.postNext(random, profile);
-      else if (roll < 0.63) await this.lateNext(random, profile);
-      else if (roll < 0.66) await this.removeRecord(random, profile);
-      else if (roll < 0.665 && profile.mayClear && profile.clears === 0) await this.clearHistory(random, profile);
+      if (roll < 0.53) await this.postNext(random, profile);
+      else if (roll < 0.61) await this.lateNext(random, profile);
+      else if (roll < 0.64) await this.removeRecord(random, profile);
+      else if (roll < 0.645 && profile.mayClear && profile.clears === 0) await this.clearHistory(random, profile);
+      else if (roll < 0.665) await this.changeSettings(random, profile);
+      else if (roll < 0.675) await this.removeTitle(random, profile);
+      else if (roll < 0.695) await this.erase(random, profile);
       else if (roll < 0.8) await this.read(random, 'read-history', profile);
       else if (roll < 0.9) await this.read(random, 'read-continue-watching', profile);
       else if (roll < 0.995) await this.batchGet(random);
@@ -188,7 +220,7 @@ export class Workload {
   private async lateNext(random: Random, profile: ProfileState): Promise<void> {
     let session = profile.sessions.find((s) => s.old && s.sent < s.deliveries.length);
     if (!session || random.chance(0.2)) {
-      session = this.planSession(profile, true, random);
+      session = this.planSession(profile, true, random, random.chance(0.1));
       profile.sessions.push(session);
     }
     await this.produceLate(profile, session, random.int(1, 3));
@@ -220,6 +252,7 @@ export class Workload {
       record.acknowledged = true;
     } catch (error) {
       record.error = (error as Error).message.slice(0, 300);
+      profile.lastUnansweredWriteAt = Date.now();
     }
     record.endedAt = Date.now();
     this.operations.push(record);
@@ -248,7 +281,7 @@ export class Workload {
       this.deviceHeaders.get(profile.profileId)!,
       profile.profileId,
     );
-    this.noteDeletion(result);
+    this.noteControl(result);
   }
 
   private async clearHistory(random: Random, profile: ProfileState): Promise<void> {
@@ -263,14 +296,95 @@ export class Workload {
       this.deviceHeaders.get(profile.profileId)!,
       profile.profileId,
     );
-    this.noteDeletion(result);
+    this.noteControl(result);
   }
 
-  private noteDeletion(result: { record: OperationRecord; body: any }): void {
+  /**
+   * Pause or resume recording (sessions first accepted while paused stay hidden, whole), and now and then
+   * an auto-delete period. The model reads the change from the log with the API's acceptance.
+   */
+  private async changeSettings(random: Random, profile: ProfileState): Promise<void> {
+    const changes: { recording?: 'on' | 'paused'; autoDelete?: string } = {};
+    if (random.chance(0.65)) changes.recording = profile.recording === 'on' ? 'paused' : 'on';
+    if (!changes.recording || random.chance(0.3)) changes.autoDelete = random.pick(['3m', '18m', '36m', 'never']);
+    const api = random.pick(this.context.stack.of('api'));
+    const result = await this.request(
+      'change-settings',
+      api.id,
+      `${api.url}/v1/profiles/${profile.profileId}/settings`,
+      'PUT',
+      changes,
+      this.deviceHeaders.get(profile.profileId)!,
+      profile.profileId,
+    );
+    result.record.detail = changes;
+    // Unanswered, it may still be on the log: the workload's belief only steers the next toggle.
+    if (changes.recording && result.status === 202) profile.recording = changes.recording;
+    this.noteControl(result);
+  }
+
+  /** "Remove this title" for a title the profile has played (or, rarely, one it has not). */
+  private async removeTitle(random: Random, profile: ProfileState): Promise<void> {
+    const played = profile.sessions.filter((s) => s.sent > 0).map((s) => s.deliveries[0].titleId);
+    const titleId = played.length && random.chance(0.9) ? random.pick(played) : `title-${random.int(1, 12)}`;
+    const api = random.pick(this.context.stack.of('api'));
+    const result = await this.request(
+      'remove-title',
+      api.id,
+      `${api.url}/v1/profiles/${profile.profileId}/titles/${titleId}/history`,
+      'DELETE',
+      undefined,
+      this.deviceHeaders.get(profile.profileId)!,
+      profile.profileId,
+    );
+    result.record.detail = { titleId };
+    this.noteControl(result);
+  }
+
+  /**
+   * Erases the profile for good (an operator, or its own device with the confirmation), retried until
+   * answered: every attempt is on record, every mark on the log counts. The profile then starts afresh:
+   * no session, and no eventId, spans the erasure, so each event lies plainly before or after the mark.
+   */
+  private async erase(random: Random, profile: ProfileState): Promise<void> {
+    if (!profile.mayErase || profile.erasures > 0) return;
+    if (Date.now() - profile.lastUnansweredWriteAt < ERASURE_QUIET_MS) return;
+    profile.erasures++;
+    const byOperator = random.chance(0.5);
+    const headers = byOperator ? this.operator : this.deviceHeaders.get(profile.profileId)!;
+    const body = byOperator ? undefined : { confirm: profile.profileId };
+    for (let attempt = 0; attempt < ERASURE_ATTEMPTS; attempt++) {
+      const api = random.pick(this.context.stack.of('api'));
+      const result = await this.request(
+        'erase-profile',
+        api.id,
+        `${api.url}/v1/profiles/${profile.profileId}`,
+        'DELETE',
+        body,
+        headers,
+        profile.profileId,
+      );
+      result.record.detail = { by: byOperator ? 'operator' : 'device', attempt };
+      if (result.status === 202 && typeof result.body?.erasureId === 'string') {
+        result.record.acknowledged = true;
+        result.record.eventIds = [result.body.erasureId];
+        this.acknowledgedControlIds.push(result.body.erasureId);
+        break;
+      }
+      if (result.status !== null && result.status < 500) break;
+      await sleep(5_000);
+    }
+    for (const session of profile.sessions) session.sent = session.deliveries.length;
+    profile.startedSessionIds = [];
+    profile.recording = 'on';
+  }
+
+  /** A deletion or control the API answered 202 with its eventId: on the log, so the model will see it. */
+  private noteControl(result: { record: OperationRecord; body: any }): void {
     if (result.record.status === 202 && typeof result.body?.eventId === 'string') {
       result.record.acknowledged = true;
       result.record.eventIds = [result.body.eventId];
-      this.acknowledgedDeletionIds.push(result.body.eventId);
+      this.acknowledgedControlIds.push(result.body.eventId);
     }
   }
 
@@ -356,14 +470,25 @@ export class Workload {
     }
     record.endedAt = Date.now();
     this.operations.push(record);
+    const unanswered = typeof record.status !== 'number' || record.status >= 500;
+    if (method !== 'GET' && profileId !== undefined && unanswered) {
+      const profile = this.profiles.find((p) => p.profileId === profileId);
+      if (profile) profile.lastUnansweredWriteAt = record.endedAt;
+    }
     return { record, status: typeof record.status === 'number' ? record.status : null, body: parsed };
   }
 
   /**
    * A session as a device plays it: play, pauses and resumes, seeks now and then, a stop; stamped
-   * by the device's skewed clock. `old` sessions lie in days compaction rolls up.
+   * by the device's skewed clock. `old` sessions lie in days compaction rolls up; `ancient` ones, months
+   * back by the device's clock, test that auto-delete judges on the service's clock (invariant 6).
    */
-  private planSession(profile: ProfileState, old: boolean, random: Random = this.random): PlannedSession {
+  private planSession(
+    profile: ProfileState,
+    old: boolean,
+    random: Random = this.random,
+    ancient = false,
+  ): PlannedSession {
     const sessionId = random.uuid();
     const device = random.int(0, 2);
     const skew = profile.deviceSkews[device];
@@ -373,9 +498,11 @@ export class Workload {
     const wallSteps = Array.from({ length: steps }, () => random.int(1, 15) * MINUTE + random.int(0, 59_999));
     const length = wallSteps.reduce((a, b) => a + b, 0);
     const now = Date.now();
-    const start = old
-      ? now - random.int(OLD_DAYS.from * DAY, OLD_DAYS.to * DAY)
-      : now - length - random.int(MINUTE, 2 * DAY);
+    const start = ancient
+      ? now - random.int(ANCIENT_DAYS.from * DAY, ANCIENT_DAYS.to * DAY)
+      : old
+        ? now - random.int(OLD_DAYS.from * DAY, OLD_DAYS.to * DAY)
+        : now - length - random.int(MINUTE, 2 * DAY);
     const base = { kind: 'playback' as const, profileId: profile.profileId, playbackSessionId: sessionId, titleId };
     const events: Planned[] = [];
     let position = random.chance(0.3) ? random.int(0, titleDurationMs / 2) : 0;

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { Client, types } from 'cassandra-driver';
+import { Client, QueryOptions, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import type { LogPartition } from '@vh/messaging';
-import { CASSANDRA_CLIENT, consistency } from '@vh/storage';
+import { asStorageError, CASSANDRA_CLIENT, consistency } from '@vh/storage';
 import { newDataKey, seal, unseal } from './payload-cipher';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
 
@@ -98,7 +98,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async read(profileId: string) {
-    const result = await this.client.execute(
+    const result = await this.execute(
       `SELECT key_id, wrapped_key FROM ${this.ks}.profile_keys WHERE profile_id = ?`,
       [profileId],
       this.reading(),
@@ -108,7 +108,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer) {
-    const result = await this.client.execute(
+    const result = await this.execute(
       `INSERT INTO ${this.ks}.profile_keys (profile_id, key_id, wrapped_key, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS`,
       [profileId, keyId, wrapped, new Date()],
       this.conditional(),
@@ -119,7 +119,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async deleteIf(profileId: string, keyId: string): Promise<boolean> {
-    const result = await this.client.execute(
+    const result = await this.execute(
       `DELETE FROM ${this.ks}.profile_keys WHERE profile_id = ? IF key_id = ?`,
       [profileId, keyId],
       this.conditional(),
@@ -128,7 +128,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async recordErasure(profileId: string, erasureId: string, keyId: string | null, at: number): Promise<void> {
-    await this.client.execute(
+    await this.execute(
       `INSERT INTO ${this.ks}.profile_erasures (profile_id, erasure_id, key_id, erased_at) VALUES (?, ?, ?, ?)`,
       [profileId, erasureId, keyId, new Date(at)],
       { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) },
@@ -136,7 +136,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async ledgerNames(profileId: string, keyId: string): Promise<boolean> {
-    const result = await this.client.execute(
+    const result = await this.execute(
       `SELECT key_id FROM ${this.ks}.profile_erasures WHERE profile_id = ?`,
       [profileId],
       this.reading(),
@@ -152,7 +152,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     // The grace is a cell Cassandra expires by itself (TTL): the clock that writes it is the one that judges it.
     // shred_at's value (this process's estimate of the end) is for operators only; nothing compares it.
     const grace = this.graceStatement(profileId, key.keyId, graceMs);
-    const result = await this.client.batch(
+    const result = await this.batch(
       [
         {
           query: `INSERT INTO ${this.ks}.shredding_profile_keys (profile_id, key_id, wrapped_key, erasure_id) VALUES (?, ?, ?, ?) IF NOT EXISTS`,
@@ -166,12 +166,12 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     if (row.get('[applied]') === true) return key.erasureId;
     const owner = String(row.get('erasure_id'));
     // The key was current when this erasure read it: its grace counts from now (collectors may have cached it).
-    await this.client.execute(`${grace.query} IF erasure_id = ?`, [...grace.params, owner], this.conditional());
+    await this.execute(`${grace.query} IF erasure_id = ?`, [...grace.params, owner], this.conditional());
     return owner;
   }
 
   async listShredding(profileId: string): Promise<ShreddingKey[]> {
-    const result = await this.client.execute(
+    const result = await this.execute(
       `SELECT ${SHREDDING_COLUMNS} FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ?`,
       [profileId],
       this.reading(),
@@ -182,7 +182,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   async *allShredding(): AsyncIterable<ShreddingKey & { profileId: string }> {
     let pageState: string | undefined;
     do {
-      const result = await this.client.execute(
+      const result = await this.execute(
         `SELECT profile_id, ${SHREDDING_COLUMNS} FROM ${this.ks}.shredding_profile_keys`,
         [],
         { ...this.reading(), fetchSize: 500, pageState },
@@ -193,7 +193,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async relabel(profileId: string, keyId: string, from: string, to: string): Promise<boolean> {
-    const result = await this.client.execute(
+    const result = await this.execute(
       `UPDATE ${this.ks}.shredding_profile_keys SET erasure_id = ? WHERE profile_id = ? AND key_id = ? IF erasure_id = ? AND mark_offset = null`,
       [to, profileId, keyId, from],
       this.conditional(),
@@ -204,7 +204,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   async recordMark(profileId: string, keyId: string, erasureId: string, markOffset: string): Promise<void> {
     // Conditional: a destroyed row is not brought back as a row holding an offset only, and a key a retried
     // erasure relabelled meanwhile waits for that erasure's mark.
-    await this.client.execute(
+    await this.execute(
       `UPDATE ${this.ks}.shredding_profile_keys SET mark_offset = ? WHERE profile_id = ? AND key_id = ? IF erasure_id = ? AND mark_offset = null`,
       [markOffset, profileId, keyId, erasureId],
       this.conditional(),
@@ -217,7 +217,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     erasureId: string,
     fence: { partition: number; offset: string },
   ): Promise<boolean> {
-    const result = await this.client.execute(
+    const result = await this.execute(
       `UPDATE ${this.ks}.shredding_profile_keys SET fence_partition = ?, fence_offset = ? WHERE profile_id = ? AND key_id = ? IF erasure_id = ? AND shred_at = null`,
       [fence.partition, fence.offset, profileId, keyId, erasureId],
       this.conditional(),
@@ -228,7 +228,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   async destroyShredding(profileId: string, keyId: string): Promise<void> {
     // Conditional like every other write of the row: a plain DELETE carries the client's timestamp, the row's
     // cells Paxos ballots' (the coordinator's clock); a client clock behind left them newer than the tombstone.
-    await this.client.execute(
+    await this.execute(
       `DELETE FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ? AND key_id = ? IF EXISTS`,
       [profileId, keyId],
       this.conditional(),
@@ -236,7 +236,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async recordErasureMark(profileId: string, erasureId: string, at: MarkPosition): Promise<void> {
-    await this.client.execute(
+    await this.execute(
       `INSERT INTO ${this.ks}.profile_erasure_marks (profile_id, erasure_id, topic, log_partition, log_offset) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
       [profileId, erasureId, at.topic, at.partition, types.Long.fromString(at.offset)],
       this.conditional(),
@@ -244,7 +244,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async recordedMarks(profileId: string): Promise<(MarkPosition & { erasureId: string })[]> {
-    const result = await this.client.execute(
+    const result = await this.execute(
       `SELECT erasure_id, topic, log_partition, log_offset FROM ${this.ks}.profile_erasure_marks WHERE profile_id = ?`,
       [profileId],
       this.reading(),
@@ -274,6 +274,24 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
       consistency: consistency(this.config.cassandra.writeConsistency),
       serialConsistency: types.consistencies.localSerial,
     };
+  }
+
+  // The cluster's failures are DependencyUnavailableError (503 with Retry-After), never internal errors: an
+  // erasure during a Cassandra outage answered 500 (chaos seed 21).
+  private async execute(query: string, params: unknown[], options: QueryOptions) {
+    try {
+      return await this.client.execute(query, params, options);
+    } catch (error) {
+      throw asStorageError(error);
+    }
+  }
+
+  private async batch(queries: { query: string; params: unknown[] }[], options: QueryOptions) {
+    try {
+      return await this.client.batch(queries, options);
+    } catch (error) {
+      throw asStorageError(error);
+    }
   }
 }
 
