@@ -194,7 +194,7 @@ describe('compaction sweep: reaches everything', () => {
     expect(sweep.result.reason).toMatch(/every profile with auto-delete \(first sweep of/);
 
     // Settings from before the index existed (review of session 6): a version whose controls set a period
-    // indexes its profile when it becomes current, and migration 8's backfill finds those already compressed.
+    // indexes its profile when it becomes current, and migration 9's backfill finds those already compressed.
     const indexed = async () =>
       (
         await environment.cassandra.execute(

@@ -431,3 +431,8 @@ function replicationOf(e: Environment): Record<string, number> {
   }
   return replication;
 }
+
+/** Whether the keyspaces replicate to more than one datacenter (two regions, docs/adr/0012). */
+export function spansSeveralDataCenters(config: AppConfig): boolean {
+  return Object.keys(config.cassandra.replication).length > 1;
+}

@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'restore_refused',
   'redrive_refused',
   'erasure_in_progress',
+  'not_supported_across_regions',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -114,5 +115,17 @@ export class ErasureInProgressError extends ViewingHistoryError {
   readonly retryAfterSeconds = 5;
   constructor(readonly refused: { id: string; reason: string }[]) {
     super(refused.map((r) => `${r.id}: ${r.reason}`).join('; '));
+  }
+}
+
+/**
+ * A capability this deployment cannot offer safely: erasure with keyspaces replicated to several
+ * datacenters, each region with its own event log (docs/adr/0012: erasure positions are offsets of one
+ * Kafka cluster, so another region's log cannot be placed against them). HTTP 501; nothing was changed.
+ */
+export class NotSupportedAcrossRegionsError extends ViewingHistoryError {
+  readonly code = 'not_supported_across_regions';
+  constructor(what: string) {
+    super(`${what} is not supported while the keyspaces replicate to several datacenters (docs/adr/0012)`);
   }
 }

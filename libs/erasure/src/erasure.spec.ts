@@ -466,6 +466,23 @@ describe('destroying shredding keys (ShreddingKeySweeper)', () => {
     for (const k of await store.listShredding(profileId)) await keys.markMet(profileId, k.erasureId, offset);
   };
 
+  // Review, session 6: fences and committed offsets are one region's log; another region's ingest may still
+  // need the key (ADR 12). Keys are never destroyed while the keyspaces span several datacenters.
+  it('destroys nothing while the keyspaces span several datacenters', async () => {
+    await keys.current('p1');
+    await keys.erase('p1');
+    await marked('p1');
+    graceOver();
+    const regions = loadConfig({ CASSANDRA_LOCAL_DC: 'dc1', CASSANDRA_REPLICATION: 'dc1:1,dc2:1' });
+    const twoRegions = new ShreddingKeySweeper(store, progress, regions);
+    await twoRegions.sweep();
+    await twoRegions.sweep();
+    expect(store.shredding.size).toBe(1);
+    await sweeper.sweep();
+    await sweeper.sweep();
+    expect(store.shredding.size).toBe(0); // the same key, one region: destroyed
+  });
+
   it('keeps a key in its grace, whatever ingest did', async () => {
     await keys.current('p1');
     await keys.erase('p1');

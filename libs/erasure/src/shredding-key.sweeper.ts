@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Admin } from 'kafkajs';
-import { AppConfig } from '@vh/config';
+import { AppConfig, spansSeveralDataCenters } from '@vh/config';
 import { createKafka, eventLogLag, profilePartition } from '@vh/messaging';
 import { metrics } from '@vh/metrics';
 import { ProfileKeyStore, ShreddingKey } from './profile-keys';
@@ -83,6 +83,9 @@ export class ShreddingKeySweeper implements OnApplicationBootstrap, OnApplicatio
 
   /** One walk over the shredding keys: fences those past their grace, destroys those ingest is past. */
   async sweep(): Promise<{ destroyed: number; inGrace: number; waitingForIngest: number; unfinished: number }> {
+    // Fences and committed offsets are this region's log only: another region's ingest may still need a key
+    // (ADR 12, known gaps). Keys are kept, never destroyed, while the keyspaces span several datacenters.
+    if (spansSeveralDataCenters(this.config)) return { destroyed: 0, inGrace: 0, waitingForIngest: 0, unfinished: 0 };
     const over: (ShreddingKey & { profileId: string })[] = [];
     let inGrace = 0;
     let unfinished = 0;

@@ -4,6 +4,7 @@ import {
   CorruptHistoryError,
   DependencyUnavailableError,
   ErasureInProgressError,
+  NotSupportedAcrossRegionsError,
   ForbiddenError,
   InvalidInputError,
   NotFoundError,
@@ -76,6 +77,9 @@ export class ViewingHistoryErrorFilter implements ExceptionFilter {
         },
         retryAfterSeconds: exception.retryAfterSeconds,
       };
+    }
+    if (exception instanceof NotSupportedAcrossRegionsError) {
+      return { status: 501, body: { error: exception.code, message: exception.message } };
     }
     if (exception instanceof DependencyUnavailableError) {
       return {

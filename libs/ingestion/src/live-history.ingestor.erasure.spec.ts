@@ -32,6 +32,9 @@ class JournalEraser extends ProfileHistoryEraser {
     if (this.failuresLeft-- > 0) throw new Error('no host available');
     journal.push(`erase ${profileId}`);
   }
+  forgetRemembered(): void {
+    journal.push('forget remembered index rows');
+  }
 }
 
 class JournalRepublisher extends StaleKeyRepublisher {
@@ -165,8 +168,10 @@ describe('LiveHistoryIngestor and erasures', () => {
     expect(journal).toEqual([]);
   });
 
-  it('forgets cached keys when the group rebalances', () => {
+  it('forgets cached keys, and the index rows it remembers writing, when the group rebalances', () => {
     ingestor.onAssignmentChange();
     expect(opener.forgotten).toBe(1);
+    // Another process may have met an erasure mark of a partition this one takes back and deleted those rows.
+    expect(journal).toContain('forget remembered index rows');
   });
 });

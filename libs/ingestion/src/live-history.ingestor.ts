@@ -19,6 +19,8 @@ import { LiveHistoryWriter, RowRejectedError, UnrecognisedRefusalError } from '@
 /** Removes what is stored of a profile (StoredHistoryEraser; a fake in unit tests). */
 export abstract class ProfileHistoryEraser {
   abstract erase(profileId: string): Promise<unknown>;
+  /** Forgets which index rows this process wrote: another process's erasure may have deleted them. */
+  abstract forgetRemembered(): void;
 }
 
 /**
@@ -81,8 +83,11 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
   }
 
   override onAssignmentChange(): void {
-    // Another process may have erased a profile of the partitions this one now takes over.
+    // Another process may have erased a profile of the partitions this one now takes over: its cached keys are
+    // stale, and the index rows this one remembers writing may be deleted (review, session 6: a profile whose
+    // partition came back after another process met its mark got no activity row for its new history).
     this.opener.forgetCached();
+    this.eraser?.forgetRemembered();
   }
 
   async handleBatch(batch: EventLogBatch, control: BatchControl): Promise<BatchOutcome> {

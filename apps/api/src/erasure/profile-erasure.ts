@@ -1,4 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
+import { AppConfig, spansSeveralDataCenters } from '@vh/config';
+import { NotSupportedAcrossRegionsError } from '@vh/domain';
 import { randomUUID } from 'node:crypto';
 import { encodeProfileErasedMark, ErasureLedger, ProfileKeys } from '@vh/erasure';
 import { ViewingEventPublisher } from '@vh/messaging';
@@ -22,9 +24,14 @@ export class ProfileErasure {
     private readonly publisher: ViewingEventPublisher,
     private readonly stored: StoredHistoryEraser,
     private readonly ledger: ErasureLedger,
+    @Optional() private readonly config?: AppConfig,
   ) {}
 
   async erase(profileId: string, requestId?: string): Promise<{ erasureId: string; acceptedAt: number }> {
+    // Marks, fences and re-drive sources are offsets of this region's log only (review, session 6): until they
+    // name their Kafka cluster, an erasure across regions could resurrect or lose events (ADR 12, known gaps).
+    if (this.config && spansSeveralDataCenters(this.config))
+      throw new NotSupportedAcrossRegionsError('profile erasure');
     const erasureId = randomUUID();
     const acceptedAt = Date.now();
     const unmarked = (await this.ledger.erasures(profileId)).filter((e) => e.mark === null).map((e) => e.erasureId);

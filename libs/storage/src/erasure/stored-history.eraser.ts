@@ -141,6 +141,10 @@ export class StoredHistoryEraser {
     return { version, chunkSetsDeleted };
   }
 
+  forgetRemembered(): void {
+    this.activity?.forgetAll();
+  }
+
   private async eraseIndexRows(profileId: string, days: string[]): Promise<void> {
     const shard = shardOf(profileId);
     const statements = days.flatMap((day) => [

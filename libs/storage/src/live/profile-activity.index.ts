@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Client } from 'cassandra-driver';
+import { Client, types } from 'cassandra-driver';
 import { createHash } from 'node:crypto';
 import { AppConfig } from '@vh/config';
 import { everSetAutoDelete } from '@vh/domain';
@@ -64,6 +64,11 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     this.table = `${config.cassandra.keyspace}.profile_activity`;
     this.lateTable = `${config.cassandra.keyspace}.profile_late_activity`;
     this.autoDeleteTable = `${config.cassandra.keyspace}.${AUTO_DELETE_TABLE}`;
+  }
+
+  /** Rows may have been deleted by another process (an erasure it ran): every next event writes its rows again. */
+  forgetAll(): void {
+    this.recorded.forgetWhere(() => true);
   }
 
   /** The profile's rows were deleted (an erasure): its next events must write them again. */
@@ -196,13 +201,15 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
 }
 
 /**
- * Migration 8's backfill: every profile whose compressed history holds an auto-delete period gets its row
+ * Migration 9's backfill: every profile whose compressed history holds an auto-delete period gets its row
  * (settings compacted before the index existed; ingest and compaction note the rest). One pass over the
  * metadata rows, a row per profile; idempotent, so an interrupted migration runs it again.
  */
 export async function indexAutoDeleteProfiles(client: Client, keyspace: string): Promise<number> {
+  // QUORUM: a replica that has not received a row yet must not leave its profile out.
   const result = await client.execute(`SELECT profile_id, member_controls FROM ${keyspace}.compressed_history`, [], {
     fetchSize: 1_000,
+    consistency: types.consistencies.quorum,
   });
   let indexed = 0;
   for await (const row of result) {
@@ -218,7 +225,7 @@ export async function indexAutoDeleteProfiles(client: Client, keyspace: string):
     await client.execute(
       `INSERT INTO ${keyspace}.${AUTO_DELETE_TABLE} (shard, profile_id) VALUES (?, ?)`,
       [shardOf(profileId), profileId],
-      { prepare: true },
+      { prepare: true, consistency: types.consistencies.quorum },
     );
     indexed++;
   }

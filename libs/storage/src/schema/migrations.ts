@@ -165,6 +165,12 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
          PRIMARY KEY ((shard), profile_id)
        ) WITH comment = 'Profiles that ever set auto-delete: the first scheduled sweep of each day compacts them.'`,
     ],
-    backfill: indexAutoDeleteProfiles,
+  },
+  {
+    version: 9,
+    description: 'profiles whose compressed history set auto-delete before the index existed, indexed',
+    // Its own version: keyspaces that applied 8 before the backfill existed get it too.
+    statements: () => [],
+    backfill: (client, keyspace) => indexAutoDeleteProfiles(client, keyspace),
   },
 ];
