@@ -19,9 +19,17 @@ class FakeLiveHistory implements LiveHistoryWriter {
   /** Every row refused with that answer: the cluster's state (a guardrail, a setting), not any row. */
   unrecognisedForAll = false;
   calls: AppendOptions[] = [];
+  /** The event types of each append, in call order. */
+  appended: string[][] = [];
+  /** Control rows (not playback) fail as unavailable while this is set. */
+  controlsUnavailable = false;
 
   async append(events: readonly ViewingEvent[], options: AppendOptions = {}): Promise<FailedWrite[]> {
     this.calls.push(options);
+    this.appended.push(events.map((e) => e.type));
+    if (this.controlsUnavailable && events.some((e) => !['play', 'pause', 'stop'].includes(e.type))) {
+      return [{ events: [...events], error: new DependencyUnavailableError('cassandra', this.unavailableBecause) }];
+    }
     if (this.transientFailuresLeft > 0) {
       this.transientFailuresLeft--;
       return [{ events: [...events], error: new DependencyUnavailableError('cassandra', this.unavailableBecause) }];
@@ -258,5 +266,32 @@ describe('LiveHistoryIngestor', () => {
     deadLetters.down = true;
     const outcome = await ingestor.handleBatch(batchOf(['garbage']), control);
     expect(outcome).toEqual({ status: 'retry-later', reason: expect.stringMatching(/dead-letter/) });
+  });
+
+  // Chaos seed 33 (session 6): one batch's rows are written in groups, each retried on its own; a compaction
+  // reading the profile between them saw a session's rows without the resume accepted before it, judged the
+  // session begun while paused and kept only its id, for good.
+  it("writes a batch's controls before its playback rows, and none of the playback rows while a control is not stored", async () => {
+    const resume: ViewingEvent = {
+      type: 'settings-changed',
+      eventId: '6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f',
+      profileId: events[0].profileId,
+      recording: 'on',
+      occurredAt: T0 - 500,
+      acceptedAt: T0 - 500,
+    };
+    const batch = batchOf([encodeViewingEvent(events[0]), encodeViewingEvent(resume), encodeViewingEvent(events[1])]);
+    const { live, deadLetters, ingestor } = setup({ INGEST_RETRY_BUDGET_MS: '50' });
+    live.controlsUnavailable = true;
+    const first = await ingestor.handleBatch(batch, control);
+    expect(first.status).toBe('retry-later');
+    expect(deadLetters.letters).toEqual([]);
+    expect(live.rows.size).toBe(0);
+    expect(live.appended.flat()).not.toContain('play');
+    live.controlsUnavailable = false;
+    live.appended.length = 0;
+    expect((await ingestor.handleBatch(batch, control)).status).toBe('done');
+    expect(live.appended).toEqual([['settings-changed'], ['play', 'pause']]);
+    expect(live.rows.size).toBe(3);
   });
 });

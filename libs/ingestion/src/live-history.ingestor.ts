@@ -2,7 +2,7 @@ import { Injectable, Logger, Optional } from '@nestjs/common';
 import { KafkaMessage } from 'kafkajs';
 import { AppConfig } from '@vh/config';
 import { UnknownProfileKeyError } from '@vh/erasure';
-import { ViewingEvent } from '@vh/domain';
+import { PLAYBACK_EVENT_TYPES, ViewingEvent } from '@vh/domain';
 import {
   BatchControl,
   BatchOutcome,
@@ -141,9 +141,11 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     const inPlaceUntil = Date.now() + this.config.ingest.retryBudgetMs;
     let written = 0;
     for (const segment of segments) {
-      const outcome = await this.write(segment.events, sources, batch, control, letters, inPlaceUntil);
-      if (typeof outcome !== 'number') return outcome;
-      written += outcome;
+      for (const part of controlsFirst(segment.events)) {
+        const outcome = await this.write(part, sources, batch, control, letters, inPlaceUntil);
+        if (typeof outcome !== 'number') return outcome;
+        written += outcome;
+      }
       if (segment.erase !== undefined) {
         const failure = await this.eraseStored(segment.erase, control, inPlaceUntil);
         if (failure) return failure;
@@ -294,4 +296,16 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * A batch's controls (settings, removals, clears), then its playback events: a batch is written in groups, each
+ * retried on its own, and a compaction reading the profile between them saw a session's rows without the
+ * resume accepted before it, judged the session begun while paused and kept only its id, for good (chaos seed
+ * 33, session 6). Written first, every control of the batch is stored before any playback row of it.
+ */
+function controlsFirst(events: ViewingEvent[]): ViewingEvent[][] {
+  const playback = events.filter((e) => (PLAYBACK_EVENT_TYPES as readonly string[]).includes(e.type));
+  if (playback.length === 0 || playback.length === events.length) return [events];
+  return [events.filter((e) => !(PLAYBACK_EVENT_TYPES as readonly string[]).includes(e.type)), playback];
 }
