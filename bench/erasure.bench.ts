@@ -46,6 +46,7 @@ class MemoryStore extends ProfileKeyStore {
   async relabel() {
     return false;
   }
+  async restartGrace() {}
   async recordMark() {}
   async recordFence() {
     return false;

@@ -89,6 +89,10 @@ class InMemoryKeyStore extends ProfileKeyStore {
   async recordedMarks(profileId: string) {
     return this.marks.filter((m) => m.profileId === profileId).map(({ profileId: _, ...m }) => m);
   }
+  async restartGrace(profileId: string, keyId: string, erasureId: string, graceMs: number) {
+    const key = this.shredding.get(`${profileId}/${keyId}`);
+    if (key && key.erasureId === erasureId) key.graceUntil = this.storeClock + graceMs;
+  }
   private view({ graceUntil, ...k }: Omit<ShreddingKey, 'inGrace'> & { graceUntil: number }): ShreddingKey {
     return { ...k, inGrace: this.storeClock < graceUntil };
   }
@@ -409,6 +413,24 @@ describe('sealing and opening events with profile keys', () => {
     const { keyId: other } = await keys.current('p2');
     store.keys.clear();
     await expect(new ProfileKeys(store, config).forRestore('p2', other)).rejects.toThrow(UnknownProfileKeyError);
+  });
+
+  // Review, session 6 (M2): the grace counted from the key's move to shredding, before its delete; an API
+  // stalled between the two left collectors sealing with a cached copy after the grace had ended.
+  it('the grace counts from the delete of the key, however long the erasure stalled before it', async () => {
+    const minimal = loadConfig({ PROFILE_KEYS_SHREDDING_MS: '0' }); // the grace is then the cache time
+    const graceMs = minimal.profileKeys.shreddingMs;
+    const slow = new (class extends InMemoryKeyStore {
+      override async deleteIf(profileId: string, keyId: string) {
+        this.storeClock += graceMs - 1_000; // the erasing API stalls after the move, before the delete
+        return super.deleteIf(profileId, keyId);
+      }
+    })();
+    const slowKeys = new ProfileKeys(slow, minimal);
+    await slowKeys.current('p1');
+    await slowKeys.erase('p1');
+    slow.storeClock += graceMs - 1_000; // a collector that read the key just before the delete still seals with it
+    expect((await slow.listShredding('p1')).map((k) => k.inGrace)).toEqual([true]);
   });
 
   it('a new seal after the erasure never uses the shredding key', async () => {
