@@ -2,6 +2,12 @@
 # Installs npm dependencies when they are missing or older than package-lock.json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [ -L node_modules ]; then
+  # A linked node_modules is another checkout's (a git worktree): `npm ci` here would empty it under everyone
+  # using it (it did, twice, in session 6). Its owner keeps it up to date.
+  echo "[deps] node_modules links to $(readlink node_modules): not installing here" >&2
+  exit 0
+fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[deps] installing npm dependencies" >&2
   # A registry mirror that lacks other platforms' optional builds makes `npm ci` reject any lock file
