@@ -294,7 +294,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     const ledger = new ErasureLedger(stores.client, environment.config);
     const eraser = new StoredHistoryEraser(stores.client, environment.config, stores.compressed, stores.activity);
     try {
-      await new ProfileErasure(keys.keys, slowPublisher, eraser, ledger).erase(racer);
+      await new ProfileErasure(keys.keys, slowPublisher, eraser, ledger, environment.config).erase(racer);
     } finally {
       await real.onApplicationShutdown();
     }
@@ -329,7 +329,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     const ledger = new ErasureLedger(stores.client, environment.config);
     const eraser = new StoredHistoryEraser(skewed, environment.config, stores.compressed, stores.activity);
     try {
-      await new ProfileErasure(keys.keys, publisher, eraser, ledger).erase(ahead);
+      await new ProfileErasure(keys.keys, publisher, eraser, ledger, environment.config).erase(ahead);
     } finally {
       await publisher.onApplicationShutdown();
     }

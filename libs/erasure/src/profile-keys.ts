@@ -59,8 +59,11 @@ export abstract class ProfileKeyStore {
   abstract allShredding(): AsyncIterable<ShreddingKey & { profileId: string }>;
   /** Gives an unmarked shredding key of erasure `from` to erasure `to`; false if it is not `from`'s or has a mark. */
   abstract relabel(profileId: string, keyId: string, from: string, to: string): Promise<boolean>;
-  /** Starts the key's grace again, if the erasure still owns it: from the moment its key left profile_keys. */
-  abstract restartGrace(profileId: string, keyId: string, erasureId: string, graceMs: number): Promise<void>;
+  /**
+   * Starts the key's grace again (from the moment its key left profile_keys), whichever erasure owns it now
+   * (a retry may have relabelled it meanwhile), as long as the row exists (a destroyed key stays destroyed).
+   */
+  abstract restartGrace(profileId: string, keyId: string, graceMs: number): Promise<void>;
   /** Notes where erasure's mark lies, if the key is still that erasure's and has none yet. */
   abstract recordMark(profileId: string, keyId: string, erasureId: string, markOffset: string): Promise<void>;
   /**
@@ -259,9 +262,9 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     }));
   }
 
-  async restartGrace(profileId: string, keyId: string, erasureId: string, graceMs: number): Promise<void> {
+  async restartGrace(profileId: string, keyId: string, graceMs: number): Promise<void> {
     const grace = this.graceStatement(profileId, keyId, graceMs);
-    await this.execute(`${grace.query} IF erasure_id = ?`, [...grace.params, erasureId], this.conditional());
+    await this.execute(`${grace.query} IF EXISTS`, grace.params, this.conditional());
   }
 
   private graceStatement(profileId: string, keyId: string, graceMs: number) {
@@ -442,7 +445,11 @@ export class ProfileKeys {
     // Conditional: a mark met meanwhile, or another retry that relabelled first, wins.
     for (const k of await this.store.listShredding(profileId)) {
       if (k.markOffset === null && k.erasureId !== erasureId) {
-        await this.store.relabel(profileId, k.keyId, k.erasureId, erasureId);
+        // Its grace starts again too: an attempt that deleted the key and died before restarting its grace
+        // (below) left it counted from the move (review, session 6).
+        if (await this.store.relabel(profileId, k.keyId, k.erasureId, erasureId)) {
+          await this.store.restartGrace(profileId, k.keyId, this.shreddingMs);
+        }
       }
     }
     let named: string | null = null;
@@ -469,7 +476,7 @@ export class ProfileKeys {
         // Collectors may seal with a cached copy for PROFILE_KEYS_CACHE_MS after the delete, however long this
         // call stalled before it: the grace counts from here (review, session 6). A crash before this line
         // leaves the grace counted from the move, 24 h by default.
-        await this.store.restartGrace(profileId, stored.keyId, erasureId, this.shreddingMs);
+        await this.store.restartGrace(profileId, stored.keyId, this.shreddingMs);
         this.forget(profileId);
         return { erasedKeyId: stored.keyId };
       }

@@ -64,6 +64,7 @@ export class ShreddingKeySweeper implements OnApplicationBootstrap, OnApplicatio
   private readonly logger = new Logger(ShreddingKeySweeper.name);
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> = Promise.resolve();
+  private heldAcrossRegions = false;
 
   constructor(
     private readonly store: ProfileKeyStore,
@@ -85,7 +86,11 @@ export class ShreddingKeySweeper implements OnApplicationBootstrap, OnApplicatio
   async sweep(): Promise<{ destroyed: number; inGrace: number; waitingForIngest: number; unfinished: number }> {
     // Fences and committed offsets are this region's log only: another region's ingest may still need a key
     // (ADR 12, known gaps). Keys are kept, never destroyed, while the keyspaces span several datacenters.
-    if (spansSeveralDataCenters(this.config)) return { destroyed: 0, inGrace: 0, waitingForIngest: 0, unfinished: 0 };
+    if (spansSeveralDataCenters(this.config)) {
+      if (!this.heldAcrossRegions) this.logger.warn('keyspaces span several datacenters: no erased key is destroyed');
+      this.heldAcrossRegions = true;
+      return { destroyed: 0, inGrace: 0, waitingForIngest: 0, unfinished: 0 };
+    }
     const over: (ShreddingKey & { profileId: string })[] = [];
     let inGrace = 0;
     let unfinished = 0;

@@ -130,6 +130,26 @@ describe('LiveHistoryIngestor and erasures', () => {
     ]);
   });
 
+  // Review, session 6: another profile's mark split the batch, and erasing can take seconds: a compaction of
+  // profile-2 in between saw its session without the resume accepted before it.
+  it("writes other profiles' controls before the first mark of the batch, ahead of their playback rows", async () => {
+    const session = { ...playbackEvent('play', T0, 0), profileId: 'profile-2' };
+    const resume: ViewingEvent = {
+      type: 'settings-changed',
+      eventId: '6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f',
+      profileId: 'profile-2',
+      recording: 'on',
+      occurredAt: T0 - 500,
+      acceptedAt: T0 - 500,
+    };
+    const outcome = await ingestor.handleBatch(
+      batchOf([encodeViewingEvent(session), 'MARK', encodeViewingEvent(resume)]),
+      control,
+    );
+    expect(outcome).toEqual({ status: 'done' });
+    expect(journal).toEqual([`write ${resume.eventId}`, `write ${session.eventId}`, 'erase profile-1']);
+  });
+
   it('writes what came before a mark, erases, then writes what follows, in the log order', async () => {
     const outcome = await ingestor.handleBatch(
       batchOf([encodeViewingEvent(before), 'MARK', encodeViewingEvent(after)]),

@@ -140,7 +140,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
 
     const inPlaceUntil = Date.now() + this.config.ingest.retryBudgetMs;
     let written = 0;
-    for (const segment of segments) {
+    for (const segment of hoistControls(segments)) {
       for (const part of controlsFirst(segment.events)) {
         const outcome = await this.write(part, sources, batch, control, letters, inPlaceUntil);
         if (typeof outcome !== 'number') return outcome;
@@ -299,13 +299,33 @@ function sleep(ms: number): Promise<void> {
 }
 
 /**
+ * Another profile's erasure mark splits the batch into segments, and erasing can take seconds: the controls
+ * of profiles without a mark in the batch go to the first segment, so none waits behind a segment boundary
+ * while playback rows of its profile are already stored (review, session 6). A marked profile's controls stay
+ * on their side of its mark.
+ */
+function hoistControls(segments: Segment[]): Segment[] {
+  if (segments.length === 1) return segments;
+  const marked = new Set(segments.map((s) => s.erase).filter((p): p is string => p !== undefined));
+  const hoisted = (e: ViewingEvent) => !isPlayback(e) && !marked.has(e.profileId);
+  const controls = segments.flatMap((s) => s.events.filter(hoisted));
+  if (controls.length === 0) return segments;
+  return segments.map((s, i) => ({
+    ...s,
+    events: [...(i === 0 ? controls : []), ...s.events.filter((e) => !hoisted(e))],
+  }));
+}
+
+const isPlayback = (e: ViewingEvent) => (PLAYBACK_EVENT_TYPES as readonly string[]).includes(e.type);
+
+/**
  * A batch's controls (settings, removals, clears), then its playback events: a batch is written in groups, each
  * retried on its own, and a compaction reading the profile between them saw a session's rows without the
  * resume accepted before it, judged the session begun while paused and kept only its id, for good (chaos seed
  * 33, session 6). Written first, every control of the batch is stored before any playback row of it.
  */
 function controlsFirst(events: ViewingEvent[]): ViewingEvent[][] {
-  const playback = events.filter((e) => (PLAYBACK_EVENT_TYPES as readonly string[]).includes(e.type));
+  const playback = events.filter(isPlayback);
   if (playback.length === 0 || playback.length === events.length) return [events];
-  return [events.filter((e) => !(PLAYBACK_EVENT_TYPES as readonly string[]).includes(e.type)), playback];
+  return [events.filter((e) => !isPlayback(e)), playback];
 }

@@ -1,4 +1,4 @@
-import { Injectable, Logger, Optional } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig, spansSeveralDataCenters } from '@vh/config';
 import { NotSupportedAcrossRegionsError } from '@vh/domain';
 import { randomUUID } from 'node:crypto';
@@ -24,7 +24,7 @@ export class ProfileErasure {
     private readonly publisher: ViewingEventPublisher,
     private readonly stored: StoredHistoryEraser,
     private readonly ledger: ErasureLedger,
-    @Optional() private readonly config?: AppConfig,
+    private readonly config: AppConfig,
   ) {}
 
   async erase(profileId: string, requestId?: string): Promise<{ erasureId: string; acceptedAt: number }> {
