@@ -206,7 +206,8 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
  * metadata rows, a row per profile; idempotent, so an interrupted migration runs it again.
  */
 export async function indexAutoDeleteProfiles(client: Client, keyspace: string): Promise<number> {
-  // QUORUM: a replica that has not received a row yet must not leave its profile out.
+  // QUORUM, not ONE: a replica that missed a write must not leave its profile out (the rows it looks for
+  // predate the index, long replicated; with two datacenters it needs both up, like any migration).
   const result = await client.execute(`SELECT profile_id, member_controls FROM ${keyspace}.compressed_history`, [], {
     fetchSize: 1_000,
     consistency: types.consistencies.quorum,
