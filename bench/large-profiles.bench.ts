@@ -66,11 +66,12 @@ export async function largeProfiles(ctx: BenchContext, params: LargeProfileParam
     apiStartRssMb: paged.startRssMb,
     results,
     firstPageLargestVs10k: tenK ? round(largest.firstPage.avgMs / tenK.firstPage.avgMs) : null,
-    largestRssGrowthMb: largest.apiRss.growthOverStartMb,
+    largestRssGrowthMb: largest.apiRss.growthWhileServingMb,
+    largestRssGrowthOverStartMb: largest.apiRss.growthOverStartMb,
     whole: {
       apiStartRssMb: whole.startRssMb,
       firstPageLargestVs10k: tenK ? round(largest.whole.firstPage.avgMs / tenK.whole.firstPage.avgMs) : null,
-      largestRssGrowthMb: largest.whole.apiRss.growthOverStartMb,
+      largestRssGrowthMb: largest.whole.apiRss.growthWhileServingMb,
     },
     target: { rssGrowthMb: 200, firstPageLargestVs10k: 'a small factor' },
   };
@@ -151,6 +152,8 @@ async function serve(
           peakMb: mb(memory.peakBytes),
           afterMb: mb(memory.rssBytes),
           growthOverStartMb: mb(memory.peakBytes - startRss),
+          // Issue 12 §3's bound: what serving this profile adds (the peak is reset per size).
+          growthWhileServingMb: mb(memory.peakBytes - before),
         },
       });
       process.stderr.write(`[bench] large profile ${size}: ${JSON.stringify(results.at(-1))}\n`);
@@ -262,7 +265,7 @@ export function renderLargeProfiles(lp: any | undefined): { headline: string; se
   const walk = (w: any) =>
     `${n(w.ms)}${w.truncated ? ` (projected from ${n(w.pagesRead)} of ${n(w.pages)} pages)` : ''} | ${w.msPerPage}`;
   const row = (x: any, label: string, m: any) =>
-    `| ${n(x.records)} | ${label} | ${m.firstPage.avgMs} / ${m.firstPage.p50Ms} / ${m.firstPage.p99Ms} | ${walk(m.fullWalk)} | ${m.apiRss.beforeMb} / ${m.apiRss.peakMb} | **${m.apiRss.growthOverStartMb}** |`;
+    `| ${n(x.records)} | ${label} | ${m.firstPage.avgMs} / ${m.firstPage.p50Ms} / ${m.firstPage.p99Ms} | ${walk(m.fullWalk)} | ${m.apiRss.beforeMb} / ${m.apiRss.peakMb} | **${m.apiRss.growthWhileServingMb ?? '-'}** / ${m.apiRss.growthOverStartMb} |`;
   const rows = lp.results
     .map((x: any) =>
       [row(x, 'paged (chunk index)', x), ...(x.whole ? [row(x, 'whole (no index)', x.whole)] : [])].join('\n'),
@@ -273,7 +276,7 @@ export function renderLargeProfiles(lp: any | undefined): { headline: string; se
     .join('; ');
   const headline =
     `| \`first_page_200k_vs_10k\` | ${lp.firstPageLargestVs10k}x | first page of the 10,000-record profile, same run (read whole: ${lp.whole?.firstPageLargestVs10k ?? 'n/a'}x) | a small factor | |\n` +
-    `| \`api_rss_growth_200k_mb\` | ${lp.largestRssGrowthMb} MB | the API's RSS after warm-up, ${lp.apiStartRssMb} MB (read whole: ${lp.whole?.largestRssGrowthMb ?? 'n/a'} MB) | < 200 MB | ${lp.largestRssGrowthMb < 200 ? 'met' : 'missed'} |\n`;
+    `| \`api_rss_growth_200k_mb\` | ${lp.largestRssGrowthMb} MB | while serving it: peak over the API's RSS before it (${lp.largestRssGrowthOverStartMb ?? 'n/a'} MB over its start at ${lp.apiStartRssMb} MB, after all sizes; read whole: ${lp.whole?.largestRssGrowthMb ?? 'n/a'} MB) | < 200 MB | ${lp.largestRssGrowthMb < 200 ? 'met' : 'missed'} |\n`;
   const section = `## Large profiles: one profile of 1k to 200k records (issue 12 §3)
 
 Each profile: all but the last ${n(lp.parameters.recordsPerCompaction)} old sessions written as a compressed version directly (as
@@ -282,12 +285,13 @@ rewrites the whole history: this is the compaction of a profile of that size), t
 sessions stay live on top.
 Last compaction per profile: ${builds}. The API runs as a process and serves the sizes in rising order over HTTP,
 sequentially: first page (50 records) and a full walk with the cursor (pages of ${lp.parameters.walkPage}). Memory is the
-API's VmRSS / VmHWM (peak reset per size); growth is the peak over its RSS after warm-up. Baseline in the same run:
+API's VmRSS / VmHWM (peak reset per size); growth is the peak over its RSS before that size (what serving the
+profile adds, the bound of issue 12 §3) / over its RSS after warm-up (everything served so far, caches included). Baseline in the same run:
 the same profiles with the chunk index removed from each version's metadata, read by a fresh API process as
 versions written before the index are (the whole history decoded and folded for every page). Times in ms
 (avg / p50 / p99).
 
-| records | read | first page | full walk ms | ms per walk page | API RSS before / peak (MB) | peak growth (MB) |
+| records | read | first page | full walk ms | ms per walk page | API RSS before / peak (MB) | peak growth while serving / over start (MB) |
 |---|---|---|---|---|---|---|
 ${rows}
 
