@@ -25,7 +25,7 @@ import { decodeChunkIndex, encodeChunkIndex } from './chunk-index.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
 import { CompressedHistoryVersion } from './compressed-history.version';
 import { CompressedHistoryCompactionStore, GarbageCollected } from '../ports/compressed-history.compaction-store';
-import { AUTO_DELETE_TABLE, shardOf } from '../live/profile-activity.index';
+import { insertAutoDeleteRow, shardOf } from '../live/profile-activity.index';
 
 /**
  * A chunk whose bytes do not match their checksum, do not decode, or are missing from the current chunk
@@ -139,32 +139,19 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     profileId: string,
     options: { useCache?: boolean; withTrails?: boolean } = {},
   ): Promise<{ version: CompressedHistoryVersion | null; history: CompressedHistory }> {
-    let gone: { chunkSet: string; chunkIndex: number } | null = null;
-    for (let attempt = 0; ; attempt++) {
-      const version = await this.readVersion(profileId);
-      if (!version) return { version, history: EMPTY_COMPRESSED_HISTORY };
-      if (gone !== null && gone.chunkSet === version.chunkSet) {
-        // The current version still names a chunk that is not there: lost data, not a superseded set.
-        throw this.corrupt(version, gone.chunkIndex, 'chunk missing');
-      }
-      let cached = options.useCache === false ? undefined : this.cache.get(profileId, version.chunkSet);
-      if (cached && options.withTrails && cached.trails === undefined) cached = undefined;
-      if (options.useCache !== false) metrics.compressedCache.inc({ result: cached ? 'hit' : 'miss' });
-      if (cached) return { version, history: cached };
-      try {
+    return this.onCurrentVersion<{ version: CompressedHistoryVersion | null; history: CompressedHistory }>(
+      profileId,
+      async () => ({ version: null, history: EMPTY_COMPRESSED_HISTORY }),
+      async (version) => {
+        let cached = options.useCache === false ? undefined : this.cache.get(profileId, version.chunkSet);
+        if (cached && options.withTrails && cached.trails === undefined) cached = undefined;
+        if (options.useCache !== false) metrics.compressedCache.inc({ result: cached ? 'hit' : 'miss' });
+        if (cached) return { version, history: cached };
         const history = await this.decode(version, options.withTrails === true);
         if (options.useCache !== false) this.cache.set(profileId, version.chunkSet, history, approximateBytes(history));
         return { version, history };
-      } catch (error) {
-        // Old chunks are removed only after a grace period; fresh metadata points at live ones.
-        if (error instanceof ChunkSetGoneError && attempt < 2) {
-          gone = { chunkSet: version.chunkSet, chunkIndex: error.chunkIndex };
-          continue;
-        }
-        if (error instanceof ChunkSetGoneError) throw this.corrupt(version, error.chunkIndex, 'chunk missing');
-        throw error;
-      }
-    }
+      },
+    );
   }
 
   /**
@@ -176,15 +163,31 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     profileId: string,
     use: (history: ChunkedCompressedHistory | null) => Promise<T>,
   ): Promise<T> {
+    return this.onCurrentVersion(
+      profileId,
+      () => use(NO_CHUNKS),
+      (version) => use(version.chunkIndex === null ? null : this.chunked(version, version.chunkIndex)),
+    );
+  }
+
+  /**
+   * Runs `use` on the profile's current version (`none` when it has none). Old chunk sets are removed only
+   * after a grace period, so a chunk set gone under `use` was superseded: it runs again on fresh metadata. A
+   * current version still naming a missing chunk is lost data, not a superseded set: corrupt history.
+   */
+  private async onCurrentVersion<T>(
+    profileId: string,
+    none: () => Promise<T>,
+    use: (version: CompressedHistoryVersion) => Promise<T>,
+  ): Promise<T> {
     let gone: { chunkSet: string; chunkIndex: number } | null = null;
     for (let attempt = 0; ; attempt++) {
       const version = await this.readVersion(profileId);
-      if (version === null) return use(NO_CHUNKS);
-      if (version.chunkIndex === null) return use(null);
+      if (version === null) return none();
       if (gone !== null && gone.chunkSet === version.chunkSet)
         throw this.corrupt(version, gone.chunkIndex, 'chunk missing');
       try {
-        return await use(this.chunked(version, version.chunkIndex));
+        return await use(version);
       } catch (error) {
         if (error instanceof ChunkSetGoneError && attempt < 2) {
           gone = { chunkSet: version.chunkSet, chunkIndex: error.chunkIndex };
@@ -437,11 +440,10 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
   private async noteAutoDelete(version: CompressedHistoryVersion): Promise<void> {
     if (version.memberControls === null || !everSetAutoDelete(decodeMemberControls(version.memberControls))) return;
     await this.run(() =>
-      this.client.execute(
-        `INSERT INTO ${this.ks}.${AUTO_DELETE_TABLE} (shard, profile_id) VALUES (?, ?)`,
-        [shardOf(version.profileId), version.profileId],
-        { ...this.writeOptions(), isIdempotent: true },
-      ),
+      this.client.execute(insertAutoDeleteRow(this.ks), [shardOf(version.profileId), version.profileId], {
+        ...this.writeOptions(),
+        isIdempotent: true,
+      }),
     );
   }
 
