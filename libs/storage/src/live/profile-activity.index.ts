@@ -11,8 +11,9 @@ import { RecentlyRecorded } from './recently-recorded';
 import { ProfileActivityBuckets } from '../ports/profile-activity.buckets';
 import { ProfileActivityDays } from '../ports/profile-activity.days';
 
-/** Profiles that ever set an auto-delete period (migration 8), by shard. */
-export const AUTO_DELETE_TABLE = 'profile_auto_delete';
+/** Profiles that ever set an auto-delete period (migration 8), by shard: the row every writer of it writes. */
+export const insertAutoDeleteRow = (keyspace: string) =>
+  `INSERT INTO ${keyspace}.profile_auto_delete (shard, profile_id) VALUES (?, ?)`;
 /** Buckets per day: bounds a day's partition at Netflix scale; the sweep reads all of them. */
 export const ACTIVITY_SHARDS = 16;
 const DAY_MS = 86_400_000;
@@ -63,7 +64,7 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
   ) {
     this.table = `${config.cassandra.keyspace}.profile_activity`;
     this.lateTable = `${config.cassandra.keyspace}.profile_late_activity`;
-    this.autoDeleteTable = `${config.cassandra.keyspace}.${AUTO_DELETE_TABLE}`;
+    this.autoDeleteTable = `${config.cassandra.keyspace}.profile_auto_delete`;
   }
 
   /** Rows may have been deleted by another process (an erasure it ran): every next event writes its rows again. */
@@ -145,7 +146,7 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
   }
 
   private insertOf(table: string): string {
-    if (table === this.autoDeleteTable) return `INSERT INTO ${table} (shard, profile_id) VALUES (?, ?)`;
+    if (table === this.autoDeleteTable) return insertAutoDeleteRow(this.config.cassandra.keyspace);
     const columns = table === this.table ? 'day, shard, profile_id' : 'arrival_day, shard, profile_id';
     return `INSERT INTO ${table} (${columns}) VALUES (?, ?, ?)`;
   }
@@ -223,11 +224,10 @@ export async function indexAutoDeleteProfiles(client: Client, keyspace: string):
     }
     if (!everSetAutoDelete(controls)) continue;
     const profileId = row.get('profile_id') as string;
-    await client.execute(
-      `INSERT INTO ${keyspace}.${AUTO_DELETE_TABLE} (shard, profile_id) VALUES (?, ?)`,
-      [shardOf(profileId), profileId],
-      { prepare: true, consistency: types.consistencies.quorum },
-    );
+    await client.execute(insertAutoDeleteRow(keyspace), [shardOf(profileId), profileId], {
+      prepare: true,
+      consistency: types.consistencies.quorum,
+    });
     indexed++;
   }
   return indexed;
