@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
 import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
-import { readProfileEvents } from '@vh/messaging';
+import { ProfileEventLog, readProfileEvents } from '@vh/messaging';
 import { replayEventLog } from '@vh/ingestion';
 import { produceEvents, syntheticHistory } from './support/event-log';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
@@ -26,17 +26,18 @@ describe('reading the event log to its end (repair and replay): partitions that 
     await environment?.dispose();
   });
 
-  function transactionalProducer() {
-    return environment.kafka.producer({
+  /** `whileOpen` runs after the send, before the transaction's outcome: the transaction is open meanwhile. */
+  async function produceInTransaction(
+    events: ViewingEvent[],
+    outcome: 'commit' | 'abort',
+    whileOpen: () => Promise<void> = async () => undefined,
+  ): Promise<void> {
+    const producer = environment.kafka.producer({
       transactionalId: `e2e-${randomUUID()}`,
       idempotent: true,
       maxInFlightRequests: 1,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
-  }
-
-  async function produceInTransaction(events: ViewingEvent[], outcome: 'commit' | 'abort'): Promise<void> {
-    const producer = transactionalProducer();
     await producer.connect();
     try {
       const transaction = await producer.transaction();
@@ -44,6 +45,7 @@ describe('reading the event log to its end (repair and replay): partitions that 
         topic: environment.config.kafka.eventTopic,
         messages: events.map((e) => ({ key: e.profileId, value: encodeViewingEvent(e) })),
       });
+      await whileOpen();
       await (outcome === 'commit' ? transaction.commit() : transaction.abort());
     } finally {
       await producer.disconnect();
@@ -81,15 +83,9 @@ describe('reading the event log to its end (repair and replay): partitions that 
       const profileId = plain[0].profileId;
       await produceEvents(environment.kafka, environment.config.kafka.eventTopic, plain);
       const transactional = syntheticHistory(1, 2, Date.now() - 3_600_000).map((e) => ({ ...e, profileId }));
-      const producer = transactionalProducer();
-      await producer.connect();
-      try {
-        const transaction = await producer.transaction();
-        await transaction.send({
-          topic: environment.config.kafka.eventTopic,
-          messages: transactional.map((e) => ({ key: e.profileId, value: encodeViewingEvent(e) })),
-        });
-        const reading = readProfileEvents(environment.config, profileId, {
+      let reading: Promise<ProfileEventLog> | null = null;
+      await produceInTransaction(transactional, outcome, async () => {
+        reading = readProfileEvents(environment.config, profileId, {
           kafka: environment.kafka,
           timeoutMs: READ_TIMEOUT_MS,
         });
@@ -100,12 +96,9 @@ describe('reading the event log to its end (repair and replay): partitions that 
         );
         await new Promise((resolve) => setTimeout(resolve, 1_500));
         expect(ended).toBe(false);
-        await (outcome === 'commit' ? transaction.commit() : transaction.abort());
-        const log = await reading;
-        expect(ids(log.events)).toEqual(ids(outcome === 'commit' ? [...plain, ...transactional] : plain));
-      } finally {
-        await producer.disconnect();
-      }
+      });
+      const log = await reading!;
+      expect(ids(log.events)).toEqual(ids(outcome === 'commit' ? [...plain, ...transactional] : plain));
     },
   );
 
