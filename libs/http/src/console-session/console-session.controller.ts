@@ -7,6 +7,7 @@ import { AccessTokens } from '../auth/access-tokens';
 import { Public } from '../auth/authorize';
 import {
   CSRF_HEADER,
+  ConsoleSession,
   ConsoleSessions,
   readCookie,
   sameOrigin,
@@ -41,12 +42,7 @@ export class ConsoleSessionController {
     const { id, session } = await this.sessions.signIn(caller);
     response.setHeader('set-cookie', sessionCookie(id, session.expiresAt - Date.now(), this.secure(request)));
     response.setHeader('cache-control', 'no-store');
-    return {
-      subject: session.subject,
-      scopes: session.scopes,
-      csrfToken: session.csrfToken,
-      expiresAt: iso(session.expiresAt),
-    };
+    return sessionView(session);
   }
 
   /** Who is signed in, and the CSRF token the page sends back in `x-csrf-token` (kept in memory only). */
@@ -55,12 +51,7 @@ export class ConsoleSessionController {
     const session = await this.sessions.find(readCookie(request.header('cookie'), SESSION_COOKIE));
     if (!session) throw new UnauthenticatedError('no console session (signed out or expired): sign in again');
     response.setHeader('cache-control', 'no-store');
-    return {
-      subject: session.subject,
-      scopes: session.scopes,
-      csrfToken: session.csrfToken,
-      expiresAt: iso(session.expiresAt),
-    };
+    return sessionView(session);
   }
 
   /** Ends the session server-side (the cookie stops working in every API process) and clears the cookie. */
@@ -90,4 +81,14 @@ export class ConsoleSessionController {
 
 function iso(epochMs: number): string {
   return new Date(epochMs).toISOString();
+}
+
+/** What the page learns of its session: never the cookie's value. */
+function sessionView(session: ConsoleSession) {
+  return {
+    subject: session.subject,
+    scopes: session.scopes,
+    csrfToken: session.csrfToken,
+    expiresAt: iso(session.expiresAt),
+  };
 }
