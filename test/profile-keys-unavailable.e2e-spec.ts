@@ -1,6 +1,7 @@
 import { loadConfig } from '@vh/config';
 import { DependencyUnavailableError } from '@vh/domain';
-import { standaloneProfileKeys } from '@vh/erasure';
+import { ErasureLedger, standaloneProfileKeys } from '@vh/erasure';
+import { createCassandraClient } from '@vh/storage';
 
 /**
  * Found by the chaos checker (seed 21, docs/chaos-runs.md): an erasure while Cassandra was down answered
@@ -25,5 +26,20 @@ describe('profile keys when Cassandra cannot be reached', () => {
     await expect(standalone.keys.shredding('profile-keys-unreachable', 'k')).rejects.toBeInstanceOf(
       DependencyUnavailableError,
     );
+  });
+
+  // Chaos seed 62 (session 6): the API's erasure reads the erasure ledger first, which let the driver's errors
+  // through too (500 seven times while Cassandra was killed).
+  it('so do reading and writing the erasure ledger', async () => {
+    const client = createCassandraClient(config.cassandra, 'unreachable-ledger');
+    try {
+      const ledger = new ErasureLedger(client, config);
+      await expect(ledger.erasures('profile-keys-unreachable')).rejects.toBeInstanceOf(DependencyUnavailableError);
+      await expect(
+        ledger.recordMark('profile-keys-unreachable', ['e1'], { topic: 't', partition: 0, offset: '1' }),
+      ).rejects.toBeInstanceOf(DependencyUnavailableError);
+    } finally {
+      await client.shutdown();
+    }
   });
 });

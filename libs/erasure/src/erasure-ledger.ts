@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
-import { CASSANDRA_CLIENT, consistency } from '@vh/storage';
+import { CASSANDRA_CLIENT, consistency, withStorageErrors } from '@vh/storage';
 
 /** Where a message lies on the event log. `partition` null: known only as an offset of the profile's partition. */
 export interface LogPosition {
@@ -44,36 +44,40 @@ export class ErasureLedger {
    */
   async recordMark(profileId: string, erasureIds: readonly string[], at: LogPosition): Promise<void> {
     for (const erasureId of new Set(erasureIds)) {
-      await this.client.execute(
-        `INSERT INTO ${this.ks}.profile_erasure_marks (profile_id, erasure_id, topic, log_partition, log_offset) ` +
-          `VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
-        [profileId, erasureId, at.topic, at.partition, types.Long.fromString(at.offset)],
-        // Conditional, as ingest's record of the mark it meets: the first position wins, and Paxos and plain
-        // writes never mix on a row (their timestamps come from different clocks).
-        { ...this.options('write'), serialConsistency: types.consistencies.localSerial },
+      await withStorageErrors(() =>
+        this.client.execute(
+          `INSERT INTO ${this.ks}.profile_erasure_marks (profile_id, erasure_id, topic, log_partition, log_offset) ` +
+            `VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
+          [profileId, erasureId, at.topic, at.partition, types.Long.fromString(at.offset)],
+          // Conditional, as ingest's record of the mark it meets: the first position wins, and Paxos and plain
+          // writes never mix on a row (their timestamps come from different clocks).
+          { ...this.options('write'), serialConsistency: types.consistencies.localSerial },
+        ),
       );
     }
   }
 
   /** Every erasure of the profile, oldest knowledge merged: the ledger, the shredding keys, the recorded marks. */
   async erasures(profileId: string): Promise<ErasureRecord[]> {
-    const [ledger, shredding, marks] = await Promise.all([
-      this.client.execute(
-        `SELECT erasure_id, key_id FROM ${this.ks}.profile_erasures WHERE profile_id = ?`,
-        [profileId],
-        this.options('read'),
-      ),
-      this.client.execute(
-        `SELECT erasure_id, mark_offset FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ?`,
-        [profileId],
-        this.options('read'),
-      ),
-      this.client.execute(
-        `SELECT erasure_id, topic, log_partition, log_offset FROM ${this.ks}.profile_erasure_marks WHERE profile_id = ?`,
-        [profileId],
-        this.options('read'),
-      ),
-    ]);
+    const [ledger, shredding, marks] = await withStorageErrors(() =>
+      Promise.all([
+        this.client.execute(
+          `SELECT erasure_id, key_id FROM ${this.ks}.profile_erasures WHERE profile_id = ?`,
+          [profileId],
+          this.options('read'),
+        ),
+        this.client.execute(
+          `SELECT erasure_id, mark_offset FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ?`,
+          [profileId],
+          this.options('read'),
+        ),
+        this.client.execute(
+          `SELECT erasure_id, topic, log_partition, log_offset FROM ${this.ks}.profile_erasure_marks WHERE profile_id = ?`,
+          [profileId],
+          this.options('read'),
+        ),
+      ]),
+    );
     const recorded = new Map<string, LogPosition>();
     for (const row of marks.rows) {
       recorded.set(String(row.get('erasure_id')), {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, QueryOptions, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import type { LogPartition } from '@vh/messaging';
-import { asStorageError, CASSANDRA_CLIENT, consistency } from '@vh/storage';
+import { CASSANDRA_CLIENT, consistency, withStorageErrors } from '@vh/storage';
 import { newDataKey, seal, unseal } from './payload-cipher';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
 
@@ -288,20 +288,12 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
 
   // The cluster's failures are DependencyUnavailableError (503 with Retry-After), never internal errors: an
   // erasure during a Cassandra outage answered 500 (chaos seed 21).
-  private async execute(query: string, params: unknown[], options: QueryOptions) {
-    try {
-      return await this.client.execute(query, params, options);
-    } catch (error) {
-      throw asStorageError(error);
-    }
+  private execute(query: string, params: unknown[], options: QueryOptions) {
+    return withStorageErrors(() => this.client.execute(query, params, options));
   }
 
-  private async batch(queries: { query: string; params: unknown[] }[], options: QueryOptions) {
-    try {
-      return await this.client.batch(queries, options);
-    } catch (error) {
-      throw asStorageError(error);
-    }
+  private batch(queries: { query: string; params: unknown[] }[], options: QueryOptions) {
+    return withStorageErrors(() => this.client.batch(queries, options));
   }
 }
 

@@ -49,6 +49,15 @@ export function isTransientCassandraError(error: unknown): boolean {
 }
 
 /** Rethrows a transient Cassandra error as DependencyUnavailableError (HTTP 503); anything else as it is. */
+/** Runs a Cassandra call, its failures as storage errors (the cluster's: 503 with Retry-After, never a 500). */
+export async function withStorageErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw asStorageError(error);
+  }
+}
+
 export function asStorageError(error: unknown): Error {
   if (error instanceof DependencyUnavailableError) return error;
   if (isTransientCassandraError(error)) {
