@@ -1,6 +1,6 @@
 import { Client } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
-import { ProfileCompactor } from '@vh/compaction';
+import { EventLogProfileEventsSource, ProfileCompactor } from '@vh/compaction';
 import {
   CompressedHistoryRepository,
   createCassandraClient,
@@ -32,7 +32,7 @@ export function openStores(config: AppConfig, clientName = 'e2e-stores'): Stores
     activity,
     live,
     compressed,
-    compactor: () => new ProfileCompactor(live, compressed, config),
+    compactor: () => new ProfileCompactor(live, compressed, config, new EventLogProfileEventsSource(config)),
     close: () => client.shutdown(),
   };
 }

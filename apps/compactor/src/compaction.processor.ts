@@ -9,6 +9,7 @@ import {
   createCompactionQueue,
   enqueueProfileCompaction,
   ProfileCompactionJobData,
+  EventLogProfileEventsSource,
   ProfileCompactor,
   scheduleGarbageCollection,
   unrecoverableFailure,
@@ -46,7 +47,7 @@ function createContext(): ProcessorContext {
   return {
     config,
     compressed,
-    compactor: new ProfileCompactor(live, compressed, config),
+    compactor: new ProfileCompactor(live, compressed, config, new EventLogProfileEventsSource(config)),
     candidates: new CompactionCandidates(
       activity,
       new LiveHistoryPartitions(client, config),

@@ -4,3 +4,4 @@ export * from './compaction-candidates';
 export * from './read-path-trigger';
 export * from './profile-repair';
 export * from './compressed-version.encoding';
+export * from './profile-events.source';

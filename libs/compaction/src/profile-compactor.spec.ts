@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@vh/config';
-import { compactHistory, EMPTY_COMPRESSED_HISTORY, ViewingEvent } from '@vh/domain';
+import {
+  compactHistory,
+  EMPTY_COMPRESSED_HISTORY,
+  PlaybackEvent,
+  SealedSessionNotRebuiltError,
+  ViewingEvent,
+} from '@vh/domain';
+import { decodeChunk, isTrailChunk, loadZstd } from '@vh/storage';
 import { ProfileCompactor } from './profile-compactor';
+import { ProfileEventsSource } from './profile-events.source';
 import { inMemoryHistoryStores } from './testing/in-memory-history-stores';
 
 const DAY = 86_400_000;
@@ -98,6 +106,93 @@ describe('ProfileCompactor', () => {
     expect(switched[0]).toMatchObject({ recordCount: 0, removedCount: 2 });
     expect(JSON.parse(switched[0].memberControls!)).toMatchObject({
       settings: [[setting.eventId, setting.acceptedAt, null, '3m']],
+    });
+  });
+
+  describe('sealed records (ADR 6)', () => {
+    const now = Date.now();
+    const session = randomUUID();
+    const event = (type: PlaybackEvent['type'], daysAgo: number, positionMs: number, acceptedDaysAgo = daysAgo) => ({
+      type,
+      eventId: randomUUID(),
+      profileId: 'p',
+      playbackSessionId: session,
+      titleId: 'title-a',
+      deviceId: 'tv',
+      positionMs,
+      occurredAt: now - daysAgo * DAY,
+      acceptedAt: now - acceptedDaysAgo * DAY,
+    });
+    const MINUTE = 60_000;
+    const play = event('play', 100, 0);
+    // Accepted today, long after the session was sealed: a late event.
+    const latePause = { ...event('pause', 100, 20 * MINUTE, 0), occurredAt: play.occurredAt + 20 * MINUTE };
+    const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
+    const sealedHistory = () => {
+      const history = compactHistory(EMPTY_COMPRESSED_HISTORY, [play], now - 50 * DAY, { sealBefore: now - 30 * DAY });
+      expect(history.trails.get(session)).toEqual([]);
+      return history;
+    };
+    const storesWith = (live: ViewingEvent[]) => {
+      const stores = inMemoryHistoryStores(live);
+      const current = { version: 1, chunkSet: randomUUID(), chunkCount: 1, trailChunkCount: 1 };
+      const history = sealedHistory();
+      stores.compressed.read = async () => ({ version: current, history }) as never;
+      const written: Buffer[] = [];
+      const writeChunkSet = stores.compressed.writeChunkSet;
+      stores.compressed.writeChunkSet = (profileId, chunks, version) => (
+        written.push(...chunks),
+        writeChunkSet(profileId, chunks, version)
+      );
+      return { ...stores, written };
+    };
+    const log = (events: ViewingEvent[]): ProfileEventsSource => ({ eventsOf: async () => events });
+
+    it('rebuilds a sealed record that a late event touches from the event log, and folds the event once', async () => {
+      const { live, compressed, switched, written } = storesWith([latePause]);
+      const compactor = new ProfileCompactor(live, compressed, config, log([play, latePause]));
+      const outcome = await compactor.compact('p', { now });
+      expect(outcome).toMatchObject({ status: 'compacted', sealedRecordsRebuilt: 1 });
+      expect(switched).toHaveLength(1);
+      const zstd = await loadZstd();
+      const records = written
+        .map((chunk) => zstd.decompress(chunk))
+        .filter((chunk) => !isTrailChunk(chunk))
+        .flatMap((chunk) => decodeChunk('p', chunk).records);
+      expect(records).toEqual([
+        expect.objectContaining({ recordId: session, state: 'paused', watchedMs: 20 * MINUTE }),
+      ]);
+    });
+
+    it('refuses to compact a touched sealed record without an event log: the late row is never deleted', async () => {
+      const { live, compressed, switched } = storesWith([latePause]);
+      let deleted = false;
+      live.deleteBefore = async () => void (deleted = true);
+      await expect(new ProfileCompactor(live, compressed, config).compact('p', { now })).rejects.toThrow(
+        SealedSessionNotRebuiltError,
+      );
+      expect(switched).toHaveLength(0);
+      expect(deleted).toBe(false);
+    });
+
+    it('seals records whose events were all accepted before the retention, never across datacenters', async () => {
+      const old = event('play', 100, 0);
+      for (const [replication, sealed] of [
+        [undefined, 1],
+        ['datacenter1:1,dc2:1', 0],
+      ] as const) {
+        const { live, compressed, switched } = inMemoryHistoryStores([
+          old,
+          { ...event('play', 20, 0), playbackSessionId: randomUUID() },
+        ]);
+        const settings = {
+          COMPACTION_ZSTD_DICTIONARY: 'none',
+          ...(replication ? { CASSANDRA_REPLICATION: replication } : {}),
+        };
+        const outcome = await new ProfileCompactor(live, compressed, loadConfig(settings)).compact('p', { now });
+        expect(outcome).toMatchObject({ status: 'compacted', recordsSealed: sealed, records: 2 });
+        expect(switched).toHaveLength(1);
+      }
     });
   });
 });

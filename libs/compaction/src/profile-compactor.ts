@@ -1,8 +1,14 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig } from '@vh/config';
-import { compactHistory } from '@vh/domain';
+import { AppConfig, spansSeveralDataCenters } from '@vh/config';
+import {
+  compactHistory,
+  sealedSessionsTouched,
+  SealedSessionNotRebuiltError,
+  withTrailsFromEventLog,
+} from '@vh/domain';
 import { CompressedHistoryCompactionStore, LiveHistoryCompactionStore } from '@vh/storage';
 import { chunkDictionaryId, describeVersion, encodeVersion } from './compressed-version.encoding';
+import { ProfileEventsSource } from './profile-events.source';
 
 export type CompactionStatus = 'compacted' | 'up-to-date' | 'lost-race' | 'dry-run';
 
@@ -17,6 +23,10 @@ export interface CompactionOutcome {
   leftoverLiveRowsRemoved: number;
   /** Live playback events older than the version's compactedBefore and not in it, folded in by this version. */
   lateEvents: number;
+  /** Sealed records that live events touched, their trails rebuilt from the event log (ADR 6). */
+  sealedRecordsRebuilt: number;
+  /** Records sealed by this version (their trails dropped). */
+  recordsSealed: number;
   records: number;
   removedRecordIds: number;
   chunks: number;
@@ -52,6 +62,8 @@ export class ProfileCompactor {
     private readonly live: LiveHistoryCompactionStore,
     private readonly compressed: CompressedHistoryCompactionStore,
     private readonly config: AppConfig,
+    /** Without it nothing is sealed, and a sealed record touched by a live event fails its compaction. */
+    private readonly eventLog?: ProfileEventsSource,
   ) {
     this.dictionaryId = chunkDictionaryId(config.compaction.zstdDictionary);
   }
@@ -63,10 +75,13 @@ export class ProfileCompactor {
     const started = Date.now();
     const now = options.now ?? started;
     const step = async (name: CompactionStep) => options.onStep?.(name);
-    const { chunkMaxBytes, zstdLevel, minAgeMs, deleteMarginMs, trailRetentionMs } = this.config.compaction;
+    const { chunkMaxBytes, zstdLevel, minAgeMs, deleteMarginMs } = this.config.compaction;
 
     // The compactor reads the truth, not the cache, with the trails that late events are merged into.
-    const { version: current, history } = await this.compressed.read(profileId, { useCache: false, withTrails: true });
+    const { version: current, history: storedHistory } = await this.compressed.read(profileId, {
+      useCache: false,
+      withTrails: true,
+    });
     const garbage = options.dryRun ? { removed: 0, waiting: 0 } : await this.compressed.collectGarbage(profileId, now);
     // The deletes are dated by the rows' own write times, not our clock (invariant 6; see deleteBefore):
     // one range tombstone at the newest minus the margin, and each read row above it by its own.
@@ -76,11 +91,27 @@ export class ProfileCompactor {
       newestWriteTimeUs,
     } = await this.live.readProfile(profileId, { withWriteTime: true });
     const writtenBefore = newestWriteTimeUs === null ? null : newestWriteTimeUs - deleteMarginMs * 1000;
+
+    // A sealed record touched by live events (a late event, a re-stamped retry) is folded again from its
+    // events on the log: nothing is taken as counted without its events (invariant 1; ADR 6).
+    const sealed = sealedSessionsTouched(storedHistory, liveEvents);
+    if (sealed.length > 0 && this.eventLog === undefined) {
+      throw new SealedSessionNotRebuiltError(profileId, sealed, 'this compactor has no event log to rebuild from');
+    }
+    const history =
+      sealed.length > 0
+        ? withTrailsFromEventLog(storedHistory, await this.eventLog!.eventsOf(profileId), sealed)
+        : storedHistory;
+    if (sealed.length > 0)
+      this.logger.log(`${profileId}: ${sealed.length} sealed record(s) rebuilt from the event log`);
     await step('read');
 
     // Auto-delete is judged at our clock minus the margin: we never remove a record that a reader whose
     // clock runs up to the margin behind ours still shows (invariant 3); the next run removes it.
-    const next = compactHistory(history, liveEvents, now - minAgeMs, { trailRetentionMs, now: now - deleteMarginMs });
+    const next = compactHistory(history, liveEvents, now - minAgeMs, {
+      sealBefore: this.sealBefore(now),
+      now: now - deleteMarginMs,
+    });
     const alreadyCompacted = history.compactedBefore ?? Number.NEGATIVE_INFINITY;
     // Late events (before alreadyCompacted, not in a trail) are new to the history: they need a version.
     const leftovers = liveEvents.filter((e) => e.occurredAt < alreadyCompacted).length - next.lateEvents;
@@ -96,6 +127,8 @@ export class ProfileCompactor {
       liveEventsRolledUp: rolledUp,
       leftoverLiveRowsRemoved: 0,
       lateEvents: 0,
+      sealedRecordsRebuilt: sealed.length,
+      recordsSealed: 0,
       records: next.records.length,
       removedRecordIds: next.removedRecordIds.length,
       chunks: (current?.chunkCount ?? 0) + (current?.trailChunkCount ?? 0),
@@ -106,9 +139,10 @@ export class ProfileCompactor {
       durationMs: Date.now() - started,
       ...extra,
     });
-    if (rolledUp === 0 && !next.changed) {
+    if (rolledUp === 0 && !next.changed && sealed.length === 0) {
       // Nothing new to roll up; rows a crash left behind are already counted, so just remove them. A late
-      // removal, clear or replaced copy changes the history (next.changed): it needs a version (invariant 3).
+      // removal, clear or replaced copy changes the history (next.changed): it needs a version (invariant 3),
+      // as does a rebuilt sealed record (its stored form lacks what the log added).
       if (leftovers > 0 && !options.dryRun)
         await this.live.deleteBefore(profileId, alreadyCompacted, writtenBefore, rowsRead);
       return outcome('up-to-date', { leftoverLiveRowsRemoved: options.dryRun ? 0 : leftovers });
@@ -118,7 +152,8 @@ export class ProfileCompactor {
     const stored = encoded.stored;
     const sizes = { chunks: stored.length, rawBytes: encoded.rawBytes, storedBytes: encoded.storedBytes };
     await step('encoded');
-    if (options.dryRun) return outcome('dry-run', { ...sizes, lateEvents: next.lateEvents });
+    const counts = { lateEvents: next.lateEvents, recordsSealed: next.sealed };
+    if (options.dryRun) return outcome('dry-run', { ...sizes, ...counts });
 
     const toVersion = (current?.version ?? 0) + 1;
     const written = await this.compressed.writeChunkSet(profileId, stored, toVersion);
@@ -134,6 +169,16 @@ export class ProfileCompactor {
     if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
     await this.live.deleteBefore(profileId, next.compactedBefore!, writtenBefore, rowsRead);
     await step('done');
-    return outcome('compacted', { ...sizes, toVersion: version.version, lateEvents: next.lateEvents });
+    return outcome('compacted', { ...sizes, toVersion: version.version, ...counts });
+  }
+
+  /**
+   * Records whose events were all accepted this long ago are sealed (the service's clock on both sides).
+   * Never across regions: a session's events may sit in the other region's log, which we cannot read.
+   */
+  private sealBefore(now: number): number | undefined {
+    const { trailRetentionMs } = this.config.compaction;
+    if (!Number.isFinite(trailRetentionMs) || spansSeveralDataCenters(this.config)) return undefined;
+    return now - trailRetentionMs;
   }
 }

@@ -13,6 +13,9 @@ import {
   ProfileActivityIndex,
 } from '@vh/storage';
 import { chunkDictionaryId, describeVersion, encodeVersion } from './compressed-version.encoding';
+import { TruncatedEventLogError } from './truncated-event-log.error';
+
+export { TruncatedEventLogError };
 
 export interface RepairReport {
   profileId: string;
@@ -32,17 +35,6 @@ export interface RepairReport {
   removedRecordIds: number;
   liveEventsWritten: number;
   durationMs: number;
-}
-
-/** The event log lost its oldest messages: a rebuild from it could lose history, so it is refused. */
-export class TruncatedEventLogError extends ViewingHistoryError {
-  readonly code = 'truncated_event_log';
-  constructor(topic: string, partition: number, earliest: string) {
-    super(
-      `partition ${partition} of ${topic} starts at offset ${earliest}, not 0: older events may be gone ` +
-        '(pass --allow-truncated-log to rebuild from what is left)',
-    );
-  }
 }
 
 export class RepairRaceError extends ViewingHistoryError {

@@ -139,11 +139,11 @@ export const environmentSchema = z.object({
    */
   COMPACTION_DELETE_MARGIN_MS: int(10 * 60_000, 0),
   /**
-   * Days a compressed record keeps its session trail (the events it was folded from) after its last
-   * event, counted back from compactedBefore; 0 keeps trails forever. Without a trail a record is final:
-   * a late event of its session older than compactedBefore is taken as already counted (README).
+   * Days after the last acceptance of its events (the service's clock) that a compressed record keeps its
+   * session trail; then it is sealed and a late event of its session has the trail rebuilt from the event
+   * log (docs/adr/0006). 0 keeps trails forever. Ignored across several datacenters (never sealed).
    */
-  COMPACTION_TRAIL_RETENTION_DAYS: int(0, 0),
+  COMPACTION_TRAIL_RETENTION_DAYS: int(30, 0),
   COMPACTION_CONCURRENCY: int(2, 1, 64),
   COMPACTION_ATTEMPTS: int(5, 1, 100),
   /** A job whose worker stops renewing its lock this long is taken over by another worker. */

@@ -185,7 +185,11 @@ export class ViewingHistoryReader {
   private merge(live: ViewingEvent[], compressed: CompressedHistory, askToRemove?: string): ViewingRecord[] {
     const now = Date.now();
     const folded = foldHistory(live, compressed);
-    if (askToRemove !== undefined && compressed.records.some((r) => hiddenByControls(r, folded.controls, now))) {
+    // Also a sealed record that live events touch: it shows as stored until a compaction rebuilds it.
+    const needsCompaction =
+      folded.sealedSessionsTouched.length > 0 ||
+      compressed.records.some((r) => hiddenByControls(r, folded.controls, now));
+    if (askToRemove !== undefined && needsCompaction) {
       this.compactions.requestIfHiddenStored(askToRemove);
     }
     return visibleRecords(folded, now);

@@ -1,6 +1,7 @@
 import { ViewingEvent } from '../events/viewing-event';
 import { CompressedHistory, SessionTrail } from './compressed-history';
-import { foldHistory, isVisible } from './history-fold';
+import { foldHistory, isVisible, SEALED_TRAIL } from './history-fold';
+import { sealable, SealedSessionNotRebuiltError } from './sealed-sessions';
 import { compareRecordsNewestFirst, ViewingRecord } from './viewing-record';
 import { EMPTY_MEMBER_CONTROLS, sameControls } from '../settings/member-controls';
 
@@ -8,6 +9,8 @@ import { EMPTY_MEMBER_CONTROLS, sameControls } from '../settings/member-controls
 export interface CompactedHistory extends CompressedHistory {
   trails: ReadonlyMap<string, SessionTrail>;
   lateEvents: number;
+  /** Records sealed by this compaction (their trails dropped). */
+  sealed: number;
   /**
    * Whether the live events before the input's compactedBefore changed it: a late playback event, a copy
    * replacing one in a trail, a new removed id or a later clear. Only rows that changed nothing (left-over
@@ -32,10 +35,11 @@ export function compactHistory(
   cutoff: number,
   options: {
     /**
-     * Keep the trail of a record only while its last event is at most this long before compactedBefore
-     * (trails cost about 22 bytes per event stored); older records become final. Default: forever.
+     * Seal the records whose events were all accepted before this instant (the service's clock, never a
+     * device's: invariant 6): their trails (most of the stored bytes) are dropped, and rebuilt from the event log if a late event ever comes (sealed-sessions.ts).
+     * Default: nothing is sealed.
      */
-    trailRetentionMs?: number;
+    sealBefore?: number;
     /**
      * The service's now at which auto-delete is judged (the compactor passes its clock minus the delete
      * margin, so it never removes a record a reader whose clock is a little behind still shows).
@@ -57,7 +61,19 @@ export function compactHistory(
     compressed,
     { keepTrails: true },
   );
-  const keepTrailsFrom = compactedBefore - (options.trailRetentionMs ?? Number.POSITIVE_INFINITY);
+  if (folded.sealedSessionsTouched.length > 0) {
+    // Rolling these live rows up would take them as counted: the caller rebuilds the trails first.
+    const profileId = liveEvents[0]?.profileId ?? '?';
+    throw new SealedSessionNotRebuiltError(profileId, folded.sealedSessionsTouched, 'rebuild their trails first');
+  }
+  const sealBefore = options.sealBefore ?? Number.NEGATIVE_INFINITY;
+  // Sessions with live rows that stay live (at or after compactedBefore) keep their trails: readers fold
+  // those rows onto the record.
+  const staysLive = new Set<string>();
+  for (const event of liveEvents) {
+    if ('playbackSessionId' in event && event.occurredAt >= compactedBefore) staysLive.add(event.playbackSessionId);
+  }
+  let sealed = 0;
   const records: ViewingRecord[] = [];
   const trails = new Map<string, SessionTrail>();
   const removedRecordIds = new Set(folded.removedRecordIds);
@@ -69,11 +85,20 @@ export function compactHistory(
     }
     records.push(record);
     const trail = folded.trails!.get(record.recordId) ?? compressed.trails?.get(record.recordId);
-    if (trail !== undefined && record.lastEventAt >= keepTrailsFrom) trails.set(record.recordId, trail);
+    if (trail === undefined) continue; // written before trails: final (see foldHistory)
+    // The rows read are all deleted after the switch; a copy written since (a crash before the delete, a
+    // re-delivery) touches the sealed record and has its trail rebuilt by the next compaction.
+    if (!staysLive.has(record.recordId) && sealable(trail, sealBefore)) {
+      trails.set(record.recordId, SEALED_TRAIL);
+      sealed++;
+    } else {
+      trails.set(record.recordId, trail);
+    }
   }
   const storedRemoved = new Set(compressed.removedRecordIds);
   const changed =
     folded.lateEvents > 0 ||
+    sealed > 0 ||
     folded.clearedThrough !== compressed.clearedThrough ||
     !sameControls(folded.controls, compressed.controls ?? EMPTY_MEMBER_CONTROLS) ||
     [...removedRecordIds].some((id) => !storedRemoved.has(id)) ||
@@ -86,6 +111,7 @@ export function compactHistory(
     controls: folded.controls,
     trails,
     lateEvents: folded.lateEvents,
+    sealed,
     changed,
   };
 }

@@ -24,6 +24,11 @@ export interface FoldedHistory {
   trails?: Map<string, SessionTrail>;
   /** Live playback events before `compactedBefore` that the compressed history had not folded (late events). */
   lateEvents: number;
+  /**
+   * Sessions with live events whose compressed record is sealed (its trail dropped, ADR 6): their events
+   * wait for a compaction that rebuilds the trail from the event log; until then the record shows as stored.
+   */
+  sealedSessionsTouched: string[];
 }
 
 const STATE_AFTER: Record<PlaybackEvent['type'], PlaybackState> = { play: 'playing', pause: 'paused', stop: 'stopped' };
@@ -81,11 +86,18 @@ export function foldHistory(
   const trails = options.keepTrails ? new Map<string, SessionTrail>() : undefined;
   const compactedBefore = compressed.compactedBefore ?? Number.NEGATIVE_INFINITY;
   let lateEvents = 0;
+  const sealedSessionsTouched: string[] = [];
   for (const [sessionId, session] of bySession) {
     // Hidden for good: later events of a removed or cleared session stay hidden.
     if (removedRecordIds.has(sessionId)) continue;
     const stored = records.get(sessionId);
     const trail = stored === undefined ? [] : compressed.trails?.get(sessionId);
+    if (stored !== undefined && trail !== undefined && isSealed(trail)) {
+      // Without its events the record cannot tell a late event from a repeat: shown as stored, never
+      // counted twice, until the compaction that rebuilds the trail from the event log (invariant 1).
+      sealedSessionsTouched.push(sessionId);
+      continue;
+    }
     if (trail === undefined) {
       // A record without a trail (older encoding) is final: events before compactedBefore are taken as
       // already folded (they cannot be told from left-over rows); later ones continue it.
@@ -132,7 +144,15 @@ export function foldHistory(
     controls,
     trails,
     lateEvents,
+    sealedSessionsTouched,
   };
+}
+
+/** A record's trail is never empty (a record has at least one event): empty marks a sealed record. */
+export const SEALED_TRAIL: SessionTrail = Object.freeze([]) as SessionTrail;
+
+export function isSealed(trail: SessionTrail): boolean {
+  return trail.length === 0;
 }
 
 /**
@@ -176,7 +196,7 @@ export function variantThatCounts(a: ViewingEvent, b: ViewingEvent): ViewingEven
 }
 
 /** Keeps the smallest variant of each eventId; true when the kept event changed. */
-function addDistinct(byId: Map<string, PlaybackEvent>, event: PlaybackEvent): boolean {
+export function addDistinct(byId: Map<string, PlaybackEvent>, event: PlaybackEvent): boolean {
   const seen = byId.get(event.eventId);
   if (seen === undefined) {
     byId.set(event.eventId, event);
@@ -220,7 +240,7 @@ function canonicalContent(event: PlaybackEvent): string {
 }
 
 /** The record of a session from its distinct events in fold order. */
-function foldSession(ordered: readonly PlaybackEvent[]): ViewingRecord {
+export function foldSession(ordered: readonly PlaybackEvent[]): ViewingRecord {
   const record = startRecord(ordered[0]);
   for (let i = 1; i < ordered.length; i++) applyPlaybackEvent(record, ordered[i]);
   return record;

@@ -3,6 +3,7 @@ import { ViewingEvent } from '../events/viewing-event';
 import { DAY, MIN, profileEvents, sessionIds, shiftOf, steps } from '../testing/history.arbitraries';
 import { CompressedHistory, EMPTY_COMPRESSED_HISTORY, SessionTrail } from './compressed-history';
 import { compactHistory } from './history-compaction';
+import { sealedSessionsTouched, withTrailsFromEventLog } from './sealed-sessions';
 import { foldHistory, visibleRecords } from './history-fold';
 import {
   changedRecordsOfChunked,
@@ -70,11 +71,14 @@ const storedFrom = (all: fc.Arbitrary<ViewingEvent[]>, cutoffAt: fc.Arbitrary<nu
         { nil: undefined },
       ),
     )
-    .map(([all, early, cutoffs, trailRetentionMs]) => {
+    .map(([all, early, cutoffs, sealAge]) => {
       let compressed: CompressedHistory = EMPTY_COMPRESSED_HISTORY;
       let live = all.filter((_, i) => early[i % early.length]);
       for (const cutoff of cutoffs) {
-        compressed = compactHistory(compressed, live, cutoff, { trailRetentionMs, now: cutoff + 14 * unit });
+        const sealBefore = sealAge === undefined ? undefined : cutoff - sealAge;
+        // As the compactor does: sealed records that live events touch get their trails from the log.
+        compressed = withTrailsFromEventLog(compressed, all, sealedSessionsTouched(compressed, live));
+        compressed = compactHistory(compressed, live, cutoff, { sealBefore, now: cutoff + 14 * unit });
         live = live.filter((e) => e.occurredAt >= compressed.compactedBefore!);
       }
       live.push(...all.filter((_, i) => !early[i % early.length]));

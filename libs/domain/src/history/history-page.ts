@@ -1,6 +1,6 @@
 import { ViewingEvent } from '../events/viewing-event';
 import { CompressedHistory, SessionTrail } from './compressed-history';
-import { FoldedHistory, foldHistory, isVisible, visibleRecords } from './history-fold';
+import { FoldedHistory, foldHistory, isSealed, isVisible, visibleRecords } from './history-fold';
 import {
   changedRecords,
   ChangesQuery,
@@ -85,7 +85,7 @@ export function spanOfTrailChunk(trails: ReadonlyMap<string, SessionTrail>): Tra
 export interface ChunkedReadOptions {
   /** The reader's clock, at which auto-delete is judged (invariant 6); without it auto-delete is not applied. */
   now?: number;
-  /** Called once when a stored record read is one the member's controls now hide. */
+  /** Called once when a stored record read is one the member's controls now hide, or a sealed one live events touch. */
   onHiddenStored?: () => void;
 }
 
@@ -100,7 +100,7 @@ export interface ChunkedReadOptions {
  * - the member's controls (kept whole with the version, and live) judge each record alone, so a record is
  *   dropped where it is read, as the whole fold drops it.
  * Falls back to the whole history where a live session may touch a record without a trail (versions
- * written before trails, or past COMPACTION_TRAIL_RETENTION_DAYS): it could not be found by id.
+ * written before trails) or touches a sealed one (rare: a late event of a session sealed long ago).
  */
 export async function pageOfChunkedHistory(
   liveEvents: readonly ViewingEvent[],
@@ -219,10 +219,11 @@ async function openChunkedRead(
   const touched = await touchedRecords(liveSessions, compressed, recordChunk);
   if (touched === null) {
     const history = await whole(compressed);
-    if (options.onHiddenStored && history.records.some((r) => hiddenByControls(r, history.controls!, now) !== null)) {
-      options.onHiddenStored();
-    }
-    return { whole: visibleRecords(foldHistory(liveEvents, history), now) };
+    const folded = foldHistory(liveEvents, history);
+    // A sealed record that live events touch shows as stored until a compaction rebuilds it: ask for one.
+    const hidden = history.records.some((r) => hiddenByControls(r, history.controls!, now) !== null);
+    if (options.onHiddenStored && (hidden || folded.sealedSessionsTouched.length > 0)) options.onHiddenStored();
+    return { whole: visibleRecords(folded, now) };
   }
 
   const removedRecordIds: string[] = [];
@@ -287,7 +288,9 @@ async function touchedRecords(
     const trails = await compressed.trailChunk(j);
     for (const id of wanted) {
       const trail = trails.get(id);
-      if (trail !== undefined && trail.length > 0) result.trails.set(id, trail);
+      // A sealed record (ADR 6) cannot be found by its first event: the whole history serves this read.
+      if (trail !== undefined && isSealed(trail)) return null;
+      if (trail !== undefined) result.trails.set(id, trail);
     }
   }
   for (const [id, trail] of result.trails) {

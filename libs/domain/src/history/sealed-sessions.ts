@@ -1,0 +1,73 @@
+import { acceptanceOf, PlaybackEvent, ViewingEvent } from '../events/viewing-event';
+import { ViewingHistoryError } from '../errors';
+import { CompressedHistory, SessionTrail } from './compressed-history';
+import { addDistinct, foldSession, isSealed } from './history-fold';
+import { compareEvents } from '../events/viewing-event';
+
+/**
+ * Sealing (docs/adr/0006): a record whose session's events were all accepted long enough ago keeps an empty
+ * trail instead of its events (the trail is most of a compressed record's bytes). The event log keeps every
+ * event, so a live event that later touches a sealed record is folded exactly once its trail is rebuilt
+ * from the log; nothing is ever taken as "already counted" without its events.
+ */
+
+/** A live event touches a sealed record whose trail could not be rebuilt: compacting it would lose it. */
+export class SealedSessionNotRebuiltError extends ViewingHistoryError {
+  readonly code = 'sealed_session_not_rebuilt';
+  constructor(profileId: string, sessions: readonly string[], why: string) {
+    super(`${profileId}: live events touch ${sessions.length} sealed record(s) (${sessions[0]}, …): ${why}`);
+  }
+}
+
+/** Whether a trail may be sealed: every event in it was accepted before `sealBefore` (the service's clock). */
+export function sealable(trail: SessionTrail, sealBefore: number): boolean {
+  return trail.length > 0 && trail.every((event) => acceptanceOf(event) < sealBefore);
+}
+
+/** The sessions of live playback events whose compressed record is sealed: their trails must be rebuilt. */
+export function sealedSessionsTouched(compressed: CompressedHistory, liveEvents: readonly ViewingEvent[]): string[] {
+  if (compressed.trails === undefined) return [];
+  const stored = new Set(compressed.records.map((r) => r.recordId));
+  const touched = new Set<string>();
+  for (const event of liveEvents) {
+    if (!('playbackSessionId' in event) || !stored.has(event.playbackSessionId)) continue;
+    const trail = compressed.trails.get(event.playbackSessionId);
+    if (trail !== undefined && isSealed(trail)) touched.add(event.playbackSessionId);
+  }
+  return [...touched];
+}
+
+/**
+ * The compressed history with the trails of these sealed sessions rebuilt from the profile's events on the
+ * log, each record folded again from its trail. The log holds every event the record folded, and may hold
+ * more of the session (its late events, and any not yet ingested): the fold counts each distinct event once,
+ * wherever it comes from (invariant 1). A session the log does not hold (truncated, or sealed with an erased
+ * key) is refused: the record would lose what it counted.
+ */
+export function withTrailsFromEventLog(
+  compressed: CompressedHistory,
+  logEvents: readonly ViewingEvent[],
+  sessions: readonly string[],
+): CompressedHistory {
+  const wanted = new Set(sessions);
+  const bySession = new Map<string, Map<string, PlaybackEvent>>();
+  for (const event of logEvents) {
+    if (!('playbackSessionId' in event) || !wanted.has(event.playbackSessionId)) continue;
+    let session = bySession.get(event.playbackSessionId);
+    if (session === undefined) bySession.set(event.playbackSessionId, (session = new Map()));
+    addDistinct(session, event);
+  }
+  const missing = sessions.filter((id) => !bySession.has(id));
+  if (missing.length > 0) {
+    const profileId = compressed.records[0]?.profileId ?? '?';
+    throw new SealedSessionNotRebuiltError(profileId, missing, 'the event log holds none of their events');
+  }
+  const trails = new Map(compressed.trails);
+  const rebuilt = new Map<string, ReturnType<typeof foldSession>>();
+  for (const [id, events] of bySession) {
+    const trail = [...events.values()].sort(compareEvents);
+    trails.set(id, trail);
+    rebuilt.set(id, foldSession(trail));
+  }
+  return { ...compressed, records: compressed.records.map((r) => rebuilt.get(r.recordId) ?? r), trails };
+}
