@@ -114,6 +114,54 @@ describe('late and repeated events: part of the history as if they had arrived i
     expect((await lateEventsCounted()) - counterBefore).toBe(late);
   }, 600_000);
 
+  it('folds a late event and a re-stamped retry into records sealed long ago, rebuilt from the event log (ADR 6)', async () => {
+    // Sessions accepted 100 days ago: past the trail retention (30 days), their first compaction seals them.
+    const events = syntheticHistory(1, 4, Date.now() - 100 * DAY).map((e) => ({ ...e, acceptedAt: e.occurredAt }));
+    const profileId = events[0].profileId;
+    const sessions = [...new Set(events.map((e) => e.playbackSessionId))];
+    const ofSession = (i: number) => events.filter((e) => e.playbackSessionId === sessions[i]);
+    // Session 0's first play reaches the log only later (a device offline for months), accepted today.
+    const heldBack = ofSession(0)[0];
+    await produceEvents(
+      environment.kafka,
+      environment.config.kafka.eventTopic,
+      events.filter((e) => e !== heldBack),
+    );
+    await eventually(async () => expect(await history(profileId)).toHaveLength(4), 60_000, 300);
+    const sealing = await runJob(profileId);
+    expect(sealing.result).toMatchObject({ status: 'compacted', recordsSealed: 4 });
+
+    const now = Date.now();
+    const late = { ...heldBack, acceptedAt: now };
+    // A retry of one of session 1's events, re-stamped by the device: same eventId, other time and position.
+    const retried = ofSession(1)[1];
+    const restamped = {
+      ...retried,
+      occurredAt: retried.occurredAt + 2 * MINUTE,
+      positionMs: retried.positionMs + 1,
+      acceptedAt: now,
+    };
+    await produceEvents(environment.kafka, environment.config.kafka.eventTopic, [late, restamped]);
+    const all = [...events, late, restamped];
+    const expected = visibleRecords(foldHistory(all)).map(toView);
+    expect(expected.find((r) => r.recordId === sessions[0])!.startedAt).toBe(
+      new Date(heldBack.occurredAt).toISOString(),
+    );
+    // The reads ask for the compaction that rebuilds the two sealed records; one run by hand does as well.
+    await eventually(
+      async () => {
+        await runJob(profileId);
+        expect(await history(profileId)).toEqual(expected);
+      },
+      120_000,
+      1_000,
+    );
+    // Once more: nothing left to rebuild, the history stays.
+    const again = await runJob(profileId);
+    expect(again.result.sealedRecordsRebuilt).toBe(0);
+    expect(await history(profileId)).toEqual(expected);
+  }, 300_000);
+
   it('judges a clear by when the service accepted each session, with device clocks 4 minutes off either way (§5)', async () => {
     const profileId = uniqueProfileId('clear');
     const device = await auth.device(profileId);
