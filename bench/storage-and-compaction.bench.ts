@@ -2,6 +2,8 @@ import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { syntheticHistory } from '../test/support/event-log';
+import { compactHistory, EMPTY_COMPRESSED_HISTORY, ViewingEvent } from '@vh/domain';
+import { chunkDictionaryId, encodeVersion } from '@vh/compaction';
 import { asAccepted } from './production-events';
 import { BenchContext, flush, readHistory, round, ROOT, summarise, tableBytesOnDisk } from './bench-context';
 
@@ -74,6 +76,7 @@ export async function storageAndCompaction(
     reduction: liveBytes && compressedBytes ? round(liveBytes / compressedBytes) : null,
     zstdRatio: round(rawBytes / storedBytes),
     target: 10,
+    sealing: await sealedAgainstTrails(ctx, events, records),
   };
   const compaction = {
     name: 'compaction',
@@ -91,6 +94,35 @@ export async function storageAndCompaction(
     readP99Ratio: round(busy.p99Ms / idle.p99Ms),
   };
   return { storage, compaction };
+}
+
+/**
+ * The history above is 60 days old, so compaction sealed its records (COMPACTION_TRAIL_RETENTION_DAYS,
+ * 30 by default): the on-disk figure is that of history past the trail window, most of a member's history.
+ * History within the window keeps its trails: the same profiles encoded in process both ways (zstd chunk
+ * bytes, the settings compaction uses) give its cost.
+ */
+async function sealedAgainstTrails(ctx: BenchContext, events: ViewingEvent[], records: number) {
+  const { chunkMaxBytes, zstdLevel, zstdDictionary, trailRetentionMs } = ctx.config.compaction;
+  const settings = { chunkMaxBytes, zstdLevel, dictionaryId: chunkDictionaryId(zstdDictionary) };
+  const byProfile = new Map<string, ViewingEvent[]>();
+  for (const e of events) byProfile.set(e.profileId, [...(byProfile.get(e.profileId) ?? []), e]);
+  const now = Date.now();
+  let sealed = 0;
+  let trailed = 0;
+  for (const profileEvents of byProfile.values()) {
+    const cutoff = now - ctx.config.compaction.minAgeMs;
+    const encode = async (sealBefore?: number) =>
+      (await encodeVersion(compactHistory(EMPTY_COMPRESSED_HISTORY, profileEvents, cutoff, { sealBefore }), settings))
+        .storedBytes;
+    sealed += await encode(now - trailRetentionMs);
+    trailed += await encode(undefined);
+  }
+  return {
+    trailRetentionDays: round(trailRetentionMs / 86_400_000),
+    chunkBytesPerRecord: { sealed: round(sealed / records), withTrails: round(trailed / records) },
+    trailsOverSealed: round(trailed / sealed),
+  };
 }
 
 /** First-page reads of random profiles, one at a time, for `ms` (and, if given, while `go()` holds). */

@@ -1,6 +1,6 @@
 import { ViewingEvent } from '../events/viewing-event';
 import { CompressedHistory, SessionTrail } from './compressed-history';
-import { foldHistory, isVisible, SEALED_TRAIL } from './history-fold';
+import { foldHistory, isVisible } from './history-fold';
 import { sealable, SealedSessionNotRebuiltError } from './sealed-sessions';
 import { compareRecordsNewestFirst, ViewingRecord } from './viewing-record';
 import { EMPTY_MEMBER_CONTROLS, sameControls } from '../settings/member-controls';
@@ -85,15 +85,11 @@ export function compactHistory(
     }
     records.push(record);
     const trail = folded.trails!.get(record.recordId) ?? compressed.trails?.get(record.recordId);
-    if (trail === undefined) continue; // written before trails: final (see foldHistory)
+    if (trail === undefined) continue; // sealed already
     // The rows read are all deleted after the switch; a copy written since (a crash before the delete, a
     // re-delivery) touches the sealed record and has its trail rebuilt by the next compaction.
-    if (!staysLive.has(record.recordId) && sealable(trail, sealBefore)) {
-      trails.set(record.recordId, SEALED_TRAIL);
-      sealed++;
-    } else {
-      trails.set(record.recordId, trail);
-    }
+    if (!staysLive.has(record.recordId) && sealable(trail, sealBefore)) sealed++;
+    else trails.set(record.recordId, trail);
   }
   const storedRemoved = new Set(compressed.removedRecordIds);
   const changed =

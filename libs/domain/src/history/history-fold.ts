@@ -92,20 +92,10 @@ export function foldHistory(
     if (removedRecordIds.has(sessionId)) continue;
     const stored = records.get(sessionId);
     const trail = stored === undefined ? [] : compressed.trails?.get(sessionId);
-    if (stored !== undefined && trail !== undefined && isSealed(trail)) {
-      // Without its events the record cannot tell a late event from a repeat: shown as stored, never
-      // counted twice, until the compaction that rebuilds the trail from the event log (invariant 1).
-      sealedSessionsTouched.push(sessionId);
-      continue;
-    }
     if (trail === undefined) {
-      // A record without a trail (older encoding) is final: events before compactedBefore are taken as
-      // already folded (they cannot be told from left-over rows); later ones continue it.
-      const record = { ...stored! };
-      for (const event of [...session.values()].sort(compareEvents)) {
-        if (event.occurredAt >= compactedBefore) applyPlaybackEvent(record, event);
-      }
-      records.set(sessionId, record);
+      // Sealed (ADR 6): without its events the record cannot tell a late event from a repeat. Shown as
+      // stored, never counted twice, until the compaction that rebuilds its trail from the event log.
+      sealedSessionsTouched.push(sessionId);
       continue;
     }
     const merged = new Map<string, PlaybackEvent>();
@@ -146,13 +136,6 @@ export function foldHistory(
     lateEvents,
     sealedSessionsTouched,
   };
-}
-
-/** A record's trail is never empty (a record has at least one event): empty marks a sealed record. */
-export const SEALED_TRAIL: SessionTrail = Object.freeze([]) as SessionTrail;
-
-export function isSealed(trail: SessionTrail): boolean {
-  return trail.length === 0;
 }
 
 /**

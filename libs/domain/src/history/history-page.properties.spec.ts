@@ -3,7 +3,7 @@ import { ViewingEvent } from '../events/viewing-event';
 import { DAY, MIN, profileEvents, sessionIds, shiftOf, steps } from '../testing/history.arbitraries';
 import { CompressedHistory, EMPTY_COMPRESSED_HISTORY, SessionTrail } from './compressed-history';
 import { compactHistory } from './history-compaction';
-import { sealedSessionsTouched, withTrailsFromEventLog } from './sealed-sessions';
+import { sealedIdFingerprint, sealedSessionsTouched, withTrailsFromEventLog } from './sealed-sessions';
 import { foldHistory, visibleRecords } from './history-fold';
 import {
   changedRecordsOfChunked,
@@ -98,25 +98,38 @@ function chunked(compressed: CompressedHistory, recordsPerChunk: number, trailsP
     chunks.push({ records: records.slice(i, i + recordsPerChunk), removedRecordIds: [] });
   if (chunks.length === 0 || compressed.removedRecordIds.length > 2) chunks.push({ records: [], removedRecordIds: [] });
   chunks[chunks.length - 1].removedRecordIds = [...compressed.removedRecordIds];
-  const trailEntries = [...(compressed.trails ?? new Map<string, SessionTrail>())].sort(([a], [b]) => (a < b ? -1 : 1));
-  const trailChunks: Map<string, SessionTrail>[] = [];
-  for (let i = 0; i < trailEntries.length; i += trailsPerChunk)
-    trailChunks.push(new Map(trailEntries.slice(i, i + trailsPerChunk)));
+  // Every record is covered by a trail chunk: its trail, or (sealed) its id alone.
+  const trails = compressed.trails ?? new Map<string, SessionTrail>();
+  const covered = compressed.records.map((r) => r.recordId).sort();
+  const trailChunks: { trails: Map<string, SessionTrail>; sealed: string[] }[] = [];
+  for (let i = 0; i < covered.length; i += trailsPerChunk) {
+    const ids = covered.slice(i, i + trailsPerChunk);
+    trailChunks.push({
+      trails: new Map(ids.filter((id) => trails.has(id)).map((id) => [id, trails.get(id)!])),
+      sealed: ids.filter((id) => !trails.has(id)),
+    });
+  }
   const reads = { records: 0, trails: 0 };
   const source: ChunkedCompressedHistory = {
     clearedThrough: compressed.clearedThrough,
     compactedBefore: compressed.compactedBefore,
     controls: compressed.controls,
-    index: { recordChunks: chunks.map(spanOfRecordChunk), trailChunks: trailChunks.map((t) => spanOfTrailChunk(t)!) },
+    index: {
+      recordChunks: chunks.map(spanOfRecordChunk),
+      trailChunks: trailChunks.map((t) => spanOfTrailChunk(t.trails, t.sealed)!),
+    },
     recordChunk: async (i) => {
       reads.records++;
       return structuredClone(chunks[i]);
     },
     trailChunk: async (j) => {
       reads.trails++;
-      return trailChunks[j];
+      return trailChunks[j].trails;
     },
-    trailChunkIds: async (j) => new Set(trailChunks[j].keys()),
+    trailChunkIds: async (j) => ({
+      trailed: new Set(trailChunks[j].trails.keys()),
+      sealedFingerprints: new Set(trailChunks[j].sealed.map(sealedIdFingerprint)),
+    }),
   };
   return { source, reads, chunks: chunks.length };
 }

@@ -1,6 +1,7 @@
 import { ViewingEvent } from '../events/viewing-event';
 import { CompressedHistory, SessionTrail } from './compressed-history';
-import { FoldedHistory, foldHistory, isSealed, isVisible, visibleRecords } from './history-fold';
+import { FoldedHistory, foldHistory, isVisible, visibleRecords } from './history-fold';
+import { sealedIdFingerprint } from './sealed-sessions';
 import {
   changedRecords,
   ChangesQuery,
@@ -22,11 +23,20 @@ export interface RecordChunkSpan {
   removedRecordIds: number;
 }
 
-/** A trail chunk as the index describes it: trails are cut in recordId order, so ranges do not overlap. */
+/**
+ * A trail chunk as the index describes it: cut in recordId order, so ranges do not overlap. `trails` counts
+ * every record the chunk covers: those with a trail and the sealed ones (ADR 6).
+ */
 export interface TrailChunkSpan {
   firstRecordId: string;
   lastRecordId: string;
   trails: number;
+}
+
+/** The records a trail chunk covers: ids with a trail, and fingerprints of the sealed ones. */
+export interface TrailChunkMembers {
+  trailed: ReadonlySet<string>;
+  sealedFingerprints: ReadonlySet<number>;
 }
 
 /** Per compressed version: enough to read one page without decoding the whole history (issue 12 §3). */
@@ -50,10 +60,10 @@ export interface ChunkedCompressedHistory {
   recordChunk(index: number): Promise<RecordChunk>;
   trailChunk(index: number): Promise<ReadonlyMap<string, SessionTrail>>;
   /**
-   * The recordIds of a trail chunk, cheaper than its trails (cached by storage): a new live session's id
+   * The records of a trail chunk, cheaper than its trails (cached by storage): a new live session's id
    * falls in some chunk's range, and without this every such chunk would be decoded on every page.
    */
-  trailChunkIds(index: number): Promise<ReadonlySet<string>>;
+  trailChunkIds(index: number): Promise<TrailChunkMembers>;
 }
 
 export function spanOfRecordChunk(chunk: RecordChunk): RecordChunkSpan {
@@ -71,15 +81,19 @@ export function spanOfRecordChunk(chunk: RecordChunk): RecordChunkSpan {
   };
 }
 
-/** Null for an empty chunk (never written). */
-export function spanOfTrailChunk(trails: ReadonlyMap<string, SessionTrail>): TrailChunkSpan | null {
+/** Null for an empty chunk (never written). Sealed records (no trail) are covered by the chunk too. */
+export function spanOfTrailChunk(
+  trails: ReadonlyMap<string, SessionTrail>,
+  sealedIds: readonly string[] = [],
+): TrailChunkSpan | null {
   let first: string | null = null;
   let last: string | null = null;
-  for (const id of trails.keys()) {
+  for (const id of [...trails.keys(), ...sealedIds]) {
     if (first === null || id < first) first = id;
     if (last === null || id > last) last = id;
   }
-  return first === null ? null : { firstRecordId: first, lastRecordId: last!, trails: trails.size };
+  const covered = trails.size + sealedIds.length;
+  return first === null ? null : { firstRecordId: first, lastRecordId: last!, trails: covered };
 }
 
 export interface ChunkedReadOptions {
@@ -282,14 +296,15 @@ async function touchedRecords(
   for (const [j, span] of trailChunks.entries()) {
     const inRange = [...sessions].filter((id) => id >= span.firstRecordId && id <= span.lastRecordId);
     if (inRange.length === 0) continue;
-    const ids = await compressed.trailChunkIds(j);
-    const wanted = inRange.filter((id) => ids.has(id));
+    const members = await compressed.trailChunkIds(j);
+    // A sealed record (ADR 6) cannot be found by its first event: the whole history serves this read.
+    if (inRange.some((id) => !members.trailed.has(id) && members.sealedFingerprints.has(sealedIdFingerprint(id))))
+      return null;
+    const wanted = inRange.filter((id) => members.trailed.has(id));
     if (wanted.length === 0) continue;
     const trails = await compressed.trailChunk(j);
     for (const id of wanted) {
       const trail = trails.get(id);
-      // A sealed record (ADR 6) cannot be found by its first event: the whole history serves this read.
-      if (trail !== undefined && isSealed(trail)) return null;
       if (trail !== undefined) result.trails.set(id, trail);
     }
   }

@@ -1,12 +1,13 @@
 import { acceptanceOf, PlaybackEvent, ViewingEvent } from '../events/viewing-event';
 import { ViewingHistoryError } from '../errors';
 import { CompressedHistory, SessionTrail } from './compressed-history';
-import { addDistinct, foldSession, isSealed } from './history-fold';
+import { addDistinct, foldSession } from './history-fold';
 import { compareEvents } from '../events/viewing-event';
 
 /**
- * Sealing (docs/adr/0006): a record whose session's events were all accepted long enough ago keeps an empty
- * trail instead of its events (the trail is most of a compressed record's bytes). The event log keeps every
+ * Sealing (docs/adr/0006): a record whose session's events were all accepted long enough ago keeps no trail
+ * (the trail is most of a compressed record's bytes), only a fingerprint of its id in the trail chunks
+ * (`sealedIdFingerprint`), so that paged reads know a live session may touch it. The event log keeps every
  * event, so a live event that later touches a sealed record is folded exactly once its trail is rebuilt
  * from the log; nothing is ever taken as "already counted" without its events.
  */
@@ -31,8 +32,7 @@ export function sealedSessionsTouched(compressed: CompressedHistory, liveEvents:
   const touched = new Set<string>();
   for (const event of liveEvents) {
     if (!('playbackSessionId' in event) || !stored.has(event.playbackSessionId)) continue;
-    const trail = compressed.trails.get(event.playbackSessionId);
-    if (trail !== undefined && isSealed(trail)) touched.add(event.playbackSessionId);
+    if (!compressed.trails.has(event.playbackSessionId)) touched.add(event.playbackSessionId);
   }
   return [...touched];
 }
@@ -70,4 +70,13 @@ export function withTrailsFromEventLog(
     rebuilt.set(id, foldSession(trail));
   }
   return { ...compressed, records: compressed.records.map((r) => rebuilt.get(r.recordId) ?? r), trails };
+}
+
+/**
+ * What a trail chunk stores of a sealed record's id: its first 32 bits (ids are random UUIDs). A live
+ * session with the fingerprint of a sealed record may be another session (odds: sealed ids in the chunk
+ * over 2^32): the read then takes the whole history, which finds the truth by full id.
+ */
+export function sealedIdFingerprint(recordId: string): number {
+  return Number.parseInt(recordId.slice(0, 8), 16);
 }

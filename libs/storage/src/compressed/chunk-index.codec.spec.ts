@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { PlaybackEvent, spanOfRecordChunk, spanOfTrailChunk, ViewingRecord } from '@vh/domain';
+import { PlaybackEvent, sealedIdFingerprint, spanOfRecordChunk, spanOfTrailChunk, ViewingRecord } from '@vh/domain';
 import { decodeChunkIndex, encodeChunkIndex } from './chunk-index.codec';
 import { decodeChunk, encodeChunksWithSpans, MalformedChunkError } from './history-chunk.codec';
 import { decodeTrailChunk, decodeTrailChunkRecordIds, encodeTrailChunksWithSpans } from './session-trail.codec';
@@ -57,28 +57,36 @@ describe('chunk index', () => {
         ),
         fc.integer({ min: 100, max: 2_000 }),
         (ids, maxBytes) => {
+          // Every other record is sealed (ADR 6): its id is covered by the chunks without a trail.
+          const sealed = ids.filter((_, i) => i % 2 === 1);
           const trails = new Map(
-            ids.map((id, i): [string, PlaybackEvent[]] => [
-              id,
-              [
-                {
-                  eventId: id,
-                  profileId: 'p',
-                  type: 'play',
-                  titleId: 't',
-                  playbackSessionId: id,
-                  deviceId: 'tv',
-                  positionMs: i,
-                  occurredAt: T0 + i,
-                },
-              ],
-            ]),
+            ids
+              .filter((_, i) => i % 2 === 0)
+              .map((id, i): [string, PlaybackEvent[]] => [
+                id,
+                [
+                  {
+                    eventId: id,
+                    profileId: 'p',
+                    type: 'play',
+                    titleId: 't',
+                    playbackSessionId: id,
+                    deviceId: 'tv',
+                    positionMs: i,
+                    occurredAt: T0 + i,
+                  },
+                ],
+              ]),
           );
-          const { chunks, spans } = encodeTrailChunksWithSpans(trails, maxBytes);
+          const { chunks, spans } = encodeTrailChunksWithSpans(trails, maxBytes, sealed);
           chunks.forEach((bytes, i) => {
             const decoded = decodeTrailChunk('p', bytes);
-            expect(spanOfTrailChunk(decoded)).toEqual(spans[i]);
-            expect(decodeTrailChunkRecordIds(bytes)).toEqual([...decoded.keys()]);
+            const inRange = sealed.filter((id) => id >= spans[i].firstRecordId && id <= spans[i].lastRecordId);
+            expect(spanOfTrailChunk(decoded, inRange)).toEqual(spans[i]);
+            expect(decodeTrailChunkRecordIds(bytes)).toEqual({
+              trailed: new Set(decoded.keys()),
+              sealedFingerprints: new Set(inRange.map(sealedIdFingerprint)),
+            });
           });
           for (let i = 1; i < spans.length; i++) expect(spans[i - 1].lastRecordId < spans[i].firstRecordId).toBe(true);
           expect(spans.reduce((n, s) => n + s.trails, 0)).toBe(ids.length);

@@ -12,6 +12,7 @@ import {
   everSetAutoDelete,
   MemberControls,
   SessionTrail,
+  TrailChunkMembers,
   ViewingHistoryError,
 } from '@vh/domain';
 import { metrics } from '@vh/metrics';
@@ -84,7 +85,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
   /** Decoded record chunks of paged reads, by (chunk set, index); half the cache budget, the other half above. */
   readonly chunkCache: CompressedHistoryCache<RecordChunk>;
   /** RecordIds of trail chunks, for paged reads with live sessions; within the chunk cache's half. */
-  readonly trailIdCache: CompressedHistoryCache<ReadonlySet<string>>;
+  readonly trailIdCache: CompressedHistoryCache<TrailChunkMembers>;
   constructor(
     @Inject(CASSANDRA_CLIENT) private readonly client: Client,
     private readonly config: AppConfig,
@@ -220,12 +221,13 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
         const key = `${version.chunkSet}#${version.chunkCount + index}`;
         const cached = this.trailIdCache.get(version.profileId, key);
         if (cached) return cached;
-        const ids = new Set(
-          await this.decodeChunkAt(version, version.chunkCount + index, (bytes) => decodeTrailChunkRecordIds(bytes)),
+        const members = await this.decodeChunkAt(version, version.chunkCount + index, (bytes) =>
+          decodeTrailChunkRecordIds(bytes),
         );
-        // ~100 bytes per id as a JS string in a Set.
-        this.trailIdCache.set(version.profileId, key, ids, 256 + ids.size * 100);
-        return ids;
+        // ~100 bytes per id as a JS string in a Set, ~40 per fingerprint.
+        const bytes = 256 + members.trailed.size * 100 + members.sealedFingerprints.size * 40;
+        this.trailIdCache.set(version.profileId, key, members, bytes);
+        return members;
       },
     };
   }

@@ -1,4 +1,12 @@
-import { PLAYBACK_EVENT_TYPES, PlaybackEvent, SessionTrail, spanOfTrailChunk, TrailChunkSpan } from '@vh/domain';
+import {
+  PLAYBACK_EVENT_TYPES,
+  PlaybackEvent,
+  sealedIdFingerprint,
+  SessionTrail,
+  spanOfTrailChunk,
+  TrailChunkMembers,
+  TrailChunkSpan,
+} from '@vh/domain';
 import { ByteReader, ByteWriter, bytesToUuid, uuidToBytes } from './binary';
 import { MalformedChunkError } from './history-chunk.codec';
 
@@ -6,10 +14,13 @@ import { MalformedChunkError } from './history-chunk.codec';
  * Session trails (the events folded into each record), in chunks of their own after the record chunks
  * of a set: only the compactor, and a read whose live events touch a compressed record, decode them.
  * Columnar like the records: ids as 16 bytes, times as deltas within a trail, strings as table indexes.
+ * v2 adds the sealed records of the chunk's id range (ADR 6) as sorted 32-bit fingerprints, delta-coded,
+ * after the trailed ids: a paged read learns from them that a live session may touch a sealed record.
  */
-const MAGIC = Buffer.from('VHT1', 'latin1');
+const MAGIC_V1 = Buffer.from('VHT1', 'latin1');
+const MAGIC = Buffer.from('VHT2', 'latin1');
 
-export function encodeTrailChunk(trails: ReadonlyMap<string, SessionTrail>): Buffer {
+export function encodeTrailChunk(trails: ReadonlyMap<string, SessionTrail>, sealedIds: readonly string[] = []): Buffer {
   const entries = [...trails].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const events = entries.flatMap(([, trail]) => trail);
   const w = new ByteWriter();
@@ -22,6 +33,13 @@ export function encodeTrailChunk(trails: ReadonlyMap<string, SessionTrail>): Buf
   }
   w.varint(entries.length);
   for (const [recordId] of entries) w.bytes(uuidToBytes(recordId));
+  const fingerprints = sealedIds.map(sealedIdFingerprint).sort((a, b) => a - b);
+  w.varint(fingerprints.length);
+  let previousFingerprint = 0;
+  for (const fingerprint of fingerprints) {
+    w.varint(fingerprint - previousFingerprint);
+    previousFingerprint = fingerprint;
+  }
   for (const [, trail] of entries) w.varint(trail.length);
   for (const e of events) w.bytes(uuidToBytes(e.eventId));
   for (const [, trail] of entries) {
@@ -41,30 +59,48 @@ export function encodeTrailChunk(trails: ReadonlyMap<string, SessionTrail>): Buf
   return w.toBuffer();
 }
 
-/** Only the recordIds of a trail chunk (they come before its events): what a paged read looks up. */
-export function decodeTrailChunkRecordIds(bytes: Buffer): string[] {
+/** Only the records a trail chunk covers (they come before its events): what a paged read looks up. */
+export function decodeTrailChunkRecordIds(bytes: Buffer): TrailChunkMembers {
   try {
     const r = new ByteReader(bytes);
-    if (!r.bytes(MAGIC.length).equals(MAGIC)) throw new MalformedChunkError('not a trail chunk');
+    const v1 = readMagic(r);
     for (let table = 0; table < 2; table++) for (let i = r.varint(); i > 0; i--) r.string();
-    return Array.from({ length: r.varint() }, () => bytesToUuid(r.bytes(16)));
+    const trailed = new Set(Array.from({ length: r.varint() }, () => bytesToUuid(r.bytes(16))));
+    return { trailed, sealedFingerprints: v1 ? new Set() : readFingerprints(r) };
   } catch (error) {
     if (error instanceof MalformedChunkError) throw error;
     throw new MalformedChunkError((error as Error).message);
   }
 }
 
+/** True for a v1 chunk (no sealed records). */
+function readMagic(r: ByteReader): boolean {
+  const magic = r.bytes(MAGIC.length);
+  if (magic.equals(MAGIC)) return false;
+  if (magic.equals(MAGIC_V1)) return true;
+  throw new MalformedChunkError('not a trail chunk');
+}
+
+function readFingerprints(r: ByteReader): Set<number> {
+  const fingerprints = new Set<number>();
+  let previous = 0;
+  for (let i = r.varint(); i > 0; i--) fingerprints.add((previous += r.varint()));
+  return fingerprints;
+}
+
 export function isTrailChunk(bytes: Buffer): boolean {
-  return bytes.subarray(0, MAGIC.length).equals(MAGIC);
+  const magic = bytes.subarray(0, MAGIC.length);
+  return magic.equals(MAGIC) || magic.equals(MAGIC_V1);
 }
 
 export function decodeTrailChunk(profileId: string, bytes: Buffer): Map<string, PlaybackEvent[]> {
   try {
     const r = new ByteReader(bytes);
-    if (!r.bytes(MAGIC.length).equals(MAGIC)) throw new MalformedChunkError('not a trail chunk');
+    const v1 = readMagic(r);
     const titles = Array.from({ length: r.varint() }, () => r.string());
     const devices = Array.from({ length: r.varint() }, () => r.string());
     const recordIds = Array.from({ length: r.varint() }, () => bytesToUuid(r.bytes(16)));
+    if (!v1) readFingerprints(r); // sealed records have no trail to decode
     const lengths = recordIds.map(() => r.varint());
     const total = lengths.reduce((n, l) => n + l, 0);
     const column = <T>(read: () => T): T[] => Array.from({ length: total }, read);
@@ -111,25 +147,33 @@ export function decodeTrailChunk(profileId: string, bytes: Buffer): Map<string, 
 }
 
 /** Splits trails into chunks of at most `maxBytes` encoded (one trail is never split). */
-export function encodeTrailChunks(trails: ReadonlyMap<string, SessionTrail>, maxBytes: number): Buffer[] {
-  return encodeTrailChunksWithSpans(trails, maxBytes).chunks;
+export function encodeTrailChunks(
+  trails: ReadonlyMap<string, SessionTrail>,
+  maxBytes: number,
+  sealedIds: readonly string[] = [],
+): Buffer[] {
+  return encodeTrailChunksWithSpans(trails, maxBytes, sealedIds).chunks;
 }
 
 /**
  * The chunks cut in recordId order, so that their id ranges do not overlap, and the span of each for
- * the version's index: a paged read finds the trail of one session by its id.
+ * the version's index: a paged read finds the trail of one session by its id, and whether a sealed record
+ * (`sealedIds`, no trail) may have it.
  */
 export function encodeTrailChunksWithSpans(
   trails: ReadonlyMap<string, SessionTrail>,
   maxBytes: number,
+  sealedIds: readonly string[] = [],
 ): { chunks: Buffer[]; spans: TrailChunkSpan[] } {
   const chunks: Buffer[] = [];
   const spans: TrailChunkSpan[] = [];
-  const split = (part: [string, SessionTrail][]) => {
-    const map = new Map(part);
-    const encoded = encodeTrailChunk(map);
+  type Entry = [string, SessionTrail | null];
+  const split = (part: Entry[]) => {
+    const map = new Map(part.filter((e): e is [string, SessionTrail] => e[1] !== null));
+    const sealed = part.filter(([, trail]) => trail === null).map(([id]) => id);
+    const encoded = encodeTrailChunk(map, sealed);
     if (encoded.length <= maxBytes || part.length <= 1) {
-      const span = spanOfTrailChunk(map);
+      const span = spanOfTrailChunk(map, sealed);
       if (span !== null) {
         chunks.push(encoded);
         spans.push(span);
@@ -140,7 +184,8 @@ export function encodeTrailChunksWithSpans(
     split(part.slice(0, half));
     split(part.slice(half));
   };
-  split([...trails].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const entries: Entry[] = [...trails, ...sealedIds.map((id): Entry => [id, null])];
+  split(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return { chunks, spans };
 }
 
