@@ -11,7 +11,8 @@ import {
   unfinishedOf,
 } from './history-query';
 import { compareRecordsNewestFirst, ViewingRecord } from './viewing-record';
-import { EMPTY_MEMBER_CONTROLS, hiddenByControls, MemberControls } from '../settings/member-controls';
+import { EMPTY_MEMBER_CONTROLS, MemberControls } from '../settings/member-controls';
+import { removableByCompaction } from './history-compaction';
 
 /** A record chunk as the version's index describes it: the startedAt range of its records. */
 export interface RecordChunkSpan {
@@ -85,8 +86,14 @@ export function spanOfTrailChunk(trails: ReadonlyMap<string, SessionTrail>): Tra
 export interface ChunkedReadOptions {
   /** The reader's clock, at which auto-delete is judged (invariant 6); without it auto-delete is not applied. */
   now?: number;
-  /** Called once when a stored record read is one the member's controls now hide. */
+  /** Called once when a stored record read is one the member's controls now hide for good (see below). */
   onHiddenStored?: () => void;
+  /**
+   * The cutoff of a compaction run now (the reader's now minus COMPACTION_MIN_AGE_MS): a stored record
+   * the controls hide for good by then is one it removes physically; others it keeps as hidden records
+   * (ADR 8), so asking for them would only cost a run. Without it, any stored record the controls hide.
+   */
+  compactionCutoff?: number;
 }
 
 /**
@@ -219,7 +226,10 @@ async function openChunkedRead(
   const touched = await touchedRecords(liveSessions, compressed, recordChunk);
   if (touched === null) {
     const history = await whole(compressed);
-    if (options.onHiddenStored && history.records.some((r) => hiddenByControls(r, history.controls!, now) !== null)) {
+    if (
+      options.onHiddenStored &&
+      removableByCompaction(history.records, { ...history, controls: history.controls! }, now, options.compactionCutoff)
+    ) {
       options.onHiddenStored();
     }
     return { whole: visibleRecords(foldHistory(liveEvents, history), now) };
@@ -239,12 +249,12 @@ async function openChunkedRead(
     controls: compressed.controls,
     trails: touched.trails,
   });
-  // A stored record the controls now hide (auto-delete since the last compaction): the reader asks for a
-  // compaction to remove it physically. Only the records read are looked at.
+  // A stored record the controls now hide for good (auto-delete since the last compaction): the reader asks
+  // for a compaction to remove it physically. Only the records read are looked at.
   let hiddenStored = false;
   const noteHidden = (records: readonly ViewingRecord[]) => {
     if (options.onHiddenStored === undefined || hiddenStored) return;
-    hiddenStored = records.some((r) => hiddenByControls(r, folded.controls, now) !== null);
+    hiddenStored = removableByCompaction(records, folded, now, options.compactionCutoff);
   };
   noteHidden(touched.records);
   return {
