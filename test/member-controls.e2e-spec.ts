@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PlaybackEvent } from '@vh/domain';
+import { PlaybackEvent, settingsChangedEvent } from '@vh/domain';
 import { CompressedHistoryRepository } from '@vh/storage';
 import { AppProcess } from './support/app-process';
 import { AppStack } from './support/app-stack';
@@ -164,6 +164,37 @@ describe('member controls: pause, auto-delete, remove a title', () => {
     expect(
       await countRows(environment.cassandra, environment.config.cassandra.keyspace, 'live_history', profileId),
     ).toBe(spanning.length + whilePaused.length + afterResume.length + 2);
+  });
+
+  it('shows a session judged begun while paused once a resume accepted before it is stored after a compaction (chaos seed 33)', async () => {
+    const profileId = newProfile('resume-late');
+    const device = await auth.device(profileId);
+    await changeSettings(profileId, device, { recording: 'paused' });
+    // After the pause: a resume accepted at `resumedAt`, stored only after a compaction that rolled up a late
+    // session (the device's time 30 days back) the service first accepted a second after the resume.
+    const resumedAt = Date.now();
+    const late = oldSession(profileId, 'title-late', 30).map((e, i) => ({ ...e, acceptedAt: resumedAt + 1_000 + i }));
+    await produceEvents(environment.kafka, environment.config.kafka.eventTopic, late);
+    const live = () =>
+      countRows(environment.cassandra, environment.config.cassandra.keyspace, 'live_history', profileId);
+    await eventually(async () => expect(await live()).toBe(1 + late.length), 60_000);
+    // Ours, or the one the API asked for 30 s after the pause if it ran first: either rolled the session up.
+    expect(['compacted', 'up-to-date']).toContain((await compactNow(profileId)).status);
+    expect(await history(profileId, device)).toEqual([]);
+    // Kept as a hidden record (not only its id): a control accepted before it may still be stored (ADR 8).
+    const stored = (await compressed.read(profileId, { useCache: false })).history;
+    expect(stored.records.map((r) => r.recordId)).toEqual(sessionIds(late));
+    expect(stored.removedRecordIds).toEqual([]);
+
+    const resume = settingsChangedEvent(profileId, { recording: 'on' }, randomUUID(), resumedAt);
+    await produceEvents(environment.kafka, environment.config.kafka.eventTopic, [resume]);
+    await eventually(
+      async () => expect((await history(profileId, device)).map((r) => r.titleId)).toEqual(['title-late']),
+      60_000,
+    );
+    expect((await continueWatching(profileId, device)).map((r) => r.recordId)).toEqual(sessionIds(late));
+    await compactNow(profileId);
+    expect((await history(profileId, device)).map((r) => r.titleId)).toEqual(['title-late']);
   });
 
   it('hides records older than the auto-delete period at once, in every read, and compaction removes them physically', async () => {

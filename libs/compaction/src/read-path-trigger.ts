@@ -35,8 +35,9 @@ export class ReadPathCompactionTrigger {
   }
 
   /**
-   * A read found stored records that the member's controls now hide (auto-deleted, of a removed title,
-   * begun while paused): compaction removes them physically. Once per profile per window, like onRead.
+   * A read found stored records that the member's controls now hide for good (of a removed title, or
+   * auto-deleted or begun while paused before the compaction cutoff, ADR 8): compaction removes them
+   * physically. Once per profile per window, like onRead.
    */
   onHiddenStored(profileId: string): boolean {
     if (this.asked.has(profileId)) return false;

@@ -4,7 +4,10 @@ import { CompressedHistoryRepository, LiveHistoryRepository } from '@vh/storage'
 import { CompactionRequests } from '../shared/compaction-requests';
 import { ViewingHistoryReader } from './viewing-history.reader';
 
-const config = { history: { breakerFailures: 1000, breakerOpenMs: 1000 } } as unknown as AppConfig;
+const config = {
+  history: { breakerFailures: 1000, breakerOpenMs: 1000 },
+  compaction: { minAgeMs: 14 * 86_400_000 },
+} as unknown as AppConfig;
 
 /** A reader whose `readPage` times out for the `unreadable` profiles, as a tombstone-heavy partition does. */
 function readerWith(unreadable: Set<string>) {

@@ -12,7 +12,7 @@ import {
   CorruptHistoryError,
   DependencyUnavailableError,
   foldHistory,
-  hiddenByControls,
+  removableByCompaction,
   MemberControls,
   HistoryPage,
   HistoryQuery,
@@ -48,6 +48,8 @@ export interface UnreadableProfile {
 @Injectable()
 export class ViewingHistoryReader {
   private readonly breaker: CircuitBreaker;
+  /** A compaction run now rolls up before now minus this: what the controls hide for good by then it removes. */
+  private readonly compactionMinAgeMs: number;
 
   constructor(
     private readonly liveHistory: LiveHistoryRepository,
@@ -55,6 +57,7 @@ export class ViewingHistoryReader {
     private readonly compactions: CompactionRequests,
     config: AppConfig,
   ) {
+    this.compactionMinAgeMs = config.compaction.minAgeMs;
     this.breaker = new CircuitBreaker({
       failureThreshold: config.history.breakerFailures,
       openMs: config.history.breakerOpenMs,
@@ -153,11 +156,13 @@ export class ViewingHistoryReader {
     const { live, result } = await this.breaker.execute(async () => {
       const liveEvents = await this.liveHistory.readProfile(profileId);
       const ask = askCompaction ? profileId : undefined;
+      const now = Date.now();
       const result = await this.compressedHistory.withChunkedVersion(profileId, async (history) =>
         history === null
           ? whole(this.merge(liveEvents, await this.readCompressed(profileId, liveEvents), ask))
           : chunked(liveEvents, history, {
-              now: Date.now(),
+              now,
+              compactionCutoff: now - this.compactionMinAgeMs,
               onHiddenStored: ask === undefined ? undefined : () => void this.compactions.requestIfHiddenStored(ask),
             }),
       );
@@ -180,15 +185,16 @@ export class ViewingHistoryReader {
 
   /**
    * Auto-delete is judged at this process's clock, against acceptance times (invariant 6). A stored record
-   * the member's controls now hide asks for the profile's compaction, which removes it physically.
+   * the member's controls now hide for good asks for the profile's compaction, which removes it physically
+   * (one they hide since its cutoff it would keep as a hidden record, ADR 8).
    */
   private merge(live: ViewingEvent[], compressed: CompressedHistory, askToRemove?: string): ViewingRecord[] {
     const now = Date.now();
     const folded = foldHistory(live, compressed);
+    const cutoff = now - this.compactionMinAgeMs;
     // Also a sealed record that live events touch: it shows as stored until a compaction rebuilds it.
     const needsCompaction =
-      folded.sealedSessionsTouched.length > 0 ||
-      compressed.records.some((r) => hiddenByControls(r, folded.controls, now));
+      folded.sealedSessionsTouched.length > 0 || removableByCompaction(compressed.records, folded, now, cutoff);
     if (askToRemove !== undefined && needsCompaction) {
       this.compactions.requestIfHiddenStored(askToRemove);
     }

@@ -1,9 +1,9 @@
 import { ViewingEvent } from '../events/viewing-event';
 import { CompressedHistory, SessionTrail } from './compressed-history';
-import { foldHistory, isVisible } from './history-fold';
+import { foldHistory, isDeleted } from './history-fold';
 import { sealable, SealedSessionNotRebuiltError } from './sealed-sessions';
 import { compareRecordsNewestFirst, ViewingRecord } from './viewing-record';
-import { EMPTY_MEMBER_CONTROLS, sameControls } from '../settings/member-controls';
+import { EMPTY_MEMBER_CONTROLS, hiddenForGood, MemberControls, sameControls } from '../settings/member-controls';
 
 /** A new compressed history, and how many late events (see `FoldedHistory.lateEvents`) it took in. */
 export interface CompactedHistory extends CompressedHistory {
@@ -26,8 +26,12 @@ export interface CompactedHistory extends CompressedHistory {
  *
  * Exact because each record keeps its trail (the distinct events folded into it): events at or after
  * the cutoff continue from the stored record, and a late or re-stamped event folds the session again.
- * Hidden records keep only their id, so that later events of the same session stay hidden: removed,
- * cleared, of a removed title, begun while recording was paused, or auto-deleted by `now`.
+ * Records hidden for good keep only their id, so that later events of the same session stay hidden:
+ * removed, cleared, of a removed title, or hidden by a pause or an auto-delete that no control still to
+ * be stored can undo (`hiddenForGood`: controls accepted before compactedBefore are taken as stored).
+ * Records a pause or an auto-delete hides since then stay whole, with their trails, as hidden records:
+ * readers and later compactions judge them again, so a resume or a longer period accepted earlier but
+ * stored later shows them as the fold of all events does (invariants 1 and 3, ADR 8).
  */
 export function compactHistory(
   compressed: CompressedHistory,
@@ -79,7 +83,7 @@ export function compactHistory(
   const removedRecordIds = new Set(folded.removedRecordIds);
   const now = options.now ?? Number.NEGATIVE_INFINITY;
   for (const record of folded.records.values()) {
-    if (!isVisible(record, folded, now)) {
+    if (isDeleted(record, folded) || hiddenForGood(record, folded.controls, now, compactedBefore)) {
       removedRecordIds.add(record.recordId);
       continue;
     }
@@ -110,6 +114,24 @@ export function compactHistory(
     sealed,
     changed,
   };
+}
+
+/**
+ * Whether a compaction run now at `cutoff` would remove one of these stored records physically: one the
+ * controls hide for good by its compactedBefore (the others it keeps as hidden records). Readers ask for a
+ * compaction then; without a cutoff, for any stored record the controls hide.
+ */
+export function removableByCompaction(
+  records: readonly ViewingRecord[],
+  history: { controls: MemberControls; compactedBefore: number | null },
+  now: number,
+  cutoff: number | undefined,
+): boolean {
+  const settledBefore =
+    cutoff === undefined
+      ? Number.POSITIVE_INFINITY
+      : Math.max(cutoff, history.compactedBefore ?? Number.NEGATIVE_INFINITY);
+  return records.some((record) => hiddenForGood(record, history.controls, now, settledBefore));
 }
 
 /** Same distinct events, same copies: a replaced copy (e.g. a re-stamped retry) changes the record. */

@@ -273,9 +273,16 @@ export function isVisible(
   history: Pick<FoldedHistory, 'removedRecordIds' | 'clearedThrough' | 'controls'>,
   now: number = Number.NEGATIVE_INFINITY,
 ): boolean {
-  if (history.removedRecordIds.has(record.recordId)) return false;
-  if (history.clearedThrough !== null && record.firstAcceptedAt <= history.clearedThrough) return false;
-  return hiddenByControls(record, history.controls, now) === null;
+  return !isDeleted(record, history) && hiddenByControls(record, history.controls, now) === null;
+}
+
+/** Removed, or cleared after its session began: for good, whatever is stored later (deletions are sets). */
+export function isDeleted(
+  record: ViewingRecord,
+  history: Pick<FoldedHistory, 'removedRecordIds' | 'clearedThrough'>,
+): boolean {
+  if (history.removedRecordIds.has(record.recordId)) return true;
+  return history.clearedThrough !== null && record.firstAcceptedAt <= history.clearedThrough;
 }
 
 /**

@@ -277,7 +277,7 @@ describe('pageOfChunkedHistory: a page from the chunks it needs equals the page 
     expect(reads.records).toBe(2);
   });
 
-  it('asks once for a compaction when a record read is one the controls now hide, and only then', async () => {
+  it('asks once for a compaction when a record read is one the controls now hide for good, and only then', async () => {
     // Auto-delete after 3 months, set at T0: the records are older than that a year later.
     const controls = withControlEvents(EMPTY_MEMBER_CONTROLS, [{ eventId: 'e', acceptedAt: T0, autoDelete: '3m' }]);
     const { source } = chunked(hundredRecords(controls).compressed, 10, 10);
@@ -292,5 +292,16 @@ describe('pageOfChunkedHistory: a page from the chunks it needs equals the page 
     await pageOfChunkedHistory([], source, { limit: 15 }, { now: T0 + DAY, onHiddenStored });
     await continueWatchingOfChunked([], source, 15, { now: T0 + DAY, onHiddenStored });
     expect(asked).toHaveLength(1);
+    // Deleted since a compaction's cutoff: it would keep them as hidden records, so no run is asked for.
+    const soon = T0 + 100 * DAY;
+    await pageOfChunkedHistory(
+      [],
+      source,
+      { limit: 15 },
+      { now: soon, compactionCutoff: soon - 14 * DAY, onHiddenStored },
+    );
+    expect(asked).toHaveLength(1);
+    await pageOfChunkedHistory([], source, { limit: 15 }, { now, compactionCutoff: now - 14 * DAY, onHiddenStored });
+    expect(asked).toHaveLength(2);
   });
 });

@@ -12,7 +12,8 @@ import {
   unfinishedOf,
 } from './history-query';
 import { compareRecordsNewestFirst, ViewingRecord } from './viewing-record';
-import { EMPTY_MEMBER_CONTROLS, hiddenByControls, MemberControls } from '../settings/member-controls';
+import { EMPTY_MEMBER_CONTROLS, MemberControls } from '../settings/member-controls';
+import { removableByCompaction } from './history-compaction';
 
 /** A record chunk as the version's index describes it: the startedAt range of its records. */
 export interface RecordChunkSpan {
@@ -99,8 +100,14 @@ export function spanOfTrailChunk(
 export interface ChunkedReadOptions {
   /** The reader's clock, at which auto-delete is judged (invariant 6); without it auto-delete is not applied. */
   now?: number;
-  /** Called once when a stored record read is one the member's controls now hide, or a sealed one live events touch. */
+  /** Called once when a stored record read is one the member's controls now hide for good (see below), or a sealed one live events touch. */
   onHiddenStored?: () => void;
+  /**
+   * The cutoff of a compaction run now (the reader's now minus COMPACTION_MIN_AGE_MS): a stored record
+   * the controls hide for good by then is one it removes physically; others it keeps as hidden records
+   * (ADR 8), so asking for them would only cost a run. Without it, any stored record the controls hide.
+   */
+  compactionCutoff?: number;
 }
 
 /**
@@ -235,8 +242,13 @@ async function openChunkedRead(
     const history = await whole(compressed);
     const folded = foldHistory(liveEvents, history);
     // A sealed record that live events touch shows as stored until a compaction rebuilds it: ask for one.
-    const hidden = history.records.some((r) => hiddenByControls(r, history.controls!, now) !== null);
-    if (options.onHiddenStored && (hidden || folded.sealedSessionsTouched.length > 0)) options.onHiddenStored();
+    const removable = removableByCompaction(
+      history.records,
+      { ...history, controls: history.controls! },
+      now,
+      options.compactionCutoff,
+    );
+    if (options.onHiddenStored && (removable || folded.sealedSessionsTouched.length > 0)) options.onHiddenStored();
     return { whole: visibleRecords(folded, now) };
   }
 
@@ -254,12 +266,12 @@ async function openChunkedRead(
     controls: compressed.controls,
     trails: touched.trails,
   });
-  // A stored record the controls now hide (auto-delete since the last compaction): the reader asks for a
-  // compaction to remove it physically. Only the records read are looked at.
+  // A stored record the controls now hide for good (auto-delete since the last compaction): the reader asks
+  // for a compaction to remove it physically. Only the records read are looked at.
   let hiddenStored = false;
   const noteHidden = (records: readonly ViewingRecord[]) => {
     if (options.onHiddenStored === undefined || hiddenStored) return;
-    hiddenStored = records.some((r) => hiddenByControls(r, folded.controls, now) !== null);
+    hiddenStored = removableByCompaction(records, folded, now, options.compactionCutoff);
   };
   noteHidden(touched.records);
   return {

@@ -102,6 +102,35 @@ describe('recording paused', () => {
   });
 });
 
+describe('recording paused, a resume stored after a compaction (chaos seed 33)', () => {
+  // A late session (the device's time 20 days back) first accepted at 02:00 while paused since 00:00; the
+  // resume accepted at 01:00 reaches storage only after a compaction that rolled the session up.
+  const pause = settings(T0, { recording: 'paused' });
+  const resume = settings(T0 + 60 * MIN, { recording: 'on' });
+  const late = session(S1, T0 - 20 * DAY, 20 * DAY + 2 * 60 * MIN);
+
+  it('keeps the session as a hidden record, shown once the resume accepted before it is stored', () => {
+    const compressed = compactHistory(EMPTY_COMPRESSED_HISTORY, [pause, ...late], T0, { now: T0 + DAY });
+    expect(compressed.removedRecordIds).not.toContain(S1);
+    expect(visibleIds([], compressed)).toEqual([]);
+    const all = [pause, ...late, resume];
+    expect(visibleRecords(foldHistory([resume], compressed), T0 + DAY)).toEqual(
+      visibleRecords(foldHistory(all), T0 + DAY),
+    );
+    expect(visibleIds([resume], compressed)).toEqual([S1]);
+    // A later compaction that stores the resume keeps it, as every reader shows it.
+    const next = compactHistory(compressed, [resume], T0 + 2 * DAY, { now: T0 + 3 * DAY });
+    expect(visibleIds([], next)).toEqual([S1]);
+  });
+
+  it('removes it for good once its first acceptance is before compactedBefore: an earlier resume is stored by then', () => {
+    const compressed = compactHistory(EMPTY_COMPRESSED_HISTORY, [pause, ...late], T0 + DAY, { now: T0 + 2 * DAY });
+    expect(compressed.records).toEqual([]);
+    expect(compressed.removedRecordIds).toContain(S1);
+    expect(compressed.changed).toBe(true);
+  });
+});
+
 describe('auto-delete', () => {
   const saved = T0 + 200 * DAY;
   const old = session(S1, T0);
@@ -129,10 +158,31 @@ describe('auto-delete', () => {
 
   it('removes expired records physically at compaction, with their ids so later events stay hidden', () => {
     const events = [...old, ...recent, settings(saved, { autoDelete: '3m' })];
+    // Older than the period when it was set: nothing accepted earlier can keep it (it goes at once).
     const compressed = compactHistory(EMPTY_COMPRESSED_HISTORY, events, saved - DAY, { now: saved });
     expect(compressed.records.map((r) => r.recordId)).toEqual([S2]);
     expect(compressed.removedRecordIds).toContain(S1);
     expect(compressed.changed).toBe(true);
+  });
+
+  it('keeps a record deleted since compactedBefore hidden: a longer period accepted earlier may still be stored', () => {
+    const shorter = settings(saved, { autoDelete: '3m' });
+    // The recent session ages out under '3m' at `expired`; a 'never' accepted just before arrives late.
+    const expired = addUtcMonths(lastSeenAt(visibleRecords(foldHistory(recent))[0]), 3) + 1;
+    const longer = settings(expired - 60 * MIN, { autoDelete: 'never' });
+    const now = expired + DAY;
+    const compressed = compactHistory(EMPTY_COMPRESSED_HISTORY, [...old, ...recent, shorter], expired - DAY, { now });
+    expect(compressed.removedRecordIds).toEqual([S1]);
+    expect(compressed.records.map((r) => r.recordId)).toEqual([S2]);
+    expect(visibleRecords(foldHistory([], compressed), now)).toEqual([]);
+    expect(visibleRecords(foldHistory([longer], compressed), now)).toEqual(
+      visibleRecords(foldHistory([...old, ...recent, shorter, longer]), now),
+    );
+    expect(visibleRecords(foldHistory([longer], compressed), now).map((r) => r.recordId)).toEqual([S2]);
+    // Without it, a compaction whose compactedBefore is past the deletion removes the record for good.
+    const later = compactHistory(compressed, [], expired + DAY, { now: expired + 2 * DAY });
+    expect(later.removedRecordIds).toEqual([S1, S2].sort());
+    expect(later.changed).toBe(true);
   });
 });
 

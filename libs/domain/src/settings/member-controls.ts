@@ -138,6 +138,20 @@ export function lastSeenAt(record: ViewingRecord): number {
  * whenever compaction ran (invariant 3).
  */
 export function isAutoDeleted(record: ViewingRecord, controls: MemberControls, now: number): boolean {
+  return autoDeletion(record, controls, now) !== null;
+}
+
+/**
+ * When auto-delete removed the record (`at`: the earliest instant it was older than the period in force)
+ * and when that period was set (`periodSetAt`), or null when it has not by `now`. Only a settings change
+ * accepted from `periodSetAt` up to `at` can change the period in force then: one accepted later leaves
+ * `at` where it was (deleted stays deleted), one accepted earlier is overridden by the period's setting.
+ */
+function autoDeletion(
+  record: ViewingRecord,
+  controls: MemberControls,
+  now: number,
+): { at: number; periodSetAt: number } | null {
   const changes = controls.settingsChanges;
   const seen = lastSeenAt(record);
   let period: AutoDeletePeriod = DEFAULT_PROFILE_SETTINGS.autoDelete;
@@ -148,14 +162,14 @@ export function isAutoDeleted(record: ViewingRecord, controls: MemberControls, n
     if (months !== null) {
       // Deleted at any instant m in [from, until) with m <= now and m > seen + period.
       const earliest = Math.max(from, addUtcMonths(seen, months) + 1);
-      if (earliest <= Math.min(until - 1, now)) return true;
+      if (earliest <= Math.min(until - 1, now)) return { at: earliest, periodSetAt: from };
     }
     if (i < changes.length && changes[i].autoDelete !== undefined) {
       period = changes[i].autoDelete!;
       from = changes[i].acceptedAt;
     }
   }
-  return false;
+  return null;
 }
 
 /**
@@ -174,6 +188,30 @@ export function hiddenByControls(
   if (recordingAt(controls, record.firstAcceptedAt) === 'paused') return 'recording-paused';
   if (isAutoDeleted(record, controls, now)) return 'auto-deleted';
   return null;
+}
+
+/**
+ * Whether the controls hide the record for good, taking every control accepted before `settledBefore`
+ * (service clock) as stored: compaction may then keep only its id. A removed title never shows its record
+ * again (removals only add up, and more events of a session only move its first acceptance earlier). A
+ * pause or an auto-delete can be undone by what is stored later but accepted earlier: a resume, or an
+ * event of the session, accepted at or before its first acceptance; another period accepted from the
+ * setting of the period in force up to the instant auto-delete took the record. Once those instants are
+ * before `settledBefore`, nothing still to come can (ADR 8). A record already older than a period when it
+ * was set goes at once: only a change accepted in that same millisecond could keep it.
+ */
+export function hiddenForGood(
+  record: ViewingRecord,
+  controls: MemberControls,
+  now: number,
+  settledBefore: number,
+): boolean {
+  const hidden = hiddenByControls(record, controls, now);
+  if (hidden === null) return false;
+  if (hidden === 'title-removed') return true;
+  if (hidden === 'recording-paused' && record.firstAcceptedAt < settledBefore) return true;
+  const deleted = autoDeletion(record, controls, now);
+  return deleted !== null && (deleted.at < settledBefore || deleted.at === deleted.periodSetAt);
 }
 
 /** `instant` plus whole calendar months, in UTC (the 31st plus one month may land on the 1st or 3rd). */
