@@ -76,7 +76,7 @@ export async function storageAndCompaction(
     reduction: liveBytes && compressedBytes ? round(liveBytes / compressedBytes) : null,
     zstdRatio: round(rawBytes / storedBytes),
     target: 10,
-    sealing: await sealedAgainstTrails(ctx, events, records),
+    settling: await settledAgainstTrails(ctx, events, records),
   };
   const compaction = {
     name: 'compaction',
@@ -97,31 +97,31 @@ export async function storageAndCompaction(
 }
 
 /**
- * The history above is 60 days old, so compaction sealed its records (COMPACTION_TRAIL_RETENTION_DAYS,
+ * The history above is 60 days old, so compaction settled its records (COMPACTION_TRAIL_RETENTION_DAYS,
  * 30 by default): the on-disk figure is that of history past the trail window, most of a member's history.
  * History within the window keeps its trails: the same profiles encoded in process both ways (zstd chunk
  * bytes, the settings compaction uses) give its cost.
  */
-async function sealedAgainstTrails(ctx: BenchContext, events: ViewingEvent[], records: number) {
+async function settledAgainstTrails(ctx: BenchContext, events: ViewingEvent[], records: number) {
   const { chunkMaxBytes, zstdLevel, zstdDictionary, trailRetentionMs } = ctx.config.compaction;
   const settings = { chunkMaxBytes, zstdLevel, dictionaryId: chunkDictionaryId(zstdDictionary) };
   const byProfile = new Map<string, ViewingEvent[]>();
   for (const e of events) byProfile.set(e.profileId, [...(byProfile.get(e.profileId) ?? []), e]);
   const now = Date.now();
-  let sealed = 0;
+  let settled = 0;
   let trailed = 0;
   for (const profileEvents of byProfile.values()) {
     const cutoff = now - ctx.config.compaction.minAgeMs;
-    const encode = async (sealBefore?: number) =>
-      (await encodeVersion(compactHistory(EMPTY_COMPRESSED_HISTORY, profileEvents, cutoff, { sealBefore }), settings))
+    const encode = async (settleBefore?: number) =>
+      (await encodeVersion(compactHistory(EMPTY_COMPRESSED_HISTORY, profileEvents, cutoff, { settleBefore }), settings))
         .storedBytes;
-    sealed += await encode(now - trailRetentionMs);
+    settled += await encode(now - trailRetentionMs);
     trailed += await encode(undefined);
   }
   return {
     trailRetentionDays: round(trailRetentionMs / 86_400_000),
-    chunkBytesPerRecord: { sealed: round(sealed / records), withTrails: round(trailed / records) },
-    trailsOverSealed: round(trailed / sealed),
+    chunkBytesPerRecord: { settled: round(settled / records), withTrails: round(trailed / records) },
+    trailsOverSettled: round(trailed / settled),
   };
 }
 

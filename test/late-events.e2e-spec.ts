@@ -114,8 +114,8 @@ describe('late and repeated events: part of the history as if they had arrived i
     expect((await lateEventsCounted()) - counterBefore).toBe(late);
   }, 600_000);
 
-  it('folds a late event and a re-stamped retry into records sealed long ago, rebuilt from the event log (ADR 6)', async () => {
-    // Sessions accepted 100 days ago: past the trail retention (30 days), their first compaction seals them.
+  it('folds a late event and a re-stamped retry into records settled long ago, rebuilt from the event log (ADR 6)', async () => {
+    // Sessions accepted 100 days ago: past the trail retention (30 days), their first compaction settles them.
     const events = syntheticHistory(1, 4, Date.now() - 100 * DAY).map((e) => ({ ...e, acceptedAt: e.occurredAt }));
     const profileId = events[0].profileId;
     const sessions = [...new Set(events.map((e) => e.playbackSessionId))];
@@ -128,8 +128,8 @@ describe('late and repeated events: part of the history as if they had arrived i
       events.filter((e) => e !== heldBack),
     );
     await eventually(async () => expect(await history(profileId)).toHaveLength(4), 60_000, 300);
-    const sealing = await runJob(profileId);
-    expect(sealing.result).toMatchObject({ status: 'compacted', recordsSealed: 4 });
+    const settling = await runJob(profileId);
+    expect(settling.result).toMatchObject({ status: 'compacted', recordsSettled: 4 });
 
     const now = Date.now();
     const late = { ...heldBack, acceptedAt: now };
@@ -147,7 +147,7 @@ describe('late and repeated events: part of the history as if they had arrived i
     expect(expected.find((r) => r.recordId === sessions[0])!.startedAt).toBe(
       new Date(heldBack.occurredAt).toISOString(),
     );
-    // The reads ask for the compaction that rebuilds the two sealed records; one run by hand does as well.
+    // The reads ask for the compaction that rebuilds the two settled records; one run by hand does as well.
     await eventually(
       async () => {
         await runJob(profileId);
@@ -158,7 +158,7 @@ describe('late and repeated events: part of the history as if they had arrived i
     );
     // Once more: nothing left to rebuild, the history stays.
     const again = await runJob(profileId);
-    expect(again.result.sealedRecordsRebuilt).toBe(0);
+    expect(again.result.settledRecordsRebuilt).toBe(0);
     expect(await history(profileId)).toEqual(expected);
   }, 300_000);
 

@@ -41,9 +41,9 @@ export function chunkDictionaryId(wanted: number | 'latest'): number {
 export async function encodeVersion(next: CompactedHistory, settings: ChunkEncodingSettings): Promise<EncodedVersion> {
   const zstd = await loadZstd();
   const records = encodeChunksWithSpans(next, settings.chunkMaxBytes);
-  // Records without a trail are sealed (ADR 6): their ids go into the trail chunks as fingerprints.
-  const sealedIds = next.records.filter((r) => !next.trails.has(r.recordId)).map((r) => r.recordId);
-  const trails = encodeTrailChunksWithSpans(next.trails, settings.chunkMaxBytes, sealedIds);
+  // Records without a trail are settled (ADR 6): their ids go into the trail chunks as fingerprints.
+  const settledIds = next.records.filter((r) => !next.trails.has(r.recordId)).map((r) => r.recordId);
+  const trails = encodeTrailChunksWithSpans(next.trails, settings.chunkMaxBytes, settledIds);
   const raw = [...records.chunks, ...trails.chunks];
   const stored = raw.map((chunk) => zstd.compress(chunk, settings.zstdLevel, settings.dictionaryId));
   return {

@@ -4,7 +4,7 @@ import {
   compactHistory,
   EMPTY_COMPRESSED_HISTORY,
   PlaybackEvent,
-  SealedSessionNotRebuiltError,
+  SettledSessionNotRebuiltError,
   ViewingEvent,
 } from '@vh/domain';
 import { decodeChunk, isTrailChunk, loadZstd } from '@vh/storage';
@@ -109,7 +109,7 @@ describe('ProfileCompactor', () => {
     });
   });
 
-  describe('sealed records (ADR 6)', () => {
+  describe('settled records (ADR 6)', () => {
     const now = Date.now();
     const session = randomUUID();
     const event = (type: PlaybackEvent['type'], daysAgo: number, positionMs: number, acceptedDaysAgo = daysAgo) => ({
@@ -125,18 +125,20 @@ describe('ProfileCompactor', () => {
     });
     const MINUTE = 60_000;
     const play = event('play', 100, 0);
-    // Accepted today, long after the session was sealed: a late event.
+    // Accepted today, long after the session was settled: a late event.
     const latePause = { ...event('pause', 100, 20 * MINUTE, 0), occurredAt: play.occurredAt + 20 * MINUTE };
     const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
-    const sealedHistory = () => {
-      const history = compactHistory(EMPTY_COMPRESSED_HISTORY, [play], now - 50 * DAY, { sealBefore: now - 30 * DAY });
+    const settledHistory = () => {
+      const history = compactHistory(EMPTY_COMPRESSED_HISTORY, [play], now - 50 * DAY, {
+        settleBefore: now - 30 * DAY,
+      });
       expect(history.trails.has(session)).toBe(false);
       return history;
     };
     const storesWith = (live: ViewingEvent[]) => {
       const stores = inMemoryHistoryStores(live);
       const current = { version: 1, chunkSet: randomUUID(), chunkCount: 1, trailChunkCount: 1 };
-      const history = sealedHistory();
+      const history = settledHistory();
       stores.compressed.read = async () => ({ version: current, history }) as never;
       const written: Buffer[] = [];
       const writeChunkSet = stores.compressed.writeChunkSet;
@@ -148,11 +150,11 @@ describe('ProfileCompactor', () => {
     };
     const log = (events: ViewingEvent[]): ProfileEventsSource => ({ eventsOf: async () => events });
 
-    it('rebuilds a sealed record that a late event touches from the event log, and folds the event once', async () => {
+    it('rebuilds a settled record that a late event touches from the event log, and folds the event once', async () => {
       const { live, compressed, switched, written } = storesWith([latePause]);
       const compactor = new ProfileCompactor(live, compressed, config, log([play, latePause]));
       const outcome = await compactor.compact('p', { now });
-      expect(outcome).toMatchObject({ status: 'compacted', sealedRecordsRebuilt: 1 });
+      expect(outcome).toMatchObject({ status: 'compacted', settledRecordsRebuilt: 1 });
       expect(switched).toHaveLength(1);
       const zstd = await loadZstd();
       const records = written
@@ -164,20 +166,20 @@ describe('ProfileCompactor', () => {
       ]);
     });
 
-    it('refuses to compact a touched sealed record without an event log: the late row is never deleted', async () => {
+    it('refuses to compact a touched settled record without an event log: the late row is never deleted', async () => {
       const { live, compressed, switched } = storesWith([latePause]);
       let deleted = false;
       live.deleteBefore = async () => void (deleted = true);
       await expect(new ProfileCompactor(live, compressed, config).compact('p', { now })).rejects.toThrow(
-        SealedSessionNotRebuiltError,
+        SettledSessionNotRebuiltError,
       );
       expect(switched).toHaveLength(0);
       expect(deleted).toBe(false);
     });
 
-    it('seals records whose events were all accepted before the retention, never across datacenters', async () => {
+    it('settles records whose events were all accepted before the retention, never across datacenters', async () => {
       const old = event('play', 100, 0);
-      for (const [replication, sealed] of [
+      for (const [replication, settled] of [
         [undefined, 1],
         ['datacenter1:1,dc2:1', 0],
       ] as const) {
@@ -190,7 +192,7 @@ describe('ProfileCompactor', () => {
           ...(replication ? { CASSANDRA_REPLICATION: replication } : {}),
         };
         const outcome = await new ProfileCompactor(live, compressed, loadConfig(settings)).compact('p', { now });
-        expect(outcome).toMatchObject({ status: 'compacted', recordsSealed: sealed, records: 2 });
+        expect(outcome).toMatchObject({ status: 'compacted', recordsSettled: settled, records: 2 });
         expect(switched).toHaveLength(1);
       }
     });

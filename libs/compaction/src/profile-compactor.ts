@@ -2,8 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig, spansSeveralDataCenters } from '@vh/config';
 import {
   compactHistory,
-  sealedSessionsTouched,
-  SealedSessionNotRebuiltError,
+  settledSessionsTouched,
+  SettledSessionNotRebuiltError,
   withTrailsFromEventLog,
 } from '@vh/domain';
 import { CompressedHistoryCompactionStore, LiveHistoryCompactionStore } from '@vh/storage';
@@ -23,10 +23,10 @@ export interface CompactionOutcome {
   leftoverLiveRowsRemoved: number;
   /** Live playback events older than the version's compactedBefore and not in it, folded in by this version. */
   lateEvents: number;
-  /** Sealed records that live events touched, their trails rebuilt from the event log (ADR 6). */
-  sealedRecordsRebuilt: number;
-  /** Records sealed by this version (their trails dropped). */
-  recordsSealed: number;
+  /** Settled records that live events touched, their trails rebuilt from the event log (ADR 6). */
+  settledRecordsRebuilt: number;
+  /** Records settled by this version (their trails dropped). */
+  recordsSettled: number;
   records: number;
   removedRecordIds: number;
   chunks: number;
@@ -62,7 +62,7 @@ export class ProfileCompactor {
     private readonly live: LiveHistoryCompactionStore,
     private readonly compressed: CompressedHistoryCompactionStore,
     private readonly config: AppConfig,
-    /** Without it nothing is sealed, and a sealed record touched by a live event fails its compaction. */
+    /** Without it nothing is settled, and a settled record touched by a live event fails its compaction. */
     private readonly eventLog?: ProfileEventsSource,
   ) {
     this.dictionaryId = chunkDictionaryId(config.compaction.zstdDictionary);
@@ -92,24 +92,24 @@ export class ProfileCompactor {
     } = await this.live.readProfile(profileId, { withWriteTime: true });
     const writtenBefore = newestWriteTimeUs === null ? null : newestWriteTimeUs - deleteMarginMs * 1000;
 
-    // A sealed record touched by live events (a late event, a re-stamped retry) is folded again from its
+    // A settled record touched by live events (a late event, a re-stamped retry) is folded again from its
     // events on the log: nothing is taken as counted without its events (invariant 1; ADR 6).
-    const sealed = sealedSessionsTouched(storedHistory, liveEvents);
-    if (sealed.length > 0 && this.eventLog === undefined) {
-      throw new SealedSessionNotRebuiltError(profileId, sealed, 'this compactor has no event log to rebuild from');
+    const settled = settledSessionsTouched(storedHistory, liveEvents);
+    if (settled.length > 0 && this.eventLog === undefined) {
+      throw new SettledSessionNotRebuiltError(profileId, settled, 'this compactor has no event log to rebuild from');
     }
     const history =
-      sealed.length > 0
-        ? withTrailsFromEventLog(storedHistory, await this.eventLog!.eventsOf(profileId), sealed)
+      settled.length > 0
+        ? withTrailsFromEventLog(storedHistory, await this.eventLog!.eventsOf(profileId), settled)
         : storedHistory;
-    if (sealed.length > 0)
-      this.logger.log(`${profileId}: ${sealed.length} sealed record(s) rebuilt from the event log`);
+    if (settled.length > 0)
+      this.logger.log(`${profileId}: ${settled.length} settled record(s) rebuilt from the event log`);
     await step('read');
 
     // Auto-delete is judged at our clock minus the margin: we never remove a record that a reader whose
     // clock runs up to the margin behind ours still shows (invariant 3); the next run removes it.
     const next = compactHistory(history, liveEvents, now - minAgeMs, {
-      sealBefore: this.sealBefore(now),
+      settleBefore: this.settleBefore(now),
       now: now - deleteMarginMs,
     });
     const alreadyCompacted = history.compactedBefore ?? Number.NEGATIVE_INFINITY;
@@ -127,8 +127,8 @@ export class ProfileCompactor {
       liveEventsRolledUp: rolledUp,
       leftoverLiveRowsRemoved: 0,
       lateEvents: 0,
-      sealedRecordsRebuilt: sealed.length,
-      recordsSealed: 0,
+      settledRecordsRebuilt: settled.length,
+      recordsSettled: 0,
       records: next.records.length,
       removedRecordIds: next.removedRecordIds.length,
       chunks: (current?.chunkCount ?? 0) + (current?.trailChunkCount ?? 0),
@@ -139,10 +139,10 @@ export class ProfileCompactor {
       durationMs: Date.now() - started,
       ...extra,
     });
-    if (rolledUp === 0 && !next.changed && sealed.length === 0) {
+    if (rolledUp === 0 && !next.changed && settled.length === 0) {
       // Nothing new to roll up; rows a crash left behind are already counted, so just remove them. A late
       // removal, clear or replaced copy changes the history (next.changed): it needs a version (invariant 3),
-      // as does a rebuilt sealed record (its stored form lacks what the log added).
+      // as does a rebuilt settled record (its stored form lacks what the log added).
       if (leftovers > 0 && !options.dryRun)
         await this.live.deleteBefore(profileId, alreadyCompacted, writtenBefore, rowsRead);
       return outcome('up-to-date', { leftoverLiveRowsRemoved: options.dryRun ? 0 : leftovers });
@@ -152,7 +152,7 @@ export class ProfileCompactor {
     const stored = encoded.stored;
     const sizes = { chunks: stored.length, rawBytes: encoded.rawBytes, storedBytes: encoded.storedBytes };
     await step('encoded');
-    const counts = { lateEvents: next.lateEvents, recordsSealed: next.sealed };
+    const counts = { lateEvents: next.lateEvents, recordsSettled: next.settled };
     if (options.dryRun) return outcome('dry-run', { ...sizes, ...counts });
 
     const toVersion = (current?.version ?? 0) + 1;
@@ -173,10 +173,10 @@ export class ProfileCompactor {
   }
 
   /**
-   * Records whose events were all accepted this long ago are sealed (the service's clock on both sides).
+   * Records whose events were all accepted this long ago are settled (the service's clock on both sides).
    * Never across regions: a session's events may sit in the other region's log, which we cannot read.
    */
-  private sealBefore(now: number): number | undefined {
+  private settleBefore(now: number): number | undefined {
     const { trailRetentionMs } = this.config.compaction;
     if (!Number.isFinite(trailRetentionMs) || spansSeveralDataCenters(this.config)) return undefined;
     return now - trailRetentionMs;

@@ -140,8 +140,8 @@ export const environmentSchema = z.object({
   COMPACTION_DELETE_MARGIN_MS: int(10 * 60_000, 0),
   /**
    * Days after the last acceptance of its events (the service's clock) that a compressed record keeps its
-   * session trail; then it is sealed and a late event of its session has the trail rebuilt from the event
-   * log (docs/adr/0006). 0 keeps trails forever. Ignored across several datacenters (never sealed).
+   * session trail; then it is settled and a late event of its session has the trail rebuilt from the event
+   * log (docs/adr/0006). 0 keeps trails forever. Ignored across several datacenters (never settled).
    */
   COMPACTION_TRAIL_RETENTION_DAYS: int(30, 0),
   COMPACTION_CONCURRENCY: int(2, 1, 64),

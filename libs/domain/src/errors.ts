@@ -18,7 +18,7 @@ export const ERROR_CODES = [
   'replay_target_not_empty',
   'truncated_event_log',
   'repair_race',
-  'sealed_session_not_rebuilt',
+  'settled_session_not_rebuilt',
   'row_rejected',
   'restore_refused',
   'redrive_refused',

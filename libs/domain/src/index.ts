@@ -6,7 +6,7 @@ export * from './history/compressed-history';
 export * from './history/history-fold';
 export * from './history/history-query';
 export * from './history/history-compaction';
-export * from './history/sealed-sessions';
+export * from './history/settled-sessions';
 export * from './errors';
 export * from './settings/member-controls';
 export * from './settings/control-events';

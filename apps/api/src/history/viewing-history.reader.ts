@@ -192,9 +192,9 @@ export class ViewingHistoryReader {
     const now = Date.now();
     const folded = foldHistory(live, compressed);
     const cutoff = now - this.compactionMinAgeMs;
-    // Also a sealed record that live events touch: it shows as stored until a compaction rebuilds it.
+    // Also a settled record that live events touch: it shows as stored until a compaction rebuilds it.
     const needsCompaction =
-      folded.sealedSessionsTouched.length > 0 || removableByCompaction(compressed.records, folded, now, cutoff);
+      folded.settledSessionsTouched.length > 0 || removableByCompaction(compressed.records, folded, now, cutoff);
     if (askToRemove !== undefined && needsCompaction) {
       this.compactions.requestIfHiddenStored(askToRemove);
     }

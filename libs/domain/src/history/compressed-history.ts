@@ -27,7 +27,7 @@ export interface CompressedHistory {
   controls?: MemberControls;
   /**
    * Trails by recordId. Undefined when not loaded (reads load them only when a live event touches a
-   * compressed record, see `needsTrails`). A record without a trail is sealed (ADR 6; or written before
+   * compressed record, see `needsTrails`). A record without a trail is settled (ADR 6; or written before
    * trails existed): its live events wait for a compaction that rebuilds its trail from the event log.
    */
   trails?: ReadonlyMap<string, SessionTrail>;

@@ -1,7 +1,7 @@
 import { ViewingEvent } from '../events/viewing-event';
 import { CompressedHistory, SessionTrail } from './compressed-history';
 import { foldHistory, isDeleted } from './history-fold';
-import { sealable, SealedSessionNotRebuiltError } from './sealed-sessions';
+import { mayBeSettled, SettledSessionNotRebuiltError } from './settled-sessions';
 import { compareRecordsNewestFirst, ViewingRecord } from './viewing-record';
 import { EMPTY_MEMBER_CONTROLS, hiddenForGood, MemberControls, sameControls } from '../settings/member-controls';
 
@@ -9,8 +9,8 @@ import { EMPTY_MEMBER_CONTROLS, hiddenForGood, MemberControls, sameControls } fr
 export interface CompactedHistory extends CompressedHistory {
   trails: ReadonlyMap<string, SessionTrail>;
   lateEvents: number;
-  /** Records sealed by this compaction (their trails dropped). */
-  sealed: number;
+  /** Records settled by this compaction (their trails dropped). */
+  settled: number;
   /**
    * Whether the live events before the input's compactedBefore changed it: a late playback event, a copy
    * replacing one in a trail, a new removed id or a later clear. Only rows that changed nothing (left-over
@@ -39,11 +39,11 @@ export function compactHistory(
   cutoff: number,
   options: {
     /**
-     * Seal the records whose events were all accepted before this instant (the service's clock, never a
-     * device's: invariant 6): their trails (most of the stored bytes) are dropped, and rebuilt from the event log if a late event ever comes (sealed-sessions.ts).
-     * Default: nothing is sealed.
+     * Settle the records whose events were all accepted before this instant (the service's clock, never a
+     * device's: invariant 6): their trails (most of the stored bytes) are dropped, and rebuilt from the event log if a late event ever comes (settled-sessions.ts).
+     * Default: nothing is settled.
      */
-    sealBefore?: number;
+    settleBefore?: number;
     /**
      * The service's now at which auto-delete is judged (the compactor passes its clock minus the delete
      * margin, so it never removes a record a reader whose clock is a little behind still shows).
@@ -65,19 +65,19 @@ export function compactHistory(
     compressed,
     { keepTrails: true },
   );
-  if (folded.sealedSessionsTouched.length > 0) {
+  if (folded.settledSessionsTouched.length > 0) {
     // Rolling these live rows up would take them as counted: the caller rebuilds the trails first.
     const profileId = liveEvents[0]?.profileId ?? '?';
-    throw new SealedSessionNotRebuiltError(profileId, folded.sealedSessionsTouched, 'rebuild their trails first');
+    throw new SettledSessionNotRebuiltError(profileId, folded.settledSessionsTouched, 'rebuild their trails first');
   }
-  const sealBefore = options.sealBefore ?? Number.NEGATIVE_INFINITY;
+  const settleBefore = options.settleBefore ?? Number.NEGATIVE_INFINITY;
   // Sessions with live rows that stay live (at or after compactedBefore) keep their trails: readers fold
   // those rows onto the record.
   const staysLive = new Set<string>();
   for (const event of liveEvents) {
     if ('playbackSessionId' in event && event.occurredAt >= compactedBefore) staysLive.add(event.playbackSessionId);
   }
-  let sealed = 0;
+  let settled = 0;
   const records: ViewingRecord[] = [];
   const trails = new Map<string, SessionTrail>();
   const removedRecordIds = new Set(folded.removedRecordIds);
@@ -89,16 +89,16 @@ export function compactHistory(
     }
     records.push(record);
     const trail = folded.trails!.get(record.recordId) ?? compressed.trails?.get(record.recordId);
-    if (trail === undefined) continue; // sealed already
+    if (trail === undefined) continue; // settled already
     // The rows read are all deleted after the switch; a copy written since (a crash before the delete, a
-    // re-delivery) touches the sealed record and has its trail rebuilt by the next compaction.
-    if (!staysLive.has(record.recordId) && sealable(trail, sealBefore)) sealed++;
+    // re-delivery) touches the settled record and has its trail rebuilt by the next compaction.
+    if (!staysLive.has(record.recordId) && mayBeSettled(trail, settleBefore)) settled++;
     else trails.set(record.recordId, trail);
   }
   const storedRemoved = new Set(compressed.removedRecordIds);
   const changed =
     folded.lateEvents > 0 ||
-    sealed > 0 ||
+    settled > 0 ||
     folded.clearedThrough !== compressed.clearedThrough ||
     !sameControls(folded.controls, compressed.controls ?? EMPTY_MEMBER_CONTROLS) ||
     [...removedRecordIds].some((id) => !storedRemoved.has(id)) ||
@@ -111,7 +111,7 @@ export function compactHistory(
     controls: folded.controls,
     trails,
     lateEvents: folded.lateEvents,
-    sealed,
+    settled,
     changed,
   };
 }

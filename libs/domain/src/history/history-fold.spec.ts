@@ -1,6 +1,6 @@
 import { playbackEvent } from '../testing/viewing-event.fixtures';
 import { compactHistory } from './history-compaction';
-import { SealedSessionNotRebuiltError, sealedSessionsTouched, withTrailsFromEventLog } from './sealed-sessions';
+import { SettledSessionNotRebuiltError, settledSessionsTouched, withTrailsFromEventLog } from './settled-sessions';
 import { EMPTY_COMPRESSED_HISTORY } from './compressed-history';
 import { foldHistory, visibleRecords } from './history-fold';
 import { isCompleted } from './viewing-record';
@@ -184,33 +184,33 @@ describe('compactHistory', () => {
     expect(visibleRecords(foldHistory([ahead, behind, clear])).map((r) => r.recordId)).toEqual([SESSION_2]);
   });
 
-  it('seals records whose events were all accepted before sealBefore; their late events wait for a rebuild', () => {
+  it('settles records whose events were all accepted before settleBefore; their late events wait for a rebuild', () => {
     const old = playbackEvent('play', T0, 0, { acceptedAt: T0 });
     const recent = playbackEvent('play', T0 + 50 * MIN, 0, { playbackSessionId: SESSION_2, acceptedAt: T0 + 50 * MIN });
     const compressed = compactHistory(EMPTY_COMPRESSED_HISTORY, [old, recent], T0 + 60 * MIN, {
-      sealBefore: T0 + 30 * MIN,
+      settleBefore: T0 + 30 * MIN,
     });
     expect(compressed.trails.has(old.playbackSessionId)).toBe(false);
     expect(compressed.trails.get(SESSION_2)).toHaveLength(1);
-    expect(compressed.sealed).toBe(1);
-    // A late event of the sealed record is neither counted nor taken as counted: it waits for the rebuild.
+    expect(compressed.settled).toBe(1);
+    // A late event of the settled record is neither counted nor taken as counted: it waits for the rebuild.
     const lateOld = playbackEvent('pause', T0 + MIN, MIN, { acceptedAt: T0 + 70 * MIN });
     const lateRecent = playbackEvent('pause', T0 + 51 * MIN, MIN, { playbackSessionId: SESSION_2 });
     const folded = foldHistory([lateOld, lateRecent], compressed);
     expect(folded.records.get(old.playbackSessionId)!.state).toBe('playing');
-    expect(folded.sealedSessionsTouched).toEqual([old.playbackSessionId]);
+    expect(folded.settledSessionsTouched).toEqual([old.playbackSessionId]);
     expect(folded.records.get(SESSION_2)!.state).toBe('paused');
-    expect(() => compactHistory(compressed, [lateOld], T0 + 60 * MIN)).toThrow(SealedSessionNotRebuiltError);
-    // Rebuilt from the log (which holds the late event too), it is folded exactly, and not sealed again
+    expect(() => compactHistory(compressed, [lateOld], T0 + 60 * MIN)).toThrow(SettledSessionNotRebuiltError);
+    // Rebuilt from the log (which holds the late event too), it is folded exactly, and not settled again
     // while live events touch it.
     const rebuilt = withTrailsFromEventLog(compressed, [recent, lateOld, old], [old.playbackSessionId]);
-    const next = compactHistory(rebuilt, [lateOld], T0 + 60 * MIN, { sealBefore: T0 + 60 * MIN });
+    const next = compactHistory(rebuilt, [lateOld], T0 + 60 * MIN, { settleBefore: T0 + 60 * MIN });
     const record = next.records.find((r) => r.recordId === old.playbackSessionId)!;
     expect(record).toMatchObject({ state: 'paused', watchedMs: MIN, startedAt: T0 });
     expect(next.trails.get(old.playbackSessionId)).toHaveLength(2);
-    expect(sealedSessionsTouched(compressed, [lateOld, lateRecent])).toEqual([old.playbackSessionId]);
+    expect(settledSessionsTouched(compressed, [lateOld, lateRecent])).toEqual([old.playbackSessionId]);
     expect(() => withTrailsFromEventLog(compressed, [recent], [old.playbackSessionId])).toThrow(
-      SealedSessionNotRebuiltError,
+      SettledSessionNotRebuiltError,
     );
   });
 });

@@ -25,10 +25,10 @@ export interface FoldedHistory {
   /** Live playback events before `compactedBefore` that the compressed history had not folded (late events). */
   lateEvents: number;
   /**
-   * Sessions with live events whose compressed record is sealed (its trail dropped, ADR 6): their events
+   * Sessions with live events whose compressed record is settled (its trail dropped, ADR 6): their events
    * wait for a compaction that rebuilds the trail from the event log; until then the record shows as stored.
    */
-  sealedSessionsTouched: string[];
+  settledSessionsTouched: string[];
 }
 
 const STATE_AFTER: Record<PlaybackEvent['type'], PlaybackState> = { play: 'playing', pause: 'paused', stop: 'stopped' };
@@ -86,16 +86,16 @@ export function foldHistory(
   const trails = options.keepTrails ? new Map<string, SessionTrail>() : undefined;
   const compactedBefore = compressed.compactedBefore ?? Number.NEGATIVE_INFINITY;
   let lateEvents = 0;
-  const sealedSessionsTouched: string[] = [];
+  const settledSessionsTouched: string[] = [];
   for (const [sessionId, session] of bySession) {
     // Hidden for good: later events of a removed or cleared session stay hidden.
     if (removedRecordIds.has(sessionId)) continue;
     const stored = records.get(sessionId);
     const trail = stored === undefined ? [] : compressed.trails?.get(sessionId);
     if (trail === undefined) {
-      // Sealed (ADR 6): without its events the record cannot tell a late event from a repeat. Shown as
+      // Settled (ADR 6): without its events the record cannot tell a late event from a repeat. Shown as
       // stored, never counted twice, until the compaction that rebuilds its trail from the event log.
-      sealedSessionsTouched.push(sessionId);
+      settledSessionsTouched.push(sessionId);
       continue;
     }
     const merged = new Map<string, PlaybackEvent>();
@@ -134,7 +134,7 @@ export function foldHistory(
     controls,
     trails,
     lateEvents,
-    sealedSessionsTouched,
+    settledSessionsTouched,
   };
 }
 

@@ -3,7 +3,7 @@ import { ViewingEvent } from '../events/viewing-event';
 import { DAY, MIN, profileEvents, sessionIds, shiftOf, steps } from '../testing/history.arbitraries';
 import { CompressedHistory, EMPTY_COMPRESSED_HISTORY, SessionTrail } from './compressed-history';
 import { compactHistory } from './history-compaction';
-import { sealedIdFingerprint, sealedSessionsTouched, withTrailsFromEventLog } from './sealed-sessions';
+import { settledIdFingerprint, settledSessionsTouched, withTrailsFromEventLog } from './settled-sessions';
 import { foldHistory, visibleRecords } from './history-fold';
 import {
   changedRecordsOfChunked,
@@ -71,14 +71,14 @@ const storedFrom = (all: fc.Arbitrary<ViewingEvent[]>, cutoffAt: fc.Arbitrary<nu
         { nil: undefined },
       ),
     )
-    .map(([all, early, cutoffs, sealAge]) => {
+    .map(([all, early, cutoffs, settleAge]) => {
       let compressed: CompressedHistory = EMPTY_COMPRESSED_HISTORY;
       let live = all.filter((_, i) => early[i % early.length]);
       for (const cutoff of cutoffs) {
-        const sealBefore = sealAge === undefined ? undefined : cutoff - sealAge;
-        // As the compactor does: sealed records that live events touch get their trails from the log.
-        compressed = withTrailsFromEventLog(compressed, all, sealedSessionsTouched(compressed, live));
-        compressed = compactHistory(compressed, live, cutoff, { sealBefore, now: cutoff + 14 * unit });
+        const settleBefore = settleAge === undefined ? undefined : cutoff - settleAge;
+        // As the compactor does: settled records that live events touch get their trails from the log.
+        compressed = withTrailsFromEventLog(compressed, all, settledSessionsTouched(compressed, live));
+        compressed = compactHistory(compressed, live, cutoff, { settleBefore, now: cutoff + 14 * unit });
         live = live.filter((e) => e.occurredAt >= compressed.compactedBefore!);
       }
       live.push(...all.filter((_, i) => !early[i % early.length]));
@@ -98,15 +98,15 @@ function chunked(compressed: CompressedHistory, recordsPerChunk: number, trailsP
     chunks.push({ records: records.slice(i, i + recordsPerChunk), removedRecordIds: [] });
   if (chunks.length === 0 || compressed.removedRecordIds.length > 2) chunks.push({ records: [], removedRecordIds: [] });
   chunks[chunks.length - 1].removedRecordIds = [...compressed.removedRecordIds];
-  // Every record is covered by a trail chunk: its trail, or (sealed) its id alone.
+  // Every record is covered by a trail chunk: its trail, or (settled) its id alone.
   const trails = compressed.trails ?? new Map<string, SessionTrail>();
   const covered = compressed.records.map((r) => r.recordId).sort();
-  const trailChunks: { trails: Map<string, SessionTrail>; sealed: string[] }[] = [];
+  const trailChunks: { trails: Map<string, SessionTrail>; settled: string[] }[] = [];
   for (let i = 0; i < covered.length; i += trailsPerChunk) {
     const ids = covered.slice(i, i + trailsPerChunk);
     trailChunks.push({
       trails: new Map(ids.filter((id) => trails.has(id)).map((id) => [id, trails.get(id)!])),
-      sealed: ids.filter((id) => !trails.has(id)),
+      settled: ids.filter((id) => !trails.has(id)),
     });
   }
   const reads = { records: 0, trails: 0 };
@@ -116,7 +116,7 @@ function chunked(compressed: CompressedHistory, recordsPerChunk: number, trailsP
     controls: compressed.controls,
     index: {
       recordChunks: chunks.map(spanOfRecordChunk),
-      trailChunks: trailChunks.map((t) => spanOfTrailChunk(t.trails, t.sealed)!),
+      trailChunks: trailChunks.map((t) => spanOfTrailChunk(t.trails, t.settled)!),
     },
     recordChunk: async (i) => {
       reads.records++;
@@ -128,7 +128,7 @@ function chunked(compressed: CompressedHistory, recordsPerChunk: number, trailsP
     },
     trailChunkIds: async (j) => ({
       trailed: new Set(trailChunks[j].trails.keys()),
-      sealedFingerprints: new Set(trailChunks[j].sealed.map(sealedIdFingerprint)),
+      settledFingerprints: new Set(trailChunks[j].settled.map(settledIdFingerprint)),
     }),
   };
   return { source, reads, chunks: chunks.length };

@@ -1,7 +1,7 @@
 import { ViewingEvent } from '../events/viewing-event';
 import { CompressedHistory, SessionTrail } from './compressed-history';
 import { FoldedHistory, foldHistory, isVisible, visibleRecords } from './history-fold';
-import { sealedIdFingerprint } from './sealed-sessions';
+import { settledIdFingerprint } from './settled-sessions';
 import {
   changedRecords,
   ChangesQuery,
@@ -26,7 +26,7 @@ export interface RecordChunkSpan {
 
 /**
  * A trail chunk as the index describes it: cut in recordId order, so ranges do not overlap. `trails` counts
- * every record the chunk covers: those with a trail and the sealed ones (ADR 6).
+ * every record the chunk covers: those with a trail and the settled ones (ADR 6).
  */
 export interface TrailChunkSpan {
   firstRecordId: string;
@@ -34,10 +34,10 @@ export interface TrailChunkSpan {
   trails: number;
 }
 
-/** The records a trail chunk covers: ids with a trail, and fingerprints of the sealed ones. */
+/** The records a trail chunk covers: ids with a trail, and fingerprints of the settled ones. */
 export interface TrailChunkMembers {
   trailed: ReadonlySet<string>;
-  sealedFingerprints: ReadonlySet<number>;
+  settledFingerprints: ReadonlySet<number>;
 }
 
 /** Per compressed version: enough to read one page without decoding the whole history (issue 12 §3). */
@@ -82,25 +82,25 @@ export function spanOfRecordChunk(chunk: RecordChunk): RecordChunkSpan {
   };
 }
 
-/** Null for an empty chunk (never written). Sealed records (no trail) are covered by the chunk too. */
+/** Null for an empty chunk (never written). Settled records (no trail) are covered by the chunk too. */
 export function spanOfTrailChunk(
   trails: ReadonlyMap<string, SessionTrail>,
-  sealedIds: readonly string[] = [],
+  settledIds: readonly string[] = [],
 ): TrailChunkSpan | null {
   let first: string | null = null;
   let last: string | null = null;
-  for (const id of [...trails.keys(), ...sealedIds]) {
+  for (const id of [...trails.keys(), ...settledIds]) {
     if (first === null || id < first) first = id;
     if (last === null || id > last) last = id;
   }
-  const covered = trails.size + sealedIds.length;
+  const covered = trails.size + settledIds.length;
   return first === null ? null : { firstRecordId: first, lastRecordId: last!, trails: covered };
 }
 
 export interface ChunkedReadOptions {
   /** The reader's clock, at which auto-delete is judged (invariant 6); without it auto-delete is not applied. */
   now?: number;
-  /** Called once when a stored record read is one the member's controls now hide for good (see below), or a sealed one live events touch. */
+  /** Called once when a stored record read is one the member's controls now hide for good (see below), or a settled one live events touch. */
   onHiddenStored?: () => void;
   /**
    * The cutoff of a compaction run now (the reader's now minus COMPACTION_MIN_AGE_MS): a stored record
@@ -121,7 +121,7 @@ export interface ChunkedReadOptions {
  * - the member's controls (kept whole with the version, and live) judge each record alone, so a record is
  *   dropped where it is read, as the whole fold drops it.
  * Falls back to the whole history where a live session may touch a record without a trail (versions
- * written before trails) or touches a sealed one (rare: a late event of a session sealed long ago).
+ * written before trails) or touches a settled one (rare: a late event of a session settled long ago).
  */
 export async function pageOfChunkedHistory(
   liveEvents: readonly ViewingEvent[],
@@ -241,14 +241,14 @@ async function openChunkedRead(
   if (touched === null) {
     const history = await whole(compressed);
     const folded = foldHistory(liveEvents, history);
-    // A sealed record that live events touch shows as stored until a compaction rebuilds it: ask for one.
+    // A settled record that live events touch shows as stored until a compaction rebuilds it: ask for one.
     const removable = removableByCompaction(
       history.records,
       { ...history, controls: history.controls! },
       now,
       options.compactionCutoff,
     );
-    if (options.onHiddenStored && (removable || folded.sealedSessionsTouched.length > 0)) options.onHiddenStored();
+    if (options.onHiddenStored && (removable || folded.settledSessionsTouched.length > 0)) options.onHiddenStored();
     return { whole: visibleRecords(folded, now) };
   }
 
@@ -309,8 +309,8 @@ async function touchedRecords(
     const inRange = [...sessions].filter((id) => id >= span.firstRecordId && id <= span.lastRecordId);
     if (inRange.length === 0) continue;
     const members = await compressed.trailChunkIds(j);
-    // A sealed record (ADR 6) cannot be found by its first event: the whole history serves this read.
-    if (inRange.some((id) => !members.trailed.has(id) && members.sealedFingerprints.has(sealedIdFingerprint(id))))
+    // A settled record (ADR 6) cannot be found by its first event: the whole history serves this read.
+    if (inRange.some((id) => !members.trailed.has(id) && members.settledFingerprints.has(settledIdFingerprint(id))))
       return null;
     const wanted = inRange.filter((id) => members.trailed.has(id));
     if (wanted.length === 0) continue;

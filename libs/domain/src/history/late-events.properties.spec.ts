@@ -3,7 +3,7 @@ import { PlaybackEvent, ViewingEvent } from '../events/viewing-event';
 import { MIN, profileEvents, sessionIds, shiftOf, steps } from '../testing/history.arbitraries';
 import { CompressedHistory, EMPTY_COMPRESSED_HISTORY } from './compressed-history';
 import { compactHistory } from './history-compaction';
-import { sealedSessionsTouched, withTrailsFromEventLog } from './sealed-sessions';
+import { settledSessionsTouched, withTrailsFromEventLog } from './settled-sessions';
 import { foldHistory, liveRowsOf, needsTrails, visibleRecords } from './history-fold';
 
 // Small pools, so that sessions, event times and compaction cutoffs collide often.
@@ -31,8 +31,8 @@ interface Step {
   cutoff: number;
   /** A crash between the version switch and the range delete: every rolled-up row stays. */
   crashBeforeDelete: boolean;
-  /** Seal the records whose events were all accepted before this (ADR 6); none when undefined. */
-  sealBefore?: number;
+  /** Settle the records whose events were all accepted before this (ADR 6); none when undefined. */
+  settleBefore?: number;
 }
 
 /** Deliveries in any order, some events several times; compactions interleaved at random points. */
@@ -49,7 +49,7 @@ const scenario = eventsWithVariants.chain((events) =>
         after: fc.nat({ max: 60 }),
         cutoff: minute(150),
         crashBeforeDelete: fc.boolean(),
-        sealBefore: fc.option(minute(200), { nil: undefined }),
+        settleBefore: fc.option(minute(200), { nil: undefined }),
       }),
       { maxLength: 4 },
     ),
@@ -78,21 +78,21 @@ describe('invariants 1 and 3: late and repeated events across compactions', () =
         const compact = (step: Step, arrived: ViewingEvent[]) => {
           const before = read(live, compressed);
           const rows = [...live.values()];
-          // As the compactor does: sealed records that live events touch get their trails from the event
+          // As the compactor does: settled records that live events touch get their trails from the event
           // log (here, what was delivered so far: ingest is not a trail window behind).
-          const sealed = sealedSessionsTouched(compressed, rows);
-          const source = withTrailsFromEventLog(compressed, arrived, sealed);
-          const next = compactHistory(source, rows, step.cutoff, { sealBefore: step.sealBefore });
+          const settled = settledSessionsTouched(compressed, rows);
+          const source = withTrailsFromEventLog(compressed, arrived, settled);
+          const next = compactHistory(source, rows, step.cutoff, { settleBefore: step.settleBefore });
           // The compactor's up-to-date path: nothing in the newly compacted range and nothing the fold
           // changed, so it writes no version and only removes rows before the old compactedBefore.
           const alreadyCompacted = compressed.compactedBefore ?? Number.NEGATIVE_INFINITY;
           const rolledUp = rows.filter((e) => e.occurredAt >= alreadyCompacted && e.occurredAt < next.compactedBefore!);
-          const upToDate = rolledUp.length === 0 && !next.changed && sealed.length === 0;
+          const upToDate = rolledUp.length === 0 && !next.changed && settled.length === 0;
           const deleteBefore = upToDate ? alreadyCompacted : next.compactedBefore!;
           if (!upToDate) compressed = next;
           // Readers during and after compaction see the same records (invariant 3), but for the late
-          // events of sealed records: readers show those records as stored until this rebuild.
-          if (sealed.length === 0) expect(read(live, compressed)).toEqual(before);
+          // events of settled records: readers show those records as stored until this rebuild.
+          if (settled.length === 0) expect(read(live, compressed)).toEqual(before);
           if (!step.crashBeforeDelete) {
             // The range delete; some rows written just before it survive (its tombstone is older).
             let i = 0;
@@ -106,7 +106,7 @@ describe('invariants 1 and 3: late and repeated events across compactions', () =
           live.set(rowKey(event), event);
           for (const step of steps) if (step.after === i) compact(step, deliveries.slice(0, i + 1));
         });
-        if (sealedSessionsTouched(compressed, [...live.values()]).length === 0) {
+        if (settledSessionsTouched(compressed, [...live.values()]).length === 0) {
           expect(read(live, compressed)).toEqual(expected);
         }
         compact({ after: -1, cutoff: T0 + 300 * MIN, crashBeforeDelete: false }, deliveries);

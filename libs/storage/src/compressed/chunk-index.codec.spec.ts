@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { PlaybackEvent, sealedIdFingerprint, spanOfRecordChunk, spanOfTrailChunk, ViewingRecord } from '@vh/domain';
+import { PlaybackEvent, settledIdFingerprint, spanOfRecordChunk, spanOfTrailChunk, ViewingRecord } from '@vh/domain';
 import { decodeChunkIndex, encodeChunkIndex } from './chunk-index.codec';
 import { decodeChunk, encodeChunksWithSpans, MalformedChunkError } from './history-chunk.codec';
 import { decodeTrailChunk, decodeTrailChunkRecordIds, encodeTrailChunksWithSpans } from './session-trail.codec';
@@ -57,8 +57,8 @@ describe('chunk index', () => {
         ),
         fc.integer({ min: 100, max: 2_000 }),
         (ids, maxBytes) => {
-          // Every other record is sealed (ADR 6): its id is covered by the chunks without a trail.
-          const sealed = ids.filter((_, i) => i % 2 === 1);
+          // Every other record is settled (ADR 6): its id is covered by the chunks without a trail.
+          const settled = ids.filter((_, i) => i % 2 === 1);
           const trails = new Map(
             ids
               .filter((_, i) => i % 2 === 0)
@@ -78,14 +78,14 @@ describe('chunk index', () => {
                 ],
               ]),
           );
-          const { chunks, spans } = encodeTrailChunksWithSpans(trails, maxBytes, sealed);
+          const { chunks, spans } = encodeTrailChunksWithSpans(trails, maxBytes, settled);
           chunks.forEach((bytes, i) => {
             const decoded = decodeTrailChunk('p', bytes);
-            const inRange = sealed.filter((id) => id >= spans[i].firstRecordId && id <= spans[i].lastRecordId);
+            const inRange = settled.filter((id) => id >= spans[i].firstRecordId && id <= spans[i].lastRecordId);
             expect(spanOfTrailChunk(decoded, inRange)).toEqual(spans[i]);
             expect(decodeTrailChunkRecordIds(bytes)).toEqual({
               trailed: new Set(decoded.keys()),
-              sealedFingerprints: new Set(inRange.map(sealedIdFingerprint)),
+              settledFingerprints: new Set(inRange.map(settledIdFingerprint)),
             });
           });
           for (let i = 1; i < spans.length; i++) expect(spans[i - 1].lastRecordId < spans[i].firstRecordId).toBe(true);

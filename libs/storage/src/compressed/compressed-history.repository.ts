@@ -225,7 +225,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
           decodeTrailChunkRecordIds(bytes),
         );
         // ~100 bytes per id as a JS string in a Set, ~40 per fingerprint.
-        const bytes = 256 + members.trailed.size * 100 + members.sealedFingerprints.size * 40;
+        const bytes = 256 + members.trailed.size * 100 + members.settledFingerprints.size * 40;
         this.trailIdCache.set(version.profileId, key, members, bytes);
         return members;
       },

@@ -1,7 +1,7 @@
 import {
   PLAYBACK_EVENT_TYPES,
   PlaybackEvent,
-  sealedIdFingerprint,
+  settledIdFingerprint,
   SessionTrail,
   spanOfTrailChunk,
   TrailChunkMembers,
@@ -14,13 +14,16 @@ import { MalformedChunkError } from './history-chunk.codec';
  * Session trails (the events folded into each record), in chunks of their own after the record chunks
  * of a set: only the compactor, and a read whose live events touch a compressed record, decode them.
  * Columnar like the records: ids as 16 bytes, times as deltas within a trail, strings as table indexes.
- * v2 adds the sealed records of the chunk's id range (ADR 6) as sorted 32-bit fingerprints, delta-coded,
- * after the trailed ids: a paged read learns from them that a live session may touch a sealed record.
+ * v2 adds the settled records of the chunk's id range (ADR 6) as sorted 32-bit fingerprints, delta-coded,
+ * after the trailed ids: a paged read learns from them that a live session may touch a settled record.
  */
 const MAGIC_V1 = Buffer.from('VHT1', 'latin1');
 const MAGIC = Buffer.from('VHT2', 'latin1');
 
-export function encodeTrailChunk(trails: ReadonlyMap<string, SessionTrail>, sealedIds: readonly string[] = []): Buffer {
+export function encodeTrailChunk(
+  trails: ReadonlyMap<string, SessionTrail>,
+  settledIds: readonly string[] = [],
+): Buffer {
   const entries = [...trails].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const events = entries.flatMap(([, trail]) => trail);
   const w = new ByteWriter();
@@ -33,7 +36,7 @@ export function encodeTrailChunk(trails: ReadonlyMap<string, SessionTrail>, seal
   }
   w.varint(entries.length);
   for (const [recordId] of entries) w.bytes(uuidToBytes(recordId));
-  const fingerprints = sealedIds.map(sealedIdFingerprint).sort((a, b) => a - b);
+  const fingerprints = settledIds.map(settledIdFingerprint).sort((a, b) => a - b);
   w.varint(fingerprints.length);
   let previousFingerprint = 0;
   for (const fingerprint of fingerprints) {
@@ -66,14 +69,14 @@ export function decodeTrailChunkRecordIds(bytes: Buffer): TrailChunkMembers {
     const v1 = readMagic(r);
     for (let table = 0; table < 2; table++) for (let i = r.varint(); i > 0; i--) r.string();
     const trailed = new Set(Array.from({ length: r.varint() }, () => bytesToUuid(r.bytes(16))));
-    return { trailed, sealedFingerprints: v1 ? new Set() : readFingerprints(r) };
+    return { trailed, settledFingerprints: v1 ? new Set() : readFingerprints(r) };
   } catch (error) {
     if (error instanceof MalformedChunkError) throw error;
     throw new MalformedChunkError((error as Error).message);
   }
 }
 
-/** True for a v1 chunk (no sealed records). */
+/** True for a v1 chunk (no settled records). */
 function readMagic(r: ByteReader): boolean {
   const magic = r.bytes(MAGIC.length);
   if (magic.equals(MAGIC)) return false;
@@ -100,7 +103,7 @@ export function decodeTrailChunk(profileId: string, bytes: Buffer): Map<string, 
     const titles = Array.from({ length: r.varint() }, () => r.string());
     const devices = Array.from({ length: r.varint() }, () => r.string());
     const recordIds = Array.from({ length: r.varint() }, () => bytesToUuid(r.bytes(16)));
-    if (!v1) readFingerprints(r); // sealed records have no trail to decode
+    if (!v1) readFingerprints(r); // settled records have no trail to decode
     const lengths = recordIds.map(() => r.varint());
     const total = lengths.reduce((n, l) => n + l, 0);
     const column = <T>(read: () => T): T[] => Array.from({ length: total }, read);
@@ -150,30 +153,30 @@ export function decodeTrailChunk(profileId: string, bytes: Buffer): Map<string, 
 export function encodeTrailChunks(
   trails: ReadonlyMap<string, SessionTrail>,
   maxBytes: number,
-  sealedIds: readonly string[] = [],
+  settledIds: readonly string[] = [],
 ): Buffer[] {
-  return encodeTrailChunksWithSpans(trails, maxBytes, sealedIds).chunks;
+  return encodeTrailChunksWithSpans(trails, maxBytes, settledIds).chunks;
 }
 
 /**
  * The chunks cut in recordId order, so that their id ranges do not overlap, and the span of each for
- * the version's index: a paged read finds the trail of one session by its id, and whether a sealed record
- * (`sealedIds`, no trail) may have it.
+ * the version's index: a paged read finds the trail of one session by its id, and whether a settled record
+ * (`settledIds`, no trail) may have it.
  */
 export function encodeTrailChunksWithSpans(
   trails: ReadonlyMap<string, SessionTrail>,
   maxBytes: number,
-  sealedIds: readonly string[] = [],
+  settledIds: readonly string[] = [],
 ): { chunks: Buffer[]; spans: TrailChunkSpan[] } {
   const chunks: Buffer[] = [];
   const spans: TrailChunkSpan[] = [];
   type Entry = [string, SessionTrail | null];
   const split = (part: Entry[]) => {
     const map = new Map(part.filter((e): e is [string, SessionTrail] => e[1] !== null));
-    const sealed = part.filter(([, trail]) => trail === null).map(([id]) => id);
-    const encoded = encodeTrailChunk(map, sealed);
+    const settled = part.filter(([, trail]) => trail === null).map(([id]) => id);
+    const encoded = encodeTrailChunk(map, settled);
     if (encoded.length <= maxBytes || part.length <= 1) {
-      const span = spanOfTrailChunk(map, sealed);
+      const span = spanOfTrailChunk(map, settled);
       if (span !== null) {
         chunks.push(encoded);
         spans.push(span);
@@ -184,7 +187,7 @@ export function encodeTrailChunksWithSpans(
     split(part.slice(0, half));
     split(part.slice(half));
   };
-  const entries: Entry[] = [...trails, ...sealedIds.map((id): Entry => [id, null])];
+  const entries: Entry[] = [...trails, ...settledIds.map((id): Entry => [id, null])];
   split(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return { chunks, spans };
 }

@@ -5,28 +5,28 @@ import { addDistinct, foldSession } from './history-fold';
 import { compareEvents } from '../events/viewing-event';
 
 /**
- * Sealing (docs/adr/0006): a record whose session's events were all accepted long enough ago keeps no trail
+ * Settling (docs/adr/0006): a record whose session's events were all accepted long enough ago keeps no trail
  * (the trail is most of a compressed record's bytes), only a fingerprint of its id in the trail chunks
- * (`sealedIdFingerprint`), so that paged reads know a live session may touch it. The event log keeps every
- * event, so a live event that later touches a sealed record is folded exactly once its trail is rebuilt
+ * (`settledIdFingerprint`), so that paged reads know a live session may touch it. The event log keeps every
+ * event, so a live event that later touches a settled record is folded exactly once its trail is rebuilt
  * from the log; nothing is ever taken as "already counted" without its events.
  */
 
-/** A live event touches a sealed record whose trail could not be rebuilt: compacting it would lose it. */
-export class SealedSessionNotRebuiltError extends ViewingHistoryError {
-  readonly code = 'sealed_session_not_rebuilt';
+/** A live event touches a settled record whose trail could not be rebuilt: compacting it would lose it. */
+export class SettledSessionNotRebuiltError extends ViewingHistoryError {
+  readonly code = 'settled_session_not_rebuilt';
   constructor(profileId: string, sessions: readonly string[], why: string) {
-    super(`${profileId}: live events touch ${sessions.length} sealed record(s) (${sessions[0]}, …): ${why}`);
+    super(`${profileId}: live events touch ${sessions.length} settled record(s) (${sessions[0]}, …): ${why}`);
   }
 }
 
-/** Whether a trail may be sealed: every event in it was accepted before `sealBefore` (the service's clock). */
-export function sealable(trail: SessionTrail, sealBefore: number): boolean {
-  return trail.length > 0 && trail.every((event) => acceptanceOf(event) < sealBefore);
+/** Whether a trail may be settled: every event in it was accepted before `settleBefore` (the service's clock). */
+export function mayBeSettled(trail: SessionTrail, settleBefore: number): boolean {
+  return trail.length > 0 && trail.every((event) => acceptanceOf(event) < settleBefore);
 }
 
-/** The sessions of live playback events whose compressed record is sealed: their trails must be rebuilt. */
-export function sealedSessionsTouched(compressed: CompressedHistory, liveEvents: readonly ViewingEvent[]): string[] {
+/** The sessions of live playback events whose compressed record is settled: their trails must be rebuilt. */
+export function settledSessionsTouched(compressed: CompressedHistory, liveEvents: readonly ViewingEvent[]): string[] {
   if (compressed.trails === undefined) return [];
   const stored = new Set(compressed.records.map((r) => r.recordId));
   const touched = new Set<string>();
@@ -38,7 +38,7 @@ export function sealedSessionsTouched(compressed: CompressedHistory, liveEvents:
 }
 
 /**
- * The compressed history with the trails of these sealed sessions rebuilt from the profile's events on the
+ * The compressed history with the trails of these settled sessions rebuilt from the profile's events on the
  * log, each record folded again from its trail. The log holds every event the record folded, and may hold
  * more of the session (its late events, and any not yet ingested): the fold counts each distinct event once,
  * wherever it comes from (invariant 1). A session the log does not hold (truncated, or sealed with an erased
@@ -60,7 +60,7 @@ export function withTrailsFromEventLog(
   const missing = sessions.filter((id) => !bySession.has(id));
   if (missing.length > 0) {
     const profileId = compressed.records[0]?.profileId ?? '?';
-    throw new SealedSessionNotRebuiltError(profileId, missing, 'the event log holds none of their events');
+    throw new SettledSessionNotRebuiltError(profileId, missing, 'the event log holds none of their events');
   }
   const trails = new Map(compressed.trails);
   const rebuilt = new Map<string, ReturnType<typeof foldSession>>();
@@ -73,10 +73,10 @@ export function withTrailsFromEventLog(
 }
 
 /**
- * What a trail chunk stores of a sealed record's id: its first 32 bits (ids are random UUIDs). A live
- * session with the fingerprint of a sealed record may be another session (odds: sealed ids in the chunk
+ * What a trail chunk stores of a settled record's id: its first 32 bits (ids are random UUIDs). A live
+ * session with the fingerprint of a settled record may be another session (odds: settled ids in the chunk
  * over 2^32): the read then takes the whole history, which finds the truth by full id.
  */
-export function sealedIdFingerprint(recordId: string): number {
+export function settledIdFingerprint(recordId: string): number {
   return Number.parseInt(recordId.slice(0, 8), 16);
 }
