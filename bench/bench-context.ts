@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Client } from 'cassandra-driver';
 import { AppConfig, loadConfig } from '@vh/config';
 import { foldHistory, HistoryCursor, pageOfHistory, visibleRecords } from '@vh/domain';
-import { ProfileCompactor } from '@vh/compaction';
+import { EventLogProfileEventsSource, ProfileCompactor } from '@vh/compaction';
 import {
   CompressedHistoryRepository,
   createCassandraClient,
@@ -46,7 +46,7 @@ export async function createBenchContext(keyspace?: string): Promise<BenchContex
     client,
     live,
     compressed,
-    compactor: new ProfileCompactor(live, compressed, config),
+    compactor: new ProfileCompactor(live, compressed, config, new EventLogProfileEventsSource(config)),
     async close() {
       await client.shutdown();
     },

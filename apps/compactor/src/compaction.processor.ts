@@ -11,10 +11,11 @@ import {
   ProfileCompactionJobData,
   EventLogProfileEventsSource,
   ProfileCompactor,
+  TruncatedEventLogError,
   scheduleGarbageCollection,
   unrecoverableFailure,
 } from '@vh/compaction';
-import { CorruptHistoryError } from '@vh/domain';
+import { CorruptHistoryError, SettledSessionNotRebuiltError } from '@vh/domain';
 import {
   CompactionSweepWatermarks,
   CompressedHistoryRepository,
@@ -94,6 +95,10 @@ export default async function processCompactionJob(job: SandboxedJob): Promise<u
       // Retrying cannot mend corrupt data: fail at once, before anything is written or deleted (the live
       // rows stay), for an operator to repair.
       if (error instanceof CorruptHistoryError) throw unrecoverableFailure(error);
+      // Nor a log that lacks what a settled record counted (ADR 6): each attempt would read the partition
+      // again. Reads and the sweep ask again later; the live rows stay.
+      if (error instanceof SettledSessionNotRebuiltError || error instanceof TruncatedEventLogError)
+        throw unrecoverableFailure(error);
       throw error;
     }
   }

@@ -35,7 +35,7 @@ export interface CapacityFigures {
   cassandraCpuMicrosPerRead: Figure;
   liveBytesPerEvent: Figure;
   compressedBytesPerRecord: Figure;
-  /** Session trails (ADR 6) in compressed history, kept forever by default. */
+  /** Session trails (ADR 6) in compressed history: kept for COMPACTION_TRAIL_RETENTION_DAYS, then settled. */
   trailBytesPerEvent: Figure;
   eventsPerRecord: Figure;
   /** Bytes of one event in the event log on disk (gzip, sealed), before Kafka's replication. */

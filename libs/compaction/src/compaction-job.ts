@@ -1,7 +1,7 @@
 import { Job, JobsOptions, Queue, UnrecoverableError } from 'bullmq';
 import { RedisOptions } from 'ioredis';
 import { AppConfig } from '@vh/config';
-import { CorruptHistoryError } from '@vh/domain';
+import { ErrorCode, ViewingHistoryError } from '@vh/domain';
 
 /** Job names on the compaction queue. */
 export const COMPACTION_JOB = {
@@ -105,13 +105,17 @@ export async function enqueueSweep(queue: Queue, data: CompactionSweepJobData): 
  * A failure that retrying cannot mend: the job fails at once (no further attempts), its reason starting
  * with the error's code, which is how the job status and the worker's metric (other processes) know it.
  */
-export function unrecoverableFailure(error: CorruptHistoryError): UnrecoverableError {
+export function unrecoverableFailure(error: ViewingHistoryError): UnrecoverableError {
   return new UnrecoverableError(`${error.code}: ${error.message}`);
 }
 
+/** Failures that retrying cannot mend (`unrecoverableFailure`), as job statuses and metrics name them. */
+const UNRECOVERABLE_CODES = ['corrupt_history', 'settled_session_not_rebuilt', 'truncated_event_log'] as const;
+export type UnrecoverableCode = (typeof UNRECOVERABLE_CODES)[number] & ErrorCode;
+
 /** The code of a failure that `unrecoverableFailure` made, or null for any other failure. */
-export function failureCodeOf(failedReason: string | undefined): 'corrupt_history' | null {
-  return failedReason?.startsWith('corrupt_history: ') ? 'corrupt_history' : null;
+export function failureCodeOf(failedReason: string | undefined): UnrecoverableCode | null {
+  return UNRECOVERABLE_CODES.find((code) => failedReason?.startsWith(`${code}: `)) ?? null;
 }
 
 /**
@@ -149,7 +153,11 @@ function compactionJobView(job: Job, state: string) {
     data: job.data,
     result: job.returnvalue ?? null,
     failedReason: job.failedReason ?? null,
-    /** `corrupt_history`: the profile's stored history is corrupt; `cli repair --profile ID` rebuilds it. */
+    /**
+     * `corrupt_history`: the profile's stored history is corrupt; `cli repair --profile ID` rebuilds it.
+     * `settled_session_not_rebuilt`, `truncated_event_log`: live events touch a settled record whose events
+     * the log does not hold whole (docs/adr/0006); its live rows stay.
+     */
     error: failureCodeOf(job.failedReason),
     attemptsMade: job.attemptsMade,
     createdAt: new Date(job.timestamp).toISOString(),

@@ -41,9 +41,12 @@ export function chunkDictionaryId(wanted: number | 'latest'): number {
 export async function encodeVersion(next: CompactedHistory, settings: ChunkEncodingSettings): Promise<EncodedVersion> {
   const zstd = await loadZstd();
   const records = encodeChunksWithSpans(next, settings.chunkMaxBytes);
-  // Records without a trail are settled (ADR 6): their ids go into the trail chunks as fingerprints.
-  const settledIds = next.records.filter((r) => !next.trails.has(r.recordId)).map((r) => r.recordId);
-  const trails = encodeTrailChunksWithSpans(next.trails, settings.chunkMaxBytes, settledIds);
+  // Records without a trail are settled (ADR 6): the trail chunks keep a fingerprint of each id.
+  const settled = new Map<string, number>();
+  for (const r of next.records) {
+    if (!next.trails.has(r.recordId)) settled.set(r.recordId, next.settledEventCounts.get(r.recordId) ?? 0);
+  }
+  const trails = encodeTrailChunksWithSpans(next.trails, settings.chunkMaxBytes, settled);
   const raw = [...records.chunks, ...trails.chunks];
   const stored = raw.map((chunk) => zstd.compress(chunk, settings.zstdLevel, settings.dictionaryId));
   return {

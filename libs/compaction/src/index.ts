@@ -5,3 +5,4 @@ export * from './read-path-trigger';
 export * from './profile-repair';
 export * from './compressed-version.encoding';
 export * from './profile-events.source';
+export * from './truncated-event-log.error';

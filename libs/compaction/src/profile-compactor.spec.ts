@@ -191,10 +191,48 @@ describe('ProfileCompactor', () => {
           COMPACTION_ZSTD_DICTIONARY: 'none',
           ...(replication ? { CASSANDRA_REPLICATION: replication } : {}),
         };
-        const outcome = await new ProfileCompactor(live, compressed, loadConfig(settings)).compact('p', { now });
+        const compactor = new ProfileCompactor(live, compressed, loadConfig(settings), log([]));
+        const outcome = await compactor.compact('p', { now });
         expect(outcome).toMatchObject({ status: 'compacted', recordsSettled: settled, records: 2 });
         expect(switched).toHaveLength(1);
       }
+      // Without an event log to rebuild from, nothing is settled.
+      const { live, compressed } = inMemoryHistoryStores([old]);
+      const outcome = await new ProfileCompactor(live, compressed, config).compact('p', { now });
+      expect(outcome).toMatchObject({ status: 'compacted', recordsSettled: 0 });
+    });
+
+    it('refuses a rebuild from a log that lacks events the record counted, or across datacenters', async () => {
+      const pause = { ...event('pause', 100, 5 * MINUTE), occurredAt: play.occurredAt + 5 * MINUTE };
+      const history = compactHistory(EMPTY_COMPRESSED_HISTORY, [play, pause], now - 50 * DAY, {
+        settleBefore: now - 30 * DAY,
+      });
+      expect(history.settledEventCounts.get(session)).toBe(2);
+      const attempt = async (logged: ViewingEvent[], settings: Record<string, string> = {}) => {
+        const stores = inMemoryHistoryStores([latePause]);
+        const current = { version: 1, chunkSet: randomUUID(), chunkCount: 1, trailChunkCount: 1 };
+        stores.compressed.read = async () => ({ version: current, history }) as never;
+        let deleted = false;
+        stores.live.deleteBefore = async () => void (deleted = true);
+        const cfg = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', ...settings });
+        const outcome = new ProfileCompactor(stores.live, stores.compressed, cfg, log(logged)).compact('p', { now });
+        return { outcome, switched: stores.switched, deleted: () => deleted };
+      };
+      // Another region's log, partitions added: the log holds the late event and only part of the session.
+      const partial = await attempt([play, latePause]);
+      await expect(partial.outcome).rejects.toThrow(/fold to the stored record/);
+      const fewer = await attempt([latePause]);
+      await expect(fewer.outcome).rejects.toThrow(SettledSessionNotRebuiltError);
+      expect(fewer.switched).toHaveLength(0);
+      expect(fewer.deleted()).toBe(false);
+      const regions = await attempt([play, pause, latePause], { CASSANDRA_REPLICATION: 'datacenter1:1,dc2:1' });
+      await expect(regions.outcome).rejects.toThrow(/several datacenters/);
+      const whole = await attempt([play, pause, latePause]);
+      await expect(whole.outcome).resolves.toMatchObject({
+        status: 'compacted',
+        settledRecordsRebuilt: 1,
+        lateEvents: 1,
+      });
     });
   });
 });

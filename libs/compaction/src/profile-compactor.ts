@@ -4,6 +4,7 @@ import {
   compactHistory,
   settledSessionsTouched,
   SettledSessionNotRebuiltError,
+  ViewingEvent,
   withTrailsFromEventLog,
 } from '@vh/domain';
 import { CompressedHistoryCompactionStore, LiveHistoryCompactionStore } from '@vh/storage';
@@ -95,15 +96,23 @@ export class ProfileCompactor {
     // A settled record touched by live events (a late event, a re-stamped retry) is folded again from its
     // events on the log: nothing is taken as counted without its events (invariant 1; ADR 6).
     const settled = settledSessionsTouched(storedHistory, liveEvents);
-    if (settled.length > 0 && this.eventLog === undefined) {
-      throw new SettledSessionNotRebuiltError(profileId, settled, 'this compactor has no event log to rebuild from');
+    if (settled.length > 0) {
+      // Across regions a session's events may sit in the other region's log, which we cannot read.
+      const why =
+        this.eventLog === undefined
+          ? 'this compactor has no event log to rebuild from'
+          : spansSeveralDataCenters(this.config)
+            ? 'several datacenters: part of their events may be in another region’s event log'
+            : null;
+      if (why !== null) throw new SettledSessionNotRebuiltError(profileId, settled, why);
+      this.logger.log(`${profileId}: ${settled.length} settled record(s) touched, rebuilt from the event log`);
     }
     const history =
       settled.length > 0
         ? withTrailsFromEventLog(storedHistory, await this.eventLog!.eventsOf(profileId), settled)
         : storedHistory;
-    if (settled.length > 0)
-      this.logger.log(`${profileId}: ${settled.length} settled record(s) rebuilt from the event log`);
+    // Their live events are counted as late (a re-delivery of one of them too: it cannot be told apart).
+    const lateInSettled = lateEventsOfSessions(liveEvents, settled, storedHistory.compactedBefore);
     await step('read');
 
     // Auto-delete is judged at our clock minus the margin: we never remove a record that a reader whose
@@ -152,7 +161,7 @@ export class ProfileCompactor {
     const stored = encoded.stored;
     const sizes = { chunks: stored.length, rawBytes: encoded.rawBytes, storedBytes: encoded.storedBytes };
     await step('encoded');
-    const counts = { lateEvents: next.lateEvents, recordsSettled: next.settled };
+    const counts = { lateEvents: next.lateEvents + lateInSettled, recordsSettled: next.settled };
     if (options.dryRun) return outcome('dry-run', { ...sizes, ...counts });
 
     const toVersion = (current?.version ?? 0) + 1;
@@ -165,7 +174,7 @@ export class ProfileCompactor {
       return outcome('lost-race');
     }
     await step('after-switch');
-    if (next.lateEvents > 0) this.logger.log(`${profileId}: ${next.lateEvents} late event(s) folded in`);
+    if (counts.lateEvents > 0) this.logger.log(`${profileId}: ${counts.lateEvents} late event(s) folded in`);
     if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
     await this.live.deleteBefore(profileId, next.compactedBefore!, writtenBefore, rowsRead);
     await step('done');
@@ -178,7 +187,23 @@ export class ProfileCompactor {
    */
   private settleBefore(now: number): number | undefined {
     const { trailRetentionMs } = this.config.compaction;
+    if (this.eventLog === undefined) return undefined; // it could never rebuild them
     if (!Number.isFinite(trailRetentionMs) || spansSeveralDataCenters(this.config)) return undefined;
     return now - trailRetentionMs;
   }
+}
+
+/** Distinct live playback events of these sessions before the stored version's compactedBefore. */
+function lateEventsOfSessions(
+  events: readonly ViewingEvent[],
+  sessions: readonly string[],
+  before: number | null,
+): number {
+  if (sessions.length === 0 || before === null) return 0;
+  const wanted = new Set(sessions);
+  const ids = new Set<string>();
+  for (const e of events) {
+    if ('playbackSessionId' in e && wanted.has(e.playbackSessionId) && e.occurredAt < before) ids.add(e.eventId);
+  }
+  return ids.size;
 }

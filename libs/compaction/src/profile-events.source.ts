@@ -23,7 +23,7 @@ export class EventLogProfileEventsSource extends ProfileEventsSource {
     const keys = standaloneProfileKeys(this.config, 'trails');
     const log = await readProfileEvents(this.config, profileId, { opener: keys.opener }).finally(() => keys.close());
     if (BigInt(log.earliestOffset) > 0n) {
-      const consequence = `(${profileId}: settled records cannot be rebuilt; set COMPACTION_TRAIL_RETENTION_DAYS=0)`;
+      const consequence = `(${profileId}: its settled records cannot be rebuilt from it; its live rows stay)`;
       throw new TruncatedEventLogError(log.topic, log.partition, log.earliestOffset, consequence);
     }
     return log.events;

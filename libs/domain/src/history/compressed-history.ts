@@ -31,6 +31,11 @@ export interface CompressedHistory {
    * trails existed): its live events wait for a compaction that rebuilds its trail from the event log.
    */
   trails?: ReadonlyMap<string, SessionTrail>;
+  /**
+   * Loaded with the trails: for each settled record (no trail, ADR 6), how many distinct events it was
+   * folded from; a rebuild from the event log must find at least as many. Absent or 0: not known.
+   */
+  settledEventCounts?: ReadonlyMap<string, number>;
 }
 
 export const EMPTY_COMPRESSED_HISTORY: CompressedHistory = Object.freeze({

@@ -1,13 +1,14 @@
 import { ViewingEvent } from '../events/viewing-event';
 import { CompressedHistory, SessionTrail } from './compressed-history';
 import { foldHistory, isDeleted } from './history-fold';
-import { mayBeSettled, SettledSessionNotRebuiltError } from './settled-sessions';
+import { mayBeSettled, SettledSessionNotRebuiltError, settledSessionsTouched } from './settled-sessions';
 import { compareRecordsNewestFirst, ViewingRecord } from './viewing-record';
 import { EMPTY_MEMBER_CONTROLS, hiddenForGood, MemberControls, sameControls } from '../settings/member-controls';
 
 /** A new compressed history, and how many late events (see `FoldedHistory.lateEvents`) it took in. */
 export interface CompactedHistory extends CompressedHistory {
   trails: ReadonlyMap<string, SessionTrail>;
+  settledEventCounts: ReadonlyMap<string, number>;
   lateEvents: number;
   /** Records settled by this compaction (their trails dropped). */
   settled: number;
@@ -65,10 +66,12 @@ export function compactHistory(
     compressed,
     { keepTrails: true },
   );
-  if (folded.settledSessionsTouched.length > 0) {
-    // Rolling these live rows up would take them as counted: the caller rebuilds the trails first.
+  // Rolling these live rows up would take them as counted: the caller rebuilds the trails first. Judged
+  // on every live row, as the compactor judges it: a record a live deletion hides needs none.
+  const notRebuilt = settledSessionsTouched(compressed, liveEvents);
+  if (notRebuilt.length > 0) {
     const profileId = liveEvents[0]?.profileId ?? '?';
-    throw new SettledSessionNotRebuiltError(profileId, folded.settledSessionsTouched, 'rebuild their trails first');
+    throw new SettledSessionNotRebuiltError(profileId, notRebuilt, 'rebuild their trails first');
   }
   const settleBefore = options.settleBefore ?? Number.NEGATIVE_INFINITY;
   // Sessions with live rows that stay live (at or after compactedBefore) keep their trails: readers fold
@@ -80,6 +83,7 @@ export function compactHistory(
   let settled = 0;
   const records: ViewingRecord[] = [];
   const trails = new Map<string, SessionTrail>();
+  const settledEventCounts = new Map<string, number>();
   const removedRecordIds = new Set(folded.removedRecordIds);
   const now = options.now ?? Number.NEGATIVE_INFINITY;
   for (const record of folded.records.values()) {
@@ -89,11 +93,18 @@ export function compactHistory(
     }
     records.push(record);
     const trail = folded.trails!.get(record.recordId) ?? compressed.trails?.get(record.recordId);
-    if (trail === undefined) continue; // settled already
+    if (trail === undefined) {
+      settledEventCounts.set(record.recordId, compressed.settledEventCounts?.get(record.recordId) ?? 0);
+      continue;
+    }
     // The rows read are all deleted after the switch; a copy written since (a crash before the delete, a
     // re-delivery) touches the settled record and has its trail rebuilt by the next compaction.
-    if (!staysLive.has(record.recordId) && mayBeSettled(trail, settleBefore)) settled++;
-    else trails.set(record.recordId, trail);
+    if (!staysLive.has(record.recordId) && mayBeSettled(trail, settleBefore)) {
+      settledEventCounts.set(record.recordId, trail.length);
+      settled++;
+    } else {
+      trails.set(record.recordId, trail);
+    }
   }
   const storedRemoved = new Set(compressed.removedRecordIds);
   const changed =
@@ -110,6 +121,7 @@ export function compactHistory(
     compactedBefore,
     controls: folded.controls,
     trails,
+    settledEventCounts,
     lateEvents: folded.lateEvents,
     settled,
     changed,
@@ -127,11 +139,11 @@ export function removableByCompaction(
   now: number,
   cutoff: number | undefined,
 ): boolean {
-  const settledBefore =
+  const decidedBefore =
     cutoff === undefined
       ? Number.POSITIVE_INFINITY
       : Math.max(cutoff, history.compactedBefore ?? Number.NEGATIVE_INFINITY);
-  return records.some((record) => hiddenForGood(record, history.controls, now, settledBefore));
+  return records.some((record) => hiddenForGood(record, history.controls, now, decidedBefore));
 }
 
 /** Same distinct events, same copies: a replaced copy (e.g. a re-stamped retry) changes the record. */

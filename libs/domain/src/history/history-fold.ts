@@ -93,6 +93,9 @@ export function foldHistory(
     const stored = records.get(sessionId);
     const trail = stored === undefined ? [] : compressed.trails?.get(sessionId);
     if (trail === undefined) {
+      // A cleared record stays hidden whatever its later events (they only move its first acceptance
+      // earlier): no rebuild is needed to judge it.
+      if (clearedThrough !== null && stored!.firstAcceptedAt <= clearedThrough) continue;
       // Settled (ADR 6): without its events the record cannot tell a late event from a repeat. Shown as
       // stored, never counted twice, until the compaction that rebuilds its trail from the event log.
       settledSessionsTouched.push(sessionId);

@@ -242,12 +242,7 @@ async function openChunkedRead(
     const history = await whole(compressed);
     const folded = foldHistory(liveEvents, history);
     // A settled record that live events touch shows as stored until a compaction rebuilds it: ask for one.
-    const removable = removableByCompaction(
-      history.records,
-      { ...history, controls: history.controls! },
-      now,
-      options.compactionCutoff,
-    );
+    const removable = removableByCompaction(history.records, folded, now, options.compactionCutoff);
     if (options.onHiddenStored && (removable || folded.settledSessionsTouched.length > 0)) options.onHiddenStored();
     return { whole: visibleRecords(folded, now) };
   }

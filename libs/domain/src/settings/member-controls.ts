@@ -191,27 +191,27 @@ export function hiddenByControls(
 }
 
 /**
- * Whether the controls hide the record for good, taking every control accepted before `settledBefore`
+ * Whether the controls hide the record for good, taking every control accepted before `decidedBefore`
  * (service clock) as stored: compaction may then keep only its id. A removed title never shows its record
  * again (removals only add up, and more events of a session only move its first acceptance earlier). A
  * pause or an auto-delete can be undone by what is stored later but accepted earlier: a resume, or an
  * event of the session, accepted at or before its first acceptance; another period accepted from the
  * setting of the period in force up to the instant auto-delete took the record. Once those instants are
- * before `settledBefore`, nothing still to come can (ADR 8). A record already older than a period when it
+ * before `decidedBefore`, nothing still to come can (ADR 8). A record already older than a period when it
  * was set goes at once: only a change accepted in that same millisecond could keep it.
  */
 export function hiddenForGood(
   record: ViewingRecord,
   controls: MemberControls,
   now: number,
-  settledBefore: number,
+  decidedBefore: number,
 ): boolean {
   const hidden = hiddenByControls(record, controls, now);
   if (hidden === null) return false;
   if (hidden === 'title-removed') return true;
-  if (hidden === 'recording-paused' && record.firstAcceptedAt < settledBefore) return true;
+  if (hidden === 'recording-paused' && record.firstAcceptedAt < decidedBefore) return true;
   const deleted = autoDeletion(record, controls, now);
-  return deleted !== null && (deleted.at < settledBefore || deleted.at === deleted.periodSetAt);
+  return deleted !== null && (deleted.at < decidedBefore || deleted.at === deleted.periodSetAt);
 }
 
 /** `instant` plus whole calendar months, in UTC (the 31st plus one month may land on the 1st or 3rd). */

@@ -12,6 +12,7 @@ import {
   everSetAutoDelete,
   MemberControls,
   SessionTrail,
+  settledIdFingerprint,
   TrailChunkMembers,
   ViewingHistoryError,
 } from '@vh/domain';
@@ -20,7 +21,7 @@ import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
 import { approximateBytes, CompressedHistoryCache } from './compressed-history.cache';
 import { decodeChunk, READABLE_RECORD_ENCODINGS } from './history-chunk.codec';
-import { decodeTrailChunk, decodeTrailChunkRecordIds } from './session-trail.codec';
+import { decodeSettledEventCounts, decodeTrailChunk, decodeTrailChunkRecordIds } from './session-trail.codec';
 import { decodeMemberControls } from './member-controls.codec';
 import { decodeChunkIndex, encodeChunkIndex } from './chunk-index.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
@@ -286,15 +287,30 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     const records = [];
     const removed = [];
     const trails = withTrails ? new Map<string, SessionTrail>() : undefined;
+    const settledByFingerprint = new Map<number, number>();
     for (const [index, stored] of chunks.entries()) {
       if (index >= version.chunkCount) {
-        const decoded = await this.decodeChunkAt(version, index, (b) => decodeTrailChunk(version.profileId, b), stored);
-        for (const [recordId, trail] of decoded) trails!.set(recordId, trail);
+        // One decompression for both: the trails, and the settled records' event counts (ADR 6).
+        const decoded = await this.decodeChunkAt(
+          version,
+          index,
+          (b) => ({ trails: decodeTrailChunk(version.profileId, b), settled: decodeSettledEventCounts(b) }),
+          stored,
+        );
+        for (const [recordId, trail] of decoded.trails) trails!.set(recordId, trail);
+        for (const [fingerprint, count] of decoded.settled) settledByFingerprint.set(fingerprint, count);
         continue;
       }
       const chunk = await this.decodeChunkAt(version, index, (b) => decodeChunk(version.profileId, b), stored);
       records.push(...chunk.records);
       removed.push(...chunk.removedRecordIds);
+    }
+    const settledEventCounts = new Map<string, number>();
+    if (trails !== undefined) {
+      for (const r of records) {
+        if (!trails.has(r.recordId))
+          settledEventCounts.set(r.recordId, settledByFingerprint.get(settledIdFingerprint(r.recordId)) ?? 0);
+      }
     }
     return {
       records,
@@ -303,6 +319,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       compactedBefore: version.compactedBefore,
       controls,
       trails,
+      ...(trails === undefined ? {} : { settledEventCounts }),
     };
   }
 

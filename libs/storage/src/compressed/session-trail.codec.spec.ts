@@ -1,7 +1,14 @@
 import fc from 'fast-check';
-import { PLAYBACK_EVENT_TYPES, PlaybackEvent } from '@vh/domain';
+import { PLAYBACK_EVENT_TYPES, PlaybackEvent, settledIdFingerprint } from '@vh/domain';
 import { MalformedChunkError } from './history-chunk.codec';
-import { decodeTrailChunk, encodeTrailChunk, encodeTrailChunks, isTrailChunk } from './session-trail.codec';
+import {
+  decodeSettledEventCounts,
+  decodeTrailChunk,
+  decodeTrailChunkRecordIds,
+  encodeTrailChunk,
+  encodeTrailChunks,
+  isTrailChunk,
+} from './session-trail.codec';
 
 const trailOf = (recordId: string) =>
   fc
@@ -63,5 +70,52 @@ describe('the session-trail chunk encoding', () => {
     expect(() => decodeTrailChunk('p', Buffer.from('VHC2'))).toThrow(MalformedChunkError);
     expect(() => decodeTrailChunk('p', bytes.subarray(0, bytes.length - 1))).toThrow(MalformedChunkError);
     expect(() => decodeTrailChunk('p', Buffer.concat([bytes, Buffer.from([0])]))).toThrow(MalformedChunkError);
+  });
+
+  it('keeps settled records (ADR 6) as id fingerprints with their event counts, besides the trails', () => {
+    fc.assert(
+      fc.property(
+        trails,
+        fc.uniqueArray(fc.uuid(), { maxLength: 20 }),
+        fc.nat({ max: 300 }),
+        (input, settledIds, count) => {
+          const settled = new Map(settledIds.filter((id) => !input.has(id)).map((id, i) => [id, (count + i) % 300]));
+          const bytes = encodeTrailChunk(input, settled);
+          expect(decodeTrailChunk('profile-1', bytes)).toEqual(input);
+          const expected = new Map<number, number>();
+          for (const [id, n] of settled) {
+            const fingerprint = settledIdFingerprint(id);
+            expected.set(fingerprint, Math.min(n, expected.get(fingerprint) ?? n));
+          }
+          expect(decodeSettledEventCounts(bytes)).toEqual(expected);
+          expect(decodeTrailChunkRecordIds(bytes)).toEqual({
+            trailed: new Set(input.keys()),
+            settledFingerprints: new Set(expected.keys()),
+          });
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('writes v1, which earlier builds read, when nothing is settled; reads an empty v1 trail as settled', () => {
+    const id = '0a1b2c3d-0000-4000-8000-000000000001';
+    const trail = fc.sample(trailOf(id), 1)[0];
+    const plain = encodeTrailChunk(new Map([[id, trail]]));
+    expect(plain.subarray(0, 4).toString('latin1')).toBe('VHT1');
+    expect(
+      encodeTrailChunk(new Map(), new Map([[id, 3]]))
+        .subarray(0, 4)
+        .toString('latin1'),
+    ).toBe('VHT2');
+    // One intermediate build stored a settled record as an empty trail: never a real trail (it would
+    // count the session's live events again), always a settled record of unknown size.
+    const empty = encodeTrailChunk(new Map([[id, []]]));
+    expect(decodeTrailChunk('p', empty)).toEqual(new Map());
+    expect(decodeTrailChunkRecordIds(empty)).toEqual({
+      trailed: new Set(),
+      settledFingerprints: new Set([settledIdFingerprint(id)]),
+    });
+    expect(decodeSettledEventCounts(empty)).toEqual(new Map([[0x0a1b2c3d, 0]]));
   });
 });

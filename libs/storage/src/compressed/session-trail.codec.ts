@@ -20,14 +20,19 @@ import { MalformedChunkError } from './history-chunk.codec';
 const MAGIC_V1 = Buffer.from('VHT1', 'latin1');
 const MAGIC = Buffer.from('VHT2', 'latin1');
 
+/**
+ * `settled`: the settled records of the chunk's id range and how many distinct events each was folded from
+ * (what a rebuild from the log must find again, ADR 6). A chunk with none is written as v1, which every
+ * earlier build reads (a rolling deploy: readers first).
+ */
 export function encodeTrailChunk(
   trails: ReadonlyMap<string, SessionTrail>,
-  settledIds: readonly string[] = [],
+  settled: ReadonlyMap<string, number> = new Map(),
 ): Buffer {
   const entries = [...trails].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const events = entries.flatMap(([, trail]) => trail);
   const w = new ByteWriter();
-  w.bytes(MAGIC);
+  w.bytes(settled.size === 0 ? MAGIC_V1 : MAGIC);
   const titles = stringTable(events.map((e) => e.titleId));
   const devices = stringTable(events.map((e) => e.deviceId));
   for (const table of [titles, devices]) {
@@ -36,12 +41,17 @@ export function encodeTrailChunk(
   }
   w.varint(entries.length);
   for (const [recordId] of entries) w.bytes(uuidToBytes(recordId));
-  const fingerprints = settledIds.map(settledIdFingerprint).sort((a, b) => a - b);
-  w.varint(fingerprints.length);
-  let previousFingerprint = 0;
-  for (const fingerprint of fingerprints) {
-    w.varint(fingerprint - previousFingerprint);
-    previousFingerprint = fingerprint;
+  if (settled.size > 0) {
+    const byFingerprint = [...settled]
+      .map(([id, count]): [number, number] => [settledIdFingerprint(id), count])
+      .sort(([a], [b]) => a - b);
+    w.varint(byFingerprint.length);
+    let previousFingerprint = 0;
+    for (const [fingerprint] of byFingerprint) {
+      w.varint(fingerprint - previousFingerprint);
+      previousFingerprint = fingerprint;
+    }
+    for (const [, count] of byFingerprint) w.varint(count);
   }
   for (const [, trail] of entries) w.varint(trail.length);
   for (const e of events) w.bytes(uuidToBytes(e.eventId));
@@ -62,33 +72,65 @@ export function encodeTrailChunk(
   return w.toBuffer();
 }
 
+interface ChunkHead {
+  recordIds: string[];
+  /** Trail lengths, in recordIds order. */
+  lengths: number[];
+  /** Settled records by id fingerprint: how many distinct events each was folded from (0: not known). */
+  settled: Map<number, number>;
+}
+
+/**
+ * Everything before the events. A v1 chunk has no settled section, but a trail of length 0 (written by one
+ * intermediate build of session 7) stands for a settled record of unknown size: never a real trail.
+ */
+function readHead(r: ByteReader): ChunkHead & { titles: string[]; devices: string[] } {
+  const magic = r.bytes(MAGIC.length);
+  const v1 = magic.equals(MAGIC_V1);
+  if (!v1 && !magic.equals(MAGIC)) throw new MalformedChunkError('not a trail chunk');
+  const titles = Array.from({ length: r.varint() }, () => r.string());
+  const devices = Array.from({ length: r.varint() }, () => r.string());
+  const recordIds = Array.from({ length: r.varint() }, () => bytesToUuid(r.bytes(16)));
+  const settled = new Map<number, number>();
+  if (!v1) {
+    const fingerprints: number[] = [];
+    let previous = 0;
+    for (let i = r.varint(); i > 0; i--) fingerprints.push((previous += r.varint()));
+    // Two settled ids with one fingerprint (odds ~n²/2^33): the smaller count, the weaker check.
+    for (const fingerprint of fingerprints) {
+      const count = r.varint();
+      settled.set(fingerprint, Math.min(count, settled.get(fingerprint) ?? count));
+    }
+  }
+  const lengths = recordIds.map(() => r.varint());
+  recordIds.forEach((id, i) => {
+    if (lengths[i] === 0) settled.set(settledIdFingerprint(id), 0);
+  });
+  return { titles, devices, recordIds, lengths, settled };
+}
+
 /** Only the records a trail chunk covers (they come before its events): what a paged read looks up. */
 export function decodeTrailChunkRecordIds(bytes: Buffer): TrailChunkMembers {
   try {
-    const r = new ByteReader(bytes);
-    const v1 = readMagic(r);
-    for (let table = 0; table < 2; table++) for (let i = r.varint(); i > 0; i--) r.string();
-    const trailed = new Set(Array.from({ length: r.varint() }, () => bytesToUuid(r.bytes(16))));
-    return { trailed, settledFingerprints: v1 ? new Set() : readFingerprints(r) };
+    const { recordIds, lengths, settled } = readHead(new ByteReader(bytes));
+    return {
+      trailed: new Set(recordIds.filter((_, i) => lengths[i] > 0)),
+      settledFingerprints: new Set(settled.keys()),
+    };
   } catch (error) {
     if (error instanceof MalformedChunkError) throw error;
     throw new MalformedChunkError((error as Error).message);
   }
 }
 
-/** True for a v1 chunk (no settled records). */
-function readMagic(r: ByteReader): boolean {
-  const magic = r.bytes(MAGIC.length);
-  if (magic.equals(MAGIC)) return false;
-  if (magic.equals(MAGIC_V1)) return true;
-  throw new MalformedChunkError('not a trail chunk');
-}
-
-function readFingerprints(r: ByteReader): Set<number> {
-  const fingerprints = new Set<number>();
-  let previous = 0;
-  for (let i = r.varint(); i > 0; i--) fingerprints.add((previous += r.varint()));
-  return fingerprints;
+/** The settled records a trail chunk covers, by id fingerprint: how many distinct events each had. */
+export function decodeSettledEventCounts(bytes: Buffer): Map<number, number> {
+  try {
+    return readHead(new ByteReader(bytes)).settled;
+  } catch (error) {
+    if (error instanceof MalformedChunkError) throw error;
+    throw new MalformedChunkError((error as Error).message);
+  }
 }
 
 export function isTrailChunk(bytes: Buffer): boolean {
@@ -99,12 +141,7 @@ export function isTrailChunk(bytes: Buffer): boolean {
 export function decodeTrailChunk(profileId: string, bytes: Buffer): Map<string, PlaybackEvent[]> {
   try {
     const r = new ByteReader(bytes);
-    const v1 = readMagic(r);
-    const titles = Array.from({ length: r.varint() }, () => r.string());
-    const devices = Array.from({ length: r.varint() }, () => r.string());
-    const recordIds = Array.from({ length: r.varint() }, () => bytesToUuid(r.bytes(16)));
-    if (!v1) readFingerprints(r); // settled records have no trail to decode
-    const lengths = recordIds.map(() => r.varint());
+    const { titles, devices, recordIds, lengths } = readHead(r);
     const total = lengths.reduce((n, l) => n + l, 0);
     const column = <T>(read: () => T): T[] => Array.from({ length: total }, read);
     const eventIds = column(() => bytesToUuid(r.bytes(16)));
@@ -123,6 +160,7 @@ export function decodeTrailChunk(profileId: string, bytes: Buffer): Map<string, 
     const trails = new Map<string, PlaybackEvent[]>();
     let k = 0;
     recordIds.forEach((recordId, t) => {
+      if (lengths[t] === 0) return; // settled (see readHead)
       const trail: PlaybackEvent[] = [];
       for (let i = 0; i < lengths[t]; i++, k++) {
         if (type[k] === undefined || title[k] === undefined || device[k] === undefined)
@@ -153,30 +191,30 @@ export function decodeTrailChunk(profileId: string, bytes: Buffer): Map<string, 
 export function encodeTrailChunks(
   trails: ReadonlyMap<string, SessionTrail>,
   maxBytes: number,
-  settledIds: readonly string[] = [],
+  settled: ReadonlyMap<string, number> = new Map(),
 ): Buffer[] {
-  return encodeTrailChunksWithSpans(trails, maxBytes, settledIds).chunks;
+  return encodeTrailChunksWithSpans(trails, maxBytes, settled).chunks;
 }
 
 /**
  * The chunks cut in recordId order, so that their id ranges do not overlap, and the span of each for
  * the version's index: a paged read finds the trail of one session by its id, and whether a settled record
- * (`settledIds`, no trail) may have it.
+ * (`settled`: no trail; by id, its distinct events) may have it.
  */
 export function encodeTrailChunksWithSpans(
   trails: ReadonlyMap<string, SessionTrail>,
   maxBytes: number,
-  settledIds: readonly string[] = [],
+  settled: ReadonlyMap<string, number> = new Map(),
 ): { chunks: Buffer[]; spans: TrailChunkSpan[] } {
   const chunks: Buffer[] = [];
   const spans: TrailChunkSpan[] = [];
-  type Entry = [string, SessionTrail | null];
+  type Entry = [string, SessionTrail | number];
   const split = (part: Entry[]) => {
-    const map = new Map(part.filter((e): e is [string, SessionTrail] => e[1] !== null));
-    const settled = part.filter(([, trail]) => trail === null).map(([id]) => id);
-    const encoded = encodeTrailChunk(map, settled);
+    const map = new Map(part.filter((e): e is [string, SessionTrail] => typeof e[1] !== 'number'));
+    const settledPart = new Map(part.filter((e): e is [string, number] => typeof e[1] === 'number'));
+    const encoded = encodeTrailChunk(map, settledPart);
     if (encoded.length <= maxBytes || part.length <= 1) {
-      const span = spanOfTrailChunk(map, settled);
+      const span = spanOfTrailChunk(map, [...settledPart.keys()]);
       if (span !== null) {
         chunks.push(encoded);
         spans.push(span);
@@ -187,7 +225,7 @@ export function encodeTrailChunksWithSpans(
     split(part.slice(0, half));
     split(part.slice(half));
   };
-  const entries: Entry[] = [...trails, ...settledIds.map((id): Entry => [id, null])];
+  const entries: Entry[] = [...trails, ...settled];
   split(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return { chunks, spans };
 }
