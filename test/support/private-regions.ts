@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { PrivateRedis } from './infrastructure';
 import { PrivateInfrastructurePorts, runInfra } from './private-infrastructure';
+import { createTestEnvironment, TestEnvironment } from './test-environment';
 
 export type RegionName = 'a' | 'b';
 
@@ -25,6 +26,26 @@ export const REGIONS_PORTS: PrivateRegionsPorts = {
   cassandraBJmx: 24299,
   redis: 24379,
   redisB: 24380,
+};
+
+/** The evacuation suite's own ports, so it never meets regions.e2e-spec.ts or the chaos checker. */
+export const EVACUATION_PORTS: PrivateRegionsPorts = {
+  kafka: 25092,
+  kafkaController: 25093,
+  kafkaB: 25192,
+  kafkaBController: 25193,
+  cassandra: 25042,
+  cassandraStorage: 25700,
+  cassandraJmx: 25199,
+  cassandraBJmx: 25299,
+  redis: 25379,
+  redisB: 25380,
+};
+
+/** Each region's Kafka broker and Cassandra node, as scripts/infra.sh names them. */
+const SERVICES: Record<RegionName, { kafka: string; cassandra: string }> = {
+  a: { kafka: 'kafka', cassandra: 'cassandra' },
+  b: { kafka: 'kafka-b', cassandra: 'cassandra-b' },
 };
 
 const DATA_CENTERS: Record<RegionName, string> = { a: 'dc1', b: 'dc2' };
@@ -57,6 +78,17 @@ export class PrivateRegions {
     };
   }
 
+  /** A suite's environment in each region: one keyspace, replicated to both datacenters; each region's own topics. */
+  async environments(suite: string): Promise<Record<RegionName, TestEnvironment>> {
+    const a = await createTestEnvironment(suite, this.env('a'));
+    const b = await createTestEnvironment(suite, {
+      ...this.env('b'),
+      CASSANDRA_KEYSPACE: a.env.CASSANDRA_KEYSPACE,
+      PROFILE_KEYS_KEYSPACE: a.env.PROFILE_KEYS_KEYSPACE,
+    });
+    return { a, b };
+  }
+
   /** From an empty state directory: both regions' Cassandra nodes, both Kafka clusters, both Redis at once. */
   async start(): Promise<void> {
     rmSync(this.stateDir, { recursive: true, force: true });
@@ -68,24 +100,42 @@ export class PrivateRegions {
     ]);
   }
 
+  /** A region's Kafka broker and Cassandra node die at once (SIGKILL: nothing flushed but what is on disk). */
+  async kill(region: RegionName): Promise<void> {
+    await Promise.all([this.killService(SERVICES[region].kafka), this.killService(SERVICES[region].cassandra)]);
+  }
+
+  /** A killed region's broker and node started again on their data (the node rejoins its cluster). */
+  async restart(region: RegionName): Promise<void> {
+    await Promise.all([this.infra('start', SERVICES[region].kafka), this.infra('start', SERVICES[region].cassandra)]);
+  }
+
+  /** Cassandra's nodetool against a region's node (e.g. `repair -full KEYSPACE`); its standard output. */
+  async nodetool(region: RegionName, ...args: string[]): Promise<string> {
+    return this.infra(region === 'a' ? 'nodetool' : 'nodetool-b', ...args);
+  }
+
   /** SIGKILL: the state is removed anyway, and a clean stop of four JVMs takes half a minute. */
   async dispose(): Promise<void> {
-    for (const service of ['kafka', 'kafka-b', 'cassandra', 'cassandra-b']) {
-      const pid = ownedPid(join(this.stateDir, service, 'pid'));
-      if (pid === null) continue;
-      process.kill(pid, 'SIGKILL');
-      while (ownedPid(join(this.stateDir, service, 'pid')) === pid) await new Promise((r) => setTimeout(r, 100));
-    }
+    for (const service of ['kafka', 'kafka-b', 'cassandra', 'cassandra-b']) await this.killService(service);
     await Promise.allSettled([this.redis.a.dispose(), this.redis.b.dispose()]);
     rmSync(this.stateDir, { recursive: true, force: true });
   }
 
-  private async infra(command: 'start' | 'stop', service: string): Promise<void> {
-    await runInfra(this.stateDir, this.ports, [command, service, '--regions', '2'], {
+  private async killService(service: string): Promise<void> {
+    const pid = ownedPid(join(this.stateDir, service, 'pid'));
+    if (pid === null) return;
+    process.kill(pid, 'SIGKILL');
+    while (ownedPid(join(this.stateDir, service, 'pid')) === pid) await new Promise((r) => setTimeout(r, 100));
+  }
+
+  private async infra(...args: string[]): Promise<string> {
+    return runInfra(this.stateDir, this.ports, [...args, '--regions', '2'], {
       INFRA_KAFKA_B_PORT: String(this.ports.kafkaB),
       INFRA_KAFKA_B_CONTROLLER_PORT: String(this.ports.kafkaBController),
       INFRA_CASSANDRA_B_JMX_PORT: String(this.ports.cassandraBJmx),
-      INFRA_CASSANDRA_CLUSTER: 'viewing-history-regions-e2e',
+      // viewing-history-regions-e2e for regions.e2e-spec.ts: suites' clusters never gossip with each other.
+      INFRA_CASSANDRA_CLUSTER: `viewing-history-${basename(this.stateDir)}`,
     });
   }
 }
