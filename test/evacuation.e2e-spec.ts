@@ -14,8 +14,8 @@ import { TestTokens, testTokens } from './support/tokens';
 /** Devices per region; each posts a session a tick and reads its history every other tick. */
 const DEVICES_PER_REGION = 12;
 const TICK_MS = 1_000;
-/** The clients' failover policy, as a DNS or gateway health check would apply it. */
-// Generous: the suites share two cores with other JVMs, and a slow answer is not a dead region.
+// The clients' failover policy, as a DNS or gateway health check would apply it. The timeout is generous:
+// the suites share two cores with other JVMs, and a slow answer is not a dead region.
 const REQUEST_TIMEOUT_MS = 5_000;
 const RETRY_AFTER_MS = 250;
 const FAILURES_BEFORE_FAILOVER = 3;
@@ -277,6 +277,13 @@ describe('evacuation of a region under load', () => {
     expect(killedAt).toBeGreaterThan(0);
     expect(problems).toEqual([]);
     const outageMs = Date.now() - killedAt;
+    // What region B's node holds for A's: the writes of the outage, as hints (max_hint_window, 3 h by default).
+    const hints = regions.hints('b');
+    const seenByB = (await regions.nodetool('b', 'status')).split('\n').find((line) => line.includes('127.0.0.1'));
+    log(
+      `before A returns, B's node sees A's as ${seenByB?.trim().split(/\s+/)[0]} and holds ${hints.files} hint files, ${hints.bytes} bytes`,
+    );
+    expect(hints.bytes).toBeGreaterThan(0);
     let started = Date.now();
     await regions.restart('a');
     const nodeUp = Date.now();
@@ -310,6 +317,19 @@ describe('evacuation of a region under load', () => {
       `after A's apps were up: its log's tail readable in B within ${seconds(drainedMs)} s, ` +
         `B's writes of the ${seconds(outageMs)} s outage readable in A ${seconds(hintedMs)} s after A's ` +
         `node answered (hinted handoff; read once A's API was up)`,
+    );
+
+    const differing = async () => {
+      const found: string[] = [];
+      for (const { profileId } of devices) {
+        const [inA, inB] = await Promise.all([history('a', profileId), history('b', profileId)]);
+        if (JSON.stringify(inA) !== JSON.stringify(inB)) found.push(profileId);
+      }
+      return found;
+    };
+    log(
+      `profiles answered differently by A and B before the repair: ${(await differing()).length}; ` +
+        `hint files left on B's node: ${regions.hints('b').files}`,
     );
 
     // Writes A's node took but had not sent to B when it died exist only in dc1: a repair after an unclean death.

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PrivateRedis } from './infrastructure';
 import { PrivateInfrastructurePorts, runInfra } from './private-infrastructure';
@@ -110,9 +110,20 @@ export class PrivateRegions {
     await Promise.all([this.infra('start', SERVICES[region].kafka), this.infra('start', SERVICES[region].cassandra)]);
   }
 
-  /** Cassandra's nodetool against a region's node (e.g. `repair -full KEYSPACE`); its standard output. */
+  /** Cassandra's nodetool against a region's node (e.g. `repair -full KEYSPACE`); its output, without debug lines. */
   async nodetool(region: RegionName, ...args: string[]): Promise<string> {
-    return this.infra(region === 'a' ? 'nodetool' : 'nodetool-b', ...args);
+    const output = await this.infra(region === 'a' ? 'nodetool' : 'nodetool-b', ...args);
+    return output
+      .split('\n')
+      .filter((line) => !line.includes(' DEBUG '))
+      .join('\n');
+  }
+
+  /** The hints a region's node holds on disk for nodes it could not reach (flushed every 10 s). */
+  hints(region: RegionName): { files: number; bytes: number } {
+    const dir = join(this.stateDir, SERVICES[region].cassandra, 'hints');
+    const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.hints')) : [];
+    return { files: files.length, bytes: files.reduce((n, f) => n + statSync(join(dir, f)).size, 0) };
   }
 
   /** SIGKILL: the state is removed anyway, and a clean stop of four JVMs takes half a minute. */
