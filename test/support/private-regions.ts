@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PrivateRedis } from './infrastructure';
+import { CassandraLink } from './cassandra-link';
 import { PrivateInfrastructurePorts, runInfra } from './private-infrastructure';
 import { createTestEnvironment, TestEnvironment } from './test-environment';
 
@@ -50,6 +51,8 @@ const SERVICES: Record<RegionName, { kafka: string; cassandra: string }> = {
 
 const DATA_CENTERS: Record<RegionName, string> = { a: 'dc1', b: 'dc2' };
 const CASSANDRA_ADDRESSES: Record<RegionName, string> = { a: '127.0.0.1', b: '127.0.0.2' };
+/** With a cuttable link, the addresses the nodes reach each other at: relays in the test process. */
+const RELAY_ADDRESSES: Record<RegionName, string> = { a: '127.0.0.4', b: '127.0.0.3' };
 
 /**
  * Two regions on loopback (scripts/infra.sh --regions 2, a state directory and ports of their own): each
@@ -58,12 +61,36 @@ const CASSANDRA_ADDRESSES: Record<RegionName, string> = { a: '127.0.0.1', b: '12
  */
 export class PrivateRegions {
   private readonly redis: Record<RegionName, PrivateRedis>;
+  /** The link between the datacenters, when the suite asked for one it can cut. */
+  private readonly link: CassandraLink | null;
 
   constructor(
     readonly stateDir: string,
     readonly ports: PrivateRegionsPorts = REGIONS_PORTS,
+    options: { cuttableLink?: boolean } = {},
   ) {
     this.redis = { a: new PrivateRedis(ports.redis), b: new PrivateRedis(ports.redisB) };
+    this.link = options.cuttableLink
+      ? new CassandraLink(
+          (['a', 'b'] as const).map((r) => ({ relay: RELAY_ADDRESSES[r], node: CASSANDRA_ADDRESSES[r] })),
+          ports.cassandraStorage,
+        )
+      : null;
+  }
+
+  /** The address a region's Cassandra node is known by in its cluster (`nodetool status`). */
+  nodeAddress(region: RegionName): string {
+    return (this.link ? RELAY_ADDRESSES : CASSANDRA_ADDRESSES)[region];
+  }
+
+  /** A network partition between the regions: nothing passes between the datacenters until `heal`. */
+  partition(): void {
+    if (!this.link) throw new Error('these regions were started without a cuttable link');
+    this.link.cut();
+  }
+
+  heal(): void {
+    this.link?.heal();
   }
 
   /** What a region's apps and the test's clients need: its own services, the keyspace in both datacenters. */
@@ -92,6 +119,7 @@ export class PrivateRegions {
   /** From an empty state directory: both regions' Cassandra nodes, both Kafka clusters, both Redis at once. */
   async start(): Promise<void> {
     rmSync(this.stateDir, { recursive: true, force: true });
+    await this.link?.start();
     await Promise.all([
       this.infra('start', 'cassandra-ab'),
       this.infra('start', 'kafka-ab'),
@@ -129,7 +157,7 @@ export class PrivateRegions {
   /** SIGKILL: the state is removed anyway, and a clean stop of four JVMs takes half a minute. */
   async dispose(): Promise<void> {
     for (const service of ['kafka', 'kafka-b', 'cassandra', 'cassandra-b']) await this.killService(service);
-    await Promise.allSettled([this.redis.a.dispose(), this.redis.b.dispose()]);
+    await Promise.allSettled([this.redis.a.dispose(), this.redis.b.dispose(), this.link?.dispose()]);
     rmSync(this.stateDir, { recursive: true, force: true });
   }
 
@@ -145,6 +173,10 @@ export class PrivateRegions {
       INFRA_KAFKA_B_PORT: String(this.ports.kafkaB),
       INFRA_KAFKA_B_CONTROLLER_PORT: String(this.ports.kafkaBController),
       INFRA_CASSANDRA_B_JMX_PORT: String(this.ports.cassandraBJmx),
+      ...(this.link && {
+        INFRA_CASSANDRA_A_BROADCAST: RELAY_ADDRESSES.a,
+        INFRA_CASSANDRA_B_BROADCAST: RELAY_ADDRESSES.b,
+      }),
       // viewing-history-regions-e2e for regions.e2e-spec.ts: suites' clusters never gossip with each other.
       INFRA_CASSANDRA_CLUSTER: `viewing-history-${basename(this.stateDir)}`,
     });
