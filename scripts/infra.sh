@@ -40,6 +40,10 @@ CASSANDRA_B_ADDRESS="${INFRA_CASSANDRA_B_ADDRESS:-127.0.0.2}"
 # JMX listens on 127.0.0.1 whatever the node's address: region B's needs a port of its own.
 CASSANDRA_B_JMX_PORT="${INFRA_CASSANDRA_B_JMX_PORT:-$((CASSANDRA_JMX_PORT + 100))}"
 CASSANDRA_DC_A="${INFRA_CASSANDRA_DC_A:-dc1}"
+# Where the nodes reach each other (their broadcast addresses; region A's is the seed): their own addresses,
+# or a relay's that a test cuts to partition the regions (test/support/cassandra-link.ts).
+CASSANDRA_A_BROADCAST="${INFRA_CASSANDRA_A_BROADCAST:-127.0.0.1}"
+CASSANDRA_B_BROADCAST="${INFRA_CASSANDRA_B_BROADCAST:-$CASSANDRA_B_ADDRESS}"
 CASSANDRA_DC_B="${INFRA_CASSANDRA_DC_B:-dc2}"
 
 # A state directory keeps the number of regions it was made with: a node's datacenter may not change
@@ -169,9 +173,10 @@ kafka_up() { # [name port controller-port]: region A's broker by default, kafka-
   wait_until_ready "$name" "$KAFKA_WAIT_S" "$pid" kafka "127.0.0.1:$port"
 }
 
-cassandra_up() { # [name address jmx-port peers]: region A's node by default, cassandra-b for region B
+cassandra_up() { # [name address jmx-port peers broadcast]: region A's node by default, cassandra-b for region B
   # peers: how many other nodes it must see up before it counts as ready.
   local name="${1:-cassandra}" address="${2:-127.0.0.1}" jmx="${3:-$CASSANDRA_JMX_PORT}" peers="${4:-0}"
+  local broadcast="${5:-$address}"
   local dir="$STATE/$name" pid lib="$ROOT/infra/cassandra/lib" dc snitch=SimpleSnitch
   dc="$(cassandra_dc "$name")"
   [ "$REGIONS" = 2 ] && snitch=GossipingPropertyFileSnitch
@@ -187,7 +192,8 @@ cassandra_up() { # [name address jmx-port peers]: region A's node by default, ca
   mkdir -p "$dir/data" "$dir/logs"; rm -f "$dir/pid"
   render "$ROOT/infra/cassandra/cassandra.yaml.template" "$dir/cassandra.yaml" \
     "DATA_DIR=$dir" "CASSANDRA_PORT=$CASSANDRA_PORT" "CASSANDRA_STORAGE_PORT=$CASSANDRA_STORAGE_PORT" \
-    "CLUSTER_NAME=$CASSANDRA_CLUSTER" "SNITCH=$snitch" "ADDRESS=$address"
+    "CLUSTER_NAME=$CASSANDRA_CLUSTER" "SNITCH=$snitch" "ADDRESS=$address" "BROADCAST_ADDRESS=$broadcast" \
+    "SEED_ADDRESS=$CASSANDRA_A_BROADCAST"
   printf 'dc=%s\nrack=rack1\n' "$dc" >"$dir/cassandra-rackdc.properties"
   render "$ROOT/infra/cassandra/logback.xml.template" "$dir/logback.xml" "LOG_DIR=$dir/logs"
   local jamm; jamm="$(ls "$lib"/jamm-*.jar | head -n1)"
@@ -270,8 +276,8 @@ status_line() { # name marker version port [address]
 
 # Region B's services; each of the two regions' services by its name.
 kafka_b_up() { kafka_up kafka-b "$KAFKA_B_PORT" "$KAFKA_B_CONTROLLER_PORT"; }
-cassandra_a_up() { cassandra_up cassandra 127.0.0.1 "$CASSANDRA_JMX_PORT" 0; }
-cassandra_b_up() { cassandra_up cassandra-b "$CASSANDRA_B_ADDRESS" "$CASSANDRA_B_JMX_PORT" 1; }
+cassandra_a_up() { cassandra_up cassandra 127.0.0.1 "$CASSANDRA_JMX_PORT" 0 "$CASSANDRA_A_BROADCAST"; }
+cassandra_b_up() { cassandra_up cassandra-b "$CASSANDRA_B_ADDRESS" "$CASSANDRA_B_JMX_PORT" 1 "$CASSANDRA_B_BROADCAST"; }
 # Both regions' nodes at once (half the time of one after the other on two cores). Region B's may give up
 # before region A's gossips (it needs its seed): then it is started again once A answers.
 cassandra_ab_up() {

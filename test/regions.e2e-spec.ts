@@ -12,7 +12,7 @@ import { eventually } from './support/eventually';
 import { getJson, postJson, uniqueProfileId, watchSession } from './support/playback-events';
 import { PrivateRegions, RegionName } from './support/private-regions';
 import { openStores, Stores } from './support/stores';
-import { createTestEnvironment, TestEnvironment } from './support/test-environment';
+import { TestEnvironment } from './support/test-environment';
 import { TestTokens, testTokens } from './support/tokens';
 
 /**
@@ -52,13 +52,7 @@ describe('two regions, active-active', () => {
     const started = Date.now();
     await regions.start();
     log(`two-region infrastructure started in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    environment.a = await createTestEnvironment('regions', regions.env('a'));
-    // One keyspace, replicated to both datacenters; region B's own topics on its own Kafka.
-    environment.b = await createTestEnvironment('regions', {
-      ...regions.env('b'),
-      CASSANDRA_KEYSPACE: environment.a.env.CASSANDRA_KEYSPACE,
-      PROFILE_KEYS_KEYSPACE: environment.a.env.PROFILE_KEYS_KEYSPACE,
-    });
+    Object.assign(environment, await regions.environments('regions'));
     auth = await testTokens();
     stores = { a: openStores(environment.a.config, 'regions-a'), b: openStores(environment.b.config, 'regions-b') };
     for (const region of ['a', 'b'] as const)

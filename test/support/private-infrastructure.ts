@@ -112,14 +112,17 @@ export class PrivateInfrastructure {
   }
 }
 
-/** scripts/infra.sh with its state directory and ports given (INFRA_*), plus any other INFRA_* settings. */
+/**
+ * scripts/infra.sh with its state directory and ports given (INFRA_*), plus any other INFRA_* settings;
+ * its standard output.
+ */
 export async function runInfra(
   stateDir: string,
   ports: PrivateInfrastructurePorts,
   args: string[],
   extraEnv: Record<string, string> = {},
-): Promise<void> {
-  await run('bash', [INFRA, ...args], {
+): Promise<string> {
+  const { stdout } = await run('bash', [INFRA, ...args], {
     env: {
       ...process.env,
       INFRA_STATE_DIR: stateDir,
@@ -133,6 +136,7 @@ export async function runInfra(
     },
     timeout: 600_000,
   });
+  return stdout;
 }
 
 function isAlive(pid: number): boolean {

@@ -1,7 +1,9 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { PrivateRedis } from './infrastructure';
+import { CassandraLink } from './cassandra-link';
 import { PrivateInfrastructurePorts, runInfra } from './private-infrastructure';
+import { createTestEnvironment, TestEnvironment } from './test-environment';
 
 export type RegionName = 'a' | 'b';
 
@@ -27,8 +29,30 @@ export const REGIONS_PORTS: PrivateRegionsPorts = {
   redisB: 24380,
 };
 
+/** The evacuation suite's own ports, so it never meets regions.e2e-spec.ts or the chaos checker. */
+export const EVACUATION_PORTS: PrivateRegionsPorts = {
+  kafka: 25092,
+  kafkaController: 25093,
+  kafkaB: 25192,
+  kafkaBController: 25193,
+  cassandra: 25042,
+  cassandraStorage: 25700,
+  cassandraJmx: 25199,
+  cassandraBJmx: 25299,
+  redis: 25379,
+  redisB: 25380,
+};
+
+/** Each region's Kafka broker and Cassandra node, as scripts/infra.sh names them. */
+const SERVICES: Record<RegionName, { kafka: string; cassandra: string }> = {
+  a: { kafka: 'kafka', cassandra: 'cassandra' },
+  b: { kafka: 'kafka-b', cassandra: 'cassandra-b' },
+};
+
 const DATA_CENTERS: Record<RegionName, string> = { a: 'dc1', b: 'dc2' };
 const CASSANDRA_ADDRESSES: Record<RegionName, string> = { a: '127.0.0.1', b: '127.0.0.2' };
+/** With a cuttable link, the addresses the nodes reach each other at: relays in the test process. */
+const RELAY_ADDRESSES: Record<RegionName, string> = { a: '127.0.0.4', b: '127.0.0.3' };
 
 /**
  * Two regions on loopback (scripts/infra.sh --regions 2, a state directory and ports of their own): each
@@ -37,12 +61,36 @@ const CASSANDRA_ADDRESSES: Record<RegionName, string> = { a: '127.0.0.1', b: '12
  */
 export class PrivateRegions {
   private readonly redis: Record<RegionName, PrivateRedis>;
+  /** The link between the datacenters, when the suite asked for one it can cut. */
+  private readonly link: CassandraLink | null;
 
   constructor(
     readonly stateDir: string,
     readonly ports: PrivateRegionsPorts = REGIONS_PORTS,
+    options: { cuttableLink?: boolean } = {},
   ) {
     this.redis = { a: new PrivateRedis(ports.redis), b: new PrivateRedis(ports.redisB) };
+    this.link = options.cuttableLink
+      ? new CassandraLink(
+          (['a', 'b'] as const).map((r) => ({ relay: RELAY_ADDRESSES[r], node: CASSANDRA_ADDRESSES[r] })),
+          ports.cassandraStorage,
+        )
+      : null;
+  }
+
+  /** The address a region's Cassandra node is known by in its cluster (`nodetool status`). */
+  nodeAddress(region: RegionName): string {
+    return (this.link ? RELAY_ADDRESSES : CASSANDRA_ADDRESSES)[region];
+  }
+
+  /** A network partition between the regions: nothing passes between the datacenters until `heal`. */
+  partition(): void {
+    if (!this.link) throw new Error('these regions were started without a cuttable link');
+    this.link.cut();
+  }
+
+  heal(): void {
+    this.link?.heal();
   }
 
   /** What a region's apps and the test's clients need: its own services, the keyspace in both datacenters. */
@@ -57,9 +105,21 @@ export class PrivateRegions {
     };
   }
 
+  /** A suite's environment in each region: one keyspace, replicated to both datacenters; each region's own topics. */
+  async environments(suite: string): Promise<Record<RegionName, TestEnvironment>> {
+    const a = await createTestEnvironment(suite, this.env('a'));
+    const b = await createTestEnvironment(suite, {
+      ...this.env('b'),
+      CASSANDRA_KEYSPACE: a.env.CASSANDRA_KEYSPACE,
+      PROFILE_KEYS_KEYSPACE: a.env.PROFILE_KEYS_KEYSPACE,
+    });
+    return { a, b };
+  }
+
   /** From an empty state directory: both regions' Cassandra nodes, both Kafka clusters, both Redis at once. */
   async start(): Promise<void> {
     rmSync(this.stateDir, { recursive: true, force: true });
+    await this.link?.start();
     await Promise.all([
       this.infra('start', 'cassandra-ab'),
       this.infra('start', 'kafka-ab'),
@@ -68,24 +128,57 @@ export class PrivateRegions {
     ]);
   }
 
+  /** A region's Kafka broker and Cassandra node die at once (SIGKILL: nothing flushed but what is on disk). */
+  async kill(region: RegionName): Promise<void> {
+    await Promise.all([this.killService(SERVICES[region].kafka), this.killService(SERVICES[region].cassandra)]);
+  }
+
+  /** A killed region's broker and node started again on their data (the node rejoins its cluster). */
+  async restart(region: RegionName): Promise<void> {
+    await Promise.all([this.infra('start', SERVICES[region].kafka), this.infra('start', SERVICES[region].cassandra)]);
+  }
+
+  /** Cassandra's nodetool against a region's node (e.g. `repair -full KEYSPACE`); its output, without debug lines. */
+  async nodetool(region: RegionName, ...args: string[]): Promise<string> {
+    const output = await this.infra(region === 'a' ? 'nodetool' : 'nodetool-b', ...args);
+    return output
+      .split('\n')
+      .filter((line) => !line.includes(' DEBUG '))
+      .join('\n');
+  }
+
+  /** The hints a region's node holds on disk for nodes it could not reach (flushed every 10 s). */
+  hints(region: RegionName): { files: number; bytes: number } {
+    const dir = join(this.stateDir, SERVICES[region].cassandra, 'hints');
+    const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.hints')) : [];
+    return { files: files.length, bytes: files.reduce((n, f) => n + statSync(join(dir, f)).size, 0) };
+  }
+
   /** SIGKILL: the state is removed anyway, and a clean stop of four JVMs takes half a minute. */
   async dispose(): Promise<void> {
-    for (const service of ['kafka', 'kafka-b', 'cassandra', 'cassandra-b']) {
-      const pid = ownedPid(join(this.stateDir, service, 'pid'));
-      if (pid === null) continue;
-      process.kill(pid, 'SIGKILL');
-      while (ownedPid(join(this.stateDir, service, 'pid')) === pid) await new Promise((r) => setTimeout(r, 100));
-    }
-    await Promise.allSettled([this.redis.a.dispose(), this.redis.b.dispose()]);
+    for (const service of ['kafka', 'kafka-b', 'cassandra', 'cassandra-b']) await this.killService(service);
+    await Promise.allSettled([this.redis.a.dispose(), this.redis.b.dispose(), this.link?.dispose()]);
     rmSync(this.stateDir, { recursive: true, force: true });
   }
 
-  private async infra(command: 'start' | 'stop', service: string): Promise<void> {
-    await runInfra(this.stateDir, this.ports, [command, service, '--regions', '2'], {
+  private async killService(service: string): Promise<void> {
+    const pid = ownedPid(join(this.stateDir, service, 'pid'));
+    if (pid === null) return;
+    process.kill(pid, 'SIGKILL');
+    while (ownedPid(join(this.stateDir, service, 'pid')) === pid) await new Promise((r) => setTimeout(r, 100));
+  }
+
+  private async infra(...args: string[]): Promise<string> {
+    return runInfra(this.stateDir, this.ports, [...args, '--regions', '2'], {
       INFRA_KAFKA_B_PORT: String(this.ports.kafkaB),
       INFRA_KAFKA_B_CONTROLLER_PORT: String(this.ports.kafkaBController),
       INFRA_CASSANDRA_B_JMX_PORT: String(this.ports.cassandraBJmx),
-      INFRA_CASSANDRA_CLUSTER: 'viewing-history-regions-e2e',
+      ...(this.link && {
+        INFRA_CASSANDRA_A_BROADCAST: RELAY_ADDRESSES.a,
+        INFRA_CASSANDRA_B_BROADCAST: RELAY_ADDRESSES.b,
+      }),
+      // viewing-history-regions-e2e for regions.e2e-spec.ts: suites' clusters never gossip with each other.
+      INFRA_CASSANDRA_CLUSTER: `viewing-history-${basename(this.stateDir)}`,
     });
   }
 }
