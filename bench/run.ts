@@ -24,7 +24,7 @@ const SIZES = {
       collectorBatch: 100,
     },
     dictionary: { profiles: 400, sessions: [5, 20, 100] },
-    commitlog: { profiles: 1_000, sessionsPerProfile: 10, rowEvents: 15_000, rounds: 3, concurrency: 64 },
+    commitlog: { profiles: 2_000, sessionsPerProfile: 10, rowEvents: 20_000, rounds: 3, concurrency: 64 },
     large: {
       sizes: [1_000, 10_000, 100_000, 200_000],
       recordsPerCompaction: 2_000,
