@@ -30,10 +30,14 @@ export interface BenchContext {
   dispose(): Promise<void>;
 }
 
-/** A new keyspace of the run's own, or (given one) the same data from another process. */
-export async function createBenchContext(keyspace?: string): Promise<BenchContext> {
+/**
+ * A new keyspace of the run's own, or (given one) the same data from another process. `env` overrides the
+ * configuration, e.g. CASSANDRA_CONTACT_POINTS of a private node.
+ */
+export async function createBenchContext(keyspace?: string, env: NodeJS.ProcessEnv = {}): Promise<BenchContext> {
   const config = loadConfig({
     ...process.env,
+    ...env,
     CASSANDRA_KEYSPACE: keyspace ?? `bench_${Date.now()}`,
     LOG_LEVEL: 'warn',
   });
@@ -57,11 +61,16 @@ export async function createBenchContext(keyspace?: string): Promise<BenchContex
   };
 }
 
-/** Flushes memtables so that on-disk sizes are real SSTables; false when nodetool cannot be reached. */
-export function flush(keyspace: string): boolean {
+/**
+ * Flushes memtables so that on-disk sizes are real SSTables; false when nodetool cannot be reached.
+ * `infraEnv`: scripts/infra.sh's environment (INFRA_CASSANDRA_JMX_PORT of a private node).
+ */
+export function flush(keyspace: string, infraEnv: NodeJS.ProcessEnv = process.env): boolean {
   return (
-    spawnSync('bash', [join(ROOT, 'scripts/infra.sh'), 'nodetool', 'flush', keyspace], { encoding: 'utf8' }).status ===
-    0
+    spawnSync('bash', [join(ROOT, 'scripts/infra.sh'), 'nodetool', 'flush', keyspace], {
+      encoding: 'utf8',
+      env: infraEnv,
+    }).status === 0
   );
 }
 
@@ -69,12 +78,17 @@ export function flush(keyspace: string): boolean {
  * Flushes, then waits (bounded) until Cassandra has no compaction pending, so one measurement does not
  * pay for the background work the previous one left behind.
  */
-export async function settle(keyspace: string, timeoutMs = 60_000): Promise<void> {
-  flush(keyspace);
+export async function settle(
+  keyspace: string,
+  timeoutMs = 60_000,
+  infraEnv: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  flush(keyspace, infraEnv);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const stats = spawnSync('bash', [join(ROOT, 'scripts/infra.sh'), 'nodetool', 'compactionstats'], {
       encoding: 'utf8',
+      env: infraEnv,
     });
     if (stats.status !== 0 || /^pending tasks\s+0\s*$/m.test(stats.stdout)) return;
     await new Promise((r) => setTimeout(r, 1_000));

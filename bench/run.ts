@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchContext, createBenchContext, machine, ROOT } from './bench-context';
+import { commitlog } from './commitlog.bench';
 import { http } from './http.bench';
 import { ingest } from './ingest.bench';
 import { largeProfiles } from './large-profiles.bench';
@@ -23,6 +24,7 @@ const SIZES = {
       collectorBatch: 100,
     },
     dictionary: { profiles: 400, sessions: [5, 20, 100] },
+    commitlog: { profiles: 2_000, sessionsPerProfile: 10, rowEvents: 20_000, rounds: 3, concurrency: 64 },
     large: {
       sizes: [1_000, 10_000, 100_000, 200_000],
       recordsPerCompaction: 2_000,
@@ -38,6 +40,7 @@ const SIZES = {
     ingest: { profiles: 200, sessionsPerProfile: 5, ceilingConcurrency: [64] },
     http: { seconds: 2, concurrency: [2, 8], profiles: 20, sessionsPerProfile: 5, collectorBatch: 50 },
     dictionary: { profiles: 40, sessions: [5] },
+    commitlog: { profiles: 100, sessionsPerProfile: 5, rowEvents: 1_000, rounds: 1, concurrency: 64 },
     large: {
       sizes: [1_000, 10_000],
       recordsPerCompaction: 500,
@@ -53,7 +56,7 @@ const SIZES = {
  * `npm run bench [--quick] [--only step,step]`: runs the benchmarks against the real local services,
  * writes bench/results/<name>.json and summary.json, and regenerates BENCHMARKS.md. Every figure is
  * set against a baseline measured in the same run. With --only (steps: storage, dictionary, reads,
- * ingest, http, large) only those steps run and only their files are written.
+ * ingest, commitlog, http, large) only those steps run and only their files are written.
  */
 async function main(args: string[]): Promise<void> {
   if (args.includes('--render')) return renderFromFiles();
@@ -82,6 +85,8 @@ async function main(args: string[]): Promise<void> {
     if (wanted('reads')) results.reads = await step('reads', () => reads(ctx, sizes.reads));
     if (wanted('large')) results.largeProfiles = await step('large profiles', () => largeProfiles(ctx, sizes.large));
     if (wanted('ingest')) results.ingest = await step('ingest', () => ingest(ctx, sizes.ingest));
+    if (wanted('commitlog'))
+      results.commitlog = await step('commitlog: group against periodic', () => commitlog(sizes.commitlog));
     if (wanted('http')) {
       const h = await step('http: collector and mixed load', () => http(ctx, sizes.http));
       results.collector = h.collector;
@@ -122,6 +127,7 @@ function summaryOf(results: Record<string, any>, cores: number, generatedAt: str
     compaction_records_per_s: results.compaction.recordsPerSecond,
     first_page_200k_vs_10k: results.largeProfiles?.firstPageLargestVs10k ?? null,
     api_rss_growth_200k_mb: results.largeProfiles?.largestRssGrowthMb ?? null,
+    commitlog_group_vs_periodic: results.commitlog?.groupVsPeriodic ?? null,
     cores,
     generated_at: generatedAt,
   };
@@ -134,6 +140,7 @@ function renderFromFiles(): void {
   const names = ['storage', 'compaction', 'dictionary', 'reads', 'ingest', 'collector', 'mixed'];
   const results = Object.fromEntries(names.map((name) => [name, read(name)]));
   if (existsSync(join(dir, 'largeProfiles.json'))) results.largeProfiles = read('largeProfiles');
+  if (existsSync(join(dir, 'commitlog.json'))) results.commitlog = read('commitlog');
   // From the result files, newest first: after `--only`, the headline follows the steps rerun.
   const generatedAt = Object.values(results)
     .map((r: any) => r.generatedAt as string)
