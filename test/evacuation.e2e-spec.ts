@@ -283,7 +283,16 @@ describe('two regions under load: one evacuated, then both cut apart', () => {
     expect(problems).toEqual([]);
     const outageMs = Date.now() - killedAt;
     // What region B's node holds for A's: the writes of the outage, as hints (max_hint_window, 3 h by default).
-    const hints = regions.hints('b');
+    // Hints reach the disk when their buffer is flushed (hints_flush_period, 10 s): wait for it.
+    const hints = await eventually(
+      async () => {
+        const held = regions.hints('b');
+        expect(held.bytes).toBeGreaterThan(0);
+        return held;
+      },
+      30_000,
+      500,
+    );
     const seenByB = (await regions.nodetool('b', 'status'))
       .split('\n')
       .find((line) => line.includes(regions.nodeAddress('a')));
@@ -402,9 +411,16 @@ describe('two regions under load: one evacuated, then both cut apart', () => {
       true,
       true,
     ]);
-    // Each node holds hints for the other's datacenter (flushed to disk every 10 s).
-    const hints = { a: regions.hints('a'), b: regions.hints('b') };
-    expect([hints.a.bytes, hints.b.bytes].filter((bytes) => bytes === 0)).toEqual([]);
+    // Each node holds hints for the other's datacenter (flushed to disk every 10 s: wait for it).
+    const hints = await eventually(
+      async () => {
+        const held = { a: regions.hints('a'), b: regions.hints('b') };
+        expect([held.a.bytes, held.b.bytes].filter((bytes) => bytes === 0)).toEqual([]);
+        return held;
+      },
+      30_000,
+      500,
+    );
     const healAt = Date.now();
     regions.heal();
     await stopLoad();
