@@ -57,8 +57,10 @@ export async function regions(params: RegionsParams) {
       await Promise.allSettled([stack.a?.stop(), stack.b?.stop()]);
       await Promise.allSettled([environment.b?.dispose(), environment.a?.dispose()]);
       await infra.dispose();
+      log('regions stopped, state removed');
     })());
-  const stopOnSignal = () => {
+  const stopOnSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping the regions`);
     void stop().finally(() => process.exit(130));
   };
   process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal);
