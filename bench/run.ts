@@ -6,6 +6,7 @@ import { http } from './http.bench';
 import { ingest } from './ingest.bench';
 import { largeProfiles } from './large-profiles.bench';
 import { reads } from './reads.bench';
+import { regions } from './regions.bench';
 import { renderBenchmarks } from './render';
 import { storageAndCompaction } from './storage-and-compaction.bench';
 import { zstdDictionary } from './zstd-dictionary.bench';
@@ -25,6 +26,7 @@ const SIZES = {
     },
     dictionary: { profiles: 400, sessions: [5, 20, 100] },
     commitlog: { profiles: 2_000, sessionsPerProfile: 10, rowEvents: 20_000, rounds: 3, concurrency: 64 },
+    regions: { writes: 200, sessions: 50 },
     large: {
       sizes: [1_000, 10_000, 100_000, 200_000],
       recordsPerCompaction: 2_000,
@@ -41,6 +43,7 @@ const SIZES = {
     http: { seconds: 2, concurrency: [2, 8], profiles: 20, sessionsPerProfile: 5, collectorBatch: 50 },
     dictionary: { profiles: 40, sessions: [5] },
     commitlog: { profiles: 100, sessionsPerProfile: 5, rowEvents: 1_000, rounds: 1, concurrency: 64 },
+    regions: { writes: 30, sessions: 10 },
     large: {
       sizes: [1_000, 10_000],
       recordsPerCompaction: 500,
@@ -56,7 +59,7 @@ const SIZES = {
  * `npm run bench [--quick] [--only step,step]`: runs the benchmarks against the real local services,
  * writes bench/results/<name>.json and summary.json, and regenerates BENCHMARKS.md. Every figure is
  * set against a baseline measured in the same run. With --only (steps: storage, dictionary, reads,
- * ingest, commitlog, http, large) only those steps run and only their files are written.
+ * ingest, commitlog, regions, http, large) only those steps run and only their files are written.
  */
 async function main(args: string[]): Promise<void> {
   if (args.includes('--render')) return renderFromFiles();
@@ -87,6 +90,8 @@ async function main(args: string[]): Promise<void> {
     if (wanted('ingest')) results.ingest = await step('ingest', () => ingest(ctx, sizes.ingest));
     if (wanted('commitlog'))
       results.commitlog = await step('commitlog: group against periodic', () => commitlog(sizes.commitlog));
+    if (wanted('regions'))
+      results.regions = await step('regions: cross-region replication lag', () => regions(sizes.regions));
     if (wanted('http')) {
       const h = await step('http: collector and mixed load', () => http(ctx, sizes.http));
       results.collector = h.collector;
@@ -128,6 +133,12 @@ function summaryOf(results: Record<string, any>, cores: number, generatedAt: str
     first_page_200k_vs_10k: results.largeProfiles?.firstPageLargestVs10k ?? null,
     api_rss_growth_200k_mb: results.largeProfiles?.largestRssGrowthMb ?? null,
     commitlog_group_vs_periodic: results.commitlog?.groupVsPeriodic ?? null,
+    cross_region_lag_p50_ms: results.regions?.cassandra.both.p50Ms ?? null,
+    cross_region_lag_p99_ms: results.regions?.cassandra.both.p99Ms ?? null,
+    cross_region_read_alone_p50_ms: results.regions?.cassandra.readAlone.p50Ms ?? null,
+    cross_region_visible_p50_ms: results.regions?.endToEnd.otherRegion.p50Ms ?? null,
+    cross_region_visible_p99_ms: results.regions?.endToEnd.otherRegion.p99Ms ?? null,
+    own_region_visible_p50_ms: results.regions?.endToEnd.ownRegion.p50Ms ?? null,
     cores,
     generated_at: generatedAt,
   };
@@ -141,6 +152,7 @@ function renderFromFiles(): void {
   const results = Object.fromEntries(names.map((name) => [name, read(name)]));
   if (existsSync(join(dir, 'largeProfiles.json'))) results.largeProfiles = read('largeProfiles');
   if (existsSync(join(dir, 'commitlog.json'))) results.commitlog = read('commitlog');
+  if (existsSync(join(dir, 'regions.json'))) results.regions = read('regions');
   // From the result files, newest first: after `--only`, the headline follows the steps rerun.
   const generatedAt = Object.values(results)
     .map((r: any) => r.generatedAt as string)
