@@ -310,13 +310,13 @@ export class ReferenceModel {
 }
 
 /**
- * Same eventId twice: the earlier stamp wins; equal stamps, the smaller content (any fixed choice), and
- * then the event was accepted when the service first took either copy (a device re-posting an event
- * after a clear does not un-clear it).
+ * Same eventId twice: the earlier stamp wins; equal stamps, the smaller content (any fixed choice). Either
+ * way the event was accepted when the service first took any copy (a device re-posting or re-stamping an
+ * event after a clear does not un-clear it).
  */
 function oneOf(a: ModelEvent, b: ModelEvent): ModelEvent {
-  if (a.occurredAt !== b.occurredAt) return a.occurredAt < b.occurredAt ? a : b;
-  const kept = contentKey(a) < contentKey(b) ? a : b;
+  const kept =
+    a.occurredAt !== b.occurredAt ? (a.occurredAt < b.occurredAt ? a : b) : contentKey(a) < contentKey(b) ? a : b;
   return { ...kept, acceptedAt: Math.min(a.acceptedAt, b.acceptedAt) };
 }
 

@@ -1,4 +1,4 @@
-import { CompactedHistory, CompressedHistoryIndex, ViewingRecord } from '@vh/domain';
+import { CompactedHistory, CompressedHistoryIndex, UNKNOWN_SETTLED_DIGEST, ViewingRecord } from '@vh/domain';
 import {
   CompressedHistoryVersion,
   encodeChunksWithSpans,
@@ -8,6 +8,7 @@ import {
   loadZstd,
   NO_DICTIONARY,
   RECORD_ENCODING,
+  SettledTrailEntry,
   UnknownZstdDictionaryError,
   ZSTD_CODEC,
   ZSTD_DICTIONARIES,
@@ -42,9 +43,15 @@ export async function encodeVersion(next: CompactedHistory, settings: ChunkEncod
   const zstd = await loadZstd();
   const records = encodeChunksWithSpans(next, settings.chunkMaxBytes);
   // Records without a trail are settled (ADR 6): the trail chunks keep a fingerprint of each id.
-  const settled = new Map<string, number>();
+  const settled = new Map<string, SettledTrailEntry>();
   for (const r of next.records) {
-    if (!next.trails.has(r.recordId)) settled.set(r.recordId, next.settledEventCounts.get(r.recordId) ?? 0);
+    if (next.trails.has(r.recordId)) continue;
+    const digest = next.settledDigests.get(r.recordId) ?? UNKNOWN_SETTLED_DIGEST;
+    const span =
+      digest.lastAcceptedAt === null
+        ? 0
+        : 1 + Math.max(0, Math.ceil((digest.lastAcceptedAt - r.firstAcceptedAt) / 1000));
+    settled.set(r.recordId, { events: digest.events, acceptedSpan: span });
   }
   const trails = encodeTrailChunksWithSpans(next.trails, settings.chunkMaxBytes, settled);
   const raw = [...records.chunks, ...trails.chunks];

@@ -207,7 +207,7 @@ describe('ProfileCompactor', () => {
       const history = compactHistory(EMPTY_COMPRESSED_HISTORY, [play, pause], now - 50 * DAY, {
         settleBefore: now - 30 * DAY,
       });
-      expect(history.settledEventCounts.get(session)).toBe(2);
+      expect(history.settledDigests.get(session)).toEqual({ events: 2, lastAcceptedAt: play.acceptedAt });
       const attempt = async (logged: ViewingEvent[], settings: Record<string, string> = {}) => {
         const stores = inMemoryHistoryStores([latePause]);
         const current = { version: 1, chunkSet: randomUUID(), chunkCount: 1, trailChunkCount: 1 };
@@ -220,7 +220,7 @@ describe('ProfileCompactor', () => {
       };
       // Another region's log, partitions added: the log holds the late event and only part of the session.
       const partial = await attempt([play, latePause]);
-      await expect(partial.outcome).rejects.toThrow(/fold to the stored record/);
+      await expect(partial.outcome).rejects.toThrow(/holds 1 event\(s\) of it accepted by its last, it counted 2/);
       const fewer = await attempt([latePause]);
       await expect(fewer.outcome).rejects.toThrow(SettledSessionNotRebuiltError);
       expect(fewer.switched).toHaveLength(0);

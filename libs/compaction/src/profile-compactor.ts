@@ -4,6 +4,7 @@ import {
   compactHistory,
   settledSessionsTouched,
   SettledSessionNotRebuiltError,
+  CompressedHistory,
   ViewingEvent,
   withTrailsFromEventLog,
 } from '@vh/domain';
@@ -112,7 +113,7 @@ export class ProfileCompactor {
         ? withTrailsFromEventLog(storedHistory, await this.eventLog!.eventsOf(profileId), settled)
         : storedHistory;
     // Their live events are counted as late (a re-delivery of one of them too: it cannot be told apart).
-    const lateInSettled = lateEventsOfSessions(liveEvents, settled, storedHistory.compactedBefore);
+    const lateInSettled = lateEventsOfSettled(history, storedHistory, liveEvents, settled);
     await step('read');
 
     // Auto-delete is judged at our clock minus the margin: we never remove a record that a reader whose
@@ -193,17 +194,33 @@ export class ProfileCompactor {
   }
 }
 
-/** Distinct live playback events of these sessions before the stored version's compactedBefore. */
-function lateEventsOfSessions(
-  events: readonly ViewingEvent[],
+/**
+ * Events the rebuilt records did not count before: their trails' growth over the digests' counts; where a
+ * digest is not known, their distinct live events before compactedBefore (a re-delivery counts then too).
+ */
+function lateEventsOfSettled(
+  rebuilt: CompressedHistory,
+  stored: CompressedHistory,
+  live: readonly ViewingEvent[],
   sessions: readonly string[],
-  before: number | null,
 ): number {
-  if (sessions.length === 0 || before === null) return 0;
-  const wanted = new Set(sessions);
-  const ids = new Set<string>();
-  for (const e of events) {
-    if ('playbackSessionId' in e && wanted.has(e.playbackSessionId) && e.occurredAt < before) ids.add(e.eventId);
+  let late = 0;
+  for (const id of sessions) {
+    const counted = stored.settledDigests?.get(id)?.events ?? 0;
+    if (counted > 0) {
+      late += Math.max(0, (rebuilt.trails?.get(id)?.length ?? 0) - counted);
+      continue;
+    }
+    const ids = new Set<string>();
+    for (const e of live) {
+      if (
+        'playbackSessionId' in e &&
+        e.playbackSessionId === id &&
+        e.occurredAt < (stored.compactedBefore ?? -Infinity)
+      )
+        ids.add(e.eventId);
+    }
+    late += ids.size;
   }
-  return ids.size;
+  return late;
 }

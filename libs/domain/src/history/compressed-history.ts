@@ -31,12 +31,23 @@ export interface CompressedHistory {
    * trails existed): its live events wait for a compaction that rebuilds its trail from the event log.
    */
   trails?: ReadonlyMap<string, SessionTrail>;
-  /**
-   * Loaded with the trails: for each settled record (no trail, ADR 6), how many distinct events it was
-   * folded from; a rebuild from the event log must find at least as many. Absent or 0: not known.
-   */
-  settledEventCounts?: ReadonlyMap<string, number>;
+  /** Loaded with the trails: what each settled record (no trail, ADR 6) keeps of it. Absent: not known. */
+  settledDigests?: ReadonlyMap<string, SettledDigest>;
 }
+
+/**
+ * What a settled record keeps of its trail: how many distinct events it was folded from and the latest
+ * acceptance among them (the service's clock, rounded up to the second). A rebuild from the event log must
+ * find at least that many events accepted by then: a log holding only part of the session is refused.
+ */
+export interface SettledDigest {
+  /** 0: not known (written before digests). */
+  events: number;
+  /** Null: not known. */
+  lastAcceptedAt: number | null;
+}
+
+export const UNKNOWN_SETTLED_DIGEST: SettledDigest = Object.freeze({ events: 0, lastAcceptedAt: null });
 
 export const EMPTY_COMPRESSED_HISTORY: CompressedHistory = Object.freeze({
   records: [],

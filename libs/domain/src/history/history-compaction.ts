@@ -1,14 +1,14 @@
 import { ViewingEvent } from '../events/viewing-event';
-import { CompressedHistory, SessionTrail } from './compressed-history';
+import { CompressedHistory, SessionTrail, SettledDigest, UNKNOWN_SETTLED_DIGEST } from './compressed-history';
 import { foldHistory, isDeleted } from './history-fold';
-import { mayBeSettled, SettledSessionNotRebuiltError, settledSessionsTouched } from './settled-sessions';
+import { digestOf, mayBeSettled, SettledSessionNotRebuiltError, settledSessionsTouched } from './settled-sessions';
 import { compareRecordsNewestFirst, ViewingRecord } from './viewing-record';
 import { EMPTY_MEMBER_CONTROLS, hiddenForGood, MemberControls, sameControls } from '../settings/member-controls';
 
 /** A new compressed history, and how many late events (see `FoldedHistory.lateEvents`) it took in. */
 export interface CompactedHistory extends CompressedHistory {
   trails: ReadonlyMap<string, SessionTrail>;
-  settledEventCounts: ReadonlyMap<string, number>;
+  settledDigests: ReadonlyMap<string, SettledDigest>;
   lateEvents: number;
   /** Records settled by this compaction (their trails dropped). */
   settled: number;
@@ -83,7 +83,7 @@ export function compactHistory(
   let settled = 0;
   const records: ViewingRecord[] = [];
   const trails = new Map<string, SessionTrail>();
-  const settledEventCounts = new Map<string, number>();
+  const settledDigests = new Map<string, SettledDigest>();
   const removedRecordIds = new Set(folded.removedRecordIds);
   const now = options.now ?? Number.NEGATIVE_INFINITY;
   for (const record of folded.records.values()) {
@@ -94,13 +94,13 @@ export function compactHistory(
     records.push(record);
     const trail = folded.trails!.get(record.recordId) ?? compressed.trails?.get(record.recordId);
     if (trail === undefined) {
-      settledEventCounts.set(record.recordId, compressed.settledEventCounts?.get(record.recordId) ?? 0);
+      settledDigests.set(record.recordId, compressed.settledDigests?.get(record.recordId) ?? UNKNOWN_SETTLED_DIGEST);
       continue;
     }
     // The rows read are all deleted after the switch; a copy written since (a crash before the delete, a
     // re-delivery) touches the settled record and has its trail rebuilt by the next compaction.
     if (!staysLive.has(record.recordId) && mayBeSettled(trail, settleBefore)) {
-      settledEventCounts.set(record.recordId, trail.length);
+      settledDigests.set(record.recordId, digestOf(trail));
       settled++;
     } else {
       trails.set(record.recordId, trail);
@@ -121,7 +121,7 @@ export function compactHistory(
     compactedBefore,
     controls: folded.controls,
     trails,
-    settledEventCounts,
+    settledDigests,
     lateEvents: folded.lateEvents,
     settled,
     changed,

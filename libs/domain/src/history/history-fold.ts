@@ -93,9 +93,8 @@ export function foldHistory(
     const stored = records.get(sessionId);
     const trail = stored === undefined ? [] : compressed.trails?.get(sessionId);
     if (trail === undefined) {
-      // A cleared record stays hidden whatever its later events (they only move its first acceptance
-      // earlier): no rebuild is needed to judge it.
-      if (clearedThrough !== null && stored!.firstAcceptedAt <= clearedThrough) continue;
+      // Even a cleared one: a re-stamped variant of one of its events, accepted later, can move its first
+      // acceptance past the clear. Only a removed id is final (above).
       // Settled (ADR 6): without its events the record cannot tell a late event from a repeat. Shown as
       // stored, never counted twice, until the compaction that rebuilds its trail from the event log.
       settledSessionsTouched.push(sessionId);
@@ -188,10 +187,11 @@ export function addDistinct(byId: Map<string, PlaybackEvent>, event: PlaybackEve
     byId.set(event.eventId, event);
     return true;
   }
-  // Copies at one occurredAt are one live row: the earliest acceptance of any of them counts, so the
-  // row's copy and every copy fold alike whatever the write order (invariant 1).
+  // One eventId is one event: the earliest acceptance of any copy or re-stamped variant counts (ADR 7), so
+  // the row's copy and every copy fold alike whatever the write order, and a later delivery never moves a
+  // session's first acceptance later (a clear, a pause or a removed title hides it for good; invariant 1).
   const winner = compareVariants(event, seen) < 0 ? event : seen;
-  const kept = compareEvents(event, seen) === 0 ? withEarliestAcceptance(winner, event, seen) : winner;
+  const kept = withEarliestAcceptance(winner, event, seen);
   if (kept === seen) return false;
   byId.set(event.eventId, kept);
   return true;

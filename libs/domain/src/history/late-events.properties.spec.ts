@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { acceptanceOf, PlaybackEvent, ViewingEvent } from '../events/viewing-event';
+import { PlaybackEvent, ViewingEvent } from '../events/viewing-event';
 import { MIN, profileEvents, sessionIds, shiftOf, steps } from '../testing/history.arbitraries';
 import { CompressedHistory, EMPTY_COMPRESSED_HISTORY } from './compressed-history';
 import { compactHistory } from './history-compaction';
@@ -75,18 +75,15 @@ describe('invariants 1 and 3: late and repeated events across compactions', () =
         const expected = visibleRecords(foldHistory(events));
         const live = new Map<string, ViewingEvent>();
         let compressed: CompressedHistory = EMPTY_COMPRESSED_HISTORY;
-        const compact = (step: Step, arrived: ViewingEvent[], pending: ViewingEvent[] = []) => {
+        const compact = (step: Step, arrived: ViewingEvent[]) => {
           const before = read(live, compressed);
           const rows = [...live.values()];
           // As the compactor does: settled records that live events touch get their trails from the event
           // log (here, what was delivered so far: ingest is not a trail window behind).
           const settled = settledSessionsTouched(compressed, rows);
           const source = withTrailsFromEventLog(compressed, arrived, settled);
-          // Ingest is never a whole trail window behind: what is settled was accepted before everything
-          // still to come (ADR 6; a rebuild refuses otherwise, for `cli repair`).
-          const pendingFrom = Math.min(...pending.map(acceptanceOf));
-          const settleBefore = step.settleBefore === undefined ? undefined : Math.min(step.settleBefore, pendingFrom);
-          const next = compactHistory(source, rows, step.cutoff, { settleBefore });
+          // Settling at any point, even before events accepted earlier arrive: the rebuild takes them in.
+          const next = compactHistory(source, rows, step.cutoff, { settleBefore: step.settleBefore });
           // The compactor's up-to-date path: nothing in the newly compacted range and nothing the fold
           // changed, so it writes no version and only removes rows before the old compactedBefore.
           const alreadyCompacted = compressed.compactedBefore ?? Number.NEGATIVE_INFINITY;
@@ -108,8 +105,7 @@ describe('invariants 1 and 3: late and repeated events across compactions', () =
         };
         deliveries.forEach((event, i) => {
           live.set(rowKey(event), event);
-          for (const step of steps)
-            if (step.after === i) compact(step, deliveries.slice(0, i + 1), deliveries.slice(i + 1));
+          for (const step of steps) if (step.after === i) compact(step, deliveries.slice(0, i + 1));
         });
         if (settledSessionsTouched(compressed, [...live.values()]).length === 0) {
           expect(read(live, compressed)).toEqual(expected);

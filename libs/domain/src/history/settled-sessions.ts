@@ -1,7 +1,7 @@
 import { acceptanceOf, PlaybackEvent, ViewingEvent } from '../events/viewing-event';
 import { ViewingRecord } from './viewing-record';
 import { ViewingHistoryError } from '../errors';
-import { CompressedHistory, SessionTrail } from './compressed-history';
+import { CompressedHistory, SessionTrail, SettledDigest, UNKNOWN_SETTLED_DIGEST } from './compressed-history';
 import { addDistinct, foldHistory, foldSession } from './history-fold';
 import { compareEvents } from '../events/viewing-event';
 
@@ -30,8 +30,8 @@ export function mayBeSettled(trail: SessionTrail, settleBefore: number): boolean
 }
 
 /**
- * The settled records that live playback events touch, as the fold finds them (a removed or cleared record
- * needs no rebuild: it stays hidden): the compactor rebuilds their trails. Every live row counts, those at
+ * The settled records that live playback events touch, as the fold finds them (a removed record needs no
+ * rebuild: it stays hidden): the compactor rebuilds their trails. Every live row counts, those at
  * or after the cutoff too, so that the trail is back before readers fold them.
  */
 export function settledSessionsTouched(compressed: CompressedHistory, liveEvents: readonly ViewingEvent[]): string[] {
@@ -42,14 +42,13 @@ export function settledSessionsTouched(compressed: CompressedHistory, liveEvents
 /**
  * The compressed history with the trails of these settled sessions rebuilt from the profile's events on the
  * log, each record folded again from its trail. The log holds every event the record folded, and may hold
- * more of the session (its late events, and any not yet ingested): the fold counts each distinct event once,
- * wherever it comes from (invariant 1).
+ * more of the session (its late events, re-driven letters, any not yet ingested): the fold counts each
+ * distinct event once, wherever it comes from (invariant 1).
  *
  * Refused, never guessed, when the log may lack what the record counted (another region's log, partitions
- * added, a topic moved or truncated, events sealed with an erased key): the log must hold at least as many
- * distinct events as the record was folded from, and the events accepted up to some instant must fold to
- * exactly the stored record (the late events were accepted after it; one accepted before the record's
- * others but ingested a whole trail window late is refused too, for `cli repair`).
+ * added, a topic moved or truncated, events sealed with an erased key): it must hold at least as many
+ * distinct events of the session accepted by the record's last acceptance as the record was folded from
+ * (its digest). Late events, accepted after it, cannot make up for missing ones.
  */
 export function withTrailsFromEventLog(
   compressed: CompressedHistory,
@@ -64,23 +63,22 @@ export function withTrailsFromEventLog(
     if (session === undefined) copies.set(event.playbackSessionId, [event]);
     else session.push(event);
   }
-  const stored = new Map(compressed.records.map((r) => [r.recordId, r]));
   const profileId = compressed.records[0]?.profileId ?? '?';
   const trails = new Map(compressed.trails);
   const rebuilt = new Map<string, ViewingRecord>();
   for (const id of sessions) {
-    const record = stored.get(id)!;
+    const ofSession = copies.get(id) ?? [];
+    const digest = compressed.settledDigests?.get(id) ?? UNKNOWN_SETTLED_DIGEST;
+    // Every event the record counted has a copy accepted by its last acceptance (the earliest counts).
+    const by = digest.lastAcceptedAt ?? Number.POSITIVE_INFINITY;
+    const acceptedBy = new Set(ofSession.filter((e) => acceptanceOf(e) <= by).map((e) => e.eventId)).size;
+    if (acceptedBy < Math.max(1, digest.events)) {
+      const counted = digest.events > 0 ? `${digest.events}` : 'some';
+      const why = `the event log holds ${acceptedBy} event(s) of it accepted by its last, it counted ${counted}`;
+      throw new SettledSessionNotRebuiltError(profileId, [id], why);
+    }
     const distinct = new Map<string, PlaybackEvent>();
-    for (const event of copies.get(id) ?? []) addDistinct(distinct, event);
-    const counted = compressed.settledEventCounts?.get(id) ?? 0;
-    if (distinct.size < Math.max(1, counted)) {
-      const why = `the event log holds ${distinct.size} distinct event(s) of it, which counted ${counted || 'some'}`;
-      throw new SettledSessionNotRebuiltError(profileId, [id], why);
-    }
-    if (!foldsToRecordUpToSomeAcceptance(copies.get(id)!, record)) {
-      const why = 'no events of it on the event log, accepted up to any instant, fold to the stored record';
-      throw new SettledSessionNotRebuiltError(profileId, [id], why);
-    }
+    for (const event of ofSession) addDistinct(distinct, event);
     const trail = [...distinct.values()].sort(compareEvents);
     trails.set(id, trail);
     rebuilt.set(id, foldSession(trail));
@@ -88,34 +86,12 @@ export function withTrailsFromEventLog(
   return { ...compressed, records: compressed.records.map((r) => rebuilt.get(r.recordId) ?? r), trails };
 }
 
-/** Whether the copies accepted up to one of their acceptance instants fold to exactly this record. */
-function foldsToRecordUpToSomeAcceptance(copies: readonly PlaybackEvent[], record: ViewingRecord): boolean {
-  const byAcceptance = [...copies].sort((a, b) => acceptanceOf(a) - acceptanceOf(b));
-  const distinct = new Map<string, PlaybackEvent>();
-  for (let i = 0; i < byAcceptance.length; i++) {
-    addDistinct(distinct, byAcceptance[i]);
-    if (i + 1 < byAcceptance.length && acceptanceOf(byAcceptance[i + 1]) === acceptanceOf(byAcceptance[i])) continue;
-    if (sameRecord(foldSession([...distinct.values()].sort(compareEvents)), record)) return true;
-  }
-  return false;
-}
-
-const RECORD_FIELDS = [
-  'recordId',
-  'titleId',
-  'deviceId',
-  'startedAt',
-  'lastEventAt',
-  'positionMs',
-  'maxPositionMs',
-  'watchedMs',
-  'state',
-  'titleDurationMs',
-  'firstAcceptedAt',
-] as const satisfies readonly (keyof ViewingRecord)[];
-
-function sameRecord(a: ViewingRecord, b: ViewingRecord): boolean {
-  return RECORD_FIELDS.every((field) => a[field] === b[field]);
+/** What a record settled now keeps of its trail (see SettledDigest). */
+export function digestOf(trail: SessionTrail): SettledDigest {
+  let last: number | null = null;
+  for (const event of trail)
+    if (event.acceptedAt !== undefined && (last === null || event.acceptedAt > last)) last = event.acceptedAt;
+  return { events: trail.length, lastAcceptedAt: last };
 }
 
 /**

@@ -78,7 +78,11 @@ describe('chunk index', () => {
                 ],
               ]),
           );
-          const { chunks, spans } = encodeTrailChunksWithSpans(trails, maxBytes, new Map(settled.map((id) => [id, 1])));
+          const { chunks, spans } = encodeTrailChunksWithSpans(
+            trails,
+            maxBytes,
+            new Map(settled.map((id) => [id, { events: 1, acceptedSpan: 1 }])),
+          );
           chunks.forEach((bytes, i) => {
             const decoded = decodeTrailChunk('p', bytes);
             const inRange = settled.filter((id) => id >= spans[i].firstRecordId && id <= spans[i].lastRecordId);

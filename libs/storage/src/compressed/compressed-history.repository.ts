@@ -12,6 +12,7 @@ import {
   everSetAutoDelete,
   MemberControls,
   SessionTrail,
+  SettledDigest,
   settledIdFingerprint,
   TrailChunkMembers,
   ViewingHistoryError,
@@ -21,7 +22,13 @@ import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
 import { approximateBytes, CompressedHistoryCache } from './compressed-history.cache';
 import { decodeChunk, READABLE_RECORD_ENCODINGS } from './history-chunk.codec';
-import { decodeSettledEventCounts, decodeTrailChunk, decodeTrailChunkRecordIds } from './session-trail.codec';
+import {
+  addSettled,
+  decodeSettledEntries,
+  decodeTrailChunk,
+  decodeTrailChunkRecordIds,
+  SettledTrailEntry,
+} from './session-trail.codec';
 import { decodeMemberControls } from './member-controls.codec';
 import { decodeChunkIndex, encodeChunkIndex } from './chunk-index.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
@@ -287,29 +294,32 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     const records = [];
     const removed = [];
     const trails = withTrails ? new Map<string, SessionTrail>() : undefined;
-    const settledByFingerprint = new Map<number, number>();
+    const settledByFingerprint = new Map<number, SettledTrailEntry>();
     for (const [index, stored] of chunks.entries()) {
       if (index >= version.chunkCount) {
         // One decompression for both: the trails, and the settled records' event counts (ADR 6).
         const decoded = await this.decodeChunkAt(
           version,
           index,
-          (b) => ({ trails: decodeTrailChunk(version.profileId, b), settled: decodeSettledEventCounts(b) }),
+          (b) => ({ trails: decodeTrailChunk(version.profileId, b), settled: decodeSettledEntries(b) }),
           stored,
         );
         for (const [recordId, trail] of decoded.trails) trails!.set(recordId, trail);
-        for (const [fingerprint, count] of decoded.settled) settledByFingerprint.set(fingerprint, count);
+        for (const [fingerprint, entry] of decoded.settled) addSettled(settledByFingerprint, fingerprint, entry);
         continue;
       }
       const chunk = await this.decodeChunkAt(version, index, (b) => decodeChunk(version.profileId, b), stored);
       records.push(...chunk.records);
       removed.push(...chunk.removedRecordIds);
     }
-    const settledEventCounts = new Map<string, number>();
+    const settledDigests = new Map<string, SettledDigest>();
     if (trails !== undefined) {
       for (const r of records) {
-        if (!trails.has(r.recordId))
-          settledEventCounts.set(r.recordId, settledByFingerprint.get(settledIdFingerprint(r.recordId)) ?? 0);
+        if (trails.has(r.recordId)) continue;
+        const entry = settledByFingerprint.get(settledIdFingerprint(r.recordId));
+        const lastAcceptedAt =
+          entry && entry.acceptedSpan > 0 ? r.firstAcceptedAt + (entry.acceptedSpan - 1) * 1000 : null;
+        settledDigests.set(r.recordId, { events: entry?.events ?? 0, lastAcceptedAt });
       }
     }
     return {
@@ -319,7 +329,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       compactedBefore: version.compactedBefore,
       controls,
       trails,
-      ...(trails === undefined ? {} : { settledEventCounts }),
+      ...(trails === undefined ? {} : { settledDigests }),
     };
   }
 

@@ -2,12 +2,14 @@ import fc from 'fast-check';
 import { PLAYBACK_EVENT_TYPES, PlaybackEvent, settledIdFingerprint } from '@vh/domain';
 import { MalformedChunkError } from './history-chunk.codec';
 import {
-  decodeSettledEventCounts,
+  decodeSettledEntries,
   decodeTrailChunk,
   decodeTrailChunkRecordIds,
   encodeTrailChunk,
   encodeTrailChunks,
   isTrailChunk,
+  addSettled,
+  SettledTrailEntry,
 } from './session-trail.codec';
 
 const trailOf = (recordId: string) =>
@@ -72,22 +74,24 @@ describe('the session-trail chunk encoding', () => {
     expect(() => decodeTrailChunk('p', Buffer.concat([bytes, Buffer.from([0])]))).toThrow(MalformedChunkError);
   });
 
-  it('keeps settled records (ADR 6) as id fingerprints with their event counts, besides the trails', () => {
+  it('keeps settled records (ADR 6) as id fingerprints with their digests, besides the trails', () => {
     fc.assert(
       fc.property(
         trails,
         fc.uniqueArray(fc.uuid(), { maxLength: 20 }),
         fc.nat({ max: 300 }),
-        (input, settledIds, count) => {
-          const settled = new Map(settledIds.filter((id) => !input.has(id)).map((id, i) => [id, (count + i) % 300]));
-          const bytes = encodeTrailChunk(input, settled);
+        (input, settledIds, n) => {
+          const entries = settledIds
+            .filter((id) => !input.has(id))
+            .map((id, i): [string, SettledTrailEntry] => [
+              id,
+              { events: (n + i) % 300, acceptedSpan: (n * i) % 90_000 },
+            ]);
+          const bytes = encodeTrailChunk(input, new Map(entries));
           expect(decodeTrailChunk('profile-1', bytes)).toEqual(input);
-          const expected = new Map<number, number>();
-          for (const [id, n] of settled) {
-            const fingerprint = settledIdFingerprint(id);
-            expected.set(fingerprint, Math.min(n, expected.get(fingerprint) ?? n));
-          }
-          expect(decodeSettledEventCounts(bytes)).toEqual(expected);
+          const expected = new Map<number, SettledTrailEntry>();
+          for (const [id, entry] of entries) addSettled(expected, settledIdFingerprint(id), entry);
+          expect(decodeSettledEntries(bytes)).toEqual(expected);
           expect(decodeTrailChunkRecordIds(bytes)).toEqual({
             trailed: new Set(input.keys()),
             settledFingerprints: new Set(expected.keys()),
@@ -98,16 +102,25 @@ describe('the session-trail chunk encoding', () => {
     );
   });
 
+  it('takes the weaker digest of two settled ids with one fingerprint', () => {
+    const settled = new Map<number, SettledTrailEntry>();
+    addSettled(settled, 7, { events: 5, acceptedSpan: 10 });
+    addSettled(settled, 7, { events: 3, acceptedSpan: 20 });
+    expect(settled.get(7)).toEqual({ events: 3, acceptedSpan: 20 });
+    addSettled(settled, 7, { events: 4, acceptedSpan: 0 });
+    expect(settled.get(7)).toEqual({ events: 3, acceptedSpan: 0 });
+  });
+
   it('writes v1, which earlier builds read, when nothing is settled; reads an empty v1 trail as settled', () => {
     const id = '0a1b2c3d-0000-4000-8000-000000000001';
     const trail = fc.sample(trailOf(id), 1)[0];
     const plain = encodeTrailChunk(new Map([[id, trail]]));
     expect(plain.subarray(0, 4).toString('latin1')).toBe('VHT1');
     expect(
-      encodeTrailChunk(new Map(), new Map([[id, 3]]))
+      encodeTrailChunk(new Map(), new Map([[id, { events: 3, acceptedSpan: 1 }]]))
         .subarray(0, 4)
         .toString('latin1'),
-    ).toBe('VHT2');
+    ).toBe('VHT3');
     // One intermediate build stored a settled record as an empty trail: never a real trail (it would
     // count the session's live events again), always a settled record of unknown size.
     const empty = encodeTrailChunk(new Map([[id, []]]));
@@ -116,6 +129,6 @@ describe('the session-trail chunk encoding', () => {
       trailed: new Set(),
       settledFingerprints: new Set([settledIdFingerprint(id)]),
     });
-    expect(decodeSettledEventCounts(empty)).toEqual(new Map([[0x0a1b2c3d, 0]]));
+    expect(decodeSettledEntries(empty)).toEqual(new Map([[0x0a1b2c3d, { events: 0, acceptedSpan: 0 }]]));
   });
 });

@@ -18,16 +18,24 @@ import { MalformedChunkError } from './history-chunk.codec';
  * after the trailed ids: a paged read learns from them that a live session may touch a settled record.
  */
 const MAGIC_V1 = Buffer.from('VHT1', 'latin1');
-const MAGIC = Buffer.from('VHT2', 'latin1');
+// VHT2 was two layouts of unreleased builds (session 7), never read: VHT3 is the first with settled records.
+const MAGIC = Buffer.from('VHT3', 'latin1');
+
+/** What a trail chunk keeps of a settled record (ADR 6; the domain's SettledDigest, relative to the record). */
+export interface SettledTrailEntry {
+  /** Distinct events the record was folded from; 0: not known. */
+  events: number;
+  /** 1 + its last acceptance in whole seconds (rounded up) after its first; 0: not known. */
+  acceptedSpan: number;
+}
 
 /**
- * `settled`: the settled records of the chunk's id range and how many distinct events each was folded from
- * (what a rebuild from the log must find again, ADR 6). A chunk with none is written as v1, which every
- * earlier build reads (a rolling deploy: readers first).
+ * `settled`: the settled records of the chunk's id range, by id. A chunk with none is written as v1, which
+ * every earlier build reads (a rolling deploy: readers first).
  */
 export function encodeTrailChunk(
   trails: ReadonlyMap<string, SessionTrail>,
-  settled: ReadonlyMap<string, number> = new Map(),
+  settled: ReadonlyMap<string, SettledTrailEntry> = new Map(),
 ): Buffer {
   const entries = [...trails].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const events = entries.flatMap(([, trail]) => trail);
@@ -43,7 +51,7 @@ export function encodeTrailChunk(
   for (const [recordId] of entries) w.bytes(uuidToBytes(recordId));
   if (settled.size > 0) {
     const byFingerprint = [...settled]
-      .map(([id, count]): [number, number] => [settledIdFingerprint(id), count])
+      .map(([id, entry]): [number, SettledTrailEntry] => [settledIdFingerprint(id), entry])
       .sort(([a], [b]) => a - b);
     w.varint(byFingerprint.length);
     let previousFingerprint = 0;
@@ -51,7 +59,8 @@ export function encodeTrailChunk(
       w.varint(fingerprint - previousFingerprint);
       previousFingerprint = fingerprint;
     }
-    for (const [, count] of byFingerprint) w.varint(count);
+    for (const [, entry] of byFingerprint) w.varint(entry.events);
+    for (const [, entry] of byFingerprint) w.varint(entry.acceptedSpan);
   }
   for (const [, trail] of entries) w.varint(trail.length);
   for (const e of events) w.bytes(uuidToBytes(e.eventId));
@@ -76,8 +85,8 @@ interface ChunkHead {
   recordIds: string[];
   /** Trail lengths, in recordIds order. */
   lengths: number[];
-  /** Settled records by id fingerprint: how many distinct events each was folded from (0: not known). */
-  settled: Map<number, number>;
+  /** Settled records by id fingerprint. */
+  settled: Map<number, SettledTrailEntry>;
 }
 
 /**
@@ -91,22 +100,34 @@ function readHead(r: ByteReader): ChunkHead & { titles: string[]; devices: strin
   const titles = Array.from({ length: r.varint() }, () => r.string());
   const devices = Array.from({ length: r.varint() }, () => r.string());
   const recordIds = Array.from({ length: r.varint() }, () => bytesToUuid(r.bytes(16)));
-  const settled = new Map<number, number>();
+  const settled = new Map<number, SettledTrailEntry>();
   if (!v1) {
     const fingerprints: number[] = [];
     let previous = 0;
     for (let i = r.varint(); i > 0; i--) fingerprints.push((previous += r.varint()));
-    // Two settled ids with one fingerprint (odds ~n²/2^33): the smaller count, the weaker check.
-    for (const fingerprint of fingerprints) {
-      const count = r.varint();
-      settled.set(fingerprint, Math.min(count, settled.get(fingerprint) ?? count));
-    }
+    const events = fingerprints.map(() => r.varint());
+    const spans = fingerprints.map(() => r.varint());
+    fingerprints.forEach((fingerprint, i) =>
+      addSettled(settled, fingerprint, { events: events[i], acceptedSpan: spans[i] }),
+    );
   }
   const lengths = recordIds.map(() => r.varint());
   recordIds.forEach((id, i) => {
-    if (lengths[i] === 0) settled.set(settledIdFingerprint(id), 0);
+    if (lengths[i] === 0) addSettled(settled, settledIdFingerprint(id), { events: 0, acceptedSpan: 0 });
   });
   return { titles, devices, recordIds, lengths, settled };
+}
+
+/**
+ * Two settled ids with one fingerprint (odds ~n²/2^33): the weaker check of the two, the smaller count and
+ * the later acceptance (0 stands for not known, the weakest).
+ */
+export function addSettled(settled: Map<number, SettledTrailEntry>, fingerprint: number, entry: SettledTrailEntry) {
+  const seen = settled.get(fingerprint);
+  if (seen === undefined) return void settled.set(fingerprint, entry);
+  const span =
+    seen.acceptedSpan === 0 || entry.acceptedSpan === 0 ? 0 : Math.max(seen.acceptedSpan, entry.acceptedSpan);
+  settled.set(fingerprint, { events: Math.min(seen.events, entry.events), acceptedSpan: span });
 }
 
 /** Only the records a trail chunk covers (they come before its events): what a paged read looks up. */
@@ -123,8 +144,8 @@ export function decodeTrailChunkRecordIds(bytes: Buffer): TrailChunkMembers {
   }
 }
 
-/** The settled records a trail chunk covers, by id fingerprint: how many distinct events each had. */
-export function decodeSettledEventCounts(bytes: Buffer): Map<number, number> {
+/** The settled records a trail chunk covers, by id fingerprint. */
+export function decodeSettledEntries(bytes: Buffer): Map<number, SettledTrailEntry> {
   try {
     return readHead(new ByteReader(bytes)).settled;
   } catch (error) {
@@ -191,7 +212,7 @@ export function decodeTrailChunk(profileId: string, bytes: Buffer): Map<string, 
 export function encodeTrailChunks(
   trails: ReadonlyMap<string, SessionTrail>,
   maxBytes: number,
-  settled: ReadonlyMap<string, number> = new Map(),
+  settled: ReadonlyMap<string, SettledTrailEntry> = new Map(),
 ): Buffer[] {
   return encodeTrailChunksWithSpans(trails, maxBytes, settled).chunks;
 }
@@ -204,14 +225,14 @@ export function encodeTrailChunks(
 export function encodeTrailChunksWithSpans(
   trails: ReadonlyMap<string, SessionTrail>,
   maxBytes: number,
-  settled: ReadonlyMap<string, number> = new Map(),
+  settled: ReadonlyMap<string, SettledTrailEntry> = new Map(),
 ): { chunks: Buffer[]; spans: TrailChunkSpan[] } {
   const chunks: Buffer[] = [];
   const spans: TrailChunkSpan[] = [];
-  type Entry = [string, SessionTrail | number];
+  type Entry = [string, SessionTrail | SettledTrailEntry];
   const split = (part: Entry[]) => {
-    const map = new Map(part.filter((e): e is [string, SessionTrail] => typeof e[1] !== 'number'));
-    const settledPart = new Map(part.filter((e): e is [string, number] => typeof e[1] === 'number'));
+    const map = new Map(part.filter((e): e is [string, SessionTrail] => Array.isArray(e[1])));
+    const settledPart = new Map(part.filter((e): e is [string, SettledTrailEntry] => !Array.isArray(e[1])));
     const encoded = encodeTrailChunk(map, settledPart);
     if (encoded.length <= maxBytes || part.length <= 1) {
       const span = spanOfTrailChunk(map, [...settledPart.keys()]);
