@@ -2,9 +2,11 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CHECKOUT_ROOT } from './app-process';
 import { freePort } from './free-port';
 
-const INFRA = join(__dirname, '../../scripts/infra.sh');
+// From the checkout, not __dirname: compiled, this file runs from dist-bench/ too (bench commitlog).
+const INFRA = join(CHECKOUT_ROOT, 'scripts/infra.sh');
 
 /** True when this checkout's infra script started the service, so a test may stop and restart it. */
 export function ownsService(service: 'kafka' | 'cassandra'): boolean {
