@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchContext, createBenchContext, machine, ROOT } from './bench-context';
-import { commitlog } from './commitlog.bench';
+import { commitlog, Interrupted } from './commitlog.bench';
 import { http } from './http.bench';
 import { ingest } from './ingest.bench';
 import { largeProfiles } from './large-profiles.bench';
@@ -25,7 +25,7 @@ const SIZES = {
       collectorBatch: 100,
     },
     dictionary: { profiles: 400, sessions: [5, 20, 100] },
-    commitlog: { profiles: 2_000, sessionsPerProfile: 10, rowEvents: 20_000, rounds: 3, concurrency: 64 },
+    commitlog: { events: 20_000, eventsPerFetch: 1_000, sessionsPerProfile: 4, rounds: 3 },
     regions: { writes: 200, sessions: 50 },
     large: {
       sizes: [1_000, 10_000, 100_000, 200_000],
@@ -42,7 +42,7 @@ const SIZES = {
     ingest: { profiles: 200, sessionsPerProfile: 5, ceilingConcurrency: [64] },
     http: { seconds: 2, concurrency: [2, 8], profiles: 20, sessionsPerProfile: 5, collectorBatch: 50 },
     dictionary: { profiles: 40, sessions: [5] },
-    commitlog: { profiles: 100, sessionsPerProfile: 5, rowEvents: 1_000, rounds: 1, concurrency: 64 },
+    commitlog: { events: 2_000, eventsPerFetch: 1_000, sessionsPerProfile: 4, rounds: 1 },
     regions: { writes: 30, sessions: 10 },
     large: {
       sizes: [1_000, 10_000],
@@ -168,6 +168,7 @@ main(process.argv.slice(2)).then(
   () => process.exit(0),
   (error: Error) => {
     process.stderr.write(`${error.stack}\n`);
-    process.exit(1);
+    // A signal during a step: its cleanup and ours (the finally above) are done; exit as the signal would.
+    process.exit(error instanceof Interrupted ? error.exitCode : 1);
   },
 );

@@ -36,12 +36,21 @@ CASSANDRA_STORAGE_PORT="${INFRA_CASSANDRA_STORAGE_PORT:-7000}"
 CASSANDRA_JMX_PORT="${INFRA_CASSANDRA_JMX_PORT:-7199}"
 REDIS_PORT="${INFRA_REDIS_PORT:-6379}"
 CASSANDRA_CLUSTER="${INFRA_CASSANDRA_CLUSTER:-viewing-history-local}"
-# Cassandra 5.0 refuses a period with group sync and a window with periodic: each gets its own option.
-case "${INFRA_CASSANDRA_COMMITLOG_SYNC:-group}" in
-  group) COMMITLOG_SYNC=group COMMITLOG_SYNC_OPTION="commitlog_sync_group_window: 2ms" ;;
-  periodic) COMMITLOG_SYNC=periodic COMMITLOG_SYNC_OPTION="commitlog_sync_period: 10000ms" ;;
-  *) echo "INFRA_CASSANDRA_COMMITLOG_SYNC takes group or periodic" >&2; exit 2 ;;
-esac
+# Checked only by the commands that render a Cassandra node (up, start), so `down` and `status` work whatever
+# it holds. Cassandra 5.0 refuses a period with group sync and a window with periodic: each gets its own option.
+# periodic never for the shared node (default state directory or port 9042): a kill -9 loses acknowledged writes.
+commitlog_sync_settings() {
+  case "${INFRA_CASSANDRA_COMMITLOG_SYNC:-group}" in
+    group) COMMITLOG_SYNC=group COMMITLOG_SYNC_OPTION="commitlog_sync_group_window: 2ms" ;;
+    periodic)
+      if [ "$STATE" = "$ROOT/.infra" ] || [ "$CASSANDRA_PORT" = 9042 ]; then
+        echo "INFRA_CASSANDRA_COMMITLOG_SYNC=periodic is only for a private node (its own INFRA_STATE_DIR and INFRA_CASSANDRA_PORT), never the shared one (invariant 2)" >&2
+        exit 2
+      fi
+      COMMITLOG_SYNC=periodic COMMITLOG_SYNC_OPTION="commitlog_sync_period: 10000ms" ;;
+    *) echo "INFRA_CASSANDRA_COMMITLOG_SYNC takes group or periodic" >&2; exit 2 ;;
+  esac
+}
 # Region B: its own Kafka cluster (ports +100 by default) and a second Cassandra node on 127.0.0.2 with the
 # same native and storage ports (another address), in datacenter dc2; region A's node is then in dc1.
 KAFKA_B_PORT="${INFRA_KAFKA_B_PORT:-$((KAFKA_PORT + 100))}"
@@ -187,6 +196,9 @@ cassandra_up() { # [name address jmx-port peers broadcast]: region A's node by d
   # peers: how many other nodes it must see up before it counts as ready.
   local name="${1:-cassandra}" address="${2:-127.0.0.1}" jmx="${3:-$CASSANDRA_JMX_PORT}" peers="${4:-0}"
   local broadcast="${5:-$address}"
+  # Region A's node is the seed of two regions; a single node seeds from itself (whatever A's broadcast says).
+  local seed="$CASSANDRA_A_BROADCAST"
+  [ "$REGIONS" = 2 ] || seed="$broadcast"
   local dir="$STATE/$name" pid lib="$ROOT/infra/cassandra/lib" dc snitch=SimpleSnitch
   dc="$(cassandra_dc "$name")"
   [ "$REGIONS" = 2 ] && snitch=GossipingPropertyFileSnitch
@@ -203,7 +215,7 @@ cassandra_up() { # [name address jmx-port peers broadcast]: region A's node by d
   render "$ROOT/infra/cassandra/cassandra.yaml.template" "$dir/cassandra.yaml" \
     "DATA_DIR=$dir" "CASSANDRA_PORT=$CASSANDRA_PORT" "CASSANDRA_STORAGE_PORT=$CASSANDRA_STORAGE_PORT" \
     "CLUSTER_NAME=$CASSANDRA_CLUSTER" "SNITCH=$snitch" "ADDRESS=$address" "BROADCAST_ADDRESS=$broadcast" \
-    "SEED_ADDRESS=$CASSANDRA_A_BROADCAST" \
+    "SEED_ADDRESS=$seed" \
     "COMMITLOG_SYNC=$COMMITLOG_SYNC" "COMMITLOG_SYNC_OPTION=$COMMITLOG_SYNC_OPTION"
   printf 'dc=%s\nrack=rack1\n' "$dc" >"$dir/cassandra-rackdc.properties"
   render "$ROOT/infra/cassandra/logback.xml.template" "$dir/logback.xml" "LOG_DIR=$dir/logs"
@@ -306,6 +318,7 @@ cmd="${1:-status}"
 mkdir -p "$STATE/kafka" "$STATE/cassandra" "$STATE/redis"
 case "$cmd" in
   up)
+    commitlog_sync_settings
     ensure_node_modules
     redis_up
     if [ "$REGIONS" = 2 ]; then
@@ -355,6 +368,7 @@ case "$cmd" in
     esac
     ;;
   start)
+    case "${2:-}" in cassandra*) commitlog_sync_settings ;; esac
     ensure_node_modules
     case "${2:-}" in
       kafka) kafka_up ;;

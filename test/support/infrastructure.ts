@@ -2,9 +2,11 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CHECKOUT_ROOT } from './app-process';
 import { freePort } from './free-port';
 
-const INFRA = join(__dirname, '../../scripts/infra.sh');
+// From the checkout, not __dirname: compiled, this file runs from dist-bench/ too (bench commitlog).
+const INFRA = join(CHECKOUT_ROOT, 'scripts/infra.sh');
 
 /** True when this checkout's infra script started the service, so a test may stop and restart it. */
 export function ownsService(service: 'kafka' | 'cassandra'): boolean {
@@ -101,20 +103,32 @@ export class PrivateCassandra {
     return `127.0.0.1:${this.port}`;
   }
 
-  /** Starts the node (again, on the same data after a kill) and waits until it answers CQL. */
-  async start(): Promise<void> {
-    const env = {
+  /**
+   * scripts/infra.sh's environment for this node (also for `nodetool`), with `settings` (other INFRA_*
+   * variables, e.g. INFRA_CASSANDRA_COMMITLOG_SYNC) on top.
+   */
+  infraEnv(settings: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return {
       ...process.env,
       INFRA_STATE_DIR: this.dir,
       INFRA_CASSANDRA_PORT: String(this.port),
       INFRA_CASSANDRA_STORAGE_PORT: String(this.storagePort),
       INFRA_CASSANDRA_JMX_PORT: String(this.jmxPort),
+      ...settings,
     };
-    const child = spawn('bash', [INFRA, 'start', 'cassandra'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    if (code !== 0) throw new Error(`private cassandra did not start: ${stderr}`);
+  }
+
+  /**
+   * Starts the node (again, on the same data after a kill or stop; cassandra.yaml rendered anew with
+   * `settings`) and waits until it answers CQL.
+   */
+  async start(settings: Record<string, string> = {}): Promise<void> {
+    await this.infra(['start', 'cassandra'], settings);
+  }
+
+  /** A clean stop (infra.sh: SIGTERM, then waits until the process is gone). */
+  async stop(): Promise<void> {
+    await this.infra(['stop', 'cassandra']);
   }
 
   /** A crash: SIGKILL of the JVM, nothing flushed; waits until the process is gone. */
@@ -131,7 +145,7 @@ export class PrivateCassandra {
   }
 
   /** The JVM's pid, only while its command line names this node's own state directory. */
-  private pid(): number | null {
+  pid(): number | null {
     const file = join(this.dir, 'cassandra', 'pid');
     if (!existsSync(file)) return null;
     const pid = Number(readFileSync(file, 'utf8').trim());
@@ -141,5 +155,16 @@ export class PrivateCassandra {
     } catch {
       return null;
     }
+  }
+
+  private async infra(args: string[], settings: Record<string, string> = {}): Promise<void> {
+    const child = spawn('bash', [INFRA, ...args], {
+      env: this.infraEnv(settings),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    if (code !== 0) throw new Error(`private cassandra: infra.sh ${args.join(' ')} failed: ${stderr}`);
   }
 }
