@@ -453,15 +453,17 @@ describe('two regions under load: one evacuated, then both cut apart', () => {
     );
     // The cut is complete both ways: what either region acknowledged once the cut took hold (5 s: writes in
     // flight at the cut) it reads, and the other does not, up to the heal.
+    // (The load goes on: the sessions acknowledged until now, each read once its own region ingested it.)
     const settledAt = cutAt + 5_000;
+    const snapshot = devices.map((device) => ({ device, acknowledged: [...device.acknowledged] }));
     const unseen = await eventually(async () => {
       const count = { a: 0, b: 0 };
-      for (const device of devices) {
+      for (const { device, acknowledged } of snapshot) {
         const read = {
           a: new Set((await history('a', device.profileId)).map((r) => r.recordId)),
           b: new Set((await history('b', device.profileId)).map((r) => r.recordId)),
         };
-        for (const [sessionId, ack] of device.acknowledged) {
+        for (const [sessionId, ack] of acknowledged) {
           if (ack.at <= settledAt) continue;
           if (!read[ack.region].has(sessionId)) throw new Error(`not yet ingested in ${ack.region}: ${sessionId}`);
           expect({ sessionId, seenAcrossTheCut: read[other(ack.region)].has(sessionId) }).toEqual({
