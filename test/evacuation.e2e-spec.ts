@@ -249,8 +249,11 @@ describe('two regions under load: one evacuated, then both cut apart', () => {
     );
     await eventually(
       async () => {
-        for (const { d, id } of ingestedByA)
-          if (!(await history('b', d.profileId)).some((r) => r.recordId === id)) throw new Error(`not in B: ${id}`);
+        const inB = new Map<Device, Set<string>>();
+        for (const { d, id } of ingestedByA) {
+          if (!inB.has(d)) inB.set(d, new Set((await history('b', d.profileId)).map((r) => r.recordId)));
+          if (!inB.get(d)!.has(id)) throw new Error(`not in B: ${id}`);
+        }
       },
       20_000,
       200,
