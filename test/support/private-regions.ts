@@ -49,6 +49,8 @@ const SERVICES: Record<RegionName, { kafka: string; cassandra: string }> = {
   b: { kafka: 'kafka-b', cassandra: 'cassandra-b' },
 };
 
+const ALL_SERVICES = Object.values(SERVICES).flatMap(({ kafka, cassandra }) => [kafka, cassandra]);
+
 const DATA_CENTERS: Record<RegionName, string> = { a: 'dc1', b: 'dc2' };
 const CASSANDRA_ADDRESSES: Record<RegionName, string> = { a: '127.0.0.1', b: '127.0.0.2' };
 /** With a cuttable link, the addresses the nodes reach each other at: relays in the test process. */
@@ -118,6 +120,9 @@ export class PrivateRegions {
 
   /** From an empty state directory: both regions' Cassandra nodes, both Kafka clusters, both Redis at once. */
   async start(): Promise<void> {
+    // A crashed earlier run may have left its JVMs running detached: infra.sh would reuse them once their pid
+    // files were gone, so they are killed first (only pids whose command line names this state directory).
+    for (const service of ALL_SERVICES) await this.killService(service);
     rmSync(this.stateDir, { recursive: true, force: true });
     await this.link?.start();
     await Promise.all([
@@ -149,14 +154,26 @@ export class PrivateRegions {
 
   /** The hints a region's node holds on disk for nodes it could not reach (flushed every 10 s). */
   hints(region: RegionName): { files: number; bytes: number } {
+    const files = this.hintFiles(region);
+    return { files: files.length, bytes: files.reduce((n, f) => n + f.bytes, 0) };
+  }
+
+  /** Each hint file a region's node holds (a file's name is its target host and creation time): to tell new from old. */
+  hintFiles(region: RegionName): { name: string; bytes: number }[] {
     const dir = join(this.stateDir, SERVICES[region].cassandra, 'hints');
-    const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.hints')) : [];
-    return { files: files.length, bytes: files.reduce((n, f) => n + statSync(join(dir, f)).size, 0) };
+    const names = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.hints')) : [];
+    return names.flatMap((name) => {
+      try {
+        return [{ name, bytes: statSync(join(dir, name)).size }];
+      } catch {
+        return []; // dispatched and deleted between the listing and the stat
+      }
+    });
   }
 
   /** SIGKILL: the state is removed anyway, and a clean stop of four JVMs takes half a minute. */
   async dispose(): Promise<void> {
-    for (const service of ['kafka', 'kafka-b', 'cassandra', 'cassandra-b']) await this.killService(service);
+    for (const service of ALL_SERVICES) await this.killService(service);
     await Promise.allSettled([this.redis.a.dispose(), this.redis.b.dispose(), this.link?.dispose()]);
     rmSync(this.stateDir, { recursive: true, force: true });
   }
