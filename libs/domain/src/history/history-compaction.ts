@@ -66,19 +66,19 @@ export function compactHistory(
     compressed,
     { keepTrails: true },
   );
-  // Rolling these live rows up would take them as counted: the caller rebuilds the trails first. Judged
-  // on every live row, as the compactor judges it: a record a live deletion hides needs none.
-  const notRebuilt = settledSessionsTouched(compressed, liveEvents);
-  if (notRebuilt.length > 0) {
-    const profileId = liveEvents[0]?.profileId ?? '?';
-    throw new SettledSessionNotRebuiltError(profileId, notRebuilt, 'rebuild their trails first');
-  }
   const settleBefore = options.settleBefore ?? Number.NEGATIVE_INFINITY;
   // Sessions with live rows that stay live (at or after compactedBefore) keep their trails: readers fold
   // those rows onto the record.
   const staysLive = new Set<string>();
   for (const event of liveEvents) {
     if ('playbackSessionId' in event && event.occurredAt >= compactedBefore) staysLive.add(event.playbackSessionId);
+  }
+  // Rolling these live rows up would take them as counted: the caller rebuilds the trails first. Judged
+  // on every live row, as the compactor judges it: a record a live deletion hides needs none.
+  const notRebuilt = settledSessionsTouched(compressed, liveEvents);
+  if (notRebuilt.length > 0) {
+    const profileId = liveEvents[0]?.profileId ?? '?';
+    throw new SettledSessionNotRebuiltError(profileId, notRebuilt, 'rebuild their trails first');
   }
   let settled = 0;
   const records: ViewingRecord[] = [];
@@ -87,7 +87,10 @@ export function compactHistory(
   const removedRecordIds = new Set(folded.removedRecordIds);
   const now = options.now ?? Number.NEGATIVE_INFINITY;
   for (const record of folded.records.values()) {
-    if (isDeleted(record, folded) || hiddenForGood(record, folded.controls, now, compactedBefore)) {
+    // A session with rows that stay live is judged again with them (a variant among them may carry an
+    // earlier acceptance: a pause must not remove it for good meanwhile).
+    const decided = !staysLive.has(record.recordId) && hiddenForGood(record, folded.controls, now, compactedBefore);
+    if (isDeleted(record, folded) || decided) {
       removedRecordIds.add(record.recordId);
       continue;
     }

@@ -93,8 +93,16 @@ export function foldHistory(
     const stored = records.get(sessionId);
     const trail = stored === undefined ? [] : compressed.trails?.get(sessionId);
     if (trail === undefined) {
-      // Even a cleared one: a re-stamped variant of one of its events, accepted later, can move its first
-      // acceptance past the clear. Only a removed id is final (above).
+      // A cleared one stays cleared: more copies, variants or events only move its first acceptance earlier
+      // (addDistinct). Not one written before acceptance times (no digest): its first acceptance is a start.
+      const digest = compressed.settledDigests?.get(sessionId);
+      if (
+        digest !== undefined &&
+        digest.events > 0 &&
+        clearedThrough !== null &&
+        stored!.firstAcceptedAt <= clearedThrough
+      )
+        continue;
       // Settled (ADR 6): without its events the record cannot tell a late event from a repeat. Shown as
       // stored, never counted twice, until the compaction that rebuilds its trail from the event log.
       settledSessionsTouched.push(sessionId);
@@ -197,9 +205,15 @@ export function addDistinct(byId: Map<string, PlaybackEvent>, event: PlaybackEve
   return true;
 }
 
+/**
+ * The earliest *stored* acceptance of the two. A copy without one (written before acceptance times) lends
+ * none: its fallback is device time, which must never become an acceptance (invariant 6).
+ */
 function withEarliestAcceptance<T extends ViewingEvent>(kept: T, a: ViewingEvent, b: ViewingEvent): T {
-  const earliest = Math.min(acceptanceOf(a), acceptanceOf(b));
-  return acceptanceOf(kept) === earliest ? kept : { ...kept, acceptedAt: earliest };
+  const stored = [a.acceptedAt, b.acceptedAt].filter((t): t is number => t !== undefined);
+  if (stored.length === 0) return kept;
+  const earliest = Math.min(...stored);
+  return kept.acceptedAt === earliest ? kept : { ...kept, acceptedAt: earliest };
 }
 
 /**

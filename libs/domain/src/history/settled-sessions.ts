@@ -80,8 +80,15 @@ export function withTrailsFromEventLog(
     const distinct = new Map<string, PlaybackEvent>();
     for (const event of ofSession) addDistinct(distinct, event);
     const trail = [...distinct.values()].sort(compareEvents);
+    const record = foldSession(trail);
+    // More events only move a first acceptance earlier: a later one means the log lacks an original.
+    const stored = compressed.records.find((r) => r.recordId === id)!;
+    if (digest.events > 0 && record.firstAcceptedAt > stored.firstAcceptedAt) {
+      const why = 'its events on the event log were first accepted later than the record was';
+      throw new SettledSessionNotRebuiltError(profileId, [id], why);
+    }
     trails.set(id, trail);
-    rebuilt.set(id, foldSession(trail));
+    rebuilt.set(id, record);
   }
   return { ...compressed, records: compressed.records.map((r) => rebuilt.get(r.recordId) ?? r), trails };
 }
