@@ -41,8 +41,8 @@ export function compactHistory(
   options: {
     /**
      * Settle the records whose events were all accepted before this instant (the service's clock, never a
-     * device's: invariant 6): their trails (most of the stored bytes) are dropped, and rebuilt from the event log if a late event ever comes (settled-sessions.ts).
-     * Default: nothing is settled.
+     * device's: invariant 6): their trails (most of the stored bytes) are dropped, and rebuilt from the event
+     * log if a late event ever comes (settled-sessions.ts). Default: nothing is settled.
      */
     settleBefore?: number;
     /**

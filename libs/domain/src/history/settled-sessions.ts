@@ -1,9 +1,8 @@
-import { acceptanceOf, PlaybackEvent, ViewingEvent } from '../events/viewing-event';
+import { acceptanceOf, compareEvents, PlaybackEvent, ViewingEvent } from '../events/viewing-event';
 import { ViewingRecord } from './viewing-record';
 import { ViewingHistoryError } from '../errors';
 import { CompressedHistory, SessionTrail, SettledDigest, UNKNOWN_SETTLED_DIGEST } from './compressed-history';
 import { addDistinct, foldHistory, foldSession } from './history-fold';
-import { compareEvents } from '../events/viewing-event';
 
 /**
  * Settling (docs/adr/0006): a record whose session's events were all accepted long enough ago keeps no trail
@@ -35,7 +34,12 @@ export function mayBeSettled(trail: SessionTrail, settleBefore: number): boolean
  * or after the cutoff too, so that the trail is back before readers fold them.
  */
 export function settledSessionsTouched(compressed: CompressedHistory, liveEvents: readonly ViewingEvent[]): string[] {
-  if (compressed.trails === undefined) return [];
+  const trails = compressed.trails;
+  if (trails === undefined) return [];
+  // Only a live session of a stored record without a trail can be one; the fold (which judges deletions as
+  // readers do) runs only then. The compactor and compactHistory each ask once per run.
+  const settled = new Set(compressed.records.filter((r) => !trails.has(r.recordId)).map((r) => r.recordId));
+  if (!liveEvents.some((e) => 'playbackSessionId' in e && settled.has(e.playbackSessionId))) return [];
   return foldHistory(liveEvents, compressed).settledSessionsTouched;
 }
 
@@ -64,6 +68,7 @@ export function withTrailsFromEventLog(
     else session.push(event);
   }
   const profileId = compressed.records[0]?.profileId ?? '?';
+  const storedRecords = new Map(compressed.records.map((r) => [r.recordId, r]));
   const trails = new Map(compressed.trails);
   const rebuilt = new Map<string, ViewingRecord>();
   for (const id of sessions) {
@@ -82,8 +87,7 @@ export function withTrailsFromEventLog(
     const trail = [...distinct.values()].sort(compareEvents);
     const record = foldSession(trail);
     // More events only move a first acceptance earlier: a later one means the log lacks an original.
-    const stored = compressed.records.find((r) => r.recordId === id)!;
-    if (digest.events > 0 && record.firstAcceptedAt > stored.firstAcceptedAt) {
+    if (digest.events > 0 && record.firstAcceptedAt > storedRecords.get(id)!.firstAcceptedAt) {
       const why = 'its events on the event log were first accepted later than the record was';
       throw new SettledSessionNotRebuiltError(profileId, [id], why);
     }
