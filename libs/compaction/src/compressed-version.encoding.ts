@@ -9,6 +9,7 @@ import {
   NO_DICTIONARY,
   RECORD_ENCODING,
   SettledTrailEntry,
+  settledTrailEntryOf,
   UnknownZstdDictionaryError,
   ZSTD_CODEC,
   ZSTD_DICTIONARIES,
@@ -47,11 +48,7 @@ export async function encodeVersion(next: CompactedHistory, settings: ChunkEncod
   for (const r of next.records) {
     if (next.trails.has(r.recordId)) continue;
     const digest = next.settledDigests.get(r.recordId) ?? UNKNOWN_SETTLED_DIGEST;
-    const span =
-      digest.lastAcceptedAt === null
-        ? 0
-        : 1 + Math.max(0, Math.ceil((digest.lastAcceptedAt - r.firstAcceptedAt) / 1000));
-    settled.set(r.recordId, { events: digest.events, acceptedSpan: span });
+    settled.set(r.recordId, settledTrailEntryOf(digest, r.firstAcceptedAt));
   }
   const trails = encodeTrailChunksWithSpans(next.trails, settings.chunkMaxBytes, settled);
   const raw = [...records.chunks, ...trails.chunks];

@@ -27,6 +27,7 @@ import {
   decodeSettledEntries,
   decodeTrailChunk,
   decodeTrailChunkRecordIds,
+  settledDigestOf,
   SettledTrailEntry,
 } from './session-trail.codec';
 import { decodeMemberControls } from './member-controls.codec';
@@ -317,9 +318,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       for (const r of records) {
         if (trails.has(r.recordId)) continue;
         const entry = settledByFingerprint.get(settledIdFingerprint(r.recordId));
-        const lastAcceptedAt =
-          entry && entry.acceptedSpan > 0 ? r.firstAcceptedAt + (entry.acceptedSpan - 1) * 1000 : null;
-        settledDigests.set(r.recordId, { events: entry?.events ?? 0, lastAcceptedAt });
+        settledDigests.set(r.recordId, settledDigestOf(entry, r.firstAcceptedAt));
       }
     }
     return {

@@ -10,6 +10,8 @@ import {
   isTrailChunk,
   addSettled,
   SettledTrailEntry,
+  settledDigestOf,
+  settledTrailEntryOf,
 } from './session-trail.codec';
 
 const trailOf = (recordId: string) =>
@@ -130,5 +132,27 @@ describe('the session-trail chunk encoding', () => {
       settledFingerprints: new Set([settledIdFingerprint(id)]),
     });
     expect(decodeSettledEntries(empty)).toEqual(new Map([[0x0a1b2c3d, { events: 0, acceptedSpan: 0 }]]));
+  });
+
+  it('keeps a digest relative to the record: the last acceptance rounds up to the second, never down', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 4_000_000_000_000 }),
+        fc.integer({ min: -5_000, max: 30 * 86_400_000 }),
+        fc.nat({ max: 500 }),
+        (first, after, events) => {
+          const digest = { events, lastAcceptedAt: first + after };
+          const back = settledDigestOf(settledTrailEntryOf(digest, first), first);
+          expect(back.events).toBe(events);
+          expect(back.lastAcceptedAt!).toBeGreaterThanOrEqual(digest.lastAcceptedAt);
+          expect(back.lastAcceptedAt! - Math.max(digest.lastAcceptedAt, first)).toBeLessThan(1_000);
+        },
+      ),
+    );
+    expect(settledDigestOf(settledTrailEntryOf({ events: 3, lastAcceptedAt: null }, 7), 7)).toEqual({
+      events: 3,
+      lastAcceptedAt: null,
+    });
+    expect(settledDigestOf(undefined, 7)).toEqual({ events: 0, lastAcceptedAt: null });
   });
 });

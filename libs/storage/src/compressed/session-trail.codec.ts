@@ -3,6 +3,7 @@ import {
   PlaybackEvent,
   settledIdFingerprint,
   SessionTrail,
+  SettledDigest,
   spanOfTrailChunk,
   TrailChunkMembers,
   TrailChunkSpan,
@@ -27,6 +28,19 @@ export interface SettledTrailEntry {
   events: number;
   /** 1 + its last acceptance in whole seconds (rounded up) after its first; 0: not known. */
   acceptedSpan: number;
+}
+
+/** A settled record's digest as its trail chunk keeps it, relative to the record's first acceptance. */
+export function settledTrailEntryOf(digest: SettledDigest, firstAcceptedAt: number): SettledTrailEntry {
+  const span =
+    digest.lastAcceptedAt === null ? 0 : 1 + Math.max(0, Math.ceil((digest.lastAcceptedAt - firstAcceptedAt) / 1000));
+  return { events: digest.events, acceptedSpan: span };
+}
+
+/** The digest back from its entry (the last acceptance rounded up to the second: a weaker bound, never a tighter one). */
+export function settledDigestOf(entry: SettledTrailEntry | undefined, firstAcceptedAt: number): SettledDigest {
+  const lastAcceptedAt = entry && entry.acceptedSpan > 0 ? firstAcceptedAt + (entry.acceptedSpan - 1) * 1000 : null;
+  return { events: entry?.events ?? 0, lastAcceptedAt };
 }
 
 /**
