@@ -97,6 +97,15 @@ export async function settle(
 
 /** Bytes on disk of one table's SSTables (local runner's data directory), or null if not found. */
 export function tableBytesOnDisk(keyspace: string, table: string): number | null {
+  const components = tableComponentsOnDisk(keyspace, table);
+  return components === null ? null : Object.values(components).reduce((sum, b) => sum + b, 0);
+}
+
+/**
+ * A table's on-disk bytes by SSTable component (Data, Index/Partitions, Filter, Statistics, ...): what is
+ * the rows themselves and what is per-file overhead that a small data set pays in full.
+ */
+export function tableComponentsOnDisk(keyspace: string, table: string): Record<string, number> | null {
   const dir = join(ROOT, '.infra/cassandra/data', keyspace);
   let entries: string[];
   try {
@@ -104,18 +113,22 @@ export function tableBytesOnDisk(keyspace: string, table: string): number | null
   } catch {
     return null;
   }
-  let bytes = 0;
+  const components: Record<string, number> = {};
   const walk = (path: string) => {
     for (const name of readdirSync(path)) {
       const full = join(path, name);
       const stat = statSync(full);
       if (stat.isDirectory()) {
         if (name !== 'snapshots' && name !== 'backups') walk(full);
-      } else bytes += stat.size;
+      } else {
+        // nb-1-big-Data.db -> Data
+        const component = name.replace(/^.*-([A-Za-z]+)\.[a-z0-9]+$/, '$1');
+        components[component] = (components[component] ?? 0) + stat.size;
+      }
     }
   };
   for (const entry of entries) walk(join(dir, entry));
-  return bytes;
+  return components;
 }
 
 export function machine() {
