@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchContext, createBenchContext, machine, ROOT } from './bench-context';
-import { commitlog, Interrupted } from './commitlog.bench';
+import { commitlog } from './commitlog.bench';
+import { Interrupted } from './interrupted';
 import { http } from './http.bench';
 import { ingest } from './ingest.bench';
 import { largeProfiles } from './large-profiles.bench';
