@@ -1,7 +1,15 @@
 import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
 import { randomUUID } from 'node:crypto';
 import { Client, types } from 'cassandra-driver';
-import { CassandraProfileKeyStore, ErasureLedger, ProfileKeySealer, standaloneProfileKeys } from '@vh/erasure';
+import {
+  CassandraProfileKeyStore,
+  erasedKeyIds,
+  ErasureLedger,
+  newDataKey,
+  ProfileKeySealer,
+  seal,
+  standaloneProfileKeys,
+} from '@vh/erasure';
 import { HEADERS, ViewingEventPublisher } from '@vh/messaging';
 import { dayOf, shardOf, StoredHistoryEraser } from '@vh/storage';
 import { ProfileErasure } from '../apps/api/src/erasure/profile-erasure';
@@ -493,20 +501,16 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     }
     const ks = environment.config.profileKeys.keyspace;
     for (const profileId of profiles) {
-      const current = await environment.cassandra.execute(
-        `SELECT key_id FROM ${ks}.profile_keys WHERE profile_id = ?`,
-        [profileId],
-      );
-      expect(current.rowLength).toBe(0);
+      expect(await new CassandraProfileKeyStore(environment.cassandra, environment.config).read(profileId)).toEqual([]);
       const rows = await shreddingRows(profileId);
       expect(rows).toEqual([{ keyId: created.get(profileId), erasureId: expect.any(String) }]);
       const ledger = await environment.cassandra.execute(
-        `SELECT erasure_id, key_id FROM ${ks}.profile_erasures WHERE profile_id = ?`,
+        `SELECT erasure_id, key_id, key_ids FROM ${ks}.profile_erasures WHERE profile_id = ?`,
         [profileId],
         { prepare: true },
       );
       const named = ledger.rows.find((r) => String(r.get('erasure_id')) === rows[0].erasureId);
-      expect(named && String(named.get('key_id'))).toBe(created.get(profileId));
+      expect(named && erasedKeyIds(named)).toEqual([created.get(profileId)]);
     }
   });
   // Review, session 6: destroyShredding was a plain DELETE (the client's timestamp) on a row otherwise written by
@@ -528,11 +532,54 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     }) as Client;
     const store = new CassandraProfileKeyStore(skewed, environment.config);
     const erasureId = randomUUID();
-    const stored = (await store.read(profileId))!;
+    const [stored] = await store.read(profileId);
     await store.putShredding(profileId, { keyId, wrapped: stored.wrapped, erasureId: erasureId }, 1000);
     await eventually(async () => expect((await store.listShredding(profileId))[0].inGrace).toBe(false), 10_000, 200);
     expect(await store.recordFence(profileId, keyId, erasureId, { partition: 0, offset: '1' })).toBe(true);
     await store.destroyShredding(profileId, keyId);
     expect(await shreddingRows(profileId)).toEqual([]);
+  });
+  // Keys of before region keys (docs/adr/0012): created before the upgrade, or by a collector of the old version
+  // during it, even after the migration ran. A region without a key of its own seals with it; it opens, and an
+  // erasure shreds it with the profile's other keys.
+  it('a key of before region keys (profile_keys) seals, opens, and is erased with the profile', async () => {
+    const profileId = uniqueProfileId('legacy-key');
+    const ks = environment.config.profileKeys.keyspace;
+    const keyId = randomUUID();
+    const wrapped = seal(environment.config.profileKeys.masterKey, newDataKey(), `profile-key\n${profileId}\n${keyId}`);
+    const rowsOf = async (table: string) =>
+      (
+        await environment.cassandra.execute(`SELECT key_id FROM ${ks}.${table} WHERE profile_id = ?`, [profileId], {
+          prepare: true,
+        })
+      ).rows.map((r) => String(r.get('key_id')));
+    // As a collector of the old version creates it.
+    await environment.cassandra.execute(
+      `INSERT INTO ${ks}.profile_keys (profile_id, key_id, wrapped_key, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS`,
+      [profileId, keyId, wrapped, new Date()],
+      { prepare: true },
+    );
+    await postSession(profileId, 'legacy-title', now - 50 * 60_000);
+    await eventually(async () => expect(await titlesOf(profileId)).toEqual(['legacy-title']), 60_000, 500);
+    expect(await rowsOf('profile_region_keys')).toEqual([]); // sealed with it: the region created no key
+    expect((await erase(profileId, auth.operator)).status).toBe(202);
+    expect(await titlesOf(profileId)).toEqual([]);
+    expect(await rowsOf('profile_keys')).toEqual([]);
+    const [shredded] = await shreddingRows(profileId);
+    expect(shredded).toEqual({ keyId, erasureId: expect.any(String) });
+    const ledger = await environment.cassandra.execute(
+      `SELECT erasure_id, key_id, key_ids FROM ${ks}.profile_erasures WHERE profile_id = ?`,
+      [profileId],
+      { prepare: true },
+    );
+    expect(ledger.rows.map((r) => [String(r.get('erasure_id')), erasedKeyIds(r)])).toEqual([
+      [shredded.erasureId, [keyId]],
+    ]);
+    // An erasure of a profile without any key names none (and stays in progress until its mark is recorded).
+    const keyless = uniqueProfileId('keyless');
+    await keys.keys.erase(keyless);
+    expect(await new ErasureLedger(stores.client, environment.config).erasures(keyless)).toEqual([
+      { erasureId: expect.any(String), mark: null, pending: true },
+    ]);
   });
 });

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, consistency, withStorageErrors } from '@vh/storage';
+import { erasedKeyIds } from './profile-keys';
 
 /** Where a message lies on the event log. `partition` null: known only as an offset of the profile's partition. */
 export interface LogPosition {
@@ -62,7 +63,7 @@ export class ErasureLedger {
     const [ledger, shredding, marks] = await withStorageErrors(() =>
       Promise.all([
         this.client.execute(
-          `SELECT erasure_id, key_id FROM ${this.ks}.profile_erasures WHERE profile_id = ?`,
+          `SELECT erasure_id, key_id, key_ids FROM ${this.ks}.profile_erasures WHERE profile_id = ?`,
           [profileId],
           this.options('read'),
         ),
@@ -97,9 +98,9 @@ export class ErasureLedger {
       const erasureId = String(row.get('erasure_id'));
       if (byId.has(erasureId)) continue;
       const mark = recorded.get(erasureId) ?? null;
-      // A key that is no longer shredding: its grace is over, so its erasure finished long ago (or a retry with
-      // another id carries its shredding key, and is listed above). Without a key, only the mark tells.
-      const pending = mark === null && row.get('key_id') === null;
+      // Keys no longer shredding: their grace is over, so its erasure finished long ago (or a retry with
+      // another id carries its shredding keys, and is listed above). Without a key, only the mark tells.
+      const pending = mark === null && erasedKeyIds(row).length === 0;
       byId.set(erasureId, { erasureId, mark, pending });
     }
     return [...byId.values()];

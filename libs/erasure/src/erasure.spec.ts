@@ -10,33 +10,64 @@ import { ProfileKeys, ProfileKeyStore, ShreddingKey } from './profile-keys';
 import { IngestProgress, ShreddingKeySweeper } from './shredding-key.sweeper';
 import { encodeProfileErasedMark } from './sealed-message';
 
-/** Cassandra's part, in memory: the grace of a shredding key is judged by the store's own clock (its TTL). */
+/**
+ * Cassandra's part, in memory: the grace of a shredding key is judged by the store's own clock (its TTL). One
+ * region's view (its datacenter); `inRegion` gives another region's view of the same keyspace.
+ */
 class InMemoryKeyStore extends ProfileKeyStore {
-  readonly keys = new Map<string, { keyId: string; wrapped: Buffer }>();
-  readonly erasures: { profileId: string; erasureId: string; keyId: string | null }[] = [];
+  /** The profile's current keys: each region's row by its datacenter; LEGACY, profile_keys of before region keys. */
+  readonly keys = new Map<string, Map<string, { keyId: string; wrapped: Buffer }>>();
+  readonly erasures: { profileId: string; erasureId: string; keyIds: string[] }[] = [];
   /** Cassandra's clock: the only one that ends a grace. */
   storeClock = 0;
   reads = 0;
+  constructor(readonly datacenter = 'dc1') {
+    super();
+  }
+  /** The same keyspace as another region's processes see it. */
+  inRegion(datacenter: string): InMemoryKeyStore {
+    const other = new InMemoryKeyStore(datacenter);
+    return Object.assign(other, {
+      keys: this.keys,
+      erasures: this.erasures,
+      shredding: this.shredding,
+      marks: this.marks,
+    });
+  }
+  /** A key as a collector of the version before region keys creates it (profile_keys, IF NOT EXISTS). */
+  createLegacy(profileId: string, key: { keyId: string; wrapped: Buffer }) {
+    const rows = this.keys.get(profileId) ?? new Map();
+    if (!rows.has(LEGACY)) rows.set(LEGACY, key);
+    this.keys.set(profileId, rows);
+  }
   async read(profileId: string) {
     this.reads++;
-    return this.keys.get(profileId) ?? null;
+    return [...(this.keys.get(profileId) ?? new Map()).entries()].map(([row, key]) => ({
+      ...key,
+      datacenter: row === LEGACY ? null : row,
+    }));
   }
   async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer) {
-    if (!this.keys.has(profileId)) this.keys.set(profileId, { keyId, wrapped });
-    return this.keys.get(profileId)!;
+    const rows = this.keys.get(profileId) ?? new Map();
+    if (!rows.has(this.datacenter)) rows.set(this.datacenter, { keyId, wrapped });
+    this.keys.set(profileId, rows);
+    return rows.get(this.datacenter)!;
   }
-  async deleteIf(profileId: string, keyId: string) {
-    if (this.keys.get(profileId)?.keyId !== keyId) return false;
-    this.keys.delete(profileId);
+  async deleteIf(profileId: string, key: { keyId: string; datacenter: string | null }) {
+    const rows = this.keys.get(profileId);
+    const row = key.datacenter ?? LEGACY;
+    if (rows?.get(row)?.keyId !== key.keyId) return false;
+    rows.delete(row);
+    if (rows.size === 0) this.keys.delete(profileId);
     return true;
   }
-  async recordErasure(profileId: string, erasureId: string, keyId: string | null) {
-    const i = this.erasures.findIndex((e) => e.profileId === profileId && e.erasureId === erasureId);
-    if (i >= 0) this.erasures.splice(i, 1);
-    this.erasures.push({ profileId, erasureId, keyId });
+  async recordErasure(profileId: string, erasureId: string, keyIds: readonly string[]) {
+    const entry = this.erasures.find((e) => e.profileId === profileId && e.erasureId === erasureId);
+    if (entry) entry.keyIds = [...new Set([...entry.keyIds, ...keyIds])];
+    else this.erasures.push({ profileId, erasureId, keyIds: [...keyIds] });
   }
   async ledgerNames(profileId: string, keyId: string) {
-    return this.erasures.some((e) => e.profileId === profileId && e.keyId === keyId);
+    return this.erasures.some((e) => e.profileId === profileId && e.keyIds.includes(keyId));
   }
   /** Keys after an erasure, by profile and key id, with the store-clock instant their grace ends. */
   readonly shredding = new Map<string, Omit<ShreddingKey, 'inGrace'> & { graceUntil: number }>();
@@ -97,6 +128,8 @@ class InMemoryKeyStore extends ProfileKeyStore {
     return { ...k, inGrace: this.storeClock < graceUntil };
   }
 }
+
+const LEGACY = 'profile_keys';
 
 /** Kafka's part: every profile on partition 0 unless told otherwise; ends and committed offsets as set. */
 class FakeIngestProgress extends IngestProgress {
@@ -182,7 +215,7 @@ describe('sealing and opening events with profile keys', () => {
   it('an erased key makes every copy unreadable: skipped as erased, not invalid', async () => {
     const sealed = await sealer.seal([play('p1', 'a'), play('p1', 'b')]);
     await keys.erase('p1');
-    expect(store.erasures).toEqual([{ profileId: 'p1', erasureId: expect.any(String), keyId: expect.any(String) }]);
+    expect(store.erasures).toEqual([{ profileId: 'p1', erasureId: expect.any(String), keyIds: [expect.any(String)] }]);
     // A fresh process, as a replay: nothing cached.
     const replayOpener = new ProfileKeyOpener(new ProfileKeys(store, config));
     expect(await replayOpener.open(asMessages(sealed))).toEqual([
@@ -421,9 +454,9 @@ describe('sealing and opening events with profile keys', () => {
     const minimal = loadConfig({ PROFILE_KEYS_SHREDDING_MS: '0' }); // the grace is then the cache time
     const graceMs = minimal.profileKeys.shreddingMs;
     const slow = new (class extends InMemoryKeyStore {
-      override async deleteIf(profileId: string, keyId: string) {
+      override async deleteIf(profileId: string, key: { keyId: string; datacenter: string | null }) {
         this.storeClock += graceMs - 1_000; // the erasing API stalls after the move, before the delete
-        return super.deleteIf(profileId, keyId);
+        return super.deleteIf(profileId, key);
       }
     })();
     const slowKeys = new ProfileKeys(slow, minimal);
@@ -468,6 +501,154 @@ describe('sealing and opening events with profile keys', () => {
     await expect(new ProfileKeyOpener(new ProfileKeys(store, config)).open(asMessages([value]))).rejects.toThrow(
       'no host',
     );
+  });
+});
+
+// Issue 16, docs/adr/0012: one key per profile, created IF NOT EXISTS at LOCAL_SERIAL, let two regions cut apart
+// each create a new profile's first key; replication kept one, and the events sealed with the other opened as
+// erased or unknown (acknowledged events lost). Each region now has its own key of the profile.
+describe('a key per region (docs/adr/0012)', () => {
+  let dc1: InMemoryKeyStore;
+  let dc2: InMemoryKeyStore;
+  beforeEach(() => {
+    dc1 = new InMemoryKeyStore('dc1');
+    dc2 = dc1.inRegion('dc2');
+  });
+  /** A fresh process of the region (nothing cached): a collector, an ingest, a replay. */
+  const keysIn = (store: InMemoryKeyStore) => new ProfileKeys(store, config);
+  const sealIn = async (store: InMemoryKeyStore, event: PlaybackEvent) =>
+    (await new ProfileKeySealer(keysIn(store)).seal([event]))[0];
+  const openIn = (store: InMemoryKeyStore, values: string[]) =>
+    new ProfileKeyOpener(keysIn(store)).open(asMessages(values));
+  const keyIdOf = (value: string) => JSON.parse(value).keyId as string;
+  const legacyKey = (profileId: string) => {
+    const keyId = randomUUID();
+    return { keyId, wrapped: seal(config.profileKeys.masterKey, newDataKey(), `profile-key\n${profileId}\n${keyId}`) };
+  };
+
+  it("a region creates and seals with its own datacenter's key, never another region's; every region's key opens everywhere", async () => {
+    const [fromA, fromB] = [play('p1', 'a'), play('p1', 'b')];
+    const sealedA = await sealIn(dc1, fromA);
+    // Region B meets the profile after A created its key (or at once, cut apart): B still creates its own.
+    const sealedB = await sealIn(dc2, fromB);
+    expect(keyIdOf(sealedB)).not.toBe(keyIdOf(sealedA));
+    expect([...dc1.keys.get('p1')!.entries()].map(([row, k]) => [row, k.keyId])).toEqual([
+      ['dc1', keyIdOf(sealedA)],
+      ['dc2', keyIdOf(sealedB)],
+    ]);
+    // Each region goes on sealing with its own key.
+    expect((await keysIn(dc1).current('p1')).keyId).toBe(keyIdOf(sealedA));
+    expect((await keysIn(dc2).current('p1')).keyId).toBe(keyIdOf(sealedB));
+    const events = [
+      { kind: 'event', event: fromA },
+      { kind: 'event', event: fromB },
+    ];
+    expect(await openIn(dc1, [sealedA, sealedB])).toEqual(events);
+    expect(await openIn(dc2, [sealedA, sealedB])).toEqual(events);
+  });
+
+  it("opens another region's key created after this process cached the profile's keys", async () => {
+    const opener = new ProfileKeyOpener(keysIn(dc1));
+    const fromA = play('p1', 'a');
+    expect(await opener.open(asMessages([await sealIn(dc1, fromA)]))).toEqual([{ kind: 'event', event: fromA }]);
+    const fromB = play('p1', 'b');
+    const sealedB = await sealIn(dc2, fromB); // B's key is created now, after the opener cached p1's keys
+    expect(await opener.open(asMessages([sealedB]))).toEqual([{ kind: 'event', event: fromB }]);
+    expect(await keysIn(dc1).forRestore('p1', keyIdOf(sealedB))).toBeInstanceOf(Buffer);
+    expect(await keysIn(dc1).isCurrent('p1', keyIdOf(sealedB))).toBe(true);
+  });
+
+  it("an erasure shreds every key of the profile, each region's and the one of before region keys; the ledger names each", async () => {
+    const sealed = [await sealIn(dc1, play('p1', 'a')), await sealIn(dc2, play('p1', 'b'))];
+    const legacy = legacyKey('p1');
+    dc1.createLegacy('p1', legacy);
+    const keyIds = [...sealed.map(keyIdOf), legacy.keyId];
+    const erasureId = randomUUID();
+    const { erasedKeyIds } = await keysIn(dc1).erase('p1', erasureId);
+    expect([...erasedKeyIds].sort()).toEqual([...keyIds].sort());
+    expect(await dc1.read('p1')).toEqual([]);
+    expect((await dc1.listShredding('p1')).map((k) => [k.keyId, k.erasureId]).sort()).toEqual(
+      keyIds.map((keyId) => [keyId, erasureId]).sort(),
+    );
+    expect(dc1.erasures).toEqual([{ profileId: 'p1', erasureId, keyIds: expect.arrayContaining(keyIds) }]);
+    for (const keyId of keyIds) expect(await dc1.ledgerNames('p1', keyId)).toBe(true);
+    expect((await openIn(dc2, sealed)).map((o) => o.kind)).toEqual(['erased', 'erased']);
+    dc1.shredding.clear(); // destroyed: the ledger alone says erased
+    expect((await openIn(dc1, sealed)).map((o) => o.kind)).toEqual(['erased', 'erased']);
+    // The profile starts afresh in each region.
+    expect(keyIds).not.toContain((await keysIn(dc2).current('p1')).keyId);
+  });
+
+  it("an erasure whose delete of a region's key fails (another region's new key took its place) reads again and shreds the new one", async () => {
+    await keysIn(dc1).current('p1');
+    const old = (await keysIn(dc2).current('p1')).keyId;
+    const deleteIf = dc1.deleteIf.bind(dc1);
+    let replaced: string | null = null;
+    dc1.deleteIf = async (profileId, key) => {
+      if (key.datacenter === 'dc2' && replaced === null) {
+        // Between the erasure's read and its delete: another erasure deleted B's key, and B created a new one.
+        dc1.keys.get(profileId)!.delete('dc2');
+        replaced = (await keysIn(dc2).current(profileId)).keyId;
+      }
+      return deleteIf(profileId, key);
+    };
+    const { erasedKeyIds } = await keysIn(dc1).erase('p1');
+    expect(erasedKeyIds).toEqual(expect.arrayContaining([old, replaced!]));
+    expect(await dc1.read('p1')).toEqual([]);
+  });
+
+  // Keys created before region keys, or by a collector of the old version during a rolling upgrade (even after
+  // the migration ran): never lost, and erased with the rest.
+  it('a key of before region keys (profile_keys) opens, and a region without a key of its own seals with it', async () => {
+    const legacy = legacyKey('p1');
+    dc1.createLegacy('p1', legacy);
+    const fromA = play('p1', 'a');
+    const sealedA = await sealIn(dc1, fromA);
+    const sealedB = await sealIn(dc2, play('p1', 'b'));
+    // Both regions seal with it: no region key is created while it is there.
+    expect([keyIdOf(sealedA), keyIdOf(sealedB)]).toEqual([legacy.keyId, legacy.keyId]);
+    expect([...dc1.keys.get('p1')!.keys()]).toEqual([LEGACY]);
+    expect(await openIn(dc2, [sealedA])).toEqual([{ kind: 'event', event: fromA }]);
+    // An old collector creates a legacy key for a profile whose region key exists: both open.
+    const fromNew = play('p2', 'new');
+    const sealedNew = await sealIn(dc1, fromNew);
+    const late = legacyKey('p2');
+    dc1.createLegacy('p2', late);
+    expect((await keysIn(dc1).current('p2')).keyId).toBe(keyIdOf(sealedNew)); // the region's own first
+    expect(await openIn(dc1, [sealedNew])).toEqual([{ kind: 'event', event: fromNew }]);
+    expect(await keysIn(dc1).byId('p2', late.keyId)).toBeInstanceOf(Buffer);
+    const { erasedKeyIds } = await keysIn(dc1).erase('p2');
+    expect([...erasedKeyIds].sort()).toEqual([keyIdOf(sealedNew), late.keyId].sort());
+    expect(await dc1.read('p2')).toEqual([]);
+  });
+
+  // The brief asked to adopt (copy) a legacy key into the region's row; a copy racing an erasure would make the
+  // erased key current again: the erasure reads the legacy key, a collector copies it, the erasure deletes the
+  // legacy row only. The region seals with the legacy key instead, and copies nothing.
+  it('a region that finds only a key of before region keys while an erasure deletes it never brings the erased key back', async () => {
+    const legacy = legacyKey('p1');
+    dc1.createLegacy('p1', legacy);
+    const recordErasure = dc1.recordErasure.bind(dc1);
+    let sealedMeanwhile: string | null = null;
+    dc1.recordErasure = async (...args) => {
+      // After the erasure read and shredded the key, before it deletes it: a collector meets the profile.
+      sealedMeanwhile ??= (await keysIn(dc1).current('p1')).keyId;
+      return recordErasure(...args);
+    };
+    await keysIn(dc1).erase('p1');
+    expect(sealedMeanwhile).toBe(legacy.keyId); // as a cached copy: opened only after the mark, then re-sealed
+    expect(await dc1.read('p1')).toEqual([]);
+    expect((await keysIn(dc1).current('p1')).keyId).not.toBe(legacy.keyId);
+  });
+
+  it('the sweeper keeps a shredding key while any region still holds it as current', async () => {
+    const { keyId } = await keysIn(dc2).current('p1');
+    await dc1.putShredding('p1', { keyId, wrapped: dc1.keys.get('p1')!.get('dc2')!.wrapped, erasureId: 'e1' }, 0);
+    await dc1.recordMark('p1', keyId, 'e1', '5');
+    dc1.storeClock += 1;
+    const progress = new FakeIngestProgress().set(0, { end: '100', committed: '100' });
+    expect(await new ShreddingKeySweeper(dc1, progress, config).sweep()).toMatchObject({ destroyed: 0 });
+    expect(dc1.shredding.size).toBe(1);
   });
 });
 

@@ -29,19 +29,36 @@ export interface ShreddingKey {
   fence: { partition: number; offset: string } | null;
 }
 
+/** A profile's data key as stored: wrapped by the master key. */
+export interface StoredProfileKey {
+  keyId: string;
+  wrapped: Buffer;
+}
+
+/**
+ * A current key of a profile and where it is kept: the row of a region (`datacenter`, its CASSANDRA_LOCAL_DC)
+ * in profile_region_keys, or the profile's row in profile_keys, the one key per profile of before region keys
+ * (`datacenter` null; docs/adr/0012).
+ */
+export interface CurrentProfileKey extends StoredProfileKey {
+  datacenter: string | null;
+}
+
 /** Where the wrapped keys live; Cassandra in production, a map in unit tests. */
 export abstract class ProfileKeyStore {
-  /** The profile's current key, or null (never had one, or erased). */
-  abstract read(profileId: string): Promise<{ keyId: string; wrapped: Buffer } | null>;
-  /** Stores this key if the profile has none; returns the key that is current afterwards (this one or another's). */
-  abstract createIfAbsent(
-    profileId: string,
-    keyId: string,
-    wrapped: Buffer,
-  ): Promise<{ keyId: string; wrapped: Buffer }>;
-  /** Deletes the key if it is still this one; false if another took its place meanwhile. */
-  abstract deleteIf(profileId: string, keyId: string): Promise<boolean>;
-  abstract recordErasure(profileId: string, erasureId: string, keyId: string | null, at: number): Promise<void>;
+  /** The datacenter of this store's region: the only region key it creates. */
+  abstract readonly datacenter: string;
+  /** Every current key of the profile (each region's and the one of before region keys); none: never had one, or erased. */
+  abstract read(profileId: string): Promise<CurrentProfileKey[]>;
+  /**
+   * Stores this key as this region's key of the profile if the region has none; returns the region's key
+   * afterwards (this one, or another writer's of the same region).
+   */
+  abstract createIfAbsent(profileId: string, keyId: string, wrapped: Buffer): Promise<StoredProfileKey>;
+  /** Deletes the row if it still holds this key; false if another took its place meanwhile, or it is gone. */
+  abstract deleteIf(profileId: string, key: { keyId: string; datacenter: string | null }): Promise<boolean>;
+  /** Notes the erasure and every key it shredded (none: the profile had no key); a key once named stays named. */
+  abstract recordErasure(profileId: string, erasureId: string, keyIds: readonly string[], at: number): Promise<void>;
   /** Whether the erasure ledger names this key of the profile as erased. */
   abstract ledgerNames(profileId: string, keyId: string): Promise<boolean>;
   /**
@@ -60,7 +77,7 @@ export abstract class ProfileKeyStore {
   /** Gives an unmarked shredding key of erasure `from` to erasure `to`; false if it is not `from`'s or has a mark. */
   abstract relabel(profileId: string, keyId: string, from: string, to: string): Promise<boolean>;
   /**
-   * Starts the key's grace again (from the moment its key left profile_keys), whichever erasure owns it now
+   * Starts the key's grace again (from the moment its key stopped being current), whichever erasure owns it now
    * (a retry may have relabelled it meanwhile), as long as the row exists (a destroyed key stays destroyed).
    */
   abstract restartGrace(profileId: string, keyId: string, graceMs: number): Promise<void>;
@@ -91,8 +108,16 @@ export interface MarkPosition {
 
 const SHREDDING_COLUMNS = 'key_id, wrapped_key, erasure_id, shred_at, mark_offset, fence_partition, fence_offset';
 
+/**
+ * The keys in Cassandra. A region creates, and seals with, only its own datacenter's row of
+ * profile_region_keys (IF NOT EXISTS at LOCAL_SERIAL: only that region's writers ever create it, so its own
+ * datacenter's Paxos is enough, and a region cut off from the others still takes new profiles); every
+ * region's row opens. profile_keys, the one key per profile of before region keys, is still read and erased:
+ * keys created before the upgrade, or by a process of the old version during it (docs/adr/0012).
+ */
 @Injectable()
 export class CassandraProfileKeyStore extends ProfileKeyStore {
+  readonly datacenter: string;
   private readonly ks: string;
   constructor(
     @Inject(CASSANDRA_CLIENT) private readonly client: Client,
@@ -100,53 +125,73 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   ) {
     super();
     this.ks = config.profileKeys.keyspace;
+    this.datacenter = config.cassandra.localDataCenter;
   }
 
-  async read(profileId: string) {
-    const result = await this.execute(
-      `SELECT key_id, wrapped_key FROM ${this.ks}.profile_keys WHERE profile_id = ?`,
-      [profileId],
-      this.reading(),
-    );
-    const row = result.first();
-    return row ? { keyId: String(row.get('key_id')), wrapped: row.get('wrapped_key') as Buffer } : null;
+  async read(profileId: string): Promise<CurrentProfileKey[]> {
+    const [regional, legacy] = await Promise.all([
+      this.execute(
+        `SELECT datacenter, key_id, wrapped_key FROM ${this.ks}.profile_region_keys WHERE profile_id = ?`,
+        [profileId],
+        this.reading(),
+      ),
+      this.execute(
+        `SELECT key_id, wrapped_key FROM ${this.ks}.profile_keys WHERE profile_id = ?`,
+        [profileId],
+        this.reading(),
+      ),
+    ]);
+    return [
+      ...regional.rows.map((row) => ({ datacenter: row.get('datacenter') as string, ...storedKey(row) })),
+      ...legacy.rows.map((row) => ({ datacenter: null, ...storedKey(row) })),
+    ];
   }
 
-  async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer) {
+  async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer): Promise<StoredProfileKey> {
     const result = await this.execute(
-      `INSERT INTO ${this.ks}.profile_keys (profile_id, key_id, wrapped_key, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS`,
-      [profileId, keyId, wrapped, new Date()],
+      `INSERT INTO ${this.ks}.profile_region_keys (profile_id, datacenter, key_id, wrapped_key, created_at) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
+      [profileId, this.datacenter, keyId, wrapped, new Date()],
       this.conditional(),
     );
     const row = result.first();
-    if (row.get('[applied]') === true) return { keyId, wrapped };
-    return { keyId: String(row.get('key_id')), wrapped: row.get('wrapped_key') as Buffer };
+    return row.get('[applied]') === true ? { keyId, wrapped } : storedKey(row);
   }
 
-  async deleteIf(profileId: string, keyId: string): Promise<boolean> {
-    const result = await this.execute(
-      `DELETE FROM ${this.ks}.profile_keys WHERE profile_id = ? IF key_id = ?`,
-      [profileId, keyId],
-      this.conditional(),
-    );
+  async deleteIf(profileId: string, key: { keyId: string; datacenter: string | null }): Promise<boolean> {
+    // LOCAL_SERIAL for every region's row: erasure runs only while the keyspaces live in one datacenter (ADR 12,
+    // known gaps); across regions another region's row would need SERIAL.
+    const result =
+      key.datacenter === null
+        ? await this.execute(
+            `DELETE FROM ${this.ks}.profile_keys WHERE profile_id = ? IF key_id = ?`,
+            [profileId, key.keyId],
+            this.conditional(),
+          )
+        : await this.execute(
+            `DELETE FROM ${this.ks}.profile_region_keys WHERE profile_id = ? AND datacenter = ? IF key_id = ?`,
+            [profileId, key.datacenter, key.keyId],
+            this.conditional(),
+          );
     return result.first().get('[applied]') === true;
   }
 
-  async recordErasure(profileId: string, erasureId: string, keyId: string | null, at: number): Promise<void> {
+  async recordErasure(profileId: string, erasureId: string, keyIds: readonly string[], at: number): Promise<void> {
+    // key_ids grows only (a set's union): whatever a call named stays named, even if calls overlap. key_id, the
+    // column of one key per erasure, keeps the first for processes of the version before region keys.
     await this.execute(
-      `INSERT INTO ${this.ks}.profile_erasures (profile_id, erasure_id, key_id, erased_at) VALUES (?, ?, ?, ?)`,
-      [profileId, erasureId, keyId, new Date(at)],
+      `UPDATE ${this.ks}.profile_erasures SET key_id = ?, key_ids = key_ids + ?, erased_at = ? WHERE profile_id = ? AND erasure_id = ?`,
+      [keyIds[0] ?? null, [...keyIds], new Date(at), profileId, erasureId],
       { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) },
     );
   }
 
   async ledgerNames(profileId: string, keyId: string): Promise<boolean> {
     const result = await this.execute(
-      `SELECT key_id FROM ${this.ks}.profile_erasures WHERE profile_id = ?`,
+      `SELECT key_id, key_ids FROM ${this.ks}.profile_erasures WHERE profile_id = ?`,
       [profileId],
       this.reading(),
     );
-    return result.rows.some((row) => row.get('key_id') !== null && String(row.get('key_id')) === keyId);
+    return result.rows.some((row) => erasedKeyIds(row).includes(keyId));
   }
 
   async putShredding(
@@ -297,6 +342,17 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 }
 
+function storedKey(row: types.Row): StoredProfileKey {
+  return { keyId: String(row.get('key_id')), wrapped: row.get('wrapped_key') as Buffer };
+}
+
+/** The keys a row of profile_erasures names: key_ids, and key_id (the one column of before region keys). */
+export function erasedKeyIds(row: types.Row): string[] {
+  const named = ((row.get('key_ids') as unknown[] | null) ?? []).map(String);
+  const single = row.get('key_id') as unknown;
+  return single === null || single === undefined ? named : [...new Set([String(single), ...named])];
+}
+
 function shreddingKey(row: types.Row): ShreddingKey {
   const fenceOffset = row.get('fence_offset') as string | null;
   return {
@@ -310,16 +366,18 @@ function shreddingKey(row: types.Row): ShreddingKey {
 }
 
 /**
- * Each profile's data key (crypto-shredding, docs/adr/0009): created on the profile's first sealed event,
- * wrapped by the master key at rest. An erasure moves it to "shredding": never used to seal again, opened only
- * for events after the erasure's mark (a collector's cached copy); once PROFILE_KEYS_SHREDDING_MS is over and
- * ingest has committed past every event that could carry it, ShreddingKeySweeper destroys it, and every copy
- * of the profile's events sealed with it (the log, a backup) is unreadable.
+ * Each profile's data keys (crypto-shredding, docs/adr/0009): a region creates its own key of the profile on
+ * the first event it seals for it and seals with that one (docs/adr/0012: two regions cut apart each create
+ * one, and neither may replace the other's); any region's key opens. Wrapped by the master key at rest. An
+ * erasure moves every key of the profile to "shredding": never used to seal again, opened only for events after
+ * the erasure's mark (a collector's cached copy); once PROFILE_KEYS_SHREDDING_MS is over and ingest has
+ * committed past every event that could carry it, ShreddingKeySweeper destroys it, and every copy of the
+ * profile's events sealed with it (the log, a backup) is unreadable.
  * Kept in memory for PROFILE_KEYS_CACHE_MS at most.
  */
 @Injectable()
 export class ProfileKeys {
-  private readonly cache = new Map<string, { key: ProfileKey; until: number }>();
+  private readonly cache = new Map<string, { keys: ProfileKey[]; sealing: ProfileKey | null; until: number }>();
   private readonly masterKey: Buffer;
   private readonly cacheMs: number;
   private readonly shreddingMs: number;
@@ -334,28 +392,34 @@ export class ProfileKeys {
     this.shreddingMs = config.profileKeys.shreddingMs;
   }
 
-  /** The key to seal a profile's new events with: its current one, created when it has none. */
+  /** The key to seal a profile's new events with: this region's, created when it has none. */
   async current(profileId: string): Promise<ProfileKey> {
     const cached = this.cached(profileId);
-    if (cached) return cached;
-    const stored = (await this.store.read(profileId)) ?? (await this.create(profileId));
-    return this.remember(profileId, this.unwrap(profileId, stored));
+    if (cached?.sealing) return cached.sealing;
+    const stored = await this.store.read(profileId);
+    const sealing = this.sealingOf(stored) ?? (await this.create(profileId));
+    return this.remember(profileId, [...stored, sealing], sealing).sealing!;
   }
 
-  /** The profile's current key read from the store (not the cache), or null: never creates one (backup). */
+  /** This region's key of the profile read from the store (not the cache), or null: never creates one (backup). */
   async existing(profileId: string): Promise<ProfileKey | null> {
-    const stored = await this.store.read(profileId);
-    return stored ? this.unwrap(profileId, stored) : null;
+    const sealing = this.sealingOf(await this.store.read(profileId));
+    return sealing ? this.unwrap(profileId, sealing) : null;
   }
 
-  /** The key with this id, or null once it is erased (or never was the profile's). */
+  /** Whether this is a current key of the profile (any region's), read from the store, not the cache (re-drive). */
+  async isCurrent(profileId: string, keyId: string): Promise<boolean> {
+    return (await this.store.read(profileId)).some((k) => k.keyId === keyId);
+  }
+
+  /** The key with this id, any region's, or null once it is erased (or never was the profile's). */
   async byId(profileId: string, keyId: string): Promise<Buffer | null> {
-    const cached = this.cached(profileId);
-    if (cached?.keyId === keyId) return cached.key;
+    const cached = this.cached(profileId)?.keys.find((k) => k.keyId === keyId);
+    if (cached) return cached.key;
+    // Not cached: read again, the key may be another region's created since.
     const stored = await this.store.read(profileId);
-    if (!stored) return null;
-    const key = this.remember(profileId, this.unwrap(profileId, stored));
-    return key.keyId === keyId ? key.key : null;
+    const { keys } = this.remember(profileId, stored, this.sealingOf(stored));
+    return keys.find((k) => k.keyId === keyId)?.key ?? null;
   }
 
   /**
@@ -422,11 +486,12 @@ export class ProfileKeys {
   }
 
   /**
-   * Moves the profile's key to shredding (see the class comment) and notes the erasure. Idempotent: erasing a
-   * profile without a key notes it only. Safe to run twice at once (a retry after a timeout, two callers): every
-   * change of a key's row is conditional (Paxos), so the first erasure that moved a key keeps it.
+   * Moves every key of the profile (each region's, and one of before region keys) to shredding (see the class
+   * comment) and notes the erasure. Idempotent: erasing a profile without a key notes it only. Safe to run twice
+   * at once (a retry after a timeout, two callers): every change of a key's row is conditional (Paxos), so the
+   * first erasure that moved a key keeps it.
    */
-  async erase(profileId: string, erasureId = randomUUID(), at = this.now()): Promise<{ erasedKeyId: string | null }> {
+  async erase(profileId: string, erasureId = randomUUID(), at = this.now()): Promise<{ erasedKeyIds: string[] }> {
     this.forget(profileId);
     // A retried erasure (its first mark may never have been published): keys an earlier erasure shredded whose
     // mark ingest has not met take this erasure's id, so this mark bounds them too. Whatever lies before this
@@ -444,34 +509,45 @@ export class ProfileKeys {
         }
       }
     }
-    let named: string | null = null;
+    // Every key this call shredded stays named: another erasure may delete one first, but this one shredded it.
+    const named = new Set<string>();
     for (;;) {
       const stored = await this.store.read(profileId);
-      if (!stored) {
-        // A key this call named stays named: another erasure deleted it first, but this one shredded it too.
-        await this.store.recordErasure(profileId, erasureId, named, at);
-        return { erasedKeyId: named };
+      if (stored.length === 0) {
+        await this.store.recordErasure(profileId, erasureId, [...named], at);
+        return { erasedKeyIds: [...named] };
       }
-      // A key created between the read and the delete (a new session) is shredded on the next turn. Shredding
-      // first: a crash between the two leaves the key current (the caller retries), never lost early. The
-      // ledger names the key before it is deleted: a key gone from profile_keys is always named (ADR 9).
-      const owner = await this.store.putShredding(
-        profileId,
-        { keyId: stored.keyId, wrapped: stored.wrapped, erasureId },
-        this.shreddingMs,
-      );
-      // An earlier attempt shredded this key and stopped before deleting it: this erasure's mark must bound it.
-      if (owner !== erasureId) await this.store.relabel(profileId, stored.keyId, owner, erasureId);
-      named = stored.keyId;
-      await this.store.recordErasure(profileId, erasureId, named, at);
-      if (await this.store.deleteIf(profileId, stored.keyId)) {
-        // Collectors may seal with a cached copy for PROFILE_KEYS_CACHE_MS after the delete, however long this
-        // call stalled before it: the grace counts from here (review, session 6). A crash before this line
-        // leaves the grace counted from the move, 24 h by default.
-        await this.store.restartGrace(profileId, stored.keyId, this.shreddingMs);
-        this.forget(profileId);
-        return { erasedKeyId: stored.keyId };
+      // A key created between the read and the deletes (a new session) is the profile's new life, as one created
+      // after them: it opens events after the mark, and ingest erases what lies before the mark. Shredding
+      // first: a crash before the deletes leaves the keys current (the caller retries), never lost early. The
+      // ledger names every key before any is deleted: a key gone from the current keys is always named (ADR 9).
+      const keys = new Map(stored.map((k) => [k.keyId, k]));
+      for (const k of keys.values()) {
+        const owner = await this.store.putShredding(
+          profileId,
+          { keyId: k.keyId, wrapped: k.wrapped, erasureId },
+          this.shreddingMs,
+        );
+        // An earlier attempt shredded this key and stopped before deleting it: this erasure's mark must bound it.
+        if (owner !== erasureId) await this.store.relabel(profileId, k.keyId, owner, erasureId);
+        named.add(k.keyId);
       }
+      await this.store.recordErasure(profileId, erasureId, [...named], at);
+      // In any order: a process reading between two deletes seals with a key already shredding, as with a copy
+      // it cached just before the first (the grace below covers both).
+      const deleted = new Set<string>();
+      let all = true;
+      for (const k of stored) {
+        if (await this.store.deleteIf(profileId, k)) deleted.add(k.keyId);
+        else all = false;
+      }
+      // Collectors may seal with a cached copy for PROFILE_KEYS_CACHE_MS after the delete, however long this
+      // call stalled before it: the grace counts from here (review, session 6). A crash before this line
+      // leaves the grace counted from the move, 24 h by default.
+      for (const keyId of deleted) await this.store.restartGrace(profileId, keyId, this.shreddingMs);
+      this.forget(profileId);
+      // A row that changed meanwhile (another erasure deleted it, its region created a new key): read again.
+      if (all) return { erasedKeyIds: [...named] };
     }
   }
 
@@ -483,38 +559,56 @@ export class ProfileKeys {
     this.cache.clear();
   }
 
-  private async create(profileId: string): Promise<{ keyId: string; wrapped: Buffer }> {
+  private async create(profileId: string): Promise<CurrentProfileKey> {
     const keyId = randomUUID();
-    return this.store.createIfAbsent(profileId, keyId, this.wrap(profileId, keyId, newDataKey()));
+    const created = await this.store.createIfAbsent(profileId, keyId, this.wrap(profileId, keyId, newDataKey()));
+    return { ...created, datacenter: this.store.datacenter };
+  }
+
+  /**
+   * The key this region seals with: its own; without one, the profile's key of before region keys (docs/adr/
+   * 0012: never copied into the region's row, where a copy racing an erasure could bring an erased key back).
+   */
+  private sealingOf(stored: CurrentProfileKey[]): CurrentProfileKey | null {
+    return (
+      stored.find((k) => k.datacenter === this.store.datacenter) ?? stored.find((k) => k.datacenter === null) ?? null
+    );
   }
 
   private wrap(profileId: string, keyId: string, key: Buffer): Buffer {
     return seal(this.masterKey, key, `profile-key\n${profileId}\n${keyId}`);
   }
 
-  private unwrap(profileId: string, stored: { keyId: string; wrapped: Buffer }): ProfileKey {
+  private unwrap(profileId: string, stored: StoredProfileKey): ProfileKey {
     return {
       keyId: stored.keyId,
       key: unseal(this.masterKey, stored.wrapped, `profile-key\n${profileId}\n${stored.keyId}`),
     };
   }
 
-  private cached(profileId: string): ProfileKey | null {
+  private cached(profileId: string): { keys: ProfileKey[]; sealing: ProfileKey | null } | null {
     const entry = this.cache.get(profileId);
     if (!entry) return null;
     if (entry.until <= this.now()) {
       this.cache.delete(profileId);
       return null;
     }
-    return entry.key;
+    return entry;
   }
 
-  private remember(profileId: string, key: ProfileKey): ProfileKey {
+  private remember(
+    profileId: string,
+    stored: StoredProfileKey[],
+    sealing: StoredProfileKey | null,
+  ): { keys: ProfileKey[]; sealing: ProfileKey | null } {
+    const keys = new Map<string, ProfileKey>();
+    for (const k of stored) if (!keys.has(k.keyId)) keys.set(k.keyId, this.unwrap(profileId, k));
+    const entry = { keys: [...keys.values()], sealing: sealing ? keys.get(sealing.keyId)! : null };
     if (this.cacheMs > 0) {
       // Bounded: a collector sees many profiles; expired entries go first, then the oldest.
       if (this.cache.size >= 100_000) this.cache.delete(this.cache.keys().next().value as string);
-      this.cache.set(profileId, { key, until: this.now() + this.cacheMs });
+      this.cache.set(profileId, { ...entry, until: this.now() + this.cacheMs });
     }
-    return key;
+    return entry;
   }
 }
