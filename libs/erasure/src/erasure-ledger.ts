@@ -2,7 +2,16 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, consistency, withStorageErrors } from '@vh/storage';
-import { erasedKeyIds } from './profile-keys';
+
+/**
+ * The keys a row of the ledger (profile_erasures) names: key_ids, and key_id, the one column processes of the
+ * version before region keys write and read (a pre-region key, docs/adr/0012).
+ */
+export function erasedKeyIds(row: types.Row): string[] {
+  const named = ((row.get('key_ids') as unknown[] | null) ?? []).map(String);
+  const single = row.get('key_id') as unknown;
+  return single === null || single === undefined ? named : [...new Set([String(single), ...named])];
+}
 
 /** Where a message lies on the event log. `partition` null: known only as an offset of the profile's partition. */
 export interface LogPosition {

@@ -8,43 +8,66 @@ import { UnknownProfileKeyError } from './unknown-profile-key.error';
 import { ProfileKeySealer } from './profile-key.sealer';
 import { ProfileKeys, ProfileKeyStore, ShreddingKey } from './profile-keys';
 import { IngestProgress, ShreddingKeySweeper } from './shredding-key.sweeper';
-import { encodeProfileErasedMark } from './sealed-message';
+import { encodeProfileErasedMark, encodeSealedEnvelope, sealContext } from './sealed-message';
+
+/** One keyspace as every region's processes see it: the rows, and Cassandra's clock (one for all regions). */
+class InMemoryKeyspace {
+  /** The profile's current keys: each region's row by its datacenter; PRE_REGION, the profile's pre-region key. */
+  readonly keys = new Map<string, Map<string, { keyId: string; wrapped: Buffer }>>();
+  readonly erasures: { profileId: string; erasureId: string; keyIds: string[] }[] = [];
+  /** Keys after an erasure, by profile and key id, with the store-clock instant their grace ends. */
+  readonly shredding = new Map<string, Omit<ShreddingKey, 'inGrace'> & { graceUntil: number }>();
+  /** profile_erasure_marks: the first position recorded for an erasure wins (IF NOT EXISTS). */
+  readonly marks: { profileId: string; erasureId: string; topic: string; partition: number; offset: string }[] = [];
+  /** Cassandra's clock: the only one that ends a grace. */
+  clock = 0;
+}
 
 /**
  * Cassandra's part, in memory: the grace of a shredding key is judged by the store's own clock (its TTL). One
  * region's view (its datacenter); `inRegion` gives another region's view of the same keyspace.
  */
 class InMemoryKeyStore extends ProfileKeyStore {
-  /** The profile's current keys: each region's row by its datacenter; LEGACY, profile_keys of before region keys. */
-  readonly keys = new Map<string, Map<string, { keyId: string; wrapped: Buffer }>>();
-  readonly erasures: { profileId: string; erasureId: string; keyIds: string[] }[] = [];
-  /** Cassandra's clock: the only one that ends a grace. */
-  storeClock = 0;
   reads = 0;
-  constructor(readonly datacenter = 'dc1') {
+  constructor(
+    readonly datacenter = 'dc1',
+    private readonly keyspace = new InMemoryKeyspace(),
+  ) {
     super();
   }
-  /** The same keyspace as another region's processes see it. */
-  inRegion(datacenter: string): InMemoryKeyStore {
-    const other = new InMemoryKeyStore(datacenter);
-    return Object.assign(other, {
-      keys: this.keys,
-      erasures: this.erasures,
-      shredding: this.shredding,
-      marks: this.marks,
-    });
+  get keys() {
+    return this.keyspace.keys;
   }
-  /** A key as a collector of the version before region keys creates it (profile_keys, IF NOT EXISTS). */
-  createLegacy(profileId: string, key: { keyId: string; wrapped: Buffer }) {
+  get erasures() {
+    return this.keyspace.erasures;
+  }
+  get shredding() {
+    return this.keyspace.shredding;
+  }
+  get marks() {
+    return this.keyspace.marks;
+  }
+  get storeClock() {
+    return this.keyspace.clock;
+  }
+  set storeClock(at: number) {
+    this.keyspace.clock = at;
+  }
+  /** The same keyspace (and the same Cassandra clock) as another region's processes see it. */
+  inRegion(datacenter: string): InMemoryKeyStore {
+    return new InMemoryKeyStore(datacenter, this.keyspace);
+  }
+  /** A pre-region key, as a collector of the version before region keys creates it (profile_keys, IF NOT EXISTS). */
+  createPreRegion(profileId: string, key: { keyId: string; wrapped: Buffer }) {
     const rows = this.keys.get(profileId) ?? new Map();
-    if (!rows.has(LEGACY)) rows.set(LEGACY, key);
+    if (!rows.has(PRE_REGION)) rows.set(PRE_REGION, key);
     this.keys.set(profileId, rows);
   }
   async read(profileId: string) {
     this.reads++;
     return [...(this.keys.get(profileId) ?? new Map()).entries()].map(([row, key]) => ({
       ...key,
-      datacenter: row === LEGACY ? null : row,
+      datacenter: row === PRE_REGION ? null : row,
     }));
   }
   async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer) {
@@ -55,13 +78,14 @@ class InMemoryKeyStore extends ProfileKeyStore {
   }
   async deleteIf(profileId: string, key: { keyId: string; datacenter: string | null }) {
     const rows = this.keys.get(profileId);
-    const row = key.datacenter ?? LEGACY;
+    const row = key.datacenter ?? PRE_REGION;
     if (rows?.get(row)?.keyId !== key.keyId) return false;
     rows.delete(row);
     if (rows.size === 0) this.keys.delete(profileId);
     return true;
   }
-  async recordErasure(profileId: string, erasureId: string, keyIds: readonly string[]) {
+  async recordErasure(profileId: string, erasureId: string, keys: readonly { keyId: string }[]) {
+    const keyIds = keys.map((k) => k.keyId);
     const entry = this.erasures.find((e) => e.profileId === profileId && e.erasureId === erasureId);
     if (entry) entry.keyIds = [...new Set([...entry.keyIds, ...keyIds])];
     else this.erasures.push({ profileId, erasureId, keyIds: [...keyIds] });
@@ -69,8 +93,6 @@ class InMemoryKeyStore extends ProfileKeyStore {
   async ledgerNames(profileId: string, keyId: string) {
     return this.erasures.some((e) => e.profileId === profileId && e.keyIds.includes(keyId));
   }
-  /** Keys after an erasure, by profile and key id, with the store-clock instant their grace ends. */
-  readonly shredding = new Map<string, Omit<ShreddingKey, 'inGrace'> & { graceUntil: number }>();
   async putShredding(profileId: string, key: { keyId: string; wrapped: Buffer; erasureId: string }, graceMs: number) {
     const id = `${profileId}/${key.keyId}`;
     const existing = this.shredding.get(id);
@@ -106,8 +128,6 @@ class InMemoryKeyStore extends ProfileKeyStore {
   async destroyShredding(profileId: string, keyId: string) {
     this.shredding.delete(`${profileId}/${keyId}`);
   }
-  /** profile_erasure_marks: the first position recorded for an erasure wins (IF NOT EXISTS). */
-  readonly marks: { profileId: string; erasureId: string; topic: string; partition: number; offset: string }[] = [];
   async recordErasureMark(
     profileId: string,
     erasureId: string,
@@ -129,7 +149,7 @@ class InMemoryKeyStore extends ProfileKeyStore {
   }
 }
 
-const LEGACY = 'profile_keys';
+const PRE_REGION = 'profile_keys';
 
 /** Kafka's part: every profile on partition 0 unless told otherwise; ends and committed offsets as set. */
 class FakeIngestProgress extends IngestProgress {
@@ -521,7 +541,8 @@ describe('a key per region (docs/adr/0012)', () => {
   const openIn = (store: InMemoryKeyStore, values: string[]) =>
     new ProfileKeyOpener(keysIn(store)).open(asMessages(values));
   const keyIdOf = (value: string) => JSON.parse(value).keyId as string;
-  const legacyKey = (profileId: string) => {
+  /** A pre-region key (profile_keys), as a collector of the version before region keys wraps it. */
+  const preRegionKey = (profileId: string) => {
     const keyId = randomUUID();
     return { keyId, wrapped: seal(config.profileKeys.masterKey, newDataKey(), `profile-key\n${profileId}\n${keyId}`) };
   };
@@ -558,11 +579,11 @@ describe('a key per region (docs/adr/0012)', () => {
     expect(await keysIn(dc1).isCurrent('p1', keyIdOf(sealedB))).toBe(true);
   });
 
-  it("an erasure shreds every key of the profile, each region's and the one of before region keys; the ledger names each", async () => {
+  it("an erasure shreds every key of the profile, each region's and its pre-region key; the ledger names each", async () => {
     const sealed = [await sealIn(dc1, play('p1', 'a')), await sealIn(dc2, play('p1', 'b'))];
-    const legacy = legacyKey('p1');
-    dc1.createLegacy('p1', legacy);
-    const keyIds = [...sealed.map(keyIdOf), legacy.keyId];
+    const preRegion = preRegionKey('p1');
+    dc1.createPreRegion('p1', preRegion);
+    const keyIds = [...sealed.map(keyIdOf), preRegion.keyId];
     const erasureId = randomUUID();
     const { erasedKeyIds } = await keysIn(dc1).erase('p1', erasureId);
     expect([...erasedKeyIds].sort()).toEqual([...keyIds].sort());
@@ -597,24 +618,40 @@ describe('a key per region (docs/adr/0012)', () => {
     expect(await dc1.read('p1')).toEqual([]);
   });
 
-  // Keys created before region keys, or by a collector of the old version during a rolling upgrade (even after
-  // the migration ran): never lost, and erased with the rest.
-  it('a key of before region keys (profile_keys) opens, and a region without a key of its own seals with it', async () => {
-    const legacy = legacyKey('p1');
-    dc1.createLegacy('p1', legacy);
-    const fromA = play('p1', 'a');
-    const sealedA = await sealIn(dc1, fromA);
-    const sealedB = await sealIn(dc2, play('p1', 'b'));
-    // Both regions seal with it: no region key is created while it is there.
-    expect([keyIdOf(sealedA), keyIdOf(sealedB)]).toEqual([legacy.keyId, legacy.keyId]);
-    expect([...dc1.keys.get('p1')!.keys()]).toEqual([LEGACY]);
-    expect(await openIn(dc2, [sealedA])).toEqual([{ kind: 'event', event: fromA }]);
-    // An old collector creates a legacy key for a profile whose region key exists: both open.
+  // Pre-region keys: created before region keys, or by a collector of the old version during a rolling upgrade
+  // (even after the migration ran). Never lost while they stay, and erased with the rest.
+  it('a pre-region key (profile_keys) opens in every region and is erased with the rest; a region without a key of its own creates one rather than seal with it', async () => {
+    const preRegion = preRegionKey('p1');
+    dc1.createPreRegion('p1', preRegion);
+    const [fromA, fromB] = [play('p1', 'a'), play('p1', 'b')];
+    const [sealedA, sealedB] = [await sealIn(dc1, fromA), await sealIn(dc2, fromB)];
+    expect(keyIdOf(sealedA)).not.toBe(preRegion.keyId);
+    expect(keyIdOf(sealedB)).not.toBe(preRegion.keyId);
+    expect([...dc1.keys.get('p1')!.keys()].sort()).toEqual(['dc1', 'dc2', PRE_REGION].sort());
+    // What an old collector sealed with the pre-region key opens everywhere.
+    const old = play('p1', 'old');
+    const sealedOld = encodeSealedEnvelope({
+      profileId: 'p1',
+      keyId: preRegion.keyId,
+      payload: seal(
+        unseal(config.profileKeys.masterKey, preRegion.wrapped, `profile-key\np1\n${preRegion.keyId}`),
+        encodeViewingEvent(old),
+        sealContext('p1', preRegion.keyId),
+      ),
+    });
+    const all = [
+      { kind: 'event', event: fromA },
+      { kind: 'event', event: fromB },
+      { kind: 'event', event: old },
+    ];
+    expect(await openIn(dc1, [sealedA, sealedB, sealedOld])).toEqual(all);
+    expect(await openIn(dc2, [sealedA, sealedB, sealedOld])).toEqual(all);
+    // An old collector creates a pre-region key for a profile whose region key exists: both open.
     const fromNew = play('p2', 'new');
     const sealedNew = await sealIn(dc1, fromNew);
-    const late = legacyKey('p2');
-    dc1.createLegacy('p2', late);
-    expect((await keysIn(dc1).current('p2')).keyId).toBe(keyIdOf(sealedNew)); // the region's own first
+    const late = preRegionKey('p2');
+    dc1.createPreRegion('p2', late);
+    expect((await keysIn(dc1).current('p2')).keyId).toBe(keyIdOf(sealedNew)); // the region's own
     expect(await openIn(dc1, [sealedNew])).toEqual([{ kind: 'event', event: fromNew }]);
     expect(await keysIn(dc1).byId('p2', late.keyId)).toBeInstanceOf(Buffer);
     const { erasedKeyIds } = await keysIn(dc1).erase('p2');
@@ -622,12 +659,28 @@ describe('a key per region (docs/adr/0012)', () => {
     expect(await dc1.read('p2')).toEqual([]);
   });
 
-  // The brief asked to adopt (copy) a legacy key into the region's row; a copy racing an erasure would make the
-  // erased key current again: the erasure reads the legacy key, a collector copies it, the erasure deletes the
-  // legacy row only. The region seals with the legacy key instead, and copies nothing.
-  it('a region that finds only a key of before region keys while an erasure deletes it never brings the erased key back', async () => {
-    const legacy = legacyKey('p1');
-    dc1.createLegacy('p1', legacy);
+  // Independent review (A1): a region without a key of its own sealed with the pre-region key. Two regions cut
+  // apart during a rolling upgrade, old collectors in both: each created its own pre-region key (K1 in dc1, K2
+  // in dc2); a new collector of dc2 sealed with K2; after the heal replication kept K1, and the new collector's
+  // events opened as unknown: acknowledged events lost (invariant 2).
+  it("a new process seals with its own region's key even where a pre-region key exists: replication may replace that one", async () => {
+    const k2 = preRegionKey('p1');
+    dc2.createPreRegion('p1', k2); // an old collector of dc2, during the cut
+    const fromB = play('p1', 'b');
+    const sealedB = await sealIn(dc2, fromB); // a new collector of dc2
+    // The heal: replication keeps the pre-region key an old collector of dc1 created meanwhile.
+    dc1.keys.get('p1')!.set(PRE_REGION, preRegionKey('p1'));
+    expect(await openIn(dc1, [sealedB])).toEqual([{ kind: 'event', event: fromB }]);
+    expect(await openIn(dc2, [sealedB])).toEqual([{ kind: 'event', event: fromB }]);
+    expect(await keysIn(dc2).existing('p1')).toEqual({ keyId: keyIdOf(sealedB), key: expect.any(Buffer) });
+  });
+
+  // A pre-region key is never copied into a region's row: a copy racing an erasure (the erasure reads the
+  // pre-region key, a collector copies it, the erasure deletes the pre-region row only) would make an erased key
+  // current again, sealing and opening for ever (ADR 9: an erased key never opens anything before its mark).
+  it('a region that meets a profile holding only a pre-region key while an erasure deletes it never brings the erased key back', async () => {
+    const preRegion = preRegionKey('p1');
+    dc1.createPreRegion('p1', preRegion);
     const recordErasure = dc1.recordErasure.bind(dc1);
     let sealedMeanwhile: string | null = null;
     dc1.recordErasure = async (...args) => {
@@ -635,10 +688,40 @@ describe('a key per region (docs/adr/0012)', () => {
       sealedMeanwhile ??= (await keysIn(dc1).current('p1')).keyId;
       return recordErasure(...args);
     };
-    await keysIn(dc1).erase('p1');
-    expect(sealedMeanwhile).toBe(legacy.keyId); // as a cached copy: opened only after the mark, then re-sealed
+    const { erasedKeyIds } = await keysIn(dc1).erase('p1');
+    expect(sealedMeanwhile).not.toBe(preRegion.keyId); // the region's own, created then
+    // The erasure's read after its deletes found that key too: shredded with the rest.
+    expect([...erasedKeyIds].sort()).toEqual([preRegion.keyId, sealedMeanwhile!].sort());
     expect(await dc1.read('p1')).toEqual([]);
-    expect((await keysIn(dc1).current('p1')).keyId).not.toBe(legacy.keyId);
+    expect((await keysIn(dc1).current('p1')).keyId).not.toBe(preRegion.keyId);
+  });
+
+  // Independent review (A3): a key another process created between the erasure's read and its mark (a collector,
+  // `cli backup`, ingest re-sealing) in a row the erasure had not read stayed current, never shredded, and what
+  // it sealed before the mark stayed readable on the log. One more read after the deletes narrows that window.
+  it('an erasure reads the keys once more after its deletes and shreds a key created since its read; one created after that read stays (the window left, ADR 9)', async () => {
+    const first = (await keysIn(dc1).current('p1')).keyId;
+    const deleteIf = dc1.deleteIf.bind(dc1);
+    const createdMeanwhile: string[] = [];
+    dc1.deleteIf = async (profileId, key) => {
+      const deleted = await deleteIf(profileId, key);
+      // Right after each delete, a collector of dc2 meets the profile and creates dc2's key.
+      createdMeanwhile.push((await keysIn(dc2).current(profileId)).keyId);
+      return deleted;
+    };
+    const erasureId = randomUUID();
+    const { erasedKeyIds } = await keysIn(dc1).erase('p1', erasureId);
+    const [duringErasure, afterLastRead] = createdMeanwhile;
+    expect([...erasedKeyIds].sort()).toEqual([first, duringErasure].sort());
+    expect(dc1.erasures).toEqual([
+      { profileId: 'p1', erasureId, keyIds: expect.arrayContaining([first, duringErasure]) },
+    ]);
+    expect((await dc1.listShredding('p1')).map((k) => [k.keyId, k.erasureId]).sort()).toEqual(
+      [first, duringErasure].map((keyId) => [keyId, erasureId]).sort(),
+    );
+    // One extra pass, no chase: a key created after the erasure's last read stays the profile's current key.
+    expect(createdMeanwhile).toHaveLength(2);
+    expect((await dc1.read('p1')).map((k) => [k.datacenter, k.keyId])).toEqual([['dc2', afterLastRead]]);
   });
 
   it('the sweeper keeps a shredding key while any region still holds it as current', async () => {

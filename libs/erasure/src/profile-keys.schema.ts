@@ -29,9 +29,9 @@ export async function migrateProfileKeys(
      ) WITH gc_grace_seconds = ${PROFILE_KEY_GC_GRACE_SECONDS}
        AND comment = 'Each region''s data key of each profile, wrapped by the master key; deleted by an erasure.'`,
   );
-  // One key per profile, as before region keys: no longer created by this version, still read (it opens, and a
-  // region without a key of its own seals with it) and erased. Processes of the old version create keys here
-  // during a rolling upgrade, even after this migration ran.
+  // The profiles' pre-region keys, one per profile as before region keys: never created nor sealed with by this
+  // version, still read (they open) and erased. Processes of the old version create keys here during a rolling
+  // upgrade, even after this migration ran.
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${ks}.profile_keys (
        profile_id text PRIMARY KEY,
@@ -62,8 +62,8 @@ export async function migrateProfileKeys(
   for (const column of ['fence_partition int', 'fence_offset text']) {
     await client.execute(`ALTER TABLE ${ks}.shredding_profile_keys ADD IF NOT EXISTS ${column}`);
   }
-  // The erasure ledger: which keys each erasure destroyed (key_ids; key_id, the one column of before region
-  // keys, names the first for processes of the old version). Holds no viewing data.
+  // The erasure ledger: which keys each erasure destroyed (key_ids; key_id, the one column processes of the old
+  // version read, names the pre-region key if there was one). Holds no viewing data.
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${ks}.profile_erasures (
        profile_id text,

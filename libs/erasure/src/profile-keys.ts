@@ -6,6 +6,7 @@ import type { LogPartition } from '@vh/messaging';
 import { CASSANDRA_CLIENT, consistency, withStorageErrors } from '@vh/storage';
 import { newDataKey, seal, unseal } from './payload-cipher';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
+import { erasedKeyIds } from './erasure-ledger';
 
 export interface ProfileKey {
   keyId: string;
@@ -37,8 +38,8 @@ export interface StoredProfileKey {
 
 /**
  * A current key of a profile and where it is kept: the row of a region (`datacenter`, its CASSANDRA_LOCAL_DC)
- * in profile_region_keys, or the profile's row in profile_keys, the one key per profile of before region keys
- * (`datacenter` null; docs/adr/0012).
+ * in profile_region_keys, or the profile's pre-region key, its row in profile_keys (`datacenter` null; one key
+ * per profile, as before region keys; docs/adr/0012).
  */
 export interface CurrentProfileKey extends StoredProfileKey {
   datacenter: string | null;
@@ -48,7 +49,7 @@ export interface CurrentProfileKey extends StoredProfileKey {
 export abstract class ProfileKeyStore {
   /** The datacenter of this store's region: the only region key it creates. */
   abstract readonly datacenter: string;
-  /** Every current key of the profile (each region's and the one of before region keys); none: never had one, or erased. */
+  /** Every current key of the profile (each region's and its pre-region key); none: never had one, or erased. */
   abstract read(profileId: string): Promise<CurrentProfileKey[]>;
   /**
    * Stores this key as this region's key of the profile if the region has none; returns the region's key
@@ -58,7 +59,12 @@ export abstract class ProfileKeyStore {
   /** Deletes the row if it still holds this key; false if another took its place meanwhile, or it is gone. */
   abstract deleteIf(profileId: string, key: { keyId: string; datacenter: string | null }): Promise<boolean>;
   /** Notes the erasure and every key it shredded (none: the profile had no key); a key once named stays named. */
-  abstract recordErasure(profileId: string, erasureId: string, keyIds: readonly string[], at: number): Promise<void>;
+  abstract recordErasure(
+    profileId: string,
+    erasureId: string,
+    keys: readonly { keyId: string; datacenter: string | null }[],
+    at: number,
+  ): Promise<void>;
   /** Whether the erasure ledger names this key of the profile as erased. */
   abstract ledgerNames(profileId: string, keyId: string): Promise<boolean>;
   /**
@@ -112,8 +118,8 @@ const SHREDDING_COLUMNS = 'key_id, wrapped_key, erasure_id, shred_at, mark_offse
  * The keys in Cassandra. A region creates, and seals with, only its own datacenter's row of
  * profile_region_keys (IF NOT EXISTS at LOCAL_SERIAL: only that region's writers ever create it, so its own
  * datacenter's Paxos is enough, and a region cut off from the others still takes new profiles); every
- * region's row opens. profile_keys, the one key per profile of before region keys, is still read and erased:
- * keys created before the upgrade, or by a process of the old version during it (docs/adr/0012).
+ * region's row opens. profile_keys, the profiles' pre-region keys, is still read and erased: keys created
+ * before the upgrade, or by a process of the old version during it (docs/adr/0012).
  */
 @Injectable()
 export class CassandraProfileKeyStore extends ProfileKeyStore {
@@ -129,7 +135,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async read(profileId: string): Promise<CurrentProfileKey[]> {
-    const [regional, legacy] = await Promise.all([
+    const [regional, preRegion] = await Promise.all([
       this.execute(
         `SELECT datacenter, key_id, wrapped_key FROM ${this.ks}.profile_region_keys WHERE profile_id = ?`,
         [profileId],
@@ -143,7 +149,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     ]);
     return [
       ...regional.rows.map((row) => ({ datacenter: row.get('datacenter') as string, ...storedKey(row) })),
-      ...legacy.rows.map((row) => ({ datacenter: null, ...storedKey(row) })),
+      ...preRegion.rows.map((row) => ({ datacenter: null, ...storedKey(row) })),
     ];
   }
 
@@ -175,12 +181,19 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     return result.first().get('[applied]') === true;
   }
 
-  async recordErasure(profileId: string, erasureId: string, keyIds: readonly string[], at: number): Promise<void> {
+  async recordErasure(
+    profileId: string,
+    erasureId: string,
+    keys: readonly { keyId: string; datacenter: string | null }[],
+    at: number,
+  ): Promise<void> {
     // key_ids grows only (a set's union): whatever a call named stays named, even if calls overlap. key_id, the
-    // column of one key per erasure, keeps the first for processes of the version before region keys.
+    // one column processes of the version before region keys read, names the pre-region key when there was
+    // one: the only kind of key they know (their ingest asks whether the ledger names it).
+    const single = keys.find((k) => k.datacenter === null) ?? keys[0];
     await this.execute(
       `UPDATE ${this.ks}.profile_erasures SET key_id = ?, key_ids = key_ids + ?, erased_at = ? WHERE profile_id = ? AND erasure_id = ?`,
-      [keyIds[0] ?? null, [...keyIds], new Date(at), profileId, erasureId],
+      [single?.keyId ?? null, keys.map((k) => k.keyId), new Date(at), profileId, erasureId],
       { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) },
     );
   }
@@ -346,13 +359,6 @@ function storedKey(row: types.Row): StoredProfileKey {
   return { keyId: String(row.get('key_id')), wrapped: row.get('wrapped_key') as Buffer };
 }
 
-/** The keys a row of profile_erasures names: key_ids, and key_id (the one column of before region keys). */
-export function erasedKeyIds(row: types.Row): string[] {
-  const named = ((row.get('key_ids') as unknown[] | null) ?? []).map(String);
-  const single = row.get('key_id') as unknown;
-  return single === null || single === undefined ? named : [...new Set([String(single), ...named])];
-}
-
 function shreddingKey(row: types.Row): ShreddingKey {
   const fenceOffset = row.get('fence_offset') as string | null;
   return {
@@ -367,12 +373,13 @@ function shreddingKey(row: types.Row): ShreddingKey {
 
 /**
  * Each profile's data keys (crypto-shredding, docs/adr/0009): a region creates its own key of the profile on
- * the first event it seals for it and seals with that one (docs/adr/0012: two regions cut apart each create
- * one, and neither may replace the other's); any region's key opens. Wrapped by the master key at rest. An
- * erasure moves every key of the profile to "shredding": never used to seal again, opened only for events after
- * the erasure's mark (a collector's cached copy); once PROFILE_KEYS_SHREDDING_MS is over and ingest has
- * committed past every event that could carry it, ShreddingKeySweeper destroys it, and every copy of the
- * profile's events sealed with it (the log, a backup) is unreadable.
+ * the first event it seals for it and seals with that one only (docs/adr/0012: two regions cut apart each
+ * create one, and neither may replace the other's); any region's key, and the profile's pre-region key, opens.
+ * Wrapped by the master key at rest. An erasure moves every key of the profile to "shredding": never used to
+ * seal again, opened only for events after the erasure's mark (a collector's cached copy); once
+ * PROFILE_KEYS_SHREDDING_MS is over and ingest has committed past every event that could carry it,
+ * ShreddingKeySweeper destroys it, and every copy of the profile's events sealed with it (the log, a backup) is
+ * unreadable.
  * Kept in memory for PROFILE_KEYS_CACHE_MS at most.
  */
 @Injectable()
@@ -392,19 +399,26 @@ export class ProfileKeys {
     this.shreddingMs = config.profileKeys.shreddingMs;
   }
 
-  /** The key to seal a profile's new events with: this region's, created when it has none. */
+  /**
+   * The key to seal a profile's new events with: this region's, created when it has none, even when the
+   * profile has a pre-region key (docs/adr/0012): replication may replace that one with another region's,
+   * and whatever was sealed with the lost one would never open again (invariant 2).
+   */
   async current(profileId: string): Promise<ProfileKey> {
     const cached = this.cached(profileId);
     if (cached?.sealing) return cached.sealing;
     const stored = await this.store.read(profileId);
-    const sealing = this.sealingOf(stored) ?? (await this.create(profileId));
+    const sealing = this.ownKeyOf(stored) ?? (await this.create(profileId));
     return this.remember(profileId, [...stored, sealing], sealing).sealing!;
   }
 
-  /** This region's key of the profile read from the store (not the cache), or null: never creates one (backup). */
+  /**
+   * This region's key of the profile read from the store (not the cache), or null: never creates one, and never
+   * the pre-region key, which a backup line must not be sealed with for the reason `current` gives (backup).
+   */
   async existing(profileId: string): Promise<ProfileKey | null> {
-    const sealing = this.sealingOf(await this.store.read(profileId));
-    return sealing ? this.unwrap(profileId, sealing) : null;
+    const own = this.ownKeyOf(await this.store.read(profileId));
+    return own ? this.unwrap(profileId, own) : null;
   }
 
   /** Whether this is a current key of the profile (any region's), read from the store, not the cache (re-drive). */
@@ -418,7 +432,7 @@ export class ProfileKeys {
     if (cached) return cached.key;
     // Not cached: read again, the key may be another region's created since.
     const stored = await this.store.read(profileId);
-    const { keys } = this.remember(profileId, stored, this.sealingOf(stored));
+    const { keys } = this.remember(profileId, stored, this.ownKeyOf(stored));
     return keys.find((k) => k.keyId === keyId)?.key ?? null;
   }
 
@@ -486,10 +500,10 @@ export class ProfileKeys {
   }
 
   /**
-   * Moves every key of the profile (each region's, and one of before region keys) to shredding (see the class
-   * comment) and notes the erasure. Idempotent: erasing a profile without a key notes it only. Safe to run twice
-   * at once (a retry after a timeout, two callers): every change of a key's row is conditional (Paxos), so the
-   * first erasure that moved a key keeps it.
+   * Moves every key of the profile (each region's, and its pre-region key) to shredding (see the class comment)
+   * and notes the erasure. Idempotent: erasing a profile without a key notes it only. Safe to run twice at once
+   * (a retry after a timeout, two callers): every change of a key's row is conditional (Paxos), so the first
+   * erasure that moved a key keeps it.
    */
   async erase(profileId: string, erasureId = randomUUID(), at = this.now()): Promise<{ erasedKeyIds: string[] }> {
     this.forget(profileId);
@@ -510,19 +524,18 @@ export class ProfileKeys {
       }
     }
     // Every key this call shredded stays named: another erasure may delete one first, but this one shredded it.
-    const named = new Set<string>();
+    const named = new Map<string, { keyId: string; datacenter: string | null }>();
+    let readAfterDeletes = false;
     for (;;) {
       const stored = await this.store.read(profileId);
       if (stored.length === 0) {
-        await this.store.recordErasure(profileId, erasureId, [...named], at);
-        return { erasedKeyIds: [...named] };
+        if (!readAfterDeletes) await this.store.recordErasure(profileId, erasureId, [...named.values()], at);
+        return { erasedKeyIds: [...named.keys()] };
       }
-      // A key created between the read and the deletes (a new session) is the profile's new life, as one created
-      // after them: it opens events after the mark, and ingest erases what lies before the mark. Shredding
-      // first: a crash before the deletes leaves the keys current (the caller retries), never lost early. The
-      // ledger names every key before any is deleted: a key gone from the current keys is always named (ADR 9).
-      const keys = new Map(stored.map((k) => [k.keyId, k]));
-      for (const k of keys.values()) {
+      // Shredding first: a crash before the deletes leaves the keys current (the caller retries), never lost
+      // early. The ledger names every key before any is deleted: a key gone from the current keys is always
+      // named (ADR 9).
+      for (const k of stored) {
         const owner = await this.store.putShredding(
           profileId,
           { keyId: k.keyId, wrapped: k.wrapped, erasureId },
@@ -530,9 +543,9 @@ export class ProfileKeys {
         );
         // An earlier attempt shredded this key and stopped before deleting it: this erasure's mark must bound it.
         if (owner !== erasureId) await this.store.relabel(profileId, k.keyId, owner, erasureId);
-        named.add(k.keyId);
+        named.set(k.keyId, { keyId: k.keyId, datacenter: k.datacenter });
       }
-      await this.store.recordErasure(profileId, erasureId, [...named], at);
+      await this.store.recordErasure(profileId, erasureId, [...named.values()], at);
       // In any order: a process reading between two deletes seals with a key already shredding, as with a copy
       // it cached just before the first (the grace below covers both).
       const deleted = new Set<string>();
@@ -546,8 +559,14 @@ export class ProfileKeys {
       // leaves the grace counted from the move, 24 h by default.
       for (const keyId of deleted) await this.store.restartGrace(profileId, keyId, this.shreddingMs);
       this.forget(profileId);
-      // A row that changed meanwhile (another erasure deleted it, its region created a new key): read again.
-      if (all) return { erasedKeyIds: [...named] };
+      // A row that changed meanwhile (another erasure deleted it, its region replaced it): read again.
+      if (!all) continue;
+      // A key created since the read in a row it did not hold (a region's first key: a collector, `cli
+      // backup`, ingest re-sealing) stays current, and what it seals before the mark stays readable on the log
+      // for ever. Read once more and shred what is new: the window left runs from that read to the mark (ADR 9);
+      // one more pass, not a chase, so a profile in constant use cannot keep its erasure from finishing.
+      if (readAfterDeletes) return { erasedKeyIds: [...named.keys()] };
+      readAfterDeletes = true;
     }
   }
 
@@ -566,13 +585,11 @@ export class ProfileKeys {
   }
 
   /**
-   * The key this region seals with: its own; without one, the profile's key of before region keys (docs/adr/
-   * 0012: never copied into the region's row, where a copy racing an erasure could bring an erased key back).
+   * The key this region seals with: its own row's, never the pre-region key (see `current`), which is never
+   * copied into the region's row either: a copy racing an erasure would make an erased key current again.
    */
-  private sealingOf(stored: CurrentProfileKey[]): CurrentProfileKey | null {
-    return (
-      stored.find((k) => k.datacenter === this.store.datacenter) ?? stored.find((k) => k.datacenter === null) ?? null
-    );
+  private ownKeyOf(stored: CurrentProfileKey[]): CurrentProfileKey | null {
+    return stored.find((k) => k.datacenter === this.store.datacenter) ?? null;
   }
 
   private wrap(profileId: string, keyId: string, key: Buffer): Buffer {
