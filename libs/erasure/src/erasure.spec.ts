@@ -6,150 +6,10 @@ import { seal, unseal, newDataKey } from './payload-cipher';
 import { ProfileKeyOpener } from './profile-key.opener';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
 import { ProfileKeySealer } from './profile-key.sealer';
-import { ProfileKeys, ProfileKeyStore, ShreddingKey } from './profile-keys';
+import { ProfileKeys } from './profile-keys';
 import { IngestProgress, ShreddingKeySweeper } from './shredding-key.sweeper';
 import { encodeProfileErasedMark, encodeSealedEnvelope, sealContext } from './sealed-message';
-
-/** One keyspace as every region's processes see it: the rows, and Cassandra's clock (one for all regions). */
-class InMemoryKeyspace {
-  /** The profile's current keys: each region's row by its datacenter; PRE_REGION, the profile's pre-region key. */
-  readonly keys = new Map<string, Map<string, { keyId: string; wrapped: Buffer }>>();
-  readonly erasures: { profileId: string; erasureId: string; keyIds: string[] }[] = [];
-  /** Keys after an erasure, by profile and key id, with the store-clock instant their grace ends. */
-  readonly shredding = new Map<string, Omit<ShreddingKey, 'inGrace'> & { graceUntil: number }>();
-  /** profile_erasure_marks: the first position recorded for an erasure wins (IF NOT EXISTS). */
-  readonly marks: { profileId: string; erasureId: string; topic: string; partition: number; offset: string }[] = [];
-  /** Cassandra's clock: the only one that ends a grace. */
-  clock = 0;
-}
-
-/**
- * Cassandra's part, in memory: the grace of a shredding key is judged by the store's own clock (its TTL). One
- * region's view (its datacenter); `inRegion` gives another region's view of the same keyspace.
- */
-class InMemoryKeyStore extends ProfileKeyStore {
-  reads = 0;
-  constructor(
-    readonly datacenter = 'dc1',
-    private readonly keyspace = new InMemoryKeyspace(),
-  ) {
-    super();
-  }
-  get keys() {
-    return this.keyspace.keys;
-  }
-  get erasures() {
-    return this.keyspace.erasures;
-  }
-  get shredding() {
-    return this.keyspace.shredding;
-  }
-  get marks() {
-    return this.keyspace.marks;
-  }
-  get storeClock() {
-    return this.keyspace.clock;
-  }
-  set storeClock(at: number) {
-    this.keyspace.clock = at;
-  }
-  /** The same keyspace (and the same Cassandra clock) as another region's processes see it. */
-  inRegion(datacenter: string): InMemoryKeyStore {
-    return new InMemoryKeyStore(datacenter, this.keyspace);
-  }
-  /** A pre-region key, as a collector of the version before region keys creates it (profile_keys, IF NOT EXISTS). */
-  createPreRegion(profileId: string, key: { keyId: string; wrapped: Buffer }) {
-    const rows = this.keys.get(profileId) ?? new Map();
-    if (!rows.has(PRE_REGION)) rows.set(PRE_REGION, key);
-    this.keys.set(profileId, rows);
-  }
-  async read(profileId: string) {
-    this.reads++;
-    return [...(this.keys.get(profileId) ?? new Map()).entries()].map(([row, key]) => ({
-      ...key,
-      datacenter: row === PRE_REGION ? null : row,
-    }));
-  }
-  async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer) {
-    const rows = this.keys.get(profileId) ?? new Map();
-    if (!rows.has(this.datacenter)) rows.set(this.datacenter, { keyId, wrapped });
-    this.keys.set(profileId, rows);
-    return rows.get(this.datacenter)!;
-  }
-  async deleteIf(profileId: string, key: { keyId: string; datacenter: string | null }) {
-    const rows = this.keys.get(profileId);
-    const row = key.datacenter ?? PRE_REGION;
-    if (rows?.get(row)?.keyId !== key.keyId) return false;
-    rows.delete(row);
-    if (rows.size === 0) this.keys.delete(profileId);
-    return true;
-  }
-  async recordErasure(profileId: string, erasureId: string, keys: readonly { keyId: string }[]) {
-    const keyIds = keys.map((k) => k.keyId);
-    const entry = this.erasures.find((e) => e.profileId === profileId && e.erasureId === erasureId);
-    if (entry) entry.keyIds = [...new Set([...entry.keyIds, ...keyIds])];
-    else this.erasures.push({ profileId, erasureId, keyIds: [...keyIds] });
-  }
-  async ledgerNames(profileId: string, keyId: string) {
-    return this.erasures.some((e) => e.profileId === profileId && e.keyIds.includes(keyId));
-  }
-  async putShredding(profileId: string, key: { keyId: string; wrapped: Buffer; erasureId: string }, graceMs: number) {
-    const id = `${profileId}/${key.keyId}`;
-    const existing = this.shredding.get(id);
-    if (existing) {
-      existing.graceUntil = this.storeClock + graceMs;
-      return existing.erasureId;
-    }
-    this.shredding.set(id, { ...key, markOffset: null, fence: null, graceUntil: this.storeClock + graceMs });
-    return key.erasureId;
-  }
-  async listShredding(profileId: string) {
-    return [...this.shredding.entries()].filter(([id]) => id.startsWith(`${profileId}/`)).map(([, k]) => this.view(k));
-  }
-  async *allShredding() {
-    for (const [id, k] of this.shredding) yield { profileId: id.split('/')[0], ...this.view(k) };
-  }
-  async relabel(profileId: string, keyId: string, from: string, to: string) {
-    const key = this.shredding.get(`${profileId}/${keyId}`);
-    if (key?.erasureId !== from || key.markOffset !== null) return false;
-    key.erasureId = to;
-    return true;
-  }
-  async recordMark(profileId: string, keyId: string, erasureId: string, markOffset: string) {
-    const key = this.shredding.get(`${profileId}/${keyId}`);
-    if (key?.erasureId === erasureId && key.markOffset === null) key.markOffset = markOffset;
-  }
-  async recordFence(profileId: string, keyId: string, erasureId: string, fence: { partition: number; offset: string }) {
-    const key = this.shredding.get(`${profileId}/${keyId}`);
-    if (key?.erasureId !== erasureId || this.storeClock < key.graceUntil) return false;
-    key.fence = fence;
-    return true;
-  }
-  async destroyShredding(profileId: string, keyId: string) {
-    this.shredding.delete(`${profileId}/${keyId}`);
-  }
-  async recordErasureMark(
-    profileId: string,
-    erasureId: string,
-    at: { topic: string; partition: number; offset: string },
-  ) {
-    if (!this.marks.some((m) => m.profileId === profileId && m.erasureId === erasureId)) {
-      this.marks.push({ profileId, erasureId, ...at });
-    }
-  }
-  async recordedMarks(profileId: string) {
-    return this.marks.filter((m) => m.profileId === profileId).map(({ profileId: _, ...m }) => m);
-  }
-  async restartGrace(profileId: string, keyId: string, graceMs: number) {
-    const key = this.shredding.get(`${profileId}/${keyId}`);
-    if (key) key.graceUntil = this.storeClock + graceMs;
-  }
-  private view({ graceUntil, ...k }: Omit<ShreddingKey, 'inGrace'> & { graceUntil: number }): ShreddingKey {
-    return { ...k, inGrace: this.storeClock < graceUntil };
-  }
-}
-
-const PRE_REGION = 'profile_keys';
+import { InMemoryKeyStore, PRE_REGION } from './testing/in-memory-profile-key-store';
 
 /** Kafka's part: every profile on partition 0 unless told otherwise; ends and committed offsets as set. */
 class FakeIngestProgress extends IngestProgress {
@@ -618,8 +478,8 @@ describe('a key per region (docs/adr/0012)', () => {
     expect(await dc1.read('p1')).toEqual([]);
   });
 
-  // Pre-region keys: created before region keys, or by a collector of the old version during a rolling upgrade
-  // (even after the migration ran). Never lost while they stay, and erased with the rest.
+  // Pre-region keys: created by collectors of the version before region keys (even after the migration ran).
+  // Never lost while they stay, and erased with the rest.
   it('a pre-region key (profile_keys) opens in every region and is erased with the rest; a region without a key of its own creates one rather than seal with it', async () => {
     const preRegion = preRegionKey('p1');
     dc1.createPreRegion('p1', preRegion);
@@ -722,6 +582,19 @@ describe('a key per region (docs/adr/0012)', () => {
     // One extra pass, no chase: a key created after the erasure's last read stays the profile's current key.
     expect(createdMeanwhile).toHaveLength(2);
     expect((await dc1.read('p1')).map((k) => [k.datacenter, k.keyId])).toEqual([['dc2', afterLastRead]]);
+  });
+
+  // Independent review 2 (item 3): an ordinary read can miss a collector's IF NOT EXISTS insert whose Paxos
+  // commit is in flight; a LOCAL_SERIAL read completes it first. Sealing and opening keep the cheap read.
+  it('an erasure reads the keys with a serial (Paxos) read, every time; sealing reads plainly', async () => {
+    await keysIn(dc1).current('p1');
+    await keysIn(dc2).current('p1');
+    const before = dc1.readKinds.length;
+    expect(dc1.readKinds).toEqual(['plain']);
+    await keysIn(dc1).erase('p1');
+    const erasureReads = dc1.readKinds.slice(before);
+    expect(erasureReads.length).toBeGreaterThanOrEqual(2); // its first read and the one after its deletes
+    expect(erasureReads).toEqual(erasureReads.map(() => 'serial'));
   });
 
   it('the sweeper keeps a shredding key while any region still holds it as current', async () => {

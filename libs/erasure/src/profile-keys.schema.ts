@@ -30,8 +30,8 @@ export async function migrateProfileKeys(
        AND comment = 'Each region''s data key of each profile, wrapped by the master key; deleted by an erasure.'`,
   );
   // The profiles' pre-region keys, one per profile as before region keys: never created nor sealed with by this
-  // version, still read (they open) and erased. Processes of the old version create keys here during a rolling
-  // upgrade, even after this migration ran.
+  // version, still read (they open) and erased. Processes of the old version create keys here until they are
+  // stopped (the upgrade stops them all first: docs/operations.md), even after this migration ran.
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${ks}.profile_keys (
        profile_id text PRIMARY KEY,

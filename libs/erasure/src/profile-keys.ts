@@ -49,8 +49,12 @@ export interface CurrentProfileKey extends StoredProfileKey {
 export abstract class ProfileKeyStore {
   /** The datacenter of this store's region: the only region key it creates. */
   abstract readonly datacenter: string;
-  /** Every current key of the profile (each region's and its pre-region key); none: never had one, or erased. */
-  abstract read(profileId: string): Promise<CurrentProfileKey[]>;
+  /**
+   * Every current key of the profile (each region's and its pre-region key); none: never had one, or erased.
+   * `serial`: a Paxos read (LOCAL_SERIAL), which completes a key's `IF NOT EXISTS` insert still in flight first;
+   * the erasure's reads, so no key acknowledged to its creator escapes them.
+   */
+  abstract read(profileId: string, options?: { serial?: boolean }): Promise<CurrentProfileKey[]>;
   /**
    * Stores this key as this region's key of the profile if the region has none; returns the region's key
    * afterwards (this one, or another writer's of the same region).
@@ -119,7 +123,7 @@ const SHREDDING_COLUMNS = 'key_id, wrapped_key, erasure_id, shred_at, mark_offse
  * profile_region_keys (IF NOT EXISTS at LOCAL_SERIAL: only that region's writers ever create it, so its own
  * datacenter's Paxos is enough, and a region cut off from the others still takes new profiles); every
  * region's row opens. profile_keys, the profiles' pre-region keys, is still read and erased: keys created
- * before the upgrade, or by a process of the old version during it (docs/adr/0012).
+ * by processes of the version before region keys (docs/adr/0012).
  */
 @Injectable()
 export class CassandraProfileKeyStore extends ProfileKeyStore {
@@ -134,17 +138,20 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     this.datacenter = config.cassandra.localDataCenter;
   }
 
-  async read(profileId: string): Promise<CurrentProfileKey[]> {
+  async read(profileId: string, options: { serial?: boolean } = {}): Promise<CurrentProfileKey[]> {
+    // Serial: a collector's insert whose Paxos commit is still in flight is completed by this read, not missed
+    // (both tables: old collectors create pre-region keys IF NOT EXISTS too).
+    const reading = options.serial ? { prepare: true, consistency: types.consistencies.localSerial } : this.reading();
     const [regional, preRegion] = await Promise.all([
       this.execute(
         `SELECT datacenter, key_id, wrapped_key FROM ${this.ks}.profile_region_keys WHERE profile_id = ?`,
         [profileId],
-        this.reading(),
+        reading,
       ),
       this.execute(
         `SELECT key_id, wrapped_key FROM ${this.ks}.profile_keys WHERE profile_id = ?`,
         [profileId],
-        this.reading(),
+        reading,
       ),
     ]);
     return [
@@ -527,7 +534,8 @@ export class ProfileKeys {
     const named = new Map<string, { keyId: string; datacenter: string | null }>();
     let readAfterDeletes = false;
     for (;;) {
-      const stored = await this.store.read(profileId);
+      // Serial: a key whose creation (IF NOT EXISTS) is still committing is seen, not missed (review 2, item 3).
+      const stored = await this.store.read(profileId, { serial: true });
       if (stored.length === 0) {
         if (!readAfterDeletes) await this.store.recordErasure(profileId, erasureId, [...named.values()], at);
         return { erasedKeyIds: [...named.keys()] };
