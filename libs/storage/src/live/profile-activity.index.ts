@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { createHash } from 'node:crypto';
 import { AppConfig } from '@vh/config';
-import { everSetAutoDelete } from '@vh/domain';
+import { dailySweepReasons, DailySweepReason } from '@vh/domain';
 import { decodeMemberControls } from '../compressed/member-controls.codec';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
@@ -11,9 +11,13 @@ import { RecentlyRecorded } from './recently-recorded';
 import { ProfileActivityBuckets } from '../ports/profile-activity.buckets';
 import { ProfileActivityDays } from '../ports/profile-activity.days';
 
-/** Profiles that ever set an auto-delete period (migration 8), by shard: the row every writer of it writes. */
-export const insertAutoDeleteRow = (keyspace: string) =>
-  `INSERT INTO ${keyspace}.profile_auto_delete (shard, profile_id) VALUES (?, ?)`;
+/**
+ * Notes a profile for the daily sweep, with why (`reasons`, a set: each writer adds its own; migration 10), in
+ * `profile_auto_delete` (migration 8, named for its first reason; rows from before 10 have no reasons: auto-delete).
+ * Params: the reasons, the shard, the profile.
+ */
+export const noteForDailySweep = (keyspace: string) =>
+  `UPDATE ${keyspace}.profile_auto_delete SET reasons = reasons + ? WHERE shard = ? AND profile_id = ?`;
 /** Buckets per day: bounds a day's partition at Netflix scale; the sweep reads all of them. */
 export const ACTIVITY_SHARDS = 16;
 const DAY_MS = 86_400_000;
@@ -31,18 +35,21 @@ interface ActivityRow {
   /** What `recorded` remembers once written. */
   key: string;
   table: string;
-  /** The day of the row's partition; none for the auto-delete table. */
+  /** The day of the row's partition; none for the daily sweep's table. */
   day: string | null;
   shard: number;
   profileId: string;
+  /** Why the daily sweep visits the profile (its table only). */
+  reason?: DailySweepReason;
 }
 
-/** What the index reads of an event: a settings change with a period also marks its profile. */
+/** What the index reads of an event: a settings change with a period or a pause also notes its profile. */
 export interface ActivityEvent {
   profileId: string;
   occurredAt: number;
   type?: string;
   autoDelete?: string;
+  recording?: string;
 }
 
 /**
@@ -54,7 +61,7 @@ export interface ActivityEvent {
 export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivityBuckets {
   private readonly table: string;
   private readonly lateTable: string;
-  private readonly autoDeleteTable: string;
+  private readonly dailySweepTable: string;
   /** Most batches of the event log touch the same (day, profile) pairs again: skip rewriting them. */
   private readonly recorded = new RecentlyRecorded(REMEMBER_MAX, REMEMBER_MS);
 
@@ -64,7 +71,7 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
   ) {
     this.table = `${config.cassandra.keyspace}.profile_activity`;
     this.lateTable = `${config.cassandra.keyspace}.profile_late_activity`;
-    this.autoDeleteTable = `${config.cassandra.keyspace}.profile_auto_delete`;
+    this.dailySweepTable = `${config.cassandra.keyspace}.profile_auto_delete`;
   }
 
   /** Rows may have been deleted by another process (an erasure it ran): every next event writes its rows again. */
@@ -106,7 +113,7 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
       if (rows) rows.push(row);
       else partitions.set(partition, [row]);
     };
-    for (const { profileId, occurredAt, type, autoDelete } of events) {
+    for (const { profileId, occurredAt, type, autoDelete, recording } of events) {
       let shard = shards.get(profileId);
       if (shard === undefined) shards.set(profileId, (shard = shardOf(profileId)));
       const key = activityKey(profileId, occurredAt);
@@ -115,8 +122,11 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
         const lateKey = `late|${activityKey(profileId, now)}`;
         need({ key: lateKey, table: this.lateTable, day: dayOf(now), shard, profileId }, key);
       }
-      if (type === 'settings-changed' && autoDelete !== undefined && autoDelete !== 'never') {
-        need({ key: `auto-delete|${profileId}`, table: this.autoDeleteTable, day: null, shard, profileId }, key);
+      if (type === 'settings-changed') {
+        for (const reason of dailySweepReasons({ settingsChanges: [{ autoDelete, recording }] })) {
+          const row = { key: `daily|${reason}|${profileId}`, table: this.dailySweepTable, day: null, shard, profileId };
+          need({ ...row, reason }, key);
+        }
       }
     }
     const batches: ActivityRow[][] = [];
@@ -146,14 +156,14 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
   }
 
   private insertOf(table: string): string {
-    if (table === this.autoDeleteTable) return insertAutoDeleteRow(this.config.cassandra.keyspace);
+    if (table === this.dailySweepTable) return noteForDailySweep(this.config.cassandra.keyspace);
     const columns = table === this.table ? 'day, shard, profile_id' : 'arrival_day, shard, profile_id';
     return `INSERT INTO ${table} (${columns}) VALUES (?, ?, ?)`;
   }
 
-  /** Profiles that ever set auto-delete, shard by shard. */
-  profilesWithAutoDelete(): AsyncGenerator<string> {
-    return this.scan(`SELECT profile_id FROM ${this.autoDeleteTable} WHERE shard = ?`, null);
+  /** Profiles the first scheduled sweep of each day visits (auto-delete, paused), shard by shard. */
+  profilesSweptDaily(): AsyncGenerator<string> {
+    return this.scan(`SELECT profile_id FROM ${this.dailySweepTable} WHERE shard = ?`, null);
   }
 
   /** Profiles with events on the day containing `instant`, shard by shard. */
@@ -202,11 +212,12 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
 }
 
 /**
- * Migration 9's backfill: every profile whose compressed history holds an auto-delete period gets its row
- * (settings compacted before the index existed; ingest and compaction note the rest). One pass over the
- * metadata rows, a row per profile; idempotent, so an interrupted migration runs it again.
+ * Migrations 9 and 10's backfill: every profile whose compressed history gives the daily sweep a reason to visit
+ * it gets its row (settings compacted before the index noted them; ingest and compaction note the rest). One
+ * pass over the metadata rows, a row per profile; idempotent, so an interrupted migration runs it again.
+ * `withReasons` false (migration 9, before the reasons column): auto-delete only, as it was.
  */
-export async function indexAutoDeleteProfiles(client: Client, keyspace: string): Promise<number> {
+export async function indexDailySweepProfiles(client: Client, keyspace: string, withReasons = true): Promise<number> {
   // QUORUM, not ONE: a replica that missed a write must not leave its profile out (the rows it looks for
   // predate the index, long replicated; with two datacenters it needs both up, like any migration).
   const result = await client.execute(`SELECT profile_id, member_controls FROM ${keyspace}.compressed_history`, [], {
@@ -216,25 +227,29 @@ export async function indexAutoDeleteProfiles(client: Client, keyspace: string):
   let indexed = 0;
   for await (const row of result) {
     const text = row.get('member_controls') as string | null;
-    let controls;
+    let reasons: DailySweepReason[];
     try {
-      controls = decodeMemberControls(text);
+      reasons = dailySweepReasons(decodeMemberControls(text));
     } catch {
       continue; // corrupt: the profile's compaction fails and says so (CorruptHistoryError)
     }
-    if (!everSetAutoDelete(controls)) continue;
+    if (!withReasons) reasons = reasons.filter((r) => r === 'auto-delete');
+    if (reasons.length === 0) continue;
     const profileId = row.get('profile_id') as string;
-    await client.execute(insertAutoDeleteRow(keyspace), [shardOf(profileId), profileId], {
-      prepare: true,
-      consistency: types.consistencies.quorum,
-    });
+    await client.execute(
+      withReasons
+        ? noteForDailySweep(keyspace)
+        : `INSERT INTO ${keyspace}.profile_auto_delete (shard, profile_id) VALUES (?, ?)`,
+      withReasons ? [reasons, shardOf(profileId), profileId] : [shardOf(profileId), profileId],
+      { prepare: true, consistency: types.consistencies.quorum },
+    );
     indexed++;
   }
   return indexed;
 }
 
 const paramsOf = (row: ActivityRow) =>
-  row.day === null ? [row.shard, row.profileId] : [row.day, row.shard, row.profileId];
+  row.day === null ? [[row.reason], row.shard, row.profileId] : [row.day, row.shard, row.profileId];
 
 /** The days (CQL `date` literals) from the day of `from` to the day of `to`, both included, oldest first. */
 export function daysBetween(from: number, to: number): string[] {

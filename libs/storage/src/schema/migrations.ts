@@ -1,5 +1,5 @@
 import { Client } from 'cassandra-driver';
-import { indexAutoDeleteProfiles } from '../live/profile-activity.index';
+import { indexDailySweepProfiles } from '../live/profile-activity.index';
 /**
  * The Cassandra schema, as an ordered list of versions. A version, once released, never changes:
  * add a new one. Every statement is idempotent, so a migration interrupted half-way can run again.
@@ -171,6 +171,14 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
     description: 'profiles whose compressed history set auto-delete before the index existed, indexed',
     // Its own version: keyspaces that applied 8 before the backfill existed get it too.
     statements: () => [],
-    backfill: (client, keyspace) => indexAutoDeleteProfiles(client, keyspace),
+    backfill: (client, keyspace) => indexDailySweepProfiles(client, keyspace, false),
+  },
+  {
+    version: 10,
+    description: 'profiles that paused recording in the daily sweep too, each noted with why',
+    // ADR 8: a session a pause hides, first accepted within COMPACTION_MIN_AGE_MS of a compaction, stayed stored
+    // (hidden) until a compaction after that age, which nothing asked for on a profile nobody reads.
+    statements: (ks) => [`ALTER TABLE ${ks}.profile_auto_delete ADD IF NOT EXISTS reasons set<text>`],
+    backfill: (client, keyspace) => indexDailySweepProfiles(client, keyspace),
   },
 ];
