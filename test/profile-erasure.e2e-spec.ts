@@ -1,10 +1,17 @@
 import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
 import { randomUUID } from 'node:crypto';
 import { Client, types } from 'cassandra-driver';
-import { CassandraProfileKeyStore, ErasureLedger, ProfileKeySealer, standaloneProfileKeys } from '@vh/erasure';
+import {
+  CassandraErasuresInProgress,
+  CassandraProfileKeyStore,
+  ErasureLedger,
+  ProfileErasure,
+  ProfileKeySealer,
+  standaloneProfileKeys,
+} from '@vh/erasure';
+import { ErasureInProgressError } from '@vh/domain';
 import { HEADERS, ViewingEventPublisher } from '@vh/messaging';
 import { dayOf, shardOf, StoredHistoryEraser } from '@vh/storage';
-import { ProfileErasure } from '../apps/api/src/erasure/profile-erasure';
 import { AppProcess } from './support/app-process';
 import { runCli } from './support/cli';
 import { produce, readTopic, syntheticHistory } from './support/event-log';
@@ -82,6 +89,8 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       )
     ).rows.map((r) => ({ keyId: String(r.get('key_id')), erasureId: String(r.get('erasure_id')) }));
 
+  const inProgress = () => new CassandraErasuresInProgress(keys.client, environment.config);
+
   beforeAll(async () => {
     environment = await createTestEnvironment('erasure', {
       EVENT_MAX_AGE_MS: String(HOUR),
@@ -94,6 +103,8 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       // runs after that).
       PROFILE_KEYS_SHREDDING_MS: '4000',
       PROFILE_KEYS_SWEEP_MS: '500',
+      // An erasure whose lease runs out without its mark is finished by ingest's sweep.
+      PROFILE_ERASURE_LEASE_MS: '5000',
     });
     auth = await testTokens();
     [collector, ingest, api] = await Promise.all([
@@ -294,7 +305,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     const ledger = new ErasureLedger(stores.client, environment.config);
     const eraser = new StoredHistoryEraser(stores.client, environment.config, stores.compressed, stores.activity);
     try {
-      await new ProfileErasure(keys.keys, slowPublisher, eraser, ledger, environment.config).erase(racer);
+      await new ProfileErasure(keys.keys, slowPublisher, eraser, ledger, inProgress(), environment.config).erase(racer);
     } finally {
       await real.onApplicationShutdown();
     }
@@ -329,7 +340,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     const ledger = new ErasureLedger(stores.client, environment.config);
     const eraser = new StoredHistoryEraser(skewed, environment.config, stores.compressed, stores.activity);
     try {
-      await new ProfileErasure(keys.keys, publisher, eraser, ledger, environment.config).erase(ahead);
+      await new ProfileErasure(keys.keys, publisher, eraser, ledger, inProgress(), environment.config).erase(ahead);
     } finally {
       await publisher.onApplicationShutdown();
     }
@@ -534,5 +545,56 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     expect(await store.recordFence(profileId, keyId, erasureId, { partition: 0, offset: '1' })).toBe(true);
     await store.destroyShredding(profileId, keyId);
     expect(await shreddingRows(profileId)).toEqual([]);
+  });
+
+  // Session 8 (ADR 9's known gap): an erasure whose API process died or stalled after its key step stayed in
+  // progress until someone erased the profile again: its stored history readable, its key kept. Ingest now
+  // finishes it once its lease (PROFILE_ERASURE_LEASE_MS, a Cassandra TTL) ran out, through the API's own path;
+  // seen failing before (the history was still readable 30 s later).
+  it('an erasure whose API stalled after its key step is finished by ingest once its lease ran out; the API waking late stops', async () => {
+    const abandoned = uniqueProfileId('abandoned');
+    await postSession(abandoned, 'abandoned-before', now - 50 * 60_000);
+    await eventually(async () => expect(await titlesOf(abandoned)).toEqual(['abandoned-before']), 60_000, 500);
+    const publisher = new ViewingEventPublisher(environment.config);
+    const ledger = new ErasureLedger(stores.client, environment.config);
+    const eraser = new StoredHistoryEraser(stores.client, environment.config, stores.compressed, stores.activity);
+    // The API's process stalls once it moved the key, before erasing what is stored.
+    let wake!: () => void;
+    const stalled = {
+      erase: async (profileId: string, options: { indexRows?: boolean }) => {
+        await new Promise<void>((resolve) => (wake = resolve));
+        return eraser.erase(profileId, options);
+      },
+    } as unknown as StoredHistoryEraser;
+    const erasureId = randomUUID();
+    const original = new ProfileErasure(keys.keys, publisher, stalled, ledger, inProgress(), environment.config)
+      .erase(abandoned, { erasureId })
+      .catch((error: unknown) => error);
+    try {
+      await eventually(async () => expect(wake).toBeDefined(), 10_000, 100);
+      expect((await ledger.erasures(abandoned)).find((e) => e.erasureId === erasureId)?.pending).toBe(true);
+      // Ingest finishes it: the lease (5 s here), then a sweep or two.
+      await eventually(async () => expect(await titlesOf(abandoned)).toEqual([]), 30_000, 500);
+      await eventually(
+        async () => expect((await ledger.erasures(abandoned)).filter((e) => e.pending || e.mark === null)).toEqual([]),
+        10_000,
+        500,
+      );
+      expect(await inProgress().of(abandoned)).toEqual([]);
+      const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
+      expect(metrics).toMatch(/viewing_history_profile_erasures_total\{by="finisher"\} [1-9]/);
+      // The member's next session is the new history; the API waking now must not erase it.
+      await new Promise((resolve) => setTimeout(resolve, 2_500)); // the collector's cached key expires
+      await postSession(abandoned, 'abandoned-after', now - 40 * 60_000);
+      await eventually(async () => expect(await titlesOf(abandoned)).toEqual(['abandoned-after']), 60_000, 500);
+      wake();
+      expect(await original).toBeInstanceOf(ErasureInProgressError);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(await titlesOf(abandoned)).toEqual(['abandoned-after']);
+    } finally {
+      wake?.();
+      await original;
+      await publisher.onApplicationShutdown();
+    }
   });
 });

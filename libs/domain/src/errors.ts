@@ -101,7 +101,11 @@ export class CorruptHistoryError extends ViewingHistoryError {
  */
 export class RedriveRefusedError extends ViewingHistoryError {
   readonly code = 'redrive_refused';
-  constructor(readonly refused: { id: string; reason: string }[]) {
+  constructor(
+    readonly refused: { id: string; reason: string }[],
+    /** What the caller is told, with `refused` as the issues. */
+    readonly summary = "these dead letters' profiles are being erased; nothing was re-driven; retry once the erasure finished",
+  ) {
     super(refused.map((r) => `${r.id}: ${r.reason}`).join('; '));
   }
 }
@@ -114,7 +118,11 @@ export class RedriveRefusedError extends ViewingHistoryError {
 export class ErasureInProgressError extends ViewingHistoryError {
   readonly code = 'erasure_in_progress';
   readonly retryAfterSeconds = 5;
-  constructor(readonly refused: { id: string; reason: string }[]) {
+  constructor(
+    readonly refused: { id: string; reason: string }[],
+    /** What the caller is told, with `refused` as the issues. */
+    readonly summary = "these dead letters' profiles are being erased; nothing was re-driven; retry once the erasure finished",
+  ) {
     super(refused.map((r) => `${r.id}: ${r.reason}`).join('; '));
   }
 }

@@ -4,6 +4,7 @@ import { Client, QueryOptions, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import type { LogPartition } from '@vh/messaging';
 import { CASSANDRA_CLIENT, consistency, withStorageErrors } from '@vh/storage';
+import { conditionalOptions, readingOptions } from './keys-keyspace.options';
 import { newDataKey, seal, unseal } from './payload-cipher';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
 
@@ -106,7 +107,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const result = await this.execute(
       `SELECT key_id, wrapped_key FROM ${this.ks}.profile_keys WHERE profile_id = ?`,
       [profileId],
-      this.reading(),
+      readingOptions(this.config),
     );
     const row = result.first();
     return row ? { keyId: String(row.get('key_id')), wrapped: row.get('wrapped_key') as Buffer } : null;
@@ -116,7 +117,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const result = await this.execute(
       `INSERT INTO ${this.ks}.profile_keys (profile_id, key_id, wrapped_key, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS`,
       [profileId, keyId, wrapped, new Date()],
-      this.conditional(),
+      conditionalOptions(this.config),
     );
     const row = result.first();
     if (row.get('[applied]') === true) return { keyId, wrapped };
@@ -127,7 +128,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const result = await this.execute(
       `DELETE FROM ${this.ks}.profile_keys WHERE profile_id = ? IF key_id = ?`,
       [profileId, keyId],
-      this.conditional(),
+      conditionalOptions(this.config),
     );
     return result.first().get('[applied]') === true;
   }
@@ -144,7 +145,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const result = await this.execute(
       `SELECT key_id FROM ${this.ks}.profile_erasures WHERE profile_id = ?`,
       [profileId],
-      this.reading(),
+      readingOptions(this.config),
     );
     return result.rows.some((row) => row.get('key_id') !== null && String(row.get('key_id')) === keyId);
   }
@@ -165,13 +166,13 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
         },
         grace,
       ],
-      this.conditional(),
+      conditionalOptions(this.config),
     );
     const row = result.first();
     if (row.get('[applied]') === true) return key.erasureId;
     const owner = String(row.get('erasure_id'));
     // The key was current when this erasure read it: its grace counts from now (collectors may have cached it).
-    await this.execute(`${grace.query} IF erasure_id = ?`, [...grace.params, owner], this.conditional());
+    await this.execute(`${grace.query} IF erasure_id = ?`, [...grace.params, owner], conditionalOptions(this.config));
     return owner;
   }
 
@@ -179,7 +180,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const result = await this.execute(
       `SELECT ${SHREDDING_COLUMNS} FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ?`,
       [profileId],
-      this.reading(),
+      readingOptions(this.config),
     );
     return result.rows.map((row) => shreddingKey(row));
   }
@@ -190,7 +191,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
       const result = await this.execute(
         `SELECT profile_id, ${SHREDDING_COLUMNS} FROM ${this.ks}.shredding_profile_keys`,
         [],
-        { ...this.reading(), fetchSize: 500, pageState },
+        { ...readingOptions(this.config), fetchSize: 500, pageState },
       );
       for (const row of result.rows) yield { profileId: String(row.get('profile_id')), ...shreddingKey(row) };
       pageState = result.pageState ?? undefined;
@@ -201,7 +202,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const result = await this.execute(
       `UPDATE ${this.ks}.shredding_profile_keys SET erasure_id = ? WHERE profile_id = ? AND key_id = ? IF erasure_id = ? AND mark_offset = null`,
       [to, profileId, keyId, from],
-      this.conditional(),
+      conditionalOptions(this.config),
     );
     return result.first().get('[applied]') === true;
   }
@@ -212,7 +213,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     await this.execute(
       `UPDATE ${this.ks}.shredding_profile_keys SET mark_offset = ? WHERE profile_id = ? AND key_id = ? IF erasure_id = ? AND mark_offset = null`,
       [markOffset, profileId, keyId, erasureId],
-      this.conditional(),
+      conditionalOptions(this.config),
     );
   }
 
@@ -225,7 +226,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const result = await this.execute(
       `UPDATE ${this.ks}.shredding_profile_keys SET fence_partition = ?, fence_offset = ? WHERE profile_id = ? AND key_id = ? IF erasure_id = ? AND shred_at = null`,
       [fence.partition, fence.offset, profileId, keyId, erasureId],
-      this.conditional(),
+      conditionalOptions(this.config),
     );
     return result.first().get('[applied]') === true;
   }
@@ -236,7 +237,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     await this.execute(
       `DELETE FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ? AND key_id = ? IF EXISTS`,
       [profileId, keyId],
-      this.conditional(),
+      conditionalOptions(this.config),
     );
   }
 
@@ -244,7 +245,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     await this.execute(
       `INSERT INTO ${this.ks}.profile_erasure_marks (profile_id, erasure_id, topic, log_partition, log_offset) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
       [profileId, erasureId, at.topic, at.partition, types.Long.fromString(at.offset)],
-      this.conditional(),
+      conditionalOptions(this.config),
     );
   }
 
@@ -252,7 +253,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const result = await this.execute(
       `SELECT erasure_id, topic, log_partition, log_offset FROM ${this.ks}.profile_erasure_marks WHERE profile_id = ?`,
       [profileId],
-      this.reading(),
+      readingOptions(this.config),
     );
     return result.rows.map((row) => ({
       erasureId: String(row.get('erasure_id')),
@@ -264,25 +265,13 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
 
   async restartGrace(profileId: string, keyId: string, graceMs: number): Promise<void> {
     const grace = this.graceStatement(profileId, keyId, graceMs);
-    await this.execute(`${grace.query} IF EXISTS`, grace.params, this.conditional());
+    await this.execute(`${grace.query} IF EXISTS`, grace.params, conditionalOptions(this.config));
   }
 
   private graceStatement(profileId: string, keyId: string, graceMs: number) {
     return {
       query: `UPDATE ${this.ks}.shredding_profile_keys USING TTL ? SET shred_at = ? WHERE profile_id = ? AND key_id = ?`,
       params: [Math.max(1, Math.ceil(graceMs / 1000)), new Date(Date.now() + graceMs), profileId, keyId] as unknown[],
-    };
-  }
-
-  private reading() {
-    return { prepare: true, consistency: consistency(this.config.cassandra.readConsistency) };
-  }
-
-  private conditional() {
-    return {
-      prepare: true,
-      consistency: consistency(this.config.cassandra.writeConsistency),
-      serialConsistency: types.consistencies.localSerial,
     };
   }
 
@@ -425,8 +414,15 @@ export class ProfileKeys {
    * Moves the profile's key to shredding (see the class comment) and notes the erasure. Idempotent: erasing a
    * profile without a key notes it only. Safe to run twice at once (a retry after a timeout, two callers): every
    * change of a key's row is conditional (Paxos), so the first erasure that moved a key keeps it.
+   * `hold` runs before each change of a key (ProfileErasure renews its lease there): a process that stalled
+   * past its lease, and was taken over meanwhile, stops before it shreds the key of the history that followed.
    */
-  async erase(profileId: string, erasureId = randomUUID(), at = this.now()): Promise<{ erasedKeyId: string | null }> {
+  async erase(
+    profileId: string,
+    erasureId: string = randomUUID(),
+    at = this.now(),
+    hold: () => Promise<void> = async () => undefined,
+  ): Promise<{ erasedKeyId: string | null }> {
     this.forget(profileId);
     // A retried erasure (its first mark may never have been published): keys an earlier erasure shredded whose
     // mark ingest has not met take this erasure's id, so this mark bounds them too. Whatever lies before this
@@ -437,6 +433,7 @@ export class ProfileKeys {
     // Conditional: a mark met meanwhile, or another retry that relabelled first, wins.
     for (const k of await this.store.listShredding(profileId)) {
       if (k.markOffset === null && k.erasureId !== erasureId) {
+        await hold();
         // Its grace starts again too: an attempt that deleted the key and died before restarting its grace
         // (below) left it counted from the move (review, session 6).
         if (await this.store.relabel(profileId, k.keyId, k.erasureId, erasureId)) {
@@ -455,6 +452,7 @@ export class ProfileKeys {
       // A key created between the read and the delete (a new session) is shredded on the next turn. Shredding
       // first: a crash between the two leaves the key current (the caller retries), never lost early. The
       // ledger names the key before it is deleted: a key gone from profile_keys is always named (ADR 9).
+      await hold();
       const owner = await this.store.putShredding(
         profileId,
         { keyId: stored.keyId, wrapped: stored.wrapped, erasureId },

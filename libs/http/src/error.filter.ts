@@ -71,8 +71,7 @@ export class ViewingHistoryErrorFilter implements ExceptionFilter {
         status: 409,
         body: {
           error: exception.code,
-          message:
-            "these dead letters' profiles are being erased; nothing was re-driven; retry once the erasure finished",
+          message: exception.summary,
           issues: exception.refused.map((r) => ({ field: r.id, message: r.reason })),
         },
         retryAfterSeconds: exception.retryAfterSeconds,

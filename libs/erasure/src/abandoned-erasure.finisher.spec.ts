@@ -1,0 +1,283 @@
+import { randomUUID } from 'node:crypto';
+import { loadConfig } from '@vh/config';
+import { ErasureInProgressError } from '@vh/domain';
+import { AbandonedErasureFinisher } from './abandoned-erasure.finisher';
+import { ProfileErasure } from './profile-erasure';
+import { ProfileKeys } from './profile-keys';
+import { ShreddingKeySweeper } from './shredding-key.sweeper';
+import {
+  FakeIngestProgress,
+  FakeMarkPublisher,
+  FakeStoredHistoryEraser,
+  InMemoryErasureLedger,
+  InMemoryErasuresInProgress,
+  InMemoryKeyStore,
+} from './testing/in-memory-erasure-stores';
+
+const config = loadConfig({});
+const leaseMs = config.profileKeys.erasureLeaseMs;
+
+/**
+ * ADR 9, known gap closed in session 8: an erasure whose API process died after the key step and before its
+ * mark stayed in progress for good (its stored rows kept, its key kept, backups leaving the profile out) until
+ * someone erased the profile again. Ingest's sweep now finishes it once its lease ran out.
+ */
+describe('finishing abandoned erasures (AbandonedErasureFinisher, in the sweep)', () => {
+  let store: InMemoryKeyStore;
+  let inProgress: InMemoryErasuresInProgress;
+  let ledger: InMemoryErasureLedger;
+  let publisher: FakeMarkPublisher;
+  let stored: FakeStoredHistoryEraser;
+  let keys: ProfileKeys;
+  /** The API, or ingest: one code path, over the same stores. */
+  const erasureOf = (eraser = stored.asEraser(), profileKeys = keys) =>
+    new ProfileErasure(profileKeys, publisher.asPublisher(), eraser, ledger, inProgress, config);
+  /** Ingest's part of the event log: caught up unless a test says otherwise. */
+  let progress: FakeIngestProgress;
+  const sweeper = () =>
+    new ShreddingKeySweeper(
+      store,
+      progress,
+      config,
+      new AbandonedErasureFinisher(erasureOf(), inProgress, ledger, progress, config),
+    );
+  const leaseOver = () => (store.storeClock += leaseMs + 1);
+  /** An API that dies once it has moved the key: what is stored is not erased, no mark is published. */
+  const dyingEraser = () => {
+    const eraser = new FakeStoredHistoryEraser();
+    eraser.erase = async () => {
+      throw new Error('process killed');
+    };
+    return eraser.asEraser();
+  };
+
+  beforeEach(() => {
+    store = new InMemoryKeyStore();
+    inProgress = new InMemoryErasuresInProgress(() => store.storeClock);
+    ledger = new InMemoryErasureLedger(store, config);
+    publisher = new FakeMarkPublisher();
+    stored = new FakeStoredHistoryEraser();
+    keys = new ProfileKeys(store, config);
+    progress = new FakeIngestProgress().set(0, { end: '100', committed: '100' });
+  });
+
+  it('finishes an erasure whose API died after the key step, once its lease ran out: stored history erased, a mark put and recorded for it', async () => {
+    const { keyId } = await keys.current('p1');
+    const abandoned = randomUUID();
+    await expect(erasureOf(dyingEraser()).erase('p1', { erasureId: abandoned })).rejects.toThrow('process killed');
+    expect((await ledger.erasures('p1')).find((e) => e.erasureId === abandoned)?.pending).toBe(true);
+
+    // Within its lease (it may still be running): left alone.
+    await sweeper().sweep();
+    expect(stored.erased).toEqual([]);
+    expect(publisher.published).toEqual([]);
+
+    leaseOver();
+    await sweeper().sweep();
+    expect(stored.erased).toEqual(['p1']);
+    const [mark] = publisher.marksOf('p1');
+    expect(mark.erasureId).not.toBe(abandoned);
+    // No longer in progress: its mark is the retry's, which lies after everything it covered.
+    expect(await ledger.erasures('p1')).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          erasureId: abandoned,
+          pending: false,
+          mark: expect.objectContaining({ offset: '0' }),
+        }),
+      ]),
+    );
+    expect(inProgress.rows.size).toBe(0);
+    // The retry carries the key: once ingest meets its mark and the grace is over, the key goes.
+    expect((await store.listShredding('p1')).map((k) => [k.keyId, k.erasureId])).toEqual([[keyId, mark.erasureId]]);
+    await keys.markMet('p1', mark.erasureId, '0');
+    store.storeClock += config.profileKeys.shreddingMs + 1;
+    expect(await sweeper().sweep()).toMatchObject({ destroyed: 1, unfinished: 0 });
+    // And nothing is finished twice.
+    await sweeper().sweep();
+    expect(publisher.published).toHaveLength(1);
+  });
+
+  it('finishes an abandoned erasure of a profile that had no key', async () => {
+    await expect(erasureOf(dyingEraser()).erase('p1')).rejects.toThrow('process killed');
+    leaseOver();
+    await sweeper().sweep();
+    expect(stored.erased).toEqual(['p1']);
+    expect((await ledger.erasures('p1')).filter((e) => e.pending)).toEqual([]);
+  });
+
+  it('an API that renews its lease between its steps is never taken over, however slow', async () => {
+    await keys.current('p1');
+    let sweeps = 0;
+    const almostALease = async () => {
+      store.storeClock += leaseMs - 1;
+      await sweeper().sweep();
+      sweeps++;
+    };
+    const deleteIf = store.deleteIf.bind(store);
+    store.deleteIf = async (profileId: string, keyId: string) => {
+      await almostALease(); // the key step took almost a lease, and so does the next: each step renews it
+      return deleteIf(profileId, keyId);
+    };
+    const slow = new FakeStoredHistoryEraser();
+    slow.erase = async (profileId: string) => {
+      await almostALease();
+      return stored.erase(profileId);
+    };
+    await erasureOf(slow.asEraser()).erase('p1');
+    expect(sweeps).toBe(2);
+    expect(publisher.published).toHaveLength(1);
+    expect(stored.erased).toEqual(['p1']);
+  });
+
+  // A stalled process after its lease: the original API wakes up after ingest finished its erasure, while the
+  // member's new history (a new key) has begun. It must not shred the new key nor erase what followed the mark.
+  it('an API that stalled past its lease and wakes after the take-over stops before its next step', async () => {
+    const { keyId } = await keys.current('p1');
+    let wake!: () => void;
+    const stalled = new Promise<void>((resolve) => (wake = resolve));
+    let first = true;
+    const deleteIf = store.deleteIf.bind(store);
+    store.deleteIf = async (profileId: string, id: string) => {
+      if (first) {
+        first = false;
+        await stalled; // the original, in its key step
+      }
+      return deleteIf(profileId, id);
+    };
+    const original = erasureOf().erase('p1');
+    await new Promise((resolve) => setImmediate(resolve));
+    leaseOver();
+    await sweeper().sweep();
+    const [mark] = publisher.marksOf('p1');
+    expect(mark).toBeDefined();
+    // The member's next event after the mark: a new key, the new history.
+    const fresh = await new ProfileKeys(store, config).current('p1');
+    expect(fresh.keyId).not.toBe(keyId);
+
+    wake();
+    await expect(original).rejects.toThrow(ErasureInProgressError);
+    expect((await new ProfileKeys(store, config).existing('p1'))?.keyId).toBe(fresh.keyId);
+    expect(stored.erased).toEqual(['p1']); // the retry's only
+    expect(publisher.published).toHaveLength(1);
+  });
+
+  it('an API that stalled past its lease in its stored-history step removes nothing once it wakes after the take-over', async () => {
+    await keys.current('p1');
+    let wake!: () => void;
+    const stalled = new Promise<void>((resolve) => (wake = resolve));
+    const stalling = new FakeStoredHistoryEraser();
+    stalling.erase = async (profileId, options) => {
+      await stalled; // before its read: what it reads now is the history after the retry's mark
+      return stored.erase(profileId, options);
+    };
+    const original = erasureOf(stalling.asEraser()).erase('p1');
+    await new Promise((resolve) => setImmediate(resolve));
+    leaseOver();
+    await sweeper().sweep();
+    expect(stored.erased).toEqual(['p1']);
+    wake();
+    await expect(original).rejects.toThrow(ErasureInProgressError);
+    expect(stored.erased).toEqual(['p1']); // the retry's only
+    expect(publisher.published).toHaveLength(1);
+  });
+
+  it('an erasure that recorded its mark and died before ending its note is only ended, never erased again', async () => {
+    await keys.current('p1');
+    const end = inProgress.end.bind(inProgress);
+    inProgress.end = async () => {
+      throw new Error('process killed');
+    };
+    await expect(erasureOf().erase('p1')).rejects.toThrow('process killed');
+    inProgress.end = end;
+    await keys.current('p1'); // the new history's key
+    leaseOver();
+    await sweeper().sweep();
+    expect(publisher.published).toHaveLength(1);
+    expect(stored.erased).toEqual(['p1']);
+    expect(inProgress.rows.size).toBe(0);
+    expect(await store.listShredding('p1')).toHaveLength(1);
+  });
+
+  it('two ingest processes sweeping at once finish an abandoned erasure once', async () => {
+    await keys.current('p1');
+    await expect(erasureOf(dyingEraser()).erase('p1')).rejects.toThrow('process killed');
+    leaseOver();
+    await Promise.all([sweeper().sweep(), sweeper().sweep()]);
+    expect(publisher.published).toHaveLength(1);
+    expect(stored.erased).toEqual(['p1']);
+  });
+
+  it('a key past its grace whose erasure was never noted in progress (an older build) is noted, and finished once that lease runs out', async () => {
+    await keys.current('p1');
+    const older = randomUUID();
+    await keys.erase('p1', older); // the key step only, as before the notes existed
+    store.storeClock += config.profileKeys.shreddingMs + 1;
+    expect(await sweeper().sweep()).toMatchObject({ unfinished: 1 });
+    expect(publisher.published).toEqual([]);
+    leaseOver();
+    await sweeper().sweep();
+    expect(stored.erased).toEqual(['p1']);
+    expect((await ledger.erasures('p1')).find((e) => e.erasureId === older)).toMatchObject({ pending: false });
+  });
+
+  it('a key past its grace whose erasure recorded its mark waits for ingest to meet it: not erased again', async () => {
+    await keys.current('p1');
+    await erasureOf().erase('p1');
+    store.storeClock += config.profileKeys.shreddingMs + 1;
+    await sweeper().sweep();
+    leaseOver();
+    await sweeper().sweep();
+    expect(publisher.published).toHaveLength(1);
+    expect(inProgress.rows.size).toBe(0);
+  });
+
+  it("a member's retry takes over an abandoned erasure and ends its note", async () => {
+    await keys.current('p1');
+    const abandoned = randomUUID();
+    await expect(erasureOf(dyingEraser()).erase('p1', { erasureId: abandoned })).rejects.toThrow('process killed');
+    leaseOver();
+    expect((await erasureOf().erase('p1')).tookOver).toEqual([abandoned]);
+    expect(inProgress.rows.size).toBe(0);
+    await sweeper().sweep();
+    expect(publisher.published).toHaveLength(1);
+  });
+
+  // An API that died between publishing its mark and recording it, while ingest lags: the mark is on its way.
+  // Erasing again then would take the profile's history after that mark too (everything before a later mark).
+  it('an erasure whose mark is on the log but not met yet is not erased again while ingest is short of the fence', async () => {
+    await keys.current('p1');
+    const erasureId = randomUUID();
+    const recordMark = ledger.recordMark.bind(ledger);
+    ledger.recordMark = async () => {
+      throw new Error('process killed');
+    };
+    await expect(erasureOf().erase('p1', { erasureId })).rejects.toThrow('process killed');
+    ledger.recordMark = recordMark;
+    leaseOver();
+    progress.set(0, { end: '120', committed: '90' }); // the mark lies in between
+    await sweeper().sweep();
+    await sweeper().sweep();
+    expect(publisher.published).toHaveLength(1);
+    expect(inProgress.rows.get(`p1/${erasureId}`)?.fence).toEqual({ partition: 0, offset: '120' });
+    // Ingest meets the mark (and records it), then commits past the fence: the erasure is done, only ended.
+    await keys.markMet('p1', erasureId, '95', { topic: 'events', partition: 0 });
+    progress.set(0, { end: '130', committed: '130' });
+    await sweeper().sweep();
+    expect(publisher.published).toHaveLength(1);
+    expect(inProgress.rows.size).toBe(0);
+  });
+
+  it('an abandoned erasure waits for an ingest that lags, then is finished once ingest is past the fence', async () => {
+    await keys.current('p1');
+    await expect(erasureOf(dyingEraser()).erase('p1')).rejects.toThrow('process killed');
+    leaseOver();
+    progress.set(0, { end: '120', committed: '90' });
+    await sweeper().sweep();
+    expect(publisher.published).toEqual([]);
+    progress.set(0, { end: '150', committed: '120' }); // the fence stays where it was read
+    await sweeper().sweep();
+    expect(publisher.published).toHaveLength(1);
+    expect(stored.erased).toEqual(['p1']);
+  });
+});
