@@ -11,7 +11,7 @@ import {
 } from '@vh/erasure';
 import { ErasureInProgressError } from '@vh/domain';
 import { HEADERS, ViewingEventPublisher } from '@vh/messaging';
-import { dayOf, shardOf, StoredHistoryEraser } from '@vh/storage';
+import { dayOf, ProfileActivityIndex, shardOf, StoredHistoryEraser } from '@vh/storage';
 import { AppProcess } from './support/app-process';
 import { runCli } from './support/cli';
 import { produce, readTopic, syntheticHistory } from './support/event-log';
@@ -596,5 +596,43 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       await original;
       await publisher.onApplicationShutdown();
     }
+  });
+
+  // ADR 9 known gap (session 6 review), closed in session 8: a partition moved to another ingest while its
+  // previous owner, stalled, still finished the batch with an erasure mark. The new owner met the same mark,
+  // erased, and wrote the index rows of the profile's new history; the old owner's delete landed after that,
+  // and the new owner, remembering them, did not write them again for an hour (compaction and the export's
+  // walk missed the profile). It now reads the erasure markers before trusting what it remembers.
+  it("the new owner of a partition writes again the new history's index rows its stalled previous owner deleted late", async () => {
+    const moved = uniqueProfileId('moved');
+    const other = uniqueProfileId('moved-other');
+    const ks = environment.config.cassandra.keyspace;
+    const owner = (activity: ProfileActivityIndex) =>
+      new StoredHistoryEraser(stores.client, environment.config, stores.compressed, activity);
+    const [newOwner, oldOwner] = [
+      new ProfileActivityIndex(stores.client, environment.config),
+      new ProfileActivityIndex(stores.client, environment.config),
+    ];
+    const newHistory = { profileId: moved, occurredAt: Date.now() - 30 * 60_000 };
+    const indexed = async () =>
+      (
+        await environment.cassandra.execute(
+          `SELECT profile_id FROM ${ks}.profile_activity WHERE day = ? AND shard = ? AND profile_id = ?`,
+          [types.LocalDate.fromString(dayOf(newHistory.occurredAt)), shardOf(moved), moved],
+          { prepare: true },
+        )
+      ).rowLength;
+    // The new owner meets the mark (erases), then writes the new history's row and remembers it.
+    await owner(newOwner).erase(moved);
+    expect((await newOwner.recordMany([newHistory], 4)).size).toBe(0);
+    expect(await indexed()).toBe(1);
+    // The old owner, stalled in the same batch, erases only now.
+    await owner(oldOwner).erase(moved);
+    expect(await indexed()).toBe(0);
+    // The new owner's next batch (of another profile, a few seconds later) writes it again.
+    expect(
+      (await newOwner.recordMany([{ profileId: other, occurredAt: Date.now() }], 4, Date.now() + 6_000)).size,
+    ).toBe(0);
+    expect(await indexed()).toBe(1);
   });
 });

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
@@ -58,13 +59,13 @@ export class StoredHistoryEraser {
       const days = new Set<string>();
       const liveRows = await this.eraseLive(profileId, days, hold);
       const { version, chunkSetsDeleted } = await this.eraseCompressed(profileId, days, hold);
+      // Else this process skips re-writing the deleted rows for the profile's new history, and compaction
+      // and the export never find it.
       if (indexRows) {
         for (const day of daysBetween(now - INDEX_DAYS * DAY_MS, now)) days.add(day);
         await this.eraseIndexRows(profileId, [...days]);
-      }
-      // Else this process skips re-writing the deleted rows for the profile's new history, and compaction
-      // and the export never find it.
-      this.activity?.forgetProfile(profileId);
+        this.activity?.erased(profileId, await this.noteIndexErasure(profileId));
+      } else this.activity?.forgetProfile(profileId);
       return { profileId, liveRows, compressedVersion: version, chunkSetsDeleted };
     } catch (error) {
       throw asStorageError(error);
@@ -179,6 +180,21 @@ export class StoredHistoryEraser {
     );
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  /**
+   * After the delete: a new marker for the profile (`profile_index_erasures`, a short TTL). A process that
+   * remembers writing the profile's rows reads it before trusting that memory: this delete may land after it
+   * wrote them for the new history (a partition's previous owner, stalled in the batch with the mark; ADR 9).
+   */
+  private async noteIndexErasure(profileId: string): Promise<string> {
+    const marker = randomUUID();
+    await this.client.execute(
+      `INSERT INTO ${this.ks}.profile_index_erasures (shard, profile_id, marker) VALUES (?, ?, ?)`,
+      [shardOf(profileId), profileId, marker],
+      this.writeOptions(),
+    );
+    return marker;
   }
 
   private readOptions() {

@@ -24,6 +24,10 @@ const DAY_MS = 86_400_000;
 /** The rows live 90 days (the table's TTL); remembering one for an hour means it surely still exists. */
 const REMEMBER_MS = 3_600_000;
 const REMEMBER_MAX = 200_000;
+/** How often the erasure markers are read before trusting what is remembered (ADR 9). */
+const MARKER_REFRESH_MS = 5_000;
+/** How long this process watches a profile it erased for another process's late delete of its rows. */
+const WATCH_OWN_ERASURE_MS = 86_400_000;
 /**
  * Rows of one (day, shard) partition written as one unlogged batch: a single mutation, about 2 KB, under
  * Cassandra's batch size warning (5 KB). A replay by a fresh process (nothing remembered yet) wrote one
@@ -64,6 +68,14 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
   private readonly dailySweepTable: string;
   /** Most batches of the event log touch the same (day, profile) pairs again: skip rewriting them. */
   private readonly recorded = new RecentlyRecorded(REMEMBER_MAX, REMEMBER_MS);
+  /**
+   * The last erasure marker seen per profile (`profile_index_erasures`, written after an erasure deleted the
+   * profile's index rows), and whether this process ran that erasure itself (then until when it watches).
+   */
+  private readonly markers = new Map<string, { marker: string; ownUntil: number | null }>();
+  private markersReadAt = Number.NEGATIVE_INFINITY;
+  /** Remembered rows another process's late erasure deleted: written again with the next call. */
+  private readonly rewrites = new Map<string, ActivityRow>();
 
   constructor(
     @Inject(CASSANDRA_CLIENT) private readonly client: Client,
@@ -80,8 +92,19 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
   }
 
   /** The profile's rows were deleted (an erasure): its next events must write them again. */
-  forgetProfile(profileId: string): void {
-    this.recorded.forgetWhere((key) => key.endsWith(`|${profileId}`));
+  forgetProfile(profileId: string): string[] {
+    for (const key of this.rewrites.keys()) if (key.endsWith(`|${profileId}`)) this.rewrites.delete(key);
+    return this.recorded.forgetWhere((key) => key.endsWith(`|${profileId}`));
+  }
+
+  /**
+   * This process erased the profile's index rows and wrote `marker` after: what it writes from now on is the
+   * profile's new history, which another process's late delete of the same erasure (a partition's previous
+   * owner, stalled in the batch with the mark) may remove; a marker other than this one says it did (ADR 9).
+   */
+  erased(profileId: string, marker: string, now = Date.now()): void {
+    this.forgetProfile(profileId);
+    this.markers.set(profileId, { marker, ownUntil: now + WATCH_OWN_ERASURE_MS });
   }
 
   /**
@@ -96,18 +119,21 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     concurrency: number,
     now = Date.now(),
   ): Promise<Map<string, unknown>> {
+    // What is remembered is trusted only against the erasure markers: a row another process deleted since is
+    // written again (a marker read that fails trusts nothing this call; invariant 2: no profile missed).
+    const trusted = await this.readMarkers(now);
     /** For each row to write, the activityKeys of the events that need it. */
     const neededBy = new Map<string, string[]>();
     const partitions = new Map<string, ActivityRow[]>();
     const shards = new Map<string, number>();
-    const need = (row: ActivityRow, eventKey: string) => {
+    const need = (row: ActivityRow, eventKey: string | null) => {
       const owners = neededBy.get(row.key);
       if (owners !== undefined) {
-        if (owners[owners.length - 1] !== eventKey) owners.push(eventKey);
+        if (eventKey !== null && owners[owners.length - 1] !== eventKey) owners.push(eventKey);
         return;
       }
-      if (this.recorded.has(row.key)) return;
-      neededBy.set(row.key, [eventKey]);
+      if (trusted && this.recorded.has(row.key)) return;
+      neededBy.set(row.key, eventKey === null ? [] : [eventKey]);
       const partition = `${row.table}|${row.day}|${row.shard}`;
       const rows = partitions.get(partition);
       if (rows) rows.push(row);
@@ -129,6 +155,7 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
         }
       }
     }
+    for (const row of this.rewrites.values()) need(row, null);
     const batches: ActivityRow[][] = [];
     for (const rows of partitions.values())
       for (let i = 0; i < rows.length; i += ROWS_PER_BATCH) batches.push(rows.slice(i, i + ROWS_PER_BATCH));
@@ -148,11 +175,60 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     const failed = new Map<string, unknown>();
     results.forEach((result, i) => {
       for (const row of batches[i]) {
-        if (result.status === 'fulfilled') this.recorded.add(row.key);
-        else for (const eventKey of neededBy.get(row.key)!) failed.set(eventKey, result.reason);
+        if (result.status !== 'fulfilled') {
+          for (const eventKey of neededBy.get(row.key)!) failed.set(eventKey, result.reason);
+          continue;
+        }
+        this.recorded.add(row.key);
+        this.rewrites.delete(row.key);
       }
     });
     return failed;
+  }
+
+  /**
+   * Reads the erasure markers (every MARKER_REFRESH_MS at most): a marker that changed means another process
+   * deleted the profile's index rows. For a profile this process erased itself (it then met the same mark:
+   * the old owner's batch was not committed), what it remembers is the new history's rows: written again,
+   * event or not. For another, what it remembers may be the erased history's: only forgotten. False when the
+   * markers could not be read.
+   */
+  private async readMarkers(now: number): Promise<boolean> {
+    if (now - this.markersReadAt < MARKER_REFRESH_MS) return true;
+    const seen = new Map<string, string>();
+    try {
+      const ks = this.config.cassandra.keyspace;
+      const results = await Promise.all(
+        Array.from({ length: ACTIVITY_SHARDS }, (_, shard) =>
+          this.client.execute(`SELECT profile_id, marker FROM ${ks}.profile_index_erasures WHERE shard = ?`, [shard], {
+            prepare: true,
+            consistency: consistency(this.config.cassandra.readConsistency),
+            isIdempotent: true,
+          }),
+        ),
+      );
+      for (const result of results) {
+        for (const row of result.rows) seen.set(String(row.get('profile_id')), String(row.get('marker')));
+      }
+    } catch {
+      return false;
+    }
+    this.markersReadAt = now;
+    for (const [profileId, marker] of seen) {
+      const known = this.markers.get(profileId);
+      if (known?.marker === marker) continue;
+      const own = known?.ownUntil != null && known.ownUntil > now;
+      for (const key of this.forgetProfile(profileId)) {
+        const row = own ? rowOfKey(key, profileId, this.table, this.lateTable, this.dailySweepTable) : null;
+        if (row) this.rewrites.set(row.key, row);
+      }
+      this.markers.set(profileId, { marker, ownUntil: own ? known!.ownUntil : null });
+    }
+    // Markers expire (their TTL): those not seen again are dropped, but this process's own erasures.
+    for (const [profileId, known] of this.markers) {
+      if (!seen.has(profileId) && !(known.ownUntil != null && known.ownUntil > now)) this.markers.delete(profileId);
+    }
+    return true;
   }
 
   private insertOf(table: string): string {
@@ -246,6 +322,24 @@ export async function indexDailySweepProfiles(client: Client, keyspace: string, 
     indexed++;
   }
   return indexed;
+}
+
+/** The row a remembered key stands for (the keys recordMany remembers), or null for a key of another shape. */
+function rowOfKey(
+  key: string,
+  profileId: string,
+  table: string,
+  lateTable: string,
+  dailySweepTable: string,
+): ActivityRow | null {
+  const prefix = key.slice(0, -(profileId.length + 1));
+  const shard = shardOf(profileId);
+  if (prefix.startsWith('late|')) return { key, table: lateTable, day: prefix.slice(5), shard, profileId };
+  if (prefix.startsWith('daily|')) {
+    const reason = prefix.slice(6) as DailySweepReason;
+    return { key, table: dailySweepTable, day: null, shard, profileId, reason };
+  }
+  return /^\d{4}-\d\d-\d\d$/.test(prefix) ? { key, table, day: prefix, shard, profileId } : null;
 }
 
 const paramsOf = (row: ActivityRow) =>

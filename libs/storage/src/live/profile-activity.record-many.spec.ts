@@ -23,7 +23,9 @@ function recordingClient(failingProfile?: string) {
       : Promise.resolve();
   };
   const client = {
-    execute: (query: string, params: unknown[]) => write([{ query, params }]),
+    // The erasure markers (read before trusting what is remembered): none here.
+    execute: (query: string, params: unknown[]) =>
+      /^SELECT/.test(query) ? Promise.resolve({ rows: [] }) : write([{ query, params }]),
     batch: (queries: { query: string; params: unknown[] }[]) => write(queries),
   } as unknown as Client;
   return { client, writes };

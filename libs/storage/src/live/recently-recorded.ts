@@ -27,9 +27,18 @@ export class RecentlyRecorded {
     if (this.expiresAt.size > this.capacity) this.expiresAt.delete(this.expiresAt.keys().next().value!);
   }
 
-  /** Drops the keys whose rows were deleted (an erasure): the next write of them must happen. O(size), rare. */
-  forgetWhere(deleted: (key: string) => boolean): void {
-    for (const key of [...this.expiresAt.keys()]) if (deleted(key)) this.expiresAt.delete(key);
+  /**
+   * Drops the keys whose rows were deleted (an erasure): the next write of them must happen. O(size), rare.
+   * Answers the keys dropped that were still remembered.
+   */
+  forgetWhere(deleted: (key: string) => boolean): string[] {
+    const dropped: string[] = [];
+    for (const key of [...this.expiresAt.keys()]) {
+      if (!deleted(key)) continue;
+      if (this.has(key)) dropped.push(key);
+      this.expiresAt.delete(key);
+    }
+    return dropped;
   }
 
   get size(): number {

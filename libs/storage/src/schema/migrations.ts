@@ -181,4 +181,22 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
     statements: (ks) => [`ALTER TABLE ${ks}.profile_auto_delete ADD IF NOT EXISTS reasons set<text>`],
     backfill: (client, keyspace) => indexDailySweepProfiles(client, keyspace),
   },
+  {
+    version: 11,
+    description: 'erasure markers: a remembered index row is trusted only if no erasure deleted it since',
+    statements: (ks) => [
+      // ADR 9: the previous owner of a partition, stalled in a batch with an erasure mark, could delete the
+      // profile's index rows after the new owner wrote them for the new history, and the new owner, remembering
+      // them, did not write them again for an hour. Written after each such delete; read every few seconds by
+      // every ingest. Ten minutes is ample for that; a short life keeps the partitions small to read.
+      `CREATE TABLE IF NOT EXISTS ${ks}.profile_index_erasures (
+         shard int,
+         profile_id text,
+         marker uuid,
+         PRIMARY KEY ((shard), profile_id)
+       ) WITH default_time_to_live = 600
+         AND gc_grace_seconds = 3600
+         AND comment = 'The last erasure of each profile''s index rows, for ten minutes: remembered rows are written again.'`,
+    ],
+  },
 ];
