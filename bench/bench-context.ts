@@ -6,6 +6,7 @@ import { Client } from 'cassandra-driver';
 import { AppConfig, loadConfig } from '@vh/config';
 import { foldHistory, HistoryCursor, pageOfHistory, visibleRecords } from '@vh/domain';
 import { EventLogProfileEventsSource, ProfileCompactor } from '@vh/compaction';
+import { migrateProfileKeys } from '@vh/erasure';
 import {
   CompressedHistoryRepository,
   createCassandraClient,
@@ -16,6 +17,14 @@ import {
 } from '@vh/storage';
 
 export const ROOT = join(__dirname, '..', '..');
+
+/** The apps' settings for the run's keyspaces (history and profile keys). */
+export function keyspacesOf(ctx: BenchContext): Record<string, string> {
+  return {
+    CASSANDRA_KEYSPACE: ctx.config.cassandra.keyspace,
+    PROFILE_KEYS_KEYSPACE: ctx.config.profileKeys.keyspace,
+  };
+}
 
 /** The project's own modules against the real local Cassandra, in a keyspace of the run's own. */
 export interface BenchContext {
@@ -35,14 +44,21 @@ export interface BenchContext {
  * configuration, e.g. CASSANDRA_CONTACT_POINTS of a private node.
  */
 export async function createBenchContext(keyspace?: string, env: NodeJS.ProcessEnv = {}): Promise<BenchContext> {
+  const historyKeyspace = keyspace ?? `bench_${Date.now()}`;
   const config = loadConfig({
     ...process.env,
     ...env,
-    CASSANDRA_KEYSPACE: keyspace ?? `bench_${Date.now()}`,
+    CASSANDRA_KEYSPACE: historyKeyspace,
+    // The run's own profile keys too: the collector seals with them, and a fresh machine has no `migrate`d
+    // default keyspace (every collector request of the HTTP step answered 503 there).
+    PROFILE_KEYS_KEYSPACE: `${historyKeyspace}_keys`,
     LOG_LEVEL: 'warn',
   });
   const client = createCassandraClient(config.cassandra, 'bench');
-  if (!keyspace) await migrateSchema(client, config.cassandra);
+  if (!keyspace) {
+    await migrateSchema(client, config.cassandra);
+    await migrateProfileKeys(client, config);
+  }
   const live = new LiveHistoryRepository(client, config, new ProfileActivityIndex(client, config));
   const compressed = new CompressedHistoryRepository(client, config);
   return {
@@ -56,6 +72,7 @@ export async function createBenchContext(keyspace?: string, env: NodeJS.ProcessE
     },
     async dispose() {
       await dropKeyspace(client, config.cassandra.keyspace);
+      await dropKeyspace(client, config.profileKeys.keyspace);
       await client.shutdown();
     },
   };
@@ -97,6 +114,15 @@ export async function settle(
 
 /** Bytes on disk of one table's SSTables (local runner's data directory), or null if not found. */
 export function tableBytesOnDisk(keyspace: string, table: string): number | null {
+  const components = tableComponentsOnDisk(keyspace, table);
+  return components === null ? null : Object.values(components).reduce((sum, b) => sum + b, 0);
+}
+
+/**
+ * A table's on-disk bytes by SSTable component (Data, Index/Partitions, Filter, Statistics, ...): what is
+ * the rows themselves and what is per-file overhead that a small data set pays in full.
+ */
+export function tableComponentsOnDisk(keyspace: string, table: string): Record<string, number> | null {
   const dir = join(ROOT, '.infra/cassandra/data', keyspace);
   let entries: string[];
   try {
@@ -104,18 +130,22 @@ export function tableBytesOnDisk(keyspace: string, table: string): number | null
   } catch {
     return null;
   }
-  let bytes = 0;
+  const components: Record<string, number> = {};
   const walk = (path: string) => {
     for (const name of readdirSync(path)) {
       const full = join(path, name);
       const stat = statSync(full);
       if (stat.isDirectory()) {
         if (name !== 'snapshots' && name !== 'backups') walk(full);
-      } else bytes += stat.size;
+      } else {
+        // nb-1-big-Data.db -> Data
+        const component = name.replace(/^.*-([A-Za-z]+)\.[a-z0-9]+$/, '$1');
+        components[component] = (components[component] ?? 0) + stat.size;
+      }
     }
   };
   for (const entry of entries) walk(join(dir, entry));
-  return bytes;
+  return components;
 }
 
 export function machine() {

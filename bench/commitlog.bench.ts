@@ -1,10 +1,10 @@
-import { constants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { ViewingEvent } from '@vh/domain';
 import { PrivateCassandra } from '../test/support/infrastructure';
 import { syntheticHistory } from '../test/support/event-log';
 import { BenchContext, cpuProfile, createBenchContext, percentile, round, settle } from './bench-context';
 import { chunk } from './ingest.bench';
+import { interruptible } from './interrupted';
 
 export type CommitlogSync = 'group' | 'periodic';
 
@@ -20,20 +20,6 @@ export interface CommitlogParams {
 }
 
 /**
- * A signal while the step runs: the step fails with it, so that its own finally (the private node) and
- * run.ts's (the shared node's bench_* keyspace) run; run.ts then exits with 128 + the signal's number.
- */
-export class Interrupted extends Error {
-  constructor(readonly signal: NodeJS.Signals) {
-    super(`interrupted by ${signal}`);
-  }
-
-  get exitCode(): number {
-    return 128 + (constants.signals[this.signal] ?? 0);
-  }
-}
-
-/**
  * What `commitlog_sync: group` (2 ms window, the local default: an acknowledged write survives a kill -9,
  * issue 11 §1) costs against `periodic` (10 s): ingest's own write, LiveHistoryRepository.append (live rows
  * and the activity index, its write concurrency), on a private single node (free ports, started with each
@@ -46,11 +32,6 @@ export async function commitlog(params: CommitlogParams) {
   let ctx: BenchContext | undefined;
   let keyspace: string | undefined;
   const measurements: Measurement[] = [];
-  let interrupt: (error: Interrupted) => void = () => undefined;
-  const interrupted = new Promise<never>((_, reject) => (interrupt = reject));
-  interrupted.catch(() => undefined);
-  const onSignal = (signal: NodeJS.Signals) => interrupt(new Interrupted(signal));
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   const run = async () => {
     // ABBA: each setting is measured as often first as second in a round, so drift of the shared machine's
     // load and the growth of the table weigh on both alike; back-to-back runs of one setting share a start.
@@ -93,9 +74,8 @@ export async function commitlog(params: CommitlogParams) {
     }
   };
   try {
-    await Promise.race([run(), interrupted]);
+    await interruptible(run);
   } finally {
-    process.removeListener('SIGINT', onSignal).removeListener('SIGTERM', onSignal);
     await ctx?.close().catch(() => undefined);
     await node.dispose();
   }

@@ -19,9 +19,11 @@ export interface ErasureBenchParams {
 }
 
 class MemoryStore extends ProfileKeyStore {
+  readonly datacenter = 'dc1';
   private readonly keys = new Map<string, { keyId: string; wrapped: Buffer }>();
   async read(profileId: string) {
-    return this.keys.get(profileId) ?? null;
+    const key = this.keys.get(profileId);
+    return key ? [{ ...key, datacenter: this.datacenter }] : [];
   }
   async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer) {
     if (!this.keys.has(profileId)) this.keys.set(profileId, { keyId, wrapped });

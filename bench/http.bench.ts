@@ -13,7 +13,16 @@ import { freePort } from '../test/support/free-port';
 import { watchSession, WirePlaybackEvent } from '../test/support/playback-events';
 import { readVsRaw } from './raw-read';
 import { OpenLoopRequest, openLoop } from './open-loop';
-import { BenchContext, cpuProfile, profileFromHere, percentile, round, servicePid, settle } from './bench-context';
+import {
+  BenchContext,
+  cpuProfile,
+  profileFromHere,
+  percentile,
+  round,
+  servicePid,
+  settle,
+  keyspacesOf,
+} from './bench-context';
 import { chunk, ensureTopics } from './ingest.bench';
 
 export interface HttpParams {
@@ -103,7 +112,7 @@ export async function http(ctx: BenchContext, params: HttpParams) {
   await ensureTopics(kafka, kafkaConfig);
   await ensureTopics(kafka, { ...kafkaConfig, eventTopic: collectorTopic });
   const env = {
-    CASSANDRA_KEYSPACE: ctx.config.cassandra.keyspace,
+    ...keyspacesOf(ctx),
     EVENT_TOPIC: topic,
     DEAD_LETTER_TOPIC: kafkaConfig.deadLetterTopic,
     INGEST_GROUP_ID: `${topic}-ingest`,

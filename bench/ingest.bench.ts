@@ -7,7 +7,7 @@ import { AppProcess } from '../test/support/app-process';
 import { syntheticHistory } from '../test/support/event-log';
 import { freePort } from '../test/support/free-port';
 import { rawPipeline } from './raw-pipeline';
-import { BenchContext, cpuProfile, profileFromHere, round, servicePid, settle } from './bench-context';
+import { BenchContext, cpuProfile, profileFromHere, round, servicePid, settle, keyspacesOf } from './bench-context';
 
 export interface IngestParams {
   profiles: number;
@@ -73,7 +73,7 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
 
   const topic = `bench-${Date.now()}-events`;
   const env = {
-    CASSANDRA_KEYSPACE: ctx.config.cassandra.keyspace,
+    ...keyspacesOf(ctx),
     EVENT_TOPIC: topic,
     DEAD_LETTER_TOPIC: `${topic}.dead-letter`,
     INGEST_GROUP_ID: `${topic}-ingest`,

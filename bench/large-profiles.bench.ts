@@ -7,7 +7,7 @@ import { mintAccessToken } from '@vh/http';
 import { AppProcess } from '../test/support/app-process';
 import { syntheticHistory } from '../test/support/event-log';
 import { freePort } from '../test/support/free-port';
-import { BenchContext, round, settle, summarise } from './bench-context';
+import { BenchContext, round, settle, summarise, keyspacesOf } from './bench-context';
 import { asAccepted } from './production-events';
 
 export interface LargeProfileParams {
@@ -85,7 +85,7 @@ async function serve(
   now: number,
 ) {
   const api = await AppProcess.start('api', {
-    CASSANDRA_KEYSPACE: ctx.config.cassandra.keyspace,
+    ...keyspacesOf(ctx),
     API_PORT: String(await freePort()),
     COMPACTION_QUEUE: `bench-large-${now}`,
     // Sequential reads measure latency, not overload: a shared, loaded machine made the event-loop bound
@@ -190,7 +190,7 @@ async function buildProfile(
   // tombstone limit (seen: readFailure). A profile's rows arrive over years in production.
   const config = loadConfig({
     ...process.env,
-    CASSANDRA_KEYSPACE: ctx.config.cassandra.keyspace,
+    ...keyspacesOf(ctx),
     COMPACTION_DELETE_MARGIN_MS: '0',
   });
   const compactor = new ProfileCompactor(ctx.live, ctx.compressed, config);

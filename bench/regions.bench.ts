@@ -10,6 +10,7 @@ import { PrivateRegions, PrivateRegionsPorts, RegionName } from '../test/support
 import { TestEnvironment } from '../test/support/test-environment';
 import { testTokens } from '../test/support/tokens';
 import { percentile, round } from './bench-context';
+import { interruptible } from './interrupted';
 
 export interface RegionsParams {
   /** Rows written per direction (dc1 -> dc2, dc2 -> dc1), one at a time, directions alternating. */
@@ -51,21 +52,15 @@ export async function regions(params: RegionsParams) {
   const infra = new PrivateRegions(mkdtempSync(join(tmpdir(), 'vh-bench-regions-')), PORTS);
   const environment = {} as Record<RegionName, TestEnvironment>;
   const stack = {} as Partial<Record<RegionName, AppStack>>;
-  let stopping: Promise<void> | null = null;
-  const stop = () =>
-    (stopping ??= (async () => {
-      await Promise.allSettled([stack.a?.stop(), stack.b?.stop()]);
-      await Promise.allSettled([environment.b?.dispose(), environment.a?.dispose()]);
-      await infra.dispose();
-      log('regions stopped, state removed');
-    })());
-  const stopOnSignal = (signal: NodeJS.Signals) => {
-    log(`${signal}: stopping the regions`);
-    void stop().finally(() => process.exit(130));
+  const stop = async () => {
+    await Promise.allSettled([stack.a?.stop(), stack.b?.stop()]);
+    await Promise.allSettled([environment.b?.dispose(), environment.a?.dispose()]);
+    await infra.dispose();
+    log('regions stopped, state removed');
   };
-  process.once('SIGINT', stopOnSignal).once('SIGTERM', stopOnSignal);
   const loadBefore = loadavg();
-  try {
+  // A signal fails the step: the regions stop below, and run.ts drops the shared node's keyspace.
+  const run = async () => {
     const started = Date.now();
     await infra.start();
     const infraSeconds = (Date.now() - started) / 1000;
@@ -92,8 +87,10 @@ export async function regions(params: RegionsParams) {
       cassandra,
       endToEnd,
     };
+  };
+  try {
+    return await interruptible(run);
   } finally {
-    process.removeListener('SIGINT', stopOnSignal).removeListener('SIGTERM', stopOnSignal);
     await stop();
   }
 }

@@ -236,7 +236,7 @@ ${n(s.parameters.profiles)} profiles, ${n(s.parameters.records)} records from ${
 
 Inside the chunks: the columnar encoding takes ${n(s.encodedBytesBeforeZstd)} bytes; zstd (level from config) brings it to
 ${n(s.storedChunkBytes)} (${s.zstdRatio}x).
-
+${renderStorageFloor(r.storageFloor)}
 ## zstd dictionary for small per-profile blobs
 
 Trained with \`zstd --train\` (16 KiB) on the encoded histories of half the profiles, measured on the other half.
@@ -255,4 +255,27 @@ Read p99 (first page, compacted profiles, sequential) while compaction runs: ${c
 (**${c.readP99Ratio}x**; avg ${c.readsDuringCompaction.avgMs} against ${c.readsIdle.avgMs} ms).
 
 ${analysis}`;
+}
+
+/** Storage against its floor (issue 14 §3): the same records as small and as large histories. */
+function renderStorageFloor(f: any): string {
+  if (!f) return '';
+  const rows = f.shapes
+    .map(
+      (x: any) =>
+        `| ${n(x.recordsPerProfile)} × ${n(x.profiles)} | ${x.bytesPerRecord.live} | ${x.bytesPerRecord.compressed} | ${x.bytesPerRecord.compressedRowsOnly} | ${x.bytesPerRecord.chunks} | ${n(x.perProfileBytes)} | **${x.reduction}x** (${x.reductionRowsOnly}x) | ${x.overFloor}x |`,
+    )
+    .join('\n');
+  return `
+### Against the floor: small and large histories
+
+The same number of records, each shape in a keyspace of its own. The floor of a compressed record is its record id
+(${f.floorBytesPerRecord} random bytes). "Rows" leaves out the fixed SSTable files (Statistics, TOC, Digest: a few KB per
+table and flush, paid in full by a small data set). Per profile: the row bytes beyond the chunks' zstd output
+(metadata row, chunk-set row, partition index entries).
+
+| records per profile × profiles | live B/record | compressed B/record | rows only | chunks | per profile (B) | reduction (rows only) | over floor |
+|---|---|---|---|---|---|---|---|
+${rows}
+`;
 }

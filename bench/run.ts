@@ -1,20 +1,26 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchContext, createBenchContext, machine, ROOT } from './bench-context';
-import { commitlog, Interrupted } from './commitlog.bench';
+import { commitlog } from './commitlog.bench';
+import { Interrupted } from './interrupted';
 import { http } from './http.bench';
 import { ingest } from './ingest.bench';
 import { largeProfiles } from './large-profiles.bench';
 import { reads } from './reads.bench';
 import { regions } from './regions.bench';
 import { renderBenchmarks } from './render';
-import { storageAndCompaction } from './storage-and-compaction.bench';
+import { storageAndCompaction, storageFloor } from './storage-and-compaction.bench';
 import { zstdDictionary } from './zstd-dictionary.bench';
 
 /** Sizes: defaults finish within a few minutes here; --quick is a smoke run. */
 const SIZES = {
   full: {
     storage: { profiles: 200, sessionsPerProfile: 50, readSeconds: 10 },
+    // The same 10,000 records as small and as large histories (issue 14 §3).
+    floor: [
+      { profiles: 200, sessionsPerProfile: 50 },
+      { profiles: 20, sessionsPerProfile: 500 },
+    ],
     reads: { sizes: [100, 1_000, 10_000], budgetMs: 20_000 },
     ingest: { profiles: 2_000, sessionsPerProfile: 10, ceilingConcurrency: [32, 128, 512] },
     http: {
@@ -38,6 +44,10 @@ const SIZES = {
   },
   quick: {
     storage: { profiles: 20, sessionsPerProfile: 20, readSeconds: 2 },
+    floor: [
+      { profiles: 20, sessionsPerProfile: 20 },
+      { profiles: 2, sessionsPerProfile: 200 },
+    ],
     reads: { sizes: [100, 1_000], budgetMs: 4_000 },
     ingest: { profiles: 200, sessionsPerProfile: 5, ceilingConcurrency: [64] },
     http: { seconds: 2, concurrency: [2, 8], profiles: 20, sessionsPerProfile: 5, collectorBatch: 50 },
@@ -58,7 +68,7 @@ const SIZES = {
 /**
  * `npm run bench [--quick] [--only step,step]`: runs the benchmarks against the real local services,
  * writes bench/results/<name>.json and summary.json, and regenerates BENCHMARKS.md. Every figure is
- * set against a baseline measured in the same run. With --only (steps: storage, dictionary, reads,
+ * set against a baseline measured in the same run. With --only (steps: storage, floor, dictionary, reads,
  * ingest, commitlog, regions, http, large) only those steps run and only their files are written.
  */
 async function main(args: string[]): Promise<void> {
@@ -83,6 +93,8 @@ async function main(args: string[]): Promise<void> {
       results.storage = sc.storage;
       results.compaction = sc.compaction;
     }
+    if (wanted('floor'))
+      results.storageFloor = await step('storage against its floor', () => storageFloor(sizes.floor));
     if (wanted('dictionary'))
       results.dictionary = await step('zstd dictionary', () => zstdDictionary(ctx, sizes.dictionary));
     if (wanted('reads')) results.reads = await step('reads', () => reads(ctx, sizes.reads));
@@ -127,6 +139,8 @@ function summaryOf(results: Record<string, any>, cores: number, generatedAt: str
     read_speedup_avg_10k: at10k?.speedup.firstPageAvg ?? null,
     read_speedup_p99_10k: at10k?.speedup.firstPageP99 ?? null,
     storage_reduction: results.storage.reduction,
+    storage_reduction_500_per_profile:
+      results.storageFloor?.shapes.find((x: any) => x.recordsPerProfile === 500)?.reduction ?? null,
     mixed_p99_ms: results.mixed.atSustainableWithBound.p99Ms,
     overload_p99_ratio: results.mixed.overloadP99Ratio,
     compaction_records_per_s: results.compaction.recordsPerSecond,
@@ -153,6 +167,7 @@ function renderFromFiles(): void {
   if (existsSync(join(dir, 'largeProfiles.json'))) results.largeProfiles = read('largeProfiles');
   if (existsSync(join(dir, 'commitlog.json'))) results.commitlog = read('commitlog');
   if (existsSync(join(dir, 'regions.json'))) results.regions = read('regions');
+  if (existsSync(join(dir, 'storageFloor.json'))) results.storageFloor = read('storageFloor');
   // From the result files, newest first: after `--only`, the headline follows the steps rerun.
   const generatedAt = Object.values(results)
     .map((r: any) => r.generatedAt as string)

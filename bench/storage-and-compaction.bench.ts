@@ -5,7 +5,17 @@ import { syntheticHistory } from '../test/support/event-log';
 import { compactHistory, EMPTY_COMPRESSED_HISTORY, ViewingEvent } from '@vh/domain';
 import { chunkDictionaryId, encodeVersion } from '@vh/compaction';
 import { asAccepted } from './production-events';
-import { BenchContext, flush, readHistory, round, ROOT, summarise, tableBytesOnDisk } from './bench-context';
+import {
+  BenchContext,
+  createBenchContext,
+  flush,
+  readHistory,
+  round,
+  ROOT,
+  summarise,
+  tableBytesOnDisk,
+  tableComponentsOnDisk,
+} from './bench-context';
 
 interface CompactionRun {
   seconds: number;
@@ -31,6 +41,7 @@ export async function storageAndCompaction(
   }
   const ks = ctx.config.cassandra.keyspace;
   const flushed = flush(ks);
+  const liveOnDisk = tableComponentsOnDisk(ks, 'live_history');
   const liveBytes = tableBytesOnDisk(ks, 'live_history');
 
   // First half alone: compaction throughput. Second half while reads run on the first: read p99
@@ -46,7 +57,12 @@ export async function storageAndCompaction(
   const concurrent = await during;
 
   flush(ks);
-  const compressedBytes = ['compressed_history', 'compressed_history_chunks', 'compressed_history_chunk_sets']
+  const compressedTables = ['compressed_history', 'compressed_history_chunks', 'compressed_history_chunk_sets'];
+  const onDisk = {
+    live_history: liveOnDisk,
+    ...Object.fromEntries(compressedTables.map((t) => [t, tableComponentsOnDisk(ks, t)])),
+  };
+  const compressedBytes = compressedTables
     .map((t) => tableBytesOnDisk(ks, t))
     .reduce<number | null>((sum, b) => (sum === null || b === null ? null : sum + b), 0);
   const records = alone.records + concurrent.records;
@@ -67,6 +83,8 @@ export async function storageAndCompaction(
     },
     liveBytes,
     compressedBytes,
+    // By table and SSTable component: the per-file overhead weighs on small tables (issue 14 §3).
+    onDisk,
     storedChunkBytes: storedBytes,
     encodedBytesBeforeZstd: rawBytes,
     bytesPerRecord: {
@@ -150,4 +168,71 @@ function compactInChildProcess(keyspace: string, profileIds: string[]): Promise<
     child.once('exit', (code) => reject(new Error(`compaction process exited with ${code}`)));
     child.send({ keyspace, profileIds });
   });
+}
+
+const COMPRESSED_TABLES = ['compressed_history', 'compressed_history_chunks', 'compressed_history_chunk_sets'];
+/** SSTable components whose size does not grow with the rows (one set per SSTable written by a flush). */
+const FIXED_COMPONENTS = new Set(['Statistics', 'TOC', 'Digest']);
+
+function bytesByKind(ks: string, tables: string[]) {
+  let rows = 0;
+  let fixed = 0;
+  for (const t of tables)
+    for (const [component, bytes] of Object.entries(tableComponentsOnDisk(ks, t) ?? {}))
+      if (FIXED_COMPONENTS.has(component)) fixed += bytes;
+      else rows += bytes;
+  return { rows, fixed };
+}
+
+/**
+ * Storage against its floor (issue 14 §3): the same number of records held as few large or many small
+ * histories, each shape in a keyspace of its own (sizes on disk after a flush: live before compaction,
+ * compressed after). The floor of a compressed record is its record id: 16 random bytes a device chose,
+ * which no encoding shrinks. Per-profile bytes are the compressed tables' row bytes beyond the chunks' zstd
+ * output (metadata, chunk-set rows, partition index entries); the fixed SSTable components (Statistics, TOC,
+ * Digest: a few KB per table and flush whatever it holds) are reported apart, since a small data set pays
+ * them in full and a production table does not.
+ */
+export async function storageFloor(
+  shapes: { profiles: number; sessionsPerProfile: number }[],
+): Promise<{ name: string; floorBytesPerRecord: number; shapes: unknown[] }> {
+  const results: unknown[] = [];
+  for (const shape of shapes) {
+    const ctx = await createBenchContext();
+    try {
+      const ks = ctx.config.cassandra.keyspace;
+      const events = asAccepted(
+        syntheticHistory(shape.profiles, shape.sessionsPerProfile, Date.now() - 60 * 86_400_000),
+      );
+      for (let i = 0; i < events.length; i += 2_000) {
+        const failed = await ctx.live.append(events.slice(i, i + 2_000));
+        if (failed.length) throw new Error(`write failed: ${(failed[0].error as Error).message}`);
+      }
+      flush(ks);
+      const live = bytesByKind(ks, ['live_history']);
+      const run = await compactInChildProcess(ks, [...new Set(events.map((e) => e.profileId))]);
+      flush(ks);
+      const compressed = bytesByKind(ks, COMPRESSED_TABLES);
+      const total = compressed.rows + compressed.fixed;
+      results.push({
+        recordsPerProfile: shape.sessionsPerProfile,
+        profiles: shape.profiles,
+        records: run.records,
+        bytesPerRecord: {
+          live: round((live.rows + live.fixed) / run.records),
+          compressed: round(total / run.records),
+          compressedRowsOnly: round(compressed.rows / run.records),
+          chunks: round(run.storedBytes / run.records),
+        },
+        perProfileBytes: round((compressed.rows - run.storedBytes) / shape.profiles),
+        fixedSstableBytes: compressed.fixed,
+        reduction: round((live.rows + live.fixed) / total),
+        reductionRowsOnly: round(live.rows / compressed.rows),
+        overFloor: round(total / run.records / 16),
+      });
+    } finally {
+      await ctx.dispose();
+    }
+  }
+  return { name: 'storageFloor', floorBytesPerRecord: 16, shapes: results };
 }

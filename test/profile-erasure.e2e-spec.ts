@@ -4,9 +4,14 @@ import { Client, types } from 'cassandra-driver';
 import {
   CassandraErasuresInProgress,
   CassandraProfileKeyStore,
+  encodeSealedEnvelope,
+  erasedKeyIds,
   ErasureLedger,
+  newDataKey,
   ProfileErasure,
   ProfileKeySealer,
+  seal,
+  sealContext,
   standaloneProfileKeys,
 } from '@vh/erasure';
 import { ErasureInProgressError } from '@vh/domain';
@@ -504,20 +509,16 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     }
     const ks = environment.config.profileKeys.keyspace;
     for (const profileId of profiles) {
-      const current = await environment.cassandra.execute(
-        `SELECT key_id FROM ${ks}.profile_keys WHERE profile_id = ?`,
-        [profileId],
-      );
-      expect(current.rowLength).toBe(0);
+      expect(await new CassandraProfileKeyStore(environment.cassandra, environment.config).read(profileId)).toEqual([]);
       const rows = await shreddingRows(profileId);
       expect(rows).toEqual([{ keyId: created.get(profileId), erasureId: expect.any(String) }]);
       const ledger = await environment.cassandra.execute(
-        `SELECT erasure_id, key_id FROM ${ks}.profile_erasures WHERE profile_id = ?`,
+        `SELECT erasure_id, key_id, key_ids FROM ${ks}.profile_erasures WHERE profile_id = ?`,
         [profileId],
         { prepare: true },
       );
       const named = ledger.rows.find((r) => String(r.get('erasure_id')) === rows[0].erasureId);
-      expect(named && String(named.get('key_id'))).toBe(created.get(profileId));
+      expect(named && erasedKeyIds(named)).toEqual([created.get(profileId)]);
     }
   });
   // Review, session 6: destroyShredding was a plain DELETE (the client's timestamp) on a row otherwise written by
@@ -539,7 +540,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     }) as Client;
     const store = new CassandraProfileKeyStore(skewed, environment.config);
     const erasureId = randomUUID();
-    const stored = (await store.read(profileId))!;
+    const [stored] = await store.read(profileId);
     await store.putShredding(profileId, { keyId, wrapped: stored.wrapped, erasureId: erasureId }, 1000);
     await eventually(async () => expect((await store.listShredding(profileId))[0].inGrace).toBe(false), 10_000, 200);
     expect(await store.recordFence(profileId, keyId, erasureId, { partition: 0, offset: '1' })).toBe(true);
@@ -634,5 +635,100 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       (await newOwner.recordMany([{ profileId: other, occurredAt: Date.now() }], 4, Date.now() + 6_000)).size,
     ).toBe(0);
     expect(await indexed()).toBe(1);
+  });
+
+  // Pre-region keys (docs/adr/0012): created before the upgrade, or by a collector of the old version during it,
+  // even after the migration ran. A profile met by both versions holds a region key and a pre-region key: both
+  // open, and an erasure shreds both (two conditional deletes, one ledger row naming both).
+  it('a profile holding a region key and a pre-region key: both open, and an erasure shreds both', async () => {
+    const profileId = uniqueProfileId('two-keys');
+    const ks = environment.config.profileKeys.keyspace;
+    const { eventTopic } = environment.config.kafka;
+    const rowsOf = async (table: string) =>
+      (
+        await environment.cassandra.execute(`SELECT key_id FROM ${ks}.${table} WHERE profile_id = ?`, [profileId], {
+          prepare: true,
+        })
+      ).rows.map((r) => String(r.get('key_id')));
+    // The collector (this version) meets the profile first: the region's key.
+    await postSession(profileId, 'region-key-title', now - 50 * 60_000);
+    await eventually(async () => expect(await titlesOf(profileId)).toEqual(['region-key-title']), 60_000, 500);
+    const [regionKeyId] = await rowsOf('profile_region_keys');
+    // Then a collector of the old version, which knows only profile_keys, creates the pre-region key and seals
+    // an event with it.
+    const preRegionKeyId = randomUUID();
+    const dataKey = newDataKey();
+    await environment.cassandra.execute(
+      `INSERT INTO ${ks}.profile_keys (profile_id, key_id, wrapped_key, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS`,
+      [
+        profileId,
+        preRegionKeyId,
+        seal(environment.config.profileKeys.masterKey, dataKey, `profile-key\n${profileId}\n${preRegionKeyId}`),
+        new Date(),
+      ],
+      { prepare: true },
+    );
+    const [old] = syntheticHistory(1, 1, now - 45 * 60_000).map((e) => ({
+      ...e,
+      profileId,
+      titleId: 'pre-region-key-title',
+    }));
+    const sealedOld = encodeSealedEnvelope({
+      profileId,
+      keyId: preRegionKeyId,
+      payload: seal(dataKey, encodeViewingEvent(old), sealContext(profileId, preRegionKeyId)),
+    });
+    await produce(environment.kafka, eventTopic, [{ key: profileId, value: sealedOld }]);
+    await eventually(
+      async () => expect(await titlesOf(profileId)).toEqual(['pre-region-key-title', 'region-key-title']),
+      60_000,
+      500,
+    );
+    expect(await rowsOf('profile_region_keys')).toEqual([regionKeyId]);
+    expect(await rowsOf('profile_keys')).toEqual([preRegionKeyId]);
+
+    expect((await erase(profileId, auth.operator)).status).toBe(202);
+    expect(await titlesOf(profileId)).toEqual([]);
+    expect(await rowsOf('profile_region_keys')).toEqual([]);
+    expect(await rowsOf('profile_keys')).toEqual([]);
+    const shredded = await shreddingRows(profileId);
+    expect(shredded.map((r) => r.keyId).sort()).toEqual([regionKeyId, preRegionKeyId].sort());
+    expect(new Set(shredded.map((r) => r.erasureId)).size).toBe(1);
+    const ledger = await environment.cassandra.execute(
+      `SELECT erasure_id, key_id, key_ids FROM ${ks}.profile_erasures WHERE profile_id = ?`,
+      [profileId],
+      { prepare: true },
+    );
+    expect(ledger.rows.map((r) => [String(r.get('erasure_id')), erasedKeyIds(r).sort()])).toEqual([
+      [shredded[0].erasureId, [regionKeyId, preRegionKeyId].sort()],
+    ]);
+    // Processes of the old version read key_id alone, and know only pre-region keys: it names that one.
+    expect(String(ledger.rows[0].get('key_id'))).toBe(preRegionKeyId);
+
+    // Neither key opens what was sealed before the erasure: a raw read of the log, with the keys, shows no title.
+    const raw = (await readTopic(environment.kafka, eventTopic, Number.MAX_SAFE_INTEGER, 10_000)).filter(
+      (m) => m.key?.toString('utf8') === profileId,
+    );
+    expect(raw.length).toBeGreaterThanOrEqual(6); // the session, the old collector's event, the mark
+    const text = raw.map((m) => m.value!.toString('utf8')).join('\n');
+    expect(text).toContain(`"keyId":"${regionKeyId}"`);
+    expect(text).toContain(`"keyId":"${preRegionKeyId}"`);
+    const audit = standaloneProfileKeys(environment.config, 'e2e-two-keys-audit');
+    try {
+      // No offsets: an erased key still shredding opens nothing (only events after its mark, by offset).
+      const opened = await audit.opener.open(raw.map((m) => ({ ...m, timestamp: '0' })));
+      expect(opened.filter((o) => o.kind === 'event' && 'titleId' in o.event)).toEqual([]);
+      expect(opened.filter((o) => o.kind === 'erased')).toHaveLength(5);
+      for (const keyId of [regionKeyId, preRegionKeyId]) expect(await audit.keys.byId(profileId, keyId)).toBeNull();
+    } finally {
+      await audit.close();
+    }
+
+    // An erasure of a profile without any key names none (and stays in progress until its mark is recorded).
+    const keyless = uniqueProfileId('keyless');
+    await keys.keys.erase(keyless);
+    expect(await new ErasureLedger(stores.client, environment.config).erasures(keyless)).toEqual([
+      { erasureId: expect.any(String), mark: null, pending: true },
+    ]);
   });
 });

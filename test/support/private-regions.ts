@@ -43,6 +43,23 @@ export const EVACUATION_PORTS: PrivateRegionsPorts = {
   redisB: 25380,
 };
 
+/**
+ * The region keys suite's own ports (test/region-keys.e2e-spec.ts): only its Cassandra nodes run, but every
+ * port is its own so it never meets another suite, the chaos checker (27xxx) or the regions bench (26xxx).
+ */
+export const REGION_KEYS_PORTS: PrivateRegionsPorts = {
+  kafka: 23092,
+  kafkaController: 23093,
+  kafkaB: 23192,
+  kafkaBController: 23193,
+  cassandra: 23042,
+  cassandraStorage: 23700,
+  cassandraJmx: 23199,
+  cassandraBJmx: 23299,
+  redis: 23379,
+  redisB: 23380,
+};
+
 /** Each region's Kafka broker and Cassandra node, as scripts/infra.sh names them. */
 const SERVICES: Record<RegionName, { kafka: string; cassandra: string }> = {
   a: { kafka: 'kafka', cassandra: 'cassandra' },
@@ -120,17 +137,19 @@ export class PrivateRegions {
 
   /** From an empty state directory: both regions' Cassandra nodes, both Kafka clusters, both Redis at once. */
   async start(): Promise<void> {
-    // A crashed earlier run may have left its JVMs running detached: infra.sh would reuse them once their pid
-    // files were gone, so they are killed first (only pids whose command line names this state directory).
-    for (const service of ALL_SERVICES) await this.killService(service);
-    rmSync(this.stateDir, { recursive: true, force: true });
-    await this.link?.start();
+    await this.startFresh();
     await Promise.all([
       this.infra('start', 'cassandra-ab'),
       this.infra('start', 'kafka-ab'),
       this.redis.a.start(),
       this.redis.b.start(),
     ]);
+  }
+
+  /** From an empty state directory: the two datacenters alone (a suite of Cassandra clients, no apps). */
+  async startCassandra(): Promise<void> {
+    await this.startFresh();
+    await this.infra('start', 'cassandra-ab');
   }
 
   /** A region's Kafka broker and Cassandra node die at once (SIGKILL: nothing flushed but what is on disk). */
@@ -176,6 +195,14 @@ export class PrivateRegions {
     for (const service of ALL_SERVICES) await this.killService(service);
     await Promise.allSettled([this.redis.a.dispose(), this.redis.b.dispose(), this.link?.dispose()]);
     rmSync(this.stateDir, { recursive: true, force: true });
+  }
+
+  private async startFresh(): Promise<void> {
+    // A crashed earlier run may have left its JVMs running detached: infra.sh would reuse them once their pid
+    // files were gone, so they are killed first (only pids whose command line names this state directory).
+    for (const service of ALL_SERVICES) await this.killService(service);
+    rmSync(this.stateDir, { recursive: true, force: true });
+    await this.link?.start();
   }
 
   private async killService(service: string): Promise<void> {

@@ -35,11 +35,12 @@ export class ReadPathCompactionTrigger {
   }
 
   /**
-   * A read found stored records that the member's controls now hide for good (of a removed title, or
-   * auto-deleted or begun while paused before the compaction cutoff, ADR 8): compaction removes them
-   * physically. Once per profile per window, like onRead.
+   * A read found that a compaction is due: stored records the member's controls now hide for good (of a
+   * removed title, or auto-deleted or begun while paused before the compaction cutoff, ADR 8), which it
+   * removes physically, or a settled record live events touch, whose trail it rebuilds from the event log
+   * (ADR 6). Once per profile per window, like onRead.
    */
-  onHiddenStored(profileId: string): boolean {
+  onCompactionDue(profileId: string): boolean {
     if (this.asked.has(profileId)) return false;
     this.asked.add(profileId);
     this.request(profileId).catch((error: Error) => this.onError(profileId, error));

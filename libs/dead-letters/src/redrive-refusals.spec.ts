@@ -27,8 +27,9 @@ function letter(
 const plain = '{"schemaVersion":1,"type":"no-such-type","profileId":"p1"}';
 const sealedWith = (keyId: string) => encodeSealedEnvelope({ profileId: 'p1', keyId, payload: Buffer.from('x') });
 
-function refusals(erasures: ErasureRecord[], currentKeyId: string | null = null) {
-  const keys = { existing: async () => (currentKeyId ? { keyId: currentKeyId, key: Buffer.alloc(32) } : null) };
+/** `currentKeyIds`: the profile's current keys, every region's. */
+function refusals(erasures: ErasureRecord[], ...currentKeyIds: string[]) {
+  const keys = { isCurrent: async (_profileId: string, keyId: string) => currentKeyIds.includes(keyId) };
   const ledger = { erasures: async () => erasures };
   return new RedriveRefusals(keys as unknown as ProfileKeys, ledger as unknown as ErasureLedger);
 }
@@ -82,13 +83,21 @@ describe('RedriveRefusals', () => {
     for (const refused of [noOffset, otherPartition, otherTopic]) expect(refused?.reason).toMatch(/cannot be placed/);
   });
 
-  it("refuses a sealed letter whose key is not the profile's current key, whatever its place", async () => {
+  it('refuses a sealed letter whose key is not a current key of the profile, whatever its place', async () => {
     const [old, current] = await refusals([markedAt('10')], 'k2').of([
       letter(sealedWith('k1'), { offset: '20' }),
       letter(sealedWith('k2'), { offset: '20' }),
     ]);
     expect(old?.reason).toMatch(/no longer profile p1's key/);
     expect(current).toBeNull();
+    // Another region's key of the profile is as current as this region's (docs/adr/0012).
+    expect(
+      await refusals([], 'k-dc1', 'k-dc2').of([
+        letter(sealedWith('k-dc1'), { offset: '20' }),
+        letter(sealedWith('k-dc2'), { offset: '20' }),
+        letter(sealedWith('k1'), { offset: '20' }),
+      ]),
+    ).toEqual([null, null, expect.objectContaining({ reason: expect.stringMatching(/no longer profile p1's key/) })]);
     // A new key made before the mark was published: its letters before the mark are erased too.
     expect((await refusals([markedAt('10')], 'k2').of([letter(sealedWith('k2'), { offset: '8' })]))[0]?.reason).toMatch(
       /erased/,

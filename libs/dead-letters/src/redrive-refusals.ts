@@ -14,7 +14,7 @@ export interface RedriveRefusal {
  * Which dead letters must not be re-driven: an erased profile's accepted before its erasure (docs/adr/0009).
  * A re-drive lands after the erasure's mark, where ingest takes it for the profile's new history: erased
  * data would come back. Decided by the log's order (the letter's source offset against the mark's), never
- * by a clock (invariant 6); a sealed letter also needs the profile's current key (an erased key's letters
+ * by a clock (invariant 6); a sealed letter also needs a current key of the profile (an erased key's letters
  * are erased whatever their place).
  */
 @Injectable()
@@ -27,7 +27,7 @@ export class RedriveRefusals {
   /** Why each of these letters must stay where it is, by index; null where it may go. */
   async of(messages: readonly KafkaMessage[]): Promise<(RedriveRefusal | null)[]> {
     const erasures = new Map<string, Promise<ErasureRecord[]>>();
-    const currentKeys = new Map<string, Promise<string | null>>();
+    const currentKeys = new Map<string, Promise<boolean>>();
     const once = <T>(cache: Map<string, Promise<T>>, id: string, read: () => Promise<T>) => {
       if (!cache.has(id)) cache.set(id, read());
       return cache.get(id)!;
@@ -38,12 +38,10 @@ export class RedriveRefusals {
         if (c.kind === 'profile-erased') return null;
         if (c.kind === 'sealed') {
           const { profileId, keyId } = c.envelope;
-          const current = await once(
-            currentKeys,
-            profileId,
-            async () => (await this.keys.existing(profileId))?.keyId ?? null,
+          const current = await once(currentKeys, `${profileId}\n${keyId}`, () =>
+            this.keys.isCurrent(profileId, keyId),
           );
-          if (current !== keyId) {
+          if (!current) {
             return {
               reason: `sealed with key ${keyId}, which is no longer profile ${profileId}'s key: the profile was erased since, and so is this letter`,
               inProgress: false,

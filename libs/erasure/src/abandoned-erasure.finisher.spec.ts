@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@vh/config';
+import { newDataKey, seal } from './payload-cipher';
 import { ErasureInProgressError } from '@vh/domain';
 import { AbandonedErasureFinisher } from './abandoned-erasure.finisher';
 import { ProfileErasure } from './profile-erasure';
@@ -11,8 +12,8 @@ import {
   FakeStoredHistoryEraser,
   InMemoryErasureLedger,
   InMemoryErasuresInProgress,
-  InMemoryKeyStore,
 } from './testing/in-memory-erasure-stores';
+import { InMemoryKeyStore, PRE_REGION } from './testing/in-memory-profile-key-store';
 
 const config = loadConfig({});
 const leaseMs = config.profileKeys.erasureLeaseMs;
@@ -49,6 +50,22 @@ describe('finishing abandoned erasures (AbandonedErasureFinisher, in the sweep)'
       throw new Error('process killed');
     };
     return eraser.asEraser();
+  };
+
+  /** The erasure's first delete of a key waits until the returned wake is called (a process stalled there). */
+  const stallFirstDelete = () => {
+    let wake!: () => void;
+    const stalled = new Promise<void>((resolve) => (wake = resolve));
+    let first = true;
+    const deleteIf = store.deleteIf.bind(store);
+    store.deleteIf = async (profileId: string, key: { keyId: string; datacenter: string | null }) => {
+      if (first) {
+        first = false;
+        await stalled;
+      }
+      return deleteIf(profileId, key);
+    };
+    return () => wake();
   };
 
   beforeEach(() => {
@@ -115,9 +132,9 @@ describe('finishing abandoned erasures (AbandonedErasureFinisher, in the sweep)'
       sweeps++;
     };
     const deleteIf = store.deleteIf.bind(store);
-    store.deleteIf = async (profileId: string, keyId: string) => {
+    store.deleteIf = async (profileId: string, key: { keyId: string; datacenter: string | null }) => {
       await almostALease(); // the key step took almost a lease, and so does the next: each step renews it
-      return deleteIf(profileId, keyId);
+      return deleteIf(profileId, key);
     };
     const slow = new FakeStoredHistoryEraser();
     slow.erase = async (profileId: string) => {
@@ -134,17 +151,7 @@ describe('finishing abandoned erasures (AbandonedErasureFinisher, in the sweep)'
   // member's new history (a new key) has begun. It must not shred the new key nor erase what followed the mark.
   it('an API that stalled past its lease and wakes after the take-over stops before its next step', async () => {
     const { keyId } = await keys.current('p1');
-    let wake!: () => void;
-    const stalled = new Promise<void>((resolve) => (wake = resolve));
-    let first = true;
-    const deleteIf = store.deleteIf.bind(store);
-    store.deleteIf = async (profileId: string, id: string) => {
-      if (first) {
-        first = false;
-        await stalled; // the original, in its key step
-      }
-      return deleteIf(profileId, id);
-    };
+    const wake = stallFirstDelete(); // the original, in its key step
     const original = erasureOf().erase('p1');
     await new Promise((resolve) => setImmediate(resolve));
     leaseOver();
@@ -160,6 +167,60 @@ describe('finishing abandoned erasures (AbandonedErasureFinisher, in the sweep)'
     expect((await new ProfileKeys(store, config).existing('p1'))?.keyId).toBe(fresh.keyId);
     expect(stored.erased).toEqual(['p1']); // the retry's only
     expect(publisher.published).toHaveLength(1);
+  });
+
+  // Region keys (docs/adr/0012): the finisher runs the same erasure, so it shreds every key of the profile, each
+  // region's and its pre-region key, and the one it takes over named them all in the ledger first.
+  it('finishes an abandoned erasure of a profile with a key in each of two regions and a pre-region key: every key shredded by the retry', async () => {
+    const dc2 = store.inRegion('dc2');
+    const keyIds = [(await keys.current('p1')).keyId, (await new ProfileKeys(dc2, config).current('p1')).keyId];
+    const preRegion = randomUUID();
+    store.createPreRegion('p1', {
+      keyId: preRegion,
+      wrapped: seal(config.profileKeys.masterKey, newDataKey(), `profile-key\n${'p1'}\n${preRegion}`),
+    });
+    keyIds.push(preRegion);
+    const abandoned = randomUUID();
+    await expect(erasureOf(dyingEraser()).erase('p1', { erasureId: abandoned })).rejects.toThrow('process killed');
+    expect(store.keys.has('p1')).toBe(false);
+    expect(store.erasures.find((e) => e.erasureId === abandoned)?.keyIds.sort()).toEqual([...keyIds].sort());
+    leaseOver();
+    await sweeper().sweep();
+    const [mark] = publisher.marksOf('p1');
+    expect(stored.erased).toEqual(['p1']);
+    // The retry carries every key, so its mark bounds each, and each goes once ingest met it.
+    expect((await store.listShredding('p1')).map((k) => [k.keyId, k.erasureId]).sort()).toEqual(
+      keyIds.map((keyId) => [keyId, mark.erasureId]).sort(),
+    );
+    await keys.markMet('p1', mark.erasureId, '0');
+    store.storeClock += config.profileKeys.shreddingMs + 1;
+    expect(await sweeper().sweep()).toMatchObject({ destroyed: 3, unfinished: 0 });
+  });
+
+  it("an API that stalled past its lease in its deletes wakes after the take-over and deletes no region's new key", async () => {
+    const dc2 = store.inRegion('dc2');
+    await keys.current('p1');
+    await new ProfileKeys(dc2, config).current('p1');
+    const wake = stallFirstDelete(); // the original, in its round of deletes
+    const original = erasureOf().erase('p1');
+    await new Promise((resolve) => setImmediate(resolve));
+    leaseOver();
+    await sweeper().sweep();
+    expect(publisher.marksOf('p1')).toHaveLength(1);
+    // The member's new history, in both regions: new keys in the rows the original read.
+    const fresh = [
+      (await new ProfileKeys(store, config).current('p1')).keyId,
+      (await new ProfileKeys(dc2, config).current('p1')).keyId,
+    ];
+    wake();
+    await expect(original).rejects.toThrow(ErasureInProgressError);
+    expect((await store.read('p1')).map((k) => k.keyId).sort()).toEqual([...fresh].sort());
+    // Nor moved to shredding: the new history's keys stay out of the original's erasure.
+    expect((await store.listShredding('p1')).filter((k) => fresh.includes(k.keyId))).toEqual([]);
+    expect(store.erasures.flatMap((e) => e.keyIds).filter((keyId) => fresh.includes(keyId))).toEqual([]);
+    expect(publisher.published).toHaveLength(1);
+    expect([...store.keys.get('p1')!.keys()].sort()).toEqual(['dc1', 'dc2']);
+    expect(store.keys.get('p1')!.has(PRE_REGION)).toBe(false);
   });
 
   it('an API that stalled past its lease in its stored-history step removes nothing once it wakes after the take-over', async () => {

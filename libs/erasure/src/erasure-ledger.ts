@@ -3,6 +3,16 @@ import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, consistency, withStorageErrors } from '@vh/storage';
 
+/**
+ * The keys a row of the ledger (profile_erasures) names: key_ids, and key_id, the one column processes of the
+ * version before region keys write and read (a pre-region key, docs/adr/0012).
+ */
+export function erasedKeyIds(row: types.Row): string[] {
+  const named = ((row.get('key_ids') as unknown[] | null) ?? []).map(String);
+  const single = row.get('key_id') as unknown;
+  return single === null || single === undefined ? named : [...new Set([String(single), ...named])];
+}
+
 /** Where a message lies on the event log. `partition` null: known only as an offset of the profile's partition. */
 export interface LogPosition {
   topic: string | null;
@@ -62,7 +72,7 @@ export class ErasureLedger {
     const [ledger, shredding, marks] = await withStorageErrors(() =>
       Promise.all([
         this.client.execute(
-          `SELECT erasure_id, key_id FROM ${this.ks}.profile_erasures WHERE profile_id = ?`,
+          `SELECT erasure_id, key_id, key_ids FROM ${this.ks}.profile_erasures WHERE profile_id = ?`,
           [profileId],
           this.options('read'),
         ),
@@ -81,7 +91,7 @@ export class ErasureLedger {
     return mergeErasures(
       ledger.rows.map((row) => ({
         erasureId: String(row.get('erasure_id')),
-        keyId: nullableString(row.get('key_id')),
+        keyIds: erasedKeyIds(row),
       })),
       shredding.rows.map((row) => ({
         erasureId: String(row.get('erasure_id')),
@@ -105,12 +115,12 @@ export class ErasureLedger {
 const nullableString = (value: unknown) => (value === null || value === undefined ? null : String(value));
 
 /**
- * The erasures of a profile from its three tables: the ledger (every erasure and the key it named), the
+ * The erasures of a profile from its three tables: the ledger (every erasure and the keys it named), the
  * shredding keys (an erasure in progress is there first, and ingest notes the mark's offset on it) and the
  * recorded marks. Pure, so a unit test's in-memory store answers the same.
  */
 export function mergeErasures(
-  ledger: readonly { erasureId: string; keyId: string | null }[],
+  ledger: readonly { erasureId: string; keyIds: readonly string[] }[],
   shredding: readonly { erasureId: string; markOffset: string | null }[],
   marks: readonly (LogPosition & { erasureId: string })[],
 ): ErasureRecord[] {
@@ -122,12 +132,12 @@ export function mergeErasures(
       recorded.get(erasureId) ?? (markOffset === null ? null : { topic: null, partition: null, offset: markOffset });
     byId.set(erasureId, { erasureId, mark, pending: mark === null });
   }
-  for (const { erasureId, keyId } of ledger) {
+  for (const { erasureId, keyIds } of ledger) {
     if (byId.has(erasureId)) continue;
     const mark = recorded.get(erasureId) ?? null;
-    // A key that is no longer shredding: its grace is over, so its erasure finished long ago (or a retry with
-    // another id carries its shredding key, and is listed above). Without a key, only the mark tells.
-    const pending = mark === null && keyId === null;
+    // Keys no longer shredding: their grace is over, so its erasure finished long ago (or a retry with another
+    // id carries its shredding keys, and is listed above). Without a key, only the mark tells.
+    const pending = mark === null && keyIds.length === 0;
     byId.set(erasureId, { erasureId, mark, pending });
   }
   return [...byId.values()];

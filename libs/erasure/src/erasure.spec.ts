@@ -8,8 +8,9 @@ import { UnknownProfileKeyError } from './unknown-profile-key.error';
 import { ProfileKeySealer } from './profile-key.sealer';
 import { ProfileKeys } from './profile-keys';
 import { ShreddingKeySweeper } from './shredding-key.sweeper';
-import { FakeIngestProgress, InMemoryKeyStore } from './testing/in-memory-erasure-stores';
-import { encodeProfileErasedMark } from './sealed-message';
+import { encodeProfileErasedMark, encodeSealedEnvelope, sealContext } from './sealed-message';
+import { FakeIngestProgress } from './testing/in-memory-erasure-stores';
+import { InMemoryKeyStore, PRE_REGION } from './testing/in-memory-profile-key-store';
 
 const config = loadConfig({});
 const play = (profileId: string, titleId: string): PlaybackEvent => ({
@@ -80,7 +81,7 @@ describe('sealing and opening events with profile keys', () => {
   it('an erased key makes every copy unreadable: skipped as erased, not invalid', async () => {
     const sealed = await sealer.seal([play('p1', 'a'), play('p1', 'b')]);
     await keys.erase('p1');
-    expect(store.erasures).toEqual([{ profileId: 'p1', erasureId: expect.any(String), keyId: expect.any(String) }]);
+    expect(store.erasures).toEqual([{ profileId: 'p1', erasureId: expect.any(String), keyIds: [expect.any(String)] }]);
     // A fresh process, as a replay: nothing cached.
     const replayOpener = new ProfileKeyOpener(new ProfileKeys(store, config));
     expect(await replayOpener.open(asMessages(sealed))).toEqual([
@@ -319,9 +320,9 @@ describe('sealing and opening events with profile keys', () => {
     const minimal = loadConfig({ PROFILE_KEYS_SHREDDING_MS: '0' }); // the grace is then the cache time
     const graceMs = minimal.profileKeys.shreddingMs;
     const slow = new (class extends InMemoryKeyStore {
-      override async deleteIf(profileId: string, keyId: string) {
+      override async deleteIf(profileId: string, key: { keyId: string; datacenter: string | null }) {
         this.storeClock += graceMs - 1_000; // the erasing API stalls after the move, before the delete
-        return super.deleteIf(profileId, keyId);
+        return super.deleteIf(profileId, key);
       }
     })();
     const slowKeys = new ProfileKeys(slow, minimal);
@@ -366,6 +367,230 @@ describe('sealing and opening events with profile keys', () => {
     await expect(new ProfileKeyOpener(new ProfileKeys(store, config)).open(asMessages([value]))).rejects.toThrow(
       'no host',
     );
+  });
+});
+
+// Issue 16, docs/adr/0012: one key per profile, created IF NOT EXISTS at LOCAL_SERIAL, let two regions cut apart
+// each create a new profile's first key; replication kept one, and the events sealed with the other opened as
+// erased or unknown (acknowledged events lost). Each region now has its own key of the profile.
+describe('a key per region (docs/adr/0012)', () => {
+  let dc1: InMemoryKeyStore;
+  let dc2: InMemoryKeyStore;
+  beforeEach(() => {
+    dc1 = new InMemoryKeyStore('dc1');
+    dc2 = dc1.inRegion('dc2');
+  });
+  /** A fresh process of the region (nothing cached): a collector, an ingest, a replay. */
+  const keysIn = (store: InMemoryKeyStore) => new ProfileKeys(store, config);
+  const sealIn = async (store: InMemoryKeyStore, event: PlaybackEvent) =>
+    (await new ProfileKeySealer(keysIn(store)).seal([event]))[0];
+  const openIn = (store: InMemoryKeyStore, values: string[]) =>
+    new ProfileKeyOpener(keysIn(store)).open(asMessages(values));
+  const keyIdOf = (value: string) => JSON.parse(value).keyId as string;
+  /** A pre-region key (profile_keys), as a collector of the version before region keys wraps it. */
+  const preRegionKey = (profileId: string) => {
+    const keyId = randomUUID();
+    return { keyId, wrapped: seal(config.profileKeys.masterKey, newDataKey(), `profile-key\n${profileId}\n${keyId}`) };
+  };
+
+  it("a region creates and seals with its own datacenter's key, never another region's; every region's key opens everywhere", async () => {
+    const [fromA, fromB] = [play('p1', 'a'), play('p1', 'b')];
+    const sealedA = await sealIn(dc1, fromA);
+    // Region B meets the profile after A created its key (or at once, cut apart): B still creates its own.
+    const sealedB = await sealIn(dc2, fromB);
+    expect(keyIdOf(sealedB)).not.toBe(keyIdOf(sealedA));
+    expect([...dc1.keys.get('p1')!.entries()].map(([row, k]) => [row, k.keyId])).toEqual([
+      ['dc1', keyIdOf(sealedA)],
+      ['dc2', keyIdOf(sealedB)],
+    ]);
+    // Each region goes on sealing with its own key.
+    expect((await keysIn(dc1).current('p1')).keyId).toBe(keyIdOf(sealedA));
+    expect((await keysIn(dc2).current('p1')).keyId).toBe(keyIdOf(sealedB));
+    const events = [
+      { kind: 'event', event: fromA },
+      { kind: 'event', event: fromB },
+    ];
+    expect(await openIn(dc1, [sealedA, sealedB])).toEqual(events);
+    expect(await openIn(dc2, [sealedA, sealedB])).toEqual(events);
+  });
+
+  it("opens another region's key created after this process cached the profile's keys", async () => {
+    const opener = new ProfileKeyOpener(keysIn(dc1));
+    const fromA = play('p1', 'a');
+    expect(await opener.open(asMessages([await sealIn(dc1, fromA)]))).toEqual([{ kind: 'event', event: fromA }]);
+    const fromB = play('p1', 'b');
+    const sealedB = await sealIn(dc2, fromB); // B's key is created now, after the opener cached p1's keys
+    expect(await opener.open(asMessages([sealedB]))).toEqual([{ kind: 'event', event: fromB }]);
+    expect(await keysIn(dc1).forRestore('p1', keyIdOf(sealedB))).toBeInstanceOf(Buffer);
+    expect(await keysIn(dc1).isCurrent('p1', keyIdOf(sealedB))).toBe(true);
+  });
+
+  it("an erasure shreds every key of the profile, each region's and its pre-region key; the ledger names each", async () => {
+    const sealed = [await sealIn(dc1, play('p1', 'a')), await sealIn(dc2, play('p1', 'b'))];
+    const preRegion = preRegionKey('p1');
+    dc1.createPreRegion('p1', preRegion);
+    const keyIds = [...sealed.map(keyIdOf), preRegion.keyId];
+    const erasureId = randomUUID();
+    const { erasedKeyIds } = await keysIn(dc1).erase('p1', erasureId);
+    expect([...erasedKeyIds].sort()).toEqual([...keyIds].sort());
+    expect(await dc1.read('p1')).toEqual([]);
+    expect((await dc1.listShredding('p1')).map((k) => [k.keyId, k.erasureId]).sort()).toEqual(
+      keyIds.map((keyId) => [keyId, erasureId]).sort(),
+    );
+    expect(dc1.erasures).toEqual([{ profileId: 'p1', erasureId, keyIds: expect.arrayContaining(keyIds) }]);
+    for (const keyId of keyIds) expect(await dc1.ledgerNames('p1', keyId)).toBe(true);
+    expect((await openIn(dc2, sealed)).map((o) => o.kind)).toEqual(['erased', 'erased']);
+    dc1.shredding.clear(); // destroyed: the ledger alone says erased
+    expect((await openIn(dc1, sealed)).map((o) => o.kind)).toEqual(['erased', 'erased']);
+    // The profile starts afresh in each region.
+    expect(keyIds).not.toContain((await keysIn(dc2).current('p1')).keyId);
+  });
+
+  it("an erasure whose delete of a region's key fails (another region's new key took its place) reads again and shreds the new one", async () => {
+    await keysIn(dc1).current('p1');
+    const old = (await keysIn(dc2).current('p1')).keyId;
+    const deleteIf = dc1.deleteIf.bind(dc1);
+    let replaced: string | null = null;
+    dc1.deleteIf = async (profileId, key) => {
+      if (key.datacenter === 'dc2' && replaced === null) {
+        // Between the erasure's read and its delete: another erasure deleted B's key, and B created a new one.
+        dc1.keys.get(profileId)!.delete('dc2');
+        replaced = (await keysIn(dc2).current(profileId)).keyId;
+      }
+      return deleteIf(profileId, key);
+    };
+    const { erasedKeyIds } = await keysIn(dc1).erase('p1');
+    expect(erasedKeyIds).toEqual(expect.arrayContaining([old, replaced!]));
+    expect(await dc1.read('p1')).toEqual([]);
+  });
+
+  // Pre-region keys: created by collectors of the version before region keys (even after the migration ran).
+  // Never lost while they stay, and erased with the rest.
+  it('a pre-region key (profile_keys) opens in every region and is erased with the rest; a region without a key of its own creates one rather than seal with it', async () => {
+    const preRegion = preRegionKey('p1');
+    dc1.createPreRegion('p1', preRegion);
+    const [fromA, fromB] = [play('p1', 'a'), play('p1', 'b')];
+    const [sealedA, sealedB] = [await sealIn(dc1, fromA), await sealIn(dc2, fromB)];
+    expect(keyIdOf(sealedA)).not.toBe(preRegion.keyId);
+    expect(keyIdOf(sealedB)).not.toBe(preRegion.keyId);
+    expect([...dc1.keys.get('p1')!.keys()].sort()).toEqual(['dc1', 'dc2', PRE_REGION].sort());
+    // What an old collector sealed with the pre-region key opens everywhere.
+    const old = play('p1', 'old');
+    const sealedOld = encodeSealedEnvelope({
+      profileId: 'p1',
+      keyId: preRegion.keyId,
+      payload: seal(
+        unseal(config.profileKeys.masterKey, preRegion.wrapped, `profile-key\np1\n${preRegion.keyId}`),
+        encodeViewingEvent(old),
+        sealContext('p1', preRegion.keyId),
+      ),
+    });
+    const all = [
+      { kind: 'event', event: fromA },
+      { kind: 'event', event: fromB },
+      { kind: 'event', event: old },
+    ];
+    expect(await openIn(dc1, [sealedA, sealedB, sealedOld])).toEqual(all);
+    expect(await openIn(dc2, [sealedA, sealedB, sealedOld])).toEqual(all);
+    // An old collector creates a pre-region key for a profile whose region key exists: both open.
+    const fromNew = play('p2', 'new');
+    const sealedNew = await sealIn(dc1, fromNew);
+    const late = preRegionKey('p2');
+    dc1.createPreRegion('p2', late);
+    expect((await keysIn(dc1).current('p2')).keyId).toBe(keyIdOf(sealedNew)); // the region's own
+    expect(await openIn(dc1, [sealedNew])).toEqual([{ kind: 'event', event: fromNew }]);
+    expect(await keysIn(dc1).byId('p2', late.keyId)).toBeInstanceOf(Buffer);
+    const { erasedKeyIds } = await keysIn(dc1).erase('p2');
+    expect([...erasedKeyIds].sort()).toEqual([keyIdOf(sealedNew), late.keyId].sort());
+    expect(await dc1.read('p2')).toEqual([]);
+  });
+
+  // Independent review (A1): a region without a key of its own sealed with the pre-region key. Two regions cut
+  // apart during a rolling upgrade, old collectors in both: each created its own pre-region key (K1 in dc1, K2
+  // in dc2); a new collector of dc2 sealed with K2; after the heal replication kept K1, and the new collector's
+  // events opened as unknown: acknowledged events lost (invariant 2).
+  it("a new process seals with its own region's key even where a pre-region key exists: replication may replace that one", async () => {
+    const k2 = preRegionKey('p1');
+    dc2.createPreRegion('p1', k2); // an old collector of dc2, during the cut
+    const fromB = play('p1', 'b');
+    const sealedB = await sealIn(dc2, fromB); // a new collector of dc2
+    // The heal: replication keeps the pre-region key an old collector of dc1 created meanwhile.
+    dc1.keys.get('p1')!.set(PRE_REGION, preRegionKey('p1'));
+    expect(await openIn(dc1, [sealedB])).toEqual([{ kind: 'event', event: fromB }]);
+    expect(await openIn(dc2, [sealedB])).toEqual([{ kind: 'event', event: fromB }]);
+    expect(await keysIn(dc2).existing('p1')).toEqual({ keyId: keyIdOf(sealedB), key: expect.any(Buffer) });
+  });
+
+  // A pre-region key is never copied into a region's row: a copy racing an erasure (the erasure reads the
+  // pre-region key, a collector copies it, the erasure deletes the pre-region row only) would make an erased key
+  // current again, sealing and opening for ever (ADR 9: an erased key never opens anything before its mark).
+  it('a region that meets a profile holding only a pre-region key while an erasure deletes it never brings the erased key back', async () => {
+    const preRegion = preRegionKey('p1');
+    dc1.createPreRegion('p1', preRegion);
+    const recordErasure = dc1.recordErasure.bind(dc1);
+    let sealedMeanwhile: string | null = null;
+    dc1.recordErasure = async (...args) => {
+      // After the erasure read and shredded the key, before it deletes it: a collector meets the profile.
+      sealedMeanwhile ??= (await keysIn(dc1).current('p1')).keyId;
+      return recordErasure(...args);
+    };
+    const { erasedKeyIds } = await keysIn(dc1).erase('p1');
+    expect(sealedMeanwhile).not.toBe(preRegion.keyId); // the region's own, created then
+    // The erasure's read after its deletes found that key too: shredded with the rest.
+    expect([...erasedKeyIds].sort()).toEqual([preRegion.keyId, sealedMeanwhile!].sort());
+    expect(await dc1.read('p1')).toEqual([]);
+    expect((await keysIn(dc1).current('p1')).keyId).not.toBe(preRegion.keyId);
+  });
+
+  // Independent review (A3): a key another process created between the erasure's read and its mark (a collector,
+  // `cli backup`, ingest re-sealing) in a row the erasure had not read stayed current, never shredded, and what
+  // it sealed before the mark stayed readable on the log. One more read after the deletes narrows that window.
+  it('an erasure reads the keys once more after its deletes and shreds a key created since its read; one created after that read stays (the window left, ADR 9)', async () => {
+    const first = (await keysIn(dc1).current('p1')).keyId;
+    const deleteIf = dc1.deleteIf.bind(dc1);
+    const createdMeanwhile: string[] = [];
+    dc1.deleteIf = async (profileId, key) => {
+      const deleted = await deleteIf(profileId, key);
+      // Right after each delete, a collector of dc2 meets the profile and creates dc2's key.
+      createdMeanwhile.push((await keysIn(dc2).current(profileId)).keyId);
+      return deleted;
+    };
+    const erasureId = randomUUID();
+    const { erasedKeyIds } = await keysIn(dc1).erase('p1', erasureId);
+    const [duringErasure, afterLastRead] = createdMeanwhile;
+    expect([...erasedKeyIds].sort()).toEqual([first, duringErasure].sort());
+    expect(dc1.erasures).toEqual([
+      { profileId: 'p1', erasureId, keyIds: expect.arrayContaining([first, duringErasure]) },
+    ]);
+    expect((await dc1.listShredding('p1')).map((k) => [k.keyId, k.erasureId]).sort()).toEqual(
+      [first, duringErasure].map((keyId) => [keyId, erasureId]).sort(),
+    );
+    // One extra pass, no chase: a key created after the erasure's last read stays the profile's current key.
+    expect(createdMeanwhile).toHaveLength(2);
+    expect((await dc1.read('p1')).map((k) => [k.datacenter, k.keyId])).toEqual([['dc2', afterLastRead]]);
+  });
+
+  // Independent review 2 (item 3): an ordinary read can miss a collector's IF NOT EXISTS insert whose Paxos
+  // commit is in flight; a LOCAL_SERIAL read completes it first. Sealing and opening keep the cheap read.
+  it('an erasure reads the keys with a serial (Paxos) read, every time; sealing reads plainly', async () => {
+    await keysIn(dc1).current('p1');
+    await keysIn(dc2).current('p1');
+    const before = dc1.readKinds.length;
+    expect(dc1.readKinds).toEqual(['plain']);
+    await keysIn(dc1).erase('p1');
+    const erasureReads = dc1.readKinds.slice(before);
+    expect(erasureReads.length).toBeGreaterThanOrEqual(2); // its first read and the one after its deletes
+    expect(erasureReads).toEqual(erasureReads.map(() => 'serial'));
+  });
+
+  it('the sweeper keeps a shredding key while any region still holds it as current', async () => {
+    const { keyId } = await keysIn(dc2).current('p1');
+    await dc1.putShredding('p1', { keyId, wrapped: dc1.keys.get('p1')!.get('dc2')!.wrapped, erasureId: 'e1' }, 0);
+    await dc1.recordMark('p1', keyId, 'e1', '5');
+    dc1.storeClock += 1;
+    const progress = new FakeIngestProgress().set(0, { end: '100', committed: '100' });
+    expect(await new ShreddingKeySweeper(dc1, progress, config).sweep()).toMatchObject({ destroyed: 0 });
+    expect(dc1.shredding.size).toBe(1);
   });
 });
 

@@ -7,7 +7,8 @@ import { encodeSealedEnvelope, sealContext } from './sealed-message';
 
 /**
  * Seals what reveals viewing (docs/adr/0009): playback events, whole, with the profile's key, before they
- * reach the log. Deletions name no title, and stay plain so they need no key.
+ * reach the log, and `title-removed` (it names the title). Events that name no title (`record-removed`,
+ * `history-cleared`, `settings-changed`) stay plain, so they need no key.
  */
 @Injectable()
 export class ProfileKeySealer extends EventPayloadSealer {

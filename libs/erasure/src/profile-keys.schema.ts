@@ -15,8 +15,23 @@ export async function migrateProfileKeys(
 ): Promise<{ keyspace: string }> {
   const ks = config.profileKeys.keyspace;
   await createKeyspace(client, ks, config.cassandra);
-  // One current key per profile; only ever changed by conditional statements (Paxos), so two collectors
-  // creating a profile's first key agree on one, and an erasure deletes exactly the key it read.
+  // Each region's key of each profile (docs/adr/0012): a region creates only its own datacenter's row, IF NOT
+  // EXISTS at LOCAL_SERIAL, so two collectors of a region agree on one key, and two regions cut apart each keep
+  // theirs. Only ever changed by conditional statements (Paxos): an erasure deletes exactly the key it read.
+  await client.execute(
+    `CREATE TABLE IF NOT EXISTS ${ks}.profile_region_keys (
+       profile_id text,
+       datacenter text,
+       key_id uuid,
+       wrapped_key blob,
+       created_at timestamp,
+       PRIMARY KEY ((profile_id), datacenter)
+     ) WITH gc_grace_seconds = ${PROFILE_KEY_GC_GRACE_SECONDS}
+       AND comment = 'Each region''s data key of each profile, wrapped by the master key; deleted by an erasure.'`,
+  );
+  // The profiles' pre-region keys, one per profile as before region keys: never created nor sealed with by this
+  // version, still read (they open) and erased. Processes of the old version create keys here until they are
+  // stopped (the upgrade stops them all first: docs/operations.md), even after this migration ran.
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${ks}.profile_keys (
        profile_id text PRIMARY KEY,
@@ -47,7 +62,8 @@ export async function migrateProfileKeys(
   for (const column of ['fence_partition int', 'fence_offset text']) {
     await client.execute(`ALTER TABLE ${ks}.shredding_profile_keys ADD IF NOT EXISTS ${column}`);
   }
-  // The erasure ledger: which key each erasure destroyed. Holds no viewing data.
+  // The erasure ledger: which keys each erasure destroyed (key_ids; key_id, the one column processes of the old
+  // version read, names the pre-region key if there was one). Holds no viewing data.
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${ks}.profile_erasures (
        profile_id text,
@@ -55,8 +71,9 @@ export async function migrateProfileKeys(
        key_id uuid,
        erased_at timestamp,
        PRIMARY KEY ((profile_id), erasure_id)
-     ) WITH comment = 'Every erasure of a profile and the key it destroyed.'`,
+     ) WITH comment = 'Every erasure of a profile and the keys it destroyed.'`,
   );
+  await client.execute(`ALTER TABLE ${ks}.profile_erasures ADD IF NOT EXISTS key_ids set<uuid>`);
   // Where each erasure's mark lies on the log, written once the mark is published (after the stored history
   // was erased): log order tells a dead letter or a backup that precedes the erasure, no clock (invariant 6).
   await client.execute(

@@ -7,6 +7,7 @@ import { CASSANDRA_CLIENT, consistency, withStorageErrors } from '@vh/storage';
 import { conditionalOptions, readingOptions } from './keys-keyspace.options';
 import { newDataKey, seal, unseal } from './payload-cipher';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
+import { erasedKeyIds } from './erasure-ledger';
 
 export interface ProfileKey {
   keyId: string;
@@ -30,19 +31,45 @@ export interface ShreddingKey {
   fence: { partition: number; offset: string } | null;
 }
 
+/** A profile's data key as stored: wrapped by the master key. */
+export interface StoredProfileKey {
+  keyId: string;
+  wrapped: Buffer;
+}
+
+/**
+ * A current key of a profile and where it is kept: the row of a region (`datacenter`, its CASSANDRA_LOCAL_DC)
+ * in profile_region_keys, or the profile's pre-region key, its row in profile_keys (`datacenter` null; one key
+ * per profile, as before region keys; docs/adr/0012).
+ */
+export interface CurrentProfileKey extends StoredProfileKey {
+  datacenter: string | null;
+}
+
 /** Where the wrapped keys live; Cassandra in production, a map in unit tests. */
 export abstract class ProfileKeyStore {
-  /** The profile's current key, or null (never had one, or erased). */
-  abstract read(profileId: string): Promise<{ keyId: string; wrapped: Buffer } | null>;
-  /** Stores this key if the profile has none; returns the key that is current afterwards (this one or another's). */
-  abstract createIfAbsent(
+  /** The datacenter of this store's region: the only region key it creates. */
+  abstract readonly datacenter: string;
+  /**
+   * Every current key of the profile (each region's and its pre-region key); none: never had one, or erased.
+   * `serial`: a Paxos read (LOCAL_SERIAL), which completes a key's `IF NOT EXISTS` insert still in flight first;
+   * the erasure's reads, so no key acknowledged to its creator escapes them.
+   */
+  abstract read(profileId: string, options?: { serial?: boolean }): Promise<CurrentProfileKey[]>;
+  /**
+   * Stores this key as this region's key of the profile if the region has none; returns the region's key
+   * afterwards (this one, or another writer's of the same region).
+   */
+  abstract createIfAbsent(profileId: string, keyId: string, wrapped: Buffer): Promise<StoredProfileKey>;
+  /** Deletes the row if it still holds this key; false if another took its place meanwhile, or it is gone. */
+  abstract deleteIf(profileId: string, key: { keyId: string; datacenter: string | null }): Promise<boolean>;
+  /** Notes the erasure and every key it shredded (none: the profile had no key); a key once named stays named. */
+  abstract recordErasure(
     profileId: string,
-    keyId: string,
-    wrapped: Buffer,
-  ): Promise<{ keyId: string; wrapped: Buffer }>;
-  /** Deletes the key if it is still this one; false if another took its place meanwhile. */
-  abstract deleteIf(profileId: string, keyId: string): Promise<boolean>;
-  abstract recordErasure(profileId: string, erasureId: string, keyId: string | null, at: number): Promise<void>;
+    erasureId: string,
+    keys: readonly { keyId: string; datacenter: string | null }[],
+    at: number,
+  ): Promise<void>;
   /** Whether the erasure ledger names this key of the profile as erased. */
   abstract ledgerNames(profileId: string, keyId: string): Promise<boolean>;
   /**
@@ -61,7 +88,7 @@ export abstract class ProfileKeyStore {
   /** Gives an unmarked shredding key of erasure `from` to erasure `to`; false if it is not `from`'s or has a mark. */
   abstract relabel(profileId: string, keyId: string, from: string, to: string): Promise<boolean>;
   /**
-   * Starts the key's grace again (from the moment its key left profile_keys), whichever erasure owns it now
+   * Starts the key's grace again (from the moment its key stopped being current), whichever erasure owns it now
    * (a retry may have relabelled it meanwhile), as long as the row exists (a destroyed key stays destroyed).
    */
   abstract restartGrace(profileId: string, keyId: string, graceMs: number): Promise<void>;
@@ -92,8 +119,16 @@ export interface MarkPosition {
 
 const SHREDDING_COLUMNS = 'key_id, wrapped_key, erasure_id, shred_at, mark_offset, fence_partition, fence_offset';
 
+/**
+ * The keys in Cassandra. A region creates, and seals with, only its own datacenter's row of
+ * profile_region_keys (IF NOT EXISTS at LOCAL_SERIAL: only that region's writers ever create it, so its own
+ * datacenter's Paxos is enough, and a region cut off from the others still takes new profiles); every
+ * region's row opens. profile_keys, the profiles' pre-region keys, is still read and erased: keys created
+ * by processes of the version before region keys (docs/adr/0012).
+ */
 @Injectable()
 export class CassandraProfileKeyStore extends ProfileKeyStore {
+  readonly datacenter: string;
   private readonly ks: string;
   constructor(
     @Inject(CASSANDRA_CLIENT) private readonly client: Client,
@@ -101,53 +136,85 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   ) {
     super();
     this.ks = config.profileKeys.keyspace;
+    this.datacenter = config.cassandra.localDataCenter;
   }
 
-  async read(profileId: string) {
-    const result = await this.execute(
-      `SELECT key_id, wrapped_key FROM ${this.ks}.profile_keys WHERE profile_id = ?`,
-      [profileId],
-      readingOptions(this.config),
-    );
-    const row = result.first();
-    return row ? { keyId: String(row.get('key_id')), wrapped: row.get('wrapped_key') as Buffer } : null;
+  async read(profileId: string, options: { serial?: boolean } = {}): Promise<CurrentProfileKey[]> {
+    // Serial: a collector's insert whose Paxos commit is still in flight is completed by this read, not missed
+    // (both tables: old collectors create pre-region keys IF NOT EXISTS too).
+    const reading = options.serial
+      ? { prepare: true, consistency: types.consistencies.localSerial }
+      : readingOptions(this.config);
+    const [regional, preRegion] = await Promise.all([
+      this.execute(
+        `SELECT datacenter, key_id, wrapped_key FROM ${this.ks}.profile_region_keys WHERE profile_id = ?`,
+        [profileId],
+        reading,
+      ),
+      this.execute(
+        `SELECT key_id, wrapped_key FROM ${this.ks}.profile_keys WHERE profile_id = ?`,
+        [profileId],
+        reading,
+      ),
+    ]);
+    return [
+      ...regional.rows.map((row) => ({ datacenter: row.get('datacenter') as string, ...storedKey(row) })),
+      ...preRegion.rows.map((row) => ({ datacenter: null, ...storedKey(row) })),
+    ];
   }
 
-  async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer) {
+  async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer): Promise<StoredProfileKey> {
     const result = await this.execute(
-      `INSERT INTO ${this.ks}.profile_keys (profile_id, key_id, wrapped_key, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS`,
-      [profileId, keyId, wrapped, new Date()],
+      `INSERT INTO ${this.ks}.profile_region_keys (profile_id, datacenter, key_id, wrapped_key, created_at) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
+      [profileId, this.datacenter, keyId, wrapped, new Date()],
       conditionalOptions(this.config),
     );
     const row = result.first();
-    if (row.get('[applied]') === true) return { keyId, wrapped };
-    return { keyId: String(row.get('key_id')), wrapped: row.get('wrapped_key') as Buffer };
+    return row.get('[applied]') === true ? { keyId, wrapped } : storedKey(row);
   }
 
-  async deleteIf(profileId: string, keyId: string): Promise<boolean> {
-    const result = await this.execute(
-      `DELETE FROM ${this.ks}.profile_keys WHERE profile_id = ? IF key_id = ?`,
-      [profileId, keyId],
-      conditionalOptions(this.config),
-    );
+  async deleteIf(profileId: string, key: { keyId: string; datacenter: string | null }): Promise<boolean> {
+    // LOCAL_SERIAL for every region's row: erasure runs only while the keyspaces live in one datacenter (ADR 12,
+    // known gaps); across regions another region's row would need SERIAL.
+    const result =
+      key.datacenter === null
+        ? await this.execute(
+            `DELETE FROM ${this.ks}.profile_keys WHERE profile_id = ? IF key_id = ?`,
+            [profileId, key.keyId],
+            conditionalOptions(this.config),
+          )
+        : await this.execute(
+            `DELETE FROM ${this.ks}.profile_region_keys WHERE profile_id = ? AND datacenter = ? IF key_id = ?`,
+            [profileId, key.datacenter, key.keyId],
+            conditionalOptions(this.config),
+          );
     return result.first().get('[applied]') === true;
   }
 
-  async recordErasure(profileId: string, erasureId: string, keyId: string | null, at: number): Promise<void> {
+  async recordErasure(
+    profileId: string,
+    erasureId: string,
+    keys: readonly { keyId: string; datacenter: string | null }[],
+    at: number,
+  ): Promise<void> {
+    // key_ids grows only (a set's union): whatever a call named stays named, even if calls overlap. key_id, the
+    // one column processes of the version before region keys read, names the pre-region key when there was
+    // one: the only kind of key they know (their ingest asks whether the ledger names it).
+    const single = keys.find((k) => k.datacenter === null) ?? keys[0];
     await this.execute(
-      `INSERT INTO ${this.ks}.profile_erasures (profile_id, erasure_id, key_id, erased_at) VALUES (?, ?, ?, ?)`,
-      [profileId, erasureId, keyId, new Date(at)],
+      `UPDATE ${this.ks}.profile_erasures SET key_id = ?, key_ids = key_ids + ?, erased_at = ? WHERE profile_id = ? AND erasure_id = ?`,
+      [single?.keyId ?? null, keys.map((k) => k.keyId), new Date(at), profileId, erasureId],
       { prepare: true, consistency: consistency(this.config.cassandra.writeConsistency) },
     );
   }
 
   async ledgerNames(profileId: string, keyId: string): Promise<boolean> {
     const result = await this.execute(
-      `SELECT key_id FROM ${this.ks}.profile_erasures WHERE profile_id = ?`,
+      `SELECT key_id, key_ids FROM ${this.ks}.profile_erasures WHERE profile_id = ?`,
       [profileId],
       readingOptions(this.config),
     );
-    return result.rows.some((row) => row.get('key_id') !== null && String(row.get('key_id')) === keyId);
+    return result.rows.some((row) => erasedKeyIds(row).includes(keyId));
   }
 
   async putShredding(
@@ -286,6 +353,10 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 }
 
+function storedKey(row: types.Row): StoredProfileKey {
+  return { keyId: String(row.get('key_id')), wrapped: row.get('wrapped_key') as Buffer };
+}
+
 function shreddingKey(row: types.Row): ShreddingKey {
   const fenceOffset = row.get('fence_offset') as string | null;
   return {
@@ -299,16 +370,19 @@ function shreddingKey(row: types.Row): ShreddingKey {
 }
 
 /**
- * Each profile's data key (crypto-shredding, docs/adr/0009): created on the profile's first sealed event,
- * wrapped by the master key at rest. An erasure moves it to "shredding": never used to seal again, opened only
- * for events after the erasure's mark (a collector's cached copy); once PROFILE_KEYS_SHREDDING_MS is over and
- * ingest has committed past every event that could carry it, ShreddingKeySweeper destroys it, and every copy
- * of the profile's events sealed with it (the log, a backup) is unreadable.
+ * Each profile's data keys (crypto-shredding, docs/adr/0009): a region creates its own key of the profile on
+ * the first event it seals for it and seals with that one only (docs/adr/0012: two regions cut apart each
+ * create one, and neither may replace the other's); any region's key, and the profile's pre-region key, opens.
+ * Wrapped by the master key at rest. An erasure moves every key of the profile to "shredding": never used to
+ * seal again, opened only for events after the erasure's mark (a collector's cached copy); once
+ * PROFILE_KEYS_SHREDDING_MS is over and ingest has committed past every event that could carry it,
+ * ShreddingKeySweeper destroys it, and every copy of the profile's events sealed with it (the log, a backup) is
+ * unreadable.
  * Kept in memory for PROFILE_KEYS_CACHE_MS at most.
  */
 @Injectable()
 export class ProfileKeys {
-  private readonly cache = new Map<string, { key: ProfileKey; until: number }>();
+  private readonly cache = new Map<string, { keys: ProfileKey[]; sealing: ProfileKey | null; until: number }>();
   private readonly masterKey: Buffer;
   private readonly cacheMs: number;
   private readonly shreddingMs: number;
@@ -323,28 +397,41 @@ export class ProfileKeys {
     this.shreddingMs = config.profileKeys.shreddingMs;
   }
 
-  /** The key to seal a profile's new events with: its current one, created when it has none. */
+  /**
+   * The key to seal a profile's new events with: this region's, created when it has none, even when the
+   * profile has a pre-region key (docs/adr/0012): replication may replace that one with another region's,
+   * and whatever was sealed with the lost one would never open again (invariant 2).
+   */
   async current(profileId: string): Promise<ProfileKey> {
     const cached = this.cached(profileId);
-    if (cached) return cached;
-    const stored = (await this.store.read(profileId)) ?? (await this.create(profileId));
-    return this.remember(profileId, this.unwrap(profileId, stored));
+    if (cached?.sealing) return cached.sealing;
+    const stored = await this.store.read(profileId);
+    const sealing = this.ownKeyOf(stored) ?? (await this.create(profileId));
+    return this.remember(profileId, [...stored, sealing], sealing).sealing!;
   }
 
-  /** The profile's current key read from the store (not the cache), or null: never creates one (backup). */
+  /**
+   * This region's key of the profile read from the store (not the cache), or null: never creates one, and never
+   * the pre-region key, which a backup line must not be sealed with for the reason `current` gives (backup).
+   */
   async existing(profileId: string): Promise<ProfileKey | null> {
-    const stored = await this.store.read(profileId);
-    return stored ? this.unwrap(profileId, stored) : null;
+    const own = this.ownKeyOf(await this.store.read(profileId));
+    return own ? this.unwrap(profileId, own) : null;
   }
 
-  /** The key with this id, or null once it is erased (or never was the profile's). */
+  /** Whether this is a current key of the profile (any region's), read from the store, not the cache (re-drive). */
+  async isCurrent(profileId: string, keyId: string): Promise<boolean> {
+    return (await this.store.read(profileId)).some((k) => k.keyId === keyId);
+  }
+
+  /** The key with this id, any region's, or null once it is erased (or never was the profile's). */
   async byId(profileId: string, keyId: string): Promise<Buffer | null> {
-    const cached = this.cached(profileId);
-    if (cached?.keyId === keyId) return cached.key;
+    const cached = this.cached(profileId)?.keys.find((k) => k.keyId === keyId);
+    if (cached) return cached.key;
+    // Not cached: read again, the key may be another region's created since.
     const stored = await this.store.read(profileId);
-    if (!stored) return null;
-    const key = this.remember(profileId, this.unwrap(profileId, stored));
-    return key.keyId === keyId ? key.key : null;
+    const { keys } = this.remember(profileId, stored, this.ownKeyOf(stored));
+    return keys.find((k) => k.keyId === keyId)?.key ?? null;
   }
 
   /**
@@ -411,18 +498,19 @@ export class ProfileKeys {
   }
 
   /**
-   * Moves the profile's key to shredding (see the class comment) and notes the erasure. Idempotent: erasing a
-   * profile without a key notes it only. Safe to run twice at once (a retry after a timeout, two callers): every
-   * change of a key's row is conditional (Paxos), so the first erasure that moved a key keeps it.
-   * `hold` runs before each change of a key (ProfileErasure renews its lease there): a process that stalled
-   * past its lease, and was taken over meanwhile, stops before it shreds the key of the history that followed.
+   * Moves every key of the profile (each region's, and its pre-region key) to shredding (see the class comment)
+   * and notes the erasure. Idempotent: erasing a profile without a key notes it only. Safe to run twice at once
+   * (a retry after a timeout, two callers): every change of a key's row is conditional (Paxos), so the first
+   * erasure that moved a key keeps it. `hold` runs before each round of changes of the keys (ProfileErasure
+   * renews its lease there): a process that stalled past its lease, and was taken over meanwhile, stops
+   * before it shreds or deletes the keys of the history that followed.
    */
   async erase(
     profileId: string,
     erasureId: string = randomUUID(),
     at = this.now(),
     hold: () => Promise<void> = async () => undefined,
-  ): Promise<{ erasedKeyId: string | null }> {
+  ): Promise<{ erasedKeyIds: string[] }> {
     this.forget(profileId);
     // A retried erasure (its first mark may never have been published): keys an earlier erasure shredded whose
     // mark ingest has not met take this erasure's id, so this mark bounds them too. Whatever lies before this
@@ -441,35 +529,53 @@ export class ProfileKeys {
         }
       }
     }
-    let named: string | null = null;
+    // Every key this call shredded stays named: another erasure may delete one first, but this one shredded it.
+    const named = new Map<string, { keyId: string; datacenter: string | null }>();
+    let readAfterDeletes = false;
     for (;;) {
-      const stored = await this.store.read(profileId);
-      if (!stored) {
-        // A key this call named stays named: another erasure deleted it first, but this one shredded it too.
-        await this.store.recordErasure(profileId, erasureId, named, at);
-        return { erasedKeyId: named };
+      // Serial: a key whose creation (IF NOT EXISTS) is still committing is seen, not missed (review 2, item 3).
+      const stored = await this.store.read(profileId, { serial: true });
+      if (stored.length === 0) {
+        if (!readAfterDeletes) await this.store.recordErasure(profileId, erasureId, [...named.values()], at);
+        return { erasedKeyIds: [...named.keys()] };
       }
-      // A key created between the read and the delete (a new session) is shredded on the next turn. Shredding
-      // first: a crash between the two leaves the key current (the caller retries), never lost early. The
-      // ledger names the key before it is deleted: a key gone from profile_keys is always named (ADR 9).
+      // Shredding first: a crash before the deletes leaves the keys current (the caller retries), never lost
+      // early. The ledger names every key before any is deleted: a key gone from the current keys is always
+      // named (ADR 9).
       await hold();
-      const owner = await this.store.putShredding(
-        profileId,
-        { keyId: stored.keyId, wrapped: stored.wrapped, erasureId },
-        this.shreddingMs,
-      );
-      // An earlier attempt shredded this key and stopped before deleting it: this erasure's mark must bound it.
-      if (owner !== erasureId) await this.store.relabel(profileId, stored.keyId, owner, erasureId);
-      named = stored.keyId;
-      await this.store.recordErasure(profileId, erasureId, named, at);
-      if (await this.store.deleteIf(profileId, stored.keyId)) {
-        // Collectors may seal with a cached copy for PROFILE_KEYS_CACHE_MS after the delete, however long this
-        // call stalled before it: the grace counts from here (review, session 6). A crash before this line
-        // leaves the grace counted from the move, 24 h by default.
-        await this.store.restartGrace(profileId, stored.keyId, this.shreddingMs);
-        this.forget(profileId);
-        return { erasedKeyId: stored.keyId };
+      for (const k of stored) {
+        const owner = await this.store.putShredding(
+          profileId,
+          { keyId: k.keyId, wrapped: k.wrapped, erasureId },
+          this.shreddingMs,
+        );
+        // An earlier attempt shredded this key and stopped before deleting it: this erasure's mark must bound it.
+        if (owner !== erasureId) await this.store.relabel(profileId, k.keyId, owner, erasureId);
+        named.set(k.keyId, { keyId: k.keyId, datacenter: k.datacenter });
       }
+      await this.store.recordErasure(profileId, erasureId, [...named.values()], at);
+      // In any order: a process reading between two deletes seals with a key already shredding, as with a copy
+      // it cached just before the first (the grace below covers both).
+      const deleted = new Set<string>();
+      let all = true;
+      await hold();
+      for (const k of stored) {
+        if (await this.store.deleteIf(profileId, k)) deleted.add(k.keyId);
+        else all = false;
+      }
+      // Collectors may seal with a cached copy for PROFILE_KEYS_CACHE_MS after the delete, however long this
+      // call stalled before it: the grace counts from here (review, session 6). A crash before this line
+      // leaves the grace counted from the move, 24 h by default.
+      for (const keyId of deleted) await this.store.restartGrace(profileId, keyId, this.shreddingMs);
+      this.forget(profileId);
+      // A row that changed meanwhile (another erasure deleted it, its region replaced it): read again.
+      if (!all) continue;
+      // A key created since the read in a row it did not hold (a region's first key: a collector, `cli
+      // backup`, ingest re-sealing) stays current, and what it seals before the mark stays readable on the log
+      // for ever. Read once more and shred what is new: the window left runs from that read to the mark (ADR 9);
+      // one more pass, not a chase, so a profile in constant use cannot keep its erasure from finishing.
+      if (readAfterDeletes) return { erasedKeyIds: [...named.keys()] };
+      readAfterDeletes = true;
     }
   }
 
@@ -481,38 +587,54 @@ export class ProfileKeys {
     this.cache.clear();
   }
 
-  private async create(profileId: string): Promise<{ keyId: string; wrapped: Buffer }> {
+  private async create(profileId: string): Promise<CurrentProfileKey> {
     const keyId = randomUUID();
-    return this.store.createIfAbsent(profileId, keyId, this.wrap(profileId, keyId, newDataKey()));
+    const created = await this.store.createIfAbsent(profileId, keyId, this.wrap(profileId, keyId, newDataKey()));
+    return { ...created, datacenter: this.store.datacenter };
+  }
+
+  /**
+   * The key this region seals with: its own row's, never the pre-region key (see `current`), which is never
+   * copied into the region's row either: a copy racing an erasure would make an erased key current again.
+   */
+  private ownKeyOf(stored: CurrentProfileKey[]): CurrentProfileKey | null {
+    return stored.find((k) => k.datacenter === this.store.datacenter) ?? null;
   }
 
   private wrap(profileId: string, keyId: string, key: Buffer): Buffer {
     return seal(this.masterKey, key, `profile-key\n${profileId}\n${keyId}`);
   }
 
-  private unwrap(profileId: string, stored: { keyId: string; wrapped: Buffer }): ProfileKey {
+  private unwrap(profileId: string, stored: StoredProfileKey): ProfileKey {
     return {
       keyId: stored.keyId,
       key: unseal(this.masterKey, stored.wrapped, `profile-key\n${profileId}\n${stored.keyId}`),
     };
   }
 
-  private cached(profileId: string): ProfileKey | null {
+  private cached(profileId: string): { keys: ProfileKey[]; sealing: ProfileKey | null } | null {
     const entry = this.cache.get(profileId);
     if (!entry) return null;
     if (entry.until <= this.now()) {
       this.cache.delete(profileId);
       return null;
     }
-    return entry.key;
+    return entry;
   }
 
-  private remember(profileId: string, key: ProfileKey): ProfileKey {
+  private remember(
+    profileId: string,
+    stored: StoredProfileKey[],
+    sealing: StoredProfileKey | null,
+  ): { keys: ProfileKey[]; sealing: ProfileKey | null } {
+    const keys = new Map<string, ProfileKey>();
+    for (const k of stored) if (!keys.has(k.keyId)) keys.set(k.keyId, this.unwrap(profileId, k));
+    const entry = { keys: [...keys.values()], sealing: sealing ? keys.get(sealing.keyId)! : null };
     if (this.cacheMs > 0) {
       // Bounded: a collector sees many profiles; expired entries go first, then the oldest.
       if (this.cache.size >= 100_000) this.cache.delete(this.cache.keys().next().value as string);
-      this.cache.set(profileId, { key, until: this.now() + this.cacheMs });
+      this.cache.set(profileId, { ...entry, until: this.now() + this.cacheMs });
     }
-    return key;
+    return entry;
   }
 }

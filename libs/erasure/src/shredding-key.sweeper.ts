@@ -75,7 +75,9 @@ export class ShreddingKeySweeper implements OnApplicationBootstrap, OnApplicatio
     }
     let destroyed = 0;
     const deleted: typeof over = [];
-    for (const k of over) if ((await this.store.read(k.profileId))?.keyId !== k.keyId) deleted.push(k);
+    for (const k of over) {
+      if (!(await this.store.read(k.profileId)).some((current) => current.keyId === k.keyId)) deleted.push(k);
+    }
     if (deleted.length > 0) {
       // Read after the rows said their grace is over and after the keys were seen deleted: the partition's end
       // now lies after every event a collector sealed with the key (its cache, PROFILE_KEYS_CACHE_MS, is

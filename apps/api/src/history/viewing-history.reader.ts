@@ -163,7 +163,7 @@ export class ViewingHistoryReader {
           : chunked(liveEvents, history, {
               now,
               compactionCutoff: now - this.compactionMinAgeMs,
-              onHiddenStored: ask === undefined ? undefined : () => void this.compactions.requestIfHiddenStored(ask),
+              onCompactionDue: ask === undefined ? undefined : () => void this.compactions.requestDueCompaction(ask),
             }),
       );
       return { live: liveEvents, result };
@@ -196,7 +196,7 @@ export class ViewingHistoryReader {
     const needsCompaction =
       folded.settledSessionsTouched.length > 0 || removableByCompaction(compressed.records, folded, now, cutoff);
     if (askToRemove !== undefined && needsCompaction) {
-      this.compactions.requestIfHiddenStored(askToRemove);
+      this.compactions.requestDueCompaction(askToRemove);
     }
     return visibleRecords(folded, now);
   }

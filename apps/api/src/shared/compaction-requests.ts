@@ -62,9 +62,9 @@ export class CompactionRequests implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  /** A read found stored records the controls hide: best effort, once per window. */
-  requestIfHiddenStored(profileId: string): boolean {
-    return this.readTrigger.onHiddenStored(profileId);
+  /** A read found a compaction due (records the controls hide, a settled record touched): best effort, once per window. */
+  requestDueCompaction(profileId: string): boolean {
+    return this.readTrigger.onCompactionDue(profileId);
   }
 
   async sweep(profileIds: string[] | undefined, dryRun: boolean): Promise<string> {

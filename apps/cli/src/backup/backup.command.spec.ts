@@ -1,4 +1,7 @@
-import { ErasureRecord, newDataKey, ProfileKey, unseal } from '@vh/erasure';
+import { randomUUID } from 'node:crypto';
+import { loadConfig } from '@vh/config';
+import { ErasureRecord, newDataKey, ProfileKey, ProfileKeys, seal, unseal } from '@vh/erasure';
+import { InMemoryKeyStore } from '@vh/erasure/testing/in-memory-profile-key-store';
 import { backupContext, ProfileSnapshot } from './backup-format';
 import { sealProfileSnapshot } from './backup.command';
 
@@ -97,4 +100,70 @@ describe('sealProfileSnapshot', () => {
       expect(sealed.line.keyId).toBe('new-1');
     });
   });
+});
+
+// Independent review 2 (item 2): with the real ProfileKeys over the in-memory store. A profile holding only a
+// pre-region key (docs/adr/0012) gets a line sealed with its region's key: replication may replace the
+// pre-region key, and a line sealed with the lost one would never restore.
+describe('sealProfileSnapshot with ProfileKeys: a profile holding only a pre-region key', () => {
+  const config = loadConfig({});
+  let store: InMemoryKeyStore;
+  let keys: ProfileKeys;
+  let preRegionKeyId: string;
+  /** What ErasureLedger.erasures reads: the ledger, and the marks recorded. */
+  const erasures = async (profileId: string): Promise<ErasureRecord[]> =>
+    store.erasures
+      .filter((e) => e.profileId === profileId)
+      .map(({ erasureId }) => {
+        const m = store.marks.find((r) => r.profileId === profileId && r.erasureId === erasureId);
+        const mark = m ? { topic: m.topic, partition: m.partition, offset: m.offset } : null;
+        return { erasureId, mark, pending: mark === null };
+      });
+  const sources = () => ({
+    existing: (id: string) => keys.existing(id),
+    currentKey: (id: string) => keys.current(id),
+    erasures,
+  });
+  beforeEach(() => {
+    store = new InMemoryKeyStore('dc1');
+    keys = new ProfileKeys(store, config);
+    preRegionKeyId = randomUUID();
+    const wrapped = seal(config.profileKeys.masterKey, newDataKey(), `profile-key\np1\n${preRegionKeyId}`);
+    store.createPreRegion('p1', { keyId: preRegionKeyId, wrapped });
+  });
+
+  it("seals the line with the region's own key (created for it), never the pre-region key; a restore finds it", async () => {
+    const sealed = await sealProfileSnapshot('p1', sources(), async () => withLive);
+    if (typeof sealed === 'string') throw new Error(`expected a line, got ${sealed}`);
+    expect(sealed.line.keyId).not.toBe(preRegionKeyId);
+    expect(sealed.line.keyId).toBe(store.keys.get('p1')!.get('dc1')!.keyId);
+    const key = await new ProfileKeys(store, config).forRestore('p1', sealed.line.keyId);
+    const plain = unseal(key!, Buffer.from(sealed.line.sealed, 'base64'), backupContext('p1', sealed.line.keyId));
+    expect(JSON.parse(plain.toString())).toEqual(withLive);
+  });
+
+  it.each([
+    ['still in progress (no mark recorded)', false],
+    ['finished (its mark recorded)', true],
+  ])(
+    'an erasure between the snapshot and the key made for the line, %s: no line, or one that never restores',
+    async (_, finished) => {
+      const erasureId = randomUUID();
+      const sealed = await sealProfileSnapshot(
+        'p1',
+        {
+          ...sources(),
+          currentKey: async (id) => {
+            // After the snapshot, before the line's key is made: the erasure shreds the pre-region key.
+            await new ProfileKeys(store, config).erase(id, erasureId);
+            if (finished) await store.recordErasureMark(id, erasureId, { topic: 't', partition: 0, offset: '7' });
+            return keys.current(id);
+          },
+        },
+        async () => withLive,
+      );
+      // A line would hold the history the erasure removes, under a key made after it: readable for good.
+      expect(sealed).toBe('erasing');
+    },
+  );
 });

@@ -282,15 +282,15 @@ describe('pageOfChunkedHistory: a page from the chunks it needs equals the page 
     const controls = withControlEvents(EMPTY_MEMBER_CONTROLS, [{ eventId: 'e', acceptedAt: T0, autoDelete: '3m' }]);
     const { source } = chunked(hundredRecords(controls).compressed, 10, 10);
     const asked: number[] = [];
-    const onHiddenStored = () => asked.push(1);
+    const onCompactionDue = () => asked.push(1);
     const now = T0 + 365 * DAY;
-    expect(await pageOfChunkedHistory([], source, { limit: 15 }, { now, onHiddenStored })).toEqual({
+    expect(await pageOfChunkedHistory([], source, { limit: 15 }, { now, onCompactionDue })).toEqual({
       records: [],
       nextCursor: null,
     });
     expect(asked).toHaveLength(1);
-    await pageOfChunkedHistory([], source, { limit: 15 }, { now: T0 + DAY, onHiddenStored });
-    await continueWatchingOfChunked([], source, 15, { now: T0 + DAY, onHiddenStored });
+    await pageOfChunkedHistory([], source, { limit: 15 }, { now: T0 + DAY, onCompactionDue });
+    await continueWatchingOfChunked([], source, 15, { now: T0 + DAY, onCompactionDue });
     expect(asked).toHaveLength(1);
     // Deleted since a compaction's cutoff: it would keep them as hidden records, so no run is asked for.
     const soon = T0 + 100 * DAY;
@@ -298,10 +298,10 @@ describe('pageOfChunkedHistory: a page from the chunks it needs equals the page 
       [],
       source,
       { limit: 15 },
-      { now: soon, compactionCutoff: soon - 14 * DAY, onHiddenStored },
+      { now: soon, compactionCutoff: soon - 14 * DAY, onCompactionDue },
     );
     expect(asked).toHaveLength(1);
-    await pageOfChunkedHistory([], source, { limit: 15 }, { now, compactionCutoff: now - 14 * DAY, onHiddenStored });
+    await pageOfChunkedHistory([], source, { limit: 15 }, { now, compactionCutoff: now - 14 * DAY, onCompactionDue });
     expect(asked).toHaveLength(2);
   });
 });

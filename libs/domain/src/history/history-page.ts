@@ -100,8 +100,11 @@ export function spanOfTrailChunk(
 export interface ChunkedReadOptions {
   /** The reader's clock, at which auto-delete is judged (invariant 6); without it auto-delete is not applied. */
   now?: number;
-  /** Called once when a stored record read is one the member's controls now hide for good (see below), or a settled one live events touch. */
-  onHiddenStored?: () => void;
+  /**
+   * Called once when the records read show a compaction is due: a stored record the member's controls now hide
+   * for good (see below), or a settled record live events touch (its trail is rebuilt from the log).
+   */
+  onCompactionDue?: () => void;
   /**
    * The cutoff of a compaction run now (the reader's now minus COMPACTION_MIN_AGE_MS): a stored record
    * the controls hide for good by then is one it removes physically; others it keeps as hidden records
@@ -217,7 +220,7 @@ type ChunkedRead =
       now: number;
       /** The stored records of a chunk, but those of live sessions (they are in `folded`). */
       storedRecords(i: number): Promise<ViewingRecord[]>;
-      /** Tells `onHiddenStored` what the records read showed. */
+      /** Tells `onCompactionDue` what the records read showed. */
       done(): void;
     };
 
@@ -243,7 +246,7 @@ async function openChunkedRead(
     const folded = foldHistory(liveEvents, history);
     // A settled record that live events touch shows as stored until a compaction rebuilds it: ask for one.
     const removable = removableByCompaction(history.records, folded, now, options.compactionCutoff);
-    if (options.onHiddenStored && (removable || folded.settledSessionsTouched.length > 0)) options.onHiddenStored();
+    if (options.onCompactionDue && (removable || folded.settledSessionsTouched.length > 0)) options.onCompactionDue();
     return { whole: visibleRecords(folded, now) };
   }
 
@@ -265,7 +268,7 @@ async function openChunkedRead(
   // for a compaction to remove it physically. Only the records read are looked at.
   let hiddenStored = false;
   const noteHidden = (records: readonly ViewingRecord[]) => {
-    if (options.onHiddenStored === undefined || hiddenStored) return;
+    if (options.onCompactionDue === undefined || hiddenStored) return;
     hiddenStored = removableByCompaction(records, folded, now, options.compactionCutoff);
   };
   noteHidden(touched.records);
@@ -280,7 +283,7 @@ async function openChunkedRead(
       return chunk.records.filter((record) => !liveSessions.has(record.recordId));
     },
     done: () => {
-      if (hiddenStored) options.onHiddenStored!();
+      if (hiddenStored) options.onCompactionDue!();
     },
   };
 }

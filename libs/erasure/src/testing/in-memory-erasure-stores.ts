@@ -3,102 +3,15 @@ import type { PublishedBatch, ViewingEventPublisher } from '@vh/messaging';
 import type { StoredHistoryEraser, StoredHistoryErasure } from '@vh/storage';
 import { ErasureLedger, ErasureRecord, LogPosition, mergeErasures } from '../erasure-ledger';
 import { ErasureInProgress, ErasuresInProgress } from '../erasures-in-progress';
-import { ProfileKeyStore, ShreddingKey } from '../profile-keys';
 import { IngestProgress } from '../ingest-progress';
+import { ProfileKeyStore } from '../profile-keys';
 
 /**
- * In-memory fakes of the erasure's ports, for unit specs: Cassandra's part (keys, shredding keys, the ledger,
- * erasures in progress; every TTL judged by `storeClock`, the store's own clock), the event log's (marks
- * published) and what is stored of a profile (erasures counted).
+ * In-memory fakes of the erasure's ports, for unit specs: Cassandra's part (erasures in progress and the ledger
+ * read from the keys of in-memory-profile-key-store; every TTL judged by `storeClock`, the store's own clock),
+ * Kafka's (ingest's progress), the event log's (marks published) and what is stored of a profile (erasures
+ * counted).
  */
-
-/** Cassandra's part, in memory: the grace of a shredding key is judged by the store's own clock (its TTL). */
-export class InMemoryKeyStore extends ProfileKeyStore {
-  readonly keys = new Map<string, { keyId: string; wrapped: Buffer }>();
-  readonly erasures: { profileId: string; erasureId: string; keyId: string | null }[] = [];
-  /** Cassandra's clock: the only one that ends a grace. */
-  storeClock = 0;
-  reads = 0;
-  async read(profileId: string) {
-    this.reads++;
-    return this.keys.get(profileId) ?? null;
-  }
-  async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer) {
-    if (!this.keys.has(profileId)) this.keys.set(profileId, { keyId, wrapped });
-    return this.keys.get(profileId)!;
-  }
-  async deleteIf(profileId: string, keyId: string) {
-    if (this.keys.get(profileId)?.keyId !== keyId) return false;
-    this.keys.delete(profileId);
-    return true;
-  }
-  async recordErasure(profileId: string, erasureId: string, keyId: string | null) {
-    const i = this.erasures.findIndex((e) => e.profileId === profileId && e.erasureId === erasureId);
-    if (i >= 0) this.erasures.splice(i, 1);
-    this.erasures.push({ profileId, erasureId, keyId });
-  }
-  async ledgerNames(profileId: string, keyId: string) {
-    return this.erasures.some((e) => e.profileId === profileId && e.keyId === keyId);
-  }
-  /** Keys after an erasure, by profile and key id, with the store-clock instant their grace ends. */
-  readonly shredding = new Map<string, Omit<ShreddingKey, 'inGrace'> & { graceUntil: number }>();
-  async putShredding(profileId: string, key: { keyId: string; wrapped: Buffer; erasureId: string }, graceMs: number) {
-    const id = `${profileId}/${key.keyId}`;
-    const existing = this.shredding.get(id);
-    if (existing) {
-      existing.graceUntil = this.storeClock + graceMs;
-      return existing.erasureId;
-    }
-    this.shredding.set(id, { ...key, markOffset: null, fence: null, graceUntil: this.storeClock + graceMs });
-    return key.erasureId;
-  }
-  async listShredding(profileId: string) {
-    return [...this.shredding.entries()].filter(([id]) => id.startsWith(`${profileId}/`)).map(([, k]) => this.view(k));
-  }
-  async *allShredding() {
-    for (const [id, k] of this.shredding) yield { profileId: id.split('/')[0], ...this.view(k) };
-  }
-  async relabel(profileId: string, keyId: string, from: string, to: string) {
-    const key = this.shredding.get(`${profileId}/${keyId}`);
-    if (key?.erasureId !== from || key.markOffset !== null) return false;
-    key.erasureId = to;
-    return true;
-  }
-  async recordMark(profileId: string, keyId: string, erasureId: string, markOffset: string) {
-    const key = this.shredding.get(`${profileId}/${keyId}`);
-    if (key?.erasureId === erasureId && key.markOffset === null) key.markOffset = markOffset;
-  }
-  async recordFence(profileId: string, keyId: string, erasureId: string, fence: { partition: number; offset: string }) {
-    const key = this.shredding.get(`${profileId}/${keyId}`);
-    if (key?.erasureId !== erasureId || this.storeClock < key.graceUntil) return false;
-    key.fence = fence;
-    return true;
-  }
-  async destroyShredding(profileId: string, keyId: string) {
-    this.shredding.delete(`${profileId}/${keyId}`);
-  }
-  /** profile_erasure_marks: the first position recorded for an erasure wins (IF NOT EXISTS). */
-  readonly marks: { profileId: string; erasureId: string; topic: string; partition: number; offset: string }[] = [];
-  async recordErasureMark(
-    profileId: string,
-    erasureId: string,
-    at: { topic: string; partition: number; offset: string },
-  ) {
-    if (!this.marks.some((m) => m.profileId === profileId && m.erasureId === erasureId)) {
-      this.marks.push({ profileId, erasureId, ...at });
-    }
-  }
-  async recordedMarks(profileId: string) {
-    return this.marks.filter((m) => m.profileId === profileId).map(({ profileId: _, ...m }) => m);
-  }
-  async restartGrace(profileId: string, keyId: string, graceMs: number) {
-    const key = this.shredding.get(`${profileId}/${keyId}`);
-    if (key) key.graceUntil = this.storeClock + graceMs;
-  }
-  private view({ graceUntil, ...k }: Omit<ShreddingKey, 'inGrace'> & { graceUntil: number }): ShreddingKey {
-    return { ...k, inGrace: this.storeClock < graceUntil };
-  }
-}
 
 /** Kafka's part: every profile on partition 0 unless told otherwise; ends and committed offsets as set. */
 export class FakeIngestProgress extends IngestProgress {
@@ -166,7 +79,10 @@ export class InMemoryErasuresInProgress extends ErasuresInProgress {
 /** The erasure ledger read from the in-memory key store, merged as the Cassandra one merges its tables. */
 export class InMemoryErasureLedger extends ErasureLedger {
   constructor(
-    private readonly store: InMemoryKeyStore,
+    /** An InMemoryKeyStore (testing/in-memory-profile-key-store): its ledger rows, shredding keys and marks. */
+    private readonly store: ProfileKeyStore & {
+      readonly erasures: readonly { profileId: string; erasureId: string; keyIds: string[] }[];
+    },
     config: AppConfig,
   ) {
     super(undefined as never, config);
