@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { createCompactionQueue, enqueueSweep } from '@vh/compaction';
 import { SettingsChangedEvent } from '@vh/domain';
-import { indexDailySweepProfiles, LiveHistoryRepository, shardOf } from '@vh/storage';
+import { indexDailySweepProfiles, LiveHistoryRepository, shardOf, StoredHistoryEraser } from '@vh/storage';
 import { AppStack, StackMember } from './support/app-stack';
 import { syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
@@ -281,5 +281,30 @@ describe('compaction sweep: reaches everything', () => {
     await environment.cassandra.execute(`TRUNCATE ${keyspace()}.profile_auto_delete`);
     expect(await indexDailySweepProfiles(environment.cassandra, keyspace())).toBeGreaterThanOrEqual(1);
     expect(await dailySweepReasons(profileId)).toEqual(['paused']);
+  });
+
+  // Review, session 8: compaction noted its version's profile for the daily sweep before its conditional switch.
+  // One that lost the switch to an erasure (whose delete at the mark came first) left the erased profile noted,
+  // with its reason, for good.
+  it('a compaction that loses its switch to an erasure notes nothing: the erased profile stays out of the daily sweep', async () => {
+    const history = syntheticHistory(1, SESSIONS_PER_DAY, Date.now() - 120 * DAY).map((e) => ({
+      ...e,
+      acceptedAt: e.occurredAt,
+    }));
+    const profileId = history[0].profileId;
+    const pause = settingsChange(profileId, Date.now() - 100 * DAY, { recording: 'paused' });
+    expect(await live.append([...history, pause])).toEqual([]);
+    await sweepAndWait(await enqueueSweep(queue, { requestedBy: 'operator', profileIds: [profileId] }));
+    const read = await stores.compressed.readVersion(profileId, { serial: true });
+    expect(read?.memberControls).toContain(pause.eventId);
+
+    // A compaction read that version; the profile is erased (ingest's erasure at the mark: its daily-sweep row
+    // goes too); then the compaction tries its switch.
+    await new StoredHistoryEraser(stores.client, environment.config, stores.compressed, stores.activity).erase(
+      profileId,
+    );
+    expect(await dailySweepReasons(profileId)).toBeNull();
+    expect(await stores.compressed.switchVersion(read!.version, { ...read!, version: read!.version + 1 })).toBe(false);
+    expect(await dailySweepReasons(profileId)).toBeNull();
   });
 });

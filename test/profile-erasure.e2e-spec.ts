@@ -599,6 +599,30 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     }
   });
 
+  // Review of session 8: a retry renewed its own lease only, so an erasure it took over could run out again and
+  // be taken from it while it ran. Its renewal is one conditional batch over its rows: all renewed or none.
+  it("a retry's renewal renews the erasures it took over with its own, all or none, on the real Cassandra", async () => {
+    const profileId = uniqueProfileId('renewal');
+    const [abandoned, retry, other] = [randomUUID(), randomUUID(), randomUUID()];
+    const rows = inProgress();
+    await rows.begin(profileId, abandoned, 1_000);
+    await eventually(async () => expect((await rows.of(profileId))[0].leased).toBe(false), 10_000, 200);
+    expect(await rows.takeOver(profileId, abandoned, abandoned, retry, 60_000)).toBe(true);
+    await rows.begin(profileId, retry, 60_000);
+    expect(await rows.hold(profileId, retry, 60_000, [abandoned])).toBe(true);
+    expect((await rows.of(profileId)).map((e) => [e.erasureId, e.owner, e.leased]).sort()).toEqual(
+      [
+        [abandoned, retry, true],
+        [retry, retry, true],
+      ].sort(),
+    );
+    // An erasure it does not own among them (another's): nothing is renewed, and the retry stops.
+    await rows.begin(profileId, other, 60_000);
+    expect(await rows.hold(profileId, retry, 60_000, [abandoned, other])).toBe(false);
+    expect(await rows.hold(profileId, other, 60_000, [abandoned])).toBe(false);
+    for (const id of [abandoned, retry, other]) await rows.end(profileId, id);
+  });
+
   // ADR 9 known gap (session 6 review), closed in session 8: a partition moved to another ingest while its
   // previous owner, stalled, still finished the batch with an erasure mark. The new owner met the same mark,
   // erased, and wrote the index rows of the profile's new history; the old owner's delete landed after that,

@@ -51,6 +51,14 @@ describe('finishing abandoned erasures (AbandonedErasureFinisher, in the sweep)'
     };
     return eraser.asEraser();
   };
+  /** p1, with a key, erased by an API that died after its key step; its lease ran out since. */
+  const abandonedAfterItsKeyStep = async () => {
+    await keys.current('p1');
+    const abandoned = randomUUID();
+    await expect(erasureOf(dyingEraser()).erase('p1', { erasureId: abandoned })).rejects.toThrow('process killed');
+    leaseOver();
+    return abandoned;
+  };
 
   /** The erasure's first delete of a key waits until the returned wake is called (a process stalled there). */
   const stallFirstDelete = () => {
@@ -294,10 +302,7 @@ describe('finishing abandoned erasures (AbandonedErasureFinisher, in the sweep)'
   });
 
   it("a member's retry takes over an abandoned erasure and ends its note", async () => {
-    await keys.current('p1');
-    const abandoned = randomUUID();
-    await expect(erasureOf(dyingEraser()).erase('p1', { erasureId: abandoned })).rejects.toThrow('process killed');
-    leaseOver();
+    const abandoned = await abandonedAfterItsKeyStep();
     expect((await erasureOf().erase('p1')).tookOver).toEqual([abandoned]);
     expect(inProgress.rows.size).toBe(0);
     await sweeper().sweep();
@@ -326,6 +331,76 @@ describe('finishing abandoned erasures (AbandonedErasureFinisher, in the sweep)'
     progress.set(0, { end: '130', committed: '130' });
     await sweeper().sweep();
     expect(publisher.published).toHaveLength(1);
+    expect(inProgress.rows.size).toBe(0);
+  });
+
+  // Review, session 8: E1 abandoned after its key step; the retry E2 (the finisher, or a member's) took it over,
+  // published its mark M2 and died before recording it (or between recording E2's and E1's). Ingest met M2, which
+  // names E2 only (a mark published without the erasures it finishes: an older build's). E1's note (owner E2) ran
+  // out of lease without a mark of its own: the finisher erased the profile a third time, and everything the
+  // member wrote between M2 and that third mark went too, even from a replay.
+  it('an erasure taken over by a retry that died before recording its mark: once ingest met that mark, it is only ended, never erased again', async () => {
+    const abandoned = await abandonedAfterItsKeyStep();
+    const recordMark = ledger.recordMark.bind(ledger);
+    ledger.recordMark = async () => {
+      throw new Error('ingest killed');
+    };
+    await sweeper().sweep(); // the finisher takes E1 over, erases, publishes M2, and dies before recording it
+    ledger.recordMark = recordMark;
+    const [m2] = publisher.marksOf('p1');
+    expect(m2.erasureId).not.toBe(abandoned);
+    expect(JSON.parse(publisher.published[0].value)).toMatchObject({ covers: [abandoned] }); // ingest now records both
+    // Ingest meets M2 as an older build's mark (its own erasure only), then the member's new history.
+    await keys.markMet('p1', m2.erasureId, '0', { topic: 'events', partition: 0 });
+    await keys.current('p1');
+    stored.erased.length = 0;
+    leaseOver();
+    progress.set(0, { end: '200', committed: '200' });
+    await sweeper().sweep();
+    await sweeper().sweep();
+    expect(stored.erased).toEqual([]); // the new history after M2 survives
+    expect(publisher.published).toHaveLength(1);
+    expect(inProgress.rows.size).toBe(0);
+    // E1 is no longer in progress (backups, re-drive): its mark is M2, where ingest met it.
+    expect((await ledger.erasures('p1')).find((e) => e.erasureId === abandoned)).toMatchObject({
+      pending: false,
+      mark: { topic: 'events', partition: 0, offset: '0' },
+    });
+  });
+
+  // Review, session 8: the retry renewed only its own note, so an erasure it took over ran out of lease again
+  // while the retry still ran (each step shorter than a lease, the whole longer); another ingest's sweep then took
+  // that erasure over from the live retry: two erasures at once, two marks, what lay between them erased.
+  it('a retry renews the leases of the erasures it took over: however long it runs, no sweep takes them from it', async () => {
+    const abandoned = await abandonedAfterItsKeyStep();
+    const slow = new FakeStoredHistoryEraser();
+    slow.erase = async (profileId, options) => {
+      store.storeClock += leaseMs - 1;
+      await options?.hold?.();
+      store.storeClock += leaseMs - 1;
+      await sweeper().sweep(); // another ingest's sweep while the retry is alive
+      return stored.erase(profileId, options);
+    };
+    expect((await erasureOf(slow.asEraser()).erase('p1')).tookOver).toEqual([abandoned]);
+    expect(publisher.published).toHaveLength(1);
+    expect(stored.erased).toEqual(['p1']);
+    expect(inProgress.rows.size).toBe(0);
+  });
+
+  it('an erasure whose lease ran out while the retry that took it over still holds its own is not taken from that retry', async () => {
+    const abandoned = await abandonedAfterItsKeyStep();
+    const slow = new FakeStoredHistoryEraser();
+    slow.erase = async (profileId, options) => {
+      // As a retry of an older build left it: its own note renewed, the one it took over not.
+      inProgress.rows.get(`p1/${abandoned}`)!.leaseUntil = store.storeClock - 1;
+      await sweeper().sweep();
+      expect(publisher.published).toEqual([]);
+      // A member's erasure meanwhile runs as its own, and does not take it either.
+      expect((await erasureOf().erase('p1')).tookOver).toEqual([]);
+      return stored.erase(profileId, options);
+    };
+    expect((await erasureOf(slow.asEraser()).erase('p1')).tookOver).toEqual([abandoned]);
+    expect(publisher.published).toHaveLength(2);
     expect(inProgress.rows.size).toBe(0);
   });
 

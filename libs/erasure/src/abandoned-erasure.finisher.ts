@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
 import { metrics } from '@vh/metrics';
-import { ErasureLedger } from './erasure-ledger';
+import { ErasureLedger, LogPosition } from './erasure-ledger';
 import { ErasureInProgress, ErasuresInProgress } from './erasures-in-progress';
 import { ProfileErasure } from './profile-erasure';
 import { IngestProgress } from './ingest-progress';
@@ -71,15 +71,20 @@ export class AbandonedErasureFinisher {
 
   private async finishProfile(profileId: string, erasures: ErasureInProgress[], positions: Positions): Promise<number> {
     // Read after the positions: a mark ingest met before committing past a fence is in the ledger by now.
-    const marked = new Set(
-      (await this.ledger.erasures(profileId)).filter((e) => e.mark !== null).map((e) => e.erasureId),
-    );
+    const marks = new Map<string, LogPosition>();
+    for (const e of await this.ledger.erasures(profileId)) if (e.mark !== null) marks.set(e.erasureId, e.mark);
     let ready = false;
     for (const e of erasures) {
       // Its mark is on the log (it died before ending its note): done. Erasing again would take the profile's
       // new history too (everything before a later mark).
-      if (marked.has(e.erasureId)) await this.inProgress.end(profileId, e.erasureId);
-      else if (await this.ingestPastFence(profileId, e, positions)) ready = true;
+      if (marks.has(e.erasureId)) await this.inProgress.end(profileId, e.erasureId);
+      // Taken over by a retry whose mark is on the log: that mark bounds it (the retry took it over before its
+      // first step), though it names the retry only (an older build's, or the retry died before recording it
+      // for both): recorded for it too, then done.
+      else if (e.owner !== e.erasureId && marks.has(e.owner)) {
+        await this.ledger.recordMark(profileId, [e.erasureId], marks.get(e.owner)!);
+        await this.inProgress.end(profileId, e.erasureId);
+      } else if (await this.ingestPastFence(profileId, e, positions)) ready = true;
     }
     // Until ingest is past the end its partition had once the lease ran out, a mark it put may still be on its
     // way to ingest (the API died between publishing and recording it; ingest lags): wait rather than erase twice.

@@ -28,8 +28,11 @@ export interface ErasureInProgress {
 export abstract class ErasuresInProgress {
   /** Notes the erasure, leased for `leaseMs`; nothing if it is already noted (its lease is not renewed). */
   abstract begin(profileId: string, erasureId: string, leaseMs: number): Promise<void>;
-  /** Renews the erasure's lease if it still carries itself out; false once a retry took it over or it ended. */
-  abstract hold(profileId: string, erasureId: string, leaseMs: number): Promise<boolean>;
+  /**
+   * Renews the erasure's lease if it still carries itself out, and with it (all or none) the leases of the
+   * erasures `tookOver` it carries out; false once a retry took any of them over or one ended.
+   */
+  abstract hold(profileId: string, erasureId: string, leaseMs: number, tookOver?: readonly string[]): Promise<boolean>;
   /**
    * Gives an erasure whose lease ran out to the retry `by`, leased again; false if it is leased or not `from`'s
    * any more (another retry took it first, or it ended).
@@ -73,10 +76,21 @@ export class CassandraErasuresInProgress extends ErasuresInProgress {
     ]);
   }
 
-  async hold(profileId: string, erasureId: string, leaseMs: number): Promise<boolean> {
-    const lease = this.leaseStatement(profileId, erasureId, leaseMs);
-    // A row gone (ended, by a retry that took it over) has no owner: not applied, never brought back.
-    return this.applied(await this.execute(`${lease.query} IF owner = ?`, [...lease.params, erasureId]));
+  async hold(
+    profileId: string,
+    erasureId: string,
+    leaseMs: number,
+    tookOver: readonly string[] = [],
+  ): Promise<boolean> {
+    // A row gone (ended, by a retry that took it over) has no owner: not applied, never brought back. One
+    // conditional batch (the rows share the profile's partition): the leases run out together or not at all.
+    const renewals = [erasureId, ...tookOver].map((id) => {
+      const lease = this.leaseStatement(profileId, id, leaseMs);
+      return { query: `${lease.query} IF owner = ?`, params: [...lease.params, erasureId] };
+    });
+    return this.applied(
+      renewals.length === 1 ? await this.execute(renewals[0].query, renewals[0].params) : await this.batch(renewals),
+    );
   }
 
   async takeOver(profileId: string, erasureId: string, from: string, by: string, leaseMs: number): Promise<boolean> {

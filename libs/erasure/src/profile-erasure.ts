@@ -63,11 +63,14 @@ export class ProfileErasure {
     if (spansSeveralDataCenters(this.config)) throw new NotSupportedAcrossRegionsError('profile erasure');
     const { requestId, erasureId = randomUUID(), by } = options;
     const leaseMs = this.config.profileKeys.erasureLeaseMs;
-    // Erasures of the profile whose lease ran out: this one carries them out, and they can no longer renew.
+    // Erasures of the profile whose lease ran out: this one carries them out, and they can no longer renew. Not
+    // one whose owner (a retry that took it over) still holds its own lease: that retry is alive, and its mark
+    // bounds it (two at once would put two marks, and erase what lies between them).
     const before = await this.inProgress.of(profileId);
+    const alive = new Set(before.filter((e) => e.leased).map((e) => e.erasureId));
     const tookOver: string[] = [];
     for (const e of before) {
-      if (e.leased || e.erasureId === erasureId) continue;
+      if (e.leased || e.erasureId === erasureId || alive.has(e.owner)) continue;
       if (await this.inProgress.takeOver(profileId, e.erasureId, e.owner, erasureId, leaseMs))
         tookOver.push(e.erasureId);
     }
@@ -75,25 +78,30 @@ export class ProfileErasure {
     await this.inProgress.begin(profileId, erasureId, leaseMs);
     const acceptedAt = Date.now();
     // Earlier erasures without a mark are bounded by this one's mark too (a retry's mark lies after all they
-    // covered), but not one still running under its own lease: it records its own mark, so it never ends up
-    // with a recorded mark before a key it shreds afterwards.
-    const running = new Set(before.filter((e) => e.leased && e.erasureId !== erasureId).map((e) => e.erasureId));
+    // covered), but not one still running under its own lease (or its live owner's): it records its own, so it
+    // never ends up with a recorded mark before a key it shreds afterwards.
+    const running = new Set(
+      before.filter((e) => (e.leased || alive.has(e.owner)) && e.erasureId !== erasureId).map((e) => e.erasureId),
+    );
     const unmarked = (await this.ledger.erasures(profileId))
       .filter((e) => e.mark === null && !running.has(e.erasureId))
       .map((e) => e.erasureId);
-    const hold = () => this.hold(profileId, erasureId, leaseMs);
+    const hold = () => this.hold(profileId, erasureId, tookOver, leaseMs);
     await this.keys.erase(profileId, erasureId, acceptedAt, hold);
     await hold();
     // The index rows (profile ids by day, no viewing data) go when ingest meets the mark: dated by ingest's clock.
     const erased = await this.stored.erase(profileId, { indexRows: false, hold });
     await hold();
+    // The mark names the erasures it bounds too: ingest records it for them as for this one, should this process
+    // die before recording it (they would otherwise be finished again, erasing the history after this mark).
+    const covers = [...new Set([...unmarked, ...tookOver])].filter((id) => id !== erasureId);
     const [at] = await this.publisher.publishEncoded(
-      [{ key: profileId, value: encodeProfileErasedMark({ profileId, erasureId, acceptedAt }) }],
+      [{ key: profileId, value: encodeProfileErasedMark({ profileId, erasureId, acceptedAt, covers }) }],
       requestId,
     );
     // Until this is written the erasure counts as in progress: backups leave the profile out, and re-drive
     // refuses its dead letters (the erasures before this one without a mark are bounded by this mark too).
-    await this.ledger.recordMark(profileId, [erasureId, ...unmarked, ...tookOver], {
+    await this.ledger.recordMark(profileId, [erasureId, ...covers], {
       topic: at.topic,
       partition: at.partition,
       offset: at.baseOffset,
@@ -107,12 +115,21 @@ export class ProfileErasure {
     return { erasureId, acceptedAt, tookOver };
   }
 
-  /** Before each step: a process that stalled past its lease, and was taken over meanwhile, stops here. */
-  private async hold(profileId: string, erasureId: string, leaseMs: number): Promise<void> {
-    if (await this.inProgress.hold(profileId, erasureId, leaseMs)) return;
+  /**
+   * Before each step: renews this erasure's lease and those of the erasures it took over, together (a step is
+   * shorter than a lease, the whole erasure may not be: one it took over must not run out meanwhile and be taken
+   * from it). A process that stalled past its lease, and was taken over meanwhile, stops here.
+   */
+  private async hold(
+    profileId: string,
+    erasureId: string,
+    tookOver: readonly string[],
+    leaseMs: number,
+  ): Promise<void> {
+    if (await this.inProgress.hold(profileId, erasureId, leaseMs, tookOver)) return;
     throw new ErasureInProgressError(
       [{ id: profileId, reason: `erasure ${erasureId} outlived its lease and was taken over by another erasure` }],
-      "the profile's erasure is being finished by another erasure; retry to see it done",
+      'erasure',
     );
   }
 }

@@ -469,13 +469,23 @@ export class ProfileKeys {
   /**
    * Notes where an erasure's mark lies in the profile's partition: events after it open with the old key. With
    * the partition (ingest), in the ledger too: an erasure whose API died before recording its mark, or that had
-   * no key, is then no longer "in progress" (backups, re-drive).
+   * no key, is then no longer "in progress" (backups, re-drive). `covers`: the earlier erasures the mark bounds
+   * too (its erasure took them over, or they had no mark): the same for each, so one whose retry died before
+   * recording the mark is not finished again, and a key one of them moved back (a stalled process's last write
+   * after the take-over) is bounded by this mark rather than kept for good.
    */
-  async markMet(profileId: string, erasureId: string, offset: string, at?: LogPartition): Promise<void> {
-    if (at) await this.store.recordErasureMark(profileId, erasureId, { ...at, offset });
+  async markMet(
+    profileId: string,
+    erasureId: string,
+    offset: string,
+    at?: LogPartition,
+    covers: readonly string[] = [],
+  ): Promise<void> {
+    const ids = new Set([erasureId, ...covers]);
+    if (at) for (const id of ids) await this.store.recordErasureMark(profileId, id, { ...at, offset });
     for (const k of await this.store.listShredding(profileId)) {
-      if (k.erasureId === erasureId && k.markOffset === null) {
-        await this.store.recordMark(profileId, k.keyId, erasureId, offset);
+      if (ids.has(k.erasureId) && k.markOffset === null) {
+        await this.store.recordMark(profileId, k.keyId, k.erasureId, offset);
       }
     }
   }

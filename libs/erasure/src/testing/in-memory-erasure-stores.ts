@@ -39,10 +39,10 @@ export class InMemoryErasuresInProgress extends ErasuresInProgress {
     if (this.rows.has(id)) return;
     this.rows.set(id, { profileId, erasureId, owner: erasureId, fence: null, leaseUntil: this.storeClock() + leaseMs });
   }
-  async hold(profileId: string, erasureId: string, leaseMs: number) {
-    const row = this.rows.get(`${profileId}/${erasureId}`);
-    if (row?.owner !== erasureId) return false;
-    this.lease(row, leaseMs);
+  async hold(profileId: string, erasureId: string, leaseMs: number, tookOver: readonly string[] = []) {
+    const rows = [erasureId, ...tookOver].map((id) => this.rows.get(`${profileId}/${id}`));
+    if (rows.some((row) => row?.owner !== erasureId)) return false;
+    for (const row of rows) this.lease(row!, leaseMs);
     return true;
   }
   async takeOver(profileId: string, erasureId: string, from: string, by: string, leaseMs: number) {

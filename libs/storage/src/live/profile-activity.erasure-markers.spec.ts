@@ -15,7 +15,9 @@ function fakeCassandra() {
   const rows = new Set<string>();
   const markers = new Map<string, string>();
   let failMarkerReads = false;
+  let failWrites = false;
   const apply = (query: string, params: unknown[]) => {
+    if (failWrites) throw new Error('no host available');
     const into = /(?:INTO|UPDATE) ks\.(\w+)/.exec(query);
     if (!into) return;
     const [first, , profileId] = params as [unknown, number, string];
@@ -50,6 +52,9 @@ function fakeCassandra() {
       return marker;
     },
     failMarkerReads: (fail: boolean) => (failMarkerReads = fail),
+    failWrites: (fail: boolean) => (failWrites = fail),
+    /** The markers' TTL ran out (ten minutes). */
+    expireMarkers: () => markers.clear(),
   };
 }
 
@@ -105,6 +110,52 @@ describe('ProfileActivityIndex: an erasure marker is checked before trusting wha
     cassandra.rows.clear();
     await index.recordMany([play('p1')], 4, NOW + 60_000);
     expect([...cassandra.rows]).toEqual([]);
+  });
+
+  // Review, session 8: a marker lives ten minutes, a remembered row an hour, and the markers were read only with a
+  // batch: an ingest without a batch for longer than a marker lives never saw it, and skipped the profile's next
+  // index row (compaction and the export missed the profile).
+  it('after no read for longer than a marker lives, trusts nothing it remembered: the next event of a profile another process erased meanwhile writes its row', async () => {
+    const cassandra = fakeCassandra();
+    const index = new ProfileActivityIndex(cassandra.client, config);
+    await index.recordMany([play('p1')], 4, NOW);
+    cassandra.erase('p1'); // another process's erasure (its marker) ...
+    cassandra.expireMarkers(); // ... gone before this process reads the markers again (no batch for 11 minutes)
+    await index.recordMany([play('p1')], 4, NOW + 11 * 60_000);
+    expect(cassandra.rows.has(activityRow('p1'))).toBe(true);
+  });
+
+  it('after no read for longer than a marker lives, writes again the new history rows of the profiles it erased itself, event or not', async () => {
+    const cassandra = fakeCassandra();
+    const index = new ProfileActivityIndex(cassandra.client, config);
+    await index.recordMany([play('p2')], 4, NOW);
+    index.erased('p1', cassandra.erase('p1'), NOW);
+    await index.recordMany([play('p1')], 4, NOW + 1);
+    cassandra.erase('p1'); // the stalled previous owner's late delete, and its marker, which runs out unread
+    cassandra.expireMarkers();
+    await index.recordMany([play('p2')], 4, NOW + 11 * 60_000);
+    expect([...cassandra.rows].filter((r) => r.endsWith('|p1'))).toEqual([activityRow('p1')]);
+    // Markers read in time again: what it remembers is trusted again.
+    cassandra.rows.clear();
+    await index.recordMany([play('p1'), play('p2')], 4, NOW + 11 * 60_000 + 10_000);
+    expect([...cassandra.rows]).toEqual([]);
+  });
+
+  // Review, session 8: rows waiting to be written again outlived a rebalance; the partition's new owner may meet a
+  // later erasure of the profile, and the rows written after its delete brought the erased profile back into the
+  // indexes (its daily-sweep row for good).
+  it('a rebalance drops the rows waiting to be written again, as it forgets what it remembers', async () => {
+    const cassandra = fakeCassandra();
+    const index = new ProfileActivityIndex(cassandra.client, config);
+    index.erased('p1', cassandra.erase('p1'), NOW);
+    await index.recordMany([play('p1')], 4, NOW + 1);
+    cassandra.erase('p1'); // a late delete: p1's row waits to be written again ...
+    cassandra.failWrites(true);
+    await index.recordMany([play('p2')], 4, NOW + 60_000); // ... and its write fails
+    cassandra.failWrites(false);
+    index.forgetAll(); // the partitions move
+    await index.recordMany([play('p2')], 4, NOW + 60_001);
+    expect([...cassandra.rows].filter((r) => r.endsWith('|p1'))).toEqual([]);
   });
 
   it('trusts nothing it remembers while the markers cannot be read', async () => {

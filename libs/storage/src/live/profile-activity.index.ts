@@ -26,6 +26,14 @@ const REMEMBER_MS = 3_600_000;
 const REMEMBER_MAX = 200_000;
 /** How often the erasure markers are read before trusting what is remembered (ADR 9). */
 const MARKER_REFRESH_MS = 5_000;
+/** How long an erasure marker lives (`profile_index_erasures`' TTL, migration 11). */
+export const INDEX_ERASURE_MARKER_TTL_SECONDS = 600;
+/**
+ * Markers unread for longer than this may have come and gone unseen: nothing remembered is trusted then. Half a
+ * marker's life: the margin covers a marker written just before the previous read and this process's measure of
+ * the time against Cassandra's (a duration each, no instants compared; invariant 6).
+ */
+const MARKERS_UNSEEN_AFTER_MS = (INDEX_ERASURE_MARKER_TTL_SECONDS * 1000) / 2;
 /** How long this process watches a profile it erased for another process's late delete of its rows. */
 const WATCH_OWN_ERASURE_MS = 86_400_000;
 /**
@@ -36,7 +44,7 @@ const WATCH_OWN_ERASURE_MS = 86_400_000;
 const ROWS_PER_BATCH = 50;
 
 interface ActivityRow {
-  /** What `recorded` remembers once written. */
+  /** What `recorded` remembers the row by once written. */
   key: string;
   table: string;
   /** The day of the row's partition; none for the daily sweep's table. */
@@ -67,7 +75,7 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
   private readonly lateTable: string;
   private readonly dailySweepTable: string;
   /** Most batches of the event log touch the same (day, profile) pairs again: skip rewriting them. */
-  private readonly recorded = new RecentlyRecorded(REMEMBER_MAX, REMEMBER_MS);
+  private readonly recorded = new RecentlyRecorded<ActivityRow>(REMEMBER_MAX, REMEMBER_MS);
   /**
    * The last erasure marker seen per profile (`profile_index_erasures`, written after an erasure deleted the
    * profile's index rows), and whether this process ran that erasure itself (then until when it watches).
@@ -86,15 +94,26 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     this.dailySweepTable = `${config.cassandra.keyspace}.profile_auto_delete`;
   }
 
-  /** Rows may have been deleted by another process (an erasure it ran): every next event writes its rows again. */
+  /**
+   * Rows may have been deleted by another process (an erasure it ran): every next event writes its rows again.
+   * The rows waiting to be written again go too: the partition may be another process's now, which may meet a
+   * later erasure of the profile; written after that erasure's delete, they would bring an erased profile back
+   * into the indexes (its daily-sweep row for good; review, session 8).
+   */
   forgetAll(): void {
     this.recorded.forgetWhere(() => true);
+    this.rewrites.clear();
   }
 
   /** The profile's rows were deleted (an erasure): its next events must write them again. */
-  forgetProfile(profileId: string): string[] {
-    for (const key of this.rewrites.keys()) if (key.endsWith(`|${profileId}`)) this.rewrites.delete(key);
-    return this.recorded.forgetWhere((key) => key.endsWith(`|${profileId}`));
+  forgetProfile(profileId: string): void {
+    this.forgetRowsOf(profileId);
+  }
+
+  /** Forgets the profile's rows, and those waiting to be written again; answers those it still remembered. */
+  private forgetRowsOf(profileId: string): ActivityRow[] {
+    for (const [key, row] of this.rewrites) if (row.profileId === profileId) this.rewrites.delete(key);
+    return this.recorded.forgetWhere((_, row) => row.profileId === profileId);
   }
 
   /**
@@ -179,7 +198,7 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
           for (const eventKey of neededBy.get(row.key)!) failed.set(eventKey, result.reason);
           continue;
         }
-        this.recorded.add(row.key);
+        this.recorded.add(row.key, row);
         this.rewrites.delete(row.key);
       }
     });
@@ -190,11 +209,14 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
    * Reads the erasure markers (every MARKER_REFRESH_MS at most): a marker that changed means another process
    * deleted the profile's index rows. For a profile this process erased itself (it then met the same mark:
    * the old owner's batch was not committed), what it remembers is the new history's rows: written again,
-   * event or not. For another, what it remembers may be the erased history's: only forgotten. False when the
+   * event or not. For another, what it remembers may be the erased history's: only forgotten. Markers unread
+   * for longer than MARKERS_UNSEEN_AFTER_MS (no batch, failed reads) may have expired unseen: everything
+   * remembered is forgotten, and the rows of the profiles it erased itself are written again. False when the
    * markers could not be read.
    */
   private async readMarkers(now: number): Promise<boolean> {
     if (now - this.markersReadAt < MARKER_REFRESH_MS) return true;
+    const unseen = now - this.markersReadAt > MARKERS_UNSEEN_AFTER_MS;
     const seen = new Map<string, string>();
     try {
       const ks = this.config.cassandra.keyspace;
@@ -217,18 +239,26 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     for (const [profileId, marker] of seen) {
       const known = this.markers.get(profileId);
       if (known?.marker === marker) continue;
-      const own = known?.ownUntil != null && known.ownUntil > now;
-      for (const key of this.forgetProfile(profileId)) {
-        const row = own ? rowOfKey(key, profileId, this.table, this.lateTable, this.dailySweepTable) : null;
-        if (row) this.rewrites.set(row.key, row);
-      }
+      const own = this.watching(profileId, now);
+      for (const row of this.forgetRowsOf(profileId)) if (own) this.rewrites.set(row.key, row);
       this.markers.set(profileId, { marker, ownUntil: own ? known!.ownUntil : null });
     }
+    if (unseen) {
+      for (const row of this.recorded.forgetWhere(() => true)) {
+        if (this.watching(row.profileId, now)) this.rewrites.set(row.key, row);
+      }
+    }
     // Markers expire (their TTL): those not seen again are dropped, but this process's own erasures.
-    for (const [profileId, known] of this.markers) {
-      if (!seen.has(profileId) && !(known.ownUntil != null && known.ownUntil > now)) this.markers.delete(profileId);
+    for (const [profileId] of this.markers) {
+      if (!seen.has(profileId) && !this.watching(profileId, now)) this.markers.delete(profileId);
     }
     return true;
+  }
+
+  /** Whether this process erased the profile itself (at a mark) recently enough to watch for a late delete. */
+  private watching(profileId: string, now: number): boolean {
+    const ownUntil = this.markers.get(profileId)?.ownUntil;
+    return ownUntil != null && ownUntil > now;
   }
 
   private insertOf(table: string): string {
@@ -287,10 +317,14 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
   }
 }
 
+/** Notes the migrations' backfill writes at once: a scan of the metadata rows, not one write at a time. */
+const BACKFILL_CONCURRENCY = 32;
+
 /**
  * Migrations 9 and 10's backfill: every profile whose compressed history gives the daily sweep a reason to visit
  * it gets its row (settings compacted before the index noted them; ingest and compaction note the rest). One
- * pass over the metadata rows, a row per profile; idempotent, so an interrupted migration runs it again.
+ * pass over the metadata rows, a page at a time, each page's notes BACKFILL_CONCURRENCY at once; idempotent (a
+ * set's union), so an interrupted migration, or an operator, runs it again.
  * `withReasons` false (migration 9, before the reasons column): auto-delete only, as it was.
  */
 export async function indexDailySweepProfiles(client: Client, keyspace: string, withReasons = true): Promise<number> {
@@ -300,7 +334,22 @@ export async function indexDailySweepProfiles(client: Client, keyspace: string, 
     fetchSize: 1_000,
     consistency: types.consistencies.quorum,
   });
+  const note = ({ profileId, reasons }: { profileId: string; reasons: DailySweepReason[] }) =>
+    client.execute(
+      withReasons
+        ? noteForDailySweep(keyspace)
+        : `INSERT INTO ${keyspace}.profile_auto_delete (shard, profile_id) VALUES (?, ?)`,
+      withReasons ? [reasons, shardOf(profileId), profileId] : [shardOf(profileId), profileId],
+      { prepare: true, consistency: types.consistencies.quorum, isIdempotent: true },
+    );
   let indexed = 0;
+  let page: { profileId: string; reasons: DailySweepReason[] }[] = [];
+  const flush = async () => {
+    const failed = (await settleWithConcurrency(page, BACKFILL_CONCURRENCY, note)).find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason; // the migration fails, and is run again
+    indexed += page.length;
+    page = [];
+  };
   for await (const row of result) {
     const text = row.get('member_controls') as string | null;
     let reasons: DailySweepReason[];
@@ -311,35 +360,11 @@ export async function indexDailySweepProfiles(client: Client, keyspace: string, 
     }
     if (!withReasons) reasons = reasons.filter((r) => r === 'auto-delete');
     if (reasons.length === 0) continue;
-    const profileId = row.get('profile_id') as string;
-    await client.execute(
-      withReasons
-        ? noteForDailySweep(keyspace)
-        : `INSERT INTO ${keyspace}.profile_auto_delete (shard, profile_id) VALUES (?, ?)`,
-      withReasons ? [reasons, shardOf(profileId), profileId] : [shardOf(profileId), profileId],
-      { prepare: true, consistency: types.consistencies.quorum },
-    );
-    indexed++;
+    page.push({ profileId: row.get('profile_id') as string, reasons });
+    if (page.length >= 1_000) await flush();
   }
+  await flush();
   return indexed;
-}
-
-/** The row a remembered key stands for (the keys recordMany remembers), or null for a key of another shape. */
-function rowOfKey(
-  key: string,
-  profileId: string,
-  table: string,
-  lateTable: string,
-  dailySweepTable: string,
-): ActivityRow | null {
-  const prefix = key.slice(0, -(profileId.length + 1));
-  const shard = shardOf(profileId);
-  if (prefix.startsWith('late|')) return { key, table: lateTable, day: prefix.slice(5), shard, profileId };
-  if (prefix.startsWith('daily|')) {
-    const reason = prefix.slice(6) as DailySweepReason;
-    return { key, table: dailySweepTable, day: null, shard, profileId, reason };
-  }
-  return /^\d{4}-\d\d-\d\d$/.test(prefix) ? { key, table, day: prefix, shard, profileId } : null;
 }
 
 const paramsOf = (row: ActivityRow) =>

@@ -1,5 +1,5 @@
 import { Client } from 'cassandra-driver';
-import { indexDailySweepProfiles } from '../live/profile-activity.index';
+import { INDEX_ERASURE_MARKER_TTL_SECONDS, indexDailySweepProfiles } from '../live/profile-activity.index';
 /**
  * The Cassandra schema, as an ordered list of versions. A version, once released, never changes:
  * add a new one. Every statement is idempotent, so a migration interrupted half-way can run again.
@@ -188,13 +188,14 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
       // ADR 9: the previous owner of a partition, stalled in a batch with an erasure mark, could delete the
       // profile's index rows after the new owner wrote them for the new history, and the new owner, remembering
       // them, did not write them again for an hour. Written after each such delete; read every few seconds by
-      // every ingest. Ten minutes is ample for that; a short life keeps the partitions small to read.
+      // every ingest. Ten minutes is ample for that; a short life keeps the partitions small to read. An ingest
+      // that read none for half that (no batch, failed reads) trusts nothing it remembers (ProfileActivityIndex).
       `CREATE TABLE IF NOT EXISTS ${ks}.profile_index_erasures (
          shard int,
          profile_id text,
          marker uuid,
          PRIMARY KEY ((shard), profile_id)
-       ) WITH default_time_to_live = 600
+       ) WITH default_time_to_live = ${INDEX_ERASURE_MARKER_TTL_SECONDS}
          AND gc_grace_seconds = 3600
          AND comment = 'The last erasure of each profile''s index rows, for ten minutes: remembered rows are written again.'`,
     ],
