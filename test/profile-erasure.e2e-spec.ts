@@ -620,7 +620,16 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     await rows.begin(profileId, other, 60_000);
     expect(await rows.hold(profileId, retry, 60_000, [abandoned, other])).toBe(false);
     expect(await rows.hold(profileId, other, 60_000, [abandoned])).toBe(false);
-    for (const id of [abandoned, retry, other]) await rows.end(profileId, id);
+    // Ended only by the owner read (a stale one ends nothing), then by the right ones.
+    await rows.end(profileId, abandoned, abandoned);
+    expect((await rows.of(profileId)).map((r) => r.erasureId)).toContain(abandoned);
+    for (const [id, owner] of [
+      [abandoned, retry],
+      [retry, retry],
+      [other, other],
+    ])
+      await rows.end(profileId, id, owner);
+    expect(await rows.of(profileId)).toEqual([]);
   });
 
   // ADR 9 known gap (session 6 review), closed in session 8: a partition moved to another ingest while its

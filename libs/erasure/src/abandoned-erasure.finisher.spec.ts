@@ -368,6 +368,33 @@ describe('finishing abandoned erasures (AbandonedErasureFinisher, in the sweep)'
     });
   });
 
+  // Review of the merge: the sweep ended a note by what it read before the ledger, unconditionally; a retry that
+  // took the erasure over in between lost its note, and stopped at its next renewal.
+  it('ends a note only if its owner is still the one the sweep read: a retry that took it over meanwhile keeps it', async () => {
+    const abandoned = await abandonedAfterItsKeyStep();
+    const recordMark = ledger.recordMark.bind(ledger);
+    ledger.recordMark = async () => {
+      throw new Error('ingest killed');
+    };
+    await sweeper().sweep(); // R1 takes E1 over, publishes its mark, dies before recording it
+    ledger.recordMark = recordMark;
+    const [m1] = publisher.marksOf('p1');
+    await keys.markMet('p1', m1.erasureId, '0', { topic: 'events', partition: 0 });
+    leaseOver();
+    const retry = randomUUID();
+    const read = ledger.erasures.bind(ledger);
+    ledger.erasures = async (profileId: string) => {
+      // Between the sweep's read of the notes (E1 is R1's) and its end: a retry takes E1 over from R1.
+      await inProgress.begin(profileId, retry, leaseMs);
+      expect(await inProgress.takeOver(profileId, abandoned, m1.erasureId, retry, leaseMs)).toBe(true);
+      ledger.erasures = read;
+      return read(profileId);
+    };
+    await sweeper().sweep();
+    expect(inProgress.rows.get(`p1/${abandoned}`)?.owner).toBe(retry);
+    expect(await inProgress.hold('p1', retry, leaseMs, [abandoned])).toBe(true);
+  });
+
   // Review, session 8: the retry renewed only its own note, so an erasure it took over ran out of lease again
   // while the retry still ran (each step shorter than a lease, the whole longer); another ingest's sweep then took
   // that erasure over from the live retry: two erasures at once, two marks, what lay between them erased.

@@ -77,13 +77,13 @@ export class AbandonedErasureFinisher {
     for (const e of erasures) {
       // Its mark is on the log (it died before ending its note): done. Erasing again would take the profile's
       // new history too (everything before a later mark).
-      if (marks.has(e.erasureId)) await this.inProgress.end(profileId, e.erasureId);
+      if (marks.has(e.erasureId)) await this.inProgress.end(profileId, e.erasureId, e.owner);
       // Taken over by a retry whose mark is on the log: that mark bounds it (the retry took it over before its
       // first step), though it names the retry only (an older build's, or the retry died before recording it
       // for both): recorded for it too, then done.
       else if (e.owner !== e.erasureId && marks.has(e.owner)) {
         await this.ledger.recordMark(profileId, [e.erasureId], marks.get(e.owner)!);
-        await this.inProgress.end(profileId, e.erasureId);
+        await this.inProgress.end(profileId, e.erasureId, e.owner);
       } else if (await this.ingestPastFence(profileId, e, positions)) ready = true;
     }
     // Until ingest is past the end its partition had once the lease ran out, a mark it put may still be on its

@@ -45,7 +45,11 @@ export abstract class ErasuresInProgress {
     owner: string,
     fence: { partition: number; offset: string },
   ): Promise<boolean>;
-  abstract end(profileId: string, erasureId: string): Promise<void>;
+  /**
+   * Removes the note if `owner` still carries the erasure out: a caller acting on an older read must not end an
+   * erasure a retry took over since (that retry's next renewal would fail, and it stops).
+   */
+  abstract end(profileId: string, erasureId: string, owner: string): Promise<void>;
   abstract of(profileId: string): Promise<ErasureInProgress[]>;
   /** Every erasure in progress (the sweep's walk). */
   abstract all(): AsyncIterable<ErasureInProgress>;
@@ -120,10 +124,11 @@ export class CassandraErasuresInProgress extends ErasuresInProgress {
     );
   }
 
-  async end(profileId: string, erasureId: string): Promise<void> {
-    await this.execute(`DELETE FROM ${this.table} WHERE profile_id = ? AND erasure_id = ? IF EXISTS`, [
+  async end(profileId: string, erasureId: string, owner: string): Promise<void> {
+    await this.execute(`DELETE FROM ${this.table} WHERE profile_id = ? AND erasure_id = ? IF owner = ?`, [
       profileId,
       erasureId,
+      owner,
     ]);
   }
 

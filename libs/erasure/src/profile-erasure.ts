@@ -78,14 +78,15 @@ export class ProfileErasure {
     await this.inProgress.begin(profileId, erasureId, leaseMs);
     const acceptedAt = Date.now();
     // Earlier erasures without a mark are bounded by this one's mark too (a retry's mark lies after all they
-    // covered), but not one still running under its own lease (or its live owner's): it records its own, so it
-    // never ends up with a recorded mark before a key it shreds afterwards.
-    const running = new Set(
-      before.filter((e) => (e.leased || alive.has(e.owner)) && e.erasureId !== erasureId).map((e) => e.erasureId),
+    // covered), but not one still in progress under another owner: it records its own mark, so it never ends up
+    // with a recorded mark before a key it shreds afterwards. Read again AFTER the ledger: one that began after
+    // `before` was read may have shredded a key already (review of the merge), and `begin` precedes its first
+    // shredding or ledger row, so this read sees every such erasure.
+    const unmarked = (await this.ledger.erasures(profileId)).filter((e) => e.mark === null).map((e) => e.erasureId);
+    const othersInProgress = new Set(
+      (await this.inProgress.of(profileId)).filter((e) => e.owner !== erasureId).map((e) => e.erasureId),
     );
-    const unmarked = (await this.ledger.erasures(profileId))
-      .filter((e) => e.mark === null && !running.has(e.erasureId))
-      .map((e) => e.erasureId);
+    const bounded = unmarked.filter((id) => !othersInProgress.has(id));
     const hold = () => this.hold(profileId, erasureId, tookOver, leaseMs);
     await this.keys.erase(profileId, erasureId, acceptedAt, hold);
     await hold();
@@ -94,7 +95,7 @@ export class ProfileErasure {
     await hold();
     // The mark names the erasures it bounds too: ingest records it for them as for this one, should this process
     // die before recording it (they would otherwise be finished again, erasing the history after this mark).
-    const covers = [...new Set([...unmarked, ...tookOver])].filter((id) => id !== erasureId);
+    const covers = [...new Set([...bounded, ...tookOver])].filter((id) => id !== erasureId);
     const [at] = await this.publisher.publishEncoded(
       [{ key: profileId, value: encodeProfileErasedMark({ profileId, erasureId, acceptedAt, covers }) }],
       requestId,
@@ -106,7 +107,7 @@ export class ProfileErasure {
       partition: at.partition,
       offset: at.baseOffset,
     });
-    for (const id of [erasureId, ...tookOver]) await this.inProgress.end(profileId, id);
+    for (const id of [erasureId, ...tookOver]) await this.inProgress.end(profileId, id, erasureId);
     metrics.profileErasures.inc({ by });
     this.logger.log(
       `profile erased (erasure ${erasureId}${tookOver.length > 0 ? `, finishing ${tookOver.join(', ')}` : ''}): ` +

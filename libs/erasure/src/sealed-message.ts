@@ -92,13 +92,10 @@ export function classifyMessage(raw: Buffer | null): ClassifiedMessage {
     if (typeof profileId !== 'string' || typeof erasureId !== 'string' || !Number.isFinite(at)) {
       return { kind: 'malformed', reason: 'profile-erased: profileId, erasureId and acceptedAt are required' };
     }
-    if (covers !== undefined && !(Array.isArray(covers) && covers.every((id) => typeof id === 'string'))) {
-      return { kind: 'malformed', reason: 'profile-erased: covers must be a list of erasure ids' };
-    }
-    return {
-      kind: 'profile-erased',
-      mark: { profileId, erasureId, acceptedAt: at, covers: (covers as string[]) ?? [] },
-    };
+    // `covers` only spares finishers a second erasure: one unreadable is ignored (its erasures are finished again,
+    // as before covers existed), never a reason to dead-letter the mark itself (invariant 5).
+    const bounded = Array.isArray(covers) ? covers.filter((id): id is string => typeof id === 'string') : [];
+    return { kind: 'profile-erased', mark: { profileId, erasureId, acceptedAt: at, covers: bounded } };
   }
   return { kind: 'plain' };
 }

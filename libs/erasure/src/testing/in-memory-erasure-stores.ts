@@ -58,8 +58,8 @@ export class InMemoryErasuresInProgress extends ErasuresInProgress {
     row.fence = fence;
     return true;
   }
-  async end(profileId: string, erasureId: string) {
-    this.rows.delete(`${profileId}/${erasureId}`);
+  async end(profileId: string, erasureId: string, owner: string) {
+    if (this.rows.get(`${profileId}/${erasureId}`)?.owner === owner) this.rows.delete(`${profileId}/${erasureId}`);
   }
   async of(profileId: string) {
     return [...this.rows.values()].filter((r) => r.profileId === profileId).map((r) => this.view(r));
