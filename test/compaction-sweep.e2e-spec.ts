@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { createCompactionQueue, enqueueSweep } from '@vh/compaction';
-import { indexAutoDeleteProfiles, LiveHistoryRepository, shardOf } from '@vh/storage';
+import { SettingsChangedEvent } from '@vh/domain';
+import { indexDailySweepProfiles, LiveHistoryRepository, shardOf, StoredHistoryEraser } from '@vh/storage';
 import { AppStack, StackMember } from './support/app-stack';
 import { syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
@@ -13,6 +14,19 @@ import { TestTokens, testTokens } from './support/tokens';
 const DAY = 86_400_000;
 const SESSIONS_PER_DAY = 2;
 const startOfDay = (instant: number) => Math.floor(instant / DAY) * DAY;
+/** A settings change as ingest writes it, accepted (and occurred) at `at`. */
+const settingsChange = (
+  profileId: string,
+  at: number,
+  changes: Pick<SettingsChangedEvent, 'autoDelete' | 'recording'>,
+) => ({
+  type: 'settings-changed' as const,
+  eventId: randomUUID(),
+  profileId,
+  ...changes,
+  occurredAt: at,
+  acceptedAt: at,
+});
 
 /**
  * Issue 11 §6: compaction reaches every profile with live history old enough, whichever days it is on:
@@ -85,6 +99,27 @@ describe('compaction sweep: reaches everything', () => {
   }
 
   const scheduledSweep = async () => sweepAndWait(await enqueueSweep(queue, { requestedBy: 'schedule' }));
+  /** The previous scheduled sweep ran yesterday: the next is the first of the day. */
+  const sweptLastYesterday = (now: number) =>
+    environment.cassandra.execute(
+      `INSERT INTO ${keyspace()}.compaction_sweeps (sweep, event_days_before, arrival_days_before, swept_at) VALUES ('scheduled', ?, ?, ?)`,
+      [
+        new Date(startOfDay(now - environment.config.compaction.minAgeMs)),
+        new Date(startOfDay(now)),
+        new Date(startOfDay(now) - 3_600_000),
+      ],
+      { prepare: true },
+    );
+  const dailySweepReasons = async (profileId: string) => {
+    const row = (
+      await environment.cassandra.execute(
+        `SELECT reasons FROM ${keyspace()}.profile_auto_delete WHERE shard = ? AND profile_id = ?`,
+        [shardOf(profileId), profileId],
+        { prepare: true },
+      )
+    ).first();
+    return row ? ((row.get('reasons') as string[] | null) ?? []).sort() : null;
+  };
 
   beforeAll(async () => {
     environment = await createTestEnvironment('compaction_sweep', { COMPACTION_GRACE_MS: '1000' });
@@ -170,28 +205,12 @@ describe('compaction sweep: reaches everything', () => {
     // Auto-delete after 3 months, straight onto the live table as ingest writes it (no API call asks for a
     // compaction); the profile's only live row is today's.
     const now = Date.now();
-    const setting = {
-      type: 'settings-changed' as const,
-      eventId: randomUUID(),
-      profileId,
-      autoDelete: '3m' as const,
-      occurredAt: now,
-      acceptedAt: now,
-    };
+    const setting = settingsChange(profileId, now, { autoDelete: '3m' });
     expect(await live.append([setting])).toEqual([]);
-    // The previous scheduled sweep ran yesterday: this is the first of the day.
-    await environment.cassandra.execute(
-      `INSERT INTO ${keyspace()}.compaction_sweeps (sweep, event_days_before, arrival_days_before, swept_at) VALUES ('scheduled', ?, ?, ?)`,
-      [
-        new Date(startOfDay(now - environment.config.compaction.minAgeMs)),
-        new Date(startOfDay(now)),
-        new Date(startOfDay(now) - 3_600_000),
-      ],
-      { prepare: true },
-    );
+    await sweptLastYesterday(now);
     const sweep = await scheduledSweep();
     expect(await compressedRecords(profileId)).toBe(0);
-    expect(sweep.result.reason).toMatch(/every profile with auto-delete \(first sweep of/);
+    expect(sweep.result.reason).toMatch(/every profile with auto-delete or paused recording \(first sweep of/);
 
     // Settings from before the index existed (review of session 6): a version whose controls set a period
     // indexes its profile when it becomes current, and migration 9's backfill finds those already compressed.
@@ -205,7 +224,7 @@ describe('compaction sweep: reaches everything', () => {
       ).rowLength;
     expect(await indexed()).toBe(1);
     await environment.cassandra.execute(`TRUNCATE ${keyspace()}.profile_auto_delete`);
-    expect(await indexAutoDeleteProfiles(environment.cassandra, keyspace())).toBeGreaterThanOrEqual(1);
+    expect(await indexDailySweepProfiles(environment.cassandra, keyspace())).toBeGreaterThanOrEqual(1);
     expect(await indexed()).toBe(1);
     await environment.cassandra.execute(`TRUNCATE ${keyspace()}.profile_auto_delete`);
     const more = syntheticHistory(1, 1, Date.now() - 20 * DAY).map((e) => ({
@@ -217,5 +236,75 @@ describe('compaction sweep: reaches everything', () => {
     await environment.cassandra.execute(`TRUNCATE ${keyspace()}.profile_auto_delete`);
     await sweepAndWait(await enqueueSweep(queue, { requestedBy: 'operator', profileIds: [profileId] }));
     expect(await indexed()).toBe(1);
+  });
+
+  // ADR 8 (review of session 7, closed in session 8): a session a pause hides, first accepted within
+  // COMPACTION_MIN_AGE_MS of a compaction, stays stored (hidden) until a compaction after that age; on a profile
+  // nobody reads and without auto-delete nothing asked for one. A paused profile is noted for the daily sweep.
+  it('the first scheduled sweep of a day compacts every profile that paused recording, noted with why', async () => {
+    const history = syntheticHistory(1, SESSIONS_PER_DAY, Date.now() - 120 * DAY).map((e) => ({
+      ...e,
+      acceptedAt: e.occurredAt,
+    }));
+    const profileId = history[0].profileId;
+    expect(await live.append(history)).toEqual([]);
+    await sweepAndWait(await enqueueSweep(queue, { requestedBy: 'operator', profileIds: [profileId] }));
+    expect(await compressedRecords(profileId)).toBe(SESSIONS_PER_DAY);
+    expect(await dailySweepReasons(profileId)).toBeNull();
+    // Its history arrived long ago: no late-arrival row brings the sweep to it (seen failing without the note).
+    await environment.cassandra.execute(`TRUNCATE ${keyspace()}.profile_late_activity`);
+
+    // The member pauses recording, straight onto the live table as ingest writes it (no API call asks for a
+    // compaction); its only live row is today's, which no sweep of event days reaches for two weeks.
+    const now = Date.now();
+    const pause = settingsChange(profileId, now, { recording: 'paused' });
+    expect(await live.append([pause])).toEqual([]);
+    expect(await dailySweepReasons(profileId)).toEqual(['paused']);
+    const controls = async () =>
+      (
+        await environment.cassandra.execute(
+          `SELECT member_controls FROM ${keyspace()}.compressed_history WHERE profile_id = ?`,
+          [profileId],
+          { prepare: true },
+        )
+      )
+        .first()
+        .get('member_controls') as string | null;
+    expect(await controls()).toBeNull();
+    await sweptLastYesterday(now);
+    const sweep = await scheduledSweep();
+    expect(sweep.result.reason).toMatch(/every profile with auto-delete or paused recording \(first sweep of/);
+    // Visited and compacted: the pause is in its compressed history, judged by every later compaction.
+    expect(await controls()).toContain(pause.eventId);
+
+    // Compressed before the index noted pauses: migration 10's backfill notes it, with its reason.
+    await environment.cassandra.execute(`TRUNCATE ${keyspace()}.profile_auto_delete`);
+    expect(await indexDailySweepProfiles(environment.cassandra, keyspace())).toBeGreaterThanOrEqual(1);
+    expect(await dailySweepReasons(profileId)).toEqual(['paused']);
+  });
+
+  // Review, session 8: compaction noted its version's profile for the daily sweep before its conditional switch.
+  // One that lost the switch to an erasure (whose delete at the mark came first) left the erased profile noted,
+  // with its reason, for good.
+  it('a compaction that loses its switch to an erasure notes nothing: the erased profile stays out of the daily sweep', async () => {
+    const history = syntheticHistory(1, SESSIONS_PER_DAY, Date.now() - 120 * DAY).map((e) => ({
+      ...e,
+      acceptedAt: e.occurredAt,
+    }));
+    const profileId = history[0].profileId;
+    const pause = settingsChange(profileId, Date.now() - 100 * DAY, { recording: 'paused' });
+    expect(await live.append([...history, pause])).toEqual([]);
+    await sweepAndWait(await enqueueSweep(queue, { requestedBy: 'operator', profileIds: [profileId] }));
+    const read = await stores.compressed.readVersion(profileId, { serial: true });
+    expect(read?.memberControls).toContain(pause.eventId);
+
+    // A compaction read that version; the profile is erased (ingest's erasure at the mark: its daily-sweep row
+    // goes too); then the compaction tries its switch.
+    await new StoredHistoryEraser(stores.client, environment.config, stores.compressed, stores.activity).erase(
+      profileId,
+    );
+    expect(await dailySweepReasons(profileId)).toBeNull();
+    expect(await stores.compressed.switchVersion(read!.version, { ...read!, version: read!.version + 1 })).toBe(false);
+    expect(await dailySweepReasons(profileId)).toBeNull();
   });
 });

@@ -2,19 +2,21 @@ import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
 import { randomUUID } from 'node:crypto';
 import { Client, types } from 'cassandra-driver';
 import {
+  CassandraErasuresInProgress,
   CassandraProfileKeyStore,
   encodeSealedEnvelope,
   erasedKeyIds,
   ErasureLedger,
   newDataKey,
+  ProfileErasure,
   ProfileKeySealer,
   seal,
   sealContext,
   standaloneProfileKeys,
 } from '@vh/erasure';
+import { ErasureInProgressError } from '@vh/domain';
 import { HEADERS, ViewingEventPublisher } from '@vh/messaging';
-import { dayOf, shardOf, StoredHistoryEraser } from '@vh/storage';
-import { ProfileErasure } from '../apps/api/src/erasure/profile-erasure';
+import { dayOf, ProfileActivityIndex, shardOf, StoredHistoryEraser } from '@vh/storage';
 import { AppProcess } from './support/app-process';
 import { runCli } from './support/cli';
 import { produce, readTopic, syntheticHistory } from './support/event-log';
@@ -92,6 +94,8 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       )
     ).rows.map((r) => ({ keyId: String(r.get('key_id')), erasureId: String(r.get('erasure_id')) }));
 
+  const inProgress = () => new CassandraErasuresInProgress(keys.client, environment.config);
+
   beforeAll(async () => {
     environment = await createTestEnvironment('erasure', {
       EVENT_MAX_AGE_MS: String(HOUR),
@@ -104,6 +108,8 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       // runs after that).
       PROFILE_KEYS_SHREDDING_MS: '4000',
       PROFILE_KEYS_SWEEP_MS: '500',
+      // An erasure whose lease runs out without its mark is finished by ingest's sweep.
+      PROFILE_ERASURE_LEASE_MS: '5000',
     });
     auth = await testTokens();
     [collector, ingest, api] = await Promise.all([
@@ -304,7 +310,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     const ledger = new ErasureLedger(stores.client, environment.config);
     const eraser = new StoredHistoryEraser(stores.client, environment.config, stores.compressed, stores.activity);
     try {
-      await new ProfileErasure(keys.keys, slowPublisher, eraser, ledger, environment.config).erase(racer);
+      await new ProfileErasure(keys.keys, slowPublisher, eraser, ledger, inProgress(), environment.config).erase(racer);
     } finally {
       await real.onApplicationShutdown();
     }
@@ -339,7 +345,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     const ledger = new ErasureLedger(stores.client, environment.config);
     const eraser = new StoredHistoryEraser(skewed, environment.config, stores.compressed, stores.activity);
     try {
-      await new ProfileErasure(keys.keys, publisher, eraser, ledger, environment.config).erase(ahead);
+      await new ProfileErasure(keys.keys, publisher, eraser, ledger, inProgress(), environment.config).erase(ahead);
     } finally {
       await publisher.onApplicationShutdown();
     }
@@ -541,6 +547,129 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     await store.destroyShredding(profileId, keyId);
     expect(await shreddingRows(profileId)).toEqual([]);
   });
+
+  // Session 8 (ADR 9's known gap): an erasure whose API process died or stalled after its key step stayed in
+  // progress until someone erased the profile again: its stored history readable, its key kept. Ingest now
+  // finishes it once its lease (PROFILE_ERASURE_LEASE_MS, a Cassandra TTL) ran out, through the API's own path;
+  // seen failing before (the history was still readable 30 s later).
+  it('an erasure whose API stalled after its key step is finished by ingest once its lease ran out; the API waking late stops', async () => {
+    const abandoned = uniqueProfileId('abandoned');
+    await postSession(abandoned, 'abandoned-before', now - 50 * 60_000);
+    await eventually(async () => expect(await titlesOf(abandoned)).toEqual(['abandoned-before']), 60_000, 500);
+    const publisher = new ViewingEventPublisher(environment.config);
+    const ledger = new ErasureLedger(stores.client, environment.config);
+    const eraser = new StoredHistoryEraser(stores.client, environment.config, stores.compressed, stores.activity);
+    // The API's process stalls once it moved the key, before erasing what is stored.
+    let wake!: () => void;
+    const stalled = {
+      erase: async (profileId: string, options: { indexRows?: boolean }) => {
+        await new Promise<void>((resolve) => (wake = resolve));
+        return eraser.erase(profileId, options);
+      },
+    } as unknown as StoredHistoryEraser;
+    const erasureId = randomUUID();
+    const original = new ProfileErasure(keys.keys, publisher, stalled, ledger, inProgress(), environment.config)
+      .erase(abandoned, { erasureId })
+      .catch((error: unknown) => error);
+    try {
+      await eventually(async () => expect(wake).toBeDefined(), 10_000, 100);
+      expect((await ledger.erasures(abandoned)).find((e) => e.erasureId === erasureId)?.pending).toBe(true);
+      // Ingest finishes it: the lease (5 s here), then a sweep or two.
+      await eventually(async () => expect(await titlesOf(abandoned)).toEqual([]), 30_000, 500);
+      await eventually(
+        async () => expect((await ledger.erasures(abandoned)).filter((e) => e.pending || e.mark === null)).toEqual([]),
+        10_000,
+        500,
+      );
+      expect(await inProgress().of(abandoned)).toEqual([]);
+      const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
+      expect(metrics).toMatch(/viewing_history_profile_erasures_total\{by="finisher"\} [1-9]/);
+      // The member's next session is the new history; the API waking now must not erase it.
+      await new Promise((resolve) => setTimeout(resolve, 2_500)); // the collector's cached key expires
+      await postSession(abandoned, 'abandoned-after', now - 40 * 60_000);
+      await eventually(async () => expect(await titlesOf(abandoned)).toEqual(['abandoned-after']), 60_000, 500);
+      wake();
+      expect(await original).toBeInstanceOf(ErasureInProgressError);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(await titlesOf(abandoned)).toEqual(['abandoned-after']);
+    } finally {
+      wake?.();
+      await original;
+      await publisher.onApplicationShutdown();
+    }
+  });
+
+  // Review of session 8: a retry renewed its own lease only, so an erasure it took over could run out again and
+  // be taken from it while it ran. Its renewal is one conditional batch over its rows: all renewed or none.
+  it("a retry's renewal renews the erasures it took over with its own, all or none, on the real Cassandra", async () => {
+    const profileId = uniqueProfileId('renewal');
+    const [abandoned, retry, other] = [randomUUID(), randomUUID(), randomUUID()];
+    const rows = inProgress();
+    await rows.begin(profileId, abandoned, 1_000);
+    await eventually(async () => expect((await rows.of(profileId))[0].leased).toBe(false), 10_000, 200);
+    expect(await rows.takeOver(profileId, abandoned, abandoned, retry, 60_000)).toBe(true);
+    await rows.begin(profileId, retry, 60_000);
+    expect(await rows.hold(profileId, retry, 60_000, [abandoned])).toBe(true);
+    expect((await rows.of(profileId)).map((e) => [e.erasureId, e.owner, e.leased]).sort()).toEqual(
+      [
+        [abandoned, retry, true],
+        [retry, retry, true],
+      ].sort(),
+    );
+    // An erasure it does not own among them (another's): nothing is renewed, and the retry stops.
+    await rows.begin(profileId, other, 60_000);
+    expect(await rows.hold(profileId, retry, 60_000, [abandoned, other])).toBe(false);
+    expect(await rows.hold(profileId, other, 60_000, [abandoned])).toBe(false);
+    // Ended only by the owner read (a stale one ends nothing), then by the right ones.
+    await rows.end(profileId, abandoned, abandoned);
+    expect((await rows.of(profileId)).map((r) => r.erasureId)).toContain(abandoned);
+    for (const [id, owner] of [
+      [abandoned, retry],
+      [retry, retry],
+      [other, other],
+    ])
+      await rows.end(profileId, id, owner);
+    expect(await rows.of(profileId)).toEqual([]);
+  });
+
+  // ADR 9 known gap (session 6 review), closed in session 8: a partition moved to another ingest while its
+  // previous owner, stalled, still finished the batch with an erasure mark. The new owner met the same mark,
+  // erased, and wrote the index rows of the profile's new history; the old owner's delete landed after that,
+  // and the new owner, remembering them, did not write them again for an hour (compaction and the export's
+  // walk missed the profile). It now reads the erasure markers before trusting what it remembers.
+  it("the new owner of a partition writes again the new history's index rows its stalled previous owner deleted late", async () => {
+    const moved = uniqueProfileId('moved');
+    const other = uniqueProfileId('moved-other');
+    const ks = environment.config.cassandra.keyspace;
+    const owner = (activity: ProfileActivityIndex) =>
+      new StoredHistoryEraser(stores.client, environment.config, stores.compressed, activity);
+    const [newOwner, oldOwner] = [
+      new ProfileActivityIndex(stores.client, environment.config),
+      new ProfileActivityIndex(stores.client, environment.config),
+    ];
+    const newHistory = { profileId: moved, occurredAt: Date.now() - 30 * 60_000 };
+    const indexed = async () =>
+      (
+        await environment.cassandra.execute(
+          `SELECT profile_id FROM ${ks}.profile_activity WHERE day = ? AND shard = ? AND profile_id = ?`,
+          [types.LocalDate.fromString(dayOf(newHistory.occurredAt)), shardOf(moved), moved],
+          { prepare: true },
+        )
+      ).rowLength;
+    // The new owner meets the mark (erases), then writes the new history's row and remembers it.
+    await owner(newOwner).erase(moved);
+    expect((await newOwner.recordMany([newHistory], 4)).size).toBe(0);
+    expect(await indexed()).toBe(1);
+    // The old owner, stalled in the same batch, erases only now.
+    await owner(oldOwner).erase(moved);
+    expect(await indexed()).toBe(0);
+    // The new owner's next batch (of another profile, a few seconds later) writes it again.
+    expect(
+      (await newOwner.recordMany([{ profileId: other, occurredAt: Date.now() }], 4, Date.now() + 6_000)).size,
+    ).toBe(0);
+    expect(await indexed()).toBe(1);
+  });
+
   // Pre-region keys (docs/adr/0012): created before the upgrade, or by a collector of the old version during it,
   // even after the migration ran. A profile met by both versions holds a region key and a pre-region key: both
   // open, and an erasure shreds both (two conditional deletes, one ledger row naming both).

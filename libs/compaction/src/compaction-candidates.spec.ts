@@ -24,7 +24,7 @@ function candidates(
       asked.push(`arrival ${day(instant)}`);
       yield* [...(lateOn[day(instant)] ?? [])]; // as read when asked
     },
-    async *profilesWithAutoDelete() {
+    async *profilesSweptDaily() {
       asked.push('auto-delete');
       yield* autoDelete;
     },
@@ -92,7 +92,7 @@ describe('CompactionCandidates', () => {
     expect(plan.reason).toBe(
       'profiles active on event days 2026-10-20..2026-11-12 (watermark 2026-10-20), ' +
         'and with events of earlier days that arrived on 2026-11-19..2026-11-26, ' +
-        'and every profile with auto-delete (first sweep of 2026-11-26)',
+        'and every profile with auto-delete or paused recording (first sweep of 2026-11-26)',
     );
   });
 
@@ -138,7 +138,9 @@ describe('CompactionCandidates', () => {
     });
     const first = await sweep.sinceWatermark(NOW);
     expect(await all(first.profiles)).toEqual(['a', 'x', 'y']);
-    expect(first.reason).toMatch(/and every profile with auto-delete \(first sweep of 2026-11-26\)$/);
+    expect(first.reason).toMatch(
+      /and every profile with auto-delete or paused recording \(first sweep of 2026-11-26\)$/,
+    );
     await first.complete();
     const later = await sweep.sinceWatermark(NOW + 3_600_000);
     expect(await all(later.profiles)).toEqual(['a']);

@@ -51,17 +51,17 @@ export class CompactionCandidates {
     };
   }
 
-  /** Every profile with live history older than the compaction age, and every profile with auto-delete. */
+  /** Every profile with live history older than the compaction age, and every profile the daily sweep visits. */
   all(now = Date.now()): SweepPlan {
     const cutoff = now - this.config.compaction.minAgeMs;
     return {
       scope: 'all',
       reason:
         `every profile with live history before ${iso(cutoff)} (COMPACTION_MIN_AGE_MS ago), ` +
-        `found by walking the live table in ${TOKEN_RANGES} token ranges, and every profile with auto-delete`,
+        `found by walking the live table in ${TOKEN_RANGES} token ranges, and every profile with auto-delete or paused recording`,
       profiles: distinct([
         this.partitions.profilesWithEventsBefore(cutoff, TOKEN_RANGES),
-        this.activity.profilesWithAutoDelete(),
+        this.activity.profilesSweptDaily(),
       ]),
       complete: () => this.watermarks.write(SCHEDULED_SWEEP, this.reached(now)),
     };
@@ -88,18 +88,19 @@ export class CompactionCandidates {
     // sweep run just after it read that day (a write in flight or retried, or an ingest whose clock is a
     // little behind this one's: arrival days are ingest's clock, the watermark ours; invariant 6).
     const arrivalDays = daysBetween(watermark.arrivalDaysBefore - ARRIVAL_DAY_MARGIN_MS, startOfDay(now));
-    // Auto-delete periods are months: a daily visit removes what ages past them within a day of it doing so.
+    // Auto-delete periods are months: a daily visit removes what ages past them within a day of it doing so;
+    // a session a pause hides goes within a day of its first acceptance passing COMPACTION_MIN_AGE_MS (ADR 8).
     const firstOfDay = startOfDay(watermark.sweptAt) < startOfDay(now);
     return {
       scope: 'since-watermark',
       reason:
         `profiles active on event days ${day(eventDays[0])}..${day(newestDay)} (watermark ${day(watermark.eventDaysBefore)}), ` +
         `and with events of earlier days that arrived on ${day(arrivalDays[0] ?? startOfDay(now))}..${day(startOfDay(now))}` +
-        (firstOfDay ? `, and every profile with auto-delete (first sweep of ${day(now)})` : ''),
+        (firstOfDay ? `, and every profile with auto-delete or paused recording (first sweep of ${day(now)})` : ''),
       profiles: distinct([
         ...eventDays.map((d) => this.activity.profilesActiveOn(d)),
         ...arrivalDays.map((d) => this.activity.profilesArrivedLateOn(d)),
-        ...(firstOfDay ? [this.activity.profilesWithAutoDelete()] : []),
+        ...(firstOfDay ? [this.activity.profilesSweptDaily()] : []),
       ]),
       complete: () => this.watermarks.write(SCHEDULED_SWEEP, this.reached(now)),
     };

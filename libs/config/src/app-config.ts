@@ -194,6 +194,12 @@ export const environmentSchema = z.object({
   PROFILE_KEYS_SHREDDING_MS: int(24 * 3_600_000, 0, 24 * 3_600_000),
   /** How often ingest looks for shredding keys to destroy (grace over and ingest past them). */
   PROFILE_KEYS_SWEEP_MS: int(60_000, 100, 3_600_000),
+  /**
+   * The lease of an erasure (docs/adr/0009): renewed before each of its steps; once it runs out without a
+   * mark, ingest's sweep finishes the erasure itself. Must cover the longest single step (a Cassandra request
+   * with its retries, the publish timeout). Judged by Cassandra alone (a TTL).
+   */
+  PROFILE_ERASURE_LEASE_MS: int(300_000, 1_000, 3_600_000),
 
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -285,6 +291,7 @@ export class AppConfig {
       cacheMs: number;
       shreddingMs: number;
       sweepMs: number;
+      erasureLeaseMs: number;
     },
   ) {}
 
@@ -418,6 +425,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       cacheMs: e.PROFILE_KEYS_CACHE_MS,
       shreddingMs: Math.max(e.PROFILE_KEYS_SHREDDING_MS, e.PROFILE_KEYS_CACHE_MS),
       sweepMs: e.PROFILE_KEYS_SWEEP_MS,
+      erasureLeaseMs: e.PROFILE_ERASURE_LEASE_MS,
     },
   );
 }

@@ -107,14 +107,18 @@ export class RedriveRefusedError extends ViewingHistoryError {
 }
 
 /**
- * Dead letters of a profile whose erasure is still in progress (its mark not recorded yet): whether they lie
- * before its mark cannot be told yet. Transient, unlike RedriveRefusedError: HTTP 409 naming each letter;
- * nothing of the request is re-driven; retry once the erasure finished (docs/adr/0009).
+ * A profile's erasure is still in progress (docs/adr/0009). Transient: HTTP 409 naming each refused item, with
+ * Retry-After. `during` says what was refused: a re-drive (dead letters of a profile whose erasure's mark is not
+ * recorded yet: whether they lie before it cannot be told yet; nothing of the request is re-driven), or an
+ * erasure (its process stalled past its lease and another erasure took it over and is finishing it).
  */
 export class ErasureInProgressError extends ViewingHistoryError {
   readonly code = 'erasure_in_progress';
   readonly retryAfterSeconds = 5;
-  constructor(readonly refused: { id: string; reason: string }[]) {
+  constructor(
+    readonly refused: { id: string; reason: string }[],
+    readonly during: 'redrive' | 'erasure' = 'redrive',
+  ) {
     super(refused.map((r) => `${r.id}: ${r.reason}`).join('; '));
   }
 }

@@ -88,35 +88,57 @@ export class ErasureLedger {
         ),
       ]),
     );
-    const recorded = new Map<string, LogPosition>();
-    for (const row of marks.rows) {
-      recorded.set(String(row.get('erasure_id')), {
+    return mergeErasures(
+      ledger.rows.map((row) => ({
+        erasureId: String(row.get('erasure_id')),
+        keyIds: erasedKeyIds(row),
+      })),
+      shredding.rows.map((row) => ({
+        erasureId: String(row.get('erasure_id')),
+        markOffset: nullableString(row.get('mark_offset')),
+      })),
+      marks.rows.map((row) => ({
+        erasureId: String(row.get('erasure_id')),
         topic: row.get('topic') as string | null,
         partition: row.get('log_partition') as number | null,
         offset: String(row.get('log_offset')),
-      });
-    }
-    const byId = new Map<string, ErasureRecord>();
-    for (const row of shredding.rows) {
-      const erasureId = String(row.get('erasure_id'));
-      const met = row.get('mark_offset') as string | null;
-      const mark = recorded.get(erasureId) ?? (met === null ? null : { topic: null, partition: null, offset: met });
-      byId.set(erasureId, { erasureId, mark, pending: mark === null });
-    }
-    for (const row of ledger.rows) {
-      const erasureId = String(row.get('erasure_id'));
-      if (byId.has(erasureId)) continue;
-      const mark = recorded.get(erasureId) ?? null;
-      // Keys no longer shredding: their grace is over, so its erasure finished long ago (or a retry with
-      // another id carries its shredding keys, and is listed above). Without a key, only the mark tells.
-      const pending = mark === null && erasedKeyIds(row).length === 0;
-      byId.set(erasureId, { erasureId, mark, pending });
-    }
-    return [...byId.values()];
+      })),
+    );
   }
 
   private options(kind: 'read' | 'write') {
     const level = kind === 'read' ? this.config.cassandra.readConsistency : this.config.cassandra.writeConsistency;
     return { prepare: true, consistency: consistency(level) };
   }
+}
+
+const nullableString = (value: unknown) => (value === null || value === undefined ? null : String(value));
+
+/**
+ * The erasures of a profile from its three tables: the ledger (every erasure and the keys it named), the
+ * shredding keys (an erasure in progress is there first, and ingest notes the mark's offset on it) and the
+ * recorded marks. Pure, so a unit test's in-memory store answers the same.
+ */
+export function mergeErasures(
+  ledger: readonly { erasureId: string; keyIds: readonly string[] }[],
+  shredding: readonly { erasureId: string; markOffset: string | null }[],
+  marks: readonly (LogPosition & { erasureId: string })[],
+): ErasureRecord[] {
+  const recorded = new Map<string, LogPosition>();
+  for (const { erasureId, ...at } of marks) recorded.set(erasureId, at);
+  const byId = new Map<string, ErasureRecord>();
+  for (const { erasureId, markOffset } of shredding) {
+    const mark =
+      recorded.get(erasureId) ?? (markOffset === null ? null : { topic: null, partition: null, offset: markOffset });
+    byId.set(erasureId, { erasureId, mark, pending: mark === null });
+  }
+  for (const { erasureId, keyIds } of ledger) {
+    if (byId.has(erasureId)) continue;
+    const mark = recorded.get(erasureId) ?? null;
+    // Keys no longer shredding: their grace is over, so its erasure finished long ago (or a retry with another
+    // id carries its shredding keys, and is listed above). Without a key, only the mark tells.
+    const pending = mark === null && keyIds.length === 0;
+    byId.set(erasureId, { erasureId, mark, pending });
+  }
+  return [...byId.values()];
 }

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
 import { EventLogOpener, EventPayloadSealer } from '@vh/messaging';
 import { ErasureLedger } from './erasure-ledger';
+import { CassandraErasuresInProgress, ErasuresInProgress } from './erasures-in-progress';
 import { ProfileKeyOpener } from './profile-key.opener';
 import { ProfileKeySealer } from './profile-key.sealer';
 import { CassandraProfileKeyStore, ProfileKeys, ProfileKeyStore } from './profile-keys';
@@ -18,7 +19,8 @@ import { CassandraProfileKeyStore, ProfileKeys, ProfileKeyStore } from './profil
     { provide: EventPayloadSealer, useClass: ProfileKeySealer },
     { provide: EventLogOpener, useClass: ProfileKeyOpener },
     ErasureLedger,
+    { provide: ErasuresInProgress, useClass: CassandraErasuresInProgress },
   ],
-  exports: [ProfileKeys, ProfileKeyStore, EventPayloadSealer, EventLogOpener, ErasureLedger],
+  exports: [ProfileKeys, ProfileKeyStore, EventPayloadSealer, EventLogOpener, ErasureLedger, ErasuresInProgress],
 })
 export class ErasureModule {}

@@ -7,24 +7,10 @@ import { ProfileKeyOpener } from './profile-key.opener';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
 import { ProfileKeySealer } from './profile-key.sealer';
 import { ProfileKeys } from './profile-keys';
-import { IngestProgress, ShreddingKeySweeper } from './shredding-key.sweeper';
+import { ShreddingKeySweeper } from './shredding-key.sweeper';
 import { encodeProfileErasedMark, encodeSealedEnvelope, sealContext } from './sealed-message';
+import { FakeIngestProgress } from './testing/in-memory-erasure-stores';
 import { InMemoryKeyStore, PRE_REGION } from './testing/in-memory-profile-key-store';
-
-/** Kafka's part: every profile on partition 0 unless told otherwise; ends and committed offsets as set. */
-class FakeIngestProgress extends IngestProgress {
-  private readonly byPartition = new Map<number, { end: string; committed: string | null }>();
-  set(partition: number, position: { end: string; committed: string | null }) {
-    this.byPartition.set(partition, position);
-    return this;
-  }
-  async partitionOf() {
-    return 0;
-  }
-  async positions() {
-    return new Map(this.byPartition);
-  }
-}
 
 const config = loadConfig({});
 const play = (profileId: string, titleId: string): PlaybackEvent => ({
@@ -226,6 +212,31 @@ describe('sealing and opening events with profile keys', () => {
     await opener.open([mark('10')], at);
     await opener.open([mark('99')], at);
     expect(store.marks).toEqual([{ profileId: 'p1', erasureId, topic: 'events', partition: 3, offset: '10' }]);
+  });
+
+  // Review, session 8: a retry's mark bounds the erasures it took over (and earlier ones without a mark), but
+  // named only its own erasure: when the retry died before recording it, ingest recorded it for the retry alone,
+  // and a taken-over erasure stayed without a mark (finished again by the sweep, erasing the new history).
+  it('a mark names the erasures it finishes: ingest records it for each, and a key still labelled with one of them is bounded by it', async () => {
+    const event = play('p1', 'after-the-mark');
+    const [sealedBefore] = await sealer.seal([event]);
+    const [abandoned, retry] = [randomUUID(), randomUUID()];
+    await keys.erase('p1', abandoned); // the key moved to shredding under the abandoned erasure's id
+    const mark = encodeProfileErasedMark({ profileId: 'p1', erasureId: retry, acceptedAt: 5, covers: [abandoned] });
+    // The mark, then an event a collector sealed with its cached copy of the old key: the new history.
+    const log = asMessages([mark, sealedBefore]).map((m, i) => ({ ...m, offset: String(10 + i) }));
+    const at = { topic: 'events', partition: 3 };
+    expect(await new ProfileKeyOpener(new ProfileKeys(store, config)).open(log, at)).toEqual([
+      { kind: 'profile-erased', profileId: 'p1', erasureId: retry },
+      { kind: 'event', event, staleKey: true },
+    ]);
+    expect(store.marks.map((m) => [m.erasureId, m.offset]).sort()).toEqual(
+      [
+        [abandoned, '10'],
+        [retry, '10'],
+      ].sort(),
+    );
+    expect([...store.shredding.values()].map((k) => [k.erasureId, k.markOffset])).toEqual([[abandoned, '10']]);
   });
 
   // Review, session 6: re-drive checks a letter, then sends it; an erasure in between put its mark before the

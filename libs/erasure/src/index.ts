@@ -9,3 +9,7 @@ export * from './unknown-profile-key.error';
 export * from './erasure.module';
 export * from './standalone-profile-keys';
 export * from './shredding-key.sweeper';
+export * from './ingest-progress';
+export * from './erasures-in-progress';
+export * from './profile-erasure';
+export * from './abandoned-erasure.finisher';

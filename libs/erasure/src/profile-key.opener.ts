@@ -34,9 +34,10 @@ export class ProfileKeyOpener extends EventLogOpener {
       this.keys.forget(c.mark.profileId);
       const offset = messages[i].offset;
       if (offset === undefined) continue;
-      marks.set(c.mark.erasureId, offset);
+      // The mark bounds the erasures it covers too (taken over, or without a mark): their keys open after it.
+      for (const erasureId of [c.mark.erasureId, ...(c.mark.covers ?? [])]) marks.set(erasureId, offset);
       marksByProfile.set(c.mark.profileId, [...(marksByProfile.get(c.mark.profileId) ?? []), offset]);
-      await this.keys.markMet(c.mark.profileId, c.mark.erasureId, offset, at);
+      await this.keys.markMet(c.mark.profileId, c.mark.erasureId, offset, at, c.mark.covers);
     }
     const lookups = new Map<string, Promise<KeyFound>>();
     for (const c of classified) {

@@ -86,5 +86,22 @@ export async function migrateProfileKeys(
        PRIMARY KEY ((profile_id), erasure_id)
      ) WITH comment = 'The log position of each erasure mark: a dead letter or a backup before it is erased.'`,
   );
+  // Erasures under way, until each has put its mark: `lease` alone is written with a TTL
+  // (PROFILE_ERASURE_LEASE_MS), so Cassandra's clock alone says an erasure was abandoned; `owner` is the erasure
+  // carrying it out (itself, or a retry that took it over); the fence is the end of the profile's partition read
+  // once the lease ran out: ingest past it without meeting a mark means none was put. Every write is conditional.
+  await client.execute(
+    `CREATE TABLE IF NOT EXISTS ${ks}.profile_erasures_in_progress (
+       profile_id text,
+       erasure_id uuid,
+       owner uuid,
+       started_at timestamp,
+       lease timestamp,
+       fence_partition int,
+       fence_offset text,
+       PRIMARY KEY ((profile_id), erasure_id)
+     ) WITH gc_grace_seconds = ${PROFILE_KEY_GC_GRACE_SECONDS}
+       AND comment = 'Erasures not finished yet: one whose lease ran out without its mark is finished by ingest.'`,
+  );
   return { keyspace: ks };
 }

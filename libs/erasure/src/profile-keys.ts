@@ -4,6 +4,7 @@ import { Client, QueryOptions, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import type { LogPartition } from '@vh/messaging';
 import { CASSANDRA_CLIENT, consistency, withStorageErrors } from '@vh/storage';
+import { conditionalOptions, readingOptions } from './keys-keyspace.options';
 import { newDataKey, seal, unseal } from './payload-cipher';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
 import { erasedKeyIds } from './erasure-ledger';
@@ -141,7 +142,9 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   async read(profileId: string, options: { serial?: boolean } = {}): Promise<CurrentProfileKey[]> {
     // Serial: a collector's insert whose Paxos commit is still in flight is completed by this read, not missed
     // (both tables: old collectors create pre-region keys IF NOT EXISTS too).
-    const reading = options.serial ? { prepare: true, consistency: types.consistencies.localSerial } : this.reading();
+    const reading = options.serial
+      ? { prepare: true, consistency: types.consistencies.localSerial }
+      : readingOptions(this.config);
     const [regional, preRegion] = await Promise.all([
       this.execute(
         `SELECT datacenter, key_id, wrapped_key FROM ${this.ks}.profile_region_keys WHERE profile_id = ?`,
@@ -164,7 +167,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const result = await this.execute(
       `INSERT INTO ${this.ks}.profile_region_keys (profile_id, datacenter, key_id, wrapped_key, created_at) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
       [profileId, this.datacenter, keyId, wrapped, new Date()],
-      this.conditional(),
+      conditionalOptions(this.config),
     );
     const row = result.first();
     return row.get('[applied]') === true ? { keyId, wrapped } : storedKey(row);
@@ -178,12 +181,12 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
         ? await this.execute(
             `DELETE FROM ${this.ks}.profile_keys WHERE profile_id = ? IF key_id = ?`,
             [profileId, key.keyId],
-            this.conditional(),
+            conditionalOptions(this.config),
           )
         : await this.execute(
             `DELETE FROM ${this.ks}.profile_region_keys WHERE profile_id = ? AND datacenter = ? IF key_id = ?`,
             [profileId, key.datacenter, key.keyId],
-            this.conditional(),
+            conditionalOptions(this.config),
           );
     return result.first().get('[applied]') === true;
   }
@@ -209,7 +212,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const result = await this.execute(
       `SELECT key_id, key_ids FROM ${this.ks}.profile_erasures WHERE profile_id = ?`,
       [profileId],
-      this.reading(),
+      readingOptions(this.config),
     );
     return result.rows.some((row) => erasedKeyIds(row).includes(keyId));
   }
@@ -230,13 +233,13 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
         },
         grace,
       ],
-      this.conditional(),
+      conditionalOptions(this.config),
     );
     const row = result.first();
     if (row.get('[applied]') === true) return key.erasureId;
     const owner = String(row.get('erasure_id'));
     // The key was current when this erasure read it: its grace counts from now (collectors may have cached it).
-    await this.execute(`${grace.query} IF erasure_id = ?`, [...grace.params, owner], this.conditional());
+    await this.execute(`${grace.query} IF erasure_id = ?`, [...grace.params, owner], conditionalOptions(this.config));
     return owner;
   }
 
@@ -244,7 +247,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const result = await this.execute(
       `SELECT ${SHREDDING_COLUMNS} FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ?`,
       [profileId],
-      this.reading(),
+      readingOptions(this.config),
     );
     return result.rows.map((row) => shreddingKey(row));
   }
@@ -255,7 +258,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
       const result = await this.execute(
         `SELECT profile_id, ${SHREDDING_COLUMNS} FROM ${this.ks}.shredding_profile_keys`,
         [],
-        { ...this.reading(), fetchSize: 500, pageState },
+        { ...readingOptions(this.config), fetchSize: 500, pageState },
       );
       for (const row of result.rows) yield { profileId: String(row.get('profile_id')), ...shreddingKey(row) };
       pageState = result.pageState ?? undefined;
@@ -266,7 +269,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const result = await this.execute(
       `UPDATE ${this.ks}.shredding_profile_keys SET erasure_id = ? WHERE profile_id = ? AND key_id = ? IF erasure_id = ? AND mark_offset = null`,
       [to, profileId, keyId, from],
-      this.conditional(),
+      conditionalOptions(this.config),
     );
     return result.first().get('[applied]') === true;
   }
@@ -277,7 +280,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     await this.execute(
       `UPDATE ${this.ks}.shredding_profile_keys SET mark_offset = ? WHERE profile_id = ? AND key_id = ? IF erasure_id = ? AND mark_offset = null`,
       [markOffset, profileId, keyId, erasureId],
-      this.conditional(),
+      conditionalOptions(this.config),
     );
   }
 
@@ -290,7 +293,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const result = await this.execute(
       `UPDATE ${this.ks}.shredding_profile_keys SET fence_partition = ?, fence_offset = ? WHERE profile_id = ? AND key_id = ? IF erasure_id = ? AND shred_at = null`,
       [fence.partition, fence.offset, profileId, keyId, erasureId],
-      this.conditional(),
+      conditionalOptions(this.config),
     );
     return result.first().get('[applied]') === true;
   }
@@ -301,7 +304,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     await this.execute(
       `DELETE FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ? AND key_id = ? IF EXISTS`,
       [profileId, keyId],
-      this.conditional(),
+      conditionalOptions(this.config),
     );
   }
 
@@ -309,7 +312,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     await this.execute(
       `INSERT INTO ${this.ks}.profile_erasure_marks (profile_id, erasure_id, topic, log_partition, log_offset) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
       [profileId, erasureId, at.topic, at.partition, types.Long.fromString(at.offset)],
-      this.conditional(),
+      conditionalOptions(this.config),
     );
   }
 
@@ -317,7 +320,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const result = await this.execute(
       `SELECT erasure_id, topic, log_partition, log_offset FROM ${this.ks}.profile_erasure_marks WHERE profile_id = ?`,
       [profileId],
-      this.reading(),
+      readingOptions(this.config),
     );
     return result.rows.map((row) => ({
       erasureId: String(row.get('erasure_id')),
@@ -329,25 +332,13 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
 
   async restartGrace(profileId: string, keyId: string, graceMs: number): Promise<void> {
     const grace = this.graceStatement(profileId, keyId, graceMs);
-    await this.execute(`${grace.query} IF EXISTS`, grace.params, this.conditional());
+    await this.execute(`${grace.query} IF EXISTS`, grace.params, conditionalOptions(this.config));
   }
 
   private graceStatement(profileId: string, keyId: string, graceMs: number) {
     return {
       query: `UPDATE ${this.ks}.shredding_profile_keys USING TTL ? SET shred_at = ? WHERE profile_id = ? AND key_id = ?`,
       params: [Math.max(1, Math.ceil(graceMs / 1000)), new Date(Date.now() + graceMs), profileId, keyId] as unknown[],
-    };
-  }
-
-  private reading() {
-    return { prepare: true, consistency: consistency(this.config.cassandra.readConsistency) };
-  }
-
-  private conditional() {
-    return {
-      prepare: true,
-      consistency: consistency(this.config.cassandra.writeConsistency),
-      serialConsistency: types.consistencies.localSerial,
     };
   }
 
@@ -478,13 +469,23 @@ export class ProfileKeys {
   /**
    * Notes where an erasure's mark lies in the profile's partition: events after it open with the old key. With
    * the partition (ingest), in the ledger too: an erasure whose API died before recording its mark, or that had
-   * no key, is then no longer "in progress" (backups, re-drive).
+   * no key, is then no longer "in progress" (backups, re-drive). `covers`: the earlier erasures the mark bounds
+   * too (its erasure took them over, or they had no mark): the same for each, so one whose retry died before
+   * recording the mark is not finished again, and a key one of them moved back (a stalled process's last write
+   * after the take-over) is bounded by this mark rather than kept for good.
    */
-  async markMet(profileId: string, erasureId: string, offset: string, at?: LogPartition): Promise<void> {
-    if (at) await this.store.recordErasureMark(profileId, erasureId, { ...at, offset });
+  async markMet(
+    profileId: string,
+    erasureId: string,
+    offset: string,
+    at?: LogPartition,
+    covers: readonly string[] = [],
+  ): Promise<void> {
+    const ids = new Set([erasureId, ...covers]);
+    if (at) for (const id of ids) await this.store.recordErasureMark(profileId, id, { ...at, offset });
     for (const k of await this.store.listShredding(profileId)) {
-      if (k.erasureId === erasureId && k.markOffset === null) {
-        await this.store.recordMark(profileId, k.keyId, erasureId, offset);
+      if (ids.has(k.erasureId) && k.markOffset === null) {
+        await this.store.recordMark(profileId, k.keyId, k.erasureId, offset);
       }
     }
   }
@@ -510,9 +511,16 @@ export class ProfileKeys {
    * Moves every key of the profile (each region's, and its pre-region key) to shredding (see the class comment)
    * and notes the erasure. Idempotent: erasing a profile without a key notes it only. Safe to run twice at once
    * (a retry after a timeout, two callers): every change of a key's row is conditional (Paxos), so the first
-   * erasure that moved a key keeps it.
+   * erasure that moved a key keeps it. `hold` runs before each round of changes of the keys (ProfileErasure
+   * renews its lease there): a process that stalled past its lease, and was taken over meanwhile, stops
+   * before it shreds or deletes the keys of the history that followed.
    */
-  async erase(profileId: string, erasureId = randomUUID(), at = this.now()): Promise<{ erasedKeyIds: string[] }> {
+  async erase(
+    profileId: string,
+    erasureId: string = randomUUID(),
+    at = this.now(),
+    hold: () => Promise<void> = async () => undefined,
+  ): Promise<{ erasedKeyIds: string[] }> {
     this.forget(profileId);
     // A retried erasure (its first mark may never have been published): keys an earlier erasure shredded whose
     // mark ingest has not met take this erasure's id, so this mark bounds them too. Whatever lies before this
@@ -523,6 +531,7 @@ export class ProfileKeys {
     // Conditional: a mark met meanwhile, or another retry that relabelled first, wins.
     for (const k of await this.store.listShredding(profileId)) {
       if (k.markOffset === null && k.erasureId !== erasureId) {
+        await hold();
         // Its grace starts again too: an attempt that deleted the key and died before restarting its grace
         // (below) left it counted from the move (review, session 6).
         if (await this.store.relabel(profileId, k.keyId, k.erasureId, erasureId)) {
@@ -543,6 +552,7 @@ export class ProfileKeys {
       // Shredding first: a crash before the deletes leaves the keys current (the caller retries), never lost
       // early. The ledger names every key before any is deleted: a key gone from the current keys is always
       // named (ADR 9).
+      await hold();
       for (const k of stored) {
         const owner = await this.store.putShredding(
           profileId,
@@ -558,6 +568,7 @@ export class ProfileKeys {
       // it cached just before the first (the grace below covers both).
       const deleted = new Set<string>();
       let all = true;
+      await hold();
       for (const k of stored) {
         if (await this.store.deleteIf(profileId, k)) deleted.add(k.keyId);
         else all = false;

@@ -5,7 +5,9 @@ import { VIEWING_EVENT_SCHEMA_VERSION } from '@vh/domain';
  * - a sealed event: `{"schemaVersion":1,"sealed":"aes-256-gcm","profileId","keyId","payload"}`, the payload
  *   being the whole plain message (encodeViewingEvent) sealed with the profile's data key. Only the profile
  *   id (the partition key anyway) and the key id are readable without the key.
- * - the mark of an erasure: `{"schemaVersion":1,"type":"profile-erased","profileId","erasureId","acceptedAt"}`.
+ * - the mark of an erasure: `{"schemaVersion":1,"type":"profile-erased","profileId","erasureId","acceptedAt"}`,
+ *   and `"covers"` (the earlier erasures of the profile it bounds too) when there are any. Readers that predate
+ *   `covers` ignore it.
  */
 export const SEALED_ALGORITHM = 'aes-256-gcm';
 export const PROFILE_ERASED = 'profile-erased';
@@ -20,6 +22,12 @@ export interface ProfileErasedMark {
   profileId: string;
   erasureId: string;
   acceptedAt: number;
+  /**
+   * The earlier erasures of the profile this mark bounds too: those its erasure took over, and those without a
+   * mark (docs/adr/0009). Ingest records the mark for each of them, so no record of the erasure that published
+   * it is needed (it may die before writing one).
+   */
+  covers?: string[];
 }
 
 /** The authenticated context of a payload: moving it to another profile or key makes it unopenable. */
@@ -44,6 +52,7 @@ export function encodeProfileErasedMark(mark: ProfileErasedMark): string {
     profileId: mark.profileId,
     erasureId: mark.erasureId,
     acceptedAt: new Date(mark.acceptedAt).toISOString(),
+    ...(mark.covers && mark.covers.length > 0 ? { covers: mark.covers } : {}),
   });
 }
 
@@ -78,12 +87,15 @@ export function classifyMessage(raw: Buffer | null): ClassifiedMessage {
     return { kind: 'sealed', envelope: { profileId, keyId, payload: Buffer.from(payload, 'base64') } };
   }
   if (json.type === PROFILE_ERASED) {
-    const { profileId, erasureId, acceptedAt } = json;
+    const { profileId, erasureId, acceptedAt, covers } = json;
     const at = typeof acceptedAt === 'string' ? Date.parse(acceptedAt) : NaN;
     if (typeof profileId !== 'string' || typeof erasureId !== 'string' || !Number.isFinite(at)) {
       return { kind: 'malformed', reason: 'profile-erased: profileId, erasureId and acceptedAt are required' };
     }
-    return { kind: 'profile-erased', mark: { profileId, erasureId, acceptedAt: at } };
+    // `covers` only spares finishers a second erasure: one unreadable is ignored (its erasures are finished again,
+    // as before covers existed), never a reason to dead-letter the mark itself (invariant 5).
+    const bounded = Array.isArray(covers) ? covers.filter((id): id is string => typeof id === 'string') : [];
+    return { kind: 'profile-erased', mark: { profileId, erasureId, acceptedAt: at, covers: bounded } };
   }
   return { kind: 'plain' };
 }

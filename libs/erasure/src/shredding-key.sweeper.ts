@@ -1,53 +1,9 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Admin } from 'kafkajs';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { AppConfig, spansSeveralDataCenters } from '@vh/config';
-import { createKafka, eventLogLag, profilePartition } from '@vh/messaging';
 import { metrics } from '@vh/metrics';
+import { AbandonedErasureFinisher } from './abandoned-erasure.finisher';
+import { IngestProgress } from './ingest-progress';
 import { ProfileKeyStore, ShreddingKey } from './profile-keys';
-
-/** Where ingest stands on the event log: Kafka in production, a fake in unit tests. */
-export abstract class IngestProgress {
-  /** The partition of the event log a profile's messages go to. */
-  abstract partitionOf(profileId: string): Promise<number>;
-  /** Per partition: its end (the next offset) and the ingest group's committed offset (null: none yet). */
-  abstract positions(): Promise<Map<number, { end: string; committed: string | null }>>;
-}
-
-/** Reads the event log's ends and the ingest group's committed offsets with the Kafka admin client. */
-@Injectable()
-export class KafkaIngestProgress extends IngestProgress implements OnApplicationShutdown {
-  private admin: Promise<Admin> | null = null;
-
-  constructor(private readonly config: AppConfig) {
-    super();
-  }
-
-  async partitionOf(profileId: string): Promise<number> {
-    const topic = this.config.kafka.eventTopic;
-    const metadata = await (await this.connected()).fetchTopicMetadata({ topics: [topic] });
-    return profilePartition(topic, metadata.topics[0].partitions, profileId);
-  }
-
-  async positions() {
-    const lag = await eventLogLag(await this.connected(), this.config);
-    return new Map(lag.map((p) => [p.partition, { end: p.end, committed: p.committed }]));
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    const admin = this.admin;
-    this.admin = null;
-    if (admin) await (await admin.catch(() => null))?.disconnect();
-  }
-
-  private connected(): Promise<Admin> {
-    if (!this.admin) {
-      const admin = createKafka(this.config.kafka, 'key-sweeper').admin();
-      this.admin = admin.connect().then(() => admin);
-      this.admin.catch(() => (this.admin = null));
-    }
-    return this.admin;
-  }
-}
 
 /**
  * Destroys shredding keys (docs/adr/0009), in ingest: a key goes once (1) its grace is over, as Cassandra
@@ -56,7 +12,8 @@ export class KafkaIngestProgress extends IngestProgress implements OnApplication
  * the grace was over, so every event sealed with the key lies before it. An ingest that is down or lagging
  * keeps the key until it has opened (and re-published) every event after the mark: none is lost (invariant 2).
  * A key still current (an erasure that stopped between shredding and deleting it), or whose erasure's mark
- * ingest never met (abandoned before its mark), is never destroyed: it waits for the retry.
+ * ingest never met (abandoned before its mark), is never destroyed: it waits for the erasure to be finished,
+ * which the same sweep does once the erasure's lease ran out (AbandonedErasureFinisher).
  * Every instance of ingest sweeps; each step is idempotent.
  */
 @Injectable()
@@ -70,6 +27,7 @@ export class ShreddingKeySweeper implements OnApplicationBootstrap, OnApplicatio
     private readonly store: ProfileKeyStore,
     private readonly progress: IngestProgress,
     private readonly config: AppConfig,
+    @Optional() private readonly finisher?: AbandonedErasureFinisher,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -92,19 +50,28 @@ export class ShreddingKeySweeper implements OnApplicationBootstrap, OnApplicatio
       return { destroyed: 0, inGrace: 0, waitingForIngest: 0, unfinished: 0 };
     }
     const over: (ShreddingKey & { profileId: string })[] = [];
+    const unmarked: (ShreddingKey & { profileId: string })[] = [];
     let inGrace = 0;
-    let unfinished = 0;
     for await (const k of this.store.allShredding()) {
       if (k.inGrace) inGrace++;
-      else if (k.markOffset === null) {
-        // Its erasure never put a mark that ingest met: abandoned after the key step (the API died before
-        // erasing what is stored; nobody retried). Destroying the key would leave it neither done nor undone
-        // (rows stay stored that a replay drops as erased): kept until a retry finishes it (docs/operations.md).
-        unfinished++;
-        this.logger.warn(
-          `erasure ${k.erasureId} of profile ${k.profileId} has no mark after its grace: key ${k.keyId} is kept; erase the profile again to finish it`,
-        );
-      } else over.push(k);
+      // Its erasure put no mark that ingest met: still running, waiting for ingest, or abandoned after the key
+      // step (the API died before erasing what is stored). Destroying the key would leave it neither done nor
+      // undone (rows stay stored that a replay drops as erased): kept until the erasure is finished (below).
+      else if (k.markOffset === null) unmarked.push(k);
+      else over.push(k);
+    }
+    for (const k of unmarked) {
+      this.logger.warn(
+        `erasure ${k.erasureId} of profile ${k.profileId} has no mark after its grace: key ${k.keyId} is kept until it is finished`,
+      );
+    }
+    const unfinished = unmarked.length;
+    if (this.finisher) {
+      try {
+        await this.finisher.finish(unmarked);
+      } catch (error) {
+        this.logger.warn(`finishing abandoned erasures failed (next sweep): ${(error as Error).message}`);
+      }
     }
     let destroyed = 0;
     const deleted: typeof over = [];

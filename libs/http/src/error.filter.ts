@@ -28,6 +28,12 @@ const BODY_PARSER_ERRORS: Record<string, { status: number; error: string; messag
   'charset.unsupported': { status: 415, error: 'unsupported_charset', message: 'the body charset is not supported' },
 };
 
+/** What a 409 `erasure_in_progress` tells the caller, by what was refused. */
+const ERASURE_IN_PROGRESS_MESSAGES: Record<ErasureInProgressError['during'], string> = {
+  redrive: "these dead letters' profiles are being erased; nothing was re-driven; retry once the erasure finished",
+  erasure: "the profile's erasure is being finished by another erasure; retry to see it done",
+};
+
 /** The one place where errors become HTTP status codes. */
 @Catch()
 export class ViewingHistoryErrorFilter implements ExceptionFilter {
@@ -71,8 +77,7 @@ export class ViewingHistoryErrorFilter implements ExceptionFilter {
         status: 409,
         body: {
           error: exception.code,
-          message:
-            "these dead letters' profiles are being erased; nothing was re-driven; retry once the erasure finished",
+          message: ERASURE_IN_PROGRESS_MESSAGES[exception.during],
           issues: exception.refused.map((r) => ({ field: r.id, message: r.reason })),
         },
         retryAfterSeconds: exception.retryAfterSeconds,

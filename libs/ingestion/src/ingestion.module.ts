@@ -7,7 +7,14 @@ import {
   EventLogStallsModule,
   ViewingEventPublisher,
 } from '@vh/messaging';
-import { ErasureModule, IngestProgress, KafkaIngestProgress, ShreddingKeySweeper } from '@vh/erasure';
+import {
+  AbandonedErasureFinisher,
+  ErasureModule,
+  IngestProgress,
+  KafkaIngestProgress,
+  ProfileErasure,
+  ShreddingKeySweeper,
+} from '@vh/erasure';
 import { LiveHistoryRepository, LiveHistoryWriter, StorageModule, StoredHistoryEraser } from '@vh/storage';
 import { LiveHistoryIngestor, ProfileHistoryEraser, StaleKeyRepublisher } from './live-history.ingestor';
 
@@ -27,6 +34,9 @@ import { LiveHistoryIngestor, ProfileHistoryEraser, StaleKeyRepublisher } from '
     // Ingest destroys shredding keys: only it knows when it is past every event sealed with one (ADR 9).
     { provide: IngestProgress, useClass: KafkaIngestProgress },
     ShreddingKeySweeper,
+    // ... and finishes erasures that outlived their lease without a mark, through the API's own path (ADR 9).
+    ProfileErasure,
+    AbandonedErasureFinisher,
   ],
   exports: [EventLogConsumer],
 })

@@ -14,7 +14,7 @@ export const metrics = {
     () =>
       new Counter({
         name: 'viewing_history_profile_erasures_total',
-        help: 'Erasures of a profile carried out: by the API at once, by ingest at the mark on the log, by a restore',
+        help: 'Erasures of a profile carried out: by the API at once, by ingest at the mark on the log, by a restore, by ingest finishing an erasure that outlived its lease (finisher)',
         labelNames: ['by'],
       }),
   ),
@@ -39,7 +39,16 @@ export const metrics = {
     () =>
       new Gauge({
         name: 'viewing_history_shredding_keys',
-        help: 'Erased profile keys not yet destroyed: in their grace, past it and waiting for ingest to commit past them, or past it with an erasure that never put its mark (erasure-unfinished: erase the profile again)',
+        help: 'Erased profile keys not yet destroyed: in their grace, past it and waiting for ingest to commit past them, or past it with an erasure whose mark ingest never met (erasure-unfinished: ingest finishes such an erasure once its lease ran out)',
+        labelNames: ['state'],
+      }),
+  ),
+  erasuresInProgress: once(
+    'viewing_history_erasures_in_progress',
+    () =>
+      new Gauge({
+        name: 'viewing_history_erasures_in_progress',
+        help: 'Erasures begun without their mark recorded yet: within their lease (running), or past it (abandoned: ingest finishes them at its next sweep)',
         labelNames: ['state'],
       }),
   ),

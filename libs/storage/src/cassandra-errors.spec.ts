@@ -1,5 +1,5 @@
 import { errors, types } from 'cassandra-driver';
-import { DependencyUnavailableError } from '@vh/domain';
+import { DependencyUnavailableError, ErasureInProgressError } from '@vh/domain';
 import {
   asStorageError,
   isTransientCassandraError,
@@ -35,6 +35,14 @@ describe('Cassandra error classification', () => {
     expect(isTransientCassandraError(error)).toBe(true);
     expect(writeFailure(error, null)).toBeInstanceOf(DependencyUnavailableError);
     expect(asStorageError(error)).toBeInstanceOf(DependencyUnavailableError);
+  });
+
+  // Session 8: a typed error of the service raised inside a storage call (an erasure that lost its lease, from
+  // the hold StoredHistoryEraser runs) carries a string `code`, which passed for a socket error's: a 503.
+  it("passes the service's own typed errors through unchanged, whatever their code", () => {
+    const lost = new ErasureInProgressError([{ id: 'p1', reason: 'taken over' }]);
+    expect(isTransientCassandraError(lost)).toBe(false);
+    expect(asStorageError(lost)).toBe(lost);
   });
 
   it('retries a write that failed for a reason of unknown origin, which reads treat as a bug (500) instead', () => {

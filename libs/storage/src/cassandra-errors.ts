@@ -42,6 +42,8 @@ export function isInvalidStatementError(error: unknown): boolean {
  * trip the read circuit breaker, and reads answer 500 for it).
  */
 export function isTransientCassandraError(error: unknown): boolean {
+  // The service's own errors carry a string `code` too: never mistaken for a socket's.
+  if (error instanceof ViewingHistoryError) return false;
   if (isInvalidStatementError(error)) return false;
   if (error instanceof errors.DriverError) return true;
   // Socket-level failures surface as plain errors with a code (ECONNRESET, EPIPE, ...).
@@ -59,7 +61,7 @@ export async function withStorageErrors<T>(work: () => Promise<T>): Promise<T> {
 }
 
 export function asStorageError(error: unknown): Error {
-  if (error instanceof DependencyUnavailableError) return error;
+  if (error instanceof ViewingHistoryError) return error;
   if (isTransientCassandraError(error)) {
     return new DependencyUnavailableError('cassandra', describeCassandraError(error), 5, { cause: error });
   }

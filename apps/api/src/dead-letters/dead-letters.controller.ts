@@ -10,7 +10,7 @@ const deadLetterId = z.string().regex(/^\d{1,5}-\d{1,19}$/, 'must be a dead lett
 
 /** Operators: the messages ingest could not process, their reasons and payloads; re-drive and purge them. */
 @Authorize({ scope: SCOPES.deadLettersAdmin })
-@ApiErrorResponses(400, 401, 403, 503)
+@ApiErrorResponses(400, 401, 403, 409, 503)
 @Controller('v1/admin/dead-letters')
 export class DeadLettersController {
   constructor(private readonly deadLetters: DeadLetters) {}

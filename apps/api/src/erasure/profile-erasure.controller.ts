@@ -3,13 +3,13 @@ import { ApiBody } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { z } from 'zod/v4';
 import { InvalidInputError } from '@vh/domain';
+import { ProfileErasure } from '@vh/erasure';
 import { ApiErrorResponses, Authorize, callerOf, requestIdOf, SCOPES } from '@vh/http';
 import { identifierSchema, parseWith } from '../shared/request-parsing';
-import { ProfileErasure } from './profile-erasure';
 
 const erasureBody = z.object({ confirm: z.string().max(200).optional() }).strict();
 
-@ApiErrorResponses(400, 401, 403, 503)
+@ApiErrorResponses(400, 401, 403, 409, 503)
 @Controller('v1/profiles/:profileId')
 export class ProfileErasureController {
   constructor(private readonly erasure: ProfileErasure) {}
@@ -33,7 +33,7 @@ export class ProfileErasureController {
     if ((!operator || confirm !== undefined) && confirm !== profileId) {
       throw new InvalidInputError([{ field: 'confirm', message: 'must repeat the profileId to erase it for good' }]);
     }
-    const { erasureId, acceptedAt } = await this.erasure.erase(profileId, requestIdOf(request));
+    const { erasureId, acceptedAt } = await this.erasure.erase(profileId, { requestId: requestIdOf(request) });
     return { erasureId, status: 'accepted', acceptedAt: new Date(acceptedAt).toISOString() };
   }
 }

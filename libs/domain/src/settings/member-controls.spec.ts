@@ -3,7 +3,13 @@ import { EMPTY_COMPRESSED_HISTORY } from '../history/compressed-history';
 import { compactHistory } from '../history/history-compaction';
 import { foldHistory, visibleRecords } from '../history/history-fold';
 import { playbackEvent } from '../testing/viewing-event.fixtures';
-import { addUtcMonths, currentSettings, DEFAULT_PROFILE_SETTINGS, lastSeenAt } from './member-controls';
+import {
+  addUtcMonths,
+  currentSettings,
+  dailySweepReasons,
+  DEFAULT_PROFILE_SETTINGS,
+  lastSeenAt,
+} from './member-controls';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const MIN = 60_000;
@@ -58,6 +64,24 @@ describe('settings of a profile', () => {
     const expected = { recording: 'paused', autoDelete: '3m', updatedAt: T0 + 2 };
     expect(currentSettings(foldHistory(events).controls)).toEqual(expected);
     expect(currentSettings(foldHistory([...events].reverse()).controls)).toEqual(expected);
+  });
+});
+
+// ADR 8, review of session 7: a session a pause hides, first accepted within COMPACTION_MIN_AGE_MS of a
+// compaction, stays stored (hidden) until a compaction after that age; on a profile nobody reads and without
+// auto-delete nothing asked for one. A profile that is or was paused is visited by the daily sweep too.
+describe('the daily sweep: which profiles it visits, and why', () => {
+  it('a profile that ever set an auto-delete period, or ever paused recording; not one that only resumed or chose never', () => {
+    const controls = (...events: SettingsChangedEvent[]) => foldHistory(events).controls;
+    expect(dailySweepReasons(controls())).toEqual([]);
+    expect(dailySweepReasons(controls(settings(T0, { recording: 'on', autoDelete: 'never' })))).toEqual([]);
+    expect(dailySweepReasons(controls(settings(T0, { autoDelete: '3m' })))).toEqual(['auto-delete']);
+    const pausedOnce = controls(settings(T0, { recording: 'paused' }), settings(T0 + 1, { recording: 'on' }));
+    expect(dailySweepReasons(pausedOnce)).toEqual(['paused']);
+    expect(dailySweepReasons(controls(settings(T0, { recording: 'paused', autoDelete: '18m' }))).sort()).toEqual([
+      'auto-delete',
+      'paused',
+    ]);
   });
 });
 

@@ -248,7 +248,22 @@ export function compareSettingsCopies(a: SettingsChange, b: SettingsChange): num
 const canonical = (change: SettingsChange) =>
   JSON.stringify([change.eventId, change.acceptedAt, change.recording ?? null, change.autoDelete ?? null]);
 
-/** Whether the member ever set an auto-delete period: such a profile is visited daily by the sweep (ADR 8). */
-export function everSetAutoDelete(controls: MemberControls): boolean {
-  return controls.settingsChanges.some((c) => c.autoDelete !== undefined && c.autoDelete !== 'never');
+/** Why the compaction sweep visits a profile every day (ADR 8), as noted in its index. */
+export const DAILY_SWEEP_REASONS = ['auto-delete', 'paused'] as const;
+export type DailySweepReason = (typeof DAILY_SWEEP_REASONS)[number];
+
+/**
+ * Why a profile is visited by the first scheduled sweep of each day (ADR 8): it ever set an auto-delete period
+ * (records age past it with no event to ask for a compaction), or ever paused recording (a session the pause
+ * hides but first accepted within COMPACTION_MIN_AGE_MS of a compaction stays stored, hidden, until a
+ * compaction after that age, which nothing else asks for on a profile nobody reads).
+ */
+export function dailySweepReasons(controls: {
+  settingsChanges: readonly { autoDelete?: string; recording?: string }[];
+}): DailySweepReason[] {
+  const reasons: DailySweepReason[] = [];
+  if (controls.settingsChanges.some((c) => c.autoDelete !== undefined && c.autoDelete !== 'never'))
+    reasons.push('auto-delete');
+  if (controls.settingsChanges.some((c) => c.recording === 'paused')) reasons.push('paused');
+  return reasons;
 }

@@ -3,12 +3,13 @@ import { ApiBearerAuth, ApiResponse } from '@nestjs/swagger';
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 
 /** The statuses the one error filter (error.filter.ts) answers with, as the OpenAPI document shows them. */
-export type ErrorStatus = 400 | 401 | 403 | 413 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 409 | 413 | 503;
 
 const DESCRIPTIONS: Record<ErrorStatus, string> = {
   400: 'invalid input: `issues` names each field and what is wrong with it',
   401: 'no valid access token (header `WWW-Authenticate: Bearer`)',
   403: 'the token does not allow this (scope or profile); nothing was written',
+  409: 'a profile is being erased (`erasure_in_progress`): transient; retry after `Retry-After` seconds',
   413: 'the body is larger than HTTP_BODY_LIMIT',
   503: 'a dependency is unavailable or the process is shedding load; retry after `Retry-After` seconds',
 };
@@ -40,7 +41,7 @@ export function ApiErrorResponses(...statuses: ErrorStatus[]): MethodDecorator &
         status,
         description: DESCRIPTIONS[status],
         schema: ERROR_BODY_SCHEMA,
-        ...(status === 503 ? { headers: { 'Retry-After': { schema: { type: 'integer' } } } } : {}),
+        ...(status === 503 || status === 409 ? { headers: { 'Retry-After': { schema: { type: 'integer' } } } } : {}),
       }),
     ),
   );

@@ -9,7 +9,7 @@ import {
   CorruptHistoryError,
   RecordChunk,
   EMPTY_COMPRESSED_HISTORY,
-  everSetAutoDelete,
+  dailySweepReasons,
   MemberControls,
   SessionTrail,
   SettledDigest,
@@ -35,7 +35,7 @@ import { decodeChunkIndex, encodeChunkIndex } from './chunk-index.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
 import { CompressedHistoryVersion } from './compressed-history.version';
 import { CompressedHistoryCompactionStore, GarbageCollected } from '../ports/compressed-history.compaction-store';
-import { insertAutoDeleteRow, shardOf } from '../live/profile-activity.index';
+import { noteForDailySweep, shardOf } from '../live/profile-activity.index';
 
 /**
  * A chunk whose bytes do not match their checksum, do not decode, or are missing from the current chunk
@@ -432,7 +432,6 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     }
     const values = metadataValues(next);
     const options = { ...this.writeOptions(), serialConsistency: VERSION_SERIAL_CONSISTENCY };
-    await this.noteAutoDelete(next);
     const result = await this.run(() =>
       expectedVersion === null
         ? this.client.execute(this.insertMetadata(), [next.profileId, ...values], options)
@@ -444,7 +443,9 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
             options,
           ),
     );
-    return result.first().get('[applied]') === true;
+    const switched = result.first().get('[applied]') === true;
+    if (switched) await this.noteDailySweep(next);
+    return switched;
   }
 
   /**
@@ -453,22 +454,28 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
    */
   async restoreVersion(version: CompressedHistoryVersion): Promise<boolean> {
     const options = { ...this.writeOptions(), serialConsistency: VERSION_SERIAL_CONSISTENCY };
-    await this.noteAutoDelete(version);
     const result = await this.run(() =>
       this.client.execute(this.insertMetadata(), [version.profileId, ...metadataValues(version)], options),
     );
-    return result.first().get('[applied]') === true;
+    const restored = result.first().get('[applied]') === true;
+    if (restored) await this.noteDailySweep(version);
+    return restored;
   }
 
   /**
-   * A version whose controls set an auto-delete period puts its profile in the daily sweep's index before it
-   * becomes current (a crash between leaves an extra visit, never a missing one): settings ingested before the
-   * index existed reach it here when compacted (ingest notes the new ones itself).
+   * A version whose controls give the daily sweep a reason to visit its profile (an auto-delete period, a pause)
+   * notes it in the sweep's index once it became current: settings ingested before the index noted them reach it
+   * here when compacted (ingest notes the new ones itself, migration 10 those compressed before). Only after the
+   * switch (review, session 8): a compaction that loses it to an erasure, whose delete of the note at its mark
+   * may have come first, must not note the erased profile for good. A crash between the switch and the note
+   * leaves it to ingest's note and the next compaction's.
    */
-  private async noteAutoDelete(version: CompressedHistoryVersion): Promise<void> {
-    if (version.memberControls === null || !everSetAutoDelete(decodeMemberControls(version.memberControls))) return;
+  private async noteDailySweep(version: CompressedHistoryVersion): Promise<void> {
+    if (version.memberControls === null) return;
+    const reasons = dailySweepReasons(decodeMemberControls(version.memberControls));
+    if (reasons.length === 0) return;
     await this.run(() =>
-      this.client.execute(insertAutoDeleteRow(this.ks), [shardOf(version.profileId), version.profileId], {
+      this.client.execute(noteForDailySweep(this.ks), [reasons, shardOf(version.profileId), version.profileId], {
         ...this.writeOptions(),
         isIdempotent: true,
       }),

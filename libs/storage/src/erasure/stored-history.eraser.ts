@@ -1,4 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
@@ -45,20 +46,26 @@ export class StoredHistoryEraser {
    * They hold only key columns, so no write time can date their delete: this process's clock would, and one
    * running ahead of ingest's shadows the index rows ingest writes for the events after the mark (invariant
    * 6). Ingest deletes them in the log's order with the clock that writes them again afterwards.
+   * `hold` runs after each read and before the delete or switch it decides (the API's erasure renews its lease
+   * there, docs/adr/0009): a process that stalled past its lease stops before removing what it read after
+   * another erasure took it over (the profile's new history); a delete after the hold removes only what was read.
    */
-  async erase(profileId: string, options: { indexRows?: boolean; now?: number } = {}): Promise<StoredHistoryErasure> {
-    const { indexRows = true, now = Date.now() } = options;
+  async erase(
+    profileId: string,
+    options: { indexRows?: boolean; now?: number; hold?: () => Promise<void> } = {},
+  ): Promise<StoredHistoryErasure> {
+    const { indexRows = true, now = Date.now(), hold = async () => undefined } = options;
     try {
       const days = new Set<string>();
-      const liveRows = await this.eraseLive(profileId, days);
-      const { version, chunkSetsDeleted } = await this.eraseCompressed(profileId, days);
+      const liveRows = await this.eraseLive(profileId, days, hold);
+      const { version, chunkSetsDeleted } = await this.eraseCompressed(profileId, days, hold);
+      // Else this process skips re-writing the deleted rows for the profile's new history, and compaction
+      // and the export never find it.
       if (indexRows) {
         for (const day of daysBetween(now - INDEX_DAYS * DAY_MS, now)) days.add(day);
         await this.eraseIndexRows(profileId, [...days]);
-      }
-      // Else this process skips re-writing the deleted rows for the profile's new history, and compaction
-      // and the export never find it.
-      this.activity?.forgetProfile(profileId);
+        this.activity?.erased(profileId, await this.noteIndexErasure(profileId));
+      } else this.activity?.forgetProfile(profileId);
       return { profileId, liveRows, compressedVersion: version, chunkSetsDeleted };
     } catch (error) {
       throw asStorageError(error);
@@ -69,7 +76,7 @@ export class StoredHistoryEraser {
    * One partition tombstone dated at the newest write time read: every row read goes, and a row written
    * later (an event after the erasure, sealed with the profile's new key) survives (as compaction's range delete).
    */
-  private async eraseLive(profileId: string, days: Set<string>): Promise<number> {
+  private async eraseLive(profileId: string, days: Set<string>, hold: () => Promise<void>): Promise<number> {
     let newest: types.Long | null = null;
     let rows = 0;
     let pageState: string | undefined;
@@ -88,6 +95,7 @@ export class StoredHistoryEraser {
       pageState = result.pageState ?? undefined;
     } while (pageState);
     if (newest !== null) {
+      await hold();
       await this.client.execute(
         `DELETE FROM ${this.ks}.live_history USING TIMESTAMP ? WHERE profile_id = ?`,
         [newest, profileId],
@@ -100,6 +108,7 @@ export class StoredHistoryEraser {
   private async eraseCompressed(
     profileId: string,
     days: Set<string>,
+    hold: () => Promise<void>,
   ): Promise<{ version: number | null; chunkSetsDeleted: number }> {
     let version: number | null = null;
     for (;;) {
@@ -112,6 +121,7 @@ export class StoredHistoryEraser {
         for (const day of daysBetween(current.firstStartedAt, current.lastEventAt)) days.add(day);
       }
       const next = (current?.version ?? 0) + 1;
+      await hold();
       const written = await this.compressed.writeChunkSet(profileId, [], next);
       // Settings and titles removed are the profile's too: an erased profile starts from the defaults.
       const switched = await this.compressed.switchVersion(
@@ -132,6 +142,7 @@ export class StoredHistoryEraser {
       this.readOptions(),
     );
     let chunkSetsDeleted = 0;
+    if (sets.rows.some((row) => String(row.get('chunk_set')) !== current?.chunkSet)) await hold();
     for (const row of sets.rows) {
       const chunkSet = String(row.get('chunk_set'));
       if (chunkSet === current?.chunkSet) continue;
@@ -169,6 +180,21 @@ export class StoredHistoryEraser {
     );
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  /**
+   * After the delete: a new marker for the profile (`profile_index_erasures`, a short TTL). A process that
+   * remembers writing the profile's rows reads it before trusting that memory: this delete may land after it
+   * wrote them for the new history (a partition's previous owner, stalled in the batch with the mark; ADR 9).
+   */
+  private async noteIndexErasure(profileId: string): Promise<string> {
+    const marker = randomUUID();
+    await this.client.execute(
+      `INSERT INTO ${this.ks}.profile_index_erasures (shard, profile_id, marker) VALUES (?, ?, ?)`,
+      [shardOf(profileId), profileId, marker],
+      this.writeOptions(),
+    );
+    return marker;
   }
 
   private readOptions() {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { createHash } from 'node:crypto';
 import { AppConfig } from '@vh/config';
-import { everSetAutoDelete } from '@vh/domain';
+import { dailySweepReasons, DailySweepReason } from '@vh/domain';
 import { decodeMemberControls } from '../compressed/member-controls.codec';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
@@ -11,15 +11,31 @@ import { RecentlyRecorded } from './recently-recorded';
 import { ProfileActivityBuckets } from '../ports/profile-activity.buckets';
 import { ProfileActivityDays } from '../ports/profile-activity.days';
 
-/** Profiles that ever set an auto-delete period (migration 8), by shard: the row every writer of it writes. */
-export const insertAutoDeleteRow = (keyspace: string) =>
-  `INSERT INTO ${keyspace}.profile_auto_delete (shard, profile_id) VALUES (?, ?)`;
+/**
+ * Notes a profile for the daily sweep, with why (`reasons`, a set: each writer adds its own; migration 10), in
+ * `profile_auto_delete` (migration 8, named for its first reason; rows from before 10 have no reasons: auto-delete).
+ * Params: the reasons, the shard, the profile.
+ */
+export const noteForDailySweep = (keyspace: string) =>
+  `UPDATE ${keyspace}.profile_auto_delete SET reasons = reasons + ? WHERE shard = ? AND profile_id = ?`;
 /** Buckets per day: bounds a day's partition at Netflix scale; the sweep reads all of them. */
 export const ACTIVITY_SHARDS = 16;
 const DAY_MS = 86_400_000;
 /** The rows live 90 days (the table's TTL); remembering one for an hour means it surely still exists. */
 const REMEMBER_MS = 3_600_000;
 const REMEMBER_MAX = 200_000;
+/** How often the erasure markers are read before trusting what is remembered (ADR 9). */
+const MARKER_REFRESH_MS = 5_000;
+/** How long an erasure marker lives (`profile_index_erasures`' TTL, migration 11). */
+export const INDEX_ERASURE_MARKER_TTL_SECONDS = 600;
+/**
+ * Markers unread for longer than this may have come and gone unseen: nothing remembered is trusted then. Half a
+ * marker's life: the margin covers a marker written just before the previous read and this process's measure of
+ * the time against Cassandra's (a duration each, no instants compared; invariant 6).
+ */
+const MARKERS_UNSEEN_AFTER_MS = (INDEX_ERASURE_MARKER_TTL_SECONDS * 1000) / 2;
+/** How long this process watches a profile it erased for another process's late delete of its rows. */
+const WATCH_OWN_ERASURE_MS = 86_400_000;
 /**
  * Rows of one (day, shard) partition written as one unlogged batch: a single mutation, about 2 KB, under
  * Cassandra's batch size warning (5 KB). A replay by a fresh process (nothing remembered yet) wrote one
@@ -28,21 +44,24 @@ const REMEMBER_MAX = 200_000;
 const ROWS_PER_BATCH = 50;
 
 interface ActivityRow {
-  /** What `recorded` remembers once written. */
+  /** What `recorded` remembers the row by once written. */
   key: string;
   table: string;
-  /** The day of the row's partition; none for the auto-delete table. */
+  /** The day of the row's partition; none for the daily sweep's table. */
   day: string | null;
   shard: number;
   profileId: string;
+  /** Why the daily sweep visits the profile (its table only). */
+  reason?: DailySweepReason;
 }
 
-/** What the index reads of an event: a settings change with a period also marks its profile. */
+/** What the index reads of an event: a settings change with a period or a pause also notes its profile. */
 export interface ActivityEvent {
   profileId: string;
   occurredAt: number;
   type?: string;
   autoDelete?: string;
+  recording?: string;
 }
 
 /**
@@ -54,9 +73,17 @@ export interface ActivityEvent {
 export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivityBuckets {
   private readonly table: string;
   private readonly lateTable: string;
-  private readonly autoDeleteTable: string;
+  private readonly dailySweepTable: string;
   /** Most batches of the event log touch the same (day, profile) pairs again: skip rewriting them. */
-  private readonly recorded = new RecentlyRecorded(REMEMBER_MAX, REMEMBER_MS);
+  private readonly recorded = new RecentlyRecorded<ActivityRow>(REMEMBER_MAX, REMEMBER_MS);
+  /**
+   * The last erasure marker seen per profile (`profile_index_erasures`, written after an erasure deleted the
+   * profile's index rows), and whether this process ran that erasure itself (then until when it watches).
+   */
+  private readonly markers = new Map<string, { marker: string; ownUntil: number | null }>();
+  private markersReadAt = Number.NEGATIVE_INFINITY;
+  /** Remembered rows another process's late erasure deleted: written again with the next call. */
+  private readonly rewrites = new Map<string, ActivityRow>();
 
   constructor(
     @Inject(CASSANDRA_CLIENT) private readonly client: Client,
@@ -64,17 +91,39 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
   ) {
     this.table = `${config.cassandra.keyspace}.profile_activity`;
     this.lateTable = `${config.cassandra.keyspace}.profile_late_activity`;
-    this.autoDeleteTable = `${config.cassandra.keyspace}.profile_auto_delete`;
+    this.dailySweepTable = `${config.cassandra.keyspace}.profile_auto_delete`;
   }
 
-  /** Rows may have been deleted by another process (an erasure it ran): every next event writes its rows again. */
+  /**
+   * Rows may have been deleted by another process (an erasure it ran): every next event writes its rows again.
+   * The rows waiting to be written again go too: the partition may be another process's now, which may meet a
+   * later erasure of the profile; written after that erasure's delete, they would bring an erased profile back
+   * into the indexes (its daily-sweep row for good; review, session 8).
+   */
   forgetAll(): void {
     this.recorded.forgetWhere(() => true);
+    this.rewrites.clear();
   }
 
   /** The profile's rows were deleted (an erasure): its next events must write them again. */
   forgetProfile(profileId: string): void {
-    this.recorded.forgetWhere((key) => key.endsWith(`|${profileId}`));
+    this.forgetRowsOf(profileId);
+  }
+
+  /** Forgets the profile's rows, and those waiting to be written again; answers those it still remembered. */
+  private forgetRowsOf(profileId: string): ActivityRow[] {
+    for (const [key, row] of this.rewrites) if (row.profileId === profileId) this.rewrites.delete(key);
+    return this.recorded.forgetWhere((_, row) => row.profileId === profileId);
+  }
+
+  /**
+   * This process erased the profile's index rows and wrote `marker` after: what it writes from now on is the
+   * profile's new history, which another process's late delete of the same erasure (a partition's previous
+   * owner, stalled in the batch with the mark) may remove; a marker other than this one says it did (ADR 9).
+   */
+  erased(profileId: string, marker: string, now = Date.now()): void {
+    this.forgetProfile(profileId);
+    this.markers.set(profileId, { marker, ownUntil: now + WATCH_OWN_ERASURE_MS });
   }
 
   /**
@@ -89,24 +138,27 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     concurrency: number,
     now = Date.now(),
   ): Promise<Map<string, unknown>> {
+    // What is remembered is trusted only against the erasure markers: a row another process deleted since is
+    // written again (a marker read that fails trusts nothing this call; invariant 2: no profile missed).
+    const trusted = await this.readMarkers(now);
     /** For each row to write, the activityKeys of the events that need it. */
     const neededBy = new Map<string, string[]>();
     const partitions = new Map<string, ActivityRow[]>();
     const shards = new Map<string, number>();
-    const need = (row: ActivityRow, eventKey: string) => {
+    const need = (row: ActivityRow, eventKey: string | null) => {
       const owners = neededBy.get(row.key);
       if (owners !== undefined) {
-        if (owners[owners.length - 1] !== eventKey) owners.push(eventKey);
+        if (eventKey !== null && owners[owners.length - 1] !== eventKey) owners.push(eventKey);
         return;
       }
-      if (this.recorded.has(row.key)) return;
-      neededBy.set(row.key, [eventKey]);
+      if (trusted && this.recorded.has(row.key)) return;
+      neededBy.set(row.key, eventKey === null ? [] : [eventKey]);
       const partition = `${row.table}|${row.day}|${row.shard}`;
       const rows = partitions.get(partition);
       if (rows) rows.push(row);
       else partitions.set(partition, [row]);
     };
-    for (const { profileId, occurredAt, type, autoDelete } of events) {
+    for (const { profileId, occurredAt, type, autoDelete, recording } of events) {
       let shard = shards.get(profileId);
       if (shard === undefined) shards.set(profileId, (shard = shardOf(profileId)));
       const key = activityKey(profileId, occurredAt);
@@ -115,10 +167,14 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
         const lateKey = `late|${activityKey(profileId, now)}`;
         need({ key: lateKey, table: this.lateTable, day: dayOf(now), shard, profileId }, key);
       }
-      if (type === 'settings-changed' && autoDelete !== undefined && autoDelete !== 'never') {
-        need({ key: `auto-delete|${profileId}`, table: this.autoDeleteTable, day: null, shard, profileId }, key);
+      if (type === 'settings-changed') {
+        for (const reason of dailySweepReasons({ settingsChanges: [{ autoDelete, recording }] })) {
+          const row = { key: `daily|${reason}|${profileId}`, table: this.dailySweepTable, day: null, shard, profileId };
+          need({ ...row, reason }, key);
+        }
       }
     }
+    for (const row of this.rewrites.values()) need(row, null);
     const batches: ActivityRow[][] = [];
     for (const rows of partitions.values())
       for (let i = 0; i < rows.length; i += ROWS_PER_BATCH) batches.push(rows.slice(i, i + ROWS_PER_BATCH));
@@ -138,22 +194,82 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     const failed = new Map<string, unknown>();
     results.forEach((result, i) => {
       for (const row of batches[i]) {
-        if (result.status === 'fulfilled') this.recorded.add(row.key);
-        else for (const eventKey of neededBy.get(row.key)!) failed.set(eventKey, result.reason);
+        if (result.status !== 'fulfilled') {
+          for (const eventKey of neededBy.get(row.key)!) failed.set(eventKey, result.reason);
+          continue;
+        }
+        this.recorded.add(row.key, row);
+        this.rewrites.delete(row.key);
       }
     });
     return failed;
   }
 
+  /**
+   * Reads the erasure markers (every MARKER_REFRESH_MS at most): a marker that changed means another process
+   * deleted the profile's index rows. For a profile this process erased itself (it then met the same mark:
+   * the old owner's batch was not committed), what it remembers is the new history's rows: written again,
+   * event or not. For another, what it remembers may be the erased history's: only forgotten. Markers unread
+   * for longer than MARKERS_UNSEEN_AFTER_MS (no batch, failed reads) may have expired unseen: everything
+   * remembered is forgotten, and the rows of the profiles it erased itself are written again. False when the
+   * markers could not be read.
+   */
+  private async readMarkers(now: number): Promise<boolean> {
+    if (now - this.markersReadAt < MARKER_REFRESH_MS) return true;
+    const unseen = now - this.markersReadAt > MARKERS_UNSEEN_AFTER_MS;
+    const seen = new Map<string, string>();
+    try {
+      const ks = this.config.cassandra.keyspace;
+      const results = await Promise.all(
+        Array.from({ length: ACTIVITY_SHARDS }, (_, shard) =>
+          this.client.execute(`SELECT profile_id, marker FROM ${ks}.profile_index_erasures WHERE shard = ?`, [shard], {
+            prepare: true,
+            consistency: consistency(this.config.cassandra.readConsistency),
+            isIdempotent: true,
+          }),
+        ),
+      );
+      for (const result of results) {
+        for (const row of result.rows) seen.set(String(row.get('profile_id')), String(row.get('marker')));
+      }
+    } catch {
+      return false;
+    }
+    this.markersReadAt = now;
+    for (const [profileId, marker] of seen) {
+      const known = this.markers.get(profileId);
+      if (known?.marker === marker) continue;
+      const own = this.watching(profileId, now);
+      for (const row of this.forgetRowsOf(profileId)) if (own) this.rewrites.set(row.key, row);
+      this.markers.set(profileId, { marker, ownUntil: own ? known!.ownUntil : null });
+    }
+    if (unseen) {
+      for (const row of this.recorded.forgetWhere(() => true)) {
+        if (this.watching(row.profileId, now)) this.rewrites.set(row.key, row);
+      }
+    }
+    // Markers expire (their TTL): those not seen again are dropped, but this process's own erasures.
+    for (const [profileId] of this.markers) {
+      if (!seen.has(profileId) && !this.watching(profileId, now)) this.markers.delete(profileId);
+    }
+    return true;
+  }
+
+  /** Whether this process erased the profile itself (at a mark) recently enough to watch for a late delete. */
+  private watching(profileId: string, now: number): boolean {
+    const ownUntil = this.markers.get(profileId)?.ownUntil;
+    return ownUntil != null && ownUntil > now;
+  }
+
   private insertOf(table: string): string {
-    if (table === this.autoDeleteTable) return insertAutoDeleteRow(this.config.cassandra.keyspace);
+    if (table === this.dailySweepTable) return noteForDailySweep(this.config.cassandra.keyspace);
     const columns = table === this.table ? 'day, shard, profile_id' : 'arrival_day, shard, profile_id';
     return `INSERT INTO ${table} (${columns}) VALUES (?, ?, ?)`;
   }
 
-  /** Profiles that ever set auto-delete, shard by shard. */
-  profilesWithAutoDelete(): AsyncGenerator<string> {
-    return this.scan(`SELECT profile_id FROM ${this.autoDeleteTable} WHERE shard = ?`, null);
+  /** Profiles the first scheduled sweep of each day visits (auto-delete, paused), shard by shard. */
+  profilesSweptDaily(): AsyncGenerator<string> {
+    return this.scan(`SELECT profile_id FROM ${this.dailySweepTable} WHERE shard = ?`, null);
   }
 
   /** Profiles with events on the day containing `instant`, shard by shard. */
@@ -201,40 +317,58 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
   }
 }
 
+/** Notes the migrations' backfill writes at once: a scan of the metadata rows, not one write at a time. */
+const BACKFILL_CONCURRENCY = 32;
+
 /**
- * Migration 9's backfill: every profile whose compressed history holds an auto-delete period gets its row
- * (settings compacted before the index existed; ingest and compaction note the rest). One pass over the
- * metadata rows, a row per profile; idempotent, so an interrupted migration runs it again.
+ * Migrations 9 and 10's backfill: every profile whose compressed history gives the daily sweep a reason to visit
+ * it gets its row (settings compacted before the index noted them; ingest and compaction note the rest). One
+ * pass over the metadata rows, a page at a time, each page's notes BACKFILL_CONCURRENCY at once; idempotent (a
+ * set's union), so an interrupted migration, or an operator, runs it again.
+ * `withReasons` false (migration 9, before the reasons column): auto-delete only, as it was.
  */
-export async function indexAutoDeleteProfiles(client: Client, keyspace: string): Promise<number> {
+export async function indexDailySweepProfiles(client: Client, keyspace: string, withReasons = true): Promise<number> {
   // QUORUM, not ONE: a replica that missed a write must not leave its profile out (the rows it looks for
   // predate the index, long replicated; with two datacenters it needs both up, like any migration).
   const result = await client.execute(`SELECT profile_id, member_controls FROM ${keyspace}.compressed_history`, [], {
     fetchSize: 1_000,
     consistency: types.consistencies.quorum,
   });
+  const note = ({ profileId, reasons }: { profileId: string; reasons: DailySweepReason[] }) =>
+    client.execute(
+      withReasons
+        ? noteForDailySweep(keyspace)
+        : `INSERT INTO ${keyspace}.profile_auto_delete (shard, profile_id) VALUES (?, ?)`,
+      withReasons ? [reasons, shardOf(profileId), profileId] : [shardOf(profileId), profileId],
+      { prepare: true, consistency: types.consistencies.quorum, isIdempotent: true },
+    );
   let indexed = 0;
+  let page: { profileId: string; reasons: DailySweepReason[] }[] = [];
+  const flush = async () => {
+    const failed = (await settleWithConcurrency(page, BACKFILL_CONCURRENCY, note)).find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason; // the migration fails, and is run again
+    indexed += page.length;
+    page = [];
+  };
   for await (const row of result) {
     const text = row.get('member_controls') as string | null;
-    let controls;
+    let reasons: DailySweepReason[];
     try {
-      controls = decodeMemberControls(text);
+      reasons = dailySweepReasons(decodeMemberControls(text));
     } catch {
       continue; // corrupt: the profile's compaction fails and says so (CorruptHistoryError)
     }
-    if (!everSetAutoDelete(controls)) continue;
-    const profileId = row.get('profile_id') as string;
-    await client.execute(insertAutoDeleteRow(keyspace), [shardOf(profileId), profileId], {
-      prepare: true,
-      consistency: types.consistencies.quorum,
-    });
-    indexed++;
+    if (!withReasons) reasons = reasons.filter((r) => r === 'auto-delete');
+    if (reasons.length === 0) continue;
+    page.push({ profileId: row.get('profile_id') as string, reasons });
+    if (page.length >= 1_000) await flush();
   }
+  await flush();
   return indexed;
 }
 
 const paramsOf = (row: ActivityRow) =>
-  row.day === null ? [row.shard, row.profileId] : [row.day, row.shard, row.profileId];
+  row.day === null ? [[row.reason], row.shard, row.profileId] : [row.day, row.shard, row.profileId];
 
 /** The days (CQL `date` literals) from the day of `from` to the day of `to`, both included, oldest first. */
 export function daysBetween(from: number, to: number): string[] {

@@ -23,7 +23,9 @@ function recordingClient(failingProfile?: string) {
       : Promise.resolve();
   };
   const client = {
-    execute: (query: string, params: unknown[]) => write([{ query, params }]),
+    // The erasure markers (read before trusting what is remembered): none here.
+    execute: (query: string, params: unknown[]) =>
+      /^SELECT/.test(query) ? Promise.resolve({ rows: [] }) : write([{ query, params }]),
     batch: (queries: { query: string; params: unknown[] }[]) => write(queries),
   } as unknown as Client;
   return { client, writes };
@@ -87,4 +89,54 @@ describe('ProfileActivityIndex.recordMany', () => {
       }),
     );
   });
+
+  // ADR 8 (session 8): the daily sweep visits profiles that set auto-delete, and those that paused recording:
+  // a session a pause hides may stay stored until a compaction after COMPACTION_MIN_AGE_MS, which nothing
+  // else asks for on a profile nobody reads. Each noted once, with why.
+  // Whether the erasure markers (read before trusting what is remembered) can be read changes nothing here.
+  it.each([
+    ['the erasure markers read', false],
+    ['the erasure markers unreadable', true],
+  ])(
+    'notes a profile for the daily sweep when it pauses recording or sets an auto-delete period, with the reason (%s)',
+    async (_, unreadable) => {
+      const written: { query: string; params: unknown[] }[] = [];
+      const client = {
+        execute: async (query: string, params: unknown[]) => {
+          if (!/^SELECT/.test(query)) return void written.push({ query, params });
+          if (unreadable) throw new Error('no host available');
+          return { rows: [] };
+        },
+        batch: async (queries: { query: string; params: unknown[] }[]) => void written.push(...queries),
+      } as unknown as Client;
+      const index = new ProfileActivityIndex(client, config);
+      const setting = (profileId: string, fields: { recording?: string; autoDelete?: string }) => ({
+        profileId,
+        occurredAt: NOW,
+        type: 'settings-changed',
+        ...fields,
+      });
+      await index.recordMany(
+        [
+          setting('paused', { recording: 'paused' }),
+          setting('paused', { recording: 'paused' }),
+          setting('resumed', { recording: 'on' }),
+          setting('period', { autoDelete: '3m' }),
+          setting('never', { autoDelete: 'never' }),
+          setting('both', { recording: 'paused', autoDelete: '36m' }),
+        ],
+        4,
+        NOW,
+      );
+      const noted = written
+        .filter((w) => w.query.includes('ks.profile_auto_delete'))
+        .map((w) => {
+          expect(w.query).toMatch(/SET reasons = reasons \+ \?/);
+          const [reasons, shard, profileId] = w.params as [string[], number, string];
+          expect(shard).toBe(shardOf(profileId));
+          return `${profileId}:${reasons.join(',')}`;
+        });
+      expect(noted.sort()).toEqual(['both:auto-delete', 'both:paused', 'paused:paused', 'period:auto-delete']);
+    },
+  );
 });

@@ -32,4 +32,16 @@ describe('RecentlyRecorded', () => {
     recorded.forgetWhere((key) => key.endsWith('|p1'));
     expect(['d1|p1', 'late|d2|p1', 'd1|p2'].map((k) => recorded.has(k))).toEqual([false, false, true]);
   });
+
+  it('answers what was written under the keys it forgets that it still remembered, not under expired ones', () => {
+    let now = 0;
+    const recorded = new RecentlyRecorded<{ day: string; profileId: string }>(10, 500, () => now);
+    recorded.add('d1|p1', { day: 'd1', profileId: 'p1' });
+    now = 400;
+    recorded.add('d2|p1', { day: 'd2', profileId: 'p1' });
+    recorded.add('d2|p2', { day: 'd2', profileId: 'p2' });
+    now = 600; // d1|p1 expired
+    expect(recorded.forgetWhere((_, row) => row.profileId === 'p1')).toEqual([{ day: 'd2', profileId: 'p1' }]);
+    expect(recorded.size).toBe(1);
+  });
 });

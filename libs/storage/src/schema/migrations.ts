@@ -1,5 +1,5 @@
 import { Client } from 'cassandra-driver';
-import { indexAutoDeleteProfiles } from '../live/profile-activity.index';
+import { INDEX_ERASURE_MARKER_TTL_SECONDS, indexDailySweepProfiles } from '../live/profile-activity.index';
 /**
  * The Cassandra schema, as an ordered list of versions. A version, once released, never changes:
  * add a new one. Every statement is idempotent, so a migration interrupted half-way can run again.
@@ -171,6 +171,33 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
     description: 'profiles whose compressed history set auto-delete before the index existed, indexed',
     // Its own version: keyspaces that applied 8 before the backfill existed get it too.
     statements: () => [],
-    backfill: (client, keyspace) => indexAutoDeleteProfiles(client, keyspace),
+    backfill: (client, keyspace) => indexDailySweepProfiles(client, keyspace, false),
+  },
+  {
+    version: 10,
+    description: 'profiles that paused recording in the daily sweep too, each noted with why',
+    // ADR 8: a session a pause hides, first accepted within COMPACTION_MIN_AGE_MS of a compaction, stayed stored
+    // (hidden) until a compaction after that age, which nothing asked for on a profile nobody reads.
+    statements: (ks) => [`ALTER TABLE ${ks}.profile_auto_delete ADD IF NOT EXISTS reasons set<text>`],
+    backfill: (client, keyspace) => indexDailySweepProfiles(client, keyspace),
+  },
+  {
+    version: 11,
+    description: 'erasure markers: a remembered index row is trusted only if no erasure deleted it since',
+    statements: (ks) => [
+      // ADR 9: the previous owner of a partition, stalled in a batch with an erasure mark, could delete the
+      // profile's index rows after the new owner wrote them for the new history, and the new owner, remembering
+      // them, did not write them again for an hour. Written after each such delete; read every few seconds by
+      // every ingest. Ten minutes is ample for that; a short life keeps the partitions small to read. An ingest
+      // that read none for half that (no batch, failed reads) trusts nothing it remembers (ProfileActivityIndex).
+      `CREATE TABLE IF NOT EXISTS ${ks}.profile_index_erasures (
+         shard int,
+         profile_id text,
+         marker uuid,
+         PRIMARY KEY ((shard), profile_id)
+       ) WITH default_time_to_live = ${INDEX_ERASURE_MARKER_TTL_SECONDS}
+         AND gc_grace_seconds = 3600
+         AND comment = 'The last erasure of each profile''s index rows, for ten minutes: remembered rows are written again.'`,
+    ],
   },
 ];

@@ -1,0 +1,45 @@
+import { ArgumentsHost } from '@nestjs/common';
+import { ErasureInProgressError, RedriveRefusedError } from '@vh/domain';
+import { ViewingHistoryErrorFilter } from './error.filter';
+
+/** What the filter answers for an error: status, Retry-After and body. */
+function answer(exception: unknown) {
+  const sent: { status?: number; headers: Record<string, string>; body?: unknown } = { headers: {} };
+  const response = {
+    headersSent: false,
+    setHeader: (name: string, value: string) => (sent.headers[name] = value),
+    status: (status: number) => {
+      sent.status = status;
+      return { json: (body: unknown) => (sent.body = body) };
+    },
+  };
+  const host = { switchToHttp: () => ({ getResponse: () => response }) } as unknown as ArgumentsHost;
+  new ViewingHistoryErrorFilter().catch(exception, host);
+  return sent;
+}
+
+// The messages a caller reads live here, in the one place errors become responses (review, session 8).
+describe('ViewingHistoryErrorFilter', () => {
+  it('answers 409 erasure_in_progress with Retry-After, and a message saying what was refused', () => {
+    const redrive = answer(new ErasureInProgressError([{ id: 'dl-1', reason: 'erasure e1 in progress' }]));
+    expect(redrive).toMatchObject({
+      status: 409,
+      headers: { 'Retry-After': '5' },
+      body: {
+        error: 'erasure_in_progress',
+        message: expect.stringMatching(/nothing was re-driven/),
+        issues: [{ field: 'dl-1', message: 'erasure e1 in progress' }],
+      },
+    });
+    const erasure = answer(new ErasureInProgressError([{ id: 'p1', reason: 'taken over' }], 'erasure'));
+    expect(erasure).toMatchObject({ status: 409, headers: { 'Retry-After': '5' } });
+    expect((erasure.body as { message: string }).message).toMatch(/being finished by another erasure/);
+  });
+
+  it('answers 400 redrive_refused naming each letter', () => {
+    expect(answer(new RedriveRefusedError([{ id: 'dl-1', reason: 'sealed with an erased key' }]))).toMatchObject({
+      status: 400,
+      body: { error: 'redrive_refused', issues: [{ field: 'dl-1', message: 'sealed with an erased key' }] },
+    });
+  });
+});
