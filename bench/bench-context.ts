@@ -4,7 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'cassandra-driver';
 import { AppConfig, loadConfig } from '@vh/config';
-import { foldHistory, HistoryCursor, pageOfHistory, visibleRecords } from '@vh/domain';
+import { foldHistory, HistoryCursor, pageOfHistory, ViewingEvent, visibleRecords } from '@vh/domain';
 import { EventLogProfileEventsSource, ProfileCompactor } from '@vh/compaction';
 import { migrateProfileKeys } from '@vh/erasure';
 import {
@@ -17,6 +17,14 @@ import {
 } from '@vh/storage';
 
 export const ROOT = join(__dirname, '..', '..');
+
+/** Writes events to the live table through ingest's own `append`, 2,000 per call; any failed group fails the run. */
+export async function appendEvents(ctx: BenchContext, events: readonly ViewingEvent[]): Promise<void> {
+  for (let i = 0; i < events.length; i += 2_000) {
+    const failed = await ctx.live.append(events.slice(i, i + 2_000));
+    if (failed.length) throw new Error(`write failed: ${(failed[0].error as Error).message}`);
+  }
+}
 
 /** The apps' settings for the run's keyspaces (history and profile keys). */
 export function keyspacesOf(ctx: BenchContext): Record<string, string> {

@@ -22,8 +22,9 @@ import {
   servicePid,
   settle,
   keyspacesOf,
+  appendEvents,
 } from './bench-context';
-import { chunk, ensureTopics } from './ingest.bench';
+import { ensureTopics } from './ingest.bench';
 
 export interface HttpParams {
   /** Seconds per load level. */
@@ -136,10 +137,7 @@ export async function http(ctx: BenchContext, params: HttpParams) {
       Date.now() - 60 * 86_400_000,
     ) as ViewingEvent[];
     const profileIds = [...new Set(seeded.map((e) => e.profileId))];
-    for (const part of chunk(seeded, 2_000)) {
-      const failed = await ctx.live.append(part);
-      if (failed.length) throw new Error((failed[0].error as Error).message);
-    }
+    await appendEvents(ctx, seeded);
     for (const profileId of profileIds) await ctx.compactor.compact(profileId);
     const recent = syntheticHistory(params.profiles, 2, Date.now() - 86_400_000);
     const renamed = new Map([...new Set(recent.map((e) => e.profileId))].map((id, i) => [id, profileIds[i]]));

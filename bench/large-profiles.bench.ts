@@ -2,12 +2,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { chunkDictionaryId, describeVersion, encodeVersion, ProfileCompactor } from '@vh/compaction';
 import { loadConfig } from '@vh/config';
-import { compactHistory, EMPTY_COMPRESSED_HISTORY, PlaybackEvent, ViewingEvent } from '@vh/domain';
+import { compactHistory, EMPTY_COMPRESSED_HISTORY, PlaybackEvent } from '@vh/domain';
 import { mintAccessToken } from '@vh/http';
 import { AppProcess } from '../test/support/app-process';
 import { syntheticHistory } from '../test/support/event-log';
 import { freePort } from '../test/support/free-port';
-import { BenchContext, round, settle, summarise, keyspacesOf } from './bench-context';
+import { appendEvents, BenchContext, keyspacesOf, round, settle, summarise } from './bench-context';
 import { asAccepted } from './production-events';
 
 export interface LargeProfileParams {
@@ -212,7 +212,7 @@ async function buildProfile(
   const rest = size - direct;
   for (let written = 0; written < rest; written += 5_000) {
     const part = Math.min(5_000, rest - written);
-    await append(ctx, sessionsOf(profileId, part, start + (direct + written) * SESSION_MS));
+    await appendEvents(ctx, sessionsOf(profileId, part, start + (direct + written) * SESSION_MS));
   }
   const t = performance.now();
   const outcome = await compactor.compact(profileId);
@@ -224,20 +224,13 @@ async function buildProfile(
     chunks: outcome.chunks,
     storedBytes: outcome.storedBytes,
   };
-  await append(ctx, sessionsOf(profileId, params.liveSessions, now - params.liveSessions * SESSION_MS - DAY_MS));
+  await appendEvents(ctx, sessionsOf(profileId, params.liveSessions, now - params.liveSessions * SESSION_MS - DAY_MS));
   return figures;
 }
 
 /** Sessions of one profile, as production writes them (accepted shortly after they occur). */
 function sessionsOf(profileId: string, sessions: number, startedAt: number): PlaybackEvent[] {
   return asAccepted(syntheticHistory(1, sessions, startedAt).map((e) => ({ ...e, profileId })));
-}
-
-async function append(ctx: BenchContext, events: ViewingEvent[]): Promise<void> {
-  for (let i = 0; i < events.length; i += 2_000) {
-    const failed = await ctx.live.append(events.slice(i, i + 2_000));
-    if (failed.length) throw new Error((failed[0].error as Error).message);
-  }
 }
 
 /** Resident and peak resident bytes of a process (Linux /proc). */

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { syntheticHistory } from '../test/support/event-log';
-import { BenchContext, readHistory, round, settle, summarise } from './bench-context';
+import { appendEvents, BenchContext, readHistory, round, settle, summarise } from './bench-context';
 
 const PAGE = 50;
 
@@ -15,11 +15,10 @@ export async function reads(ctx: BenchContext, params = { sizes: [100, 1_000, 10
     const naive = `naive-${size}-${Date.now()}`;
     const compacted = `compacted-${size}-${Date.now()}`;
     for (const profileId of [naive, compacted]) {
-      const mine = events.map((e) => ({ ...e, profileId }));
-      for (let i = 0; i < mine.length; i += 2_000) {
-        const failed = await ctx.live.append(mine.slice(i, i + 2_000));
-        if (failed.length) throw new Error((failed[0].error as Error).message);
-      }
+      await appendEvents(
+        ctx,
+        events.map((e) => ({ ...e, profileId })),
+      );
     }
     const outcome = await ctx.compactor.compact(compacted);
     if (outcome.status !== 'compacted') throw new Error(outcome.status);

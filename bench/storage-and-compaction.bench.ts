@@ -6,6 +6,7 @@ import { compactHistory, EMPTY_COMPRESSED_HISTORY, ViewingEvent } from '@vh/doma
 import { chunkDictionaryId, encodeVersion } from '@vh/compaction';
 import { asAccepted } from './production-events';
 import {
+  appendEvents,
   BenchContext,
   createBenchContext,
   flush,
@@ -35,10 +36,7 @@ export async function storageAndCompaction(
 ) {
   const events = asAccepted(syntheticHistory(params.profiles, params.sessionsPerProfile, Date.now() - 60 * 86_400_000));
   const profileIds = [...new Set(events.map((e) => e.profileId))];
-  for (let i = 0; i < events.length; i += 2_000) {
-    const failed = await ctx.live.append(events.slice(i, i + 2_000));
-    if (failed.length) throw new Error(`write failed: ${(failed[0].error as Error).message}`);
-  }
+  await appendEvents(ctx, events);
   const ks = ctx.config.cassandra.keyspace;
   const flushed = flush(ks);
   const liveOnDisk = tableComponentsOnDisk(ks, 'live_history');
@@ -204,10 +202,7 @@ export async function storageFloor(
       const events = asAccepted(
         syntheticHistory(shape.profiles, shape.sessionsPerProfile, Date.now() - 60 * 86_400_000),
       );
-      for (let i = 0; i < events.length; i += 2_000) {
-        const failed = await ctx.live.append(events.slice(i, i + 2_000));
-        if (failed.length) throw new Error(`write failed: ${(failed[0].error as Error).message}`);
-      }
+      await appendEvents(ctx, events);
       flush(ks);
       const live = bytesByKind(ks, ['live_history']);
       const run = await compactInChildProcess(ks, [...new Set(events.map((e) => e.profileId))]);

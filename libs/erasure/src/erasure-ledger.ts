@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
-import { CASSANDRA_CLIENT, consistency, withStorageErrors } from '@vh/storage';
+import { CASSANDRA_CLIENT, withStorageErrors } from '@vh/storage';
+import { conditionalOptions, readingOptions } from './keys-keyspace.options';
 
 /**
  * The keys a row of the ledger (profile_erasures) names: key_ids, and key_id, the one column processes of the
@@ -61,7 +62,7 @@ export class ErasureLedger {
           [profileId, erasureId, at.topic, at.partition, types.Long.fromString(at.offset)],
           // Conditional, as ingest's record of the mark it meets: the first position wins, and Paxos and plain
           // writes never mix on a row (their timestamps come from different clocks).
-          { ...this.options('write'), serialConsistency: types.consistencies.localSerial },
+          conditionalOptions(this.config),
         ),
       );
     }
@@ -74,17 +75,17 @@ export class ErasureLedger {
         this.client.execute(
           `SELECT erasure_id, key_id, key_ids FROM ${this.ks}.profile_erasures WHERE profile_id = ?`,
           [profileId],
-          this.options('read'),
+          readingOptions(this.config),
         ),
         this.client.execute(
           `SELECT erasure_id, mark_offset FROM ${this.ks}.shredding_profile_keys WHERE profile_id = ?`,
           [profileId],
-          this.options('read'),
+          readingOptions(this.config),
         ),
         this.client.execute(
           `SELECT erasure_id, topic, log_partition, log_offset FROM ${this.ks}.profile_erasure_marks WHERE profile_id = ?`,
           [profileId],
-          this.options('read'),
+          readingOptions(this.config),
         ),
       ]),
     );
@@ -104,11 +105,6 @@ export class ErasureLedger {
         offset: String(row.get('log_offset')),
       })),
     );
-  }
-
-  private options(kind: 'read' | 'write') {
-    const level = kind === 'read' ? this.config.cassandra.readConsistency : this.config.cassandra.writeConsistency;
-    return { prepare: true, consistency: consistency(level) };
   }
 }
 
