@@ -3,14 +3,23 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '@vh/config';
 import { encodeViewingEvent, validatePlaybackEvent, ViewingEvent } from '@vh/domain';
-import { ProfileKeyOpener, ProfileKeys, ProfileKeySealer, ProfileKeyStore } from '@vh/erasure';
+import {
+  encodeSealedEnvelope,
+  ProfileKeyOpener,
+  ProfileKeys,
+  ProfileKeySealer,
+  ProfileKeyStore,
+  seal,
+  sealContext,
+} from '@vh/erasure';
 import { LogMessage, openPlaintext } from '@vh/messaging';
 
 /**
  * What sealing costs per event (docs/adr/0009): CPU of the collector's work per event (validate + encode,
  * with and without sealing) and of ingest's (open + decode, with and without), in this process, keys
  * warm in memory (a key is read from Cassandra once per profile per PROFILE_KEYS_CACHE_MS). The baseline
- * (plain) is measured in the same run, interleaved, so the ratio is what counts on a noisy machine.
+ * (plain) is measured in the same run, interleaved, so the ratio is what counts on a noisy machine. So is
+ * `sealedJson`, the JSON sealed form the binary one replaced (docs/event-log.md), for the comparison of the two.
  */
 export interface ErasureBenchParams {
   events: number;
@@ -101,25 +110,40 @@ export async function erasureCost(params: ErasureBenchParams) {
   const batches = Array.from({ length: Math.ceil(wire.length / BATCH) }, (_, i) =>
     wire.slice(i * BATCH, (i + 1) * BATCH),
   );
+  // The JSON sealed form collectors wrote before the binary one (docs/event-log.md), still read: measured in the
+  // same run so the two forms compare on the same machine state.
+  const sealJson = async (events: ViewingEvent[]) =>
+    Promise.all(
+      events.map(async (event) => {
+        const { keyId, key } = await keys.current(event.profileId);
+        const payload = seal(key, encodeViewingEvent(event), sealContext(event.profileId, keyId));
+        return encodeSealedEnvelope({ profileId: event.profileId, keyId, payload });
+      }),
+    );
   const plainValues: string[] = [];
-  const sealedValues: string[] = [];
+  const sealedValues: (string | Buffer)[] = [];
+  const sealedJsonValues: string[] = [];
   for (const batch of batches) {
     const events = validated(batch);
     plainValues.push(...events.map(encodeViewingEvent));
     sealedValues.push(...(await sealer.seal(events)));
+    sealedJsonValues.push(...(await sealJson(events)));
   }
-  const messages = (values: string[]): LogMessage[] =>
+  const messages = (values: (string | Buffer)[]): LogMessage[] =>
     values.map((value) => ({ key: null, value: Buffer.from(value), timestamp: String(policy.now) }));
   const plainMessages = messages(plainValues);
   const sealedMessages = messages(sealedValues);
+  const sealedJsonMessages = messages(sealedJsonValues);
   const inBatches = <T>(items: T[]) =>
     Array.from({ length: Math.ceil(items.length / BATCH) }, (_, i) => items.slice(i * BATCH, (i + 1) * BATCH));
 
   const samples = {
     collectorPlain: [] as number[],
     collectorSealed: [] as number[],
+    collectorSealedJson: [] as number[],
     ingestPlain: [] as number[],
     ingestSealed: [] as number[],
+    ingestSealedJson: [] as number[],
   };
   for (let round = 0; round < params.rounds; round++) {
     samples.collectorPlain.push(
@@ -132,6 +156,11 @@ export async function erasureCost(params: ErasureBenchParams) {
         for (const batch of batches) await sealer.seal(validated(batch));
       }),
     );
+    samples.collectorSealedJson.push(
+      await cpuMicros(async () => {
+        for (const batch of batches) await sealJson(validated(batch));
+      }),
+    );
     samples.ingestPlain.push(
       await cpuMicros(async () => {
         for (const batch of inBatches(plainMessages)) batch.map(openPlaintext);
@@ -142,16 +171,31 @@ export async function erasureCost(params: ErasureBenchParams) {
         for (const batch of inBatches(sealedMessages)) await opener.open(batch);
       }),
     );
+    samples.ingestSealedJson.push(
+      await cpuMicros(async () => {
+        for (const batch of inBatches(sealedJsonMessages)) await opener.open(batch);
+      }),
+    );
   }
   const perEvent = (micros: number[]) => Math.round((median(micros) / params.events) * 100) / 100;
-  const bytes = (values: string[]) => Math.round(values.reduce((n, v) => n + Buffer.byteLength(v), 0) / values.length);
+  const bytes = (values: (string | Buffer)[]) =>
+    Math.round(values.reduce((n, v) => n + Buffer.byteLength(v), 0) / values.length);
   const result = {
+    generatedAt: new Date().toISOString(),
     events: params.events,
     profiles: params.profiles,
     rounds: params.rounds,
-    collectorCpuMicrosPerEvent: { plain: perEvent(samples.collectorPlain), sealed: perEvent(samples.collectorSealed) },
-    ingestDecodeCpuMicrosPerEvent: { plain: perEvent(samples.ingestPlain), sealed: perEvent(samples.ingestSealed) },
-    messageBytes: { plain: bytes(plainValues), sealed: bytes(sealedValues) },
+    collectorCpuMicrosPerEvent: {
+      plain: perEvent(samples.collectorPlain),
+      sealed: perEvent(samples.collectorSealed),
+      sealedJson: perEvent(samples.collectorSealedJson),
+    },
+    ingestDecodeCpuMicrosPerEvent: {
+      plain: perEvent(samples.ingestPlain),
+      sealed: perEvent(samples.ingestSealed),
+      sealedJson: perEvent(samples.ingestSealedJson),
+    },
+    messageBytes: { plain: bytes(plainValues), sealed: bytes(sealedValues), sealedJson: bytes(sealedJsonValues) },
   };
   return {
     ...result,
@@ -159,6 +203,13 @@ export async function erasureCost(params: ErasureBenchParams) {
       collector: round2(result.collectorCpuMicrosPerEvent.sealed / result.collectorCpuMicrosPerEvent.plain),
       ingestDecode: round2(result.ingestDecodeCpuMicrosPerEvent.sealed / result.ingestDecodeCpuMicrosPerEvent.plain),
       messageBytes: round2(result.messageBytes.sealed / result.messageBytes.plain),
+      /** The binary sealed form against the JSON one it replaced. */
+      collectorBinaryVsJson: round2(
+        result.collectorCpuMicrosPerEvent.sealed / result.collectorCpuMicrosPerEvent.sealedJson,
+      ),
+      ingestDecodeBinaryVsJson: round2(
+        result.ingestDecodeCpuMicrosPerEvent.sealed / result.ingestDecodeCpuMicrosPerEvent.sealedJson,
+      ),
     },
   };
 }

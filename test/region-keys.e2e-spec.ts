@@ -6,6 +6,7 @@ import { PlaybackEvent } from '@vh/domain';
 import { playbackEvent } from '@vh/domain/testing/viewing-event.fixtures';
 import {
   CassandraProfileKeyStore,
+  classifyMessage,
   migrateProfileKeys,
   newDataKey,
   ProfileKeyOpener,
@@ -18,6 +19,12 @@ import { CHECKOUT_ROOT } from './support/app-process';
 import { eventually } from './support/eventually';
 import { uniqueProfileId } from './support/playback-events';
 import { PrivateRegions, REGION_KEYS_PORTS, RegionName } from './support/private-regions';
+
+const sealedKeyIdOf = (value: string | Buffer) => {
+  const classified = classifyMessage(Buffer.from(value));
+  if (classified.kind !== 'sealed') throw new Error(`not sealed: ${classified.kind}`);
+  return classified.envelope.keyId;
+};
 
 /**
  * A new profile's first key while the regions are cut apart (docs/adr/0012, issue 16): each region's collector
@@ -67,13 +74,19 @@ describe("a new profile's first key created in two regions cut apart", () => {
     const cutAt = Date.now();
     const preRegion = { b: await createPreRegionKey('b', upgrading), a: await createPreRegionKey('a', upgrading) };
     // Each region's (new) collector meets each profile during the cut, and seals its event.
-    const sealed: { region: RegionName; profileId: string; keyId: string; value: string; event: PlaybackEvent }[] = [];
+    const sealed: {
+      region: RegionName;
+      profileId: string;
+      keyId: string;
+      value: string | Buffer;
+      event: PlaybackEvent;
+    }[] = [];
     for (const region of ['a', 'b'] as const) {
       const collector = new ProfileKeySealer(keysOf(region));
       for (const profileId of everyProfile) {
         const event = play(profileId, `title-from-${region}`);
         const [value] = await collector.seal([event]);
-        sealed.push({ region, profileId, keyId: JSON.parse(value).keyId, value, event });
+        sealed.push({ region, profileId, keyId: sealedKeyIdOf(value), value, event });
       }
     }
     // The cut is real: each datacenter holds its own region's key of each new profile and not the other's, and

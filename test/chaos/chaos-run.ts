@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sealContext, standaloneProfileKeys, unseal } from '@vh/erasure';
+import { standaloneProfileKeys, unseal } from '@vh/erasure';
 import { CHECKOUT_ROOT } from '../support/app-process';
 import { AppStack } from '../support/app-stack';
 import { CHAOS_PORTS, PrivateInfrastructure, PrivateInfrastructurePorts } from '../support/private-infrastructure';
@@ -187,9 +187,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         (await keys.keys.shredding(sealed.profileId, sealed.keyId))?.key ??
         null;
       if (key === null) return null;
-      return unseal(key, Buffer.from(sealed.payload, 'base64'), sealContext(sealed.profileId, sealed.keyId)).toString(
-        'utf8',
-      );
+      return unseal(key, sealed.payload, sealed.context);
     }).finally(() => keys.close());
     const model = new ReferenceModel();
     // The log holds every accepted event with the service's acceptance stamp; an acknowledged event missing

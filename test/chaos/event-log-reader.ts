@@ -3,14 +3,18 @@ import { Admin, Kafka } from 'kafkajs';
 import { ModelEvent } from './reference-model';
 
 /**
- * Opens a sealed message (docs/adr/0009) to its plain JSON, or null when its key is erased. The checker
- * opens with the service's profile keys (libs/erasure) but decodes the plain event itself.
+ * Opens a sealed message (docs/adr/0009) to its plaintext, or null when its key is erased. The checker opens
+ * with the service's profile keys and cipher (libs/erasure) but reads the envelope and decodes the event itself,
+ * from docs/event-log.md: a second reading of the documented format, apart from libs/domain and libs/erasure.
  */
 export type SealedMessageOpener = (envelope: {
   profileId: string;
   keyId: string;
-  payload: string;
-}) => Promise<string | null>;
+  /** IV | tag | ciphertext. */
+  payload: Buffer;
+  /** The authenticated data: the binary header, or `profileId\nkeyId` for the JSON form. */
+  context: Buffer | string;
+}) => Promise<Buffer | null>;
 
 /** Everything on a topic, start to end (the high watermarks at the call), decoded apart from libs/domain. */
 export async function readWholeTopic(
@@ -39,7 +43,7 @@ export async function readWholeTopic(
       const timer = setTimeout(() => reject(new Error(`could not read ${topic} to its end`)), timeoutMs);
       void consumer.run({
         eachMessage: async ({ partition, message }) => {
-          const event = decode(await plainOf(message.value, openSealed), Number(message.timestamp));
+          const event = await decodeMessage(message.value, Number(message.timestamp), openSealed);
           if (event) events.push(event);
           const end = ends.get(partition);
           if (end !== undefined && Number(message.offset) >= end) ends.delete(partition);
@@ -135,17 +139,80 @@ async function lagOf(admin: Admin, topic: string, groupId: string): Promise<numb
   return lag;
 }
 
-async function plainOf(value: Buffer | null, openSealed: SealedMessageOpener): Promise<Buffer | null> {
-  if (!value || !value.includes('"sealed"')) return value;
+async function decodeMessage(
+  value: Buffer | null,
+  timestamp: number,
+  openSealed: SealedMessageOpener,
+): Promise<ModelEvent | null> {
+  if (!value || value.length === 0) return null;
+  if (value[0] === 0x00) {
+    // Binary sealed event: 00 01 | u8 n, profile id | u8 k (0x90: a UUID in 16 bytes), key id | IV tag ciphertext.
+    if (value[1] !== 0x01) return null;
+    const profileEnd = 3 + value[2];
+    const keyByte = value[profileEnd];
+    const headerEnd = profileEnd + 1 + (keyByte === 0x90 ? 16 : keyByte);
+    const profileId = value.toString('latin1', 3, profileEnd);
+    const keyId =
+      keyByte === 0x90 ? uuidOf(value, profileEnd + 1) : value.toString('latin1', profileEnd + 1, headerEnd);
+    const plain = await openSealed({
+      profileId,
+      keyId,
+      payload: value.subarray(headerEnd),
+      context: value.subarray(0, headerEnd),
+    });
+    if (plain === null) return null;
+    return plain[0] === 0x01 ? decodeBinaryPlayback(plain, profileId, timestamp) : decode(plain, timestamp);
+  }
+  if (!value.includes('"sealed"')) return decode(value, timestamp);
   let json: any;
   try {
     json = JSON.parse(value.toString('utf8'));
   } catch {
-    return value;
+    return null;
   }
-  if (typeof json.sealed !== 'string') return value;
-  const plain = await openSealed(json);
-  return plain === null ? null : Buffer.from(plain, 'utf8');
+  if (typeof json.sealed !== 'string') return decode(value, timestamp);
+  const plain = await openSealed({
+    profileId: json.profileId,
+    keyId: json.keyId,
+    payload: Buffer.from(json.payload, 'base64'),
+    context: `${json.profileId}\n${json.keyId}`,
+  });
+  return plain === null ? null : decode(plain, timestamp);
+}
+
+function uuidOf(bytes: Buffer, at: number): string {
+  const hex = bytes.toString('hex', at, at + 16);
+  return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join('-');
+}
+
+/**
+ * A playback event's binary form: tag 01, type (play, pause, stop), flags (1 acceptedAt, 2 titleDurationMs),
+ * eventId and playbackSessionId (16 bytes each), occurredAt (f64 ms), positionMs (u32), acceptedAt (f64) and
+ * titleDurationMs (u32) when flagged, then titleId and deviceId (u8 length, ASCII). Little-endian.
+ */
+function decodeBinaryPlayback(plain: Buffer, profileId: string, timestamp: number): ModelEvent | null {
+  const type = (['play', 'pause', 'stop'] as const)[plain[1]];
+  if (type === undefined) return null;
+  const flags = plain[2];
+  let at = 47;
+  const acceptedAt = flags & 1 ? plain.readDoubleLE((at += 8) - 8) : timestamp;
+  const titleDurationMs = flags & 2 ? plain.readUInt32LE((at += 4) - 4) : undefined;
+  const titleId = plain.toString('latin1', at + 1, at + 1 + plain[at]);
+  at += 1 + plain[at];
+  const deviceId = plain.toString('latin1', at + 1, at + 1 + plain[at]);
+  return {
+    kind: 'playback',
+    eventId: uuidOf(plain, 3),
+    profileId,
+    occurredAt: plain.readDoubleLE(35),
+    acceptedAt,
+    playbackSessionId: uuidOf(plain, 19),
+    titleId,
+    deviceId,
+    type,
+    positionMs: plain.readUInt32LE(43),
+    ...(titleDurationMs === undefined ? {} : { titleDurationMs }),
+  };
 }
 
 function decode(value: Buffer | null, timestamp: number): ModelEvent | null {

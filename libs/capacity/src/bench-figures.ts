@@ -57,6 +57,9 @@ function direct(results: BenchResults, file: string, path: string, unit: string)
  * The model's figures from the benchmark results: each measured figure cites its file, field(s), value
  * and date; a figure no run measured is an assumption that says why.
  */
+/** Key (a UUID-sized profile id), the schema-version header and the record's varint framing. */
+const KAFKA_RECORD_BYTES = 60;
+
 export function benchFigures(results: BenchResults): CapacityFigures {
   const sealing = (path: string) => {
     const sealed = num(results, 'erasure.json', `${path}.sealed`);
@@ -136,12 +139,12 @@ export function benchFigures(results: BenchResults): CapacityFigures {
         `(${when(results, 'storage.json')}; the benchmark's synthetic sessions)`,
     ),
     logBytesPerEvent: assumed(
-      370,
+      num(results, 'erasure.json', 'messageBytes.sealed') + KAFKA_RECORD_BYTES,
       'bytes',
       `bench/results/erasure.json messageBytes.sealed = ${num(results, 'erasure.json', 'messageBytes.sealed')} ` +
-        `bytes before gzip; the sealed payload is AES-GCM ciphertext in base64, which gzip only brings back to ` +
-        `its 6 bits per character (a one-off gzip of 100-event batches of that shape: ~360 bytes per event), ` +
-        `plus ~10 bytes of Kafka record framing. Plain events: 56-59 bytes gzipped (BENCHMARKS.md, codec)`,
+        `bytes (the binary sealed form, sent uncompressed: ciphertext does not shrink; docs/event-log.md) + ` +
+        `${KAFKA_RECORD_BYTES} bytes of Kafka record (a 36-byte profile id as key, the x-schema-version header ` +
+        `19, framing ~5), not measured. Plain events: 56-59 bytes gzipped (BENCHMARKS.md, codec)`,
     ),
     compactionRecordsPerSecond: {
       ...compaction,

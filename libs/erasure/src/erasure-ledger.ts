@@ -21,6 +21,25 @@ export interface LogPosition {
   offset: string;
 }
 
+/**
+ * The one write of `profile_erasure_marks` (the API when it published a mark, ingest when it meets one):
+ * conditional, so the first position recorded wins, and Paxos and plain writes never mix on a row (their
+ * timestamps come from different clocks).
+ */
+export function erasureMarkInsert(
+  keyspace: string,
+  profileId: string,
+  erasureId: string,
+  at: LogPosition,
+): { query: string; params: unknown[] } {
+  return {
+    query:
+      `INSERT INTO ${keyspace}.profile_erasure_marks (profile_id, erasure_id, topic, log_partition, log_offset) ` +
+      `VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
+    params: [profileId, erasureId, at.topic, at.partition, types.Long.fromString(at.offset)],
+  };
+}
+
 /** One erasure of a profile as the ledger knows it (docs/adr/0009). */
 export interface ErasureRecord {
   erasureId: string;
@@ -55,16 +74,8 @@ export class ErasureLedger {
    */
   async recordMark(profileId: string, erasureIds: readonly string[], at: LogPosition): Promise<void> {
     for (const erasureId of new Set(erasureIds)) {
-      await withStorageErrors(() =>
-        this.client.execute(
-          `INSERT INTO ${this.ks}.profile_erasure_marks (profile_id, erasure_id, topic, log_partition, log_offset) ` +
-            `VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
-          [profileId, erasureId, at.topic, at.partition, types.Long.fromString(at.offset)],
-          // Conditional, as ingest's record of the mark it meets: the first position wins, and Paxos and plain
-          // writes never mix on a row (their timestamps come from different clocks).
-          conditionalOptions(this.config),
-        ),
-      );
+      const { query, params } = erasureMarkInsert(this.ks, profileId, erasureId, at);
+      await withStorageErrors(() => this.client.execute(query, params, conditionalOptions(this.config)));
     }
   }
 

@@ -8,7 +8,7 @@ import { UnknownProfileKeyError } from './unknown-profile-key.error';
 import { ProfileKeySealer } from './profile-key.sealer';
 import { ProfileKeys } from './profile-keys';
 import { ShreddingKeySweeper } from './shredding-key.sweeper';
-import { encodeProfileErasedMark, encodeSealedEnvelope, sealContext } from './sealed-message';
+import { classifyMessage, encodeProfileErasedMark, encodeSealedEnvelope, sealContext } from './sealed-message';
 import { FakeIngestProgress } from './testing/in-memory-erasure-stores';
 import { InMemoryKeyStore, PRE_REGION } from './testing/in-memory-profile-key-store';
 
@@ -24,6 +24,11 @@ const play = (profileId: string, titleId: string): PlaybackEvent => ({
   acceptedAt: Date.parse('2026-01-01T20:00:01Z'),
   deviceId: 'tv',
 });
+const keyIdOf = (value: string | Buffer) => {
+  const classified = classifyMessage(Buffer.from(value));
+  if (classified.kind !== 'sealed') throw new Error(`not sealed: ${classified.kind}`);
+  return classified.envelope.keyId;
+};
 const asMessages = (values: (string | Buffer)[]): LogMessage[] =>
   values.map((value) => ({ key: null, value: Buffer.from(value), timestamp: '1767297601000' }));
 
@@ -58,6 +63,57 @@ describe('sealing and opening events with profile keys', () => {
     expect(String(value)).not.toContain('secret-title');
     expect(String(value)).not.toContain(event.playbackSessionId);
     expect(await opener.open(asMessages([value]))).toEqual([{ kind: 'event', event }]);
+  });
+
+  // Issue 14: the JSON envelope (base64 of the sealed JSON event) was 617 bytes and did not compress in the Kafka
+  // batch (405 bytes per event on the log after gzip, 56 for a plain event).
+  it('seals a playback event in the binary form, its binary event inside: a quarter of the JSON envelope', async () => {
+    const event = play('profile-123', 'title-4567');
+    const [value] = await sealer.seal([event]);
+    expect(Buffer.isBuffer(value) && [...value.subarray(0, 2)]).toEqual([0x00, 0x01]);
+    const legacy = encodeSealedEnvelope({
+      profileId: event.profileId,
+      keyId: keyIdOf(value),
+      payload: seal(newDataKey(), encodeViewingEvent(event), 'x'),
+    });
+    expect(value.length).toBeLessThan(Buffer.byteLength(legacy) / 4);
+  });
+
+  it('seals a title removal in the binary form with its JSON inside, and opens it to the same event', async () => {
+    const removal = {
+      type: 'title-removed' as const,
+      eventId: randomUUID(),
+      profileId: 'p1',
+      titleId: 'secret-title',
+      occurredAt: 1,
+      acceptedAt: 2,
+    };
+    const [value] = await sealer.seal([removal]);
+    expect(String(value)).not.toContain('secret-title');
+    expect(await opener.open(asMessages([value]))).toEqual([{ kind: 'event', event: removal }]);
+  });
+
+  it('a binary sealed event whose header names another profile does not open', async () => {
+    const [value, other] = await sealer.seal([play('p1', 'a'), play('p2', 'a')]);
+    const [p1, p2] = [classifyMessage(Buffer.from(value)), classifyMessage(Buffer.from(other))];
+    if (p1.kind !== 'sealed' || p2.kind !== 'sealed') throw new Error('expected sealed messages');
+    // p2's header (its profile and its key id, which exists) over p1's sealed payload.
+    const moved = Buffer.concat([p2.envelope.context as Buffer, p1.envelope.payload]);
+    expect((await opener.open(asMessages([moved])))[0]).toEqual({
+      kind: 'invalid',
+      reason: 'invalid event: sealed payload does not open with its key',
+    });
+  });
+
+  it('a JSON sealed event (the form before the binary one) still opens', async () => {
+    const event = play('p1', 'old');
+    const { keyId, key } = await keys.current('p1');
+    const legacy = encodeSealedEnvelope({
+      profileId: 'p1',
+      keyId,
+      payload: seal(key, encodeViewingEvent(event), sealContext('p1', keyId)),
+    });
+    expect(await opener.open(asMessages([legacy]))).toEqual([{ kind: 'event', event }]);
   });
 
   it('leaves deletions and plain messages of other producers readable', async () => {
@@ -158,7 +214,7 @@ describe('sealing and opening events with profile keys', () => {
     await api().erase('p1', e2, clock);
     const stale = play('p1', 'after-the-mark');
     const [late] = await sealer.seal([stale]);
-    expect(JSON.parse(String(late)).keyId).toBe(JSON.parse(String(before)).keyId);
+    expect(keyIdOf(late)).toBe(keyIdOf(before));
     const mark = encodeProfileErasedMark({ profileId: 'p1', erasureId: e2, acceptedAt: clock });
     const log = asMessages([before, mark, late]).map((m, i) => ({ ...m, offset: String(10 + i) }));
     const ingest = () => new ProfileKeyOpener(new ProfileKeys(store, config, () => clock));
@@ -361,7 +417,7 @@ describe('sealing and opening events with profile keys', () => {
     const [before] = await sealer.seal([play('p1', 'old')]);
     await keys.erase('p1');
     const [after] = await sealer.seal([play('p1', 'new')]);
-    expect(JSON.parse(String(after)).keyId).not.toBe(JSON.parse(String(before)).keyId);
+    expect(keyIdOf(after)).not.toBe(keyIdOf(before));
   });
 
   it('keeps a key in memory for PROFILE_KEYS_CACHE_MS only', async () => {
@@ -374,10 +430,14 @@ describe('sealing and opening events with profile keys', () => {
     expect(store.reads).toBe(reads + 1);
   });
 
-  it('a payload moved to another profile does not open', async () => {
-    const [value] = await sealer.seal([play('p1', 'a')]);
-    const [other] = await sealer.seal([play('p2', 'a')]);
-    const moved = JSON.stringify({ ...JSON.parse(String(other)), payload: JSON.parse(String(value)).payload });
+  it('a JSON sealed payload moved to another profile does not open', async () => {
+    const legacy = async (profileId: string) => {
+      const { keyId, key } = await keys.current(profileId);
+      const payload = seal(key, encodeViewingEvent(play(profileId, 'a')), sealContext(profileId, keyId));
+      return JSON.parse(encodeSealedEnvelope({ profileId, keyId, payload })) as Record<string, unknown>;
+    };
+    const [value, other] = [await legacy('p1'), await legacy('p2')];
+    const moved = JSON.stringify({ ...other, payload: value.payload });
     expect((await opener.open(asMessages([moved])))[0]).toEqual({
       kind: 'invalid',
       reason: 'invalid event: sealed payload does not open with its key',
@@ -409,9 +469,8 @@ describe('a key per region (docs/adr/0012)', () => {
   const keysIn = (store: InMemoryKeyStore) => new ProfileKeys(store, config);
   const sealIn = async (store: InMemoryKeyStore, event: PlaybackEvent) =>
     (await new ProfileKeySealer(keysIn(store)).seal([event]))[0];
-  const openIn = (store: InMemoryKeyStore, values: string[]) =>
+  const openIn = (store: InMemoryKeyStore, values: (string | Buffer)[]) =>
     new ProfileKeyOpener(keysIn(store)).open(asMessages(values));
-  const keyIdOf = (value: string) => JSON.parse(value).keyId as string;
   /** A pre-region key (profile_keys), as a collector of the version before region keys wraps it. */
   const preRegionKey = (profileId: string) => {
     const keyId = randomUUID();

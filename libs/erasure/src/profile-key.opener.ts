@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import { decodePlaybackEventBinary, describeIssues, PLAYBACK_EVENT_BINARY_TAG } from '@vh/domain';
 import { EventLogOpener, HEADERS, LogMessage, LogPartition, OpenedMessage, openPlaintext } from '@vh/messaging';
 import { unseal } from './payload-cipher';
 import { ProfileKeys } from './profile-keys';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
-import { ClassifiedMessage, classifyMessage, sealContext } from './sealed-message';
+import { ClassifiedMessage, classifyMessage } from './sealed-message';
 
 /**
  * Opens sealed events with their profile's key. A key an erasure destroyed (the ledger or a shredding row names
@@ -110,7 +111,7 @@ export class ProfileKeyOpener extends EventLogOpener {
       case 'profile-erased':
         return { kind: 'profile-erased', profileId: c.mark.profileId, erasureId: c.mark.erasureId };
       case 'sealed': {
-        const { profileId, keyId, payload } = c.envelope;
+        const { profileId, keyId, payload, context } = c.envelope;
         const found = keys.get(`${profileId}\n${keyId}`) ?? null;
         const stale = found?.after != null;
         if (!found || (stale && !(message.offset !== undefined && BigInt(message.offset) > BigInt(found.after!)))) {
@@ -119,11 +120,11 @@ export class ProfileKeyOpener extends EventLogOpener {
         const key = found.key;
         let plain: Buffer;
         try {
-          plain = unseal(key, payload, sealContext(profileId, keyId));
+          plain = unseal(key, payload, context);
         } catch {
           return { kind: 'invalid', reason: 'invalid event: sealed payload does not open with its key' };
         }
-        const inner = openPlaintext({ ...message, value: plain });
+        const inner = openSealedPlaintext(message, plain, profileId);
         if (inner.kind === 'event' && inner.event.profileId !== profileId) {
           return { kind: 'invalid', reason: 'invalid event: sealed payload names another profile' };
         }
@@ -135,6 +136,16 @@ export class ProfileKeyOpener extends EventLogOpener {
   override forgetCached(): void {
     this.keys.forgetAll();
   }
+}
+
+/** What a sealed message held: a playback event's binary form, or an event's JSON. */
+function openSealedPlaintext(message: LogMessage, plain: Buffer, profileId: string): OpenedMessage {
+  if (plain[0] !== PLAYBACK_EVENT_BINARY_TAG) return openPlaintext({ ...message, value: plain });
+  // The binary form takes its profile id from the authenticated header: it cannot name another profile.
+  const decoded = decodePlaybackEventBinary(plain, profileId, Number(message.timestamp));
+  return decoded.ok
+    ? { kind: 'event', event: decoded.value }
+    : { kind: 'invalid', reason: `invalid event: ${describeIssues(decoded.issues)}` };
 }
 
 /** Where a re-driven message's original lay on the event log (`topic/partition/offset`), or null. */

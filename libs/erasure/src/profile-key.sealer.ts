@@ -1,14 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
+import { encodePlaybackEventBinary, encodeViewingEvent, isPlaybackEvent, ViewingEvent } from '@vh/domain';
 import { EventPayloadSealer } from '@vh/messaging';
-import { seal } from './payload-cipher';
 import { ProfileKeys } from './profile-keys';
-import { encodeSealedEnvelope, sealContext } from './sealed-message';
+import { encodeSealedMessage } from './sealed-message';
 
 /**
  * Seals what reveals viewing (docs/adr/0009): playback events, whole, with the profile's key, before they
  * reach the log, and `title-removed` (it names the title). Events that name no title (`record-removed`,
- * `history-cleared`, `settings-changed`) stay plain, so they need no key.
+ * `history-cleared`, `settings-changed`) stay plain, so they need no key. A playback event is sealed in its
+ * binary form: ciphertext does not compress, so it is made small first (docs/event-log.md).
  */
 @Injectable()
 export class ProfileKeySealer extends EventPayloadSealer {
@@ -16,7 +16,7 @@ export class ProfileKeySealer extends EventPayloadSealer {
     super();
   }
 
-  async seal(events: readonly ViewingEvent[]): Promise<string[]> {
+  async seal(events: readonly ViewingEvent[]): Promise<(string | Buffer)[]> {
     const keys = new Map<string, Promise<{ keyId: string; key: Buffer }>>();
     const keyOf = (profileId: string) => {
       let key = keys.get(profileId);
@@ -25,11 +25,10 @@ export class ProfileKeySealer extends EventPayloadSealer {
     };
     return Promise.all(
       events.map(async (event) => {
-        const plain = encodeViewingEvent(event);
-        if (!('titleId' in event)) return plain;
+        if (!('titleId' in event)) return encodeViewingEvent(event);
         const { keyId, key } = await keyOf(event.profileId);
-        const payload = seal(key, plain, sealContext(event.profileId, keyId));
-        return encodeSealedEnvelope({ profileId: event.profileId, keyId, payload });
+        const inner = isPlaybackEvent(event) ? encodePlaybackEventBinary(event) : encodeViewingEvent(event);
+        return encodeSealedMessage({ profileId: event.profileId, keyId }, key, inner);
       }),
     );
   }

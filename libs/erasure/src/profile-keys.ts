@@ -7,7 +7,7 @@ import { CASSANDRA_CLIENT, consistency, withStorageErrors } from '@vh/storage';
 import { conditionalOptions, readingOptions } from './keys-keyspace.options';
 import { newDataKey, seal, unseal } from './payload-cipher';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
-import { erasedKeyIds } from './erasure-ledger';
+import { erasedKeyIds, erasureMarkInsert } from './erasure-ledger';
 
 export interface ProfileKey {
   keyId: string;
@@ -309,11 +309,8 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 
   async recordErasureMark(profileId: string, erasureId: string, at: MarkPosition): Promise<void> {
-    await this.execute(
-      `INSERT INTO ${this.ks}.profile_erasure_marks (profile_id, erasure_id, topic, log_partition, log_offset) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
-      [profileId, erasureId, at.topic, at.partition, types.Long.fromString(at.offset)],
-      conditionalOptions(this.config),
-    );
+    const { query, params } = erasureMarkInsert(this.ks, profileId, erasureId, at);
+    await this.execute(query, params, conditionalOptions(this.config));
   }
 
   async recordedMarks(profileId: string): Promise<(MarkPosition & { erasureId: string })[]> {

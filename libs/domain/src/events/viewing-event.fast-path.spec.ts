@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { PLAYBACK_REQUIRED_FIELDS } from './viewing-event';
 import { MAX_POSITION_MS } from './event-limits';
 import { fastLogEvent, fastPlaybackInput } from './viewing-event.fast-path';
 import { decodeViewingEvent, encodeViewingEvent, parseLogEvent, parsePlaybackInput } from './viewing-event.schema';
@@ -62,16 +63,7 @@ const positionLike = fc.oneof(
   fc.constantFrom(-1, 0, -0, 1.5, MAX_POSITION_MS + 1, NaN, Infinity, 2 ** 53, '10'),
   fc.double(),
 );
-const PLAYBACK_REQUIRED = [
-  'eventId',
-  'profileId',
-  'titleId',
-  'playbackSessionId',
-  'type',
-  'positionMs',
-  'occurredAt',
-  'deviceId',
-] as const;
+const PLAYBACK_REQUIRED = PLAYBACK_REQUIRED_FIELDS;
 const playbackFields = {
   eventId: uuidLike,
   profileId: identifierLike,

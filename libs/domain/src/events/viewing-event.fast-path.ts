@@ -1,6 +1,7 @@
 import { IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH, MAX_POSITION_MS } from './event-limits';
 import {
   HistoryClearedEvent,
+  PLAYBACK_REQUIRED_FIELDS,
   PlaybackEvent,
   RecordRemovedEvent,
   VIEWING_EVENT_SCHEMA_VERSION,
@@ -20,17 +21,7 @@ const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 const UTC_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,3})?Z$/;
 const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-const PLAYBACK_KEYS = new Set([
-  'eventId',
-  'profileId',
-  'titleId',
-  'playbackSessionId',
-  'type',
-  'positionMs',
-  'occurredAt',
-  'deviceId',
-  'titleDurationMs',
-]);
+const PLAYBACK_KEYS = new Set<string>([...PLAYBACK_REQUIRED_FIELDS, 'titleDurationMs']);
 const ON_LOG_KEYS = ['schemaVersion', 'acceptedAt'];
 const PLAYBACK_ON_LOG_KEYS = new Set([...PLAYBACK_KEYS, ...ON_LOG_KEYS]);
 const RECORD_REMOVED_ON_LOG_KEYS = new Set(['type', 'eventId', 'profileId', 'occurredAt', 'recordId', ...ON_LOG_KEYS]);
@@ -38,7 +29,7 @@ const HISTORY_CLEARED_ON_LOG_KEYS = new Set(['type', 'eventId', 'profileId', 'oc
 
 type Fields = Record<string, unknown>;
 
-const isIdentifier = (v: unknown): v is string =>
+export const isIdentifier = (v: unknown): v is string =>
   typeof v === 'string' && v.length >= 1 && v.length <= MAX_IDENTIFIER_LENGTH && IDENTIFIER_PATTERN.test(v);
 const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
 const isPosition = (v: unknown): v is number =>

@@ -71,6 +71,22 @@ export type DeletionEvent = RecordRemovedEvent | HistoryClearedEvent | TitleRemo
 export type ControlEvent = DeletionEvent | SettingsChangedEvent;
 export type ViewingEvent = PlaybackEvent | ControlEvent;
 
+/** The fields every playback event has (titleDurationMs and acceptedAt are optional). */
+export const PLAYBACK_REQUIRED_FIELDS = [
+  'eventId',
+  'profileId',
+  'titleId',
+  'playbackSessionId',
+  'type',
+  'positionMs',
+  'occurredAt',
+  'deviceId',
+] as const;
+
+export function isPlaybackEvent(event: ViewingEvent): event is PlaybackEvent {
+  return (PLAYBACK_EVENT_TYPES as readonly string[]).includes(event.type);
+}
+
 /** Total order used by the history fold: event time, then eventId to break ties deterministically. */
 export function compareEvents(a: ViewingEvent, b: ViewingEvent): number {
   if (a.occurredAt !== b.occurredAt) return a.occurredAt - b.occurredAt;
