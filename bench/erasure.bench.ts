@@ -96,7 +96,7 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 export async function erasureCost(params: ErasureBenchParams) {
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
   const keys = new ProfileKeys(new MemoryStore(), config);
-  const sealer = new ProfileKeySealer(keys);
+  const sealer = new ProfileKeySealer(keys, config);
   const opener = new ProfileKeyOpener(keys);
   const wire = wireEvents(params.events, params.profiles);
   const policy = { now: Date.now(), maxClockSkewMs: 300_000, maxEventAgeMs: 7 * 86_400_000 };

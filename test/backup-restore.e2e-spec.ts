@@ -83,7 +83,7 @@ describe('backup and point-in-time restore', () => {
           profileId,
           titleId: `old-${profileId}`,
         }));
-        const values = await new ProfileKeySealer(keys.keys).seal(old);
+        const values = await new ProfileKeySealer(keys.keys, environment.config).seal(old);
         await produce(
           environment.kafka,
           environment.config.kafka.eventTopic,

@@ -122,7 +122,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     ]);
     stores = openStores(environment.config);
     keys = standaloneProfileKeys(environment.config, 'e2e');
-    sealer = new ProfileKeySealer(keys.keys);
+    sealer = new ProfileKeySealer(keys.keys, environment.config);
 
     // Both profiles: history of three days ago (compacted below) and of the last hour (live).
     for (const [profileId, prefix] of [

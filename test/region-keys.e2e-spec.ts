@@ -82,7 +82,7 @@ describe("a new profile's first key created in two regions cut apart", () => {
       event: PlaybackEvent;
     }[] = [];
     for (const region of ['a', 'b'] as const) {
-      const collector = new ProfileKeySealer(keysOf(region));
+      const collector = new ProfileKeySealer(keysOf(region), config[region]);
       for (const profileId of everyProfile) {
         const event = play(profileId, `title-from-${region}`);
         const [value] = await collector.seal([event]);

@@ -80,7 +80,11 @@ export async function readDeadLetters(
           letters.push({
             reason: String(message.headers?.['x-dead-letter-reason'] ?? ''),
             at: new Date(Number(message.timestamp)).toISOString(),
-            value: String(message.value ?? '').slice(0, 300),
+            // A binary letter (a sealed event) as base64, not as text with NUL bytes in it.
+            value: (message.value?.[0] === 0x00
+              ? `base64:${message.value.toString('base64')}`
+              : String(message.value ?? '')
+            ).slice(0, 300),
           });
           if (letters.length >= Math.min(count, max)) {
             clearTimeout(timer);
@@ -161,7 +165,10 @@ async function decodeMessage(
       context: value.subarray(0, headerEnd),
     });
     if (plain === null) return null;
-    return plain[0] === 0x01 ? decodeBinaryPlayback(plain, profileId, timestamp) : decode(plain, timestamp);
+    if (plain[0] === 0x01) return decodeBinaryPlayback(plain, profileId, timestamp);
+    const inner = decode(plain, timestamp);
+    // The JSON inside must name the header's profile (the service refuses it otherwise).
+    return inner !== null && inner.profileId === profileId ? inner : null;
   }
   if (!value.includes('"sealed"')) return decode(value, timestamp);
   let json: any;
@@ -191,26 +198,36 @@ function uuidOf(bytes: Buffer, at: number): string {
  * titleDurationMs (u32) when flagged, then titleId and deviceId (u8 length, ASCII). Little-endian.
  */
 function decodeBinaryPlayback(plain: Buffer, profileId: string, timestamp: number): ModelEvent | null {
+  // What the service refuses is not an accepted event: the checker refuses it too (null).
   const type = (['play', 'pause', 'stop'] as const)[plain[1]];
-  if (type === undefined) return null;
   const flags = plain[2];
+  if (type === undefined || plain.length < 49 || (flags & ~3) !== 0) return null;
   let at = 47;
   const acceptedAt = flags & 1 ? plain.readDoubleLE((at += 8) - 8) : timestamp;
   const titleDurationMs = flags & 2 ? plain.readUInt32LE((at += 4) - 4) : undefined;
-  const titleId = plain.toString('latin1', at + 1, at + 1 + plain[at]);
-  at += 1 + plain[at];
-  const deviceId = plain.toString('latin1', at + 1, at + 1 + plain[at]);
+  const strings: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    if (at >= plain.length || at + 1 + plain[at] > plain.length) return null;
+    strings.push(plain.toString('latin1', at + 1, at + 1 + plain[at]));
+    at += 1 + plain[at];
+  }
+  const [titleId, deviceId] = strings;
+  const occurredAt = plain.readDoubleLE(35);
+  const positionMs = plain.readUInt32LE(43);
+  const identifier = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+  if (at !== plain.length || !identifier.test(titleId) || !identifier.test(deviceId)) return null;
+  if (!Number.isInteger(occurredAt) || !Number.isInteger(acceptedAt) || positionMs > 172_800_000) return null;
   return {
     kind: 'playback',
     eventId: uuidOf(plain, 3),
     profileId,
-    occurredAt: plain.readDoubleLE(35),
+    occurredAt,
     acceptedAt,
     playbackSessionId: uuidOf(plain, 19),
     titleId,
     deviceId,
     type,
-    positionMs: plain.readUInt32LE(43),
+    positionMs,
     ...(titleDurationMs === undefined ? {} : { titleDurationMs }),
   };
 }

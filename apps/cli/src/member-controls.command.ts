@@ -9,6 +9,7 @@ import {
   validateSettingsInput,
   ViewingEvent,
 } from '@vh/domain';
+import { standaloneProfileKeys } from '@vh/erasure';
 import { ViewingEventPublisher } from '@vh/messaging';
 import {
   CompressedHistoryRepository,
@@ -78,11 +79,14 @@ export async function removeTitle(config: AppConfig, args: string[]): Promise<un
   return { status: 'accepted', eventId: event.eventId, profileId, titleId, acceptedAt: new Date(now).toISOString() };
 }
 
+/** Sealed as the API seals it: a title-removed names a title, which must not stay in clear on the log (ADR 9). */
 async function publish(config: AppConfig, event: ViewingEvent): Promise<void> {
-  const publisher = new ViewingEventPublisher(config);
+  const keys = standaloneProfileKeys(config, 'cli-member-controls');
+  const publisher = new ViewingEventPublisher(config, keys.sealer);
   try {
     await publisher.publish([event]);
   } finally {
     await publisher.onApplicationShutdown();
+    await keys.close();
   }
 }

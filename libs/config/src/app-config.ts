@@ -186,6 +186,12 @@ export const environmentSchema = z.object({
   /** How long a process keeps a profile's key in memory; bounds how long after an erasure a stale key is used. */
   PROFILE_KEYS_CACHE_MS: int(30_000, 0, 10 * 60_000),
   /**
+   * The form sealed events are written in (docs/event-log.md): `binary`, or `json`, the form before it, which a
+   * reader of an older build still reads. `json` on every writer (collector, API, ingest, CLI) while any older
+   * reader runs, during an upgrade from a build before the binary form (docs/operations.md).
+   */
+  SEALED_EVENT_FORMAT: z.enum(['binary', 'json']).default('binary'),
+  /**
    * The grace of an erased key (docs/adr/0009): never used to seal, opened only for events a collector sealed
    * with its cached copy and that lie after the erasure's mark. Covers PROFILE_KEYS_CACHE_MS and the publish
    * timeout (no longer ingest's lag: the key is destroyed only once ingest committed past it). Judged by
@@ -289,6 +295,7 @@ export class AppConfig {
       keyspace: string;
       masterKey: Buffer;
       cacheMs: number;
+      sealedEventFormat: 'binary' | 'json';
       shreddingMs: number;
       sweepMs: number;
       erasureLeaseMs: number;
@@ -423,6 +430,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       keyspace: e.PROFILE_KEYS_KEYSPACE,
       masterKey: Buffer.from(e.PROFILE_KEYS_MASTER_KEY, 'base64'),
       cacheMs: e.PROFILE_KEYS_CACHE_MS,
+      sealedEventFormat: e.SEALED_EVENT_FORMAT,
       shreddingMs: Math.max(e.PROFILE_KEYS_SHREDDING_MS, e.PROFILE_KEYS_CACHE_MS),
       sweepMs: e.PROFILE_KEYS_SWEEP_MS,
       erasureLeaseMs: e.PROFILE_ERASURE_LEASE_MS,

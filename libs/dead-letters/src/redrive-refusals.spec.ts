@@ -25,7 +25,7 @@ function letter(
 }
 
 const plain = '{"schemaVersion":1,"type":"no-such-type","profileId":"p1"}';
-const sealedWith = (keyId: string) => encodeSealedEnvelope({ profileId: 'p1', keyId, payload: Buffer.from('x') });
+const sealedWith = (keyId: string) => encodeSealedEnvelope({ profileId: 'p1', keyId, payload: Buffer.alloc(40) });
 
 /** `currentKeyIds`: the profile's current keys, every region's. */
 function refusals(erasures: ErasureRecord[], ...currentKeyIds: string[]) {

@@ -4,7 +4,7 @@ import { EventLogOpener, HEADERS, LogMessage, LogPartition, OpenedMessage, openP
 import { unseal } from './payload-cipher';
 import { ProfileKeys } from './profile-keys';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
-import { ClassifiedMessage, classifyMessage } from './sealed-message';
+import { ClassifiedMessage, classifyMessage, sealContext } from './sealed-message';
 
 /**
  * Opens sealed events with their profile's key. A key an erasure destroyed (the ledger or a shredding row names
@@ -44,7 +44,7 @@ export class ProfileKeyOpener extends EventLogOpener {
     for (const c of classified) {
       if (c.kind !== 'sealed') continue;
       const { profileId, keyId } = c.envelope;
-      const id = `${profileId}\n${keyId}`;
+      const id = sealContext(profileId, keyId);
       if (!lookups.has(id)) lookups.set(id, this.find(profileId, keyId, marks));
     }
     const ids = [...lookups.keys()];
@@ -112,7 +112,7 @@ export class ProfileKeyOpener extends EventLogOpener {
         return { kind: 'profile-erased', profileId: c.mark.profileId, erasureId: c.mark.erasureId };
       case 'sealed': {
         const { profileId, keyId, payload, context } = c.envelope;
-        const found = keys.get(`${profileId}\n${keyId}`) ?? null;
+        const found = keys.get(sealContext(profileId, keyId)) ?? null;
         const stale = found?.after != null;
         if (!found || (stale && !(message.offset !== undefined && BigInt(message.offset) > BigInt(found.after!)))) {
           return { kind: 'erased', profileId };

@@ -1,18 +1,30 @@
 import { Injectable } from '@nestjs/common';
-import { encodePlaybackEventBinary, encodeViewingEvent, isPlaybackEvent, ViewingEvent } from '@vh/domain';
+import { AppConfig } from '@vh/config';
+import {
+  DependencyUnavailableError,
+  encodePlaybackEventBinary,
+  encodeViewingEvent,
+  isPlaybackEvent,
+  ViewingEvent,
+} from '@vh/domain';
 import { EventPayloadSealer } from '@vh/messaging';
+import { seal } from './payload-cipher';
 import { ProfileKeys } from './profile-keys';
-import { encodeSealedMessage } from './sealed-message';
+import { encodeSealedEnvelope, encodeSealedMessage, sealContext } from './sealed-message';
 
 /**
  * Seals what reveals viewing (docs/adr/0009): playback events, whole, with the profile's key, before they
  * reach the log, and `title-removed` (it names the title). Events that name no title (`record-removed`,
  * `history-cleared`, `settings-changed`) stay plain, so they need no key. A playback event is sealed in its
- * binary form: ciphertext does not compress, so it is made small first (docs/event-log.md).
+ * binary form: ciphertext does not compress, so it is made small first (docs/event-log.md); in the JSON form
+ * instead with SEALED_EVENT_FORMAT=json, while readers of a build before the binary form still run.
  */
 @Injectable()
 export class ProfileKeySealer extends EventPayloadSealer {
-  constructor(private readonly keys: ProfileKeys) {
+  constructor(
+    private readonly keys: ProfileKeys,
+    private readonly config: AppConfig,
+  ) {
     super();
   }
 
@@ -20,15 +32,26 @@ export class ProfileKeySealer extends EventPayloadSealer {
     const keys = new Map<string, Promise<{ keyId: string; key: Buffer }>>();
     const keyOf = (profileId: string) => {
       let key = keys.get(profileId);
-      if (!key) keys.set(profileId, (key = this.keys.current(profileId)));
+      if (!key) {
+        // Unreachable keys are the cluster's failure (503, retried), never the event's (invariant 2).
+        key = this.keys.current(profileId).catch((error: unknown) => {
+          throw new DependencyUnavailableError('cassandra', 'the profile keys could not be read', 5, { cause: error });
+        });
+        keys.set(profileId, key);
+      }
       return key;
     };
     return Promise.all(
       events.map(async (event) => {
         if (!('titleId' in event)) return encodeViewingEvent(event);
         const { keyId, key } = await keyOf(event.profileId);
+        const { profileId } = event;
+        if (this.config.profileKeys.sealedEventFormat === 'json') {
+          const payload = seal(key, encodeViewingEvent(event), sealContext(profileId, keyId));
+          return encodeSealedEnvelope({ profileId, keyId, payload });
+        }
         const inner = isPlaybackEvent(event) ? encodePlaybackEventBinary(event) : encodeViewingEvent(event);
-        return encodeSealedMessage({ profileId: event.profileId, keyId }, key, inner);
+        return encodeSealedMessage({ profileId, keyId }, key, inner);
       }),
     );
   }

@@ -1,4 +1,4 @@
-import { readUuid, VIEWING_EVENT_SCHEMA_VERSION, writeUuid } from '@vh/domain';
+import { isIdentifier, isLowerCaseUuid, readUuid, VIEWING_EVENT_SCHEMA_VERSION, writeUuid } from '@vh/domain';
 import { seal } from './payload-cipher';
 
 /**
@@ -31,7 +31,8 @@ const BINARY_MESSAGE = 0x00;
 const SEALED_EVENT_BINARY = 0x01;
 /** Key id byte: the high bit says a UUID follows in 16 bytes (every key id this service makes is one). */
 const PACKED_UUID = 0x80 | 16;
-const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** IV and tag (payload-cipher): a sealed payload is at least this long. */
+const MIN_PAYLOAD_BYTES = 28;
 const MAX_ID_BYTES = 127;
 const PRINTABLE_ASCII_ID = /^[\x21-\x7e]{1,127}$/;
 
@@ -63,7 +64,7 @@ export function encodeSealedMessage(
   plaintext: Buffer | string,
 ): Buffer {
   const profileId = asciiId('profileId', header.profileId);
-  const packed = UUID_LOWER.test(header.keyId);
+  const packed = isLowerCaseUuid(header.keyId);
   const keyId = packed ? Buffer.allocUnsafe(16) : asciiId('keyId', header.keyId);
   if (packed) writeUuid(keyId, 0, header.keyId);
   const head = Buffer.allocUnsafe(4 + profileId.length + keyId.length);
@@ -97,18 +98,25 @@ function classifyBinary(raw: Buffer): ClassifiedMessage {
   if (raw.length < headerEnd) return cut;
   const keyId =
     keyByte === PACKED_UUID ? readUuid(raw, profileEnd + 1) : raw.toString('latin1', profileEnd + 1, headerEnd);
-  return {
-    kind: 'sealed',
-    envelope: {
-      profileId: raw.toString('latin1', 3, profileEnd),
-      keyId,
-      payload: raw.subarray(headerEnd),
-      context: raw.subarray(0, headerEnd),
-    },
-  };
+  return sealedOrMalformed({
+    profileId: raw.toString('latin1', 3, profileEnd),
+    keyId,
+    payload: raw.subarray(headerEnd),
+    context: raw.subarray(0, headerEnd),
+  });
 }
 
-/** The JSON form of a sealed event (read from the log; written only by tests that hold it readable). */
+/**
+ * A header no sealed event can have (a profile id that is not an identifier, no room for IV and tag) is bad
+ * input to dead-letter, not a key to wait for (invariant 5): its key lookup would find nothing, for good.
+ */
+function sealedOrMalformed(envelope: SealedEnvelope): ClassifiedMessage {
+  if (!isIdentifier(envelope.profileId)) return { kind: 'malformed', reason: 'sealed: profileId is not an identifier' };
+  if (envelope.payload.length < MIN_PAYLOAD_BYTES) return { kind: 'malformed', reason: 'sealed: payload too short' };
+  return { kind: 'sealed', envelope };
+}
+
+/** The JSON form of a sealed event: what the log holds from before the binary form; SEALED_EVENT_FORMAT=json. */
 export function encodeSealedEnvelope(envelope: Omit<SealedEnvelope, 'context'>): string {
   return JSON.stringify({
     schemaVersion: VIEWING_EVENT_SCHEMA_VERSION,
@@ -159,10 +167,12 @@ export function classifyMessage(raw: Buffer | null): ClassifiedMessage {
     if (typeof profileId !== 'string' || typeof keyId !== 'string' || typeof payload !== 'string') {
       return { kind: 'malformed', reason: 'sealed: profileId, keyId and payload must be strings' };
     }
-    return {
-      kind: 'sealed',
-      envelope: { profileId, keyId, payload: Buffer.from(payload, 'base64'), context: sealContext(profileId, keyId) },
-    };
+    return sealedOrMalformed({
+      profileId,
+      keyId,
+      payload: Buffer.from(payload, 'base64'),
+      context: sealContext(profileId, keyId),
+    });
   }
   if (json.type === PROFILE_ERASED) {
     const { profileId, erasureId, acceptedAt, covers } = json;

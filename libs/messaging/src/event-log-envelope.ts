@@ -34,7 +34,10 @@ export abstract class EventLogOpener {
   forgetCached(): void {}
 }
 
-/** Turns events into message values for the log. */
+/**
+ * Turns events into message values for the log: a Buffer is opaque binary (published without compression), a
+ * string JSON. Throws DependencyUnavailableError when what sealing needs cannot be reached (503, retried).
+ */
 export abstract class EventPayloadSealer {
   abstract seal(events: readonly ViewingEvent[]): Promise<(string | Buffer)[]>;
 }

@@ -38,13 +38,14 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
 
   async publish(events: readonly ViewingEvent[], requestId?: string): Promise<void> {
     if (events.length === 0) return;
-    // Sealing needs the profiles' keys: unreachable keys are the cluster's failure (503), like Kafka's.
+    // Sealing needs the profiles' keys: the sealer says when they are unreachable (DependencyUnavailableError:
+    // 503, retried, like Kafka's); anything else it throws is a fault of this code, not of the cluster.
     let values: (string | Buffer)[];
     try {
       values = await this.sealer.seal(events);
     } catch (error) {
       this.logger.warn(`sealing events failed: ${(error as Error).message}`);
-      throw new DependencyUnavailableError('cassandra', 'the profile keys could not be read', 5, { cause: error });
+      throw error;
     }
     await this.publishEncoded(
       events.map((event, i) => ({ key: event.profileId, value: values[i] })),

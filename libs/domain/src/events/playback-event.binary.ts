@@ -32,14 +32,22 @@ const FIRST_INSTANT = Date.parse('0000-01-01T00:00:00.000Z');
 const LAST_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
 const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** Throws on an event outside the contract: only validated events are encoded. */
+/** A UUID as the service stores it (lower case): what packs into 16 bytes and reads back the same. */
+export function isLowerCaseUuid(value: string): boolean {
+  return UUID_LOWER.test(value);
+}
+
+/**
+ * Throws a RangeError on an event outside the contract (only validated events are encoded). Times are truncated
+ * to whole milliseconds as a Date does, so the event decodes to what its JSON form (toISOString) would.
+ */
 export function encodePlaybackEventBinary(event: PlaybackEvent): Buffer {
-  const { titleId, deviceId, acceptedAt, titleDurationMs } = event;
+  const { titleId, deviceId, titleDurationMs } = event;
   for (const [field, value] of [
     ['eventId', event.eventId],
     ['playbackSessionId', event.playbackSessionId],
   ] as const) {
-    if (!UUID_LOWER.test(value)) throw new RangeError(`${field} is not a lower-case UUID`);
+    if (!isLowerCaseUuid(value)) throw new RangeError(`${field} is not a lower-case UUID`);
   }
   for (const [field, value] of [
     ['titleId', titleId],
@@ -49,6 +57,12 @@ export function encodePlaybackEventBinary(event: PlaybackEvent): Buffer {
   }
   const type = PLAYBACK_EVENT_TYPES.indexOf(event.type);
   if (type < 0) throw new RangeError('type is not a playback type');
+  if (!isPosition(event.positionMs)) throw new RangeError('positionMs is not a position');
+  if (titleDurationMs !== undefined && !(isPosition(titleDurationMs) && titleDurationMs > 0)) {
+    throw new RangeError('titleDurationMs is not a duration');
+  }
+  const occurredAt = wholeInstant('occurredAt', event.occurredAt);
+  const acceptedAt = event.acceptedAt === undefined ? undefined : wholeInstant('acceptedAt', event.acceptedAt);
   const size =
     FIXED_BYTES +
     (acceptedAt === undefined ? 0 : 8) +
@@ -63,7 +77,7 @@ export function encodePlaybackEventBinary(event: PlaybackEvent): Buffer {
     (acceptedAt === undefined ? 0 : FLAG_ACCEPTED_AT) | (titleDurationMs === undefined ? 0 : FLAG_TITLE_DURATION);
   writeUuid(out, 3, event.eventId);
   writeUuid(out, 19, event.playbackSessionId);
-  out.writeDoubleLE(event.occurredAt, 35);
+  out.writeDoubleLE(occurredAt, 35);
   out.writeUInt32LE(event.positionMs, 43);
   let at = FIXED_BYTES;
   if (acceptedAt !== undefined) at = out.writeDoubleLE(acceptedAt, at);
@@ -139,6 +153,17 @@ export function decodePlaybackEventBinary(
   if (acceptedAt !== undefined) event.acceptedAt = acceptedAt;
   else if (logTimestamp !== undefined && Number.isSafeInteger(logTimestamp)) event.acceptedAt = logTimestamp;
   return { ok: true, value: event };
+}
+
+function isPosition(ms: number): boolean {
+  return Number.isInteger(ms) && ms >= 0 && ms <= MAX_POSITION_MS;
+}
+
+/** Epoch ms truncated as a Date truncates it (+ 0: -0 is 0), or a RangeError outside four-digit years. */
+function wholeInstant(field: string, ms: number): number {
+  const whole = Math.trunc(ms) + 0;
+  if (!isInstant(whole)) throw new RangeError(`${field} is not an instant the log can carry`);
+  return whole;
 }
 
 function isInstant(ms: number): boolean {

@@ -502,7 +502,15 @@ async function deadLetters() {
     payload.replaceChildren(
       h('h3', { id: 'payload-title' }, `Dead letter ${letter.id}`),
       h('p', {}, letter.reason),
-      h('pre', { tabindex: 0, 'aria-label': 'payload' }, pretty(letter.payload)),
+      // A binary letter (a sealed event, docs/event-log.md) comes as base64: say so rather than show it as text.
+      ...(letter.payloadEncoding === 'base64'
+        ? [h('p', { class: 'muted' }, 'payload: binary (a sealed event), shown as base64')]
+        : []),
+      h(
+        'pre',
+        { tabindex: 0, 'aria-label': 'payload' },
+        letter.payloadEncoding === 'base64' ? letter.payload : pretty(letter.payload),
+      ),
       h('p', { class: 'muted' }, `headers: ${JSON.stringify(letter.headers)}`),
     );
     payload.focus?.();
