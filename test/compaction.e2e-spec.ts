@@ -163,7 +163,7 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
     // Record chunks first, then the session-trail chunks only compaction reads; one checksum each.
     expect(meta.get('trail_chunk_count')).toBeGreaterThan(0);
     expect(meta.get('chunk_checksums')).toHaveLength(meta.get('chunk_count') + meta.get('trail_chunk_count'));
-    expect(meta.get('record_encoding')).toBe('vh-columnar-v2');
+    expect(meta.get('record_encoding')).toBe('vh-columnar-v3');
     expect(meta.get('codec')).toBe('zstd');
     expect(meta.get('dictionary_id')).toBe(LATEST_ZSTD_DICTIONARY); // chunks name the dictionary they need
     expect(Number(meta.get('stored_bytes'))).toBeLessThan(Number(meta.get('raw_bytes')));

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { loadConfig } from '@vh/config';
 import { foldHistory, PlaybackEvent, ViewingEvent, visibleRecords } from '@vh/domain';
 import { toView } from '../apps/api/src/history/history-request';
 import { AppStack, StackMember } from './support/app-stack';
 import { produceEvents, syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
+import { openStores } from './support/stores';
 import { getJson, postJson, uniqueProfileId, watchSession } from './support/playback-events';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
 import { TestTokens, testTokens } from './support/tokens';
@@ -160,6 +162,52 @@ describe('late and repeated events: part of the history as if they had arrived i
     const again = await runJob(profileId);
     expect(again.result.settledRecordsRebuilt).toBe(0);
     expect(await history(profileId)).toEqual(expected);
+  }, 300_000);
+
+  it('reads and rebuilds a version an older compactor wrote (settled digests in trail chunks, v2), a late event folded once', async () => {
+    // A mixed deployment (ADR 6, amendment of 2026-11-27): the settling compaction runs as a compactor of the
+    // build before wrote it; this API reads it, this compactor folds a late event into it.
+    const events = syntheticHistory(1, 4, Date.now() - 100 * DAY).map((e) => ({ ...e, acceptedAt: e.occurredAt }));
+    const profileId = events[0].profileId;
+    // A session's stop reaches the log only later: the record was settled as paused or playing.
+    const heldBack = events.find((e) => e.type === 'stop')!;
+    await produceEvents(
+      environment.kafka,
+      environment.config.kafka.eventTopic,
+      events.filter((e) => e !== heldBack),
+    );
+    await eventually(async () => expect(await history(profileId)).toHaveLength(4), 60_000, 300);
+    const stores = openStores(
+      loadConfig({ ...process.env, ...environment.env, COMPACTION_RECORD_ENCODING: 'vh-columnar-v2' }),
+    );
+    try {
+      const settling = await stores.compactor().compact(profileId);
+      expect(settling).toMatchObject({ status: 'compacted', recordsSettled: 4 });
+      expect((await stores.compressed.readVersion(profileId))!.recordEncoding).toBe('vh-columnar-v2');
+      const before = visibleRecords(foldHistory(events.filter((e) => e !== heldBack))).map(toView);
+      expect(await history(profileId)).toEqual(before);
+
+      await produceEvents(environment.kafka, environment.config.kafka.eventTopic, [
+        { ...heldBack, acceptedAt: Date.now() },
+      ]);
+      const expected = visibleRecords(foldHistory(events)).map(toView);
+      expect(expected).not.toEqual(before);
+      await eventually(
+        async () => {
+          const job = await runJob(profileId);
+          expect(job.result.status).toBe('compacted');
+          expect(await history(profileId)).toEqual(expected);
+        },
+        120_000,
+        1_000,
+      );
+      expect((await stores.compressed.readVersion(profileId))!.recordEncoding).toBe('vh-columnar-v3');
+      const again = await runJob(profileId);
+      expect(again.result.settledRecordsRebuilt).toBe(0);
+      expect(await history(profileId)).toEqual(expected);
+    } finally {
+      await stores.close();
+    }
   }, 300_000);
 
   it('judges a clear by when the service accepted each session, with device clocks 4 minutes off either way (§5)', async () => {

@@ -1,4 +1,10 @@
-import { CompactedHistory, CompressedHistoryIndex, UNKNOWN_SETTLED_DIGEST, ViewingRecord } from '@vh/domain';
+import {
+  CompactedHistory,
+  CompressedHistoryIndex,
+  SettledDigest,
+  UNKNOWN_SETTLED_DIGEST,
+  ViewingRecord,
+} from '@vh/domain';
 import {
   CompressedHistoryVersion,
   encodeChunksWithSpans,
@@ -7,9 +13,11 @@ import {
   LATEST_ZSTD_DICTIONARY,
   loadZstd,
   NO_DICTIONARY,
+  PREVIOUS_RECORD_ENCODING,
   RECORD_ENCODING,
   SettledTrailEntry,
   settledTrailEntryOf,
+  WritableRecordEncoding,
   UnknownZstdDictionaryError,
   ZSTD_CODEC,
   ZSTD_DICTIONARIES,
@@ -19,10 +27,13 @@ export interface ChunkEncodingSettings {
   chunkMaxBytes: number;
   zstdLevel: number;
   dictionaryId: number;
+  /** Default RECORD_ENCODING; the previous one only for a rolling upgrade (COMPACTION_RECORD_ENCODING). */
+  recordEncoding?: WritableRecordEncoding;
 }
 
 /** A compacted history as the chunks of one chunk set: record chunks first, then trail chunks. */
 export interface EncodedVersion {
+  recordEncoding: WritableRecordEncoding;
   stored: Buffer[];
   recordChunks: number;
   rawBytes: number;
@@ -42,18 +53,32 @@ export function chunkDictionaryId(wanted: number | 'latest'): number {
 /** Encodes and compresses; shared by compaction and repair so both write the same format. */
 export async function encodeVersion(next: CompactedHistory, settings: ChunkEncodingSettings): Promise<EncodedVersion> {
   const zstd = await loadZstd();
-  const records = encodeChunksWithSpans(next, settings.chunkMaxBytes);
-  // Records without a trail are settled (ADR 6): the trail chunks keep a fingerprint of each id.
-  const settled = new Map<string, SettledTrailEntry>();
+  const recordEncoding = settings.recordEncoding ?? RECORD_ENCODING;
+  const previous = recordEncoding === PREVIOUS_RECORD_ENCODING;
+  // Records without a trail are settled (ADR 6): each keeps its digest beside it in its record chunk (v2: in
+  // the trail chunks, under a fingerprint of its id).
+  const digests = new Map<string, SettledDigest>();
   for (const r of next.records) {
     if (next.trails.has(r.recordId)) continue;
-    const digest = next.settledDigests.get(r.recordId) ?? UNKNOWN_SETTLED_DIGEST;
-    settled.set(r.recordId, settledTrailEntryOf(digest, r.firstAcceptedAt));
+    digests.set(r.recordId, next.settledDigests.get(r.recordId) ?? UNKNOWN_SETTLED_DIGEST);
   }
-  const trails = encodeTrailChunksWithSpans(next.trails, settings.chunkMaxBytes, settled);
+  const records = encodeChunksWithSpans({ ...next, settledDigests: digests }, settings.chunkMaxBytes, recordEncoding);
+  // With more than one record chunk, a paged read finds whether a live session is a settled record through
+  // the trail chunks: they keep a fingerprint of each settled id (its digest is in the record chunk: zeros
+  // here). With one, the read looks the session up in that chunk, which it reads anyway (history-page.ts).
+  const fingerprints = new Map<string, SettledTrailEntry>();
+  const byId = new Map(next.records.map((r) => [r.recordId, r]));
+  if (previous || records.chunks.length > 1)
+    for (const [id, digest] of digests)
+      fingerprints.set(
+        id,
+        previous ? settledTrailEntryOf(digest, byId.get(id)!.firstAcceptedAt) : { events: 0, acceptedSpan: 0 },
+      );
+  const trails = encodeTrailChunksWithSpans(next.trails, settings.chunkMaxBytes, fingerprints);
   const raw = [...records.chunks, ...trails.chunks];
   const stored = raw.map((chunk) => zstd.compress(chunk, settings.zstdLevel, settings.dictionaryId));
   return {
+    recordEncoding,
     stored,
     recordChunks: records.chunks.length,
     rawBytes: sum(raw),
@@ -87,7 +112,7 @@ export function describeVersion(
     clearedThrough: next.clearedThrough,
     memberControls: encodeMemberControls(next.controls),
     codec: ZSTD_CODEC,
-    recordEncoding: RECORD_ENCODING,
+    recordEncoding: encoded.recordEncoding,
     dictionaryId,
     rawBytes: encoded.rawBytes,
     storedBytes: encoded.storedBytes,

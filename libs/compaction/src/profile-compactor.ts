@@ -77,7 +77,7 @@ export class ProfileCompactor {
     const started = Date.now();
     const now = options.now ?? started;
     const step = async (name: CompactionStep) => options.onStep?.(name);
-    const { chunkMaxBytes, zstdLevel, minAgeMs, deleteMarginMs } = this.config.compaction;
+    const { chunkMaxBytes, zstdLevel, recordEncoding, minAgeMs, deleteMarginMs } = this.config.compaction;
 
     // The compactor reads the truth, not the cache, with the trails that late events are merged into.
     const { version: current, history: storedHistory } = await this.compressed.read(profileId, {
@@ -158,7 +158,12 @@ export class ProfileCompactor {
       return outcome('up-to-date', { leftoverLiveRowsRemoved: options.dryRun ? 0 : leftovers });
     }
 
-    const encoded = await encodeVersion(next, { chunkMaxBytes, zstdLevel, dictionaryId: this.dictionaryId });
+    const encoded = await encodeVersion(next, {
+      chunkMaxBytes,
+      zstdLevel,
+      dictionaryId: this.dictionaryId,
+      recordEncoding,
+    });
     const stored = encoded.stored;
     const sizes = { chunks: stored.length, rawBytes: encoded.rawBytes, storedBytes: encoded.storedBytes };
     await step('encoded');

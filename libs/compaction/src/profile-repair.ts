@@ -60,7 +60,8 @@ export class ProfileHistoryRebuild {
   ) {}
 
   async rebuild(profileId: string, events: readonly ViewingEvent[], now = Date.now()) {
-    const { minAgeMs, chunkMaxBytes, zstdLevel, zstdDictionary, deleteMarginMs } = this.config.compaction;
+    const { minAgeMs, chunkMaxBytes, zstdLevel, zstdDictionary, recordEncoding, deleteMarginMs } =
+      this.config.compaction;
     // The metadata row only: the chunks are what is broken.
     const current = await this.compressed.readVersion(profileId);
     // Never move the cutoff back: live rows before the current one may already be deleted.
@@ -81,7 +82,7 @@ export class ProfileHistoryRebuild {
     if (failed.length > 0) throw failed[0].error;
 
     const dictionaryId = chunkDictionaryId(zstdDictionary);
-    const encoded = await encodeVersion(next, { chunkMaxBytes, zstdLevel, dictionaryId });
+    const encoded = await encodeVersion(next, { chunkMaxBytes, zstdLevel, dictionaryId, recordEncoding });
     const toVersion = (current?.version ?? 0) + 1;
     const written = await this.compressed.writeChunkSet(profileId, encoded.stored, toVersion);
     const switched = await this.compressed.switchVersion(

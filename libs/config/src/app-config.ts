@@ -128,6 +128,12 @@ export const environmentSchema = z.object({
     .union([z.enum(['latest', 'none']), z.coerce.number().int().min(1)])
     .default('latest')
     .transform((v) => (v === 'none' ? 0 : v)),
+  /**
+   * The record encoding new versions are written in. vh-columnar-v2 is the layout builds before 2026-11-27
+   * read (settled digests in trail chunks): for a rolling upgrade, until every API and compactor reads v3
+   * (ADR 6, amendment of 2026-11-27).
+   */
+  COMPACTION_RECORD_ENCODING: z.enum(['vh-columnar-v2', 'vh-columnar-v3']).default('vh-columnar-v3'),
   /** Superseded chunk sets stay readable this long for readers holding old metadata. */
   COMPACTION_GRACE_MS: int(10 * 60_000, 0),
   /**
@@ -276,6 +282,7 @@ export class AppConfig {
       zstdLevel: number;
       /** 0: no dictionary. */
       zstdDictionary: number | 'latest';
+      recordEncoding: 'vh-columnar-v2' | 'vh-columnar-v3';
       chunkSetGraceMs: number;
       deleteMarginMs: number;
       /** Infinity: forever. */
@@ -405,6 +412,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       chunkMaxBytes: e.COMPACTION_CHUNK_MAX_BYTES,
       zstdLevel: e.COMPACTION_ZSTD_LEVEL,
       zstdDictionary: e.COMPACTION_ZSTD_DICTIONARY,
+      recordEncoding: e.COMPACTION_RECORD_ENCODING,
       chunkSetGraceMs: e.COMPACTION_GRACE_MS,
       deleteMarginMs: e.COMPACTION_DELETE_MARGIN_MS,
       trailRetentionMs:

@@ -18,6 +18,7 @@ export * from './live/live-history.partitions';
 export * from './sweep/compaction-sweep.watermark';
 export * from './changed-profiles.walk';
 export * from './compressed/session-trail.codec';
+export * from './compressed/compressed-version.decode';
 export * from './compressed/chunk-index.codec';
 export * from './compressed/compressed-history.version';
 export * from './ports/live-history.writer';

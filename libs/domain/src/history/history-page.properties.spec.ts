@@ -88,8 +88,17 @@ const storedFrom = (all: fc.Arbitrary<ViewingEvent[]>, cutoffAt: fc.Arbitrary<nu
 const stored = storedFrom(events, minute(80), MIN);
 const storedWithControls = storedFrom(eventsWithControls, tenDays, DAY);
 
-/** Cuts a compressed history into chunks as the encoder does: records in start order, trails in id order. */
-function chunked(compressed: CompressedHistory, recordsPerChunk: number, trailsPerChunk: number) {
+/**
+ * Cuts a compressed history into chunks as the encoder does: records in start order, trails in id order. The
+ * trail chunks keep fingerprints of the settled records only where there is more than one record chunk (ADR 6,
+ * amendment of 2026-11-27); `fingerprints: true` keeps them always, as versions written before did.
+ */
+function chunked(
+  compressed: CompressedHistory,
+  recordsPerChunk: number,
+  trailsPerChunk: number,
+  options: { fingerprints?: boolean } = {},
+) {
   const records = [...compressed.records].sort(
     (a, b) => a.startedAt - b.startedAt || (a.recordId < b.recordId ? -1 : 1),
   );
@@ -98,9 +107,14 @@ function chunked(compressed: CompressedHistory, recordsPerChunk: number, trailsP
     chunks.push({ records: records.slice(i, i + recordsPerChunk), removedRecordIds: [] });
   if (chunks.length === 0 || compressed.removedRecordIds.length > 2) chunks.push({ records: [], removedRecordIds: [] });
   chunks[chunks.length - 1].removedRecordIds = [...compressed.removedRecordIds];
-  // Every record is covered by a trail chunk: its trail, or (settled) its id alone.
+  // Every record is covered by a trail chunk: its trail, or (settled) its id alone; with one record chunk, only
+  // the records with a trail.
   const trails = compressed.trails ?? new Map<string, SessionTrail>();
-  const covered = compressed.records.map((r) => r.recordId).sort();
+  const fingerprints = options.fingerprints === true || chunks.length > 1;
+  const covered = compressed.records
+    .map((r) => r.recordId)
+    .filter((id) => fingerprints || trails.has(id))
+    .sort();
   const trailChunks: { trails: Map<string, SessionTrail>; settled: string[] }[] = [];
   for (let i = 0; i < covered.length; i += trailsPerChunk) {
     const ids = covered.slice(i, i + trailsPerChunk);
@@ -134,6 +148,9 @@ function chunked(compressed: CompressedHistory, recordsPerChunk: number, trailsP
   return { source, reads, chunks: chunks.length };
 }
 
+/** Records per chunk: often several chunks, sometimes one (most profiles: no settled fingerprints then). */
+const recordsPerChunk = fc.oneof(fc.integer({ min: 1, max: 4 }), fc.constant(1_000));
+
 /** Queries whose time filters fall among the generated instants. */
 const queryWithin = (from: fc.Arbitrary<number>, to: fc.Arbitrary<number>) =>
   fc.record({
@@ -165,7 +182,7 @@ const clean = (q: HistoryQuery): HistoryQuery =>
  * with what the whole fold shows then.
  */
 const withControls = fc
-  .tuple(storedWithControls, fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), steps(T0, 80, 10 * DAY))
+  .tuple(storedWithControls, recordsPerChunk, fc.integer({ min: 1, max: 4 }), steps(T0, 80, 10 * DAY))
   .map(([{ compressed, live }, perChunk, perTrailChunk, now]) => ({
     live,
     now,
@@ -205,7 +222,7 @@ describe('pageOfChunkedHistory: a page from the chunks it needs equals the page 
     await fc.assert(
       fc.asyncProperty(
         stored,
-        fc.integer({ min: 1, max: 4 }),
+        recordsPerChunk,
         fc.integer({ min: 1, max: 4 }),
         query,
         async ({ compressed, live }, perChunk, perTrailChunk, q) => {
@@ -275,6 +292,57 @@ describe('pageOfChunkedHistory: a page from the chunks it needs equals the page 
     );
     expect(chunks).toBe(10);
     expect(reads.records).toBe(2);
+  });
+
+  it('with one record chunk and no settled fingerprints, finds live sessions by id in it: no trail chunk read for a new one', async () => {
+    const { records, compressed } = hundredRecords();
+    // The newest record keeps its trail; the others are settled.
+    const trailed = records[99];
+    const trail: SessionTrail = [
+      {
+        eventId: 'e-99',
+        profileId: 'profile-1',
+        type: 'stop',
+        titleId: 'title-a',
+        playbackSessionId: trailed.recordId,
+        deviceId: 'tv',
+        positionMs: 0,
+        occurredAt: trailed.startedAt,
+        acceptedAt: trailed.firstAcceptedAt,
+      },
+    ];
+    const stored: CompressedHistory = { ...compressed, trails: new Map([[trailed.recordId, trail]]) };
+    const { source, reads } = chunked(stored, 1_000, 10);
+    expect(source.index.trailChunks).toHaveLength(1);
+    const newSession = {
+      ...trail[0],
+      eventId: 'e-new',
+      type: 'play' as const,
+      playbackSessionId: 'ffffffff-0000-4000-8000-000000000000',
+    };
+    const live = [{ ...newSession, occurredAt: T0 + 300 * MIN, acceptedAt: T0 + 300 * MIN }];
+    const whole = async (events: ViewingEvent[]) =>
+      pageOfHistory(visibleRecords(foldHistory(events, stored)), { limit: 5 });
+    expect(await pageOfChunkedHistory(live, source, { limit: 5 })).toEqual(await whole(live));
+    expect(reads.trails).toBe(0);
+    // A live event of the trailed record: its trail, found by id.
+    const again = [
+      ...live,
+      { ...trail[0], eventId: 'e-99b', type: 'play' as const, occurredAt: trailed.startedAt + 1 },
+    ];
+    expect(await pageOfChunkedHistory(again, source, { limit: 5 })).toEqual(await whole(again));
+    expect(reads.trails).toBe(1);
+    // A late event of a settled record: the whole history serves the read (and asks for its rebuild).
+    const settled = records[98];
+    const late = [
+      ...live,
+      { ...newSession, eventId: 'e-98', playbackSessionId: settled.recordId, occurredAt: settled.startedAt + 5 },
+    ];
+    let asked = 0;
+    expect(await pageOfChunkedHistory(late, source, { limit: 5 }, { onCompactionDue: () => asked++ })).toEqual(
+      await whole(late),
+    );
+    expect(asked).toBe(1);
   });
 
   it('asks once for a compaction when a record read is one the controls now hide for good, and only then', async () => {

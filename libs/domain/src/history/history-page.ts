@@ -300,6 +300,21 @@ async function touchedRecords(
   const result = { records: [] as ViewingRecord[], trails: new Map<string, SessionTrail>(), chunks: new Set<number>() };
   if (sessions.size === 0) return result;
   const { recordChunks, trailChunks } = compressed.index;
+  if (recordChunks.length <= 1) {
+    // One record chunk (most profiles; the page reads it anyway): the live sessions are looked up in it by id,
+    // so its settled records need no fingerprints in the trail chunks (ADR 6, amendment of 2026-11-27).
+    const stored = recordChunks.length === 0 ? [] : (await recordChunk(0)).records;
+    for (const record of stored) {
+      if (!sessions.has(record.recordId)) continue;
+      const trail = await trailById(record.recordId, compressed);
+      // Settled, or written before trails: the whole history serves this read.
+      if (trail === undefined) return null;
+      result.trails.set(record.recordId, trail);
+      result.records.push(record);
+      result.chunks.add(0);
+    }
+    return result;
+  }
   const records = recordChunks.reduce((n, s) => n + s.records, 0);
   const trailed = trailChunks.reduce((n, s) => n + s.trails, 0);
   if (trailed !== records) return null;
@@ -334,6 +349,17 @@ async function touchedRecords(
     result.records.push(record);
   }
   return result;
+}
+
+/** The trail of a record through the trail chunks' id ranges; undefined when it has none. */
+async function trailById(recordId: string, compressed: ChunkedCompressedHistory): Promise<SessionTrail | undefined> {
+  for (const [j, span] of compressed.index.trailChunks.entries()) {
+    if (recordId < span.firstRecordId || recordId > span.lastRecordId) continue;
+    if (!(await compressed.trailChunkIds(j)).trailed.has(recordId)) continue;
+    const trail = (await compressed.trailChunk(j)).get(recordId);
+    if (trail !== undefined) return trail;
+  }
+  return undefined;
 }
 
 /** The whole compressed history, trails included. */

@@ -13,7 +13,6 @@ import {
   MemberControls,
   SessionTrail,
   SettledDigest,
-  settledIdFingerprint,
   TrailChunkMembers,
   ViewingHistoryError,
 } from '@vh/domain';
@@ -21,15 +20,9 @@ import { metrics } from '@vh/metrics';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
 import { approximateBytes, CompressedHistoryCache } from './compressed-history.cache';
-import { decodeChunk, READABLE_RECORD_ENCODINGS } from './history-chunk.codec';
-import {
-  addSettled,
-  decodeSettledEntries,
-  decodeTrailChunk,
-  decodeTrailChunkRecordIds,
-  settledDigestOf,
-  SettledTrailEntry,
-} from './session-trail.codec';
+import { decodeChunk, READABLE_RECORD_ENCODINGS, SettledTrailEntry } from './history-chunk.codec';
+import { addSettled, decodeSettledEntries, decodeTrailChunk, decodeTrailChunkRecordIds } from './session-trail.codec';
+import { settledDigestsOf } from './compressed-version.decode';
 import { decodeMemberControls } from './member-controls.codec';
 import { decodeChunkIndex, encodeChunkIndex } from './chunk-index.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
@@ -220,7 +213,9 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
         const cached = this.chunkCache.get(version.profileId, key);
         metrics.compressedCache.inc({ result: cached ? 'hit' : 'miss' });
         if (cached) return cached;
-        const chunk = await this.decodeChunkAt(version, index, (bytes) => decodeChunk(version.profileId, bytes));
+        const chunk = await this.decodeChunkAt(version, index, (bytes) =>
+          decodeChunk(version.profileId, bytes, { settledDigests: false }),
+        );
         this.chunkCache.set(version.profileId, key, chunk, approximateBytes(chunk));
         return chunk;
       },
@@ -296,6 +291,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     const removed = [];
     const trails = withTrails ? new Map<string, SessionTrail>() : undefined;
     const settledByFingerprint = new Map<number, SettledTrailEntry>();
+    const besideRecords = new Map<string, SettledDigest>();
     for (const [index, stored] of chunks.entries()) {
       if (index >= version.chunkCount) {
         // One decompression for both: the trails, and the settled records' event counts (ADR 6).
@@ -312,15 +308,10 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       const chunk = await this.decodeChunkAt(version, index, (b) => decodeChunk(version.profileId, b), stored);
       records.push(...chunk.records);
       removed.push(...chunk.removedRecordIds);
+      for (const [id, digest] of chunk.settledDigests ?? []) besideRecords.set(id, digest);
     }
-    const settledDigests = new Map<string, SettledDigest>();
-    if (trails !== undefined) {
-      for (const r of records) {
-        if (trails.has(r.recordId)) continue;
-        const entry = settledByFingerprint.get(settledIdFingerprint(r.recordId));
-        settledDigests.set(r.recordId, settledDigestOf(entry, r.firstAcceptedAt));
-      }
-    }
+    const settledDigests =
+      trails === undefined ? undefined : settledDigestsOf(records, trails, besideRecords, settledByFingerprint);
     return {
       records,
       removedRecordIds: removed,
@@ -328,7 +319,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       compactedBefore: version.compactedBefore,
       controls,
       trails,
-      ...(trails === undefined ? {} : { settledDigests }),
+      ...(settledDigests === undefined ? {} : { settledDigests }),
     };
   }
 

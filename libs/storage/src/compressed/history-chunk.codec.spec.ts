@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { ViewingRecord } from '@vh/domain';
+import { SettledDigest, ViewingRecord } from '@vh/domain';
 import {
   decodeChunk,
   encodeChunk,
@@ -45,7 +45,56 @@ describe('the compressed-history chunk encoding', () => {
         fc.array(fc.uuid(), { maxLength: 5 }),
         (records, removed) => {
           const decoded = decodeChunk('profile-1', encodeChunk({ records, removedRecordIds: removed }));
-          expect(decoded).toEqual({ records: byStart(records), removedRecordIds: removed });
+          expect(decoded).toEqual({ records: byStart(records), removedRecordIds: removed, settledDigests: new Map() });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps the digest of each settled record beside it (v3): events, last acceptance rounded up to the second', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(record, { selector: (r) => r.recordId, maxLength: 50 }),
+        fc.array(
+          fc.record({
+            events: fc.integer({ min: 0, max: 5_000 }),
+            after: fc.option(fc.integer({ min: 0, max: 60 * 86_400_000 }), { nil: null }),
+          }),
+          { minLength: 50, maxLength: 50 },
+        ),
+        (records, digests) => {
+          const given = new Map<string, SettledDigest>(
+            records
+              .filter((_, i) => i % 3 !== 0)
+              .map((r, i) => [
+                r.recordId,
+                {
+                  events: digests[i].events,
+                  lastAcceptedAt: digests[i].after === null ? null : r.firstAcceptedAt + digests[i].after!,
+                },
+              ]),
+          );
+          const bytes = encodeChunk({ records, removedRecordIds: [], settledDigests: given });
+          const decoded = decodeChunk('profile-1', bytes);
+          expect(decoded.records).toEqual(byStart(records));
+          // Paged reads cache chunks without them.
+          expect(decodeChunk('profile-1', bytes, { settledDigests: false })).toEqual({
+            records: byStart(records),
+            removedRecordIds: [],
+          });
+          // Unknown digests (0 events, no acceptance) are not kept: they are what a missing one means.
+          const expected = new Map(
+            [...given]
+              .filter(([, d]) => d.events > 0 || d.lastAcceptedAt !== null)
+              .map(([id, d]) => {
+                const first = records.find((r) => r.recordId === id)!.firstAcceptedAt;
+                const last =
+                  d.lastAcceptedAt === null ? null : first + Math.ceil((d.lastAcceptedAt - first) / 1000) * 1000;
+                return [id, { events: d.events, lastAcceptedAt: last }];
+              }),
+          );
+          expect(decoded.settledDigests).toEqual(expected);
         },
       ),
       { numRuns: 300 },

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { PLAYBACK_EVENT_TYPES, PlaybackEvent, settledIdFingerprint } from '@vh/domain';
-import { MalformedChunkError } from './history-chunk.codec';
+import { MalformedChunkError, SettledTrailEntry, settledDigestOf, settledTrailEntryOf } from './history-chunk.codec';
 import {
   decodeSettledEntries,
   decodeTrailChunk,
@@ -9,9 +9,6 @@ import {
   encodeTrailChunks,
   isTrailChunk,
   addSettled,
-  SettledTrailEntry,
-  settledDigestOf,
-  settledTrailEntryOf,
 } from './session-trail.codec';
 
 const trailOf = (recordId: string) =>

@@ -3,13 +3,12 @@ import {
   PlaybackEvent,
   settledIdFingerprint,
   SessionTrail,
-  SettledDigest,
   spanOfTrailChunk,
   TrailChunkMembers,
   TrailChunkSpan,
 } from '@vh/domain';
 import { ByteReader, ByteWriter, bytesToUuid, uuidToBytes } from './binary';
-import { MalformedChunkError } from './history-chunk.codec';
+import { MalformedChunkError, SettledTrailEntry } from './history-chunk.codec';
 
 /**
  * Session trails (the events folded into each record), in chunks of their own after the record chunks
@@ -17,31 +16,13 @@ import { MalformedChunkError } from './history-chunk.codec';
  * Columnar like the records: ids as 16 bytes, times as deltas within a trail, strings as table indexes.
  * v2 adds the settled records of the chunk's id range (ADR 6) as sorted 32-bit fingerprints, delta-coded,
  * after the trailed ids: a paged read learns from them that a live session may touch a settled record.
+ * Since record encoding v3 the digests are beside the records and the fingerprints are written only where a
+ * version has more than one record chunk (with one, a paged read looks its live sessions up in that chunk):
+ * their counts and spans are then zeros, "not known here" (ADR 6, amendment of 2026-11-27).
  */
 const MAGIC_V1 = Buffer.from('VHT1', 'latin1');
 // VHT2 was two layouts of unreleased builds (session 7), never read: VHT3 is the first with settled records.
 const MAGIC = Buffer.from('VHT3', 'latin1');
-
-/** What a trail chunk keeps of a settled record (ADR 6; the domain's SettledDigest, relative to the record). */
-export interface SettledTrailEntry {
-  /** Distinct events the record was folded from; 0: not known. */
-  events: number;
-  /** 1 + its last acceptance in whole seconds (rounded up) after its first; 0: not known. */
-  acceptedSpan: number;
-}
-
-/** A settled record's digest as its trail chunk keeps it, relative to the record's first acceptance. */
-export function settledTrailEntryOf(digest: SettledDigest, firstAcceptedAt: number): SettledTrailEntry {
-  const span =
-    digest.lastAcceptedAt === null ? 0 : 1 + Math.max(0, Math.ceil((digest.lastAcceptedAt - firstAcceptedAt) / 1000));
-  return { events: digest.events, acceptedSpan: span };
-}
-
-/** The digest back from its entry (the last acceptance rounded up to the second: a weaker bound, never a tighter one). */
-export function settledDigestOf(entry: SettledTrailEntry | undefined, firstAcceptedAt: number): SettledDigest {
-  const lastAcceptedAt = entry && entry.acceptedSpan > 0 ? firstAcceptedAt + (entry.acceptedSpan - 1) * 1000 : null;
-  return { events: entry?.events ?? 0, lastAcceptedAt };
-}
 
 /**
  * `settled`: the settled records of the chunk's id range, by id. A chunk with none is written as v1, which
