@@ -121,6 +121,43 @@ describe('compaction sweep: reaches everything', () => {
     return row ? ((row.get('reasons') as string[] | null) ?? []).sort() : null;
   };
 
+  /** Whether the first scheduled sweep of a day visits the profile (what the sweep itself reads). */
+  const sweptDaily = async (profileId: string) => {
+    for await (const swept of stores.activity.profilesSweptDaily()) if (swept === profileId) return true;
+    return false;
+  };
+  const dailySweepPauses = async (profileId: string) => {
+    const row = (
+      await environment.cassandra.execute(
+        `SELECT pauses, pauses_finished FROM ${keyspace()}.profile_auto_delete WHERE shard = ? AND profile_id = ?`,
+        [shardOf(profileId), profileId],
+        { prepare: true },
+      )
+    ).first();
+    const sorted = (value: unknown) => ((value as string[] | null) ?? []).slice().sort();
+    return row ? { pauses: sorted(row.get('pauses')), finished: sorted(row.get('pauses_finished')) } : null;
+  };
+  /**
+   * A profile whose history is 120 days old, which paused recording 100 days ago, watched one session while
+   * paused, and resumed 90 days ago: all as ingest writes it (no API call asks for a compaction).
+   */
+  async function pausedAndResumed() {
+    const history = syntheticHistory(1, SESSIONS_PER_DAY, Date.now() - 120 * DAY).map((e) => ({
+      ...e,
+      acceptedAt: e.occurredAt,
+    }));
+    const profileId = history[0].profileId;
+    const whilePaused = syntheticHistory(1, 1, Date.now() - 95 * DAY).map((e) => ({
+      ...e,
+      profileId,
+      acceptedAt: e.occurredAt,
+    }));
+    const pause = settingsChange(profileId, Date.now() - 100 * DAY, { recording: 'paused' });
+    const resume = settingsChange(profileId, Date.now() - 90 * DAY, { recording: 'on' });
+    expect(await live.append([...history, pause, ...whilePaused, resume])).toEqual([]);
+    return { profileId, pause, whilePaused };
+  }
+
   beforeAll(async () => {
     environment = await createTestEnvironment('compaction_sweep', { COMPACTION_GRACE_MS: '1000' });
     auth = await testTokens();
@@ -306,5 +343,86 @@ describe('compaction sweep: reaches everything', () => {
     expect(await dailySweepReasons(profileId)).toBeNull();
     expect(await stores.compressed.switchVersion(read!.version, { ...read!, version: read!.version + 1 })).toBe(false);
     expect(await dailySweepReasons(profileId)).toBeNull();
+  });
+  // Issue 15, ADR 8 known gap: a profile that paused once was compacted daily for good. It leaves the sweep once a
+  // compaction finished its pauses (recording on since before its compactedBefore, nothing started while paused
+  // kept or left live), and comes back with the next pause ingest notes.
+  it('a profile that paused and resumed leaves the daily sweep after its compaction; pausing again brings it back', async () => {
+    const { profileId, pause, whilePaused } = await pausedAndResumed();
+    expect(await sweptDaily(profileId)).toBe(true);
+    expect(await dailySweepPauses(profileId)).toEqual({ pauses: [pause.eventId], finished: [] });
+
+    await sweepAndWait(await enqueueSweep(queue, { requestedBy: 'operator', profileIds: [profileId] }));
+    expect(await liveRows(profileId)).toBe(0);
+    expect(await compressedRecords(profileId)).toBe(SESSIONS_PER_DAY); // the session watched while paused: gone
+    expect(await dailySweepPauses(profileId)).toEqual({ pauses: [pause.eventId], finished: [pause.eventId] });
+    expect(await sweptDaily(profileId)).toBe(false);
+
+    // A late event of the session watched while paused, after the pruning: reads hide it (its id was kept, for
+    // good), and its own activity row brings the compaction that removes it; the daily sweep is not needed.
+    const device = await auth.device(profileId);
+    const late = { ...whilePaused[whilePaused.length - 1], eventId: randomUUID(), acceptedAt: Date.now() };
+    expect(await live.append([late])).toEqual([]);
+    const read = await getJson(`${api.url}/v1/profiles/${profileId}/history?limit=100`, device);
+    expect(read.status).toBe(200);
+    expect(read.body.records.map((r: { recordId: string }) => r.recordId)).not.toContain(late.playbackSessionId);
+    expect(read.body.records).toHaveLength(SESSIONS_PER_DAY);
+    expect(await sweptDaily(profileId)).toBe(false);
+    await sweepAndWait(await enqueueSweep(queue, { requestedBy: 'operator', profileIds: [profileId] }));
+    expect(await liveRows(profileId)).toBe(0);
+
+    // The member pauses again: ingest notes the new pause, and the profile is back in the daily sweep. A compaction
+    // before that pause is COMPACTION_MIN_AGE_MS old finishes nothing.
+    const again = settingsChange(profileId, Date.now(), { recording: 'paused' });
+    expect(await live.append([again])).toEqual([]);
+    expect(await sweptDaily(profileId)).toBe(true);
+    await sweepAndWait(await enqueueSweep(queue, { requestedBy: 'operator', profileIds: [profileId] }));
+    expect(await sweptDaily(profileId)).toBe(true);
+    expect(await dailySweepPauses(profileId)).toEqual({
+      pauses: [pause.eventId, again.eventId].sort(),
+      finished: [pause.eventId],
+    });
+  });
+
+  // Rows noted before pauses were named (migration 10's backfill, a restore, an older ingest) name no pause: the
+  // profile's next compaction names and finishes them, one with nothing to write too (it judges the stored version).
+  it('a profile noted before pauses were named leaves the daily sweep at its next compaction, one that writes no version too', async () => {
+    const { profileId, pause } = await pausedAndResumed();
+    await sweepAndWait(await enqueueSweep(queue, { requestedBy: 'operator', profileIds: [profileId] }));
+    await environment.cassandra.execute(
+      `DELETE FROM ${keyspace()}.profile_auto_delete WHERE shard = ? AND profile_id = ?`,
+      [shardOf(profileId), profileId],
+      { prepare: true },
+    );
+    expect(await indexDailySweepProfiles(environment.cassandra, keyspace())).toBeGreaterThanOrEqual(1);
+    expect(await dailySweepPauses(profileId)).toEqual({ pauses: [], finished: [] });
+    expect(await sweptDaily(profileId)).toBe(true);
+
+    const outcome = await stores.compactor().compact(profileId);
+    expect(outcome.status).toBe('up-to-date');
+    expect(await dailySweepPauses(profileId)).toEqual({ pauses: [pause.eventId], finished: [pause.eventId] });
+    expect(await sweptDaily(profileId)).toBe(false);
+  });
+
+  // The races of the pruning: nothing is ever removed from the row (sets only grow), so a compactor stalled between
+  // its switch and its note, waking late, writes only the pauses it read: a pause noted since keeps the profile.
+  it('a compactor stalled between its switch and its note finishes only the pauses it read: a pause noted since keeps the profile in the daily sweep', async () => {
+    const { profileId, pause } = await pausedAndResumed();
+    const again = settingsChange(profileId, Date.now(), { recording: 'paused' });
+    const outcome = await stores.compactor().compact(profileId, {
+      onStep: async (step) => {
+        // Switched; meanwhile (its lease long gone) the member pauses again and ingest notes it.
+        if (step === 'after-switch') expect(await live.append([again])).toEqual([]);
+      },
+    });
+    expect(outcome.status).toBe('compacted');
+    expect(await dailySweepPauses(profileId)).toEqual({
+      pauses: [pause.eventId, again.eventId].sort(),
+      finished: [pause.eventId],
+    });
+    expect(await sweptDaily(profileId)).toBe(true);
+    // The next compaction read the new pause: still paused, nothing more is finished.
+    await sweepAndWait(await enqueueSweep(queue, { requestedBy: 'operator', profileIds: [profileId] }));
+    expect(await sweptDaily(profileId)).toBe(true);
   });
 });

@@ -39,6 +39,50 @@ describe('ProfileCompactor', () => {
     });
   }, 120_000);
 
+  // ADR 8, issue 15: a profile that paused once was compacted daily for good. A compaction notes the pauses it
+  // finished, after its switch and its deletes, and only those it read.
+  it('notes the pauses it finished once recording is on from its compactedBefore, and none while paused', async () => {
+    const now = Date.now();
+    const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
+    const setting = (at: number, recording: 'paused' | 'on'): ViewingEvent => ({
+      type: 'settings-changed',
+      eventId: randomUUID(),
+      profileId: 'p',
+      recording,
+      occurredAt: at,
+      acceptedAt: at,
+    });
+    const play = (at: number): ViewingEvent => ({
+      type: 'play',
+      eventId: randomUUID(),
+      profileId: 'p',
+      playbackSessionId: randomUUID(),
+      titleId: 'title-a',
+      deviceId: 'tv',
+      positionMs: 0,
+      occurredAt: at,
+      acceptedAt: at,
+    });
+    const pause = setting(now - 100 * DAY, 'paused');
+    const resumed = [pause, play(now - 95 * DAY), setting(now - 90 * DAY, 'on'), play(now - 80 * DAY)];
+    const done = inMemoryHistoryStores(resumed);
+    expect(await new ProfileCompactor(done.live, done.compressed, config).compact('p', { now })).toMatchObject({
+      status: 'compacted',
+      records: 1,
+    });
+    expect(done.pausesFinished).toEqual([pause.eventId]);
+
+    // Paused again (whenever): nothing is finished. Resumed, but less than COMPACTION_MIN_AGE_MS ago: neither.
+    for (const again of [setting(now - 85 * DAY, 'paused'), setting(now - DAY, 'paused')]) {
+      const stores = inMemoryHistoryStores([...resumed, again]);
+      await new ProfileCompactor(stores.live, stores.compressed, config).compact('p', { now });
+      expect(stores.pausesFinished).toEqual([]);
+    }
+    const recent = inMemoryHistoryStores([pause, setting(now - DAY, 'on')]);
+    await new ProfileCompactor(recent.live, recent.compressed, config).compact('p', { now });
+    expect(recent.pausesFinished).toEqual([]);
+  });
+
   it('writes a version for a late removal instead of deleting it as a left-over row (invariant 3)', async () => {
     const now = Date.now();
     const session = randomUUID();

@@ -1,7 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig, spansSeveralDataCenters } from '@vh/config';
 import {
+  acceptanceOf,
   compactHistory,
+  EMPTY_MEMBER_CONTROLS,
+  MemberControls,
+  pausesFinishedBy,
   settledSessionsTouched,
   SettledSessionNotRebuiltError,
   CompressedHistory,
@@ -155,6 +159,10 @@ export class ProfileCompactor {
       // as does a rebuilt settled record (its stored form lacks what the log added).
       if (leftovers > 0 && !options.dryRun)
         await this.live.deleteBefore(profileId, alreadyCompacted, writtenBefore, rowsRead);
+      // The stored version is the whole truth read (nothing changed): judged by its own compactedBefore, so that a
+      // profile that paused before this rule existed, compressed long since, leaves the daily sweep too.
+      if (!options.dryRun && history.compactedBefore !== null)
+        await this.notePausesFinished(profileId, history, history.compactedBefore, liveEvents);
       return outcome('up-to-date', { leftoverLiveRowsRemoved: options.dryRun ? 0 : leftovers });
     }
 
@@ -178,8 +186,32 @@ export class ProfileCompactor {
     if (counts.lateEvents > 0) this.logger.log(`${profileId}: ${counts.lateEvents} late event(s) folded in`);
     if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
     await this.live.deleteBefore(profileId, next.compactedBefore!, writtenBefore, rowsRead);
+    await this.notePausesFinished(profileId, next, next.compactedBefore!, liveEvents);
     await step('done');
     return outcome('compacted', { ...sizes, toVersion: version.version, ...counts });
+  }
+
+  /**
+   * The pauses this compaction finished leave the daily sweep (`pausesFinishedBy`, ADR 8). Noted once the version
+   * is current and the rows it rolled up are deleted: what those pauses hid is gone then, but for rows still live,
+   * whose activity rows bring the compaction that removes them. Only the pauses it read: one noted since, even
+   * while this process stalled, keeps the profile in the sweep.
+   */
+  private async notePausesFinished(
+    profileId: string,
+    version: { controls?: MemberControls | null; records: readonly { firstAcceptedAt: number }[] },
+    compactedBefore: number,
+    liveEvents: readonly ViewingEvent[],
+  ): Promise<void> {
+    const finished = pausesFinishedBy({
+      controls: version.controls ?? EMPTY_MEMBER_CONTROLS,
+      compactedBefore,
+      records: version.records,
+      liveAcceptances: liveEvents
+        .filter((e) => 'playbackSessionId' in e && e.occurredAt >= compactedBefore)
+        .map(acceptanceOf),
+    });
+    if (finished.length > 0) await this.compressed.notePausesFinished(profileId, finished);
   }
 
   /**

@@ -35,7 +35,7 @@ import { decodeChunkIndex, encodeChunkIndex } from './chunk-index.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
 import { CompressedHistoryVersion } from './compressed-history.version';
 import { CompressedHistoryCompactionStore, GarbageCollected } from '../ports/compressed-history.compaction-store';
-import { noteForDailySweep, shardOf } from '../live/profile-activity.index';
+import { noteForDailySweep, notePausesFinished, shardOf } from '../live/profile-activity.index';
 
 /**
  * A chunk whose bytes do not match their checksum, do not decode, or are missing from the current chunk
@@ -476,6 +476,21 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     if (reasons.length === 0) return;
     await this.run(() =>
       this.client.execute(noteForDailySweep(this.ks), [reasons, shardOf(version.profileId), version.profileId], {
+        ...this.writeOptions(),
+        isIdempotent: true,
+      }),
+    );
+  }
+
+  /**
+   * The pauses a compaction finished (`pausesFinishedBy`, ADR 8), noted once its version is current and the live
+   * rows it rolled up are deleted. Only adds the pauses it read: a pause noted since, even before this write lands
+   * (a compactor stalled past its lease), stays unfinished and keeps the profile in the daily sweep.
+   */
+  async notePausesFinished(profileId: string, pauses: readonly string[]): Promise<void> {
+    if (pauses.length === 0) return;
+    await this.run(() =>
+      this.client.execute(notePausesFinished(this.ks), [pauses, pauses, shardOf(profileId), profileId], {
         ...this.writeOptions(),
         isIdempotent: true,
       }),

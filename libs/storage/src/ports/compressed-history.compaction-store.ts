@@ -24,4 +24,6 @@ export abstract class CompressedHistoryCompactionStore {
   abstract switchVersion(expectedVersion: number | null, next: CompressedHistoryVersion): Promise<boolean>;
   abstract deleteChunkSet(profileId: string, chunkSet: string, chunkCount: number): Promise<void>;
   abstract markSuperseded(profileId: string, chunkSet: string): Promise<void>;
+  /** The pauses a compaction finished leave the daily sweep (ADR 8). */
+  abstract notePausesFinished(profileId: string, pauses: readonly string[]): Promise<void>;
 }

@@ -200,4 +200,15 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
          AND comment = 'The last erasure of each profile''s index rows, for ten minutes: remembered rows are written again.'`,
     ],
   },
+  {
+    version: 12,
+    description: 'the daily sweep names each pause, and the pauses a compaction finished: a resumed profile leaves it',
+    // ADR 8: a profile that paused once was compacted daily for good. Ingest notes each pause's eventId, a
+    // compaction the pauses it finished (`pausesFinishedBy`); the sweep visits a paused profile while a noted pause
+    // is not finished. Sets that only grow: no write shadows another by its timestamp (invariant 6).
+    statements: (ks) => [
+      `ALTER TABLE ${ks}.profile_auto_delete ADD IF NOT EXISTS pauses set<text>`,
+      `ALTER TABLE ${ks}.profile_auto_delete ADD IF NOT EXISTS pauses_finished set<text>`,
+    ],
+  },
 ];
