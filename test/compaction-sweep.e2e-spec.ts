@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { createCompactionQueue, enqueueSweep } from '@vh/compaction';
+import { createCompactionQueue, enqueueSweep, ProfileCompactor } from '@vh/compaction';
 import { SettingsChangedEvent } from '@vh/domain';
-import { indexDailySweepProfiles, LiveHistoryRepository, shardOf, StoredHistoryEraser } from '@vh/storage';
+import { Client } from 'cassandra-driver';
+import {
+  CompressedHistoryRepository,
+  indexDailySweepProfiles,
+  LiveHistoryRepository,
+  shardOf,
+  StoredHistoryEraser,
+} from '@vh/storage';
 import { AppStack, StackMember } from './support/app-stack';
 import { syntheticHistory } from './support/event-log';
 import { eventually } from './support/eventually';
@@ -402,6 +409,46 @@ describe('compaction sweep: reaches everything', () => {
     expect(outcome.status).toBe('up-to-date');
     expect(await dailySweepPauses(profileId)).toEqual({ pauses: [pause.eventId], finished: [pause.eventId] });
     expect(await sweptDaily(profileId)).toBe(false);
+  });
+
+  // ADR 9 known gap (review of session 8): a compaction stalled between its switch and its daily-sweep note, while
+  // ingest erased the profile at its mark (the empty version, the row deleted), noted the erased profile again, for
+  // good. The note names what it notes; read after it, a current version that no longer holds them (an erasure
+  // came first) marks them erased, and the sweep passes the row.
+  it('a compaction stalled between its switch and its note while the profile is erased leaves it out of the daily sweep', async () => {
+    const history = syntheticHistory(1, SESSIONS_PER_DAY, Date.now() - 120 * DAY).map((e) => ({
+      ...e,
+      acceptedAt: e.occurredAt,
+    }));
+    const profileId = history[0].profileId;
+    const pause = settingsChange(profileId, Date.now() - 100 * DAY, { recording: 'paused', autoDelete: '36m' });
+    expect(await live.append([...history, pause])).toEqual([]);
+    const eraser = new StoredHistoryEraser(stores.client, environment.config, stores.compressed, stores.activity);
+    // The compactor's Cassandra client: its daily-sweep note waits for the erasure (a stall between the two writes).
+    let erased = false;
+    const stalling = new Proxy(stores.client, {
+      get(target, property, receiver) {
+        if (property !== 'execute') return Reflect.get(target, property, receiver);
+        return async (query: string, ...rest: unknown[]) => {
+          if (!erased && /profile_auto_delete SET reasons = reasons/.test(query)) {
+            erased = true;
+            await eraser.erase(profileId);
+            expect(await dailySweepReasons(profileId)).toBeNull();
+          }
+          return (target.execute as (...args: unknown[]) => Promise<unknown>)(query, ...rest);
+        };
+      },
+    }) as Client;
+    const compressed = new CompressedHistoryRepository(stalling, environment.config);
+    const compactor = new ProfileCompactor(stores.live, compressed, environment.config);
+    expect((await compactor.compact(profileId)).status).toBe('compacted');
+    expect(erased).toBe(true);
+    expect(await sweptDaily(profileId)).toBe(false);
+
+    // The member's new history sets a period and pauses again: noted by ingest, in the sweep.
+    const again = settingsChange(profileId, Date.now(), { recording: 'paused', autoDelete: '3m' });
+    expect(await live.append([again])).toEqual([]);
+    expect(await sweptDaily(profileId)).toBe(true);
   });
 
   // The races of the pruning: nothing is ever removed from the row (sets only grow), so a compactor stalled between

@@ -5,7 +5,14 @@ import { EMPTY_COMPRESSED_HISTORY } from '../history/compressed-history';
 import { compactHistory } from '../history/history-compaction';
 import { foldHistory } from '../history/history-fold';
 import { hiddenForGood, recordingAt } from './member-controls';
-import { pausesFinishedBy, pausesOf, recordingOnFrom, visitedDaily } from './daily-sweep';
+import {
+  erasedSince,
+  pausesFinishedBy,
+  pausesOf,
+  recordingOnFrom,
+  settingsNamedForDailySweep,
+  visitedDaily,
+} from './daily-sweep';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -229,32 +236,50 @@ describe('pausesFinishedBy: when a profile that paused leaves the daily sweep (A
 });
 
 describe('visitedDaily: the daily sweep reads the row as the union of every note, in any order', () => {
-  const id = fc.constantFrom('p1', 'p2', 'p3', 'p4');
-  /** The writers of a row: ingest noting a setting, a compaction noting the pauses it finished (never none). */
+  const id = fc.constantFrom('s1', 's2', 's3', 's4', 's5');
+  /**
+   * The writers of a row: ingest noting a pause or a period (named), a compaction noting the pauses it finished,
+   * a compaction's late note marking settings erased (never none).
+   */
   const write = fc.oneof(
-    fc.record({ kind: fc.constant('auto-delete' as const) }),
+    fc.record({ kind: fc.constant('period' as const), id }),
     fc.record({ kind: fc.constant('pause' as const), id }),
     fc.record({ kind: fc.constant('finish' as const), ids: fc.uniqueArray(id, { minLength: 1, maxLength: 4 }) }),
+    fc.record({ kind: fc.constant('erased' as const), ids: fc.uniqueArray(id, { minLength: 1, maxLength: 4 }) }),
   );
-  type Write = { kind: 'auto-delete' } | { kind: 'pause'; id: string } | { kind: 'finish'; ids: string[] };
-  const apply = (writes: readonly Write[]) => {
-    const reasons = new Set<string>();
-    const pauses = new Set<string>();
-    const finished = new Set<string>();
+  type Write =
+    | { kind: 'period'; id: string }
+    | { kind: 'pause'; id: string }
+    | { kind: 'finish'; ids: string[] }
+    | { kind: 'erased'; ids: string[] };
+  const row = (writes: readonly Write[]) => {
+    const note = { reasons: new Set<string>(), pauses: new Set<string>(), pausesFinished: new Set<string>() };
+    const periods = new Set<string>();
+    const erased = new Set<string>();
     for (const w of writes) {
-      if (w.kind === 'auto-delete') reasons.add('auto-delete');
-      else if (w.kind === 'pause') {
-        reasons.add('paused');
-        pauses.add(w.id);
-      } else {
-        for (const i of w.ids) pauses.add(i);
-        for (const i of w.ids) finished.add(i);
-      }
+      if (w.kind === 'period') {
+        note.reasons.add('auto-delete');
+        periods.add(w.id);
+      } else if (w.kind === 'pause') {
+        note.reasons.add('paused');
+        note.pauses.add(w.id);
+      } else if (w.kind === 'finish') {
+        for (const i of w.ids) note.pauses.add(i);
+        for (const i of w.ids) note.pausesFinished.add(i);
+      } else for (const i of w.ids) erased.add(i);
     }
-    return visitedDaily({ reasons: [...reasons], pauses: [...pauses], pausesFinished: [...finished] });
+    return {
+      reasons: [...note.reasons],
+      pauses: [...note.pauses],
+      pausesFinished: [...note.pausesFinished],
+      periods: [...periods],
+      erased: [...erased],
+    };
   };
+  const apply = (writes: readonly Write[]) => visitedDaily(row(writes));
+  const legacy = { pauses: [], pausesFinished: [], periods: [], erased: [] };
 
-  it('is the same whatever the order, and visits exactly while a period is set or a noted pause is not finished', () => {
+  it('is the same whatever the order, and visits exactly while a period is not erased or a pause neither finished nor erased', () => {
     fc.assert(
       fc.property(
         fc
@@ -262,10 +287,12 @@ describe('visitedDaily: the daily sweep reads the row as the union of every note
           .chain((ws) => fc.tuple(fc.constant(ws), fc.shuffledSubarray(ws, { minLength: ws.length }))),
         ([writes, reordered]) => {
           expect(apply(reordered)).toBe(apply(writes));
-          const finished = new Set(writes.flatMap((w) => (w.kind === 'finish' ? w.ids : [])));
+          const of = (kind: 'finish' | 'erased') =>
+            new Set(writes.flatMap((w) => (w.kind === kind ? (w as { ids: string[] }).ids : [])));
+          const [finished, erased] = [of('finish'), of('erased')];
           const expected =
-            writes.some((w) => w.kind === 'auto-delete') ||
-            writes.some((w) => w.kind === 'pause' && !finished.has(w.id));
+            writes.some((w) => w.kind === 'period' && !erased.has(w.id)) ||
+            writes.some((w) => w.kind === 'pause' && !finished.has(w.id) && !erased.has(w.id));
           expect(apply(writes)).toBe(expected);
         },
       ),
@@ -273,29 +300,62 @@ describe('visitedDaily: the daily sweep reads the row as the union of every note
   });
 
   // A compactor stalled between its switch and its note writes, when it wakes, only the pauses it read: a pause
-  // noted since (a member who paused again) keeps the profile in the sweep, whichever write lands last.
-  it('a late note of finished pauses never finishes a pause noted after its read', () => {
+  // noted since (a member who paused again) keeps the profile in the sweep, whichever write lands last. Likewise a
+  // note marking an erased history's settings leaves the new history's (other eventIds) in force.
+  it('a late note never finishes or erases a setting noted after its read', () => {
     expect(
       apply([
-        { kind: 'pause', id: 'p1' },
-        { kind: 'pause', id: 'p2' },
-        { kind: 'finish', ids: ['p1'] },
+        { kind: 'pause', id: 's1' },
+        { kind: 'pause', id: 's2' },
+        { kind: 'finish', ids: ['s1'] },
       ]),
     ).toBe(true);
     expect(
       apply([
-        { kind: 'pause', id: 'p1' },
-        { kind: 'finish', ids: ['p1'] },
+        { kind: 'pause', id: 's1' },
+        { kind: 'finish', ids: ['s1'] },
       ]),
     ).toBe(false);
+    const erasedHistory: Write[] = [
+      { kind: 'pause', id: 's1' },
+      { kind: 'period', id: 's2' },
+      { kind: 'erased', ids: ['s1', 's2'] },
+    ];
+    expect(apply(erasedHistory)).toBe(false);
+    expect(apply([...erasedHistory, { kind: 'period', id: 's3' }])).toBe(true);
+    expect(apply([{ kind: 'pause', id: 's4' }, ...erasedHistory])).toBe(true);
   });
 
-  it('rows from before: none at all is auto-delete’s (migration 8); a pause named by no id is visited', () => {
-    expect(visitedDaily({ reasons: [], pauses: [], pausesFinished: [] })).toBe(true);
-    expect(visitedDaily({ reasons: ['paused'], pauses: [], pausesFinished: [] })).toBe(true);
-    expect(visitedDaily({ reasons: ['auto-delete', 'paused'], pauses: ['p1'], pausesFinished: ['p1'] })).toBe(true);
-    expect(visitedDaily({ reasons: ['paused'], pauses: ['p1'], pausesFinished: ['p1'] })).toBe(false);
+  it('rows from before settings were named are visited as before: none at all is auto-delete’s (migration 8)', () => {
+    expect(visitedDaily({ reasons: [], ...legacy })).toBe(true);
+    expect(visitedDaily({ reasons: ['paused'], ...legacy })).toBe(true);
+    expect(visitedDaily({ reasons: ['auto-delete'], ...legacy })).toBe(true);
+    // An unnamed reason beside named settings (an older process, migration 10's backfill): visited until named.
+    expect(
+      visitedDaily({ ...legacy, reasons: ['auto-delete', 'paused'], pauses: ['s1'], pausesFinished: ['s1'] }),
+    ).toBe(true);
+    expect(visitedDaily({ ...legacy, reasons: ['paused'], pauses: ['s1'], pausesFinished: ['s1'] })).toBe(false);
     // Only a compaction's note of finished pauses (written after an erasure deleted the row): not visited.
-    expect(visitedDaily({ reasons: [], pauses: ['p1'], pausesFinished: ['p1'] })).toBe(false);
+    expect(visitedDaily({ ...legacy, reasons: [], pauses: ['s1'], pausesFinished: ['s1'] })).toBe(false);
+  });
+});
+
+describe('erasedSince: what a late note named that the current controls no longer hold', () => {
+  it('names exactly the noted settings missing from the current controls', () => {
+    fc.assert(
+      fc.property(profileEvents, fc.array(recordingChange, { maxLength: 3 }), (events, newHistory) => {
+        const before = foldHistory(events).controls;
+        const named = settingsNamedForDailySweep(before);
+        // Nothing is erased while the controls still hold them (they only grow otherwise).
+        expect(erasedSince(named, foldHistory([...events, ...newHistory]).controls)).toEqual([]);
+        // After an erasure the current controls are the new history's only: everything named is erased.
+        const after = foldHistory(newHistory).controls;
+        const held = new Set(after.settingsChanges.map((c) => c.eventId));
+        expect(erasedSince(named, after).sort()).toEqual(
+          [...named.pauses, ...named.periods].filter((i) => !held.has(i)).sort(),
+        );
+      }),
+      { numRuns: 200 },
+    );
   });
 });

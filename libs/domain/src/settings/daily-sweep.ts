@@ -53,6 +53,32 @@ export function pausesFinishedBy(compaction: CompactionOfPauses): string[] {
   return pauses;
 }
 
+/** The settings changes a note names, by eventId: those that paused recording, those that set a period. */
+export interface NamedSettings {
+  pauses: string[];
+  periods: string[];
+}
+
+/** What a version's controls give the daily sweep, named (its `dailySweepReasons`, by the changes behind them). */
+export function settingsNamedForDailySweep(controls: MemberControls): NamedSettings {
+  return {
+    pauses: pausesOf(controls),
+    periods: controls.settingsChanges
+      .filter((c) => c.autoDelete !== undefined && c.autoDelete !== 'never')
+      .map((c) => c.eventId),
+  };
+}
+
+/**
+ * Of the settings a note named, those the profile's current controls no longer hold: an erasure removed them
+ * (controls only grow otherwise, and an erased event never comes back: ADR 9). A note written after the erasure's
+ * delete of the row (a compaction stalled between its switch and its note) marks them erased, read after it.
+ */
+export function erasedSince(named: NamedSettings, current: MemberControls): string[] {
+  const held = new Set(current.settingsChanges.map((c) => c.eventId));
+  return [...named.pauses, ...named.periods].filter((id) => !held.has(id));
+}
+
 /**
  * A profile's row in the daily sweep's index (`profile_auto_delete`). Every writer only adds to its sets, so
  * the row is the same whatever the order of the writes (no write shadows another by its timestamp; invariant 6).
@@ -60,24 +86,31 @@ export function pausesFinishedBy(compaction: CompactionOfPauses): string[] {
 export interface DailySweepNote {
   /** Why it was noted (`auto-delete`, `paused`); none on rows from before migration 10 (auto-delete's). */
   reasons: readonly string[];
-  /** Pauses noted (eventIds): by ingest as it writes a pause, by a compaction as it finishes them (migration 12). */
+  /** Pauses noted (eventIds): by ingest as it writes a pause, by a compaction's version (migration 12). */
   pauses: readonly string[];
   /** Pauses a compaction finished (`pausesFinishedBy`). */
   pausesFinished: readonly string[];
+  /** Settings that set an auto-delete period, noted as pauses are. */
+  periods: readonly string[];
+  /** Noted settings found erased (`erasedSince`). */
+  erased: readonly string[];
 }
 
 /**
- * Whether the first scheduled sweep of a day visits the profile: it set an auto-delete period, or it paused
- * recording and some pause is not finished (or none is named: a row noted before pauses were, or by a process
- * that does not name them). A row that only holds finished pauses (a compaction's note after an erasure deleted
- * the row) is not visited.
+ * Whether the first scheduled sweep of a day visits the profile: a noted period not erased, a noted pause neither
+ * finished nor erased, or a reason noted before settings were named (migration 12; visited as before). A row
+ * holding only what is finished or erased (a late note after an erasure deleted the row) is not visited.
  */
 export function visitedDaily(note: DailySweepNote): boolean {
-  const { reasons, pauses, pausesFinished } = note;
-  if (reasons.length === 0 && pauses.length === 0 && pausesFinished.length === 0) return true; // before migration 10
-  if (reasons.includes('auto-delete')) return true;
+  const { reasons, pauses, pausesFinished, periods, erased } = note;
+  const named = pauses.length + pausesFinished.length + periods.length + erased.length > 0;
+  if (!named) return true; // before migration 12: a reason (none before migration 10: auto-delete)
+  const gone = new Set(erased);
   const finished = new Set(pausesFinished);
-  const unfinished = pauses.some((pause) => !finished.has(pause));
-  if (unfinished) return true;
-  return reasons.includes('paused') && pauses.length === 0;
+  if (periods.some((id) => !gone.has(id))) return true;
+  if (pauses.some((id) => !finished.has(id) && !gone.has(id))) return true;
+  // A reason noted unnamed (an older process, migration 10's backfill) beside named ones: visited until named.
+  return (
+    (reasons.includes('auto-delete') && periods.length === 0) || (reasons.includes('paused') && pauses.length === 0)
+  );
 }

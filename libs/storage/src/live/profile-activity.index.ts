@@ -19,12 +19,14 @@ import { ProfileActivityDays } from '../ports/profile-activity.days';
 export const noteForDailySweep = (keyspace: string) =>
   `UPDATE ${keyspace}.profile_auto_delete SET reasons = reasons + ? WHERE shard = ? AND profile_id = ?`;
 /**
- * Ingest's note of a pause, named by its eventId (migration 12): the profile stays in the daily sweep until a
- * compaction that read this pause finishes it. Params: the reasons, the pause's eventId (a set of one), the shard,
- * the profile.
+ * A note naming the settings behind it (migration 12): the pauses and the periods, by eventId. Ingest names the one
+ * it writes; a compaction its version's. Params: the reasons, the pauses, the periods, the shard, the profile.
  */
-export const notePauseForDailySweep = (keyspace: string) =>
-  `UPDATE ${keyspace}.profile_auto_delete SET reasons = reasons + ?, pauses = pauses + ? WHERE shard = ? AND profile_id = ?`;
+export const noteNamedForDailySweep = (keyspace: string) =>
+  `UPDATE ${keyspace}.profile_auto_delete SET reasons = reasons + ?, pauses = pauses + ?, periods = periods + ? WHERE shard = ? AND profile_id = ?`;
+/** Named settings found erased (`erasedSince`, migration 12). Params: the eventIds, the shard, the profile. */
+export const noteErasedForDailySweep = (keyspace: string) =>
+  `UPDATE ${keyspace}.profile_auto_delete SET erased = erased + ? WHERE shard = ? AND profile_id = ?`;
 /**
  * A compaction's note of the pauses it finished (`pausesFinishedBy`, migration 12), in both sets: a row noted
  * before pauses were named (migration 10's backfill, a restore) names them then. Params: the pauses twice, the
@@ -67,14 +69,14 @@ interface ActivityRow {
   profileId: string;
   /** Why the daily sweep visits the profile (its table only). */
   reason?: DailySweepReason;
-  /** The pause's eventId, for a `paused` note (migration 12). */
-  pauseId?: string;
+  /** The eventId of the setting behind the note (its table only; migration 12). */
+  settingId?: string;
 }
 
 /** What the index reads of an event: a settings change with a period or a pause also notes its profile. */
 export interface ActivityEvent {
   profileId: string;
-  /** Names a pause in the daily sweep's row (without it, as before migration 12: visited until a compaction). */
+  /** Names a setting in the daily sweep's row (without it, as before migration 12: visited until a compaction names it). */
   eventId?: string;
   occurredAt: number;
   type?: string;
@@ -187,16 +189,15 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
       }
       if (type === 'settings-changed') {
         for (const reason of dailySweepReasons({ settingsChanges: [{ autoDelete, recording }] })) {
-          // Each pause is noted by its id (remembered per pause): one not noted could be finished by no compaction.
-          const pauseId = reason === 'paused' ? eventId : undefined;
+          // Each setting is noted by its id (remembered per setting): one not named could be finished by no compaction.
           const row = {
-            key: `daily|${reason}|${profileId}${pauseId === undefined ? '' : `|${pauseId}`}`,
+            key: `daily|${reason}|${profileId}${eventId === undefined ? '' : `|${eventId}`}`,
             table: this.dailySweepTable,
             day: null,
             shard,
             profileId,
           };
-          need({ ...row, reason, ...(pauseId === undefined ? {} : { pauseId }) }, key);
+          need({ ...row, reason, ...(eventId === undefined ? {} : { settingId: eventId }) }, key);
         }
       }
     }
@@ -287,21 +288,21 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     return ownUntil != null && ownUntil > now;
   }
 
-  private insertOf({ table, pauseId }: ActivityRow): string {
+  private insertOf({ table, settingId }: ActivityRow): string {
     const ks = this.config.cassandra.keyspace;
     if (table === this.dailySweepTable)
-      return pauseId === undefined ? noteForDailySweep(ks) : notePauseForDailySweep(ks);
+      return settingId === undefined ? noteForDailySweep(ks) : noteNamedForDailySweep(ks);
     const columns = table === this.table ? 'day, shard, profile_id' : 'arrival_day, shard, profile_id';
     return `INSERT INTO ${table} (${columns}) VALUES (?, ?, ?)`;
   }
 
   /**
-   * Profiles the first scheduled sweep of each day visits, shard by shard: those with an auto-delete period, and
-   * those that paused recording while a noted pause is not finished (`visitedDaily`, ADR 8).
+   * Profiles the first scheduled sweep of each day visits, shard by shard: those with a period not erased, and
+   * those with a pause neither finished nor erased (`visitedDaily`, ADR 8).
    */
   async *profilesSweptDaily(): AsyncGenerator<string> {
     const rows = this.scanRows(
-      `SELECT profile_id, reasons, pauses, pauses_finished FROM ${this.dailySweepTable} WHERE shard = ?`,
+      `SELECT profile_id, reasons, pauses, pauses_finished, periods, erased FROM ${this.dailySweepTable} WHERE shard = ?`,
       null,
     );
     const set = (value: unknown) => (value as string[] | null) ?? [];
@@ -310,6 +311,8 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
         reasons: set(row.get('reasons')),
         pauses: set(row.get('pauses')),
         pausesFinished: set(row.get('pauses_finished')),
+        periods: set(row.get('periods')),
+        erased: set(row.get('erased')),
       };
       if (visitedDaily(note)) yield row.get('profile_id') as string;
     }
@@ -417,9 +420,15 @@ export async function indexDailySweepProfiles(client: Client, keyspace: string, 
 const paramsOf = (row: ActivityRow) =>
   row.day !== null
     ? [row.day, row.shard, row.profileId]
-    : row.pauseId === undefined
+    : row.settingId === undefined
       ? [[row.reason], row.shard, row.profileId]
-      : [[row.reason], [row.pauseId], row.shard, row.profileId];
+      : [
+          [row.reason],
+          row.reason === 'paused' ? [row.settingId] : [],
+          row.reason === 'auto-delete' ? [row.settingId] : [],
+          row.shard,
+          row.profileId,
+        ];
 
 /** The days (CQL `date` literals) from the day of `from` to the day of `to`, both included, oldest first. */
 export function daysBetween(from: number, to: number): string[] {

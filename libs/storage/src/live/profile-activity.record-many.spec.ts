@@ -133,24 +133,24 @@ describe('ProfileActivityIndex.recordMany', () => {
       const noted = written
         .filter((w) => w.query.includes('ks.profile_auto_delete'))
         .map((w) => {
-          if (/pauses = pauses \+ \?/.test(w.query)) {
-            // A pause, named: the profile stays in the daily sweep until a compaction that read it finishes it.
-            expect(w.query).toMatch(/SET reasons = reasons \+ \?, pauses = pauses \+ \?/);
-            const [reasons, pauses, shard, profileId] = w.params as [string[], string[], number, string];
-            expect(shard).toBe(shardOf(profileId));
-            return `${profileId}:${reasons.join(',')}:${pauses.join(',')}`;
-          }
-          expect(w.query).toMatch(/SET reasons = reasons \+ \?/);
-          const [reasons, shard, profileId] = w.params as [string[], number, string];
+          // Named: the profile stays in the daily sweep until a compaction finishes the pause (or finds it erased).
+          expect(w.query).toMatch(/SET reasons = reasons \+ \?, pauses = pauses \+ \?, periods = periods \+ \?/);
+          const [reasons, pauses, periods, shard, profileId] = w.params as [
+            string[],
+            string[],
+            string[],
+            number,
+            string,
+          ];
           expect(shard).toBe(shardOf(profileId));
-          return `${profileId}:${reasons.join(',')}`;
+          return `${profileId}:${reasons.join(',')}:${pauses.join(',')}:${periods.join(',')}`;
         });
       expect(noted.sort()).toEqual([
-        'both:auto-delete',
-        'both:paused:e6',
-        'paused:paused:e1',
-        'paused:paused:e2',
-        'period:auto-delete',
+        'both:auto-delete::e6',
+        'both:paused:e6:',
+        'paused:paused:e1:',
+        'paused:paused:e2:',
+        'period:auto-delete::e4',
       ]);
     },
   );

@@ -202,13 +202,17 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   },
   {
     version: 12,
-    description: 'the daily sweep names each pause, and the pauses a compaction finished: a resumed profile leaves it',
-    // ADR 8: a profile that paused once was compacted daily for good. Ingest notes each pause's eventId, a
-    // compaction the pauses it finished (`pausesFinishedBy`); the sweep visits a paused profile while a noted pause
-    // is not finished. Sets that only grow: no write shadows another by its timestamp (invariant 6).
+    description: 'the daily sweep names the settings it was noted for: resumed and erased profiles leave it',
+    // ADR 8: a profile that paused once was compacted daily for good. Ingest and compaction name each pause and
+    // each period they note (eventIds); a compaction notes the pauses it finished (`pausesFinishedBy`), and a
+    // compaction's note that an erasure overtook marks what it named erased (ADR 9). The sweep visits a profile
+    // while a named period is not erased, or a named pause neither finished nor erased. Sets that only grow: no
+    // write shadows another by its timestamp (invariant 6).
     statements: (ks) => [
       `ALTER TABLE ${ks}.profile_auto_delete ADD IF NOT EXISTS pauses set<text>`,
       `ALTER TABLE ${ks}.profile_auto_delete ADD IF NOT EXISTS pauses_finished set<text>`,
+      `ALTER TABLE ${ks}.profile_auto_delete ADD IF NOT EXISTS periods set<text>`,
+      `ALTER TABLE ${ks}.profile_auto_delete ADD IF NOT EXISTS erased set<text>`,
     ],
   },
 ];
