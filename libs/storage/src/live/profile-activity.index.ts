@@ -29,7 +29,7 @@ export const noteErasedForDailySweep = (keyspace: string) =>
   `UPDATE ${keyspace}.profile_auto_delete SET erased = erased + ? WHERE shard = ? AND profile_id = ?`;
 /**
  * A compaction's note of the pauses it finished (`pausesFinishedBy`, migration 12), in both sets: a row noted
- * before pauses were named (migration 10's backfill, a restore) names them then. Params: the pauses twice, the
+ * before pauses were named (migration 10's backfill, an older ingest) names them then. Params: the pauses twice, the
  * shard, the profile.
  */
 export const notePausesFinished = (keyspace: string) =>
