@@ -83,6 +83,35 @@ describe('ProfileCompactor', () => {
     expect(recent.pausesFinished).toEqual([]);
   });
 
+  // ADR 9: a note written after an erasure (a partition's stalled previous owner) named a setting the profile no
+  // longer holds. The next compaction marks it erased, unless a switch came between its reads of the history.
+  it('marks erased the named settings its read does not find, only when no switch came between its reads', async () => {
+    const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
+    const pause: ViewingEvent = {
+      type: 'settings-changed',
+      eventId: randomUUID(),
+      profileId: 'p',
+      recording: 'paused',
+      occurredAt: Date.now(),
+      acceptedAt: Date.now(),
+    };
+    const run = async (events: ViewingEvent[], switchedMeanwhile: boolean) => {
+      const stores = inMemoryHistoryStores(events);
+      const erased: string[] = [];
+      const compressed = Object.assign(stores.compressed, {
+        namedForDailySweep: async () => ({ pauses: ['gone', pause.eventId], periods: ['gone-too'] }),
+        noteErasedForDailySweep: async (_profileId: string, ids: readonly string[]) => void erased.push(...ids),
+        readVersion: async () =>
+          switchedMeanwhile ? { ...stores.switched[0], version: 7 } : (stores.switched.at(-1) ?? null),
+      });
+      await new ProfileCompactor(stores.live, compressed, config).compact('p');
+      return erased.sort();
+    };
+    expect(await run([], false)).toEqual(['gone', 'gone-too', pause.eventId].sort()); // nothing holds them
+    expect(await run([pause], false)).toEqual(['gone', 'gone-too']); // its live row holds the pause
+    expect(await run([], true)).toEqual([]); // another switch between the reads: it may have moved them
+  });
+
   it('writes a version for a late removal instead of deleting it as a left-over row (invariant 3)', async () => {
     const now = Date.now();
     const session = randomUUID();

@@ -41,6 +41,8 @@ export function inMemoryHistoryStores(events: readonly ViewingEvent[]) {
     deleteChunkSet: async () => undefined,
     markSuperseded: async () => undefined,
     notePausesFinished: async (_profileId: string, pauses: readonly string[]) => void pausesFinished.push(...pauses),
+    namedForDailySweep: async () => ({ pauses: [], periods: [] }),
+    noteErasedForDailySweep: async () => undefined,
   };
   return { live, compressed, appended, switched, pausesFinished };
 }

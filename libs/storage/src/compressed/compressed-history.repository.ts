@@ -13,6 +13,7 @@ import {
   EMPTY_MEMBER_CONTROLS,
   erasedSince,
   MemberControls,
+  NamedSettings,
   settingsNamedForDailySweep,
   SessionTrail,
   SettledDigest,
@@ -499,7 +500,39 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     this.logger.log(
       `${version.profileId}: its daily-sweep note came after an erasure: ${erased.length} setting(s) marked erased`,
     );
-    await this.run(() => this.client.execute(noteErasedForDailySweep(this.ks), [erased, ...key], options));
+    await this.noteErasedForDailySweep(version.profileId, erased);
+  }
+
+  /**
+   * The settings the daily sweep's row names for the profile and has not marked erased (migration 12): read by a
+   * compaction before it reads the history, so that those its read then no longer finds are known erased.
+   */
+  async namedForDailySweep(profileId: string): Promise<NamedSettings> {
+    const result = await this.run(() =>
+      this.client.execute(
+        `SELECT pauses, periods, erased FROM ${this.ks}.profile_auto_delete WHERE shard = ? AND profile_id = ?`,
+        [shardOf(profileId), profileId],
+        { prepare: true, consistency: consistency(this.config.cassandra.readConsistency), isIdempotent: true },
+      ),
+    );
+    const row = result.first();
+    const set = (column: string) => (row?.get(column) as string[] | null) ?? [];
+    const erased = new Set(set('erased'));
+    return {
+      pauses: set('pauses').filter((id) => !erased.has(id)),
+      periods: set('periods').filter((id) => !erased.has(id)),
+    };
+  }
+
+  /** Named settings found erased (`erasedSince`): the sweep no longer visits the profile for them (ADR 9). */
+  async noteErasedForDailySweep(profileId: string, settings: readonly string[]): Promise<void> {
+    if (settings.length === 0) return;
+    await this.run(() =>
+      this.client.execute(noteErasedForDailySweep(this.ks), [settings, shardOf(profileId), profileId], {
+        ...this.writeOptions(),
+        isIdempotent: true,
+      }),
+    );
   }
 
   /**
