@@ -477,9 +477,9 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
    * the index noted them reach it here when compacted (ingest notes the new ones itself, migration 10 those
    * compressed before). Only after the switch (review, session 8): a compaction that loses it to an erasure, whose
    * delete of the note at its mark may have come first, must not note the erased profile. One stalled between its
-   * switch and its note may still write it after that delete: the version read after the note (a serial read)
-   * tells, for what it named is no longer held (an erasure is the only thing that drops controls), and those are
-   * marked erased (ADR 9). A crash between the switch and the note leaves it to ingest's note and the next
+   * switch and its note may still write it after that delete: the version read after the note tells (the
+   * erasure's switch was committed before its delete, so a quorum read sees it; no Paxos read needed), for what it
+   * named is no longer held (an erasure is the only thing that drops controls), and those are marked erased (ADR 9). A crash between the switch and the note leaves it to ingest's note and the next
    * compaction's.
    */
   private async noteDailySweep(version: CompressedHistoryVersion): Promise<void> {
@@ -493,7 +493,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     await this.run(() =>
       this.client.execute(noteNamedForDailySweep(this.ks), [reasons, named.pauses, named.periods, ...key], options),
     );
-    const current = await this.readVersion(version.profileId, { serial: true });
+    const current = await this.readVersion(version.profileId);
     const held = current?.memberControls ? decodeMemberControls(current.memberControls) : EMPTY_MEMBER_CONTROLS;
     const erased = erasedSince(named, held);
     if (erased.length === 0) return;
