@@ -39,6 +39,79 @@ describe('ProfileCompactor', () => {
     });
   }, 120_000);
 
+  // ADR 8, issue 15: a profile that paused once was compacted daily for good. A compaction notes the pauses it
+  // finished, after its switch and its deletes, and only those it read.
+  it('notes the pauses it finished once recording is on from its compactedBefore, and none while paused', async () => {
+    const now = Date.now();
+    const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
+    const setting = (at: number, recording: 'paused' | 'on'): ViewingEvent => ({
+      type: 'settings-changed',
+      eventId: randomUUID(),
+      profileId: 'p',
+      recording,
+      occurredAt: at,
+      acceptedAt: at,
+    });
+    const play = (at: number): ViewingEvent => ({
+      type: 'play',
+      eventId: randomUUID(),
+      profileId: 'p',
+      playbackSessionId: randomUUID(),
+      titleId: 'title-a',
+      deviceId: 'tv',
+      positionMs: 0,
+      occurredAt: at,
+      acceptedAt: at,
+    });
+    const pause = setting(now - 100 * DAY, 'paused');
+    const resumed = [pause, play(now - 95 * DAY), setting(now - 90 * DAY, 'on'), play(now - 80 * DAY)];
+    const done = inMemoryHistoryStores(resumed);
+    expect(await new ProfileCompactor(done.live, done.compressed, config).compact('p', { now })).toMatchObject({
+      status: 'compacted',
+      records: 1,
+    });
+    expect(done.pausesFinished).toEqual([pause.eventId]);
+
+    // Paused again (whenever): nothing is finished. Resumed, but less than COMPACTION_MIN_AGE_MS ago: neither.
+    for (const again of [setting(now - 85 * DAY, 'paused'), setting(now - DAY, 'paused')]) {
+      const stores = inMemoryHistoryStores([...resumed, again]);
+      await new ProfileCompactor(stores.live, stores.compressed, config).compact('p', { now });
+      expect(stores.pausesFinished).toEqual([]);
+    }
+    const recent = inMemoryHistoryStores([pause, setting(now - DAY, 'on')]);
+    await new ProfileCompactor(recent.live, recent.compressed, config).compact('p', { now });
+    expect(recent.pausesFinished).toEqual([]);
+  });
+
+  // ADR 9: a note written after an erasure (a partition's stalled previous owner) named a setting the profile no
+  // longer holds. The next compaction marks it erased, unless a switch came between its reads of the history.
+  it('marks erased the named settings its read does not find, only when no switch came between its reads', async () => {
+    const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
+    const pause: ViewingEvent = {
+      type: 'settings-changed',
+      eventId: randomUUID(),
+      profileId: 'p',
+      recording: 'paused',
+      occurredAt: Date.now(),
+      acceptedAt: Date.now(),
+    };
+    const run = async (events: ViewingEvent[], switchedMeanwhile: boolean) => {
+      const stores = inMemoryHistoryStores(events);
+      const erased: string[] = [];
+      const compressed = Object.assign(stores.compressed, {
+        namedForDailySweep: async () => ({ pauses: ['gone', pause.eventId], periods: ['gone-too'] }),
+        noteErasedForDailySweep: async (_profileId: string, ids: readonly string[]) => void erased.push(...ids),
+        readVersion: async () =>
+          switchedMeanwhile ? { ...stores.switched[0], version: 7 } : (stores.switched.at(-1) ?? null),
+      });
+      await new ProfileCompactor(stores.live, compressed, config).compact('p');
+      return erased.sort();
+    };
+    expect(await run([], false)).toEqual(['gone', 'gone-too', pause.eventId].sort()); // nothing holds them
+    expect(await run([pause], false)).toEqual(['gone', 'gone-too']); // its live row holds the pause
+    expect(await run([], true)).toEqual([]); // another switch between the reads: it may have moved them
+  });
+
   it('writes a version for a late removal instead of deleting it as a left-over row (invariant 3)', async () => {
     const now = Date.now();
     const session = randomUUID();

@@ -1,7 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AppConfig, spansSeveralDataCenters } from '@vh/config';
 import {
+  acceptanceOf,
   compactHistory,
+  EMPTY_MEMBER_CONTROLS,
+  erasedSince,
+  MemberControls,
+  NamedSettings,
+  pausesFinishedBy,
   settledSessionsTouched,
   SettledSessionNotRebuiltError,
   CompressedHistory,
@@ -79,6 +85,8 @@ export class ProfileCompactor {
     const step = async (name: CompactionStep) => options.onStep?.(name);
     const { chunkMaxBytes, zstdLevel, recordEncoding, minAgeMs, deleteMarginMs } = this.config.compaction;
 
+    // Before the history: what the daily sweep's row names that this read then does not find was erased (ADR 9).
+    const namedForSweep = await this.namedForDailySweep(profileId, options.dryRun === true);
     // The compactor reads the truth, not the cache, with the trails that late events are merged into.
     const { version: current, history: storedHistory } = await this.compressed.read(profileId, {
       useCache: false,
@@ -155,6 +163,11 @@ export class ProfileCompactor {
       // as does a rebuilt settled record (its stored form lacks what the log added).
       if (leftovers > 0 && !options.dryRun)
         await this.live.deleteBefore(profileId, alreadyCompacted, writtenBefore, rowsRead);
+      // The stored version is the whole truth read (nothing changed): judged by its own compactedBefore, so that a
+      // profile that paused before this rule existed, compressed long since, leaves the daily sweep too.
+      if (!options.dryRun && history.compactedBefore !== null)
+        await this.notePausesFinished(profileId, history, history.compactedBefore, liveEvents);
+      await this.noteErased(profileId, namedForSweep, history.controls, current?.version ?? null);
       return outcome('up-to-date', { leftoverLiveRowsRemoved: options.dryRun ? 0 : leftovers });
     }
 
@@ -183,8 +196,65 @@ export class ProfileCompactor {
     if (counts.lateEvents > 0) this.logger.log(`${profileId}: ${counts.lateEvents} late event(s) folded in`);
     if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
     await this.live.deleteBefore(profileId, next.compactedBefore!, writtenBefore, rowsRead);
+    await this.notePausesFinished(profileId, next, next.compactedBefore!, liveEvents);
+    await this.noteErased(profileId, namedForSweep, next.controls, version.version);
     await step('done');
     return outcome('compacted', { ...sizes, toVersion: version.version, ...counts });
+  }
+
+  /**
+   * The pauses this compaction finished leave the daily sweep (`pausesFinishedBy`, ADR 8). Noted once the version
+   * is current and the rows it rolled up are deleted: what those pauses hid is gone then, but for rows still live,
+   * whose activity rows bring the compaction that removes them. Only the pauses it read: one noted since, even
+   * while this process stalled, keeps the profile in the sweep.
+   */
+  private async notePausesFinished(
+    profileId: string,
+    version: { controls?: MemberControls | null; records: readonly { firstAcceptedAt: number }[] },
+    compactedBefore: number,
+    liveEvents: readonly ViewingEvent[],
+  ): Promise<void> {
+    const finished = pausesFinishedBy({
+      controls: version.controls ?? EMPTY_MEMBER_CONTROLS,
+      compactedBefore,
+      records: version.records,
+      liveAcceptances: liveEvents
+        .filter((e) => 'playbackSessionId' in e && e.occurredAt >= compactedBefore)
+        .map(acceptanceOf),
+    });
+    if (finished.length > 0) await this.compressed.notePausesFinished(profileId, finished);
+  }
+
+  /**
+   * The settings the daily sweep's row names (ADR 8), read before the history; none for a dry run, and none across
+   * datacenters, where a note may replicate before the live row it follows (erasure is refused there anyway).
+   */
+  private async namedForDailySweep(profileId: string, dryRun: boolean): Promise<NamedSettings | null> {
+    if (dryRun || spansSeveralDataCenters(this.config)) return null;
+    return this.compressed.namedForDailySweep(profileId);
+  }
+
+  /**
+   * Named settings this compaction's read did not find were erased (ADR 9): a late note brought an erased profile
+   * back into the daily sweep (a partition's stalled previous owner, a compaction stalled before its note). Ingest
+   * writes a setting's live row before its note, and controls only grow but by an erasure, so a setting named
+   * before the read is in it unless erased, provided no switch came between the two reads of the history (another
+   * compaction may have moved the live row into a version this read missed): this compaction's own switch says so,
+   * or, with nothing to write, the version read again after.
+   */
+  private async noteErased(
+    profileId: string,
+    named: NamedSettings | null,
+    controls: MemberControls | null | undefined,
+    readVersion: number | null,
+  ): Promise<void> {
+    if (named === null) return;
+    const erased = erasedSince(named, controls ?? EMPTY_MEMBER_CONTROLS);
+    if (erased.length === 0) return;
+    const now = await this.compressed.readVersion(profileId);
+    if ((now?.version ?? null) !== readVersion) return;
+    this.logger.log(`${profileId}: ${erased.length} setting(s) the daily sweep named were erased`);
+    await this.compressed.noteErasedForDailySweep(profileId, erased);
   }
 
   /**

@@ -13,3 +13,4 @@ export * from './errors';
 export * from './settings/member-controls';
 export * from './settings/control-events';
 export * from './history/history-page';
+export * from './settings/daily-sweep';

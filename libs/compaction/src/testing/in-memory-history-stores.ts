@@ -12,12 +12,13 @@ import {
 /**
  * In-memory fakes of the live and compressed ports, for the compactor's and the repair's unit specs: the live
  * read answers `events`, appends are kept in `appended`, every switched version in `switched` (each switch
- * succeeds) while the compressed side stays empty (no version), chunk sets are only counted. Only what
- * compaction and repair call.
+ * succeeds) while the compressed side stays empty (no version), the pauses noted finished in `pausesFinished`,
+ * chunk sets are only counted. Only what compaction and repair call.
  */
 export function inMemoryHistoryStores(events: readonly ViewingEvent[]) {
   const appended: ViewingEvent[] = [];
   const switched: CompressedHistoryVersion[] = [];
+  const pausesFinished: string[] = [];
   const live: LiveHistoryCompactionStore & LiveHistoryWriter = {
     readProfile: async (): Promise<LiveProfileRead> => ({
       events: [...events],
@@ -39,6 +40,9 @@ export function inMemoryHistoryStores(events: readonly ViewingEvent[]) {
     switchVersion: async (_expected: number | null, next: CompressedHistoryVersion) => (switched.push(next), true),
     deleteChunkSet: async () => undefined,
     markSuperseded: async () => undefined,
+    notePausesFinished: async (_profileId: string, pauses: readonly string[]) => void pausesFinished.push(...pauses),
+    namedForDailySweep: async () => ({ pauses: [], periods: [] }),
+    noteErasedForDailySweep: async () => undefined,
   };
-  return { live, compressed, appended, switched };
+  return { live, compressed, appended, switched, pausesFinished };
 }

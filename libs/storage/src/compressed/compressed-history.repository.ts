@@ -10,7 +10,11 @@ import {
   RecordChunk,
   EMPTY_COMPRESSED_HISTORY,
   dailySweepReasons,
+  EMPTY_MEMBER_CONTROLS,
+  erasedSince,
   MemberControls,
+  NamedSettings,
+  settingsNamedForDailySweep,
   SessionTrail,
   SettledDigest,
   TrailChunkMembers,
@@ -28,7 +32,12 @@ import { decodeChunkIndex, encodeChunkIndex } from './chunk-index.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
 import { CompressedHistoryVersion } from './compressed-history.version';
 import { CompressedHistoryCompactionStore, GarbageCollected } from '../ports/compressed-history.compaction-store';
-import { noteForDailySweep, shardOf } from '../live/profile-activity.index';
+import {
+  noteErasedForDailySweep,
+  noteNamedForDailySweep,
+  notePausesFinished,
+  shardOf,
+} from '../live/profile-activity.index';
 
 /**
  * A chunk whose bytes do not match their checksum, do not decode, or are missing from the current chunk
@@ -455,18 +464,77 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
 
   /**
    * A version whose controls give the daily sweep a reason to visit its profile (an auto-delete period, a pause)
-   * notes it in the sweep's index once it became current: settings ingested before the index noted them reach it
-   * here when compacted (ingest notes the new ones itself, migration 10 those compressed before). Only after the
-   * switch (review, session 8): a compaction that loses it to an erasure, whose delete of the note at its mark
-   * may have come first, must not note the erased profile for good. A crash between the switch and the note
-   * leaves it to ingest's note and the next compaction's.
+   * notes it in the sweep's index once it became current, naming the settings behind it: settings ingested before
+   * the index noted them reach it here when compacted (ingest notes the new ones itself, migration 10 those
+   * compressed before). Only after the switch (review, session 8): a compaction that loses it to an erasure, whose
+   * delete of the note at its mark may have come first, must not note the erased profile. One stalled between its
+   * switch and its note may still write it after that delete: the version read after the note tells (the
+   * erasure's switch was committed before its delete, so a quorum read sees it; no Paxos read needed), for what it
+   * named is no longer held (an erasure is the only thing that drops controls), and those are marked erased (ADR 9). A crash between the switch and the note leaves it to ingest's note and the next
+   * compaction's.
    */
   private async noteDailySweep(version: CompressedHistoryVersion): Promise<void> {
     if (version.memberControls === null) return;
-    const reasons = dailySweepReasons(decodeMemberControls(version.memberControls));
+    const controls = decodeMemberControls(version.memberControls);
+    const reasons = dailySweepReasons(controls);
     if (reasons.length === 0) return;
+    const named = settingsNamedForDailySweep(controls);
+    const options = { ...this.writeOptions(), isIdempotent: true };
+    const key = [shardOf(version.profileId), version.profileId];
     await this.run(() =>
-      this.client.execute(noteForDailySweep(this.ks), [reasons, shardOf(version.profileId), version.profileId], {
+      this.client.execute(noteNamedForDailySweep(this.ks), [reasons, named.pauses, named.periods, ...key], options),
+    );
+    const current = await this.readVersion(version.profileId);
+    const held = current?.memberControls ? decodeMemberControls(current.memberControls) : EMPTY_MEMBER_CONTROLS;
+    const erased = erasedSince(named, held);
+    if (erased.length === 0) return;
+    this.logger.log(
+      `${version.profileId}: its daily-sweep note came after an erasure: ${erased.length} setting(s) marked erased`,
+    );
+    await this.noteErasedForDailySweep(version.profileId, erased);
+  }
+
+  /**
+   * The settings the daily sweep's row names for the profile and has not marked erased (migration 12): read by a
+   * compaction before it reads the history, so that those its read then no longer finds are known erased.
+   */
+  async namedForDailySweep(profileId: string): Promise<NamedSettings> {
+    const result = await this.run(() =>
+      this.client.execute(
+        `SELECT pauses, periods, erased FROM ${this.ks}.profile_auto_delete WHERE shard = ? AND profile_id = ?`,
+        [shardOf(profileId), profileId],
+        { prepare: true, consistency: consistency(this.config.cassandra.readConsistency), isIdempotent: true },
+      ),
+    );
+    const row = result.first();
+    const set = (column: string) => (row?.get(column) as string[] | null) ?? [];
+    const erased = new Set(set('erased'));
+    return {
+      pauses: set('pauses').filter((id) => !erased.has(id)),
+      periods: set('periods').filter((id) => !erased.has(id)),
+    };
+  }
+
+  /** Named settings found erased (`erasedSince`): the sweep no longer visits the profile for them (ADR 9). */
+  async noteErasedForDailySweep(profileId: string, settings: readonly string[]): Promise<void> {
+    if (settings.length === 0) return;
+    await this.run(() =>
+      this.client.execute(noteErasedForDailySweep(this.ks), [settings, shardOf(profileId), profileId], {
+        ...this.writeOptions(),
+        isIdempotent: true,
+      }),
+    );
+  }
+
+  /**
+   * The pauses a compaction finished (`pausesFinishedBy`, ADR 8), noted once its version is current and the live
+   * rows it rolled up are deleted. Only adds the pauses it read: a pause noted since, even before this write lands
+   * (a compactor stalled past its lease), stays unfinished and keeps the profile in the daily sweep.
+   */
+  async notePausesFinished(profileId: string, pauses: readonly string[]): Promise<void> {
+    if (pauses.length === 0) return;
+    await this.run(() =>
+      this.client.execute(notePausesFinished(this.ks), [pauses, pauses, shardOf(profileId), profileId], {
         ...this.writeOptions(),
         isIdempotent: true,
       }),

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Client, types } from 'cassandra-driver';
 import { createHash } from 'node:crypto';
 import { AppConfig } from '@vh/config';
-import { dailySweepReasons, DailySweepReason } from '@vh/domain';
+import { dailySweepReasons, DailySweepReason, visitedDaily } from '@vh/domain';
 import { decodeMemberControls } from '../compressed/member-controls.codec';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
@@ -18,6 +18,22 @@ import { ProfileActivityDays } from '../ports/profile-activity.days';
  */
 export const noteForDailySweep = (keyspace: string) =>
   `UPDATE ${keyspace}.profile_auto_delete SET reasons = reasons + ? WHERE shard = ? AND profile_id = ?`;
+/**
+ * A note naming the settings behind it (migration 12): the pauses and the periods, by eventId. Ingest names the one
+ * it writes; a compaction its version's. Params: the reasons, the pauses, the periods, the shard, the profile.
+ */
+export const noteNamedForDailySweep = (keyspace: string) =>
+  `UPDATE ${keyspace}.profile_auto_delete SET reasons = reasons + ?, pauses = pauses + ?, periods = periods + ? WHERE shard = ? AND profile_id = ?`;
+/** Named settings found erased (`erasedSince`, migration 12). Params: the eventIds, the shard, the profile. */
+export const noteErasedForDailySweep = (keyspace: string) =>
+  `UPDATE ${keyspace}.profile_auto_delete SET erased = erased + ? WHERE shard = ? AND profile_id = ?`;
+/**
+ * A compaction's note of the pauses it finished (`pausesFinishedBy`, migration 12), in both sets: a row noted
+ * before pauses were named (migration 10's backfill, an older ingest) names them then. Params: the pauses twice, the
+ * shard, the profile.
+ */
+export const notePausesFinished = (keyspace: string) =>
+  `UPDATE ${keyspace}.profile_auto_delete SET pauses = pauses + ?, pauses_finished = pauses_finished + ? WHERE shard = ? AND profile_id = ?`;
 /** Buckets per day: bounds a day's partition at Netflix scale; the sweep reads all of them. */
 export const ACTIVITY_SHARDS = 16;
 const DAY_MS = 86_400_000;
@@ -53,11 +69,15 @@ interface ActivityRow {
   profileId: string;
   /** Why the daily sweep visits the profile (its table only). */
   reason?: DailySweepReason;
+  /** The eventId of the setting behind the note (its table only; migration 12). */
+  settingId?: string;
 }
 
 /** What the index reads of an event: a settings change with a period or a pause also notes its profile. */
 export interface ActivityEvent {
   profileId: string;
+  /** Names a setting in the daily sweep's row (without it, as before migration 12: visited until a compaction names it). */
+  eventId?: string;
   occurredAt: number;
   type?: string;
   autoDelete?: string;
@@ -158,7 +178,7 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
       if (rows) rows.push(row);
       else partitions.set(partition, [row]);
     };
-    for (const { profileId, occurredAt, type, autoDelete, recording } of events) {
+    for (const { profileId, eventId, occurredAt, type, autoDelete, recording } of events) {
       let shard = shards.get(profileId);
       if (shard === undefined) shards.set(profileId, (shard = shardOf(profileId)));
       const key = activityKey(profileId, occurredAt);
@@ -169,8 +189,15 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
       }
       if (type === 'settings-changed') {
         for (const reason of dailySweepReasons({ settingsChanges: [{ autoDelete, recording }] })) {
-          const row = { key: `daily|${reason}|${profileId}`, table: this.dailySweepTable, day: null, shard, profileId };
-          need({ ...row, reason }, key);
+          // Each setting is noted by its id (remembered per setting): one not named could be finished by no compaction.
+          const row = {
+            key: `daily|${reason}|${profileId}${eventId === undefined ? '' : `|${eventId}`}`,
+            table: this.dailySweepTable,
+            day: null,
+            shard,
+            profileId,
+          };
+          need({ ...row, reason, ...(eventId === undefined ? {} : { settingId: eventId }) }, key);
         }
       }
     }
@@ -185,9 +212,9 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     };
     const results = await settleWithConcurrency(batches, concurrency, (rows) =>
       rows.length === 1
-        ? this.client.execute(this.insertOf(rows[0].table), paramsOf(rows[0]), options)
+        ? this.client.execute(this.insertOf(rows[0]), paramsOf(rows[0]), options)
         : this.client.batch(
-            rows.map((row) => ({ query: this.insertOf(row.table), params: paramsOf(row) })),
+            rows.map((row) => ({ query: this.insertOf(row), params: paramsOf(row) })),
             { ...options, logged: false },
           ),
     );
@@ -261,15 +288,34 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     return ownUntil != null && ownUntil > now;
   }
 
-  private insertOf(table: string): string {
-    if (table === this.dailySweepTable) return noteForDailySweep(this.config.cassandra.keyspace);
+  private insertOf({ table, settingId }: ActivityRow): string {
+    const ks = this.config.cassandra.keyspace;
+    if (table === this.dailySweepTable)
+      return settingId === undefined ? noteForDailySweep(ks) : noteNamedForDailySweep(ks);
     const columns = table === this.table ? 'day, shard, profile_id' : 'arrival_day, shard, profile_id';
     return `INSERT INTO ${table} (${columns}) VALUES (?, ?, ?)`;
   }
 
-  /** Profiles the first scheduled sweep of each day visits (auto-delete, paused), shard by shard. */
-  profilesSweptDaily(): AsyncGenerator<string> {
-    return this.scan(`SELECT profile_id FROM ${this.dailySweepTable} WHERE shard = ?`, null);
+  /**
+   * Profiles the first scheduled sweep of each day visits, shard by shard: those with a period not erased, and
+   * those with a pause neither finished nor erased (`visitedDaily`, ADR 8).
+   */
+  async *profilesSweptDaily(): AsyncGenerator<string> {
+    const rows = this.scanRows(
+      `SELECT profile_id, reasons, pauses, pauses_finished, periods, erased FROM ${this.dailySweepTable} WHERE shard = ?`,
+      null,
+    );
+    const set = (value: unknown) => (value as string[] | null) ?? [];
+    for await (const row of rows) {
+      const note = {
+        reasons: set(row.get('reasons')),
+        pauses: set(row.get('pauses')),
+        pausesFinished: set(row.get('pauses_finished')),
+        periods: set(row.get('periods')),
+        erased: set(row.get('erased')),
+      };
+      if (visitedDaily(note)) yield row.get('profile_id') as string;
+    }
   }
 
   /** Profiles with events on the day containing `instant`, shard by shard. */
@@ -284,6 +330,10 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
 
   /** `instant` null: the table has no day. */
   private async *scan(query: string, instant: number | null): AsyncGenerator<string> {
+    for await (const row of this.scanRows(query, instant)) yield row.get('profile_id') as string;
+  }
+
+  private async *scanRows(query: string, instant: number | null): AsyncGenerator<types.Row> {
     for (let shard = 0; shard < ACTIVITY_SHARDS; shard++) {
       let result;
       try {
@@ -296,7 +346,7 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
       } catch (error) {
         throw asStorageError(error);
       }
-      for await (const row of result) yield row.get('profile_id') as string;
+      for await (const row of result) yield row;
     }
   }
 
@@ -368,7 +418,17 @@ export async function indexDailySweepProfiles(client: Client, keyspace: string, 
 }
 
 const paramsOf = (row: ActivityRow) =>
-  row.day === null ? [[row.reason], row.shard, row.profileId] : [row.day, row.shard, row.profileId];
+  row.day !== null
+    ? [row.day, row.shard, row.profileId]
+    : row.settingId === undefined
+      ? [[row.reason], row.shard, row.profileId]
+      : [
+          [row.reason],
+          row.reason === 'paused' ? [row.settingId] : [],
+          row.reason === 'auto-delete' ? [row.settingId] : [],
+          row.shard,
+          row.profileId,
+        ];
 
 /** The days (CQL `date` literals) from the day of `from` to the day of `to`, both included, oldest first. */
 export function daysBetween(from: number, to: number): string[] {

@@ -110,20 +110,22 @@ describe('ProfileActivityIndex.recordMany', () => {
         batch: async (queries: { query: string; params: unknown[] }[]) => void written.push(...queries),
       } as unknown as Client;
       const index = new ProfileActivityIndex(client, config);
-      const setting = (profileId: string, fields: { recording?: string; autoDelete?: string }) => ({
+      const setting = (profileId: string, eventId: string, fields: { recording?: string; autoDelete?: string }) => ({
         profileId,
+        eventId,
         occurredAt: NOW,
         type: 'settings-changed',
         ...fields,
       });
       await index.recordMany(
         [
-          setting('paused', { recording: 'paused' }),
-          setting('paused', { recording: 'paused' }),
-          setting('resumed', { recording: 'on' }),
-          setting('period', { autoDelete: '3m' }),
-          setting('never', { autoDelete: 'never' }),
-          setting('both', { recording: 'paused', autoDelete: '36m' }),
+          setting('paused', 'e1', { recording: 'paused' }),
+          setting('paused', 'e1', { recording: 'paused' }), // the same pause again: noted once
+          setting('paused', 'e2', { recording: 'paused' }), // another pause: named too (migration 12)
+          setting('resumed', 'e3', { recording: 'on' }),
+          setting('period', 'e4', { autoDelete: '3m' }),
+          setting('never', 'e5', { autoDelete: 'never' }),
+          setting('both', 'e6', { recording: 'paused', autoDelete: '36m' }),
         ],
         4,
         NOW,
@@ -131,12 +133,25 @@ describe('ProfileActivityIndex.recordMany', () => {
       const noted = written
         .filter((w) => w.query.includes('ks.profile_auto_delete'))
         .map((w) => {
-          expect(w.query).toMatch(/SET reasons = reasons \+ \?/);
-          const [reasons, shard, profileId] = w.params as [string[], number, string];
+          // Named: the profile stays in the daily sweep until a compaction finishes the pause (or finds it erased).
+          expect(w.query).toMatch(/SET reasons = reasons \+ \?, pauses = pauses \+ \?, periods = periods \+ \?/);
+          const [reasons, pauses, periods, shard, profileId] = w.params as [
+            string[],
+            string[],
+            string[],
+            number,
+            string,
+          ];
           expect(shard).toBe(shardOf(profileId));
-          return `${profileId}:${reasons.join(',')}`;
+          return `${profileId}:${reasons.join(',')}:${pauses.join(',')}:${periods.join(',')}`;
         });
-      expect(noted.sort()).toEqual(['both:auto-delete', 'both:paused', 'paused:paused', 'period:auto-delete']);
+      expect(noted.sort()).toEqual([
+        'both:auto-delete::e6',
+        'both:paused:e6:',
+        'paused:paused:e1:',
+        'paused:paused:e2:',
+        'period:auto-delete::e4',
+      ]);
     },
   );
 });

@@ -1,4 +1,4 @@
-import { CompressedHistory } from '@vh/domain';
+import { CompressedHistory, NamedSettings } from '@vh/domain';
 import { CompressedHistoryVersion } from '../compressed/compressed-history.version';
 
 /** What a garbage collection did: chunk sets removed, and those kept that a later one will remove. */
@@ -24,4 +24,10 @@ export abstract class CompressedHistoryCompactionStore {
   abstract switchVersion(expectedVersion: number | null, next: CompressedHistoryVersion): Promise<boolean>;
   abstract deleteChunkSet(profileId: string, chunkSet: string, chunkCount: number): Promise<void>;
   abstract markSuperseded(profileId: string, chunkSet: string): Promise<void>;
+  /** The settings the daily sweep's row names and has not marked erased (ADR 8, 9). */
+  abstract namedForDailySweep(profileId: string): Promise<NamedSettings>;
+  /** Named settings a compaction found erased (ADR 9). */
+  abstract noteErasedForDailySweep(profileId: string, settings: readonly string[]): Promise<void>;
+  /** The pauses a compaction finished leave the daily sweep (ADR 8). */
+  abstract notePausesFinished(profileId: string, pauses: readonly string[]): Promise<void>;
 }

@@ -200,4 +200,19 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
          AND comment = 'The last erasure of each profile''s index rows, for ten minutes: remembered rows are written again.'`,
     ],
   },
+  {
+    version: 12,
+    description: 'the daily sweep names the settings it was noted for: resumed and erased profiles leave it',
+    // ADR 8: a profile that paused once was compacted daily for good. Ingest and compaction name each pause and
+    // each period they note (eventIds); a compaction notes the pauses it finished (`pausesFinishedBy`), and a
+    // compaction's note that an erasure overtook marks what it named erased (ADR 9). The sweep visits a profile
+    // while a named period is not erased, or a named pause neither finished nor erased. Sets that only grow: no
+    // write shadows another by its timestamp (invariant 6).
+    statements: (ks) => [
+      `ALTER TABLE ${ks}.profile_auto_delete ADD IF NOT EXISTS pauses set<text>`,
+      `ALTER TABLE ${ks}.profile_auto_delete ADD IF NOT EXISTS pauses_finished set<text>`,
+      `ALTER TABLE ${ks}.profile_auto_delete ADD IF NOT EXISTS periods set<text>`,
+      `ALTER TABLE ${ks}.profile_auto_delete ADD IF NOT EXISTS erased set<text>`,
+    ],
+  },
 ];
