@@ -1,5 +1,5 @@
 import { CompressedHistoryIndex } from '@vh/domain';
-import { RECORD_ENCODING } from './history-chunk.codec';
+import { PREVIOUS_RECORD_ENCODING } from './history-chunk.codec';
 import { ZSTD_CODEC } from './zstd';
 
 /** The metadata row: which chunk set is current, and what it holds. */
@@ -31,7 +31,11 @@ export interface CompressedHistoryVersion {
   chunkIndex: CompressedHistoryIndex | null;
 }
 
-/** A version that holds nothing (an erased profile's): no records, no controls, its chunk set empty. */
+/**
+ * A version that holds nothing (an erased profile's): no records, no controls, its chunk set empty. Tagged with
+ * the previous record encoding: with no chunks, any tag reads the same, and builds before v3 check the tag, so an
+ * erasure during a rolling upgrade must not write one they report as corrupt.
+ */
 export function emptyVersion(profileId: string, version: number, chunkSet: string): CompressedHistoryVersion {
   return {
     profileId,
@@ -49,7 +53,7 @@ export function emptyVersion(profileId: string, version: number, chunkSet: strin
     memberControls: null,
     chunkIndex: null,
     codec: ZSTD_CODEC,
-    recordEncoding: RECORD_ENCODING,
+    recordEncoding: PREVIOUS_RECORD_ENCODING,
     dictionaryId: 0,
     rawBytes: 0,
     storedBytes: 0,
