@@ -15,8 +15,6 @@ import {
   MemberControls,
   NamedSettings,
   settingsNamedForDailySweep,
-  SessionTrail,
-  SettledDigest,
   TrailChunkMembers,
   ViewingHistoryError,
 } from '@vh/domain';
@@ -24,9 +22,9 @@ import { metrics } from '@vh/metrics';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
 import { approximateBytes, CompressedHistoryCache } from './compressed-history.cache';
-import { decodeChunk, READABLE_RECORD_ENCODINGS, SettledTrailEntry } from './history-chunk.codec';
-import { addSettled, decodeSettledEntries, decodeTrailChunk, decodeTrailChunkRecordIds } from './session-trail.codec';
-import { settledDigestsOf } from './compressed-version.decode';
+import { decodeChunk, READABLE_RECORD_ENCODINGS } from './history-chunk.codec';
+import { decodeTrailChunk, decodeTrailChunkRecordIds } from './session-trail.codec';
+import { VersionChunksDecoder } from './compressed-version.decode';
 import { decodeMemberControls } from './member-controls.codec';
 import { decodeChunkIndex, encodeChunkIndex } from './chunk-index.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
@@ -296,39 +294,14 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       Array.from({ length: wanted }, (_, index) => this.readChunk(version.profileId, version.chunkSet, index)),
     );
     const controls = this.controlsOf(version);
-    const records = [];
-    const removed = [];
-    const trails = withTrails ? new Map<string, SessionTrail>() : undefined;
-    const settledByFingerprint = new Map<number, SettledTrailEntry>();
-    const besideRecords = new Map<string, SettledDigest>();
-    for (const [index, stored] of chunks.entries()) {
-      if (index >= version.chunkCount) {
-        // One decompression for both: the trails, and the settled records' event counts (ADR 6).
-        const decoded = await this.decodeChunkAt(
-          version,
-          index,
-          (b) => ({ trails: decodeTrailChunk(version.profileId, b), settled: decodeSettledEntries(b) }),
-          stored,
-        );
-        for (const [recordId, trail] of decoded.trails) trails!.set(recordId, trail);
-        for (const [fingerprint, entry] of decoded.settled) addSettled(settledByFingerprint, fingerprint, entry);
-        continue;
-      }
-      const chunk = await this.decodeChunkAt(version, index, (b) => decodeChunk(version.profileId, b), stored);
-      records.push(...chunk.records);
-      removed.push(...chunk.removedRecordIds);
-      for (const [id, digest] of chunk.settledDigests ?? []) besideRecords.set(id, digest);
-    }
-    const settledDigests =
-      trails === undefined ? undefined : settledDigestsOf(records, trails, besideRecords, settledByFingerprint);
+    const decoder = new VersionChunksDecoder(version.profileId, version.chunkCount);
+    for (const [index, stored] of chunks.entries())
+      await this.decodeChunkAt(version, index, (bytes) => decoder.add(index, bytes), stored);
     return {
-      records,
-      removedRecordIds: removed,
       clearedThrough: version.clearedThrough,
       compactedBefore: version.compactedBefore,
       controls,
-      trails,
-      ...(settledDigests === undefined ? {} : { settledDigests }),
+      ...(withTrails ? decoder.withTrails() : { ...decoder.recordsOnly(), trails: undefined }),
     };
   }
 
