@@ -237,6 +237,26 @@ describe('pageOfChunkedHistory: a page from the chunks it needs equals the page 
     );
   });
 
+  it('reads a one-record-chunk version that still keeps settled fingerprints (v2) by id as the full fold does', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        stored,
+        fc.integer({ min: 1, max: 4 }),
+        query,
+        async ({ compressed, live }, perTrailChunk, q) => {
+          const base = clean(q);
+          const expected = await walk((qq) => pageOfHistory(visibleRecords(foldHistory(live, compressed)), qq), base);
+          const { source, chunks } = chunked(compressed, 1_000, perTrailChunk, { fingerprints: true });
+          // Many removals add an empty record chunk: the many-chunk path, covered above.
+          fc.pre(chunks === 1);
+          const actual = await walk((qq) => pageOfChunkedHistory(live, source, qq), base);
+          expect(actual).toEqual(expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('applies the member controls as the whole fold does: pauses, auto-delete, titles removed, clears, late events', async () => {
     const at = steps(T0, 36, 10 * DAY);
     await fc.assert(
@@ -343,6 +363,39 @@ describe('pageOfChunkedHistory: a page from the chunks it needs equals the page 
       await whole(late),
     );
     expect(asked).toBe(1);
+  });
+
+  it('with one record chunk, reads a trail chunk once however many live sessions touch its trailed records', async () => {
+    const { records, compressed } = hundredRecords();
+    // The five newest records keep their trails, in one trail chunk; the others are settled.
+    const trailed = records.slice(95);
+    const eventOf = (r: ViewingRecord) => ({
+      eventId: `e-${r.recordId}`,
+      profileId: 'profile-1',
+      type: 'stop' as const,
+      titleId: 'title-a',
+      playbackSessionId: r.recordId,
+      deviceId: 'tv',
+      positionMs: 0,
+      occurredAt: r.startedAt,
+      acceptedAt: r.firstAcceptedAt,
+    });
+    const stored: CompressedHistory = {
+      ...compressed,
+      trails: new Map(trailed.map((r): [string, SessionTrail] => [r.recordId, [eventOf(r)]])),
+    };
+    const { source, reads } = chunked(stored, 1_000, 10);
+    expect(source.index.trailChunks).toHaveLength(1);
+    const live = trailed.map((r) => ({
+      ...eventOf(r),
+      eventId: `late-${r.recordId}`,
+      type: 'play' as const,
+      occurredAt: r.startedAt + 1,
+    }));
+    expect(await pageOfChunkedHistory(live, source, { limit: 5 })).toEqual(
+      pageOfHistory(visibleRecords(foldHistory(live, stored)), { limit: 5 }),
+    );
+    expect(reads.trails).toBe(1);
   });
 
   it('asks once for a compaction when a record read is one the controls now hide for good, and only then', async () => {

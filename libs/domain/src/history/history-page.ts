@@ -304,35 +304,22 @@ async function touchedRecords(
     // One record chunk (most profiles; the page reads it anyway): the live sessions are looked up in it by id,
     // so its settled records need no fingerprints in the trail chunks (ADR 6, amendment of 2026-11-27).
     const stored = recordChunks.length === 0 ? [] : (await recordChunk(0)).records;
-    for (const record of stored) {
-      if (!sessions.has(record.recordId)) continue;
-      const trail = await trailById(record.recordId, compressed);
-      // Settled, or written before trails: the whole history serves this read.
-      if (trail === undefined) return null;
-      result.trails.set(record.recordId, trail);
-      result.records.push(record);
-      result.chunks.add(0);
-    }
-    return result;
+    const matched = stored.filter((record) => sessions.has(record.recordId));
+    if (matched.length === 0) return result;
+    const trails = await trailsOf(
+      matched.map((record) => record.recordId),
+      compressed,
+    );
+    // Settled, or written before trails: the whole history serves this read.
+    if (trails === null || matched.some((record) => !trails.has(record.recordId))) return null;
+    return { records: matched, trails, chunks: new Set([0]) };
   }
   const records = recordChunks.reduce((n, s) => n + s.records, 0);
   const trailed = trailChunks.reduce((n, s) => n + s.trails, 0);
   if (trailed !== records) return null;
-  for (const [j, span] of trailChunks.entries()) {
-    const inRange = [...sessions].filter((id) => id >= span.firstRecordId && id <= span.lastRecordId);
-    if (inRange.length === 0) continue;
-    const members = await compressed.trailChunkIds(j);
-    // A settled record (ADR 6) cannot be found by its first event: the whole history serves this read.
-    if (inRange.some((id) => !members.trailed.has(id) && members.settledFingerprints.has(settledIdFingerprint(id))))
-      return null;
-    const wanted = inRange.filter((id) => members.trailed.has(id));
-    if (wanted.length === 0) continue;
-    const trails = await compressed.trailChunk(j);
-    for (const id of wanted) {
-      const trail = trails.get(id);
-      if (trail !== undefined) result.trails.set(id, trail);
-    }
-  }
+  const trails = await trailsOf([...sessions], compressed);
+  if (trails === null) return null;
+  result.trails = trails;
   for (const [id, trail] of result.trails) {
     // A record is the fold of its trail: it starts at the trail's first event.
     const startedAt = trail[0].occurredAt;
@@ -351,15 +338,30 @@ async function touchedRecords(
   return result;
 }
 
-/** The trail of a record through the trail chunks' id ranges; undefined when it has none. */
-async function trailById(recordId: string, compressed: ChunkedCompressedHistory): Promise<SessionTrail | undefined> {
+/**
+ * The trails of these ids, each trail chunk read once (5 live sessions of one chunk: 1 read, not 5); null when
+ * one of them is a settled record (ADR 6), which cannot be found by its first event.
+ */
+async function trailsOf(
+  ids: readonly string[],
+  compressed: ChunkedCompressedHistory,
+): Promise<Map<string, SessionTrail> | null> {
+  const found = new Map<string, SessionTrail>();
   for (const [j, span] of compressed.index.trailChunks.entries()) {
-    if (recordId < span.firstRecordId || recordId > span.lastRecordId) continue;
-    if (!(await compressed.trailChunkIds(j)).trailed.has(recordId)) continue;
-    const trail = (await compressed.trailChunk(j)).get(recordId);
-    if (trail !== undefined) return trail;
+    const inRange = ids.filter((id) => id >= span.firstRecordId && id <= span.lastRecordId);
+    if (inRange.length === 0) continue;
+    const members = await compressed.trailChunkIds(j);
+    if (inRange.some((id) => !members.trailed.has(id) && members.settledFingerprints.has(settledIdFingerprint(id))))
+      return null;
+    const wanted = inRange.filter((id) => members.trailed.has(id));
+    if (wanted.length === 0) continue;
+    const trails = await compressed.trailChunk(j);
+    for (const id of wanted) {
+      const trail = trails.get(id);
+      if (trail !== undefined) found.set(id, trail);
+    }
   }
-  return undefined;
+  return found;
 }
 
 /** The whole compressed history, trails included. */
