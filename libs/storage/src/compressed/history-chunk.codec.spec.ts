@@ -123,6 +123,19 @@ describe('the compressed-history chunk encoding', () => {
     );
   });
 
+  it('splits one record and the removed ids it shares a chunk with when together they exceed the bound', () => {
+    const [one] = fc.sample(record, { numRuns: 1, seed: 1 });
+    for (const removed of [[randomUUID()], [randomUUID(), randomUUID()], [randomUUID(), randomUUID(), randomUUID()]]) {
+      const chunks = encodeChunks({ records: [one], removedRecordIds: removed }, 1);
+      const decoded = chunks.map((c) => decodeChunk('profile-1', c));
+      expect(decoded.map((d) => d.records.length + d.removedRecordIds.length)).toEqual(
+        Array<number>(1 + removed.length).fill(1),
+      );
+      expect(decoded.flatMap((d) => d.records)).toEqual([one]);
+      expect(decoded.flatMap((d) => d.removedRecordIds).sort()).toEqual([...removed].sort());
+    }
+  });
+
   it('reads a chunk written in the v1 encoding (before trails): records judged by their start', () => {
     // Bytes written by the v1 encoder (commit 0dcb74c); a frozen fixture, never regenerate it.
     const v1 = Buffer.from(

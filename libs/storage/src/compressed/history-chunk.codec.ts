@@ -214,7 +214,8 @@ export function encodeChunksWithSpans(
       split(part.slice(0, half), []);
       split(part.slice(half), ids);
     } else {
-      const half = Math.ceil(ids.length / 2);
+      // One record and its ids: at least one id leaves it, else one record with one id recursed for ever.
+      const half = Math.floor(ids.length / 2);
       split(part, ids.slice(0, half));
       split([], ids.slice(half));
     }
