@@ -129,7 +129,9 @@ describe('the compressed version encoding (records, trails, settled digests)', (
         events,
         steps(T0, 40, 5 * MIN),
         fc.option(steps(T0, 40, 5 * MIN), { nil: undefined }),
-        fc.constantFrom(300, 1_000, 256 * 1024),
+        // Up to 200 bytes: several record chunks wherever there are several records (the many-chunk path, down to
+        // one record a chunk); 256 KiB: one.
+        fc.oneof(fc.integer({ min: 1, max: 200 }), fc.constant(256 * 1024)),
         fc.constantFrom('vh-columnar-v2' as const, 'vh-columnar-v3' as const),
         async (all, cutoff, settleBefore, chunkMaxBytes, recordEncoding) => {
           const history = compactHistory(EMPTY_COMPRESSED_HISTORY, all, cutoff, { settleBefore });
@@ -162,11 +164,13 @@ describe('the compressed version encoding (records, trails, settled digests)', (
         events,
         fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
         steps(T0, 30, 5 * MIN),
-        async (all, early, cutoff) => {
+        // Several record chunks wherever there are several records: the many-chunk path (fingerprints in trail chunks).
+        fc.integer({ min: 1, max: 200 }),
+        async (all, early, cutoff, chunkMaxBytes) => {
           // Everything accepted before the first compaction is settled by it.
           const first = all.filter((_, i) => early[i % early.length]);
           const history = compactHistory(EMPTY_COMPRESSED_HISTORY, first, cutoff, { settleBefore: T0 + 10 * DAY });
-          const encoded = await encodeVersion(history, { chunkMaxBytes: 1_000, zstdLevel: 1, dictionaryId: 0 });
+          const encoded = await encodeVersion(history, { chunkMaxBytes, zstdLevel: 1, dictionaryId: 0 });
           const back = decodeVersionChunks(
             'profile-1',
             encoded.stored.map((c) => zstd.decompress(c)),
