@@ -112,6 +112,27 @@ describe('ProfileCompactor', () => {
     expect(await run([], true)).toEqual([]); // another switch between the reads: it may have moved them
   });
 
+  // Review of issue 15, finding 1: at consistency ONE a read may miss the setting's live row or its version (a
+  // stale replica), and a live setting marked erased would leave the daily sweep for good. Only quorum-level reads
+  // and writes on both sides make "not found" mean erased.
+  it('marks nothing erased unless reads and writes are both quorum-level', async () => {
+    const named = async () => ({ pauses: ['maybe-stale'], periods: ['maybe-stale-too'] });
+    const run = async (env: Record<string, string>) => {
+      const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1', ...env });
+      const stores = inMemoryHistoryStores([]);
+      const erased: string[] = [];
+      const compressed = Object.assign(stores.compressed, {
+        namedForDailySweep: named,
+        noteErasedForDailySweep: async (_profileId: string, ids: readonly string[]) => void erased.push(...ids),
+      });
+      await new ProfileCompactor(stores.live, compressed, config).compact('p');
+      return erased;
+    };
+    expect(await run({ CASSANDRA_READ_CONSISTENCY: 'ONE' })).toEqual([]);
+    expect(await run({ CASSANDRA_WRITE_CONSISTENCY: 'LOCAL_ONE' })).toEqual([]);
+    expect(await run({ CASSANDRA_READ_CONSISTENCY: 'QUORUM', CASSANDRA_WRITE_CONSISTENCY: 'ALL' })).toHaveLength(2);
+  });
+
   it('writes a version for a late removal instead of deleting it as a left-over row (invariant 3)', async () => {
     const now = Date.now();
     const session = randomUUID();

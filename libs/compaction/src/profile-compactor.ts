@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig, spansSeveralDataCenters } from '@vh/config';
+import { AppConfig, readsSeeAcknowledgedWrites, spansSeveralDataCenters } from '@vh/config';
 import {
   acceptanceOf,
   compactHistory,
@@ -226,11 +226,13 @@ export class ProfileCompactor {
   }
 
   /**
-   * The settings the daily sweep's row names (ADR 8), read before the history; none for a dry run, and none across
-   * datacenters, where a note may replicate before the live row it follows (erasure is refused there anyway).
+   * The settings the daily sweep's row names (ADR 8), read before the history; none for a dry run, none across
+   * datacenters, where a note may replicate before the live row it follows (erasure is refused there anyway), and
+   * none unless reads and writes are quorum-level: at ONE the history read may miss a live setting's row or its
+   * version, and marking that setting erased would leave it out of the daily sweep for good (review of issue 15).
    */
   private async namedForDailySweep(profileId: string, dryRun: boolean): Promise<NamedSettings | null> {
-    if (dryRun || spansSeveralDataCenters(this.config)) return null;
+    if (dryRun || spansSeveralDataCenters(this.config) || !readsSeeAcknowledgedWrites(this.config)) return null;
     return this.compressed.namedForDailySweep(profileId);
   }
 

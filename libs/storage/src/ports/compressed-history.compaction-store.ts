@@ -24,8 +24,8 @@ export abstract class CompressedHistoryCompactionStore {
   abstract switchVersion(expectedVersion: number | null, next: CompressedHistoryVersion): Promise<boolean>;
   abstract deleteChunkSet(profileId: string, chunkSet: string, chunkCount: number): Promise<void>;
   abstract markSuperseded(profileId: string, chunkSet: string): Promise<void>;
-  /** The settings the daily sweep's row names and has not marked erased (ADR 8, 9). */
-  abstract namedForDailySweep(profileId: string): Promise<NamedSettings>;
+  /** The settings the daily sweep's row names and has not marked erased (ADR 8, 9); null: a schema before migration 12. */
+  abstract namedForDailySweep(profileId: string): Promise<NamedSettings | null>;
   /** Named settings a compaction found erased (ADR 9). */
   abstract noteErasedForDailySweep(profileId: string, settings: readonly string[]): Promise<void>;
   /** The pauses a compaction finished leave the daily sweep (ADR 8). */
