@@ -3,11 +3,12 @@ import { loadConfig } from '@vh/config';
 import {
   compactHistory,
   EMPTY_COMPRESSED_HISTORY,
+  NamedSettings,
   PlaybackEvent,
   SettledSessionNotRebuiltError,
   ViewingEvent,
 } from '@vh/domain';
-import { decodeChunk, isTrailChunk, loadZstd } from '@vh/storage';
+import { CompressedHistoryVersion, decodeChunk, isTrailChunk, loadZstd } from '@vh/storage';
 import { ProfileCompactor } from './profile-compactor';
 import { ProfileEventsSource } from './profile-events.source';
 import { inMemoryHistoryStores } from './testing/in-memory-history-stores';
@@ -81,6 +82,22 @@ describe('ProfileCompactor', () => {
     const recent = inMemoryHistoryStores([pause, setting(now - DAY, 'on')]);
     await new ProfileCompactor(recent.live, recent.compressed, config).compact('p', { now });
     expect(recent.pausesFinished).toEqual([]);
+
+    // Review of issue 15, finding 7: pauses the row already holds finished are not written again, nor are the
+    // version's settings named on its switch when the row names them all.
+    const again = inMemoryHistoryStores(resumed);
+    const known: string[][] = [];
+    const compressed = Object.assign(again.compressed, {
+      namedForDailySweep: async () => ({ pauses: [pause.eventId], periods: [], pausesFinished: [pause.eventId] }),
+      switchVersion: async (_expected: number | null, next: CompressedHistoryVersion, named?: NamedSettings) => {
+        known.push(named?.pauses ?? []);
+        return (again.switched.push(next), true);
+      },
+    });
+    await new ProfileCompactor(again.live, compressed, config).compact('p', { now });
+    expect(again.switched).toHaveLength(1);
+    expect(again.pausesFinished).toEqual([]);
+    expect(known).toEqual([[pause.eventId]]);
   });
 
   // ADR 9: a note written after an erasure (a partition's stalled previous owner) named a setting the profile no

@@ -60,6 +60,16 @@ describe('CompressedHistoryRepository: the daily sweep’s row (ADR 8, review of
     expect(sent.some((q) => /erased = erased \+/.test(q))).toBe(true);
   });
 
+  // Finding 7: a note that names nothing the row (read before the history) lacks is not written again.
+  it('writes no note on its switch when the row read before it names all the version’s settings', async () => {
+    const { client, sent } = fakeClient([]);
+    const repository = new CompressedHistoryRepository(client, config);
+    expect(await repository.switchVersion(null, paused, { pauses: [pause.eventId], periods: [] })).toBe(true);
+    expect(sent.some((q) => /pauses = pauses \+/.test(q))).toBe(false);
+    expect(await repository.switchVersion(null, paused, { pauses: [], periods: [] })).toBe(true);
+    expect(sent.some((q) => /pauses = pauses \+/.test(q))).toBe(true);
+  });
+
   // Finding 4: the switch applied; a failing note or read after it heals on the next run, and must not fail the
   // compaction (which would skip its delete of the rolled-up rows).
   it('reports the switch applied though its note after it fails', async () => {

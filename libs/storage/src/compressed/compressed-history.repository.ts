@@ -31,7 +31,11 @@ import { decodeMemberControls } from './member-controls.codec';
 import { decodeChunkIndex, encodeChunkIndex } from './chunk-index.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
 import { CompressedHistoryVersion } from './compressed-history.version';
-import { CompressedHistoryCompactionStore, GarbageCollected } from '../ports/compressed-history.compaction-store';
+import {
+  CompressedHistoryCompactionStore,
+  DailySweepNamed,
+  GarbageCollected,
+} from '../ports/compressed-history.compaction-store';
 import {
   noteErasedForDailySweep,
   noteNamedForDailySweep,
@@ -425,7 +429,11 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
   }
 
   /** Makes `next` current if the current version is still `expectedVersion` (null: none yet). */
-  async switchVersion(expectedVersion: number | null, next: CompressedHistoryVersion): Promise<boolean> {
+  async switchVersion(
+    expectedVersion: number | null,
+    next: CompressedHistoryVersion,
+    named?: NamedSettings,
+  ): Promise<boolean> {
     // Versions only ever grow by one: garbage collection relies on it (see collectGarbage).
     if (next.version !== (expectedVersion ?? 0) + 1) {
       throw new Error(`switch of ${next.profileId} from version ${expectedVersion} to ${next.version}: must be +1`);
@@ -444,7 +452,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
           ),
     );
     const switched = result.first().get('[applied]') === true;
-    if (switched) await this.noteDailySweep(next);
+    if (switched) await this.noteDailySweep(next, named);
     return switched;
   }
 
@@ -475,14 +483,16 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
    * switch has not reached, and a live setting marked erased would leave the sweep for good (review of issue 15).
    * A crash between the switch and the note leaves it to ingest's note and the next compaction's; so does a failure
    * of the note or of the read after it, logged, not thrown: the switch applied, and a compaction reported failed
-   * here would skip its delete of the rows it rolled up.
+   * here would skip its delete of the rows it rolled up. `known`: what the row named when read before the history
+   * (the compaction's); a version that adds nothing to it writes no note (each re-add is a write per switch).
    */
-  private async noteDailySweep(version: CompressedHistoryVersion): Promise<void> {
+  private async noteDailySweep(version: CompressedHistoryVersion, known?: NamedSettings): Promise<void> {
     if (version.memberControls === null) return;
     const controls = decodeMemberControls(version.memberControls);
     const reasons = dailySweepReasons(controls);
     if (reasons.length === 0) return;
     const named = settingsNamedForDailySweep(controls);
+    if (known && namesNothingNew(named, known)) return;
     const options = { ...this.writeOptions(), isIdempotent: true };
     const key = [shardOf(version.profileId), version.profileId];
     try {
@@ -512,11 +522,11 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
    * compaction before it reads the history, so that those its read then no longer finds are known erased. Null on
    * a schema without migration 12's columns.
    */
-  async namedForDailySweep(profileId: string): Promise<NamedSettings | null> {
+  async namedForDailySweep(profileId: string): Promise<DailySweepNamed | null> {
     let result: types.ResultSet;
     try {
       result = await this.client.execute(
-        `SELECT pauses, periods, erased FROM ${this.ks}.profile_auto_delete WHERE shard = ? AND profile_id = ?`,
+        `SELECT pauses, periods, erased, pauses_finished FROM ${this.ks}.profile_auto_delete WHERE shard = ? AND profile_id = ?`,
         [shardOf(profileId), profileId],
         { prepare: true, consistency: consistency(this.config.cassandra.readConsistency), isIdempotent: true },
       );
@@ -532,6 +542,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     return {
       pauses: set('pauses').filter((id) => !erased.has(id)),
       periods: set('periods').filter((id) => !erased.has(id)),
+      pausesFinished: set('pauses_finished'),
     };
   }
 
@@ -694,4 +705,11 @@ function metadataValues(next: CompressedHistoryVersion): unknown[] {
     new Date(next.compactedAt),
     next.chunkIndex === null ? null : encodeChunkIndex(next.chunkIndex),
   ];
+}
+
+/** Whether the row already names every setting `named` holds (set additions: writing them again changes nothing). */
+function namesNothingNew(named: NamedSettings, known: NamedSettings): boolean {
+  const pauses = new Set(known.pauses);
+  const periods = new Set(known.periods);
+  return named.pauses.every((id) => pauses.has(id)) && named.periods.every((id) => periods.has(id));
 }
