@@ -424,6 +424,13 @@ describe('compaction sweep: reaches everything', () => {
     const profileId = history[0].profileId;
     const pause = settingsChange(profileId, Date.now() - 100 * DAY, { recording: 'paused', autoDelete: '36m' });
     expect(await live.append([...history, pause])).toEqual([]);
+    // Noted unnamed (an older ingest, migration 10's backfill): a compaction writes its note only when its version
+    // names something the row lacks (review of issue 15), and here it must write one.
+    await environment.cassandra.execute(
+      `UPDATE ${keyspace()}.profile_auto_delete SET pauses = {}, periods = {} WHERE shard = ? AND profile_id = ?`,
+      [shardOf(profileId), profileId],
+      { prepare: true },
+    );
     const eraser = new StoredHistoryEraser(stores.client, environment.config, stores.compressed, stores.activity);
     // The compactor's Cassandra client: its daily-sweep note waits for the erasure (a stall between the two writes).
     let erased = false;

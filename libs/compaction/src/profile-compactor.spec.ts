@@ -3,11 +3,12 @@ import { loadConfig } from '@vh/config';
 import {
   compactHistory,
   EMPTY_COMPRESSED_HISTORY,
+  NamedSettings,
   PlaybackEvent,
   SettledSessionNotRebuiltError,
   ViewingEvent,
 } from '@vh/domain';
-import { decodeChunk, isTrailChunk, loadZstd } from '@vh/storage';
+import { CompressedHistoryVersion, decodeChunk, isTrailChunk, loadZstd } from '@vh/storage';
 import { ProfileCompactor } from './profile-compactor';
 import { ProfileEventsSource } from './profile-events.source';
 import { inMemoryHistoryStores } from './testing/in-memory-history-stores';
@@ -81,6 +82,22 @@ describe('ProfileCompactor', () => {
     const recent = inMemoryHistoryStores([pause, setting(now - DAY, 'on')]);
     await new ProfileCompactor(recent.live, recent.compressed, config).compact('p', { now });
     expect(recent.pausesFinished).toEqual([]);
+
+    // Review of issue 15, finding 7: pauses the row already holds finished are not written again, nor are the
+    // version's settings named on its switch when the row names them all.
+    const again = inMemoryHistoryStores(resumed);
+    const known: string[][] = [];
+    const compressed = Object.assign(again.compressed, {
+      namedForDailySweep: async () => ({ pauses: [pause.eventId], periods: [], pausesFinished: [pause.eventId] }),
+      switchVersion: async (_expected: number | null, next: CompressedHistoryVersion, named?: NamedSettings) => {
+        known.push(named?.pauses ?? []);
+        return (again.switched.push(next), true);
+      },
+    });
+    await new ProfileCompactor(again.live, compressed, config).compact('p', { now });
+    expect(again.switched).toHaveLength(1);
+    expect(again.pausesFinished).toEqual([]);
+    expect(known).toEqual([[pause.eventId]]);
   });
 
   // ADR 9: a note written after an erasure (a partition's stalled previous owner) named a setting the profile no
@@ -110,6 +127,27 @@ describe('ProfileCompactor', () => {
     expect(await run([], false)).toEqual(['gone', 'gone-too', pause.eventId].sort()); // nothing holds them
     expect(await run([pause], false)).toEqual(['gone', 'gone-too']); // its live row holds the pause
     expect(await run([], true)).toEqual([]); // another switch between the reads: it may have moved them
+  });
+
+  // Review of issue 15, finding 1: at consistency ONE a read may miss the setting's live row or its version (a
+  // stale replica), and a live setting marked erased would leave the daily sweep for good. Only quorum-level reads
+  // and writes on both sides make "not found" mean erased.
+  it('marks nothing erased unless reads and writes are both quorum-level', async () => {
+    const named = async () => ({ pauses: ['maybe-stale'], periods: ['maybe-stale-too'] });
+    const run = async (env: Record<string, string>) => {
+      const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1', ...env });
+      const stores = inMemoryHistoryStores([]);
+      const erased: string[] = [];
+      const compressed = Object.assign(stores.compressed, {
+        namedForDailySweep: named,
+        noteErasedForDailySweep: async (_profileId: string, ids: readonly string[]) => void erased.push(...ids),
+      });
+      await new ProfileCompactor(stores.live, compressed, config).compact('p');
+      return erased;
+    };
+    expect(await run({ CASSANDRA_READ_CONSISTENCY: 'ONE' })).toEqual([]);
+    expect(await run({ CASSANDRA_WRITE_CONSISTENCY: 'LOCAL_ONE' })).toEqual([]);
+    expect(await run({ CASSANDRA_READ_CONSISTENCY: 'QUORUM', CASSANDRA_WRITE_CONSISTENCY: 'ALL' })).toHaveLength(2);
   });
 
   it('writes a version for a late removal instead of deleting it as a left-over row (invariant 3)', async () => {

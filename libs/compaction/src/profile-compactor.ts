@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig, spansSeveralDataCenters } from '@vh/config';
+import { AppConfig, readsSeeAcknowledgedWrites, spansSeveralDataCenters } from '@vh/config';
 import {
   acceptanceOf,
   compactHistory,
@@ -14,7 +14,7 @@ import {
   ViewingEvent,
   withTrailsFromEventLog,
 } from '@vh/domain';
-import { CompressedHistoryCompactionStore, LiveHistoryCompactionStore } from '@vh/storage';
+import { CompressedHistoryCompactionStore, DailySweepNamed, LiveHistoryCompactionStore } from '@vh/storage';
 import { chunkDictionaryId, describeVersion, encodeVersion } from './compressed-version.encoding';
 import { ProfileEventsSource } from './profile-events.source';
 
@@ -166,7 +166,7 @@ export class ProfileCompactor {
       // The stored version is the whole truth read (nothing changed): judged by its own compactedBefore, so that a
       // profile that paused before this rule existed, compressed long since, leaves the daily sweep too.
       if (!options.dryRun && history.compactedBefore !== null)
-        await this.notePausesFinished(profileId, history, history.compactedBefore, liveEvents);
+        await this.notePausesFinished(profileId, history, history.compactedBefore, liveEvents, namedForSweep);
       await this.noteErased(profileId, namedForSweep, history.controls, current?.version ?? null);
       return outcome('up-to-date', { leftoverLiveRowsRemoved: options.dryRun ? 0 : leftovers });
     }
@@ -187,7 +187,7 @@ export class ProfileCompactor {
     const written = await this.compressed.writeChunkSet(profileId, stored, toVersion);
     await step('after-chunks');
     const version = describeVersion(profileId, toVersion, written, encoded, next, this.dictionaryId, now);
-    if (!(await this.compressed.switchVersion(current?.version ?? null, version))) {
+    if (!(await this.compressed.switchVersion(current?.version ?? null, version, namedForSweep ?? undefined))) {
       await this.compressed.deleteChunkSet(profileId, written.chunkSet, stored.length);
       this.logger.warn(`${profileId}: another compaction switched version ${current?.version ?? 'none'} first`);
       return outcome('lost-race');
@@ -196,7 +196,7 @@ export class ProfileCompactor {
     if (counts.lateEvents > 0) this.logger.log(`${profileId}: ${counts.lateEvents} late event(s) folded in`);
     if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
     await this.live.deleteBefore(profileId, next.compactedBefore!, writtenBefore, rowsRead);
-    await this.notePausesFinished(profileId, next, next.compactedBefore!, liveEvents);
+    await this.notePausesFinished(profileId, next, next.compactedBefore!, liveEvents, namedForSweep);
     await this.noteErased(profileId, namedForSweep, next.controls, version.version);
     await step('done');
     return outcome('compacted', { ...sizes, toVersion: version.version, ...counts });
@@ -206,14 +206,17 @@ export class ProfileCompactor {
    * The pauses this compaction finished leave the daily sweep (`pausesFinishedBy`, ADR 8). Noted once the version
    * is current and the rows it rolled up are deleted: what those pauses hid is gone then, but for rows still live,
    * whose activity rows bring the compaction that removes them. Only the pauses it read: one noted since, even
-   * while this process stalled, keeps the profile in the sweep.
+   * while this process stalled, keeps the profile in the sweep. Those the row read before the history already
+   * holds finished are not written again (review of issue 15: every compaction rewrote them all).
    */
   private async notePausesFinished(
     profileId: string,
     version: { controls?: MemberControls | null; records: readonly { firstAcceptedAt: number }[] },
     compactedBefore: number,
     liveEvents: readonly ViewingEvent[],
+    row: DailySweepNamed | null,
   ): Promise<void> {
+    const noted = new Set(row?.pausesFinished ?? []);
     const finished = pausesFinishedBy({
       controls: version.controls ?? EMPTY_MEMBER_CONTROLS,
       compactedBefore,
@@ -222,15 +225,18 @@ export class ProfileCompactor {
         .filter((e) => 'playbackSessionId' in e && e.occurredAt >= compactedBefore)
         .map(acceptanceOf),
     });
-    if (finished.length > 0) await this.compressed.notePausesFinished(profileId, finished);
+    const unnoted = finished.filter((id) => !noted.has(id));
+    if (unnoted.length > 0) await this.compressed.notePausesFinished(profileId, unnoted);
   }
 
   /**
-   * The settings the daily sweep's row names (ADR 8), read before the history; none for a dry run, and none across
-   * datacenters, where a note may replicate before the live row it follows (erasure is refused there anyway).
+   * The settings the daily sweep's row names (ADR 8), read before the history; none for a dry run, none across
+   * datacenters, where a note may replicate before the live row it follows (erasure is refused there anyway), and
+   * none unless reads and writes are quorum-level: at ONE the history read may miss a live setting's row or its
+   * version, and marking that setting erased would leave it out of the daily sweep for good (review of issue 15).
    */
-  private async namedForDailySweep(profileId: string, dryRun: boolean): Promise<NamedSettings | null> {
-    if (dryRun || spansSeveralDataCenters(this.config)) return null;
+  private async namedForDailySweep(profileId: string, dryRun: boolean): Promise<DailySweepNamed | null> {
+    if (dryRun || spansSeveralDataCenters(this.config) || !readsSeeAcknowledgedWrites(this.config)) return null;
     return this.compressed.namedForDailySweep(profileId);
   }
 

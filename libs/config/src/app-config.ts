@@ -460,3 +460,14 @@ function replicationOf(e: Environment): Record<string, number> {
 export function spansSeveralDataCenters(config: AppConfig): boolean {
   return Object.keys(config.cassandra.replication).length > 1;
 }
+
+const QUORUM_LEVELS: readonly string[] = ['LOCAL_QUORUM', 'QUORUM', 'EACH_QUORUM', 'ALL'];
+
+/**
+ * Whether both reads and writes are quorum-level, so that a read sees every write acknowledged before it: only
+ * then does a row not found mean a row not written (at ONE a read may hit a replica the write has not reached).
+ */
+export function readsSeeAcknowledgedWrites(config: AppConfig): boolean {
+  const { readConsistency, writeConsistency } = config.cassandra;
+  return QUORUM_LEVELS.includes(readConsistency) && QUORUM_LEVELS.includes(writeConsistency);
+}

@@ -36,6 +36,14 @@ export function isInvalidStatementError(error: unknown): boolean {
   return error instanceof errors.ResponseError && error.code === types.responseErrorCodes.invalid;
 }
 
+/** An Invalid answer naming a column the table lacks: a migration not yet applied (or not yet seen). */
+export function isUndefinedColumnError(error: unknown): boolean {
+  return (
+    isInvalidStatementError(error) &&
+    /undefined column|unknown identifier|unknown column/i.test((error as Error).message)
+  );
+}
+
 /**
  * True when retrying the same statement later may succeed: a failure the driver or the socket reports,
  * other than Invalid. An error that comes from neither is a bug of ours, not the cluster's (so it does not

@@ -41,7 +41,7 @@ export function inMemoryHistoryStores(events: readonly ViewingEvent[]) {
     deleteChunkSet: async () => undefined,
     markSuperseded: async () => undefined,
     notePausesFinished: async (_profileId: string, pauses: readonly string[]) => void pausesFinished.push(...pauses),
-    namedForDailySweep: async () => ({ pauses: [], periods: [] }),
+    namedForDailySweep: async () => ({ pauses: [], periods: [], pausesFinished: [] }),
     noteErasedForDailySweep: async () => undefined,
   };
   return { live, compressed, appended, switched, pausesFinished };

@@ -7,6 +7,7 @@ import { foldHistory } from '../history/history-fold';
 import { hiddenForGood, recordingAt } from './member-controls';
 import {
   erasedSince,
+  erasedSinceSwitch,
   pausesFinishedBy,
   pausesOf,
   recordingOnFrom,
@@ -337,6 +338,77 @@ describe('visitedDaily: the daily sweep reads the row as the union of every note
     expect(visitedDaily({ ...legacy, reasons: ['paused'], pauses: ['s1'], pausesFinished: ['s1'] })).toBe(false);
     // Only a compaction's note of finished pauses (written after an erasure deleted the row): not visited.
     expect(visitedDaily({ ...legacy, reasons: [], pauses: ['s1'], pausesFinished: ['s1'] })).toBe(false);
+  });
+});
+
+describe('pausesFinishedBy: the live rows it left', () => {
+  // Review of issue 15, finding 6: a row the compaction leaves live (device time at or after compactedBefore) may
+  // have been accepted while paused (a device clock ahead): its record is not yet in the version, so only the
+  // live acceptances tell that a pause still hides a session to be removed.
+  it('refuses to finish while a live row it left was accepted while paused, whatever its device time', () => {
+    const pause: SettingsChangedEvent = {
+      type: 'settings-changed',
+      eventId: '00000000-0000-4000-9000-000000000001',
+      profileId: 'profile-1',
+      recording: 'paused',
+      occurredAt: T0 + 10 * DAY,
+      acceptedAt: T0 + 10 * DAY,
+    };
+    const resume: SettingsChangedEvent = {
+      ...pause,
+      eventId: '00000000-0000-4000-9000-000000000002',
+      recording: 'on',
+      occurredAt: T0 + 20 * DAY,
+      acceptedAt: T0 + 20 * DAY,
+    };
+    const cutoff = T0 + 30 * DAY;
+    const play: ViewingEvent = {
+      eventId: '00000000-0000-4000-8000-000000000003',
+      profileId: 'profile-1',
+      type: 'play',
+      playbackSessionId: '00000000-0000-4000-8000-0000000000aa',
+      titleId: 'title-a',
+      deviceId: 'tv',
+      positionMs: 0,
+      occurredAt: cutoff + HOUR, // the device's clock, ahead: left live by the compaction
+      acceptedAt: T0 + 15 * DAY, // accepted while paused
+    };
+    const { next, left, finished } = compactionAt([pause, resume, play], cutoff);
+    expect(next.compactedBefore).toBeLessThanOrEqual(play.occurredAt);
+    expect(left).toContain(play);
+    expect(next.records).toEqual([]);
+    expect(finished).toEqual([]);
+    // Without that row the same compaction finishes the pause: the live acceptances alone refused it.
+    expect(compactionAt([pause, resume], cutoff).finished).toEqual([pause.eventId]);
+  });
+});
+
+describe('erasedSinceSwitch: what a compaction’s note marks erased after its switch', () => {
+  const pause: SettingsChangedEvent = {
+    type: 'settings-changed',
+    eventId: '00000000-0000-4000-9000-000000000001',
+    profileId: 'profile-1',
+    recording: 'paused',
+    occurredAt: T0,
+    acceptedAt: T0,
+  };
+  const named = { pauses: [pause.eventId], periods: ['period-1'] };
+  const controls = foldHistory([pause]).controls;
+  const empty = foldHistory([]).controls;
+
+  // Review of issue 15, finding 1: at consistency ONE the version read after the switch may come from a replica
+  // the switch has not reached (none, or an older version): that is no erasure, and must mark nothing.
+  it('marks nothing on a stale read: no version, or one not newer than the switched one', () => {
+    expect(erasedSinceSwitch(named, 1, null)).toEqual([]);
+    expect(erasedSinceSwitch(named, 3, { version: 2, controls: empty })).toEqual([]);
+    expect(erasedSinceSwitch(named, 3, { version: 3, controls })).toEqual([]);
+  });
+
+  it('marks what a newer version (an erasure’s) no longer holds', () => {
+    expect(erasedSinceSwitch(named, 3, { version: 4, controls: empty }).sort()).toEqual(
+      [pause.eventId, 'period-1'].sort(),
+    );
+    expect(erasedSinceSwitch(named, 3, { version: 4, controls })).toEqual(['period-1']);
   });
 });
 

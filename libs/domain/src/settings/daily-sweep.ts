@@ -80,6 +80,21 @@ export function erasedSince(named: NamedSettings, current: MemberControls): stri
 }
 
 /**
+ * What a compaction's daily-sweep note, written after its switch to version `switched`, marks erased: what it named
+ * that the version read after the note no longer holds, only if that version is newer. An erasure switches to a
+ * newer version before it deletes the row, so a read that finds none, or one not newer, is a stale replica (a
+ * consistency of ONE), not an erasure: marking a live setting erased would leave it out of the sweep for good.
+ */
+export function erasedSinceSwitch(
+  named: NamedSettings,
+  switched: number,
+  current: { version: number; controls: MemberControls } | null,
+): string[] {
+  if (current === null || current.version <= switched) return [];
+  return erasedSince(named, current.controls);
+}
+
+/**
  * A profile's row in the daily sweep's index (`profile_auto_delete`). Every writer only adds to its sets, so
  * the row is the same whatever the order of the writes (no write shadows another by its timestamp; invariant 6).
  */

@@ -11,7 +11,7 @@ import {
   EMPTY_COMPRESSED_HISTORY,
   dailySweepReasons,
   EMPTY_MEMBER_CONTROLS,
-  erasedSince,
+  erasedSinceSwitch,
   MemberControls,
   NamedSettings,
   settingsNamedForDailySweep,
@@ -20,7 +20,7 @@ import {
 } from '@vh/domain';
 import { metrics } from '@vh/metrics';
 import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
-import { asStorageError } from '../cassandra-errors';
+import { asStorageError, isUndefinedColumnError } from '../cassandra-errors';
 import { approximateBytes, CompressedHistoryCache } from './compressed-history.cache';
 import { decodeChunk, READABLE_RECORD_ENCODINGS } from './history-chunk.codec';
 import { decodeTrailChunk, decodeTrailChunkRecordIds } from './session-trail.codec';
@@ -29,7 +29,11 @@ import { decodeMemberControls } from './member-controls.codec';
 import { decodeChunkIndex, encodeChunkIndex } from './chunk-index.codec';
 import { loadZstd, ZSTD_CODEC } from './zstd';
 import { CompressedHistoryVersion } from './compressed-history.version';
-import { CompressedHistoryCompactionStore, GarbageCollected } from '../ports/compressed-history.compaction-store';
+import {
+  CompressedHistoryCompactionStore,
+  DailySweepNamed,
+  GarbageCollected,
+} from '../ports/compressed-history.compaction-store';
 import {
   noteErasedForDailySweep,
   noteNamedForDailySweep,
@@ -398,7 +402,11 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
   }
 
   /** Makes `next` current if the current version is still `expectedVersion` (null: none yet). */
-  async switchVersion(expectedVersion: number | null, next: CompressedHistoryVersion): Promise<boolean> {
+  async switchVersion(
+    expectedVersion: number | null,
+    next: CompressedHistoryVersion,
+    named?: NamedSettings,
+  ): Promise<boolean> {
     // Versions only ever grow by one: garbage collection relies on it (see collectGarbage).
     if (next.version !== (expectedVersion ?? 0) + 1) {
       throw new Error(`switch of ${next.profileId} from version ${expectedVersion} to ${next.version}: must be +1`);
@@ -417,7 +425,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
           ),
     );
     const switched = result.first().get('[applied]') === true;
-    if (switched) await this.noteDailySweep(next);
+    if (switched) await this.noteDailySweep(next, named);
     return switched;
   }
 
@@ -443,57 +451,84 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
    * delete of the note at its mark may have come first, must not note the erased profile. One stalled between its
    * switch and its note may still write it after that delete: the version read after the note tells (the
    * erasure's switch was committed before its delete, so a quorum read sees it; no Paxos read needed), for what it
-   * named is no longer held (an erasure is the only thing that drops controls), and those are marked erased (ADR 9). A crash between the switch and the note leaves it to ingest's note and the next
-   * compaction's.
+   * named is no longer held (an erasure is the only thing that drops controls), and those are marked erased (ADR 9).
+   * Only by a version newer than this one (`erasedSinceSwitch`): at consistency ONE the read may hit a replica the
+   * switch has not reached, and a live setting marked erased would leave the sweep for good (review of issue 15).
+   * A crash between the switch and the note leaves it to ingest's note and the next compaction's; so does a failure
+   * of the note or of the read after it, logged, not thrown: the switch applied, and a compaction reported failed
+   * here would skip its delete of the rows it rolled up. `known`: what the row named when read before the history
+   * (the compaction's); a version that adds nothing to it writes no note (each re-add is a write per switch).
    */
-  private async noteDailySweep(version: CompressedHistoryVersion): Promise<void> {
+  private async noteDailySweep(version: CompressedHistoryVersion, known?: NamedSettings): Promise<void> {
     if (version.memberControls === null) return;
     const controls = decodeMemberControls(version.memberControls);
     const reasons = dailySweepReasons(controls);
     if (reasons.length === 0) return;
     const named = settingsNamedForDailySweep(controls);
+    if (known && namesNothingNew(named, known)) return;
     const options = { ...this.writeOptions(), isIdempotent: true };
     const key = [shardOf(version.profileId), version.profileId];
-    await this.run(() =>
-      this.client.execute(noteNamedForDailySweep(this.ks), [reasons, named.pauses, named.periods, ...key], options),
-    );
-    const current = await this.readVersion(version.profileId);
-    const held = current?.memberControls ? decodeMemberControls(current.memberControls) : EMPTY_MEMBER_CONTROLS;
-    const erased = erasedSince(named, held);
-    if (erased.length === 0) return;
-    this.logger.log(
-      `${version.profileId}: its daily-sweep note came after an erasure: ${erased.length} setting(s) marked erased`,
-    );
-    await this.noteErasedForDailySweep(version.profileId, erased);
+    try {
+      await this.run(() =>
+        this.client.execute(noteNamedForDailySweep(this.ks), [reasons, named.pauses, named.periods, ...key], options),
+      );
+      const current = await this.readVersion(version.profileId);
+      const held = current && {
+        version: current.version,
+        controls: current.memberControls ? decodeMemberControls(current.memberControls) : EMPTY_MEMBER_CONTROLS,
+      };
+      const erased = erasedSinceSwitch(named, version.version, held);
+      if (erased.length === 0) return;
+      this.logger.log(
+        `${version.profileId}: its daily-sweep note came after an erasure: ${erased.length} setting(s) marked erased`,
+      );
+      await this.noteErasedForDailySweep(version.profileId, erased);
+    } catch (error) {
+      this.logger.warn(
+        `${version.profileId}: version ${version.version} is current, its daily-sweep note failed (the next compaction notes it): ${(error as Error).message}`,
+      );
+    }
   }
 
   /**
    * The settings the daily sweep's row names for the profile and has not marked erased (migration 12): read by a
-   * compaction before it reads the history, so that those its read then no longer finds are known erased.
+   * compaction before it reads the history, so that those its read then no longer finds are known erased. Null on
+   * a schema without migration 12's columns.
    */
-  async namedForDailySweep(profileId: string): Promise<NamedSettings> {
-    const result = await this.run(() =>
-      this.client.execute(
-        `SELECT pauses, periods, erased FROM ${this.ks}.profile_auto_delete WHERE shard = ? AND profile_id = ?`,
+  async namedForDailySweep(profileId: string): Promise<DailySweepNamed | null> {
+    let result: types.ResultSet;
+    try {
+      result = await this.client.execute(
+        `SELECT pauses, periods, erased, pauses_finished FROM ${this.ks}.profile_auto_delete WHERE shard = ? AND profile_id = ?`,
         [shardOf(profileId), profileId],
         { prepare: true, consistency: consistency(this.config.cassandra.readConsistency), isIdempotent: true },
-      ),
-    );
+      );
+    } catch (error) {
+      // Deployed before migration 12: none named, so compaction goes on as it did before it (review of issue 15).
+      if (!isUndefinedColumnError(error)) throw asStorageError(error);
+      this.logger.warn(`${profileId}: profile_auto_delete has no named settings (migration 12 not applied): none read`);
+      return null;
+    }
     const row = result.first();
     const set = (column: string) => (row?.get(column) as string[] | null) ?? [];
     const erased = new Set(set('erased'));
     return {
       pauses: set('pauses').filter((id) => !erased.has(id)),
       periods: set('periods').filter((id) => !erased.has(id)),
+      pausesFinished: set('pauses_finished'),
     };
   }
 
-  /** Named settings found erased (`erasedSince`): the sweep no longer visits the profile for them (ADR 9). */
+  /**
+   * Named settings found erased (`erasedSince`): the sweep no longer visits the profile for them (ADR 9). Only on a
+   * row that exists (IF EXISTS): one an erasure deleted since is not recreated.
+   */
   async noteErasedForDailySweep(profileId: string, settings: readonly string[]): Promise<void> {
     if (settings.length === 0) return;
     await this.run(() =>
       this.client.execute(noteErasedForDailySweep(this.ks), [settings, shardOf(profileId), profileId], {
         ...this.writeOptions(),
+        serialConsistency: VERSION_SERIAL_CONSISTENCY,
         isIdempotent: true,
       }),
     );
@@ -509,6 +544,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     await this.run(() =>
       this.client.execute(notePausesFinished(this.ks), [pauses, pauses, shardOf(profileId), profileId], {
         ...this.writeOptions(),
+        serialConsistency: VERSION_SERIAL_CONSISTENCY,
         isIdempotent: true,
       }),
     );
@@ -642,4 +678,11 @@ function metadataValues(next: CompressedHistoryVersion): unknown[] {
     new Date(next.compactedAt),
     next.chunkIndex === null ? null : encodeChunkIndex(next.chunkIndex),
   ];
+}
+
+/** Whether the row already names every setting `named` holds (set additions: writing them again changes nothing). */
+function namesNothingNew(named: NamedSettings, known: NamedSettings): boolean {
+  const pauses = new Set(known.pauses);
+  const periods = new Set(known.periods);
+  return named.pauses.every((id) => pauses.has(id)) && named.periods.every((id) => periods.has(id));
 }

@@ -7,6 +7,11 @@ export interface GarbageCollected {
   waiting: number;
 }
 
+/** What a compaction reads of the daily sweep's row: its named settings not marked erased, its finished pauses. */
+export interface DailySweepNamed extends NamedSettings {
+  pausesFinished: string[];
+}
+
 /** What compaction and repair need of the compressed tables: read, write a chunk set, switch versions, collect garbage. A port. */
 export abstract class CompressedHistoryCompactionStore {
   /** The current version's metadata row only (no chunks). */
@@ -21,11 +26,16 @@ export abstract class CompressedHistoryCompactionStore {
     chunks: Buffer[],
     forVersion: number,
   ): Promise<{ chunkSet: string; checksums: string[]; storedBytes: number }>;
-  abstract switchVersion(expectedVersion: number | null, next: CompressedHistoryVersion): Promise<boolean>;
+  /** `named`: what the daily sweep's row named when read before (its note then writes only if the version adds). */
+  abstract switchVersion(
+    expectedVersion: number | null,
+    next: CompressedHistoryVersion,
+    named?: NamedSettings,
+  ): Promise<boolean>;
   abstract deleteChunkSet(profileId: string, chunkSet: string, chunkCount: number): Promise<void>;
   abstract markSuperseded(profileId: string, chunkSet: string): Promise<void>;
-  /** The settings the daily sweep's row names and has not marked erased (ADR 8, 9). */
-  abstract namedForDailySweep(profileId: string): Promise<NamedSettings>;
+  /** The settings the daily sweep's row names and has not marked erased (ADR 8, 9); null: a schema before migration 12. */
+  abstract namedForDailySweep(profileId: string): Promise<DailySweepNamed | null>;
   /** Named settings a compaction found erased (ADR 9). */
   abstract noteErasedForDailySweep(profileId: string, settings: readonly string[]): Promise<void>;
   /** The pauses a compaction finished leave the daily sweep (ADR 8). */
