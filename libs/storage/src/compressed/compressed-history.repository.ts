@@ -519,16 +519,12 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
     };
   }
 
-  /**
-   * Named settings found erased (`erasedSince`): the sweep no longer visits the profile for them (ADR 9). Only on a
-   * row that exists (IF EXISTS): one an erasure deleted since is not recreated.
-   */
+  /** Named settings found erased (`erasedSince`): the sweep no longer visits the profile for them (ADR 9). */
   async noteErasedForDailySweep(profileId: string, settings: readonly string[]): Promise<void> {
     if (settings.length === 0) return;
     await this.run(() =>
       this.client.execute(noteErasedForDailySweep(this.ks), [settings, shardOf(profileId), profileId], {
         ...this.writeOptions(),
-        serialConsistency: VERSION_SERIAL_CONSISTENCY,
         isIdempotent: true,
       }),
     );
@@ -541,13 +537,18 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
    */
   async notePausesFinished(profileId: string, pauses: readonly string[]): Promise<void> {
     if (pauses.length === 0) return;
-    await this.run(() =>
-      this.client.execute(notePausesFinished(this.ks), [pauses, pauses, shardOf(profileId), profileId], {
+    try {
+      await this.client.execute(notePausesFinished(this.ks), [pauses, pauses, shardOf(profileId), profileId], {
         ...this.writeOptions(),
-        serialConsistency: VERSION_SERIAL_CONSISTENCY,
         isIdempotent: true,
-      }),
-    );
+      });
+    } catch (error) {
+      // Before migration 12 the sets do not exist: the profile stays in the daily sweep, as it did then.
+      if (!isUndefinedColumnError(error)) throw asStorageError(error);
+      this.logger.warn(
+        `${profileId}: pauses not noted finished: run \`migrate\` (12) to let paused profiles leave the daily sweep`,
+      );
+    }
   }
 
   private insertMetadata(): string {

@@ -25,19 +25,20 @@ export const noteForDailySweep = (keyspace: string) =>
 export const noteNamedForDailySweep = (keyspace: string) =>
   `UPDATE ${keyspace}.profile_auto_delete SET reasons = reasons + ?, pauses = pauses + ?, periods = periods + ? WHERE shard = ? AND profile_id = ?`;
 /**
- * Named settings found erased (`erasedSince`, migration 12), only on a row that exists: an erasure may have deleted
- * it since they were read, and a plain update would recreate it for good (a lightweight transaction; marking is
- * rare). Params: the eventIds, the shard, the profile.
+ * Named settings found erased (`erasedSince`, migration 12). Plain and add-only like every write of the table but
+ * the eraser's delete: never Paxos on a partition of a sixteenth of all profiles (contention), nor Paxos and client
+ * timestamps mixed on a row (invariant 6). One landing after an erasure recreates a row naming only erased
+ * settings, which the sweep does not visit (ADR 9). Params: the eventIds, the shard, the profile.
  */
 export const noteErasedForDailySweep = (keyspace: string) =>
-  `UPDATE ${keyspace}.profile_auto_delete SET erased = erased + ? WHERE shard = ? AND profile_id = ? IF EXISTS`;
+  `UPDATE ${keyspace}.profile_auto_delete SET erased = erased + ? WHERE shard = ? AND profile_id = ?`;
 /**
  * A compaction's note of the pauses it finished (`pausesFinishedBy`, migration 12), in both sets: a row noted
- * before pauses were named (migration 10's backfill, an older ingest) names them then. Params: the pauses twice, the
- * shard, the profile. Only on a row that exists, as above: one landing after an erasure must not recreate it.
+ * before pauses were named (migration 10's backfill, an older ingest) names them then. Plain and add-only, as above.
+ * Params: the pauses twice, the shard, the profile.
  */
 export const notePausesFinished = (keyspace: string) =>
-  `UPDATE ${keyspace}.profile_auto_delete SET pauses = pauses + ?, pauses_finished = pauses_finished + ? WHERE shard = ? AND profile_id = ? IF EXISTS`;
+  `UPDATE ${keyspace}.profile_auto_delete SET pauses = pauses + ?, pauses_finished = pauses_finished + ? WHERE shard = ? AND profile_id = ?`;
 /** Buckets per day: bounds a day's partition at Netflix scale; the sweep reads all of them. */
 export const ACTIVITY_SHARDS = 16;
 const DAY_MS = 86_400_000;
