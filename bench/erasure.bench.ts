@@ -3,15 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '@vh/config';
 import { encodeViewingEvent, validatePlaybackEvent, ViewingEvent } from '@vh/domain';
-import {
-  encodeSealedEnvelope,
-  ProfileKeyOpener,
-  ProfileKeys,
-  ProfileKeySealer,
-  ProfileKeyStore,
-  seal,
-  sealContext,
-} from '@vh/erasure';
+import { ProfileKeyOpener, ProfileKeys, ProfileKeySealer, ProfileKeyStore } from '@vh/erasure';
 import { LogMessage, openPlaintext } from '@vh/messaging';
 
 /**
@@ -110,19 +102,16 @@ export async function erasureCost(params: ErasureBenchParams) {
   const batches = Array.from({ length: Math.ceil(wire.length / BATCH) }, (_, i) =>
     wire.slice(i * BATCH, (i + 1) * BATCH),
   );
-  // The JSON sealed form collectors wrote before the binary one (docs/event-log.md), still read: measured in the
-  // same run so the two forms compare on the same machine state.
-  const sealJson = async (events: ViewingEvent[]) =>
-    Promise.all(
-      events.map(async (event) => {
-        const { keyId, key } = await keys.current(event.profileId);
-        const payload = seal(key, encodeViewingEvent(event), sealContext(event.profileId, keyId));
-        return encodeSealedEnvelope({ profileId: event.profileId, keyId, payload });
-      }),
-    );
+  // The JSON sealed form collectors wrote before the binary one (docs/event-log.md), still read and written with
+  // SEALED_EVENT_FORMAT=json: measured in the same run so the two forms compare on the same machine state.
+  const jsonSealer = new ProfileKeySealer(
+    keys,
+    loadConfig({ ...process.env, LOG_LEVEL: 'warn', SEALED_EVENT_FORMAT: 'json' }),
+  );
+  const sealJson = (events: ViewingEvent[]) => jsonSealer.seal(events);
   const plainValues: string[] = [];
   const sealedValues: (string | Buffer)[] = [];
-  const sealedJsonValues: string[] = [];
+  const sealedJsonValues: (string | Buffer)[] = [];
   for (const batch of batches) {
     const events = validated(batch);
     plainValues.push(...events.map(encodeViewingEvent));

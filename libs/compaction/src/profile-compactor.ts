@@ -5,6 +5,7 @@ import {
   compactHistory,
   EMPTY_MEMBER_CONTROLS,
   erasedSince,
+  isPlaybackEvent,
   MemberControls,
   NamedSettings,
   pausesFinishedBy,
@@ -222,7 +223,7 @@ export class ProfileCompactor {
       compactedBefore,
       records: version.records,
       liveAcceptances: liveEvents
-        .filter((e) => 'playbackSessionId' in e && e.occurredAt >= compactedBefore)
+        .filter((e) => isPlaybackEvent(e) && e.occurredAt >= compactedBefore)
         .map(acceptanceOf),
     });
     const unnoted = finished.filter((id) => !noted.has(id));

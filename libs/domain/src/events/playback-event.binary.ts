@@ -1,6 +1,6 @@
 import { MAX_IDENTIFIER_LENGTH, MAX_POSITION_MS } from './event-limits';
 import { FieldIssue, Validated } from './viewing-event.schema';
-import { isIdentifier } from './viewing-event.fast-path';
+import { isIdentifier, isPosition } from './viewing-event.fast-path';
 import { PLAYBACK_EVENT_TYPES, PlaybackEvent } from './viewing-event';
 
 /**
@@ -153,10 +153,6 @@ export function decodePlaybackEventBinary(
   if (acceptedAt !== undefined) event.acceptedAt = acceptedAt;
   else if (logTimestamp !== undefined && Number.isSafeInteger(logTimestamp)) event.acceptedAt = logTimestamp;
   return { ok: true, value: event };
-}
-
-function isPosition(ms: number): boolean {
-  return Number.isInteger(ms) && ms >= 0 && ms <= MAX_POSITION_MS;
 }
 
 /** Epoch ms truncated as a Date truncates it (+ 0: -0 is 0), or a RangeError outside four-digit years. */

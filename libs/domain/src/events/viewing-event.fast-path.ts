@@ -32,7 +32,7 @@ type Fields = Record<string, unknown>;
 export const isIdentifier = (v: unknown): v is string =>
   typeof v === 'string' && v.length >= 1 && v.length <= MAX_IDENTIFIER_LENGTH && IDENTIFIER_PATTERN.test(v);
 const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
-const isPosition = (v: unknown): v is number =>
+export const isPosition = (v: unknown): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_POSITION_MS;
 
 /**

@@ -1,4 +1,4 @@
-import { MemberControls, recordingAt } from './member-controls';
+import { MemberControls, pausesRecording, recordingAt, setsAutoDeletePeriod } from './member-controls';
 
 /**
  * When a profile that paused recording may leave the daily sweep (ADR 8). Judged on the service's clock only
@@ -15,7 +15,7 @@ export function recordingOnFrom(controls: MemberControls, from: number): boolean
 
 /** The eventIds of the settings changes that paused recording. */
 export function pausesOf(controls: MemberControls): string[] {
-  return controls.settingsChanges.filter((c) => c.recording === 'paused').map((c) => c.eventId);
+  return controls.settingsChanges.filter(pausesRecording).map((c) => c.eventId);
 }
 
 /** What a compaction knows once its version is current and the live rows it rolled up are deleted. */
@@ -63,9 +63,7 @@ export interface NamedSettings {
 export function settingsNamedForDailySweep(controls: MemberControls): NamedSettings {
   return {
     pauses: pausesOf(controls),
-    periods: controls.settingsChanges
-      .filter((c) => c.autoDelete !== undefined && c.autoDelete !== 'never')
-      .map((c) => c.eventId),
+    periods: controls.settingsChanges.filter(setsAutoDeletePeriod).map((c) => c.eventId),
   };
 }
 

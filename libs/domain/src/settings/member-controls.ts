@@ -262,8 +262,14 @@ export function dailySweepReasons(controls: {
   settingsChanges: readonly { autoDelete?: string; recording?: string }[];
 }): DailySweepReason[] {
   const reasons: DailySweepReason[] = [];
-  if (controls.settingsChanges.some((c) => c.autoDelete !== undefined && c.autoDelete !== 'never'))
-    reasons.push('auto-delete');
-  if (controls.settingsChanges.some((c) => c.recording === 'paused')) reasons.push('paused');
+  if (controls.settingsChanges.some(setsAutoDeletePeriod)) reasons.push('auto-delete');
+  if (controls.settingsChanges.some(pausesRecording)) reasons.push('paused');
   return reasons;
 }
+
+/** A settings change that set an auto-delete period (the daily sweep's reason `auto-delete`). */
+export const setsAutoDeletePeriod = (change: { autoDelete?: string }): boolean =>
+  change.autoDelete !== undefined && change.autoDelete !== 'never';
+
+/** A settings change that paused recording (the daily sweep's reason `paused`). */
+export const pausesRecording = (change: { recording?: string }): boolean => change.recording === 'paused';

@@ -485,7 +485,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       await this.noteErasedForDailySweep(version.profileId, erased);
     } catch (error) {
       this.logger.warn(
-        `${version.profileId}: version ${version.version} is current, its daily-sweep note failed (the next compaction notes it): ${(error as Error).message}`,
+        `${version.profileId}: version ${version.version} is current, its daily-sweep note failed (a later switch notes it): ${(error as Error).message}`,
       );
     }
   }
@@ -501,7 +501,7 @@ export class CompressedHistoryRepository implements CompressedHistoryCompactionS
       result = await this.client.execute(
         `SELECT pauses, periods, erased, pauses_finished FROM ${this.ks}.profile_auto_delete WHERE shard = ? AND profile_id = ?`,
         [shardOf(profileId), profileId],
-        { prepare: true, consistency: consistency(this.config.cassandra.readConsistency), isIdempotent: true },
+        { ...this.readOptions(), isIdempotent: true },
       );
     } catch (error) {
       // Deployed before migration 12: none named, so compaction goes on as it did before it (review of issue 15).
