@@ -62,6 +62,24 @@ const events = profileEvents({
   variantShift: shiftOf(10, MIN),
 });
 
+/** The history the frozen v2 fixture holds, and the settings it was written with. */
+function fixtureHistory() {
+  const expected = v2Version.expected;
+  const history: CompactedHistory = {
+    records: expected.records as ViewingRecord[],
+    removedRecordIds: [],
+    clearedThrough: null,
+    compactedBefore: null,
+    trails: new Map(expected.trails as [string, PlaybackEvent[]][]),
+    settledDigests: new Map(expected.settledDigests as [string, SettledDigest][]),
+    lateEvents: 0,
+    settled: 2,
+    changed: true,
+  };
+  const settings = { chunkMaxBytes: 256 * 1024, zstdLevel: 9, dictionaryId: v2Version.dictionaryId };
+  return { expected, history, settings };
+}
+
 describe('the compressed version encoding (records, trails, settled digests)', () => {
   it('reads a version as the build before wrote it: v2 record chunk, settled digests by fingerprint in a VHT3 trail chunk', async () => {
     const stored = v2Version.chunks.map((c) => Buffer.from(c, 'base64'));
@@ -74,19 +92,7 @@ describe('the compressed version encoding (records, trails, settled digests)', (
   });
 
   it('writes that history in the current encoding: one chunk, the digests beside their records, no fingerprints', async () => {
-    const expected = v2Version.expected;
-    const history: CompactedHistory = {
-      records: expected.records as ViewingRecord[],
-      removedRecordIds: [],
-      clearedThrough: null,
-      compactedBefore: null,
-      trails: new Map(expected.trails as [string, PlaybackEvent[]][]),
-      settledDigests: new Map(expected.settledDigests as [string, SettledDigest][]),
-      lateEvents: 0,
-      settled: 2,
-      changed: true,
-    };
-    const settings = { chunkMaxBytes: 256 * 1024, zstdLevel: 9, dictionaryId: v2Version.dictionaryId };
+    const { expected, history, settings } = fixtureHistory();
     const encoded = await encodeVersion(history, settings);
     expect(RECORD_ENCODING).toBe('vh-columnar-v3');
     // A record chunk and the trail chunk of the one trailed record, which covers it alone.
@@ -103,19 +109,7 @@ describe('the compressed version encoding (records, trails, settled digests)', (
   });
 
   it('still writes the previous layout on demand (a rolling upgrade), byte for byte as the build before did', async () => {
-    const expected = v2Version.expected;
-    const history: CompactedHistory = {
-      records: expected.records as ViewingRecord[],
-      removedRecordIds: [],
-      clearedThrough: null,
-      compactedBefore: null,
-      trails: new Map(expected.trails as [string, PlaybackEvent[]][]),
-      settledDigests: new Map(expected.settledDigests as [string, SettledDigest][]),
-      lateEvents: 0,
-      settled: 2,
-      changed: true,
-    };
-    const settings = { chunkMaxBytes: 256 * 1024, zstdLevel: 9, dictionaryId: v2Version.dictionaryId };
+    const { history, settings } = fixtureHistory();
     const encoded = await encodeVersion(history, { ...settings, recordEncoding: 'vh-columnar-v2' });
     expect(encoded.recordEncoding).toBe('vh-columnar-v2');
     expect(encoded.stored.map((c) => c.toString('base64'))).toEqual(v2Version.chunks);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { playbackEvent } from '@vh/domain/testing/viewing-event.fixtures';
 import { loadConfig } from '@vh/config';
 import {
   compactHistory,
@@ -53,17 +54,8 @@ describe('ProfileCompactor', () => {
       occurredAt: at,
       acceptedAt: at,
     });
-    const play = (at: number): ViewingEvent => ({
-      type: 'play',
-      eventId: randomUUID(),
-      profileId: 'p',
-      playbackSessionId: randomUUID(),
-      titleId: 'title-a',
-      deviceId: 'tv',
-      positionMs: 0,
-      occurredAt: at,
-      acceptedAt: at,
-    });
+    const play = (at: number): ViewingEvent =>
+      playbackEvent('play', at, 0, { profileId: 'p', playbackSessionId: randomUUID(), acceptedAt: at });
     const pause = setting(now - 100 * DAY, 'paused');
     const resumed = [pause, play(now - 95 * DAY), setting(now - 90 * DAY, 'on'), play(now - 80 * DAY)];
     const done = inMemoryHistoryStores(resumed);
