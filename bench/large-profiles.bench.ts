@@ -7,7 +7,7 @@ import { mintAccessToken } from '@vh/http';
 import { AppProcess } from '../test/support/app-process';
 import { syntheticHistory } from '../test/support/event-log';
 import { freePort } from '../test/support/free-port';
-import { appendEvents, BenchContext, keyspacesOf, round, settle, summarise } from './bench-context';
+import { appendEvents, BenchContext, compactFully, keyspacesOf, round, settle, summarise } from './bench-context';
 import { asAccepted } from './production-events';
 
 export interface LargeProfileParams {
@@ -215,7 +215,7 @@ async function buildProfile(
     await appendEvents(ctx, sessionsOf(profileId, part, start + (direct + written) * SESSION_MS));
   }
   const t = performance.now();
-  const outcome = await compactor.compact(profileId);
+  const outcome = await compactFully(compactor, profileId);
   if (outcome.status !== 'compacted') throw new Error(`${profileId}: compaction ${outcome.status}`);
   if (outcome.records !== size) throw new Error(`${profileId}: compacted ${outcome.records} of ${size} records`);
   const figures = {

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { syntheticHistory } from '../test/support/event-log';
-import { appendEvents, BenchContext, readHistory, round, settle, summarise } from './bench-context';
+import { appendEvents, BenchContext, compactFully, readHistory, round, settle, summarise } from './bench-context';
 
 const PAGE = 50;
 
@@ -20,7 +20,7 @@ export async function reads(ctx: BenchContext, params = { sizes: [100, 1_000, 10
         events.map((e) => ({ ...e, profileId })),
       );
     }
-    const outcome = await ctx.compactor.compact(compacted);
+    const outcome = await compactFully(ctx.compactor, compacted);
     if (outcome.status !== 'compacted') throw new Error(outcome.status);
     await settle(ctx.config.cassandra.keyspace);
 

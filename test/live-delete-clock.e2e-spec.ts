@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Client, types } from 'cassandra-driver';
-import { ViewingEvent } from '@vh/domain';
+import { foldHistory, PlaybackEvent, ViewingEvent } from '@vh/domain';
 import { CompressedHistoryRepository, LiveHistoryRepository } from '@vh/storage';
+import { Job } from 'bullmq';
+import { CompactionOutcome, createCompactionQueue, enqueueProfileCompaction } from '@vh/compaction';
+import { AppStack } from './support/app-stack';
+import { cellsRead } from './support/cassandra-trace';
+import { eventually } from './support/eventually';
 import { openStores, Stores } from './support/stores';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
 
@@ -107,5 +112,104 @@ describe('live range delete: the compactor clock ahead of the ingest clock', () 
     expect(await live.readProfile(profileId)).toEqual([]);
     const { history } = await compressed.read(profileId, { useCache: false });
     expect(history.records).toHaveLength(5);
+  });
+
+  /** The live partition's rows and tombstones as a reader's query meets them. */
+  const livePartition = (profileId: string) =>
+    cellsRead(client, `SELECT * FROM ${environment.config.cassandra.keyspace}.live_history WHERE profile_id = ?`, [
+      profileId,
+    ]);
+  /** The history as the read path folds it: the compressed version and the live rows. */
+  const readersSee = async (profileId: string) => {
+    const { history } = await compressed.read(profileId, { useCache: false });
+    return [...foldHistory(await live.readProfile(profileId), history).records.values()].sort((a, b) =>
+      a.recordId.localeCompare(b.recordId),
+    );
+  };
+
+  it('leaves no row tombstones when a large write is compacted within the margin: a follow-up removes its rows with one range tombstone', async () => {
+    // A backfill, a restore or a large re-drive, compacted seconds after it was written: every row is within
+    // the margin of the newest. A tombstone per row would slow every read of the profile for gc_grace_seconds
+    // (10 days), and fail it beyond 100,000 (bench/ANALYSIS.md, 2026-11-27).
+    const profileId = `bulk-${randomUUID()}`;
+    const ingestClock = Date.now() - HOUR;
+    const rows = Array.from({ length: 500 }, (_, i) => ({
+      // Accepted long ago (a restore, a re-drive): settled by a compaction that removes their rows.
+      event: {
+        ...play(profileId, Date.now() - 30 * DAY + i * 60_000),
+        titleDurationMs: 3_600_000,
+        acceptedAt: Date.now() - 100 * DAY,
+      },
+      writtenAt: ingestClock + i * 100,
+    }));
+    for (let i = 0; i < rows.length; i += 50)
+      await Promise.all(rows.slice(i, i + 50).map(({ event, writtenAt }) => writeAt(event, writtenAt)));
+    // A row leaves unwritten the columns its type does not use: a null would be a cell tombstone, 1,000 here.
+    expect(await livePartition(profileId)).toEqual({ liveRows: 500, tombstoneCells: 0 });
+    const before = await readersSee(profileId);
+    expect(before).toHaveLength(500);
+    const compactor = stores.compactor();
+
+    const first = await compactor.compact(profileId);
+    expect((await livePartition(profileId)).tombstoneCells).toBeLessThan(10);
+    // Records whose rows stay keep their trails: settled now, the follow-up would find their rows touching
+    // settled records and rebuild them from the log (which lacks them here, and would refuse).
+    expect(first).toMatchObject({ status: 'compacted', liveEventsRolledUp: 500, liveRowsLeft: 500, recordsSettled: 0 });
+    expect(first.liveRowsLeftThroughUs).toBe((ingestClock + 499 * 100) * 1000);
+    expect(await readersSee(profileId)).toEqual(before);
+
+    // Written after the first read by an ingest host a little behind the newest row's: under the follow-up's
+    // tombstone, so the follow-up must read and count it (it runs a margin after the first, see the processor).
+    const late = play(profileId, Date.now() - 29 * DAY) as PlaybackEvent;
+    await writeAt(late, ingestClock + 10_000);
+    const second = await compactor.compact(profileId, { liveRowsLeftThroughUs: first.liveRowsLeftThroughUs! });
+    expect(second).toMatchObject({
+      status: 'compacted',
+      lateEvents: 1,
+      recordsSettled: 500,
+      settledRecordsRebuilt: 0,
+      liveRowsLeft: 0,
+      liveRowsLeftThroughUs: null,
+    });
+    expect(await livePartition(profileId)).toEqual({ liveRows: 0, tombstoneCells: expect.any(Number) });
+    expect((await livePartition(profileId)).tombstoneCells).toBeLessThan(10);
+    const after = await readersSee(profileId);
+    expect(after).toHaveLength(501);
+    expect(after.filter((r) => r.recordId !== late.playbackSessionId)).toEqual(before);
+  });
+
+  it('the compactor app follows a run that left rows with the job that removes them, a margin later', async () => {
+    // The compactor's margin shortened to 1.5 s (its follow-up then waits 3 s); the rows are written 1 ms apart.
+    const stack = await AppStack.start({ ...environment.env, COMPACTION_DELETE_MARGIN_MS: '1500' }, { compactor: 1 });
+    const queue = createCompactionQueue(environment.config);
+    try {
+      const profileId = `follow-up-${randomUUID()}`;
+      const written = Date.now();
+      const events = Array.from({ length: 300 }, (_, i) => ({
+        ...play(profileId, Date.now() - 30 * DAY + i * 60_000),
+        titleDurationMs: 3_600_000,
+      }));
+      await Promise.all(events.map((event, i) => writeAt(event, written + i)));
+      const before = await readersSee(profileId);
+
+      const jobId = await enqueueProfileCompaction(queue, { profileId, requestedBy: 'operator' });
+      const first = await eventually(async () => {
+        const job = await Job.fromId(queue, jobId);
+        if (!job?.finishedOn) throw new Error(`job ${jobId} not finished`);
+        return job.returnvalue as CompactionOutcome;
+      });
+      expect(first).toMatchObject({ status: 'compacted', liveEventsRolledUp: 300, liveRowsLeft: 300 });
+      const followUps = await queue.getJobs(['delayed', 'waiting', 'active', 'completed']);
+      expect(followUps.filter((job) => job.data.requestedBy === 'live-rows-left').map((job) => job.data)).toEqual([
+        { profileId, requestedBy: 'live-rows-left', liveRowsLeftThroughUs: (written + 299) * 1000 },
+      ]);
+
+      await eventually(async () => expect((await livePartition(profileId)).liveRows).toBe(0), 30_000);
+      expect((await livePartition(profileId)).tombstoneCells).toBeLessThan(10);
+      expect(await readersSee(profileId)).toEqual(before);
+    } finally {
+      await queue.close();
+      await stack.stop();
+    }
   });
 });

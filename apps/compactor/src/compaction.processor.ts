@@ -7,7 +7,9 @@ import {
   CompactionStep,
   CompactionSweepJobData,
   createCompactionQueue,
+  enqueueLiveRowsLeftRemoval,
   enqueueProfileCompaction,
+  leftRowsFollowUpDelayMs,
   ProfileCompactionJobData,
   EventLogProfileEventsSource,
   ProfileCompactor,
@@ -78,6 +80,7 @@ export default async function processCompactionJob(job: SandboxedJob): Promise<u
     try {
       const outcome = await compactor.compact(data.profileId, {
         dryRun: data.dryRun,
+        liveRowsLeftThroughUs: data.liveRowsLeftThroughUs,
         onStep: async (step) => {
           await job.updateProgress({ step, percent: PROGRESS[step] });
           if (config.compaction.failPoint === step) crashWorker(step);
@@ -89,6 +92,12 @@ export default async function processCompactionJob(job: SandboxedJob): Promise<u
         await scheduleGarbageCollection(queue, data.profileId, outcome.toVersion, config.compaction.chunkSetGraceMs);
       } else if (outcome.garbageChunkSetsWaiting > 0 && outcome.fromVersion !== null) {
         await scheduleGarbageCollection(queue, data.profileId, outcome.fromVersion, config.compaction.chunkSetGraceMs);
+      }
+      // Rows left in place, already counted, go with one range tombstone once no row written since can
+      // carry an earlier write time (leftRowsFollowUpDelayMs).
+      if (outcome.liveRowsLeftThroughUs !== null) {
+        const delayMs = leftRowsFollowUpDelayMs(config.compaction.deleteMarginMs);
+        await enqueueLiveRowsLeftRemoval(queue, data.profileId, outcome.liveRowsLeftThroughUs, delayMs);
       }
       return outcome;
     } catch (error) {

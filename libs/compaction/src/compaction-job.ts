@@ -18,7 +18,9 @@ export const SCHEDULED_SWEEP_ID = 'scheduled-compaction-sweep';
 export interface ProfileCompactionJobData {
   profileId: string;
   dryRun?: boolean;
-  requestedBy: 'operator' | 'sweep' | 'read-path' | 'member-controls';
+  requestedBy: 'operator' | 'sweep' | 'read-path' | 'member-controls' | 'live-rows-left';
+  /** A follow-up of a run that left rolled-up live rows: their newest write time (CompactionOutcome). */
+  liveRowsLeftThroughUs?: number;
 }
 
 export interface CompactionSweepJobData {
@@ -79,6 +81,25 @@ export async function enqueueProfileCompaction(
       ? { deduplication: { id: `delayed:${data.profileId}` }, delay: delayMs }
       : profileJobOptions(data.profileId, data.dryRun);
   const job = await queue.add(COMPACTION_JOB.profile, data, options);
+  return job.id!;
+}
+
+/**
+ * The follow-up of a run that left rolled-up live rows (planLiveRowDeletes): no sooner than `delayMs`, which
+ * its tombstone's date relies on. One per run that left rows: merged into a request still waiting, it would
+ * run with another's date, or be lost while this one runs.
+ */
+export async function enqueueLiveRowsLeftRemoval(
+  queue: Queue,
+  profileId: string,
+  liveRowsLeftThroughUs: number,
+  delayMs: number,
+): Promise<string> {
+  const data: ProfileCompactionJobData = { profileId, requestedBy: 'live-rows-left', liveRowsLeftThroughUs };
+  const job = await queue.add(COMPACTION_JOB.profile, data, {
+    delay: delayMs,
+    deduplication: { id: `live-rows-left:${profileId}:${liveRowsLeftThroughUs}` },
+  });
   return job.id!;
 }
 

@@ -6,3 +6,4 @@ export * from './profile-repair';
 export * from './compressed-version.encoding';
 export * from './profile-events.source';
 export * from './truncated-event-log.error';
+export * from './live-row-deletes';

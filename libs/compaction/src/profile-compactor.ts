@@ -3,6 +3,7 @@ import { AppConfig, readsSeeAcknowledgedWrites, spansSeveralDataCenters } from '
 import {
   acceptanceOf,
   compactHistory,
+  compactedBeforeOf,
   EMPTY_MEMBER_CONTROLS,
   erasedSince,
   isPlaybackEvent,
@@ -17,6 +18,7 @@ import {
 } from '@vh/domain';
 import { CompressedHistoryCompactionStore, DailySweepNamed, LiveHistoryCompactionStore } from '@vh/storage';
 import { chunkDictionaryId, describeVersion, encodeVersion } from './compressed-version.encoding';
+import { LiveRowDeletes, planLiveRowDeletes } from './live-row-deletes';
 import { ProfileEventsSource } from './profile-events.source';
 
 export type CompactionStatus = 'compacted' | 'up-to-date' | 'lost-race' | 'dry-run';
@@ -30,6 +32,13 @@ export interface CompactionOutcome {
   liveEventsRolledUp: number;
   /** Live rows already in the compressed version (left by a crash before the range delete), removed now. */
   leftoverLiveRowsRemoved: number;
+  /**
+   * Rolled-up live rows left in place (MAX_ROW_DELETES): written within the delete margin, too many to delete
+   * one by one. The follow-up run given `liveRowsLeftThroughUs` removes them with one range tombstone.
+   */
+  liveRowsLeft: number;
+  /** The newest write time (microseconds) among the rows left; null when none is left. */
+  liveRowsLeftThroughUs: number | null;
   /** Live playback events older than the version's compactedBefore and not in it, folded in by this version. */
   lateEvents: number;
   /** Settled records that live events touched, their trails rebuilt from the event log (ADR 6). */
@@ -57,7 +66,8 @@ export type CompactionStep = 'read' | 'encoded' | 'after-chunks' | 'after-switch
  * 2. switch the metadata to it with a conditional update on the version we read (two workers cannot
  *    both win; the loser removes its chunk set);
  * 3. range-delete the rolled-up live rows (until then readers find them in the session trails and
- *    count them once); the tombstone is older than the read, so a late row written since survives;
+ *    count them once); the tombstone is older than the read, so a late row written since survives; many
+ *    rows written within the delete margin are left to a follow-up run (planLiveRowDeletes);
  * 4. old chunk sets are removed after a grace period, for readers holding the old metadata; one a crash
  *    left unmarked after the switch is marked by the next run's garbage collection (see collectGarbage).
  */
@@ -79,7 +89,13 @@ export class ProfileCompactor {
 
   async compact(
     profileId: string,
-    options: { dryRun?: boolean; now?: number; onStep?: (step: CompactionStep) => Promise<void> | void } = {},
+    options: {
+      dryRun?: boolean;
+      now?: number;
+      onStep?: (step: CompactionStep) => Promise<void> | void;
+      /** This run follows one that left rows (its `liveRowsLeftThroughUs`), at least leftRowsFollowUpDelayMs later. */
+      liveRowsLeftThroughUs?: number;
+    } = {},
   ): Promise<CompactionOutcome> {
     const started = Date.now();
     const now = options.now ?? started;
@@ -94,14 +110,20 @@ export class ProfileCompactor {
       withTrails: true,
     });
     const garbage = options.dryRun ? { removed: 0, waiting: 0 } : await this.compressed.collectGarbage(profileId, now);
-    // The deletes are dated by the rows' own write times, not our clock (invariant 6; see deleteBefore):
-    // one range tombstone at the newest minus the margin, and each read row above it by its own.
-    const {
-      events: liveEvents,
-      rowsRead,
-      newestWriteTimeUs,
-    } = await this.live.readProfile(profileId, { withWriteTime: true });
-    const writtenBefore = newestWriteTimeUs === null ? null : newestWriteTimeUs - deleteMarginMs * 1000;
+    // The deletes are dated by the rows' own write times, not our clock (invariant 6; see planLiveRowDeletes).
+    const liveRead = await this.live.readProfile(profileId, { withWriteTime: true });
+    const liveEvents = liveRead.events;
+    const deletesBefore = (instant: number) =>
+      planLiveRowDeletes(liveRead, instant, deleteMarginMs, options.liveRowsLeftThroughUs);
+    const deleteRolledUp = async (instant: number): Promise<LiveRowDeletes> => {
+      const deletes = deletesBefore(instant);
+      await this.live.deleteBefore(profileId, instant, deletes.tombstoneUs, deletes.byKey);
+      if (deletes.left > 0)
+        this.logger.log(
+          `${profileId}: ${deletes.left} rolled-up live rows within the delete margin left for a follow-up`,
+        );
+      return deletes;
+    };
 
     // A settled record touched by live events (a late event, a re-stamped retry) is folded again from its
     // events on the log: nothing is taken as counted without its events (invariant 1; ADR 6).
@@ -127,8 +149,12 @@ export class ProfileCompactor {
 
     // Auto-delete is judged at our clock minus the margin: we never remove a record that a reader whose
     // clock runs up to the margin behind ours still shows (invariant 3); the next run removes it.
-    const next = compactHistory(history, liveEvents, now - minAgeMs, {
-      settleBefore: this.settleBefore(now),
+    // Rows left in place are counted by the version: their records keep their trails until the follow-up
+    // removes them, else the follow-up would find them touching settled records and rebuild those from the log.
+    const cutoff = now - minAgeMs;
+    const leavesRows = deletesBefore(compactedBeforeOf(history, cutoff)).left > 0;
+    const next = compactHistory(history, liveEvents, cutoff, {
+      settleBefore: leavesRows ? undefined : this.settleBefore(now),
       now: now - deleteMarginMs,
     });
     const alreadyCompacted = history.compactedBefore ?? Number.NEGATIVE_INFINITY;
@@ -145,6 +171,8 @@ export class ProfileCompactor {
       cutoff: new Date(next.compactedBefore!).toISOString(),
       liveEventsRolledUp: rolledUp,
       leftoverLiveRowsRemoved: 0,
+      liveRowsLeft: 0,
+      liveRowsLeftThroughUs: null,
       lateEvents: 0,
       settledRecordsRebuilt: settled.length,
       recordsSettled: 0,
@@ -162,14 +190,16 @@ export class ProfileCompactor {
       // Nothing new to roll up; rows a crash left behind are already counted, so just remove them. A late
       // removal, clear or replaced copy changes the history (next.changed): it needs a version (invariant 3),
       // as does a rebuilt settled record (its stored form lacks what the log added).
-      if (leftovers > 0 && !options.dryRun)
-        await this.live.deleteBefore(profileId, alreadyCompacted, writtenBefore, rowsRead);
+      const deletes = leftovers > 0 && !options.dryRun ? await deleteRolledUp(alreadyCompacted) : null;
       // The stored version is the whole truth read (nothing changed): judged by its own compactedBefore, so that a
       // profile that paused before this rule existed, compressed long since, leaves the daily sweep too.
       if (!options.dryRun && history.compactedBefore !== null)
         await this.notePausesFinished(profileId, history, history.compactedBefore, liveEvents, namedForSweep);
       await this.noteErased(profileId, namedForSweep, history.controls, current?.version ?? null);
-      return outcome('up-to-date', { leftoverLiveRowsRemoved: options.dryRun ? 0 : leftovers });
+      return outcome('up-to-date', {
+        leftoverLiveRowsRemoved: deletes === null ? 0 : Math.max(0, leftovers - deletes.left),
+        ...leftRows(deletes),
+      });
     }
 
     const encoded = await encodeVersion(next, {
@@ -196,11 +226,11 @@ export class ProfileCompactor {
     await step('after-switch');
     if (counts.lateEvents > 0) this.logger.log(`${profileId}: ${counts.lateEvents} late event(s) folded in`);
     if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
-    await this.live.deleteBefore(profileId, next.compactedBefore!, writtenBefore, rowsRead);
+    const deletes = await deleteRolledUp(next.compactedBefore!);
     await this.notePausesFinished(profileId, next, next.compactedBefore!, liveEvents, namedForSweep);
     await this.noteErased(profileId, namedForSweep, next.controls, version.version);
     await step('done');
-    return outcome('compacted', { ...sizes, toVersion: version.version, ...counts });
+    return outcome('compacted', { ...sizes, toVersion: version.version, ...counts, ...leftRows(deletes) });
   }
 
   /**
@@ -305,4 +335,9 @@ function lateEventsOfSettled(
     late += ids.size;
   }
   return late;
+}
+
+/** The outcome's account of the rows a run left (none for a dry run or nothing deleted). */
+function leftRows(deletes: LiveRowDeletes | null): Pick<CompactionOutcome, 'liveRowsLeft' | 'liveRowsLeftThroughUs'> {
+  return { liveRowsLeft: deletes?.left ?? 0, liveRowsLeftThroughUs: deletes?.leftThroughUs ?? null };
 }

@@ -12,6 +12,7 @@ import {
   LiveHistoryWriter,
   ProfileActivityIndex,
 } from '@vh/storage';
+import { planLiveRowDeletes } from './live-row-deletes';
 import { chunkDictionaryId, describeVersion, encodeVersion } from './compressed-version.encoding';
 import { TruncatedEventLogError } from './truncated-event-log.error';
 
@@ -94,15 +95,11 @@ export class ProfileHistoryRebuild {
       throw new RepairRaceError(profileId);
     }
     if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
-    // Rows before the cutoff are in the new version; readers skip them until they are gone. Rows ingested
-    // after the live read (late events) are spared: the tombstone is dated by the newest write time read,
-    // minus the margin, and read rows above it are deleted each at its own write time, as in compaction
-    // (never this process's clock; invariant 6).
-    const tombstoneUs =
-      stored.newestWriteTimeUs === null
-        ? null
-        : stored.newestWriteTimeUs - this.config.compaction.deleteMarginMs * 1000;
-    await this.live.deleteBefore(profileId, next.compactedBefore!, tombstoneUs, stored.rowsRead);
+    // Rows before the cutoff are in the new version; readers skip them until they are gone. Deleted as
+    // compaction deletes them (planLiveRowDeletes): rows ingested after the live read outlive it; rows within
+    // the margin, if many, stay for the next compaction, which leaves them to its follow-up.
+    const deletes = planLiveRowDeletes(stored, next.compactedBefore!, deleteMarginMs);
+    await this.live.deleteBefore(profileId, next.compactedBefore!, deletes.tombstoneUs, deletes.byKey);
     // Read back through the checksums, trail chunks included: a repair that cannot be read is not one.
     await this.compressed.read(profileId, { useCache: false, withTrails: true });
     this.logger.log(`${profileId}: rebuilt version ${toVersion} from ${events.length} events`);
@@ -113,6 +110,7 @@ export class ProfileHistoryRebuild {
       records: next.records.length,
       removedRecordIds: next.removedRecordIds.length,
       liveEventsWritten: recent.length,
+      liveRowsLeft: deletes.left,
     };
   }
 }

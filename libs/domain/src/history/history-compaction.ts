@@ -53,7 +53,7 @@ export function compactHistory(
     now?: number;
   } = {},
 ): CompactedHistory {
-  const compactedBefore = Math.max(cutoff, compressed.compactedBefore ?? cutoff);
+  const compactedBefore = compactedBeforeOf(compressed, cutoff);
   // Settings and titles removed are taken whole, whatever their time: which sessions are hidden for good
   // (paused, of a removed title, auto-deleted) is judged on every control read, as a reader judges it. A
   // resume accepted after the cutoff but before a session's first acceptance keeps that session
@@ -129,6 +129,11 @@ export function compactHistory(
     settled,
     changed,
   };
+}
+
+/** Where a compaction at `cutoff` splits the history: never before where an earlier one did. */
+export function compactedBeforeOf(compressed: Pick<CompressedHistory, 'compactedBefore'>, cutoff: number): number {
+  return Math.max(cutoff, compressed.compactedBefore ?? cutoff);
 }
 
 /**

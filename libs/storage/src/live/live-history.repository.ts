@@ -13,7 +13,12 @@ import {
 import { pendingMigrations } from '../schema/schema-migrator';
 import { settleWithConcurrency } from '../concurrency';
 import { activityKey, ProfileActivityIndex } from './profile-activity.index';
-import { LiveHistoryCompactionStore, LiveProfileRead, LiveRowWrite } from '../ports/live-history.compaction-store';
+import {
+  LiveHistoryCompactionStore,
+  LiveProfileRead,
+  LiveRowWrite,
+  rowsAboveTombstone,
+} from '../ports/live-history.compaction-store';
 import { AppendOptions, FailedWrite, LiveHistoryWriter } from '../ports/live-history.writer';
 
 /** Rows of one partition sent as one unlogged batch: a single mutation, well under the batch size limit. */
@@ -143,7 +148,8 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
    * Each row of `rowsRead` before `instant` that the margin spares is deleted on its own, by its full key
    * at its own write time: else a quiet profile's newest rows would be spared by every run, forever. A
    * delete wins a timestamp tie, so it removes exactly the copy read; a rewrite with a later timestamp,
-   * or a row not read, is never touched (invariant 2). These are few (rows written within the margin).
+   * or a row not read, is never touched (invariant 2). The compactor passes them only when they are few
+   * (MAX_ROW_DELETES): each is a tombstone every read of the partition meets for gc_grace_seconds.
    */
   async deleteBefore(
     profileId: string,
@@ -157,7 +163,7 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
       consistency: consistency(this.config.cassandra.writeConsistency),
       isIdempotent: true,
     };
-    const spared = rowsRead.filter((row) => row.occurredAt < instant && row.writeTimeUs > writtenBeforeUs);
+    const spared = rowsAboveTombstone(rowsRead, instant, writtenBeforeUs);
     const batches: LiveRowWrite[][] = [];
     for (let i = 0; i < spared.length; i += MAX_ROWS_PER_BATCH) batches.push(spared.slice(i, i + MAX_ROWS_PER_BATCH));
     const deleteRow = `DELETE FROM ${this.table} USING TIMESTAMP ? WHERE profile_id = ? AND occurred_at = ? AND event_id = ?`;
@@ -228,30 +234,25 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
     }
   }
 
-  /** The bound values of `insert` for one event. */
+  /**
+   * The bound values of `insert` for one event. A column its type never uses is left unset, not null: a null is
+   * a cell tombstone that every read of the partition meets until compaction (two to six a row, counted
+   * towards the 100,000 that fail a read). A type's own optional column is written null, so that a second
+   * copy of one key replaces the first whole.
+   */
   params(event: ViewingEvent): unknown[] {
     const key = [event.profileId, new Date(event.occurredAt), event.eventId];
     const accepted = event.acceptedAt === undefined ? [] : [new Date(event.acceptedAt)];
+    const U = types.unset;
     switch (event.type) {
       case 'record-removed':
-        return [event.type, event.recordId, null, null, null, null, null, null, accepted, ...key];
+        return [event.type, event.recordId, U, U, U, U, U, U, accepted, ...key];
       case 'history-cleared':
-        return [event.type, null, null, null, null, null, null, null, accepted, ...key];
+        return [event.type, U, U, U, U, U, U, U, accepted, ...key];
       case 'title-removed':
-        return [event.type, null, event.titleId, null, null, null, null, null, accepted, ...key];
+        return [event.type, U, event.titleId, U, U, U, U, U, accepted, ...key];
       case 'settings-changed':
-        return [
-          event.type,
-          null,
-          null,
-          null,
-          null,
-          null,
-          event.recording ?? null,
-          event.autoDelete ?? null,
-          accepted,
-          ...key,
-        ];
+        return [event.type, U, U, U, U, U, event.recording ?? null, event.autoDelete ?? null, accepted, ...key];
       default:
         return [
           event.type,
@@ -260,8 +261,8 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
           event.deviceId,
           event.positionMs,
           event.titleDurationMs ?? null,
-          null,
-          null,
+          U,
+          U,
           accepted,
           ...key,
         ];

@@ -7,6 +7,18 @@ export interface LiveRowWrite {
   writeTimeUs: number;
 }
 
+/**
+ * The rows of `rowsRead` before `instant` that a range tombstone dated `tombstoneUs` does not cover (written
+ * after it): what `deleteBefore` removes one by one.
+ */
+export function rowsAboveTombstone(
+  rowsRead: readonly LiveRowWrite[],
+  instant: number,
+  tombstoneUs: number,
+): LiveRowWrite[] {
+  return rowsRead.filter((row) => row.occurredAt < instant && row.writeTimeUs > tombstoneUs);
+}
+
 /** The compactor's read of a profile's live rows. */
 export interface LiveProfileRead {
   events: ViewingEvent[];
