@@ -26,7 +26,6 @@ export async function appendEvents(ctx: BenchContext, events: readonly ViewingEv
   }
 }
 
-/** The apps' settings for the run's keyspaces (history and profile keys). */
 /**
  * A profile compacted as the service leaves it: a run that left rows written within the delete margin
  * (planLiveRowDeletes) is followed at once by the run that removes them, which the compactor enqueues twice
@@ -42,6 +41,7 @@ export async function compactFully(compactor: ProfileCompactor, profileId: strin
   return followUp.status === 'compacted' ? followUp : { ...outcome, liveRowsLeft: 0, liveRowsLeftThroughUs: null };
 }
 
+/** The apps' settings for the run's keyspaces (history and profile keys). */
 export function keyspacesOf(ctx: BenchContext): Record<string, string> {
   return {
     CASSANDRA_KEYSPACE: ctx.config.cassandra.keyspace,

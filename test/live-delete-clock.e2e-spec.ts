@@ -212,4 +212,37 @@ describe('live range delete: the compactor clock ahead of the ingest clock', () 
       await stack.stop();
     }
   });
+
+  it('a re-drive of rolled-up events within the margin: the up-to-date run leaves its rows, and its follow-up removes them', async () => {
+    const profileId = `redrive-${randomUUID()}`;
+    const ingestClock = Date.now() - HOUR;
+    const events = Array.from({ length: 300 }, (_, i) => ({
+      ...play(profileId, Date.now() - 30 * DAY + i * 60_000),
+      titleDurationMs: 3_600_000,
+      acceptedAt: Date.now() - HOUR,
+    }));
+    const writeAll = (from: number) => Promise.all(events.map((event, i) => writeAt(event, from + i)));
+    const compactor = stores.compactor();
+    await writeAll(ingestClock);
+    const first = await compactor.compact(profileId);
+    await compactor.compact(profileId, { liveRowsLeftThroughUs: first.liveRowsLeftThroughUs! });
+    const before = await readersSee(profileId);
+    expect(before).toHaveLength(300);
+    expect((await livePartition(profileId)).liveRows).toBe(0);
+
+    // The same events written again (a re-drive, a replay into the same keyspace): already counted.
+    await writeAll(ingestClock + 10_000);
+    const again = await compactor.compact(profileId);
+    expect(again).toMatchObject({ status: 'up-to-date', leftoverLiveRowsRemoved: 0, liveRowsLeft: 300 });
+    expect(again.liveRowsLeftThroughUs).toBe((ingestClock + 10_000 + 299) * 1000);
+    // Two range tombstones' bounds a run, no row tombstone.
+    expect((await livePartition(profileId)).tombstoneCells).toBeLessThanOrEqual(6);
+    expect(await readersSee(profileId)).toEqual(before);
+
+    const followUp = await compactor.compact(profileId, { liveRowsLeftThroughUs: again.liveRowsLeftThroughUs! });
+    expect(followUp).toMatchObject({ status: 'up-to-date', leftoverLiveRowsRemoved: 300, liveRowsLeft: 0 });
+    expect(await livePartition(profileId)).toMatchObject({ liveRows: 0 });
+    expect((await livePartition(profileId)).tombstoneCells).toBeLessThanOrEqual(8);
+    expect(await readersSee(profileId)).toEqual(before);
+  });
 });

@@ -71,7 +71,8 @@ describe('token-range walks of live rows spread over several SSTables', () => {
       const instant = everything ? Date.now() : base + 20 * 60_000;
       // Dated just below the newest write: the newest rows read are deleted one by one.
       const tombstoneUs = read.newestWriteTimeUs! - (everything ? 0 : 1);
-      await live.deleteBefore(p, instant, tombstoneUs, read.rowsRead);
+      const byKey = read.rowsRead.filter((row) => row.occurredAt < instant && row.writeTimeUs > tombstoneUs);
+      await live.deleteBefore(p, instant, tombstoneUs, byKey);
     }
   };
   /** After the last round: the profiles whose rows the last round did not delete entirely. */

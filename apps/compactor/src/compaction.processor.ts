@@ -9,7 +9,7 @@ import {
   createCompactionQueue,
   enqueueLiveRowsLeftRemoval,
   enqueueProfileCompaction,
-  leftRowsFollowUpDelayMs,
+  liveRowsLeftRemovalDelayMs,
   ProfileCompactionJobData,
   EventLogProfileEventsSource,
   ProfileCompactor,
@@ -93,10 +93,14 @@ export default async function processCompactionJob(job: SandboxedJob): Promise<u
       } else if (outcome.garbageChunkSetsWaiting > 0 && outcome.fromVersion !== null) {
         await scheduleGarbageCollection(queue, data.profileId, outcome.fromVersion, config.compaction.chunkSetGraceMs);
       }
+      // A removal of rows left must run even if another run switched first: that run's own removal may have
+      // been dropped as a duplicate of this job while it ran. Thrown, it is retried with the job's backoff.
+      if (data.liveRowsLeftThroughUs !== undefined && outcome.status === 'lost-race')
+        throw new Error(`${data.profileId}: another compaction switched first; the removal of live rows left retries`);
       // Rows left in place, already counted, go with one range tombstone once no row written since can
-      // carry an earlier write time (leftRowsFollowUpDelayMs).
+      // carry an earlier write time (liveRowsLeftRemovalDelayMs).
       if (outcome.liveRowsLeftThroughUs !== null) {
-        const delayMs = leftRowsFollowUpDelayMs(config.compaction.deleteMarginMs);
+        const delayMs = liveRowsLeftRemovalDelayMs(config.compaction.deleteMarginMs);
         await enqueueLiveRowsLeftRemoval(queue, data.profileId, outcome.liveRowsLeftThroughUs, delayMs);
       }
       return outcome;

@@ -1,5 +1,5 @@
 import { LiveRowWrite } from '@vh/storage';
-import { leftRowsFollowUpDelayMs, MAX_ROW_DELETES, planLiveRowDeletes } from './live-row-deletes';
+import { MAX_ROW_DELETES, planLiveRowDeletes } from './live-row-deletes';
 
 const MARGIN_MS = 10 * 60_000;
 const INSTANT = 1_000_000;
@@ -58,9 +58,5 @@ describe('planLiveRowDeletes', () => {
     const since = { occurredAt: INSTANT - 1, eventId: 'since', writeTimeUs: NEWEST_US + 2 * MARGIN_MS * 1000 };
     const plan = planLiveRowDeletes(read([...left, since]), INSTANT, MARGIN_MS, NEWEST_US);
     expect(plan).toMatchObject({ tombstoneUs: NEWEST_US + MARGIN_MS * 1000, byKey: [since], left: 0 });
-  });
-
-  it('a follow-up waits twice the margin', () => {
-    expect(leftRowsFollowUpDelayMs(MARGIN_MS)).toBe(2 * MARGIN_MS);
   });
 });

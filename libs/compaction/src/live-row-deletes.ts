@@ -1,11 +1,14 @@
-import { LiveProfileRead, LiveRowWrite, rowsAboveTombstone } from '@vh/storage';
+import { LiveProfileRead, LiveRowWrite } from '@vh/storage';
 
 /**
  * At most this many rolled-up rows are deleted one by one per run. Each is a row tombstone that every read of
  * the profile's live partition meets for gc_grace_seconds (10 days): 45,000 of them (a large write compacted
  * within the margin) took the first page of a 10,000-record history from 2.6 to 55 ms, and 100,000 fail the
- * read (tombstone_failure_threshold; bench/ANALYSIS.md, 2026-11-27). A daily compaction adding at most this
- * many stays under the warning threshold (1,000) over those 10 days.
+ * read (tombstone_failure_threshold; bench/ANALYSIS.md, 2026-11-27). These are the rows of a profile's last
+ * margin of writes before its read, so a run adds at most this many, and only when that margin of writes is
+ * also older than the compaction age (a profile quiet since): a run per day, the usual, stays at the warning
+ * threshold (1,000) over the 10 days. More are left for a follow-up run, which reads ask for again should
+ * it be lost (ReadPathCompactionTrigger).
  */
 export const MAX_ROW_DELETES = 100;
 
@@ -39,13 +42,17 @@ export function planLiveRowDeletes(
 ): LiveRowDeletes {
   if (read.newestWriteTimeUs === null) return { tombstoneUs: null, byKey: [], left: 0, leftThroughUs: null };
   const tombstoneUs = Math.max(read.newestWriteTimeUs - deleteMarginMs * 1000, earlierLeftThroughUs ?? -Infinity);
-  const spared = rowsAboveTombstone(read.rowsRead, instant, tombstoneUs);
+  const spared = read.rowsRead.filter((row) => row.occurredAt < instant && row.writeTimeUs > tombstoneUs);
   if (spared.length <= MAX_ROW_DELETES) return { tombstoneUs, byKey: spared, left: 0, leftThroughUs: null };
   const leftThroughUs = spared.reduce((newest, row) => Math.max(newest, row.writeTimeUs), -Infinity);
   return { tombstoneUs, byKey: [], left: spared.length, leftThroughUs };
 }
 
-/** When the follow-up of a run that left rows may run: twice the margin, the margin covering the hosts' skew. */
-export function leftRowsFollowUpDelayMs(deleteMarginMs: number): number {
+/**
+ * When the follow-up of a run that left rows may run. One margin for the skew between ingest hosts (the
+ * argument above); one more for the skew between the compactor host that delays the job (BullMQ dates the
+ * delay by its clock) and the one whose worker runs it.
+ */
+export function liveRowsLeftRemovalDelayMs(deleteMarginMs: number): number {
   return 2 * deleteMarginMs;
 }

@@ -212,6 +212,54 @@ describe('ProfileCompactor', () => {
     });
   });
 
+  describe('rows written within the delete margin (planLiveRowDeletes)', () => {
+    const now = Date.now();
+    /** `count` sessions accepted 100 days ago (settled by a run that removes their rows), written 1 ms apart. */
+    const storesWithRows = (count: number) => {
+      const events = Array.from({ length: count }, (_, i) => ({
+        ...playbackEvent('play', now - 100 * DAY + i * 60_000, 0, { profileId: 'p', playbackSessionId: randomUUID() }),
+        acceptedAt: now - 100 * DAY,
+      }));
+      const stores = inMemoryHistoryStores(events);
+      const writtenUs = now * 1000;
+      stores.live.readProfile = async () => ({
+        events,
+        rowsRead: events.map((e, i) => ({ occurredAt: e.occurredAt, eventId: e.eventId, writeTimeUs: writtenUs + i })),
+        newestWriteTimeUs: writtenUs + count - 1,
+      });
+      const deletes: { tombstoneUs: number | null; byKey: number }[] = [];
+      stores.live.deleteBefore = async (_profileId, _instant, tombstoneUs, byKey = []) =>
+        void deletes.push({ tombstoneUs, byKey: byKey.length });
+      return { ...stores, deletes, newestUs: writtenUs + count - 1 };
+    };
+    const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
+    const log: ProfileEventsSource = { eventsOf: async () => [] };
+
+    it('deletes up to MAX_ROW_DELETES of them by key and settles their records', async () => {
+      const { live, compressed, deletes, newestUs } = storesWithRows(100);
+      const outcome = await new ProfileCompactor(live, compressed, config, log).compact('p', { now });
+      expect(outcome).toMatchObject({ status: 'compacted', recordsSettled: 100, liveRowsLeft: 0 });
+      expect(outcome.liveRowsLeftThroughUs).toBeNull();
+      expect(deletes).toEqual([{ tombstoneUs: newestUs - config.compaction.deleteMarginMs * 1000, byKey: 100 }]);
+    });
+
+    it('leaves more of them in place, settling none of their records, for a follow-up dated at their newest write', async () => {
+      const { live, compressed, deletes, newestUs } = storesWithRows(101);
+      const outcome = await new ProfileCompactor(live, compressed, config, log).compact('p', { now });
+      expect(outcome).toMatchObject({ status: 'compacted', recordsSettled: 0, liveRowsLeft: 101 });
+      expect(outcome.liveRowsLeftThroughUs).toBe(newestUs);
+      expect(deletes).toEqual([{ tombstoneUs: newestUs - config.compaction.deleteMarginMs * 1000, byKey: 0 }]);
+
+      const followUp = storesWithRows(101);
+      const after = await new ProfileCompactor(followUp.live, followUp.compressed, config, log).compact('p', {
+        now,
+        liveRowsLeftThroughUs: newestUs,
+      });
+      expect(after).toMatchObject({ recordsSettled: 101, liveRowsLeft: 0, liveRowsLeftThroughUs: null });
+      expect(followUp.deletes).toEqual([{ tombstoneUs: newestUs, byKey: 0 }]);
+    });
+  });
+
   describe('settled records (ADR 6)', () => {
     const now = Date.now();
     const session = randomUUID();

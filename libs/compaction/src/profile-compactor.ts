@@ -93,7 +93,7 @@ export class ProfileCompactor {
       dryRun?: boolean;
       now?: number;
       onStep?: (step: CompactionStep) => Promise<void> | void;
-      /** This run follows one that left rows (its `liveRowsLeftThroughUs`), at least leftRowsFollowUpDelayMs later. */
+      /** This run follows one that left rows (its `liveRowsLeftThroughUs`), at least liveRowsLeftRemovalDelayMs later. */
       liveRowsLeftThroughUs?: number;
     } = {},
   ): Promise<CompactionOutcome> {
@@ -198,7 +198,7 @@ export class ProfileCompactor {
       await this.noteErased(profileId, namedForSweep, history.controls, current?.version ?? null);
       return outcome('up-to-date', {
         leftoverLiveRowsRemoved: deletes === null ? 0 : Math.max(0, leftovers - deletes.left),
-        ...leftRows(deletes),
+        ...liveRowsLeftOf(deletes),
       });
     }
 
@@ -230,7 +230,7 @@ export class ProfileCompactor {
     await this.notePausesFinished(profileId, next, next.compactedBefore!, liveEvents, namedForSweep);
     await this.noteErased(profileId, namedForSweep, next.controls, version.version);
     await step('done');
-    return outcome('compacted', { ...sizes, toVersion: version.version, ...counts, ...leftRows(deletes) });
+    return outcome('compacted', { ...sizes, toVersion: version.version, ...counts, ...liveRowsLeftOf(deletes) });
   }
 
   /**
@@ -338,6 +338,8 @@ function lateEventsOfSettled(
 }
 
 /** The outcome's account of the rows a run left (none for a dry run or nothing deleted). */
-function leftRows(deletes: LiveRowDeletes | null): Pick<CompactionOutcome, 'liveRowsLeft' | 'liveRowsLeftThroughUs'> {
+function liveRowsLeftOf(
+  deletes: LiveRowDeletes | null,
+): Pick<CompactionOutcome, 'liveRowsLeft' | 'liveRowsLeftThroughUs'> {
   return { liveRowsLeft: deletes?.left ?? 0, liveRowsLeftThroughUs: deletes?.leftThroughUs ?? null };
 }

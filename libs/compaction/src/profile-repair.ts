@@ -12,7 +12,8 @@ import {
   LiveHistoryWriter,
   ProfileActivityIndex,
 } from '@vh/storage';
-import { planLiveRowDeletes } from './live-row-deletes';
+import { createCompactionQueue, enqueueLiveRowsLeftRemoval } from './compaction-job';
+import { liveRowsLeftRemovalDelayMs, planLiveRowDeletes } from './live-row-deletes';
 import { chunkDictionaryId, describeVersion, encodeVersion } from './compressed-version.encoding';
 import { TruncatedEventLogError } from './truncated-event-log.error';
 
@@ -35,6 +36,10 @@ export interface RepairReport {
   records: number;
   removedRecordIds: number;
   liveEventsWritten: number;
+  /** Rolled-up live rows left in place (planLiveRowDeletes), and the job enqueued to remove them (or why not). */
+  liveRowsLeft: number;
+  liveRowsLeftThroughUs: number | null;
+  liveRowsLeftRemoval?: string;
   durationMs: number;
 }
 
@@ -111,6 +116,7 @@ export class ProfileHistoryRebuild {
       removedRecordIds: next.removedRecordIds.length,
       liveEventsWritten: recent.length,
       liveRowsLeft: deletes.left,
+      liveRowsLeftThroughUs: deletes.leftThroughUs,
     };
   }
 }
@@ -140,6 +146,10 @@ export async function repairProfileHistory(
       new CompressedHistoryRepository(client, config),
       config,
     ).rebuild(profileId, log.events, started);
+    const removal =
+      rebuilt.liveRowsLeftThroughUs === null
+        ? {}
+        : { liveRowsLeftRemoval: await removeLiveRowsLater(config, profileId, rebuilt.liveRowsLeftThroughUs) };
     return {
       profileId,
       status: 'repaired',
@@ -150,9 +160,27 @@ export async function repairProfileHistory(
       undecodable: log.undecodable,
       erased: log.erased,
       ...rebuilt,
+      ...removal,
       durationMs: Date.now() - started,
     };
   } finally {
     await client.shutdown();
+  }
+}
+
+/**
+ * The removal of the rows a repair left, as a compaction enqueues it (the job id). Best effort: the repair is
+ * done, and reads ask for a compaction while such rows remain (ReadPathCompactionTrigger).
+ */
+async function removeLiveRowsLater(config: AppConfig, profileId: string, throughUs: number): Promise<string> {
+  const queue = createCompactionQueue(config);
+  try {
+    const delayMs = liveRowsLeftRemovalDelayMs(config.compaction.deleteMarginMs);
+    return `job ${await enqueueLiveRowsLeftRemoval(queue, profileId, throughUs, delayMs)}`;
+  } catch (error) {
+    const after = `${(2 * config.compaction.deleteMarginMs) / 60_000} minutes`;
+    return `not enqueued (${(error as Error).message}): run \`cli compact --profile ${profileId}\` after ${after}`;
+  } finally {
+    await queue.close();
   }
 }

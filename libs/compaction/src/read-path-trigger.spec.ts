@@ -1,5 +1,6 @@
 import { loadConfig } from '@vh/config';
 import { ViewingEvent } from '@vh/domain';
+import { MAX_ROW_DELETES } from './live-row-deletes';
 import { ReadPathCompactionTrigger } from './read-path-trigger';
 
 const DAY = 86_400_000;
@@ -33,7 +34,8 @@ describe('ReadPathCompactionTrigger', () => {
       () => clock,
     );
   });
-  const read = (profileId: string, events: ViewingEvent[]) => trigger.onRead(profileId, events, clock);
+  const read = (profileId: string, events: ViewingEvent[], compactedBefore: number | null = null) =>
+    trigger.onRead(profileId, events, compactedBefore, clock);
 
   it('never asks for a small live partition', () => {
     expect(read('p', live(100, clock - 30 * DAY))).toBe(false);
@@ -46,6 +48,18 @@ describe('ReadPathCompactionTrigger', () => {
     expect(asked).toEqual([]);
     clock += DAY + 1; // the oldest event is now old enough
     for (let i = 0; i < 50; i++) read('p', events);
+    expect(asked).toEqual(['p']);
+  });
+
+  it('asks when more than MAX_ROW_DELETES live events are older than the version, however small the partition', () => {
+    // Rows a compaction left (their removal lost) or late events: either way a compaction has work.
+    const large = loadConfig({ COMPACTION_LIVE_EVENTS_TRIGGER: '2000', COMPACTION_MIN_AGE_MS: String(14 * DAY) });
+    trigger = new ReadPathCompactionTrigger(large.compaction, async (profileId) => asked.push(profileId));
+    const compactedBefore = clock - 20 * DAY;
+    const events = live(MAX_ROW_DELETES, clock - 40 * DAY);
+    expect(read('p', events, compactedBefore)).toBe(false);
+    expect(read('p', [...events, ...live(5, clock - 21 * DAY)], null)).toBe(false);
+    expect(read('p', [...events, ...live(1, clock - 21 * DAY)], compactedBefore)).toBe(true);
     expect(asked).toEqual(['p']);
   });
 
@@ -70,7 +84,7 @@ describe('ReadPathCompactionTrigger', () => {
       (profileId, error) => errors.push(`${profileId}: ${error.message}`),
       () => clock,
     );
-    expect(failing.onRead('p', live(3000, clock - 30 * DAY), clock)).toBe(true);
+    expect(failing.onRead('p', live(3000, clock - 30 * DAY), null, clock)).toBe(true);
     await new Promise((r) => setImmediate(r));
     expect(errors).toEqual(['p: redis down']);
   });

@@ -1,6 +1,7 @@
 import { AppConfig } from '@vh/config';
 import { ViewingEvent } from '@vh/domain';
 import { RecentlyRecorded } from '@vh/storage';
+import { MAX_ROW_DELETES } from './live-row-deletes';
 
 /** Profiles remembered at once; a forgotten one is at worst asked for once more. */
 const REMEMBER_MAX = 100_000;
@@ -24,10 +25,14 @@ export class ReadPathCompactionTrigger {
     this.asked = new RecentlyRecorded(REMEMBER_MAX, config.readTriggerWindowMs, now);
   }
 
-  /** Best effort and never waits: returns whether it asked. */
-  onRead(profileId: string, live: readonly ViewingEvent[], now = Date.now()): boolean {
-    if (live.length <= this.config.liveEventsTrigger) return false;
-    if (oldest(live) >= now - this.config.minAgeMs) return false;
+  /**
+   * Best effort and never waits: returns whether it asked. Also when more than MAX_ROW_DELETES live events are
+   * older than the version's `compactedBefore`: rows a compaction left (planLiveRowDeletes) whose removal was
+   * lost (a job failed, or dropped as a duplicate), or late events; either way the job has work.
+   */
+  onRead(profileId: string, live: readonly ViewingEvent[], compactedBefore: number | null, now = Date.now()): boolean {
+    const large = live.length > this.config.liveEventsTrigger && oldest(live) < now - this.config.minAgeMs;
+    if (!large && countBefore(live, compactedBefore) <= MAX_ROW_DELETES) return false;
     if (this.asked.has(profileId)) return false;
     this.asked.add(profileId);
     this.request(profileId).catch((error: Error) => this.onError(profileId, error));
@@ -46,6 +51,13 @@ export class ReadPathCompactionTrigger {
     this.request(profileId).catch((error: Error) => this.onError(profileId, error));
     return true;
   }
+}
+
+function countBefore(events: readonly ViewingEvent[], instant: number | null): number {
+  if (instant === null) return 0;
+  let count = 0;
+  for (const e of events) if (e.occurredAt < instant) count++;
+  return count;
 }
 
 /** A loop, not Math.min(...): a live partition can hold more events than a call takes arguments. */

@@ -74,7 +74,7 @@ export class ViewingHistoryReader {
       const liveEvents = await this.liveHistory.readProfile(profileId);
       return { live: liveEvents, history: await this.readCompressed(profileId, liveEvents) };
     });
-    this.compactions.requestIfLarge(profileId, live);
+    this.compactions.requestIfLarge(profileId, live, history.compactedBefore);
     return this.merge(live, history, profileId);
   }
 
@@ -153,22 +153,27 @@ export class ViewingHistoryReader {
     chunked: (live: ViewingEvent[], history: ChunkedCompressedHistory, options: ChunkedReadOptions) => Promise<T>,
     { askCompaction = true } = {},
   ): Promise<T> {
-    const { live, result } = await this.breaker.execute(async () => {
+    const { live, compactedBefore, result } = await this.breaker.execute(async () => {
       const liveEvents = await this.liveHistory.readProfile(profileId);
       const ask = askCompaction ? profileId : undefined;
       const now = Date.now();
-      const result = await this.compressedHistory.withChunkedVersion(profileId, async (history) =>
-        history === null
-          ? whole(this.merge(liveEvents, await this.readCompressed(profileId, liveEvents), ask))
-          : chunked(liveEvents, history, {
-              now,
-              compactionCutoff: now - this.compactionMinAgeMs,
-              onCompactionDue: ask === undefined ? undefined : () => void this.compactions.requestDueCompaction(ask),
-            }),
-      );
-      return { live: liveEvents, result };
+      let compactedBefore: number | null = null;
+      const result = await this.compressedHistory.withChunkedVersion(profileId, async (history) => {
+        if (history === null) {
+          const stored = await this.readCompressed(profileId, liveEvents);
+          compactedBefore = stored.compactedBefore;
+          return whole(this.merge(liveEvents, stored, ask));
+        }
+        compactedBefore = history.compactedBefore;
+        return chunked(liveEvents, history, {
+          now,
+          compactionCutoff: now - this.compactionMinAgeMs,
+          onCompactionDue: ask === undefined ? undefined : () => void this.compactions.requestDueCompaction(ask),
+        });
+      });
+      return { live: liveEvents, compactedBefore, result };
     });
-    if (askCompaction) this.compactions.requestIfLarge(profileId, live);
+    if (askCompaction) this.compactions.requestIfLarge(profileId, live, compactedBefore);
     return result;
   }
 

@@ -80,9 +80,12 @@ export class CompactionRequests implements OnModuleInit, OnApplicationShutdown {
     return this.withRedis(() => recentCompactionJobs(this.connected(), limit));
   }
 
-  /** Netflix-style: a read that finds a large live partition asks for its roll-up. Best effort. */
-  requestIfLarge(profileId: string, liveEvents: readonly ViewingEvent[], now = Date.now()): boolean {
-    return this.readTrigger.onRead(profileId, liveEvents, now);
+  /**
+   * Netflix-style: a read that finds a large live partition asks for its roll-up, or many live events older
+   * than the version it read (`compactedBefore`). Best effort.
+   */
+  requestIfLarge(profileId: string, liveEvents: readonly ViewingEvent[], compactedBefore: number | null): boolean {
+    return this.readTrigger.onRead(profileId, liveEvents, compactedBefore);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -13,12 +13,7 @@ import {
 import { pendingMigrations } from '../schema/schema-migrator';
 import { settleWithConcurrency } from '../concurrency';
 import { activityKey, ProfileActivityIndex } from './profile-activity.index';
-import {
-  LiveHistoryCompactionStore,
-  LiveProfileRead,
-  LiveRowWrite,
-  rowsAboveTombstone,
-} from '../ports/live-history.compaction-store';
+import { LiveHistoryCompactionStore, LiveProfileRead, LiveRowWrite } from '../ports/live-history.compaction-store';
 import { AppendOptions, FailedWrite, LiveHistoryWriter } from '../ports/live-history.writer';
 
 /** Rows of one partition sent as one unlogged batch: a single mutation, well under the batch size limit. */
@@ -139,38 +134,33 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
   }
 
   /**
-   * Removes the rolled-up prefix of a profile's live rows with one range tombstone dated `writtenBeforeUs`
-   * (microseconds); null (nothing was read) deletes nothing. The compactor dates it at the newest WRITETIME
-   * of the rows it read minus COMPACTION_DELETE_MARGIN_MS, never by its own clock (invariant 6): a row
-   * written after the read by an ingest host whose clock is at most the margin behind the writer of that
-   * newest row outlives the tombstone. What is still compared is ingest hosts' clocks with each other (all
-   * NTP-synced services, milliseconds apart), which the margin (10 minutes) covers many times over.
-   * Each row of `rowsRead` before `instant` that the margin spares is deleted on its own, by its full key
-   * at its own write time: else a quiet profile's newest rows would be spared by every run, forever. A
-   * delete wins a timestamp tie, so it removes exactly the copy read; a rewrite with a later timestamp,
-   * or a row not read, is never touched (invariant 2). The compactor passes them only when they are few
-   * (MAX_ROW_DELETES): each is a tombstone every read of the partition meets for gc_grace_seconds.
+   * Removes the rolled-up prefix of a profile's live rows with one range tombstone dated `tombstoneUs`
+   * (microseconds); null (nothing was read) deletes nothing. The compactor dates it by the write times of the
+   * rows it read, never by its own clock (invariant 6; planLiveRowDeletes says how), so that a row written
+   * after the read outlives it. Each row of `byKey` is deleted on its own, by its full key at its own write
+   * time: a delete wins a timestamp tie, so it removes exactly the copy read; a rewrite with a later
+   * timestamp, or a row not read, is never touched (invariant 2). Each is a tombstone every read of the
+   * partition meets for gc_grace_seconds: the compactor passes few (MAX_ROW_DELETES).
    */
   async deleteBefore(
     profileId: string,
     instant: number,
-    writtenBeforeUs: number | null,
-    rowsRead: readonly LiveRowWrite[] = [],
+    tombstoneUs: number | null,
+    byKey: readonly LiveRowWrite[] = [],
   ): Promise<void> {
-    if (writtenBeforeUs === null) return;
+    if (tombstoneUs === null) return;
     const options = {
       prepare: true,
       consistency: consistency(this.config.cassandra.writeConsistency),
       isIdempotent: true,
     };
-    const spared = rowsAboveTombstone(rowsRead, instant, writtenBeforeUs);
     const batches: LiveRowWrite[][] = [];
-    for (let i = 0; i < spared.length; i += MAX_ROWS_PER_BATCH) batches.push(spared.slice(i, i + MAX_ROWS_PER_BATCH));
+    for (let i = 0; i < byKey.length; i += MAX_ROWS_PER_BATCH) batches.push(byKey.slice(i, i + MAX_ROWS_PER_BATCH));
     const deleteRow = `DELETE FROM ${this.table} USING TIMESTAMP ? WHERE profile_id = ? AND occurred_at = ? AND event_id = ?`;
     try {
       await this.client.execute(
         `DELETE FROM ${this.table} USING TIMESTAMP ? WHERE profile_id = ? AND occurred_at < ?`,
-        [types.Long.fromNumber(writtenBeforeUs), profileId, new Date(instant)],
+        [types.Long.fromNumber(tombstoneUs), profileId, new Date(instant)],
         options,
       );
       // One partition per batch: a single mutation, each statement with its own timestamp.

@@ -7,18 +7,6 @@ export interface LiveRowWrite {
   writeTimeUs: number;
 }
 
-/**
- * The rows of `rowsRead` before `instant` that a range tombstone dated `tombstoneUs` does not cover (written
- * after it): what `deleteBefore` removes one by one.
- */
-export function rowsAboveTombstone(
-  rowsRead: readonly LiveRowWrite[],
-  instant: number,
-  tombstoneUs: number,
-): LiveRowWrite[] {
-  return rowsRead.filter((row) => row.occurredAt < instant && row.writeTimeUs > tombstoneUs);
-}
-
 /** The compactor's read of a profile's live rows. */
 export interface LiveProfileRead {
   events: ViewingEvent[];
@@ -32,13 +20,13 @@ export interface LiveProfileRead {
 export abstract class LiveHistoryCompactionStore {
   abstract readProfile(profileId: string, options: { withWriteTime: true }): Promise<LiveProfileRead>;
   /**
-   * Deletes rows before `instant` written at or before `tombstoneUs` (nothing when it is null), and each
-   * row of `rowsRead` before `instant` written after it by its key, at its own write time.
+   * Deletes rows before `instant` written at or before `tombstoneUs` (nothing when it is null), and each row
+   * of `byKey` by its key, at its own write time (planLiveRowDeletes in the compaction room chooses them).
    */
   abstract deleteBefore(
     profileId: string,
     instant: number,
     tombstoneUs: number | null,
-    rowsRead?: readonly LiveRowWrite[],
+    byKey?: readonly LiveRowWrite[],
   ): Promise<void>;
 }
