@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -27,18 +28,26 @@ export async function appendEvents(ctx: BenchContext, events: readonly ViewingEv
 }
 
 /**
- * A profile compacted as the service leaves it: a run that left rows written within the delete margin
- * (planLiveRowDeletes) is followed at once by the run that removes them, which the compactor enqueues twice
- * the margin later. Here nothing is written meanwhile, so the wait protects nothing; without the follow-up
- * the reads would measure the live rows it has not yet removed, and the storage the trails it has not yet
- * dropped. Returns the last run's outcome.
+ * A profile compacted as the service leaves it. A run that left rows written within the delete margin
+ * (planLiveRowDeletes: the benchmarks write a profile's rows all at once, then compact it) is followed at once
+ * by the job that removes them, which the compactor enqueues twice the margin later (nothing is written here
+ * meanwhile, so the wait protects nothing), and the version that job supersedes is collected as the garbage job
+ * does after its grace. Without them the reads would meet rows not yet removed, and the storage count two
+ * versions. The last run's outcome, and the seconds the removal and collection took.
  */
-export async function compactFully(compactor: ProfileCompactor, profileId: string): Promise<CompactionOutcome> {
-  const outcome = await compactor.compact(profileId);
-  if (outcome.liveRowsLeftThroughUs === null) return outcome;
-  const followUp = await compactor.compact(profileId, { liveRowsLeftThroughUs: outcome.liveRowsLeftThroughUs });
-  if (followUp.liveRowsLeftThroughUs !== null) throw new Error(`${profileId}: the follow-up left rows too`);
-  return followUp.status === 'compacted' ? followUp : { ...outcome, liveRowsLeft: 0, liveRowsLeftThroughUs: null };
+export async function compactFully(
+  ctx: Pick<BenchContext, 'compressed' | 'config'> & { compactor: ProfileCompactor },
+  profileId: string,
+): Promise<{ outcome: CompactionOutcome; removalSeconds: number }> {
+  const outcome = await ctx.compactor.compact(profileId);
+  if (outcome.liveRowsLeftThroughUs === null) return { outcome, removalSeconds: 0 };
+  const started = performance.now();
+  const removal = await ctx.compactor.compact(profileId, { liveRowsLeftThroughUs: outcome.liveRowsLeftThroughUs });
+  if (removal.liveRowsLeftThroughUs !== null) throw new Error(`${profileId}: the removal left rows too`);
+  await ctx.compressed.collectGarbage(profileId, Date.now() + ctx.config.compaction.chunkSetGraceMs + 1_000);
+  const removalSeconds = (performance.now() - started) / 1000;
+  if (removal.status !== 'compacted') return { outcome: { ...outcome, liveRowsLeftThroughUs: null }, removalSeconds };
+  return { outcome: removal, removalSeconds };
 }
 
 /** The apps' settings for the run's keyspaces (history and profile keys). */

@@ -139,7 +139,7 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     ) as ViewingEvent[];
     const profileIds = [...new Set(seeded.map((e) => e.profileId))];
     await appendEvents(ctx, seeded);
-    for (const profileId of profileIds) await compactFully(ctx.compactor, profileId);
+    for (const profileId of profileIds) await compactFully(ctx, profileId);
     const recent = syntheticHistory(params.profiles, 2, Date.now() - 86_400_000);
     const renamed = new Map([...new Set(recent.map((e) => e.profileId))].map((id, i) => [id, profileIds[i]]));
     await ctx.live.append(recent.map((e) => ({ ...e, profileId: renamed.get(e.profileId)! })) as ViewingEvent[]);

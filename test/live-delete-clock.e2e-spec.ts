@@ -7,6 +7,8 @@ import { CompactionOutcome, createCompactionQueue, enqueueProfileCompaction } fr
 import { AppStack } from './support/app-stack';
 import { cellsRead } from './support/cassandra-trace';
 import { eventually } from './support/eventually';
+import { getJson } from './support/playback-events';
+import { testTokens } from './support/tokens';
 import { openStores, Stores } from './support/stores';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
 
@@ -244,5 +246,34 @@ describe('live range delete: the compactor clock ahead of the ingest clock', () 
     expect(await livePartition(profileId)).toMatchObject({ liveRows: 0 });
     expect((await livePartition(profileId)).tombstoneCells).toBeLessThanOrEqual(8);
     expect(await readersSee(profileId)).toEqual(before);
+  });
+
+  it('reads ask again for the removal of rows left when theirs was lost, a margin later', async () => {
+    const profileId = `lost-removal-${randomUUID()}`;
+    const ingestClock = Date.now() - HOUR;
+    const events = Array.from({ length: 300 }, (_, i) => ({
+      ...play(profileId, Date.now() - 30 * DAY + i * 60_000),
+      titleDurationMs: 3_600_000,
+    }));
+    await Promise.all(events.map((event, i) => writeAt(event, ingestClock + i)));
+    // Compacted by a run whose removal job never ran (lost with its Redis, failed, dropped as a duplicate).
+    expect(await stores.compactor().compact(profileId)).toMatchObject({ status: 'compacted', liveRowsLeft: 300 });
+
+    // The apps with a margin of 1.5 s: the API's request waits 3 s, the compaction it asks for leaves the rows
+    // again (all written within the margin of the newest) and enqueues their removal, 3 s later.
+    const env = { ...environment.env, COMPACTION_DELETE_MARGIN_MS: '1500' };
+    const stack = await AppStack.start(env, { api: 1, compactor: 1 });
+    try {
+      const auth = await testTokens();
+      const url = `${stack.first('api').url}/v1/profiles/${profileId}/history?limit=100`;
+      const { status, body } = await getJson(url, auth.recommender);
+      expect(status).toBe(200);
+      expect(body.records).toHaveLength(100);
+      await eventually(async () => expect((await livePartition(profileId)).liveRows).toBe(0), 60_000, 500);
+      expect((await livePartition(profileId)).tombstoneCells).toBeLessThanOrEqual(6);
+      expect((await getJson(url, auth.recommender)).body.records).toEqual(body.records);
+    } finally {
+      await stack.stop();
+    }
   });
 });

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
 import { compactHistory, EMPTY_COMPRESSED_HISTORY, liveRowsOf, ViewingEvent, ViewingHistoryError } from '@vh/domain';
 import { standaloneProfileKeys } from '@vh/erasure';
-import { readProfileEvents } from '@vh/messaging';
+import { readProfileEvents, withTimeout } from '@vh/messaging';
 import {
   CompressedHistoryCompactionStore,
   CompressedHistoryRepository,
@@ -102,7 +102,7 @@ export class ProfileHistoryRebuild {
     if (current) await this.compressed.markSuperseded(profileId, current.chunkSet);
     // Rows before the cutoff are in the new version; readers skip them until they are gone. Deleted as
     // compaction deletes them (planLiveRowDeletes): rows ingested after the live read outlive it; rows within
-    // the margin, if many, stay for the next compaction, which leaves them to its follow-up.
+    // the margin, if many, stay for the removal repairProfileHistory enqueues.
     const deletes = planLiveRowDeletes(stored, next.compactedBefore!, deleteMarginMs);
     await this.live.deleteBefore(profileId, next.compactedBefore!, deletes.tombstoneUs, deletes.byKey);
     // Read back through the checksums, trail chunks included: a repair that cannot be read is not one.
@@ -168,6 +168,9 @@ export async function repairProfileHistory(
   }
 }
 
+/** BullMQ waits for Redis without end; the repair is done by then and must return. */
+const ENQUEUE_TIMEOUT_MS = 5_000;
+
 /**
  * The removal of the rows a repair left, as a compaction enqueues it (the job id). Best effort: the repair is
  * done, and reads ask for a compaction while such rows remain (ReadPathCompactionTrigger).
@@ -176,11 +179,12 @@ async function removeLiveRowsLater(config: AppConfig, profileId: string, through
   const queue = createCompactionQueue(config);
   try {
     const delayMs = liveRowsLeftRemovalDelayMs(config.compaction.deleteMarginMs);
-    return `job ${await enqueueLiveRowsLeftRemoval(queue, profileId, throughUs, delayMs)}`;
+    const enqueued = enqueueLiveRowsLeftRemoval(queue, profileId, throughUs, delayMs);
+    return `job ${await withTimeout(enqueued, ENQUEUE_TIMEOUT_MS)}`;
   } catch (error) {
-    const after = `${(2 * config.compaction.deleteMarginMs) / 60_000} minutes`;
-    return `not enqueued (${(error as Error).message}): run \`cli compact --profile ${profileId}\` after ${after}`;
+    // Any compaction of the profile leaves them too, and enqueues their removal.
+    return `not enqueued (${(error as Error).message}): run \`cli compact --profile ${profileId}\``;
   } finally {
-    await queue.close();
+    await withTimeout(queue.close(), ENQUEUE_TIMEOUT_MS).catch(() => undefined);
   }
 }

@@ -54,13 +54,19 @@ describe('ReadPathCompactionTrigger', () => {
   it('asks when more than MAX_ROW_DELETES live events are older than the version, however small the partition', () => {
     // Rows a compaction left (their removal lost) or late events: either way a compaction has work.
     const large = loadConfig({ COMPACTION_LIVE_EVENTS_TRIGGER: '2000', COMPACTION_MIN_AGE_MS: String(14 * DAY) });
-    trigger = new ReadPathCompactionTrigger(large.compaction, async (profileId) => asked.push(profileId));
+    const delays: number[] = [];
+    trigger = new ReadPathCompactionTrigger(large.compaction, async (profileId, delayMs) => {
+      asked.push(profileId);
+      delays.push(delayMs);
+    });
     const compactedBefore = clock - 20 * DAY;
     const events = live(MAX_ROW_DELETES, clock - 40 * DAY);
     expect(read('p', events, compactedBefore)).toBe(false);
     expect(read('p', [...events, ...live(5, clock - 21 * DAY)], null)).toBe(false);
     expect(read('p', [...events, ...live(1, clock - 21 * DAY)], compactedBefore)).toBe(true);
     expect(asked).toEqual(['p']);
+    // After the removal a compaction that left them enqueued is due: a run before it would leave them again.
+    expect(delays).toEqual([2 * large.compaction.deleteMarginMs]);
   });
 
   it('asks at most once per profile per window, even when the job changes nothing (it failed)', () => {

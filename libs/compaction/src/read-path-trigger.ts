@@ -1,7 +1,7 @@
 import { AppConfig } from '@vh/config';
 import { ViewingEvent } from '@vh/domain';
 import { RecentlyRecorded } from '@vh/storage';
-import { MAX_ROW_DELETES } from './live-row-deletes';
+import { liveRowsLeftRemovalDelayMs, MAX_ROW_DELETES } from './live-row-deletes';
 
 /** Profiles remembered at once; a forgotten one is at worst asked for once more. */
 const REMEMBER_MAX = 100_000;
@@ -18,7 +18,8 @@ export class ReadPathCompactionTrigger {
 
   constructor(
     private readonly config: AppConfig['compaction'],
-    private readonly request: (profileId: string) => Promise<unknown>,
+    /** Asks for the profile's compaction, no sooner than `delayMs`. */
+    private readonly request: (profileId: string, delayMs: number) => Promise<unknown>,
     private readonly onError: (profileId: string, error: Error) => void = () => undefined,
     now: () => number = Date.now,
   ) {
@@ -35,7 +36,10 @@ export class ReadPathCompactionTrigger {
     if (!large && countBefore(live, compactedBefore) <= MAX_ROW_DELETES) return false;
     if (this.asked.has(profileId)) return false;
     this.asked.add(profileId);
-    this.request(profileId).catch((error: Error) => this.onError(profileId, error));
+    // Rows a compaction left have a removal due within liveRowsLeftRemovalDelayMs: a run before that would
+    // only leave them again. Asked for after it, this request is a backstop should that removal be lost.
+    const delayMs = large ? 0 : liveRowsLeftRemovalDelayMs(this.config.deleteMarginMs);
+    this.request(profileId, delayMs).catch((error: Error) => this.onError(profileId, error));
     return true;
   }
 
@@ -48,7 +52,7 @@ export class ReadPathCompactionTrigger {
   onCompactionDue(profileId: string): boolean {
     if (this.asked.has(profileId)) return false;
     this.asked.add(profileId);
-    this.request(profileId).catch((error: Error) => this.onError(profileId, error));
+    this.request(profileId, 0).catch((error: Error) => this.onError(profileId, error));
     return true;
   }
 }

@@ -157,21 +157,19 @@ export class ViewingHistoryReader {
       const liveEvents = await this.liveHistory.readProfile(profileId);
       const ask = askCompaction ? profileId : undefined;
       const now = Date.now();
-      let compactedBefore: number | null = null;
-      const result = await this.compressedHistory.withChunkedVersion(profileId, async (history) => {
+      const read = await this.compressedHistory.withChunkedVersion(profileId, async (history) => {
         if (history === null) {
           const stored = await this.readCompressed(profileId, liveEvents);
-          compactedBefore = stored.compactedBefore;
-          return whole(this.merge(liveEvents, stored, ask));
+          return { compactedBefore: stored.compactedBefore, result: whole(this.merge(liveEvents, stored, ask)) };
         }
-        compactedBefore = history.compactedBefore;
-        return chunked(liveEvents, history, {
+        const result = await chunked(liveEvents, history, {
           now,
           compactionCutoff: now - this.compactionMinAgeMs,
           onCompactionDue: ask === undefined ? undefined : () => void this.compactions.requestDueCompaction(ask),
         });
+        return { compactedBefore: history.compactedBefore, result };
       });
-      return { live: liveEvents, compactedBefore, result };
+      return { live: liveEvents, ...read };
     });
     if (askCompaction) this.compactions.requestIfLarge(profileId, live, compactedBefore);
     return result;

@@ -23,6 +23,6 @@ describe('CompactionRequests: the read-path trigger', () => {
     const asked = jest.spyOn(requests, 'compactProfile').mockResolvedValue('job');
     const live = events(3000, Date.now() - 30 * DAY);
     for (let i = 0; i < 5; i++) requests.requestIfLarge('p', live, null);
-    expect(asked.mock.calls).toEqual([['p', false, 'read-path']]);
+    expect(asked.mock.calls).toEqual([['p', false, 'read-path', 0]]);
   });
 });

@@ -30,7 +30,7 @@ export class CompactionRequests implements OnModuleInit, OnApplicationShutdown {
   ) {
     this.readTrigger = new ReadPathCompactionTrigger(
       config.compaction,
-      (profileId) => this.compactProfile(profileId, false, 'read-path'),
+      (profileId, delayMs) => this.compactProfile(profileId, false, 'read-path', delayMs),
       (profileId, error) => this.logger.warn(`could not request compaction of ${profileId}: ${error.message}`),
     );
   }
