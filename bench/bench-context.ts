@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -33,21 +32,18 @@ export async function appendEvents(ctx: BenchContext, events: readonly ViewingEv
  * by the job that removes them, which the compactor enqueues twice the margin later (nothing is written here
  * meanwhile, so the wait protects nothing), and the version that job supersedes is collected as the garbage job
  * does after its grace. Without them the reads would meet rows not yet removed, and the storage count two
- * versions. The last run's outcome, and the seconds the removal and collection took.
+ * versions. Returns the last run's outcome.
  */
 export async function compactFully(
   ctx: Pick<BenchContext, 'compressed' | 'config'> & { compactor: ProfileCompactor },
   profileId: string,
-): Promise<{ outcome: CompactionOutcome; removalSeconds: number }> {
+): Promise<CompactionOutcome> {
   const outcome = await ctx.compactor.compact(profileId);
-  if (outcome.liveRowsLeftThroughUs === null) return { outcome, removalSeconds: 0 };
-  const started = performance.now();
+  if (outcome.liveRowsLeftThroughUs === null) return outcome;
   const removal = await ctx.compactor.compact(profileId, { liveRowsLeftThroughUs: outcome.liveRowsLeftThroughUs });
   if (removal.liveRowsLeftThroughUs !== null) throw new Error(`${profileId}: the removal left rows too`);
   await ctx.compressed.collectGarbage(profileId, Date.now() + ctx.config.compaction.chunkSetGraceMs + 1_000);
-  const removalSeconds = (performance.now() - started) / 1000;
-  if (removal.status !== 'compacted') return { outcome: { ...outcome, liveRowsLeftThroughUs: null }, removalSeconds };
-  return { outcome: removal, removalSeconds };
+  return removal.status === 'compacted' ? removal : { ...outcome, liveRowsLeftThroughUs: null };
 }
 
 /** The apps' settings for the run's keyspaces (history and profile keys). */

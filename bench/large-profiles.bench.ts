@@ -215,7 +215,7 @@ async function buildProfile(
     await appendEvents(ctx, sessionsOf(profileId, part, start + (direct + written) * SESSION_MS));
   }
   const t = performance.now();
-  const { outcome } = await compactFully({ ...ctx, compactor }, profileId);
+  const outcome = await compactFully({ ...ctx, compactor }, profileId);
   if (outcome.status !== 'compacted') throw new Error(`${profileId}: compaction ${outcome.status}`);
   if (outcome.records !== size) throw new Error(`${profileId}: compacted ${outcome.records} of ${size} records`);
   const figures = {

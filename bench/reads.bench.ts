@@ -20,7 +20,7 @@ export async function reads(ctx: BenchContext, params = { sizes: [100, 1_000, 10
         events.map((e) => ({ ...e, profileId })),
       );
     }
-    const { outcome } = await compactFully(ctx, compacted);
+    const outcome = await compactFully(ctx, compacted);
     if (outcome.status !== 'compacted') throw new Error(outcome.status);
     await settle(ctx.config.cassandra.keyspace);
 

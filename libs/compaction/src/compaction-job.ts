@@ -75,10 +75,11 @@ export async function enqueueProfileCompaction(
   data: ProfileCompactionJobData,
   delayMs = 0,
 ): Promise<string> {
-  // A delayed request has its own deduplication id: merged into an operator's, it would delay it too.
+  // A delayed request has its own deduplication id: merged into an operator's, it would delay it too; one per
+  // requester, so that the read path's (delayed by twice the delete margin) never holds back a member's control.
   const options =
     delayMs > 0
-      ? { deduplication: { id: `delayed:${data.profileId}` }, delay: delayMs }
+      ? { deduplication: { id: `delayed:${data.requestedBy}:${data.profileId}` }, delay: delayMs }
       : profileJobOptions(data.profileId, data.dryRun);
   const job = await queue.add(COMPACTION_JOB.profile, data, options);
   return job.id!;

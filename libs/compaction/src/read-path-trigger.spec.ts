@@ -67,6 +67,10 @@ describe('ReadPathCompactionTrigger', () => {
     expect(asked).toEqual(['p']);
     // After the removal a compaction that left them enqueued is due: a run before it would leave them again.
     expect(delays).toEqual([2 * large.compaction.deleteMarginMs]);
+    // However many are left: only events a compaction would roll up make a partition large (asked at once).
+    expect(read('q', live(3000, clock - 40 * DAY), compactedBefore)).toBe(true);
+    expect(read('r', [...live(3000, clock - 40 * DAY), ...live(2001, clock - 19 * DAY)], compactedBefore)).toBe(true);
+    expect(delays).toEqual([2 * large.compaction.deleteMarginMs, 2 * large.compaction.deleteMarginMs, 0]);
   });
 
   it('asks at most once per profile per window, even when the job changes nothing (it failed)', () => {

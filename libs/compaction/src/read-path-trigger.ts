@@ -32,12 +32,15 @@ export class ReadPathCompactionTrigger {
    * lost (a job failed, or dropped as a duplicate), or late events; either way the job has work.
    */
   onRead(profileId: string, live: readonly ViewingEvent[], compactedBefore: number | null, now = Date.now()): boolean {
-    const large = live.length > this.config.liveEventsTrigger && oldest(live) < now - this.config.minAgeMs;
-    if (!large && countBefore(live, compactedBefore) <= MAX_ROW_DELETES) return false;
+    // Large counts what a compaction would roll up: events before compactedBefore are rows left or late events.
+    const rollable = compactedBefore === null ? live : live.filter((e) => e.occurredAt >= compactedBefore);
+    const large = rollable.length > this.config.liveEventsTrigger && oldest(rollable) < now - this.config.minAgeMs;
+    if (!large && live.length - rollable.length <= MAX_ROW_DELETES) return false;
     if (this.asked.has(profileId)) return false;
     this.asked.add(profileId);
-    // Rows a compaction left have a removal due within liveRowsLeftRemovalDelayMs: a run before that would
-    // only leave them again. Asked for after it, this request is a backstop should that removal be lost.
+    // Rows a compaction left have their removal due within liveRowsLeftRemovalDelayMs; a run before it would leave
+    // them again. Asked for after it, the request costs no run when that removal ran, and when it was lost the
+    // run leaves them again with a removal of its own: they go about four margins after this read.
     const delayMs = large ? 0 : liveRowsLeftRemovalDelayMs(this.config.deleteMarginMs);
     this.request(profileId, delayMs).catch((error: Error) => this.onError(profileId, error));
     return true;
@@ -55,13 +58,6 @@ export class ReadPathCompactionTrigger {
     this.request(profileId, 0).catch((error: Error) => this.onError(profileId, error));
     return true;
   }
-}
-
-function countBefore(events: readonly ViewingEvent[], instant: number | null): number {
-  if (instant === null) return 0;
-  let count = 0;
-  for (const e of events) if (e.occurredAt < instant) count++;
-  return count;
 }
 
 /** A loop, not Math.min(...): a live partition can hold more events than a call takes arguments. */
