@@ -24,6 +24,12 @@ export interface ChaosOptions {
   /** Mean time between two forced compactions. */
   meanCompactionGapMs: number;
   compactors: number;
+  /**
+   * COMPACTION_DELETE_MARGIN_MS of the apps. 0 (the suites' one host, one clock) takes the range tombstone alone;
+   * a few seconds make compactions right after the seeding or a burst leave rows for a removal job
+   * (planLiveRowDeletes), under the faults.
+   */
+  deleteMarginMs?: number;
   resultsDir: string;
   stateDir: string;
   /** Ports of the private services; two runs at once need different ones (and state directories). */
@@ -52,6 +58,8 @@ export interface ChaosReport {
   faults: Record<string, number>;
   faultWindows: FaultWindow[];
   forcedCompactions: number;
+  /** Compactions of the seeded history that left rows for a removal job (planLiveRowDeletes; --delete-margin). */
+  seedCompactionsLeavingRows: number;
   serverErrorsOutsideFaults: number;
   /** 500 answers, in a fault window or not: a fault is a 503 with Retry-After, never an internal error. */
   internalErrors: number;
@@ -91,6 +99,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     faults: {},
     faultWindows: [],
     forcedCompactions: 0,
+    seedCompactionsLeavingRows: 0,
     serverErrorsOutsideFaults: 0,
     internalErrors: 0,
     serverErrorSamples: [],
@@ -106,6 +115,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       // A paused compactor loses its job to the other one within seconds (invariant 2 under a stall).
       COMPACTION_LOCK_MS: '5000',
       COMPACTION_SWEEP_DAYS: '30',
+      COMPACTION_DELETE_MARGIN_MS: String(options.deleteMarginMs ?? 0),
       // Shedding answers 503 on a busy 2-core box; the checker counts 5xx outside faults as defects.
       HTTP_MAX_EVENT_LOOP_DELAY_MS: '0',
     });
@@ -125,7 +135,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     log(`seeding ${options.profiles} profiles' older history onto the log, then compacting it`);
     await workload.seedOldHistory();
     await waitForLagToDrain(environment.kafka, env.EVENT_TOPIC, env.INGEST_GROUP_ID, 300_000);
-    await compactAndWait(stack, operator, profileIds);
+    report.seedCompactionsLeavingRows = await compactAndWait(stack, operator, profileIds);
 
     const compactionRandom = random.fork(3);
     // Each caller draws from its own generator, so the nemesis's compactions do not shift the loop's.
@@ -281,8 +291,15 @@ async function redriveDeadLetters(
   return redriven;
 }
 
-/** Compacts every profile and waits until each job finished: the older days are now compacted. */
-async function compactAndWait(stack: AppStack, operator: Record<string, string>, profileIds: string[]) {
+/**
+ * Compacts every profile and waits until each job finished: the older days are now compacted. Returns how many
+ * of them left rows for a removal job (with --delete-margin).
+ */
+async function compactAndWait(
+  stack: AppStack,
+  operator: Record<string, string>,
+  profileIds: string[],
+): Promise<number> {
   const api = stack.first('api');
   const jobs: string[] = [];
   for (const profileId of profileIds) {
@@ -295,16 +312,20 @@ async function compactAndWait(stack: AppStack, operator: Record<string, string>,
     jobs.push(((await response.json()) as { jobId: string }).jobId);
   }
   const deadline = Date.now() + 300_000;
+  let leavingRows = 0;
   for (const job of jobs) {
     for (;;) {
       const view = (await (await fetch(`${api.url}/v1/admin/compactions/${job}`, { headers: operator })).json()) as {
         state: string;
+        result: { liveRowsLeft?: number } | null;
       };
+      if (view.state === 'completed' && (view.result?.liveRowsLeft ?? 0) > 0) leavingRows++;
       if (view.state === 'completed') break;
       if (view.state === 'failed' || Date.now() > deadline) throw new Error(`compaction ${job} ${view.state}`);
       await sleep(500);
     }
   }
+  return leavingRows;
 }
 
 function finish(report: ChaosReport, options: ChaosOptions, operations: readonly OperationRecord[]): void {

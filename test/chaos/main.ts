@@ -1,7 +1,10 @@
 import { DEFAULT_RESULTS_DIR, DEFAULT_STATE_DIR, runChaos } from './chaos-run';
 import { FAULT_KINDS, FaultKind } from './nemesis';
 
-/** `npm run chaos -- --seed 42 --duration 5m [--profiles 40] [--faults all|none|kill-app,...] [--compactors 2]` */
+/**
+ * `npm run chaos -- --seed 42 --duration 5m [--profiles 40] [--faults all|none|kill-app,...] [--compactors 2]
+ * [--delete-margin 3s]`
+ */
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const seed = args.seed !== undefined ? Number(args.seed) : Math.floor(Math.random() * 2 ** 31);
@@ -15,6 +18,7 @@ async function main(): Promise<void> {
     meanFaultGapMs: parseDuration(args['fault-gap'] ?? '40s'),
     meanCompactionGapMs: parseDuration(args['compaction-gap'] ?? '20s'),
     compactors: Number(args.compactors ?? 2),
+    deleteMarginMs: parseDuration(args['delete-margin'] ?? '0'),
     resultsDir: args.results ?? DEFAULT_RESULTS_DIR,
     stateDir: args.state ?? DEFAULT_STATE_DIR,
   });
