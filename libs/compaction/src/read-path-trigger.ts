@@ -33,9 +33,9 @@ export class ReadPathCompactionTrigger {
    */
   onRead(profileId: string, live: readonly ViewingEvent[], compactedBefore: number | null, now = Date.now()): boolean {
     // Large counts what a compaction would roll up: events before compactedBefore are rows left or late events.
-    const rollable = compactedBefore === null ? live : live.filter((e) => e.occurredAt >= compactedBefore);
-    const large = rollable.length > this.config.liveEventsTrigger && oldest(rollable) < now - this.config.minAgeMs;
-    if (!large && live.length - rollable.length <= MAX_ROW_DELETES) return false;
+    const { rollable, oldestRollable } = rollableOf(live, compactedBefore);
+    const large = rollable > this.config.liveEventsTrigger && oldestRollable < now - this.config.minAgeMs;
+    if (!large && live.length - rollable <= MAX_ROW_DELETES) return false;
     if (this.asked.has(profileId)) return false;
     this.asked.add(profileId);
     // Rows a compaction left have their removal due within liveRowsLeftRemovalDelayMs; a run before it would leave
@@ -60,9 +60,18 @@ export class ReadPathCompactionTrigger {
   }
 }
 
-/** A loop, not Math.min(...): a live partition can hold more events than a call takes arguments. */
-function oldest(events: readonly ViewingEvent[]): number {
-  let result = Number.POSITIVE_INFINITY;
-  for (const e of events) if (e.occurredAt < result) result = e.occurredAt;
-  return result;
+/**
+ * The live events at or after `compactedBefore` (all without a version), counted with the oldest of them in one
+ * loop, no copy: every page read asks. A loop, not Math.min(...): a partition can hold more events than a call
+ * takes arguments.
+ */
+function rollableOf(events: readonly ViewingEvent[], compactedBefore: number | null) {
+  let rollable = 0;
+  let oldestRollable = Number.POSITIVE_INFINITY;
+  for (const e of events) {
+    if (compactedBefore !== null && e.occurredAt < compactedBefore) continue;
+    rollable++;
+    if (e.occurredAt < oldestRollable) oldestRollable = e.occurredAt;
+  }
+  return { rollable, oldestRollable };
 }
