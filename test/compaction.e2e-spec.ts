@@ -12,6 +12,7 @@ import { readExport } from './support/history-export';
 import { createTestEnvironment, freePort, TestEnvironment } from './support/test-environment';
 import { TestTokens, testTokens } from './support/tokens';
 import { openStores } from './support/stores';
+import { descendantsOf, isRunning } from './support/processes';
 
 const DAY = 86_400_000;
 const OLD = Date.now() - 30 * DAY;
@@ -340,6 +341,19 @@ describe('compaction: older history rolled into zstd-compressed, chunked, versio
       expect(await readSnapshot(profileId)).toEqual(before);
     },
   );
+
+  it('leaves no sandboxed processor running when the worker alone is killed with SIGKILL', async () => {
+    const { profileIds } = await ingestOldAndRecent(1, 50);
+    expect((await runJob({ profileId: profileIds[0] })).result).toMatchObject({ status: 'compacted' });
+    // The pool keeps the child that ran the job, with its Cassandra and Redis connections open.
+    const children = descendantsOf(compactor.pid!);
+    expect(children.length).toBeGreaterThan(0);
+
+    await compactor.process.kill(); // `kill -9` of the worker's pid, not of its process group
+    // An orphan would go on holding jobs past their lease and burning CPU unseen (one ran 30 min).
+    await eventually(async () => expect(children.filter(isRunning)).toEqual([]), 15_000, 200);
+    await compactor.start();
+  });
 
   it('leaves one consistent version when two workers race on one profile', async () => {
     const { profileIds } = await ingestOldAndRecent(1, 200);

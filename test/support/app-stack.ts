@@ -1,6 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { AppName, AppProcess } from './app-process';
 import { freePort } from './free-port';
+import { descendantsOf, signalAll } from './processes';
 
 /** How many processes of each app a stack runs. Ingest processes share one consumer group. */
 export interface StackLayout {
@@ -103,25 +103,6 @@ export class StackMember {
 
   get logs(): string {
     return this.current?.logs ?? '';
-  }
-}
-
-/** Every process below `pid` (children, grandchildren...). */
-function descendantsOf(pid: number): number[] {
-  const children = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-    .stdout.split('\n')
-    .filter(Boolean)
-    .map(Number);
-  return children.flatMap((child) => [child, ...descendantsOf(child)]);
-}
-
-function signalAll(pids: readonly number[], signal: NodeJS.Signals): void {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // already gone
-    }
   }
 }
 

@@ -41,6 +41,11 @@ interface ProcessorContext {
 
 let context: ProcessorContext | null = null;
 
+// BullMQ's child (5.81) does not watch its parent: after a `kill -9` of the worker it lived on with its
+// connections open, its job past the lease, once burning a core for 30 min. The job is redone elsewhere,
+// and a compaction stopped at any point is safe (invariant 2), so the child goes with its parent.
+if (process.connected) process.once('disconnect', () => process.exit(1));
+
 function createContext(): ProcessorContext {
   const config = loadConfig();
   const client = createCassandraClient(config.cassandra, `${config.kafka.clientId}-compactor`);
