@@ -71,6 +71,11 @@ describe('the binary sealed message (docs/event-log.md)', () => {
     expect(() => unseal(key, classified.envelope.payload, classified.envelope.context)).toThrow();
   });
 
+  it('refuses to write a profile id its readers would dead-letter (not an identifier)', () => {
+    for (const profileId of ['p 1', 'p/1', '-p', 'p\u00e9', ''])
+      expect(() => encodeSealedMessage({ profileId, keyId }, key, plaintext)).toThrow(/profileId/);
+  });
+
   it('a format it does not know, or a header cut short, is malformed (dead-lettered with the reason)', () => {
     const sealed = encodeSealedMessage({ profileId: 'p-1', keyId }, key, plaintext);
     const newer = Buffer.from(sealed);

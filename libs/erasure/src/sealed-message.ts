@@ -63,6 +63,8 @@ export function encodeSealedMessage(
   key: Buffer,
   plaintext: Buffer | string,
 ): Buffer {
+  // What sealedOrMalformed dead-letters is never written: the collector validated it, this holds any other writer.
+  if (!isIdentifier(header.profileId)) throw new RangeError('profileId must be an identifier');
   const profileId = asciiId('profileId', header.profileId);
   const packed = isLowerCaseUuid(header.keyId);
   const keyId = packed ? Buffer.allocUnsafe(16) : asciiId('keyId', header.keyId);
