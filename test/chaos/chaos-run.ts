@@ -60,6 +60,8 @@ export interface ChaosReport {
   forcedCompactions: number;
   /** Compactions of the seeded history that left rows for a removal job (planLiveRowDeletes; --delete-margin). */
   seedCompactionsLeavingRows: number;
+  /** Backfills of many old sessions at once (the workload), and those whose compaction left rows for a removal. */
+  backfills: { total: number; compactionsLeavingRows: number };
   serverErrorsOutsideFaults: number;
   /** 500 answers, in a fault window or not: a fault is a 503 with Retry-After, never an internal error. */
   internalErrors: number;
@@ -100,6 +102,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     faultWindows: [],
     forcedCompactions: 0,
     seedCompactionsLeavingRows: 0,
+    backfills: { total: 0, compactionsLeavingRows: 0 },
     serverErrorsOutsideFaults: 0,
     internalErrors: 0,
     serverErrorSamples: [],
@@ -172,6 +175,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     ]);
     report.faultWindows = nemesis.windows;
     for (const w of nemesis.windows) report.faults[w.kind] = (report.faults[w.kind] ?? 0) + 1;
+    report.backfills = { ...workload.backfills };
 
     log('healing every fault, then waiting for the ingest lag to drain');
     await nemesis.healAll();
@@ -366,7 +370,9 @@ function finish(report: ChaosReport, options: ChaosOptions, operations: readonly
     `silentlyIncompleteExports=${report.silentlyIncompleteExports} ` +
     `apiDisagreements=${c?.apiDisagreements ?? '?'} 5xxOutsideFaults=${report.serverErrorsOutsideFaults} ` +
     `500s=${report.internalErrors} ` +
-    `faults=${faults || 'none'} compactions=${report.forcedCompactions} operations=${operations.length}` +
+    `faults=${faults || 'none'} compactions=${report.forcedCompactions} operations=${operations.length} ` +
+    `backfills=${report.backfills.total} (leaving rows ${report.backfills.compactionsLeavingRows}) ` +
+    `seed-compactions-leaving-rows=${report.seedCompactionsLeavingRows}` +
     (report.failure ? ` error=${report.failure.split('\n')[0]}` : '');
   mkdirSync(options.resultsDir, { recursive: true });
   const base = join(options.resultsDir, `chaos-seed-${report.seed}-${report.startedAt.replace(/[:.]/g, '-')}`);

@@ -21,10 +21,20 @@ const ANCIENT_DAYS = { from: 100, to: 130 };
 const ERASURE_QUIET_MS = 90_000;
 /** Retried as told (503, Retry-After 5 s) for about a minute: longer than the nemesis holds a fault. */
 const ERASURE_ATTEMPTS = 12;
+/**
+ * A backfill's old sessions: about 5 events each, some delivered twice, so 150-300 rows, above the 100 a
+ * compaction deletes one by one (MAX_ROW_DELETES): asked for while they are fresh, it leaves them for a removal.
+ */
+const BACKFILL_SESSIONS = 40;
+/** After the backfill, before its compaction: ingest has written it, and it is still within --delete-margin. */
+const BACKFILL_SETTLE_MS = 1_000;
+/** How long a backfill waits for its compaction's outcome (a fault may hold it longer: then unknown). */
+const BACKFILL_COMPACTION_WAIT_MS = 30_000;
 
 export type OperationKind =
   | 'post-events'
   | 'produce-late'
+  | 'compact-backfill'
   | 'remove-record'
   | 'clear-history'
   | 'change-settings'
@@ -101,6 +111,8 @@ export class Workload {
   readonly profiles: ProfileState[] = [];
   /** Exports that ended without their end line and without saying they were incomplete. */
   silentlyIncompleteExports = 0;
+  /** Backfills, and those whose compaction, asked for at once, left rows for a removal job. */
+  readonly backfills = { total: 0, compactionsLeavingRows: 0 };
   private producer: Producer | null = null;
   private readonly deviceHeaders = new Map<string, Record<string, string>>();
   private recommender: Record<string, string> = {};
@@ -177,7 +189,8 @@ export class Workload {
       else if (roll < 0.695) await this.erase(random, profile);
       else if (roll < 0.8) await this.read(random, 'read-history', profile);
       else if (roll < 0.9) await this.read(random, 'read-continue-watching', profile);
-      else if (roll < 0.995) await this.batchGet(random);
+      else if (roll < 0.993) await this.batchGet(random);
+      else if (roll < 0.995) await this.backfill(random, profile);
       else await this.exportAll(random);
       await sleep(random.int(5, 40));
     }
@@ -224,6 +237,44 @@ export class Workload {
       profile.sessions.push(session);
     }
     await this.produceLate(profile, session, random.int(1, 3));
+  }
+
+  /**
+   * A backfill (a restore, an import from another device): many old sessions of one profile onto the log at
+   * once, then its compaction asked for while the rows are fresh. With --delete-margin, the run spares them all,
+   * too many to delete one by one, and leaves them for a removal job, which then runs under the faults too.
+   */
+  private async backfill(random: Random, profile: ProfileState): Promise<void> {
+    const sessions = Array.from({ length: BACKFILL_SESSIONS }, () => this.planSession(profile, true, random));
+    profile.sessions.push(...sessions);
+    this.backfills.total++;
+    for (const session of sessions) await this.produceLate(profile, session, session.deliveries.length);
+    await sleep(BACKFILL_SETTLE_MS);
+    const api = random.pick(this.context.stack.of('api'));
+    const asked = await this.request(
+      'compact-backfill',
+      api.id,
+      `${api.url}/v1/admin/compactions`,
+      'POST',
+      { profileId: profile.profileId },
+      this.operator,
+    );
+    asked.record.detail = { profileId: profile.profileId, deliveries: sessions.reduce((n, s) => n + s.sent, 0) };
+    if (asked.status !== 202 || typeof asked.body?.jobId !== 'string') return;
+    asked.record.acknowledged = true;
+    const deadline = Date.now() + BACKFILL_COMPACTION_WAIT_MS;
+    while (Date.now() < deadline) {
+      await sleep(500);
+      const job = await fetch(`${api.url}/v1/admin/compactions/${asked.body.jobId}`, {
+        headers: this.operator,
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      })
+        .then((r) => r.json() as Promise<{ state?: string; result?: { liveRowsLeft?: number } | null }>)
+        .catch(() => null);
+      if (job?.state !== 'completed' && job?.state !== 'failed') continue;
+      if ((job.result?.liveRowsLeft ?? 0) > 0) this.backfills.compactionsLeavingRows++;
+      return;
+    }
   }
 
   private async produceLate(profile: ProfileState, session: PlannedSession, count: number): Promise<void> {
