@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Client, types } from 'cassandra-driver';
-import { foldHistory, PlaybackEvent, ViewingEvent } from '@vh/domain';
+import { Client } from 'cassandra-driver';
+import { foldHistory, PlaybackEvent } from '@vh/domain';
 import { CompressedHistoryRepository, LiveHistoryRepository } from '@vh/storage';
 import { Job } from 'bullmq';
 import { CompactionOutcome, createCompactionQueue, enqueueProfileCompaction } from '@vh/compaction';
 import { AppStack } from './support/app-stack';
 import { cellsRead } from './support/cassandra-trace';
 import { eventually } from './support/eventually';
-import { getJson } from './support/playback-events';
+import { getJson, playEvent } from './support/playback-events';
 import { testTokens } from './support/tokens';
 import { openStores, Stores } from './support/stores';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
@@ -41,23 +41,6 @@ describe('live range delete: the compactor clock ahead of the ingest clock', () 
     await environment?.dispose();
   });
 
-  const play = (profileId: string, occurredAt: number): ViewingEvent => ({
-    type: 'play',
-    eventId: randomUUID(),
-    profileId,
-    playbackSessionId: randomUUID(),
-    titleId: 'title-1',
-    deviceId: 'tv',
-    positionMs: 0,
-    occurredAt,
-  });
-
-  /** Writes a live row as an ingest host whose clock reads `writtenAt` would. */
-  const writeAt = (event: ViewingEvent, writtenAt: number) =>
-    client.execute(live.insertAtWriteTime, [types.Long.fromNumber(writtenAt * 1000), ...live.params(event)], {
-      prepare: true,
-    });
-
   it('keeps a late row written after the read, even though it is older than the compactor clock minus the margin', async () => {
     expect(environment.config.compaction.deleteMarginMs).toBe(10 * 60_000);
     const profileId = `clock-${randomUUID()}`;
@@ -65,16 +48,16 @@ describe('live range delete: the compactor clock ahead of the ingest clock', () 
     // Read by the compactor: two rows written well before the newest (under the range tombstone) and the
     // newest (above it, so deleted on its own by its key at its own write time).
     const read = [-20, -15, 0].map((minutes, i) => ({
-      event: play(profileId, Date.now() - 30 * DAY + i * 60_000),
+      event: playEvent(profileId, Date.now() - 30 * DAY + i * 60_000),
       writtenAt: ingestClock + minutes * 60_000,
     }));
-    for (const { event, writtenAt } of read) await writeAt(event, writtenAt);
-    const late = play(profileId, Date.now() - 29 * DAY);
+    for (const { event, writtenAt } of read) await stores.writeAt(event, writtenAt);
+    const late = playEvent(profileId, Date.now() - 29 * DAY);
 
     const outcome = await stores.compactor().compact(profileId, {
       onStep: async (step) => {
         // Written after the read, one second after the newest row read (same ingest clock).
-        if (step === 'read') await writeAt(late, ingestClock + 1_000);
+        if (step === 'read') await stores.writeAt(late, ingestClock + 1_000);
       },
     });
     expect(outcome).toMatchObject({ status: 'compacted', liveEventsRolledUp: 3 });
@@ -89,19 +72,19 @@ describe('live range delete: the compactor clock ahead of the ingest clock', () 
     // A quiet profile whose rows were all written within the margin of each other: before the fix every
     // run spared them again (the same newest write time), so tombstones piled up and they never left.
     const read = [-3, -2, -1, 0].map((minutes, i) => ({
-      event: play(profileId, Date.now() - 30 * DAY + i * 60_000),
+      event: playEvent(profileId, Date.now() - 30 * DAY + i * 60_000),
       writtenAt: ingestClock + minutes * 60_000,
     }));
-    for (const { event, writtenAt } of read) await writeAt(event, writtenAt);
-    const late = play(profileId, Date.now() - 29 * DAY);
+    for (const { event, writtenAt } of read) await stores.writeAt(event, writtenAt);
+    const late = playEvent(profileId, Date.now() - 29 * DAY);
     const compactor = stores.compactor();
 
     const first = await compactor.compact(profileId, {
       onStep: async (step) => {
         if (step !== 'read') return;
         // After the read: a late row, and a rewrite of a read row (same key, later write time).
-        await writeAt(late, ingestClock + 1_000);
-        await writeAt(read[1].event, ingestClock + 2_000);
+        await stores.writeAt(late, ingestClock + 1_000);
+        await stores.writeAt(read[1].event, ingestClock + 2_000);
       },
     });
     expect(first).toMatchObject({ status: 'compacted', liveEventsRolledUp: 4 });
@@ -138,14 +121,14 @@ describe('live range delete: the compactor clock ahead of the ingest clock', () 
     const rows = Array.from({ length: 500 }, (_, i) => ({
       // Accepted long ago (a restore, a re-drive): settled by a compaction that removes their rows.
       event: {
-        ...play(profileId, Date.now() - 30 * DAY + i * 60_000),
+        ...playEvent(profileId, Date.now() - 30 * DAY + i * 60_000),
         titleDurationMs: 3_600_000,
         acceptedAt: Date.now() - 100 * DAY,
       },
       writtenAt: ingestClock + i * 100,
     }));
     for (let i = 0; i < rows.length; i += 50)
-      await Promise.all(rows.slice(i, i + 50).map(({ event, writtenAt }) => writeAt(event, writtenAt)));
+      await Promise.all(rows.slice(i, i + 50).map(({ event, writtenAt }) => stores.writeAt(event, writtenAt)));
     // A row leaves unwritten the columns its type does not use: a null would be a cell tombstone, 1,000 here.
     expect(await livePartition(profileId)).toEqual({ liveRows: 500, tombstoneCells: 0 });
     const before = await readersSee(profileId);
@@ -162,8 +145,8 @@ describe('live range delete: the compactor clock ahead of the ingest clock', () 
 
     // Written after the first read by an ingest host a little behind the newest row's: under the follow-up's
     // tombstone, so the follow-up must read and count it (it runs a margin after the first, see the processor).
-    const late = play(profileId, Date.now() - 29 * DAY) as PlaybackEvent;
-    await writeAt(late, ingestClock + 10_000);
+    const late = playEvent(profileId, Date.now() - 29 * DAY) as PlaybackEvent;
+    await stores.writeAt(late, ingestClock + 10_000);
     const second = await compactor.compact(profileId, { liveRowsLeftThroughUs: first.liveRowsLeftThroughUs! });
     expect(second).toMatchObject({
       status: 'compacted',
@@ -188,10 +171,10 @@ describe('live range delete: the compactor clock ahead of the ingest clock', () 
       const profileId = `follow-up-${randomUUID()}`;
       const written = Date.now();
       const events = Array.from({ length: 300 }, (_, i) => ({
-        ...play(profileId, Date.now() - 30 * DAY + i * 60_000),
+        ...playEvent(profileId, Date.now() - 30 * DAY + i * 60_000),
         titleDurationMs: 3_600_000,
       }));
-      await Promise.all(events.map((event, i) => writeAt(event, written + i)));
+      await Promise.all(events.map((event, i) => stores.writeAt(event, written + i)));
       const before = await readersSee(profileId);
 
       const jobId = await enqueueProfileCompaction(queue, { profileId, requestedBy: 'operator' });
@@ -219,11 +202,11 @@ describe('live range delete: the compactor clock ahead of the ingest clock', () 
     const profileId = `redrive-${randomUUID()}`;
     const ingestClock = Date.now() - HOUR;
     const events = Array.from({ length: 300 }, (_, i) => ({
-      ...play(profileId, Date.now() - 30 * DAY + i * 60_000),
+      ...playEvent(profileId, Date.now() - 30 * DAY + i * 60_000),
       titleDurationMs: 3_600_000,
       acceptedAt: Date.now() - HOUR,
     }));
-    const writeAll = (from: number) => Promise.all(events.map((event, i) => writeAt(event, from + i)));
+    const writeAll = (from: number) => Promise.all(events.map((event, i) => stores.writeAt(event, from + i)));
     const compactor = stores.compactor();
     await writeAll(ingestClock);
     const first = await compactor.compact(profileId);
@@ -252,10 +235,10 @@ describe('live range delete: the compactor clock ahead of the ingest clock', () 
     const profileId = `lost-removal-${randomUUID()}`;
     const ingestClock = Date.now() - HOUR;
     const events = Array.from({ length: 300 }, (_, i) => ({
-      ...play(profileId, Date.now() - 30 * DAY + i * 60_000),
+      ...playEvent(profileId, Date.now() - 30 * DAY + i * 60_000),
       titleDurationMs: 3_600_000,
     }));
-    await Promise.all(events.map((event, i) => writeAt(event, ingestClock + i)));
+    await Promise.all(events.map((event, i) => stores.writeAt(event, ingestClock + i)));
     // Compacted by a run whose removal job never ran (lost with its Redis, failed, dropped as a duplicate).
     expect(await stores.compactor().compact(profileId)).toMatchObject({ status: 'compacted', liveRowsLeft: 300 });
 

@@ -3,7 +3,6 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'cassandra-driver';
 import { AppConfig, loadConfig } from '@vh/config';
-import { ViewingEvent } from '@vh/domain';
 import {
   ChangedProfilesWalk,
   createCassandraClient,
@@ -13,6 +12,7 @@ import {
   ProfileActivityIndex,
 } from '@vh/storage';
 import { CHECKOUT_ROOT } from './support/app-process';
+import { playEvent } from './support/playback-events';
 import { PrivateInfrastructure } from './support/private-infrastructure';
 
 const DAY = 86_400_000;
@@ -44,17 +44,6 @@ describe('token-range walks of live rows spread over several SSTables', () => {
     client = createCassandraClient(config.cassandra, 'e2e-range-scan');
     return new LiveHistoryRepository(client, config, new ProfileActivityIndex(client, config));
   };
-  const play = (profileId: string, occurredAt: number): ViewingEvent => ({
-    type: 'play',
-    eventId: randomUUID(),
-    profileId,
-    playbackSessionId: randomUUID(),
-    titleId: 'title-1',
-    deviceId: 'tv',
-    positionMs: 0,
-    occurredAt,
-    acceptedAt: Date.now(),
-  });
   /**
    * Rows for every profile, then the compactor's kinds of deletes: for a third of them everything (a
    * partition left with tombstones only), for a third the oldest rows by a range delete and some more one
@@ -62,7 +51,9 @@ describe('token-range walks of live rows spread over several SSTables', () => {
    */
   const writeRound = async (live: LiveHistoryRepository, round: number) => {
     const base = Date.now() - (20 - round * 5) * DAY;
-    const events = profiles.flatMap((p) => Array.from({ length: 30 }, (_, i) => play(p, base + i * 60_000)));
+    const events = profiles.flatMap((p) =>
+      Array.from({ length: 30 }, (_, i) => playEvent(p, base + i * 60_000, Date.now())),
+    );
     expect(await live.append(events)).toEqual([]);
     for (const [i, p] of profiles.entries()) {
       if (i % 3 === 2) continue;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ViewingEvent } from '@vh/domain';
 
 /** Wire-format playback events as a device posts them. */
 export interface WirePlaybackEvent {
@@ -11,6 +12,21 @@ export interface WirePlaybackEvent {
   occurredAt: string;
   deviceId: string;
   titleDurationMs?: number;
+}
+
+/** A play event as ingest stores it (a session of its own), e.g. to write live rows directly. */
+export function playEvent(profileId: string, occurredAt: number, acceptedAt?: number): ViewingEvent {
+  return {
+    type: 'play',
+    eventId: randomUUID(),
+    profileId,
+    playbackSessionId: randomUUID(),
+    titleId: 'title-1',
+    deviceId: 'tv',
+    positionMs: 0,
+    occurredAt,
+    ...(acceptedAt === undefined ? {} : { acceptedAt }),
+  };
 }
 
 export function uniqueProfileId(prefix = 'profile'): string {

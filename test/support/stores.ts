@@ -1,5 +1,6 @@
-import { Client } from 'cassandra-driver';
+import { Client, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
+import { ViewingEvent } from '@vh/domain';
 import { EventLogProfileEventsSource, ProfileCompactor } from '@vh/compaction';
 import {
   CompressedHistoryRepository,
@@ -19,6 +20,8 @@ export interface Stores {
   compressed: CompressedHistoryRepository;
   /** A compactor of its own (no queue), as one worker would run it. */
   compactor(): ProfileCompactor;
+  /** Writes a live row as an ingest host whose clock reads `writtenAt` (epoch ms) would. */
+  writeAt(event: ViewingEvent, writtenAt: number): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -33,6 +36,10 @@ export function openStores(config: AppConfig, clientName = 'e2e-stores'): Stores
     live,
     compressed,
     compactor: () => new ProfileCompactor(live, compressed, config, new EventLogProfileEventsSource(config)),
+    writeAt: (event, writtenAt) =>
+      client.execute(live.insertAtWriteTime, [types.Long.fromNumber(writtenAt * 1000), ...live.params(event)], {
+        prepare: true,
+      }),
     close: () => client.shutdown(),
   };
 }

@@ -20,17 +20,22 @@ import { LiveHistoryIngestor, ProfileHistoryEraser, StaleKeyRepublisher } from '
 const journal: string[] = [];
 
 class JournalLiveHistory implements LiveHistoryWriter {
-  async append(events: readonly ViewingEvent[], _options: AppendOptions = {}): Promise<FailedWrite[]> {
-    for (const e of events) journal.push(`write ${e.eventId}`);
+  async append(events: readonly ViewingEvent[], options: AppendOptions = {}): Promise<FailedWrite[]> {
+    for (const e of events) {
+      const after = options.writtenAfterUs?.get(e.profileId);
+      journal.push(`write ${e.eventId}${after === undefined ? '' : ` after ${after}`}`);
+    }
     return [];
   }
 }
 
 class JournalEraser extends ProfileHistoryEraser {
   failuresLeft = 0;
-  async erase(profileId: string): Promise<void> {
+  liveTombstoneUs: number | null = null;
+  async erase(profileId: string): Promise<{ liveTombstoneUs: number | null }> {
     if (this.failuresLeft-- > 0) throw new Error('no host available');
     journal.push(`erase ${profileId}`);
+    return { liveTombstoneUs: this.liveTombstoneUs };
   }
   forgetRemembered(): void {
     journal.push('forget remembered index rows');
@@ -157,6 +162,33 @@ describe('LiveHistoryIngestor and erasures', () => {
     );
     expect(outcome).toEqual({ status: 'done' });
     expect(journal).toEqual([`write ${before.eventId}`, 'erase profile-1', `write ${after.eventId}`]);
+  });
+
+  // An erasure's tombstone is dated at the newest write time read: after a crash, another host's, ahead of ours.
+  it('dates the rows written after its erasure past the tombstone while the tombstone is ahead of its clock', async () => {
+    const aheadUs = (Date.now() + 60_000) * 1000;
+    eraser.liveTombstoneUs = aheadUs;
+    const other = { ...playbackEvent('play', T0, 0), profileId: 'profile-2' };
+    const batch = [encodeViewingEvent(before), 'MARK', encodeViewingEvent(after), encodeViewingEvent(other)];
+    expect(await ingestor.handleBatch(batchOf(batch), control)).toEqual({ status: 'done' });
+    const next = playbackEvent('play', T0 + 9_000, 0);
+    expect(await ingestor.handleBatch(batchOf([encodeViewingEvent(next)]), control)).toEqual({ status: 'done' });
+    expect(journal).toEqual([
+      `write ${before.eventId}`,
+      'erase profile-1',
+      `write ${after.eventId} after ${aheadUs}`,
+      `write ${other.eventId}`,
+      `write ${next.eventId} after ${aheadUs}`,
+    ]);
+
+    // A tombstone behind our clock (the usual case): any write is later, at the default write time.
+    journal.length = 0;
+    eraser.liveTombstoneUs = (Date.now() - 1_000) * 1000;
+    ingestor = new LiveHistoryIngestor(new JournalLiveHistory(), letters, loadConfig({}), opener, eraser, republisher);
+    expect(await ingestor.handleBatch(batchOf(['MARK', encodeViewingEvent(next)]), control)).toEqual({
+      status: 'done',
+    });
+    expect(journal).toEqual(['erase profile-1', `write ${next.eventId}`]);
   });
 
   it('skips events of an erased key: counted, never dead-lettered', async () => {

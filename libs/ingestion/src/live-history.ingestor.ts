@@ -18,7 +18,8 @@ import { LiveHistoryWriter, RowRejectedError, UnrecognisedRefusalError } from '@
 
 /** Removes what is stored of a profile (StoredHistoryEraser; a fake in unit tests). */
 export abstract class ProfileHistoryEraser {
-  abstract erase(profileId: string): Promise<unknown>;
+  /** `liveTombstoneUs`: the write time the live rows' tombstone is dated at (null: none was written). */
+  abstract erase(profileId: string): Promise<{ liveTombstoneUs: number | null }>;
   /** Forgets which index rows this process wrote: another process's erasure may have deleted them. */
   abstract forgetRemembered(): void;
 }
@@ -67,6 +68,12 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
   private readonly refusals = new Map<string, RefusalCount>();
   /** When this process last wrote any row: a refusal counts against its row only while others get in. */
   private lastRowWrittenAt = Number.NEGATIVE_INFINITY;
+  /**
+   * By profile, the tombstone of the erasure this process wrote at its mark, while it is ahead of our clock: it is
+   * dated at the newest write time read, which may be another host's (one that processed the batch before and
+   * died, its clock ahead), and the rows written after it must outlive it (invariants 2 and 6).
+   */
+  private readonly erasureTombstonesUs = new Map<string, number>();
 
   private readonly opener: EventLogOpener;
 
@@ -183,7 +190,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     let backoff = FIRST_BACKOFF_MS;
     while (pending.length > 0) {
       const attempted = pending.length;
-      const failed = await this.liveHistory.append(pending, { rowsPerBatch });
+      const failed = await this.liveHistory.append(pending, { rowsPerBatch, writtenAfterUs: this.tombstonesAhead() });
       if (failed.reduce((n, f) => n + f.events.length, 0) < attempted) this.lastRowWrittenAt = Date.now();
       pending = [];
       let unavailable: Error | null = null;
@@ -232,7 +239,11 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     let backoff = FIRST_BACKOFF_MS;
     for (;;) {
       try {
-        await this.eraser.erase(profileId);
+        const { liveTombstoneUs } = await this.eraser.erase(profileId);
+        if (liveTombstoneUs !== null) {
+          const earlierUs = this.erasureTombstonesUs.get(profileId) ?? 0;
+          this.erasureTombstonesUs.set(profileId, Math.max(earlierUs, liveTombstoneUs));
+        }
         metrics.profileErasures.inc({ by: 'ingest' });
         return null;
       } catch (error) {
@@ -244,6 +255,15 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
         await control.heartbeat();
       }
     }
+  }
+
+  /** The erasure tombstones still ahead of our clock; those behind it are forgotten (any write is later). */
+  private tombstonesAhead(): ReadonlyMap<string, number> | undefined {
+    if (this.erasureTombstonesUs.size === 0) return undefined;
+    const nowUs = Date.now() * 1000;
+    for (const [profileId, tombstoneUs] of this.erasureTombstonesUs)
+      if (tombstoneUs < nowUs) this.erasureTombstonesUs.delete(profileId);
+    return this.erasureTombstonesUs;
   }
 
   /** The dead-letter reason once the rule holds for this row (see the class comment), else null (retry). */

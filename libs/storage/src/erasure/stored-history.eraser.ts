@@ -16,6 +16,8 @@ const INDEX_DAYS = 91;
 export interface StoredHistoryErasure {
   profileId: string;
   liveRows: number;
+  /** The live rows' tombstone (microseconds: the newest write time read), or null when there were none. */
+  liveTombstoneUs: number | null;
   /** The compressed version the erasure switched to (empty), or null when there was none to replace. */
   compressedVersion: number | null;
   chunkSetsDeleted: number;
@@ -57,7 +59,7 @@ export class StoredHistoryEraser {
     const { indexRows = true, now = Date.now(), hold = async () => undefined } = options;
     try {
       const days = new Set<string>();
-      const liveRows = await this.eraseLive(profileId, days, hold);
+      const { rows: liveRows, tombstoneUs: liveTombstoneUs } = await this.eraseLive(profileId, days, hold);
       const { version, chunkSetsDeleted } = await this.eraseCompressed(profileId, days, hold);
       // Else this process skips re-writing the deleted rows for the profile's new history, and compaction
       // and the export never find it.
@@ -66,7 +68,7 @@ export class StoredHistoryEraser {
         await this.eraseIndexRows(profileId, [...days]);
         this.activity?.erased(profileId, await this.noteIndexErasure(profileId));
       } else this.activity?.forgetProfile(profileId);
-      return { profileId, liveRows, compressedVersion: version, chunkSetsDeleted };
+      return { profileId, liveRows, liveTombstoneUs, compressedVersion: version, chunkSetsDeleted };
     } catch (error) {
       throw asStorageError(error);
     }
@@ -76,7 +78,11 @@ export class StoredHistoryEraser {
    * One partition tombstone dated at the newest write time read: every row read goes, and a row written
    * later (an event after the erasure, sealed with the profile's new key) survives (as compaction's range delete).
    */
-  private async eraseLive(profileId: string, days: Set<string>, hold: () => Promise<void>): Promise<number> {
+  private async eraseLive(
+    profileId: string,
+    days: Set<string>,
+    hold: () => Promise<void>,
+  ): Promise<{ rows: number; tombstoneUs: number | null }> {
     let newest: types.Long | null = null;
     let rows = 0;
     let pageState: string | undefined;
@@ -102,7 +108,7 @@ export class StoredHistoryEraser {
         this.writeOptions(),
       );
     }
-    return rows;
+    return { rows, tombstoneUs: newest === null ? null : newest.toNumber() };
   }
 
   private async eraseCompressed(

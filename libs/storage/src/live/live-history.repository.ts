@@ -80,14 +80,18 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
     const concurrency = options.concurrency ?? this.config.ingest.writeConcurrency;
     // Idempotent (a fixed key, one event per key, same values each time): the driver may send it again.
     const writeOptions = { prepare: true, consistency: writeConsistency, isIdempotent: true };
-    const results = await settleWithConcurrency(groups, concurrency, (group) =>
-      group.length === 1
-        ? this.client.execute(this.insert, this.params(group[0]), writeOptions)
-        : this.client.batch(
-            group.map((event) => ({ query: this.insert, params: this.params(event) })),
-            { ...writeOptions, logged: false },
-          ),
-    );
+    const statement = (event: ViewingEvent) => {
+      const after = options.writtenAfterUs?.get(event.profileId);
+      // The driver's clock (microseconds) once it is past `after`: then the default write time is later anyway.
+      return after === undefined || after < Date.now() * 1000
+        ? { query: this.insert, params: this.params(event) }
+        : { query: this.insertAtWriteTime, params: [types.Long.fromNumber(after + 1), ...this.params(event)] };
+    };
+    const results = await settleWithConcurrency(groups, concurrency, (group) => {
+      if (group.length > 1) return this.client.batch(group.map(statement), { ...writeOptions, logged: false });
+      const { query, params } = statement(group[0]);
+      return this.client.execute(query, params, writeOptions);
+    });
     const failed: RawFailure[] = [];
     results.forEach((result, i) => {
       if (result.status === 'rejected') failed.push({ events: groups[i], error: result.reason });

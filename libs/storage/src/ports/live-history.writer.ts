@@ -5,6 +5,11 @@ export interface AppendOptions {
   /** Rows of one profile per unlogged batch; 1 writes each row alone (to find a row that is rejected). */
   rowsPerBatch?: number;
   concurrency?: number;
+  /**
+   * By profile, a write time (microseconds) its rows must be dated after: the tombstone of an erasure this
+   * process wrote at a write time read, which another host's clock, ahead of ours, may have set.
+   */
+  writtenAfterUs?: ReadonlyMap<string, number>;
 }
 
 /** Events not written, and why: RowRejectedError (the row itself; never retry) or DependencyUnavailableError. */

@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import { KafkaMessage } from 'kafkajs';
+import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
+import { LiveHistoryIngestor } from '@vh/ingestion';
+import { DeadLetter, DeadLetterSink, EventLogOpener, LogMessage, OpenedMessage, openPlaintext } from '@vh/messaging';
+import { CompressedHistoryRepository, StoredHistoryEraser } from '@vh/storage';
+import { playEvent } from './support/playback-events';
+import { openStores, Stores } from './support/stores';
+import { createTestEnvironment, TestEnvironment } from './support/test-environment';
+
+const MINUTE = 60_000;
+const MARK = 'MARK';
+
+/** Plain events, and "MARK" for the erasure mark of the message's key (the sealing is not what this tests). */
+class MarkingOpener extends EventLogOpener {
+  async open(messages: readonly LogMessage[]): Promise<OpenedMessage[]> {
+    return messages.map((m) =>
+      m.value?.toString() === MARK
+        ? { kind: 'profile-erased', profileId: m.key!.toString(), erasureId: 'erasure-1' }
+        : openPlaintext(m),
+    );
+  }
+}
+
+class NoDeadLetters extends DeadLetterSink {
+  async publish(letters: readonly DeadLetter[]): Promise<void> {
+    throw new Error(`unexpected dead letters: ${letters.map((l) => l.reason).join('; ')}`);
+  }
+}
+
+/**
+ * Invariants 2 and 6: ingest erases a profile at its erasure's mark with a tombstone dated at the newest write
+ * time it reads. When a batch is processed again after a crash on another host (the partition moved), that
+ * newest row may be one the dead host wrote after the mark with its clock ahead of this one's: the events after
+ * the mark, written again now, must not be shadowed by that tombstone, nor the next ones.
+ */
+describe('erasure at the mark, processed again by an ingest host whose clock is behind', () => {
+  let environment: TestEnvironment;
+  let stores: Stores;
+  let ingestor: LiveHistoryIngestor;
+  let offset = 0;
+
+  beforeAll(async () => {
+    environment = await createTestEnvironment('erasure_clock');
+    stores = openStores(environment.config, 'e2e-erasure-clock');
+    const eraser = new StoredHistoryEraser(
+      stores.client,
+      environment.config,
+      new CompressedHistoryRepository(stores.client, environment.config),
+      stores.activity,
+    );
+    ingestor = new LiveHistoryIngestor(
+      stores.live,
+      new NoDeadLetters(),
+      environment.config,
+      new MarkingOpener(),
+      eraser,
+    );
+  });
+
+  afterAll(async () => {
+    await stores?.close();
+    await environment?.dispose();
+  });
+
+  const message = (profileId: string, value: string): KafkaMessage =>
+    ({
+      key: Buffer.from(profileId),
+      value: Buffer.from(value),
+      offset: String(offset++),
+      timestamp: String(Date.now()),
+      headers: {},
+    }) as KafkaMessage;
+
+  const handle = (profileId: string, values: string[]) =>
+    ingestor.handleBatch(
+      {
+        topic: 'events',
+        partition: 0,
+        messages: values.map((v) => message(profileId, v)),
+        highWatermark: String(offset),
+        lastOffset: String(offset - 1),
+      },
+      { heartbeat: async () => undefined, isRunning: () => true },
+    );
+
+  it('keeps the events after the mark, and the next ones, though the dead host wrote them a minute ahead', async () => {
+    const profileId = `erased-${randomUUID()}`;
+    const now = Date.now();
+    const before = playEvent(profileId, now - 10 * MINUTE, now - 10 * MINUTE);
+    const after = playEvent(profileId, now - 5 * MINUTE, now - 5 * MINUTE);
+    // The dead host (clock a minute ahead) wrote the batch [before, MARK, after] and died before committing.
+    const deadHostClock = now + MINUTE;
+    await stores.writeAt(after, deadHostClock); // as the dead host, its clock ahead, wrote it
+
+    // This host processes the same batch again, then the profile's next event.
+    const encoded = (e: ViewingEvent) => encodeViewingEvent(e);
+    expect(await handle(profileId, [encoded(before), MARK, encoded(after)])).toEqual({ status: 'done' });
+    const next = playEvent(profileId, now - MINUTE, now - MINUTE);
+    expect(await handle(profileId, [encoded(next)])).toEqual({ status: 'done' });
+
+    const stored = (await stores.live.readProfile(profileId)).map((e) => e.eventId).sort();
+    expect(stored).toEqual([after.eventId, next.eventId].sort());
+  });
+});
