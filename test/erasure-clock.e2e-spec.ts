@@ -38,12 +38,13 @@ describe('erasure at the mark, processed again by an ingest host whose clock is 
   let environment: TestEnvironment;
   let stores: Stores;
   let ingestor: LiveHistoryIngestor;
+  let eraser: StoredHistoryEraser;
   let offset = 0;
 
   beforeAll(async () => {
     environment = await createTestEnvironment('erasure_clock');
     stores = openStores(environment.config, 'e2e-erasure-clock');
-    const eraser = new StoredHistoryEraser(
+    eraser = new StoredHistoryEraser(
       stores.client,
       environment.config,
       new CompressedHistoryRepository(stores.client, environment.config),
@@ -101,5 +102,20 @@ describe('erasure at the mark, processed again by an ingest host whose clock is 
 
     const stored = (await stores.live.readProfile(profileId)).map((e) => e.eventId).sort();
     expect(stored).toEqual([after.eventId, next.eventId].sort());
+  });
+
+  it('keeps the events after the mark when the dead host died between its erasure and writing them', async () => {
+    const profileId = `erased-${randomUUID()}`;
+    const now = Date.now();
+    const before = playEvent(profileId, now - 10 * MINUTE, now - 10 * MINUTE);
+    const after = playEvent(profileId, now - 5 * MINUTE, now - 5 * MINUTE);
+    // The dead host (clock a minute ahead) wrote `before`, erased at the mark, and died: its tombstone, dated at
+    // its clock, is no row this host can read.
+    await stores.writeAt(before, now + MINUTE);
+    await eraser.erase(profileId);
+
+    const encoded = (e: ViewingEvent) => encodeViewingEvent(e);
+    expect(await handle(profileId, [encoded(before), MARK, encoded(after)])).toEqual({ status: 'done' });
+    expect((await stores.live.readProfile(profileId)).map((e) => e.eventId)).toEqual([after.eventId]);
   });
 });

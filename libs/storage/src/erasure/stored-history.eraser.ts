@@ -12,11 +12,16 @@ import { daysBetween, dayOf, ProfileActivityIndex, shardOf } from '../live/profi
 const DAY_MS = 24 * 3600_000;
 /** The activity indexes keep rows 90 days: every arrival day an index row of the profile can still be on. */
 const INDEX_DAYS = 91;
+/** How long an erasure's live tombstone stays readable (migration 13): far beyond any skew between ingest hosts. */
+export const LIVE_ERASURE_TOMBSTONE_TTL_SECONDS = 24 * 3600;
 
 export interface StoredHistoryErasure {
   profileId: string;
   liveRows: number;
-  /** The live rows' tombstone (microseconds: the newest write time read), or null when there were none. */
+  /**
+   * The newest tombstone of the profile's live rows (microseconds): this erasure's, dated at the newest write time
+   * it read, or an earlier one's still recorded (perhaps a dead host's, its clock ahead); null when neither.
+   */
   liveTombstoneUs: number | null;
   /** The compressed version the erasure switched to (empty), or null when there was none to replace. */
   compressedVersion: number | null;
@@ -77,6 +82,8 @@ export class StoredHistoryEraser {
   /**
    * One partition tombstone dated at the newest write time read: every row read goes, and a row written
    * later (an event after the erasure, sealed with the profile's new key) survives (as compaction's range delete).
+   * Its date is recorded first (migration 13), so a process that reads no row (a dead host's tombstone hid
+   * them) still learns what its writes must be dated after.
    */
   private async eraseLive(
     profileId: string,
@@ -100,15 +107,27 @@ export class StoredHistoryEraser {
       }
       pageState = result.pageState ?? undefined;
     } while (pageState);
+    const recorded = await this.client.execute(
+      `SELECT tombstone_us FROM ${this.ks}.live_history_erasures WHERE profile_id = ?`,
+      [profileId],
+      this.readOptions(),
+    );
+    const earlier = (recorded.first()?.get('tombstone_us') as types.Long | null | undefined) ?? null;
     if (newest !== null) {
       await hold();
+      await this.client.execute(
+        `UPDATE ${this.ks}.live_history_erasures USING TIMESTAMP ? SET tombstone_us = ? WHERE profile_id = ?`,
+        [newest, newest, profileId],
+        this.writeOptions(),
+      );
       await this.client.execute(
         `DELETE FROM ${this.ks}.live_history USING TIMESTAMP ? WHERE profile_id = ?`,
         [newest, profileId],
         this.writeOptions(),
       );
     }
-    return { rows, tombstoneUs: newest === null ? null : newest.toNumber() };
+    const tombstones = [newest, earlier].filter((t): t is types.Long => t !== null).map((t) => t.toNumber());
+    return { rows, tombstoneUs: tombstones.length === 0 ? null : Math.max(...tombstones) };
   }
 
   private async eraseCompressed(

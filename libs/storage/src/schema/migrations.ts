@@ -1,4 +1,5 @@
 import { Client } from 'cassandra-driver';
+import { LIVE_ERASURE_TOMBSTONE_TTL_SECONDS } from '../erasure/stored-history.eraser';
 import { INDEX_ERASURE_MARKER_TTL_SECONDS, indexDailySweepProfiles } from '../live/profile-activity.index';
 /**
  * The Cassandra schema, as an ordered list of versions. A version, once released, never changes:
@@ -213,6 +214,22 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
       `ALTER TABLE ${ks}.profile_auto_delete ADD IF NOT EXISTS pauses_finished set<text>`,
       `ALTER TABLE ${ks}.profile_auto_delete ADD IF NOT EXISTS periods set<text>`,
       `ALTER TABLE ${ks}.profile_auto_delete ADD IF NOT EXISTS erased set<text>`,
+    ],
+  },
+  {
+    version: 13,
+    description: "erasures' live tombstones, readable: rows written after an erasure are dated past its tombstone",
+    // ADR 9: an erasure deletes a profile's live rows with a tombstone dated at the newest write time it read,
+    // perhaps an ingest host's clock ahead of the next one's. No read shows a tombstone's date, so it is written
+    // here too (cell dated by itself: the latest wins whatever the order of writes), read by the next erasure at
+    // the mark, whose process then dates that profile's rows past it. A day outlives any skew between hosts.
+    statements: (ks) => [
+      `CREATE TABLE IF NOT EXISTS ${ks}.live_history_erasures (
+         profile_id text PRIMARY KEY,
+         tombstone_us bigint
+       ) WITH default_time_to_live = ${LIVE_ERASURE_TOMBSTONE_TTL_SECONDS}
+         AND gc_grace_seconds = 3600
+         AND comment = 'The write time of the last erasure''s tombstone of each profile''s live rows, for a day.'`,
     ],
   },
 ];
