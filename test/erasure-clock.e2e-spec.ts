@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { KafkaMessage } from 'kafkajs';
 import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
-import { LiveHistoryIngestor } from '@vh/ingestion';
+import { LiveHistoryIngestor, ProfileHistoryEraser } from '@vh/ingestion';
 import { DeadLetter, DeadLetterSink, EventLogOpener, LogMessage, OpenedMessage, openPlaintext } from '@vh/messaging';
 import { CompressedHistoryRepository, StoredHistoryEraser } from '@vh/storage';
 import { playEvent } from './support/playback-events';
@@ -19,6 +19,23 @@ class MarkingOpener extends EventLogOpener {
         ? { kind: 'profile-erased', profileId: m.key!.toString(), erasureId: 'erasure-1' }
         : openPlaintext(m),
     );
+  }
+}
+
+/** The real eraser, whose first erasure fails after it deleted everything (a timeout after the writes applied). */
+class FailingOnceEraser extends ProfileHistoryEraser {
+  failed = false;
+  constructor(private readonly eraser: StoredHistoryEraser) {
+    super();
+  }
+  async erase(profileId: string): Promise<{ liveTombstoneUs: number | null }> {
+    const erased = await this.eraser.erase(profileId);
+    if (this.failed) return erased;
+    this.failed = true;
+    throw new Error('timed out (the writes applied)');
+  }
+  forgetRemembered(): void {
+    this.eraser.forgetRemembered();
   }
 }
 
@@ -117,5 +134,42 @@ describe('erasure at the mark, processed again by an ingest host whose clock is 
     const encoded = (e: ViewingEvent) => encodeViewingEvent(e);
     expect(await handle(profileId, [encoded(before), MARK, encoded(after)])).toEqual({ status: 'done' });
     expect((await stores.live.readProfile(profileId)).map((e) => e.eventId)).toEqual([after.eventId]);
+  });
+
+  // Review, session 11: the retry of an erasure that failed after its delete reads no row.
+  it('keeps the events after the mark when its erasure failed after deleting, and was retried', async () => {
+    const profileId = `erased-${randomUUID()}`;
+    const now = Date.now();
+    const [before, after] = [10, 5].map((m) => playEvent(profileId, now - m * MINUTE, now - m * MINUTE));
+    await stores.writeAt(after, now + MINUTE); // the dead host's, its clock ahead
+    const retrying = new LiveHistoryIngestor(
+      stores.live,
+      new NoDeadLetters(),
+      environment.config,
+      new MarkingOpener(),
+      new FailingOnceEraser(eraser),
+    );
+    const encoded = (e: ViewingEvent) => encodeViewingEvent(e);
+    const batch = [encoded(before), MARK, encoded(after)].map((v) => message(profileId, v));
+    const outcome = await retrying.handleBatch(
+      { topic: 'events', partition: 0, messages: batch, highWatermark: String(offset), lastOffset: String(offset - 1) },
+      { heartbeat: async () => undefined, isRunning: () => true },
+    );
+    expect(outcome).toEqual({ status: 'done' });
+    expect((await stores.live.readProfile(profileId)).map((e) => e.eventId)).toEqual([after.eventId]);
+  });
+
+  // Review, session 11: a second erasure within the skew, its tombstone dated at the rows this host dated ahead.
+  it('keeps the events after a second erasure made while its rows are still dated ahead of its clock', async () => {
+    const profileId = `erased-${randomUUID()}`;
+    const now = Date.now();
+    const [before, after, second] = [10, 5, 2].map((m) => playEvent(profileId, now - m * MINUTE, now - m * MINUTE));
+    await stores.writeAt(after, now + MINUTE);
+    const encoded = (e: ViewingEvent) => encodeViewingEvent(e);
+    expect(await handle(profileId, [encoded(before), MARK, encoded(after)])).toEqual({ status: 'done' });
+
+    await eraser.erase(profileId, { indexRows: false }); // the API's, at once, before its mark
+    expect(await handle(profileId, [MARK, encoded(second)])).toEqual({ status: 'done' });
+    expect((await stores.live.readProfile(profileId)).map((e) => e.eventId)).toEqual([second.eventId]);
   });
 });

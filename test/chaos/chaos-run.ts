@@ -61,7 +61,12 @@ export interface ChaosReport {
   /** Compactions of the seeded history that left rows for a removal job (planLiveRowDeletes; --delete-margin). */
   seedCompactionsLeavingRows: number;
   /** Backfills of many old sessions at once (the workload), and those whose compaction left rows for a removal. */
-  backfills: { total: number; compactionsLeavingRows: number };
+  backfills: {
+    total: number;
+    compactionsLeavingRows: number;
+    compactionsFailed: number;
+    compactionsUnfinished: number;
+  };
   serverErrorsOutsideFaults: number;
   /** 500 answers, in a fault window or not: a fault is a 503 with Retry-After, never an internal error. */
   internalErrors: number;
@@ -102,7 +107,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     faultWindows: [],
     forcedCompactions: 0,
     seedCompactionsLeavingRows: 0,
-    backfills: { total: 0, compactionsLeavingRows: 0 },
+    backfills: { total: 0, compactionsLeavingRows: 0, compactionsFailed: 0, compactionsUnfinished: 0 },
     serverErrorsOutsideFaults: 0,
     internalErrors: 0,
     serverErrorSamples: [],
@@ -371,7 +376,8 @@ function finish(report: ChaosReport, options: ChaosOptions, operations: readonly
     `apiDisagreements=${c?.apiDisagreements ?? '?'} 5xxOutsideFaults=${report.serverErrorsOutsideFaults} ` +
     `500s=${report.internalErrors} ` +
     `faults=${faults || 'none'} compactions=${report.forcedCompactions} operations=${operations.length} ` +
-    `backfills=${report.backfills.total} (leaving rows ${report.backfills.compactionsLeavingRows}) ` +
+    `backfills=${report.backfills.total} (leaving rows ${report.backfills.compactionsLeavingRows}, ` +
+    `compaction failed ${report.backfills.compactionsFailed}, unfinished ${report.backfills.compactionsUnfinished}) ` +
     `seed-compactions-leaving-rows=${report.seedCompactionsLeavingRows}` +
     (report.failure ? ` error=${report.failure.split('\n')[0]}` : '');
   mkdirSync(options.resultsDir, { recursive: true });

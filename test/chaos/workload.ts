@@ -111,8 +111,11 @@ export class Workload {
   readonly profiles: ProfileState[] = [];
   /** Exports that ended without their end line and without saying they were incomplete. */
   silentlyIncompleteExports = 0;
-  /** Backfills, and those whose compaction, asked for at once, left rows for a removal job. */
-  readonly backfills = { total: 0, compactionsLeavingRows: 0 };
+  /**
+   * Backfills; those whose compaction, asked for at once, left rows for a removal job; those whose compaction
+   * failed (a fault may fail an attempt: the job is retried, but not waited for) or was not seen to end in time.
+   */
+  readonly backfills = { total: 0, compactionsLeavingRows: 0, compactionsFailed: 0, compactionsUnfinished: 0 };
   private producer: Producer | null = null;
   private readonly deviceHeaders = new Map<string, Record<string, string>>();
   private recommender: Record<string, string> = {};
@@ -271,10 +274,12 @@ export class Workload {
       })
         .then((r) => r.json() as Promise<{ state?: string; result?: { liveRowsLeft?: number } | null }>)
         .catch(() => null);
+      if (job?.state === 'failed') this.backfills.compactionsFailed++;
       if (job?.state !== 'completed' && job?.state !== 'failed') continue;
       if ((job.result?.liveRowsLeft ?? 0) > 0) this.backfills.compactionsLeavingRows++;
       return;
     }
+    this.backfills.compactionsUnfinished++;
   }
 
   private async produceLate(profile: ProfileState, session: PlannedSession, count: number): Promise<void> {

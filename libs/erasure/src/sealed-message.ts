@@ -120,6 +120,7 @@ function sealedOrMalformed(envelope: SealedEnvelope): ClassifiedMessage {
 
 /** The JSON form of a sealed event: what the log holds from before the binary form; SEALED_EVENT_FORMAT=json. */
 export function encodeSealedEnvelope(envelope: Omit<SealedEnvelope, 'context'>): string {
+  if (!isIdentifier(envelope.profileId)) throw new RangeError('profileId must be an identifier');
   return JSON.stringify({
     schemaVersion: VIEWING_EVENT_SCHEMA_VERSION,
     sealed: SEALED_ALGORITHM,

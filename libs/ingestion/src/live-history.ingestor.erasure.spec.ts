@@ -165,7 +165,7 @@ describe('LiveHistoryIngestor and erasures', () => {
   });
 
   // An erasure's tombstone is dated at the newest write time read: after a crash, another host's, ahead of ours.
-  it('dates the rows written after its erasure past the tombstone while the tombstone is ahead of its clock', async () => {
+  it('dates the rows written after its erasure past the tombstone, each write past the last, while ahead of its clock', async () => {
     const aheadUs = (Date.now() + 60_000) * 1000;
     eraser.liveTombstoneUs = aheadUs;
     const other = { ...playbackEvent('play', T0, 0), profileId: 'profile-2' };
@@ -178,7 +178,9 @@ describe('LiveHistoryIngestor and erasures', () => {
       'erase profile-1',
       `write ${after.eventId} after ${aheadUs}`,
       `write ${other.eventId}`,
-      `write ${next.eventId} after ${aheadUs}`,
+      // Each write after the previous one (review, session 11): a copy written later never ties with one a
+      // compaction read and deletes by key at its write time, nor with a later erasure's tombstone.
+      `write ${next.eventId} after ${aheadUs + 1}`,
     ]);
 
     // A tombstone behind our clock (the usual case): any write is later, at the default write time.

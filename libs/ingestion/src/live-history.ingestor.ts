@@ -69,11 +69,13 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
   /** When this process last wrote any row: a refusal counts against its row only while others get in. */
   private lastRowWrittenAt = Number.NEGATIVE_INFINITY;
   /**
-   * By profile, the tombstone of the erasure this process wrote at its mark, while it is ahead of our clock: it is
-   * dated at the newest write time read, which may be another host's (one that processed the batch before and
-   * died, its clock ahead), and the rows written after it must outlive it (invariants 2 and 6).
+   * By profile, while it is ahead of our clock: the write time its next rows must be dated after. First the
+   * newest tombstone of an erasure at a mark, dated at a write time read, which may be another host's (one that
+   * processed the batch before and died, its clock ahead): the rows after the mark must outlive it (invariants 2
+   * and 6). Then the date of the last rows written, so that each write is dated after the one before: a later
+   * copy never ties with one a compaction deletes by key at its write time, nor with a later erasure's tombstone.
    */
-  private readonly erasureTombstonesUs = new Map<string, number>();
+  private readonly datedAfterUs = new Map<string, number>();
 
   private readonly opener: EventLogOpener;
 
@@ -190,7 +192,12 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     let backoff = FIRST_BACKOFF_MS;
     while (pending.length > 0) {
       const attempted = pending.length;
-      const failed = await this.liveHistory.append(pending, { rowsPerBatch, writtenAfterUs: this.tombstonesAhead() });
+      const writtenAfterUs = this.datesAhead();
+      const failed = await this.liveHistory.append(pending, { rowsPerBatch, writtenAfterUs });
+      if (writtenAfterUs) {
+        const dated = new Set(pending.map((e) => e.profileId).filter((p) => writtenAfterUs.has(p)));
+        for (const profileId of dated) this.datedAfter(profileId);
+      }
       if (failed.reduce((n, f) => n + f.events.length, 0) < attempted) this.lastRowWrittenAt = Date.now();
       pending = [];
       let unavailable: Error | null = null;
@@ -240,10 +247,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     for (;;) {
       try {
         const { liveTombstoneUs } = await this.eraser.erase(profileId);
-        if (liveTombstoneUs !== null) {
-          const earlierUs = this.erasureTombstonesUs.get(profileId) ?? 0;
-          this.erasureTombstonesUs.set(profileId, Math.max(earlierUs, liveTombstoneUs));
-        }
+        if (liveTombstoneUs !== null) this.datedAfter(profileId, liveTombstoneUs);
         metrics.profileErasures.inc({ by: 'ingest' });
         return null;
       } catch (error) {
@@ -257,13 +261,27 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     }
   }
 
-  /** The erasure tombstones still ahead of our clock; those behind it are forgotten (any write is later). */
-  private tombstonesAhead(): ReadonlyMap<string, number> | undefined {
-    if (this.erasureTombstonesUs.size === 0) return undefined;
+  /** The dates still ahead of our clock; those behind it are forgotten (the driver's write time is later). */
+  private datesAhead(): ReadonlyMap<string, number> | undefined {
+    if (this.datedAfterUs.size === 0) return undefined;
     const nowUs = Date.now() * 1000;
-    for (const [profileId, tombstoneUs] of this.erasureTombstonesUs)
-      if (tombstoneUs < nowUs) this.erasureTombstonesUs.delete(profileId);
-    return this.erasureTombstonesUs;
+    for (const [profileId, afterUs] of this.datedAfterUs) if (afterUs < nowUs) this.datedAfterUs.delete(profileId);
+    return this.datedAfterUs.size === 0 ? undefined : new Map(this.datedAfterUs);
+  }
+
+  /** A tombstone to date the profile's rows after, or (none given) the rows just written at one past the last. */
+  private datedAfter(profileId: string, tombstoneUs?: number): void {
+    const lastUs = this.datedAfterUs.get(profileId);
+    if (tombstoneUs === undefined && lastUs === undefined) return; // our clock passed it meanwhile
+    const afterUs = tombstoneUs === undefined ? lastUs! + 1 : Math.max(lastUs ?? 0, tombstoneUs);
+    this.datedAfterUs.set(profileId, afterUs);
+    // Hosts are assumed within one delete margin of each other (planLiveRowDeletes): say when one is not.
+    const aheadMs = afterUs / 1000 - Date.now();
+    if (tombstoneUs !== undefined && aheadMs > this.config.compaction.deleteMarginMs)
+      this.logger.warn(
+        `${profileId}: an erasure's tombstone is dated ${Math.round(aheadMs / 1000)} s ahead of this host's clock, ` +
+          'more than the delete margin: an ingest host’s clock runs ahead',
+      );
   }
 
   /** The dead-letter reason once the rule holds for this row (see the class comment), else null (retry). */
