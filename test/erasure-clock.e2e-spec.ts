@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { KafkaMessage } from 'kafkajs';
+import { types } from 'cassandra-driver';
 import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
 import { LiveHistoryIngestor, ProfileHistoryEraser } from '@vh/ingestion';
 import { DeadLetter, DeadLetterSink, EventLogOpener, LogMessage, OpenedMessage, openPlaintext } from '@vh/messaging';
@@ -171,5 +172,22 @@ describe('erasure at the mark, processed again by an ingest host whose clock is 
     await eraser.erase(profileId, { indexRows: false }); // the API's, at once, before its mark
     expect(await handle(profileId, [MARK, encoded(second)])).toEqual({ status: 'done' });
     expect((await stores.live.readProfile(profileId)).map((e) => e.eventId)).toEqual([second.eventId]);
+  });
+
+  // Review, session 11: the record keeps the newest tombstone whatever the order its writes land in.
+  it('keeps the newest tombstone on record, even when an older one is recorded after it', async () => {
+    const profileId = `erased-${randomUUID()}`;
+    const now = Date.now();
+    await stores.writeAt(playEvent(profileId, now - 10 * MINUTE), now + MINUTE); // a host a minute ahead
+    expect((await eraser.erase(profileId)).liveTombstoneUs).toBe((now + MINUTE) * 1000);
+    // A stalled erasure that had read an older row records its date late, as the eraser writes it.
+    const olderUs = types.Long.fromNumber((now - MINUTE) * 1000);
+    await stores.client.execute(
+      `UPDATE ${environment.config.cassandra.keyspace}.live_history_erasures USING TIMESTAMP ? SET tombstone_us = ? WHERE profile_id = ?`,
+      [olderUs, olderUs, profileId],
+      { prepare: true },
+    );
+    // An erasure that reads no row (they are hidden) learns the newest from the record.
+    expect((await eraser.erase(profileId)).liveTombstoneUs).toBe((now + MINUTE) * 1000);
   });
 });

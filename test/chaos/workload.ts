@@ -113,7 +113,7 @@ export class Workload {
   silentlyIncompleteExports = 0;
   /**
    * Backfills; those whose compaction, asked for at once, left rows for a removal job; those whose compaction
-   * failed (a fault may fail an attempt: the job is retried, but not waited for) or was not seen to end in time.
+   * failed for good (its attempts spent) or was not seen to end within the wait (running, or delayed to retry).
    */
   readonly backfills = { total: 0, compactionsLeavingRows: 0, compactionsFailed: 0, compactionsUnfinished: 0 };
   private producer: Producer | null = null;

@@ -69,6 +69,17 @@ describe('Cassandra error classification', () => {
     expect(failure.message).toMatch(/lacks migrations 1, 2/);
   });
 
+  // Review, session 11: an erasure on a keyspace lacking migration 13 answered 500, after the keys had moved.
+  it('answers a read or write that meets the schema in an incomplete state as unavailable (503), not as a bug', () => {
+    for (const message of ['unconfigured table live_history_erasures', 'Undefined column name tombstone_us']) {
+      const error = asStorageError(new errors.ResponseError(codes.invalid, message));
+      expect(error).toBeInstanceOf(DependencyUnavailableError);
+      expect(error.message).toMatch(/migrate/);
+    }
+    const tooLarge = new errors.ResponseError(codes.invalid, 'Rejected an oversized mutation (33554533/16777216)');
+    expect(asStorageError(tooLarge)).toBe(tooLarge);
+  });
+
   // Right after a migration adds a column, a coordinator that has not seen it yet answers Invalid.
   const schemaRefusals: [string, string][] = [
     ['an undefined column (Cassandra 4+)', 'Undefined column name accepted_at'],

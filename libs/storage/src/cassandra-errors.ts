@@ -73,7 +73,16 @@ export function asStorageError(error: unknown): Error {
   if (isTransientCassandraError(error)) {
     return new DependencyUnavailableError('cassandra', describeCassandraError(error), 5, { cause: error });
   }
+  // A table or column missing is the schema's state (a migration not run, or still propagating), not a bug.
+  if (isSchemaStateError(error)) {
+    const why = `${describeCassandraError(error)} (the schema lacks a migration: run \`npm run migrate\`)`;
+    return new DependencyUnavailableError('cassandra', why, 5, { cause: error });
+  }
   return error instanceof Error ? error : new Error(String(error));
+}
+
+function isSchemaStateError(error: unknown): boolean {
+  return isInvalidStatementError(error) && SCHEMA_STATE_MESSAGES.some((r) => r.test((error as Error).message));
 }
 
 /**
@@ -105,8 +114,7 @@ export function isRowLevelRefusal(error: unknown): boolean {
 
 /** True for an Invalid response that is neither a known row-level refusal nor a known schema state. */
 export function isUnrecognisedRefusal(error: unknown): boolean {
-  if (!isInvalidStatementError(error) || isRowLevelRefusal(error)) return false;
-  return !SCHEMA_STATE_MESSAGES.some((r) => r.test((error as Error).message));
+  return isInvalidStatementError(error) && !isRowLevelRefusal(error) && !isSchemaStateError(error);
 }
 
 /** True when judging `error` needs the schema checked first (see writeFailure). */

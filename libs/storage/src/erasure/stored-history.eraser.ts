@@ -12,8 +12,6 @@ import { daysBetween, dayOf, ProfileActivityIndex, shardOf } from '../live/profi
 const DAY_MS = 24 * 3600_000;
 /** The activity indexes keep rows 90 days: every arrival day an index row of the profile can still be on. */
 const INDEX_DAYS = 91;
-/** How long an erasure's live tombstone stays readable (migration 13): far beyond any skew between ingest hosts. */
-export const LIVE_ERASURE_TOMBSTONE_TTL_SECONDS = 24 * 3600;
 
 export interface StoredHistoryErasure {
   profileId: string;
@@ -114,16 +112,18 @@ export class StoredHistoryEraser {
     );
     const earlier = (recorded.first()?.get('tombstone_us') as types.Long | null | undefined) ?? null;
     if (newest !== null) {
-      await hold();
+      // Before the hold, which is kept next to the delete it guards: recorded late (a stalled process), a date
+      // that was really read only raises the floor, and the newest date wins whatever the order of writes.
       await this.client.execute(
         `UPDATE ${this.ks}.live_history_erasures USING TIMESTAMP ? SET tombstone_us = ? WHERE profile_id = ?`,
         [newest, newest, profileId],
-        this.writeOptions(),
+        { ...this.writeOptions(), isIdempotent: true },
       );
+      await hold();
       await this.client.execute(
         `DELETE FROM ${this.ks}.live_history USING TIMESTAMP ? WHERE profile_id = ?`,
         [newest, profileId],
-        this.writeOptions(),
+        { ...this.writeOptions(), isIdempotent: true },
       );
     }
     const tombstones = [newest, earlier].filter((t): t is types.Long => t !== null).map((t) => t.toNumber());

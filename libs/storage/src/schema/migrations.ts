@@ -1,5 +1,4 @@
 import { Client } from 'cassandra-driver';
-import { LIVE_ERASURE_TOMBSTONE_TTL_SECONDS } from '../erasure/stored-history.eraser';
 import { INDEX_ERASURE_MARKER_TTL_SECONDS, indexDailySweepProfiles } from '../live/profile-activity.index';
 /**
  * The Cassandra schema, as an ordered list of versions. A version, once released, never changes:
@@ -227,7 +226,7 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
       `CREATE TABLE IF NOT EXISTS ${ks}.live_history_erasures (
          profile_id text PRIMARY KEY,
          tombstone_us bigint
-       ) WITH default_time_to_live = ${LIVE_ERASURE_TOMBSTONE_TTL_SECONDS}
+       ) WITH default_time_to_live = 86400
          AND gc_grace_seconds = 3600
          AND comment = 'The write time of the last erasure''s tombstone of each profile''s live rows, for a day.'`,
     ],
