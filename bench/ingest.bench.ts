@@ -127,6 +127,9 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
     };
     // Replay: a fresh consumer group reads the full topic again (rebuilding the projection, or catching
     // up after an outage). Nothing produces meanwhile, so this is ingest alone against the same ceiling.
+    // Cassandra settled first, as before the raw pipeline below: else the replay alone shares the cores with
+    // the flush and compactions of the end-to-end run's writes.
+    await settle(ctx.config.cassandra.keyspace);
     const replayGroup = `${topic}-replay`;
     const replayApp = await AppProcess.start('ingest', {
       ...env,
