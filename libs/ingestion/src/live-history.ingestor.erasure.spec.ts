@@ -37,6 +37,14 @@ class JournalEraser extends ProfileHistoryEraser {
     journal.push(`erase ${profileId}`);
     return { liveTombstoneUs: this.liveTombstoneUs };
   }
+  recorded = new Map<string, number>();
+  recordReads = 0;
+  recordUnreadable = false;
+  async liveTombstonesAhead(): Promise<ReadonlyMap<string, number>> {
+    this.recordReads++;
+    if (this.recordUnreadable) throw new Error('no host available');
+    return this.recorded;
+  }
   forgetRemembered(): void {
     journal.push('forget remembered index rows');
   }
@@ -191,6 +199,27 @@ describe('LiveHistoryIngestor and erasures', () => {
       status: 'done',
     });
     expect(journal).toEqual(['erase profile-1', `write ${next.eventId}`]);
+  });
+
+  // Review, session 11: the memory of a tombstone was the erasing process's; a rebalance within the skew lost it.
+  it('dates its rows after the tombstones on record once per assignment, before writing; unreadable, it retries', async () => {
+    const aheadUs = (Date.now() + 60_000) * 1000;
+    eraser.recorded = new Map([['profile-1', aheadUs]]);
+    eraser.recordUnreadable = true;
+    const batch = batchOf([encodeViewingEvent(after)]);
+    expect(await ingestor.handleBatch(batch, control)).toMatchObject({ status: 'retry-later' });
+    expect(journal).toEqual([]);
+
+    eraser.recordUnreadable = false;
+    expect(await ingestor.handleBatch(batch, control)).toEqual({ status: 'done' });
+    const next = playbackEvent('play', T0 + 9_000, 0);
+    expect(await ingestor.handleBatch(batchOf([encodeViewingEvent(next)]), control)).toEqual({ status: 'done' });
+    expect(journal).toEqual([`write ${after.eventId} after ${aheadUs}`, `write ${next.eventId} after ${aheadUs + 1}`]);
+    expect(eraser.recordReads).toBe(2);
+
+    ingestor.onAssignmentChange();
+    await ingestor.handleBatch(batchOf([encodeViewingEvent(next)]), control);
+    expect(eraser.recordReads).toBe(3);
   });
 
   it('skips events of an erased key: counted, never dead-lettered', async () => {

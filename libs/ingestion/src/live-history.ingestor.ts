@@ -20,6 +20,8 @@ import { LiveHistoryWriter, RowRejectedError, UnrecognisedRefusalError } from '@
 export abstract class ProfileHistoryEraser {
   /** `liveTombstoneUs`: the write time the live rows' tombstone is dated at (null: none was written). */
   abstract erase(profileId: string): Promise<{ liveTombstoneUs: number | null }>;
+  /** Recorded tombstones of recent erasures still ahead of our clock, by profile (any process's). */
+  abstract liveTombstonesAhead(): Promise<ReadonlyMap<string, number>>;
   /** Forgets which index rows this process wrote: another process's erasure may have deleted them. */
   abstract forgetRemembered(): void;
 }
@@ -76,6 +78,11 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
    * copy never ties with one a compaction deletes by key at its write time, nor with a later erasure's tombstone.
    */
   private readonly datedAfterUs = new Map<string, number>();
+  /**
+   * Set once the recorded tombstones were read since the last assignment: a partition taken over may hold a
+   * profile another process erased, whose memory of the tombstone went with it (a rebalance, a crash).
+   */
+  private tombstonesRead: Promise<void> | null = null;
 
   private readonly opener: EventLogOpener;
 
@@ -97,6 +104,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     // partition came back after another process met its mark got no activity row for its new history).
     this.opener.forgetCached();
     this.eraser?.forgetRemembered();
+    this.tombstonesRead = null;
   }
 
   async handleBatch(batch: EventLogBatch, control: BatchControl): Promise<BatchOutcome> {
@@ -145,6 +153,13 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
       } catch (error) {
         return { status: 'retry-later', reason: `re-publish of events of an erased key: ${(error as Error).message}` };
       }
+    }
+
+    // Before any row is written: unreadable, the rows could fall under another process's erasure (invariant 2).
+    try {
+      await this.readTombstones();
+    } catch (error) {
+      return { status: 'retry-later', reason: `erasure tombstones unreadable: ${(error as Error).message}` };
     }
 
     const inPlaceUntil = Date.now() + this.config.ingest.retryBudgetMs;
@@ -258,6 +273,20 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
         await control.heartbeat();
       }
+    }
+  }
+
+  /** Reads the recorded tombstones once per assignment; partitions handled at once share the read. */
+  private async readTombstones(): Promise<void> {
+    if (!this.eraser) return;
+    const reading = (this.tombstonesRead ??= this.eraser.liveTombstonesAhead().then((ahead) => {
+      for (const [profileId, tombstoneUs] of ahead) this.datedAfter(profileId, tombstoneUs);
+    }));
+    try {
+      await reading;
+    } catch (error) {
+      if (this.tombstonesRead === reading) this.tombstonesRead = null; // read again with the next batch
+      throw error;
     }
   }
 

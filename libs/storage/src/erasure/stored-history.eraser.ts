@@ -177,6 +177,33 @@ export class StoredHistoryEraser {
     return { version, chunkSetsDeleted };
   }
 
+  /**
+   * The recorded live tombstones (migration 13) still ahead of `nowUs`, by profile: a process that takes a
+   * partition over dates the rows of those profiles after them, as the process that erased did. The table holds a
+   * day of erasures; read whole at each assignment.
+   */
+  async liveTombstonesAhead(nowUs = Date.now() * 1000): Promise<Map<string, number>> {
+    const ahead = new Map<string, number>();
+    try {
+      let pageState: string | undefined;
+      do {
+        const result = await this.client.execute(
+          `SELECT profile_id, tombstone_us FROM ${this.ks}.live_history_erasures`,
+          [],
+          { ...this.readOptions(), fetchSize: 5_000, pageState, isIdempotent: true },
+        );
+        for (const row of result.rows) {
+          const tombstoneUs = (row.get('tombstone_us') as types.Long | null)?.toNumber() ?? null;
+          if (tombstoneUs !== null && tombstoneUs >= nowUs) ahead.set(String(row.get('profile_id')), tombstoneUs);
+        }
+        pageState = result.pageState ?? undefined;
+      } while (pageState);
+    } catch (error) {
+      throw asStorageError(error);
+    }
+    return ahead;
+  }
+
   forgetRemembered(): void {
     this.activity?.forgetAll();
   }
