@@ -186,8 +186,8 @@ describe('erasure at the mark, processed again by an ingest host whose clock is 
     // A stalled erasure that had read an older row records its date late, as the eraser writes it.
     const olderUs = types.Long.fromNumber((now - MINUTE) * 1000);
     await stores.client.execute(
-      `UPDATE ${environment.config.cassandra.keyspace}.live_history_erasures USING TIMESTAMP ? SET tombstone_us = ? WHERE profile_id = ?`,
-      [olderUs, olderUs, profileId],
+      `UPDATE ${environment.config.cassandra.keyspace}.live_erasure_tombstones USING TIMESTAMP ? SET tombstone_us = ? WHERE hour = ? AND profile_id = ?`,
+      [olderUs, olderUs, types.Long.fromNumber(Math.floor((now + MINUTE) / 3_600_000)), profileId],
       { prepare: true },
     );
     // An erasure that reads no row (they are hidden) learns the newest from the record.

@@ -272,9 +272,19 @@ export class Workload {
         headers: this.operator,
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       })
-        .then((r) => r.json() as Promise<{ state?: string; result?: { liveRowsLeft?: number } | null }>)
+        .then(
+          (r) =>
+            r.json() as Promise<{
+              state?: string;
+              failedReason?: string | null;
+              result?: { liveRowsLeft?: number } | null;
+            }>,
+        )
         .catch(() => null);
-      if (job?.state === 'failed') this.backfills.compactionsFailed++;
+      if (job?.state === 'failed') {
+        this.backfills.compactionsFailed++;
+        asked.record.error = `compaction failed: ${job.failedReason ?? 'no reason given'}`.slice(0, 300);
+      }
       if (job?.state !== 'completed' && job?.state !== 'failed') continue;
       if ((job.result?.liveRowsLeft ?? 0) > 0) this.backfills.compactionsLeavingRows++;
       return;

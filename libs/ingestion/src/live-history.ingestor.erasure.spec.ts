@@ -32,8 +32,12 @@ class JournalLiveHistory implements LiveHistoryWriter {
 class JournalEraser extends ProfileHistoryEraser {
   failuresLeft = 0;
   liveTombstoneUs: number | null = null;
-  async erase(profileId: string): Promise<{ liveTombstoneUs: number | null }> {
+  async erase(
+    profileId: string,
+    options?: { hold?: () => Promise<void> },
+  ): Promise<{ liveTombstoneUs: number | null }> {
     if (this.failuresLeft-- > 0) throw new Error('no host available');
+    await options?.hold?.(); // after its reads, before its deletes, as StoredHistoryEraser
     journal.push(`erase ${profileId}`);
     return { liveTombstoneUs: this.liveTombstoneUs };
   }
@@ -214,12 +218,27 @@ describe('LiveHistoryIngestor and erasures', () => {
     expect(await ingestor.handleBatch(batch, control)).toEqual({ status: 'done' });
     const next = playbackEvent('play', T0 + 9_000, 0);
     expect(await ingestor.handleBatch(batchOf([encodeViewingEvent(next)]), control)).toEqual({ status: 'done' });
-    expect(journal).toEqual([`write ${after.eventId} after ${aheadUs}`, `write ${next.eventId} after ${aheadUs + 1}`]);
+    // A second past the tombstone: past any row the previous owner dated one microsecond a batch after it.
+    const seededUs = aheadUs + 1_000_000;
+    expect(journal).toEqual([
+      `write ${after.eventId} after ${seededUs}`,
+      `write ${next.eventId} after ${seededUs + 1}`,
+    ]);
     expect(eraser.recordReads).toBe(2);
 
     ingestor.onAssignmentChange();
     await ingestor.handleBatch(batchOf([encodeViewingEvent(next)]), control);
     expect(eraser.recordReads).toBe(3);
+  });
+
+  // Review, session 11: a process that stalled past its session, erasing at the mark on waking, would read the
+  // new owner's rows after the mark as the newest and delete them.
+  it('deletes nothing at a mark once the group says the partition moved on (a stall past its session)', async () => {
+    let running = true;
+    const stalled = { heartbeat: async () => void (running = false), isRunning: () => running };
+    const outcome = await ingestor.handleBatch(batchOf(['MARK', encodeViewingEvent(after)]), stalled);
+    expect(outcome).toMatchObject({ status: 'retry-later', reason: expect.stringContaining('moved') });
+    expect(journal).toEqual([]);
   });
 
   it('skips events of an erased key: counted, never dead-lettered', async () => {

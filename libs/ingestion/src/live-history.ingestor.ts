@@ -18,8 +18,14 @@ import { LiveHistoryWriter, RowRejectedError, UnrecognisedRefusalError } from '@
 
 /** Removes what is stored of a profile (StoredHistoryEraser; a fake in unit tests). */
 export abstract class ProfileHistoryEraser {
-  /** `liveTombstoneUs`: the write time the live rows' tombstone is dated at (null: none was written). */
-  abstract erase(profileId: string): Promise<{ liveTombstoneUs: number | null }>;
+  /**
+   * `hold` runs after each read and before the delete or switch it decides. `liveTombstoneUs`: the newest
+   * tombstone of the profile's live rows, this one's or one recorded (null: none).
+   */
+  abstract erase(
+    profileId: string,
+    options?: { hold?: () => Promise<void> },
+  ): Promise<{ liveTombstoneUs: number | null }>;
   /** Recorded tombstones of recent erasures still ahead of our clock, by profile (any process's). */
   abstract liveTombstonesAhead(): Promise<ReadonlyMap<string, number>>;
   /** Forgets which index rows this process wrote: another process's erasure may have deleted them. */
@@ -42,6 +48,8 @@ interface Segment {
 }
 
 const FIRST_BACKOFF_MS = 100;
+/** A second of microseconds: more batches of one profile than a previous owner can write while ahead. */
+const PREVIOUS_OWNER_SPAN_US = 1_000_000;
 const MAX_BACKOFF_MS = 5_000;
 /** Rows whose unrecognised refusals are being counted; beyond it the oldest count restarts (safe: more retries). */
 const MAX_TRACKED_REFUSALS = 10_000;
@@ -261,7 +269,13 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     let backoff = FIRST_BACKOFF_MS;
     for (;;) {
       try {
-        const { liveTombstoneUs } = await this.eraser.erase(profileId);
+        // A process that stalled past its session must not delete what the partition's new owner wrote since
+        // (the events after this mark, read as the newest rows): it finds out from the group before it deletes.
+        const hold = async () => {
+          await control.heartbeat();
+          if (!control.isRunning()) throw new Error('the partition moved to another process');
+        };
+        const { liveTombstoneUs } = await this.eraser.erase(profileId, { hold });
         if (liveTombstoneUs !== null) this.datedAfter(profileId, liveTombstoneUs);
         metrics.profileErasures.inc({ by: 'ingest' });
         return null;
@@ -280,7 +294,10 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
   private async readTombstones(): Promise<void> {
     if (!this.eraser) return;
     const reading = (this.tombstonesRead ??= this.eraser.liveTombstonesAhead().then((ahead) => {
-      for (const [profileId, tombstoneUs] of ahead) this.datedAfter(profileId, tombstoneUs);
+      // Past anything the previous owner dated (one microsecond a batch after the tombstone): no tie with its rows.
+      // Its own erasure logged the skew; each new owner need not again.
+      for (const [profileId, tombstoneUs] of ahead)
+        this.datedAfter(profileId, tombstoneUs + PREVIOUS_OWNER_SPAN_US, { warn: false });
     }));
     try {
       await reading;
@@ -299,14 +316,14 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
   }
 
   /** A tombstone to date the profile's rows after, or (none given) the rows just written at one past the last. */
-  private datedAfter(profileId: string, tombstoneUs?: number): void {
+  private datedAfter(profileId: string, tombstoneUs?: number, { warn = true } = {}): void {
     const lastUs = this.datedAfterUs.get(profileId);
     if (tombstoneUs === undefined && lastUs === undefined) return; // our clock passed it meanwhile
     const afterUs = tombstoneUs === undefined ? lastUs! + 1 : Math.max(lastUs ?? 0, tombstoneUs);
     this.datedAfterUs.set(profileId, afterUs);
     // Hosts are assumed within one delete margin of each other (planLiveRowDeletes): say when one is not.
     const aheadMs = afterUs / 1000 - Date.now();
-    if (tombstoneUs !== undefined && aheadMs > this.config.compaction.deleteMarginMs)
+    if (warn && tombstoneUs !== undefined && aheadMs > this.config.compaction.deleteMarginMs)
       this.logger.warn(
         `${profileId}: an erasure's tombstone is dated ${Math.round(aheadMs / 1000)} s ahead of this host's clock, ` +
           'more than the delete margin: an ingest host’s clock runs ahead',

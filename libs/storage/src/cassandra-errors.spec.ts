@@ -71,7 +71,7 @@ describe('Cassandra error classification', () => {
 
   // Review, session 11: an erasure on a keyspace lacking migration 13 answered 500, after the keys had moved.
   it('answers a read or write that meets the schema in an incomplete state as unavailable (503), not as a bug', () => {
-    for (const message of ['unconfigured table live_history_erasures', 'Undefined column name tombstone_us']) {
+    for (const message of ['unconfigured table live_erasure_tombstones', 'Undefined column name tombstone_us']) {
       const error = asStorageError(new errors.ResponseError(codes.invalid, message));
       expect(error).toBeInstanceOf(DependencyUnavailableError);
       expect(error.message).toMatch(/migrate/);

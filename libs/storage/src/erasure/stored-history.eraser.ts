@@ -12,6 +12,15 @@ import { daysBetween, dayOf, ProfileActivityIndex, shardOf } from '../live/profi
 const DAY_MS = 24 * 3600_000;
 /** The activity indexes keep rows 90 days: every arrival day an index row of the profile can still be on. */
 const INDEX_DAYS = 91;
+const HOUR_US = 3_600_000_000;
+/** Recorded tombstones live a day (migration 13): none can be further ahead of our clock and still be read. */
+const TOMBSTONE_RECORD_HOURS = 24;
+
+/** The hours of recorded tombstone dates that can still be ahead of `nowUs` (migration 13). */
+function hoursFrom(nowUs: number): types.Long[] {
+  const first = Math.floor(nowUs / HOUR_US);
+  return Array.from({ length: TOMBSTONE_RECORD_HOURS + 1 }, (_, i) => types.Long.fromNumber(first + i));
+}
 
 export interface StoredHistoryErasure {
   profileId: string;
@@ -105,18 +114,23 @@ export class StoredHistoryEraser {
       }
       pageState = result.pageState ?? undefined;
     } while (pageState);
+    // Only one ahead of our clock matters: the rows we write after it must outlive it.
     const recorded = await this.client.execute(
-      `SELECT tombstone_us FROM ${this.ks}.live_history_erasures WHERE profile_id = ?`,
-      [profileId],
-      this.readOptions(),
+      `SELECT tombstone_us FROM ${this.ks}.live_erasure_tombstones WHERE hour IN ? AND profile_id = ?`,
+      [hoursFrom(Date.now() * 1000), profileId],
+      { ...this.readOptions(), isIdempotent: true },
     );
-    const earlier = (recorded.first()?.get('tombstone_us') as types.Long | null | undefined) ?? null;
+    let earlier: types.Long | null = null;
+    for (const row of recorded.rows) {
+      const tombstoneUs = row.get('tombstone_us') as types.Long | null;
+      if (tombstoneUs && (earlier === null || tombstoneUs.greaterThan(earlier))) earlier = tombstoneUs;
+    }
     if (newest !== null) {
       // Before the hold, which is kept next to the delete it guards: recorded late (a stalled process), a date
       // that was really read only raises the floor, and the newest date wins whatever the order of writes.
       await this.client.execute(
-        `UPDATE ${this.ks}.live_history_erasures USING TIMESTAMP ? SET tombstone_us = ? WHERE profile_id = ?`,
-        [newest, newest, profileId],
+        `UPDATE ${this.ks}.live_erasure_tombstones USING TIMESTAMP ? SET tombstone_us = ? WHERE hour = ? AND profile_id = ?`,
+        [newest, newest, types.Long.fromNumber(Math.floor(newest.toNumber() / HOUR_US)), profileId],
         { ...this.writeOptions(), isIdempotent: true },
       );
       await hold();
@@ -179,8 +193,9 @@ export class StoredHistoryEraser {
 
   /**
    * The recorded live tombstones (migration 13) still ahead of `nowUs`, by profile: a process that takes a
-   * partition over dates the rows of those profiles after them, as the process that erased did. The table holds a
-   * day of erasures; read whole at each assignment.
+   * partition over dates the rows of those profiles after them, as the process that erased did. Read at each
+   * assignment: the hours from now on only, which hold the erasures of the last hour at most (tombstones are
+   * dated at write times, within the skew of real time).
    */
   async liveTombstonesAhead(nowUs = Date.now() * 1000): Promise<Map<string, number>> {
     const ahead = new Map<string, number>();
@@ -188,13 +203,15 @@ export class StoredHistoryEraser {
       let pageState: string | undefined;
       do {
         const result = await this.client.execute(
-          `SELECT profile_id, tombstone_us FROM ${this.ks}.live_history_erasures`,
-          [],
+          `SELECT profile_id, tombstone_us FROM ${this.ks}.live_erasure_tombstones WHERE hour IN ?`,
+          [hoursFrom(nowUs)],
           { ...this.readOptions(), fetchSize: 5_000, pageState, isIdempotent: true },
         );
         for (const row of result.rows) {
           const tombstoneUs = (row.get('tombstone_us') as types.Long | null)?.toNumber() ?? null;
-          if (tombstoneUs !== null && tombstoneUs >= nowUs) ahead.set(String(row.get('profile_id')), tombstoneUs);
+          const profileId = String(row.get('profile_id'));
+          if (tombstoneUs !== null && tombstoneUs >= nowUs && tombstoneUs > (ahead.get(profileId) ?? 0))
+            ahead.set(profileId, tombstoneUs);
         }
         pageState = result.pageState ?? undefined;
       } while (pageState);

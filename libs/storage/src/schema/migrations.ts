@@ -221,14 +221,18 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
     // ADR 9: an erasure deletes a profile's live rows with a tombstone dated at the newest write time it read,
     // perhaps an ingest host's clock ahead of the next one's. No read shows a tombstone's date, so it is written
     // here too (cell dated by itself: the latest wins whatever the order of writes), read by the next erasure at
-    // the mark, whose process then dates that profile's rows past it. A day outlives any skew between hosts.
+    // the mark and by every process taking partitions over, which then date that profile's rows past it. By the
+    // hour of the tombstone's date: only the hours from now on are ever read (a tombstone behind every clock no
+    // longer matters), so the expired rows of past hours are never scanned. A day outlives any skew between hosts.
     statements: (ks) => [
-      `CREATE TABLE IF NOT EXISTS ${ks}.live_history_erasures (
-         profile_id text PRIMARY KEY,
-         tombstone_us bigint
+      `CREATE TABLE IF NOT EXISTS ${ks}.live_erasure_tombstones (
+         hour bigint,
+         profile_id text,
+         tombstone_us bigint,
+         PRIMARY KEY ((hour), profile_id)
        ) WITH default_time_to_live = 86400
          AND gc_grace_seconds = 3600
-         AND comment = 'The write time of the last erasure''s tombstone of each profile''s live rows, for a day.'`,
+         AND comment = 'The dates of erasures'' tombstones of profiles'' live rows, by the hour of the date, for a day.'`,
     ],
   },
 ];
