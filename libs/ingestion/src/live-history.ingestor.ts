@@ -267,21 +267,29 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
   ): Promise<BatchOutcome | null> {
     if (!this.eraser) return null;
     let backoff = FIRST_BACKOFF_MS;
+    let moved = false;
     for (;;) {
       try {
         // A process that stalled past its session must not delete what the partition's new owner wrote since
         // (the events after this mark, read as the newest rows): it finds out from the group before it deletes.
+        // kafkajs answers a member the group removed by throwing from the heartbeat.
         const hold = async () => {
-          await control.heartbeat();
-          if (!control.isRunning()) throw new Error('the partition moved to another process');
+          try {
+            await control.heartbeat();
+          } catch (error) {
+            moved = true;
+            throw error;
+          }
+          if (!control.isRunning()) throw new Error('the consumer is stopping');
         };
         const { liveTombstoneUs } = await this.eraser.erase(profileId, { hold });
         if (liveTombstoneUs !== null) this.datedAfter(profileId, liveTombstoneUs);
         metrics.profileErasures.inc({ by: 'ingest' });
         return null;
       } catch (error) {
-        if (!control.isRunning() || Date.now() + backoff > inPlaceUntil) {
-          return { status: 'retry-later', reason: `erasure of ${profileId} failed: ${(error as Error).message}` };
+        if (moved || !control.isRunning() || Date.now() + backoff > inPlaceUntil) {
+          const why = moved ? 'the group did not take a heartbeat (the partition may have moved)' : 'failed';
+          return { status: 'retry-later', reason: `erasure of ${profileId} ${why}: ${(error as Error).message}` };
         }
         await sleep(backoff);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);

@@ -17,7 +17,10 @@ export interface EventLogBatch {
 
 export interface BatchControl {
   heartbeat(): Promise<void>;
-  /** False once the consumer is stopping or the batch went stale (rebalance): stop retrying then. */
+  /**
+   * False once the consumer is stopping or a seek made the batch stale: stop retrying then. A rebalance that
+   * removed this member shows instead as a heartbeat that throws (kafkajs: UNKNOWN_MEMBER_ID and the like).
+   */
   isRunning(): boolean;
 }
 

@@ -76,6 +76,7 @@ export class StoredHistoryEraser {
       // Else this process skips re-writing the deleted rows for the profile's new history, and compaction
       // and the export never find it.
       if (indexRows) {
+        await hold(); // also when nothing else was deleted: index rows may be the new owner's
         for (const day of daysBetween(now - INDEX_DAYS * DAY_MS, now)) days.add(day);
         await this.eraseIndexRows(profileId, [...days]);
         this.activity?.erased(profileId, await this.noteIndexErasure(profileId));
