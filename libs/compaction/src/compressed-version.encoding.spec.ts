@@ -7,6 +7,7 @@ import {
   foldHistory,
   PlaybackEvent,
   SettledDigest,
+  settledIdFingerprint,
   settledSessionsTouched,
   ViewingRecord,
   visibleRecords,
@@ -46,6 +47,28 @@ function asStored(history: CompactedHistory): Map<string, SettledDigest> {
     stored.set(r.recordId, { events: d.events, lastAcceptedAt: last });
   }
   return stored;
+}
+
+/**
+ * v2 keeps settled digests under a 32-bit fingerprint of the record id, and two ids with one fingerprint keep the
+ * weaker check of the two (session-trail.codec's addSettled): each digest read back is the stored one or weaker
+ * (fewer events, a later or unknown last acceptance), never stronger; exact where no fingerprint is shared. The
+ * arbitraries' session ids all share one fingerprint (their first 8 hex digits are zeros).
+ */
+function expectStoredOrWeaker(back: ReadonlyMap<string, SettledDigest>, history: CompactedHistory): void {
+  const stored = asStored(history);
+  const fingerprints = history.records
+    .filter((r) => !history.trails.has(r.recordId))
+    .map((r) => settledIdFingerprint(r.recordId));
+  if (new Set(fingerprints).size === fingerprints.length) return void expect(back).toEqual(stored);
+  for (const [id, digest] of back) {
+    const expected = stored.get(id);
+    expect(expected).toBeDefined(); // a merge with an unknown digest is unknown: left out, not invented
+    expect(digest.events).toBeLessThanOrEqual(expected!.events);
+    if (expected!.lastAcceptedAt === null) expect(digest.lastAcceptedAt).toBeNull();
+    else if (digest.lastAcceptedAt !== null)
+      expect(digest.lastAcceptedAt).toBeGreaterThanOrEqual(expected!.lastAcceptedAt);
+  }
 }
 
 const SESSIONS = sessionIds(12);
@@ -139,7 +162,8 @@ describe('the compressed version encoding (records, trails, settled digests)', (
           expect(byStart(back.records)).toEqual(byStart(history.records));
           expect([...back.removedRecordIds].sort()).toEqual([...history.removedRecordIds].sort());
           expect(new Map(back.trails)).toEqual(new Map(history.trails));
-          expect(back.settledDigests).toEqual(asStored(history));
+          if (recordEncoding === 'vh-columnar-v2') expectStoredOrWeaker(back.settledDigests, history);
+          else expect(back.settledDigests).toEqual(asStored(history));
           // Trail chunks cover every record where there is more than one record chunk (paged reads need them).
           const covered = encoded.index.trailChunks.reduce((n, s) => n + s.trails, 0);
           if (encoded.recordChunks > 1 || recordEncoding === 'vh-columnar-v2')
