@@ -170,7 +170,11 @@ ${col.parameters.connections} connections posting batches of ${col.parameters.ba
 acks = all and gzip, ${col.parameters.connections} in flight: ${n(col.rawProducerEventsPerSecond)} events/s. Ratio **${col.ratio}**. The collector
 process spent ${col.collectorCpuMicrosPerEvent} µs of CPU per accepted event (CPU seconds: ${Object.entries(col.cpu)
     .map(([k, v]) => `${k} ${v}`)
-    .join(', ')}).
+    .join(', ')})${
+    col.rawProducerCpuMicrosPerEvent == null
+      ? ''
+      : `; the raw producer's process ${col.rawProducerCpuMicrosPerEvent} µs per event sent (generating the batches included)`
+  }.
 
 ## Mixed load: 9 reads to 1 write over HTTP
 

@@ -15,6 +15,7 @@ import {
 } from '@vh/messaging';
 import { metrics } from '@vh/metrics';
 import { LiveHistoryWriter, RowRejectedError, UnrecognisedRefusalError } from '@vh/storage';
+import { WriteDatesAfterErasures } from './write-dates-after-erasures';
 
 /** Removes what is stored of a profile (StoredHistoryEraser; a fake in unit tests). */
 export abstract class ProfileHistoryEraser {
@@ -48,8 +49,6 @@ interface Segment {
 }
 
 const FIRST_BACKOFF_MS = 100;
-/** A second of microseconds: more batches of one profile than a previous owner can write while ahead. */
-const PREVIOUS_OWNER_SPAN_US = 1_000_000;
 const MAX_BACKOFF_MS = 5_000;
 /** Rows whose unrecognised refusals are being counted; beyond it the oldest count restarts (safe: more retries). */
 const MAX_TRACKED_REFUSALS = 10_000;
@@ -78,19 +77,8 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
   private readonly refusals = new Map<string, RefusalCount>();
   /** When this process last wrote any row: a refusal counts against its row only while others get in. */
   private lastRowWrittenAt = Number.NEGATIVE_INFINITY;
-  /**
-   * By profile, while it is ahead of our clock: the write time its next rows must be dated after. First the
-   * newest tombstone of an erasure at a mark, dated at a write time read, which may be another host's (one that
-   * processed the batch before and died, its clock ahead): the rows after the mark must outlive it (invariants 2
-   * and 6). Then the date of the last rows written, so that each write is dated after the one before: a later
-   * copy never ties with one a compaction deletes by key at its write time, nor with a later erasure's tombstone.
-   */
-  private readonly datedAfterUs = new Map<string, number>();
-  /**
-   * Set once the recorded tombstones were read since the last assignment: a partition taken over may hold a
-   * profile another process erased, whose memory of the tombstone went with it (a rebalance, a crash).
-   */
-  private tombstonesRead: Promise<void> | null = null;
+  /** Dates past erasures' tombstones ahead of our clock (ADR 9); none without an eraser. */
+  private readonly writeDates: WriteDatesAfterErasures | null;
 
   private readonly opener: EventLogOpener;
 
@@ -104,6 +92,9 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
   ) {
     super();
     this.opener = opener ?? new PlaintextEventLogOpener();
+    this.writeDates = eraser
+      ? new WriteDatesAfterErasures(() => eraser.liveTombstonesAhead(), config.compaction.deleteMarginMs, this.logger)
+      : null;
   }
 
   override onAssignmentChange(): void {
@@ -112,7 +103,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     // partition came back after another process met its mark got no activity row for its new history).
     this.opener.forgetCached();
     this.eraser?.forgetRemembered();
-    this.tombstonesRead = null;
+    this.writeDates?.reassigned();
   }
 
   async handleBatch(batch: EventLogBatch, control: BatchControl): Promise<BatchOutcome> {
@@ -165,7 +156,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
 
     // Before any row is written: unreadable, the rows could fall under another process's erasure (invariant 2).
     try {
-      await this.readTombstones();
+      await this.writeDates?.readRecord();
     } catch (error) {
       return { status: 'retry-later', reason: `erasure tombstones unreadable: ${(error as Error).message}` };
     }
@@ -215,12 +206,9 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     let backoff = FIRST_BACKOFF_MS;
     while (pending.length > 0) {
       const attempted = pending.length;
-      const writtenAfterUs = this.datesAhead();
+      const writtenAfterUs = this.writeDates?.ahead();
       const failed = await this.liveHistory.append(pending, { rowsPerBatch, writtenAfterUs });
-      if (writtenAfterUs) {
-        const dated = new Set(pending.map((e) => e.profileId).filter((p) => writtenAfterUs.has(p)));
-        for (const profileId of dated) this.datedAfter(profileId);
-      }
+      if (writtenAfterUs) this.writeDates!.wrote(new Set(pending.map((e) => e.profileId)));
       if (failed.reduce((n, f) => n + f.events.length, 0) < attempted) this.lastRowWrittenAt = Date.now();
       pending = [];
       let unavailable: Error | null = null;
@@ -283,7 +271,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
           if (!control.isRunning()) throw new Error('the consumer is stopping');
         };
         const { liveTombstoneUs } = await this.eraser.erase(profileId, { hold });
-        if (liveTombstoneUs !== null) this.datedAfter(profileId, liveTombstoneUs);
+        if (liveTombstoneUs !== null) this.writeDates?.erased(profileId, liveTombstoneUs);
         metrics.profileErasures.inc({ by: 'ingest' });
         return null;
       } catch (error) {
@@ -296,46 +284,6 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
         await control.heartbeat();
       }
     }
-  }
-
-  /** Reads the recorded tombstones once per assignment; partitions handled at once share the read. */
-  private async readTombstones(): Promise<void> {
-    if (!this.eraser) return;
-    const reading = (this.tombstonesRead ??= this.eraser.liveTombstonesAhead().then((ahead) => {
-      // Past anything the previous owner dated (one microsecond a batch after the tombstone): no tie with its rows.
-      // Its own erasure logged the skew; each new owner need not again.
-      for (const [profileId, tombstoneUs] of ahead)
-        this.datedAfter(profileId, tombstoneUs + PREVIOUS_OWNER_SPAN_US, { warn: false });
-    }));
-    try {
-      await reading;
-    } catch (error) {
-      if (this.tombstonesRead === reading) this.tombstonesRead = null; // read again with the next batch
-      throw error;
-    }
-  }
-
-  /** The dates still ahead of our clock; those behind it are forgotten (the driver's write time is later). */
-  private datesAhead(): ReadonlyMap<string, number> | undefined {
-    if (this.datedAfterUs.size === 0) return undefined;
-    const nowUs = Date.now() * 1000;
-    for (const [profileId, afterUs] of this.datedAfterUs) if (afterUs < nowUs) this.datedAfterUs.delete(profileId);
-    return this.datedAfterUs.size === 0 ? undefined : new Map(this.datedAfterUs);
-  }
-
-  /** A tombstone to date the profile's rows after, or (none given) the rows just written at one past the last. */
-  private datedAfter(profileId: string, tombstoneUs?: number, { warn = true } = {}): void {
-    const lastUs = this.datedAfterUs.get(profileId);
-    if (tombstoneUs === undefined && lastUs === undefined) return; // our clock passed it meanwhile
-    const afterUs = tombstoneUs === undefined ? lastUs! + 1 : Math.max(lastUs ?? 0, tombstoneUs);
-    this.datedAfterUs.set(profileId, afterUs);
-    // Hosts are assumed within one delete margin of each other (planLiveRowDeletes): say when one is not.
-    const aheadMs = afterUs / 1000 - Date.now();
-    if (warn && tombstoneUs !== undefined && aheadMs > this.config.compaction.deleteMarginMs)
-      this.logger.warn(
-        `${profileId}: an erasure's tombstone is dated ${Math.round(aheadMs / 1000)} s ahead of this host's clock, ` +
-          'more than the delete margin: an ingest host’s clock runs ahead',
-      );
   }
 
   /** The dead-letter reason once the rule holds for this row (see the class comment), else null (retry). */
