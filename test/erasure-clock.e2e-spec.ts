@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { KafkaMessage } from 'kafkajs';
 import { types } from 'cassandra-driver';
 import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
+import { ProfileHistoryRebuild } from '@vh/compaction';
 import { LiveHistoryIngestor, ProfileHistoryEraser } from '@vh/ingestion';
 import { DeadLetter, DeadLetterSink, EventLogOpener, LogMessage, OpenedMessage, openPlaintext } from '@vh/messaging';
 import { CompressedHistoryRepository, StoredHistoryEraser } from '@vh/storage';
@@ -229,5 +230,17 @@ describe('erasure at the mark, processed again by an ingest host whose clock is 
     expect((await stores.live.readProfile(profileId)).map((e) => e.eventId).sort()).toEqual(
       [after.eventId, next.eventId].sort(),
     );
+  });
+
+  // Review, session 11: `cli repair` wrote its live rows at its own clock.
+  it('keeps the live rows a repair writes right after an erasure whose tombstone is ahead of its clock', async () => {
+    const profileId = `erased-${randomUUID()}`;
+    const now = Date.now();
+    await stores.writeAt(playEvent(profileId, now - 10 * MINUTE), now + MINUTE); // a host a minute ahead
+    await eraser.erase(profileId);
+    const after = playEvent(profileId, now - 5 * MINUTE, now - 5 * MINUTE);
+    const rebuild = new ProfileHistoryRebuild(stores.live, stores.compressed, environment.config, eraser);
+    await rebuild.rebuild(profileId, [after], now);
+    expect((await stores.live.readProfile(profileId)).map((e) => e.eventId)).toEqual([after.eventId]);
   });
 });

@@ -3,6 +3,7 @@ import { loadConfig } from '@vh/config';
 import { foldHistory, ViewingEvent, visibleRecords } from '@vh/domain';
 import { ProfileHistoryRebuild } from './profile-repair';
 import { inMemoryHistoryStores } from './testing/in-memory-history-stores';
+import { AppendOptions } from '@vh/storage';
 
 const DAY = 86_400_000;
 
@@ -63,5 +64,30 @@ describe('ProfileHistoryRebuild', () => {
         occurredAt >= now - config.compaction.minAgeMs ? [storedCopy] : [],
       );
     }
+  });
+
+  // Review, session 11 (ADR 9): a repair right after an erasure wrote its live rows at its own clock, under the
+  // erasure's tombstone when an ingest host's clock ran ahead of the repair's.
+  it('dates the live rows it writes past an erasure tombstone on record that is ahead of its clock', async () => {
+    const now = Date.now();
+    const recent: ViewingEvent = {
+      type: 'play',
+      eventId: randomUUID(),
+      profileId: 'p',
+      playbackSessionId: randomUUID(),
+      titleId: 'title-a',
+      deviceId: 'tv',
+      positionMs: 0,
+      occurredAt: now - 60_000,
+    };
+    const { live, compressed } = inMemoryHistoryStores([]);
+    const options: AppendOptions[] = [];
+    const append = live.append.bind(live);
+    live.append = async (rows, appendOptions = {}) => (options.push(appendOptions), append(rows, appendOptions));
+    const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
+    const tombstoneUs = (now + 60_000) * 1000;
+    const tombstones = { liveTombstoneAheadOf: async (profileId: string) => (profileId === 'p' ? tombstoneUs : null) };
+    await new ProfileHistoryRebuild(live, compressed, config, tombstones).rebuild('p', [recent], now);
+    expect(options).toEqual([{ writtenAfterUs: new Map([['p', tombstoneUs + 1_000_000]]) }]);
   });
 });

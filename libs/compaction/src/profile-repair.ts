@@ -11,6 +11,7 @@ import {
   LiveHistoryRepository,
   LiveHistoryWriter,
   ProfileActivityIndex,
+  StoredHistoryEraser,
 } from '@vh/storage';
 import { createCompactionQueue, enqueueLiveRowsLeftRemoval } from './compaction-job';
 import { liveRowsLeftRemovalDelayMs, planLiveRowDeletes } from './live-row-deletes';
@@ -63,6 +64,8 @@ export class ProfileHistoryRebuild {
     private readonly live: LiveHistoryCompactionStore & LiveHistoryWriter,
     private readonly compressed: CompressedHistoryCompactionStore,
     private readonly config: AppConfig,
+    /** Erasures' live tombstones on record (StoredHistoryEraser): absent, rows are dated by our clock. */
+    private readonly erasureTombstones?: { liveTombstoneAheadOf(profileId: string): Promise<number | null> },
   ) {}
 
   async rebuild(profileId: string, events: readonly ViewingEvent[], now = Date.now()) {
@@ -84,7 +87,13 @@ export class ProfileHistoryRebuild {
     // Live rows first (blind, idempotent; the ingest wrote them already unless they were lost too), so
     // that no reader sees the new version without them. One copy per row key, the one the fold keeps.
     const recent = liveRowsOf(all.filter((e) => e.occurredAt >= cutoff));
-    const failed = await this.live.append(recent);
+    // After an erasure whose tombstone an ingest host's clock ahead of ours dated (ADR 9), past it as a new owner of
+    // the partition dates them: a second past, beyond what ingest dated off it.
+    const tombstoneUs = (await this.erasureTombstones?.liveTombstoneAheadOf(profileId)) ?? null;
+    const failed = await this.live.append(
+      recent,
+      tombstoneUs === null ? {} : { writtenAfterUs: new Map([[profileId, tombstoneUs + 1_000_000]]) },
+    );
     if (failed.length > 0) throw failed[0].error;
 
     const dictionaryId = chunkDictionaryId(zstdDictionary);
@@ -140,11 +149,14 @@ export async function repairProfileHistory(
   }
   const client = createCassandraClient(config.cassandra, `${config.kafka.clientId}-repair`);
   try {
-    const live = new LiveHistoryRepository(client, config, new ProfileActivityIndex(client, config));
+    const activity = new ProfileActivityIndex(client, config);
+    const live = new LiveHistoryRepository(client, config, activity);
+    const compressed = new CompressedHistoryRepository(client, config);
     const rebuilt = await new ProfileHistoryRebuild(
       live,
-      new CompressedHistoryRepository(client, config),
+      compressed,
       config,
+      new StoredHistoryEraser(client, config, compressed, activity),
     ).rebuild(profileId, log.events, started);
     const removal =
       rebuilt.liveRowsLeftThroughUs === null

@@ -115,17 +115,7 @@ export class StoredHistoryEraser {
       }
       pageState = result.pageState ?? undefined;
     } while (pageState);
-    // Only one ahead of our clock matters: the rows we write after it must outlive it.
-    const recorded = await this.client.execute(
-      `SELECT tombstone_us FROM ${this.ks}.live_erasure_tombstones WHERE hour IN ? AND profile_id = ?`,
-      [hoursFrom(Date.now() * 1000), profileId],
-      { ...this.readOptions(), isIdempotent: true },
-    );
-    let earlier: types.Long | null = null;
-    for (const row of recorded.rows) {
-      const tombstoneUs = row.get('tombstone_us') as types.Long | null;
-      if (tombstoneUs && (earlier === null || tombstoneUs.greaterThan(earlier))) earlier = tombstoneUs;
-    }
+    const earlier = await this.recordedTombstone(profileId);
     if (newest !== null) {
       // Before the hold, which is kept next to the delete it guards: recorded late (a stalled process), a date
       // that was really read only raises the floor, and the newest date wins whatever the order of writes.
@@ -141,8 +131,33 @@ export class StoredHistoryEraser {
         { ...this.writeOptions(), isIdempotent: true },
       );
     }
-    const tombstones = [newest, earlier].filter((t): t is types.Long => t !== null).map((t) => t.toNumber());
+    const tombstones = [newest?.toNumber() ?? null, earlier].filter((t): t is number => t !== null);
     return { rows, tombstoneUs: tombstones.length === 0 ? null : Math.max(...tombstones) };
+  }
+
+  /** The newest tombstone on record for the profile in the hours from now on (only one ahead of our clock matters). */
+  private async recordedTombstone(profileId: string, nowUs = Date.now() * 1000): Promise<number | null> {
+    const recorded = await this.client.execute(
+      `SELECT tombstone_us FROM ${this.ks}.live_erasure_tombstones WHERE hour IN ? AND profile_id = ?`,
+      [hoursFrom(nowUs), profileId],
+      { ...this.readOptions(), isIdempotent: true },
+    );
+    let newest: number | null = null;
+    for (const row of recorded.rows) {
+      const tombstoneUs = (row.get('tombstone_us') as types.Long | null)?.toNumber() ?? null;
+      if (tombstoneUs !== null && (newest === null || tombstoneUs > newest)) newest = tombstoneUs;
+    }
+    return newest;
+  }
+
+  /** The profile's newest recorded live tombstone if it is ahead of our clock (a repair dates its rows past it). */
+  async liveTombstoneAheadOf(profileId: string, nowUs = Date.now() * 1000): Promise<number | null> {
+    try {
+      const tombstoneUs = await this.recordedTombstone(profileId, nowUs);
+      return tombstoneUs !== null && tombstoneUs >= nowUs ? tombstoneUs : null;
+    } catch (error) {
+      throw asStorageError(error);
+    }
   }
 
   private async eraseCompressed(
