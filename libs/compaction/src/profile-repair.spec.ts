@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@vh/config';
 import { foldHistory, ViewingEvent, visibleRecords } from '@vh/domain';
+import { playbackEvent } from '@vh/domain/testing/viewing-event.fixtures';
 import { ProfileHistoryRebuild } from './profile-repair';
 import { inMemoryHistoryStores } from './testing/in-memory-history-stores';
 import { AppendOptions } from '@vh/storage';
@@ -70,16 +71,7 @@ describe('ProfileHistoryRebuild', () => {
   // erasure's tombstone when an ingest host's clock ran ahead of the repair's.
   it('dates the live rows it writes past an erasure tombstone on record that is ahead of its clock', async () => {
     const now = Date.now();
-    const recent: ViewingEvent = {
-      type: 'play',
-      eventId: randomUUID(),
-      profileId: 'p',
-      playbackSessionId: randomUUID(),
-      titleId: 'title-a',
-      deviceId: 'tv',
-      positionMs: 0,
-      occurredAt: now - 60_000,
-    };
+    const recent = playbackEvent('play', now - 60_000, 0, { profileId: 'p' });
     const { live, compressed } = inMemoryHistoryStores([]);
     const options: AppendOptions[] = [];
     const append = live.append.bind(live);
