@@ -81,5 +81,11 @@ describe('ProfileHistoryRebuild', () => {
     const tombstones = { liveTombstoneAheadOf: async (profileId: string) => (profileId === 'p' ? tombstoneUs : null) };
     await new ProfileHistoryRebuild(live, compressed, config, tombstones).rebuild('p', [recent], now);
     expect(options).toEqual([{ writtenAfterUs: new Map([['p', tombstoneUs + 1_000_000]]) }]);
+
+    // None ahead on record: the driver's own write time.
+    options.length = 0;
+    const none = { liveTombstoneAheadOf: async () => null };
+    await new ProfileHistoryRebuild(live, compressed, config, none).rebuild('p', [recent], now);
+    expect(options).toEqual([{}]);
   });
 });
