@@ -10,6 +10,7 @@ import {
   LiveHistoryCompactionStore,
   LiveHistoryRepository,
   LiveHistoryWriter,
+  PAST_RECORDED_TOMBSTONE_US,
   ProfileActivityIndex,
   StoredHistoryEraser,
 } from '@vh/storage';
@@ -88,11 +89,11 @@ export class ProfileHistoryRebuild {
     // that no reader sees the new version without them. One copy per row key, the one the fold keeps.
     const recent = liveRowsOf(all.filter((e) => e.occurredAt >= cutoff));
     // After an erasure whose tombstone an ingest host's clock ahead of ours dated (ADR 9), past it as a new owner of
-    // the partition dates them, a second past (a tie with such an owner's copy shadows only an identical one).
+    // the partition dates them (a tie with such an owner's copy shadows only an identical one).
     const tombstoneUs = (await this.erasureTombstones?.liveTombstoneAheadOf(profileId)) ?? null;
     const failed = await this.live.append(
       recent,
-      tombstoneUs === null ? {} : { writtenAfterUs: new Map([[profileId, tombstoneUs + 1_000_000]]) },
+      tombstoneUs === null ? {} : { writtenAfterUs: new Map([[profileId, tombstoneUs + PAST_RECORDED_TOMBSTONE_US]]) },
     );
     if (failed.length > 0) throw failed[0].error;
 

@@ -1,7 +1,5 @@
 import { Logger } from '@nestjs/common';
-
-/** A second of microseconds: more batches of one profile than a previous owner can write while ahead. */
-const PREVIOUS_OWNER_SPAN_US = 1_000_000;
+import { PAST_RECORDED_TOMBSTONE_US } from '@vh/storage';
 
 /**
  * The write dates of the live rows of profiles erased with a tombstone ahead of this process's clock (ADR 9).
@@ -36,9 +34,9 @@ export class WriteDatesAfterErasures {
   /** Reads the recorded tombstones once per assignment; throws when they cannot be read (nothing may be written). */
   async readRecord(): Promise<void> {
     const reading = (this.recordRead ??= this.recorded().then((ahead) => {
-      // Past anything the previous owner dated (one microsecond a batch after the tombstone): no tie with its rows.
-      // Its own erasure logged the skew; each new owner need not again.
-      for (const [profileId, tombstoneUs] of ahead) this.raise(profileId, tombstoneUs + PREVIOUS_OWNER_SPAN_US);
+      // Past anything the previous owner dated off the tombstone: no tie with its rows. Its own erasure logged the
+      // skew; each new owner need not again.
+      for (const [profileId, tombstoneUs] of ahead) this.raise(profileId, tombstoneUs + PAST_RECORDED_TOMBSTONE_US);
     }));
     try {
       await reading;

@@ -16,6 +16,12 @@ const HOUR_US = 3_600_000_000;
 /** Recorded tombstones live a day (migration 13): none can be further ahead of our clock and still be read. */
 const TOMBSTONE_RECORD_HOURS = 24;
 
+/**
+ * How far past a recorded tombstone a writer that did not make it dates its rows (a partition's new owner,
+ * `cli repair`): a second, past what the erasing process dated off it (one microsecond a batch).
+ */
+export const PAST_RECORDED_TOMBSTONE_US = 1_000_000;
+
 /** The hours of recorded tombstone dates that can still be ahead of `nowUs` (migration 13). */
 function hoursFrom(nowUs: number): types.Long[] {
   const first = Math.floor(nowUs / HOUR_US);
@@ -115,7 +121,7 @@ export class StoredHistoryEraser {
       }
       pageState = result.pageState ?? undefined;
     } while (pageState);
-    const earlier = await this.recordedTombstone(profileId);
+    const earlier = (await this.recordedTombstones(Date.now() * 1000, profileId)).get(profileId) ?? null;
     if (newest !== null) {
       // Before the hold, which is kept next to the delete it guards: recorded late (a stalled process), a date
       // that was really read only raises the floor, and the newest date wins whatever the order of writes.
@@ -135,29 +141,9 @@ export class StoredHistoryEraser {
     return { rows, tombstoneUs: tombstones.length === 0 ? null : Math.max(...tombstones) };
   }
 
-  /** The newest tombstone on record for the profile in the hours from now on (only one ahead of our clock matters). */
-  private async recordedTombstone(profileId: string, nowUs = Date.now() * 1000): Promise<number | null> {
-    const recorded = await this.client.execute(
-      `SELECT tombstone_us FROM ${this.ks}.live_erasure_tombstones WHERE hour IN ? AND profile_id = ?`,
-      [hoursFrom(nowUs), profileId],
-      { ...this.readOptions(), isIdempotent: true },
-    );
-    let newest: number | null = null;
-    for (const row of recorded.rows) {
-      const tombstoneUs = (row.get('tombstone_us') as types.Long | null)?.toNumber() ?? null;
-      if (tombstoneUs !== null && (newest === null || tombstoneUs > newest)) newest = tombstoneUs;
-    }
-    return newest;
-  }
-
   /** The profile's newest recorded live tombstone if it is ahead of our clock (a repair dates its rows past it). */
   async liveTombstoneAheadOf(profileId: string, nowUs = Date.now() * 1000): Promise<number | null> {
-    try {
-      const tombstoneUs = await this.recordedTombstone(profileId, nowUs);
-      return tombstoneUs !== null && tombstoneUs >= nowUs ? tombstoneUs : null;
-    } catch (error) {
-      throw asStorageError(error);
-    }
+    return (await this.liveTombstonesAhead(nowUs, profileId)).get(profileId) ?? null;
   }
 
   private async eraseCompressed(
@@ -213,28 +199,35 @@ export class StoredHistoryEraser {
    * assignment: the hours from now on only, which hold the erasures of the last hour at most (tombstones are
    * dated at write times, within the skew of real time).
    */
-  async liveTombstonesAhead(nowUs = Date.now() * 1000): Promise<Map<string, number>> {
-    const ahead = new Map<string, number>();
+  async liveTombstonesAhead(nowUs = Date.now() * 1000, profileId?: string): Promise<Map<string, number>> {
     try {
-      let pageState: string | undefined;
-      do {
-        const result = await this.client.execute(
-          `SELECT profile_id, tombstone_us FROM ${this.ks}.live_erasure_tombstones WHERE hour IN ?`,
-          [hoursFrom(nowUs)],
-          { ...this.readOptions(), fetchSize: 5_000, pageState, isIdempotent: true },
-        );
-        for (const row of result.rows) {
-          const tombstoneUs = (row.get('tombstone_us') as types.Long | null)?.toNumber() ?? null;
-          const profileId = String(row.get('profile_id'));
-          if (tombstoneUs !== null && tombstoneUs >= nowUs && tombstoneUs > (ahead.get(profileId) ?? 0))
-            ahead.set(profileId, tombstoneUs);
-        }
-        pageState = result.pageState ?? undefined;
-      } while (pageState);
+      const recorded = await this.recordedTombstones(nowUs, profileId);
+      for (const [id, tombstoneUs] of recorded) if (tombstoneUs < nowUs) recorded.delete(id);
+      return recorded;
     } catch (error) {
       throw asStorageError(error);
     }
-    return ahead;
+  }
+
+  /** The newest tombstone on record by profile, in the hours from now on (of one profile, or of all). */
+  private async recordedTombstones(nowUs: number, profileId?: string): Promise<Map<string, number>> {
+    const newest = new Map<string, number>();
+    let pageState: string | undefined;
+    do {
+      const result = await this.client.execute(
+        `SELECT profile_id, tombstone_us FROM ${this.ks}.live_erasure_tombstones WHERE hour IN ?` +
+          (profileId === undefined ? '' : ' AND profile_id = ?'),
+        profileId === undefined ? [hoursFrom(nowUs)] : [hoursFrom(nowUs), profileId],
+        { ...this.readOptions(), fetchSize: 5_000, pageState, isIdempotent: true },
+      );
+      for (const row of result.rows) {
+        const tombstoneUs = (row.get('tombstone_us') as types.Long | null)?.toNumber() ?? null;
+        const id = String(row.get('profile_id'));
+        if (tombstoneUs !== null && tombstoneUs > (newest.get(id) ?? 0)) newest.set(id, tombstoneUs);
+      }
+      pageState = result.pageState ?? undefined;
+    } while (pageState);
+    return newest;
   }
 
   forgetRemembered(): void {
