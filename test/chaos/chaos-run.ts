@@ -11,7 +11,7 @@ import { countMessages, readDeadLetters, readWholeTopic, waitForLagToDrain } fro
 import { FaultKind, FaultWindow, Nemesis, planFaults } from './nemesis';
 import { Random } from './random';
 import { ReferenceModel } from './reference-model';
-import { OperationRecord, sleep, Workload } from './workload';
+import { compactionJob, OperationRecord, sleep, Workload } from './workload';
 
 export interface ChaosOptions {
   seed: number;
@@ -324,10 +324,7 @@ async function compactAndWait(
   let leavingRows = 0;
   for (const job of jobs) {
     for (;;) {
-      const view = (await (await fetch(`${api.url}/v1/admin/compactions/${job}`, { headers: operator })).json()) as {
-        state: string;
-        result: { liveRowsLeft?: number } | null;
-      };
+      const view = await compactionJob(api.url, job, operator);
       if (view.state === 'completed' && (view.result?.liveRowsLeft ?? 0) > 0) leavingRows++;
       if (view.state === 'completed') break;
       if (view.state === 'failed' || Date.now() > deadline) throw new Error(`compaction ${job} ${view.state}`);

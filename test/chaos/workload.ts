@@ -268,19 +268,7 @@ export class Workload {
     const deadline = Date.now() + BACKFILL_COMPACTION_WAIT_MS;
     while (Date.now() < deadline) {
       await sleep(500);
-      const job = await fetch(`${api.url}/v1/admin/compactions/${asked.body.jobId}`, {
-        headers: this.operator,
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      })
-        .then(
-          (r) =>
-            r.json() as Promise<{
-              state?: string;
-              failedReason?: string | null;
-              result?: { liveRowsLeft?: number } | null;
-            }>,
-        )
-        .catch(() => null);
+      const job = await compactionJob(api.url, asked.body.jobId, this.operator, REQUEST_TIMEOUT_MS).catch(() => null);
       if (job?.state === 'failed') {
         this.backfills.compactionsFailed++;
         asked.record.error = `compaction failed: ${job.failedReason ?? 'no reason given'}`.slice(0, 300);
@@ -635,6 +623,24 @@ function safeJson(text: string): any {
   } catch {
     return null;
   }
+}
+
+/** What the API says of a compaction job (`GET /v1/admin/compactions/{jobId}`). */
+export interface CompactionJobView {
+  state?: string;
+  failedReason?: string | null;
+  result?: { liveRowsLeft?: number } | null;
+}
+
+export async function compactionJob(
+  apiUrl: string,
+  jobId: string,
+  operator: Record<string, string>,
+  timeoutMs?: number,
+): Promise<CompactionJobView> {
+  const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+  const response = await fetch(`${apiUrl}/v1/admin/compactions/${jobId}`, { headers: operator, signal });
+  return (await response.json()) as CompactionJobView;
 }
 
 export function sleep(ms: number): Promise<void> {
