@@ -11,7 +11,7 @@ import { AppProcess } from '../test/support/app-process';
 import { syntheticHistory } from '../test/support/event-log';
 import { freePort } from '../test/support/free-port';
 import { watchSession, WirePlaybackEvent } from '../test/support/playback-events';
-import { readVsRaw } from './raw-read';
+import { RawReadServer, readVsRaw, startRawReadServer } from './raw-read';
 import { OpenLoopRequest, openLoop } from './open-loop';
 import {
   BenchContext,
@@ -70,7 +70,7 @@ interface LevelResult {
 }
 
 /** The read API's counters that tell where an accepted read spent its time. */
-async function scrapeApi(api: AppProcess) {
+async function scrapeApi(api: Pick<AppProcess, 'url'>) {
   const response = await fetch(`${api.url}/metrics`);
   if (!response.ok) throw new Error(`${api.url}/metrics answered ${response.status}`);
   const text = await response.text();
@@ -158,14 +158,15 @@ export async function http(ctx: BenchContext, params: HttpParams) {
       params,
     );
     await collectorOnly.stop();
-    await start('ingest');
+    const ingest = await start('ingest');
     let collector = await start('collector');
     let api = await start('api');
 
     // Fresh processes: JIT, prepared statements, zstd's WebAssembly and the caches warm up first.
     const target = (): MixedTarget => ({
-      api,
+      api: { url: api.url, pid: api.pid, metrics: true },
       collector,
+      ingest,
       readToken: recommenderToken,
       writeToken: deviceToken,
       profiles: profileIds,
@@ -185,6 +186,7 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     const best = Math.max(...clean.map((l) => l.requestsPerSecond));
     const sustainable = clean.find((l) => l.requestsPerSecond >= 0.9 * best) ?? levels[0];
     // Reads only, at the sustainable concurrency: the API against the bare server doing the same reads.
+    const raw = await startRawReadServer(ctx.config.cassandra.keyspace);
     const readsVsRaw = await readVsRaw(
       {
         apiUrl: api.url,
@@ -193,10 +195,13 @@ export async function http(ctx: BenchContext, params: HttpParams) {
         keyspace: ctx.config.cassandra.keyspace,
         path: () => historyPath(target()),
       },
+      raw,
       sustainable.connections ?? 8,
       params.seconds,
     );
     process.stderr.write(`[bench] read_vs_raw ${JSON.stringify(readsVsRaw)}\n`);
+    const mixedVsBareReads = await mixedWithBareReads(target(), raw, sustainable.connections ?? 8, params.seconds);
+    raw.stop();
 
     // The operator's setting: the in-flight bound of each app at the sustainable concurrency (and the
     // default event loop delay bound).
@@ -204,6 +209,9 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     const bound = String(Math.max(1, sustainable.connections ?? 1));
     api = await start('api', { HTTP_MAX_IN_FLIGHT: bound });
     collector = await start('collector', { HTTP_MAX_IN_FLIGHT: bound });
+    // Each phase starts on a settled Cassandra (memtables flushed, compactions done), as the first did: the
+    // writes of the phases before would otherwise flush and compact in the middle of a level.
+    await settle(ctx.config.cassandra.keyspace);
     await warmUp();
     // Offered as an open loop: 90% of the sustainable throughput (a closed loop's best is a server kept
     // exactly busy; random arrivals at that rate would queue without end), then twice that.
@@ -215,6 +223,7 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     const noShedding = { HTTP_MAX_IN_FLIGHT: '100000', HTTP_MAX_EVENT_LOOP_DELAY_MS: '0' };
     api = await start('api', noShedding);
     collector = await start('collector', noShedding);
+    await settle(ctx.config.cassandra.keyspace);
     await warmUp();
     const unboundedOverload = await openLoopMixedLoad(target(), rate * 2, params.seconds, 'twice-no-shedding');
     return {
@@ -225,6 +234,7 @@ export async function http(ctx: BenchContext, params: HttpParams) {
         levels,
         sustainable,
         readsVsRaw,
+        mixedVsBareReads,
         inFlightBound: Number(bound),
         offeredRate: rate,
         atSustainableWithBound: bounded,
@@ -240,6 +250,47 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     await Promise.all(apps.map((app) => app.stop()));
     await deleteTopics(kafka, [topic, kafkaConfig.deadLetterTopic, collectorTopic]).catch(() => undefined);
   }
+}
+
+/**
+ * The mixed load's ceiling on this machine with no read API of ours: the same 9:1 mix at the sustainable
+ * concurrency, its reads answered by the bare read server (the same Cassandra reads, fold and JSON),
+ * alternated twice with the API. Every process's CPU per request tells what caps the mix: if even the
+ * bare reads leave the machine short of a throughput, no change to the API reaches it.
+ */
+async function mixedWithBareReads(target: MixedTarget, raw: RawReadServer, connections: number, seconds: number) {
+  const bare: MixedTarget = { ...target, api: { url: raw.url, pid: raw.pid, metrics: false } };
+  const runs = { api: [] as LevelResult[], bare: [] as LevelResult[] };
+  for (let pass = 0; pass < 2; pass++) {
+    runs.api.push(await closedLoopMixedLoad(target, connections, seconds));
+    runs.bare.push(await closedLoopMixedLoad(bare, connections, seconds));
+  }
+  const view = (levels: LevelResult[]) => {
+    const requests = levels.reduce((sum, l) => sum + l.reads + l.writes, 0);
+    const errors = levels.reduce((sum, l) => sum + l.errors + l.shed, 0);
+    const cpuMicrosPerRequest: Record<string, number | null> = {};
+    for (const name of Object.keys(levels[0].cpu)) {
+      const seconds = levels.map((l) => l.cpu[name]);
+      cpuMicrosPerRequest[name] = seconds.some((s) => s == null)
+        ? null
+        : round((seconds.reduce((a, b) => a! + b!, 0)! * 1e6) / requests, 1);
+    }
+    return {
+      requestsPerSecond: round(requests / (levels.length * seconds)),
+      errors,
+      cpuMicrosPerRequest,
+      machineShare: round(levels.reduce((sum, l) => sum + l.machineShare, 0) / levels.length, 2),
+    };
+  };
+  const api = view(runs.api);
+  const withBare = view(runs.bare);
+  return {
+    connections,
+    seconds,
+    api,
+    bare: withBare,
+    ratio: round(api.requestsPerSecond / withBare.requestsPerSecond),
+  };
 }
 
 /** Events/s the collector accepts into Kafka, against a raw producer sending the same batches. */
@@ -313,8 +364,11 @@ async function collectorThroughput(
 
 /** Who is sending, and what: the two apps, their tokens, the profiles read and the profiles written. */
 interface MixedTarget {
-  api: AppProcess;
+  /** The read API, or the bare read server (no /metrics) standing in for it. */
+  api: Pick<AppProcess, 'url' | 'pid'> & { metrics: boolean };
   collector: AppProcess;
+  /** Writes become rows through it: its CPU is part of a write's cost. */
+  ingest: AppProcess;
   readToken: string;
   writeToken: string;
   profiles: string[];
@@ -349,6 +403,8 @@ class LoadTally {
   }
 }
 
+const NO_SCRAPE = { buckets: new Map<number, number>(), shed: {} as Record<string, number> };
+
 /** Runs one level, with the CPU of each process and the read API's own view around it. */
 async function measureLevel(
   target: MixedTarget,
@@ -356,17 +412,19 @@ async function measureLevel(
   run: (tally: LoadTally) => Promise<void>,
 ): Promise<LevelResult> {
   const tally = new LoadTally();
-  const apiBefore = await scrapeApi(target.api);
+  const scrape = () => (target.api.metrics ? scrapeApi(target.api) : Promise.resolve(NO_SCRAPE));
+  const apiBefore = await scrape();
   const { cpu, machineShare } = await cpuProfile(
     {
       api: target.api.pid,
       collector: target.collector.pid,
+      ingest: target.ingest.pid,
       cassandra: servicePid('cassandra'),
       kafka: servicePid('kafka'),
     },
     () => run(tally),
   );
-  const apiAfter = await scrapeApi(target.api);
+  const apiAfter = await scrape();
   const { counts, latencies } = tally;
   const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
   const all = sorted([...latencies.read, ...latencies.write]);

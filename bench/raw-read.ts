@@ -44,19 +44,21 @@ async function readsPerSecond(
   };
 }
 
-/**
- * `read_vs_raw` (issue 14): the read API's page reads/s at `connections` against bench/raw-read-server.ts
- * answering the same requests with the same reads and fold and nothing else. Alternated twice, so a burst of
- * the shared machine's other load falls on both.
- */
-export async function readVsRaw(target: ReadVsRawTarget, connections: number, seconds: number) {
+/** bench/raw-read-server.ts running as a process: the bare read path, and nothing else. */
+export interface RawReadServer {
+  url: string;
+  pid: number | undefined;
+  stop(): void;
+}
+
+export async function startRawReadServer(keyspace: string): Promise<RawReadServer> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
     ['-r', join(CHECKOUT_ROOT, 'scripts/register-paths.js'), join(__dirname, 'raw-read-server.js')],
     {
       cwd: CHECKOUT_ROOT,
-      env: { ...process.env, CASSANDRA_KEYSPACE: target.keyspace, RAW_READ_PORT: String(port) },
+      env: { ...process.env, CASSANDRA_KEYSPACE: keyspace, RAW_READ_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
@@ -65,36 +67,45 @@ export async function readVsRaw(target: ReadVsRawTarget, connections: number, se
       child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('listening') && resolve());
       child.on('exit', (code) => reject(new Error(`raw read server exited with ${code}`)));
     });
-    const rawUrl = `http://127.0.0.1:${port}`;
-    const api = { reads: 0, notAnswered: 0, seconds: 0, cpu: 0 };
-    const raw = { reads: 0, notAnswered: 0, seconds: 0, cpu: 0 };
-    // Warm-up of the raw server (JIT, prepared statements, cache); the API is warm from the mixed load.
-    await readsPerSecond(rawUrl, child.pid, target.readToken, target.path, connections, Math.min(5, seconds));
-    for (let pass = 0; pass < 2; pass++) {
-      for (const [tally, url, pid] of [
-        [api, target.apiUrl, target.apiPid],
-        [raw, rawUrl, child.pid],
-      ] as const) {
-        const r = await readsPerSecond(url, pid, target.readToken, target.path, connections, seconds);
-        tally.reads += r.reads;
-        tally.notAnswered += r.notAnswered;
-        tally.seconds += r.seconds;
-        tally.cpu += r.serverCpuSeconds ?? 0;
-      }
-    }
-    const view = (t: typeof api) => ({
-      readsPerSecond: round(t.reads / t.seconds),
-      notAnswered: t.notAnswered,
-      cpuMicrosPerRead: round((t.cpu * 1e6) / t.reads, 1),
-    });
-    return {
-      connections,
-      seconds,
-      api: view(api),
-      raw: view(raw),
-      ratio: round(api.reads / api.seconds / (raw.reads / raw.seconds)),
-    };
-  } finally {
+  } catch (error) {
     child.kill('SIGTERM');
+    throw error;
   }
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.kill('SIGTERM') };
+}
+
+/**
+ * `read_vs_raw` (issue 14): the read API's page reads/s at `connections` against bench/raw-read-server.ts
+ * answering the same requests with the same reads and fold and nothing else. Alternated twice, so a burst of
+ * the shared machine's other load falls on both.
+ */
+export async function readVsRaw(target: ReadVsRawTarget, raw: RawReadServer, connections: number, seconds: number) {
+  const api = { reads: 0, notAnswered: 0, seconds: 0, cpu: 0 };
+  const bare = { reads: 0, notAnswered: 0, seconds: 0, cpu: 0 };
+  // Warm-up of the raw server (JIT, prepared statements, cache); the API is warm from the mixed load.
+  await readsPerSecond(raw.url, raw.pid, target.readToken, target.path, connections, Math.min(5, seconds));
+  for (let pass = 0; pass < 2; pass++) {
+    for (const [tally, url, pid] of [
+      [api, target.apiUrl, target.apiPid],
+      [bare, raw.url, raw.pid],
+    ] as const) {
+      const r = await readsPerSecond(url, pid, target.readToken, target.path, connections, seconds);
+      tally.reads += r.reads;
+      tally.notAnswered += r.notAnswered;
+      tally.seconds += r.seconds;
+      tally.cpu += r.serverCpuSeconds ?? 0;
+    }
+  }
+  const view = (t: typeof api) => ({
+    readsPerSecond: round(t.reads / t.seconds),
+    notAnswered: t.notAnswered,
+    cpuMicrosPerRead: round((t.cpu * 1e6) / t.reads, 1),
+  });
+  return {
+    connections,
+    seconds,
+    api: view(api),
+    raw: view(bare),
+    ratio: round(api.reads / api.seconds / (bare.reads / bare.seconds)),
+  };
 }

@@ -105,7 +105,12 @@ ${
 | \`read_speedup_p99_10k\` | ${summary.read_speedup_p99_10k}x | the same | (Netflix: 1.5x) | ${status(summary.read_speedup_p99_10k, 1.5)} |
 | \`storage_reduction\` | ${summary.storage_reduction}x | the same history in the live table | 10x (Netflix: 6x) | ${status(summary.storage_reduction, 10)} |
 | \`mixed_p99_ms\` | ${summary.mixed_p99_ms} ms | at the sustainable load, ${n(mx.atSustainableWithBound.requestsPerSecond)} req/s | | |
-| \`overload_p99_ratio\` | ${summary.overload_p99_ratio} | p99 at 90% of the sustainable load | bounded | ${mx.overloadBounded === undefined ? 'n/a' : mx.overloadBounded ? 'bounded' : 'not bounded'}: p99 ${mx.atTwiceSustainableWithBound.p99GrowthWithinLevel}x from the first half of the level to the second (no shedding: ${mx.atTwiceSustainableWithoutShedding.p99GrowthWithinLevel}x, p99 ${n(mx.atTwiceSustainableWithoutShedding.p99Ms)} ms) |
+${
+  summary.mixed_vs_bare_reads != null
+    ? `| \`mixed_vs_bare_reads\` | ${summary.mixed_vs_bare_reads} | the 9:1 mix at ${mx.mixedVsBareReads.connections} connections with its reads answered by the bare read server: ${n(mx.mixedVsBareReads.bare.requestsPerSecond)} req/s (the API's: ${n(mx.mixedVsBareReads.api.requestsPerSecond)}) | | the mix's ceiling with no read API of ours |
+`
+    : ''
+}| \`overload_p99_ratio\` | ${summary.overload_p99_ratio} | p99 at 90% of the sustainable load | bounded | ${mx.overloadBounded === undefined ? 'n/a' : mx.overloadBounded ? 'bounded' : 'not bounded'}: p99 ${mx.atTwiceSustainableWithBound.p99GrowthWithinLevel}x from the first half of the level to the second (no shedding: ${mx.atTwiceSustainableWithoutShedding.p99GrowthWithinLevel}x, p99 ${n(mx.atTwiceSustainableWithoutShedding.p99Ms)} ms) |
 | \`compaction_records_per_s\` | ${n(summary.compaction_records_per_s)} | | | |
 | read p99 during compaction / idle | ${c.readP99Ratio} | the same reads with no compaction running | | |
 ${large.headline}${commitlog.headline}${regions.headline}
@@ -195,7 +200,7 @@ ${n(mx.readsVsRaw.raw.readsPerSecond)} from a bare Node HTTP server doing the sa
 
 `
     : ''
-}Sustainable load: **${mx.sustainable.connections} connections, ${n(mx.sustainable.requestsPerSecond)} req/s** (the fewest connections reaching 90% of the
+}${mx.mixedVsBareReads ? mixedVsBareReads(mx.mixedVsBareReads) : ''}Sustainable load: **${mx.sustainable.connections} connections, ${n(mx.sustainable.requestsPerSecond)} req/s** (the fewest connections reaching 90% of the
 best error-free throughput). Then an open loop: requests arrive at random (Poisson) at a set rate whether or not earlier
 ones were answered, as independent clients do (\`bench/open-loop.ts\`; autocannon's \`overallRate\` is a per-second quota
 per connection spent closed-loop at the top of each second, which makes bursts, not a rate). First at 90% of the
@@ -283,3 +288,24 @@ table and flush, paid in full by a small data set). Per profile: the row bytes b
 ${rows}
 `;
 }
+
+/** The mix's ceiling with no read API of ours, and each process's CPU per request in both. */
+function mixedVsBareReads(m: any): string {
+  const names = Object.keys(m.api.cpuMicrosPerRequest);
+  const total = (view: any) =>
+    Object.values(view.cpuMicrosPerRequest).reduce<number>((sum, v: any) => sum + (v ?? 0), 0);
+  const row = (label: string, view: any) =>
+    `| ${label} | ${n(view.requestsPerSecond)} | ${names.map((k) => view.cpuMicrosPerRequest[k] ?? '–').join(' | ')} | ${round1(total(view))} | ${Math.round(view.machineShare * 100)}% |`;
+  return `The same mix at ${m.connections} connections with its reads answered by the bare read server instead of the API
+(${m.seconds} s twice each, alternated; the collector, ingest, Kafka and Cassandra unchanged): the API's mix
+**${m.ratio}** of it. CPU per request (µs, all of the level's CPU over its requests):
+
+| reads answered by | req/s | ${names.join(' | ')} | all | machine busy |
+|---|---|${names.map(() => '---|').join('')}---|---|
+${row('the API', m.api)}
+${row('the bare read server', m.bare)}
+
+`;
+}
+
+const round1 = (value: number) => Math.round(value * 10) / 10;

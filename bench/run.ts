@@ -135,6 +135,7 @@ function summaryOf(results: Record<string, any>, cores: number, generatedAt: str
     ingest_replay_vs_ceiling: results.ingest.replay?.ratio ?? null,
     ingest_vs_raw_pipeline: results.ingest.vsRawPipeline ?? null,
     read_vs_raw: results.mixed.readsVsRaw?.ratio ?? null,
+    mixed_vs_bare_reads: results.mixed.mixedVsBareReads?.ratio ?? null,
     collector_events_per_s: results.collector.eventsPerSecond,
     read_speedup_avg_10k: at10k?.speedup.firstPageAvg ?? null,
     read_speedup_p99_10k: at10k?.speedup.firstPageP99 ?? null,
