@@ -11,7 +11,7 @@ import { AppProcess } from '../test/support/app-process';
 import { syntheticHistory } from '../test/support/event-log';
 import { freePort } from '../test/support/free-port';
 import { watchSession, WirePlaybackEvent } from '../test/support/playback-events';
-import { RawReadServer, readVsRaw, startRawReadServer } from './raw-read';
+import { alternatedReads, RawReadServer, readVsRaw, startRawReadServer } from './raw-read';
 import { OpenLoopRequest, openLoop } from './open-loop';
 import {
   BenchContext,
@@ -202,6 +202,21 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     process.stderr.write(`[bench] read_vs_raw ${JSON.stringify(readsVsRaw)}\n`);
     const mixedVsBareReads = await mixedWithBareReads(target(), raw, sustainable.connections ?? 8, params.seconds);
     raw.stop();
+    // The production default logs a line per request, synchronously (observability.module.ts); every other
+    // figure here is at `warn`, without it. What that line costs, reads only, against the same API at `warn`.
+    const apiAtInfo = await start('api', { LOG_LEVEL: 'info' });
+    const {
+      first: info,
+      second: warn,
+      ...logRun
+    } = await alternatedReads(
+      apiAtInfo,
+      api,
+      { readToken: recommenderToken, path: () => historyPath(target()) },
+      sustainable.connections ?? 8,
+      params.seconds,
+    );
+    await apiAtInfo.stop();
 
     // The operator's setting: the in-flight bound of each app at the sustainable concurrency (and the
     // default event loop delay bound).
@@ -235,6 +250,7 @@ export async function http(ctx: BenchContext, params: HttpParams) {
         sustainable,
         readsVsRaw,
         mixedVsBareReads,
+        requestLogLine: { ...logRun, info, warn },
         inFlightBound: Number(bound),
         offeredRate: rate,
         atSustainableWithBound: bounded,

@@ -74,38 +74,55 @@ export async function startRawReadServer(keyspace: string): Promise<RawReadServe
   return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.kill('SIGTERM') };
 }
 
+/** A server answering the history path: the API, the bare read server, or the API under another setting. */
+export interface ReadServer {
+  url: string;
+  pid: number | undefined;
+}
+
 /**
- * `read_vs_raw` (issue 14): the read API's page reads/s at `connections` against bench/raw-read-server.ts
- * answering the same requests with the same reads and fold and nothing else. Alternated twice, so a burst of
+ * Page reads/s and server CPU per read of `first` against `second`, reads only, each warmed up first (a process
+ * started for the comparison pays its JIT there, not in the figures), then alternated twice so that a burst of
  * the shared machine's other load falls on both.
  */
-export async function readVsRaw(target: ReadVsRawTarget, raw: RawReadServer, connections: number, seconds: number) {
-  const api = { reads: 0, notAnswered: 0, seconds: 0, cpu: 0 };
-  const bare = { reads: 0, notAnswered: 0, seconds: 0, cpu: 0 };
-  // Warm-up of the raw server (JIT, prepared statements, cache); the API is warm from the mixed load.
-  await readsPerSecond(raw.url, raw.pid, target.readToken, target.path, connections, Math.min(5, seconds));
+export async function alternatedReads(
+  first: ReadServer,
+  second: ReadServer,
+  request: { readToken: string; path: () => string },
+  connections: number,
+  seconds: number,
+) {
+  const tallies = [first, second].map(() => ({ reads: 0, notAnswered: 0, seconds: 0, cpu: 0 }));
+  for (const server of [first, second])
+    await readsPerSecond(server.url, server.pid, request.readToken, request.path, connections, Math.min(5, seconds));
   for (let pass = 0; pass < 2; pass++) {
-    for (const [tally, url, pid] of [
-      [api, target.apiUrl, target.apiPid],
-      [bare, raw.url, raw.pid],
-    ] as const) {
-      const r = await readsPerSecond(url, pid, target.readToken, target.path, connections, seconds);
-      tally.reads += r.reads;
-      tally.notAnswered += r.notAnswered;
-      tally.seconds += r.seconds;
-      tally.cpu += r.serverCpuSeconds ?? 0;
+    for (const [i, server] of [first, second].entries()) {
+      const r = await readsPerSecond(server.url, server.pid, request.readToken, request.path, connections, seconds);
+      tallies[i].reads += r.reads;
+      tallies[i].notAnswered += r.notAnswered;
+      tallies[i].seconds += r.seconds;
+      tallies[i].cpu += r.serverCpuSeconds ?? 0;
     }
   }
-  const view = (t: typeof api) => ({
+  const [a, b] = tallies.map((t) => ({
     readsPerSecond: round(t.reads / t.seconds),
     notAnswered: t.notAnswered,
     cpuMicrosPerRead: round((t.cpu * 1e6) / t.reads, 1),
-  });
-  return {
+  }));
+  return { connections, seconds, first: a, second: b, ratio: round(a.readsPerSecond / b.readsPerSecond) };
+}
+
+/**
+ * `read_vs_raw` (issue 14): the read API's page reads/s at `connections` against bench/raw-read-server.ts
+ * answering the same requests with the same reads and fold and nothing else.
+ */
+export async function readVsRaw(target: ReadVsRawTarget, raw: RawReadServer, connections: number, seconds: number) {
+  const { first, second, ...rest } = await alternatedReads(
+    { url: target.apiUrl, pid: target.apiPid },
+    raw,
+    target,
     connections,
     seconds,
-    api: view(api),
-    raw: view(bare),
-    ratio: round(api.reads / api.seconds / (bare.reads / bare.seconds)),
-  };
+  );
+  return { ...rest, api: first, raw: second };
 }

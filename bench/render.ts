@@ -200,7 +200,7 @@ ${n(mx.readsVsRaw.raw.readsPerSecond)} from a bare Node HTTP server doing the sa
 
 `
     : ''
-}${mx.mixedVsBareReads ? mixedVsBareReads(mx.mixedVsBareReads) : ''}Sustainable load: **${mx.sustainable.connections} connections, ${n(mx.sustainable.requestsPerSecond)} req/s** (the fewest connections reaching 90% of the
+}${mx.requestLogLine ? requestLogLine(mx.requestLogLine) : ''}${mx.mixedVsBareReads ? mixedVsBareReads(mx.mixedVsBareReads) : ''}Sustainable load: **${mx.sustainable.connections} connections, ${n(mx.sustainable.requestsPerSecond)} req/s** (the fewest connections reaching 90% of the
 best error-free throughput). Then an open loop: requests arrive at random (Poisson) at a set rate whether or not earlier
 ones were answered, as independent clients do (\`bench/open-loop.ts\`; autocannon's \`overallRate\` is a per-second quota
 per connection spent closed-loop at the top of each second, which makes bursts, not a rate). First at 90% of the
@@ -309,3 +309,13 @@ ${row('the bare read server', m.bare)}
 }
 
 const round1 = (value: number) => Math.round(value * 10) / 10;
+
+/** What the production default's log line per request costs the read API. */
+function requestLogLine(r: any): string {
+  return `The same reads with the API at \`LOG_LEVEL=info\`, the default, which writes one line per request
+synchronously to its stdout (a pipe here; every other figure on this page is at \`warn\`), alternated twice with the
+API at \`warn\`: **${n(r.info.readsPerSecond)} against ${n(r.warn.readsPerSecond)} page reads/s (${r.ratio})**,
+${r.info.cpuMicrosPerRead} against ${r.warn.cpuMicrosPerRead} µs of API CPU per read.
+
+`;
+}

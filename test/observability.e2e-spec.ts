@@ -94,6 +94,41 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
     expect(scraped).toMatch(/^viewing_history_events_accepted_total 1$/m);
   });
 
+  it('logs one line per request at info: its id, method, url, caller address, status and time, and no headers', async () => {
+    const app = await AppProcess.start('api', {
+      ...environment.env,
+      API_PORT: String(await freePort()),
+      LOG_LEVEL: 'info',
+    });
+    try {
+      const profileId = uniqueProfileId();
+      const response = await fetch(`${app.url}/v1/profiles/${profileId}/history?limit=5`, {
+        headers: { ...auth.recommender, 'x-request-id': 'trace-log-7' },
+      });
+      expect(response.status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const lines = app.logs
+        .split('\n')
+        .filter((line) => line.includes('"trace-log-7"'))
+        .map((line) => JSON.parse(line) as { req: Record<string, unknown>; res: Record<string, unknown> });
+      expect(lines).toHaveLength(1);
+      const [line] = lines;
+      expect(line).toMatchObject({
+        msg: 'request completed',
+        req: { id: 'trace-log-7', method: 'GET', url: `/v1/profiles/${profileId}/history?limit=5` },
+        res: { statusCode: 200 },
+        responseTime: expect.any(Number),
+      });
+      expect(line.req.remoteAddress).toBe('127.0.0.1');
+      // No headers: the credentials are never written, not even redacted.
+      expect(Object.keys(line.req).sort()).toEqual(['id', 'method', 'remoteAddress', 'url']);
+      expect(Object.keys(line.res)).toEqual(['statusCode']);
+      expect(app.logs).not.toContain(auth.recommender.authorization.slice('Bearer '.length));
+    } finally {
+      await app.stop();
+    }
+  });
+
   it('sheds requests above the in-flight bound with 503 and Retry-After, and never sheds health', async () => {
     const port = await freePort();
     const narrow = await AppProcess.start('api', {
