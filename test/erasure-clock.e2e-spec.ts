@@ -1,11 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { KafkaMessage } from 'kafkajs';
-import { types } from 'cassandra-driver';
+import { Client, types } from 'cassandra-driver';
 import { encodeViewingEvent, ViewingEvent } from '@vh/domain';
 import { ProfileHistoryRebuild } from '@vh/compaction';
 import { LiveHistoryIngestor, ProfileHistoryEraser } from '@vh/ingestion';
 import { DeadLetter, DeadLetterSink, EventLogOpener, LogMessage, OpenedMessage, openPlaintext } from '@vh/messaging';
-import { CompressedHistoryRepository, StoredHistoryEraser } from '@vh/storage';
+import {
+  CompressedHistoryRepository,
+  dayOf,
+  LiveHistoryRepository,
+  ProfileActivityIndex,
+  shardOf,
+  StoredHistoryEraser,
+} from '@vh/storage';
 import { playEvent } from './support/playback-events';
 import { openStores, Stores } from './support/stores';
 import { createTestEnvironment, TestEnvironment } from './support/test-environment';
@@ -94,6 +101,67 @@ describe('erasure at the mark, processed again by an ingest host whose clock is 
       timestamp: String(Date.now()),
       headers: {},
     }) as KafkaMessage;
+
+  /**
+   * An ingest process on a host whose clock reads `aheadMs` ahead of this one's: its driver dates every write that
+   * names no date (a client timestamp, as the driver's own generator would), and its erasure reads that clock.
+   */
+  const hostAhead = (aheadMs: number) => {
+    const dated = (options: Record<string, unknown> = {}) => ({
+      ...options,
+      timestamp: types.Long.fromNumber(Date.now() + aheadMs).multiply(1000),
+    });
+    const named = (query: string) => /USING TIMESTAMP/.test(query) || /^SELECT/.test(query);
+    const client = new Proxy(stores.client, {
+      get(target, prop) {
+        if (prop === 'execute')
+          return (query: string, params: unknown[], options?: Record<string, unknown>) =>
+            target.execute(query, params, named(query) ? options : dated(options));
+        if (prop === 'batch')
+          return (queries: { query: string }[], options?: Record<string, unknown>) =>
+            target.batch(queries, queries.some((q) => named(q.query)) ? options : dated(options));
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as Client;
+    const activity = new ProfileActivityIndex(client, environment.config);
+    // The compressed history's switch is conditional (Paxos dates it): the real client.
+    const eraser = new StoredHistoryEraser(client, environment.config, stores.compressed, activity);
+    return {
+      live: new LiveHistoryRepository(client, environment.config, activity),
+      erase: (profileId: string) => eraser.erase(profileId, { now: Date.now() + aheadMs }),
+    };
+  };
+
+  /** Whether the profile is in the activity index for the day of `occurredAt`, and why the daily sweep visits it. */
+  const indexed = async (profileId: string, occurredAt: number) => {
+    const ks = environment.config.cassandra.keyspace;
+    const shard = shardOf(profileId);
+    const activity = await stores.client.execute(
+      `SELECT profile_id FROM ${ks}.profile_activity WHERE day = ? AND shard = ? AND profile_id = ?`,
+      [types.LocalDate.fromString(dayOf(occurredAt)), shard, profileId],
+      { prepare: true },
+    );
+    const sweep = await stores.client.execute(
+      `SELECT reasons FROM ${ks}.profile_auto_delete WHERE shard = ? AND profile_id = ?`,
+      [shard, profileId],
+      { prepare: true },
+    );
+    return {
+      activity: activity.rowLength === 1,
+      dailySweep: (sweep.first()?.get('reasons') as string[] | null | undefined) ?? [],
+    };
+  };
+
+  /** A settings change that notes its profile for the daily sweep (an auto-delete period). */
+  const autoDelete = (profileId: string, at: number): ViewingEvent => ({
+    type: 'settings-changed',
+    eventId: randomUUID(),
+    profileId,
+    autoDelete: '18m',
+    occurredAt: at,
+    acceptedAt: at,
+  });
 
   const handle = (profileId: string, values: string[]) =>
     ingestor.handleBatch(
@@ -242,5 +310,75 @@ describe('erasure at the mark, processed again by an ingest host whose clock is 
     const rebuild = new ProfileHistoryRebuild(stores.live, stores.compressed, environment.config, eraser);
     await rebuild.rebuild(profileId, [after], now);
     expect((await stores.live.readProfile(profileId)).map((e) => e.eventId)).toEqual([after.eventId]);
+  });
+
+  // ADR 9 known gap (session 11), closed in session 12: the activity-index rows hold only key columns, so their
+  // delete was dated by the erasing host's clock and the rows written after it by the writer's; a host ahead that
+  // erased and died hid the profile's new history from the daily sweep and the export's walk (invariant 4).
+  it('keeps the index rows of the events after the mark when the dead host erased them with its clock ahead', async () => {
+    const profileId = `erased-${randomUUID()}`;
+    const now = Date.now();
+    const [before, after] = [10, 5].map((m) => playEvent(profileId, now - m * MINUTE, now - m * MINUTE));
+    const setting = autoDelete(profileId, now - 4 * MINUTE);
+    // The dead host (clock a minute ahead) wrote `before` and its index rows, erased at the mark, and died.
+    const deadHost = hostAhead(MINUTE);
+    expect(await deadHost.live.append([before])).toEqual([]);
+    await deadHost.erase(profileId);
+
+    const encoded = (e: ViewingEvent) => encodeViewingEvent(e);
+    expect(await handle(profileId, [encoded(before), MARK, encoded(after), encoded(setting)])).toEqual({
+      status: 'done',
+    });
+    expect((await stores.live.readProfile(profileId)).map((e) => e.eventId).sort()).toEqual(
+      [after.eventId, setting.eventId].sort(),
+    );
+    expect(await indexed(profileId, after.occurredAt)).toEqual({ activity: true, dailySweep: ['auto-delete'] });
+  });
+
+  it("keeps the index rows the partition's next owner writes after a host ahead erased the profile and left", async () => {
+    const profileId = `erased-${randomUUID()}`;
+    const now = Date.now();
+    const [before, after] = [10, 5].map((m) => playEvent(profileId, now - m * MINUTE, now - m * MINUTE));
+    // A host a minute ahead wrote `before`, erased at the mark and committed; then its partitions moved.
+    const leftHost = hostAhead(MINUTE);
+    expect(await leftHost.live.append([before])).toEqual([]);
+    await leftHost.erase(profileId);
+
+    const activity = new ProfileActivityIndex(stores.client, environment.config);
+    const nextOwner = new LiveHistoryIngestor(
+      new LiveHistoryRepository(stores.client, environment.config, activity),
+      new NoDeadLetters(),
+      environment.config,
+      new MarkingOpener(),
+      new StoredHistoryEraser(stores.client, environment.config, stores.compressed, activity),
+    );
+    nextOwner.onAssignmentChange();
+    const outcome = await nextOwner.handleBatch(
+      {
+        topic: 'events',
+        partition: 0,
+        messages: [message(profileId, encodeViewingEvent(after))],
+        highWatermark: String(offset),
+        lastOffset: String(offset - 1),
+      },
+      { heartbeat: async () => undefined, isRunning: () => true },
+    );
+    expect(outcome).toEqual({ status: 'done' });
+    expect((await stores.live.readProfile(profileId)).map((e) => e.eventId)).toEqual([after.eventId]);
+    expect((await indexed(profileId, after.occurredAt)).activity).toBe(true);
+  });
+
+  it('keeps the index rows a repair writes right after a host ahead erased the profile', async () => {
+    const profileId = `erased-${randomUUID()}`;
+    const now = Date.now();
+    const [before, after] = [10, 5].map((m) => playEvent(profileId, now - m * MINUTE, now - m * MINUTE));
+    const deadHost = hostAhead(MINUTE);
+    expect(await deadHost.live.append([before])).toEqual([]);
+    await deadHost.erase(profileId);
+
+    const rebuild = new ProfileHistoryRebuild(stores.live, stores.compressed, environment.config, eraser);
+    await rebuild.rebuild(profileId, [after], now);
+    expect((await stores.live.readProfile(profileId)).map((e) => e.eventId)).toEqual([after.eventId]);
+    expect((await indexed(profileId, after.occurredAt)).activity).toBe(true);
   });
 });

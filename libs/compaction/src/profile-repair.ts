@@ -89,7 +89,8 @@ export class ProfileHistoryRebuild {
     // that no reader sees the new version without them. One copy per row key, the one the fold keeps.
     const recent = liveRowsOf(all.filter((e) => e.occurredAt >= cutoff));
     // After an erasure whose tombstone an ingest host's clock ahead of ours dated (ADR 9), past it as a new owner of
-    // the partition dates them (a tie with such an owner's copy shadows only an identical one).
+    // the partition dates them (a tie with such an owner's copy shadows only an identical one): the live rows and,
+    // through the same option, their activity-index rows, whose delete that tombstone dated too.
     const tombstoneUs = (await this.erasureTombstones?.liveTombstoneAheadOf(profileId)) ?? null;
     const failed = await this.live.append(
       recent,

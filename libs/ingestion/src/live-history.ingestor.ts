@@ -21,7 +21,8 @@ import { WriteDatesAfterErasures } from './write-dates-after-erasures';
 export abstract class ProfileHistoryEraser {
   /**
    * `hold` runs after each read and before the delete or switch it decides. `liveTombstoneUs`: the newest
-   * tombstone of the profile's live rows, this one's or one recorded (null: none).
+   * tombstone of the profile's rows (the live tombstone, the date of the index deletes), this one's or one
+   * recorded (null: none).
    */
   abstract erase(
     profileId: string,

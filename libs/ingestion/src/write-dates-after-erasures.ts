@@ -2,13 +2,15 @@ import { Logger } from '@nestjs/common';
 import { PAST_RECORDED_TOMBSTONE_US } from '@vh/storage';
 
 /**
- * The write dates of the live rows of profiles erased with a tombstone ahead of this process's clock (ADR 9).
- * An erasure at a mark dates its tombstone at the newest write time it reads, which may be another host's (one
- * that processed the batch before and died, its clock ahead): the rows written after it must outlive it
- * (invariants 2 and 6). So, by profile and while it is ahead of our clock, the date the next rows must be after:
- * first the tombstone, then the date of the last rows written, each write one microsecond after the one before
- * (a later copy never ties with one a compaction deletes by key at its write time, nor with a later erasure's
- * tombstone). A process taking partitions over starts from the tombstones on record.
+ * The write dates of the rows (live and activity-index) of profiles erased with a tombstone ahead of this
+ * process's clock (ADR 9). An erasure at a mark dates its live tombstone at the newest write time it reads, which
+ * may be another host's (one that processed the batch before and died, its clock ahead), and its index deletes
+ * (key-only rows: no write time to read) no earlier, nor earlier than its own clock, perhaps ahead of ours: the
+ * rows written after them must outlive both (invariants 2, 4 and 6). So, by profile and while it is ahead of our
+ * clock, the date the next rows must be after: first the tombstone (the newest of the two dates), then the date of
+ * the last rows written, each write one microsecond after the one before (a later copy never ties with one a
+ * compaction deletes by key at its write time, nor with a later erasure's tombstone). A process taking partitions
+ * over starts from the tombstones on record.
  */
 export class WriteDatesAfterErasures {
   private readonly afterUs = new Map<string, number>();

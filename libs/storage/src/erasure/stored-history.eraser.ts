@@ -32,8 +32,10 @@ export interface StoredHistoryErasure {
   profileId: string;
   liveRows: number;
   /**
-   * The newest tombstone of the profile's live rows (microseconds): this erasure's, dated at the newest write time
-   * it read, or an earlier one's still recorded (perhaps a dead host's, its clock ahead); null when neither.
+   * The newest tombstone of the profile's rows (microseconds), the date its rows written afterwards must be past:
+   * this erasure's (its live tombstone, dated at the newest write time it read, and with `indexRows` the date of its
+   * index deletes, no earlier than its clock), or an earlier one's still recorded (perhaps a dead host's, its clock
+   * ahead); null when none.
    */
   liveTombstoneUs: number | null;
   /** The compressed version the erasure switched to (empty), or null when there was none to replace. */
@@ -63,9 +65,9 @@ export class StoredHistoryEraser {
 
   /**
    * `indexRows: false` (the API's erasure): the activity-index rows are left to ingest's erasure at the mark.
-   * They hold only key columns, so no write time can date their delete: this process's clock would, and one
-   * running ahead of ingest's shadows the index rows ingest writes for the events after the mark (invariant
-   * 6). Ingest deletes them in the log's order with the clock that writes them again afterwards.
+   * They hold only key columns, so no write time can date their delete: a clock would, and the processes that
+   * write them again afterwards must know its date (invariant 6). Ingest deletes them in the log's order, dated
+   * and recorded with the live tombstone (`eraseIndexRows`), and the ingest hosts date the rows after it past it.
    * `hold` runs after each read and before the delete or switch it decides (the API's erasure renews its lease
    * there, docs/adr/0009): a process that stalled past its lease stops before removing what it read after
    * another erasure took it over (the profile's new history); a delete after the hold removes only what was read.
@@ -77,14 +79,21 @@ export class StoredHistoryEraser {
     const { indexRows = true, now = Date.now(), hold = async () => undefined } = options;
     try {
       const days = new Set<string>();
-      const { rows: liveRows, tombstoneUs: liveTombstoneUs } = await this.eraseLive(profileId, days, hold);
+      // The index deletes' date is no earlier than our clock: the rows this process wrote before the mark are
+      // dated by it, within its millisecond (the driver's write times are microseconds).
+      const { rows: liveRows, tombstoneUs: liveTombstoneUs } = await this.eraseLive(
+        profileId,
+        days,
+        hold,
+        indexRows ? now * 1000 + 999 : null,
+      );
       const { version, chunkSetsDeleted } = await this.eraseCompressed(profileId, days, hold);
       // Else this process skips re-writing the deleted rows for the profile's new history, and compaction
       // and the export never find it.
       if (indexRows) {
         await hold(); // also when nothing else was deleted: index rows may be the new owner's
         for (const day of daysBetween(now - INDEX_DAYS * DAY_MS, now)) days.add(day);
-        await this.eraseIndexRows(profileId, [...days]);
+        await this.eraseIndexRows(profileId, [...days], liveTombstoneUs!);
         this.activity?.erased(profileId, await this.noteIndexErasure(profileId));
       } else this.activity?.forgetProfile(profileId);
       return { profileId, liveRows, liveTombstoneUs, compressedVersion: version, chunkSetsDeleted };
@@ -97,12 +106,15 @@ export class StoredHistoryEraser {
    * One partition tombstone dated at the newest write time read: every row read goes, and a row written
    * later (an event after the erasure, sealed with the profile's new key) survives (as compaction's range delete).
    * Its date is recorded first (migration 13), so a process that reads no row (a dead host's tombstone hid
-   * them) still learns what its writes must be dated after.
+   * them) still learns what its writes must be dated after. With `indexDeletesNotBeforeUs` (the index rows go
+   * too, `eraseIndexRows`), the date recorded and answered is also theirs: the newest of the write time read,
+   * the record and that clock reading.
    */
   private async eraseLive(
     profileId: string,
     days: Set<string>,
     hold: () => Promise<void>,
+    indexDeletesNotBeforeUs: number | null,
   ): Promise<{ rows: number; tombstoneUs: number | null }> {
     let newest: types.Long | null = null;
     let rows = 0;
@@ -122,14 +134,23 @@ export class StoredHistoryEraser {
       pageState = result.pageState ?? undefined;
     } while (pageState);
     const earlier = (await this.recordedTombstones(Date.now() * 1000, profileId)).get(profileId) ?? null;
-    if (newest !== null) {
+    const tombstones = [newest?.toNumber() ?? null, earlier, indexDeletesNotBeforeUs].filter(
+      (t): t is number => t !== null,
+    );
+    const tombstoneUs = tombstones.length === 0 ? null : Math.max(...tombstones);
+    // The index deletes' date is recorded even when no live row was read: no read shows it either.
+    const recorded = indexDeletesNotBeforeUs === null ? newest : types.Long.fromNumber(tombstoneUs!);
+    if (recorded !== null) {
       // Before the hold, which is kept next to the delete it guards: recorded late (a stalled process), a date
-      // that was really read only raises the floor, and the newest date wins whatever the order of writes.
+      // that was really read (or our clock's) only raises the floor, and the newest date wins whatever the order
+      // of writes.
       await this.client.execute(
         `UPDATE ${this.ks}.live_erasure_tombstones USING TIMESTAMP ? SET tombstone_us = ? WHERE hour = ? AND profile_id = ?`,
-        [newest, newest, types.Long.fromNumber(Math.floor(newest.toNumber() / HOUR_US)), profileId],
+        [recorded, recorded, types.Long.fromNumber(Math.floor(recorded.toNumber() / HOUR_US)), profileId],
         { ...this.writeOptions(), isIdempotent: true },
       );
+    }
+    if (newest !== null) {
       await hold();
       await this.client.execute(
         `DELETE FROM ${this.ks}.live_history USING TIMESTAMP ? WHERE profile_id = ?`,
@@ -137,11 +158,13 @@ export class StoredHistoryEraser {
         { ...this.writeOptions(), isIdempotent: true },
       );
     }
-    const tombstones = [newest?.toNumber() ?? null, earlier].filter((t): t is number => t !== null);
-    return { rows, tombstoneUs: tombstones.length === 0 ? null : Math.max(...tombstones) };
+    return { rows, tombstoneUs };
   }
 
-  /** The profile's newest recorded live tombstone if it is ahead of our clock (a repair dates its rows past it). */
+  /**
+   * The profile's newest recorded tombstone (of its live rows or its index rows) if it is ahead of our clock (a
+   * repair dates its rows past it).
+   */
   async liveTombstoneAheadOf(profileId: string, nowUs = Date.now() * 1000): Promise<number | null> {
     return (await this.liveTombstonesAhead(nowUs, profileId)).get(profileId) ?? null;
   }
@@ -194,10 +217,10 @@ export class StoredHistoryEraser {
   }
 
   /**
-   * The recorded live tombstones (migration 13) still ahead of `nowUs`, by profile: a process that takes a
-   * partition over dates the rows of those profiles after them, as the process that erased did. Read at each
-   * assignment: the hours from now on only, which hold the erasures of the last hour at most (tombstones are
-   * dated at write times, within the skew of real time).
+   * The recorded tombstones (migration 13; of live rows and index rows) still ahead of `nowUs`, by profile: a
+   * process that takes a partition over dates the rows of those profiles after them, as the process that erased
+   * did. Read at each assignment: the hours from now on only, which hold the erasures of the last hour at most
+   * (tombstones are dated at write times or the erasing host's clock, within the skew of real time).
    */
   async liveTombstonesAhead(nowUs = Date.now() * 1000, profileId?: string): Promise<Map<string, number>> {
     try {
@@ -234,26 +257,43 @@ export class StoredHistoryEraser {
     this.activity?.forgetAll();
   }
 
-  private async eraseIndexRows(profileId: string, days: string[]): Promise<void> {
+  /**
+   * Dated `dateUs`, recorded first (`eraseLive`), never by the driver's clock: the rows hold only key columns, so
+   * no write time of theirs can be read, and a delete dated by a clock ahead (this host's, dead since) would shadow
+   * the rows the next writer writes for the profile's new history at its own clock, hiding the profile from the
+   * daily sweep and the export's walk (invariant 4). Every writer after this erasure dates them past the record
+   * (WriteDatesAfterErasures, `cli repair`), as the live rows. The error left goes the harmless way: an index row
+   * of the erased history dated past `dateUs` (a host ahead wrote it after the newest live row read) outlives the
+   * delete, and the sweep or the walk visits a profile with nothing of that day left (a noted setting is visited
+   * until a compaction finds it erased).
+   */
+  private async eraseIndexRows(profileId: string, days: string[], dateUs: number): Promise<void> {
     const shard = shardOf(profileId);
+    const date = types.Long.fromNumber(dateUs);
     const statements = days.flatMap((day) => [
-      { query: `DELETE FROM ${this.ks}.profile_activity WHERE day = ? AND shard = ? AND profile_id = ?`, day },
       {
-        query: `DELETE FROM ${this.ks}.profile_late_activity WHERE arrival_day = ? AND shard = ? AND profile_id = ?`,
+        query: `DELETE FROM ${this.ks}.profile_activity USING TIMESTAMP ? WHERE day = ? AND shard = ? AND profile_id = ?`,
+        day,
+      },
+      {
+        query: `DELETE FROM ${this.ks}.profile_late_activity USING TIMESTAMP ? WHERE arrival_day = ? AND shard = ? AND profile_id = ?`,
         day,
       },
     ]);
     const results = await settleWithConcurrency(
       [
         ...statements,
-        { query: `DELETE FROM ${this.ks}.profile_auto_delete WHERE shard = ? AND profile_id = ?`, day: null },
+        {
+          query: `DELETE FROM ${this.ks}.profile_auto_delete USING TIMESTAMP ? WHERE shard = ? AND profile_id = ?`,
+          day: null,
+        },
       ],
       32,
       ({ query, day }) =>
         this.client.execute(
           query,
-          day === null ? [shard, profileId] : [types.LocalDate.fromString(day), shard, profileId],
-          this.writeOptions(),
+          day === null ? [date, shard, profileId] : [date, types.LocalDate.fromString(day), shard, profileId],
+          { ...this.writeOptions(), isIdempotent: true },
         ),
     );
     const failed = results.find((r) => r.status === 'rejected');

@@ -97,7 +97,7 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
       if (result.status === 'rejected') failed.push({ events: groups[i], error: result.reason });
     });
     const written = groups.filter((_, i) => results[i].status === 'fulfilled');
-    failed.push(...(await this.noteActivity(written.flat(), concurrency)));
+    failed.push(...(await this.noteActivity(written.flat(), concurrency, options.writtenAfterUs)));
     return this.classify(failed);
   }
 
@@ -122,9 +122,16 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
     return failures.map(({ events, error }) => ({ events, error: writeFailure(error, schemaProblem) }));
   }
 
-  /** A failed index write fails its events too: they are retried, so no profile is missed by compaction. */
-  private async noteActivity(events: ViewingEvent[], concurrency: number): Promise<RawFailure[]> {
-    const failed = await this.activity.recordMany(events, concurrency);
+  /**
+   * A failed index write fails its events too: they are retried, so no profile is missed by compaction. Dated
+   * past an erasure's tombstone as the live rows are: it dated the delete of the profile's index rows too (ADR 9).
+   */
+  private async noteActivity(
+    events: ViewingEvent[],
+    concurrency: number,
+    writtenAfterUs: ReadonlyMap<string, number> | undefined,
+  ): Promise<RawFailure[]> {
+    const failed = await this.activity.recordMany(events, concurrency, undefined, writtenAfterUs);
     if (failed.size === 0) return [];
     const byKey = new Map<string, RawFailure>();
     for (const event of events) {

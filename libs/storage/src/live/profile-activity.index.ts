@@ -11,19 +11,22 @@ import { RecentlyRecorded } from './recently-recorded';
 import { ProfileActivityBuckets } from '../ports/profile-activity.buckets';
 import { ProfileActivityDays } from '../ports/profile-activity.days';
 
+/** `USING TIMESTAMP ?` when `dated`: the write time (microseconds) is bound first in an UPDATE, last in an INSERT. */
+const usingTimestamp = (dated: boolean) => (dated ? ' USING TIMESTAMP ?' : '');
 /**
  * Notes a profile for the daily sweep, with why (`reasons`, a set: each writer adds its own; migration 10), in
  * `profile_auto_delete` (migration 8, named for its first reason; rows from before 10 have no reasons: auto-delete).
- * Params: the reasons, the shard, the profile.
+ * Params: the reasons, the shard, the profile (after the write time when `dated`).
  */
-export const noteForDailySweep = (keyspace: string) =>
-  `UPDATE ${keyspace}.profile_auto_delete SET reasons = reasons + ? WHERE shard = ? AND profile_id = ?`;
+export const noteForDailySweep = (keyspace: string, dated = false) =>
+  `UPDATE ${keyspace}.profile_auto_delete${usingTimestamp(dated)} SET reasons = reasons + ? WHERE shard = ? AND profile_id = ?`;
 /**
  * A note naming the settings behind it (migration 12): the pauses and the periods, by eventId. Ingest names the one
- * it writes; a compaction its version's. Params: the reasons, the pauses, the periods, the shard, the profile.
+ * it writes; a compaction its version's. Params: the reasons, the pauses, the periods, the shard, the profile (after
+ * the write time when `dated`).
  */
-export const noteNamedForDailySweep = (keyspace: string) =>
-  `UPDATE ${keyspace}.profile_auto_delete SET reasons = reasons + ?, pauses = pauses + ?, periods = periods + ? WHERE shard = ? AND profile_id = ?`;
+export const noteNamedForDailySweep = (keyspace: string, dated = false) =>
+  `UPDATE ${keyspace}.profile_auto_delete${usingTimestamp(dated)} SET reasons = reasons + ?, pauses = pauses + ?, periods = periods + ? WHERE shard = ? AND profile_id = ?`;
 /**
  * Named settings found erased (`erasedSince`, migration 12). Plain and add-only like every write of the table but
  * the eraser's delete: never Paxos on a partition of a sixteenth of all profiles (contention), nor Paxos and client
@@ -156,12 +159,14 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
    * row per (day, profile) whatever the number of events. Each row not written recently is written, grouped
    * by partition into unlogged batches, `concurrency` in flight. Answers the `activityKey`s of the events
    * whose rows could not be written, with the error (their events must be retried: compaction would miss
-   * the profile otherwise).
+   * the profile otherwise). `writtenAfterUs`: by profile, a write time its rows must be dated after (an
+   * erasure's tombstone ahead of our clock, which dated the delete of its index rows; AppendOptions).
    */
   async recordMany(
     events: readonly ActivityEvent[],
     concurrency: number,
     now = Date.now(),
+    writtenAfterUs?: ReadonlyMap<string, number>,
   ): Promise<Map<string, unknown>> {
     // What is remembered is trusted only against the erasure markers: a row another process deleted since is
     // written again (a marker read that fails trusts nothing this call; invariant 2: no profile missed).
@@ -215,14 +220,18 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
       consistency: consistency(this.config.cassandra.writeConsistency),
       isIdempotent: true,
     };
-    const results = await settleWithConcurrency(batches, concurrency, (rows) =>
-      rows.length === 1
-        ? this.client.execute(this.insertOf(rows[0]), paramsOf(rows[0]), options)
-        : this.client.batch(
-            rows.map((row) => ({ query: this.insertOf(row), params: paramsOf(row) })),
-            { ...options, logged: false },
-          ),
-    );
+    const statement = (row: ActivityRow) => {
+      const after = writtenAfterUs?.get(row.profileId);
+      // As the live rows (LiveHistoryRepository.append): the driver's clock once it is past `after`.
+      return after === undefined || after < Date.now() * 1000
+        ? { query: this.insertOf(row, false), params: paramsOf(row) }
+        : datedWrite(this.insertOf(row, true), row, types.Long.fromNumber(after + 1));
+    };
+    const results = await settleWithConcurrency(batches, concurrency, (rows) => {
+      if (rows.length > 1) return this.client.batch(rows.map(statement), { ...options, logged: false });
+      const { query, params } = statement(rows[0]);
+      return this.client.execute(query, params, options);
+    });
     const failed = new Map<string, unknown>();
     results.forEach((result, i) => {
       for (const row of batches[i]) {
@@ -293,12 +302,13 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
     return ownUntil != null && ownUntil > now;
   }
 
-  private insertOf({ table, settingId }: ActivityRow): string {
+  /** `dated`: at a given write time (see `datedWrite` for where it is bound). */
+  private insertOf({ table, settingId }: ActivityRow, dated: boolean): string {
     const ks = this.config.cassandra.keyspace;
     if (table === this.dailySweepTable)
-      return settingId === undefined ? noteForDailySweep(ks) : noteNamedForDailySweep(ks);
+      return settingId === undefined ? noteForDailySweep(ks, dated) : noteNamedForDailySweep(ks, dated);
     const columns = table === this.table ? 'day, shard, profile_id' : 'arrival_day, shard, profile_id';
-    return `INSERT INTO ${table} (${columns}) VALUES (?, ?, ?)`;
+    return `INSERT INTO ${table} (${columns}) VALUES (?, ?, ?)${usingTimestamp(dated)}`;
   }
 
   /**
@@ -421,6 +431,12 @@ export async function indexDailySweepProfiles(client: Client, keyspace: string, 
   await flush();
   return indexed;
 }
+
+/** A dated write of the row: its write time is bound first in an UPDATE (a note), last in an INSERT. */
+const datedWrite = (query: string, row: ActivityRow, writeTimeUs: types.Long) => ({
+  query,
+  params: row.day === null ? [writeTimeUs, ...paramsOf(row)] : [...paramsOf(row), writeTimeUs],
+});
 
 const paramsOf = (row: ActivityRow) =>
   row.day !== null

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Client } from 'cassandra-driver';
+import { Client, types } from 'cassandra-driver';
 import { loadConfig } from '@vh/config';
 import { activityKey, dayOf, isLateArrival, ProfileActivityIndex, shardOf } from './profile-activity.index';
 
@@ -154,4 +154,54 @@ describe('ProfileActivityIndex.recordMany', () => {
       ]);
     },
   );
+
+  // ADR 9 (session 12): an erasure dated the delete of the profile's index rows (key-only: no write time of theirs
+  // is readable) no earlier than its live tombstone, perhaps by a clock ahead of ours: the rows written after it
+  // are dated past it as the live rows are, or the profile is lost from the daily sweep and the export's walk.
+  it("dates every row of a profile past its erasure's tombstone while that is ahead of the clock, and only those", async () => {
+    const written: { query: string; params: unknown[] }[] = [];
+    const client = {
+      execute: async (query: string, params: unknown[]) =>
+        /^SELECT/.test(query) ? { rows: [] } : void written.push({ query, params }),
+      batch: async (queries: { query: string; params: unknown[] }[]) => void written.push(...queries),
+    } as unknown as Client;
+    const index = new ProfileActivityIndex(client, config);
+    const aheadUs = (Date.now() + 60_000) * 1000;
+    const writtenAfterUs = new Map([
+      ['erased', aheadUs],
+      ['passed', (Date.now() - 1_000) * 1000], // behind our clock: the driver's write time is later anyway
+    ]);
+    const late = NOW - 20 * DAY;
+    expect(isLateArrival(late, NOW, config.compaction.minAgeMs)).toBe(true);
+    const events = ['erased', 'passed', 'other'].flatMap((profileId) => [
+      { profileId, occurredAt: late },
+      { profileId, eventId: `${profileId}-setting`, occurredAt: NOW, type: 'settings-changed', autoDelete: '3m' },
+    ]);
+    expect((await index.recordMany(events, 4, NOW, writtenAfterUs)).size).toBe(0);
+
+    const byProfile = new Map<string, { query: string; params: unknown[] }[]>();
+    for (const w of written) {
+      const profileId = w.params.find((p) => typeof p === 'string' && ['erased', 'passed', 'other'].includes(p));
+      byProfile.set(profileId as string, [...(byProfile.get(profileId as string) ?? []), w]);
+    }
+    // Each profile: its event day's row, its arrival day's (late), its daily-sweep note.
+    for (const rows of byProfile.values()) expect(rows).toHaveLength(4);
+    for (const profileId of ['passed', 'other'])
+      for (const { query } of byProfile.get(profileId)!) expect(query).not.toMatch(/USING TIMESTAMP/);
+    const dated = byProfile.get('erased')!;
+    const after = types.Long.fromNumber(aheadUs + 1);
+    for (const { query, params } of dated) {
+      expect(query).toMatch(/USING TIMESTAMP \?/);
+      // The write time is bound where the statement names it: first in a note (UPDATE), last in an INSERT.
+      const at = /^UPDATE/.test(query) ? params[0] : params[params.length - 1];
+      expect(at).toEqual(after);
+      expect(params.filter((p) => p instanceof types.Long)).toHaveLength(1);
+    }
+    expect(dated.map((w) => /^(INSERT INTO|UPDATE) ks\.(\w+)/.exec(w.query)![2]).sort()).toEqual([
+      'profile_activity',
+      'profile_activity',
+      'profile_auto_delete',
+      'profile_late_activity',
+    ]);
+  });
 });

@@ -6,8 +6,9 @@ export interface AppendOptions {
   rowsPerBatch?: number;
   concurrency?: number;
   /**
-   * By profile, a write time (microseconds) its rows must be dated after: the tombstone of an erasure this
-   * process wrote at a write time read, which another host's clock, ahead of ours, may have set.
+   * By profile, a write time (microseconds) its rows, live and activity-index, must be dated after: the tombstone
+   * of an erasure, dated at a write time read, which another host's clock, ahead of ours, may have set, or at the
+   * clock of the host that deleted the index rows (perhaps ahead of ours too).
    */
   writtenAfterUs?: ReadonlyMap<string, number>;
 }

@@ -224,6 +224,8 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
     // the mark and by every process taking partitions over, which then date that profile's rows past it. By the
     // hour of the tombstone's date: only the hours from now on are ever read (a tombstone behind every clock no
     // longer matters), so the expired rows of past hours are never scanned. A day outlives any skew between hosts.
+    // Since session 12 ingest's erasure records the date of its activity-index deletes here (no earlier than the
+    // live tombstone), which the rows' writers date past too.
     statements: (ks) => [
       `CREATE TABLE IF NOT EXISTS ${ks}.live_erasure_tombstones (
          hour bigint,
