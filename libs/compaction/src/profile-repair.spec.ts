@@ -78,13 +78,15 @@ describe('ProfileHistoryRebuild', () => {
     live.append = async (rows, appendOptions = {}) => (options.push(appendOptions), append(rows, appendOptions));
     const config = loadConfig({ COMPACTION_ZSTD_DICTIONARY: 'none', COMPACTION_ZSTD_LEVEL: '1' });
     const tombstoneUs = (now + 60_000) * 1000;
-    const tombstones = { liveTombstoneAheadOf: async (profileId: string) => (profileId === 'p' ? tombstoneUs : null) };
+    const tombstones = {
+      erasureTombstoneAheadOf: async (profileId: string) => (profileId === 'p' ? tombstoneUs : null),
+    };
     await new ProfileHistoryRebuild(live, compressed, config, tombstones).rebuild('p', [recent], now);
     expect(options).toEqual([{ writtenAfterUs: new Map([['p', tombstoneUs + 1_000_000]]) }]);
 
     // None ahead on record: the driver's own write time.
     options.length = 0;
-    const none = { liveTombstoneAheadOf: async () => null };
+    const none = { erasureTombstoneAheadOf: async () => null };
     await new ProfileHistoryRebuild(live, compressed, config, none).rebuild('p', [recent], now);
     expect(options).toEqual([{}]);
   });

@@ -66,7 +66,7 @@ export class ProfileHistoryRebuild {
     private readonly compressed: CompressedHistoryCompactionStore,
     private readonly config: AppConfig,
     /** Erasures' live tombstones on record (StoredHistoryEraser): absent, rows are dated by our clock. */
-    private readonly erasureTombstones?: { liveTombstoneAheadOf(profileId: string): Promise<number | null> },
+    private readonly erasureTombstones?: { erasureTombstoneAheadOf(profileId: string): Promise<number | null> },
   ) {}
 
   async rebuild(profileId: string, events: readonly ViewingEvent[], now = Date.now()) {
@@ -91,7 +91,7 @@ export class ProfileHistoryRebuild {
     // After an erasure whose tombstone an ingest host's clock ahead of ours dated (ADR 9), past it as a new owner of
     // the partition dates them (a tie with such an owner's copy shadows only an identical one): the live rows and,
     // through the same option, their activity-index rows, whose delete that tombstone dated too.
-    const tombstoneUs = (await this.erasureTombstones?.liveTombstoneAheadOf(profileId)) ?? null;
+    const tombstoneUs = (await this.erasureTombstones?.erasureTombstoneAheadOf(profileId)) ?? null;
     const failed = await this.live.append(
       recent,
       tombstoneUs === null ? {} : { writtenAfterUs: new Map([[profileId, tombstoneUs + PAST_RECORDED_TOMBSTONE_US]]) },

@@ -90,7 +90,7 @@ export class ProfileErasure {
     const hold = () => this.hold(profileId, erasureId, tookOver, leaseMs);
     await this.keys.erase(profileId, erasureId, acceptedAt, hold);
     await hold();
-    // The index rows (profile ids by day, no viewing data) go when ingest meets the mark: dated by ingest's clock.
+    // The index rows (profile ids by day, no viewing data) go when ingest meets the mark, dated and recorded there.
     const erased = await this.stored.erase(profileId, { indexRows: false, hold });
     await hold();
     // The mark names the erasures it bounds too: ingest records it for them as for this one, should this process

@@ -31,20 +31,20 @@ class JournalLiveHistory implements LiveHistoryWriter {
 
 class JournalEraser extends ProfileHistoryEraser {
   failuresLeft = 0;
-  liveTombstoneUs: number | null = null;
+  erasureTombstoneUs: number | null = null;
   async erase(
     profileId: string,
     options?: { hold?: () => Promise<void> },
-  ): Promise<{ liveTombstoneUs: number | null }> {
+  ): Promise<{ erasureTombstoneUs: number | null }> {
     if (this.failuresLeft-- > 0) throw new Error('no host available');
     await options?.hold?.(); // after its reads, before its deletes, as StoredHistoryEraser
     journal.push(`erase ${profileId}`);
-    return { liveTombstoneUs: this.liveTombstoneUs };
+    return { erasureTombstoneUs: this.erasureTombstoneUs };
   }
   recorded = new Map<string, number>();
   recordReads = 0;
   recordUnreadable = false;
-  async liveTombstonesAhead(): Promise<ReadonlyMap<string, number>> {
+  async erasureTombstonesAhead(): Promise<ReadonlyMap<string, number>> {
     this.recordReads++;
     if (this.recordUnreadable) throw new Error('no host available');
     return this.recorded;
@@ -179,7 +179,7 @@ describe('LiveHistoryIngestor and erasures', () => {
   // An erasure's tombstone is dated at the newest write time read: after a crash, another host's, ahead of ours.
   it('dates the rows written after its erasure past the tombstone, each write past the last, while ahead of its clock', async () => {
     const aheadUs = (Date.now() + 60_000) * 1000;
-    eraser.liveTombstoneUs = aheadUs;
+    eraser.erasureTombstoneUs = aheadUs;
     const other = { ...playbackEvent('play', T0, 0), profileId: 'profile-2' };
     const batch = [encodeViewingEvent(before), 'MARK', encodeViewingEvent(after), encodeViewingEvent(other)];
     expect(await ingestor.handleBatch(batchOf(batch), control)).toEqual({ status: 'done' });
@@ -197,7 +197,7 @@ describe('LiveHistoryIngestor and erasures', () => {
 
     // A tombstone behind our clock (the usual case): any write is later, at the default write time.
     journal.length = 0;
-    eraser.liveTombstoneUs = (Date.now() - 1_000) * 1000;
+    eraser.erasureTombstoneUs = (Date.now() - 1_000) * 1000;
     ingestor = new LiveHistoryIngestor(new JournalLiveHistory(), letters, loadConfig({}), opener, eraser, republisher);
     expect(await ingestor.handleBatch(batchOf(['MARK', encodeViewingEvent(next)]), control)).toEqual({
       status: 'done',

@@ -20,16 +20,16 @@ import { WriteDatesAfterErasures } from './write-dates-after-erasures';
 /** Removes what is stored of a profile (StoredHistoryEraser; a fake in unit tests). */
 export abstract class ProfileHistoryEraser {
   /**
-   * `hold` runs after each read and before the delete or switch it decides. `liveTombstoneUs`: the newest
+   * `hold` runs after each read and before the delete or switch it decides. `erasureTombstoneUs`: the newest
    * tombstone of the profile's rows (the live tombstone, the date of the index deletes), this one's or one
    * recorded (null: none).
    */
   abstract erase(
     profileId: string,
     options?: { hold?: () => Promise<void> },
-  ): Promise<{ liveTombstoneUs: number | null }>;
+  ): Promise<{ erasureTombstoneUs: number | null }>;
   /** Recorded tombstones of recent erasures still ahead of our clock, by profile (any process's). */
-  abstract liveTombstonesAhead(): Promise<ReadonlyMap<string, number>>;
+  abstract erasureTombstonesAhead(): Promise<ReadonlyMap<string, number>>;
   /** Forgets which index rows this process wrote: another process's erasure may have deleted them. */
   abstract forgetRemembered(): void;
 }
@@ -94,7 +94,11 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     super();
     this.opener = opener ?? new PlaintextEventLogOpener();
     this.writeDates = eraser
-      ? new WriteDatesAfterErasures(() => eraser.liveTombstonesAhead(), config.compaction.deleteMarginMs, this.logger)
+      ? new WriteDatesAfterErasures(
+          () => eraser.erasureTombstonesAhead(),
+          config.compaction.deleteMarginMs,
+          this.logger,
+        )
       : null;
   }
 
@@ -271,8 +275,8 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
           }
           if (!control.isRunning()) throw new Error('the consumer is stopping');
         };
-        const { liveTombstoneUs } = await this.eraser.erase(profileId, { hold });
-        if (liveTombstoneUs !== null) this.writeDates?.erased(profileId, liveTombstoneUs);
+        const { erasureTombstoneUs } = await this.eraser.erase(profileId, { hold });
+        if (erasureTombstoneUs !== null) this.writeDates?.erased(profileId, erasureTombstoneUs);
         metrics.profileErasures.inc({ by: 'ingest' });
         return null;
       } catch (error) {

@@ -43,8 +43,26 @@ describe('WriteDatesAfterErasures', () => {
     dates.reassigned();
     await dates.readRecord();
     expect(reads).toBe(3);
-    // The erasing process logged the skew; a new owner reading the record does not again.
+    // A minute ahead, within the margin (10 min): nothing to say.
     expect(logger.warn).not.toHaveBeenCalled();
+  });
+
+  // Review, session 12: the erasing host records its own clock, so its own check finds no skew when that clock is
+  // the one ahead; the hosts reading the record are the ones that can tell.
+  it('logs once per assignment, as a summary, the recorded tombstones further ahead than the delete margin', async () => {
+    const warn = jest.fn();
+    const record = new Map([
+      ['p1', aheadUs()],
+      ['p2', aheadUs()],
+      ['p3', (Date.now() + 1_000) * 1000],
+    ]);
+    const dates = new WriteDatesAfterErasures(async () => record, 10_000, { warn } as unknown as Logger);
+    await dates.readRecord();
+    await dates.readRecord();
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn).toHaveBeenCalledWith(
+      expect.stringMatching(/^2 profile\(s\) erased with a tombstone up to 60 s ahead/),
+    );
   });
 
   it('logs a tombstone further ahead than the delete margin (an ingest host whose clock runs ahead)', () => {

@@ -18,7 +18,7 @@ export class WriteDatesAfterErasures {
   private recordRead: Promise<void> | null = null;
 
   constructor(
-    /** The recorded tombstones still ahead of our clock, by profile (StoredHistoryEraser.liveTombstonesAhead). */
+    /** The recorded tombstones still ahead of our clock, by profile (StoredHistoryEraser.erasureTombstonesAhead). */
     private readonly recorded: () => Promise<ReadonlyMap<string, number>>,
     /** Hosts are assumed within one delete margin of each other (planLiveRowDeletes): a tombstone further ahead is logged. */
     private readonly deleteMarginMs: number,
@@ -36,9 +36,18 @@ export class WriteDatesAfterErasures {
   /** Reads the recorded tombstones once per assignment; throws when they cannot be read (nothing may be written). */
   async readRecord(): Promise<void> {
     const reading = (this.recordRead ??= this.recorded().then((ahead) => {
-      // Past anything the previous owner dated off the tombstone: no tie with its rows. Its own erasure logged the
-      // skew; each new owner need not again.
+      // Past anything the previous owner dated off the tombstone: no tie with its rows.
       for (const [profileId, tombstoneUs] of ahead) this.raise(profileId, tombstoneUs + PAST_RECORDED_TOMBSTONE_US);
+      // The erasing host dates its index deletes at least at its own clock, so it cannot see its own clock ahead:
+      // those reading the record can (review, session 12). Once per assignment, as a summary.
+      const beyondMarginMs = [...ahead.values()]
+        .map((us) => us / 1000 - Date.now())
+        .filter((ms) => ms > this.deleteMarginMs);
+      if (beyondMarginMs.length > 0)
+        this.logger.warn(
+          `${beyondMarginMs.length} profile(s) erased with a tombstone up to ${Math.round(Math.max(...beyondMarginMs) / 1000)} s ` +
+            "ahead of this host's clock, more than the delete margin: an ingest host’s clock runs ahead",
+        );
     }));
     try {
       await reading;

@@ -124,7 +124,7 @@ export class FakeStoredHistoryEraser {
   async erase(profileId: string, options: { hold?: () => Promise<void> } = {}): Promise<StoredHistoryErasure> {
     await options.hold?.();
     this.erased.push(profileId);
-    return { profileId, liveRows: 0, liveTombstoneUs: null, compressedVersion: null, chunkSetsDeleted: 0 };
+    return { profileId, liveRows: 0, erasureTombstoneUs: null, compressedVersion: null, chunkSetsDeleted: 0 };
   }
   asEraser(): StoredHistoryEraser {
     return this as unknown as StoredHistoryEraser;

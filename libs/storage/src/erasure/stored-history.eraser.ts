@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Client, types } from 'cassandra-driver';
@@ -37,7 +38,7 @@ export interface StoredHistoryErasure {
    * index deletes, no earlier than its clock), or an earlier one's still recorded (perhaps a dead host's, its clock
    * ahead); null when none.
    */
-  liveTombstoneUs: number | null;
+  erasureTombstoneUs: number | null;
   /** The compressed version the erasure switched to (empty), or null when there was none to replace. */
   compressedVersion: number | null;
   chunkSetsDeleted: number;
@@ -77,11 +78,12 @@ export class StoredHistoryEraser {
     options: { indexRows?: boolean; now?: number; hold?: () => Promise<void> } = {},
   ): Promise<StoredHistoryErasure> {
     const { indexRows = true, now = Date.now(), hold = async () => undefined } = options;
+    const began = performance.now();
     try {
       const days = new Set<string>();
       // The index deletes' date is no earlier than our clock: the rows this process wrote before the mark are
       // dated by it, within its millisecond (the driver's write times are microseconds).
-      const { rows: liveRows, tombstoneUs: liveTombstoneUs } = await this.eraseLive(
+      const { rows: liveRows, tombstoneUs: recordedUs } = await this.eraseLive(
         profileId,
         days,
         hold,
@@ -90,13 +92,22 @@ export class StoredHistoryEraser {
       const { version, chunkSetsDeleted } = await this.eraseCompressed(profileId, days, hold);
       // Else this process skips re-writing the deleted rows for the profile's new history, and compaction
       // and the export never find it.
+      let tombstoneUs = recordedUs;
       if (indexRows) {
+        // Dated when they run, not when the erasure began: a compaction's daily-sweep note written meanwhile (its
+        // version switched before ours) goes too, as it did at the driver's clock (review, session 12). Our clock
+        // then is the start plus the time passed, measured, not read again (the `now` given stands for it).
+        const endOfMillisecondUs = Math.floor(now + (performance.now() - began)) * 1000 + 999;
+        if (endOfMillisecondUs > tombstoneUs!) {
+          tombstoneUs = endOfMillisecondUs;
+          await this.recordTombstone(profileId, types.Long.fromNumber(tombstoneUs));
+        }
         await hold(); // also when nothing else was deleted: index rows may be the new owner's
         for (const day of daysBetween(now - INDEX_DAYS * DAY_MS, now)) days.add(day);
-        await this.eraseIndexRows(profileId, [...days], liveTombstoneUs!);
+        await this.eraseIndexRows(profileId, [...days], tombstoneUs!);
         this.activity?.erased(profileId, await this.noteIndexErasure(profileId));
       } else this.activity?.forgetProfile(profileId);
-      return { profileId, liveRows, liveTombstoneUs, compressedVersion: version, chunkSetsDeleted };
+      return { profileId, liveRows, erasureTombstoneUs: tombstoneUs, compressedVersion: version, chunkSetsDeleted };
     } catch (error) {
       throw asStorageError(error);
     }
@@ -140,16 +151,8 @@ export class StoredHistoryEraser {
     const tombstoneUs = tombstones.length === 0 ? null : Math.max(...tombstones);
     // The index deletes' date is recorded even when no live row was read: no read shows it either.
     const recorded = indexDeletesNotBeforeUs === null ? newest : types.Long.fromNumber(tombstoneUs!);
-    if (recorded !== null) {
-      // Before the hold, which is kept next to the delete it guards: recorded late (a stalled process), a date
-      // that was really read (or our clock's) only raises the floor, and the newest date wins whatever the order
-      // of writes.
-      await this.client.execute(
-        `UPDATE ${this.ks}.live_erasure_tombstones USING TIMESTAMP ? SET tombstone_us = ? WHERE hour = ? AND profile_id = ?`,
-        [recorded, recorded, types.Long.fromNumber(Math.floor(recorded.toNumber() / HOUR_US)), profileId],
-        { ...this.writeOptions(), isIdempotent: true },
-      );
-    }
+    // Before the hold, which is kept next to the delete it guards.
+    if (recorded !== null) await this.recordTombstone(profileId, recorded);
     if (newest !== null) {
       await hold();
       await this.client.execute(
@@ -162,11 +165,24 @@ export class StoredHistoryEraser {
   }
 
   /**
+   * Records a tombstone's date (migration 13). Recorded late (a stalled process), a date that was really read (or
+   * our clock's) only raises the floor, and the newest date wins whatever the order of writes (it is the cell's
+   * write time too).
+   */
+  private async recordTombstone(profileId: string, dateUs: types.Long): Promise<void> {
+    await this.client.execute(
+      `UPDATE ${this.ks}.live_erasure_tombstones USING TIMESTAMP ? SET tombstone_us = ? WHERE hour = ? AND profile_id = ?`,
+      [dateUs, dateUs, types.Long.fromNumber(Math.floor(dateUs.toNumber() / HOUR_US)), profileId],
+      { ...this.writeOptions(), isIdempotent: true },
+    );
+  }
+
+  /**
    * The profile's newest recorded tombstone (of its live rows or its index rows) if it is ahead of our clock (a
    * repair dates its rows past it).
    */
-  async liveTombstoneAheadOf(profileId: string, nowUs = Date.now() * 1000): Promise<number | null> {
-    return (await this.liveTombstonesAhead(nowUs, profileId)).get(profileId) ?? null;
+  async erasureTombstoneAheadOf(profileId: string, nowUs = Date.now() * 1000): Promise<number | null> {
+    return (await this.erasureTombstonesAhead(nowUs, profileId)).get(profileId) ?? null;
   }
 
   private async eraseCompressed(
@@ -222,7 +238,7 @@ export class StoredHistoryEraser {
    * did. Read at each assignment: the hours from now on only, which hold the erasures of the last hour at most
    * (tombstones are dated at write times or the erasing host's clock, within the skew of real time).
    */
-  async liveTombstonesAhead(nowUs = Date.now() * 1000, profileId?: string): Promise<Map<string, number>> {
+  async erasureTombstonesAhead(nowUs = Date.now() * 1000, profileId?: string): Promise<Map<string, number>> {
     try {
       const recorded = await this.recordedTombstones(nowUs, profileId);
       for (const [id, tombstoneUs] of recorded) if (tombstoneUs < nowUs) recorded.delete(id);

@@ -15,6 +15,7 @@ import { settleWithConcurrency } from '../concurrency';
 import { activityKey, ProfileActivityIndex } from './profile-activity.index';
 import { LiveHistoryCompactionStore, LiveProfileRead, LiveRowWrite } from '../ports/live-history.compaction-store';
 import { AppendOptions, FailedWrite, LiveHistoryWriter } from '../ports/live-history.writer';
+import { writeTimeAfter } from './write-time-after';
 
 /** Rows of one partition sent as one unlogged batch: a single mutation, well under the batch size limit. */
 const MAX_ROWS_PER_BATCH = 20;
@@ -81,11 +82,10 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
     // Idempotent (a fixed key, one event per key, same values each time): the driver may send it again.
     const writeOptions = { prepare: true, consistency: writeConsistency, isIdempotent: true };
     const statement = (event: ViewingEvent) => {
-      const after = options.writtenAfterUs?.get(event.profileId);
-      // The driver's clock (microseconds) once it is past `after`: then the default write time is later anyway.
-      return after === undefined || after < Date.now() * 1000
+      const writeTime = writeTimeAfter(options.writtenAfterUs, event.profileId);
+      return writeTime === null
         ? { query: this.insert, params: this.params(event) }
-        : { query: this.insertAtWriteTime, params: [types.Long.fromNumber(after + 1), ...this.params(event)] };
+        : { query: this.insertAtWriteTime, params: [writeTime, ...this.params(event)] };
     };
     const results = await settleWithConcurrency(groups, concurrency, (group) => {
       if (group.length > 1) return this.client.batch(group.map(statement), { ...writeOptions, logged: false });

@@ -8,6 +8,7 @@ import { CASSANDRA_CLIENT, consistency } from '../cassandra-client';
 import { asStorageError } from '../cassandra-errors';
 import { settleWithConcurrency } from '../concurrency';
 import { RecentlyRecorded } from './recently-recorded';
+import { writeTimeAfter } from './write-time-after';
 import { ProfileActivityBuckets } from '../ports/profile-activity.buckets';
 import { ProfileActivityDays } from '../ports/profile-activity.days';
 
@@ -221,11 +222,10 @@ export class ProfileActivityIndex implements ProfileActivityDays, ProfileActivit
       isIdempotent: true,
     };
     const statement = (row: ActivityRow) => {
-      const after = writtenAfterUs?.get(row.profileId);
-      // As the live rows (LiveHistoryRepository.append): the driver's clock once it is past `after`.
-      return after === undefined || after < Date.now() * 1000
+      const writeTime = writeTimeAfter(writtenAfterUs, row.profileId);
+      return writeTime === null
         ? { query: this.insertOf(row, false), params: paramsOf(row) }
-        : datedWrite(this.insertOf(row, true), row, types.Long.fromNumber(after + 1));
+        : datedWrite(this.insertOf(row, true), row, writeTime);
     };
     const results = await settleWithConcurrency(batches, concurrency, (rows) => {
       if (rows.length > 1) return this.client.batch(rows.map(statement), { ...options, logged: false });
