@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
@@ -121,12 +122,14 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     LOG_LEVEL: 'warn',
   };
   const apps: AppProcess[] = [];
-  const start = async (name: 'collector' | 'api' | 'ingest', extra: Record<string, string> = {}) => {
-    const app = await AppProcess.start(name, {
-      ...env,
-      [`${name.toUpperCase()}_PORT`]: String(await freePort()),
-      ...extra,
-    });
+  let raw: RawReadServer | null = null;
+  const start = async (
+    name: 'collector' | 'api' | 'ingest',
+    extra: Record<string, string> = {},
+    options: { stdoutFile?: string } = {},
+  ) => {
+    const port = `${name.toUpperCase()}_PORT`;
+    const app = await AppProcess.start(name, { ...env, [port]: String(await freePort()), ...extra }, port, options);
     apps.push(app);
     return app;
   };
@@ -186,7 +189,7 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     const best = Math.max(...clean.map((l) => l.requestsPerSecond));
     const sustainable = clean.find((l) => l.requestsPerSecond >= 0.9 * best) ?? levels[0];
     // Reads only, at the sustainable concurrency: the API against the bare server doing the same reads.
-    const raw = await startRawReadServer(ctx.config.cassandra.keyspace);
+    raw = await startRawReadServer(ctx.config.cassandra.keyspace);
     const readsVsRaw = await readVsRaw(
       {
         apiUrl: api.url,
@@ -200,11 +203,15 @@ export async function http(ctx: BenchContext, params: HttpParams) {
       params.seconds,
     );
     process.stderr.write(`[bench] read_vs_raw ${JSON.stringify(readsVsRaw)}\n`);
+    await settle(ctx.config.cassandra.keyspace);
     const mixedVsBareReads = await mixedWithBareReads(target(), raw, sustainable.connections ?? 8, params.seconds);
     raw.stop();
+    raw = null;
     // The production default logs a line per request, synchronously (observability.module.ts); every other
-    // figure here is at `warn`, without it. What that line costs, reads only, against the same API at `warn`.
-    const apiAtInfo = await start('api', { LOG_LEVEL: 'info' });
+    // figure here is at `warn`, without it. What that line costs, reads only, against the same API at `warn`;
+    // to a file, as a log agent takes it: piped into this process, the load generator would read every line.
+    const logDirectory = mkdtempSync(join(tmpdir(), 'vh-bench-log-'));
+    const apiAtInfo = await start('api', { LOG_LEVEL: 'info' }, { stdoutFile: join(logDirectory, 'api.log') });
     const {
       first: info,
       second: warn,
@@ -217,6 +224,7 @@ export async function http(ctx: BenchContext, params: HttpParams) {
       params.seconds,
     );
     await apiAtInfo.stop();
+    rmSync(logDirectory, { recursive: true, force: true });
 
     // The operator's setting: the in-flight bound of each app at the sustainable concurrency (and the
     // default event loop delay bound).
@@ -263,24 +271,24 @@ export async function http(ctx: BenchContext, params: HttpParams) {
       },
     };
   } finally {
+    raw?.stop();
     await Promise.all(apps.map((app) => app.stop()));
     await deleteTopics(kafka, [topic, kafkaConfig.deadLetterTopic, collectorTopic]).catch(() => undefined);
   }
 }
 
 /**
- * The mixed load's ceiling on this machine with no read API of ours: the same 9:1 mix at the sustainable
- * concurrency, its reads answered by the bare read server (the same Cassandra reads, fold and JSON),
- * alternated twice with the API. Every process's CPU per request tells what caps the mix: if even the
- * bare reads leave the machine short of a throughput, no change to the API reaches it.
+ * The mix with no read API of ours: the same 9:1 mix at the API's sustainable concurrency, its reads answered
+ * by the bare read server (no auth, no Nest; it reads a version whole through the cache where the API reads
+ * page by page), A-B-B-A with the API. Every process's CPU per request, fixed costs included, beside it. Not an
+ * upper bound of what a read API could do: the figure of this one against the least server of its libraries.
  */
 async function mixedWithBareReads(target: MixedTarget, raw: RawReadServer, connections: number, seconds: number) {
   const bare: MixedTarget = { ...target, api: { url: raw.url, pid: raw.pid, metrics: false } };
   const runs = { api: [] as LevelResult[], bare: [] as LevelResult[] };
-  for (let pass = 0; pass < 2; pass++) {
-    runs.api.push(await closedLoopMixedLoad(target, connections, seconds));
-    runs.bare.push(await closedLoopMixedLoad(bare, connections, seconds));
-  }
+  // A-B-B-A: the writes of one pass flush and compact during the next, on both sides alike.
+  for (const side of ['api', 'bare', 'bare', 'api'] as const)
+    runs[side].push(await closedLoopMixedLoad(side === 'api' ? target : bare, connections, seconds));
   const view = (levels: LevelResult[]) => {
     const requests = levels.reduce((sum, l) => sum + l.reads + l.writes, 0);
     const errors = levels.reduce((sum, l) => sum + l.errors + l.shed, 0);
@@ -380,7 +388,7 @@ async function collectorThroughput(
 
 /** Who is sending, and what: the two apps, their tokens, the profiles read and the profiles written. */
 interface MixedTarget {
-  /** The read API, or the bare read server (no /metrics) standing in for it. */
+  /** The server answering the reads: the read API, or the bare read server (no /metrics) in its place. */
   api: Pick<AppProcess, 'url' | 'pid'> & { metrics: boolean };
   collector: AppProcess;
   /** Writes become rows through it: its CPU is part of a write's cost. */

@@ -11,9 +11,9 @@ import { toView } from '../apps/api/src/history/history-request';
 
 /**
  * The fair ceiling of the read API (issue 14, `read_vs_raw`): a bare Node HTTP server answering
- * GET /v1/profiles/:id/history?limit=N with the same Cassandra reads (live rows, then the compressed
- * version through the same repository and cache, trails only when needed), the same fold and page, and
- * the same JSON. No Nest, no auth, no validation, no logging, no metrics, no shedding. Run as its own
+ * GET /v1/profiles/:id/history?limit=N from the same tables through the same repositories (live rows, then
+ * the compressed version whole through the same cache, trails only when needed; the API reads a chunked
+ * version page by page instead), the same fold and page, and the same JSON. No Nest, no auth, no validation, no logging, no metrics, no shedding. Run as its own
  * process (`RAW_READ_PORT`, `CASSANDRA_KEYSPACE`) by bench/http.bench.ts; prints "listening" when ready.
  */
 async function main(): Promise<void> {

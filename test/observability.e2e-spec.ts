@@ -106,11 +106,15 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
         headers: { ...auth.recommender, 'x-request-id': 'trace-log-7' },
       });
       expect(response.status).toBe(200);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const lines = app.logs
-        .split('\n')
-        .filter((line) => line.includes('"trace-log-7"'))
-        .map((line) => JSON.parse(line) as { req: Record<string, unknown>; res: Record<string, unknown> });
+      // Written when the response finishes, read from the pipe a moment later.
+      const linesOf = () =>
+        app.logs
+          .split('\n')
+          .filter((line) => line.includes('"trace-log-7"'))
+          .map((line) => JSON.parse(line) as { req: Record<string, unknown>; res: Record<string, unknown> });
+      for (const deadline = Date.now() + 5_000; linesOf().length === 0 && Date.now() < deadline;)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      const lines = linesOf();
       expect(lines).toHaveLength(1);
       const [line] = lines;
       expect(line).toMatchObject({

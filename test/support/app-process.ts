@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /** The checkout: found upwards, since this file also runs compiled from dist-bench/ (benchmarks). */
@@ -29,20 +29,28 @@ export class AppProcess {
     this.exitedPromise = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   }
 
+  /**
+   * `stdoutFile`: the process's stdout (its JSON log) goes to that file, as a log agent would take it, instead of
+   * a pipe into this process, which then reads every line on the cores it measures (benchmarks); `logs` then
+   * holds stderr only.
+   */
   static async start(
     name: AppName,
     env: Record<string, string>,
     portVariable = `${name.toUpperCase()}_PORT`,
+    options: { stdoutFile?: string } = {},
   ): Promise<AppProcess> {
+    const stdout = options.stdoutFile === undefined ? 'pipe' : openSync(options.stdoutFile, 'a');
     const child = spawn(
       process.execPath,
       [...NODE_ARGS, '-r', join(ROOT, 'scripts/register-paths.js'), join(DIST, `apps/${name}/src/main.js`)],
       {
         cwd: ROOT,
         env: { ...process.env, ...env, NO_COLOR: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['ignore', stdout, 'pipe'],
       },
     );
+    if (typeof stdout === 'number') closeSync(stdout); // the child holds its own copy
     const app = new AppProcess(name, Number(env[portVariable]), child);
     await app.waitUntilLive();
     return app;

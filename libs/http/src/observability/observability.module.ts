@@ -24,9 +24,9 @@ import { RequestMetricsInterceptor } from './request-metrics.interceptor';
         level: loadConfig().logLevel,
         genReqId: (request) => chooseRequestId(request as unknown as Parameters<typeof chooseRequestId>[0]),
         autoLogging: { ignore: (request) => /^\/(health|metrics)/.test(request.url ?? '') },
-        // What an operator looks a request up by, and no headers: the credentials are never written (not
-        // redacted after the fact), and a line is a third of the default's bytes. The line's CPU is its write,
-        // not its content: 0.82-0.84 of the reads at `warn` with either form (BENCHMARKS.md, bench/ANALYSIS.md).
+        // What an operator looks a request up by (the url keeps its query string), and no headers: the
+        // credentials are never written, not redacted after the fact; about 250 bytes a line against 800.
+        // Behind a proxy `remoteAddress` is the proxy's. What a line costs the read API: BENCHMARKS.md.
         serializers: {
           req: ({ id, method, url, remoteAddress }: pino.SerializedRequest) => ({ id, method, url, remoteAddress }),
           res: ({ statusCode }: pino.SerializedResponse) => ({ statusCode }),
