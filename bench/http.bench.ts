@@ -208,22 +208,26 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     raw.stop();
     raw = null;
     // The production default logs a line per request, synchronously (observability.module.ts); every other
-    // figure here is at `warn`, without it. What that line costs, reads only, against the same API at `warn`;
-    // to a file, as a log agent takes it: piped into this process, the load generator would read every line.
+    // figure here is at `warn`, without it. What that line costs, reads only: two fresh APIs, at `info` and at
+    // `warn` (the API above has run for minutes: against it a fresh process's state would count as the line's),
+    // each logging to a file, as a log agent takes it (piped into this process, the load generator would read
+    // every line).
     const logDirectory = mkdtempSync(join(tmpdir(), 'vh-bench-log-'));
-    const apiAtInfo = await start('api', { LOG_LEVEL: 'info' }, { stdoutFile: join(logDirectory, 'api.log') });
+    const logging = async (level: string) =>
+      start('api', { LOG_LEVEL: level }, { stdoutFile: join(logDirectory, `api-${level}.log`) });
+    const [apiAtInfo, apiAtWarn] = [await logging('info'), await logging('warn')];
     const {
       first: info,
       second: warn,
       ...logRun
     } = await alternatedReads(
       apiAtInfo,
-      api,
+      apiAtWarn,
       { readToken: recommenderToken, path: () => historyPath(target()) },
       sustainable.connections ?? 8,
       params.seconds,
     );
-    await apiAtInfo.stop();
+    await Promise.all([apiAtInfo.stop(), apiAtWarn.stop()]);
     rmSync(logDirectory, { recursive: true, force: true });
 
     // The operator's setting: the in-flight bound of each app at the sustainable concurrency (and the

@@ -314,7 +314,7 @@ ${row('the bare read server', m.bare)}
 function requestLogLine(r: any): string {
   return `The same reads with the API at \`LOG_LEVEL=info\`, the default, which writes one line per request
 synchronously to its stdout (a file here, as a log agent takes it; every other figure on this page is at \`warn\`),
-A-B-B-A with the API at \`warn\`, both warmed up first: **${n(r.info.readsPerSecond)} against ${n(r.warn.readsPerSecond)} page reads/s (${r.ratio})**,
+A-B-B-A with a second API started with it at \`warn\` (its log to a file too), both warmed up first: **${n(r.info.readsPerSecond)} against ${n(r.warn.readsPerSecond)} page reads/s (${r.ratio})**,
 ${r.info.cpuMicrosPerRead} against ${r.warn.cpuMicrosPerRead} µs of API CPU per read.
 
 `;

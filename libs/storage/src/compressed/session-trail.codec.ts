@@ -181,7 +181,7 @@ export function decodeTrailChunk(profileId: string, bytes: Buffer): Map<string, 
       for (let i = 0; i < lengths[t]; i++, k++) {
         if (type[k] === undefined || title[k] === undefined || device[k] === undefined)
           throw new MalformedChunkError('index out of range');
-        trail.push({
+        const event: PlaybackEvent = {
           eventId: eventIds[k],
           profileId,
           type: type[k],
@@ -190,9 +190,11 @@ export function decodeTrailChunk(profileId: string, bytes: Buffer): Map<string, 
           deviceId: device[k],
           positionMs: position[k],
           occurredAt: occurredAt[k],
-          ...(duration[k] === 0 ? {} : { titleDurationMs: duration[k] - 1 }),
-          ...(accepted[k] === 0 ? {} : { acceptedAt: occurredAt[k] + unzigzag(accepted[k] - 1) }),
-        });
+        };
+        // Assigned, not spread: a conditional spread per event costs tens of times a plain literal (toEvent, session 12).
+        if (duration[k] !== 0) event.titleDurationMs = duration[k] - 1;
+        if (accepted[k] !== 0) event.acceptedAt = occurredAt[k] + unzigzag(accepted[k] - 1);
+        trail.push(event);
       }
       trails.set(recordId, trail);
     });

@@ -282,54 +282,72 @@ export function splitTokenRing(count: number): [bigint, bigint][] {
   return ranges;
 }
 
+/**
+ * Built as plain literals, optional keys assigned after: object spread (`...base`, `...(x ? {} : {...})`) cost
+ * 11-12 µs a row against 0.35 measured in isolation (session 12), about 6% of the read API's CPU in a profile
+ * of the mixed load, where every read converts the profile's live rows.
+ */
 function toEvent(profileId: string, row: types.Row): ViewingEvent | null {
-  // The earliest acceptance of any delivery: the set (every delivery since migration 5) and the single
-  // column rows written before it carry.
-  const acceptances = [row.get('accepted_at') as Date | null, ...((row.get('acceptances') as Date[] | null) ?? [])];
-  const times = acceptances.filter((a): a is Date => a !== null).map((a) => a.getTime());
-  const accepted = times.length === 0 ? null : Math.min(...times);
-  const base = {
-    eventId: String(row.get('event_id')),
-    profileId,
-    occurredAt: (row.get('occurred_at') as Date).getTime(),
-    // Rows written before acceptance times were stored have none (acceptanceOf falls back).
-    ...(accepted === null ? {} : { acceptedAt: accepted }),
-  };
+  const eventId = String(row.get('event_id'));
+  const occurredAt = (row.get('occurred_at') as Date).getTime();
   const type = row.get('type') as string;
+  let event: ViewingEvent;
   switch (type) {
     case 'play':
     case 'pause':
     case 'stop': {
-      const duration = row.get('title_duration_ms') as number | null;
-      return {
-        ...base,
+      event = {
+        eventId,
+        profileId,
+        occurredAt,
         type,
         playbackSessionId: String(row.get('record_id')),
         titleId: row.get('title_id') as string,
         deviceId: row.get('device_id') as string,
         positionMs: row.get('position_ms') as number,
-        ...(duration === null ? {} : { titleDurationMs: duration }),
       };
+      const duration = row.get('title_duration_ms') as number | null;
+      if (duration !== null) event.titleDurationMs = duration;
+      break;
     }
     case 'record-removed':
-      return { ...base, type, recordId: String(row.get('record_id')) };
+      event = { eventId, profileId, occurredAt, type, recordId: String(row.get('record_id')) };
+      break;
     case 'history-cleared':
-      return { ...base, type };
+      event = { eventId, profileId, occurredAt, type };
+      break;
     case 'title-removed':
-      return { ...base, type, titleId: row.get('title_id') as string };
+      event = { eventId, profileId, occurredAt, type, titleId: row.get('title_id') as string };
+      break;
     case 'settings-changed': {
+      event = { eventId, profileId, occurredAt, type };
       const recording = row.get('recording') as string | null;
       const autoDelete = row.get('auto_delete') as string | null;
-      return {
-        ...base,
-        type,
-        ...(isOneOf(RECORDING_STATES, recording) ? { recording } : {}),
-        ...(isOneOf(AUTO_DELETE_PERIODS, autoDelete) ? { autoDelete } : {}),
-      };
+      if (isOneOf(RECORDING_STATES, recording)) event.recording = recording;
+      if (isOneOf(AUTO_DELETE_PERIODS, autoDelete)) event.autoDelete = autoDelete;
+      break;
     }
     default:
       return null;
   }
+  // Rows written before acceptance times were stored have none (acceptanceOf falls back).
+  const accepted = earliestAcceptance(row);
+  if (accepted !== null) event.acceptedAt = accepted;
+  return event;
+}
+
+/**
+ * The earliest acceptance of any delivery: the set (every delivery since migration 5) and the single column rows
+ * written before it carry.
+ */
+function earliestAcceptance(row: types.Row): number | null {
+  const single = row.get('accepted_at') as Date | null;
+  let earliest = single === null ? null : single.getTime();
+  for (const delivery of (row.get('acceptances') as Date[] | null) ?? []) {
+    const time = delivery.getTime();
+    if (earliest === null || time < earliest) earliest = time;
+  }
+  return earliest;
 }
 
 function isOneOf<T extends string>(values: readonly T[], value: string | null): value is T {
