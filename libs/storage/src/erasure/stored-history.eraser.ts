@@ -68,7 +68,8 @@ export class StoredHistoryEraser {
    * `indexRows: false` (the API's erasure): the activity-index rows are left to ingest's erasure at the mark.
    * They hold only key columns, so no write time can date their delete: a clock would, and the processes that
    * write them again afterwards must know its date (invariant 6). Ingest deletes them in the log's order, dated
-   * and recorded with the live tombstone (`eraseIndexRows`), and the ingest hosts date the rows after it past it.
+   * when they run and recorded before their hold (`eraseIndexRows`), and the ingest hosts date the rows after it
+   * past it.
    * `hold` runs after each read and before the delete or switch it decides (the API's erasure renews its lease
    * there, docs/adr/0009): a process that stalled past its lease stops before removing what it read after
    * another erasure took it over (the profile's new history); a delete after the hold removes only what was read.
@@ -95,8 +96,9 @@ export class StoredHistoryEraser {
       let tombstoneUs = recordedUs;
       if (indexRows) {
         // Dated when they run, not when the erasure began: a compaction's daily-sweep note written meanwhile (its
-        // version switched before ours) goes too, as it did at the driver's clock (review, session 12). Our clock
-        // then is the start plus the time passed, measured, not read again (the `now` given stands for it).
+        // version switched before ours) goes too, as it did at the driver's clock (review, session 12), but for one
+        // written during this record and the hold (harmless: visited until a compaction marks it erased, ADR 9).
+        // Our clock then is the start plus the time passed, measured, not read again (`now` stands for it).
         const endOfMillisecondUs = Math.floor(now + (performance.now() - began)) * 1000 + 999;
         if (endOfMillisecondUs > tombstoneUs!) {
           tombstoneUs = endOfMillisecondUs;
@@ -118,8 +120,8 @@ export class StoredHistoryEraser {
    * later (an event after the erasure, sealed with the profile's new key) survives (as compaction's range delete).
    * Its date is recorded first (migration 13), so a process that reads no row (a dead host's tombstone hid
    * them) still learns what its writes must be dated after. With `indexDeletesNotBeforeUs` (the index rows go
-   * too, `eraseIndexRows`), the date recorded and answered is also theirs: the newest of the write time read,
-   * the record and that clock reading.
+   * too, `eraseIndexRows`), the date recorded and answered is the newest of the write time read, the record and
+   * that clock reading: the index deletes' date unless the clock moves past it before they run (`erase`).
    */
   private async eraseLive(
     profileId: string,
