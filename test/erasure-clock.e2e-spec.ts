@@ -163,17 +163,32 @@ describe('erasure at the mark, processed again by an ingest host whose clock is 
     acceptedAt: at,
   });
 
-  const handle = (profileId: string, values: string[]) =>
-    ingestor.handleBatch(
-      {
-        topic: 'events',
-        partition: 0,
-        messages: values.map((v) => message(profileId, v)),
-        highWatermark: String(offset),
-        lastOffset: String(offset - 1),
-      },
+  /** One batch of partition 0, handled by `consumer` (this test's ingest process, or another one). */
+  const handleBy = (consumer: LiveHistoryIngestor, messages: KafkaMessage[]) =>
+    consumer.handleBatch(
+      { topic: 'events', partition: 0, messages, highWatermark: String(offset), lastOffset: String(offset - 1) },
       { heartbeat: async () => undefined, isRunning: () => true },
     );
+
+  const handle = (profileId: string, values: string[]) =>
+    handleBy(
+      ingestor,
+      values.map((v) => message(profileId, v)),
+    );
+
+  /**
+   * A new profile whose `before` a host a minute ahead wrote (with its index rows) and then erased at the mark;
+   * `after` is the event after the mark, not yet written.
+   */
+  const erasedByHostAhead = async () => {
+    const profileId = `erased-${randomUUID()}`;
+    const now = Date.now();
+    const [before, after] = [10, 5].map((m) => playEvent(profileId, now - m * MINUTE, now - m * MINUTE));
+    const host = hostAhead(MINUTE);
+    expect(await host.live.append([before])).toEqual([]);
+    await host.erase(profileId);
+    return { profileId, now, before, after };
+  };
 
   it('keeps the events after the mark, and the next ones, though the dead host wrote them a minute ahead', async () => {
     const profileId = `erased-${randomUUID()}`;
@@ -224,10 +239,7 @@ describe('erasure at the mark, processed again by an ingest host whose clock is 
     );
     const encoded = (e: ViewingEvent) => encodeViewingEvent(e);
     const batch = [encoded(before), MARK, encoded(after)].map((v) => message(profileId, v));
-    const outcome = await retrying.handleBatch(
-      { topic: 'events', partition: 0, messages: batch, highWatermark: String(offset), lastOffset: String(offset - 1) },
-      { heartbeat: async () => undefined, isRunning: () => true },
-    );
+    const outcome = await handleBy(retrying, batch);
     expect(outcome).toEqual({ status: 'done' });
     expect((await stores.live.readProfile(profileId)).map((e) => e.eventId)).toEqual([after.eventId]);
   });
@@ -284,16 +296,7 @@ describe('erasure at the mark, processed again by an ingest host whose clock is 
       eraser,
     );
     nextOwner.onAssignmentChange();
-    const outcome = await nextOwner.handleBatch(
-      {
-        topic: 'events',
-        partition: 0,
-        messages: [message(profileId, encoded(next))],
-        highWatermark: String(offset),
-        lastOffset: String(offset - 1),
-      },
-      { heartbeat: async () => undefined, isRunning: () => true },
-    );
+    const outcome = await handleBy(nextOwner, [message(profileId, encoded(next))]);
     expect(outcome).toEqual({ status: 'done' });
     expect((await stores.live.readProfile(profileId)).map((e) => e.eventId).sort()).toEqual(
       [after.eventId, next.eventId].sort(),
@@ -316,14 +319,9 @@ describe('erasure at the mark, processed again by an ingest host whose clock is 
   // delete was dated by the erasing host's clock and the rows written after it by the writer's; a host ahead that
   // erased and died hid the profile's new history from the daily sweep and the export's walk (invariant 4).
   it('keeps the index rows of the events after the mark when the dead host erased them with its clock ahead', async () => {
-    const profileId = `erased-${randomUUID()}`;
-    const now = Date.now();
-    const [before, after] = [10, 5].map((m) => playEvent(profileId, now - m * MINUTE, now - m * MINUTE));
-    const setting = autoDelete(profileId, now - 4 * MINUTE);
     // The dead host (clock a minute ahead) wrote `before` and its index rows, erased at the mark, and died.
-    const deadHost = hostAhead(MINUTE);
-    expect(await deadHost.live.append([before])).toEqual([]);
-    await deadHost.erase(profileId);
+    const { profileId, now, before, after } = await erasedByHostAhead();
+    const setting = autoDelete(profileId, now - 4 * MINUTE);
 
     const encoded = (e: ViewingEvent) => encodeViewingEvent(e);
     expect(await handle(profileId, [encoded(before), MARK, encoded(after), encoded(setting)])).toEqual({
@@ -336,13 +334,8 @@ describe('erasure at the mark, processed again by an ingest host whose clock is 
   });
 
   it("keeps the index rows the partition's next owner writes after a host ahead erased the profile and left", async () => {
-    const profileId = `erased-${randomUUID()}`;
-    const now = Date.now();
-    const [before, after] = [10, 5].map((m) => playEvent(profileId, now - m * MINUTE, now - m * MINUTE));
     // A host a minute ahead wrote `before`, erased at the mark and committed; then its partitions moved.
-    const leftHost = hostAhead(MINUTE);
-    expect(await leftHost.live.append([before])).toEqual([]);
-    await leftHost.erase(profileId);
+    const { profileId, after } = await erasedByHostAhead();
 
     const activity = new ProfileActivityIndex(stores.client, environment.config);
     const nextOwner = new LiveHistoryIngestor(
@@ -358,16 +351,10 @@ describe('erasure at the mark, processed again by an ingest host whose clock is 
     let neighbour = `neighbour-${randomUUID()}`;
     while (shardOf(neighbour) !== shardOf(profileId)) neighbour = `neighbour-${randomUUID()}`;
     const neighbours = playEvent(neighbour, after.occurredAt, after.occurredAt);
-    const outcome = await nextOwner.handleBatch(
-      {
-        topic: 'events',
-        partition: 0,
-        messages: [message(profileId, encodeViewingEvent(after)), message(neighbour, encodeViewingEvent(neighbours))],
-        highWatermark: String(offset),
-        lastOffset: String(offset - 1),
-      },
-      { heartbeat: async () => undefined, isRunning: () => true },
-    );
+    const outcome = await handleBy(nextOwner, [
+      message(profileId, encodeViewingEvent(after)),
+      message(neighbour, encodeViewingEvent(neighbours)),
+    ]);
     expect(outcome).toEqual({ status: 'done' });
     expect((await stores.live.readProfile(profileId)).map((e) => e.eventId)).toEqual([after.eventId]);
     expect((await indexed(profileId, after.occurredAt)).activity).toBe(true);
@@ -375,12 +362,7 @@ describe('erasure at the mark, processed again by an ingest host whose clock is 
   });
 
   it('keeps the index rows a repair writes right after a host ahead erased the profile', async () => {
-    const profileId = `erased-${randomUUID()}`;
-    const now = Date.now();
-    const [before, after] = [10, 5].map((m) => playEvent(profileId, now - m * MINUTE, now - m * MINUTE));
-    const deadHost = hostAhead(MINUTE);
-    expect(await deadHost.live.append([before])).toEqual([]);
-    await deadHost.erase(profileId);
+    const { profileId, now, after } = await erasedByHostAhead();
 
     const rebuild = new ProfileHistoryRebuild(stores.live, stores.compressed, environment.config, eraser);
     await rebuild.rebuild(profileId, [after], now);
