@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { CHECKOUT_ROOT } from '../test/support/app-process';
+import { CHECKOUT_ROOT, NODE_ARGS } from '../test/support/app-process';
 import { freePort } from '../test/support/free-port';
 import { cpuProfile, round, servicePid } from './bench-context';
 
@@ -55,7 +55,7 @@ export async function startRawReadServer(keyspace: string): Promise<RawReadServe
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ['-r', join(CHECKOUT_ROOT, 'scripts/register-paths.js'), join(__dirname, 'raw-read-server.js')],
+    [...NODE_ARGS, '-r', join(CHECKOUT_ROOT, 'scripts/register-paths.js'), join(__dirname, 'raw-read-server.js')],
     {
       cwd: CHECKOUT_ROOT,
       env: { ...process.env, CASSANDRA_KEYSPACE: keyspace, RAW_READ_PORT: String(port) },

@@ -45,6 +45,34 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
     },
   );
 
+  it('times every request by route template and final status, the refused ones (401) too', async () => {
+    const api = apps.api;
+    const route = 'route="/v1/profiles/:profileId/history"';
+    const count = async (status: string) => {
+      const scraped = await (await fetch(`${api.url}/metrics`)).text();
+      const line = scraped
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('viewing_history_http_request_duration_seconds_count{') &&
+            l.includes('method="GET"') &&
+            l.includes(route) &&
+            l.includes(`status="${status}"`),
+        );
+      return line === undefined ? 0 : Number(line.split(' ').pop());
+    };
+    const [ok, refused] = [await count('200'), await count('401')];
+    const profileId = uniqueProfileId();
+    expect((await fetch(`${api.url}/v1/profiles/${profileId}/history`, { headers: auth.recommender })).status).toBe(
+      200,
+    );
+    expect((await fetch(`${api.url}/v1/profiles/${profileId}/history`)).status).toBe(401);
+    // The status is the one sent, after the error filter mapped it; the label is the template, never the URL.
+    expect(await count('200')).toBe(ok + 1);
+    expect(await count('401')).toBe(refused + 1);
+    expect(await (await fetch(`${api.url}/metrics`)).text()).not.toContain(profileId);
+  });
+
   it('is not ready while its keyspace lacks the schema, and says what to run', async () => {
     const port = await freePort();
     const unmigrated = await AppProcess.start('api', {

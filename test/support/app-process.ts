@@ -11,7 +11,7 @@ const ROOT = CHECKOUT_ROOT;
 /** The compiled apps: dist/ for tests, VH_DIST_DIR (dist-bench) for benchmarks. */
 const DIST = join(ROOT, process.env.VH_DIST_DIR || 'dist');
 /** Extra node flags for the apps, e.g. VH_APP_NODE_ARGS=--prof to profile them under a benchmark. */
-const NODE_ARGS = (process.env.VH_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
+export const NODE_ARGS = (process.env.VH_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
 export type AppName = 'collector' | 'ingest' | 'api' | 'compactor';
 
 /** One app running as a real process from dist/, as it runs in production. */
@@ -33,20 +33,26 @@ export class AppProcess {
    * `stdoutFile`: the process's stdout (its JSON log) goes to that file, as a log agent would take it, instead of
    * a pipe into this process, which then reads every line on the cores it measures (benchmarks); `logs` then
    * holds stderr only.
+   * `checkout`: another checkout's build (its `dist/`, its dependencies) instead of this one's, to measure two
+   * versions of the code side by side in one run (issue 14).
    */
   static async start(
     name: AppName,
     env: Record<string, string>,
     portVariable = `${name.toUpperCase()}_PORT`,
-    options: { stdoutFile?: string } = {},
+    options: { stdoutFile?: string; checkout?: string } = {},
   ): Promise<AppProcess> {
     const stdout = options.stdoutFile === undefined ? 'pipe' : openSync(options.stdoutFile, 'a');
+    const [root, dist, distEnv] =
+      options.checkout === undefined
+        ? [ROOT, DIST, {}]
+        : [options.checkout, join(options.checkout, 'dist'), { VH_DIST_DIR: 'dist' }];
     const child = spawn(
       process.execPath,
-      [...NODE_ARGS, '-r', join(ROOT, 'scripts/register-paths.js'), join(DIST, `apps/${name}/src/main.js`)],
+      [...NODE_ARGS, '-r', join(root, 'scripts/register-paths.js'), join(dist, `apps/${name}/src/main.js`)],
       {
-        cwd: ROOT,
-        env: { ...process.env, ...env, NO_COLOR: '1' },
+        cwd: root,
+        env: { ...process.env, ...env, ...distEnv, NO_COLOR: '1' },
         stdio: ['ignore', stdout, 'pipe'],
       },
     );
