@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@vh/config';
 import { encodeViewingEvent, PlaybackEvent } from '@vh/domain';
-import { LogMessage } from '@vh/messaging';
 import { seal, unseal, newDataKey } from './payload-cipher';
 import { ProfileKeyOpener } from './profile-key.opener';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
@@ -17,26 +16,9 @@ import {
 } from './sealed-message';
 import { FakeIngestProgress } from './testing/in-memory-erasure-stores';
 import { InMemoryKeyStore, PRE_REGION } from './testing/in-memory-profile-key-store';
+import { asMessages, keyIdOf, play } from './testing/sealed-log';
 
 const config = loadConfig({});
-const play = (profileId: string, titleId: string): PlaybackEvent => ({
-  eventId: randomUUID(),
-  profileId,
-  titleId,
-  playbackSessionId: randomUUID(),
-  type: 'play',
-  positionMs: 0,
-  occurredAt: Date.parse('2026-01-01T20:00:00Z'),
-  acceptedAt: Date.parse('2026-01-01T20:00:01Z'),
-  deviceId: 'tv',
-});
-const keyIdOf = (value: string | Buffer) => {
-  const classified = classifyMessage(Buffer.from(value));
-  if (classified.kind !== 'sealed') throw new Error(`not sealed: ${classified.kind}`);
-  return classified.envelope.keyId;
-};
-const asMessages = (values: (string | Buffer)[]): LogMessage[] =>
-  values.map((value) => ({ key: null, value: Buffer.from(value), timestamp: '1767297601000' }));
 
 describe('payload cipher', () => {
   it('opens only with the same key and context', () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@vh/config';
 import { NotSupportedAcrossRegionsError, PlaybackEvent } from '@vh/domain';
-import type { LogMessage, ViewingEventPublisher } from '@vh/messaging';
+import type { ViewingEventPublisher } from '@vh/messaging';
 import type { StoredHistoryEraser } from '@vh/storage';
 import { ErasureLedger } from './erasure-ledger';
 import { ErasuresInProgress } from './erasures-in-progress';
@@ -9,7 +9,6 @@ import { ProfileErasure } from './profile-erasure';
 import { ProfileKeyOpener } from './profile-key.opener';
 import { ProfileKeySealer } from './profile-key.sealer';
 import { ProfileKeys } from './profile-keys';
-import { classifyMessage } from './sealed-message';
 import {
   FakeMarkPublisher,
   FakeStoredHistoryEraser,
@@ -17,6 +16,7 @@ import {
   InMemoryErasuresInProgress,
 } from './testing/in-memory-erasure-stores';
 import { InMemoryKeyStore } from './testing/in-memory-profile-key-store';
+import { asMessages, keyIdOf, play } from './testing/sealed-log';
 
 describe('ProfileErasure', () => {
   // Erasure positions are offsets of one region's event log (ADR 12, known gaps): refused, nothing touched.
@@ -83,33 +83,10 @@ describe('ProfileErasure: the erasures its mark covers', () => {
 // Review of issue 15 (session 13, item 1): a key created after the erasure's last read of the keys and before
 // its mark (a collector of another region, the API's `title-removed`, `cli backup`, ingest re-sealing) stayed
 // current, so what it sealed before the mark stayed readable on the log for good, for anyone with the keys.
-const keyIdOf = (value: string | Buffer) => {
-  const classified = classifyMessage(Buffer.from(value));
-  if (classified.kind !== 'sealed') throw new Error(`not sealed: ${classified.kind}`);
-  return classified.envelope.keyId;
-};
-
 describe('ProfileErasure: keys created while it ran', () => {
   const config = loadConfig({});
-  const play = (titleId: string): PlaybackEvent => ({
-    eventId: randomUUID(),
-    profileId: 'p1',
-    titleId,
-    playbackSessionId: randomUUID(),
-    type: 'play',
-    positionMs: 0,
-    occurredAt: Date.parse('2026-01-01T20:00:00Z'),
-    acceptedAt: Date.parse('2026-01-01T20:00:01Z'),
-    deviceId: 'tv',
-  });
   const sealWith = async (keys: ProfileKeys, event: PlaybackEvent) =>
     (await new ProfileKeySealer(keys, config).seal([event]))[0];
-  const at = (value: string | Buffer, offset: number): LogMessage => ({
-    key: null,
-    value: Buffer.from(value),
-    timestamp: '1767297601000',
-    offset: String(offset),
-  });
 
   it('shreds them bounded by its mark: what they sealed before the mark never opens, what they seal after it does', async () => {
     const dc1 = new InMemoryKeyStore('dc1');
@@ -124,7 +101,7 @@ describe('ProfileErasure: keys created while it ran', () => {
     const erase = stored.erase.bind(stored);
     stored.erase = async (profileId, options) => {
       // While the stored history is erased (after the keys' last read), the collector meets the profile.
-      sealedDuring = await sealWith(collector, play('sealed-during-the-erasure'));
+      sealedDuring = await sealWith(collector, play('p1', 'sealed-during-the-erasure'));
       return erase(profileId, options);
     };
     const store = dc1;
@@ -138,13 +115,13 @@ describe('ProfileErasure: keys created while it ran', () => {
     ).erase('p1');
     expect(sealedDuring).not.toBeNull();
     const markOffset = publisher.published.findIndex((m) => m.key === 'p1');
-    const sealedAfter = await sealWith(collector, play('sealed-after-the-mark')); // its cached key, as collectors do
+    const sealedAfter = await sealWith(collector, play('p1', 'sealed-after-the-mark')); // its cached key, as collectors do
     // Anyone with the keys reading the log: the event sealed before the mark does not open; the one after does.
     const opened = await new ProfileKeyOpener(new ProfileKeys(dc1, config)).open([
-      at(sealedDuring!, markOffset - 1),
-      at(sealedAfter, markOffset + 1),
+      ...asMessages([sealedDuring!], markOffset - 1),
+      ...asMessages([sealedAfter], markOffset + 1),
     ]);
-    expect(opened.map((o) => (o.kind === 'event' ? o.event.titleId : o.kind))).toEqual([
+    expect(opened.map((o) => (o.kind === 'event' ? (o.event as PlaybackEvent).titleId : o.kind))).toEqual([
       'erased',
       'sealed-after-the-mark',
     ]);
