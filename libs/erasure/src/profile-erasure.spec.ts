@@ -16,7 +16,7 @@ import {
   InMemoryErasuresInProgress,
 } from './testing/in-memory-erasure-stores';
 import { InMemoryKeyStore } from './testing/in-memory-profile-key-store';
-import { asMessages, keyIdOf, play } from './testing/sealed-log';
+import { asMessages, play } from './testing/sealed-log';
 
 describe('ProfileErasure', () => {
   // Erasure positions are offsets of one region's event log (ADR 12, known gaps): refused, nothing touched.
@@ -80,15 +80,19 @@ describe('ProfileErasure: the erasures its mark covers', () => {
   });
 });
 
-// Review of issue 15 (session 13, item 1): a key created after the erasure's last read of the keys and before
-// its mark (a collector of another region, the API's `title-removed`, `cli backup`, ingest re-sealing) stayed
-// current, so what it sealed before the mark stayed readable on the log for good, for anyone with the keys.
+// Review of issue 15 (session 13, item 1), a known gap (ADR 9, "Left by region keys"): a key created after the
+// erasure's last read of the keys and before its mark (a collector of another region, the API's `title-removed`,
+// `cli backup`, ingest re-sealing) stays current, so what it sealed before the mark stays readable on the log for
+// anyone with the keys. Pinned as failing until it is closed: shredding that key after the mark was tried and
+// undone (review: it is usually the new history's key, whose events ingest opened while it was current are never
+// re-sealed, so destroying it loses them; and it could take a later erasure's key). The fix left: a bound on the
+// current key (opens only after the mark), no shredding.
 describe('ProfileErasure: keys created while it ran', () => {
   const config = loadConfig({});
   const sealWith = async (keys: ProfileKeys, event: PlaybackEvent) =>
     (await new ProfileKeySealer(keys, config).seal([event]))[0];
 
-  it('shreds them bounded by its mark: what they sealed before the mark never opens, what they seal after it does', async () => {
+  it.failing('what such a key sealed before the mark never opens; what it seals after the mark does', async () => {
     const dc1 = new InMemoryKeyStore('dc1');
     const dc2 = dc1.inRegion('dc2');
     await new ProfileKeys(dc1, config).current('p1');
@@ -125,7 +129,5 @@ describe('ProfileErasure: keys created while it ran', () => {
       'erased',
       'sealed-after-the-mark',
     ]);
-    // The profile's next key is a new one: no current key sealed anything before the mark.
-    expect((await dc1.read('p1')).map((k) => k.keyId)).not.toContain(keyIdOf(sealedDuring!));
   });
 });

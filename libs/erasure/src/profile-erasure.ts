@@ -54,27 +54,6 @@ export class ProfileErasure {
     return this.run(profileId, { by: 'finisher', onlyIfTakingOver: true });
   }
 
-  /**
-   * Ingest's sweep, for an erasure whose lease ran out after its mark was recorded (its process died at the
-   * very end): takes its note back (conditional: one sweep, and not if its process renewed meanwhile), shreds the
-   * keys created while it ran as it would have (ProfileKeys.shredCreatedBeforeMark), and ends the note. Erasing
-   * again would take the history after its mark. False if another took it first.
-   */
-  async finishAfterMark(
-    profileId: string,
-    erasure: { erasureId: string; owner: string },
-    markOffset: string,
-  ): Promise<boolean> {
-    const { erasureId, owner } = erasure;
-    const leaseMs = this.config.profileKeys.erasureLeaseMs;
-    if (!(await this.inProgress.takeOver(profileId, erasureId, owner, erasureId, leaseMs))) return false;
-    await this.keys.shredCreatedBeforeMark(profileId, erasureId, markOffset, Date.now(), () =>
-      this.hold(profileId, erasureId, [], leaseMs),
-    );
-    await this.inProgress.end(profileId, erasureId, erasureId);
-    return true;
-  }
-
   private async run(
     profileId: string,
     options: { requestId?: string; erasureId?: string; by: 'api' | 'finisher'; onlyIfTakingOver: boolean },
@@ -128,7 +107,6 @@ export class ProfileErasure {
       partition: at.partition,
       offset: at.baseOffset,
     });
-    await this.keys.shredCreatedBeforeMark(profileId, erasureId, at.baseOffset, acceptedAt, hold);
     for (const id of [erasureId, ...tookOver]) await this.inProgress.end(profileId, id, erasureId);
     metrics.profileErasures.inc({ by });
     this.logger.log(

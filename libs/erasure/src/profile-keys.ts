@@ -586,48 +586,6 @@ export class ProfileKeys {
     }
   }
 
-  /**
-   * After the erasure's mark is on the log: a key created after the erasure's last read of the keys (a
-   * collector of a region that had none, the API's `title-removed`, `cli backup`, ingest re-sealing) may have
-   * sealed events that lie before the mark, which would stay readable on the log for good. It is shredded now,
-   * bounded by the mark at once, as a cached copy of an erased key is: what it sealed before the mark never
-   * opens again, what it sealed after it (the profile's new history) opens, and ingest re-seals that with the
-   * profile's next key (StaleKeyRepublisher). This read cannot tell such a key from one created just after the
-   * mark: that one is shredded too, harmlessly (all it sealed lies after the mark). Its mark is noted before it
-   * stops being current: a shredding key without one opens nothing once ingest is past the mark. A key another
-   * erasure moved first (a later one, still running) is left to it: its mark, after this one, bounds it.
-   */
-  async shredCreatedBeforeMark(
-    profileId: string,
-    erasureId: string,
-    markOffset: string,
-    at: number,
-    hold: () => Promise<void>,
-  ): Promise<string[]> {
-    const stored = await this.store.read(profileId, { serial: true });
-    if (stored.length === 0) return [];
-    await hold();
-    const bounded: CurrentProfileKey[] = [];
-    for (const k of stored) {
-      const owner = await this.store.putShredding(
-        profileId,
-        { keyId: k.keyId, wrapped: k.wrapped, erasureId },
-        this.shreddingMs,
-      );
-      if (owner !== erasureId) continue;
-      await this.store.recordMark(profileId, k.keyId, erasureId, markOffset);
-      bounded.push(k);
-    }
-    if (bounded.length === 0) return [];
-    await this.store.recordErasure(profileId, erasureId, bounded, at);
-    await hold();
-    for (const k of bounded) {
-      if (await this.store.deleteIf(profileId, k)) await this.store.restartGrace(profileId, k.keyId, this.shreddingMs);
-    }
-    this.forget(profileId);
-    return bounded.map((k) => k.keyId);
-  }
-
   forget(profileId: string): void {
     this.cache.delete(profileId);
   }
