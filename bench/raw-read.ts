@@ -51,6 +51,7 @@ export interface RawReadServer {
   stop(): void;
 }
 
+/** Started with the apps' extra node flags (VH_APP_NODE_ARGS): a profiled run profiles both sides alike. */
 export async function startRawReadServer(keyspace: string): Promise<RawReadServer> {
   const port = await freePort();
   const child = spawn(

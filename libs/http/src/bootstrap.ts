@@ -14,8 +14,9 @@ export async function createHttpApp(module: Type<unknown>, title: string): Promi
   app.useBodyParser('json', { limit: config.http.bodyLimit });
   app.useGlobalFilters(new ViewingHistoryErrorFilter());
   app.disable('x-powered-by');
-  // Express hashes every body for an ETag that no client of ours sends back (pages are read once, by cursor):
-  // SHA-1 of each history page, 1.2% of the read API's CPU (issue 14).
+  // Express hashes every body for an ETag: SHA-1 of each history page, about 1% of the read API's CPU
+  // (bench/ANALYSIS.md, session 13), for pages that are read once, by cursor. What is lost: a browser revalidating
+  // the operator console's small files gets them again instead of a 304.
   app.set('etag', false);
   app.enableShutdownHooks();
   const document = SwaggerModule.createDocument(

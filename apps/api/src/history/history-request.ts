@@ -14,7 +14,8 @@ const recordIdSchema = z.object({
 
 /**
  * Every read parses its profile id and query: a valid one is taken without the schema (zod was 2-3% of the
- * read API's CPU, issue 14), anything else goes through it for the same value or the same 400 (property test).
+ * read API's CPU in its profile, bench/ANALYSIS.md session 13), anything else goes through it for the same value
+ * or the same 400 (property test).
  */
 export function parseProfileId(value: unknown): string {
   return isIdentifier(value) ? value : parseProfileIdBySchema(value);

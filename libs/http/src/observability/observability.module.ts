@@ -21,6 +21,9 @@ interface RequestLike {
   socket?: { remoteAddress?: string };
 }
 
+/** The url as the caller sent it: a middleware on a wildcard route sees `url` relative to it ('/?…'). */
+const urlOf = (request: RequestLike) => request.originalUrl ?? request.url;
+
 /**
  * What every app exposes and does alike: /health/live and /health/ready, /metrics, JSON logs with the
  * request id, request latency metrics, and load shedding above the in-flight bound.
@@ -35,20 +38,19 @@ interface RequestLike {
         genReqId: (request) => chooseRequestId(request as unknown as Parameters<typeof chooseRequestId>[0]),
         // The line is written at info; above it (LOG_LEVEL=warn) no listener is set per request at all.
         autoLogging: LOGS_REQUESTS.has(loadConfig().logLevel)
-          ? { ignore: (request) => /^\/(health|metrics)/.test(request.url ?? '') }
+          ? { ignore: (request) => /^\/(health|metrics)/.test(urlOf(request as RequestLike) ?? '') }
           : false,
         // What an operator looks a request up by (the url keeps its query string), and no headers: the
         // credentials are never written, not redacted after the fact; about 250 bytes a line against 800.
         // Behind a proxy `remoteAddress` is the proxy's. What a line costs the read API: BENCHMARKS.md.
         // Unwrapped: the standard serialisers built the whole request (headers too) for every request, even at
-        // warn, where pino-http still binds it to the request's logger (1.3% of the read API's CPU, issue 14).
+        // warn, where pino-http still binds it to the request's logger (bench/ANALYSIS.md, session 13).
         wrapSerializers: false,
         serializers: {
           req: (request: RequestLike) => ({
             id: request.id,
             method: request.method,
-            // The url as the caller sent it: a middleware on a wildcard route sees `url` relative to it.
-            url: request.originalUrl ?? request.url,
+            url: urlOf(request),
             remoteAddress: request.socket?.remoteAddress,
           }),
           res: ({ statusCode }: { statusCode: number }) => ({ statusCode }),
