@@ -21,15 +21,16 @@ export interface ErasureBenchParams {
 
 class MemoryStore extends ProfileKeyStore {
   readonly datacenter = 'dc1';
-  private readonly keys = new Map<string, { keyId: string; wrapped: Buffer }>();
+  private readonly keys = new Map<string, { keyId: string; wrapped: Buffer; opensAfter: string | null }>();
   async read(profileId: string) {
     const key = this.keys.get(profileId);
     return key ? [{ ...key, datacenter: this.datacenter }] : [];
   }
   async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer) {
-    if (!this.keys.has(profileId)) this.keys.set(profileId, { keyId, wrapped });
+    if (!this.keys.has(profileId)) this.keys.set(profileId, { keyId, wrapped, opensAfter: null });
     return this.keys.get(profileId)!;
   }
+  async bound() {}
   async deleteIf() {
     return true;
   }

@@ -12,6 +12,7 @@ import {
   newDataKey,
   ProfileErasure,
   ProfileKeySealer,
+  ProfileKeys,
   seal,
   sealContext,
   standaloneProfileKeys,
@@ -692,6 +693,60 @@ describe('erasing a profile for real (crypto-shredding)', () => {
   // Pre-region keys (docs/adr/0012): created before the upgrade, or by a collector of the old version during it,
   // even after the migration ran. A profile met by both versions holds a region key and a pre-region key: both
   // open, and an erasure shreds both (two conditional deletes, one ledger row naming both).
+  // Review of issue 15 (session 13, item 1): a key created after the erasure's last read of the keys and before
+  // its mark (here another region's collector meeting the profile while the stored history is erased) stayed
+  // current, and what it sealed before the mark stayed readable on the log for anyone with the keys. The erasure
+  // now bounds it by its mark: it stays the profile's key (the new history's), opening only what lies after.
+  it('a key created while the erasure runs: what it sealed before the mark stays unreadable on the log, what it seals after opens', async () => {
+    const profileId = uniqueProfileId('key-during');
+    const { eventTopic } = environment.config.kafka;
+    const otherRegion = new CassandraProfileKeyStore(
+      keys.client,
+      environment.config.with({ cassandra: { localDataCenter: 'other-region' } }),
+    );
+    const otherRegionsSealer = new ProfileKeySealer(
+      new ProfileKeys(otherRegion, environment.config),
+      environment.config,
+    );
+    const eventOf = (titleId: string, minutesAgo: number) =>
+      syntheticHistory(1, 1, now - minutesAgo * 60_000).map((e) => ({ ...e, profileId, titleId }))[0];
+    await postSession(profileId, 'before-title', now - 50 * 60_000);
+    await eventually(async () => expect(await titlesOf(profileId)).toEqual(['before-title']), 60_000, 500);
+    const real = new StoredHistoryEraser(stores.client, environment.config, stores.compressed, stores.activity);
+    const eraser = {
+      erase: async (id: string, options: Parameters<StoredHistoryEraser['erase']>[1]) => {
+        // After the key step: the other region's collector creates its key and publishes before the mark.
+        const [during] = await otherRegionsSealer.seal([eventOf('during-title', 40)]);
+        await produce(environment.kafka, eventTopic, [{ key: profileId, value: during }]);
+        return real.erase(id, options);
+      },
+    } as unknown as StoredHistoryEraser;
+    const publisher = new ViewingEventPublisher(environment.config);
+    try {
+      const ledger = new ErasureLedger(stores.client, environment.config);
+      await new ProfileErasure(keys.keys, publisher, eraser, ledger, inProgress(), environment.config).erase(profileId);
+    } finally {
+      await publisher.onApplicationShutdown();
+    }
+    // The same collector, its key cached, after the erasure: the new history.
+    const [after] = await otherRegionsSealer.seal([eventOf('after-title', 30)]);
+    await produce(environment.kafka, eventTopic, [{ key: profileId, value: after }]);
+    await eventually(async () => expect(await titlesOf(profileId)).toEqual(['after-title']), 60_000, 500);
+    // A raw read of the log with the keys, in its order, as a replay or an auditor would.
+    const raw = (await readTopic(environment.kafka, eventTopic, Number.MAX_SAFE_INTEGER, 10_000)).filter(
+      (m) => m.key?.toString('utf8') === profileId,
+    );
+    const audit = standaloneProfileKeys(environment.config, 'e2e-key-during-audit');
+    try {
+      const opened = await audit.opener.open(raw.map((m) => ({ ...m, timestamp: '0' })));
+      const titles = opened.flatMap((o) => (o.kind === 'event' && 'titleId' in o.event ? [o.event.titleId] : []));
+      expect(titles).toEqual(['after-title']);
+      expect(opened.filter((o) => o.kind === 'erased').length).toBeGreaterThanOrEqual(5); // 4 before, 1 during
+    } finally {
+      await audit.close();
+    }
+  });
+
   it('a profile holding a region key and a pre-region key: both open, and an erasure shreds both', async () => {
     const profileId = uniqueProfileId('two-keys');
     const ks = environment.config.profileKeys.keyspace;

@@ -33,7 +33,7 @@ export async function readTopic(
   topic: string,
   count: number,
   timeoutMs = 30_000,
-): Promise<{ value: Buffer | null; headers: IHeaders; key: Buffer | null }[]> {
+): Promise<{ value: Buffer | null; headers: IHeaders; key: Buffer | null; offset: string }[]> {
   const consumer = kafka.consumer({ groupId: `e2e-reader-${randomUUID()}` });
   const received: KafkaMessage[] = [];
   await consumer.connect();
@@ -54,7 +54,7 @@ export async function readTopic(
   } finally {
     await consumer.disconnect();
   }
-  return received.map((m) => ({ value: m.value, headers: m.headers ?? {}, key: m.key }));
+  return received.map((m) => ({ value: m.value, headers: m.headers ?? {}, key: m.key, offset: m.offset }));
 }
 
 /**

@@ -4,6 +4,8 @@ import { newDataKey, seal } from './payload-cipher';
 import { ErasureInProgressError } from '@vh/domain';
 import { AbandonedErasureFinisher } from './abandoned-erasure.finisher';
 import { ProfileErasure } from './profile-erasure';
+import { ProfileKeyOpener } from './profile-key.opener';
+import { ProfileKeySealer } from './profile-key.sealer';
 import { ProfileKeys } from './profile-keys';
 import { ShreddingKeySweeper } from './shredding-key.sweeper';
 import {
@@ -14,6 +16,7 @@ import {
   InMemoryErasuresInProgress,
 } from './testing/in-memory-erasure-stores';
 import { InMemoryKeyStore, PRE_REGION } from './testing/in-memory-profile-key-store';
+import { asMessages, play } from './testing/sealed-log';
 
 const config = loadConfig({});
 const leaseMs = config.profileKeys.erasureLeaseMs;
@@ -266,6 +269,38 @@ describe('finishing abandoned erasures (AbandonedErasureFinisher, in the sweep)'
     expect(stored.erased).toEqual(['p1']);
     expect(inProgress.rows.size).toBe(0);
     expect(await store.listShredding('p1')).toHaveLength(1);
+  });
+
+  // Review of issue 15 (session 13, item 1): an erasure bounds by its mark the keys created while it ran; one
+  // whose API died after publishing its mark and before that left such a key opening what it sealed before the mark.
+  it('an erasure that died after its mark and before bounding the keys created while it ran: the sweep bounds them once the mark is recorded', async () => {
+    for (let i = 0; i < 3; i++) await publisher.publishEncoded([{ key: 'other', value: '{}' }]); // the log before
+    await keys.current('p1');
+    const meanwhile = new FakeStoredHistoryEraser();
+    const erase = meanwhile.erase.bind(meanwhile);
+    let sealedDuring: string | Buffer = '';
+    meanwhile.erase = async (profileId, options) => {
+      const collector = new ProfileKeys(store.inRegion('dc2'), config);
+      sealedDuring = (await new ProfileKeySealer(collector, config).seal([play(profileId, 'during')]))[0];
+      return erase(profileId, options);
+    };
+    const dying = new ProfileKeys(store, config);
+    dying.boundByMark = async () => {
+      throw new Error('process killed');
+    };
+    const erasureId = randomUUID();
+    await expect(erasureOf(meanwhile.asEraser(), dying).erase('p1', { erasureId })).rejects.toThrow('process killed');
+    const markOffset = String(publisher.published.findIndex((m) => m.key === 'p1'));
+    // Ingest meets the mark and records where it lies.
+    await keys.markMet('p1', erasureId, markOffset, { topic: 'events', partition: 0 });
+    const opened = () =>
+      new ProfileKeyOpener(new ProfileKeys(store, config)).open(asMessages([sealedDuring], Number(markOffset) - 1));
+    expect((await opened())[0].kind).toBe('event'); // before the sweep: still readable
+    leaseOver();
+    await sweeper().sweep();
+    expect(publisher.marksOf('p1')).toHaveLength(1); // not erased again
+    expect(inProgress.rows.size).toBe(0);
+    expect((await opened())[0]).toEqual({ kind: 'erased', profileId: 'p1' });
   });
 
   it('two ingest processes sweeping at once finish an abandoned erasure once', async () => {

@@ -75,9 +75,9 @@ export class AbandonedErasureFinisher {
     for (const e of await this.ledger.erasures(profileId)) if (e.mark !== null) marks.set(e.erasureId, e.mark);
     let ready = false;
     for (const e of erasures) {
-      // Its mark is on the log (it died before ending its note): done. Erasing again would take the profile's
-      // new history too (everything before a later mark).
-      if (marks.has(e.erasureId)) await this.inProgress.end(profileId, e.erasureId, e.owner);
+      // Its mark is on the log (it died before ending its note): the keys' bound by its mark, then done. Erasing
+      // again would take the profile's new history too (everything before a later mark).
+      if (marks.has(e.erasureId)) await this.erasure.finishAfterMark(profileId, e, marks.get(e.erasureId)!.offset);
       // Taken over by a retry whose mark is on the log: that mark bounds it (the retry took it over before its
       // first step), though it names the retry only (an older build's, or the retry died before recording it
       // for both): recorded for it too, then done.

@@ -649,10 +649,14 @@ describe('a key per region (docs/adr/0012)', () => {
     const fromB = play('p1', 'b');
     const sealedB = await sealIn(dc2, fromB); // a new collector of dc2
     // The heal: replication keeps the pre-region key an old collector of dc1 created meanwhile.
-    dc1.keys.get('p1')!.set(PRE_REGION, preRegionKey('p1'));
+    dc1.keys.get('p1')!.set(PRE_REGION, { ...preRegionKey('p1'), opensAfter: null });
     expect(await openIn(dc1, [sealedB])).toEqual([{ kind: 'event', event: fromB }]);
     expect(await openIn(dc2, [sealedB])).toEqual([{ kind: 'event', event: fromB }]);
-    expect(await keysIn(dc2).existing('p1')).toEqual({ keyId: keyIdOf(sealedB), key: expect.any(Buffer) });
+    expect(await keysIn(dc2).existing('p1')).toEqual({
+      keyId: keyIdOf(sealedB),
+      key: expect.any(Buffer),
+      opensAfter: null,
+    });
   });
 
   // A pre-region key is never copied into a region's row: a copy racing an erasure (the erasure reads the

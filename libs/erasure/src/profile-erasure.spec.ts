@@ -16,7 +16,7 @@ import {
   InMemoryErasuresInProgress,
 } from './testing/in-memory-erasure-stores';
 import { InMemoryKeyStore } from './testing/in-memory-profile-key-store';
-import { asMessages, play } from './testing/sealed-log';
+import { asMessages, keyIdOf, play } from './testing/sealed-log';
 
 describe('ProfileErasure', () => {
   // Erasure positions are offsets of one region's event log (ADR 12, known gaps): refused, nothing touched.
@@ -80,19 +80,17 @@ describe('ProfileErasure: the erasures its mark covers', () => {
   });
 });
 
-// Review of issue 15 (session 13, item 1), a known gap (ADR 9, "Left by region keys"): a key created after the
-// erasure's last read of the keys and before its mark (a collector of another region, the API's `title-removed`,
-// `cli backup`, ingest re-sealing) stays current, so what it sealed before the mark stays readable on the log for
-// anyone with the keys. Pinned as failing until it is closed: shredding that key after the mark was tried and
-// undone (review: it is usually the new history's key, whose events ingest opened while it was current are never
-// re-sealed, so destroying it loses them; and it could take a later erasure's key). The fix left: a bound on the
-// current key (opens only after the mark), no shredding.
+// Review of issue 15 (session 13, item 1): a key created after the erasure's last read of the keys and before
+// its mark (a collector of another region, the API's `title-removed`, `cli backup`, ingest re-sealing) stayed
+// current, so what it sealed before the mark stayed readable on the log for good, for anyone with the keys.
+// Shredding it after the mark was tried and undone (review: it is usually the new history's key, and destroying
+// it lost what ingest opened with it while current); the key is bounded by the mark instead, and stays current.
 describe('ProfileErasure: keys created while it ran', () => {
   const config = loadConfig({});
   const sealWith = async (keys: ProfileKeys, event: PlaybackEvent) =>
     (await new ProfileKeySealer(keys, config).seal([event]))[0];
 
-  it.failing('what such a key sealed before the mark never opens; what it seals after the mark does', async () => {
+  it('what such a key sealed before the mark never opens; what it seals after the mark does, and it stays current', async () => {
     const dc1 = new InMemoryKeyStore('dc1');
     const dc2 = dc1.inRegion('dc2');
     await new ProfileKeys(dc1, config).current('p1');
@@ -129,5 +127,48 @@ describe('ProfileErasure: keys created while it ran', () => {
       'erased',
       'sealed-after-the-mark',
     ]);
+    // Not stale: what it opens is the new history, sealed with a current key, never sealed again.
+    expect(opened[1]).not.toHaveProperty('staleKey');
+    expect((await dc1.read('p1')).map((k) => k.keyId)).toContain(keyIdOf(sealedAfter));
+    expect(await dc1.listShredding('p1')).not.toContainEqual(expect.objectContaining({ keyId: keyIdOf(sealedAfter) }));
+  });
+
+  // The review's second finding against shredding: a later erasure must still erase what the bounded key sealed
+  // between the two marks.
+  it('a later erasure erases what a bounded key sealed between the two marks', async () => {
+    const dc1 = new InMemoryKeyStore('dc1');
+    const publisher = new FakeMarkPublisher();
+    const keys = new ProfileKeys(dc1, config);
+    const ledger = new InMemoryErasureLedger(dc1, config);
+    const inProgress = new InMemoryErasuresInProgress(() => dc1.storeClock);
+    const erasure = (stored = new FakeStoredHistoryEraser()) =>
+      new ProfileErasure(
+        new ProfileKeys(dc1, config),
+        publisher.asPublisher(),
+        stored.asEraser(),
+        ledger,
+        inProgress,
+        config,
+      );
+    await keys.current('p1');
+    // The first erasure: while it erases the stored history, a process creates the profile's next key.
+    const meanwhile = new FakeStoredHistoryEraser();
+    const erase = meanwhile.erase.bind(meanwhile);
+    meanwhile.erase = async (profileId, options) => {
+      keys.forget(profileId);
+      await keys.current(profileId);
+      return erase(profileId, options);
+    };
+    await erasure(meanwhile).erase('p1');
+    const first = publisher.published.length - 1;
+    expect((await dc1.read('p1'))[0].opensAfter).toBe(String(first)); // bounded by the first mark
+    const between = await sealWith(keys, play('p1', 'between-the-marks'));
+    const [{ baseOffset }] = await publisher.publishEncoded([{ key: 'the-log', value: between }]);
+    await erasure().erase('p1');
+    expect(publisher.published.length - 1).toBeGreaterThan(Number(baseOffset)); // the second mark, after it
+    const opened = await new ProfileKeyOpener(new ProfileKeys(dc1, config)).open(
+      asMessages([between], Number(baseOffset)),
+    );
+    expect(opened.map((o) => o.kind)).toEqual(['erased']);
   });
 });

@@ -54,6 +54,16 @@ export class ProfileErasure {
     return this.run(profileId, { by: 'finisher', onlyIfTakingOver: true });
   }
 
+  /**
+   * Ingest's sweep, for an erasure that died after its mark was recorded and before it ended its note: the
+   * current keys are bounded by its mark (it may have died before doing so; idempotent, and harmless for a key
+   * created after the mark), then the note ends. Erasing again would take the history after its mark.
+   */
+  async finishAfterMark(profileId: string, erasure: { erasureId: string; owner: string }, markOffset: string) {
+    await this.keys.boundByMark(profileId, markOffset);
+    await this.inProgress.end(profileId, erasure.erasureId, erasure.owner);
+  }
+
   private async run(
     profileId: string,
     options: { requestId?: string; erasureId?: string; by: 'api' | 'finisher'; onlyIfTakingOver: boolean },
@@ -100,6 +110,8 @@ export class ProfileErasure {
       [{ key: profileId, value: encodeProfileErasedMark({ profileId, erasureId, acceptedAt, covers }) }],
       requestId,
     );
+    // A key created after the key step's last read sealed nothing before the mark that may open (ADR 9, step 3).
+    await this.keys.boundByMark(profileId, at.baseOffset);
     // Until this is written the erasure counts as in progress: backups leave the profile out, and re-drive
     // refuses its dead letters (the erasures before this one without a mark are bounded by this mark too).
     await this.ledger.recordMark(profileId, [erasureId, ...covers], {

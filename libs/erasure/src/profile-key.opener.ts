@@ -13,9 +13,14 @@ import { ClassifiedMessage, classifyMessage, sealContext } from './sealed-messag
  * (UnknownProfileKeyError): that throws, and the batch is retried (invariant 2).
  * An erased key still shredding opens only a message that lies after its erasure's mark in the partition
  * (a collector sealed it with its cached copy): by offset, the log's order, never by a clock (invariant 6).
+ * So does a current key an erasure bounded by its mark (created while it ran: `ProfileKeys.boundByMark`), but
+ * what it opens is the new history, not stale: it is not sealed again.
  */
-/** A key to open with; `after`: a shredding key, good only for messages past this offset (its mark). */
-type KeyFound = { key: Buffer; after: string | null } | null;
+/**
+ * A key to open with; `after`: a shredding key, good only for messages past this offset (its mark), and stale;
+ * `opensAfter`: a current key's bound, the same rule without being stale.
+ */
+type KeyFound = { key: Buffer; after: string | null; opensAfter: string | null } | null;
 
 @Injectable()
 export class ProfileKeyOpener extends EventLogOpener {
@@ -90,8 +95,8 @@ export class ProfileKeyOpener extends EventLogOpener {
   }
 
   private async find(profileId: string, keyId: string, marks: Map<string, string>): Promise<KeyFound> {
-    const current = await this.keys.byId(profileId, keyId);
-    if (current) return { key: current, after: null };
+    const current = await this.keys.currentById(profileId, keyId);
+    if (current) return { key: current.key, after: null, opensAfter: current.opensAfter };
     const shredding = await this.keys.shredding(profileId, keyId);
     if (!shredding) {
       if (await this.keys.erasedByLedger(profileId, keyId)) return null;
@@ -99,7 +104,7 @@ export class ProfileKeyOpener extends EventLogOpener {
     }
     const after = shredding.markOffset ?? marks.get(shredding.erasureId) ?? null;
     // Mark not met yet: every message sealed with the key so far lies before it.
-    return after === null ? null : { key: shredding.key, after };
+    return after === null ? null : { key: shredding.key, after, opensAfter: null };
   }
 
   private openOne(message: LogMessage, c: ClassifiedMessage, keys: Map<string, KeyFound>): OpenedMessage {
@@ -115,6 +120,14 @@ export class ProfileKeyOpener extends EventLogOpener {
         const found = keys.get(sealContext(profileId, keyId)) ?? null;
         const stale = found?.after != null;
         if (!found || (stale && !(message.offset !== undefined && BigInt(message.offset) > BigInt(found.after!)))) {
+          return { kind: 'erased', profileId };
+        }
+        // A message without an offset (a backup's line, written from the stored history) is not of the log.
+        if (
+          found.opensAfter !== null &&
+          message.offset !== undefined &&
+          BigInt(message.offset) <= BigInt(found.opensAfter)
+        ) {
           return { kind: 'erased', profileId };
         }
         const key = found.key;

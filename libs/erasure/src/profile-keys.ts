@@ -12,6 +12,12 @@ import { erasedKeyIds, erasureMarkInsert } from './erasure-ledger';
 export interface ProfileKey {
   keyId: string;
   key: Buffer;
+  /**
+   * Set by an erasure whose mark lies after the key's creation: it opens only messages past this offset of the
+   * profile's partition (its mark). A key created while the erasure ran stays current (it is usually the new
+   * history's) and what it sealed before the mark stays erased. Null: it opens everything.
+   */
+  opensAfter: string | null;
 }
 
 /**
@@ -35,6 +41,8 @@ export interface ShreddingKey {
 export interface StoredProfileKey {
   keyId: string;
   wrapped: Buffer;
+  /** See ProfileKey.opensAfter. */
+  opensAfter: string | null;
 }
 
 /**
@@ -61,6 +69,12 @@ export abstract class ProfileKeyStore {
    * afterwards (this one, or another writer's of the same region).
    */
   abstract createIfAbsent(profileId: string, keyId: string, wrapped: Buffer): Promise<StoredProfileKey>;
+  /**
+   * Bounds a current key by an erasure's mark: it opens only messages past `offset` from then on. Conditional on
+   * the row still holding this key (never brings a deleted key back) and on no later bound being there already
+   * (bounds only grow: a stalled erasure's late bound never reopens what a later erasure's bound hides).
+   */
+  abstract bound(profileId: string, key: { keyId: string; datacenter: string | null }, offset: string): Promise<void>;
   /** Deletes the row if it still holds this key; false if another took its place meanwhile, or it is gone. */
   abstract deleteIf(profileId: string, key: { keyId: string; datacenter: string | null }): Promise<boolean>;
   /** Notes the erasure and every key it shredded (none: the profile had no key); a key once named stays named. */
@@ -147,12 +161,12 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
       : readingOptions(this.config);
     const [regional, preRegion] = await Promise.all([
       this.execute(
-        `SELECT datacenter, key_id, wrapped_key FROM ${this.ks}.profile_region_keys WHERE profile_id = ?`,
+        `SELECT datacenter, key_id, wrapped_key, opens_after FROM ${this.ks}.profile_region_keys WHERE profile_id = ?`,
         [profileId],
         reading,
       ),
       this.execute(
-        `SELECT key_id, wrapped_key FROM ${this.ks}.profile_keys WHERE profile_id = ?`,
+        `SELECT key_id, wrapped_key, opens_after FROM ${this.ks}.profile_keys WHERE profile_id = ?`,
         [profileId],
         reading,
       ),
@@ -170,7 +184,30 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
       conditionalOptions(this.config),
     );
     const row = result.first();
-    return row.get('[applied]') === true ? { keyId, wrapped } : storedKey(row);
+    return row.get('[applied]') === true ? { keyId, wrapped, opensAfter: null } : storedKey(row);
+  }
+
+  async bound(profileId: string, key: { keyId: string; datacenter: string | null }, offset: string): Promise<void> {
+    const [table, where, params] =
+      key.datacenter === null
+        ? ['profile_keys', 'profile_id = ?', [profileId]]
+        : ['profile_region_keys', 'profile_id = ? AND datacenter = ?', [profileId, key.datacenter]];
+    const at = types.Long.fromString(offset);
+    // Two conditions, since a condition cannot say "null or lower": none yet, else a lower one.
+    for (const condition of ['opens_after = null', 'opens_after < ?']) {
+      const result = await this.execute(
+        `UPDATE ${this.ks}.${table} SET opens_after = ? WHERE ${where} IF key_id = ? AND ${condition}`,
+        [at, ...params, key.keyId, ...(condition.endsWith('?') ? [at] : [])],
+        conditionalOptions(this.config),
+      );
+      const row = result.first();
+      if (row.get('[applied]') === true) return;
+      // Gone, replaced, or bounded at this mark or a later one already: nothing to do.
+      const present = row.get('key_id');
+      if (present === null || present === undefined || String(present) !== key.keyId) return;
+      const bound = row.get('opens_after') as types.Long | null;
+      if (bound !== null && bound !== undefined && bound.greaterThanOrEqual(at)) return;
+    }
   }
 
   async deleteIf(profileId: string, key: { keyId: string; datacenter: string | null }): Promise<boolean> {
@@ -351,7 +388,12 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
 }
 
 function storedKey(row: types.Row): StoredProfileKey {
-  return { keyId: String(row.get('key_id')), wrapped: row.get('wrapped_key') as Buffer };
+  const opensAfter = row.get('opens_after') as types.Long | null | undefined;
+  return {
+    keyId: String(row.get('key_id')),
+    wrapped: row.get('wrapped_key') as Buffer,
+    opensAfter: opensAfter === null || opensAfter === undefined ? null : opensAfter.toString(),
+  };
 }
 
 function shreddingKey(row: types.Row): ShreddingKey {
@@ -423,12 +465,33 @@ export class ProfileKeys {
 
   /** The key with this id, any region's, or null once it is erased (or never was the profile's). */
   async byId(profileId: string, keyId: string): Promise<Buffer | null> {
+    return (await this.currentById(profileId, keyId))?.key ?? null;
+  }
+
+  /** As `byId`, with the key's bound (`opensAfter`), for opening messages of the log. */
+  async currentById(profileId: string, keyId: string): Promise<ProfileKey | null> {
     const cached = this.cached(profileId)?.keys.find((k) => k.keyId === keyId);
-    if (cached) return cached.key;
+    if (cached) return cached;
     // Not cached: read again, the key may be another region's created since.
     const stored = await this.store.read(profileId);
     const { keys } = this.remember(profileId, stored, this.ownKeyOf(stored));
-    return keys.find((k) => k.keyId === keyId)?.key ?? null;
+    return keys.find((k) => k.keyId === keyId) ?? null;
+  }
+
+  /**
+   * After an erasure's mark is on the log: every current key of the profile opens only what lies past the mark.
+   * A key created after the erasure's last read of the keys and before its mark (a collector of a region that had
+   * none, the API's `title-removed`, `cli backup`, ingest re-sealing) may have sealed events that lie before the
+   * mark: they stay erased, on the log too. The key stays current (it is usually the new history's: shredding it
+   * would lose what ingest opened with it while current and never re-sealed, review of session 13). The read
+   * cannot tell such a key from one created after the mark: that one is bounded too, harmlessly (everything it
+   * sealed lies past the mark). Serial read: a key whose creation is still committing is seen.
+   */
+  async boundByMark(profileId: string, markOffset: string): Promise<void> {
+    for (const k of await this.store.read(profileId, { serial: true })) {
+      await this.store.bound(profileId, k, markOffset);
+    }
+    this.forget(profileId);
   }
 
   /**
@@ -612,10 +675,14 @@ export class ProfileKeys {
     return seal(this.masterKey, key, `profile-key\n${profileId}\n${keyId}`);
   }
 
-  private unwrap(profileId: string, stored: StoredProfileKey): ProfileKey {
+  private unwrap(
+    profileId: string,
+    stored: Omit<StoredProfileKey, 'opensAfter'> & { opensAfter?: string | null },
+  ): ProfileKey {
     return {
       keyId: stored.keyId,
       key: unseal(this.masterKey, stored.wrapped, `profile-key\n${profileId}\n${stored.keyId}`),
+      opensAfter: stored.opensAfter ?? null,
     };
   }
 

@@ -19,7 +19,8 @@ class FakeKeys {
   }
   async currentKey(profileId: string): Promise<ProfileKey> {
     let key = this.current.get(profileId);
-    if (!key) this.current.set(profileId, (key = { keyId: `new-${++this.created}`, key: newDataKey() }));
+    if (!key)
+      this.current.set(profileId, (key = { keyId: `new-${++this.created}`, key: newDataKey(), opensAfter: null }));
     return key;
   }
 }
@@ -30,11 +31,11 @@ const withLive = { ...snapshot, live: [{ profileId: 'p1' }] } as unknown as Prof
 describe('sealProfileSnapshot', () => {
   it('seals with the key read before the snapshot, so an erasure during the snapshot leaves it unreadable', async () => {
     const keys = new FakeKeys();
-    const k1 = { keyId: 'k1', key: newDataKey() };
+    const k1 = { keyId: 'k1', key: newDataKey(), opensAfter: null };
     keys.current.set('p1', k1);
     const sealed = await sealProfileSnapshot('p1', keys, async () => {
       // Erased meanwhile, and a new session already has a new key.
-      keys.current.set('p1', { keyId: 'k2', key: newDataKey() });
+      keys.current.set('p1', { keyId: 'k2', key: newDataKey(), opensAfter: null });
       return withLive;
     });
     if (typeof sealed === 'string') throw new Error(`expected a line, got ${sealed}`);
@@ -58,7 +59,7 @@ describe('sealProfileSnapshot', () => {
 
   it('an empty snapshot is no line', async () => {
     const keys = new FakeKeys();
-    keys.current.set('p1', { keyId: 'k1', key: newDataKey() });
+    keys.current.set('p1', { keyId: 'k1', key: newDataKey(), opensAfter: null });
     expect(await sealProfileSnapshot('p1', keys, async () => snapshot)).toBe('empty');
   });
 
@@ -84,7 +85,7 @@ describe('sealProfileSnapshot', () => {
 
     it('leaves it out when an erasure starts and finishes during the snapshot (it read the data before)', async () => {
       const keys = new FakeKeys();
-      keys.current.set('p1', { keyId: 'k1', key: newDataKey() });
+      keys.current.set('p1', { keyId: 'k1', key: newDataKey(), opensAfter: null });
       const sealed = await sealProfileSnapshot('p1', keys, async () => {
         keys.ledger.set('p1', [done]);
         return withLive;

@@ -6,7 +6,7 @@ export const PRE_REGION = 'profile_keys';
 /** One keyspace as every region's processes see it: the rows, and Cassandra's clock (one for all regions). */
 export class InMemoryKeyspace {
   /** The profile's current keys: each region's row by its datacenter; PRE_REGION, the profile's pre-region key. */
-  readonly keys = new Map<string, Map<string, { keyId: string; wrapped: Buffer }>>();
+  readonly keys = new Map<string, Map<string, { keyId: string; wrapped: Buffer; opensAfter: string | null }>>();
   readonly erasures: { profileId: string; erasureId: string; keyIds: string[] }[] = [];
   /** Keys after an erasure, by profile and key id, with the store-clock instant their grace ends. */
   readonly shredding = new Map<string, Omit<ShreddingKey, 'inGrace'> & { graceUntil: number }>();
@@ -55,7 +55,7 @@ export class InMemoryKeyStore extends ProfileKeyStore {
   /** A pre-region key, as a collector of the version before region keys creates it (profile_keys, IF NOT EXISTS). */
   createPreRegion(profileId: string, key: { keyId: string; wrapped: Buffer }) {
     const rows = this.keys.get(profileId) ?? new Map();
-    if (!rows.has(PRE_REGION)) rows.set(PRE_REGION, key);
+    if (!rows.has(PRE_REGION)) rows.set(PRE_REGION, { ...key, opensAfter: null });
     this.keys.set(profileId, rows);
   }
   async read(profileId: string, options: { serial?: boolean } = {}) {
@@ -68,9 +68,14 @@ export class InMemoryKeyStore extends ProfileKeyStore {
   }
   async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer) {
     const rows = this.keys.get(profileId) ?? new Map();
-    if (!rows.has(this.datacenter)) rows.set(this.datacenter, { keyId, wrapped });
+    if (!rows.has(this.datacenter)) rows.set(this.datacenter, { keyId, wrapped, opensAfter: null });
     this.keys.set(profileId, rows);
     return rows.get(this.datacenter)!;
+  }
+  async bound(profileId: string, key: { keyId: string; datacenter: string | null }, offset: string) {
+    const row = this.keys.get(profileId)?.get(key.datacenter ?? PRE_REGION);
+    if (row?.keyId !== key.keyId) return;
+    if (row.opensAfter === null || BigInt(row.opensAfter) < BigInt(offset)) row.opensAfter = offset;
   }
   async deleteIf(profileId: string, key: { keyId: string; datacenter: string | null }) {
     const rows = this.keys.get(profileId);
