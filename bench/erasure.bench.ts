@@ -21,7 +21,7 @@ export interface ErasureBenchParams {
 
 class MemoryStore extends ProfileKeyStore {
   readonly datacenter = 'dc1';
-  private readonly keys = new Map<string, { keyId: string; wrapped: Buffer; opensAfter: string | null }>();
+  private readonly keys = new Map<string, { keyId: string; wrapped: Buffer; opensAfter: null }>();
   async read(profileId: string) {
     const key = this.keys.get(profileId);
     return key ? [{ ...key, datacenter: this.datacenter }] : [];

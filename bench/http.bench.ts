@@ -72,7 +72,9 @@ interface LevelResult {
 
 /** The read API's counters that tell where an accepted read spent its time. */
 async function scrapeApi(api: Pick<AppProcess, 'url'>) {
-  const response = await fetch(`${api.url}/metrics`);
+  const response = await fetch(`${api.url}/metrics`).catch((error: Error) => {
+    throw new Error(`${api.url}/metrics unreachable: ${String((error.cause as Error | undefined)?.message ?? error)}`);
+  });
   if (!response.ok) throw new Error(`${api.url}/metrics answered ${response.status}`);
   const text = await response.text();
   const buckets = new Map<number, number>();

@@ -738,13 +738,52 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     );
     const audit = standaloneProfileKeys(environment.config, 'e2e-key-during-audit');
     try {
-      const opened = await audit.opener.open(raw.map((m) => ({ ...m, timestamp: '0' })));
+      const at = { topic: eventTopic, partition: raw[0].partition };
+      const opened = await audit.opener.open(
+        raw.map((m) => ({ ...m, timestamp: '0' })),
+        at,
+      );
       const titles = opened.flatMap((o) => (o.kind === 'event' && 'titleId' in o.event ? [o.event.titleId] : []));
       expect(titles).toEqual(['after-title']);
       expect(opened.filter((o) => o.kind === 'erased').length).toBeGreaterThanOrEqual(5); // 4 before, 1 during
     } finally {
       await audit.close();
     }
+  });
+
+  // Review of the bound (session 13): its conditional writes on the real Cassandra, both tables.
+  it("a key's bound on the real Cassandra: set, raised, never lowered, another partition's kept, never on a replaced or deleted key", async () => {
+    const profileId = uniqueProfileId('bound');
+    const ks = environment.config.profileKeys.keyspace;
+    const store = new CassandraProfileKeyStore(keys.client, environment.config);
+    const regional = await new ProfileKeys(store, environment.config).current(profileId);
+    const preRegionKeyId = randomUUID();
+    await environment.cassandra.execute(
+      `INSERT INTO ${ks}.profile_keys (profile_id, key_id, wrapped_key, created_at) VALUES (?, ?, ?, ?) IF NOT EXISTS`,
+      [profileId, preRegionKeyId, Buffer.alloc(8), new Date()],
+      { prepare: true },
+    );
+    const dc = environment.config.cassandra.localDataCenter;
+    const bounds = async () =>
+      Object.fromEntries(
+        (await store.read(profileId, { serial: true })).map((k) => [k.datacenter ?? 'pre-region', k.opensAfter]),
+      );
+    const at = (partition: number, offset: string) => ({ topic: 'events', partition, offset });
+    expect(await bounds()).toEqual({ [dc]: null, 'pre-region': null });
+    for (const key of [
+      { keyId: regional.keyId, datacenter: dc },
+      { keyId: preRegionKeyId, datacenter: null },
+    ]) {
+      await store.bound(profileId, key, at(2, '10'));
+      await store.bound(profileId, key, at(2, '7'));
+      await store.bound(profileId, key, at(2, '12'));
+      await store.bound(profileId, key, at(5, '99'));
+      await store.bound(profileId, { ...key, keyId: randomUUID() }, at(2, '20'));
+    }
+    expect(await bounds()).toEqual({ [dc]: at(2, '12'), 'pre-region': at(2, '12') });
+    expect(await store.deleteIf(profileId, { keyId: regional.keyId, datacenter: dc })).toBe(true);
+    await store.bound(profileId, { keyId: regional.keyId, datacenter: dc }, at(2, '30'));
+    expect(await bounds()).toEqual({ 'pre-region': at(2, '12') });
   });
 
   it('a profile holding a region key and a pre-region key: both open, and an erasure shreds both', async () => {

@@ -33,17 +33,17 @@ export async function readTopic(
   topic: string,
   count: number,
   timeoutMs = 30_000,
-): Promise<{ value: Buffer | null; headers: IHeaders; key: Buffer | null; offset: string }[]> {
+): Promise<{ value: Buffer | null; headers: IHeaders; key: Buffer | null; offset: string; partition: number }[]> {
   const consumer = kafka.consumer({ groupId: `e2e-reader-${randomUUID()}` });
-  const received: KafkaMessage[] = [];
+  const received: (KafkaMessage & { partition: number })[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
       void consumer.run({
-        eachMessage: async ({ message }) => {
-          received.push(message);
+        eachMessage: async ({ message, partition }) => {
+          received.push({ ...message, partition });
           if (received.length >= count) {
             clearTimeout(timer);
             resolve();
@@ -54,7 +54,13 @@ export async function readTopic(
   } finally {
     await consumer.disconnect();
   }
-  return received.map((m) => ({ value: m.value, headers: m.headers ?? {}, key: m.key, offset: m.offset }));
+  return received.map((m) => ({
+    value: m.value,
+    headers: m.headers ?? {},
+    key: m.key,
+    offset: m.offset,
+    partition: m.partition,
+  }));
 }
 
 /**

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@vh/config';
 import { newDataKey, seal } from './payload-cipher';
 import { ErasureInProgressError } from '@vh/domain';
+import type { ViewingEventPublisher } from '@vh/messaging';
 import { AbandonedErasureFinisher } from './abandoned-erasure.finisher';
 import { ProfileErasure } from './profile-erasure';
 import { ProfileKeyOpener } from './profile-key.opener';
@@ -271,36 +272,60 @@ describe('finishing abandoned erasures (AbandonedErasureFinisher, in the sweep)'
     expect(await store.listShredding('p1')).toHaveLength(1);
   });
 
-  // Review of issue 15 (session 13, item 1): an erasure bounds by its mark the keys created while it ran; one
-  // whose API died after publishing its mark and before that left such a key opening what it sealed before the mark.
-  it('an erasure that died after its mark and before bounding the keys created while it ran: the sweep bounds them once the mark is recorded', async () => {
-    for (let i = 0; i < 3; i++) await publisher.publishEncoded([{ key: 'other', value: '{}' }]); // the log before
-    await keys.current('p1');
-    const meanwhile = new FakeStoredHistoryEraser();
-    const erase = meanwhile.erase.bind(meanwhile);
-    let sealedDuring: string | Buffer = '';
-    meanwhile.erase = async (profileId, options) => {
-      const collector = new ProfileKeys(store.inRegion('dc2'), config);
-      sealedDuring = (await new ProfileKeySealer(collector, config).seal([play(profileId, 'during')]))[0];
-      return erase(profileId, options);
+  // Review of issue 15 (session 13, item 1): an erasure bounds by its mark the keys created while it ran, and
+  // ingest does when it meets the mark; an API that died right after publishing its mark, met by an ingest of an
+  // older build (which records the mark and bounds nothing), left such a key opening what it sealed before it.
+  describe('an API that died right after publishing its mark, with a key created while it ran', () => {
+    const THE_LOG = { topic: 'events', partition: 0 };
+    const diedAfterItsMark = async () => {
+      for (let i = 0; i < 3; i++) await publisher.publishEncoded([{ key: 'other', value: '{}' }]); // the log before
+      await keys.current('p1');
+      const meanwhile = new FakeStoredHistoryEraser();
+      const erase = meanwhile.erase.bind(meanwhile);
+      let sealedDuring: string | Buffer = '';
+      meanwhile.erase = async (profileId, options) => {
+        const collector = new ProfileKeys(store.inRegion('dc2'), config);
+        sealedDuring = (await new ProfileKeySealer(collector, config).seal([play(profileId, 'during')]))[0];
+        return erase(profileId, options);
+      };
+      const dying = {
+        publishEncoded: async (messages: { key: string; value: string | Buffer }[]) => {
+          await publisher.publishEncoded(messages);
+          throw new Error('process killed');
+        },
+      } as unknown as ViewingEventPublisher;
+      const erasureId = randomUUID();
+      await expect(
+        new ProfileErasure(keys, dying, meanwhile.asEraser(), ledger, inProgress, config).erase('p1', { erasureId }),
+      ).rejects.toThrow('process killed');
+      const markOffset = publisher.published.findIndex((m) => m.key === 'p1');
+      const opened = async () =>
+        (
+          await new ProfileKeyOpener(new ProfileKeys(store, config)).open(
+            asMessages([sealedDuring], markOffset - 1),
+            THE_LOG,
+          )
+        )[0];
+      return { erasureId, markOffset, mark: publisher.published[markOffset].value, opened };
     };
-    const dying = new ProfileKeys(store, config);
-    dying.boundByMark = async () => {
-      throw new Error('process killed');
-    };
-    const erasureId = randomUUID();
-    await expect(erasureOf(meanwhile.asEraser(), dying).erase('p1', { erasureId })).rejects.toThrow('process killed');
-    const markOffset = String(publisher.published.findIndex((m) => m.key === 'p1'));
-    // Ingest meets the mark and records where it lies.
-    await keys.markMet('p1', erasureId, markOffset, { topic: 'events', partition: 0 });
-    const opened = () =>
-      new ProfileKeyOpener(new ProfileKeys(store, config)).open(asMessages([sealedDuring], Number(markOffset) - 1));
-    expect((await opened())[0].kind).toBe('event'); // before the sweep: still readable
-    leaseOver();
-    await sweeper().sweep();
-    expect(publisher.marksOf('p1')).toHaveLength(1); // not erased again
-    expect(inProgress.rows.size).toBe(0);
-    expect((await opened())[0]).toEqual({ kind: 'erased', profileId: 'p1' });
+
+    it('ingest meeting the mark bounds the key', async () => {
+      const { markOffset, mark, opened } = await diedAfterItsMark();
+      expect((await opened()).kind).toBe('event');
+      await new ProfileKeyOpener(new ProfileKeys(store, config)).open(asMessages([mark], markOffset), THE_LOG);
+      expect(await opened()).toEqual({ kind: 'erased', profileId: 'p1' });
+    });
+
+    it('the sweep bounds it once the mark is recorded by an ingest that did not', async () => {
+      const { erasureId, markOffset, opened } = await diedAfterItsMark();
+      await store.recordErasureMark('p1', erasureId, { ...THE_LOG, offset: String(markOffset) }); // an older ingest
+      expect((await opened()).kind).toBe('event');
+      leaseOver();
+      await sweeper().sweep();
+      expect(publisher.marksOf('p1')).toHaveLength(1); // not erased again
+      expect(inProgress.rows.size).toBe(0);
+      expect(await opened()).toEqual({ kind: 'erased', profileId: 'p1' });
+    });
   });
 
   it('two ingest processes sweeping at once finish an abandoned erasure once', async () => {

@@ -77,7 +77,7 @@ export class AbandonedErasureFinisher {
     for (const e of erasures) {
       // Its mark is on the log (it died before ending its note): the keys' bound by its mark, then done. Erasing
       // again would take the profile's new history too (everything before a later mark).
-      if (marks.has(e.erasureId)) await this.erasure.finishAfterMark(profileId, e, marks.get(e.erasureId)!.offset);
+      if (marks.has(e.erasureId)) await this.erasure.finishAfterMark(profileId, e, marks.get(e.erasureId)!);
       // Taken over by a retry whose mark is on the log: that mark bounds it (the retry took it over before its
       // first step), though it names the retry only (an older build's, or the retry died before recording it
       // for both): recorded for it too, then done.

@@ -857,3 +857,42 @@ describe('destroying shredding keys (ShreddingKeySweeper)', () => {
     expect((await keys.existing('p1'))?.keyId).toBe(keyId);
   });
 });
+
+// Review of the bound (session 13): a current key bounded by an erasure's mark opens, in the mark's partition only,
+// what lies past it; bounds only grow; a bound of another partition says nothing about this one's offsets.
+describe("a current key bounded by an erasure's mark", () => {
+  const LOG = { topic: 'events', partition: 3 };
+  it('opens, in its partition, only what lies past the mark; elsewhere, or without a position, everything', async () => {
+    const store = new InMemoryKeyStore();
+    const keys = new ProfileKeys(store, config);
+    const sealed = (await new ProfileKeySealer(keys, config).seal([play('p1', 't')]))[0];
+    await keys.boundByMark('p1', { ...LOG, offset: '10' });
+    const open = async (offset: number | undefined, at: { topic: string; partition: number } | undefined) =>
+      (await new ProfileKeyOpener(new ProfileKeys(store, config)).open(asMessages([sealed], offset), at))[0].kind;
+    expect(await open(9, LOG)).toBe('erased');
+    expect(await open(10, LOG)).toBe('erased'); // the mark's own offset: nothing of the key lies there
+    expect(await open(11, LOG)).toBe('event');
+    expect(await open(5, { ...LOG, partition: 4 })).toBe('event'); // partitions added since: not this mark's
+    expect(await open(5, { ...LOG, topic: 'rewritten' })).toBe('event');
+    expect(await open(undefined, undefined)).toBe('event'); // a backup's line
+  });
+
+  it('bounds only grow in a partition; a bound of another partition stays; a deleted or replaced key is not bounded', async () => {
+    const store = new InMemoryKeyStore();
+    const keys = new ProfileKeys(store, config);
+    const { keyId } = await keys.current('p1');
+    const boundOf = async () => (await store.read('p1'))[0]?.opensAfter;
+    await keys.boundByMark('p1', { ...LOG, offset: '10' });
+    await keys.boundByMark('p1', { ...LOG, offset: '7' }); // a stalled erasure's late, earlier mark
+    expect(await boundOf()).toEqual({ ...LOG, offset: '10' });
+    await keys.boundByMark('p1', { ...LOG, offset: '12' });
+    expect(await boundOf()).toEqual({ ...LOG, offset: '12' });
+    await keys.boundByMark('p1', { ...LOG, partition: 9, offset: '99' });
+    expect(await boundOf()).toEqual({ ...LOG, offset: '12' });
+    await store.bound('p1', { keyId: 'another', datacenter: 'dc1' }, { ...LOG, offset: '20' });
+    expect(await boundOf()).toEqual({ ...LOG, offset: '12' });
+    await store.deleteIf('p1', { keyId, datacenter: 'dc1' });
+    await store.bound('p1', { keyId, datacenter: 'dc1' }, { ...LOG, offset: '30' });
+    expect(await store.read('p1')).toEqual([]);
+  });
+});

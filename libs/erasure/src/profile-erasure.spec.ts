@@ -85,6 +85,9 @@ describe('ProfileErasure: the erasures its mark covers', () => {
 // current, so what it sealed before the mark stayed readable on the log for good, for anyone with the keys.
 // Shredding it after the mark was tried and undone (review: it is usually the new history's key, and destroying
 // it lost what ingest opened with it while current); the key is bounded by the mark instead, and stays current.
+/** Where FakeMarkPublisher puts everything. */
+const THE_LOG = { topic: 'events', partition: 0 };
+
 describe('ProfileErasure: keys created while it ran', () => {
   const config = loadConfig({});
   const sealWith = async (keys: ProfileKeys, event: PlaybackEvent) =>
@@ -119,10 +122,10 @@ describe('ProfileErasure: keys created while it ran', () => {
     const markOffset = publisher.published.findIndex((m) => m.key === 'p1');
     const sealedAfter = await sealWith(collector, play('p1', 'sealed-after-the-mark')); // its cached key, as collectors do
     // Anyone with the keys reading the log: the event sealed before the mark does not open; the one after does.
-    const opened = await new ProfileKeyOpener(new ProfileKeys(dc1, config)).open([
-      ...asMessages([sealedDuring!], markOffset - 1),
-      ...asMessages([sealedAfter], markOffset + 1),
-    ]);
+    const opened = await new ProfileKeyOpener(new ProfileKeys(dc1, config)).open(
+      [...asMessages([sealedDuring!], markOffset - 1), ...asMessages([sealedAfter], markOffset + 1)],
+      THE_LOG,
+    );
     expect(opened.map((o) => (o.kind === 'event' ? (o.event as PlaybackEvent).titleId : o.kind))).toEqual([
       'erased',
       'sealed-after-the-mark',
@@ -161,13 +164,14 @@ describe('ProfileErasure: keys created while it ran', () => {
     };
     await erasure(meanwhile).erase('p1');
     const first = publisher.published.length - 1;
-    expect((await dc1.read('p1'))[0].opensAfter).toBe(String(first)); // bounded by the first mark
+    expect((await dc1.read('p1'))[0].opensAfter).toEqual({ ...THE_LOG, offset: String(first) }); // the first mark
     const between = await sealWith(keys, play('p1', 'between-the-marks'));
     const [{ baseOffset }] = await publisher.publishEncoded([{ key: 'the-log', value: between }]);
     await erasure().erase('p1');
     expect(publisher.published.length - 1).toBeGreaterThan(Number(baseOffset)); // the second mark, after it
     const opened = await new ProfileKeyOpener(new ProfileKeys(dc1, config)).open(
       asMessages([between], Number(baseOffset)),
+      THE_LOG,
     );
     expect(opened.map((o) => o.kind)).toEqual(['erased']);
   });

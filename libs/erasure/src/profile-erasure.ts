@@ -59,8 +59,13 @@ export class ProfileErasure {
    * current keys are bounded by its mark (it may have died before doing so; idempotent, and harmless for a key
    * created after the mark), then the note ends. Erasing again would take the history after its mark.
    */
-  async finishAfterMark(profileId: string, erasure: { erasureId: string; owner: string }, markOffset: string) {
-    await this.keys.boundByMark(profileId, markOffset);
+  async finishAfterMark(
+    profileId: string,
+    erasure: { erasureId: string; owner: string },
+    mark: { topic: string | null; partition: number | null; offset: string },
+  ): Promise<void> {
+    const { topic, partition, offset } = mark;
+    if (topic !== null && partition !== null) await this.keys.boundByMark(profileId, { topic, partition, offset });
     await this.inProgress.end(profileId, erasure.erasureId, erasure.owner);
   }
 
@@ -111,7 +116,15 @@ export class ProfileErasure {
       requestId,
     );
     // A key created after the key step's last read sealed nothing before the mark that may open (ADR 9, step 3).
-    await this.keys.boundByMark(profileId, at.baseOffset);
+    // At once rather than when ingest meets the mark (which bounds too): a failure here is not the erasure's,
+    // which is done; answering 5xx would have the caller erase again, and that later mark take the history since.
+    await this.keys
+      .boundByMark(profileId, { topic: at.topic, partition: at.partition, offset: at.baseOffset })
+      .catch((error: Error) =>
+        this.logger.warn(
+          `bounding the keys of ${profileId} by its erasure's mark failed (ingest does it): ${error.message}`,
+        ),
+      );
     // Until this is written the erasure counts as in progress: backups leave the profile out, and re-drive
     // refuses its dead letters (the erasures before this one without a mark are bounded by this mark too).
     await this.ledger.recordMark(profileId, [erasureId, ...covers], {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { decodePlaybackEventBinary, describeIssues, PLAYBACK_EVENT_BINARY_TAG } from '@vh/domain';
 import { EventLogOpener, HEADERS, LogMessage, LogPartition, OpenedMessage, openPlaintext } from '@vh/messaging';
 import { unseal } from './payload-cipher';
-import { ProfileKeys } from './profile-keys';
+import { MarkPosition, ProfileKeys } from './profile-keys';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
 import { ClassifiedMessage, classifyMessage, sealContext } from './sealed-message';
 
@@ -20,7 +20,7 @@ import { ClassifiedMessage, classifyMessage, sealContext } from './sealed-messag
  * A key to open with; `after`: a shredding key, good only for messages past this offset (its mark), and stale;
  * `opensAfter`: a current key's bound, the same rule without being stale.
  */
-type KeyFound = { key: Buffer; after: string | null; opensAfter: string | null } | null;
+type KeyFound = { key: Buffer; after: string | null; opensAfter: MarkPosition | null } | null;
 
 @Injectable()
 export class ProfileKeyOpener extends EventLogOpener {
@@ -55,7 +55,7 @@ export class ProfileKeyOpener extends EventLogOpener {
     const ids = [...lookups.keys()];
     const found = await Promise.all(lookups.values());
     const keys = new Map(ids.map((id, i) => [id, found[i]]));
-    const opened = classified.map((c, i) => this.openOne(messages[i], c, keys));
+    const opened = classified.map((c, i) => this.openOne(messages[i], c, keys, at));
     return this.dropRedrivenBeforeMarks(messages, opened, at, marksByProfile);
   }
 
@@ -107,7 +107,12 @@ export class ProfileKeyOpener extends EventLogOpener {
     return after === null ? null : { key: shredding.key, after, opensAfter: null };
   }
 
-  private openOne(message: LogMessage, c: ClassifiedMessage, keys: Map<string, KeyFound>): OpenedMessage {
+  private openOne(
+    message: LogMessage,
+    c: ClassifiedMessage,
+    keys: Map<string, KeyFound>,
+    at: LogPartition | undefined,
+  ): OpenedMessage {
     switch (c.kind) {
       case 'plain':
         return openPlaintext(message);
@@ -122,14 +127,8 @@ export class ProfileKeyOpener extends EventLogOpener {
         if (!found || (stale && !(message.offset !== undefined && BigInt(message.offset) > BigInt(found.after!)))) {
           return { kind: 'erased', profileId };
         }
-        // A message without an offset (a backup's line, written from the stored history) is not of the log.
-        if (
-          found.opensAfter !== null &&
-          message.offset !== undefined &&
-          BigInt(message.offset) <= BigInt(found.opensAfter)
-        ) {
+        if (found.opensAfter !== null && boundedBefore(message, at, found.opensAfter))
           return { kind: 'erased', profileId };
-        }
         const key = found.key;
         let plain: Buffer;
         try {
@@ -168,4 +167,15 @@ function redrivenSource(message: LogMessage): { topic: string; partition: number
   if (value === undefined) return null;
   const match = /^(.+)\/(\d+)\/(\d+)$/.exec(value.toString());
   return match ? { topic: match[1], partition: Number(match[2]), offset: BigInt(match[3]) } : null;
+}
+
+/**
+ * Whether a message lies at or before a current key's bound: only in the bound's topic and partition (offsets of
+ * another partition, added since, say nothing about the mark). A message whose position is not known (a backup's
+ * line, written from the stored history) is not of the log: not bounded.
+ */
+function boundedBefore(message: LogMessage, at: LogPartition | undefined, bound: MarkPosition): boolean {
+  if (message.offset === undefined || at === undefined) return false;
+  if (at.topic !== bound.topic || at.partition !== bound.partition) return false;
+  return BigInt(message.offset) <= BigInt(bound.offset);
 }

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, QueryOptions, types } from 'cassandra-driver';
 import { AppConfig } from '@vh/config';
 import type { LogPartition } from '@vh/messaging';
-import { CASSANDRA_CLIENT, consistency, withStorageErrors } from '@vh/storage';
+import { CASSANDRA_CLIENT, consistency, isUndefinedColumnError, withStorageErrors } from '@vh/storage';
 import { conditionalOptions, readingOptions } from './keys-keyspace.options';
 import { newDataKey, seal, unseal } from './payload-cipher';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
@@ -13,11 +13,12 @@ export interface ProfileKey {
   keyId: string;
   key: Buffer;
   /**
-   * Set by an erasure whose mark lies after the key's creation: it opens only messages past this offset of the
-   * profile's partition (its mark). A key created while the erasure ran stays current (it is usually the new
-   * history's) and what it sealed before the mark stays erased. Null: it opens everything.
+   * Set by an erasure whose mark lies after the key's creation: in the mark's topic and partition, it opens only
+   * messages past the mark's offset. A key created while the erasure ran stays current (it is usually the new
+   * history's) and what it sealed before the mark stays erased. Elsewhere (partitions added since, a message
+   * without a position) it opens everything. Null: no bound.
    */
-  opensAfter: string | null;
+  opensAfter: MarkPosition | null;
 }
 
 /**
@@ -42,7 +43,7 @@ export interface StoredProfileKey {
   keyId: string;
   wrapped: Buffer;
   /** See ProfileKey.opensAfter. */
-  opensAfter: string | null;
+  opensAfter: MarkPosition | null;
 }
 
 /**
@@ -70,11 +71,16 @@ export abstract class ProfileKeyStore {
    */
   abstract createIfAbsent(profileId: string, keyId: string, wrapped: Buffer): Promise<StoredProfileKey>;
   /**
-   * Bounds a current key by an erasure's mark: it opens only messages past `offset` from then on. Conditional on
-   * the row still holding this key (never brings a deleted key back) and on no later bound being there already
-   * (bounds only grow: a stalled erasure's late bound never reopens what a later erasure's bound hides).
+   * Bounds a current key by an erasure's mark: in the mark's partition it opens only messages past it from then
+   * on. Conditional on the row still holding this key (never brings a deleted key back) and on no later bound of
+   * the same partition being there already (bounds only grow: a stalled erasure's late bound never reopens what a
+   * later erasure's bound hides); a bound of another partition stays (only a stale one can come after it).
    */
-  abstract bound(profileId: string, key: { keyId: string; datacenter: string | null }, offset: string): Promise<void>;
+  abstract bound(
+    profileId: string,
+    key: { keyId: string; datacenter: string | null },
+    mark: MarkPosition,
+  ): Promise<void>;
   /** Deletes the row if it still holds this key; false if another took its place meanwhile, or it is gone. */
   abstract deleteIf(profileId: string, key: { keyId: string; datacenter: string | null }): Promise<boolean>;
   /** Notes the erasure and every key it shredded (none: the profile had no key); a key once named stays named. */
@@ -159,18 +165,20 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const reading = options.serial
       ? { prepare: true, consistency: types.consistencies.localSerial }
       : readingOptions(this.config);
-    const [regional, preRegion] = await Promise.all([
-      this.execute(
-        `SELECT datacenter, key_id, wrapped_key, opens_after FROM ${this.ks}.profile_region_keys WHERE profile_id = ?`,
-        [profileId],
-        reading,
-      ),
-      this.execute(
-        `SELECT key_id, wrapped_key, opens_after FROM ${this.ks}.profile_keys WHERE profile_id = ?`,
-        [profileId],
-        reading,
-      ),
-    ]);
+    const [regional, preRegion] = await this.withoutBoundsIfUnmigrated(() =>
+      Promise.all([
+        this.execute(
+          `SELECT datacenter, key_id, wrapped_key${this.boundColumns} FROM ${this.ks}.profile_region_keys WHERE profile_id = ?`,
+          [profileId],
+          reading,
+        ),
+        this.execute(
+          `SELECT key_id, wrapped_key${this.boundColumns} FROM ${this.ks}.profile_keys WHERE profile_id = ?`,
+          [profileId],
+          reading,
+        ),
+      ]),
+    );
     return [
       ...regional.rows.map((row) => ({ datacenter: row.get('datacenter') as string, ...storedKey(row) })),
       ...preRegion.rows.map((row) => ({ datacenter: null, ...storedKey(row) })),
@@ -187,26 +195,52 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     return row.get('[applied]') === true ? { keyId, wrapped, opensAfter: null } : storedKey(row);
   }
 
-  async bound(profileId: string, key: { keyId: string; datacenter: string | null }, offset: string): Promise<void> {
+  async bound(profileId: string, key: { keyId: string; datacenter: string | null }, mark: MarkPosition): Promise<void> {
     const [table, where, params] =
       key.datacenter === null
         ? ['profile_keys', 'profile_id = ?', [profileId]]
         : ['profile_region_keys', 'profile_id = ? AND datacenter = ?', [profileId, key.datacenter]];
-    const at = types.Long.fromString(offset);
-    // Two conditions, since a condition cannot say "null or lower": none yet, else a lower one.
-    for (const condition of ['opens_after = null', 'opens_after < ?']) {
-      const result = await this.execute(
-        `UPDATE ${this.ks}.${table} SET opens_after = ? WHERE ${where} IF key_id = ? AND ${condition}`,
-        [at, ...params, key.keyId, ...(condition.endsWith('?') ? [at] : [])],
-        conditionalOptions(this.config),
-      );
-      const row = result.first();
-      if (row.get('[applied]') === true) return;
-      // Gone, replaced, or bounded at this mark or a later one already: nothing to do.
-      const present = row.get('key_id');
-      if (present === null || present === undefined || String(present) !== key.keyId) return;
-      const bound = row.get('opens_after') as types.Long | null;
-      if (bound !== null && bound !== undefined && bound.greaterThanOrEqual(at)) return;
+    const offset = types.Long.fromString(mark.offset);
+    const set = `UPDATE ${this.ks}.${table} SET opens_after = ?, opens_after_topic = ?, opens_after_partition = ? WHERE ${where}`;
+    const values = [offset, mark.topic, mark.partition, ...params, key.keyId];
+    // Two conditions, since one cannot say "none, or lower in the same partition". The first names every column
+    // of the bound (set together) so that, not applied, Cassandra answers with them: it returns only those named.
+    const none = await this.execute(
+      `${set} IF key_id = ? AND opens_after = null AND opens_after_topic = null AND opens_after_partition = null`,
+      values,
+      conditionalOptions(this.config),
+    );
+    const row = none.first();
+    if (row.get('[applied]') === true) return;
+    // Gone, replaced, bounded in another partition, or at this mark or a later one already: nothing to do.
+    const present = row.get('key_id');
+    if (present === null || present === undefined || String(present) !== key.keyId) return;
+    if (row.get('opens_after_topic') !== mark.topic || row.get('opens_after_partition') !== mark.partition) return;
+    const bound = row.get('opens_after') as types.Long | null;
+    if (bound === null || bound === undefined || bound.greaterThanOrEqual(offset)) return;
+    await this.execute(
+      `${set} IF key_id = ? AND opens_after_topic = ? AND opens_after_partition = ? AND opens_after < ?`,
+      [...values, mark.topic, mark.partition, offset],
+      conditionalOptions(this.config),
+    );
+  }
+
+  /** The bound's columns, until a read found them missing (this build deployed before `migrate` added them). */
+  private boundColumns = ', opens_after, opens_after_topic, opens_after_partition';
+
+  /**
+   * Reads keys without the bound's columns while they are missing (deployed before `migrate`): every key then
+   * reads as unbounded, as an older build reads it, rather than every read failing (an outage of sealing).
+   */
+  private async withoutBoundsIfUnmigrated<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (error) {
+      // As the storage room types it: the cluster's answer is its cause.
+      const missing = isUndefinedColumnError(error) || isUndefinedColumnError((error as Error).cause);
+      if (this.boundColumns === '' || !missing) throw error;
+      this.boundColumns = '';
+      return read();
     }
   }
 
@@ -388,11 +422,16 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
 }
 
 function storedKey(row: types.Row): StoredProfileKey {
-  const opensAfter = row.get('opens_after') as types.Long | null | undefined;
+  const offset = row.get('opens_after') as types.Long | null | undefined;
+  const topic = row.get('opens_after_topic') as string | null | undefined;
+  const partition = row.get('opens_after_partition') as number | null | undefined;
   return {
     keyId: String(row.get('key_id')),
     wrapped: row.get('wrapped_key') as Buffer,
-    opensAfter: opensAfter === null || opensAfter === undefined ? null : opensAfter.toString(),
+    opensAfter:
+      offset === null || offset === undefined || topic == null || partition == null
+        ? null
+        : { topic, partition, offset: offset.toString() },
   };
 }
 
@@ -479,17 +518,19 @@ export class ProfileKeys {
   }
 
   /**
-   * After an erasure's mark is on the log: every current key of the profile opens only what lies past the mark.
-   * A key created after the erasure's last read of the keys and before its mark (a collector of a region that had
-   * none, the API's `title-removed`, `cli backup`, ingest re-sealing) may have sealed events that lie before the
-   * mark: they stay erased, on the log too. The key stays current (it is usually the new history's: shredding it
-   * would lose what ingest opened with it while current and never re-sealed, review of session 13). The read
-   * cannot tell such a key from one created after the mark: that one is bounded too, harmlessly (everything it
-   * sealed lies past the mark). Serial read: a key whose creation is still committing is seen.
+   * Once an erasure's mark is on the log: every current key of the profile opens, in the mark's partition, only
+   * what lies past the mark. A key created after the erasure's last read of the keys and before its mark (a
+   * collector of a region that had none, the API's `title-removed`, `cli backup`, ingest re-sealing) may have
+   * sealed events that lie before the mark: they stay erased, on the log too. The key stays current (it is
+   * usually the new history's: shredding it would lose what ingest opened with it while current and never
+   * re-sealed, review of session 13). The read cannot tell such a key from one created after the mark: that one
+   * is bounded too, harmlessly (everything it sealed lies past the mark). Run by the API's erasure at once, and
+   * by ingest when it meets the mark (an API that died first, or of an older build). Serial read: a key whose
+   * creation is still committing is seen.
    */
-  async boundByMark(profileId: string, markOffset: string): Promise<void> {
+  async boundByMark(profileId: string, mark: MarkPosition): Promise<void> {
     for (const k of await this.store.read(profileId, { serial: true })) {
-      await this.store.bound(profileId, k, markOffset);
+      await this.store.bound(profileId, k, mark);
     }
     this.forget(profileId);
   }
@@ -543,6 +584,7 @@ export class ProfileKeys {
   ): Promise<void> {
     const ids = new Set([erasureId, ...covers]);
     if (at) for (const id of ids) await this.store.recordErasureMark(profileId, id, { ...at, offset });
+    if (at) await this.boundByMark(profileId, { ...at, offset });
     for (const k of await this.store.listShredding(profileId)) {
       if (ids.has(k.erasureId) && k.markOffset === null) {
         await this.store.recordMark(profileId, k.keyId, k.erasureId, offset);
@@ -677,7 +719,7 @@ export class ProfileKeys {
 
   private unwrap(
     profileId: string,
-    stored: Omit<StoredProfileKey, 'opensAfter'> & { opensAfter?: string | null },
+    stored: Omit<StoredProfileKey, 'opensAfter'> & { opensAfter?: MarkPosition | null },
   ): ProfileKey {
     return {
       keyId: stored.keyId,

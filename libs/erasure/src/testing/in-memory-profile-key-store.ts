@@ -1,4 +1,4 @@
-import { ProfileKeyStore, ShreddingKey } from '../profile-keys';
+import { MarkPosition, ProfileKeyStore, ShreddingKey } from '../profile-keys';
 
 /** The in-memory row of a profile's pre-region key (profile_keys), beside its regions' rows. */
 export const PRE_REGION = 'profile_keys';
@@ -6,7 +6,7 @@ export const PRE_REGION = 'profile_keys';
 /** One keyspace as every region's processes see it: the rows, and Cassandra's clock (one for all regions). */
 export class InMemoryKeyspace {
   /** The profile's current keys: each region's row by its datacenter; PRE_REGION, the profile's pre-region key. */
-  readonly keys = new Map<string, Map<string, { keyId: string; wrapped: Buffer; opensAfter: string | null }>>();
+  readonly keys = new Map<string, Map<string, { keyId: string; wrapped: Buffer; opensAfter: MarkPosition | null }>>();
   readonly erasures: { profileId: string; erasureId: string; keyIds: string[] }[] = [];
   /** Keys after an erasure, by profile and key id, with the store-clock instant their grace ends. */
   readonly shredding = new Map<string, Omit<ShreddingKey, 'inGrace'> & { graceUntil: number }>();
@@ -72,10 +72,17 @@ export class InMemoryKeyStore extends ProfileKeyStore {
     this.keys.set(profileId, rows);
     return rows.get(this.datacenter)!;
   }
-  async bound(profileId: string, key: { keyId: string; datacenter: string | null }, offset: string) {
+  async bound(profileId: string, key: { keyId: string; datacenter: string | null }, mark: MarkPosition) {
     const row = this.keys.get(profileId)?.get(key.datacenter ?? PRE_REGION);
     if (row?.keyId !== key.keyId) return;
-    if (row.opensAfter === null || BigInt(row.opensAfter) < BigInt(offset)) row.opensAfter = offset;
+    const bound = row.opensAfter;
+    if (bound === null) row.opensAfter = { ...mark };
+    else if (
+      bound.topic === mark.topic &&
+      bound.partition === mark.partition &&
+      BigInt(bound.offset) < BigInt(mark.offset)
+    )
+      row.opensAfter = { ...mark };
   }
   async deleteIf(profileId: string, key: { keyId: string; datacenter: string | null }) {
     const rows = this.keys.get(profileId);
