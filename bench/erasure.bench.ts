@@ -21,13 +21,13 @@ export interface ErasureBenchParams {
 
 class MemoryStore extends ProfileKeyStore {
   readonly datacenter = 'dc1';
-  private readonly keys = new Map<string, { keyId: string; wrapped: Buffer; opensAfter: null }>();
+  private readonly keys = new Map<string, { keyId: string; wrapped: Buffer; opensAfter: [] }>();
   async read(profileId: string) {
     const key = this.keys.get(profileId);
     return key ? [{ ...key, datacenter: this.datacenter }] : [];
   }
   async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer) {
-    if (!this.keys.has(profileId)) this.keys.set(profileId, { keyId, wrapped, opensAfter: null });
+    if (!this.keys.has(profileId)) this.keys.set(profileId, { keyId, wrapped, opensAfter: [] });
     return this.keys.get(profileId)!;
   }
   async bound() {}

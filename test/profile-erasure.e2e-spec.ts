@@ -100,6 +100,47 @@ describe('erasing a profile for real (crypto-shredding)', () => {
 
   const inProgress = () => new CassandraErasuresInProgress(keys.client, environment.config);
 
+  /**
+   * The API's own erasure run in this process, paused at one step (before erasing the stored history, or before
+   * publishing its mark, after its last renewal) until `wake`: a process stalled there.
+   */
+  const stalledErasure = (profileId: string, at: 'stored-history' | 'publish') => {
+    const real = new ViewingEventPublisher(environment.config);
+    const ledger = new ErasureLedger(stores.client, environment.config);
+    const eraser = new StoredHistoryEraser(stores.client, environment.config, stores.compressed, stores.activity);
+    let wake: (() => void) | undefined;
+    const pause = () => new Promise<void>((resolve) => (wake = resolve));
+    const stalledEraser = {
+      erase: async (...args: Parameters<StoredHistoryEraser['erase']>) => {
+        if (at === 'stored-history') await pause();
+        return eraser.erase(...args);
+      },
+    } as unknown as StoredHistoryEraser;
+    const publisher = {
+      publishEncoded: async (...args: Parameters<ViewingEventPublisher['publishEncoded']>) => {
+        if (at === 'publish') await pause();
+        return real.publishEncoded(...args);
+      },
+    } as unknown as ViewingEventPublisher;
+    const erasureId = randomUUID();
+    const result = new ProfileErasure(keys.keys, publisher, stalledEraser, ledger, inProgress(), environment.config)
+      .erase(profileId, { erasureId })
+      .catch((error: unknown) => error);
+    return {
+      erasureId,
+      ledger,
+      result,
+      paused: () => wake !== undefined,
+      wake: () => wake?.(),
+      /** Wakes it if still paused, waits for it, and closes its producer. */
+      end: async () => {
+        wake?.();
+        await result;
+        await real.onApplicationShutdown();
+      },
+    };
+  };
+
   beforeAll(async () => {
     environment = await createTestEnvironment('erasure', {
       EVENT_MAX_AGE_MS: String(HOUR),
@@ -563,23 +604,10 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     const abandoned = uniqueProfileId('abandoned');
     await postSession(abandoned, 'abandoned-before', now - 50 * 60_000);
     await eventually(async () => expect(await titlesOf(abandoned)).toEqual(['abandoned-before']), 60_000, 500);
-    const publisher = new ViewingEventPublisher(environment.config);
-    const ledger = new ErasureLedger(stores.client, environment.config);
-    const eraser = new StoredHistoryEraser(stores.client, environment.config, stores.compressed, stores.activity);
     // The API's process stalls once it moved the key, before erasing what is stored.
-    let wake!: () => void;
-    const stalled = {
-      erase: async (profileId: string, options: { indexRows?: boolean }) => {
-        await new Promise<void>((resolve) => (wake = resolve));
-        return eraser.erase(profileId, options);
-      },
-    } as unknown as StoredHistoryEraser;
-    const erasureId = randomUUID();
-    const original = new ProfileErasure(keys.keys, publisher, stalled, ledger, inProgress(), environment.config)
-      .erase(abandoned, { erasureId })
-      .catch((error: unknown) => error);
+    const { erasureId, ledger, result: original, paused, wake, end } = stalledErasure(abandoned, 'stored-history');
     try {
-      await eventually(async () => expect(wake).toBeDefined(), 10_000, 100);
+      await eventually(async () => expect(paused()).toBe(true), 10_000, 100);
       expect((await ledger.erasures(abandoned)).find((e) => e.erasureId === erasureId)?.pending).toBe(true);
       // Ingest finishes it: the lease (5 s here), then a sweep or two.
       await eventually(async () => expect(await titlesOf(abandoned)).toEqual([]), 30_000, 500);
@@ -601,9 +629,50 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       expect(await titlesOf(abandoned)).toEqual(['abandoned-after']);
     } finally {
-      wake?.();
+      await end();
+    }
+  });
+
+  // ADR 9's gap left by session 8 (review of issue 15, item 4): an API that renewed its lease and stalled past it
+  // before publishing its mark was taken over and finished by ingest; its mark, published when it woke, erased
+  // the member's history acknowledged since (invariant 2). Ingest now finds it superseded: it erases nothing.
+  it('an API that stalled past its lease just before publishing its mark, waking after ingest finished its erasure: its late mark erases nothing', async () => {
+    const late = uniqueProfileId('late-mark');
+    await postSession(late, 'late-before', now - 50 * 60_000);
+    await eventually(async () => expect(await titlesOf(late)).toEqual(['late-before']), 60_000, 500);
+    // The API's process stalls after its last renewal, on its way to publish the mark.
+    const { erasureId, ledger, result: original, paused, wake, end } = stalledErasure(late, 'publish');
+    try {
+      await eventually(async () => expect(paused()).toBe(true), 10_000, 100);
+      // Ingest's finisher takes it over once its lease ran out, and puts and records its own mark for it.
+      await eventually(
+        async () => expect((await ledger.erasures(late)).find((e) => e.erasureId === erasureId)?.mark).not.toBeNull(),
+        30_000,
+        500,
+      );
+      await eventually(async () => expect(await inProgress().of(late)).toEqual([]), 15_000, 500);
+      await new Promise((resolve) => setTimeout(resolve, 2_500)); // the collector's cached key expires
+      await postSession(late, 'late-after', now - 40 * 60_000);
+      await eventually(async () => expect(await titlesOf(late)).toEqual(['late-after']), 60_000, 500);
+      // The API wakes and publishes its mark, after the member's new session.
+      wake();
       await original;
-      await publisher.onApplicationShutdown();
+      const marks = (
+        await readTopic(environment.kafka, environment.config.kafka.eventTopic, Number.MAX_SAFE_INTEGER, 5_000)
+      )
+        .filter((m) => m.key?.toString('utf8') === late)
+        .map((m) => classifyMessage(m.value))
+        .filter((c) => c.kind === 'profile-erased');
+      expect(marks).toHaveLength(2); // the finisher's, then the late one
+      // A session after the late mark: once it is stored, ingest has been past the late mark.
+      await postSession(late, 'late-sentinel', now - 30 * 60_000);
+      await eventually(async () => expect(await titlesOf(late)).toEqual(['late-after', 'late-sentinel']), 60_000, 500);
+      // A repair rebuilds the profile from the log the same way: the late mark clears nothing there either.
+      const repair = await runCli(['repair', '--profile', late], environment.env);
+      expect(repair.status).toBe(0);
+      expect(await titlesOf(late)).toEqual(['late-after', 'late-sentinel']);
+    } finally {
+      await end();
     }
   });
 
@@ -752,7 +821,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
   });
 
   // Review of the bound (session 13): its conditional writes on the real Cassandra, both tables.
-  it("a key's bound on the real Cassandra: set, raised, never lowered, another partition's kept, never on a replaced or deleted key", async () => {
+  it("a key's bounds on the real Cassandra: set, raised, never lowered, one a partition, never on a replaced or deleted key", async () => {
     const profileId = uniqueProfileId('bound');
     const ks = environment.config.profileKeys.keyspace;
     const store = new CassandraProfileKeyStore(keys.client, environment.config);
@@ -766,10 +835,13 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     const dc = environment.config.cassandra.localDataCenter;
     const bounds = async () =>
       Object.fromEntries(
-        (await store.read(profileId, { serial: true })).map((k) => [k.datacenter ?? 'pre-region', k.opensAfter]),
+        (await store.read(profileId, { serial: true })).map((k) => [
+          k.datacenter ?? 'pre-region',
+          [...k.opensAfter].sort((a, b) => a.partition - b.partition),
+        ]),
       );
     const at = (partition: number, offset: string) => ({ topic: 'events', partition, offset });
-    expect(await bounds()).toEqual({ [dc]: null, 'pre-region': null });
+    expect(await bounds()).toEqual({ [dc]: [], 'pre-region': [] });
     for (const key of [
       { keyId: regional.keyId, datacenter: dc },
       { keyId: preRegionKeyId, datacenter: null },
@@ -780,10 +852,46 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       await store.bound(profileId, key, at(5, '99'));
       await store.bound(profileId, { ...key, keyId: randomUUID() }, at(2, '20'));
     }
-    expect(await bounds()).toEqual({ [dc]: at(2, '12'), 'pre-region': at(2, '12') });
+    const both = [at(2, '12'), at(5, '99')];
+    expect(await bounds()).toEqual({ [dc]: both, 'pre-region': both });
     expect(await store.deleteIf(profileId, { keyId: regional.keyId, datacenter: dc })).toBe(true);
     await store.bound(profileId, { keyId: regional.keyId, datacenter: dc }, at(2, '30'));
-    expect(await bounds()).toEqual({ 'pre-region': at(2, '12') });
+    expect(await bounds()).toEqual({ 'pre-region': both });
+  });
+
+  // Review of the bound (session 13): a build deployed before `migrate` added the bounds' column reads keys as
+  // unbounded and bounds nothing, rather than failing every key read (an outage) or stalling ingest at every mark;
+  // and once `migrate` ran, the same process reads and writes bounds (nothing remembered from before).
+  it("keys without the bounds' column (deployed before migrate): read unbounded, bound nothing, then bounds once migrated", async () => {
+    const config = loadConfig({
+      ...process.env,
+      ...environment.env,
+      PROFILE_KEYS_KEYSPACE: `${environment.config.profileKeys.keyspace}_unmigrated`,
+    });
+    await migrateProfileKeys(keys.client, config);
+    const ks = config.profileKeys.keyspace;
+    try {
+      for (const table of ['profile_region_keys', 'profile_keys'])
+        await keys.client.execute(`ALTER TABLE ${ks}.${table} DROP opens_after_marks`);
+      const store = new CassandraProfileKeyStore(keys.client, config);
+      const profileKeys = new ProfileKeys(store, config);
+      const profileId = uniqueProfileId('unmigrated');
+      const { keyId } = await profileKeys.current(profileId);
+      const mark = { topic: 'events', partition: 1, offset: '40' };
+      await profileKeys.boundByMark(profileId, mark);
+      expect((await store.read(profileId)).map((k) => [k.keyId, k.opensAfter])).toEqual([[keyId, []]]);
+      await migrateProfileKeys(keys.client, config);
+      await eventually(
+        async () => {
+          await profileKeys.boundByMark(profileId, mark);
+          expect((await store.read(profileId, { serial: true }))[0].opensAfter).toEqual([mark]);
+        },
+        10_000,
+        200,
+      );
+    } finally {
+      await dropKeyspace(keys.client, ks);
+    }
   });
 
   it('a profile holding a region key and a pre-region key: both open, and an erasure shreds both', async () => {

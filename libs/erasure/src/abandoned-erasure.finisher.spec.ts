@@ -261,7 +261,8 @@ describe('finishing abandoned erasures (AbandonedErasureFinisher, in the sweep)'
     inProgress.end = async () => {
       throw new Error('process killed');
     };
-    await expect(erasureOf().erase('p1')).rejects.toThrow('process killed');
+    // Past its mark the API answers success and leaves the rest to ingest: the state a death there leaves.
+    await expect(erasureOf().erase('p1')).resolves.toBeDefined();
     inProgress.end = end;
     await keys.current('p1'); // the new history's key
     leaseOver();
@@ -378,7 +379,8 @@ describe('finishing abandoned erasures (AbandonedErasureFinisher, in the sweep)'
     ledger.recordMark = async () => {
       throw new Error('process killed');
     };
-    await expect(erasureOf().erase('p1', { erasureId })).rejects.toThrow('process killed');
+    // Past its mark the API answers success and leaves the rest to ingest: the state a death there leaves.
+    await expect(erasureOf().erase('p1', { erasureId })).resolves.toBeDefined();
     ledger.recordMark = recordMark;
     leaseOver();
     progress.set(0, { end: '120', committed: '90' }); // the mark lies in between

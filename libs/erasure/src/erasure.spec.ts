@@ -649,13 +649,13 @@ describe('a key per region (docs/adr/0012)', () => {
     const fromB = play('p1', 'b');
     const sealedB = await sealIn(dc2, fromB); // a new collector of dc2
     // The heal: replication keeps the pre-region key an old collector of dc1 created meanwhile.
-    dc1.keys.get('p1')!.set(PRE_REGION, { ...preRegionKey('p1'), opensAfter: null });
+    dc1.keys.get('p1')!.set(PRE_REGION, { ...preRegionKey('p1'), opensAfter: [] });
     expect(await openIn(dc1, [sealedB])).toEqual([{ kind: 'event', event: fromB }]);
     expect(await openIn(dc2, [sealedB])).toEqual([{ kind: 'event', event: fromB }]);
     expect(await keysIn(dc2).existing('p1')).toEqual({
       keyId: keyIdOf(sealedB),
       key: expect.any(Buffer),
-      opensAfter: null,
+      opensAfter: [],
     });
   });
 
@@ -877,22 +877,61 @@ describe("a current key bounded by an erasure's mark", () => {
     expect(await open(undefined, undefined)).toBe('event'); // a backup's line
   });
 
-  it('bounds only grow in a partition; a bound of another partition stays; a deleted or replaced key is not bounded', async () => {
+  it('bounds only grow in a partition; each partition has its own; a deleted or replaced key is not bounded', async () => {
     const store = new InMemoryKeyStore();
     const keys = new ProfileKeys(store, config);
     const { keyId } = await keys.current('p1');
     const boundOf = async () => (await store.read('p1'))[0]?.opensAfter;
     await keys.boundByMark('p1', { ...LOG, offset: '10' });
     await keys.boundByMark('p1', { ...LOG, offset: '7' }); // a stalled erasure's late, earlier mark
-    expect(await boundOf()).toEqual({ ...LOG, offset: '10' });
+    expect(await boundOf()).toEqual([{ ...LOG, offset: '10' }]);
     await keys.boundByMark('p1', { ...LOG, offset: '12' });
-    expect(await boundOf()).toEqual({ ...LOG, offset: '12' });
+    expect(await boundOf()).toEqual([{ ...LOG, offset: '12' }]);
+    // Partitions added since: the later erasure's mark in the profile's new partition, whatever came first.
     await keys.boundByMark('p1', { ...LOG, partition: 9, offset: '99' });
-    expect(await boundOf()).toEqual({ ...LOG, offset: '12' });
+    expect(await boundOf()).toEqual([
+      { ...LOG, offset: '12' },
+      { ...LOG, partition: 9, offset: '99' },
+    ]);
     await store.bound('p1', { keyId: 'another', datacenter: 'dc1' }, { ...LOG, offset: '20' });
-    expect(await boundOf()).toEqual({ ...LOG, offset: '12' });
+    expect(await boundOf()).toEqual([
+      { ...LOG, offset: '12' },
+      { ...LOG, partition: 9, offset: '99' },
+    ]);
     await store.deleteIf('p1', { keyId, datacenter: 'dc1' });
     await store.bound('p1', { keyId, datacenter: 'dc1' }, { ...LOG, offset: '30' });
     expect(await store.read('p1')).toEqual([]);
+  });
+});
+
+// ADR 9, session 8's gap (review of issue 15, item 4): a process that renewed its lease and stalled past it before
+// publishing its mark was taken over; the retry's mark finished its erasure; its own mark, published late, erased
+// (and, since the bound, hid) the history acknowledged between the two marks.
+describe('a mark published after the mark that finished its erasure', () => {
+  const LOG = { topic: 'events', partition: 0 };
+  it("erases nothing and bounds no key: it is superseded; the erasure's own recorded mark is not", async () => {
+    const store = new InMemoryKeyStore();
+    const late = randomUUID();
+    const retry = randomUUID();
+    // The retry took the stalled erasure over and recorded its mark, at 10, for both.
+    for (const erasureId of [retry, late]) await store.recordErasureMark('p1', erasureId, { ...LOG, offset: '10' });
+    const newHistory = (
+      await new ProfileKeySealer(new ProfileKeys(store, config), config).seal([play('p1', 'new')])
+    )[0];
+    const lateMark = encodeProfileErasedMark({ profileId: 'p1', erasureId: late, acceptedAt: 5 });
+    const opened = await new ProfileKeyOpener(new ProfileKeys(store, config)).open(
+      asMessages([newHistory, lateMark], 15),
+      LOG,
+    );
+    expect(opened).toEqual([
+      { kind: 'event', event: expect.objectContaining({ titleId: 'new' }) },
+      { kind: 'profile-erased', profileId: 'p1', erasureId: late, superseded: true },
+    ]);
+    expect((await store.read('p1'))[0].opensAfter).toEqual([]);
+    // The retry's own mark, where it was recorded, is a mark like any other.
+    const own = encodeProfileErasedMark({ profileId: 'p1', erasureId: retry, acceptedAt: 5 });
+    expect(await new ProfileKeyOpener(new ProfileKeys(store, config)).open(asMessages([own], 10), LOG)).toEqual([
+      { kind: 'profile-erased', profileId: 'p1', erasureId: retry },
+    ]);
   });
 });

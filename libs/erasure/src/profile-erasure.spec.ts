@@ -164,7 +164,7 @@ describe('ProfileErasure: keys created while it ran', () => {
     };
     await erasure(meanwhile).erase('p1');
     const first = publisher.published.length - 1;
-    expect((await dc1.read('p1'))[0].opensAfter).toEqual({ ...THE_LOG, offset: String(first) }); // the first mark
+    expect((await dc1.read('p1'))[0].opensAfter).toEqual([{ ...THE_LOG, offset: String(first) }]); // the first mark
     const between = await sealWith(keys, play('p1', 'between-the-marks'));
     const [{ baseOffset }] = await publisher.publishEncoded([{ key: 'the-log', value: between }]);
     await erasure().erase('p1');
@@ -174,5 +174,71 @@ describe('ProfileErasure: keys created while it ran', () => {
       THE_LOG,
     );
     expect(opened.map((o) => o.kind)).toEqual(['erased']);
+  });
+});
+
+// Reviews of the late mark (session 13): once its mark is on the log, the erasure is done, by its own mark or by
+// the one of the erasure that took it over; answering an error then would have the caller erase again, and that
+// later mark take the history since. And its keys are bounded where its mark counts: the position first recorded.
+describe('ProfileErasure: after its mark is on the log', () => {
+  const config = loadConfig({});
+  const LOG = { topic: 'events', partition: 0 };
+  const setUp = () => {
+    const store = new InMemoryKeyStore('dc1');
+    const inProgress = new InMemoryErasuresInProgress(() => store.storeClock);
+    const ledger = new InMemoryErasureLedger(store, config);
+    const publisher = new FakeMarkPublisher();
+    return { store, inProgress, ledger, publisher };
+  };
+
+  it('answers done without recording or bounding anything when its lease no longer holds (taken over, or unreachable)', async () => {
+    const { store, inProgress, ledger, publisher } = setUp();
+    await new ProfileKeys(store, config).current('p1');
+    const publish = publisher.publishEncoded.bind(publisher);
+    publisher.publishEncoded = async (messages) => {
+      const at = await publish(messages);
+      inProgress.hold = async () => {
+        throw new Error('no host available');
+      };
+      return at;
+    };
+    const erasureId = randomUUID();
+    await expect(
+      new ProfileErasure(
+        new ProfileKeys(store, config),
+        publisher.asPublisher(),
+        new FakeStoredHistoryEraser().asEraser(),
+        ledger,
+        inProgress,
+        config,
+      ).erase('p1', { erasureId }),
+    ).resolves.toMatchObject({ erasureId });
+    expect(await store.recordedMarks('p1')).toEqual([]); // ingest records it when it meets the mark
+  });
+
+  it('bounds its keys at the position first recorded for it, not at its own publish (a producer retry put a copy first)', async () => {
+    const { store, inProgress, ledger, publisher } = setUp();
+    const keys = new ProfileKeys(store, config);
+    await keys.current('p1');
+    const meanwhile = new FakeStoredHistoryEraser();
+    const erase = meanwhile.erase.bind(meanwhile);
+    meanwhile.erase = async (profileId, options) => {
+      await new ProfileKeys(store.inRegion('dc2'), config).current(profileId); // a key created meanwhile
+      return erase(profileId, options);
+    };
+    const erasureId = randomUUID();
+    const publish = publisher.publishEncoded.bind(publisher);
+    publisher.publishEncoded = async (messages) => {
+      const [first] = await publish(messages); // the copy the broker kept first, its acknowledgement lost
+      await store.recordErasureMark('p1', erasureId, { ...LOG, offset: first.baseOffset }); // ingest met it
+      return publish(messages); // the producer's retry: the position the API is told
+    };
+    await new ProfileErasure(keys, publisher.asPublisher(), meanwhile.asEraser(), ledger, inProgress, config).erase(
+      'p1',
+      { erasureId },
+    );
+    const [first, retried] = publisher.published.map((_, i) => String(i));
+    expect(retried).toBeDefined();
+    expect((await store.read('p1')).map((k) => k.opensAfter)).toEqual([[{ ...LOG, offset: first }]]);
   });
 });

@@ -115,30 +115,63 @@ export class ProfileErasure {
       [{ key: profileId, value: encodeProfileErasedMark({ profileId, erasureId, acceptedAt, covers }) }],
       requestId,
     );
-    // A key created after the key step's last read sealed nothing before the mark that may open (ADR 9, step 3).
-    // At once rather than when ingest meets the mark (which bounds too): a failure here is not the erasure's,
-    // which is done; answering 5xx would have the caller erase again, and that later mark take the history since.
-    await this.keys
-      .boundByMark(profileId, { topic: at.topic, partition: at.partition, offset: at.baseOffset })
-      .catch((error: Error) =>
-        this.logger.warn(
-          `bounding the keys of ${profileId} by its erasure's mark failed (ingest does it): ${error.message}`,
-        ),
+    // The mark is on the log: the erasure is done, by this mark or by the one of an erasure that took it over
+    // (this process stalled past its lease before publishing: its mark is late, and ingest skips it as
+    // superseded, ADR 9). Nothing after this answers an error: the caller would erase again, and that later mark
+    // take the history since. Recorded and bounded only while the lease holds (a late mark recorded first would
+    // count); otherwise, or if the renewal fails, ingest records and bounds when it meets the mark.
+    try {
+      await this.recordAndBound(profileId, erasureId, [erasureId, ...covers], tookOver, at, leaseMs);
+    } catch (error) {
+      // Ingest records it when it meets the mark, and its sweep ends the notes.
+      this.logger.warn(
+        `erasure ${erasureId} of ${profileId}: its mark is on the log; recording it failed: ${(error as Error).message}`,
       );
-    // Until this is written the erasure counts as in progress: backups leave the profile out, and re-drive
-    // refuses its dead letters (the erasures before this one without a mark are bounded by this mark too).
-    await this.ledger.recordMark(profileId, [erasureId, ...covers], {
-      topic: at.topic,
-      partition: at.partition,
-      offset: at.baseOffset,
-    });
-    for (const id of [erasureId, ...tookOver]) await this.inProgress.end(profileId, id, erasureId);
+    }
     metrics.profileErasures.inc({ by });
     this.logger.log(
       `profile erased (erasure ${erasureId}${tookOver.length > 0 ? `, finishing ${tookOver.join(', ')}` : ''}): ` +
         `${erased.liveRows} live rows, compressed history replaced`,
     );
     return { erasureId, acceptedAt, tookOver };
+  }
+
+  /**
+   * After the mark: where it lies, the keys' bound by it, the end of the notes. Only while the lease holds (a late
+   * mark recorded first would count, and bounding by it would hide the history since the one that counted).
+   */
+  private async recordAndBound(
+    profileId: string,
+    erasureId: string,
+    recordFor: readonly string[],
+    tookOver: readonly string[],
+    at: { topic: string; partition: number; baseOffset: string },
+    leaseMs: number,
+  ): Promise<void> {
+    if (!(await this.inProgress.hold(profileId, erasureId, leaseMs, tookOver))) {
+      this.logger.warn(`erasure ${erasureId} of ${profileId}: its mark is on the log; its lease no longer holds`);
+      return;
+    }
+    // Until this is written the erasure counts as in progress: backups leave the profile out, and re-drive
+    // refuses its dead letters (the erasures before this one without a mark are bounded by this mark too).
+    await this.ledger.recordMark(profileId, [...recordFor], {
+      topic: at.topic,
+      partition: at.partition,
+      offset: at.baseOffset,
+    });
+    // A key created after the key step's last read sealed nothing before the mark that may open (ADR 9, step 3).
+    // At the position recorded for the erasure (the first recorded wins: a copy of this mark a producer's retry
+    // put earlier, met by ingest first, is the one that counts), at once rather than when ingest meets it (which
+    // bounds too).
+    await this.keys
+      .recordedMarkOf(profileId, erasureId)
+      .then((recorded) => (recorded === null ? undefined : this.keys.boundByMark(profileId, recorded)))
+      .catch((error: Error) =>
+        this.logger.warn(
+          `bounding the keys of ${profileId} by its erasure's mark failed (ingest does it): ${error.message}`,
+        ),
+      );
+    for (const id of [erasureId, ...tookOver]) await this.inProgress.end(profileId, id, erasureId);
   }
 
   /**

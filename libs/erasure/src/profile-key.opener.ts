@@ -20,7 +20,7 @@ import { ClassifiedMessage, classifyMessage, sealContext } from './sealed-messag
  * A key to open with; `after`: a shredding key, good only for messages past this offset (its mark), and stale;
  * `opensAfter`: a current key's bound, the same rule without being stale.
  */
-type KeyFound = { key: Buffer; after: string | null; opensAfter: MarkPosition | null } | null;
+type KeyFound = { key: Buffer; after: string | null; opensAfter: readonly MarkPosition[] } | null;
 
 @Injectable()
 export class ProfileKeyOpener extends EventLogOpener {
@@ -35,11 +35,18 @@ export class ProfileKeyOpener extends EventLogOpener {
     // batches after this one (and a restarted ingest, a replay).
     const marks = new Map<string, string>();
     const marksByProfile = new Map<string, string[]>();
+    const superseded = new Set<number>();
     for (const [i, c] of classified.entries()) {
       if (c.kind !== 'profile-erased') continue;
       this.keys.forget(c.mark.profileId);
       const offset = messages[i].offset;
       if (offset === undefined) continue;
+      // Published late by a process that stalled past its lease, after another erasure's mark finished its
+      // erasure: erasing (or bounding keys) here would take the history acknowledged between the two marks.
+      if (at && (await this.keys.supersededMark(c.mark.profileId, c.mark.erasureId, { ...at, offset }))) {
+        superseded.add(i);
+        continue;
+      }
       // The mark bounds the erasures it covers too (taken over, or without a mark): their keys open after it.
       for (const erasureId of [c.mark.erasureId, ...(c.mark.covers ?? [])]) marks.set(erasureId, offset);
       marksByProfile.set(c.mark.profileId, [...(marksByProfile.get(c.mark.profileId) ?? []), offset]);
@@ -55,7 +62,10 @@ export class ProfileKeyOpener extends EventLogOpener {
     const ids = [...lookups.keys()];
     const found = await Promise.all(lookups.values());
     const keys = new Map(ids.map((id, i) => [id, found[i]]));
-    const opened = classified.map((c, i) => this.openOne(messages[i], c, keys, at));
+    const opened = classified.map((c, i) => {
+      const o = this.openOne(messages[i], c, keys, at);
+      return superseded.has(i) && o.kind === 'profile-erased' ? { ...o, superseded: true as const } : o;
+    });
     return this.dropRedrivenBeforeMarks(messages, opened, at, marksByProfile);
   }
 
@@ -104,7 +114,7 @@ export class ProfileKeyOpener extends EventLogOpener {
     }
     const after = shredding.markOffset ?? marks.get(shredding.erasureId) ?? null;
     // Mark not met yet: every message sealed with the key so far lies before it.
-    return after === null ? null : { key: shredding.key, after, opensAfter: null };
+    return after === null ? null : { key: shredding.key, after, opensAfter: [] };
   }
 
   private openOne(
@@ -127,8 +137,7 @@ export class ProfileKeyOpener extends EventLogOpener {
         if (!found || (stale && !(message.offset !== undefined && BigInt(message.offset) > BigInt(found.after!)))) {
           return { kind: 'erased', profileId };
         }
-        if (found.opensAfter !== null && boundedBefore(message, at, found.opensAfter))
-          return { kind: 'erased', profileId };
+        if (boundedBefore(message, at, found.opensAfter)) return { kind: 'erased', profileId };
         const key = found.key;
         let plain: Buffer;
         try {
@@ -174,8 +183,8 @@ function redrivenSource(message: LogMessage): { topic: string; partition: number
  * another partition, added since, say nothing about the mark). A message whose position is not known (a backup's
  * line, written from the stored history) is not of the log: not bounded.
  */
-function boundedBefore(message: LogMessage, at: LogPartition | undefined, bound: MarkPosition): boolean {
+function boundedBefore(message: LogMessage, at: LogPartition | undefined, bounds: readonly MarkPosition[]): boolean {
   if (message.offset === undefined || at === undefined) return false;
-  if (at.topic !== bound.topic || at.partition !== bound.partition) return false;
-  return BigInt(message.offset) <= BigInt(bound.offset);
+  const bound = bounds.find((b) => b.topic === at.topic && b.partition === at.partition);
+  return bound !== undefined && BigInt(message.offset) <= BigInt(bound.offset);
 }

@@ -59,12 +59,10 @@ export async function migrateProfileKeys(
      ) WITH gc_grace_seconds = ${PROFILE_KEY_GC_GRACE_SECONDS}
        AND comment = 'Erased keys until ingest is past them: opened only for events after the mark.'`,
   );
-  // A current key's bound (ProfileKeys.boundByMark): in that topic and partition it opens only messages past this
-  // offset, the mark of an erasure that ran while the key was created (ADR 9, step 3).
+  // A current key's bounds (ProfileKeys.boundByMark), `topic/partition` → offset: there it opens only messages past
+  // the offset, the latest mark of an erasure that ran while the key was created (ADR 9, step 3).
   for (const table of ['profile_region_keys', 'profile_keys']) {
-    for (const column of ['opens_after bigint', 'opens_after_topic text', 'opens_after_partition int']) {
-      await client.execute(`ALTER TABLE ${ks}.${table} ADD IF NOT EXISTS ${column}`);
-    }
+    await client.execute(`ALTER TABLE ${ks}.${table} ADD IF NOT EXISTS opens_after_marks map<text, bigint>`);
   }
   for (const column of ['fence_partition int', 'fence_offset text']) {
     await client.execute(`ALTER TABLE ${ks}.shredding_profile_keys ADD IF NOT EXISTS ${column}`);

@@ -13,12 +13,12 @@ export interface ProfileKey {
   keyId: string;
   key: Buffer;
   /**
-   * Set by an erasure whose mark lies after the key's creation: in the mark's topic and partition, it opens only
-   * messages past the mark's offset. A key created while the erasure ran stays current (it is usually the new
-   * history's) and what it sealed before the mark stays erased. Elsewhere (partitions added since, a message
-   * without a position) it opens everything. Null: no bound.
+   * Set by erasures whose marks lie after the key's creation, one a partition (the latest mark there): in a
+   * mark's topic and partition, it opens only messages past the mark's offset. A key created while an erasure ran
+   * stays current (it is usually the new history's) and what it sealed before the mark stays erased. Elsewhere
+   * (partitions added since, a message without a position) it opens everything. Empty: no bound.
    */
-  opensAfter: MarkPosition | null;
+  opensAfter: readonly MarkPosition[];
 }
 
 /**
@@ -43,7 +43,7 @@ export interface StoredProfileKey {
   keyId: string;
   wrapped: Buffer;
   /** See ProfileKey.opensAfter. */
-  opensAfter: MarkPosition | null;
+  opensAfter: readonly MarkPosition[];
 }
 
 /**
@@ -74,7 +74,8 @@ export abstract class ProfileKeyStore {
    * Bounds a current key by an erasure's mark: in the mark's partition it opens only messages past it from then
    * on. Conditional on the row still holding this key (never brings a deleted key back) and on no later bound of
    * the same partition being there already (bounds only grow: a stalled erasure's late bound never reopens what a
-   * later erasure's bound hides); a bound of another partition stays (only a stale one can come after it).
+   * later erasure's bound hides); the bounds of other partitions stay, each its own. Nothing while `migrate` has
+   * not added the column (the key stays unbounded, as an older build leaves it), rather than failing.
    */
   abstract bound(
     profileId: string,
@@ -165,15 +166,15 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
     const reading = options.serial
       ? { prepare: true, consistency: types.consistencies.localSerial }
       : readingOptions(this.config);
-    const [regional, preRegion] = await this.withoutBoundsIfUnmigrated(() =>
+    const [regional, preRegion] = await withoutColumnIfUnmigrated(`, ${BOUNDS}`, (bounds) =>
       Promise.all([
         this.execute(
-          `SELECT datacenter, key_id, wrapped_key${this.boundColumns} FROM ${this.ks}.profile_region_keys WHERE profile_id = ?`,
+          `SELECT datacenter, key_id, wrapped_key${bounds} FROM ${this.ks}.profile_region_keys WHERE profile_id = ?`,
           [profileId],
           reading,
         ),
         this.execute(
-          `SELECT key_id, wrapped_key${this.boundColumns} FROM ${this.ks}.profile_keys WHERE profile_id = ?`,
+          `SELECT key_id, wrapped_key${bounds} FROM ${this.ks}.profile_keys WHERE profile_id = ?`,
           [profileId],
           reading,
         ),
@@ -192,7 +193,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
       conditionalOptions(this.config),
     );
     const row = result.first();
-    return row.get('[applied]') === true ? { keyId, wrapped, opensAfter: null } : storedKey(row);
+    return row.get('[applied]') === true ? { keyId, wrapped, opensAfter: [] } : storedKey(row);
   }
 
   async bound(profileId: string, key: { keyId: string; datacenter: string | null }, mark: MarkPosition): Promise<void> {
@@ -201,46 +202,30 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
         ? ['profile_keys', 'profile_id = ?', [profileId]]
         : ['profile_region_keys', 'profile_id = ? AND datacenter = ?', [profileId, key.datacenter]];
     const offset = types.Long.fromString(mark.offset);
-    const set = `UPDATE ${this.ks}.${table} SET opens_after = ?, opens_after_topic = ?, opens_after_partition = ? WHERE ${where}`;
-    const values = [offset, mark.topic, mark.partition, ...params, key.keyId];
-    // Two conditions, since one cannot say "none, or lower in the same partition". The first names every column
-    // of the bound (set together) so that, not applied, Cassandra answers with them: it returns only those named.
-    const none = await this.execute(
-      `${set} IF key_id = ? AND opens_after = null AND opens_after_topic = null AND opens_after_partition = null`,
-      values,
-      conditionalOptions(this.config),
-    );
-    const row = none.first();
-    if (row.get('[applied]') === true) return;
-    // Gone, replaced, bounded in another partition, or at this mark or a later one already: nothing to do.
-    const present = row.get('key_id');
-    if (present === null || present === undefined || String(present) !== key.keyId) return;
-    if (row.get('opens_after_topic') !== mark.topic || row.get('opens_after_partition') !== mark.partition) return;
-    const bound = row.get('opens_after') as types.Long | null;
-    if (bound === null || bound === undefined || bound.greaterThanOrEqual(offset)) return;
-    await this.execute(
-      `${set} IF key_id = ? AND opens_after_topic = ? AND opens_after_partition = ? AND opens_after < ?`,
-      [...values, mark.topic, mark.partition, offset],
-      conditionalOptions(this.config),
-    );
-  }
-
-  /** The bound's columns, until a read found them missing (this build deployed before `migrate` added them). */
-  private boundColumns = ', opens_after, opens_after_topic, opens_after_partition';
-
-  /**
-   * Reads keys without the bound's columns while they are missing (deployed before `migrate`): every key then
-   * reads as unbounded, as an older build reads it, rather than every read failing (an outage of sealing).
-   */
-  private async withoutBoundsIfUnmigrated<T>(read: () => Promise<T>): Promise<T> {
+    const entry = boundEntry(mark);
+    const set = `UPDATE ${this.ks}.${table} SET ${BOUNDS}[?] = ? WHERE ${where}`;
+    const values = [entry, offset, ...params, key.keyId, entry];
     try {
-      return await read();
+      // Two conditions, since one cannot say "none, or lower": none yet in this partition, else a lower one.
+      const none = await this.execute(
+        `${set} IF key_id = ? AND ${BOUNDS}[?] = null`,
+        values,
+        conditionalOptions(this.config),
+      );
+      const row = none.first();
+      if (row.get('[applied]') === true) return;
+      // Gone, replaced, or bounded at this mark or a later one of this partition already: nothing to do.
+      const present = row.get('key_id');
+      if (present === null || present === undefined || String(present) !== key.keyId) return;
+      const bound = (row.get(BOUNDS) as Record<string, types.Long> | null)?.[entry];
+      if (bound === undefined || bound.greaterThanOrEqual(offset)) return;
+      await this.execute(
+        `${set} IF key_id = ? AND ${BOUNDS}[?] < ?`,
+        [...values, offset],
+        conditionalOptions(this.config),
+      );
     } catch (error) {
-      // As the storage room types it: the cluster's answer is its cause.
-      const missing = isUndefinedColumnError(error) || isUndefinedColumnError((error as Error).cause);
-      if (this.boundColumns === '' || !missing) throw error;
-      this.boundColumns = '';
-      return read();
+      if (!isMissingColumn(error)) throw error;
     }
   }
 
@@ -421,18 +406,40 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
   }
 }
 
+/** The column of a key's bounds: the latest erasure mark of each topic and partition (`topic/partition`). */
+const BOUNDS = 'opens_after_marks';
+
+/** Kafka topic names hold no '/': the partition is what follows the last one. */
+const boundEntry = (mark: { topic: string; partition: number }) => `${mark.topic}/${mark.partition}`;
+
 function storedKey(row: types.Row): StoredProfileKey {
-  const offset = row.get('opens_after') as types.Long | null | undefined;
-  const topic = row.get('opens_after_topic') as string | null | undefined;
-  const partition = row.get('opens_after_partition') as number | null | undefined;
+  const bounds = (row.get(BOUNDS) as Record<string, types.Long> | null | undefined) ?? {};
   return {
     keyId: String(row.get('key_id')),
     wrapped: row.get('wrapped_key') as Buffer,
-    opensAfter:
-      offset === null || offset === undefined || topic == null || partition == null
-        ? null
-        : { topic, partition, offset: offset.toString() },
+    opensAfter: Object.entries(bounds).map(([entry, offset]) => {
+      const at = entry.lastIndexOf('/');
+      return { topic: entry.slice(0, at), partition: Number(entry.slice(at + 1)), offset: offset.toString() };
+    }),
   };
+}
+
+/** A column a migration adds and `migrate` has not added yet: as the storage room types it, or as the cluster answers. */
+function isMissingColumn(error: unknown): boolean {
+  return isUndefinedColumnError(error) || isUndefinedColumnError((error as Error | undefined)?.cause);
+}
+
+/**
+ * Reads with the column, and again without it while `migrate` has not added it (deployed before it): decided on
+ * every read, not remembered, since a node may answer so only until it has seen the migration.
+ */
+async function withoutColumnIfUnmigrated<T>(column: string, read: (column: string) => Promise<T>): Promise<T> {
+  try {
+    return await read(column);
+  } catch (error) {
+    if (!isMissingColumn(error)) throw error;
+    return read('');
+  }
 }
 
 function shreddingKey(row: types.Row): ShreddingKey {
@@ -592,6 +599,29 @@ export class ProfileKeys {
     }
   }
 
+  /** Where the erasure's mark lies as first recorded (by its API, by ingest meeting it, or by a retry covering it). */
+  async recordedMarkOf(profileId: string, erasureId: string): Promise<MarkPosition | null> {
+    const recorded = (await this.store.recordedMarks(profileId)).find((m) => m.erasureId === erasureId);
+    // Rows an older finisher wrote from a shredding key's offset name no topic or partition: no position to use.
+    if (recorded === undefined || recorded.topic == null || recorded.partition == null) return null;
+    return { topic: recorded.topic, partition: recorded.partition, offset: recorded.offset };
+  }
+
+  /**
+   * Whether this mark of the erasure lies after the position recorded for it (the first recorded wins): another
+   * erasure that took it over recorded its own, earlier mark for it, so this one was published late, by a process
+   * that stalled past its lease after its last renewal (ADR 9). Only within one topic and partition.
+   */
+  async supersededMark(profileId: string, erasureId: string, mark: MarkPosition): Promise<boolean> {
+    const recorded = await this.recordedMarkOf(profileId, erasureId);
+    return (
+      recorded !== null &&
+      recorded.topic === mark.topic &&
+      recorded.partition === mark.partition &&
+      BigInt(recorded.offset) < BigInt(mark.offset)
+    );
+  }
+
   /**
    * Where the profile's erasures' marks lie, as far as known: recorded in the ledger, or met by ingest on a
    * shredding key (topic and partition null: the profile's partition of the event log).
@@ -719,12 +749,12 @@ export class ProfileKeys {
 
   private unwrap(
     profileId: string,
-    stored: Omit<StoredProfileKey, 'opensAfter'> & { opensAfter?: MarkPosition | null },
+    stored: Omit<StoredProfileKey, 'opensAfter'> & { opensAfter?: readonly MarkPosition[] },
   ): ProfileKey {
     return {
       keyId: stored.keyId,
       key: unseal(this.masterKey, stored.wrapped, `profile-key\n${profileId}\n${stored.keyId}`),
-      opensAfter: stored.opensAfter ?? null,
+      opensAfter: stored.opensAfter ?? [],
     };
   }
 

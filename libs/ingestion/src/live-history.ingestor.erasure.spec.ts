@@ -80,6 +80,8 @@ class ScriptedOpener extends EventLogOpener {
       }
       if (text === 'ERASED') return { kind: 'erased', profileId: 'profile-1' };
       if (text === 'MARK') return { kind: 'profile-erased', profileId: 'profile-1', erasureId: 'e1' };
+      if (text === 'LATE-MARK')
+        return { kind: 'profile-erased', profileId: 'profile-1', erasureId: 'e0', superseded: true };
       return openPlaintext(m);
     });
   }
@@ -165,6 +167,16 @@ describe('LiveHistoryIngestor and erasures', () => {
     );
     expect(outcome).toEqual({ status: 'done' });
     expect(journal).toEqual([`write ${resume.eventId}`, `write ${session.eventId}`, 'erase profile-1']);
+  });
+
+  // ADR 9 (review of issue 15, item 4): a mark published late, after the mark that finished its erasure.
+  it('erases nothing at a superseded mark: what follows it is the history acknowledged since the mark that counted', async () => {
+    const outcome = await ingestor.handleBatch(
+      batchOf([encodeViewingEvent(before), 'LATE-MARK', encodeViewingEvent(after)]),
+      control,
+    );
+    expect(outcome).toEqual({ status: 'done' });
+    expect(journal).toEqual([`write ${before.eventId}`, `write ${after.eventId}`]);
   });
 
   it('writes what came before a mark, erases, then writes what follows, in the log order', async () => {

@@ -143,6 +143,11 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
         letters.push(this.letter(batch, message, o.reason));
       } else if (o.kind === 'erased') {
         erased++;
+      } else if (o.superseded) {
+        this.logger.warn(
+          `erasure ${o.erasureId} of profile ${o.profileId}: its mark at ${batch.partition}/${message.offset} came after ` +
+            'the mark that finished it (its process stalled past its lease): it erases nothing',
+        );
       } else {
         segments[segments.length - 1].erase = o.profileId;
         segments.push({ events: [] });

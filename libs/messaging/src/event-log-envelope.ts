@@ -9,8 +9,12 @@ export type OpenedMessage =
   | { kind: 'invalid'; reason: string }
   /** Sealed with a profile key that was erased (docs/adr/0009): skipped, never dead-lettered. */
   | { kind: 'erased'; profileId: string }
-  /** The mark an erasure leaves on the log: everything stored of the profile goes, here in the log's order. */
-  | { kind: 'profile-erased'; profileId: string; erasureId: string };
+  /**
+   * The mark an erasure leaves on the log: everything stored of the profile goes, here in the log's order.
+   * `superseded`: a mark of an erasure that an earlier mark already finished (another erasure took it over and
+   * covered it; its process, stalled past its lease, published it late): it erases nothing (ADR 9).
+   */
+  | { kind: 'profile-erased'; profileId: string; erasureId: string; superseded?: true };
 
 /** `offset` (in the message's partition) places it against an erasure's mark: log order, not clocks. */
 export type LogMessage = Pick<KafkaMessage, 'key' | 'value' | 'timestamp'> & {

@@ -33,7 +33,8 @@ export function collectProfileMessages(
   for (const message of opened) {
     if (message.kind === 'invalid') log.undecodable++;
     else if (message.kind === 'erased') log.erased++;
-    else if (message.kind === 'profile-erased' && message.profileId === profileId) log.events.length = 0;
+    else if (message.kind === 'profile-erased' && message.profileId === profileId && !message.superseded)
+      log.events.length = 0;
     else if (message.kind === 'event' && message.event.profileId === profileId) log.events.push(message.event);
   }
 }
@@ -112,7 +113,8 @@ export async function readProfileEvents(
         }
         // As ingest and replay do: a missing acceptedAt is the log's timestamp, so clears are judged on the
         // service clock for a repaired profile too (invariant 6).
-        collectProfileMessages(result, profileId, await opener.open(mine));
+        // With its position, as ingest: a mark published late (superseded) clears nothing, and bounds apply.
+        collectProfileMessages(result, profileId, await opener.open(mine, { topic, partition }));
         consumed(batch.highWatermark, batch.lastOffset());
       },
     });

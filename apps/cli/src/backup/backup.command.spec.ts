@@ -20,7 +20,7 @@ class FakeKeys {
   async currentKey(profileId: string): Promise<ProfileKey> {
     let key = this.current.get(profileId);
     if (!key)
-      this.current.set(profileId, (key = { keyId: `new-${++this.created}`, key: newDataKey(), opensAfter: null }));
+      this.current.set(profileId, (key = { keyId: `new-${++this.created}`, key: newDataKey(), opensAfter: [] }));
     return key;
   }
 }
@@ -31,11 +31,11 @@ const withLive = { ...snapshot, live: [{ profileId: 'p1' }] } as unknown as Prof
 describe('sealProfileSnapshot', () => {
   it('seals with the key read before the snapshot, so an erasure during the snapshot leaves it unreadable', async () => {
     const keys = new FakeKeys();
-    const k1 = { keyId: 'k1', key: newDataKey(), opensAfter: null };
+    const k1 = { keyId: 'k1', key: newDataKey(), opensAfter: [] };
     keys.current.set('p1', k1);
     const sealed = await sealProfileSnapshot('p1', keys, async () => {
       // Erased meanwhile, and a new session already has a new key.
-      keys.current.set('p1', { keyId: 'k2', key: newDataKey(), opensAfter: null });
+      keys.current.set('p1', { keyId: 'k2', key: newDataKey(), opensAfter: [] });
       return withLive;
     });
     if (typeof sealed === 'string') throw new Error(`expected a line, got ${sealed}`);
@@ -59,7 +59,7 @@ describe('sealProfileSnapshot', () => {
 
   it('an empty snapshot is no line', async () => {
     const keys = new FakeKeys();
-    keys.current.set('p1', { keyId: 'k1', key: newDataKey(), opensAfter: null });
+    keys.current.set('p1', { keyId: 'k1', key: newDataKey(), opensAfter: [] });
     expect(await sealProfileSnapshot('p1', keys, async () => snapshot)).toBe('empty');
   });
 
@@ -85,7 +85,7 @@ describe('sealProfileSnapshot', () => {
 
     it('leaves it out when an erasure starts and finishes during the snapshot (it read the data before)', async () => {
       const keys = new FakeKeys();
-      keys.current.set('p1', { keyId: 'k1', key: newDataKey(), opensAfter: null });
+      keys.current.set('p1', { keyId: 'k1', key: newDataKey(), opensAfter: [] });
       const sealed = await sealProfileSnapshot('p1', keys, async () => {
         keys.ledger.set('p1', [done]);
         return withLive;

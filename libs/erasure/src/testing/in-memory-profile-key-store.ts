@@ -6,7 +6,7 @@ export const PRE_REGION = 'profile_keys';
 /** One keyspace as every region's processes see it: the rows, and Cassandra's clock (one for all regions). */
 export class InMemoryKeyspace {
   /** The profile's current keys: each region's row by its datacenter; PRE_REGION, the profile's pre-region key. */
-  readonly keys = new Map<string, Map<string, { keyId: string; wrapped: Buffer; opensAfter: MarkPosition | null }>>();
+  readonly keys = new Map<string, Map<string, { keyId: string; wrapped: Buffer; opensAfter: MarkPosition[] }>>();
   readonly erasures: { profileId: string; erasureId: string; keyIds: string[] }[] = [];
   /** Keys after an erasure, by profile and key id, with the store-clock instant their grace ends. */
   readonly shredding = new Map<string, Omit<ShreddingKey, 'inGrace'> & { graceUntil: number }>();
@@ -55,7 +55,7 @@ export class InMemoryKeyStore extends ProfileKeyStore {
   /** A pre-region key, as a collector of the version before region keys creates it (profile_keys, IF NOT EXISTS). */
   createPreRegion(profileId: string, key: { keyId: string; wrapped: Buffer }) {
     const rows = this.keys.get(profileId) ?? new Map();
-    if (!rows.has(PRE_REGION)) rows.set(PRE_REGION, { ...key, opensAfter: null });
+    if (!rows.has(PRE_REGION)) rows.set(PRE_REGION, { ...key, opensAfter: [] });
     this.keys.set(profileId, rows);
   }
   async read(profileId: string, options: { serial?: boolean } = {}) {
@@ -63,26 +63,24 @@ export class InMemoryKeyStore extends ProfileKeyStore {
     this.readKinds.push(options.serial ? 'serial' : 'plain');
     return [...(this.keys.get(profileId) ?? new Map()).entries()].map(([row, key]) => ({
       ...key,
+      // A copy, as a read from Cassandra: a later bound must not reach what a process cached.
+      opensAfter: key.opensAfter.map((b: MarkPosition) => ({ ...b })),
       datacenter: row === PRE_REGION ? null : row,
     }));
   }
   async createIfAbsent(profileId: string, keyId: string, wrapped: Buffer) {
     const rows = this.keys.get(profileId) ?? new Map();
-    if (!rows.has(this.datacenter)) rows.set(this.datacenter, { keyId, wrapped, opensAfter: null });
+    if (!rows.has(this.datacenter)) rows.set(this.datacenter, { keyId, wrapped, opensAfter: [] });
     this.keys.set(profileId, rows);
-    return rows.get(this.datacenter)!;
+    const row = rows.get(this.datacenter)!;
+    return { ...row, opensAfter: row.opensAfter.map((b: MarkPosition) => ({ ...b })) };
   }
   async bound(profileId: string, key: { keyId: string; datacenter: string | null }, mark: MarkPosition) {
     const row = this.keys.get(profileId)?.get(key.datacenter ?? PRE_REGION);
     if (row?.keyId !== key.keyId) return;
-    const bound = row.opensAfter;
-    if (bound === null) row.opensAfter = { ...mark };
-    else if (
-      bound.topic === mark.topic &&
-      bound.partition === mark.partition &&
-      BigInt(bound.offset) < BigInt(mark.offset)
-    )
-      row.opensAfter = { ...mark };
+    const same = row.opensAfter.find((b) => b.topic === mark.topic && b.partition === mark.partition);
+    if (same === undefined) row.opensAfter.push({ ...mark });
+    else if (BigInt(same.offset) < BigInt(mark.offset)) same.offset = mark.offset;
   }
   async deleteIf(profileId: string, key: { keyId: string; datacenter: string | null }) {
     const rows = this.keys.get(profileId);
