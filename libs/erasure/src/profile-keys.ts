@@ -225,7 +225,7 @@ export class CassandraProfileKeyStore extends ProfileKeyStore {
         conditionalOptions(this.config),
       );
     } catch (error) {
-      if (!isMissingColumn(error)) throw error;
+      if (!isUndefinedColumnError(error)) throw error;
     }
   }
 
@@ -424,11 +424,6 @@ function storedKey(row: types.Row): StoredProfileKey {
   };
 }
 
-/** A column a migration adds and `migrate` has not added yet: as the storage room types it, or as the cluster answers. */
-function isMissingColumn(error: unknown): boolean {
-  return isUndefinedColumnError(error) || isUndefinedColumnError((error as Error | undefined)?.cause);
-}
-
 /**
  * Reads with the column, and again without it while `migrate` has not added it (deployed before it): decided on
  * every read, not remembered, since a node may answer so only until it has seen the migration.
@@ -437,7 +432,7 @@ async function withoutColumnIfUnmigrated<T>(column: string, read: (column: strin
   try {
     return await read(column);
   } catch (error) {
-    if (!isMissingColumn(error)) throw error;
+    if (!isUndefinedColumnError(error)) throw error;
     return read('');
   }
 }

@@ -3,6 +3,7 @@ import { DependencyUnavailableError, ErasureInProgressError } from '@vh/domain';
 import {
   asStorageError,
   isTransientCassandraError,
+  isUndefinedColumnError,
   RowRejectedError,
   schemaProblemOf,
   UnrecognisedRefusalError,
@@ -70,6 +71,14 @@ describe('Cassandra error classification', () => {
   });
 
   // Review, session 11: an erasure on a keyspace lacking migration 13 answered 500, after the keys had moved.
+  it('knows a column a migration has not added, from the driver and once typed as the storage room answers it', () => {
+    const missing = new errors.ResponseError(codes.invalid, 'Undefined column name opens_after_marks');
+    expect(isUndefinedColumnError(missing)).toBe(true);
+    expect(isUndefinedColumnError(asStorageError(missing))).toBe(true);
+    expect(isUndefinedColumnError(new errors.ResponseError(codes.invalid, 'unconfigured table x'))).toBe(false);
+    expect(isUndefinedColumnError(new DependencyUnavailableError('cassandra', 'no host', 5))).toBe(false);
+  });
+
   it('answers a read or write that meets the schema in an incomplete state as unavailable (503), not as a bug', () => {
     for (const message of ['unconfigured table live_erasure_tombstones', 'Undefined column name tombstone_us']) {
       const error = asStorageError(new errors.ResponseError(codes.invalid, message));

@@ -36,8 +36,13 @@ export function isInvalidStatementError(error: unknown): boolean {
   return error instanceof errors.ResponseError && error.code === types.responseErrorCodes.invalid;
 }
 
-/** An Invalid answer naming a column the table lacks: a migration not yet applied (or not yet seen). */
+/**
+ * An Invalid answer naming a column the table lacks: a migration not yet applied (or not yet seen); also once
+ * `asStorageError` typed it (the answer is then its cause).
+ */
 export function isUndefinedColumnError(error: unknown): boolean {
+  if (error instanceof DependencyUnavailableError && error.cause !== undefined)
+    return isUndefinedColumnError(error.cause);
   return (
     isInvalidStatementError(error) &&
     /undefined column|unknown identifier|unknown column/i.test((error as Error).message)

@@ -11,6 +11,8 @@ import { MetricsController } from './metrics.controller';
 import { RequestMetricsMiddleware } from './request-metrics.middleware';
 
 const LOGS_REQUESTS = new Set(['trace', 'debug', 'info']);
+/** Read once, for the level and for whether a line is written per request. */
+const LOG_LEVEL = loadConfig().logLevel;
 
 /** What the request line is made of (an Express request; pino-http's type is node's, without originalUrl). */
 interface RequestLike {
@@ -34,10 +36,10 @@ const urlOf = (request: RequestLike) => request.originalUrl ?? request.url;
     TerminusModule,
     LoggerModule.forRoot({
       pinoHttp: {
-        level: loadConfig().logLevel,
+        level: LOG_LEVEL,
         genReqId: (request) => chooseRequestId(request as unknown as Parameters<typeof chooseRequestId>[0]),
         // The line is written at info; above it (LOG_LEVEL=warn) no listener is set per request at all.
-        autoLogging: LOGS_REQUESTS.has(loadConfig().logLevel)
+        autoLogging: LOGS_REQUESTS.has(LOG_LEVEL)
           ? { ignore: (request) => /^\/(health|metrics)/.test(urlOf(request as RequestLike) ?? '') }
           : false,
         // What an operator looks a request up by (the url keeps its query string), and no headers: the
