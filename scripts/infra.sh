@@ -143,14 +143,14 @@ wait_until_ready() { # name seconds pid probe-args...
   while ((SECONDS < deadline)); do
     if ! pid_alive "$pid"; then
       log "$name exited during start-up; last lines of its log:"
-      tail -n 40 "$STATE/$name/logs/"*.log "$STATE/$name/stdout.log" 2>/dev/null >&2 || true
+      tail -n 40 "$STATE/$name/logs/"*.log "$STATE/$name/stdout.log" >&2 2>/dev/null || true
       die "$name did not start"
     fi
     if probe "$@" >/dev/null 2>&1; then log "$name ready (pid $pid)"; return 0; fi
     sleep 2
   done
   log "$name did not answer within ${secs}s; last lines of its log:"
-  tail -n 40 "$STATE/$name/logs/"*.log "$STATE/$name/stdout.log" 2>/dev/null >&2 || true
+  tail -n 40 "$STATE/$name/logs/"*.log "$STATE/$name/stdout.log" >&2 2>/dev/null || true
   die "$name not ready"
 }
 
