@@ -654,9 +654,10 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       await new Promise((resolve) => setTimeout(resolve, 2_500)); // the collector's cached key expires
       await postSession(late, 'late-after', now - 40 * 60_000);
       await eventually(async () => expect(await titlesOf(late)).toEqual(['late-after']), 60_000, 500);
-      // The API wakes and publishes its mark, after the member's new session.
+      // The API wakes and publishes its mark, after the member's new session: done (its taker's mark is on the
+      // log and the profile has no erasure in progress), as its 202 may say.
       wake();
-      await original;
+      expect(await original).toMatchObject({ erasureId });
       const marks = (
         await readTopic(environment.kafka, environment.config.kafka.eventTopic, Number.MAX_SAFE_INTEGER, 5_000)
       )
@@ -678,7 +679,7 @@ describe('erasing a profile for real (crypto-shredding)', () => {
 
   // Review of session 8: a retry renewed its own lease only, so an erasure it took over could run out again and
   // be taken from it while it ran. Its renewal is one conditional batch over its rows: all renewed or none.
-  it("a retry's renewal renews the erasures it took over with its own, all or none, on the real Cassandra", async () => {
+  it("a retry's renewal renews the erasures it took over with its own, all or none; a release ends its owner's leases only, on the real Cassandra", async () => {
     const profileId = uniqueProfileId('renewal');
     const [abandoned, retry, other] = [randomUUID(), randomUUID(), randomUUID()];
     // A keys keyspace of its own: ingest's finisher (sweeping every 500 ms here) would take the abandoned row
@@ -706,15 +707,28 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       await rows.begin(profileId, other, 60_000);
       expect(await rows.hold(profileId, retry, 60_000, [abandoned, other])).toBe(false);
       expect(await rows.hold(profileId, other, 60_000, [abandoned])).toBe(false);
+      // Released (session 14: a failed or refused erasure) by its owner only, each on its own: the lease is gone at
+      // once, so a retry takes it over without waiting it out.
+      await rows.release(profileId, other, [abandoned, other]);
+      expect((await rows.of(profileId)).map((e) => [e.erasureId, e.owner, e.leased]).sort()).toEqual(
+        [
+          [abandoned, retry, true],
+          [other, other, false],
+          [retry, retry, true],
+        ].sort(),
+      );
+      expect(await rows.takeOver(profileId, other, other, retry, 60_000)).toBe(true);
       // Ended only by the owner read (a stale one ends nothing), then by the right ones.
       await rows.end(profileId, abandoned, abandoned);
       expect((await rows.of(profileId)).map((r) => r.erasureId)).toContain(abandoned);
       for (const [id, owner] of [
         [abandoned, retry],
         [retry, retry],
-        [other, other],
+        [other, retry],
       ])
         await rows.end(profileId, id, owner);
+      // A release never brings an ended note back.
+      await rows.release(profileId, retry, [retry, other]);
       expect(await rows.of(profileId)).toEqual([]);
     } finally {
       await dropKeyspace(keys.client, config.profileKeys.keyspace);

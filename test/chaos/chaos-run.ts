@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { standaloneProfileKeys, unseal } from '@vh/erasure';
+import { CassandraErasuresInProgress, standaloneProfileKeys, unseal } from '@vh/erasure';
 import { CHECKOUT_ROOT } from '../support/app-process';
 import { AppStack } from '../support/app-stack';
 import { CHAOS_PORTS, PrivateInfrastructure, PrivateInfrastructurePorts } from '../support/private-infrastructure';
@@ -53,6 +53,8 @@ export interface ChaosReport {
   deadLettersRedriven: number;
   /** Member controls (settings, remove a title, erasure) refused with a 4xx: the workload asks only for allowed ones. */
   controlsRefused: number;
+  /** Erasures still in progress once faults healed and the wait for them ran out (ingest finishes abandoned ones). */
+  erasuresLeftInProgress: number;
   /** Exports during the run that stopped without an end line and without an error line. */
   silentlyIncompleteExports: number;
   faults: Record<string, number>;
@@ -102,6 +104,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     deadLetterSamples: [],
     deadLettersRedriven: 0,
     controlsRefused: 0,
+    erasuresLeftInProgress: 0,
     silentlyIncompleteExports: 0,
     faults: {},
     faultWindows: [],
@@ -124,6 +127,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       COMPACTION_LOCK_MS: '5000',
       COMPACTION_SWEEP_DAYS: '30',
       COMPACTION_DELETE_MARGIN_MS: String(options.deleteMarginMs ?? 0),
+      // One erasure of a profile runs at a time: a retry after a killed API waits out its lease (409 meanwhile),
+      // and ingest's sweep finishes it; short, so that the workload's retries and the run see it done.
+      PROFILE_ERASURE_LEASE_MS: '15000',
+      PROFILE_KEYS_SWEEP_MS: '3000',
       // Shedding answers 503 on a busy 2-core box; the checker counts 5xx outside faults as defects.
       HTTP_MAX_EVENT_LOOP_DELAY_MS: '0',
     });
@@ -182,8 +189,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const w of nemesis.windows) report.faults[w.kind] = (report.faults[w.kind] ?? 0) + 1;
     report.backfills = { ...workload.backfills };
 
-    log('healing every fault, then waiting for the ingest lag to drain');
+    log('healing every fault, then waiting for erasures in progress to finish and the ingest lag to drain');
     await nemesis.healAll();
+    // An erasure whose API died or gave up is finished by ingest once its lease ran out (short here): its mark
+    // must be on the log before the log is read, or the model would keep what its first steps erased.
+    // The finisher waits for ingest to pass the erasure's fence: the lag first, then the erasures, then their marks.
+    await waitForLagToDrain(environment.kafka, env.EVENT_TOPIC, env.INGEST_GROUP_ID, 600_000);
+    report.erasuresLeftInProgress = await erasuresInProgressAfter(environment, 300_000);
     await waitForLagToDrain(environment.kafka, env.EVENT_TOPIC, env.INGEST_GROUP_ID, 600_000);
     // A dead letter is a defect (counted below), but its event may be good: re-drive them all, as an
     // operator would, so the check also shows whether re-driven events count exactly once.
@@ -241,7 +253,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (op.acknowledged) entry.acknowledged++;
       entry.status[String(op.status)] = (entry.status[String(op.status)] ?? 0) + 1;
       const control = op.kind === 'change-settings' || op.kind === 'remove-title' || op.kind === 'erase-profile';
-      if (control && typeof op.status === 'number' && op.status >= 400 && op.status < 500) report.controlsRefused++;
+      // 409 to an erasure: another of the profile was in progress (transient, retried), not a refusal.
+      const transient = op.kind === 'erase-profile' && op.status === 409;
+      if (control && typeof op.status === 'number' && op.status >= 400 && op.status < 500 && !transient)
+        report.controlsRefused++;
       if (op.status === 500) {
         report.internalErrors++;
         if (report.serverErrorSamples.length < 20) report.serverErrorSamples.push(op);
@@ -341,6 +356,7 @@ function finish(report: ChaosReport, options: ChaosOptions, operations: readonly
     report.deadLettered +
     report.silentlyIncompleteExports +
     report.controlsRefused +
+    report.erasuresLeftInProgress +
     report.serverErrorsOutsideFaults +
     report.internalErrors +
     (c
@@ -367,7 +383,7 @@ function finish(report: ChaosReport, options: ChaosOptions, operations: readonly
     `(inCompactedDays=${c?.historyDifferencesInCompactedDays ?? '?'} recent=${c?.historyDifferencesRecent ?? '?'}) ` +
     `continueWatching=${c?.continueWatchingDifferences ?? '?'} batchGet=${c?.batchGetDifferences ?? '?'} ` +
     `settings=${c?.settingsDifferences ?? '?'} erased=${c?.erasedRecords ?? '?'} erasedReadable=${c?.erasedRecordsReadable ?? '?'} ` +
-    `controlsRefused=${report.controlsRefused} redriven=${report.deadLettersRedriven} ` +
+    `controlsRefused=${report.controlsRefused} erasuresLeft=${report.erasuresLeftInProgress} redriven=${report.deadLettersRedriven} ` +
     `export=${c?.exportDifferences ?? '?'}${c?.exportIncomplete ? '(incomplete)' : ''} ` +
     `silentlyIncompleteExports=${report.silentlyIncompleteExports} ` +
     `apiDisagreements=${c?.apiDisagreements ?? '?'} 5xxOutsideFaults=${report.serverErrorsOutsideFaults} ` +
@@ -387,3 +403,21 @@ function finish(report: ChaosReport, options: ChaosOptions, operations: readonly
 
 export const DEFAULT_RESULTS_DIR = join(CHECKOUT_ROOT, 'test/chaos/results');
 export const DEFAULT_STATE_DIR = join(CHECKOUT_ROOT, '.infra/chaos');
+
+/** Waits up to `timeoutMs` for no erasure to be in progress; how many still were. */
+async function erasuresInProgressAfter(environment: TestEnvironment, timeoutMs: number): Promise<number> {
+  const notes = new CassandraErasuresInProgress(environment.cassandra, environment.config);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let left = 0;
+    let read = true;
+    try {
+      for await (const _ of notes.all()) left++;
+    } catch {
+      read = false; // Cassandra still coming back from a healed fault: read again
+    }
+    if (read && left === 0) return 0;
+    if (Date.now() > deadline) return read ? left : 1; // unreadable to the end counts as one left
+    await sleep(2_000);
+  }
+}

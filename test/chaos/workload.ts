@@ -21,6 +21,7 @@ const ANCIENT_DAYS = { from: 100, to: 130 };
 const ERASURE_QUIET_MS = 90_000;
 /** Retried as told (503, Retry-After 5 s) for about a minute: longer than the nemesis holds a fault. */
 const ERASURE_ATTEMPTS = 12;
+const ERASURE_IN_PROGRESS_WAIT_MS = 180_000;
 /**
  * A backfill's old sessions: about 5 events each, some delivered twice, so 150-300 rows, above the 100 a
  * compaction deletes one by one (MAX_ROW_DELETES): asked for while they are fresh, it leaves them for a removal.
@@ -407,6 +408,9 @@ export class Workload {
     const byOperator = random.chance(0.5);
     const headers = byOperator ? this.operator : this.deviceHeaders.get(profile.profileId)!;
     const body = byOperator ? undefined : { confirm: profile.profileId };
+    // A 409 (another erasure of the profile in progress: after a killed API, until its lease of 15 s runs out and
+    // a retry or ingest finishes it) is retried until ERASURE_IN_PROGRESS_WAIT_MS, without using up an attempt.
+    const inProgressUntil = Date.now() + ERASURE_IN_PROGRESS_WAIT_MS;
     for (let attempt = 0; attempt < ERASURE_ATTEMPTS; attempt++) {
       const api = random.pick(this.context.stack.of('api'));
       const result = await this.request(
@@ -425,7 +429,9 @@ export class Workload {
         this.acknowledgedControlIds.push(result.body.erasureId);
         break;
       }
-      if (result.status !== null && result.status < 500) break;
+      const inProgress = result.status === 409 && Date.now() < inProgressUntil;
+      if (result.status !== null && result.status < 500 && !inProgress) break;
+      if (inProgress) attempt--;
       await sleep(5_000);
     }
     for (const session of profile.sessions) session.sent = session.deliveries.length;

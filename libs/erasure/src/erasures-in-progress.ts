@@ -38,6 +38,11 @@ export abstract class ErasuresInProgress {
    * any more (another retry took it first, or it ended).
    */
   abstract takeOver(profileId: string, erasureId: string, from: string, by: string, leaseMs: number): Promise<boolean>;
+  /**
+   * Ends the leases of the erasures `owner` carries out among `erasureIds` (each on its own: those another took
+   * since are left), so a retry takes them over at once: `owner` failed, or refused to run.
+   */
+  abstract release(profileId: string, owner: string, erasureIds: readonly string[]): Promise<void>;
   /** Notes the fence of an erasure whose lease ran out, if it still has none and is still `owner`'s. */
   abstract recordFence(
     profileId: string,
@@ -50,6 +55,7 @@ export abstract class ErasuresInProgress {
    * erasure a retry took over since (that retry's next renewal would fail, and it stops).
    */
   abstract end(profileId: string, erasureId: string, owner: string): Promise<void>;
+  /** The profile's erasures in progress, as every conditional write applied so far left them. */
   abstract of(profileId: string): Promise<ErasureInProgress[]>;
   /** Every erasure in progress (the sweep's walk). */
   abstract all(): AsyncIterable<ErasureInProgress>;
@@ -109,6 +115,16 @@ export class CassandraErasuresInProgress extends ErasuresInProgress {
     );
   }
 
+  async release(profileId: string, owner: string, erasureIds: readonly string[]): Promise<void> {
+    for (const erasureId of erasureIds) {
+      await this.execute(`UPDATE ${this.table} SET lease = null WHERE profile_id = ? AND erasure_id = ? IF owner = ?`, [
+        profileId,
+        erasureId,
+        owner,
+      ]);
+    }
+  }
+
   async recordFence(
     profileId: string,
     erasureId: string,
@@ -133,12 +149,13 @@ export class CassandraErasuresInProgress extends ErasuresInProgress {
   }
 
   async of(profileId: string): Promise<ErasureInProgress[]> {
+    // A Paxos read (LOCAL_SERIAL): every write here is conditional, so it sees each one applied (whatever the
+    // configured read consistency), and an erasure decides whether another runs on what is there.
     const result = await withStorageErrors(() =>
-      this.client.execute(
-        `SELECT ${COLUMNS} FROM ${this.table} WHERE profile_id = ?`,
-        [profileId],
-        readingOptions(this.config),
-      ),
+      this.client.execute(`SELECT ${COLUMNS} FROM ${this.table} WHERE profile_id = ?`, [profileId], {
+        prepare: true,
+        consistency: types.consistencies.localSerial,
+      }),
     );
     return result.rows.map(inProgress);
   }

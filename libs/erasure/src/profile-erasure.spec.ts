@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { loadConfig } from '@vh/config';
-import { NotSupportedAcrossRegionsError, PlaybackEvent } from '@vh/domain';
+import { AppConfig, loadConfig } from '@vh/config';
+import { ErasureInProgressError, NotSupportedAcrossRegionsError, PlaybackEvent } from '@vh/domain';
 import type { ViewingEventPublisher } from '@vh/messaging';
 import type { StoredHistoryEraser } from '@vh/storage';
 import { ErasureLedger } from './erasure-ledger';
@@ -17,6 +17,17 @@ import {
 } from './testing/in-memory-erasure-stores';
 import { InMemoryKeyStore } from './testing/in-memory-profile-key-store';
 import { asMessages, keyIdOf, play } from './testing/sealed-log';
+
+/** The erasure's ports in memory, and ProfileErasure over them with the stored-history step given. */
+function inMemoryErasure(config: AppConfig, store = new InMemoryKeyStore()) {
+  const inProgress = new InMemoryErasuresInProgress(() => store.storeClock);
+  const ledger = new InMemoryErasureLedger(store, config);
+  const publisher = new FakeMarkPublisher();
+  const keys = new ProfileKeys(store, config);
+  const erasureWith = (eraser: StoredHistoryEraser = new FakeStoredHistoryEraser().asEraser()) =>
+    new ProfileErasure(keys, publisher.asPublisher(), eraser, ledger, inProgress, config);
+  return { store, inProgress, ledger, publisher, keys, erasureWith };
+}
 
 describe('ProfileErasure', () => {
   // Erasure positions are offsets of one region's event log (ADR 12, known gaps): refused, nothing touched.
@@ -64,14 +75,17 @@ describe('ProfileErasure: the erasures its mark covers', () => {
       return read(profileId);
     };
     const a = randomUUID();
-    await new ProfileErasure(
-      keys,
-      publisher.asPublisher(),
-      new FakeStoredHistoryEraser().asEraser(),
-      ledger,
-      inProgress,
-      config,
-    ).erase('p1', { erasureId: a });
+    // B still noted after A's mark: A answers 409 (B's mark may still come), its own mark put and recorded.
+    await expect(
+      new ProfileErasure(
+        keys,
+        publisher.asPublisher(),
+        new FakeStoredHistoryEraser().asEraser(),
+        ledger,
+        inProgress,
+        config,
+      ).erase('p1', { erasureId: a }),
+    ).rejects.toMatchObject({ during: 'erasure' });
     expect(once).toBe(false);
     const [mark] = publisher.marksOf('p1') as { erasureId: string; covers?: string[] }[];
     expect(mark.erasureId).toBe(a);
@@ -177,43 +191,197 @@ describe('ProfileErasure: keys created while it ran', () => {
   });
 });
 
-// Reviews of the late mark (session 13): once its mark is on the log, the erasure is done, by its own mark or by
-// the one of the erasure that took it over; answering an error then would have the caller erase again, and that
-// later mark take the history since. And its keys are bounded where its mark counts: the position first recorded.
+// One erasure of a profile at a time (review of session 14): another's mark, still to come, would erase what the
+// member posts after this one's 202. Refused before any step; seen failing first (both ran, two marks).
+describe('ProfileErasure: while another erasure of the profile runs', () => {
+  const config = loadConfig({});
+  const leaseMs = config.profileKeys.erasureLeaseMs;
+  const setUp = () => {
+    const stores = inMemoryErasure(config);
+    return { ...stores, erasure: stores.erasureWith() };
+  };
+
+  it('answers 409 and does nothing: no key moved, no mark, no note of its own', async () => {
+    const { store, inProgress, publisher, keys, erasure } = setUp();
+    const { keyId } = await keys.current('p1');
+    const running = randomUUID();
+    await inProgress.begin('p1', running, leaseMs);
+    await expect(erasure.erase('p1')).rejects.toMatchObject({ during: 'erasure' });
+    expect(publisher.published).toEqual([]);
+    expect((await store.read('p1')).map((k) => k.keyId)).toEqual([keyId]);
+    expect((await inProgress.of('p1')).map((e) => e.erasureId)).toEqual([running]);
+  });
+
+  it('one that began between its two reads of what is in progress: it refuses and ends its own note', async () => {
+    const { inProgress, publisher, keys, erasure } = setUp();
+    await keys.current('p1');
+    const other = randomUUID();
+    const read = inProgress.of.bind(inProgress);
+    let reads = 0;
+    inProgress.of = async (profileId: string) => {
+      if (++reads === 2) await inProgress.begin(profileId, other, leaseMs);
+      return read(profileId);
+    };
+    const mine = randomUUID();
+    await expect(erasure.erase('p1', { erasureId: mine })).rejects.toMatchObject({ during: 'erasure' });
+    expect(publisher.published).toEqual([]);
+    expect((await read('p1')).map((e) => e.erasureId)).toEqual([other]);
+  });
+
+  it('refusing after it took an abandoned erasure over, it releases that one: a retry takes it at once', async () => {
+    const { store, inProgress, keys, erasure } = setUp();
+    await keys.current('p1');
+    const abandoned = randomUUID();
+    await inProgress.begin('p1', abandoned, leaseMs);
+    store.storeClock += leaseMs + 1;
+    const read = inProgress.of.bind(inProgress);
+    let reads = 0;
+    inProgress.of = async (profileId: string) => {
+      if (++reads === 2) await inProgress.begin(profileId, randomUUID(), leaseMs);
+      return read(profileId);
+    };
+    const mine = randomUUID();
+    await expect(erasure.erase('p1', { erasureId: mine })).rejects.toMatchObject({ during: 'erasure' });
+    expect((await read('p1')).find((e) => e.erasureId === abandoned)).toMatchObject({ owner: mine, leased: false });
+  });
+
+  it('a failure it survives releases its lease: the caller told 503 takes it over at once', async () => {
+    const { inProgress, keys, erasureWith } = setUp();
+    await keys.current('p1');
+    const failing = new FakeStoredHistoryEraser();
+    failing.erase = async () => {
+      throw new Error('no host available');
+    };
+    const first = randomUUID();
+    await expect(erasureWith(failing.asEraser()).erase('p1', { erasureId: first })).rejects.toThrow(
+      'no host available',
+    );
+    const retry = await erasureWith().erase('p1');
+    expect(retry.tookOver).toEqual([first]);
+    expect(await inProgress.of('p1')).toEqual([]);
+  });
+
+  it("ingest's finisher takes nothing over and does nothing while another erasure runs", async () => {
+    const { store, inProgress, publisher, erasure } = setUp();
+    const abandoned = randomUUID();
+    await inProgress.begin('p1', abandoned, leaseMs);
+    store.storeClock += leaseMs + 1;
+    await inProgress.begin('p1', randomUUID(), leaseMs);
+    expect(await erasure.finishAbandoned('p1')).toBeNull();
+    expect(publisher.published).toEqual([]);
+    expect((await inProgress.of('p1')).find((e) => e.erasureId === abandoned)?.owner).toBe(abandoned);
+  });
+});
+
+// Reviews of the late mark (sessions 13, 14): after its mark, an erasure that still holds its lease is done by its
+// own mark, recorded and bounded; one taken over meanwhile only once its taker's mark is on the log (409 until
+// then: that mark erases again). Its keys are bounded where its mark counts: the position first recorded.
 describe('ProfileErasure: after its mark is on the log', () => {
   const config = loadConfig({});
   const LOG = { topic: 'events', partition: 0 };
-  const setUp = () => {
-    const store = new InMemoryKeyStore('dc1');
-    const inProgress = new InMemoryErasuresInProgress(() => store.storeClock);
-    const ledger = new InMemoryErasureLedger(store, config);
-    const publisher = new FakeMarkPublisher();
-    return { store, inProgress, ledger, publisher };
-  };
+  const setUp = () => inMemoryErasure(config, new InMemoryKeyStore('dc1'));
 
-  it('answers done without recording or bounding anything when its lease no longer holds (taken over, or unreachable)', async () => {
-    const { store, inProgress, ledger, publisher } = setUp();
-    await new ProfileKeys(store, config).current('p1');
+  /**
+   * Its process stalled between its last renewal and its publish, its lease ran out and the finisher took it
+   * over: the finisher's mark, wherever it lands, erases again. A 202 here would promise to keep the history the
+   * member posts next, which that mark may erase (review of session 13, ADR 9).
+   */
+  const takenOverAfterPublishing = (
+    { store, inProgress, publisher }: ReturnType<typeof setUp>,
+    erasureId: string,
+    then: 'running' | 'finished' | 'its-note-ended-taker-running',
+  ) => {
     const publish = publisher.publishEncoded.bind(publisher);
     publisher.publishEncoded = async (messages) => {
       const at = await publish(messages);
-      inProgress.hold = async () => {
+      store.storeClock += config.profileKeys.erasureLeaseMs + 1;
+      const finisher = randomUUID();
+      expect(await inProgress.takeOver('p1', erasureId, erasureId, finisher, config.profileKeys.erasureLeaseMs)).toBe(
+        true,
+      );
+      await inProgress.begin('p1', finisher, config.profileKeys.erasureLeaseMs);
+      if (then === 'finished') {
+        // The finisher's mark is on the log, recorded for what it took over; then its notes end.
+        await store.recordErasureMark('p1', erasureId, { ...LOG, offset: '7' });
+        await inProgress.end('p1', finisher, finisher);
+        await inProgress.end('p1', erasureId, finisher);
+      }
+      if (then === 'its-note-ended-taker-running') {
+        // Ingest met this erasure's own mark and recorded it; the sweep ended its note (the finisher, which took
+        // it over, having died): the finisher's own note stays until its own taker's mark is on the log.
+        await store.recordErasureMark('p1', erasureId, { ...LOG, offset: at[0].baseOffset });
+        await inProgress.end('p1', erasureId, finisher);
+      }
+      return at;
+    };
+  };
+  const erase = ({ erasureWith }: ReturnType<typeof setUp>, erasureId: string) =>
+    erasureWith().erase('p1', { erasureId });
+
+  it('answers 409, recording nothing, when another erasure took it over and has not finished it', async () => {
+    const stores = setUp();
+    await new ProfileKeys(stores.store, config).current('p1');
+    const erasureId = randomUUID();
+    takenOverAfterPublishing(stores, erasureId, 'running');
+    const answer = erase(stores, erasureId);
+    await expect(answer).rejects.toBeInstanceOf(ErasureInProgressError);
+    await expect(answer).rejects.toMatchObject({ during: 'erasure' });
+    expect(await stores.store.recordedMarks('p1')).toEqual([]);
+  });
+
+  it('answers 409 when its own note ended but the erasure that took it over is still in progress', async () => {
+    const stores = setUp();
+    await new ProfileKeys(stores.store, config).current('p1');
+    const erasureId = randomUUID();
+    takenOverAfterPublishing(stores, erasureId, 'its-note-ended-taker-running');
+    await expect(erase(stores, erasureId)).rejects.toMatchObject({ during: 'erasure' });
+  });
+
+  it('answers done, recording nothing, when the erasure that took it over has finished (its mark on the log)', async () => {
+    const stores = setUp();
+    await new ProfileKeys(stores.store, config).current('p1');
+    const erasureId = randomUUID();
+    takenOverAfterPublishing(stores, erasureId, 'finished');
+    await expect(erase(stores, erasureId)).resolves.toMatchObject({ erasureId });
+    expect((await stores.store.recordedMarks('p1')).map((m) => m.offset)).toEqual(['7']); // the finisher's only
+  });
+
+  it("renews and records its mark when an erasure it took over ended meanwhile (that one's own late mark met)", async () => {
+    const stores = setUp();
+    const { store, inProgress, publisher } = stores;
+    await new ProfileKeys(store, config).current('p1');
+    const leaseMs = config.profileKeys.erasureLeaseMs;
+    const abandoned = randomUUID();
+    await inProgress.begin('p1', abandoned, leaseMs);
+    store.storeClock += leaseMs + 1;
+    const publish = publisher.publishEncoded.bind(publisher);
+    publisher.publishEncoded = async (messages) => {
+      const at = await publish(messages);
+      // The abandoned erasure's own late mark was met and recorded, and the sweep ended its note.
+      await store.recordErasureMark('p1', abandoned, { ...LOG, offset: '5' });
+      const [{ owner }] = (await inProgress.of('p1')).filter((e) => e.erasureId === abandoned);
+      await inProgress.end('p1', abandoned, owner);
+      return at;
+    };
+    const erasureId = randomUUID();
+    await expect(erase(stores, erasureId)).resolves.toMatchObject({ erasureId, tookOver: [abandoned] });
+    expect((await store.recordedMarks('p1')).find((m) => m.erasureId === erasureId)).toBeDefined();
+    expect(await inProgress.of('p1')).toEqual([]);
+  });
+
+  it('answers an error, recording nothing, when whether it still holds its lease cannot be read', async () => {
+    const stores = setUp();
+    await new ProfileKeys(stores.store, config).current('p1');
+    const publish = stores.publisher.publishEncoded.bind(stores.publisher);
+    stores.publisher.publishEncoded = async (messages) => {
+      const at = await publish(messages);
+      stores.inProgress.hold = async () => {
         throw new Error('no host available');
       };
       return at;
     };
-    const erasureId = randomUUID();
-    await expect(
-      new ProfileErasure(
-        new ProfileKeys(store, config),
-        publisher.asPublisher(),
-        new FakeStoredHistoryEraser().asEraser(),
-        ledger,
-        inProgress,
-        config,
-      ).erase('p1', { erasureId }),
-    ).resolves.toMatchObject({ erasureId });
-    expect(await store.recordedMarks('p1')).toEqual([]); // ingest records it when it meets the mark
+    await expect(erase(stores, randomUUID())).rejects.toThrow('no host available');
+    expect(await stores.store.recordedMarks('p1')).toEqual([]); // ingest records it when it meets the mark
   });
 
   it('bounds its keys at the position first recorded for it, not at its own publish (a producer retry put a copy first)', async () => {

@@ -6,7 +6,7 @@ import { ViewingEventPublisher } from '@vh/messaging';
 import { metrics } from '@vh/metrics';
 import { StoredHistoryEraser } from '@vh/storage';
 import { ErasureLedger } from './erasure-ledger';
-import { ErasuresInProgress } from './erasures-in-progress';
+import { ErasureInProgress, ErasuresInProgress } from './erasures-in-progress';
 import { ProfileKeys } from './profile-keys';
 import { encodeProfileErasedMark } from './sealed-message';
 
@@ -16,13 +16,15 @@ import { encodeProfileErasedMark } from './sealed-message';
  * again after everything the log held before it, and every restore replays it), then where the mark lies, in
  * the ledger. What is stored is erased BEFORE the mark exists: everything it can see came from the log
  * before the mark, so it can never remove an event after it (the member's new history; invariant 1), and no
- * clock decides (invariant 6). Each step is idempotent: a caller told 503 half-way calls again.
+ * clock decides (invariant 6). Each step is idempotent: a caller told 503 half-way calls again (the failed
+ * erasure's lease released, the retry takes it over).
  *
  * The erasure is noted in progress before its first step, leased, and renews its lease before each step. One
  * whose lease ran out without its mark (its process died or stalled) is taken over by the next erasure of the
  * profile, which ingest's sweep starts by itself (AbandonedErasureFinisher); a stalled process that wakes after
  * that finds its lease taken and stops before its next step (ErasureInProgressError), so it cannot erase the
- * history that followed the retry's mark.
+ * history that followed the retry's mark. One erasure of a profile runs at a time (another is refused), so no
+ * 202 is followed by a mark the caller did not ask for.
  */
 @Injectable()
 export class ProfileErasure {
@@ -78,10 +80,14 @@ export class ProfileErasure {
     if (spansSeveralDataCenters(this.config)) throw new NotSupportedAcrossRegionsError('profile erasure');
     const { requestId, erasureId = randomUUID(), by } = options;
     const leaseMs = this.config.profileKeys.erasureLeaseMs;
+    // One erasure of a profile runs at a time: another's mark, still to come, would erase what the member posts
+    // after this one's 202 (review of session 14). Refused before any step, so nothing of this one happens.
+    const before = await this.inProgress.of(profileId);
+    const running = othersRunning(before, erasureId);
+    if (running.length > 0) return this.refuse(profileId, running, by);
     // Erasures of the profile whose lease ran out: this one carries them out, and they can no longer renew. Not
     // one whose owner (a retry that took it over) still holds its own lease: that retry is alive, and its mark
     // bounds it (two at once would put two marks, and erase what lies between them).
-    const before = await this.inProgress.of(profileId);
     const alive = new Set(before.filter((e) => e.leased).map((e) => e.erasureId));
     const tookOver: string[] = [];
     for (const e of before) {
@@ -91,6 +97,36 @@ export class ProfileErasure {
     }
     if (options.onlyIfTakingOver && tookOver.length === 0) return null;
     await this.inProgress.begin(profileId, erasureId, leaseMs);
+    try {
+      // Another erasure noted since `before` was read (`of` reads at LOCAL_SERIAL: of two, the later read sees the
+      // other's `begin`): this one refuses, both may (safe). What it took over is released, to be taken at once.
+      const begun = (await this.inProgress.of(profileId)).filter((e) => e.owner !== erasureId);
+      if (begun.length > 0) {
+        await this.inProgress.end(profileId, erasureId, erasureId);
+        await this.inProgress.release(profileId, erasureId, tookOver);
+        return this.refuse(profileId, begun, by);
+      }
+      return await this.carryOut(profileId, erasureId, tookOver, { requestId, by, leaseMs });
+    } catch (error) {
+      // A caller told 503 retries and takes it over at once, rather than being refused until its lease runs out
+      // (if the release can be written). Not the finisher's: its next sweep would begin again at once, each time
+      // taking the last over (a lasting failure then retries once a sweep, not once a lease).
+      if (by === 'api') {
+        await this.inProgress
+          .release(profileId, erasureId, [erasureId, ...tookOver])
+          .catch((released: Error) => this.logger.warn(`releasing erasure ${erasureId}: ${released.message}`));
+      }
+      throw error;
+    }
+  }
+
+  /** The steps of an erasure noted in progress and alone on its profile: keys, stored history, mark, records. */
+  private async carryOut(
+    profileId: string,
+    erasureId: string,
+    tookOver: string[],
+    { requestId, by, leaseMs }: { requestId?: string; by: 'api' | 'finisher'; leaseMs: number },
+  ): Promise<{ erasureId: string; acceptedAt: number; tookOver: string[] }> {
     const acceptedAt = Date.now();
     // Earlier erasures without a mark are bounded by this one's mark too (a retry's mark lies after all they
     // covered), but not one still in progress under another owner: it records its own mark, so it never ends up
@@ -115,19 +151,41 @@ export class ProfileErasure {
       [{ key: profileId, value: encodeProfileErasedMark({ profileId, erasureId, acceptedAt, covers }) }],
       requestId,
     );
-    // The mark is on the log: the erasure is done, by this mark or by the one of an erasure that took it over
-    // (this process stalled past its lease before publishing: its mark is late, and ingest skips it as
-    // superseded, ADR 9). Nothing after this answers an error: the caller would erase again, and that later mark
-    // take the history since. Recorded and bounded only while the lease holds (a late mark recorded first would
-    // count); otherwise, or if the renewal fails, ingest records and bounds when it meets the mark.
+    // The mark is on the log. Done, if its conditional renewal applies: nobody took it over, and no other erasure
+    // runs (refused above), so its mark alone erases (an error would have the caller erase again, and take the
+    // history since). Recorded and bounded only then (a late mark recorded first would count); if that fails,
+    // ingest records and bounds when it meets the mark.
+    if (!(await this.inProgress.hold(profileId, erasureId, leaseMs, tookOver))) {
+      const notes = await this.inProgress.of(profileId);
+      // An erasure it carried ended meanwhile (its own mark met and recorded): the rest renewed without it.
+      const stillCarried = tookOver.filter((id) => notes.some((e) => e.erasureId === id));
+      const held =
+        notes.every((e) => e.owner === erasureId) &&
+        (await this.inProgress.hold(profileId, erasureId, leaseMs, stillCarried));
+      if (!held) {
+        // Its own notes left (its own row ended after a mark of it was recorded) bound no later mark.
+        this.confirmFinishedByOthers(
+          profileId,
+          erasureId,
+          notes.filter((e) => e.owner !== erasureId),
+          by,
+        );
+        return { erasureId, acceptedAt, tookOver };
+      }
+    }
     try {
-      await this.recordAndBound(profileId, erasureId, [erasureId, ...covers], tookOver, at, leaseMs);
+      await this.recordAndBound(profileId, erasureId, [erasureId, ...covers], tookOver, at);
     } catch (error) {
       // Ingest records it when it meets the mark, and its sweep ends the notes.
       this.logger.warn(
         `erasure ${erasureId} of ${profileId}: its mark is on the log; recording it failed: ${(error as Error).message}`,
       );
     }
+    // Every erasure is noted from before its first step until after its mark: one noted now may still put a mark
+    // after this answer (one that began beside it and whose refusal did not end its note, one that stalled past its
+    // lease in between), so a 202 waits until none is (ADR 9).
+    const others = (await this.inProgress.of(profileId)).filter((e) => e.owner !== erasureId);
+    if (others.length > 0) return this.refuse(profileId, others, by) ?? { erasureId, acceptedAt, tookOver };
     metrics.profileErasures.inc({ by });
     this.logger.log(
       `profile erased (erasure ${erasureId}${tookOver.length > 0 ? `, finishing ${tookOver.join(', ')}` : ''}): ` +
@@ -136,9 +194,41 @@ export class ProfileErasure {
     return { erasureId, acceptedAt, tookOver };
   }
 
+  /** While another erasure of the profile is in progress: the API's answers 409 (retry once it finished), the finisher's stops. */
+  private refuse(profileId: string, running: readonly ErasureInProgress[], by: 'api' | 'finisher'): null {
+    if (by === 'finisher') return null;
+    throw new ErasureInProgressError(
+      running.map((e) => ({ id: profileId, reason: `another erasure of the profile is in progress (${e.erasureId})` })),
+      'erasure',
+    );
+  }
+
   /**
-   * After the mark: where it lies, the keys' bound by it, the end of the notes. Only while the lease holds (a late
-   * mark recorded first would count, and bounding by it would hide the history since the one that counted).
+   * After its mark, an erasure whose lease no longer holds: it stalled past its lease before publishing, and
+   * another erasure took it over. Done only once no erasure of the profile is in progress: a taker ends a note only
+   * after its own mark is on the log (before this one's or after it; ingest skips a late one as superseded), and a
+   * taker that died is itself still noted until its own taker's mark is. While one is in progress, its mark is still
+   * to come and erases again, so a 202 now would promise to keep what the member posts next, which that mark erases
+   * (review of session 13, ADR 9): 409, and the caller retries.
+   */
+  private confirmFinishedByOthers(
+    profileId: string,
+    erasureId: string,
+    others: readonly ErasureInProgress[],
+    by: 'api' | 'finisher',
+  ): void {
+    if (others.length > 0) {
+      this.refuse(profileId, others, by);
+      return;
+    }
+    this.logger.warn(
+      `erasure ${erasureId} of ${profileId}: its mark is on the log after its lease ran out; its note was ended (a mark of it, its own or a taker's, is recorded)`,
+    );
+  }
+
+  /**
+   * After the mark, the lease renewed: where it lies, the keys' bound by it, the end of the notes (a late mark
+   * recorded first would count, and bounding by it would hide the history since the one that counted).
    */
   private async recordAndBound(
     profileId: string,
@@ -146,12 +236,7 @@ export class ProfileErasure {
     recordFor: readonly string[],
     tookOver: readonly string[],
     at: { topic: string; partition: number; baseOffset: string },
-    leaseMs: number,
   ): Promise<void> {
-    if (!(await this.inProgress.hold(profileId, erasureId, leaseMs, tookOver))) {
-      this.logger.warn(`erasure ${erasureId} of ${profileId}: its mark is on the log; its lease no longer holds`);
-      return;
-    }
     // Until this is written the erasure counts as in progress: backups leave the profile out, and re-drive
     // refuses its dead letters (the erasures before this one without a mark are bounded by this mark too).
     await this.ledger.recordMark(profileId, [...recordFor], {
@@ -191,4 +276,9 @@ export class ProfileErasure {
       'erasure',
     );
   }
+}
+
+/** Erasures of the profile another erasure is running: their notes leased (an owner renews those it carries). */
+function othersRunning(notes: readonly ErasureInProgress[], erasureId: string): ErasureInProgress[] {
+  return notes.filter((e) => e.leased && e.owner !== erasureId);
 }

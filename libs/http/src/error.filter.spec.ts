@@ -33,7 +33,7 @@ describe('ViewingHistoryErrorFilter', () => {
     });
     const erasure = answer(new ErasureInProgressError([{ id: 'p1', reason: 'taken over' }], 'erasure'));
     expect(erasure).toMatchObject({ status: 409, headers: { 'Retry-After': '5' } });
-    expect((erasure.body as { message: string }).message).toMatch(/being finished by another erasure/);
+    expect((erasure.body as { message: string }).message).toMatch(/another erasure of the profile is in progress/);
   });
 
   it('answers 400 redrive_refused naming each letter', () => {

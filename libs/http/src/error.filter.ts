@@ -31,7 +31,7 @@ const BODY_PARSER_ERRORS: Record<string, { status: number; error: string; messag
 /** What a 409 `erasure_in_progress` tells the caller, by what was refused. */
 const ERASURE_IN_PROGRESS_MESSAGES: Record<ErasureInProgressError['during'], string> = {
   redrive: "these dead letters' profiles are being erased; nothing was re-driven; retry once the erasure finished",
-  erasure: "the profile's erasure is being finished by another erasure; retry to see it done",
+  erasure: 'another erasure of the profile is in progress; retry once it has finished (a retry erases again)',
 };
 
 /** The one place where errors become HTTP status codes. */

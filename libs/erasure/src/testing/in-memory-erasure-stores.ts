@@ -52,6 +52,12 @@ export class InMemoryErasuresInProgress extends ErasuresInProgress {
     this.lease(row, leaseMs);
     return true;
   }
+  async release(profileId: string, owner: string, erasureIds: readonly string[]) {
+    for (const erasureId of erasureIds) {
+      const row = this.rows.get(`${profileId}/${erasureId}`);
+      if (row?.owner === owner) row.leaseUntil = this.storeClock();
+    }
+  }
   async recordFence(profileId: string, erasureId: string, owner: string, fence: { partition: number; offset: string }) {
     const row = this.rows.get(`${profileId}/${erasureId}`);
     if (row?.owner !== owner || this.storeClock() < row.leaseUntil || row.fence !== null) return false;
