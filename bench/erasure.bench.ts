@@ -204,6 +204,38 @@ export async function erasureCost(params: ErasureBenchParams) {
   };
 }
 
+/** The headline rows and the section of BENCHMARKS.md (none before the step has run). */
+export function renderErasureCost(
+  e: any | undefined,
+  ingestCpuMicrosPerEvent?: number,
+): { headline: string; section: string } {
+  if (!e) return { headline: '', section: '' };
+  const c = e.collectorCpuMicrosPerEvent;
+  const i = e.ingestDecodeCpuMicrosPerEvent;
+  const b = e.messageBytes;
+  const headline =
+    `| \`sealing_collector_cpu_ratio\` | ${e.ratios.collector} | the collector's validate and encode of a plain event, same run: ${c.plain} µs (sealed ${c.sealed}) | | issue 15: erasure by crypto-shredding (ADR 9) |\n` +
+    `| \`sealing_ingest_decode_cpu_ratio\` | ${e.ratios.ingestDecode} | ingest's decode of a plain message, same run: ${i.plain} µs (open and decode ${i.sealed}) | | |\n`;
+  const section = `## Erasure: what sealing costs an event (issue 15, ADR 9)
+
+Every event goes on the log sealed with its profile's key (AES-256-GCM, the binary form of docs/event-log.md), so an
+erasure can shred the key. CPU per event in one process, keys warm in memory, plain and sealed interleaved over
+${e.rounds} rounds (median), ${e.events.toLocaleString('en')} events of ${e.profiles.toLocaleString('en')} profiles:
+
+| | plain | sealed | sealed / plain | sealed JSON form (before the binary one) |
+|---|---|---|---|---|
+| collector: validate, encode (and seal) | ${c.plain} µs | ${c.sealed} µs | **${e.ratios.collector}** | ${c.sealedJson} µs |
+| ingest: (open and) decode | ${i.plain} µs | ${i.sealed} µs | **${e.ratios.ingestDecode}** | ${i.sealedJson} µs |
+| message bytes | ${b.plain} | ${b.sealed} | ${e.ratios.messageBytes} | ${b.sealedJson} |
+
+Sealing adds ${round2(i.sealed - i.plain)} µs of ingest CPU an event (against the ${ingestCpuMicrosPerEvent ?? '–'} µs ingest spends an event end to end,
+"Ingest" above) and ${round2(c.sealed - c.plain)} µs to the collector's. The ingest step above produces plain events; what it
+would spend on sealed ones is its figure plus this difference.
+
+`;
+  return { headline, section };
+}
+
 function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { machine, ROOT } from './bench-context';
 import { renderCommitlog } from './commitlog.bench';
+import { renderErasureCost } from './erasure.bench';
 import { renderLargeProfiles } from './large-profiles.bench';
 import { renderRegions } from './regions.bench';
 
@@ -29,6 +30,7 @@ export function renderBenchmarks(r: Results, summary: Record<string, any>, env: 
   const mx = r.mixed;
   const large = renderLargeProfiles(r.largeProfiles);
   const commitlog = renderCommitlog(r.commitlog);
+  const erasure = renderErasureCost(r.erasure, ing.profile?.ingestCpuMicrosPerEvent);
   const regions = renderRegions(r.regions, env.machine.cores);
   const readRows = r.reads.results
     .map((x: any) =>
@@ -113,7 +115,7 @@ ${
 }| \`overload_p99_ratio\` | ${summary.overload_p99_ratio} | p99 at 90% of the sustainable load | bounded | ${mx.overloadBounded === undefined ? 'n/a' : mx.overloadBounded ? 'bounded' : 'not bounded'}: p99 ${mx.atTwiceSustainableWithBound.p99GrowthWithinLevel}x from the first half of the level to the second (no shedding: ${mx.atTwiceSustainableWithoutShedding.p99GrowthWithinLevel}x, p99 ${n(mx.atTwiceSustainableWithoutShedding.p99Ms)} ms) |
 | \`compaction_records_per_s\` | ${n(summary.compaction_records_per_s)} | | | |
 | read p99 during compaction / idle | ${c.readP99Ratio} | the same reads with no compaction running | | |
-${large.headline}${commitlog.headline}${regions.headline}
+${large.headline}${commitlog.headline}${erasure.headline}${regions.headline}
 ## Ingest: end to end against the raw ceiling
 
 ${n(ing.parameters.events)} events of ${n(ing.parameters.profiles)} profiles; topic of ${ing.parameters.partitions} partitions; ingest's
@@ -168,7 +170,7 @@ Per event: the ingest process spends **${ing.profile.ingestCpuMicrosPerEvent} µ
 ${ing.profile.cassandraCpuMicrosPerEventEndToEnd} µs end to end against ${ing.profile.cassandraCpuMicrosPerEventCeiling} µs in the ceiling. Decoding and validating one message
 (JSON plus the zod schema) takes ${ing.profile.decodeAndValidateMicrosPerEvent} µs, of which JSON.parse ${ing.profile.jsonParseMicrosPerEvent} µs.
 
-${commitlog.section}${regions.section}## Collector: events/s accepted into Kafka
+${commitlog.section}${erasure.section}${regions.section}## Collector: events/s accepted into Kafka
 
 ${col.parameters.connections} connections posting batches of ${col.parameters.batch} events for ${col.parameters.seconds} s (autocannon): **${n(col.eventsPerSecond)} events/s**
 (${n(col.requests)} requests, ${n(col.non2xx)} not 2xx, p99 ${col.latencyP99Ms} ms). Baseline, a raw kafkajs producer sending the same batches with

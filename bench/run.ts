@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchContext, createBenchContext, machine, ROOT } from './bench-context';
 import { commitlog } from './commitlog.bench';
+import { erasureCost } from './erasure.bench';
 import { Interrupted } from './interrupted';
 import { http } from './http.bench';
 import { ingest } from './ingest.bench';
@@ -32,6 +33,7 @@ const SIZES = {
     },
     dictionary: { profiles: 400, sessions: [5, 20, 100] },
     commitlog: { events: 20_000, eventsPerFetch: 1_000, sessionsPerProfile: 4, rounds: 3 },
+    erasure: { events: 50_000, profiles: 5_000, rounds: 7 },
     regions: { writes: 200, sessions: 50 },
     large: {
       sizes: [1_000, 10_000, 100_000, 200_000],
@@ -53,6 +55,7 @@ const SIZES = {
     http: { seconds: 2, concurrency: [2, 8], profiles: 20, sessionsPerProfile: 5, collectorBatch: 50 },
     dictionary: { profiles: 40, sessions: [5] },
     commitlog: { events: 2_000, eventsPerFetch: 1_000, sessionsPerProfile: 4, rounds: 1 },
+    erasure: { events: 5_000, profiles: 500, rounds: 3 },
     regions: { writes: 30, sessions: 10 },
     large: {
       sizes: [1_000, 10_000],
@@ -69,7 +72,7 @@ const SIZES = {
  * `npm run bench [--quick] [--only step,step]`: runs the benchmarks against the real local services,
  * writes bench/results/<name>.json and summary.json, and regenerates BENCHMARKS.md. Every figure is
  * set against a baseline measured in the same run. With --only (steps: storage, floor, dictionary, reads,
- * ingest, commitlog, regions, http, large) only those steps run and only their files are written.
+ * ingest, commitlog, erasure, regions, http, large) only those steps run and only their files are written.
  */
 async function main(args: string[]): Promise<void> {
   if (args.includes('--render')) return renderFromFiles();
@@ -102,6 +105,8 @@ async function main(args: string[]): Promise<void> {
     if (wanted('ingest')) results.ingest = await step('ingest', () => ingest(ctx, sizes.ingest));
     if (wanted('commitlog'))
       results.commitlog = await step('commitlog: group against periodic', () => commitlog(sizes.commitlog));
+    if (wanted('erasure'))
+      results.erasure = await step('erasure: what sealing costs an event', () => erasureCost(sizes.erasure));
     if (wanted('regions'))
       results.regions = await step('regions: cross-region replication lag', () => regions(sizes.regions));
     if (wanted('http')) {
@@ -148,6 +153,8 @@ function summaryOf(results: Record<string, any>, cores: number, generatedAt: str
     first_page_200k_vs_10k: results.largeProfiles?.firstPageLargestVs10k ?? null,
     api_rss_growth_200k_mb: results.largeProfiles?.largestRssGrowthMb ?? null,
     commitlog_group_vs_periodic: results.commitlog?.groupVsPeriodic ?? null,
+    sealing_collector_cpu_ratio: results.erasure?.ratios.collector ?? null,
+    sealing_ingest_decode_cpu_ratio: results.erasure?.ratios.ingestDecode ?? null,
     cross_region_lag_p50_ms: results.regions?.cassandra.both.p50Ms ?? null,
     cross_region_lag_p99_ms: results.regions?.cassandra.both.p99Ms ?? null,
     cross_region_read_alone_p50_ms: results.regions?.cassandra.readAlone.p50Ms ?? null,
@@ -168,6 +175,7 @@ function renderFromFiles(): void {
   if (existsSync(join(dir, 'largeProfiles.json'))) results.largeProfiles = read('largeProfiles');
   if (existsSync(join(dir, 'commitlog.json'))) results.commitlog = read('commitlog');
   if (existsSync(join(dir, 'regions.json'))) results.regions = read('regions');
+  if (existsSync(join(dir, 'erasure.json'))) results.erasure = read('erasure');
   if (existsSync(join(dir, 'storageFloor.json'))) results.storageFloor = read('storageFloor');
   // From the result files, newest first: after `--only`, the headline follows the steps rerun.
   const generatedAt = Object.values(results)

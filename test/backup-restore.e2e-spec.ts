@@ -24,6 +24,8 @@ describe('backup and point-in-time restore', () => {
   let ingest: AppProcess;
   let api: AppProcess;
   let restoredApi: AppProcess | undefined;
+  /** The test's reader through the restore and the switch (stopped in afterAll should the test fail first). */
+  let reading = false;
   let auth: TestTokens;
   let stores: Stores;
   const dir = mkdtempSync(join(tmpdir(), 'vh-backup-'));
@@ -115,6 +117,7 @@ describe('backup and point-in-time restore', () => {
   }, 300_000);
 
   afterAll(async () => {
+    reading = false;
     await Promise.all([collector?.stop(), ingest?.stop(), api?.stop(), restoredApi?.stop()]);
     await stores?.close();
     await environment?.cassandra.execute(`DROP KEYSPACE IF EXISTS ${target()}`).catch(() => undefined);
@@ -203,6 +206,21 @@ describe('backup and point-in-time restore', () => {
       await environment.cassandra.execute(`DROP KEYSPACE IF EXISTS ${wrongKeys}`);
     }
 
+    // Reads go on through the restore and the switch (review of session 13): the live keyspace and its API are
+    // untouched by the restore (every answer complete, the current history), then the restored API serves.
+    let readFrom = api.url;
+    reading = true;
+    const answers: { from: string; records: number }[] = [];
+    const failures: string[] = [];
+    const reader = (async () => {
+      while (reading) {
+        const from = readFrom;
+        await history(changed, from)
+          .then((records) => answers.push({ from, records: records.length }))
+          .catch((error: Error) => failures.push(`${from}: ${error.message}`));
+        await sleep(200);
+      }
+    })();
     const restored = await runCli(
       ['restore', '--from', dir, '--until', until, '--keyspace', target(), '--ingest-group', `${target()}-ingest`],
       environment.env,
@@ -217,6 +235,16 @@ describe('backup and point-in-time restore', () => {
     // The switch: an API on the restored keyspace (in production, API processes restarted one by one).
     const port = String(await freePort());
     restoredApi = await AppProcess.start('api', { ...environment.env, CASSANDRA_KEYSPACE: target(), API_PORT: port });
+    readFrom = restoredApi.url;
+    await eventually(async () => expect(answers.some((a) => a.from === restoredApi!.url)).toBe(true), 10_000, 100);
+    reading = false;
+    await reader;
+    expect(failures).toEqual([]);
+    expect(answers.filter((a) => a.from === api.url).length).toBeGreaterThan(3);
+    expect([...new Set(answers.map((a) => `${a.from === api.url ? 'live' : 'restored'}:${a.records}`))]).toEqual([
+      'live:4',
+      'restored:3',
+    ]);
     const sortById = (records: { recordId: string }[]) =>
       [...records].sort((a, b) => a.recordId.localeCompare(b.recordId));
     expect(sortById(await history(kept, restoredApi.url))).toEqual(sortById(expected.kept));

@@ -9,7 +9,7 @@ import { identifierSchema, parseWith } from '../shared/request-parsing';
 
 const erasureBody = z.object({ confirm: z.string().max(200).optional() }).strict();
 
-@ApiErrorResponses(400, 401, 403, 409, 503)
+@ApiErrorResponses(400, 401, 403, 409, 501, 503)
 @Controller('v1/profiles/:profileId')
 export class ProfileErasureController {
   constructor(private readonly erasure: ProfileErasure) {}

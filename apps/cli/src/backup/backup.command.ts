@@ -5,7 +5,15 @@ import { once } from 'node:events';
 import { Client } from 'cassandra-driver';
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
-import { ErasureLedger, ErasureRecord, ProfileKey, ProfileKeys, seal, standaloneProfileKeys } from '@vh/erasure';
+import {
+  ErasureLedger,
+  ErasureRecord,
+  LogPosition,
+  ProfileKey,
+  ProfileKeys,
+  seal,
+  standaloneProfileKeys,
+} from '@vh/erasure';
 import { createKafka } from '@vh/messaging';
 import {
   CompressedHistoryRepository,
@@ -54,6 +62,7 @@ export async function backup(config: AppConfig, args: string[]): Promise<BackupM
     existing: (id: string) => keys.keys.existing(id),
     currentKey: (id: string) => keys.keys.current(id),
     erasures: (id: string) => ledger.erasures(id),
+    passedAtBackup: (mark: LogPosition) => passedAt(offsets, config.kafka.eventTopic, mark),
   };
   const copy = async (profileId: string): Promise<'erasing' | null> => {
     const sealed = await sealProfileSnapshot(profileId, profileKeys, () => snapshotOf(profileId, live, compressed));
@@ -79,7 +88,9 @@ export async function backup(config: AppConfig, args: string[]): Promise<BackupM
       erasing = again;
     }
     if (erasing.length > 0) {
-      logger.warn(`left out ${erasing.length} profile(s) whose erasure is in progress: ${erasing.join(', ')}`);
+      logger.warn(
+        `left out ${erasing.length} profile(s) whose erasure is in progress or past the backup's offsets: ${erasing.join(', ')}`,
+      );
     }
     out.end();
     await once(out, 'finish');
@@ -122,12 +133,17 @@ export async function sealProfileSnapshot(
     existing: ProfileKeys['existing'];
     currentKey: (profileId: string) => Promise<ProfileKey>;
     erasures: (profileId: string) => Promise<ErasureRecord[]>;
+    /** Whether ingest, at the offsets the backup starts from, had passed this mark (it then erased at it). */
+    passedAtBackup: (mark: LogPosition) => boolean;
   },
   takeSnapshot: () => Promise<ProfileSnapshot>,
 ): Promise<{ line: SealedProfileLine; snapshot: ProfileSnapshot } | 'empty' | 'erasing'> {
   const settled = async () => {
     const erasures = await keys.erasures(profileId);
-    return erasures.some((e) => e.pending)
+    // A mark recorded but not met yet at the backup's offsets: ingest may still write (and later erase at the mark)
+    // events before it, sealed with the current key; the line has no position for the key's bound to apply, and a
+    // restore replays that mark from the offsets anyway (review of issue 15, session 14).
+    return erasures.some((e) => e.pending || (e.mark !== null && !keys.passedAtBackup(e.mark)))
       ? null
       : erasures
           .map((e) => e.erasureId)
@@ -204,6 +220,13 @@ async function committedOffsets(config: AppConfig): Promise<{ partition: number;
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Whether the committed offsets passed the mark: a mark of another topic (or of no named one) counts as passed. */
+function passedAt(offsets: { partition: number; offset: string }[], topic: string, mark: LogPosition): boolean {
+  if (mark.topic !== topic || mark.partition === null) return true;
+  const committed = offsets.find((o) => o.partition === mark.partition)?.offset;
+  return committed === undefined || BigInt(committed) > BigInt(mark.offset);
 }
 
 export function option(args: string[], name: string): string | undefined {

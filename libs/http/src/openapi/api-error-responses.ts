@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiResponse } from '@nestjs/swagger';
 import type { SchemaObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 
 /** The statuses the one error filter (error.filter.ts) answers with, as the OpenAPI document shows them. */
-export type ErrorStatus = 400 | 401 | 403 | 409 | 413 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 409 | 413 | 501 | 503;
 
 const DESCRIPTIONS: Record<ErrorStatus, string> = {
   400: 'invalid input: `issues` names each field and what is wrong with it',
@@ -11,6 +11,7 @@ const DESCRIPTIONS: Record<ErrorStatus, string> = {
   403: 'the token does not allow this (scope or profile); nothing was written',
   409: 'a profile is being erased (`erasure_in_progress`): transient; retry after `Retry-After` seconds',
   413: 'the body is larger than HTTP_BODY_LIMIT',
+  501: 'not offered by this deployment (`not_supported_across_regions`: erasure while the keyspaces span several datacenters, docs/adr/0012); nothing was changed',
   503: 'a dependency is unavailable or the process is shedding load; retry after `Retry-After` seconds',
 };
 
