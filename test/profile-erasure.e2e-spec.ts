@@ -242,18 +242,27 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     expect(await titlesOf(victim)).toEqual([]);
     expect(await countRows(environment.cassandra, ks, 'live_history', victim)).toBe(0);
 
+    // Taken by the log ten minutes ago (the producer's time): ingest's copies keep that log time (below).
+    const loggedAt = String(Date.now() - 10 * 60_000);
     await produce(
       environment.kafka,
       environment.config.kafka.eventTopic,
-      inFlight.map((e, i) => ({ key: e.profileId, value: inFlightValues[i] })),
+      inFlight.map((e, i) => ({ key: e.profileId, value: inFlightValues[i], timestamp: loggedAt })),
     );
     // The stale-key events, and ingest's copies of them sealed with the new key.
     messagesOnLog += 2 * inFlight.length;
     // Acknowledged, after the mark: ingested as the profile's new history, never lost (invariant 2).
     await eventually(async () => expect(await titlesOf(victim)).toEqual([afterMarkTitle]), 60_000, 500);
-    // Every stale-key event is also on the log again, sealed with the profile's new key.
+    // Every stale-key event is also on the log again, sealed with the profile's new key, at its original's log
+    // time: a restore --until between the two takes the copy as it would the original (review of issue 15).
     victimSealed += inFlight.length;
     afterMarkEvents = inFlight.length;
+    const atThatTime = (await readTopic(environment.kafka, environment.config.kafka.eventTopic, messagesOnLog, 10_000))
+      .filter((m) => m.key?.toString('utf8') === victim && m.timestamp === loggedAt)
+      .map((m) => classifyMessage(m.value))
+      .map((c) => (c.kind === 'sealed' ? c.envelope.keyId : c.kind));
+    expect(atThatTime).toHaveLength(2 * inFlight.length);
+    expect(new Set(atThatTime).size).toBe(2); // the erased key's originals, the new key's copies
     const chunks = await environment.cassandra.execute(
       `SELECT chunk_set FROM ${ks}.compressed_history_chunk_sets WHERE profile_id = ?`,
       [victim],

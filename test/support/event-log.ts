@@ -6,7 +6,7 @@ import { encodeViewingEvent, PlaybackEvent, ViewingEvent } from '@vh/domain';
 export async function produce(
   kafka: Kafka,
   topic: string,
-  messages: { key: string | null; value: string | Buffer | null; headers?: IHeaders }[],
+  messages: { key: string | null; value: string | Buffer | null; headers?: IHeaders; timestamp?: string }[],
 ): Promise<void> {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
@@ -33,7 +33,16 @@ export async function readTopic(
   topic: string,
   count: number,
   timeoutMs = 30_000,
-): Promise<{ value: Buffer | null; headers: IHeaders; key: Buffer | null; offset: string; partition: number }[]> {
+): Promise<
+  {
+    value: Buffer | null;
+    headers: IHeaders;
+    key: Buffer | null;
+    offset: string;
+    partition: number;
+    timestamp: string;
+  }[]
+> {
   const consumer = kafka.consumer({ groupId: `e2e-reader-${randomUUID()}` });
   const received: (KafkaMessage & { partition: number })[] = [];
   await consumer.connect();
@@ -60,6 +69,7 @@ export async function readTopic(
     key: m.key,
     offset: m.offset,
     partition: m.partition,
+    timestamp: m.timestamp,
   }));
 }
 

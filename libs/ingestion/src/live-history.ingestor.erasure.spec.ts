@@ -56,9 +56,13 @@ class JournalEraser extends ProfileHistoryEraser {
 
 class JournalRepublisher extends StaleKeyRepublisher {
   down = false;
-  async publish(events: readonly ViewingEvent[]): Promise<void> {
+  readonly loggedAt = new Map<string, string>();
+  async republish(copies: readonly { event: ViewingEvent; loggedAt: string }[]): Promise<void> {
     if (this.down) throw new Error('broker unreachable');
-    for (const e of events) journal.push(`republish ${e.eventId}`);
+    for (const { event, loggedAt } of copies) {
+      journal.push(`republish ${event.eventId}`);
+      this.loggedAt.set(event.eventId, loggedAt);
+    }
   }
 }
 
@@ -139,7 +143,11 @@ describe('LiveHistoryIngestor and erasures', () => {
     expect(journal).toEqual([]);
 
     republisher.down = false;
+    batch.messages[2].timestamp = String(T0 + 7_000); // when the log took the original
     expect(await ingestor.handleBatch(batch, control)).toEqual({ status: 'done' });
+    // The copy keeps the original's log time: a restore --until between the two takes it (the original's key
+    // is destroyed by then), as it would have taken the original (review of issue 15, session 14).
+    expect(republisher.loggedAt.get(after.eventId)).toBe(String(T0 + 7_000));
     // The copy is on the log before the batch is done: a replay once the old key is gone still reads it.
     expect(journal).toEqual([
       `republish ${after.eventId}`,

@@ -37,10 +37,12 @@ export abstract class ProfileHistoryEraser {
 /**
  * Puts events back on the log sealed with the profile's current key (ViewingEventPublisher). Used for events a
  * collector sealed after an erasure's mark with the erased key it had cached: that key is destroyed after
- * PROFILE_KEYS_SHREDDING_MS, and the copy keeps them readable for any later replay (docs/adr/0009).
+ * PROFILE_KEYS_SHREDDING_MS, and the copy keeps them readable for any later replay (docs/adr/0009). Each copy
+ * keeps the log time of its original (`loggedAt`, the Kafka timestamp): a restore `--until` between the two
+ * takes it, as it would have taken the original.
  */
 export abstract class StaleKeyRepublisher {
-  abstract publish(events: readonly ViewingEvent[]): Promise<void>;
+  abstract republish(copies: readonly { event: ViewingEvent; loggedAt: string }[]): Promise<void>;
 }
 
 /** The events between two erasure marks of a batch, and the erasure that follows them (if any). */
@@ -131,12 +133,12 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     }
     // An erasure's mark splits the batch: what came before it is written, then erased, then what follows.
     const segments: Segment[] = [{ events: [] }];
-    const staleKey: ViewingEvent[] = [];
+    const staleKey: { event: ViewingEvent; loggedAt: string }[] = [];
     let erased = 0;
     for (const [i, message] of batch.messages.entries()) {
       const o = opened[i];
       if (o.kind === 'event') {
-        if (o.staleKey) staleKey.push(o.event);
+        if (o.staleKey) staleKey.push({ event: o.event, loggedAt: message.timestamp });
         segments[segments.length - 1].events.push(o.event);
         sources.set(o.event.eventId, message);
       } else if (o.kind === 'invalid') {
@@ -158,7 +160,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     // counts once (same eventId and acceptance; invariant 1).
     if (staleKey.length > 0 && this.republisher) {
       try {
-        await this.republisher.publish(staleKey);
+        await this.republisher.republish(staleKey);
       } catch (error) {
         return { status: 'retry-later', reason: `re-publish of events of an erased key: ${(error as Error).message}` };
       }

@@ -37,6 +37,27 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
   }
 
   async publish(events: readonly ViewingEvent[], requestId?: string): Promise<void> {
+    await this.sealAndSend(events, requestId);
+  }
+
+  /**
+   * Copies of events already on the log (ingest's, of events sealed with an erased key), sealed again with the
+   * current key, each with its original's log time (`loggedAt`, the Kafka timestamp): `restore --until` judges
+   * by the log's timestamps.
+   */
+  async republish(copies: readonly { event: ViewingEvent; loggedAt: string }[]): Promise<void> {
+    await this.sealAndSend(
+      copies.map((c) => c.event),
+      undefined,
+      copies.map((c) => c.loggedAt),
+    );
+  }
+
+  private async sealAndSend(
+    events: readonly ViewingEvent[],
+    requestId: string | undefined,
+    loggedAt?: readonly string[],
+  ): Promise<void> {
     if (events.length === 0) return;
     // Sealing needs the profiles' keys: the sealer says when they are unreachable (DependencyUnavailableError:
     // 503, retried, like Kafka's); anything else it throws is a fault of this code, not of the cluster.
@@ -48,7 +69,7 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
       throw error;
     }
     await this.publishEncoded(
-      events.map((event, i) => ({ key: event.profileId, value: values[i] })),
+      events.map((event, i) => ({ key: event.profileId, value: values[i], timestamp: loggedAt?.[i] })),
       requestId,
     );
   }
@@ -58,7 +79,7 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
    * partition took them (the first message's offset): one message's position on the log.
    */
   async publishEncoded(
-    messages: { key: string; value: string | Buffer }[],
+    messages: { key: string; value: string | Buffer; timestamp?: string }[],
     requestId?: string,
   ): Promise<PublishedBatch[]> {
     if (messages.length === 0) return [];
@@ -70,7 +91,8 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
         topic: this.config.kafka.eventTopic,
         acks: -1,
         compression: compressionFor(messages.map((m) => m.value)),
-        messages: messages.map(({ key, value }) => ({ key, value, headers })),
+        // No timestamp: the broker's producer time (CreateTime, now); a copy names its original's.
+        messages: messages.map(({ key, value, timestamp }) => ({ key, value, headers, timestamp })),
       });
     };
     try {
