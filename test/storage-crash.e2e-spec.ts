@@ -65,7 +65,7 @@ describe('storage crash: kill -9 of Cassandra, ingest before migrate', () => {
     await cassandra?.dispose();
   });
 
-  it('creates the topics with min.insync.replicas set from the replication factor', async () => {
+  it('creates the topics with min.insync.replicas set from the replication factor, and old log times allowed', async () => {
     const admin = environment.kafka.admin();
     await admin.connect();
     try {
@@ -74,18 +74,27 @@ describe('storage crash: kill -9 of Cassandra, ingest before migrate', () => {
         resources: [environment.config.kafka.eventTopic, environment.config.kafka.deadLetterTopic].map((name) => ({
           type: ConfigResourceTypes.TOPIC,
           name,
-          configNames: ['min.insync.replicas'],
+          configNames: ['min.insync.replicas', 'message.timestamp.before.max.ms'],
         })),
       });
       for (const resource of described.resources) {
         // One broker here: 1, set on the topic itself rather than left to whatever the broker defaults to.
-        expect(resource.configEntries).toEqual([
-          expect.objectContaining({
-            configName: 'min.insync.replicas',
-            configValue: '1',
-            configSource: ConfigSource.TOPIC_CONFIG,
-          }),
-        ]);
+        expect(resource.configEntries).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({
+              configName: 'min.insync.replicas',
+              configValue: '1',
+              configSource: ConfigSource.TOPIC_CONFIG,
+            }),
+            // Copies with their original's log time are never refused (ADR 9).
+            expect.objectContaining({
+              configName: 'message.timestamp.before.max.ms',
+              configValue: '9223372036854775807',
+              configSource: ConfigSource.TOPIC_CONFIG,
+            }),
+          ]),
+        );
+        expect(resource.configEntries).toHaveLength(2);
       }
     } finally {
       await admin.disconnect();

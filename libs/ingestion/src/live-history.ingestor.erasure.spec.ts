@@ -14,7 +14,7 @@ import {
 import { UnknownProfileKeyError } from '@vh/erasure';
 import { metrics } from '@vh/metrics';
 import { AppendOptions, FailedWrite, LiveHistoryWriter } from '@vh/storage';
-import { LiveHistoryIngestor, ProfileHistoryEraser, StaleKeyRepublisher } from './live-history.ingestor';
+import { LiveHistoryIngestor, ProfileHistoryEraser, StaleKeyCopy, StaleKeyRepublisher } from './live-history.ingestor';
 
 /** One ordered journal of what reached storage: writes and erasures, to check their order. */
 const journal: string[] = [];
@@ -57,11 +57,13 @@ class JournalEraser extends ProfileHistoryEraser {
 class JournalRepublisher extends StaleKeyRepublisher {
   down = false;
   readonly loggedAt = new Map<string, string>();
-  async republish(copies: readonly { event: ViewingEvent; loggedAt: string }[]): Promise<void> {
+  readonly source = new Map<string, string>();
+  async republish(copies: readonly StaleKeyCopy[]): Promise<void> {
     if (this.down) throw new Error('broker unreachable');
-    for (const { event, loggedAt } of copies) {
+    for (const { event, loggedAt, source } of copies) {
       journal.push(`republish ${event.eventId}`);
       this.loggedAt.set(event.eventId, loggedAt);
+      this.source.set(event.eventId, source);
     }
   }
 }
@@ -148,6 +150,9 @@ describe('LiveHistoryIngestor and erasures', () => {
     // The copy keeps the original's log time: a restore --until between the two takes it (the original's key
     // is destroyed by then), as it would have taken the original (review of issue 15, session 14).
     expect(republisher.loggedAt.get(after.eventId)).toBe(String(T0 + 7_000));
+    // ... and names where its original lay: the copy lands at the end of the partition, perhaps after a later
+    // erasure's mark, which erases it as it erased the original (review of issue 15, session 14: it came back).
+    expect(republisher.source.get(after.eventId)).toBe('events/0/2');
     // The copy is on the log before the batch is done: a replay once the old key is gone still reads it.
     expect(journal).toEqual([
       `republish ${after.eventId}`,

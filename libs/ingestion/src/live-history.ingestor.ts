@@ -11,6 +11,7 @@ import {
   EventLogBatch,
   EventLogBatchHandler,
   EventLogOpener,
+  HEADERS,
   PlaintextEventLogOpener,
 } from '@vh/messaging';
 import { metrics } from '@vh/metrics';
@@ -38,11 +39,20 @@ export abstract class ProfileHistoryEraser {
  * Puts events back on the log sealed with the profile's current key (ViewingEventPublisher). Used for events a
  * collector sealed after an erasure's mark with the erased key it had cached: that key is destroyed after
  * PROFILE_KEYS_SHREDDING_MS, and the copy keeps them readable for any later replay (docs/adr/0009). Each copy
- * keeps the log time of its original (`loggedAt`, the Kafka timestamp): a restore `--until` between the two
- * takes it, as it would have taken the original.
+ * keeps the log time of its original (`loggedAt`, the Kafka timestamp: a restore `--until` between the two takes
+ * it, as it would have taken the original) and names where its original lay (`source`, topic/partition/offset,
+ * as a re-drive does): the copy lands at the end of the partition, maybe after a later erasure's mark, and
+ * counts as erased by a mark its original lay before.
  */
 export abstract class StaleKeyRepublisher {
-  abstract republish(copies: readonly { event: ViewingEvent; loggedAt: string }[]): Promise<void>;
+  abstract republish(copies: readonly StaleKeyCopy[]): Promise<void>;
+}
+
+/** An event to put on the log again: its original's log time, and its original's position (or that one's source). */
+export interface StaleKeyCopy {
+  event: ViewingEvent;
+  loggedAt: string;
+  source: string;
 }
 
 /** The events between two erasure marks of a batch, and the erasure that follows them (if any). */
@@ -133,12 +143,18 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     }
     // An erasure's mark splits the batch: what came before it is written, then erased, then what follows.
     const segments: Segment[] = [{ events: [] }];
-    const staleKey: { event: ViewingEvent; loggedAt: string }[] = [];
+    const staleKey: StaleKeyCopy[] = [];
     let erased = 0;
     for (const [i, message] of batch.messages.entries()) {
       const o = opened[i];
       if (o.kind === 'event') {
-        if (o.staleKey) staleKey.push({ event: o.event, loggedAt: message.timestamp });
+        if (o.staleKey) {
+          // A re-driven message names its own original already: the earliest position is the one that counts.
+          const source =
+            message.headers?.[HEADERS.redrivenSource]?.toString() ??
+            `${batch.topic}/${batch.partition}/${message.offset}`;
+          staleKey.push({ event: o.event, loggedAt: message.timestamp, source });
+        }
         segments[segments.length - 1].events.push(o.event);
         sources.set(o.event.eventId, message);
       } else if (o.kind === 'invalid') {

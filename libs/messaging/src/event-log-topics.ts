@@ -18,6 +18,8 @@ export function minInsyncReplicas(replicationFactor: number): number {
   return replicationFactor >= 3 ? Math.floor(replicationFactor / 2) + 1 : 1;
 }
 
+const MAX_LONG = '9223372036854775807';
+
 /**
  * Creates the event topic and its dead-letter topic if missing, and keeps their retention and
  * min.insync.replicas as configured (alterConfigs replaces a topic's whole configuration: both every time).
@@ -33,6 +35,9 @@ export async function ensureEventLogTopics(kafka: Kafka, config: AppConfig['kafk
     const entries = (retentionMs: number) => [
       { name: 'retention.ms', value: String(retentionMs) },
       { name: 'min.insync.replicas', value: String(minInsyncReplicas(replicationFactor)) },
+      // Ingest's copies of stale-key events and re-driven letters carry their original's (old) log time: a broker
+      // limit on old timestamps would refuse them, and the partition would wait for good (ADR 9). Unlimited here.
+      { name: 'message.timestamp.before.max.ms', value: MAX_LONG },
     ];
     const wanted = [
       {

@@ -42,21 +42,22 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
 
   /**
    * Copies of events already on the log (ingest's, of events sealed with an erased key), sealed again with the
-   * current key, each with its original's log time (`loggedAt`, the Kafka timestamp): `restore --until` judges
-   * by the log's timestamps.
+   * current key, each with its original's log time (`loggedAt`, the Kafka timestamp: `restore --until` judges by
+   * the log's timestamps) and its original's position (`source`, topic/partition/offset, in x-redriven-source as
+   * a re-drive's copy: a mark its original lay before erases it too).
    */
-  async republish(copies: readonly { event: ViewingEvent; loggedAt: string }[]): Promise<void> {
+  async republish(copies: readonly { event: ViewingEvent; loggedAt: string; source: string }[]): Promise<void> {
     await this.sealAndSend(
       copies.map((c) => c.event),
       undefined,
-      copies.map((c) => c.loggedAt),
+      copies.map((c) => ({ timestamp: c.loggedAt, headers: { [HEADERS.redrivenSource]: c.source } })),
     );
   }
 
   private async sealAndSend(
     events: readonly ViewingEvent[],
     requestId: string | undefined,
-    loggedAt?: readonly string[],
+    copiesOf?: readonly { timestamp: string; headers: Record<string, string> }[],
   ): Promise<void> {
     if (events.length === 0) return;
     // Sealing needs the profiles' keys: the sealer says when they are unreachable (DependencyUnavailableError:
@@ -69,7 +70,7 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
       throw error;
     }
     await this.publishEncoded(
-      events.map((event, i) => ({ key: event.profileId, value: values[i], timestamp: loggedAt?.[i] })),
+      events.map((event, i) => ({ key: event.profileId, value: values[i], ...copiesOf?.[i] })),
       requestId,
     );
   }
@@ -79,7 +80,7 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
    * partition took them (the first message's offset): one message's position on the log.
    */
   async publishEncoded(
-    messages: { key: string; value: string | Buffer; timestamp?: string }[],
+    messages: { key: string; value: string | Buffer; timestamp?: string; headers?: Record<string, string> }[],
     requestId?: string,
   ): Promise<PublishedBatch[]> {
     if (messages.length === 0) return [];
@@ -92,7 +93,12 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
         acks: -1,
         compression: compressionFor(messages.map((m) => m.value)),
         // No timestamp: the broker's producer time (CreateTime, now); a copy names its original's.
-        messages: messages.map(({ key, value, timestamp }) => ({ key, value, headers, timestamp })),
+        messages: messages.map((m) => ({
+          key: m.key,
+          value: m.value,
+          headers: m.headers ? { ...headers, ...m.headers } : headers,
+          timestamp: m.timestamp,
+        })),
       });
     };
     try {

@@ -3,7 +3,7 @@ import { loadConfig } from '@vh/config';
 import { ErasureRecord, LogPosition, newDataKey, ProfileKey, ProfileKeys, seal, unseal } from '@vh/erasure';
 import { InMemoryKeyStore } from '@vh/erasure/testing/in-memory-profile-key-store';
 import { backupContext, ProfileSnapshot } from './backup-format';
-import { sealProfileSnapshot } from './backup.command';
+import { passedAt, sealProfileSnapshot } from './backup.command';
 
 /** The store's current keys as ProfileKeys.existing reads them; an erasure deletes one, a session makes another. */
 class FakeKeys {
@@ -186,4 +186,28 @@ describe('sealProfileSnapshot with ProfileKeys: a profile holding only a pre-reg
       expect(sealed).toBe('erasing');
     },
   );
+});
+
+describe('passedAt (a mark against the offsets a backup starts from)', () => {
+  const offsets = [
+    { partition: 0, offset: '8' },
+    { partition: 1, offset: '3' },
+  ];
+  const mark = (partition: number | null, offset: string, topic: string | null = 'events'): LogPosition => ({
+    topic,
+    partition,
+    offset,
+  });
+  it('passed once the committed offset (the next to consume) is past the mark', () => {
+    expect(passedAt(offsets, 'events', mark(0, '7'))).toBe(true);
+    expect(passedAt(offsets, 'events', mark(0, '8'))).toBe(false);
+    expect(passedAt(offsets, 'events', mark(1, '7'))).toBe(false);
+  });
+  it('not passed in a partition added since the offsets were read (a restore replays it whole)', () => {
+    expect(passedAt(offsets, 'events', mark(2, '0'))).toBe(false);
+  });
+  it('passed for a mark of another topic or of no named partition (an older build could never be judged)', () => {
+    expect(passedAt(offsets, 'events', mark(0, '9', 'other'))).toBe(true);
+    expect(passedAt(offsets, 'events', mark(null, '9', null))).toBe(true);
+  });
 });

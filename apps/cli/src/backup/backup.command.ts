@@ -222,11 +222,15 @@ async function committedOffsets(config: AppConfig): Promise<{ partition: number;
   }
 }
 
-/** Whether the committed offsets passed the mark: a mark of another topic (or of no named one) counts as passed. */
-function passedAt(offsets: { partition: number; offset: string }[], topic: string, mark: LogPosition): boolean {
+/**
+ * Whether the committed offsets passed the mark. A partition the offsets lack was added since they were read: a
+ * restore replays it whole, so not passed. A mark of another topic, or of none named (an older build's rows,
+ * which could never be judged: such a profile would be left out of every backup), counts as passed.
+ */
+export function passedAt(offsets: { partition: number; offset: string }[], topic: string, mark: LogPosition): boolean {
   if (mark.topic !== topic || mark.partition === null) return true;
   const committed = offsets.find((o) => o.partition === mark.partition)?.offset;
-  return committed === undefined || BigInt(committed) > BigInt(mark.offset);
+  return committed !== undefined && BigInt(committed) > BigInt(mark.offset);
 }
 
 export function option(args: string[], name: string): string | undefined {
