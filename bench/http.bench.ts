@@ -12,7 +12,7 @@ import { AppProcess } from '../test/support/app-process';
 import { syntheticHistory } from '../test/support/event-log';
 import { freePort } from '../test/support/free-port';
 import { watchSession, WirePlaybackEvent } from '../test/support/playback-events';
-import { alternatedReads, RawReadServer, readVsRaw, startRawReadServer } from './raw-read';
+import { alternatedReads, RawReadServer, readVsRaw, startBareServer, startRawReadServer } from './raw-read';
 import { OpenLoopRequest, openLoop } from './open-loop';
 import {
   BenchContext,
@@ -339,17 +339,20 @@ async function collectorThroughput(
       events.push(...watchSession(profiles[events.length % profiles.length], 'title-1', Date.now() - 3_600_000));
     return events.slice(0, params.collectorBatch);
   };
+  /** The same batches posted by `connections` clients for the step's seconds; events/s accepted, server CPU. */
+  const post = (url: string, pid: number | undefined) =>
+    cpuProfile({ collector: pid, kafka: servicePid('kafka') }, () =>
+      autocannon({
+        url: `${url}/v1/events`,
+        connections,
+        duration: params.seconds,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify({ events: batch() }) }) }],
+      }),
+    );
   profileFromHere(collector.pid);
-  const { result: result, cpu } = await cpuProfile({ collector: collector.pid, kafka: servicePid('kafka') }, () =>
-    autocannon({
-      url: `${collector.url}/v1/events`,
-      connections,
-      duration: params.seconds,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify({ events: batch() }) }) }],
-    }),
-  );
+  const { result: result, cpu } = await post(collector.url, collector.pid);
   const httpEventsPerSecond = (result['2xx'] * params.collectorBatch) / result.duration;
 
   // Baseline: the same batch size, acks = all and gzip, `connections` sends in flight.
@@ -376,6 +379,24 @@ async function collectorThroughput(
   const rawEventsPerSecond = sent / ((performance.now() - started) / 1000);
   const rawCpu = process.cpuUsage(cpuBefore);
   await producer.disconnect();
+
+  // The raw producer's work behind a bare HTTP endpoint (bench/raw-collector-server.ts): what HTTP alone costs,
+  // the ceiling of any collector on this machine (issue 14: the collector's limit measured, not estimated).
+  const bare = await startBareServer('raw-collector-server.js', { EVENT_TOPIC: topic });
+  let bareHttp: { eventsPerSecond: number; cpuMicrosPerEvent: number | null; non2xx: number };
+  try {
+    await post(bare.url, bare.pid); // warm-up: JIT and the producer's connections
+    const { result: b, cpu: bareCpu } = await post(bare.url, bare.pid);
+    const accepted = b['2xx'] * params.collectorBatch;
+    bareHttp = {
+      eventsPerSecond: round(accepted / b.duration),
+      cpuMicrosPerEvent:
+        bareCpu.collector === null || accepted === 0 ? null : round((bareCpu.collector * 1e6) / accepted, 1),
+      non2xx: b.non2xx,
+    };
+  } finally {
+    bare.stop();
+  }
   return {
     name: 'collector',
     parameters: { connections, batch: params.collectorBatch, seconds: params.seconds },
@@ -389,6 +410,11 @@ async function collectorThroughput(
     rawProducerEventsPerSecond: round(rawEventsPerSecond),
     rawProducerCpuMicrosPerEvent: sent === 0 ? null : round((rawCpu.user + rawCpu.system) / sent, 1),
     ratio: round(httpEventsPerSecond / rawEventsPerSecond),
+    bareHttp: {
+      ...bareHttp,
+      vsRawProducer: round(bareHttp.eventsPerSecond / rawEventsPerSecond),
+      collectorVsBareHttp: round(httpEventsPerSecond / bareHttp.eventsPerSecond),
+    },
   };
 }
 

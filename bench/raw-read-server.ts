@@ -14,7 +14,7 @@ import { toView } from '../apps/api/src/history/history-request';
  * GET /v1/profiles/:id/history?limit=N from the same tables through the same repositories (live rows, then
  * the compressed version whole through the same cache, trails only when needed; the API reads a chunked
  * version page by page instead), the same fold and page, and the same JSON. No Nest, no auth, no validation, no logging, no metrics, no shedding. Run as its own
- * process (`RAW_READ_PORT`, `CASSANDRA_KEYSPACE`) by bench/http.bench.ts; prints "listening" when ready.
+ * process (`BARE_SERVER_PORT`, `CASSANDRA_KEYSPACE`) by bench/http.bench.ts; prints "listening" when ready.
  */
 async function main(): Promise<void> {
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
       response.writeHead(200, { 'content-type': 'application/json' }).end(body);
     })().catch((error: Error) => response.writeHead(500).end(error.message));
   });
-  server.listen(Number(process.env.RAW_READ_PORT), '127.0.0.1', () => process.stdout.write('listening\n'));
+  server.listen(Number(process.env.BARE_SERVER_PORT), '127.0.0.1', () => process.stdout.write('listening\n'));
   process.on('SIGTERM', () => server.close(() => void client.shutdown().then(() => process.exit(0))));
 }
 

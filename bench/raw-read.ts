@@ -53,20 +53,28 @@ export interface RawReadServer {
 
 /** Started with the apps' extra node flags (VH_APP_NODE_ARGS): a profiled run profiles both sides alike. */
 export async function startRawReadServer(keyspace: string): Promise<RawReadServer> {
+  return startBareServer('raw-read-server.js', { CASSANDRA_KEYSPACE: keyspace });
+}
+
+/**
+ * A bench/ server script (compiled beside this file) as its own process on a free port (`BARE_SERVER_PORT`), the
+ * apps' node flags included; resolves once it prints "listening".
+ */
+export async function startBareServer(script: string, env: Record<string, string>): Promise<RawReadServer> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    [...NODE_ARGS, '-r', join(CHECKOUT_ROOT, 'scripts/register-paths.js'), join(__dirname, 'raw-read-server.js')],
+    [...NODE_ARGS, '-r', join(CHECKOUT_ROOT, 'scripts/register-paths.js'), join(__dirname, script)],
     {
       cwd: CHECKOUT_ROOT,
-      env: { ...process.env, CASSANDRA_KEYSPACE: keyspace, RAW_READ_PORT: String(port) },
+      env: { ...process.env, ...env, BARE_SERVER_PORT: String(port) },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
   try {
     await new Promise<void>((resolve, reject) => {
       child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('listening') && resolve());
-      child.on('exit', (code) => reject(new Error(`raw read server exited with ${code}`)));
+      child.on('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
     });
   } catch (error) {
     child.kill('SIGTERM');

@@ -103,7 +103,12 @@ ${
 `
       : ''
   }| \`collector_events_per_s\` | ${n(summary.collector_events_per_s)} | raw kafkajs producer: ${n(col.rawProducerEventsPerSecond)} (ratio ${col.ratio}) | ratio 0.8 | ${status(col.ratio, 0.8)} |
-| \`read_speedup_avg_10k\` | ${summary.read_speedup_avg_10k}x | the same 10,000 records all live | 5x | ${status(summary.read_speedup_avg_10k, 5)} |
+${
+  col.bareHttp
+    ? `| \`collector_vs_bare_http\` | ${col.bareHttp.collectorVsBareHttp} | the raw producer behind a bare HTTP endpoint: ${n(col.bareHttp.eventsPerSecond)} events/s (${col.bareHttp.vsRawProducer} of the raw producer), ${col.bareHttp.cpuMicrosPerEvent ?? '–'} µs of CPU an event against the collector's ${col.collectorCpuMicrosPerEvent ?? '–'} | | the ceiling of any collector here |
+`
+    : ''
+}| \`read_speedup_avg_10k\` | ${summary.read_speedup_avg_10k}x | the same 10,000 records all live | 5x | ${status(summary.read_speedup_avg_10k, 5)} |
 | \`read_speedup_p99_10k\` | ${summary.read_speedup_p99_10k}x | the same | (Netflix: 1.5x) | ${status(summary.read_speedup_p99_10k, 1.5)} |
 | \`storage_reduction\` | ${summary.storage_reduction}x | the same history in the live table | 10x (Netflix: 6x) | ${status(summary.storage_reduction, 10)} |
 | \`mixed_p99_ms\` | ${summary.mixed_p99_ms} ms | at the sustainable load, ${n(mx.atSustainableWithBound.requestsPerSecond)} req/s | | |
@@ -181,7 +186,18 @@ process spent ${col.collectorCpuMicrosPerEvent} µs of CPU per accepted event (C
     col.rawProducerCpuMicrosPerEvent == null
       ? ''
       : `; the raw producer's process ${col.rawProducerCpuMicrosPerEvent} µs per event sent (generating the batches included)`
-  }.
+  }.${
+    col.bareHttp
+      ? `
+
+The same producer behind a bare HTTP endpoint (bench/raw-collector-server.ts: Node's http, JSON.parse, one produce
+per request with acks = all and gzip, 202; no Nest, auth, validation, sealing, logging or metrics), posted to alike:
+**${n(col.bareHttp.eventsPerSecond)} events/s**, ${col.bareHttp.vsRawProducer} of the raw producer, ${col.bareHttp.cpuMicrosPerEvent ?? '–'} µs of its CPU an event: what HTTP
+alone leaves of the raw producer on this machine (the raw producer's process also generates the batches), the
+ceiling of any collector here. The collector reaches
+**${col.bareHttp.collectorVsBareHttp}** of it (\`collector_vs_bare_http\`), sealing every event (the erasure section above prices sealing).`
+      : ''
+  }
 
 ## Mixed load: 9 reads to 1 write over HTTP
 

@@ -142,6 +142,8 @@ function summaryOf(results: Record<string, any>, cores: number, generatedAt: str
     read_vs_raw: results.mixed.readsVsRaw?.ratio ?? null,
     mixed_vs_bare_reads: results.mixed.mixedVsBareReads?.ratio ?? null,
     collector_events_per_s: results.collector.eventsPerSecond,
+    collector_vs_bare_http: results.collector.bareHttp?.collectorVsBareHttp ?? null,
+    bare_http_vs_raw_producer: results.collector.bareHttp?.vsRawProducer ?? null,
     read_speedup_avg_10k: at10k?.speedup.firstPageAvg ?? null,
     read_speedup_p99_10k: at10k?.speedup.firstPageP99 ?? null,
     storage_reduction: results.storage.reduction,

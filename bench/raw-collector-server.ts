@@ -1,0 +1,43 @@
+import { createServer } from 'node:http';
+import { CompressionTypes, Partitioners } from 'kafkajs';
+import { loadConfig } from '@vh/config';
+import { createKafka } from '@vh/messaging';
+
+/**
+ * The fair ceiling of an HTTP collector (issue 14, `collector_vs_bare_http`): a bare Node HTTP server taking
+ * POST /v1/events, parsing the JSON body and sending its events in one produce (acks = all, gzip, keyed by
+ * profile, each event's JSON as it came), then 202: the raw producer's work behind an HTTP endpoint. No Nest, no
+ * auth, no validation, no sealing, no logging, no metrics. Run as its own process (`BARE_SERVER_PORT`,
+ * `EVENT_TOPIC`) by bench/http.bench.ts; prints "listening" when ready.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
+  const producer = createKafka(config.kafka, 'bench-raw-collector').producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  const server = createServer((request, response) => {
+    if (request.method !== 'POST' || request.url !== '/v1/events') {
+      response.writeHead(404).end();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      void (async () => {
+        const { events } = JSON.parse(Buffer.concat(chunks).toString()) as { events: { profileId: string }[] };
+        await producer.send({
+          topic: config.kafka.eventTopic,
+          acks: -1,
+          compression: CompressionTypes.GZIP,
+          messages: events.map((e) => ({ key: e.profileId, value: JSON.stringify(e) })),
+        });
+        response.writeHead(202, { 'content-type': 'application/json' }).end('{"status":"accepted"}');
+      })().catch((error: Error) => response.writeHead(500).end(error.message));
+    });
+  });
+  server.listen(Number(process.env.BARE_SERVER_PORT), '127.0.0.1', () => process.stdout.write('listening\n'));
+  process.on('SIGTERM', () => server.close(() => void producer.disconnect().then(() => process.exit(0))));
+}
+
+void main();
