@@ -74,7 +74,7 @@ describe('storage crash: kill -9 of Cassandra, ingest before migrate', () => {
         resources: [environment.config.kafka.eventTopic, environment.config.kafka.deadLetterTopic].map((name) => ({
           type: ConfigResourceTypes.TOPIC,
           name,
-          configNames: ['min.insync.replicas', 'message.timestamp.before.max.ms'],
+          configNames: ['min.insync.replicas', 'message.timestamp.before.max.ms', 'message.timestamp.type'],
         })),
       });
       for (const resource of described.resources) {
@@ -94,7 +94,10 @@ describe('storage crash: kill -9 of Cassandra, ingest before migrate', () => {
             }),
           ]),
         );
-        expect(resource.configEntries).toHaveLength(2);
+        expect(resource.configEntries).toContainEqual(
+          expect.objectContaining({ configName: 'message.timestamp.type', configValue: 'CreateTime' }),
+        );
+        expect(resource.configEntries).toHaveLength(3);
       }
     } finally {
       await admin.disconnect();

@@ -263,8 +263,10 @@ export class DeadLetters implements OnApplicationShutdown {
       const source = [HEADERS.sourceTopic, HEADERS.sourcePartition, HEADERS.sourceOffset].map((h) =>
         header(message, h),
       );
-      // Ingest places the copy against an erasure's mark made after the check above (log order; ADR 9).
-      if (source.every((v) => v !== null)) headers[HEADERS.redrivenSource] = source.join('/');
+      // Ingest places the copy against an erasure's mark made after the check above (log order; ADR 9). A letter
+      // that was itself a copy (a re-drive's, ingest's of a stale-key event) keeps its original's: the earliest.
+      if (headers[HEADERS.redrivenSource] === undefined && source.every((v) => v !== null))
+        headers[HEADERS.redrivenSource] = source.join('/');
       const sourceTimestamp = header(message, HEADERS.sourceTimestamp);
       // The original log timestamp: an event without acceptedAt takes it as acceptedAt, so the re-drive folds
       // exactly as the original would have (invariant 1). Older letters lack the header: the letter's own.

@@ -375,6 +375,27 @@ describe('sealing and opening events with profile keys', () => {
     ]);
   });
 
+  // Re-read of session 14: a mark known only by its offset (a shredding key's) matches every partition, so a
+  // stale-key copy in the profile's new partition (partitions added since) fell before it and was dropped.
+  it("knows a mark by its recorded position, not also by its shredding key's offset in any partition", async () => {
+    const erasureId = randomUUID();
+    const { keyId } = await keys.current('p1');
+    await keys.erase('p1', erasureId);
+    await store.recordMark('p1', keyId, erasureId, '5000');
+    await store.recordErasureMark('p1', erasureId, { topic: 'events', partition: 0, offset: '5000' });
+    expect(await keys.marksOf('p1')).toEqual([
+      expect.objectContaining({ topic: 'events', partition: 0, offset: '5000' }),
+    ]);
+    const copy = {
+      ...asMessages([encodeViewingEvent(play('p1', 'after-a-later-mark'))])[0],
+      offset: '30',
+      headers: { 'x-redriven-source': Buffer.from('events/2/20') },
+    };
+    expect(await new ProfileKeyOpener(keys).open([copy], { topic: 'events', partition: 2 })).toEqual([
+      { kind: 'event', event: expect.objectContaining({ titleId: 'after-a-later-mark' }) },
+    ]);
+  });
+
   it('a shredding key past its grace still opens events after the mark while ingest has not reached them (a lagging ingest loses none)', async () => {
     await sealer.seal([play('p1', 'old')]);
     const erasureId = randomUUID();

@@ -90,14 +90,14 @@ export class ProfileErasure {
     // bounds it (two at once would put two marks, and erase what lies between them).
     const alive = new Set(before.filter((e) => e.leased).map((e) => e.erasureId));
     const tookOver: string[] = [];
-    for (const e of before) {
-      if (e.leased || e.erasureId === erasureId || alive.has(e.owner)) continue;
-      if (await this.inProgress.takeOver(profileId, e.erasureId, e.owner, erasureId, leaseMs))
-        tookOver.push(e.erasureId);
-    }
-    if (options.onlyIfTakingOver && tookOver.length === 0) return null;
-    await this.inProgress.begin(profileId, erasureId, leaseMs);
     try {
+      for (const e of before) {
+        if (e.leased || e.erasureId === erasureId || alive.has(e.owner)) continue;
+        if (await this.inProgress.takeOver(profileId, e.erasureId, e.owner, erasureId, leaseMs))
+          tookOver.push(e.erasureId);
+      }
+      if (options.onlyIfTakingOver && tookOver.length === 0) return null;
+      await this.inProgress.begin(profileId, erasureId, leaseMs);
       // Another erasure noted since `before` was read (`of` reads at LOCAL_SERIAL: of two, the later read sees the
       // other's `begin`): this one refuses, both may (safe). What it took over is released, to be taken at once.
       const begun = (await this.inProgress.of(profileId)).filter((e) => e.owner !== erasureId);

@@ -619,17 +619,21 @@ export class ProfileKeys {
 
   /**
    * Where the profile's erasures' marks lie, as far as known: recorded in the ledger, or met by ingest on a
-   * shredding key (topic and partition null: the profile's partition of the event log).
+   * shredding key (topic and partition null: the profile's partition of the event log, matching any; only for an
+   * erasure with no position recorded, which would otherwise place a copy in a partition added since before it).
    */
   async marksOf(profileId: string): Promise<{ topic: string | null; partition: number | null; offset: string }[]> {
     const [recorded, shredding] = await Promise.all([
       this.store.recordedMarks(profileId),
       this.store.listShredding(profileId),
     ]);
+    const positioned = new Set(recorded.filter((m) => m.topic != null && m.partition != null).map((m) => m.erasureId));
     return [
       ...recorded,
       ...shredding.flatMap((k) =>
-        k.markOffset === null ? [] : [{ topic: null, partition: null, offset: k.markOffset }],
+        k.markOffset === null || positioned.has(k.erasureId)
+          ? []
+          : [{ topic: null, partition: null, offset: k.markOffset }],
       ),
     ];
   }

@@ -150,8 +150,9 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
       if (o.kind === 'event') {
         if (o.staleKey) {
           // A re-driven message names its own original already: the earliest position is the one that counts.
+          const carried = message.headers?.[HEADERS.redrivenSource];
           const source =
-            message.headers?.[HEADERS.redrivenSource]?.toString() ??
+            (Array.isArray(carried) ? carried[0] : carried)?.toString() ??
             `${batch.topic}/${batch.partition}/${message.offset}`;
           staleKey.push({ event: o.event, loggedAt: message.timestamp, source });
         }

@@ -38,6 +38,7 @@ export async function ensureEventLogTopics(kafka: Kafka, config: AppConfig['kafk
       // Ingest's copies of stale-key events and re-driven letters carry their original's (old) log time: a broker
       // limit on old timestamps would refuse them, and the partition would wait for good (ADR 9). Unlimited here.
       { name: 'message.timestamp.before.max.ms', value: MAX_LONG },
+      { name: 'message.timestamp.type', value: 'CreateTime' },
     ];
     const wanted = [
       {
