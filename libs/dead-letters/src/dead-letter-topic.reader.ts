@@ -70,10 +70,3 @@ export async function readRanges(
     .sort(([a], [b]) => a - b)
     .flatMap(([partition, messages]) => messages.map((message) => ({ partition, message })));
 }
-
-/** A header of a message as text, or null. */
-export function header(message: KafkaMessage, name: string): string | null {
-  const value = message.headers?.[name];
-  if (value === undefined) return null;
-  return (Array.isArray(value) ? value[0] : value)?.toString('utf8') ?? null;
-}

@@ -8,7 +8,7 @@ import {
   NotFoundError,
   RedriveRefusedError,
 } from '@vh/domain';
-import { createKafka, HEADERS } from '@vh/messaging';
+import { createKafka, header, HEADERS } from '@vh/messaging';
 import { metrics } from '@vh/metrics';
 import {
   compareDeadLetterIds,
@@ -18,7 +18,7 @@ import {
   PartitionRange,
   rangesAfter,
 } from './dead-letter-id';
-import { header, readRanges, ReadMessage } from './dead-letter-topic.reader';
+import { readRanges, ReadMessage } from './dead-letter-topic.reader';
 import { RedriveRefusal, RedriveRefusals } from './redrive-refusals';
 
 /** A dead letter as operators see it. */
@@ -371,7 +371,7 @@ export function toView(partition: number, message: KafkaMessage): DeadLetterView
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(message.headers ?? {})) {
     if (LETTER_HEADERS.includes(name) || value === undefined) continue;
-    headers[name] = (Array.isArray(value) ? value[0] : value)?.toString('utf8') ?? '';
+    headers[name] = header(message, name) ?? '';
   }
   const text = message.value?.toString('utf8') ?? null;
   const utf8 = text === null || Buffer.from(text, 'utf8').equals(message.value!);

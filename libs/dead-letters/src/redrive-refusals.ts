@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { KafkaMessage } from 'kafkajs';
 import { classifyMessage, ErasureLedger, ErasureRecord, ProfileKeys } from '@vh/erasure';
-import { HEADERS } from '@vh/messaging';
-import { header } from './dead-letter-topic.reader';
+import { header, HEADERS } from '@vh/messaging';
 
 /** Why a letter stays in the topic. `inProgress`: only until its profile's erasure records its mark (transient). */
 export interface RedriveRefusal {

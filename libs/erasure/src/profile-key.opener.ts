@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { decodePlaybackEventBinary, describeIssues, PLAYBACK_EVENT_BINARY_TAG } from '@vh/domain';
-import { EventLogOpener, HEADERS, LogMessage, LogPartition, OpenedMessage, openPlaintext } from '@vh/messaging';
+import { EventLogOpener, header, HEADERS, LogMessage, LogPartition, OpenedMessage, openPlaintext } from '@vh/messaging';
 import { unseal } from './payload-cipher';
 import { MarkPosition, ProfileKeys } from './profile-keys';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
@@ -171,10 +171,9 @@ function openSealedPlaintext(message: LogMessage, plain: Buffer, profileId: stri
 
 /** Where a re-driven message's original lay on the event log (`topic/partition/offset`), or null. */
 function redrivenSource(message: LogMessage): { topic: string; partition: number; offset: bigint } | null {
-  const raw = message.headers?.[HEADERS.redrivenSource];
-  const value = Array.isArray(raw) ? raw[0] : raw;
-  if (value === undefined) return null;
-  const match = /^(.+)\/(\d+)\/(\d+)$/.exec(value.toString());
+  const value = header(message, HEADERS.redrivenSource);
+  if (value === null) return null;
+  const match = /^(.+)\/(\d+)\/(\d+)$/.exec(value);
   return match ? { topic: match[1], partition: Number(match[2]), offset: BigInt(match[3]) } : null;
 }
 

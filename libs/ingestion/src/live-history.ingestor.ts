@@ -11,6 +11,7 @@ import {
   EventLogBatch,
   EventLogBatchHandler,
   EventLogOpener,
+  header,
   HEADERS,
   PlaintextEventLogOpener,
 } from '@vh/messaging';
@@ -150,10 +151,8 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
       if (o.kind === 'event') {
         if (o.staleKey) {
           // A re-driven message names its own original already: the earliest position is the one that counts.
-          const carried = message.headers?.[HEADERS.redrivenSource];
           const source =
-            (Array.isArray(carried) ? carried[0] : carried)?.toString() ??
-            `${batch.topic}/${batch.partition}/${message.offset}`;
+            header(message, HEADERS.redrivenSource) ?? `${batch.topic}/${batch.partition}/${message.offset}`;
           staleKey.push({ event: o.event, loggedAt: message.timestamp, source });
         }
         segments[segments.length - 1].events.push(o.event);

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Kafka, logLevel, LogEntry } from 'kafkajs';
+import { IHeaders, Kafka, logLevel, LogEntry } from 'kafkajs';
 import { AppConfig } from '@vh/config';
 
 const LEVELS: Record<number, 'error' | 'warn' | 'log' | 'debug'> = {
@@ -51,3 +51,10 @@ export const HEADERS = {
    */
   redrivenSource: 'x-redriven-source',
 } as const;
+
+/** A header of a message as text (the first, if repeated), or null. */
+export function header(message: { headers?: IHeaders }, name: string): string | null {
+  const value = message.headers?.[name];
+  if (value === undefined) return null;
+  return (Array.isArray(value) ? value[0] : value)?.toString('utf8') ?? null;
+}
