@@ -100,7 +100,7 @@ export class ProfileErasure {
       await this.inProgress.begin(profileId, erasureId, leaseMs);
       // Another erasure noted since `before` was read (`of` reads at LOCAL_SERIAL: of two, the later read sees the
       // other's `begin`): this one refuses, both may (safe). What it took over is released, to be taken at once.
-      const begun = (await this.inProgress.of(profileId)).filter((e) => e.owner !== erasureId);
+      const begun = othersNoted(await this.inProgress.of(profileId), erasureId);
       if (begun.length > 0) {
         await this.inProgress.end(profileId, erasureId, erasureId);
         await this.inProgress.release(profileId, erasureId, tookOver);
@@ -164,12 +164,7 @@ export class ProfileErasure {
         (await this.inProgress.hold(profileId, erasureId, leaseMs, stillCarried));
       if (!held) {
         // Its own notes left (its own row ended after a mark of it was recorded) bound no later mark.
-        this.confirmFinishedByOthers(
-          profileId,
-          erasureId,
-          notes.filter((e) => e.owner !== erasureId),
-          by,
-        );
+        this.confirmFinishedByOthers(profileId, erasureId, othersNoted(notes, erasureId), by);
         return { erasureId, acceptedAt, tookOver };
       }
     }
@@ -184,7 +179,7 @@ export class ProfileErasure {
     // Every erasure is noted from before its first step until after its mark: one noted now may still put a mark
     // after this answer (one that began beside it and whose refusal did not end its note, one that stalled past its
     // lease in between), so a 202 waits until none is (ADR 9).
-    const others = (await this.inProgress.of(profileId)).filter((e) => e.owner !== erasureId);
+    const others = othersNoted(await this.inProgress.of(profileId), erasureId);
     if (others.length > 0) return this.refuse(profileId, others, by) ?? { erasureId, acceptedAt, tookOver };
     metrics.profileErasures.inc({ by });
     this.logger.log(
@@ -239,7 +234,7 @@ export class ProfileErasure {
   ): Promise<void> {
     // Until this is written the erasure counts as in progress: backups leave the profile out, and re-drive
     // refuses its dead letters (the erasures before this one without a mark are bounded by this mark too).
-    await this.ledger.recordMark(profileId, [...recordFor], {
+    await this.ledger.recordMark(profileId, recordFor, {
       topic: at.topic,
       partition: at.partition,
       offset: at.baseOffset,
@@ -278,7 +273,12 @@ export class ProfileErasure {
   }
 }
 
+/** Erasures of the profile noted under another owner, leased or not: their marks may still come. */
+function othersNoted(notes: readonly ErasureInProgress[], erasureId: string): ErasureInProgress[] {
+  return notes.filter((e) => e.owner !== erasureId);
+}
+
 /** Erasures of the profile another erasure is running: their notes leased (an owner renews those it carries). */
 function othersRunning(notes: readonly ErasureInProgress[], erasureId: string): ErasureInProgress[] {
-  return notes.filter((e) => e.leased && e.owner !== erasureId);
+  return othersNoted(notes, erasureId).filter((e) => e.leased);
 }
