@@ -25,7 +25,7 @@ import { ProfileSettingsController } from './history/profile-settings.controller
 @Module({
   imports: [
     ViewingHistoryConfigModule,
-    ObservabilityModule,
+    ObservabilityModule.forRequests(),
     AuthModule,
     ConsoleSessionModule,
     StorageModule,

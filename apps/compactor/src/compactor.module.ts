@@ -4,7 +4,7 @@ import { AuthModule, ObservabilityModule } from '@vh/http';
 import { CompactionWorker } from './compaction.worker';
 
 @Module({
-  imports: [ViewingHistoryConfigModule, ObservabilityModule, AuthModule],
+  imports: [ViewingHistoryConfigModule, ObservabilityModule.forWorkers(), AuthModule],
   providers: [CompactionWorker],
 })
 export class CompactorModule {}

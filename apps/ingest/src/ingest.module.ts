@@ -4,6 +4,6 @@ import { AuthModule, ObservabilityModule } from '@vh/http';
 import { IngestionModule } from '@vh/ingestion';
 
 @Module({
-  imports: [ViewingHistoryConfigModule, ObservabilityModule, AuthModule, IngestionModule],
+  imports: [ViewingHistoryConfigModule, ObservabilityModule.forWorkers(), AuthModule, IngestionModule],
 })
 export class IngestModule {}

@@ -1,0 +1,44 @@
+import { DynamicModule, INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { storage } from 'nestjs-pino/storage';
+import request from 'supertest';
+import { ViewingHistoryConfigModule } from '@vh/config';
+import { ObservabilityModule } from './observability.module';
+
+/**
+ * Node 20's AsyncLocalStorage turns its promise hook on at its first run() and keeps it on (`enabled`): what a
+ * worker must never pay for its health checks. This file's own copy of nestjs-pino's storage; the worker's case
+ * runs first, as nothing turns it off again.
+ */
+const storageEntered = () => (storage as unknown as { enabled: boolean }).enabled;
+
+async function appWith(observability: DynamicModule): Promise<INestApplication> {
+  const moduleRef = await Test.createTestingModule({ imports: [ViewingHistoryConfigModule, observability] }).compile();
+  const app = moduleRef.createNestApplication();
+  await app.init();
+  return app;
+}
+
+describe('ObservabilityModule', () => {
+  it('in a worker, health and metrics answer without entering a request context', async () => {
+    const app = await appWith(ObservabilityModule.forWorkers());
+    try {
+      await request(app.getHttpServer()).get('/health/live').expect(200, { status: 'ok' });
+      await request(app.getHttpServer()).get('/metrics').expect(200);
+      await request(app.getHttpServer()).get('/no-such-route').expect(404);
+      expect(storageEntered()).toBe(false);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('in an app serving requests, each request runs in its context (its lines carry its id)', async () => {
+    const app = await appWith(ObservabilityModule.forRequests());
+    try {
+      await request(app.getHttpServer()).get('/health/live').expect(200);
+      expect(storageEntered()).toBe(true);
+    } finally {
+      await app.close();
+    }
+  });
+});
