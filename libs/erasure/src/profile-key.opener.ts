@@ -80,6 +80,8 @@ export class ProfileKeyOpener extends EventLogOpener {
     at: LogPartition | undefined,
     inBatch: Map<string, string[]>,
   ): Promise<OpenedMessage[]> {
+    // Most batches hold no re-driven message: no promise a message (ingest's replay, session 15).
+    if (!messages.some((message) => header(message, HEADERS.redrivenSource) !== null)) return opened;
     const known = new Map<string, Promise<{ topic: string | null; partition: number | null; offset: string }[]>>();
     return Promise.all(
       opened.map(async (o, i) => {
@@ -125,7 +127,7 @@ export class ProfileKeyOpener extends EventLogOpener {
   ): OpenedMessage {
     switch (c.kind) {
       case 'plain':
-        return openPlaintext(message);
+        return openPlaintext(message, c.parsed);
       case 'malformed':
         return { kind: 'invalid', reason: `invalid event: ${c.reason}` };
       case 'profile-erased':

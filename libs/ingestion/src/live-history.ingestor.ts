@@ -13,6 +13,7 @@ import {
   EventLogOpener,
   header,
   HEADERS,
+  OpenedMessage,
   PlaintextEventLogOpener,
 } from '@vh/messaging';
 import { metrics } from '@vh/metrics';
@@ -132,7 +133,6 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
       Math.max(0, Number(batch.highWatermark) - lastOffset - 1),
     );
     const letters: DeadLetter[] = [];
-    const sources = new Map<string, KafkaMessage>();
     // Opening needs the profile keys: unreachable keys are the cluster's failure, never a dead letter.
     let opened;
     try {
@@ -146,7 +146,8 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     const segments: Segment[] = [{ events: [] }];
     const staleKey: StaleKeyCopy[] = [];
     let erased = 0;
-    for (const [i, message] of batch.messages.entries()) {
+    for (let i = 0; i < batch.messages.length; i++) {
+      const message = batch.messages[i];
       const o = opened[i];
       if (o.kind === 'event') {
         if (o.staleKey) {
@@ -156,7 +157,6 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
           staleKey.push({ event: o.event, loggedAt: message.timestamp, source });
         }
         segments[segments.length - 1].events.push(o.event);
-        sources.set(o.event.eventId, message);
       } else if (o.kind === 'invalid') {
         letters.push(this.letter(batch, message, o.reason));
       } else if (o.kind === 'erased') {
@@ -190,6 +190,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
     }
 
     const inPlaceUntil = Date.now() + this.config.ingest.retryBudgetMs;
+    const sources = new EventSources(batch.messages, opened);
     let written = 0;
     for (const segment of hoistControls(segments)) {
       for (const part of controlsFirst(segment.events)) {
@@ -213,7 +214,8 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
         return { status: 'retry-later', reason: `dead-letter topic unavailable: ${(error as Error).message}` };
       }
     }
-    for (const message of batch.messages) this.refusals.delete(this.refusalKey(batch, message));
+    if (this.refusals.size > 0)
+      for (const message of batch.messages) this.refusals.delete(this.refusalKey(batch, message));
     metrics.ingestEventsWritten.inc(written);
     stopTimer();
     return erased > 0 ? { status: 'done', erased } : { status: 'done' };
@@ -222,7 +224,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
   /** Writes events, retrying in place within the budget; returns how many were written, or a retry-later. */
   private async write(
     events: ViewingEvent[],
-    sources: Map<string, KafkaMessage>,
+    sources: EventSources,
     batch: EventLogBatch,
     control: BatchControl,
     letters: DeadLetter[],
@@ -248,7 +250,7 @@ export class LiveHistoryIngestor extends EventLogBatchHandler {
           pending.push(...group);
           continue;
         }
-        const source = group.length === 1 ? sources.get(group[0].eventId)! : undefined;
+        const source = group.length === 1 ? sources.of(group[0]) : undefined;
         const reason =
           error instanceof RowRejectedError
             ? `rejected by storage: ${error.message}`
@@ -391,7 +393,31 @@ function hoistControls(segments: Segment[]): Segment[] {
  * 33, session 6). Written first, every control of the batch is stored before any playback row of it.
  */
 function controlsFirst(events: ViewingEvent[]): ViewingEvent[][] {
-  const playback = events.filter(isPlaybackEvent);
-  if (playback.length === 0 || playback.length === events.length) return [events];
-  return [events.filter((e) => !isPlaybackEvent(e)), playback];
+  const controls = events.filter((e) => !isPlaybackEvent(e));
+  if (controls.length === 0 || controls.length === events.length) return [events];
+  return [controls, events.filter(isPlaybackEvent)];
+}
+
+/**
+ * The message each event of a batch came from, for a dead letter. Looked up only when a row fails alone: built
+ * then, not for every event of every batch (ingest's replay, session 15). By eventId; a repeated id names its
+ * last message, as before.
+ */
+class EventSources {
+  private byEventId: Map<string, KafkaMessage> | null = null;
+
+  constructor(
+    private readonly messages: readonly KafkaMessage[],
+    private readonly opened: readonly OpenedMessage[],
+  ) {}
+
+  of(event: ViewingEvent): KafkaMessage {
+    if (this.byEventId === null) {
+      this.byEventId = new Map();
+      this.opened.forEach((o, i) => {
+        if (o.kind === 'event') this.byEventId!.set(o.event.eventId, this.messages[i]);
+      });
+    }
+    return this.byEventId.get(event.eventId)!;
+  }
 }

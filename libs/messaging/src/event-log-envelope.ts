@@ -1,5 +1,11 @@
 import { KafkaMessage } from 'kafkajs';
-import { decodeViewingEvent, describeIssues, encodeViewingEvent, ViewingEvent } from '@vh/domain';
+import {
+  decodeViewingEvent,
+  decodeViewingEventJson,
+  describeIssues,
+  encodeViewingEvent,
+  ViewingEvent,
+} from '@vh/domain';
 
 /** What one message of the event log turned out to be, once opened. */
 export type OpenedMessage =
@@ -59,9 +65,16 @@ export class PlaintextPayloadSealer extends EventPayloadSealer {
   }
 }
 
-/** A message that is not sealed: decoded as it is (a missing acceptedAt is the log's timestamp). */
-export function openPlaintext(message: LogMessage): OpenedMessage {
-  const decoded = decodeViewingEvent(message.value, Number(message.timestamp));
+/**
+ * A message that is not sealed: decoded as it is (a missing acceptedAt is the log's timestamp). `parsed`: its
+ * value's JSON, when the caller parsed it already.
+ */
+export function openPlaintext(message: LogMessage, parsed?: unknown): OpenedMessage {
+  const logTimestamp = Number(message.timestamp);
+  const decoded =
+    parsed === undefined
+      ? decodeViewingEvent(message.value, logTimestamp)
+      : decodeViewingEventJson(parsed, logTimestamp);
   return decoded.ok
     ? { kind: 'event', event: decoded.value }
     : { kind: 'invalid', reason: `invalid event: ${describeIssues(decoded.issues)}` };

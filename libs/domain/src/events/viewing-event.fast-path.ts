@@ -17,8 +17,6 @@ import {
  * ingest's and the collector's CPU; this about 1.
  */
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-/** UTC with seconds and up to milliseconds: what devices and encodeViewingEvent send. */
-const UTC_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,3})?Z$/;
 const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 const PLAYBACK_KEYS = new Set<string>([...PLAYBACK_REQUIRED_FIELDS, 'titleDurationMs']);
@@ -36,21 +34,61 @@ export const isPosition = (v: unknown): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_POSITION_MS;
 
 /**
- * Epoch ms of a UTC instant whose every field is in range (as zod's date-time pattern checks: months, days of
- * the month with the Gregorian leap years, hours, minutes, seconds), else NaN. Range checks rather than a
- * round trip through toISOString: that string was 4% of ingest's CPU (profile of the replay).
+ * Epoch ms of a UTC instant with seconds and up to milliseconds (what devices and encodeViewingEvent send:
+ * `YYYY-MM-DDTHH:MM:SS[.f{1,3}]Z`) whose every field is in range (as zod's date-time pattern checks: months, days
+ * of the month with the Gregorian leap years, hours, minutes, seconds), else NaN. Read digit by digit: a RegExp
+ * match (seven strings) and Date.parse of the same text were 2% of ingest's CPU (profile of the replay, session 15);
+ * a round trip through toISOString before them 4%.
  */
 function instantOf(v: unknown): number {
   if (typeof v !== 'string') return NaN;
-  const m = UTC_INSTANT.exec(v);
-  if (m === null) return NaN;
-  const year = +m[1];
-  const month = +m[2];
-  const day = +m[3];
-  if (month < 1 || month > 12 || day < 1 || +m[4] > 23 || +m[5] > 59 || +m[6] > 59) return NaN;
+  const length = v.length;
+  // 20 characters without a fraction; 22 to 24 with a dot and one to three digits.
+  if (length !== 20 && (length < 22 || length > 24)) return NaN;
+  if (
+    v.charCodeAt(4) !== DASH ||
+    v.charCodeAt(7) !== DASH ||
+    v.charCodeAt(10) !== LETTER_T ||
+    v.charCodeAt(13) !== COLON ||
+    v.charCodeAt(16) !== COLON ||
+    v.charCodeAt(length - 1) !== LETTER_Z ||
+    (length > 20 && v.charCodeAt(19) !== DOT)
+  ) {
+    return NaN;
+  }
+  const year = digitsAt(v, 0, 4);
+  const month = digitsAt(v, 5, 2);
+  const day = digitsAt(v, 8, 2);
+  const hour = digitsAt(v, 11, 2);
+  const minute = digitsAt(v, 14, 2);
+  const second = digitsAt(v, 17, 2);
+  const milliseconds = length > 20 ? digitsAt(v, 20, length - 21) * FRACTION_SCALE[length - 21] : 0;
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59) return NaN;
+  if (second < 0 || second > 59 || milliseconds < 0) return NaN;
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month])) return NaN;
-  return Date.parse(v);
+  // Date.UTC reads years 0-99 as 1900-1999; Date.parse of the ISO form does not.
+  if (year < 100) return Date.parse(v);
+  return Date.UTC(year, month - 1, day, hour, minute, second, milliseconds);
+}
+
+const DASH = 0x2d;
+const COLON = 0x3a;
+const DOT = 0x2e;
+const LETTER_T = 0x54;
+const LETTER_Z = 0x5a;
+/** Milliseconds per unit of a fraction of 1, 2 or 3 digits (by its number of digits). */
+const FRACTION_SCALE = [0, 100, 10, 1];
+
+/** The decimal number written by `count` ASCII digits of `text` from `start`; -1 if any is not a digit. */
+function digitsAt(text: string, start: number, count: number): number {
+  let value = 0;
+  for (let i = start; i < start + count; i++) {
+    const digit = text.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 function onlyKeys(input: Fields, allowed: ReadonlySet<string>): boolean {

@@ -171,6 +171,11 @@ export function decodeViewingEvent(raw: Buffer | string | null, logTimestamp?: n
   } catch {
     return { ok: false, issues: [{ field: '(message)', message: 'is not valid JSON' }] };
   }
+  return decodeViewingEventJson(json, logTimestamp);
+}
+
+/** As decodeViewingEvent, for a message already parsed (`json`, what JSON.parse made of it). */
+export function decodeViewingEventJson(json: unknown, logTimestamp?: number): Validated<ViewingEvent> {
   const fast = fastLogEvent(json);
   const event = fast ?? parseLogEvent(json);
   if ('ok' in event) return event;

@@ -242,18 +242,33 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
    * copy of one key replaces the first whole.
    */
   params(event: ViewingEvent): unknown[] {
-    const key = [event.profileId, new Date(event.occurredAt), event.eventId];
+    // Written out per type, no spread of shared parts: this runs for every row ingest writes.
+    const { profileId, eventId } = event;
+    const occurredAt = new Date(event.occurredAt);
     const accepted = event.acceptedAt === undefined ? [] : [new Date(event.acceptedAt)];
     const U = types.unset;
     switch (event.type) {
       case 'record-removed':
-        return [event.type, event.recordId, U, U, U, U, U, U, accepted, ...key];
+        return [event.type, event.recordId, U, U, U, U, U, U, accepted, profileId, occurredAt, eventId];
       case 'history-cleared':
-        return [event.type, U, U, U, U, U, U, U, accepted, ...key];
+        return [event.type, U, U, U, U, U, U, U, accepted, profileId, occurredAt, eventId];
       case 'title-removed':
-        return [event.type, U, event.titleId, U, U, U, U, U, accepted, ...key];
+        return [event.type, U, event.titleId, U, U, U, U, U, accepted, profileId, occurredAt, eventId];
       case 'settings-changed':
-        return [event.type, U, U, U, U, U, event.recording ?? null, event.autoDelete ?? null, accepted, ...key];
+        return [
+          event.type,
+          U,
+          U,
+          U,
+          U,
+          U,
+          event.recording ?? null,
+          event.autoDelete ?? null,
+          accepted,
+          profileId,
+          occurredAt,
+          eventId,
+        ];
       default:
         return [
           event.type,
@@ -265,7 +280,9 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
           U,
           U,
           accepted,
-          ...key,
+          profileId,
+          occurredAt,
+          eventId,
         ];
     }
   }
