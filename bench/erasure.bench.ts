@@ -153,7 +153,7 @@ export async function erasureCost(params: ErasureBenchParams) {
     );
     samples.ingestPlain.push(
       await cpuMicros(async () => {
-        for (const batch of inBatches(plainMessages)) batch.map(openPlaintext);
+        for (const batch of inBatches(plainMessages)) batch.map((message) => openPlaintext(message));
       }),
     );
     samples.ingestSealed.push(

@@ -16,10 +16,11 @@ import { rowsByProfile } from '../raw-pipeline';
  * client that answers at once) and so without the driver's encoding; against the least pipeline's own part of
  * the same work (JSON.parse, grouping by profile, the same bound values). The ratio `ingest_vs_raw_pipeline`
  * depends on this difference; the benchmark's figures move 1.3x from run to run on this machine, this one a few
- * percent. Not a benchmark of record. INGEST_OVERHEAD_ROUNDS sizes it; each side runs alternately, A-B-B-A.
+ * percent. Not a benchmark of record. INGEST_OVERHEAD_ROUNDS sizes it; each side runs alternately, A-B-B-A; run
+ * with `node --expose-gc`.
  */
 async function main(): Promise<void> {
-  const rounds = Number(process.env.INGEST_OVERHEAD_ROUNDS ?? 6);
+  const rounds = Number(process.env.INGEST_OVERHEAD_ROUNDS ?? 7);
   const config = loadConfig();
   const events = syntheticHistory(2_000, 10, Date.now() - 3 * 86_400_000) as ViewingEvent[];
   // The replay's batches: by partition (12), about 1 MB each, as kafkajs hands them over.
@@ -73,7 +74,10 @@ async function main(): Promise<void> {
           { prepare: true, logged: false, isIdempotent: true },
         );
   };
+  // With --expose-gc, each side starts from a collected heap: the garbage of one is not collected in the other's turn.
+  const collect = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
   const timed = async (run: () => Promise<void>) => {
+    collect();
     const before = process.cpuUsage();
     await run();
     const used = process.cpuUsage(before);

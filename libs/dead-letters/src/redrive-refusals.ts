@@ -72,7 +72,10 @@ function profilesOf(message: KafkaMessage, c: ReturnType<typeof classifyMessage>
   const key = message.key?.toString('utf8');
   if (key) named.add(key);
   try {
-    const payload = JSON.parse(message.value?.toString('utf8') ?? 'null') as { profileId?: unknown } | null;
+    // A plain letter was parsed when classified: not again.
+    const json =
+      c.kind === 'plain' && c.parsed !== undefined ? c.parsed : JSON.parse(message.value?.toString('utf8') ?? 'null');
+    const payload = json as { profileId?: unknown } | null;
     if (typeof payload?.profileId === 'string' && payload.profileId) named.add(payload.profileId);
   } catch {
     // Not JSON: only the key names a profile.

@@ -1,6 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { decodePlaybackEventBinary, describeIssues, PLAYBACK_EVENT_BINARY_TAG } from '@vh/domain';
-import { EventLogOpener, header, HEADERS, LogMessage, LogPartition, OpenedMessage, openPlaintext } from '@vh/messaging';
+import {
+  EventLogOpener,
+  header,
+  HEADERS,
+  LogMessage,
+  LogPartition,
+  OpenedMessage,
+  openParsedPlaintext,
+  openPlaintext,
+} from '@vh/messaging';
 import { unseal } from './payload-cipher';
 import { MarkPosition, ProfileKeys } from './profile-keys';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
@@ -127,7 +136,7 @@ export class ProfileKeyOpener extends EventLogOpener {
   ): OpenedMessage {
     switch (c.kind) {
       case 'plain':
-        return openPlaintext(message, c.parsed);
+        return c.parsed === undefined ? openPlaintext(message) : openParsedPlaintext(message, c.parsed);
       case 'malformed':
         return { kind: 'invalid', reason: `invalid event: ${c.reason}` };
       case 'profile-erased':

@@ -39,6 +39,29 @@ describe('reading an erasure mark (classifyMessage)', () => {
   });
 });
 
+describe('a plain event (classifyMessage)', () => {
+  it('comes with its parsed JSON, once', () => {
+    const event = { schemaVersion: 1, type: 'play', profileId: 'p1' };
+    expect(classifyMessage(Buffer.from(JSON.stringify(event)))).toEqual({ kind: 'plain', parsed: event });
+    expect(classifyMessage(Buffer.from('[1]'))).toEqual({ kind: 'plain', parsed: [1] });
+    expect(classifyMessage(Buffer.from('not json'))).toEqual({ kind: 'plain' });
+    expect(classifyMessage(Buffer.alloc(0))).toEqual({ kind: 'plain' });
+    expect(classifyMessage(null)).toEqual({ kind: 'plain' });
+  });
+
+  // The parse comes first since session 15: what it reads as sealed or as a mark is still only what names either
+  // in its text, as before (an escaped spelling stays a plain event, dead-lettered by the schema).
+  it('stays plain when the sealed field or the mark type is spelled with escapes', () => {
+    const escapedType =
+      '{"schemaVersion":1,"type":"profile-\\u0065rased","profileId":"p1","erasureId":"e1","acceptedAt":"1970-01-01T00:00:00Z"}';
+    expect(JSON.parse(escapedType).type).toBe(PROFILE_ERASED);
+    expect(classifyMessage(Buffer.from(escapedType))).toMatchObject({ kind: 'plain' });
+    const escapedField = '{"seal\\u0065d":"aes-256-gcm","profileId":"p1","keyId":"k1","payload":"AAAA"}';
+    expect(JSON.parse(escapedField).sealed).toBe('aes-256-gcm');
+    expect(classifyMessage(Buffer.from(escapedField))).toMatchObject({ kind: 'plain' });
+  });
+});
+
 describe('the binary sealed message (docs/event-log.md)', () => {
   const key = newDataKey();
   const keyId = '7d4b7f0e-0c1d-4a43-9a51-6a7f6f1d2c3b';

@@ -4,6 +4,7 @@ import {
   decodeViewingEventJson,
   describeIssues,
   encodeViewingEvent,
+  Validated,
   ViewingEvent,
 } from '@vh/domain';
 
@@ -65,16 +66,17 @@ export class PlaintextPayloadSealer extends EventPayloadSealer {
   }
 }
 
-/**
- * A message that is not sealed: decoded as it is (a missing acceptedAt is the log's timestamp). `parsed`: its
- * value's JSON, when the caller parsed it already.
- */
-export function openPlaintext(message: LogMessage, parsed?: unknown): OpenedMessage {
-  const logTimestamp = Number(message.timestamp);
-  const decoded =
-    parsed === undefined
-      ? decodeViewingEvent(message.value, logTimestamp)
-      : decodeViewingEventJson(parsed, logTimestamp);
+/** A message that is not sealed: decoded as it is (a missing acceptedAt is the log's timestamp). */
+export function openPlaintext(message: LogMessage): OpenedMessage {
+  return openedOf(decodeViewingEvent(message.value, Number(message.timestamp)));
+}
+
+/** As openPlaintext, for a message whose value the caller parsed already (`parsed`: what JSON.parse made of it). */
+export function openParsedPlaintext(message: LogMessage, parsed: unknown): OpenedMessage {
+  return openedOf(decodeViewingEventJson(parsed, Number(message.timestamp)));
+}
+
+function openedOf(decoded: Validated<ViewingEvent>): OpenedMessage {
   return decoded.ok
     ? { kind: 'event', event: decoded.value }
     : { kind: 'invalid', reason: `invalid event: ${describeIssues(decoded.issues)}` };

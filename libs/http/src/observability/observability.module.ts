@@ -74,7 +74,11 @@ export class ObservabilityModule implements NestModule {
     return ObservabilityModule.with({ requestContext: true });
   }
 
-  /** Apps whose HTTP is health and metrics only (ingest, compactor): no request context in their logs. */
+  /**
+   * Apps whose HTTP is for operators' probes only (health, metrics, the OpenAPI page: ingest, compactor): their
+   * lines written during a request (a failed readiness check, a 5xx) carry no request id, and at info no line is
+   * written per request; the response still carries x-request-id.
+   */
   static forWorkers(): DynamicModule {
     return ObservabilityModule.with({ requestContext: false });
   }
