@@ -12,7 +12,7 @@ export interface RawPipelineRun {
 /**
  * The fair ceiling of ingest (issue 14): the same topic consumed by the least pipeline the same libraries
  * allow, in this process. kafkajs eachBatch, JSON.parse, one unlogged batch of at most 20 rows per
- * profile (the same statement and bound values as ingest), `writeConcurrency` in flight, offsets resolved
+ * profile (the same statement and bound values as ingest, the acceptance time too), `writeConcurrency` in flight, offsets resolved
  * and committed only after the writes. No Nest, no validation, no metrics, no dead letters, no activity
  * index. Runs until the group's committed offsets reach `end`.
  */
@@ -37,18 +37,7 @@ export async function rawPipeline(
     partitionsConsumedConcurrently: options.partitionsConcurrently,
     eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat }) => {
       if (batch.messages.length === 0) return;
-      const batches = rowsByProfile(batch.messages);
-      let next = 0;
-      const worker = async () => {
-        while (next < batches.length) {
-          const rows = batches[next++];
-          await client.batch(
-            rows.map((e) => ({ query: live.insert, params: live.params(e) })),
-            { prepare: true, logged: false, isIdempotent: true },
-          );
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(options.writeConcurrency, batches.length) }, worker));
+      await writeRows(client, live, rowsByProfile(batch.messages), options.writeConcurrency);
       resolveOffset(batch.messages[batch.messages.length - 1].offset);
       await commitOffsetsIfNecessary();
       await heartbeat();
@@ -63,16 +52,37 @@ export async function rawPipeline(
 }
 
 /** The least pipeline's reading of messages: JSON.parse and the two instants, lists of at most 20 rows a profile. */
-export function rowsByProfile(messages: readonly { value: Buffer | null }[]): ViewingEvent[][] {
+export function rowsByProfile(messages: readonly { value: Buffer | null; timestamp: string }[]): ViewingEvent[][] {
   const groups = new Map<string, ViewingEvent[][]>();
   for (const message of messages) {
     const event = JSON.parse(message.value!.toString('utf8'));
     event.occurredAt = Date.parse(event.occurredAt);
-    if (event.acceptedAt !== undefined) event.acceptedAt = Date.parse(event.acceptedAt);
+    // As ingest does (its acceptance time, invariant 1): a producer's message without one is accepted when logged.
+    event.acceptedAt = event.acceptedAt === undefined ? Number(message.timestamp) : Date.parse(event.acceptedAt);
     let lists = groups.get(event.profileId);
     if (!lists) groups.set(event.profileId, (lists = [[]]));
     if (lists[lists.length - 1].length >= 20) lists.push([]);
     lists[lists.length - 1].push(event);
   }
   return [...groups.values()].flat();
+}
+
+/** Each list as one unlogged batch, `concurrency` in flight. */
+export async function writeRows(
+  client: Client,
+  live: LiveHistoryRepository,
+  lists: ViewingEvent[][],
+  concurrency: number,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < lists.length) {
+      const rows = lists[next++];
+      await client.batch(
+        rows.map((e) => ({ query: live.insert, params: live.params(e) })),
+        { prepare: true, logged: false, isIdempotent: true },
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, lists.length) }, worker));
 }

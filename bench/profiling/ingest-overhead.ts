@@ -8,7 +8,8 @@ import { DeadLetterSink, EventLogBatch } from '@vh/messaging';
 import { LiveHistoryRepository, ProfileActivityIndex } from '@vh/storage';
 import { InMemoryKeyStore } from '../../libs/erasure/src/testing/in-memory-profile-key-store';
 import { syntheticHistory } from '../../test/support/event-log';
-import { rowsByProfile } from '../raw-pipeline';
+import { rowsByProfile, writeRows } from '../raw-pipeline';
+import { createBenchContext } from '../bench-context';
 
 /**
  * A short loop for cutting ingest's own cost (issue 14): the CPU a replayed event costs in our code, from the
@@ -48,14 +49,20 @@ async function main(): Promise<void> {
       lastOffset: part[part.length - 1].offset,
     })),
   );
-  const client = answeringClient();
-  const live = new LiveHistoryRepository(client, config, new ProfileActivityIndex(client, config));
+  // INGEST_OVERHEAD_CASSANDRA=1: both sides write to a keyspace of the run's own, the driver's work included.
+  const ctx = process.env.INGEST_OVERHEAD_CASSANDRA === '1' ? await createBenchContext() : null;
+  const client = ctx?.client ?? answeringClient();
+  const live = new LiveHistoryRepository(
+    client,
+    ctx?.config ?? config,
+    new ProfileActivityIndex(client, ctx?.config ?? config),
+  );
   const ingestor = new LiveHistoryIngestor(
     live,
     new (class extends DeadLetterSink {
       async publish(): Promise<void> {}
     })(),
-    config,
+    ctx?.config ?? config,
     new ProfileKeyOpener(new ProfileKeys(new InMemoryKeyStore(), config)),
     new NoErasures(),
   );
@@ -68,11 +75,7 @@ async function main(): Promise<void> {
   };
   const least = async () => {
     for (const batch of batches)
-      for (const rows of rowsByProfile(batch.messages))
-        await client.batch(
-          rows.map((e) => ({ query: live.insert, params: live.params(e) })),
-          { prepare: true, logged: false, isIdempotent: true },
-        );
+      await writeRows(client, live, rowsByProfile(batch.messages), (ctx?.config ?? config).ingest.writeConcurrency);
   };
   // With --expose-gc, each side starts from a collected heap: the garbage of one is not collected in the other's turn.
   const collect = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
@@ -90,6 +93,7 @@ async function main(): Promise<void> {
     const order = round % 2 === 0 ? (['ours', 'least'] as const) : (['least', 'ours'] as const);
     for (const side of order) results[side].push(await timed(side === 'ours' ? ours : least));
   }
+  await ctx?.dispose();
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   process.stdout.write(
     `${JSON.stringify({

@@ -16,6 +16,7 @@ import { activityKey, ProfileActivityIndex } from './profile-activity.index';
 import { LiveHistoryCompactionStore, LiveProfileRead, LiveRowWrite } from '../ports/live-history.compaction-store';
 import { AppendOptions, FailedWrite, LiveHistoryWriter } from '../ports/live-history.writer';
 import { writeTimeAfter } from './write-time-after';
+import { uuidValue } from '../uuid-value';
 
 /** Rows of one partition sent as one unlogged batch: a single mutation, well under the batch size limit. */
 const MAX_ROWS_PER_BATCH = 20;
@@ -243,13 +244,14 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
    */
   params(event: ViewingEvent): unknown[] {
     // Written out per type, no spread of shared parts: this runs for every row ingest writes.
-    const { profileId, eventId } = event;
+    const profileId = event.profileId;
+    const eventId = uuidValue(event.eventId);
     const occurredAt = new Date(event.occurredAt);
     const accepted = event.acceptedAt === undefined ? [] : [new Date(event.acceptedAt)];
     const U = types.unset;
     switch (event.type) {
       case 'record-removed':
-        return [event.type, event.recordId, U, U, U, U, U, U, accepted, profileId, occurredAt, eventId];
+        return [event.type, uuidValue(event.recordId), U, U, U, U, U, U, accepted, profileId, occurredAt, eventId];
       case 'history-cleared':
         return [event.type, U, U, U, U, U, U, U, accepted, profileId, occurredAt, eventId];
       case 'title-removed':
@@ -272,7 +274,7 @@ export class LiveHistoryRepository implements LiveHistoryWriter, LiveHistoryComp
       default:
         return [
           event.type,
-          event.playbackSessionId,
+          uuidValue(event.playbackSessionId),
           event.titleId,
           event.deviceId,
           event.positionMs,
