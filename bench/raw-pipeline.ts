@@ -20,7 +20,15 @@ export async function rawPipeline(
   kafka: Kafka,
   client: Client,
   live: LiveHistoryRepository,
-  options: { topic: string; groupId: string; end: number; writeConcurrency: number; partitionsConcurrently: number },
+  options: {
+    topic: string;
+    groupId: string;
+    end: number;
+    writeConcurrency: number;
+    partitionsConcurrently: number;
+    /** Called after each batch's commit with the messages committed so far (a measured window opens on it). */
+    onCommitted?: (committed: number) => void;
+  },
 ): Promise<RawPipelineRun> {
   const consumer = kafka.consumer({ groupId: options.groupId, maxBytesPerPartition: 1_048_576, maxWaitTimeInMs: 250 });
   // The clock starts when the group is joined, as ingest's replay is timed from a stable group.
@@ -42,6 +50,7 @@ export async function rawPipeline(
       await commitOffsetsIfNecessary();
       await heartbeat();
       committed += batch.messages.length;
+      options.onCommitted?.(committed);
       if (committed >= options.end) finish();
     },
   });

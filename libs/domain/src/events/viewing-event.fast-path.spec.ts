@@ -11,10 +11,15 @@ import { ViewingEvent } from './viewing-event';
 
 const hex = (n: number) =>
   fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'), minLength: n, maxLength: n });
+const uuidText = fc.tuple(hex(8), hex(4), hex(4), hex(4), hex(12)).map((parts) => parts.join('-'));
 const uuidLike = fc.oneof(
-  fc.tuple(hex(8), hex(4), hex(4), hex(4), hex(12)).map((parts) => parts.join('-')),
+  uuidText,
   fc.uuid(),
   fc.string({ maxLength: 40 }),
+  // One character off: a digit that is not hex, a dash out of place, a letter beyond ASCII.
+  fc
+    .tuple(uuidText, fc.nat(35), fc.constantFrom('g', 'G', '-', 'z', ' ', 'é', '٣', '0', '@', '`'))
+    .map(([text, at, c]) => text.slice(0, at) + c + text.slice(at + 1)),
 );
 const identifierLike = fc.oneof(
   fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,70}$/),

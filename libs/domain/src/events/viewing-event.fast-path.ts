@@ -16,7 +16,6 @@ import {
  * (viewing-event.fast-path.spec.ts) holds the two to the same answers. zod cost about 4-5 µs per event of
  * ingest's and the collector's CPU; this about 1.
  */
-const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 const PLAYBACK_KEYS = new Set<string>([...PLAYBACK_REQUIRED_FIELDS, 'titleDurationMs']);
@@ -29,7 +28,24 @@ type Fields = Record<string, unknown>;
 
 export const isIdentifier = (v: unknown): v is string =>
   typeof v === 'string' && v.length >= 1 && v.length <= MAX_IDENTIFIER_LENGTH && IDENTIFIER_PATTERN.test(v);
-const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
+const isUuid = (v: unknown): v is string => typeof v === 'string' && isUuidText(v);
+
+/**
+ * 8-4-4-4-12 hex digits (zod's guid), character by character: two RegExp tests an event were 1.4% of ingest's CPU
+ * (session 15).
+ */
+function isUuidText(v: string): boolean {
+  if (v.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = v.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== DASH) return false;
+    } else if (!((c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66))) {
+      return false;
+    }
+  }
+  return true;
+}
 export const isPosition = (v: unknown): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_POSITION_MS;
 
