@@ -187,32 +187,35 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
         await replayApp.stop();
       }
     };
-    // The fair ceiling: the same topic again, by the least pipeline built from the same libraries.
+    // The fair ceiling: the same topic again, by the least pipeline built from the same libraries. Its window opens
+    // and closes as the replay's does, on the group's committed offsets read the same way.
     const rawOnce = async (pass: number) => {
       await settle(ctx.config.cassandra.keyspace);
       const processes = { cassandra: servicePid('cassandra'), kafka: servicePid('kafka') };
-      // Opened and closed from the pipeline's commits (a holder: TypeScript does not follow the callback's writes).
-      const at: {
-        window?: ReturnType<typeof cpuWindow>;
-        from?: number;
-        measured?: ReturnType<ReturnType<typeof cpuWindow>>;
-      } = {};
-      const raw = await rawPipeline(kafka, ctx.client, ctx.live, {
+      const rawGroup = `${topic}-raw-${pass}`;
+      const committedOf = () => committedTotal(admin, rawGroup, topic);
+      const running = rawPipeline(kafka, ctx.client, ctx.live, {
         topic,
-        groupId: `${topic}-raw-${pass}`,
+        groupId: rawGroup,
         end,
         writeConcurrency: ctx.config.ingest.writeConcurrency,
         partitionsConcurrently: ctx.config.ingest.partitionsConsumedConcurrently,
-        onCommitted: (committed) => {
-          if (at.window === undefined && committed >= warmUp) [at.window, at.from] = [cpuWindow(processes), committed];
-          else if (at.window !== undefined && at.measured === undefined && committed >= end) at.measured = at.window();
-        },
       });
-      if (at.measured === undefined) throw new Error('the least pipeline ended before its measured window closed');
-      const { measured } = at;
-      const from = at.from!;
-      const { wallSeconds, cpu, machineShare } = measured;
-      const events = raw.events - from;
+      const failed = running.then(
+        () => new Promise<never>(() => undefined),
+        (error: Error) => Promise.reject(error),
+      );
+      failed.catch(() => undefined); // raced below; `await running` throws it
+
+      const reached = (count: number) =>
+        Promise.race([until(async () => (await committedOf()) >= count, 600_000, 50), failed]);
+      await reached(warmUp);
+      const window = cpuWindow(processes);
+      const from = await committedOf();
+      await reached(end);
+      const { wallSeconds, cpu, machineShare } = window();
+      const raw = await running;
+      const events = end - from;
       return {
         events,
         seconds: round(wallSeconds),

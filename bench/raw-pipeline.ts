@@ -26,8 +26,6 @@ export async function rawPipeline(
     end: number;
     writeConcurrency: number;
     partitionsConcurrently: number;
-    /** Called after each batch's commit with the messages committed so far (a measured window opens on it). */
-    onCommitted?: (committed: number) => void;
   },
 ): Promise<RawPipelineRun> {
   const consumer = kafka.consumer({ groupId: options.groupId, maxBytesPerPartition: 1_048_576, maxWaitTimeInMs: 250 });
@@ -50,7 +48,6 @@ export async function rawPipeline(
       await commitOffsetsIfNecessary();
       await heartbeat();
       committed += batch.messages.length;
-      options.onCommitted?.(committed);
       if (committed >= options.end) finish();
     },
   });
