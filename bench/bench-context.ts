@@ -262,28 +262,18 @@ export async function cpuProfile<T>(
   processes: Record<string, number | undefined>,
   run: () => Promise<T>,
 ): Promise<{ result: T; wallSeconds: number; cpu: Record<string, number | null>; machineShare: number }> {
-  const window = cpuWindow(processes);
-  const result = await run();
-  return { result, ...window() };
-}
-
-/** As cpuProfile, for a window that opens now and closes when the returned function is called. */
-export function cpuWindow(
-  processes: Record<string, number | undefined>,
-): () => { wallSeconds: number; cpu: Record<string, number | null>; machineShare: number } {
   const before = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
   const self = process.cpuUsage();
   const started = Date.now();
-  return () => {
-    const wallSeconds = (Date.now() - started) / 1000;
-    const cpu: Record<string, number | null> = {};
-    for (const [name, pid] of Object.entries(processes)) {
-      const after = cpuSeconds(pid);
-      cpu[name] = after === null || before[name] === null ? null : round(after - before[name]!);
-    }
-    const mine = process.cpuUsage(self);
-    cpu.benchmark = round((mine.user + mine.system) / 1e6);
-    const used = Object.values(cpu).reduce<number>((sum, v) => sum + (v ?? 0), 0);
-    return { wallSeconds: round(wallSeconds), cpu, machineShare: round(used / (wallSeconds * cpus().length)) };
-  };
+  const result = await run();
+  const wallSeconds = (Date.now() - started) / 1000;
+  const cpu: Record<string, number | null> = {};
+  for (const [name, pid] of Object.entries(processes)) {
+    const after = cpuSeconds(pid);
+    cpu[name] = after === null || before[name] === null ? null : round(after - before[name]!);
+  }
+  const mine = process.cpuUsage(self);
+  cpu.benchmark = round((mine.user + mine.system) / 1e6);
+  const used = Object.values(cpu).reduce<number>((sum, v) => sum + (v ?? 0), 0);
+  return { result, wallSeconds: round(wallSeconds), cpu, machineShare: round(used / (wallSeconds * cpus().length)) };
 }

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { concurrent } from 'cassandra-driver';
 import { Admin, CompressionTypes, Partitioners } from 'kafkajs';
@@ -6,12 +8,12 @@ import { createKafka, deleteTopics, ensureEventLogTopics } from '@vh/messaging';
 import { AppProcess } from '../test/support/app-process';
 import { syntheticHistory } from '../test/support/event-log';
 import { freePort } from '../test/support/free-port';
-import { rawPipeline } from './raw-pipeline';
+import { RawPipelineRun } from './raw-pipeline';
 import {
   BenchContext,
   cpuProfile,
-  cpuWindow,
   profileFromHere,
+  ROOT,
   round,
   servicePid,
   settle,
@@ -138,10 +140,6 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
     // up after an outage). Nothing produces meanwhile, so this is ingest alone against the same ceiling.
     // Cassandra settled first, as before the raw pipeline below: else the replay alone shares the cores with
     // the flush and compactions of the end-to-end run's writes.
-    // Both sides measured once warm: a third of the topic first (JIT warm-up). A fresh ingest process spent about
-    // 6 µs more an event on its first pass than on the next in one process (session 15), while the least pipeline
-    // runs in this process, warmed up by the ceiling runs above. The whole replay, cold start included, is kept too.
-    const warmUp = Math.round(end / 3);
     const replayOnce = async (pass: number) => {
       await settle(ctx.config.cassandra.keyspace);
       const replayGroup = `${topic}-replay-${pass}`;
@@ -151,79 +149,57 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
         INGEST_PORT: String(await freePort()),
       });
       try {
-        const processes = { cassandra: servicePid('cassandra'), kafka: servicePid('kafka'), ingest: replayApp.pid };
         const committedOf = () => committedTotal(admin, replayGroup, topic);
-        const reached = (count: number) =>
-          until(async () => (await committedOf()) >= count, 600_000, 50).catch((error: Error) => {
-            throw new Error(`${error.message}; the replay's ingest logged:\n${replayApp.logs.slice(-4_000)}`);
-          });
         await untilGroupStable(admin, replayGroup, 20);
-        const whole = cpuWindow(processes);
-        const fromStart = await committedOf();
-        await reached(warmUp);
         profileFromHere(replayApp.pid);
-        const window = cpuWindow(processes);
-        const from = await committedOf();
-        await reached(end);
-        const measured = window();
-        const wholeRun = whole();
-        const perEvent = (cpu: number | null, events: number) =>
-          typeof cpu === 'number' ? round((cpu * 1e6) / events, 1) : null;
-        return {
-          events: end - from,
-          seconds: round(measured.wallSeconds),
-          eventsPerSecond: round((end - from) / measured.wallSeconds),
-          cpu: measured.cpu,
-          machineShare: measured.machineShare,
-          ingestCpuMicrosPerEvent: perEvent(measured.cpu.ingest, end - from),
-          ratio: round((end - from) / measured.wallSeconds / best.eventsPerSecond),
-          wholeRun: {
-            events: end - fromStart,
-            eventsPerSecond: round((end - fromStart) / wholeRun.wallSeconds),
-            ingestCpuMicrosPerEvent: perEvent(wholeRun.cpu.ingest, end - fromStart),
+        const measuredReplay = await cpuProfile(
+          { cassandra: servicePid('cassandra'), kafka: servicePid('kafka'), ingest: replayApp.pid },
+          async () => {
+            const from = await committedOf();
+            await until(async () => (await committedOf()) >= end, 600_000, 50).catch((error: Error) => {
+              throw new Error(`${error.message}; the replay's ingest logged:\n${replayApp.logs.slice(-4_000)}`);
+            });
+            return end - from;
           },
+        );
+        return {
+          events: measuredReplay.result,
+          seconds: round(measuredReplay.wallSeconds),
+          eventsPerSecond: round(measuredReplay.result / measuredReplay.wallSeconds),
+          cpu: measuredReplay.cpu,
+          machineShare: measuredReplay.machineShare,
+          ingestCpuMicrosPerEvent:
+            typeof measuredReplay.cpu.ingest === 'number'
+              ? round((measuredReplay.cpu.ingest * 1e6) / measuredReplay.result, 1)
+              : null,
+          ratio: round(measuredReplay.result / measuredReplay.wallSeconds / best.eventsPerSecond),
         };
       } finally {
         await replayApp.stop();
       }
     };
-    // The fair ceiling: the same topic again, by the least pipeline built from the same libraries. Its window opens
-    // and closes as the replay's does, on the group's committed offsets read the same way.
+    // The fair ceiling: the same topic again, by the least pipeline built from the same libraries.
+    // In a fresh process of its own, as the replay's ingest (bench/raw-pipeline.process.ts).
     const rawOnce = async (pass: number) => {
       await settle(ctx.config.cassandra.keyspace);
-      const processes = { cassandra: servicePid('cassandra'), kafka: servicePid('kafka') };
-      const rawGroup = `${topic}-raw-${pass}`;
-      const committedOf = () => committedTotal(admin, rawGroup, topic);
-      const running = rawPipeline(kafka, ctx.client, ctx.live, {
-        topic,
-        groupId: rawGroup,
-        end,
-        writeConcurrency: ctx.config.ingest.writeConcurrency,
-        partitionsConcurrently: ctx.config.ingest.partitionsConsumedConcurrently,
-      });
-      const failed = running.then(
-        () => new Promise<never>(() => undefined),
-        (error: Error) => Promise.reject(error),
+      const measuredRaw = await cpuProfile({ cassandra: servicePid('cassandra'), kafka: servicePid('kafka') }, () =>
+        rawPipelineProcess({
+          keyspace: ctx.config.cassandra.keyspace,
+          topic,
+          groupId: `${topic}-raw-${pass}`,
+          end,
+          writeConcurrency: ctx.config.ingest.writeConcurrency,
+          partitionsConcurrently: ctx.config.ingest.partitionsConsumedConcurrently,
+        }),
       );
-      failed.catch(() => undefined); // raced below; `await running` throws it
-
-      const reached = (count: number) =>
-        Promise.race([until(async () => (await committedOf()) >= count, 600_000, 50), failed]);
-      await reached(warmUp);
-      const window = cpuWindow(processes);
-      const from = await committedOf();
-      await reached(end);
-      const { wallSeconds, cpu, machineShare } = window();
-      const raw = await running;
-      const events = end - from;
+      const raw = measuredRaw.result;
       return {
-        events,
-        seconds: round(wallSeconds),
-        eventsPerSecond: round(events / wallSeconds),
-        cpu,
-        machineShare,
-        cpuMicrosPerEvent: typeof cpu.benchmark === 'number' ? round((cpu.benchmark * 1e6) / events, 1) : null,
-        wholeRun: { events: raw.events, eventsPerSecond: round(raw.events / raw.seconds) },
+        events: raw.events,
+        seconds: round(raw.seconds),
+        eventsPerSecond: round(raw.events / raw.seconds),
+        cpu: { ...measuredRaw.cpu, pipeline: round(raw.cpuSeconds) },
+        machineShare: measuredRaw.machineShare,
+        cpuMicrosPerEvent: round((raw.cpuSeconds * 1e6) / raw.events, 1),
       };
     };
     // Alternated, replay - least - least - replay: one run of each moved 1.3x between runs on this shared machine
@@ -233,25 +209,13 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
     replays.push(await replayOnce(2));
     const meanOf = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
     const replay = { ...replays[0], rounds: replays.map((r) => r.eventsPerSecond) };
-    replay.wholeRun = {
-      events: replays[0].wholeRun.events,
-      eventsPerSecond: round(meanOf(replays.map((r) => r.wholeRun.eventsPerSecond))),
-      ingestCpuMicrosPerEvent: replays.every((r) => r.wholeRun.ingestCpuMicrosPerEvent !== null)
-        ? round(meanOf(replays.map((r) => r.wholeRun.ingestCpuMicrosPerEvent!)), 1)
-        : null,
-    };
     replay.eventsPerSecond = round(meanOf(replays.map((r) => r.eventsPerSecond)));
     replay.ratio = round(replay.eventsPerSecond / best.eventsPerSecond);
     const ingestMicros = replays.map((r) => r.ingestCpuMicrosPerEvent);
     replay.ingestCpuMicrosPerEvent = ingestMicros.every((m) => m !== null) ? round(meanOf(ingestMicros), 1) : null;
     const rawPipelineResult = { ...raws[0], rounds: raws.map((r) => r.eventsPerSecond) };
-    rawPipelineResult.wholeRun = {
-      events: raws[0].wholeRun.events,
-      eventsPerSecond: round(meanOf(raws.map((r) => r.wholeRun.eventsPerSecond))),
-    };
     rawPipelineResult.eventsPerSecond = round(meanOf(raws.map((r) => r.eventsPerSecond)));
-    const rawMicros = raws.map((r) => r.cpuMicrosPerEvent);
-    rawPipelineResult.cpuMicrosPerEvent = rawMicros.every((m) => m !== null) ? round(meanOf(rawMicros), 1) : null;
+    rawPipelineResult.cpuMicrosPerEvent = round(meanOf(raws.map((r) => r.cpuMicrosPerEvent)), 1);
     // Where ingest's CPU goes, per event: its total against the raw client's, and the share of it that
     // is decoding and validating a message (measured here on the same messages).
     const messages = events.map((e) => Buffer.from(encodeViewingEvent(e)));
@@ -287,10 +251,8 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
       endToEnd,
       replay,
       rawPipeline: rawPipelineResult,
-      /** Replay against the least pipeline of the same libraries, both reading the topic after a warm-up third. */
+      /** Replay against the least pipeline of the same libraries, both reading the whole topic. */
       vsRawPipeline: round(replay.eventsPerSecond / rawPipelineResult.eventsPerSecond),
-      /** The same over the whole topic: ingest's process starts cold, the least pipeline's (this one) does not. */
-      vsRawPipelineWholeRun: round(replay.wholeRun.eventsPerSecond / rawPipelineResult.wholeRun.eventsPerSecond),
       ratio: round(endToEnd.eventsPerSecond / best.eventsPerSecond),
     };
   } finally {
@@ -299,6 +261,27 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
     await deleteTopics(kafka, [topic, env.DEAD_LETTER_TOPIC]).catch(() => undefined);
     await admin.disconnect();
   }
+}
+
+/** Runs bench/raw-pipeline.process.ts (built beside this file) to its end, and answers what it printed. */
+function rawPipelineProcess(options: Record<string, unknown>): Promise<RawPipelineRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['-r', join(ROOT, 'scripts/register-paths.js'), join(__dirname, 'raw-pipeline.process.js')],
+      { env: { ...process.env, RAW_PIPELINE_OPTIONS: JSON.stringify(options) }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const line = out.trim().split('\n').pop();
+      if (code === 0 && line) resolve(JSON.parse(line) as RawPipelineRun);
+      else reject(new Error(`the least pipeline's process exited ${code}: ${err.slice(-2_000)}`));
+    });
+  });
 }
 
 /** Offsets the group has committed on the topic, summed over its partitions (none yet counts 0). */

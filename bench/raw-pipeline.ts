@@ -7,6 +7,8 @@ export interface RawPipelineRun {
   /** Messages consumed and written. */
   events: number;
   seconds: number;
+  /** CPU of this process over the same time (from the group's join). */
+  cpuSeconds: number;
 }
 
 /**
@@ -20,21 +22,20 @@ export async function rawPipeline(
   kafka: Kafka,
   client: Client,
   live: LiveHistoryRepository,
-  options: {
-    topic: string;
-    groupId: string;
-    end: number;
-    writeConcurrency: number;
-    partitionsConcurrently: number;
-  },
+  options: { topic: string; groupId: string; end: number; writeConcurrency: number; partitionsConcurrently: number },
 ): Promise<RawPipelineRun> {
   const consumer = kafka.consumer({ groupId: options.groupId, maxBytesPerPartition: 1_048_576, maxWaitTimeInMs: 250 });
   // The clock starts when the group is joined, as ingest's replay is timed from a stable group.
-  consumer.on(consumer.events.GROUP_JOIN, () => (started ||= performance.now()));
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    if (started) return;
+    started = performance.now();
+    cpuAtJoin = process.cpuUsage();
+  });
   await consumer.connect();
   await consumer.subscribe({ topics: [options.topic], fromBeginning: true });
   let committed = 0;
   let started = 0;
+  let cpuAtJoin = process.cpuUsage();
   let finish!: () => void;
   const done = new Promise<void>((resolve) => (finish = resolve));
   await consumer.run({
@@ -53,8 +54,9 @@ export async function rawPipeline(
   });
   await done;
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuAtJoin);
   await consumer.disconnect();
-  return { events: committed, seconds };
+  return { events: committed, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 /** The least pipeline's reading of messages: JSON.parse and the two instants, lists of at most 20 rows a profile. */
