@@ -14,7 +14,8 @@ const DASH = 0x2d;
  * bound as it is, so the driver refuses it as before.
  */
 export function uuidValue(text: string): types.Uuid | string {
-  if (text.length !== 36) return text;
+  // Not a string at all (an unvalidated row): the driver's answer, as before.
+  if (typeof text !== 'string' || text.length !== 36) return text;
   if (text.charCodeAt(8) !== DASH || text.charCodeAt(13) !== DASH) return text;
   if (text.charCodeAt(18) !== DASH || text.charCodeAt(23) !== DASH) return text;
   const bytes = Buffer.allocUnsafe(16);
