@@ -382,21 +382,25 @@ async function collectorThroughput(
 
   // The raw producer's work behind a bare HTTP endpoint (bench/raw-collector-server.ts): what HTTP alone costs,
   // the ceiling of any collector on this machine (issue 14: the collector's limit measured, not estimated).
-  const bare = await startBareServer('raw-collector-server.js', { EVENT_TOPIC: topic });
-  let bareHttp: { eventsPerSecond: number; cpuMicrosPerEvent: number | null; non2xx: number };
-  try {
-    await post(bare.url, bare.pid); // warm-up: JIT and the producer's connections
-    const { result: b, cpu: bareCpu } = await post(bare.url, bare.pid);
-    const accepted = b['2xx'] * params.collectorBatch;
-    bareHttp = {
-      eventsPerSecond: round(accepted / b.duration),
-      cpuMicrosPerEvent:
-        bareCpu.collector === null || accepted === 0 ? null : round((bareCpu.collector * 1e6) / accepted, 1),
-      non2xx: b.non2xx,
-    };
-  } finally {
-    bare.stop();
-  }
+  const bareRun = async (env: Record<string, string>) => {
+    const bare = await startBareServer('raw-collector-server.js', { EVENT_TOPIC: topic, ...env });
+    try {
+      await post(bare.url, bare.pid); // warm-up: JIT and the producer's connections
+      const { result: b, cpu: bareCpu } = await post(bare.url, bare.pid);
+      const accepted = b['2xx'] * params.collectorBatch;
+      return {
+        eventsPerSecond: round(accepted / b.duration),
+        cpuMicrosPerEvent:
+          bareCpu.collector === null || accepted === 0 ? null : round((bareCpu.collector * 1e6) / accepted, 1),
+        non2xx: b.non2xx,
+      };
+    } finally {
+      bare.stop();
+    }
+  };
+  const bareHttp = await bareRun({});
+  // The same, sealing each event as the collector does (issue 15): the ceiling of a collector that must seal.
+  const bareSealing = await bareRun({ BARE_SERVER_SEAL: '1' });
   return {
     name: 'collector',
     parameters: { connections, batch: params.collectorBatch, seconds: params.seconds },
@@ -414,6 +418,11 @@ async function collectorThroughput(
       ...bareHttp,
       vsRawProducer: round(bareHttp.eventsPerSecond / rawEventsPerSecond),
       collectorVsBareHttp: round(httpEventsPerSecond / bareHttp.eventsPerSecond),
+    },
+    bareSealingHttp: {
+      ...bareSealing,
+      vsRawProducer: round(bareSealing.eventsPerSecond / rawEventsPerSecond),
+      collectorVsBareSealingHttp: round(httpEventsPerSecond / bareSealing.eventsPerSecond),
     },
   };
 }

@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { CompressionTypes, Partitioners } from 'kafkajs';
 import { loadConfig } from '@vh/config';
+import { encodePlaybackEventBinary, PlaybackEvent } from '@vh/domain';
+import { encodeSealedMessage, newDataKey } from '@vh/erasure';
 import { createKafka } from '@vh/messaging';
 
 /**
@@ -8,7 +11,10 @@ import { createKafka } from '@vh/messaging';
  * POST /v1/events, parsing the JSON body and sending its events in one produce (acks = all, gzip, keyed by
  * profile, each event's JSON as it came), then 202: the raw producer's work behind an HTTP endpoint. No Nest, no
  * auth, no validation, no sealing, no logging, no metrics. Run as its own process (`BARE_SERVER_PORT`,
- * `EVENT_TOPIC`) by bench/http.bench.ts; prints "listening" when ready.
+ * `EVENT_TOPIC`) by bench/http.bench.ts; prints "listening" when ready. `BARE_SERVER_SEAL=1`: each event sealed as
+ * the collector seals it (its binary form, AES-256-GCM with its profile's key, kept in memory as the collector's
+ * cache keeps it) and sent uncompressed as the collector sends sealed events: the collector's ceiling with the
+ * sealing issue 15 requires, measured.
  */
 async function main(): Promise<void> {
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
@@ -16,6 +22,18 @@ async function main(): Promise<void> {
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   await producer.connect();
+  const sealing = process.env.BARE_SERVER_SEAL === '1';
+  const keys = new Map<string, { keyId: string; key: Buffer }>();
+  const sealed = (event: Record<string, unknown> & { profileId: string }) => {
+    let key = keys.get(event.profileId);
+    if (!key) keys.set(event.profileId, (key = { keyId: randomUUID(), key: newDataKey() }));
+    const plain = { ...event, occurredAt: Date.parse(event.occurredAt as string), acceptedAt: Date.now() };
+    return encodeSealedMessage(
+      { profileId: event.profileId, keyId: key.keyId },
+      key.key,
+      encodePlaybackEventBinary(plain as unknown as PlaybackEvent),
+    );
+  };
   const server = createServer((request, response) => {
     if (request.method !== 'POST' || request.url !== '/v1/events') {
       response.writeHead(404).end();
@@ -25,12 +43,14 @@ async function main(): Promise<void> {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       void (async () => {
-        const { events } = JSON.parse(Buffer.concat(chunks).toString()) as { events: { profileId: string }[] };
+        const { events } = JSON.parse(Buffer.concat(chunks).toString()) as {
+          events: (Record<string, unknown> & { profileId: string })[];
+        };
         await producer.send({
           topic: config.kafka.eventTopic,
           acks: -1,
-          compression: CompressionTypes.GZIP,
-          messages: events.map((e) => ({ key: e.profileId, value: JSON.stringify(e) })),
+          compression: sealing ? CompressionTypes.None : CompressionTypes.GZIP,
+          messages: events.map((e) => ({ key: e.profileId, value: sealing ? sealed(e) : JSON.stringify(e) })),
         });
         response.writeHead(202, { 'content-type': 'application/json' }).end('{"status":"accepted"}');
       })().catch((error: Error) => response.writeHead(500).end(error.message));

@@ -13,7 +13,7 @@ export interface RawPipelineRun {
 
 /**
  * The fair ceiling of ingest (issue 14): the same topic consumed by the least pipeline the same libraries
- * allow, in this process. kafkajs eachBatch, JSON.parse, one unlogged batch of at most 20 rows per
+ * allow (run in a process of its own by the benchmark: bench/raw-pipeline.process.ts). kafkajs eachBatch, JSON.parse, one unlogged batch of at most 20 rows per
  * profile (the same statement and bound values as ingest, the acceptance time too), `writeConcurrency` in flight, offsets resolved
  * and committed only after the writes. No Nest, no validation, no metrics, no dead letters, no activity
  * index. Runs until the group's committed offsets reach `end`.
@@ -26,6 +26,9 @@ export async function rawPipeline(
 ): Promise<RawPipelineRun> {
   const consumer = kafka.consumer({ groupId: options.groupId, maxBytesPerPartition: 1_048_576, maxWaitTimeInMs: 250 });
   // The clock starts when the group is joined, as ingest's replay is timed from a stable group.
+  let committed = 0;
+  let started = 0;
+  let cpuAtJoin = process.cpuUsage();
   consumer.on(consumer.events.GROUP_JOIN, () => {
     if (started) return;
     started = performance.now();
@@ -33,9 +36,6 @@ export async function rawPipeline(
   });
   await consumer.connect();
   await consumer.subscribe({ topics: [options.topic], fromBeginning: true });
-  let committed = 0;
-  let started = 0;
-  let cpuAtJoin = process.cpuUsage();
   let finish!: () => void;
   const done = new Promise<void>((resolve) => (finish = resolve));
   await consumer.run({

@@ -108,7 +108,12 @@ ${
     ? `| \`collector_vs_bare_http\` | ${col.bareHttp.collectorVsBareHttp} | the raw producer behind a bare HTTP endpoint: ${n(col.bareHttp.eventsPerSecond)} events/s (${col.bareHttp.vsRawProducer} of the raw producer), ${col.bareHttp.cpuMicrosPerEvent ?? '–'} µs of CPU an event against the collector's ${col.collectorCpuMicrosPerEvent ?? '–'} | | the ceiling of any collector here |
 `
     : ''
-}| \`read_speedup_avg_10k\` | ${summary.read_speedup_avg_10k}x | the same 10,000 records all live | 5x | ${status(summary.read_speedup_avg_10k, 5)} |
+}${
+    col.bareSealingHttp
+      ? `| \`collector_vs_bare_sealing_http\` | ${col.bareSealingHttp.collectorVsBareSealingHttp} | the same endpoint sealing each event as the collector does: ${n(col.bareSealingHttp.eventsPerSecond)} events/s (${col.bareSealingHttp.vsRawProducer} of the raw producer), ${col.bareSealingHttp.cpuMicrosPerEvent ?? '–'} µs of CPU an event | | the ceiling of a collector that seals (issue 15) |
+`
+      : ''
+  }| \`read_speedup_avg_10k\` | ${summary.read_speedup_avg_10k}x | the same 10,000 records all live | 5x | ${status(summary.read_speedup_avg_10k, 5)} |
 | \`read_speedup_p99_10k\` | ${summary.read_speedup_p99_10k}x | the same | (Netflix: 1.5x) | ${status(summary.read_speedup_p99_10k, 1.5)} |
 | \`storage_reduction\` | ${summary.storage_reduction}x | the same history in the live table | 10x (Netflix: 6x) | ${status(summary.storage_reduction, 10)} |
 | \`mixed_p99_ms\` | ${summary.mixed_p99_ms} ms | at the sustainable load, ${n(mx.atSustainableWithBound.requestsPerSecond)} req/s | | |
@@ -138,7 +143,7 @@ ${
   ing.replay
     ? `
 Replay (a fresh consumer group reads the whole topic again, as when the projection is rebuilt or ingest catches up
-after an outage; nothing is produced meanwhile; the mean of two, alternated with the least pipeline's two runs):
+after an outage; nothing is produced meanwhile; the mean of three, alternated with the least pipeline's three runs):
 **${n(ing.replay.eventsPerSecond)} events/s**, **${ing.replay.ratio}** of the ceiling,
 ${ing.replay.ingestCpuMicrosPerEvent} µs of ingest CPU per event.
 `
@@ -147,10 +152,12 @@ ${ing.replay.ingestCpuMicrosPerEvent} µs of ingest CPU per event.
     ing.rawPipeline
       ? `
 The fair ceiling (\`bench/raw-pipeline.ts\`): the same topic read by a fresh group of the least pipeline built from the
-same libraries, in a fresh process of its own as ingest's replay (kafkajs eachBatch, JSON.parse, one unlogged batch of ≤ 20 rows per profile, the same
+same libraries, in a fresh process of its own, timed as ingest's replay (kafkajs eachBatch, JSON.parse, one unlogged batch of ≤ 20 rows per profile, the same
 statement, ${ing.parameters.writeConcurrency} in flight, offsets committed after the writes; no Nest, validation, metrics,
 dead letters or activity index): **${n(ing.rawPipeline.eventsPerSecond)} events/s**, ${ing.rawPipeline.cpuMicrosPerEvent} µs of CPU per event.
-Replay against it: **${ing.vsRawPipeline}**.
+Replay against it: **${ing.vsRawPipeline}**${
+          ing.vsRawPipelinePairs ? ` (each pair in the order run: ${ing.vsRawPipelinePairs.join(', ')})` : ''
+        }.
 `
       : ''
   }
@@ -166,7 +173,7 @@ CPU seconds used (from /proc) and the share of the machine's ${env.machine.cores
 | end to end | ${ing.endToEnd.seconds} | ${Object.values(ing.endToEnd.cpu).join(' | ')} | ${Math.round(ing.endToEnd.machineShare * 100)}% |
 ${
   ing.replay
-    ? `| replay | ${ing.replay.seconds} | ${Object.keys(ing.endToEnd.cpu)
+    ? `| replay (the first) | ${ing.replay.seconds} | ${Object.keys(ing.endToEnd.cpu)
         .map((k) => ing.replay.cpu[k] ?? '–')
         .join(' | ')} | ${Math.round(ing.replay.machineShare * 100)}% |
 `
@@ -196,7 +203,13 @@ per request with acks = all and gzip, 202; no Nest, auth, validation, sealing, l
 **${n(col.bareHttp.eventsPerSecond)} events/s**, ${col.bareHttp.vsRawProducer} of the raw producer, ${col.bareHttp.cpuMicrosPerEvent ?? '–'} µs of its CPU an event: what HTTP
 alone leaves of the raw producer on this machine (the raw producer's process also generates the batches), the
 ceiling of any collector here. The collector reaches
-**${col.bareHttp.collectorVsBareHttp}** of it (\`collector_vs_bare_http\`), sealing every event (the erasure section above prices sealing).`
+**${col.bareHttp.collectorVsBareHttp}** of it (\`collector_vs_bare_http\`), sealing every event (the erasure section above prices sealing).${
+          col.bareSealingHttp
+            ? ` The same endpoint sealing each event as the collector does (its binary form under its profile's key, kept in
+memory; sent uncompressed): **${n(col.bareSealingHttp.eventsPerSecond)} events/s**, ${col.bareSealingHttp.vsRawProducer} of the raw producer, ${col.bareSealingHttp.cpuMicrosPerEvent ?? '–'} µs of its CPU an event;
+the collector reaches **${col.bareSealingHttp.collectorVsBareSealingHttp}** of it (\`collector_vs_bare_sealing_http\`).`
+            : ''
+        }`
       : ''
   }
 

@@ -144,6 +144,8 @@ function summaryOf(results: Record<string, any>, cores: number, generatedAt: str
     collector_events_per_s: results.collector.eventsPerSecond,
     collector_vs_bare_http: results.collector.bareHttp?.collectorVsBareHttp ?? null,
     bare_http_vs_raw_producer: results.collector.bareHttp?.vsRawProducer ?? null,
+    collector_vs_bare_sealing_http: results.collector.bareSealingHttp?.collectorVsBareSealingHttp ?? null,
+    bare_sealing_http_vs_raw_producer: results.collector.bareSealingHttp?.vsRawProducer ?? null,
     read_speedup_avg_10k: at10k?.speedup.firstPageAvg ?? null,
     read_speedup_p99_10k: at10k?.speedup.firstPageP99 ?? null,
     storage_reduction: results.storage.reduction,
