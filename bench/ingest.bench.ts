@@ -302,8 +302,9 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
 const RAW_PIPELINE_TIMEOUT_MS = 600_000;
 
 /**
- * Starts bench/raw-pipeline.process.ts (built beside this file). `result`: what it printed once it closed;
- * `failed` rejects as soon as it fails (a crash, no result, the timeout), for racing the waits on it.
+ * Starts bench/raw-pipeline.process.ts (built beside this file). `result`: the run it printed (it then waits for
+ * `kill()`, so that its CPU can still be read); `failed` rejects as soon as it fails (a crash, no result, the
+ * timeout), for racing the waits on it.
  */
 function startRawPipelineProcess(options: Record<string, unknown>): {
   pid: number | undefined;
@@ -322,7 +323,6 @@ function startRawPipelineProcess(options: Record<string, unknown>): {
   );
   let out = '';
   let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
   const result = new Promise<RawPipelineRun>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -331,35 +331,35 @@ function startRawPipelineProcess(options: Record<string, unknown>): {
         new Error(`the least pipeline's process took more than ${RAW_PIPELINE_TIMEOUT_MS} ms: ${err.slice(-2_000)}`),
       );
     }, RAW_PIPELINE_TIMEOUT_MS);
+    // Its run is the first line that parses as one; it then waits to be ended (its CPU is read before).
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      for (const line of out.split('\n').slice(0, -1)) {
+        try {
+          const run = JSON.parse(line) as RawPipelineRun;
+          if (typeof run.events !== 'number') continue;
+          clearTimeout(timer);
+          resolve(run);
+          return;
+        } catch {
+          // not its result: a log line
+        }
+      }
+    });
     child.on('error', (error) => {
       clearTimeout(timer);
       reject(error);
     });
-    // 'close', not 'exit': its output is all read then.
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      const parsed = out
-        .trim()
-        .split('\n')
-        .reverse()
-        .map((line) => {
-          try {
-            return JSON.parse(line) as RawPipelineRun;
-          } catch {
-            return null;
-          }
-        })
-        .find((run) => run !== null && typeof run.events === 'number');
-      if (code === 0 && parsed) resolve(parsed);
-      else
-        reject(
-          new Error(`the least pipeline's process ended (${code ?? signal}) without a result: ${err.slice(-2_000)}`),
-        );
+      reject(
+        new Error(`the least pipeline's process ended (${code ?? signal}) without a result: ${err.slice(-2_000)}`),
+      );
     });
   });
   const failed = result.then(() => new Promise<never>(() => undefined));
   failed.catch(() => undefined); // raced; `result` is awaited and throws it
-  return { pid: child.pid, result, failed, kill: () => child.exitCode === null && child.kill('SIGKILL') };
+  return { pid: child.pid, result, failed, kill: () => child.exitCode === null && child.kill('SIGTERM') };
 }
 
 /** Offsets the group has committed on the topic, summed over its partitions (none yet counts 0). */

@@ -5,7 +5,8 @@ import { rawPipeline } from './raw-pipeline';
 /**
  * The least pipeline in a process of its own, started fresh as ingest's replay is: run in the benchmark's process
  * it ran on code the ceiling runs had warmed up, while ingest's new process starts cold (its first pass over the
- * replay cost about 6 µs an event more than the next, session 15). Prints its run as one JSON line.
+ * replay cost about 6 µs an event more than the next, session 15). Prints its run as one JSON line, then waits
+ * for SIGTERM.
  * RAW_PIPELINE_OPTIONS: JSON of { keyspace, topic, groupId, end, writeConcurrency, partitionsConcurrently }.
  */
 async function main(): Promise<void> {
@@ -25,6 +26,8 @@ async function main(): Promise<void> {
   } finally {
     await ctx.close();
   }
+  // Alive until the benchmark has read this process's CPU from /proc: it ends it then (SIGTERM).
+  await new Promise<never>(() => process.once('SIGTERM', () => process.exit(0)));
 }
 
 main().catch((error) => {
