@@ -213,7 +213,7 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
           machineShare: measuredRaw.machineShare,
           cpuMicrosPerEvent:
             typeof measuredRaw.cpu.pipeline === 'number' ? round((measuredRaw.cpu.pipeline * 1e6) / events, 1) : null,
-          /** The child's own clock and CPU, from its group's join to its last commit (a cross-check). */
+          /** The child's own clock and CPU, from its group's join until its count reaches the end (a cross-check). */
           selfReported: {
             eventsPerSecond: round(selfReported.events / selfReported.seconds),
             cpuMicrosPerEvent: round((selfReported.cpuSeconds * 1e6) / selfReported.events, 1),
@@ -318,12 +318,13 @@ function startRawPipelineProcess(options: Record<string, unknown>): {
     {
       cwd: ROOT,
       env: { ...process.env, RAW_PIPELINE_OPTIONS: JSON.stringify(options) },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     },
   );
   let out = '';
   let err = '';
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
+  child.stdin.on('error', () => undefined); // closed by kill() after it ended: nothing to tell it
   const result = new Promise<RawPipelineRun>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -359,7 +360,7 @@ function startRawPipelineProcess(options: Record<string, unknown>): {
   });
   const failed = result.then(() => new Promise<never>(() => undefined));
   failed.catch(() => undefined); // raced; `result` is awaited and throws it
-  return { pid: child.pid, result, failed, kill: () => child.exitCode === null && child.kill('SIGTERM') };
+  return { pid: child.pid, result, failed, kill: () => child.stdin.end() };
 }
 
 /** Offsets the group has committed on the topic, summed over its partitions (none yet counts 0). */

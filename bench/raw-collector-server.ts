@@ -4,7 +4,7 @@ import { CompressionTypes, Partitioners } from 'kafkajs';
 import { loadConfig } from '@vh/config';
 import { encodePlaybackEventBinary, PlaybackEvent } from '@vh/domain';
 import { encodeSealedMessage, newDataKey } from '@vh/erasure';
-import { createKafka } from '@vh/messaging';
+import { createKafka, HEADERS } from '@vh/messaging';
 
 /**
  * The fair ceiling of an HTTP collector (issue 14, `collector_vs_bare_http`): a bare Node HTTP server taking
@@ -13,8 +13,9 @@ import { createKafka } from '@vh/messaging';
  * auth, no validation, no sealing, no logging, no metrics. Run as its own process (`BARE_SERVER_PORT`,
  * `EVENT_TOPIC`) by bench/http.bench.ts; prints "listening" when ready. `BARE_SERVER_SEAL=1`: each event sealed as
  * the collector seals it (its binary form, AES-256-GCM with its profile's key, kept in memory as the collector's
- * cache keeps it) and sent uncompressed as the collector sends sealed events: the collector's ceiling with the
- * sealing issue 15 requires, measured.
+ * cache keeps it) and sent uncompressed with the collector's headers, as the collector sends sealed events: the
+ * ceiling of a collector with the sealing issue 15 requires. Still less than the collector: one fixed reply instead
+ * of an outcome per event, a synchronous key lookup instead of the key cache's promise and timeout.
  */
 async function main(): Promise<void> {
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       void (async () => {
+        const requestId = randomUUID();
         const { events } = JSON.parse(Buffer.concat(chunks).toString()) as {
           events: (Record<string, unknown> & { profileId: string })[];
         };
@@ -50,7 +52,12 @@ async function main(): Promise<void> {
           topic: config.kafka.eventTopic,
           acks: -1,
           compression: sealing ? CompressionTypes.None : CompressionTypes.GZIP,
-          messages: events.map((e) => ({ key: e.profileId, value: sealing ? sealed(e) : JSON.stringify(e) })),
+          messages: events.map((e) => ({
+            key: e.profileId,
+            value: sealing ? sealed(e) : JSON.stringify(e),
+            // The headers the collector's publisher sets on each message (its request id: one a request here).
+            ...(sealing ? { headers: { [HEADERS.schemaVersion]: '1', [HEADERS.requestId]: requestId } } : {}),
+          })),
         });
         response.writeHead(202, { 'content-type': 'application/json' }).end('{"status":"accepted"}');
       })().catch((error: Error) => response.writeHead(500).end(error.message));

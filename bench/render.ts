@@ -154,7 +154,7 @@ ${ing.replay.ingestCpuMicrosPerEvent} µs of ingest CPU per event.
 The fair ceiling (\`bench/raw-pipeline.ts\`): the same topic read by a fresh group of the least pipeline built from the
 same libraries, in a fresh process of its own, timed as ingest's replay (kafkajs eachBatch, JSON.parse, one unlogged batch of ≤ 20 rows per profile, the same
 statement, ${ing.parameters.writeConcurrency} in flight, offsets committed after the writes; no Nest, validation, metrics,
-dead letters or activity index): **${n(ing.rawPipeline.eventsPerSecond)} events/s**, ${ing.rawPipeline.cpuMicrosPerEvent} µs of CPU per event.
+dead letters or activity index): **${n(ing.rawPipeline.eventsPerSecond)} events/s**, ${ing.rawPipeline.cpuMicrosPerEvent ?? '–'} µs of CPU per event.
 Replay against it: **${ing.vsRawPipeline}**${
           ing.vsRawPipelinePairs ? ` (each pair in the order run: ${ing.vsRawPipelinePairs.join(', ')})` : ''
         }.
