@@ -34,7 +34,7 @@ const isUuid = (v: unknown): v is string => typeof v === 'string' && isUuidText(
  * 8-4-4-4-12 hex digits (zod's guid), character by character: two RegExp tests an event were 1.4% of ingest's CPU
  * (session 15).
  */
-function isUuidText(v: string): boolean {
+export function isUuidText(v: string): boolean {
   if (v.length !== 36) return false;
   for (let i = 0; i < 36; i++) {
     const c = v.charCodeAt(i);
