@@ -1,24 +1,14 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { concurrent } from 'cassandra-driver';
 import { Admin, CompressionTypes, Partitioners } from 'kafkajs';
 import { decodeViewingEvent, encodeViewingEvent, ViewingEvent } from '@vh/domain';
 import { createKafka, deleteTopics, ensureEventLogTopics } from '@vh/messaging';
-import { AppProcess, NODE_ARGS } from '../test/support/app-process';
+import { AppProcess } from '../test/support/app-process';
 import { syntheticHistory } from '../test/support/event-log';
 import { freePort } from '../test/support/free-port';
 import { RawPipelineRun } from './raw-pipeline';
-import {
-  BenchContext,
-  cpuProfile,
-  profileFromHere,
-  ROOT,
-  round,
-  servicePid,
-  settle,
-  keyspacesOf,
-} from './bench-context';
+import { spawnBenchScript } from './raw-read';
+import { BenchContext, cpuProfile, profileFromHere, round, servicePid, settle, keyspacesOf } from './bench-context';
 
 export interface IngestParams {
   profiles: number;
@@ -140,6 +130,36 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
     // up after an outage). Nothing produces meanwhile, so this is ingest alone against the same ceiling.
     // Cassandra settled first, as before the raw pipeline below: else the replay alone shares the cores with
     // the flush and compactions of the end-to-end run's writes.
+    // One pass of a consumer group over the topic, the replay's or the least pipeline's, measured alike: from the
+    // group stable until its committed offsets reach the end. `failed` ends the wait when its process fails.
+    const measurePass = async (
+      groupId: string,
+      processes: Record<string, number | undefined>,
+      /** The process of `processes` whose CPU an event is reported. */
+      measured: string,
+      failed: Promise<never>,
+    ) => {
+      const committedOf = () => committedTotal(admin, groupId, topic);
+      await Promise.race([untilGroupStable(admin, groupId, 20), failed]);
+      profileFromHere(processes[measured]);
+      const pass = await cpuProfile(processes, async () => {
+        const from = await committedOf();
+        await Promise.race([until(async () => (await committedOf()) >= end, 600_000, 50), failed]);
+        return end - from;
+      });
+      const events = pass.result;
+      const cpu = pass.cpu[measured];
+      return {
+        events,
+        seconds: round(pass.wallSeconds),
+        eventsPerSecond: round(events / pass.wallSeconds),
+        cpu: pass.cpu,
+        machineShare: pass.machineShare,
+        cpuMicrosPerEvent: typeof cpu === 'number' ? round((cpu * 1e6) / events, 1) : null,
+      };
+    };
+    const services = () => ({ cassandra: servicePid('cassandra'), kafka: servicePid('kafka') });
+    const never = new Promise<never>(() => undefined);
     const replayOnce = async (pass: number) => {
       await settle(ctx.config.cassandra.keyspace);
       const replayGroup = `${topic}-replay-${pass}`;
@@ -149,38 +169,25 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
         INGEST_PORT: String(await freePort()),
       });
       try {
-        const committedOf = () => committedTotal(admin, replayGroup, topic);
-        await untilGroupStable(admin, replayGroup, 20);
-        profileFromHere(replayApp.pid);
-        const measuredReplay = await cpuProfile(
-          { cassandra: servicePid('cassandra'), kafka: servicePid('kafka'), ingest: replayApp.pid },
-          async () => {
-            const from = await committedOf();
-            await until(async () => (await committedOf()) >= end, 600_000, 50).catch((error: Error) => {
-              throw new Error(`${error.message}; the replay's ingest logged:\n${replayApp.logs.slice(-4_000)}`);
-            });
-            return end - from;
-          },
-        );
+        const { cpuMicrosPerEvent, ...measured } = await measurePass(
+          replayGroup,
+          { ...services(), ingest: replayApp.pid },
+          'ingest',
+          never,
+        ).catch((error: Error) => {
+          throw new Error(`${error.message}; the replay's ingest logged:\n${replayApp.logs.slice(-4_000)}`);
+        });
         return {
-          events: measuredReplay.result,
-          seconds: round(measuredReplay.wallSeconds),
-          eventsPerSecond: round(measuredReplay.result / measuredReplay.wallSeconds),
-          cpu: measuredReplay.cpu,
-          machineShare: measuredReplay.machineShare,
-          ingestCpuMicrosPerEvent:
-            typeof measuredReplay.cpu.ingest === 'number'
-              ? round((measuredReplay.cpu.ingest * 1e6) / measuredReplay.result, 1)
-              : null,
-          ratio: round(measuredReplay.result / measuredReplay.wallSeconds / best.eventsPerSecond),
+          ...measured,
+          ingestCpuMicrosPerEvent: cpuMicrosPerEvent,
+          ratio: round(measured.eventsPerSecond / best.eventsPerSecond),
         };
       } finally {
         await replayApp.stop();
       }
     };
     // The fair ceiling: the same topic again, by the least pipeline built from the same libraries, in a fresh
-    // process of its own (bench/raw-pipeline.process.ts), timed and its CPU counted as the replay's: from its group
-    // stable until its committed offsets reach the end, read the same way.
+    // process of its own (bench/raw-pipeline.process.ts), measured as the replay.
     const rawOnce = async (pass: number) => {
       await settle(ctx.config.cassandra.keyspace);
       const rawGroup = `${topic}-raw-${pass}`;
@@ -193,26 +200,10 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
         partitionsConcurrently: ctx.config.ingest.partitionsConsumedConcurrently,
       });
       try {
-        const committedOf = () => committedTotal(admin, rawGroup, topic);
-        await Promise.race([untilGroupStable(admin, rawGroup, 20), child.failed]);
-        const measuredRaw = await cpuProfile(
-          { cassandra: servicePid('cassandra'), kafka: servicePid('kafka'), pipeline: child.pid },
-          async () => {
-            const from = await committedOf();
-            await Promise.race([until(async () => (await committedOf()) >= end, 600_000, 50), child.failed]);
-            return end - from;
-          },
-        );
+        const measured = await measurePass(rawGroup, { ...services(), pipeline: child.pid }, 'pipeline', child.failed);
         const selfReported = await child.result;
-        const events = measuredRaw.result;
         return {
-          events,
-          seconds: round(measuredRaw.wallSeconds),
-          eventsPerSecond: round(events / measuredRaw.wallSeconds),
-          cpu: measuredRaw.cpu,
-          machineShare: measuredRaw.machineShare,
-          cpuMicrosPerEvent:
-            typeof measuredRaw.cpu.pipeline === 'number' ? round((measuredRaw.cpu.pipeline * 1e6) / events, 1) : null,
+          ...measured,
           /** The child's own clock and CPU, from its group's join until its count reaches the end (a cross-check). */
           selfReported: {
             eventsPerSecond: round(selfReported.events / selfReported.seconds),
@@ -312,19 +303,17 @@ function startRawPipelineProcess(options: Record<string, unknown>): {
   failed: Promise<never>;
   kill(): void;
 } {
-  const child = spawn(
-    process.execPath,
-    [...NODE_ARGS, '-r', join(ROOT, 'scripts/register-paths.js'), join(__dirname, 'raw-pipeline.process.js')],
-    {
-      cwd: ROOT,
-      env: { ...process.env, RAW_PIPELINE_OPTIONS: JSON.stringify(options) },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawnBenchScript('raw-pipeline.process.js', { RAW_PIPELINE_OPTIONS: JSON.stringify(options) }, [
+    'pipe',
+    'pipe',
+    'pipe',
+  ]);
+  // Piped, all three.
+  const [stdin, stdout, stderr] = [child.stdin!, child.stdout!, child.stderr!];
   let out = '';
   let err = '';
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
-  child.stdin.on('error', () => undefined); // closed by kill() after it ended: nothing to tell it
+  stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
+  stdin.on('error', () => undefined); // closed by kill() after it ended: nothing to tell it
   const result = new Promise<RawPipelineRun>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -333,7 +322,7 @@ function startRawPipelineProcess(options: Record<string, unknown>): {
       );
     }, RAW_PIPELINE_TIMEOUT_MS);
     // Its run is the first line that parses as one; it then waits to be ended (its CPU is read before).
-    child.stdout.on('data', (chunk: Buffer) => {
+    stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString('utf8');
       for (const line of out.split('\n').slice(0, -1)) {
         try {
@@ -360,7 +349,7 @@ function startRawPipelineProcess(options: Record<string, unknown>): {
   });
   const failed = result.then(() => new Promise<never>(() => undefined));
   failed.catch(() => undefined); // raced; `result` is awaited and throws it
-  return { pid: child.pid, result, failed, kill: () => child.stdin.end() };
+  return { pid: child.pid, result, failed, kill: () => stdin.end() };
 }
 
 /** Offsets the group has committed on the topic, summed over its partitions (none yet counts 0). */

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { CHECKOUT_ROOT, NODE_ARGS } from '../test/support/app-process';
@@ -56,21 +56,26 @@ export async function startRawReadServer(keyspace: string): Promise<RawReadServe
   return startBareServer('raw-read-server.js', { CASSANDRA_KEYSPACE: keyspace });
 }
 
+/** A bench/ script (compiled beside this file) as its own process, with the apps' node flags (VH_APP_NODE_ARGS). */
+export function spawnBenchScript(
+  script: string,
+  env: Record<string, string>,
+  stdio: ['ignore' | 'pipe', 'pipe', 'inherit' | 'pipe'],
+): ChildProcess {
+  return spawn(
+    process.execPath,
+    [...NODE_ARGS, '-r', join(CHECKOUT_ROOT, 'scripts/register-paths.js'), join(__dirname, script)],
+    { cwd: CHECKOUT_ROOT, env: { ...process.env, ...env }, stdio },
+  );
+}
+
 /**
  * A bench/ server script (compiled beside this file) as its own process on a free port (`BARE_SERVER_PORT`), the
  * apps' node flags included; resolves once it prints "listening".
  */
 export async function startBareServer(script: string, env: Record<string, string>): Promise<RawReadServer> {
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [...NODE_ARGS, '-r', join(CHECKOUT_ROOT, 'scripts/register-paths.js'), join(__dirname, script)],
-    {
-      cwd: CHECKOUT_ROOT,
-      env: { ...process.env, ...env, BARE_SERVER_PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+  const child = spawnBenchScript(script, { ...env, BARE_SERVER_PORT: String(port) }, ['ignore', 'pipe', 'inherit']);
   try {
     await new Promise<void>((resolve, reject) => {
       child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('listening') && resolve());
