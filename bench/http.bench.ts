@@ -323,6 +323,46 @@ async function mixedWithBareReads(target: MixedTarget, raw: RawReadServer, conne
   };
 }
 
+/** Clients posting to the collector at once in its benchmark. */
+export const COLLECTOR_CONNECTIONS = 16;
+
+/** `size` events of whole watch sessions over `profiles`, as a device posts them. */
+export function collectorBatch(profiles: readonly string[], size: number): WirePlaybackEvent[] {
+  const events: WirePlaybackEvent[] = [];
+  while (events.length < size)
+    events.push(...watchSession(profiles[events.length % profiles.length], 'title-1', Date.now() - 3_600_000));
+  return events.slice(0, size);
+}
+
+/**
+ * New batches posted to `server`'s /v1/events by `connections` clients for `seconds`: autocannon's result, with the
+ * server's and Kafka's CPU over the run.
+ */
+export function postBatches(
+  server: { url: string; pid: number | undefined },
+  load: { token: string; profiles: readonly string[]; batch: number },
+  connections: number,
+  seconds: number,
+) {
+  return cpuProfile({ collector: server.pid, kafka: servicePid('kafka') }, () =>
+    autocannon({
+      url: `${server.url}/v1/events`,
+      connections,
+      duration: seconds,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${load.token}` },
+      requests: [
+        {
+          setupRequest: (request) => ({
+            ...request,
+            body: JSON.stringify({ events: collectorBatch(load.profiles, load.batch) }),
+          }),
+        },
+      ],
+    }),
+  );
+}
+
 /** Events/s the collector accepts into Kafka, against a raw producer sending the same batches. */
 async function collectorThroughput(
   collector: AppProcess,
@@ -332,25 +372,10 @@ async function collectorThroughput(
   profiles: string[],
   params: HttpParams,
 ) {
-  const connections = 16;
-  const batch = () => {
-    const events: WirePlaybackEvent[] = [];
-    while (events.length < params.collectorBatch)
-      events.push(...watchSession(profiles[events.length % profiles.length], 'title-1', Date.now() - 3_600_000));
-    return events.slice(0, params.collectorBatch);
-  };
-  /** The same batches posted by `connections` clients for the step's seconds; events/s accepted, server CPU. */
+  const connections = COLLECTOR_CONNECTIONS;
+  const batch = () => collectorBatch(profiles, params.collectorBatch);
   const post = (url: string, pid: number | undefined) =>
-    cpuProfile({ collector: pid, kafka: servicePid('kafka') }, () =>
-      autocannon({
-        url: `${url}/v1/events`,
-        connections,
-        duration: params.seconds,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify({ events: batch() }) }) }],
-      }),
-    );
+    postBatches({ url, pid }, { token, profiles, batch: params.collectorBatch }, connections, params.seconds);
   // Warmed up as the bare endpoints below are (JIT, the producer's connections): one run of each, measured the next.
   await post(collector.url, collector.pid);
   profileFromHere(collector.pid);

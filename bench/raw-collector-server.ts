@@ -56,7 +56,7 @@ async function main(): Promise<void> {
             key: e.profileId,
             value: sealing ? sealed(e) : JSON.stringify(e),
             // The headers the collector's publisher sets on each message (its request id: one a request here).
-            ...(sealing ? { headers: { [HEADERS.schemaVersion]: '1', [HEADERS.requestId]: requestId } } : {}),
+            ...(sealing ? { headers: { [HEADERS.requestId]: requestId } } : {}),
           })),
         });
         response.writeHead(202, { 'content-type': 'application/json' }).end('{"status":"accepted"}');

@@ -61,9 +61,13 @@ export class EventIntake {
   }
 }
 
-/** Our receive time on the event: clears are judged on it, never on the device's clock (invariant 6). */
+/**
+ * Our receive time on the event: clears are judged on it, never on the device's clock (invariant 6). Stamped on the
+ * validated event, a new object of ours (validatePlaybackEvent): a copy an event was 1.7% of the collector's CPU.
+ */
 function accepted(event: PlaybackEvent, now: number): PlaybackEvent {
-  return { ...event, acceptedAt: now };
+  event.acceptedAt = now;
+  return event;
 }
 
 /** A device posts for its own profiles only; one foreign profile refuses the whole request. */

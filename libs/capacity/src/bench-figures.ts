@@ -54,11 +54,11 @@ function direct(results: BenchResults, file: string, path: string, unit: string)
 }
 
 /**
- * A Kafka record around a sealed event, not measured: the key (a UUID-sized profile id, 36), the headers
- * x-schema-version (19) and x-request-id (50: the collector puts its request's id on every message of the
- * request) and the varint framing (about 5). Uncompressed: the batch of sealed events is not gzipped.
+ * A Kafka record around a sealed event, not measured: the key (a UUID-sized profile id, 36), the header
+ * x-request-id (50: the collector puts its request's id on every message of the request) and the varint framing
+ * (about 5). Uncompressed: the batch of sealed events is not gzipped.
  */
-const KAFKA_RECORD_BYTES = 110;
+const KAFKA_RECORD_BYTES = 91;
 
 /**
  * The model's figures from the benchmark results: each measured figure cites its file, field(s), value
@@ -147,8 +147,8 @@ export function benchFigures(results: BenchResults): CapacityFigures {
       'bytes',
       `bench/results/erasure.json messageBytes.sealed = ${num(results, 'erasure.json', 'messageBytes.sealed')} ` +
         `bytes (the binary sealed form, sent uncompressed: ciphertext does not shrink; docs/event-log.md) + ` +
-        `${KAFKA_RECORD_BYTES} bytes of Kafka record (a 36-byte profile id as key, the x-schema-version and ` +
-        `x-request-id headers 69, framing ~5), not measured. Plain events: 56-59 bytes gzipped (BENCHMARKS.md, codec)`,
+        `${KAFKA_RECORD_BYTES} bytes of Kafka record (a 36-byte profile id as key, the x-request-id header 50, ` +
+        `framing ~5), not measured. Plain events: 56-59 bytes gzipped (BENCHMARKS.md, codec)`,
     ),
     compactionRecordsPerSecond: {
       ...compaction,

@@ -2,7 +2,7 @@ export * from './events/viewing-event';
 export * from './events/viewing-event.schema';
 export * from './events/event-limits';
 export * from './events/playback-event.binary';
-export { isIdentifier, isUuidText } from './events/viewing-event.fast-path';
+export { isIdentifier, isLowerCaseUuid, isUuidText } from './events/viewing-event.fast-path';
 export * from './history/viewing-record';
 export * from './history/compressed-history';
 export * from './history/history-fold';

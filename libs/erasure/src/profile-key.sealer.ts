@@ -29,30 +29,27 @@ export class ProfileKeySealer extends EventPayloadSealer {
   }
 
   async seal(events: readonly ViewingEvent[]): Promise<(string | Buffer)[]> {
-    const keys = new Map<string, Promise<{ keyId: string; key: Buffer }>>();
-    const keyOf = (profileId: string) => {
-      let key = keys.get(profileId);
-      if (!key) {
+    // One key lookup a profile, then every event sealed at once: a promise an event was 2% of the collector's CPU.
+    const profiles = [...new Set(events.filter((event) => 'titleId' in event).map((event) => event.profileId))];
+    const found = await Promise.all(
+      profiles.map((profileId) =>
         // Unreachable keys are the cluster's failure (503, retried), never the event's (invariant 2).
-        key = this.keys.current(profileId).catch((error: unknown) => {
+        this.keys.current(profileId).catch((error: unknown) => {
           throw new DependencyUnavailableError('cassandra', 'the profile keys could not be read', 5, { cause: error });
-        });
-        keys.set(profileId, key);
-      }
-      return key;
-    };
-    return Promise.all(
-      events.map(async (event) => {
-        if (!('titleId' in event)) return encodeViewingEvent(event);
-        const { keyId, key } = await keyOf(event.profileId);
-        const { profileId } = event;
-        if (this.config.profileKeys.sealedEventFormat === 'json') {
-          const payload = seal(key, encodeViewingEvent(event), sealContext(profileId, keyId));
-          return encodeSealedEnvelope({ profileId, keyId, payload });
-        }
-        const inner = isPlaybackEvent(event) ? encodePlaybackEventBinary(event) : encodeViewingEvent(event);
-        return encodeSealedMessage({ profileId, keyId }, key, inner);
-      }),
+        }),
+      ),
     );
+    const keys = new Map(profiles.map((profileId, i) => [profileId, found[i]]));
+    return events.map((event) => {
+      if (!('titleId' in event)) return encodeViewingEvent(event);
+      const { keyId, key } = keys.get(event.profileId)!;
+      const { profileId } = event;
+      if (this.config.profileKeys.sealedEventFormat === 'json') {
+        const payload = seal(key, encodeViewingEvent(event), sealContext(profileId, keyId));
+        return encodeSealedEnvelope({ profileId, keyId, payload });
+      }
+      const inner = isPlaybackEvent(event) ? encodePlaybackEventBinary(event) : encodeViewingEvent(event);
+      return encodeSealedMessage({ profileId, keyId }, key, inner);
+    });
   }
 }

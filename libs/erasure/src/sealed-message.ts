@@ -1,5 +1,5 @@
 import { isIdentifier, isLowerCaseUuid, readUuid, VIEWING_EVENT_SCHEMA_VERSION, writeUuid } from '@vh/domain';
-import { seal } from './payload-cipher';
+import { sealAfter } from './payload-cipher';
 
 /**
  * Messages of the event log that this room writes (docs/adr/0009, byte layouts in docs/event-log.md):
@@ -76,7 +76,7 @@ export function encodeSealedMessage(
   profileId.copy(head, 3);
   head[3 + profileId.length] = packed ? PACKED_UUID : keyId.length;
   keyId.copy(head, 4 + profileId.length);
-  return Buffer.concat([head, seal(key, plaintext, head)]);
+  return sealAfter(head, key, plaintext);
 }
 
 function asciiId(field: string, id: string): Buffer {

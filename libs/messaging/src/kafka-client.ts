@@ -34,7 +34,6 @@ export function createKafka(config: AppConfig['kafka'], role: string): Kafka {
 /** Kafka header names carried by every event message. */
 export const HEADERS = {
   requestId: 'x-request-id',
-  schemaVersion: 'x-schema-version',
   deadLetterReason: 'x-dead-letter-reason',
   sourceTopic: 'x-source-topic',
   sourcePartition: 'x-source-partition',

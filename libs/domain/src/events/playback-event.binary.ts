@@ -1,6 +1,6 @@
 import { MAX_IDENTIFIER_LENGTH, MAX_POSITION_MS } from './event-limits';
 import { FieldIssue, Validated } from './viewing-event.schema';
-import { isIdentifier, isPosition } from './viewing-event.fast-path';
+import { isIdentifier, isLowerCaseUuid, isPosition } from './viewing-event.fast-path';
 import { PLAYBACK_EVENT_TYPES, PlaybackEvent } from './viewing-event';
 
 /**
@@ -30,12 +30,6 @@ const FIXED_BYTES = 47;
 /** The instants the JSON form can carry: four-digit years, as toISOString writes and the schema reads them. */
 const FIRST_INSTANT = Date.parse('0000-01-01T00:00:00.000Z');
 const LAST_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
-const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** A UUID as the service stores it (lower case): what packs into 16 bytes and reads back the same. */
-export function isLowerCaseUuid(value: string): boolean {
-  return UUID_LOWER.test(value);
-}
 
 /**
  * Throws a RangeError on an event outside the contract (only validated events are encoded). Times are truncated

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { PLAYBACK_REQUIRED_FIELDS } from './viewing-event';
 import { MAX_POSITION_MS } from './event-limits';
-import { fastLogEvent, fastPlaybackInput } from './viewing-event.fast-path';
+import { fastLogEvent, fastPlaybackInput, isLowerCaseUuid, isUuidText } from './viewing-event.fast-path';
 import { decodeViewingEvent, encodeViewingEvent, parseLogEvent, parsePlaybackInput } from './viewing-event.schema';
 import { ViewingEvent } from './viewing-event';
 
@@ -178,6 +178,22 @@ describe('the fast path of event validation', () => {
         expect(fast).toStrictEqual(parseLogEvent(json));
         expect(decodeViewingEvent(encodeViewingEvent(event as ViewingEvent))).toEqual({ ok: true, value: fast });
       }),
+    );
+  });
+});
+
+describe('reading a UUID character by character', () => {
+  // The RegExps they replace, zod's guid and the binary form's lower-case check.
+  const ANY_CASE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+  const LOWER_CASE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+  it('takes exactly what the RegExps take, in any case and in lower case only', () => {
+    fc.assert(
+      fc.property(uuidLike, (text) => {
+        expect(isUuidText(text)).toBe(ANY_CASE.test(text));
+        expect(isLowerCaseUuid(text)).toBe(LOWER_CASE.test(text));
+      }),
+      { numRuns: 2_000 },
     );
   });
 });

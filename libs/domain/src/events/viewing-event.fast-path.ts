@@ -35,12 +35,25 @@ const isUuid = (v: unknown): v is string => typeof v === 'string' && isUuidText(
  * (session 15).
  */
 export function isUuidText(v: string): boolean {
+  return isUuidLayout(v, 0x20);
+}
+
+/**
+ * A UUID as the service stores it (lower case): what packs into 16 bytes and reads back the same. As isUuidText
+ * (its RegExp was 1.2% of the collector's CPU, session 16).
+ */
+export function isLowerCaseUuid(v: string): boolean {
+  return isUuidLayout(v, 0);
+}
+
+/** 8-4-4-4-12 hex digits; `caseBit` 0x20 also takes upper-case letters (it folds them to lower case), 0 does not. */
+function isUuidLayout(v: string, caseBit: number): boolean {
   if (v.length !== 36) return false;
   for (let i = 0; i < 36; i++) {
     const c = v.charCodeAt(i);
     if (i === 8 || i === 13 || i === 18 || i === 23) {
       if (c !== DASH) return false;
-    } else if (!((c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66))) {
+    } else if (!((c >= 0x30 && c <= 0x39) || ((c | caseBit) >= 0x61 && (c | caseBit) <= 0x66))) {
       return false;
     }
   }

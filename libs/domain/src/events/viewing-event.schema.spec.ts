@@ -23,6 +23,19 @@ describe('validatePlaybackEvent', () => {
     });
   });
 
+  it.each([
+    ['the fast path', valid],
+    // An undefined optional field sends it to the zod schema (the fast path takes only defined fields).
+    ['the zod schema', { ...valid, titleDurationMs: undefined }],
+  ])('gives a new object through %s, never the input: the collector stamps acceptedAt on it', (_path, input) => {
+    const copy = structuredClone(input);
+    const result = validatePlaybackEvent(input, policy);
+    if (!result.ok) throw new Error('expected a valid event');
+    expect(result.value).not.toBe(input);
+    result.value.acceptedAt = 1;
+    expect(input).toEqual(copy);
+  });
+
   it('accepts an event without the optional titleDurationMs and leaves no undefined field', () => {
     const { titleDurationMs: _omit, ...rest } = valid;
     const result = validatePlaybackEvent(rest, policy);

@@ -120,7 +120,10 @@ export interface EventTimePolicy {
   maxEventAgeMs: number;
 }
 
-/** Validates what a device posted. Time bounds apply here only: the log itself is replayed at any time. */
+/**
+ * Validates what a device posted. Time bounds apply here only: the log itself is replayed at any time. The value is
+ * a new object, never the input: the caller's to complete (the collector stamps acceptedAt on it).
+ */
 export function validatePlaybackEvent(input: unknown, policy: EventTimePolicy): Validated<PlaybackEvent> {
   const event = fastPlaybackInput(input) ?? parsePlaybackInput(input);
   if ('ok' in event) return event;
