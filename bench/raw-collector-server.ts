@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { CompressionTypes, Partitioners } from 'kafkajs';
 import { loadConfig } from '@vh/config';
-import { encodePlaybackEventBinary, PlaybackEvent } from '@vh/domain';
+import { encodePlaybackEventBinary, PlaybackEvent, validatePlaybackEvent } from '@vh/domain';
+import { AccessTokens, mayActOnProfile, SCOPES } from '@vh/http';
 import { encodeSealedMessage, newDataKey } from '@vh/erasure';
 import { createKafka, HEADERS } from '@vh/messaging';
 
@@ -13,27 +14,62 @@ import { createKafka, HEADERS } from '@vh/messaging';
  * auth, no validation, no sealing, no logging, no metrics. Run as its own process (`BARE_SERVER_PORT`,
  * `EVENT_TOPIC`) by bench/http.bench.ts; prints "listening" when ready. `BARE_SERVER_SEAL=1`: each event sealed as
  * the collector seals it (its binary form, AES-256-GCM with its profile's key, kept in memory as the collector's
- * cache keeps it) and sent uncompressed with the collector's headers, as the collector sends sealed events: the
+ * cache keeps it) and sent uncompressed with the collector's header, as the collector sends sealed events: the
  * ceiling of a collector with the sealing issue 15 requires. Still less than the collector: one fixed reply instead
  * of an outcome per event, a synchronous key lookup instead of the key cache's promise and timeout.
+ * `BARE_SERVER_CONTRACT=1` (with sealing): also what the collector's contract requires of every request, with the
+ * collector's own functions: the bearer token verified (AccessTokens, its cache of verified tokens), each event
+ * validated (validatePlaybackEvent, invariant 5), stamped with its acceptance time (invariant 6), its profile
+ * allowed to the token, and an outcome per event in the answer (202, 207 or 400, as the collector answers): the
+ * least collector, without Nest, Express, logging or metrics.
  */
+const FIXED = '{"status":"accepted"}';
+
 async function main(): Promise<void> {
   const config = loadConfig({ ...process.env, LOG_LEVEL: 'warn' });
   const producer = createKafka(config.kafka, 'bench-raw-collector').producer({
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   await producer.connect();
-  const sealing = process.env.BARE_SERVER_SEAL === '1';
+  const contract = process.env.BARE_SERVER_CONTRACT === '1';
+  const sealing = contract || process.env.BARE_SERVER_SEAL === '1';
+  const tokens = new AccessTokens(config);
   const keys = new Map<string, { keyId: string; key: Buffer }>();
-  const sealed = (event: Record<string, unknown> & { profileId: string }) => {
+  const sealed = (event: PlaybackEvent) => {
     let key = keys.get(event.profileId);
     if (!key) keys.set(event.profileId, (key = { keyId: randomUUID(), key: newDataKey() }));
-    const plain = { ...event, occurredAt: Date.parse(event.occurredAt as string), acceptedAt: Date.now() };
     return encodeSealedMessage(
       { profileId: event.profileId, keyId: key.keyId },
       key.key,
-      encodePlaybackEventBinary(plain as unknown as PlaybackEvent),
+      encodePlaybackEventBinary(event),
     );
+  };
+  type Posted = Record<string, unknown> & { profileId: string; occurredAt: string };
+  /** The messages' values and the answer: one fixed reply, or (contract) the collector's outcome per event. */
+  const accept = async (body: { events: unknown[] }, authorization: string | undefined) => {
+    if (!contract) {
+      const events = body.events as Posted[];
+      const value = (e: Posted) =>
+        sealing
+          ? sealed({ ...e, occurredAt: Date.parse(e.occurredAt), acceptedAt: Date.now() } as unknown as PlaybackEvent)
+          : JSON.stringify(e);
+      return { messages: events.map((e) => ({ key: e.profileId, value: value(e) })), status: 202, reply: FIXED };
+    }
+    const caller = await tokens.verify(authorization);
+    const policy = { now: Date.now(), ...config.events };
+    const messages: { key: string; value: Buffer }[] = [];
+    const results = body.events.map((item, index) => {
+      const result = validatePlaybackEvent(item, policy);
+      if (!result.ok) return { index, status: 'rejected', issues: result.issues };
+      const event = result.value;
+      if (!mayActOnProfile(caller, SCOPES.eventsWrite, event.profileId)) throw new Error('a foreign profile');
+      event.acceptedAt = policy.now;
+      messages.push({ key: event.profileId, value: sealed(event) });
+      return { index, eventId: event.eventId, status: 'accepted' };
+    });
+    const accepted = messages.length;
+    const status = accepted === results.length ? 202 : accepted === 0 ? 400 : 207;
+    return { messages, status, reply: JSON.stringify({ accepted, rejected: results.length - accepted, results }) };
   };
   const server = createServer((request, response) => {
     if (request.method !== 'POST' || request.url !== '/v1/events') {
@@ -45,21 +81,19 @@ async function main(): Promise<void> {
     request.on('end', () => {
       void (async () => {
         const requestId = randomUUID();
-        const { events } = JSON.parse(Buffer.concat(chunks).toString()) as {
-          events: (Record<string, unknown> & { profileId: string })[];
-        };
-        await producer.send({
-          topic: config.kafka.eventTopic,
-          acks: -1,
-          compression: sealing ? CompressionTypes.None : CompressionTypes.GZIP,
-          messages: events.map((e) => ({
-            key: e.profileId,
-            value: sealing ? sealed(e) : JSON.stringify(e),
-            // The headers the collector's publisher sets on each message (its request id: one a request here).
-            ...(sealing ? { headers: { [HEADERS.requestId]: requestId } } : {}),
-          })),
-        });
-        response.writeHead(202, { 'content-type': 'application/json' }).end('{"status":"accepted"}');
+        const { messages, status, reply } = await accept(
+          JSON.parse(Buffer.concat(chunks).toString()),
+          request.headers.authorization,
+        );
+        if (messages.length > 0)
+          await producer.send({
+            topic: config.kafka.eventTopic,
+            acks: -1,
+            compression: sealing ? CompressionTypes.None : CompressionTypes.GZIP,
+            // The header the collector's publisher sets on each message (its request id: one a request here).
+            messages: sealing ? messages.map((m) => ({ ...m, headers: { [HEADERS.requestId]: requestId } })) : messages,
+          });
+        response.writeHead(status, { 'content-type': 'application/json' }).end(reply);
       })().catch((error: Error) => response.writeHead(500).end(error.message));
     });
   });

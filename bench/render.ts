@@ -113,6 +113,11 @@ ${
       ? `| \`collector_vs_bare_sealing_http\` | ${col.bareSealingHttp.collectorVsBareSealingHttp} | the same endpoint sealing each event as the collector does: ${n(col.bareSealingHttp.eventsPerSecond)} events/s (${col.bareSealingHttp.vsRawProducer} of the raw producer), ${col.bareSealingHttp.cpuMicrosPerEvent ?? '–'} µs of CPU an event | | the ceiling of a collector that seals (issue 15) |
 `
       : ''
+  }${
+    col.leastCollectorHttp
+      ? `| \`collector_vs_least_collector_http\` | ${col.leastCollectorHttp.collectorVsLeastCollectorHttp} | the least collector (the sealing endpoint plus auth, validation and an outcome an event, the collector's contract): ${n(col.leastCollectorHttp.eventsPerSecond)} events/s (${col.leastCollectorHttp.vsRawProducer} of the raw producer), ${col.leastCollectorHttp.cpuMicrosPerEvent ?? '–'} µs of CPU an event | | the ceiling of a collector with this contract |
+`
+      : ''
   }| \`read_speedup_avg_10k\` | ${summary.read_speedup_avg_10k}x | the same 10,000 records all live | 5x | ${status(summary.read_speedup_avg_10k, 5)} |
 | \`read_speedup_p99_10k\` | ${summary.read_speedup_p99_10k}x | the same | (Netflix: 1.5x) | ${status(summary.read_speedup_p99_10k, 1.5)} |
 | \`storage_reduction\` | ${summary.storage_reduction}x | the same history in the live table | 10x (Netflix: 6x) | ${status(summary.storage_reduction, 10)} |
@@ -185,7 +190,7 @@ ${ing.profile.cassandraCpuMicrosPerEventEndToEnd} µs end to end against ${ing.p
 
 ${commitlog.section}${erasure.section}${regions.section}## Collector: events/s accepted into Kafka
 
-${col.parameters.connections} connections posting batches of ${col.parameters.batch} events for ${col.parameters.seconds} s (autocannon): **${n(col.eventsPerSecond)} events/s**
+${col.parameters.connections} connections posting batches of ${col.parameters.batch} events for ${col.parameters.seconds} s (autocannon${col.parameters.runsEach ? `; ${col.parameters.runsEach} runs each, alternated with the raw producer's` : ''}): **${n(col.eventsPerSecond)} events/s**
 (${n(col.requests)} requests, ${n(col.non2xx)} not 2xx, p99 ${col.latencyP99Ms} ms). Baseline, a raw kafkajs producer sending the same batches with
 acks = all and gzip, ${col.parameters.connections} in flight: ${n(col.rawProducerEventsPerSecond)} events/s. Ratio **${col.ratio}**. The collector
 process spent ${col.collectorCpuMicrosPerEvent} µs of CPU per accepted event (CPU seconds: ${Object.entries(col.cpu)
@@ -208,6 +213,13 @@ ceiling of any collector here. The collector reaches
             ? ` The same endpoint sealing each event as the collector does (its binary form under its profile's key, kept in
 memory; sent uncompressed): **${n(col.bareSealingHttp.eventsPerSecond)} events/s**, ${col.bareSealingHttp.vsRawProducer} of the raw producer, ${col.bareSealingHttp.cpuMicrosPerEvent ?? '–'} µs of its CPU an event;
 the collector reaches **${col.bareSealingHttp.collectorVsBareSealingHttp}** of it (\`collector_vs_bare_sealing_http\`).`
+            : ''
+        }${
+          col.leastCollectorHttp
+            ? ` The least collector (the same endpoint doing all the collector's contract requires, with the collector's own
+functions: the bearer token verified, each event validated and stamped with its acceptance time, its profile
+allowed to the token, sealed, an outcome an event in the answer; no Nest, Express, logging or metrics):
+**${n(col.leastCollectorHttp.eventsPerSecond)} events/s**, ${col.leastCollectorHttp.vsRawProducer} of the raw producer, ${col.leastCollectorHttp.cpuMicrosPerEvent ?? '–'} µs of its CPU an event; the collector reaches **${col.leastCollectorHttp.collectorVsLeastCollectorHttp}** of it (\`collector_vs_least_collector_http\`).`
             : ''
         }`
       : ''

@@ -146,6 +146,8 @@ function summaryOf(results: Record<string, any>, cores: number, generatedAt: str
     bare_http_vs_raw_producer: results.collector.bareHttp?.vsRawProducer ?? null,
     collector_vs_bare_sealing_http: results.collector.bareSealingHttp?.collectorVsBareSealingHttp ?? null,
     bare_sealing_http_vs_raw_producer: results.collector.bareSealingHttp?.vsRawProducer ?? null,
+    collector_vs_least_collector_http: results.collector.leastCollectorHttp?.collectorVsLeastCollectorHttp ?? null,
+    least_collector_http_vs_raw_producer: results.collector.leastCollectorHttp?.vsRawProducer ?? null,
     read_speedup_avg_10k: at10k?.speedup.firstPageAvg ?? null,
     read_speedup_p99_10k: at10k?.speedup.firstPageP99 ?? null,
     storage_reduction: results.storage.reduction,

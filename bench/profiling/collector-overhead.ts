@@ -10,8 +10,8 @@ import { RawReadServer, startBareServer } from '../raw-read';
 
 /**
  * A short loop for cutting the collector's own cost (issue 14): the collector against the bare endpoint that seals
- * (bench/raw-collector-server.ts, BARE_SERVER_SEAL=1), the same batches posted to each, warmed up, then A-B-B-A,
- * as the http step's collector run. Not a benchmark of record (BENCHMARKS.md comes from `npm run bench`); with
+ * (bench/raw-collector-server.ts, BARE_SERVER_SEAL=1) and the least collector (BARE_SERVER_CONTRACT=1), the same
+ * batches posted to each, warmed up, then A-B-C-C-B-A. Not a benchmark of record (BENCHMARKS.md comes from `npm run bench`); with
  * VH_APP_NODE_ARGS and VH_CPU_PROFILE_DIR (cpu-profile-preload.js) it profiles each server's measured passes
  * alone. `COLLECTOR_OVERHEAD_SECONDS` (8), `COLLECTOR_OVERHEAD_BATCH` (100) size it; `COLLECTOR_OVERHEAD_BASELINE`
  * (another checkout, built) also sets this collector against that one's.
@@ -42,6 +42,8 @@ async function main(): Promise<void> {
       BARE_SERVER_SEAL: '1',
     });
     servers.push({ name: 'bareSealing', ...bare });
+    const least = await startBareServer('raw-collector-server.js', { EVENT_TOPIC: topic, BARE_SERVER_CONTRACT: '1' });
+    servers.push({ name: 'leastCollector', ...least });
     const baseline = process.env.COLLECTOR_OVERHEAD_BASELINE;
     if (baseline !== undefined) await startCollector('baseline', baseline);
 
@@ -49,14 +51,14 @@ async function main(): Promise<void> {
     const tallies = new Map(servers.map((s) => [s.name, { events: 0, seconds: 0, cpu: 0, non2xx: 0 }]));
     for (const server of servers) await postBatches(server, load, COLLECTOR_CONNECTIONS, Math.min(5, seconds));
     for (const server of servers) profileFromHere(server.pid);
-    // A-B-B-A (A-B-C-C-B-A with a baseline): a burst of the shared machine's load falls on each alike.
+    // A-B-C-C-B-A (a fourth with a baseline): a burst of the shared machine's load falls on each alike.
     const order = [...servers, ...[...servers].reverse()];
     for (const server of order) {
       const { result, cpu } = await postBatches(server, load, COLLECTOR_CONNECTIONS, seconds);
       const tally = tallies.get(server.name)!;
       tally.events += result['2xx'] * batch;
       tally.seconds += result.duration;
-      tally.cpu += cpu.collector ?? 0;
+      tally.cpu += cpu.collector ?? NaN; // unreadable CPU shows as null, never as 0 µs an event
       tally.non2xx += result.non2xx;
     }
     const summary = Object.fromEntries(
@@ -64,7 +66,7 @@ async function main(): Promise<void> {
         name,
         {
           eventsPerSecond: round(t.events / t.seconds),
-          cpuMicrosPerEvent: round((t.cpu * 1e6) / t.events, 1),
+          cpuMicrosPerEvent: Number.isNaN(t.cpu) ? null : round((t.cpu * 1e6) / t.events, 1),
           non2xx: t.non2xx,
         },
       ]),
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
         seconds,
         ...summary,
         collectorVsBareSealing: round(rate('collector') / rate('bareSealing')),
+        collectorVsLeastCollector: round(rate('collector') / rate('leastCollector')),
         ...(baseline === undefined ? {} : { collectorVsBaseline: round(rate('collector') / rate('baseline')) }),
       })}\n`,
     );

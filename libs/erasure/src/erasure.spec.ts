@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@vh/config';
-import { encodeViewingEvent, PlaybackEvent } from '@vh/domain';
+import { DependencyUnavailableError, encodeViewingEvent, PlaybackEvent } from '@vh/domain';
 import { seal, unseal, newDataKey } from './payload-cipher';
 import { ProfileKeyOpener } from './profile-key.opener';
 import { UnknownProfileKeyError } from './unknown-profile-key.error';
@@ -43,6 +43,41 @@ describe('sealing and opening events with profile keys', () => {
     keys = new ProfileKeys(store, config, () => clock);
     sealer = new ProfileKeySealer(keys, config);
     opener = new ProfileKeyOpener(keys);
+  });
+
+  // Session 16: the sealer looks each profile's key up once, then seals every event at once. Its two failures stay
+  // apart: the keys' store unreachable is the cluster's (503, retried; invariant 2), an event that does not encode
+  // is this code's fault and never reported as the cluster's.
+  it('seals a batch in order, one key lookup a profile, plain what names no title', async () => {
+    const reads: string[] = [];
+    const counting = new (class extends InMemoryKeyStore {
+      override async read(profileId: string, options?: { serial?: boolean }) {
+        reads.push(profileId);
+        return super.read(profileId, options);
+      }
+    })();
+    const batch = [play('p1', 'a'), play('p2', 'b'), play('p1', 'c'), play('p2', 'd')];
+    const cleared = { type: 'history-cleared' as const, eventId: randomUUID(), profileId: 'p3', occurredAt: 5 };
+    const values = await new ProfileKeySealer(new ProfileKeys(counting, config), config).seal([...batch, cleared]);
+    expect(reads.sort()).toEqual(['p1', 'p2']);
+    expect(values[4]).toBe(encodeViewingEvent(cleared));
+    const opened = await new ProfileKeyOpener(new ProfileKeys(counting, config)).open(asMessages(values.slice(0, 4)));
+    expect(opened).toEqual(batch.map((event) => ({ kind: 'event', event })));
+  });
+
+  it('is the cluster failure when a key cannot be read, and the event fault when an event does not encode', async () => {
+    const unreachable = new (class extends InMemoryKeyStore {
+      override async read(): Promise<never> {
+        throw new Error('no host available');
+      }
+    })();
+    await expect(
+      new ProfileKeySealer(new ProfileKeys(unreachable, config), config).seal([play('p1', 't')]),
+    ).rejects.toThrow(DependencyUnavailableError);
+    const upperCase = { ...play('p1', 't'), eventId: randomUUID().toUpperCase() };
+    const refused = sealer.seal([play('p1', 'fine'), upperCase]);
+    await expect(refused).rejects.toThrow(RangeError);
+    await expect(refused).rejects.not.toThrow(DependencyUnavailableError);
   });
 
   it('seals playback events so the title is not readable, and opens them to the same event', async () => {
