@@ -125,56 +125,77 @@ describe('operations: health, metrics, docs, request ids and load shedding on ev
     expect(scraped).toMatch(/^viewing_history_events_accepted_total 1$/m);
   });
 
-  it('logs one line per request at info: its id, method, url, caller address, status and time, and no headers', async () => {
-    const app = await AppProcess.start('api', {
-      ...environment.env,
-      API_PORT: String(await freePort()),
-      LOG_LEVEL: 'info',
-    });
-    try {
-      const profileId = uniqueProfileId();
-      const response = await fetch(`${app.url}/v1/profiles/${profileId}/history?limit=5`, {
-        headers: { ...auth.recommender, 'x-request-id': 'trace-log-7' },
+  // The API writes it through nestjs-pino's request context; the collector, without one (its hot path, session 16),
+  // through a pino-http of its own: the same line.
+  it.each([
+    ['api', 'API_PORT'],
+    ['collector', 'COLLECTOR_PORT'],
+  ] as const)(
+    'logs one line per request at info (%s): its id, method, url, caller address, status and time, and no headers',
+    async (name, portVariable) => {
+      const app = await AppProcess.start(name, {
+        ...environment.env,
+        [portVariable]: String(await freePort()),
+        LOG_LEVEL: 'info',
       });
-      expect(response.status).toBe(200);
-      // Written when the response finishes, read from the pipe a moment later.
-      const linesOf = () =>
-        app.logs
-          .split('\n')
-          .filter((line) => line.includes('"trace-log-7"'))
-          .map((line) => JSON.parse(line) as { req: Record<string, unknown>; res: Record<string, unknown> });
-      for (const deadline = Date.now() + 5_000; linesOf().length === 0 && Date.now() < deadline;)
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      const lines = linesOf();
-      expect(lines).toHaveLength(1);
-      const [line] = lines;
-      expect(line).toMatchObject({
-        msg: 'request completed',
-        req: { id: 'trace-log-7', method: 'GET', url: `/v1/profiles/${profileId}/history?limit=5` },
-        res: { statusCode: 200 },
-        responseTime: expect.any(Number),
-      });
-      expect(line.req.remoteAddress).toBe('127.0.0.1');
-      // No headers: the credentials are never written, not even redacted.
-      expect(Object.keys(line.req).sort()).toEqual(['id', 'method', 'remoteAddress', 'url']);
-      expect(Object.keys(line.res)).toEqual(['statusCode']);
-      expect(app.logs).not.toContain(auth.recommender.authorization.slice('Bearer '.length));
-      // Probes and scrapes are not logged: a line each would drown the requests (review, session 13: the skip
-      // looked at the url relative to the wildcard mount, and never matched).
-      await fetch(`${app.url}/health/ready`, { headers: { 'x-request-id': 'probe-log-8' } });
-      await fetch(`${app.url}/metrics`, { headers: { 'x-request-id': 'scrape-log-9' } });
-      await fetch(`${app.url}/v1/profiles/${profileId}/history`, {
-        headers: { ...auth.recommender, 'x-request-id': 'after-log-10' },
-      });
-      for (const deadline = Date.now() + 5_000; !app.logs.includes('"after-log-10"') && Date.now() < deadline;)
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(app.logs).toContain('"after-log-10"');
-      expect(app.logs).not.toContain('"probe-log-8"');
-      expect(app.logs).not.toContain('"scrape-log-9"');
-    } finally {
-      await app.stop();
-    }
-  });
+      try {
+        const profileId = uniqueProfileId();
+        const tag = `trace-log-${name}`;
+        const credentials = name === 'api' ? auth.recommender : await auth.device(profileId);
+        const ask = async (requestId: string) => {
+          if (name === 'api')
+            return fetch(`${app.url}/v1/profiles/${profileId}/history?limit=5`, {
+              headers: { ...auth.recommender, 'x-request-id': requestId },
+            });
+          const [play] = watchSession(profileId, 'title-1', Date.now() - 60_000);
+          return fetch(`${app.url}/v1/events`, {
+            method: 'POST',
+            headers: { ...credentials, 'content-type': 'application/json', 'x-request-id': requestId },
+            body: JSON.stringify(play),
+          });
+        };
+        const response = await ask(tag);
+        expect(response.status).toBe(name === 'api' ? 200 : 202);
+        // Written when the response finishes, read from the pipe a moment later.
+        const linesOf = () =>
+          app.logs
+            .split('\n')
+            .filter((line) => line.includes(`"${tag}"`))
+            .map((line) => JSON.parse(line) as { req: Record<string, unknown>; res: Record<string, unknown> });
+        for (const deadline = Date.now() + 5_000; linesOf().length === 0 && Date.now() < deadline;)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        const lines = linesOf();
+        expect(lines).toHaveLength(1);
+        const [line] = lines;
+        expect(line).toMatchObject({
+          msg: 'request completed',
+          req:
+            name === 'api'
+              ? { id: tag, method: 'GET', url: `/v1/profiles/${profileId}/history?limit=5` }
+              : { id: tag, method: 'POST', url: '/v1/events' },
+          res: { statusCode: name === 'api' ? 200 : 202 },
+          responseTime: expect.any(Number),
+        });
+        expect(line.req.remoteAddress).toBe('127.0.0.1');
+        // No headers: the credentials are never written, not even redacted.
+        expect(Object.keys(line.req).sort()).toEqual(['id', 'method', 'remoteAddress', 'url']);
+        expect(Object.keys(line.res)).toEqual(['statusCode']);
+        expect(app.logs).not.toContain(credentials.authorization.slice('Bearer '.length));
+        // Probes and scrapes are not logged: a line each would drown the requests (review, session 13: the skip
+        // looked at the url relative to the wildcard mount, and never matched).
+        await fetch(`${app.url}/health/ready`, { headers: { 'x-request-id': 'probe-log-8' } });
+        await fetch(`${app.url}/metrics`, { headers: { 'x-request-id': 'scrape-log-9' } });
+        await ask('after-log-10');
+        for (const deadline = Date.now() + 5_000; !app.logs.includes('"after-log-10"') && Date.now() < deadline;)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(app.logs).toContain('"after-log-10"');
+        expect(app.logs).not.toContain('"probe-log-8"');
+        expect(app.logs).not.toContain('"scrape-log-9"');
+      } finally {
+        await app.stop();
+      }
+    },
+  );
 
   it('sheds requests above the in-flight bound with 503 and Retry-After, and never sheds health', async () => {
     const port = await freePort();

@@ -6,15 +6,16 @@ import { uniqueProfileId } from '../../test/support/playback-events';
 import { createBenchContext, keyspacesOf, profileFromHere, round } from '../bench-context';
 import { COLLECTOR_CONNECTIONS, postBatches } from '../http.bench';
 import { ensureTopics } from '../ingest.bench';
-import { RawReadServer, startBareServer } from '../raw-read';
+import { startBareServer } from '../raw-read';
 
 /**
  * A short loop for cutting the collector's own cost (issue 14): the collector against the bare endpoint that seals
  * (bench/raw-collector-server.ts, BARE_SERVER_SEAL=1) and the least collector (BARE_SERVER_CONTRACT=1), the same
  * batches posted to each, warmed up, then A-B-C-C-B-A. Not a benchmark of record (BENCHMARKS.md comes from `npm run bench`); with
  * VH_APP_NODE_ARGS and VH_CPU_PROFILE_DIR (cpu-profile-preload.js) it profiles each server's measured passes
- * alone. `COLLECTOR_OVERHEAD_SECONDS` (8), `COLLECTOR_OVERHEAD_BATCH` (100) size it; `COLLECTOR_OVERHEAD_BASELINE`
- * (another checkout, built) also sets this collector against that one's.
+ * alone. `COLLECTOR_OVERHEAD_SECONDS` (8), `COLLECTOR_OVERHEAD_BATCH` (100), `COLLECTOR_OVERHEAD_ROUNDS` (1) size it;
+ * `COLLECTOR_OVERHEAD_BASELINE` (another checkout, built) also sets this collector against that one's, and
+ * `COLLECTOR_OVERHEAD_BARE=0` leaves the bare endpoints out.
  */
 async function main(): Promise<void> {
   const seconds = Number(process.env.COLLECTOR_OVERHEAD_SECONDS ?? 8);
@@ -37,22 +38,23 @@ async function main(): Promise<void> {
       servers.push({ name, url: app.url, pid: app.pid, stop: () => app.stop() });
     };
     await startCollector('collector');
-    const bare: RawReadServer = await startBareServer('raw-collector-server.js', {
-      EVENT_TOPIC: topic,
-      BARE_SERVER_SEAL: '1',
-    });
-    servers.push({ name: 'bareSealing', ...bare });
-    const least = await startBareServer('raw-collector-server.js', { EVENT_TOPIC: topic, BARE_SERVER_CONTRACT: '1' });
-    servers.push({ name: 'leastCollector', ...least });
+    // COLLECTOR_OVERHEAD_BARE=0 leaves the bare endpoints out: this collector against the baseline's only.
+    if (process.env.COLLECTOR_OVERHEAD_BARE !== '0') {
+      const bare = await startBareServer('raw-collector-server.js', { EVENT_TOPIC: topic, BARE_SERVER_SEAL: '1' });
+      servers.push({ name: 'bareSealing', ...bare });
+      const least = await startBareServer('raw-collector-server.js', { EVENT_TOPIC: topic, BARE_SERVER_CONTRACT: '1' });
+      servers.push({ name: 'leastCollector', ...least });
+    }
     const baseline = process.env.COLLECTOR_OVERHEAD_BASELINE;
     if (baseline !== undefined) await startCollector('baseline', baseline);
+    const rounds = Number(process.env.COLLECTOR_OVERHEAD_ROUNDS ?? 1);
 
     const load = { token, profiles, batch };
     const tallies = new Map(servers.map((s) => [s.name, { events: 0, seconds: 0, cpu: 0, non2xx: 0 }]));
     for (const server of servers) await postBatches(server, load, COLLECTOR_CONNECTIONS, Math.min(5, seconds));
     for (const server of servers) profileFromHere(server.pid);
     // A-B-C-C-B-A (a fourth with a baseline): a burst of the shared machine's load falls on each alike.
-    const order = [...servers, ...[...servers].reverse()];
+    const order = Array.from({ length: rounds }, () => [...servers, ...[...servers].reverse()]).flat();
     for (const server of order) {
       const { result, cpu } = await postBatches(server, load, COLLECTOR_CONNECTIONS, seconds);
       const tally = tallies.get(server.name)!;
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
       `${JSON.stringify({
         batch,
         seconds,
+        rounds,
         ...summary,
         collectorVsBareSealing: round(rate('collector') / rate('bareSealing')),
         collectorVsLeastCollector: round(rate('collector') / rate('leastCollector')),

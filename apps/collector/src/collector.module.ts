@@ -9,7 +9,13 @@ import { EventsController } from './events.controller';
 
 @Module({
   // Storage only for the profile keys: playback events are sealed before they reach the log (docs/adr/0009).
-  imports: [ViewingHistoryConfigModule, ObservabilityModule.forRequests(), AuthModule, StorageModule, ErasureModule],
+  imports: [
+    ViewingHistoryConfigModule,
+    ObservabilityModule.forRequestLines(),
+    AuthModule,
+    StorageModule,
+    ErasureModule,
+  ],
   controllers: [EventsController],
   providers: [EventIntake, ViewingEventPublisher],
 })

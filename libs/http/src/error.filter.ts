@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import {
   CorruptHistoryError,
   DependencyUnavailableError,
@@ -12,6 +12,7 @@ import {
   UnauthenticatedError,
   ViewingHistoryError,
 } from '@vh/domain';
+import { requestIdOf } from './request-id.middleware';
 
 /** The body of every error response. */
 export interface ErrorBody {
@@ -44,7 +45,10 @@ export class ViewingHistoryErrorFilter implements ExceptionFilter {
     const { status, body, retryAfterSeconds, wwwAuthenticate } = this.map(exception);
     if (wwwAuthenticate) response.setHeader('WWW-Authenticate', wwwAuthenticate);
     if (status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE) {
-      this.logger.error((exception as Error)?.stack ?? String(exception));
+      // Named in the line: an app without a request context (the collector) has no other link to the request.
+      const requestId = requestIdOf(host.switchToHttp().getRequest<Request>());
+      const stack = (exception as Error)?.stack ?? String(exception);
+      this.logger.error(requestId === undefined ? stack : `request ${requestId}: ${stack}`);
     }
     if (retryAfterSeconds !== undefined) response.setHeader('Retry-After', String(retryAfterSeconds));
     if (!response.headersSent) response.status(status).json(body);

@@ -66,7 +66,7 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
     try {
       values = await this.sealer.seal(events);
     } catch (error) {
-      this.logger.warn(`sealing events failed: ${(error as Error).message}`);
+      this.logger.warn(`sealing events failed${inRequest(requestId)}: ${(error as Error).message}`);
       throw error;
     }
     await this.publishEncoded(
@@ -107,7 +107,7 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
       const sent = await withTimeout(send(), PUBLISH_TIMEOUT_MS);
       return sent.map((m) => ({ topic: m.topicName, partition: m.partition, baseOffset: String(m.baseOffset) }));
     } catch (error) {
-      this.logger.warn(`event log write failed: ${(error as Error).message}`);
+      this.logger.warn(`event log write failed${inRequest(requestId)}: ${(error as Error).message}`);
       throw new DependencyUnavailableError('kafka', 'the event log did not acknowledge the write', 5, { cause: error });
     }
   }
@@ -158,6 +158,9 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
 export function compressionFor(values: readonly (string | Buffer)[]): CompressionTypes {
   return values.every((value) => Buffer.isBuffer(value)) ? CompressionTypes.None : CompressionTypes.GZIP;
 }
+
+/** The request a line is about, named: the collector runs without a request context (ObservabilityModule). */
+const inRequest = (requestId: string | undefined) => (requestId === undefined ? '' : ` (request ${requestId})`);
 
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;

@@ -32,6 +32,17 @@ describe('ObservabilityModule', () => {
     }
   });
 
+  it('in an app whose requests are the hot path, the line per request is written without a request context', async () => {
+    const app = await appWith(ObservabilityModule.forRequestLines());
+    try {
+      await request(app.getHttpServer()).get('/health/live').expect(200, { status: 'ok' });
+      await request(app.getHttpServer()).get('/no-such-route').expect(404);
+      expect(storageRuns).not.toHaveBeenCalled();
+    } finally {
+      await app.close();
+    }
+  });
+
   it('in an app serving requests, each request runs in its context (its lines carry its id)', async () => {
     const app = await appWith(ObservabilityModule.forRequests());
     try {

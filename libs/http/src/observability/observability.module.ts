@@ -1,67 +1,30 @@
-import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { DynamicModule, Inject, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { LoggerModule, Params } from 'nestjs-pino';
-import pino from 'pino';
-import { loadConfig } from '@vh/config';
-import { chooseRequestId, RequestIdMiddleware } from '../request-id.middleware';
+import { LoggerModule } from 'nestjs-pino';
+import { RequestIdMiddleware } from '../request-id.middleware';
 import { DependencyHealth } from './dependency-health';
 import { HealthController } from './health.controller';
 import { InFlightLimitMiddleware } from './in-flight-limit.middleware';
 import { MetricsController } from './metrics.controller';
+import { LOGS_EACH_REQUEST, pinoHttpOptions } from './request-log.options';
+import { RequestLineMiddleware } from './request-line.middleware';
 import { RequestMetricsMiddleware } from './request-metrics.middleware';
-
-const LOGS_REQUESTS = new Set(['trace', 'debug', 'info']);
-/** Read once, for the level and for whether a line is written per request. */
-const LOG_LEVEL = loadConfig().logLevel;
-
-/** What the request line is made of (an Express request; pino-http's type is node's, without originalUrl). */
-interface RequestLike {
-  id?: unknown;
-  method?: string;
-  url?: string;
-  originalUrl?: string;
-  socket?: { remoteAddress?: string };
-}
-
-/** The url as the caller sent it: a middleware on a wildcard route sees `url` relative to it ('/?…'). */
-const urlOf = (request: RequestLike) => request.originalUrl ?? request.url;
-
-/** The request line, and each request's logger. */
-const PINO_HTTP: Params['pinoHttp'] = {
-  level: LOG_LEVEL,
-  genReqId: (request) => chooseRequestId(request as unknown as Parameters<typeof chooseRequestId>[0]),
-  // The line is written at info; above it (LOG_LEVEL=warn) no listener is set per request at all.
-  autoLogging: LOGS_REQUESTS.has(LOG_LEVEL)
-    ? { ignore: (request) => /^\/(health|metrics)/.test(urlOf(request as RequestLike) ?? '') }
-    : false,
-  // What an operator looks a request up by (the url keeps its query string), and no headers: the
-  // credentials are never written, not redacted after the fact; about 250 bytes a line against 800.
-  // Behind a proxy `remoteAddress` is the proxy's. What a line costs the read API: BENCHMARKS.md.
-  // Unwrapped: the standard serialisers built the whole request (headers too) for every request, even at
-  // warn, where pino-http still binds it to the request's logger (bench/ANALYSIS.md, session 13).
-  wrapSerializers: false,
-  serializers: {
-    req: (request: RequestLike) => ({
-      id: request.id,
-      method: request.method,
-      url: urlOf(request),
-      remoteAddress: request.socket?.remoteAddress,
-    }),
-    res: ({ statusCode }: { statusCode: number }) => ({ statusCode }),
-  },
-  // Synchronous: the last lines before a crash are the ones that matter.
-  stream: pino.destination({ dest: 1, sync: true }),
-};
 
 /** What a request costs in an app's logging. */
 interface ObservabilityOptions {
   /**
    * Each request's log lines carry it (its id): nestjs-pino keeps a request's logger in an AsyncLocalStorage. In
    * Node 20 the first request run in one turns on a hook on every promise of the process for good; in ingest that
-   * was 1-2 µs a replayed event (session 15's profile), for health and metrics requests that write no line.
+   * was 1-2 µs a replayed event (session 15's profile), for health and metrics requests that write no line; in
+   * the collector, posts of 100 events, its events/s without it were 1.09, 0.98 and 1.10 of those with it in three
+   * paired runs (session 16, bench/profiling/collector-overhead.ts): about 6%, within this machine's noise run by run.
    */
   requestContext: boolean;
+  /** A line per request (at info), with its id, method, url, caller address, status and time. */
+  requestLines: boolean;
 }
+
+const OBSERVABILITY_OPTIONS = Symbol('ObservabilityOptions');
 
 /**
  * What every app exposes and does alike: /health/live and /health/ready, /metrics, JSON logs with the
@@ -69,9 +32,19 @@ interface ObservabilityOptions {
  */
 @Module({})
 export class ObservabilityModule implements NestModule {
-  /** Apps that serve requests of their own (api, collector). */
+  constructor(@Inject(OBSERVABILITY_OPTIONS) private readonly options: ObservabilityOptions) {}
+
+  /** Apps that serve requests of their own, whose every line written in a request carries its id (api). */
   static forRequests(): DynamicModule {
-    return ObservabilityModule.with({ requestContext: true });
+    return ObservabilityModule.with({ requestContext: true, requestLines: true });
+  }
+
+  /**
+   * Apps whose requests are the hot path (the collector): the same line per request, without the request context.
+   * A line written inside a request carries its id only where it names it (the error filter's, the publisher's).
+   */
+  static forRequestLines(): DynamicModule {
+    return ObservabilityModule.with({ requestContext: false, requestLines: true });
   }
 
   /**
@@ -80,10 +53,10 @@ export class ObservabilityModule implements NestModule {
    * written per request; the response still carries x-request-id.
    */
   static forWorkers(): DynamicModule {
-    return ObservabilityModule.with({ requestContext: false });
+    return ObservabilityModule.with({ requestContext: false, requestLines: false });
   }
 
-  private static with({ requestContext }: ObservabilityOptions): DynamicModule {
+  private static with(options: ObservabilityOptions): DynamicModule {
     return {
       module: ObservabilityModule,
       global: true,
@@ -91,16 +64,20 @@ export class ObservabilityModule implements NestModule {
         TerminusModule,
         LoggerModule.forRoot({
           // No routes: the request logger is never bound, nor the storage entered; the app's own lines are written.
-          ...(requestContext ? {} : { forRoutes: [] }),
-          pinoHttp: PINO_HTTP,
+          ...(options.requestContext ? {} : { forRoutes: [] }),
+          pinoHttp: pinoHttpOptions(),
         }),
       ],
       controllers: [HealthController, MetricsController],
-      providers: [DependencyHealth],
+      providers: [DependencyHealth, { provide: OBSERVABILITY_OPTIONS, useValue: options }],
     };
   }
 
   configure(consumer: MiddlewareConsumer): void {
+    // Without the context, the line per request is written by a pino-http of its own, bound only when it writes;
+    // first, as nestjs-pino's is, so that a shed request has its line too.
+    if (this.options.requestLines && !this.options.requestContext && LOGS_EACH_REQUEST)
+      consumer.apply(RequestLineMiddleware).forRoutes('*path');
     consumer.apply(RequestMetricsMiddleware, InFlightLimitMiddleware, RequestIdMiddleware).forRoutes('*path');
   }
 }
