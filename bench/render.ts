@@ -218,7 +218,8 @@ the collector reaches **${col.bareSealingHttp.collectorVsBareSealingHttp}** of i
           col.leastCollectorHttp
             ? ` The least collector (the same endpoint doing all the collector's contract requires, with the collector's own
 functions: the bearer token verified, each event validated and stamped with its acceptance time, its profile
-allowed to the token, sealed, an outcome an event in the answer; no Nest, Express, logging or metrics):
+allowed to the token, sealed, an outcome an event in the answer; no Nest, Express, logging or metrics; alternated
+with the collector, two runs each):
 **${n(col.leastCollectorHttp.eventsPerSecond)} events/s**, ${col.leastCollectorHttp.vsRawProducer} of the raw producer, ${col.leastCollectorHttp.cpuMicrosPerEvent ?? '–'} µs of its CPU an event; the collector reaches **${col.leastCollectorHttp.collectorVsLeastCollectorHttp}** of it (\`collector_vs_least_collector_http\`).`
             : ''
         }`

@@ -28,9 +28,15 @@ describe('ViewingHistoryErrorFilter', () => {
     try {
       expect(answer(new Error('a bug'), { id: 'trace-5xx-1' }).status).toBe(500);
       expect(written).toHaveBeenCalledTimes(1);
-      expect(written.mock.calls[0][0]).toMatch(/^request trace-5xx-1: Error: a bug/);
+      expect(written.mock.calls[0][0]).toEqual({
+        requestId: 'trace-5xx-1',
+        msg: expect.stringMatching(/^Error: a bug/),
+      });
       expect(answer(new Error('no request id')).status).toBe(500);
-      expect(written.mock.calls[1][0]).toMatch(/^Error: no request id/);
+      expect(written.mock.calls[1][0]).toEqual({
+        requestId: undefined,
+        msg: expect.stringMatching(/^Error: no request id/),
+      });
       answer(new ErasureInProgressError([{ id: 'p1', reason: 'taken over' }], 'erasure'));
       expect(written).toHaveBeenCalledTimes(2);
     } finally {

@@ -45,10 +45,9 @@ export class ViewingHistoryErrorFilter implements ExceptionFilter {
     const { status, body, retryAfterSeconds, wwwAuthenticate } = this.map(exception);
     if (wwwAuthenticate) response.setHeader('WWW-Authenticate', wwwAuthenticate);
     if (status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE) {
-      // Named in the line: an app without a request context (the collector) has no other link to the request.
+      // Named in the line (a field): an app without a request context (the collector) has no other link to it.
       const requestId = requestIdOf(host.switchToHttp().getRequest<Request>());
-      const stack = (exception as Error)?.stack ?? String(exception);
-      this.logger.error(requestId === undefined ? stack : `request ${requestId}: ${stack}`);
+      this.logger.error({ requestId, msg: (exception as Error)?.stack ?? String(exception) });
     }
     if (retryAfterSeconds !== undefined) response.setHeader('Retry-After', String(retryAfterSeconds));
     if (!response.headersSent) response.status(status).json(body);

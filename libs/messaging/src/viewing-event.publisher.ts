@@ -62,11 +62,12 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
     if (events.length === 0) return;
     // Sealing needs the profiles' keys: the sealer says when they are unreachable (DependencyUnavailableError:
     // 503, retried, like Kafka's); anything else it throws is a fault of this code, not of the cluster.
+    // The request is named in the lines (a field): the collector runs without a request context.
     let values: (string | Buffer)[];
     try {
       values = await this.sealer.seal(events);
     } catch (error) {
-      this.logger.warn(`sealing events failed${inRequest(requestId)}: ${(error as Error).message}`);
+      this.logger.warn({ requestId, msg: `sealing events failed: ${(error as Error).message}` });
       throw error;
     }
     await this.publishEncoded(
@@ -107,7 +108,7 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
       const sent = await withTimeout(send(), PUBLISH_TIMEOUT_MS);
       return sent.map((m) => ({ topic: m.topicName, partition: m.partition, baseOffset: String(m.baseOffset) }));
     } catch (error) {
-      this.logger.warn(`event log write failed${inRequest(requestId)}: ${(error as Error).message}`);
+      this.logger.warn({ requestId, msg: `event log write failed: ${(error as Error).message}` });
       throw new DependencyUnavailableError('kafka', 'the event log did not acknowledge the write', 5, { cause: error });
     }
   }
@@ -158,9 +159,6 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
 export function compressionFor(values: readonly (string | Buffer)[]): CompressionTypes {
   return values.every((value) => Buffer.isBuffer(value)) ? CompressionTypes.None : CompressionTypes.GZIP;
 }
-
-/** The request a line is about, named: the collector runs without a request context (ObservabilityModule). */
-const inRequest = (requestId: string | undefined) => (requestId === undefined ? '' : ` (request ${requestId})`);
 
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;

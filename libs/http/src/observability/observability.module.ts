@@ -16,8 +16,9 @@ interface ObservabilityOptions {
    * Each request's log lines carry it (its id): nestjs-pino keeps a request's logger in an AsyncLocalStorage. In
    * Node 20 the first request run in one turns on a hook on every promise of the process for good; in ingest that
    * was 1-2 µs a replayed event (session 15's profile), for health and metrics requests that write no line; in
-   * the collector, posts of 100 events, its events/s without it were 1.09, 0.98 and 1.10 of those with it in three
-   * paired runs (session 16, bench/profiling/collector-overhead.ts): about 6%, within this machine's noise run by run.
+   * the collector at LOG_LEVEL=warn, posts of 100 events, its events/s without it (and without the pino-http
+   * logger nestjs-pino still makes a request at warn) were 1.09, 0.98 and 1.10 of those with them in three paired
+   * runs (session 16, bench/profiling/collector-overhead.ts): about 6%, within this machine's noise run by run.
    */
   requestContext: boolean;
   /** A line per request (at info), with its id, method, url, caller address, status and time. */
@@ -77,7 +78,7 @@ export class ObservabilityModule implements NestModule {
     // Without the context, the line per request is written by a pino-http of its own, bound only when it writes;
     // first, as nestjs-pino's is, so that a shed request has its line too.
     if (this.options.requestLines && !this.options.requestContext && LOGS_EACH_REQUEST)
-      consumer.apply(RequestLineMiddleware).forRoutes('*path');
+      consumer.apply(RequestLineMiddleware).forRoutes('{*path}'); // as nestjs-pino's: `/` too
     consumer.apply(RequestMetricsMiddleware, InFlightLimitMiddleware, RequestIdMiddleware).forRoutes('*path');
   }
 }

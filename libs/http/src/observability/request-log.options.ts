@@ -20,8 +20,8 @@ interface RequestLike {
 const urlOf = (request: RequestLike) => request.originalUrl ?? request.url;
 
 /**
- * The request line, and each request's logger. A new object each time: pino-http takes the stream out of the
- * options it is given, and each of its instances needs its own.
+ * The request line, and each request's logger. A new object each time, with a destination of its own: nestjs-pino
+ * keeps the object it is given (its root logger's), and an app without a request context has a pino-http of its own.
  */
 export const pinoHttpOptions = (): PinoHttpOptions => ({
   level: LOG_LEVEL,
