@@ -126,6 +126,63 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
       cpu: measured.cpu,
       machineShare: measured.machineShare,
     };
+    // The least pipeline end to end (issue 14: the end-to-end limit measured, no longer inferred from the replay's):
+    // the same events under profiles of their own (new partitions, as ingest's pass wrote), produced alike to a
+    // topic of its own while the least pipeline, started and in its group first, consumes it. One run: read
+    // against ingest's end to end above, not alternated.
+    const leastTopic = `${topic}-least`;
+    await ensureTopics(kafka, { ...ctx.config.kafka, eventTopic: leastTopic, deadLetterTopic: env.DEAD_LETTER_TOPIC });
+    const leastEvents = events.map((e) => ({ ...e, profileId: `${e.profileId}-least` }));
+    await settle(ctx.config.cassandra.keyspace);
+    const leastGroup = `${leastTopic}-raw`;
+    const leastChild = startRawPipelineProcess({
+      keyspace: ctx.config.cassandra.keyspace,
+      topic: leastTopic,
+      groupId: leastGroup,
+      end: leastEvents.length,
+      writeConcurrency: ctx.config.ingest.writeConcurrency,
+      partitionsConcurrently: ctx.config.ingest.partitionsConsumedConcurrently,
+    });
+    let leastEndToEnd;
+    try {
+      await Promise.race([untilGroupStable(admin, leastGroup, 200), leastChild.failed]);
+      const leastMeasured = await cpuProfile(
+        { cassandra: servicePid('cassandra'), kafka: servicePid('kafka'), pipeline: leastChild.pid },
+        async () => {
+          await Promise.all(
+            chunk(leastEvents, 1_000).map((list) =>
+              producer.send({
+                topic: leastTopic,
+                acks: -1,
+                compression: CompressionTypes.GZIP,
+                messages: list.map((e) => ({ key: e.profileId, value: encodeViewingEvent(e) })),
+              }),
+            ),
+          );
+          const leastEnd = (await admin.fetchTopicOffsets(leastTopic)).reduce((sum, p) => sum + Number(p.offset), 0);
+          const caughtUp = async () => (await committedTotal(admin, leastGroup, leastTopic)) >= leastEnd;
+          await Promise.race([until(caughtUp, 600_000, 50), leastChild.failed]);
+        },
+      );
+      await leastChild.result; // its own count reached the end: ended after it printed, never before (a rejection)
+      const leastStored = await countLiveRows(ctx, [...new Set(leastEvents.map((e) => e.profileId))]);
+      if (leastStored !== leastEvents.length)
+        throw new Error(`the least pipeline stored ${leastStored} of ${leastEvents.length} events`);
+      const pipelineCpu = leastMeasured.cpu.pipeline;
+      leastEndToEnd = {
+        seconds: round(leastMeasured.wallSeconds),
+        eventsPerSecond: round(leastEvents.length / leastMeasured.wallSeconds),
+        cpu: leastMeasured.cpu,
+        machineShare: leastMeasured.machineShare,
+        cpuMicrosPerEvent: typeof pipelineCpu === 'number' ? round((pipelineCpu * 1e6) / leastEvents.length, 1) : null,
+        ratio: round(leastEvents.length / leastMeasured.wallSeconds / best.eventsPerSecond),
+        /** Ingest's end to end against it. */
+        ingestVsLeast: round(endToEnd.eventsPerSecond / (leastEvents.length / leastMeasured.wallSeconds)),
+      };
+    } finally {
+      leastChild.kill();
+      await deleteTopics(kafka, [leastTopic]).catch(() => undefined);
+    }
     // Replay: a fresh consumer group reads the full topic again (rebuilding the projection, or catching
     // up after an outage). Nothing produces meanwhile, so this is ingest alone against the same ceiling.
     // Cassandra settled first, as before the raw pipeline below: else the replay alone shares the cores with
@@ -273,6 +330,8 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
       ceiling,
       best,
       endToEnd,
+      /** The least pipeline of the same libraries, end to end: the end-to-end ratio's own ceiling. */
+      rawPipelineEndToEnd: leastEndToEnd,
       replay,
       rawPipeline: rawPipelineResult,
       /** Replay against the least pipeline of the same libraries, both reading the whole topic. */

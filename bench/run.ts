@@ -139,6 +139,7 @@ function summaryOf(results: Record<string, any>, cores: number, generatedAt: str
     ingest_vs_ceiling: results.ingest.ratio,
     ingest_replay_vs_ceiling: results.ingest.replay?.ratio ?? null,
     ingest_vs_raw_pipeline: results.ingest.vsRawPipeline ?? null,
+    raw_pipeline_e2e_vs_ceiling: results.ingest.rawPipelineEndToEnd?.ratio ?? null,
     read_vs_raw: results.mixed.readsVsRaw?.ratio ?? null,
     mixed_vs_bare_reads: results.mixed.mixedVsBareReads?.ratio ?? null,
     collector_events_per_s: results.collector.eventsPerSecond,
