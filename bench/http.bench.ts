@@ -364,9 +364,10 @@ export function postBatches(
 }
 
 /**
- * Events/s the collector accepts into Kafka, against a raw producer sending the same batches, alternated
- * collector, producer, producer, collector (one run of either moved 1.3x between runs of one code, session 15);
- * then the bare endpoints that bound it, each warmed up and measured once.
+ * Events/s the collector accepts into Kafka, against a raw producer sending the same batches and against the least
+ * collector, alternated collector, least collector, producer, producer, least collector, collector (one run of
+ * either moved 1.3x between runs of one code, session 15); then the bare endpoints that bound it, each warmed up
+ * and measured once.
  */
 async function collectorThroughput(
   collector: AppProcess,
@@ -411,11 +412,12 @@ async function collectorThroughput(
 
   // The least collector (bench/raw-collector-server.ts, BARE_SERVER_CONTRACT=1): all the collector's contract asks
   // of a request with its own functions, without Nest, Express, logging or metrics. Its ceiling: alternated with it.
-  const least = await startBareServer('raw-collector-server.js', { EVENT_TOPIC: topic, BARE_SERVER_CONTRACT: '1' });
+  let least: Awaited<ReturnType<typeof startBareServer>> | null = null;
   const tally = () => ({ accepted: 0, seconds: 0, cpu: 0, kafkaCpu: 0, benchmarkCpu: 0, requests: 0, non2xx: 0 });
   const side = { collector: { ...tally(), p99: [] as number[] }, least: { ...tally(), p99: [] as number[] } };
   const raw = { sent: 0, seconds: 0, cpuMicros: 0 };
   try {
+    least = await startBareServer('raw-collector-server.js', { EVENT_TOPIC: topic, BARE_SERVER_CONTRACT: '1' });
     // Warmed up as the bare endpoints below are (JIT, the producer's connections): one run of each, measured next.
     await post(collector.url, collector.pid);
     await post(least.url, least.pid);
@@ -431,6 +433,7 @@ async function collectorThroughput(
         continue;
       }
       const server = turn === 'collector' ? collector : least;
+      if (!server) throw new Error('the least collector is not running');
       const { result, cpu } = await post(server.url, server.pid);
       // Every answer a 202: a 207 (some events refused) would count refused events as accepted.
       if (result['2xx'] !== (result.statusCodeStats?.['202']?.count ?? 0))
@@ -446,7 +449,7 @@ async function collectorThroughput(
       into.p99.push(result.latency.p99);
     }
   } finally {
-    least.stop();
+    least?.stop();
     await producer.disconnect();
   }
   if (side.least.non2xx > 0) throw new Error(`the least collector answered ${side.least.non2xx} requests non-2xx`);

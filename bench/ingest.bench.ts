@@ -130,8 +130,12 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
     // the same events under profiles of their own (new partitions, as ingest's pass wrote), produced alike to a
     // topic of its own while the least pipeline, started and in its group first, consumes it. One run: read
     // against ingest's end to end above, not alternated.
+    // Deleted with the others at the end: the admin below keeps it in its metadata, and the topic gone mid-step
+    // failed the replay's offset reads ("This server does not host this topic-partition").
     const leastTopic = `${topic}-least`;
     await ensureTopics(kafka, { ...ctx.config.kafka, eventTopic: leastTopic, deadLetterTopic: env.DEAD_LETTER_TOPIC });
+    // Keyed by the original profile: the same partitions carry the same load as in ingest's pass (the rows, keyed
+    // by the value's profile, are new partitions of Cassandra's).
     const leastEvents = events.map((e) => ({ ...e, profileId: `${e.profileId}-least` }));
     await settle(ctx.config.cassandra.keyspace);
     const leastGroup = `${leastTopic}-raw`;
@@ -143,25 +147,34 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
       writeConcurrency: ctx.config.ingest.writeConcurrency,
       partitionsConcurrently: ctx.config.ingest.partitionsConsumedConcurrently,
     });
-    let leastEndToEnd;
+    // A failure here is this step's own (recorded), never the replay's and the pairs' below.
+    let leastEndToEnd: Record<string, unknown> | { error: string };
     try {
       await Promise.race([untilGroupStable(admin, leastGroup, 200), leastChild.failed]);
       const leastMeasured = await cpuProfile(
         { cassandra: servicePid('cassandra'), kafka: servicePid('kafka'), pipeline: leastChild.pid },
         async () => {
+          const started = performance.now();
           await Promise.all(
-            chunk(leastEvents, 1_000).map((list) =>
+            chunk(
+              leastEvents.map((e, i) => ({ key: events[i].profileId, event: e })),
+              1_000,
+            ).map((list) =>
               producer.send({
                 topic: leastTopic,
                 acks: -1,
                 compression: CompressionTypes.GZIP,
-                messages: list.map((e) => ({ key: e.profileId, value: encodeViewingEvent(e) })),
+                messages: list.map(({ key, event }) => ({ key, value: encodeViewingEvent(event) })),
               }),
             ),
           );
+          const producedSeconds = (performance.now() - started) / 1000;
           const leastEnd = (await admin.fetchTopicOffsets(leastTopic)).reduce((sum, p) => sum + Number(p.offset), 0);
           const caughtUp = async () => (await committedTotal(admin, leastGroup, leastTopic)) >= leastEnd;
-          await Promise.race([until(caughtUp, 600_000, 50), leastChild.failed]);
+          // Its own count may reach the end first (a message produced twice on a retry): then a short wait only.
+          const afterItsEnd = leastChild.result.then(() => until(caughtUp, 30_000, 50));
+          await Promise.race([until(caughtUp, 600_000, 50), leastChild.failed, afterItsEnd]);
+          return { producedSeconds };
         },
       );
       await leastChild.result; // its own count reached the end: ended after it printed, never before (a rejection)
@@ -171,6 +184,7 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
       const pipelineCpu = leastMeasured.cpu.pipeline;
       leastEndToEnd = {
         seconds: round(leastMeasured.wallSeconds),
+        producedSeconds: round(leastMeasured.result.producedSeconds),
         eventsPerSecond: round(leastEvents.length / leastMeasured.wallSeconds),
         cpu: leastMeasured.cpu,
         machineShare: leastMeasured.machineShare,
@@ -179,9 +193,10 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
         /** Ingest's end to end against it. */
         ingestVsLeast: round(endToEnd.eventsPerSecond / (leastEvents.length / leastMeasured.wallSeconds)),
       };
+    } catch (error) {
+      leastEndToEnd = { error: (error as Error).message };
     } finally {
       leastChild.kill();
-      await deleteTopics(kafka, [leastTopic]).catch(() => undefined);
     }
     // Replay: a fresh consumer group reads the full topic again (rebuilding the projection, or catching
     // up after an outage). Nothing produces meanwhile, so this is ingest alone against the same ceiling.
@@ -343,7 +358,7 @@ export async function ingest(ctx: BenchContext, params: IngestParams) {
   } finally {
     await producer.disconnect();
     await app.stop();
-    await deleteTopics(kafka, [topic, env.DEAD_LETTER_TOPIC]).catch(() => undefined);
+    await deleteTopics(kafka, [topic, `${topic}-least`, env.DEAD_LETTER_TOPIC]).catch(() => undefined);
     await admin.disconnect();
   }
 }
@@ -406,9 +421,16 @@ function startRawPipelineProcess(options: Record<string, unknown>): {
       );
     });
   });
+  let settled = false;
+  result.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
   const failed = result.then(() => new Promise<never>(() => undefined));
   failed.catch(() => undefined); // raced; `result` is awaited and throws it
-  return { pid: child.pid, result, failed, kill: () => stdin.end() };
+  // Ended by its stdin once it has printed its run; before that (a failed wait) it is still consuming: a signal.
+  const kill = () => (settled ? stdin.end() : child.kill('SIGTERM'));
+  return { pid: child.pid, result, failed, kill };
 }
 
 /** Offsets the group has committed on the topic, summed over its partitions (none yet counts 0). */

@@ -144,9 +144,9 @@ ${ceilingRows}
 
 End to end: **${n(ing.endToEnd.eventsPerSecond)} events/s** (${ing.endToEnd.seconds} s; producing alone took ${ing.endToEnd.producedSeconds} s) against the best
 ceiling ${n(ing.best.eventsPerSecond)} events/s: **${ing.ratio}** of it.${
-    ing.rawPipelineEndToEnd
+    ing.rawPipelineEndToEnd?.eventsPerSecond
       ? ` The least pipeline of the same libraries (below), end to end alike (the same events under profiles of their
-own, produced to a topic of its own while it consumes; one run, after ingest's): **${n(ing.rawPipelineEndToEnd.eventsPerSecond)} events/s**, ${ing.rawPipelineEndToEnd.ratio} of
+own, keyed as before, produced to a topic of its own while it consumes; one run, after ingest's): **${n(ing.rawPipelineEndToEnd.eventsPerSecond)} events/s**, ${ing.rawPipelineEndToEnd.ratio} of
 the ceiling, ${ing.rawPipelineEndToEnd.cpuMicrosPerEvent ?? '–'} µs of its CPU an event; ingest end to end reaches ${ing.rawPipelineEndToEnd.ingestVsLeast} of it.`
       : ''
   }

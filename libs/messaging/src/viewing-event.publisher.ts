@@ -67,7 +67,7 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
     try {
       values = await this.sealer.seal(events);
     } catch (error) {
-      this.logger.warn({ requestId, msg: `sealing events failed: ${(error as Error).message}` });
+      this.logger.warn({ ...(requestId && { requestId }), msg: `sealing events failed: ${(error as Error).message}` });
       throw error;
     }
     await this.publishEncoded(
@@ -108,7 +108,7 @@ export class ViewingEventPublisher implements OnApplicationShutdown {
       const sent = await withTimeout(send(), PUBLISH_TIMEOUT_MS);
       return sent.map((m) => ({ topic: m.topicName, partition: m.partition, baseOffset: String(m.baseOffset) }));
     } catch (error) {
-      this.logger.warn({ requestId, msg: `event log write failed: ${(error as Error).message}` });
+      this.logger.warn({ ...(requestId && { requestId }), msg: `event log write failed: ${(error as Error).message}` });
       throw new DependencyUnavailableError('kafka', 'the event log did not acknowledge the write', 5, { cause: error });
     }
   }
