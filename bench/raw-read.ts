@@ -52,30 +52,42 @@ export interface RawReadServer {
 }
 
 /** Started with the apps' extra node flags (VH_APP_NODE_ARGS): a profiled run profiles both sides alike. */
-export async function startRawReadServer(keyspace: string): Promise<RawReadServer> {
-  return startBareServer('raw-read-server.js', { CASSANDRA_KEYSPACE: keyspace });
+export async function startRawReadServer(keyspace: string, checkout?: string): Promise<RawReadServer> {
+  return startBareServer('raw-read-server.js', { CASSANDRA_KEYSPACE: keyspace }, checkout);
 }
 
-/** A bench/ script (compiled beside this file) as its own process, with the apps' node flags (VH_APP_NODE_ARGS). */
+/**
+ * A bench/ script (compiled beside this file, or in `checkout`'s dist-bench/: another checkout, built with
+ * tsconfig.bench.json) as its own process, with the apps' node flags (VH_APP_NODE_ARGS).
+ */
 export function spawnBenchScript(
   script: string,
   env: Record<string, string>,
   stdio: ['ignore' | 'pipe', 'pipe', 'inherit' | 'pipe'],
+  checkout?: string,
 ): ChildProcess {
-  return spawn(
-    process.execPath,
-    [...NODE_ARGS, '-r', join(CHECKOUT_ROOT, 'scripts/register-paths.js'), join(__dirname, script)],
-    { cwd: CHECKOUT_ROOT, env: { ...process.env, ...env }, stdio },
-  );
+  const root = checkout ?? CHECKOUT_ROOT;
+  const file = checkout === undefined ? join(__dirname, script) : join(checkout, 'dist-bench/bench', script);
+  return spawn(process.execPath, [...NODE_ARGS, '-r', join(root, 'scripts/register-paths.js'), file], {
+    cwd: root,
+    env: { ...process.env, ...env, ...(checkout === undefined ? {} : { VH_DIST_DIR: 'dist-bench' }) },
+    stdio,
+  });
 }
 
 /**
  * A bench/ server script (compiled beside this file) as its own process on a free port (`BARE_SERVER_PORT`), the
  * apps' node flags included; resolves once it prints "listening".
  */
-export async function startBareServer(script: string, env: Record<string, string>): Promise<RawReadServer> {
+export async function startBareServer(
+  script: string,
+  env: Record<string, string>,
+  checkout?: string,
+): Promise<RawReadServer> {
   const port = await freePort();
-  const child = spawnBenchScript(script, { ...env, BARE_SERVER_PORT: String(port) }, ['ignore', 'pipe', 'inherit']);
+  // RAW_READ_PORT: what the bare read server read before session 14 (another checkout's may be that old).
+  const ports = { BARE_SERVER_PORT: String(port), RAW_READ_PORT: String(port) };
+  const child = spawnBenchScript(script, { ...env, ...ports }, ['ignore', 'pipe', 'inherit'], checkout);
   try {
     await new Promise<void>((resolve, reject) => {
       child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('listening') && resolve());

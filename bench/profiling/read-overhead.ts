@@ -45,6 +45,19 @@ async function main(): Promise<void> {
       seconds,
     );
     process.stdout.write(`${JSON.stringify({ api: result.first, raw: result.second, ratio: result.ratio })}\n`);
+    // READ_OVERHEAD_RAW_BASELINE: another checkout's bare read server (built, with dist-bench) against this one's.
+    const rawBaseline = process.env.READ_OVERHEAD_RAW_BASELINE;
+    if (rawBaseline !== undefined) {
+      const otherRaw = await startRawReadServer(ctx.config.cassandra.keyspace, rawBaseline);
+      try {
+        const paired = await alternatedReads(raw, otherRaw, { readToken, path }, connections, seconds);
+        process.stdout.write(
+          `${JSON.stringify({ raw: paired.first, rawBaseline: paired.second, ratio: paired.ratio })}\n`,
+        );
+      } finally {
+        otherRaw.stop();
+      }
+    }
     if (baseline !== undefined) {
       const port = String(await freePort());
       other = await AppProcess.start('api', { ...keyspacesOf(ctx), LOG_LEVEL: 'warn', API_PORT: port }, 'API_PORT', {
