@@ -247,7 +247,11 @@ ${
     ? `Reads only at the sustainable concurrency (${mx.readsVsRaw.connections} connections, ${mx.readsVsRaw.seconds} s each, A-B-B-A): the API
 **${n(mx.readsVsRaw.api.readsPerSecond)} page reads/s** (${mx.readsVsRaw.api.cpuMicrosPerRead} µs of API CPU per read) against
 ${n(mx.readsVsRaw.raw.readsPerSecond)} from a bare Node HTTP server reading the same tables through the same repositories (a version whole, where the API reads page by page), with the same fold, page and JSON
-(\`bench/raw-read-server.ts\`: no Nest, auth, validation, logging or metrics; ${mx.readsVsRaw.raw.cpuMicrosPerRead} µs per read): **${mx.readsVsRaw.ratio}**.
+(\`bench/raw-read-server.ts\`: no Nest, auth, validation, logging or metrics; ${mx.readsVsRaw.raw.cpuMicrosPerRead} µs per read): **${mx.readsVsRaw.ratio}**${
+        mx.readsVsRaw.roundRatios
+          ? ` (pooled over ${mx.readsVsRaw.roundRatios.length} A-B-B-A rounds: ${mx.readsVsRaw.roundRatios.join(', ')})`
+          : ''
+      }.
 
 `
     : ''
