@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { CHECKOUT_ROOT, NODE_ARGS } from '../test/support/app-process';
 import { freePort } from '../test/support/free-port';
@@ -69,8 +69,8 @@ export function spawnBenchScript(
   stdio: ['ignore' | 'pipe', 'pipe', 'inherit' | 'pipe'],
   checkout?: string,
 ): ChildProcess {
-  const root = checkout ?? CHECKOUT_ROOT;
-  const file = checkout === undefined ? join(__dirname, script) : join(checkout, 'dist-bench/bench', script);
+  const root = checkout === undefined ? CHECKOUT_ROOT : resolve(checkout);
+  const file = checkout === undefined ? join(__dirname, script) : join(root, 'dist-bench/bench', script);
   return spawn(process.execPath, [...NODE_ARGS, '-r', join(root, 'scripts/register-paths.js'), file], {
     cwd: root,
     env: { ...process.env, ...env, ...(checkout === undefined ? {} : { VH_DIST_DIR: 'dist-bench' }) },
@@ -79,8 +79,8 @@ export function spawnBenchScript(
 }
 
 /**
- * A bench/ server script (compiled beside this file) as its own process on a free port (`BARE_SERVER_PORT`), the
- * apps' node flags included; resolves once it prints "listening".
+ * A bench/ server script (compiled beside this file, or another checkout's: spawnBenchScript) as its own process on
+ * a free port (`BARE_SERVER_PORT`), the apps' node flags included; resolves once it prints "listening".
  */
 export async function startBareServer(
   script: string,
@@ -162,8 +162,8 @@ export async function alternatedReads(
  * answering the same requests with the same reads and fold and nothing else.
  */
 export async function readVsRaw(target: ReadVsRawTarget, raw: RawReadServer, connections: number, seconds: number) {
-  // Three rounds, pooled: one round's ratio spread 0.44-0.87 over sessions 12-16 with neither side's code changed
-  // beyond the noise (session 16, paired against session 13's build).
+  // Three rounds, pooled: one round's ratio spread 0.49-0.87 over the quiet runs of sessions 13-16 (0.49 and 0.54
+  // with neither side's code changed beyond the noise since 0.70: session 16, paired against session 13's build).
   const { first, second, ...rest } = await alternatedReads(
     { url: target.apiUrl, pid: target.apiPid },
     raw,
