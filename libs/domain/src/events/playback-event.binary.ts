@@ -160,9 +160,21 @@ function isInstant(ms: number): boolean {
   return Number.isInteger(ms) && ms >= FIRST_INSTANT && ms <= LAST_INSTANT;
 }
 
-/** Writes a lower-case UUID's 16 bytes at `at`. */
+/**
+ * Writes the 16 bytes of a UUID's 8-4-4-4-12 text (either case; the caller has checked it: isUuidText or
+ * isLowerCaseUuid) at `at`, digit by digit: the one conversion of the collector's binary form and of the uuid
+ * columns storage binds (a RegExp replace then hex, the driver's own, was 3.3% of ingest's CPU, session 15).
+ */
 export function writeUuid(out: Buffer, at: number, uuid: string): void {
-  out.write(uuid.slice(0, 8) + uuid.slice(9, 13) + uuid.slice(14, 18) + uuid.slice(19, 23) + uuid.slice(24), at, 'hex');
+  for (let i = 0, c = 0; i < 16; i++, c += 2) {
+    if (c === 8 || c === 13 || c === 18 || c === 23) c++;
+    out[at + i] = (hexValue(uuid.charCodeAt(c)) << 4) | hexValue(uuid.charCodeAt(c + 1));
+  }
+}
+
+/** The value of a hex digit, either case (the caller has checked it is one). */
+function hexValue(code: number): number {
+  return code <= 0x39 ? code - 0x30 : (code | 0x20) - 0x57;
 }
 
 /** The lower-case UUID of the 16 bytes at `at`. */
