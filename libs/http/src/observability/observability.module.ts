@@ -10,22 +10,22 @@ import { LOGS_EACH_REQUEST, pinoHttpOptions } from './request-log.options';
 import { RequestLineMiddleware } from './request-line.middleware';
 import { RequestMetricsMiddleware } from './request-metrics.middleware';
 
-/** What a request costs in an app's logging. */
-interface ObservabilityOptions {
-  /**
-   * Each request's log lines carry it (its id): nestjs-pino keeps a request's logger in an AsyncLocalStorage. In
-   * Node 20 the first request run in one turns on a hook on every promise of the process for good; in ingest that
-   * was 1-2 µs a replayed event (session 15's profile), for health and metrics requests that write no line; in
-   * the collector at LOG_LEVEL=warn, posts of 100 events, its events/s without it (and without the pino-http
-   * logger nestjs-pino still makes a request at warn) were 1.09, 0.98 and 1.10 of those with them in three paired
-   * runs (session 16, bench/profiling/collector-overhead.ts): about 6%, within this machine's noise run by run.
-   */
-  requestContext: boolean;
-  /** A line per request (at info), with its id, method, url, caller address, status and time. */
-  requestLines: boolean;
-}
+/**
+ * What a request costs in an app's logging:
+ * - `context`: each request's log lines carry it (its id): nestjs-pino keeps a request's logger in an
+ *   AsyncLocalStorage, and writes the line per request (at info). In Node 20 the first request run in one turns on
+ *   a hook on every promise of the process for good; in ingest that was 1-2 µs a replayed event (session 15's
+ *   profile), for health and metrics requests that write no line; in the collector at LOG_LEVEL=warn, posts of 100
+ *   events, its events/s without it (and without the pino-http logger nestjs-pino still makes a request at warn)
+ *   were 1.09, 0.98 and 1.10 of those with them in three paired runs (session 16,
+ *   bench/profiling/collector-overhead.ts): about 6%, within this machine's noise run by run.
+ * - `lines`: the same line per request (at info), with its id, method, url, caller address, status and time; no
+ *   context.
+ * - `none`: no line per request, no context.
+ */
+type RequestLogging = 'context' | 'lines' | 'none';
 
-const OBSERVABILITY_OPTIONS = Symbol('ObservabilityOptions');
+const REQUEST_LOGGING = Symbol('RequestLogging');
 
 /**
  * What every app exposes and does alike: /health/live and /health/ready, /metrics, JSON logs with the
@@ -33,11 +33,11 @@ const OBSERVABILITY_OPTIONS = Symbol('ObservabilityOptions');
  */
 @Module({})
 export class ObservabilityModule implements NestModule {
-  constructor(@Inject(OBSERVABILITY_OPTIONS) private readonly options: ObservabilityOptions) {}
+  constructor(@Inject(REQUEST_LOGGING) private readonly requestLogging: RequestLogging) {}
 
   /** Apps that serve requests of their own, whose every line written in a request carries its id (api). */
   static forRequests(): DynamicModule {
-    return ObservabilityModule.with({ requestContext: true, requestLines: true });
+    return ObservabilityModule.with('context');
   }
 
   /**
@@ -45,7 +45,7 @@ export class ObservabilityModule implements NestModule {
    * A line written inside a request carries its id only where it names it (the error filter's, the publisher's).
    */
   static forRequestLines(): DynamicModule {
-    return ObservabilityModule.with({ requestContext: false, requestLines: true });
+    return ObservabilityModule.with('lines');
   }
 
   /**
@@ -54,10 +54,10 @@ export class ObservabilityModule implements NestModule {
    * written per request; the response still carries x-request-id.
    */
   static forWorkers(): DynamicModule {
-    return ObservabilityModule.with({ requestContext: false, requestLines: false });
+    return ObservabilityModule.with('none');
   }
 
-  private static with(options: ObservabilityOptions): DynamicModule {
+  private static with(requestLogging: RequestLogging): DynamicModule {
     return {
       module: ObservabilityModule,
       global: true,
@@ -65,19 +65,19 @@ export class ObservabilityModule implements NestModule {
         TerminusModule,
         LoggerModule.forRoot({
           // No routes: the request logger is never bound, nor the storage entered; the app's own lines are written.
-          ...(options.requestContext ? {} : { forRoutes: [] }),
+          ...(requestLogging === 'context' ? {} : { forRoutes: [] }),
           pinoHttp: pinoHttpOptions(),
         }),
       ],
       controllers: [HealthController, MetricsController],
-      providers: [DependencyHealth, { provide: OBSERVABILITY_OPTIONS, useValue: options }],
+      providers: [DependencyHealth, { provide: REQUEST_LOGGING, useValue: requestLogging }],
     };
   }
 
   configure(consumer: MiddlewareConsumer): void {
     // Without the context, the line per request is written by a pino-http of its own, bound only when it writes;
     // first, as nestjs-pino's is, so that a shed request has its line too.
-    if (this.options.requestLines && !this.options.requestContext && LOGS_EACH_REQUEST)
+    if (this.requestLogging === 'lines' && LOGS_EACH_REQUEST)
       consumer.apply(RequestLineMiddleware).forRoutes('{*path}'); // as nestjs-pino's: `/` too
     consumer.apply(RequestMetricsMiddleware, InFlightLimitMiddleware, RequestIdMiddleware).forRoutes('*path');
   }
