@@ -38,6 +38,8 @@ export interface HttpParams {
   sessionsPerProfile: number;
   /** Events per collector request in the collector benchmark. */
   collectorBatch: number;
+  /** Rounds of the collector's C-L-P-P-L-C comparison, pooled. */
+  collectorRounds: number;
 }
 
 interface LevelResult {
@@ -365,9 +367,9 @@ export function postBatches(
 
 /**
  * Events/s the collector accepts into Kafka, against a raw producer sending the same batches and against the least
- * collector, alternated collector, least collector, producer, producer, least collector, collector (one run of
- * either moved 1.3x between runs of one code, session 15); then the bare endpoints that bound it, each warmed up
- * and measured once.
+ * collector, alternated collector, least collector, producer, producer, least collector, collector, in
+ * `collectorRounds` rounds pooled (one round's least collector / raw producer was 0.70, 0.73 and 0.97 in three runs
+ * of session 16, with unchanged code); then the bare endpoints that bound it, each warmed up and measured once.
  */
 async function collectorThroughput(
   collector: AppProcess,
@@ -416,6 +418,8 @@ async function collectorThroughput(
   const tally = () => ({ accepted: 0, seconds: 0, cpu: 0, kafkaCpu: 0, benchmarkCpu: 0, requests: 0, non2xx: 0 });
   const side = { collector: { ...tally(), p99: [] as number[] }, least: { ...tally(), p99: [] as number[] } };
   const raw = { sent: 0, seconds: 0, cpuMicros: 0 };
+  // Each round's own ratios, to show the spread the pooled figures average over.
+  const rounds: { collectorVsRawProducer: number; leastVsRawProducer: number; collectorVsLeast: number }[] = [];
   try {
     least = await startBareServer('raw-collector-server.js', { EVENT_TOPIC: topic, BARE_SERVER_CONTRACT: '1' });
     // Warmed up as the bare endpoints below are (JIT, the producer's connections): one run of each, measured next.
@@ -423,30 +427,46 @@ async function collectorThroughput(
     await post(least.url, least.pid);
     await produce();
     profileFromHere(collector.pid);
-    // C-L-P-P-L-C: a burst of the shared machine's load falls on each alike.
-    for (const turn of ['collector', 'least', 'producer', 'producer', 'least', 'collector'] as const) {
-      if (turn === 'producer') {
-        const run = await produce();
-        raw.sent += run.sent;
-        raw.seconds += run.seconds;
-        raw.cpuMicros += run.cpuMicros;
-        continue;
+    for (let r = 0; r < params.collectorRounds; r++) {
+      const inRound = { collector: { events: 0, seconds: 0 }, least: { events: 0, seconds: 0 } };
+      const producedBefore = { ...raw };
+      // C-L-P-P-L-C: a burst of the shared machine's load falls on each alike.
+      for (const turn of ['collector', 'least', 'producer', 'producer', 'least', 'collector'] as const) {
+        if (turn === 'producer') {
+          const run = await produce();
+          raw.sent += run.sent;
+          raw.seconds += run.seconds;
+          raw.cpuMicros += run.cpuMicros;
+          continue;
+        }
+        const server = turn === 'collector' ? collector : least;
+        if (!server) throw new Error('the least collector is not running');
+        const { result, cpu } = await post(server.url, server.pid);
+        // Every answer a 202: a 207 (some events refused) would count refused events as accepted.
+        if (result['2xx'] !== (result.statusCodeStats?.['202']?.count ?? 0))
+          throw new Error(`the ${turn} refused events of valid batches`);
+        const into = side[turn];
+        into.accepted += result['2xx'] * params.collectorBatch;
+        into.seconds += result.duration;
+        into.cpu += cpu.collector ?? NaN;
+        into.kafkaCpu += cpu.kafka ?? NaN;
+        into.benchmarkCpu += cpu.benchmark ?? NaN;
+        into.requests += result.requests.total;
+        into.non2xx += result.non2xx;
+        into.p99.push(result.latency.p99);
+        inRound[turn].events += result['2xx'] * params.collectorBatch;
+        inRound[turn].seconds += result.duration;
       }
-      const server = turn === 'collector' ? collector : least;
-      if (!server) throw new Error('the least collector is not running');
-      const { result, cpu } = await post(server.url, server.pid);
-      // Every answer a 202: a 207 (some events refused) would count refused events as accepted.
-      if (result['2xx'] !== (result.statusCodeStats?.['202']?.count ?? 0))
-        throw new Error(`the ${turn} refused events of valid batches`);
-      const into = side[turn];
-      into.accepted += result['2xx'] * params.collectorBatch;
-      into.seconds += result.duration;
-      into.cpu += cpu.collector ?? NaN;
-      into.kafkaCpu += cpu.kafka ?? NaN;
-      into.benchmarkCpu += cpu.benchmark ?? NaN;
-      into.requests += result.requests.total;
-      into.non2xx += result.non2xx;
-      into.p99.push(result.latency.p99);
+      const perSecond = (t: { events: number; seconds: number }) => t.events / t.seconds;
+      const producerInRound = perSecond({
+        events: raw.sent - producedBefore.sent,
+        seconds: raw.seconds - producedBefore.seconds,
+      });
+      rounds.push({
+        collectorVsRawProducer: round(perSecond(inRound.collector) / producerInRound),
+        leastVsRawProducer: round(perSecond(inRound.least) / producerInRound),
+        collectorVsLeast: round(perSecond(inRound.collector) / perSecond(inRound.least)),
+      });
     }
   } finally {
     least?.stop();
@@ -488,7 +508,14 @@ async function collectorThroughput(
   const { collectorVs: collectorVsBareSealingHttp, ...bareSealing } = await bareRun({ BARE_SERVER_SEAL: '1' });
   return {
     name: 'collector',
-    parameters: { connections, batch: params.collectorBatch, seconds: params.seconds, runsEach: 2 },
+    parameters: {
+      connections,
+      batch: params.collectorBatch,
+      seconds: params.seconds,
+      rounds: params.collectorRounds,
+      runsEach: 2 * params.collectorRounds,
+    },
+    rounds,
     eventsPerSecond: round(httpEventsPerSecond),
     requests: side.collector.requests,
     non2xx: side.collector.non2xx,

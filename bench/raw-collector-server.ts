@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { CompressionTypes, Partitioners } from 'kafkajs';
 import { loadConfig } from '@vh/config';
-import { encodePlaybackEventBinary, PlaybackEvent, validatePlaybackEvent } from '@vh/domain';
-import { AccessTokens, mayActOnProfile, SCOPES } from '@vh/http';
-import { encodeSealedMessage, newDataKey } from '@vh/erasure';
-import { createKafka, HEADERS } from '@vh/messaging';
+import { encodePlaybackEventBinary, PlaybackEvent } from '@vh/domain';
+import { AccessTokens } from '@vh/http';
+import { encodeSealedMessage, newDataKey, ProfileKeys, ProfileKeySealer } from '@vh/erasure';
+import { InMemoryKeyStore } from '@vh/erasure/testing/in-memory-profile-key-store';
+import { createKafka, HEADERS, ViewingEventPublisher } from '@vh/messaging';
+import { EventIntake } from '../apps/collector/src/event-intake';
 
 /**
  * The fair ceiling of an HTTP collector (issue 14, `collector_vs_bare_http`): a bare Node HTTP server taking
@@ -17,13 +19,14 @@ import { createKafka, HEADERS } from '@vh/messaging';
  * cache keeps it) and sent uncompressed with the collector's header, as the collector sends sealed events: the
  * ceiling of a collector with the sealing issue 15 requires. Still less than the collector: one fixed reply instead
  * of an outcome per event, a synchronous key lookup instead of the key cache's promise and timeout.
- * `BARE_SERVER_CONTRACT=1` (with sealing): also what the collector's contract requires of every request, with the
- * collector's own functions: the bearer token verified (AccessTokens, its cache of verified tokens), each event
- * validated (validatePlaybackEvent, invariant 5), stamped with its acceptance time (invariant 6), its profile
- * allowed to the token, and an outcome per event in the answer (202, 207 or 400, as the collector answers): the
- * least collector, without Nest, Express, logging or metrics. Nor the rest, none of it a per-event cost at 20
- * profiles: the batch size and body limits, load shedding, the publish timeout, the x-request-id answer header,
- * 401/403 (a refused token or profile answers 500 here), and the key cache's re-reads (keys kept in memory).
+ * `BARE_SERVER_CONTRACT=1`: the least collector, the collector's own code without its framework: each request's
+ * bearer token verified (AccessTokens, its cache of verified tokens) and its events handed to the collector's own
+ * EventIntake (validation, invariant 5; the acceptance time, invariant 6; the profile allowed to the token; its
+ * metrics; sealed by ProfileKeySealer and sent by ViewingEventPublisher as the collector sends them), answered with
+ * the outcome per event as the collector's controller answers (202, 207 or 400). The profiles' keys are kept in
+ * memory (the key store's in-memory fake behind the collector's own key cache). Without Nest, Express, the request
+ * lines, the request metrics, the body and batch limits and load shedding (none of them a per-event cost at 20
+ * profiles); a refused token or profile answers 500 here.
  */
 const FIXED = '{"status":"accepted"}';
 
@@ -33,9 +36,7 @@ async function main(): Promise<void> {
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   await producer.connect();
-  const contract = process.env.BARE_SERVER_CONTRACT === '1';
-  const sealing = contract || process.env.BARE_SERVER_SEAL === '1';
-  const tokens = new AccessTokens(config);
+  const sealing = process.env.BARE_SERVER_SEAL === '1';
   const keys = new Map<string, { keyId: string; key: Buffer }>();
   const sealed = (event: PlaybackEvent) => {
     let key = keys.get(event.profileId);
@@ -47,32 +48,39 @@ async function main(): Promise<void> {
     );
   };
   type Posted = Record<string, unknown> & { profileId: string; occurredAt: string };
-  /** The messages' values and the answer: one fixed reply, or (contract) the collector's outcome per event. */
-  const accept = async (body: { events: unknown[] }, authorization: string | undefined) => {
-    if (!contract) {
-      const events = body.events as Posted[];
-      const value = (e: Posted) =>
-        sealing
-          ? sealed({ ...e, occurredAt: Date.parse(e.occurredAt), acceptedAt: Date.now() } as unknown as PlaybackEvent)
-          : JSON.stringify(e);
-      return { messages: events.map((e) => ({ key: e.profileId, value: value(e) })), status: 202, reply: FIXED };
-    }
-    const caller = await tokens.verify(authorization);
-    const policy = { now: Date.now(), ...config.events };
-    const messages: { key: string; value: Buffer }[] = [];
-    const results = body.events.map((item, index) => {
-      const result = validatePlaybackEvent(item, policy);
-      if (!result.ok) return { index, status: 'rejected', issues: result.issues };
-      const event = result.value;
-      if (!mayActOnProfile(caller, SCOPES.eventsWrite, event.profileId)) throw new Error('a foreign profile');
-      event.acceptedAt = policy.now;
-      messages.push({ key: event.profileId, value: sealed(event) });
-      return { index, eventId: event.eventId, status: 'accepted' };
+  /** The bare endpoints: the raw producer's work (sealing each event, or not), one fixed reply. */
+  const bare = async (body: { events: Posted[] }, requestId: string) => {
+    const value = (e: Posted) =>
+      sealing
+        ? sealed({ ...e, occurredAt: Date.parse(e.occurredAt), acceptedAt: Date.now() } as unknown as PlaybackEvent)
+        : JSON.stringify(e);
+    await producer.send({
+      topic: config.kafka.eventTopic,
+      acks: -1,
+      compression: sealing ? CompressionTypes.None : CompressionTypes.GZIP,
+      messages: body.events.map((e) => ({
+        key: e.profileId,
+        value: value(e),
+        // The header the collector's publisher sets on each message (its request id).
+        ...(sealing && { headers: { [HEADERS.requestId]: requestId } }),
+      })),
     });
-    const accepted = messages.length;
-    const status = accepted === results.length ? 202 : accepted === 0 ? 400 : 207;
-    return { messages, status, reply: JSON.stringify({ accepted, rejected: results.length - accepted, results }) };
+    return { status: 202, reply: FIXED };
   };
+  /** The least collector: the collector's own intake, answered as its controller answers a batch. */
+  const tokens = new AccessTokens(config);
+  const publisher = new ViewingEventPublisher(
+    config,
+    new ProfileKeySealer(new ProfileKeys(new InMemoryKeyStore(), config), config),
+  );
+  const intake = new EventIntake(publisher, config);
+  const least = async (body: { events: unknown }, requestId: string, authorization: string | undefined) => {
+    const results = await intake.acceptBatch(body.events, await tokens.verify(authorization), requestId);
+    const accepted = results.filter((r) => r.status === 'accepted').length;
+    const status = accepted === results.length ? 202 : accepted === 0 ? 400 : 207;
+    return { status, reply: JSON.stringify({ accepted, rejected: results.length - accepted, results }) };
+  };
+  const contract = process.env.BARE_SERVER_CONTRACT === '1';
   const server = createServer((request, response) => {
     if (request.method !== 'POST' || request.url !== '/v1/events') {
       response.writeHead(404).end();
@@ -83,24 +91,20 @@ async function main(): Promise<void> {
     request.on('end', () => {
       void (async () => {
         const requestId = randomUUID();
-        const { messages, status, reply } = await accept(
-          JSON.parse(Buffer.concat(chunks).toString()),
-          request.headers.authorization,
-        );
-        if (messages.length > 0)
-          await producer.send({
-            topic: config.kafka.eventTopic,
-            acks: -1,
-            compression: sealing ? CompressionTypes.None : CompressionTypes.GZIP,
-            // The header the collector's publisher sets on each message (its request id: one a request here).
-            messages: sealing ? messages.map((m) => ({ ...m, headers: { [HEADERS.requestId]: requestId } })) : messages,
-          });
+        const body = JSON.parse(Buffer.concat(chunks).toString());
+        const { status, reply } = contract
+          ? await least(body, requestId, request.headers.authorization)
+          : await bare(body, requestId);
         response.writeHead(status, { 'content-type': 'application/json' }).end(reply);
       })().catch((error: Error) => response.writeHead(500).end(error.message));
     });
   });
   server.listen(Number(process.env.BARE_SERVER_PORT), '127.0.0.1', () => process.stdout.write('listening\n'));
-  process.on('SIGTERM', () => server.close(() => void producer.disconnect().then(() => process.exit(0))));
+  process.on('SIGTERM', () =>
+    server.close(
+      () => void Promise.all([producer.disconnect(), publisher.onApplicationShutdown()]).then(() => process.exit(0)),
+    ),
+  );
 }
 
 void main();

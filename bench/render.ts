@@ -222,11 +222,19 @@ the collector reaches **${col.bareSealingHttp.collectorVsBareSealingHttp}** of i
             : ''
         }${
           col.leastCollectorHttp
-            ? ` The least collector (the same endpoint doing all the collector's contract requires, with the collector's own
-functions: the bearer token verified, each event validated and stamped with its acceptance time, its profile
-allowed to the token, sealed, an outcome an event in the answer; no Nest, Express, logging or metrics; alternated
-with the collector, two runs each):
-**${n(col.leastCollectorHttp.eventsPerSecond)} events/s**, ${col.leastCollectorHttp.vsRawProducer} of the raw producer, ${col.leastCollectorHttp.cpuMicrosPerEvent ?? '–'} µs of its CPU an event; the collector reaches **${col.leastCollectorHttp.collectorVsLeastCollectorHttp}** of it (\`collector_vs_least_collector_http\`).`
+            ? ` The least collector (the collector's own code without its framework: the bearer token verified, the
+batch handed to the collector's own EventIntake and publisher, keys in memory, an outcome an event in the answer; no
+Nest, Express, request lines or request metrics; alternated with the collector, ${col.parameters.runsEach ?? 2} runs each):
+**${n(col.leastCollectorHttp.eventsPerSecond)} events/s**, ${col.leastCollectorHttp.vsRawProducer} of the raw producer, ${col.leastCollectorHttp.cpuMicrosPerEvent ?? '–'} µs of its CPU an event; the collector reaches **${col.leastCollectorHttp.collectorVsLeastCollectorHttp}** of it (\`collector_vs_least_collector_http\`).${
+                col.rounds?.length > 1
+                  ? ` Round by round (collector / raw producer, least collector / raw producer, collector / least collector): ${col.rounds
+                      .map(
+                        (r: { collectorVsRawProducer: number; leastVsRawProducer: number; collectorVsLeast: number }) =>
+                          `${r.collectorVsRawProducer}, ${r.leastVsRawProducer}, ${r.collectorVsLeast}`,
+                      )
+                      .join('; ')}.`
+                  : ''
+              }`
             : ''
         }`
       : ''
