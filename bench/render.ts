@@ -115,7 +115,7 @@ ${
       : ''
   }${
     col.leastCollectorHttp
-      ? `| \`collector_vs_least_collector_http\` | ${col.leastCollectorHttp.collectorVsLeastCollectorHttp} | the least collector (the sealing endpoint plus auth, validation and an outcome an event, the collector's contract): ${n(col.leastCollectorHttp.eventsPerSecond)} events/s (${col.leastCollectorHttp.vsRawProducer} of the raw producer), ${col.leastCollectorHttp.cpuMicrosPerEvent ?? '–'} µs of CPU an event | | the ceiling of a collector with this contract |
+      ? `| \`collector_vs_least_collector_http\` | ${col.leastCollectorHttp.collectorVsLeastCollectorHttp} | the least collector (the collector's own intake and publisher without its framework): ${n(col.leastCollectorHttp.eventsPerSecond)} events/s (${col.leastCollectorHttp.vsRawProducer} of the raw producer), ${col.leastCollectorHttp.cpuMicrosPerEvent ?? '–'} µs of CPU an event | | the ceiling of a collector with this contract |
 `
       : ''
   }| \`read_speedup_avg_10k\` | ${summary.read_speedup_avg_10k}x | the same 10,000 records all live | 5x | ${status(summary.read_speedup_avg_10k, 5)} |
@@ -197,7 +197,7 @@ ${ing.profile.cassandraCpuMicrosPerEventEndToEnd} µs end to end against ${ing.p
 ${commitlog.section}${erasure.section}${regions.section}## Collector: events/s accepted into Kafka
 
 ${col.parameters.connections} connections posting batches of ${col.parameters.batch} events for ${col.parameters.seconds} s (autocannon${col.parameters.runsEach ? `; ${col.parameters.runsEach} runs each, alternated with the raw producer's` : ''}): **${n(col.eventsPerSecond)} events/s**
-(${n(col.requests)} requests, ${n(col.non2xx)} not 2xx, p99 ${col.latencyP99Ms} ms). Baseline, a raw kafkajs producer sending the same batches with
+(${n(col.requests)} requests, ${n(col.non2xx)} not 2xx, p99 ${col.latencyP99Ms} ms in the worst of its runs). Baseline, a raw kafkajs producer sending the same batches with
 acks = all and gzip, ${col.parameters.connections} in flight: ${n(col.rawProducerEventsPerSecond)} events/s. Ratio **${col.ratio}**. The collector
 process spent ${col.collectorCpuMicrosPerEvent} µs of CPU per accepted event (CPU seconds: ${Object.entries(col.cpu)
     .map(([k, v]) => `${k} ${v}`)
