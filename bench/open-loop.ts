@@ -19,8 +19,17 @@ export async function openLoop(
   ratePerSecond: number,
   seconds: number,
   next: () => OpenLoopRequest,
-  /** `arrivedAtMs`: since the first arrival. */
-  onAnswer: (request: OpenLoopRequest, status: number | null, ms: number, arrivedAtMs: number) => void,
+  /**
+   * `arrivedAtMs`: since the first arrival. `waitedForSocketMs`: of `ms`, how long the request waited here for a
+   * pooled connection before it was sent: time the service never saw (null: it never got one).
+   */
+  onAnswer: (
+    request: OpenLoopRequest,
+    status: number | null,
+    ms: number,
+    arrivedAtMs: number,
+    waitedForSocketMs: number | null,
+  ) => void,
   options: { warmUrls: string[]; poolSize?: number; timeoutMs?: number },
 ): Promise<void> {
   const { poolSize = 256, timeoutMs = 10_000 } = options;
@@ -48,12 +57,19 @@ export async function openLoop(
   let started = 0;
   const send = (request: OpenLoopRequest) => {
     const arrived = performance.now();
+    let sent: number | null = null;
     const answered = new Promise<void>((resolve) => {
       let settled = false;
       const settle = (status: number | null) => {
         if (settled) return;
         settled = true;
-        onAnswer(request, status, performance.now() - arrived, arrived - started);
+        onAnswer(
+          request,
+          status,
+          performance.now() - arrived,
+          arrived - started,
+          sent === null ? null : sent - arrived,
+        );
         resolve();
       };
       const outgoing = http.request(
@@ -65,6 +81,8 @@ export async function openLoop(
           response.on('error', () => settle(null));
         },
       );
+      // The agent hands the request a socket when one of its pool is free: until then it waits in this process.
+      outgoing.once('socket', () => (sent = performance.now()));
       outgoing.on('timeout', () => outgoing.destroy(new Error('timeout')));
       outgoing.on('error', () => settle(null));
       outgoing.end(request.body);
