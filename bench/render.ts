@@ -137,7 +137,7 @@ ${
     ? `| \`mixed_vs_bare_reads\` | ${summary.mixed_vs_bare_reads} | the 9:1 mix at ${mx.mixedVsBareReads.connections} connections with its reads answered by the bare read server: ${n(mx.mixedVsBareReads.bare.requestsPerSecond)} req/s (the API's: ${n(mx.mixedVsBareReads.api.requestsPerSecond)}) | | the mix's ceiling with no read API of ours |
 `
     : ''
-}| \`overload_p99_ratio\` | ${summary.overload_p99_ratio} | p99 at 90% of the sustainable load | bounded | ${overloadStatus(mx.overloadBounded)}: ${mx.atTwiceSustainableWithBound.medianClimbMs === undefined ? `p99 ${mx.atTwiceSustainableWithBound.p99GrowthWithinLevel}x from the first half of the level to the second` : `the median climbed ${n(mx.atTwiceSustainableWithBound.medianClimbMs)} ms through the level (bound: the sustainable p99, ${n(mx.sustainable.p99Ms)} ms, or the seconds' spread at 90% of the load when larger)`} (no shedding: ${mx.atTwiceSustainableWithoutShedding.medianClimbMs === undefined ? `${mx.atTwiceSustainableWithoutShedding.p99GrowthWithinLevel}x` : `climbed ${n(mx.atTwiceSustainableWithoutShedding.medianClimbMs)} ms`}, p99 ${n(mx.atTwiceSustainableWithoutShedding.p99Ms)} ms) |
+}| \`overload_p99_ratio\` | ${summary.overload_p99_ratio} | p99 at 90% of the sustainable load | bounded | ${overloadStatus(mx.overloadBounded)}: ${mx.atTwiceSustainableWithBound.medianClimbMs === undefined ? `p99 ${mx.atTwiceSustainableWithBound.p99GrowthWithinLevel}x from the first half of the level to the second` : `the median climbed ${n(mx.atTwiceSustainableWithBound.medianClimbMs)} ms through the level (bound: the sustainable p99, ${n(mx.sustainable.p99Ms)} ms)`} (no shedding: ${mx.atTwiceSustainableWithoutShedding.medianClimbMs === undefined ? `${mx.atTwiceSustainableWithoutShedding.p99GrowthWithinLevel}x` : `climbed ${n(mx.atTwiceSustainableWithoutShedding.medianClimbMs)} ms`}, p99 ${n(mx.atTwiceSustainableWithoutShedding.p99Ms)} ms) |
 | \`compaction_records_per_s\` | ${n(summary.compaction_records_per_s)} | | | |
 | read p99 during compaction / idle | ${c.readP99Ratio} | the same reads with no compaction running | | |
 ${large.headline}${commitlog.headline}${erasure.headline}${regions.headline}
@@ -316,8 +316,7 @@ ${['atSustainableWithBound', 'atTwiceSustainableWithBound', 'atTwiceSustainableW
 The load generator held requests back for a pooled connection (p99 of that wait) ${n(mx.atTwiceSustainableWithBound.socketWaitP99Ms)} ms with shedding at twice
 the load, ${n(mx.atTwiceSustainableWithoutShedding.socketWaitP99Ms)} ms without.
 Status: **${overloadStatus(mx.overloadBounded)}** (with shedding at twice the load: the median climbs over half the level, by the slope of its
-seconds, by less than the p99 at the sustainable level, ${n(mx.sustainable.p99Ms)} ms, or than the spread of the seconds' medians at 90% of the load
-when larger, and p99 stays under half the p99 with no shedding; a request held in the load generator's pool counts, as the service's backlog).`
+seconds, by less than the p99 at the sustainable level, ${n(mx.sustainable.p99Ms)} ms, and p99 stays under half the p99 with no shedding; a request held in the load generator's pool counts, as the service's backlog).`
 }
 
 ## Reads: compacted against all live (the naive one-table design), same data
