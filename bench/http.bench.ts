@@ -88,9 +88,16 @@ interface LevelResult {
 
 /** The read API's counters that tell where an accepted read spent its time. */
 async function scrapeApi(api: Pick<AppProcess, 'url'>) {
-  const response = await fetch(`${api.url}/metrics`).catch((error: Error) => {
-    throw new Error(`${api.url}/metrics unreachable: ${String((error.cause as Error | undefined)?.message ?? error)}`);
-  });
+  // Once more on a failed connection: a run of session 17 stopped at one "other side closed" (a pooled connection
+  // closed by the server as it was reused, most likely; not diagnosed). A scrape reads counters only.
+  const scrape = () => fetch(`${api.url}/metrics`);
+  const response = await scrape()
+    .catch(scrape)
+    .catch((error: Error) => {
+      throw new Error(
+        `${api.url}/metrics unreachable: ${String((error.cause as Error | undefined)?.message ?? error)}`,
+      );
+    });
   if (!response.ok) throw new Error(`${api.url}/metrics answered ${response.status}`);
   const text = await response.text();
   const buckets = new Map<number, number>();
@@ -249,9 +256,10 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     rmSync(logDirectory, { recursive: true, force: true });
 
     // The operator's setting: the in-flight bound of each app at the sustainable concurrency (and the
-    // default event loop delay bound).
+    // default event loop delay bound). VH_BENCH_IN_FLIGHT_BOUND sets it instead, to tell the bound's part in an
+    // overload from the offered rate's (bench/ANALYSIS.md, session 17).
     for (const app of [api, collector]) await app.stop();
-    const bound = String(Math.max(1, sustainable.connections ?? 1));
+    const bound = process.env.VH_BENCH_IN_FLIGHT_BOUND ?? String(Math.max(1, sustainable.connections ?? 1));
     api = await start('api', { HTTP_MAX_IN_FLIGHT: bound });
     collector = await start('collector', { HTTP_MAX_IN_FLIGHT: bound });
     // Each phase starts on a settled Cassandra (memtables flushed, compactions done), as the first did: the
