@@ -457,8 +457,8 @@ async function collectorThroughput(
     await produce();
     profileFromHere(collector.pid);
     for (let r = 0; r < params.collectorRounds; r++) {
-      const inRound = { collector: { events: 0, seconds: 0 }, least: { events: 0, seconds: 0 } };
-      const producedBefore = { ...raw };
+      // The round's own rates: the pooled tallies' growth over it.
+      const before = { collector: { ...side.collector }, least: { ...side.least }, raw: { ...raw } };
       // C-L-P-P-L-C: a burst of the shared machine's load falls on each alike.
       for (const turn of ['collector', 'least', 'producer', 'producer', 'least', 'collector'] as const) {
         if (turn === 'producer') {
@@ -487,18 +487,17 @@ async function collectorThroughput(
         into.requests += result.requests.total;
         into.non2xx += result.non2xx;
         into.p99.push(result.latency.p99);
-        inRound[turn].events += result['2xx'] * params.collectorBatch;
-        inRound[turn].seconds += result.duration;
       }
-      const perSecond = (t: { events: number; seconds: number }) => t.events / t.seconds;
-      const producerInRound = perSecond({
-        events: raw.sent - producedBefore.sent,
-        seconds: raw.seconds - producedBefore.seconds,
-      });
+      const inRound = (events: number, eventsBefore: number, seconds: number, secondsBefore: number) =>
+        (events - eventsBefore) / (seconds - secondsBefore);
+      const [collectorRate, leastRate] = (['collector', 'least'] as const).map((turn) =>
+        inRound(side[turn].accepted, before[turn].accepted, side[turn].seconds, before[turn].seconds),
+      );
+      const producerRate = inRound(raw.sent, before.raw.sent, raw.seconds, before.raw.seconds);
       rounds.push({
-        collectorVsRawProducer: round(perSecond(inRound.collector) / producerInRound),
-        leastVsRawProducer: round(perSecond(inRound.least) / producerInRound),
-        collectorVsLeast: round(perSecond(inRound.collector) / perSecond(inRound.least)),
+        collectorVsRawProducer: round(collectorRate / producerRate),
+        leastVsRawProducer: round(leastRate / producerRate),
+        collectorVsLeast: round(collectorRate / leastRate),
       });
     }
   } finally {
