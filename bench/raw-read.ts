@@ -128,7 +128,8 @@ export async function alternatedReads(
     await readsPerSecond(server.url, server.pid, request.readToken, request.path, connections, Math.min(5, seconds));
   const roundRatios: number[] = [];
   for (let round_ = 0; round_ < rounds; round_++) {
-    const inRound = [0, 0].map(() => ({ reads: 0, seconds: 0 }));
+    // The round's own ratio: the tallies' growth over it.
+    const before = tallies.map((t) => ({ ...t }));
     // A-B-B-A: whatever runs first (a flush of the writes before, a warmer cache) falls on both.
     for (const i of [0, 1, 1, 0]) {
       const server = [first, second][i];
@@ -137,10 +138,9 @@ export async function alternatedReads(
       tallies[i].notAnswered += r.notAnswered;
       tallies[i].seconds += r.seconds;
       tallies[i].cpu += r.serverCpuSeconds ?? 0;
-      inRound[i].reads += r.reads;
-      inRound[i].seconds += r.seconds;
     }
-    roundRatios.push(round(inRound[0].reads / inRound[0].seconds / (inRound[1].reads / inRound[1].seconds)));
+    const [a, b] = [0, 1].map((i) => (tallies[i].reads - before[i].reads) / (tallies[i].seconds - before[i].seconds));
+    roundRatios.push(round(a / b));
   }
   const [a, b] = tallies.map((t) => ({
     readsPerSecond: round(t.reads / t.seconds),
