@@ -65,6 +65,8 @@ interface LevelResult {
   apiInProcessReadP99Ms: number | null;
   /** Requests the read API shed, by reason. */
   apiShedByReason: Record<string, number>;
+  /** The read API's in-flight bound as the level ended (adaptive: lowered while its answers slow down). */
+  apiInFlightLimit: number | null;
   /**
    * Open loop only: p99 of accepted requests that arrived in the second half of the level over those of
    * the first half. About 1 when latency is bounded; a queue that grows shows it rising.
@@ -111,7 +113,8 @@ async function scrapeApi(api: Pick<AppProcess, 'url'>) {
   const shed: Record<string, number> = {};
   for (const [, reason, count] of text.matchAll(/^viewing_history_requests_shed_total\{reason="([^"]+)"\} (\d+)$/gm))
     shed[reason] = Number(count);
-  return { buckets, shed };
+  const inFlightLimit = /^viewing_history_in_flight_limit (\d+)$/m.exec(text);
+  return { buckets, shed, inFlightLimit: inFlightLimit ? Number(inFlightLimit[1]) : null };
 }
 
 /** p99 upper bound (ms) from the difference of two cumulative histogram scrapes. */
@@ -255,13 +258,16 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     await Promise.all([apiAtInfo.stop(), apiAtWarn.stop()]);
     rmSync(logDirectory, { recursive: true, force: true });
 
-    // The operator's setting: the in-flight bound of each app at the sustainable concurrency (and the
-    // default event loop delay bound). VH_BENCH_IN_FLIGHT_BOUND sets it instead, to tell the bound's part in an
-    // overload from the offered rate's (bench/ANALYSIS.md, session 17).
+    // The product's default ceiling (HTTP_MAX_IN_FLIGHT 256) with the adaptive bound below it (ADR 13), and the
+    // default event loop delay bound: fixed bounds of 8-32 kept the overload bounded where 128 did not
+    // (bench/ANALYSIS.md, session 17), and an operator cannot know the knee in advance. VH_BENCH_IN_FLIGHT_BOUND
+    // sets the ceiling and VH_BENCH_IN_FLIGHT_LIMIT=fixed the fixed bound, to compare at the same offered rate.
     for (const app of [api, collector]) await app.stop();
-    const bound = process.env.VH_BENCH_IN_FLIGHT_BOUND ?? String(Math.max(1, sustainable.connections ?? 1));
-    api = await start('api', { HTTP_MAX_IN_FLIGHT: bound });
-    collector = await start('collector', { HTTP_MAX_IN_FLIGHT: bound });
+    const bound = process.env.VH_BENCH_IN_FLIGHT_BOUND ?? String(ctx.config.http.maxInFlight);
+    const limitMode = process.env.VH_BENCH_IN_FLIGHT_LIMIT ?? 'adaptive';
+    const shedding = { HTTP_MAX_IN_FLIGHT: bound, HTTP_IN_FLIGHT_LIMIT: limitMode };
+    api = await start('api', shedding);
+    collector = await start('collector', shedding);
     // Each phase starts on a settled Cassandra (memtables flushed, compactions done), as the first did: the
     // writes of the phases before would otherwise flush and compact in the middle of a level.
     await settle(ctx.config.cassandra.keyspace);
@@ -273,7 +279,11 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     const overload = await openLoopMixedLoad(target(), rate * 2, params.seconds, 'twice-shedding');
     // The contrast: no shedding at all (no in-flight bound, event loop delay ignored).
     for (const app of [api, collector]) await app.stop();
-    const noShedding = { HTTP_MAX_IN_FLIGHT: '100000', HTTP_MAX_EVENT_LOOP_DELAY_MS: '0' };
+    const noShedding = {
+      HTTP_MAX_IN_FLIGHT: '100000',
+      HTTP_IN_FLIGHT_LIMIT: 'fixed',
+      HTTP_MAX_EVENT_LOOP_DELAY_MS: '0',
+    };
     api = await start('api', noShedding);
     collector = await start('collector', noShedding);
     await settle(ctx.config.cassandra.keyspace);
@@ -290,6 +300,7 @@ export async function http(ctx: BenchContext, params: HttpParams) {
         mixedVsBareReads,
         requestLogLine: { ...logRun, info, warn },
         inFlightBound: Number(bound),
+        inFlightLimitMode: limitMode,
         offeredRate: rate,
         atSustainableWithBound: bounded,
         atTwiceSustainableWithBound: overload,
@@ -614,7 +625,7 @@ class LoadTally {
   }
 }
 
-const NO_SCRAPE = { buckets: new Map<number, number>(), shed: {} as Record<string, number> };
+const NO_SCRAPE = { buckets: new Map<number, number>(), shed: {} as Record<string, number>, inFlightLimit: null };
 
 /** Runs one level, with the CPU of each process and the read API's own view around it. */
 async function measureLevel(
@@ -655,6 +666,7 @@ async function measureLevel(
     apiShedByReason: Object.fromEntries(
       Object.entries(apiAfter.shed).map(([reason, n]) => [reason, n - (apiBefore.shed[reason] ?? 0)]),
     ),
+    apiInFlightLimit: apiAfter.inFlightLimit,
   };
 }
 

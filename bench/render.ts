@@ -277,8 +277,16 @@ ${n(mx.readsVsRaw.raw.readsPerSecond)} from a bare Node HTTP server reading the 
 best error-free throughput). Then an open loop: requests arrive at random (Poisson) at a set rate whether or not earlier
 ones were answered, as independent clients do (\`bench/open-loop.ts\`; autocannon's \`overallRate\` is a per-second quota
 per connection spent closed-loop at the top of each second, which makes bursts, not a rate). First at 90% of the
-sustainable throughput (${n(mx.offeredRate)} req/s) and then at twice that, with each app's in-flight bound set to the
-sustainable concurrency (\`HTTP_MAX_IN_FLIGHT=${mx.inFlightBound}\`) and the default event loop bound
+sustainable throughput (${n(mx.offeredRate)} req/s) and then at twice that, with each app's in-flight bound ${
+    mx.inFlightLimitMode === undefined
+      ? `set to the
+sustainable concurrency (\`HTTP_MAX_IN_FLIGHT=${mx.inFlightBound}\`)`
+      : mx.inFlightLimitMode === 'adaptive'
+        ? `found from latency below \`HTTP_MAX_IN_FLIGHT=${mx.inFlightBound}\` (\`HTTP_IN_FLIGHT_LIMIT=adaptive\`, ADR 13; not the
+default, which is fixed; the API's bound as the levels ended: ${mx.atSustainableWithBound.apiInFlightLimit ?? '–'} and ${mx.atTwiceSustainableWithBound.apiInFlightLimit ?? '–'}: the first level
+includes the fresh process's bound falling from its ceiling, the second starts from where it fell)`
+        : `fixed at \`HTTP_MAX_IN_FLIGHT=${mx.inFlightBound}\``
+  } and the default event loop bound
 (\`HTTP_MAX_EVENT_LOOP_DELAY_MS=100\`); then twice the rate again with no shedding at all. Latency runs from each
 request's arrival. The last two columns are the read API's own figures (its \`/metrics\`): the p99 of a read inside the
 process, and what it shed for which reason; the difference from the client's p99 is time spent queued before the

@@ -87,6 +87,11 @@ export const environmentSchema = z.object({
     .default('1mb'),
   /** Requests one process works on at once; more are shed with 503 at once. */
   HTTP_MAX_IN_FLIGHT: int(256, 1, 100_000),
+  /**
+   * fixed: HTTP_MAX_IN_FLIGHT always; adaptive: the bound is found from latency below it (lowered while answers
+   * slow down, as Netflix's concurrency limits do). Not the default: ADR 13.
+   */
+  HTTP_IN_FLIGHT_LIMIT: z.enum(['adaptive', 'fixed']).default('fixed'),
   /** Requests arriving while the event loop runs this late (mean over the last second) are shed; 0 turns it off. */
   HTTP_MAX_EVENT_LOOP_DELAY_MS: int(100, 0, 60_000),
   /** SIGTERM: how long an app may drain before it exits anyway. */
@@ -259,6 +264,7 @@ export class AppConfig {
       compactorPort: number;
       bodyLimit: string;
       maxInFlight: number;
+      inFlightLimitMode: 'adaptive' | 'fixed';
       maxEventLoopDelayMs: number;
       shutdownTimeoutMs: number;
       consoleSessionTtlSeconds: number;
@@ -390,6 +396,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       compactorPort: e.COMPACTOR_PORT,
       bodyLimit: e.HTTP_BODY_LIMIT,
       maxInFlight: e.HTTP_MAX_IN_FLIGHT,
+      inFlightLimitMode: e.HTTP_IN_FLIGHT_LIMIT,
       maxEventLoopDelayMs: e.HTTP_MAX_EVENT_LOOP_DELAY_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       consoleSessionTtlSeconds: e.CONSOLE_SESSION_TTL_SECONDS,

@@ -87,6 +87,14 @@ export const metrics = {
         help: 'Mean event loop delay over the last window, as load shedding saw it',
       }),
   ),
+  inFlightLimit: once(
+    'viewing_history_in_flight_limit',
+    () =>
+      new Gauge({
+        name: 'viewing_history_in_flight_limit',
+        help: 'Requests one process may have in flight now (adaptive: below HTTP_MAX_IN_FLIGHT while answers slow down)',
+      }),
+  ),
   eventsAccepted: once(
     'viewing_history_events_accepted_total',
     () =>

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Injectable, NestMiddleware, OnModuleDestroy } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { AppConfig } from '@vh/config';
@@ -5,9 +6,10 @@ import { metrics } from '@vh/metrics';
 import { EventLoopDelayMonitor, LoadShedder } from './load-shedder';
 
 /**
- * Load shedding, as Netflix's gateway does: above a bound of requests in flight, or while the process
- * is too far behind to start a request soon, refuse at once with 503 and Retry-After, so that accepted
- * requests keep their latency and storage is not piled on. Health and metrics are never shed.
+ * Load shedding, as Netflix's gateway does: above a bound of requests in flight (fixed, or adaptive: lowered
+ * while answers slow down, ADR 13), or while the process is too far behind to start a request soon, refuse at
+ * once with 503 and Retry-After, so that accepted requests keep their latency and storage is not piled on.
+ * Health and metrics are never shed.
  */
 @Injectable()
 export class InFlightLimitMiddleware implements NestMiddleware, OnModuleDestroy {
@@ -15,10 +17,11 @@ export class InFlightLimitMiddleware implements NestMiddleware, OnModuleDestroy 
 
   constructor(config: AppConfig) {
     this.shedder = new LoadShedder(
-      config.http.maxInFlight,
+      { mode: config.http.inFlightLimitMode, max: config.http.maxInFlight },
       config.http.maxEventLoopDelayMs,
       new EventLoopDelayMonitor(),
     );
+    metrics.inFlightLimit.set(this.shedder.inFlightLimit);
   }
 
   use(request: Request, response: Response, next: NextFunction): void {
@@ -27,6 +30,7 @@ export class InFlightLimitMiddleware implements NestMiddleware, OnModuleDestroy 
     const path = request.originalUrl.split('?')[0];
     if (path.startsWith('/health/') || path === '/metrics') return next();
     metrics.eventLoopDelay.set(this.shedder.eventLoopDelayMs / 1000);
+    metrics.inFlightLimit.set(this.shedder.inFlightLimit);
     const refused = this.shedder.admit();
     if (refused) {
       metrics.requestsShed.inc({ reason: refused });
@@ -34,15 +38,16 @@ export class InFlightLimitMiddleware implements NestMiddleware, OnModuleDestroy 
       response.status(503).json({ error: 'overloaded', message: 'the service is overloaded; retry shortly' });
       return;
     }
+    const admittedAt = performance.now();
     let done = false;
-    const release = () => {
+    const release = (answered: boolean) => {
       if (!done) {
         done = true;
-        this.shedder.release();
+        this.shedder.release(answered ? performance.now() - admittedAt : undefined);
       }
     };
-    response.on('finish', release);
-    response.on('close', release);
+    response.on('finish', () => release(true));
+    response.on('close', () => release(response.writableFinished));
     next();
   }
 

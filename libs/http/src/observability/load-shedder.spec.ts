@@ -11,26 +11,28 @@ class FixedDelay implements EventLoopDelaySource {
   }
 }
 
+const fixed = (max: number) => ({ mode: 'fixed' as const, max });
+
 describe('LoadShedder', () => {
   it('admits up to the in-flight bound, refuses above it, and admits again once one is released', () => {
-    const shedder = new LoadShedder(2, 100, new FixedDelay());
+    const shedder = new LoadShedder(fixed(2), 100, new FixedDelay());
     expect(shedder.admit()).toBeNull();
     expect(shedder.admit()).toBeNull();
     expect(shedder.admit()).toBe('in_flight');
     expect(shedder.requestsInFlight).toBe(2);
-    shedder.release();
+    shedder.release(1);
     expect(shedder.admit()).toBeNull();
   });
 
   it('refuses a share of requests growing with how far the event loop is behind the bound, all of them at twice it', () => {
     const delay = new FixedDelay();
     let draw = 0;
-    const shedder = new LoadShedder(1_000, 100, delay, () => draw);
+    const shedder = new LoadShedder(fixed(1_000), 100, delay, () => draw);
     const admitted = (delayMs: number, random: number) => {
       delay.delayMs = delayMs;
       draw = random;
       const refused = shedder.admit();
-      if (refused === null) shedder.release();
+      if (refused === null) shedder.release(1);
       return refused;
     };
     expect(admitted(100, 0)).toBeNull(); // at the bound: nothing refused
@@ -42,7 +44,7 @@ describe('LoadShedder', () => {
 
   it('does not count a refusal in flight', () => {
     const delay = new FixedDelay();
-    const shedder = new LoadShedder(10, 100, delay, () => 0);
+    const shedder = new LoadShedder(fixed(10), 100, delay, () => 0);
     expect(shedder.admit()).toBeNull();
     delay.delayMs = 500;
     expect(shedder.admit()).toBe('event_loop_delay');
@@ -52,19 +54,40 @@ describe('LoadShedder', () => {
   it('ignores the event loop when its bound is 0', () => {
     const delay = new FixedDelay();
     delay.delayMs = 10_000;
-    expect(new LoadShedder(1, 0, delay).admit()).toBeNull();
+    expect(new LoadShedder(fixed(1), 0, delay).admit()).toBeNull();
   });
 
   it('never counts below zero in flight (a response can both finish and close)', () => {
-    const shedder = new LoadShedder(1, 0, new FixedDelay());
-    shedder.release();
+    const shedder = new LoadShedder(fixed(1), 0, new FixedDelay());
+    shedder.release(1);
     expect(shedder.admit()).toBeNull();
     expect(shedder.admit()).toBe('in_flight');
   });
 
+  it('sheds by the adaptive bound once answers slow down with it full, and reports the bound', () => {
+    let now = 0;
+    const shedder = new LoadShedder({ mode: 'adaptive', max: 40 }, 0, new FixedDelay(), Math.random, () => now);
+    expect(shedder.inFlightLimit).toBe(40);
+    // Twenty windows of 100 ms at 10 ms a request, with 30 in flight: the long average learns 10 ms.
+    const window = (latencyMs: number) => {
+      let admitted = 0;
+      for (let i = 0; i < 30; i++) if (shedder.admit() === null) admitted++;
+      now += 100;
+      for (let i = 0; i < admitted; i++) shedder.release(latencyMs);
+      return admitted;
+    };
+    for (let i = 0; i < 20; i++) expect(window(10)).toBe(30);
+    expect(shedder.inFlightLimit).toBe(40);
+    for (let i = 0; i < 8; i++) window(100);
+    expect(shedder.inFlightLimit).toBeLessThan(30);
+    let refused = 0;
+    for (let i = 0; i < 30; i++) if (shedder.admit() === 'in_flight') refused++;
+    expect(refused).toBe(30 - shedder.inFlightLimit);
+  });
+
   it('stops its delay source', () => {
     const delay = new FixedDelay();
-    new LoadShedder(1, 0, delay).stop();
+    new LoadShedder(fixed(1), 0, delay).stop();
     expect(delay.stopped).toBe(true);
   });
 });

@@ -1,4 +1,6 @@
 import { performance } from 'node:perf_hooks';
+import { AdaptiveInFlightLimit } from './adaptive-in-flight-limit';
+import { FixedInFlightLimit, InFlightLimit, InFlightLimitMode } from './in-flight-limit';
 
 /** Why a request was refused: too many in flight, or the process too far behind to start it soon. */
 export type ShedReason = 'in_flight' | 'event_loop_delay';
@@ -56,19 +58,29 @@ export class EventLoopDelayMonitor implements EventLoopDelaySource {
   }
 }
 
+/** The process's in-flight bound: the configured one, or one found from latency below it (HTTP_IN_FLIGHT_LIMIT). */
+function createInFlightLimit(settings: { mode: InFlightLimitMode; max: number }): InFlightLimit {
+  return settings.mode === 'adaptive' ? new AdaptiveInFlightLimit(settings.max) : new FixedInFlightLimit(settings.max);
+}
+
 /**
- * Admission control for one process: a request is admitted while fewer than `maxInFlight` are in flight
- * and the event loop is less than `maxEventLoopDelayMs` behind (0 turns that check off).
+ * Admission control for one process: a request is admitted while fewer are in flight than the in-flight limit
+ * (the configured bound, or one found from latency below it) and the event loop is less than
+ * `maxEventLoopDelayMs` behind (0 turns that check off).
  */
 export class LoadShedder {
   private inFlight = 0;
+  private readonly limit: InFlightLimit;
 
   constructor(
-    private readonly maxInFlight: number,
+    limit: { mode: InFlightLimitMode; max: number },
     private readonly maxEventLoopDelayMs: number,
     private readonly delay: EventLoopDelaySource,
     private readonly random: () => number = Math.random,
-  ) {}
+    private readonly clock: () => number = () => performance.now(),
+  ) {
+    this.limit = createInFlightLimit(limit);
+  }
 
   /**
    * Null when admitted (call `release` once it is answered), else why not. Above the delay bound a
@@ -76,7 +88,7 @@ export class LoadShedder {
    * the process, the delay would fall, and it would swing between idle and swamped second by second.
    */
   admit(): ShedReason | null {
-    if (this.inFlight >= this.maxInFlight) return 'in_flight';
+    if (this.inFlight >= this.limit.current) return 'in_flight';
     if (this.maxEventLoopDelayMs > 0) {
       const excess = (this.delay.currentDelayMs() - this.maxEventLoopDelayMs) / this.maxEventLoopDelayMs;
       if (excess > 0 && this.random() < excess) return 'event_loop_delay';
@@ -85,12 +97,23 @@ export class LoadShedder {
     return null;
   }
 
-  release(): void {
-    this.inFlight = Math.max(0, this.inFlight - 1);
+  /**
+   * An admitted request answered `latencyMs` after its admission, or (undefined) its caller gone first: how long
+   * a caller waited before giving up says nothing of how fast the process answers.
+   */
+  release(latencyMs?: number): void {
+    if (this.inFlight === 0) return;
+    if (latencyMs !== undefined) this.limit.sample(latencyMs, this.inFlight, this.clock());
+    this.inFlight--;
   }
 
   get requestsInFlight(): number {
     return this.inFlight;
+  }
+
+  /** The in-flight bound now. */
+  get inFlightLimit(): number {
+    return this.limit.current;
   }
 
   get eventLoopDelayMs(): number {
