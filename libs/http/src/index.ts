@@ -2,7 +2,7 @@ export * from './error.filter';
 export * from './request-id.middleware';
 export * from './bootstrap';
 export * from './observability/observability.module';
-export * from './observability/in-flight-limit.middleware';
+export * from './observability/load-shedding-gate';
 export * from './auth/caller';
 export * from './auth/access-tokens';
 export * from './auth/authorize';

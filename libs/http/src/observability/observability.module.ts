@@ -4,8 +4,8 @@ import { LoggerModule } from 'nestjs-pino';
 import { RequestIdMiddleware } from '../request-id.middleware';
 import { DependencyHealth } from './dependency-health';
 import { HealthController } from './health.controller';
-import { InFlightLimitMiddleware } from './in-flight-limit.middleware';
 import { MetricsController } from './metrics.controller';
+import { LoadSheddingGate } from './load-shedding-gate';
 import { LOGS_EACH_REQUEST, pinoHttpOptions } from './request-log.options';
 import { RequestLineMiddleware } from './request-line.middleware';
 import { RequestMetricsMiddleware } from './request-metrics.middleware';
@@ -70,15 +70,15 @@ export class ObservabilityModule implements NestModule {
         }),
       ],
       controllers: [HealthController, MetricsController],
-      providers: [DependencyHealth, { provide: REQUEST_LOGGING, useValue: requestLogging }],
+      providers: [DependencyHealth, LoadSheddingGate, { provide: REQUEST_LOGGING, useValue: requestLogging }],
     };
   }
 
   configure(consumer: MiddlewareConsumer): void {
     // Without the context, the line per request is written by a pino-http of its own, bound only when it writes;
-    // first, as nestjs-pino's is, so that a shed request has its line too.
+    // first, as nestjs-pino's is. A shed request has none: it is refused before the framework (LoadSheddingGate).
     if (this.requestLogging === 'lines' && LOGS_EACH_REQUEST)
       consumer.apply(RequestLineMiddleware).forRoutes('{*path}'); // as nestjs-pino's: `/` too
-    consumer.apply(RequestMetricsMiddleware, InFlightLimitMiddleware, RequestIdMiddleware).forRoutes('*path');
+    consumer.apply(RequestMetricsMiddleware, RequestIdMiddleware).forRoutes('*path');
   }
 }

@@ -4,9 +4,9 @@ import { metrics } from '@vh/metrics';
 
 /**
  * Latency of the requests that reach Nest's middleware (every route but `/`; not a body the JSON parser refused
- * before it), by method, route template (not the URL, so profile ids do not explode the label set) and the status
- * sent: refusals by the guard (401/403) and by shedding (503) included, which an interceptor, running after both,
- * never saw. A middleware rather than an interceptor: with no interceptor Nest calls the handler without its rxjs
+ * before it, nor a request shed before the framework: `viewing_history_requests_shed_total` counts those), by
+ * method, route template (not the URL, so profile ids do not explode the label set) and the status sent: refusals
+ * by the guard (401/403) included, which an interceptor, running after it, never saw. A middleware rather than an interceptor: with no interceptor Nest calls the handler without its rxjs
  * chain, the largest single saving on the read API's CPU a read (bench/ANALYSIS.md, session 13).
  */
 @Injectable()
