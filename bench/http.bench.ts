@@ -301,6 +301,10 @@ export async function http(ctx: BenchContext, params: HttpParams) {
         requestLogLine: { ...logRun, info, warn },
         inFlightBound: Number(bound),
         inFlightLimitMode: limitMode,
+        // The apps inherit this process's environment: HTTP_IN_FLIGHT_LIMIT and HTTP_IN_FLIGHT_TOLERANCE set for the
+        // run set every phase but the one without shedding.
+        inFlightTolerance: ctx.config.http.inFlightTolerance,
+        defaultInFlightLimitMode: ctx.config.http.inFlightLimitMode,
         offeredRate: rate,
         atSustainableWithBound: bounded,
         atTwiceSustainableWithBound: overload,

@@ -282,8 +282,13 @@ sustainable throughput (${n(mx.offeredRate)} req/s) and then at twice that, with
       ? `set to the
 sustainable concurrency (\`HTTP_MAX_IN_FLIGHT=${mx.inFlightBound}\`)`
       : mx.inFlightLimitMode === 'adaptive'
-        ? `found from latency below \`HTTP_MAX_IN_FLIGHT=${mx.inFlightBound}\` (\`HTTP_IN_FLIGHT_LIMIT=adaptive\`, ADR 13; not the
-default, which is fixed; the API's bound as the levels ended: ${mx.atSustainableWithBound.apiInFlightLimit ?? '–'} and ${mx.atTwiceSustainableWithBound.apiInFlightLimit ?? '–'}: the first level
+        ? `found from latency below \`HTTP_MAX_IN_FLIGHT=${mx.inFlightBound}\` (\`HTTP_IN_FLIGHT_LIMIT=adaptive\`, ADR 13${
+            mx.inFlightTolerance === undefined ? '' : `, tolerance ${mx.inFlightTolerance}`
+          }; ${
+            mx.defaultInFlightLimitMode === 'adaptive'
+              ? 'every phase of this run adaptive'
+              : 'the phases before it with the fixed default'
+          }; the API's bound as the levels ended: ${mx.atSustainableWithBound.apiInFlightLimit ?? '–'} and ${mx.atTwiceSustainableWithBound.apiInFlightLimit ?? '–'}: the first level
 includes the fresh process's bound falling from its ceiling, the second starts from where it fell)`
         : `fixed at \`HTTP_MAX_IN_FLIGHT=${mx.inFlightBound}\``
   } and the default event loop bound

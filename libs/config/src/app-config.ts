@@ -92,6 +92,8 @@ export const environmentSchema = z.object({
    * slow down, as Netflix's concurrency limits do). Not the default: ADR 13.
    */
   HTTP_IN_FLIGHT_LIMIT: z.enum(['adaptive', 'fixed']).default('fixed'),
+  /** Adaptive: how much slower than their slow average answers may get before the bound falls (ADR 13). */
+  HTTP_IN_FLIGHT_TOLERANCE: z.coerce.number().min(1).max(100).default(1.5),
   /** Requests arriving while the event loop runs this late (mean over the last second) are shed; 0 turns it off. */
   HTTP_MAX_EVENT_LOOP_DELAY_MS: int(100, 0, 60_000),
   /** SIGTERM: how long an app may drain before it exits anyway. */
@@ -265,6 +267,7 @@ export class AppConfig {
       bodyLimit: string;
       maxInFlight: number;
       inFlightLimitMode: 'adaptive' | 'fixed';
+      inFlightTolerance: number;
       maxEventLoopDelayMs: number;
       shutdownTimeoutMs: number;
       consoleSessionTtlSeconds: number;
@@ -397,6 +400,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       bodyLimit: e.HTTP_BODY_LIMIT,
       maxInFlight: e.HTTP_MAX_IN_FLIGHT,
       inFlightLimitMode: e.HTTP_IN_FLIGHT_LIMIT,
+      inFlightTolerance: e.HTTP_IN_FLIGHT_TOLERANCE,
       maxEventLoopDelayMs: e.HTTP_MAX_EVENT_LOOP_DELAY_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       consoleSessionTtlSeconds: e.CONSOLE_SESSION_TTL_SECONDS,

@@ -5,14 +5,12 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppConfig, loadConfig } from '@vh/config';
 import { ViewingHistoryErrorFilter } from './error.filter';
-import { LoadSheddingGate } from './observability/load-shedding-gate';
 
-/** Creates an HTTP app with JSON logs, load shedding, the shared error mapping, the body limit and OpenAPI docs. */
+/** Creates an HTTP app with JSON logs, the shared error mapping, the body limit and OpenAPI docs. */
 export async function createHttpApp(module: Type<unknown>, title: string): Promise<NestExpressApplication> {
   const config = loadConfig();
   const app = await NestFactory.create<NestExpressApplication>(module, { bufferLogs: true, bodyParser: false });
   app.useLogger(app.get(Logger));
-  app.get(LoadSheddingGate).install(app.getHttpServer());
   app.useBodyParser('json', { limit: config.http.bodyLimit });
   app.useGlobalFilters(new ViewingHistoryErrorFilter());
   app.disable('x-powered-by');

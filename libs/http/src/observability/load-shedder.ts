@@ -59,8 +59,17 @@ export class EventLoopDelayMonitor implements EventLoopDelaySource {
 }
 
 /** The process's in-flight bound: the configured one, or one found from latency below it (HTTP_IN_FLIGHT_LIMIT). */
-function createInFlightLimit(settings: { mode: InFlightLimitMode; max: number }): InFlightLimit {
-  return settings.mode === 'adaptive' ? new AdaptiveInFlightLimit(settings.max) : new FixedInFlightLimit(settings.max);
+/** How a process bounds its requests in flight (HTTP_IN_FLIGHT_LIMIT, HTTP_MAX_IN_FLIGHT, HTTP_IN_FLIGHT_TOLERANCE). */
+export interface InFlightLimitSettings {
+  mode: InFlightLimitMode;
+  max: number;
+  tolerance?: number;
+}
+
+function createInFlightLimit(settings: InFlightLimitSettings): InFlightLimit {
+  return settings.mode === 'adaptive'
+    ? new AdaptiveInFlightLimit(settings.max, { tolerance: settings.tolerance })
+    : new FixedInFlightLimit(settings.max);
 }
 
 /**
@@ -73,7 +82,7 @@ export class LoadShedder {
   private readonly limit: InFlightLimit;
 
   constructor(
-    limit: { mode: InFlightLimitMode; max: number },
+    limit: InFlightLimitSettings,
     private readonly maxEventLoopDelayMs: number,
     private readonly delay: EventLoopDelaySource,
     private readonly random: () => number = Math.random,

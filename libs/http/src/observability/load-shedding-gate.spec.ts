@@ -1,6 +1,7 @@
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, request as httpRequest, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '@vh/config';
+import { metrics } from '@vh/metrics';
 import { LoadSheddingGate } from './load-shedding-gate';
 
 /** A server whose listener (the framework's place) holds each request it gets until told to answer. */
@@ -13,24 +14,39 @@ async function serverBehind(gate: LoadSheddingGate) {
     else held.push(response);
   });
   gate.install(server);
+  gate.install(server); // once a server: a second gate would count each request twice
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { server, url, held, reached };
+  /** Waits (at most 2 s) for the listener to hold `count` requests. */
+  const holding = async (count: number) => {
+    for (const until = Date.now() + 2_000; held.length < count && Date.now() < until;)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(held.length).toBe(count);
+  };
+  return { server, url, held, reached, holding };
 }
 
-describe('LoadSheddingGate', () => {
-  const gateWith = (env: Record<string, string>) => new LoadSheddingGate(loadConfig({ ...process.env, ...env }));
+const shedForInFlight = async () =>
+  (await metrics.requestsShed.get()).values.find((v) => v.labels.reason === 'in_flight')?.value ?? 0;
 
-  it('refuses above the bound before the framework sees the request (its body unread), and never refuses health', async () => {
-    const gate = gateWith({
-      HTTP_MAX_IN_FLIGHT: '1',
-      HTTP_IN_FLIGHT_LIMIT: 'fixed',
-      HTTP_MAX_EVENT_LOOP_DELAY_MS: '0',
-    });
-    const { server, url, held, reached } = await serverBehind(gate);
+describe('LoadSheddingGate', () => {
+  const boundOfOne = () =>
+    new LoadSheddingGate(
+      loadConfig({
+        ...process.env,
+        HTTP_MAX_IN_FLIGHT: '1',
+        HTTP_IN_FLIGHT_LIMIT: 'fixed',
+        HTTP_MAX_EVENT_LOOP_DELAY_MS: '0',
+      }),
+    );
+
+  it('refuses above the bound before the framework sees the request, counts it, and never refuses health', async () => {
+    const gate = boundOfOne();
+    const { server, url, held, reached, holding } = await serverBehind(gate);
     try {
       const first = fetch(`${url}/v1/events`, { method: 'POST', body: '{"events":[]}' });
-      while (held.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      await holding(1);
+      const shedBefore = await shedForInFlight();
       const refused = await fetch(`${url}/v1/events?x=1`, { method: 'POST', body: 'not json at all' });
       expect(refused.status).toBe(503);
       expect(refused.headers.get('retry-after')).toBe('1');
@@ -38,43 +54,73 @@ describe('LoadSheddingGate', () => {
         error: 'overloaded',
         message: 'the service is overloaded; retry shortly',
       });
+      expect(await shedForInFlight()).toBe(shedBefore + 1);
       expect((await fetch(`${url}/health/live`)).status).toBe(200);
       expect(reached).toEqual(['/v1/events', '/health/live']);
       // Answered, the first frees its place: the next is let through.
       held[0].end('done');
       expect((await first).status).toBe(200);
       const next = fetch(`${url}/v1/events`, { method: 'POST', body: '{}' });
-      while (held.length === 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      await holding(2);
       held[1].end('done');
       expect((await next).status).toBe(200);
       expect(reached).toEqual(['/v1/events', '/health/live', '/v1/events']);
     } finally {
-      gate.onModuleDestroy();
+      gate.onApplicationShutdown();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('refuses a request that expects 100-continue before telling it to send its body; admitted, it is told', async () => {
+    const gate = boundOfOne();
+    const { server, url, held, reached, holding } = await serverBehind(gate);
+    const post = () =>
+      new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
+        let continued = false;
+        const request = httpRequest(`${url}/v1/events`, { method: 'POST', headers: { expect: '100-continue' } });
+        request.on('continue', () => {
+          continued = true;
+          request.end('{"events":[]}');
+        });
+        request.on('response', (response) => {
+          response.resume();
+          resolve({ status: response.statusCode!, continued });
+        });
+        request.on('error', reject);
+        request.flushHeaders();
+      });
+    try {
+      const first = post();
+      await holding(1);
+      expect(await post()).toEqual({ status: 503, continued: false });
+      held[0].end('done');
+      expect(await first).toEqual({ status: 200, continued: true });
+      expect(reached).toEqual(['/v1/events']);
+    } finally {
+      gate.onApplicationShutdown();
       server.closeAllConnections();
       server.close();
     }
   });
 
   it('frees the place of a request whose caller went away before it was answered', async () => {
-    const gate = gateWith({
-      HTTP_MAX_IN_FLIGHT: '1',
-      HTTP_IN_FLIGHT_LIMIT: 'fixed',
-      HTTP_MAX_EVENT_LOOP_DELAY_MS: '0',
-    });
-    const { server, url, held } = await serverBehind(gate);
+    const gate = boundOfOne();
+    const { server, url, held, holding } = await serverBehind(gate);
     try {
       const abort = new AbortController();
       const gone = fetch(`${url}/v1/a`, { signal: abort.signal }).catch(() => 'aborted');
-      while (held.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      await holding(1);
       abort.abort();
       expect(await gone).toBe('aborted');
-      while (!held[0].destroyed) await new Promise((resolve) => setTimeout(resolve, 5));
+      for (const until = Date.now() + 2_000; !held[0].destroyed && Date.now() < until;)
+        await new Promise((resolve) => setTimeout(resolve, 5));
       const next = fetch(`${url}/v1/b`);
-      while (held.length === 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      await holding(2);
       held[1].end('done');
       expect((await next).status).toBe(200);
     } finally {
-      gate.onModuleDestroy();
+      gate.onApplicationShutdown();
       server.closeAllConnections();
       server.close();
     }

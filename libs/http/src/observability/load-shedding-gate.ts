@@ -1,11 +1,15 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { AppConfig } from '@vh/config';
 import { metrics } from '@vh/metrics';
 import { EventLoopDelayMonitor, LoadShedder } from './load-shedder';
 
 const OVERLOADED = JSON.stringify({ error: 'overloaded', message: 'the service is overloaded; retry shortly' });
+
+/** Servers with a gate in front already: a second would count each request twice, halving the bound. */
+const gated = new WeakSet<Server>();
 
 /**
  * Load shedding, as Netflix's gateway does: above a bound of requests in flight (fixed, or adaptive: lowered
@@ -14,30 +18,52 @@ const OVERLOADED = JSON.stringify({ error: 'overloaded', message: 'the service i
  * Health and metrics are never shed.
  *
  * In front of the framework, on the server's request event: refused by Nest middleware, a request cost the API
- * 120-130 µs of CPU and the collector 230-260 µs (its body parsed first) (bench/profiling/shed-cost.ts, session
- * 18); an overloaded process must refuse at the arrival rate, or requests wait unread in its sockets. So a
- * refusal has no request line, no x-request-id and no latency in the request histogram: it is counted in
- * `viewing_history_requests_shed_total`.
+ * 105-120 µs of CPU and the collector 228-234 µs (its body parsed first); here 25 and 57-60 µs
+ * (bench/profiling/shed-cost.ts, session 18). An overloaded process must refuse at the arrival rate, or requests
+ * wait unread in its sockets. So a refusal has no request line, no x-request-id and no latency in the request
+ * histogram: it is counted in `viewing_history_requests_shed_total`.
  */
 @Injectable()
-export class LoadSheddingGate implements OnModuleDestroy {
+export class LoadSheddingGate implements OnModuleInit, OnApplicationShutdown {
   private readonly shedder: LoadShedder;
 
-  constructor(config: AppConfig) {
+  constructor(
+    config: AppConfig,
+    private readonly adapterHost?: HttpAdapterHost,
+  ) {
     this.shedder = new LoadShedder(
-      { mode: config.http.inFlightLimitMode, max: config.http.maxInFlight },
+      {
+        mode: config.http.inFlightLimitMode,
+        max: config.http.maxInFlight,
+        tolerance: config.http.inFlightTolerance,
+      },
       config.http.maxEventLoopDelayMs,
       new EventLoopDelayMonitor(),
     );
     metrics.inFlightLimit.set(this.shedder.inFlightLimit);
   }
 
-  /** Puts admission in front of the server's request listeners (the framework's). */
+  /** Every Nest HTTP app gets the gate, however it was bootstrapped (its server exists from its creation). */
+  onModuleInit(): void {
+    const server = this.adapterHost?.httpAdapter?.getHttpServer() as Server | undefined;
+    if (server) this.install(server);
+  }
+
+  /** Puts admission in front of the server's request listeners (the framework's); once a server. */
   install(server: Server): void {
+    if (gated.has(server)) return;
+    gated.add(server);
     const listeners = server.listeners('request') as RequestListener[];
     server.removeAllListeners('request');
     server.on('request', (request: IncomingMessage, response: ServerResponse) => {
       if (this.admitted(request, response)) for (const listener of listeners) listener(request, response);
+    });
+    // `Expect: 100-continue`: refused before the client is told to send its body (without this listener Node
+    // answers 100 itself and emits 'request' only once the body is on its way).
+    server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+      if (!this.admitted(request, response)) return;
+      response.writeContinue();
+      for (const listener of listeners) listener(request, response);
     });
   }
 
@@ -73,7 +99,9 @@ export class LoadSheddingGate implements OnModuleDestroy {
     return true;
   }
 
-  onModuleDestroy(): void {
+  // At shutdown, not module destroy: the server still drains kept-alive connections after the destroy hooks, and
+  // a stopped monitor would hold its last delay for them.
+  onApplicationShutdown(): void {
     this.shedder.stop();
   }
 }

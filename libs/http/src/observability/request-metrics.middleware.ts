@@ -14,7 +14,7 @@ export class RequestMetricsMiddleware implements NestMiddleware {
   use(request: Request, response: Response, next: NextFunction): void {
     const stop = metrics.httpRequestDuration.startTimer({ method: request.method });
     // Once the response is sent the route is known and the status final (errors mapped by the filter); a request
-    // no route took (shed, or no such path) is `unmatched`. A caller that gave up first (`close` without `finish`)
+    // no route took (no such path) is `unmatched`. A caller that gave up first (`close` without `finish`)
     // is timed too, with the status set so far: its wait counts in the tail.
     let done = false;
     const record = () => {
