@@ -23,7 +23,7 @@ import { HEADERS, ViewingEventPublisher } from '@vh/messaging';
 import { dayOf, dropKeyspace, ProfileActivityIndex, shardOf, StoredHistoryEraser } from '@vh/storage';
 import { AppProcess } from './support/app-process';
 import { runCli } from './support/cli';
-import { produce, readTopic, syntheticHistory } from './support/event-log';
+import { produce, readTopic, readTopicToEnd, syntheticHistory, untilIngestCaughtUp } from './support/event-log';
 import { eventually } from './support/eventually';
 import { countRows, readExport } from './support/history-export';
 import { getJson, postJson, uniqueProfileId, watchSession } from './support/playback-events';
@@ -292,7 +292,9 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     expect(JSON.stringify(lines)).toContain(afterMarkTitle);
     expect(lines.filter((l) => l.profileId === bystander && l.type === 'record')).toHaveLength(4);
     expect(await titlesOf(bystander)).toEqual(bystanderBefore);
-    const dead = await readTopic(environment.kafka, environment.config.kafka.deadLetterTopic, 1, 3_000);
+    // Read once ingest is past every event (the copies too): a dead letter of any is on its topic by then.
+    await untilIngestCaughtUp(environment.kafka, environment.config);
+    const dead = await readTopicToEnd(environment.kafka, environment.config.kafka.deadLetterTopic);
     expect(dead).toEqual([]);
   });
 
@@ -676,9 +678,8 @@ describe('erasing a profile for real (crypto-shredding)', () => {
       // log and the profile has no erasure in progress), as its 202 may say.
       wake();
       expect(await original).toMatchObject({ erasureId });
-      const marks = (
-        await readTopic(environment.kafka, environment.config.kafka.eventTopic, Number.MAX_SAFE_INTEGER, 5_000)
-      )
+      // Both marks are on the log: the ledger records the finisher's after it, the API resolved after its own.
+      const marks = (await readTopicToEnd(environment.kafka, environment.config.kafka.eventTopic))
         .filter((m) => m.key?.toString('utf8') === late)
         .map((m) => classifyMessage(m.value))
         .filter((c) => c.kind === 'profile-erased');
@@ -833,8 +834,9 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     const [after] = await otherRegionsSealer.seal([eventOf('after-title', 30)]);
     await produce(environment.kafka, eventTopic, [{ key: profileId, value: after }]);
     await eventually(async () => expect(await titlesOf(profileId)).toEqual(['after-title']), 60_000, 500);
-    // A raw read of the log with the keys, in its order, as a replay or an auditor would.
-    const raw = (await readTopic(environment.kafka, eventTopic, Number.MAX_SAFE_INTEGER, 10_000)).filter(
+    // A raw read of the log with the keys, in its order, as a replay or an auditor would: all of the profile's
+    // messages were acknowledged above (the session and 'after' ingested, 'during' and the mark awaited).
+    const raw = (await readTopicToEnd(environment.kafka, eventTopic)).filter(
       (m) => m.key?.toString('utf8') === profileId,
     );
     const audit = standaloneProfileKeys(environment.config, 'e2e-key-during-audit');
@@ -992,7 +994,8 @@ describe('erasing a profile for real (crypto-shredding)', () => {
     expect(String(ledger.rows[0].get('key_id'))).toBe(preRegionKeyId);
 
     // Neither key opens what was sealed before the erasure: a raw read of the log, with the keys, shows no title.
-    const raw = (await readTopic(environment.kafka, eventTopic, Number.MAX_SAFE_INTEGER, 10_000)).filter(
+    // All of it is on the log: the events were ingested, and the 202 came after the mark's write.
+    const raw = (await readTopicToEnd(environment.kafka, eventTopic)).filter(
       (m) => m.key?.toString('utf8') === profileId,
     );
     expect(raw.length).toBeGreaterThanOrEqual(6); // the session, the old collector's event, the mark

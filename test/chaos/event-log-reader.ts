@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Admin, Kafka } from 'kafkajs';
+import { readTopicToEnd } from '../support/event-log';
 import { ModelEvent } from './reference-model';
 
 /**
@@ -16,46 +17,17 @@ export type SealedMessageOpener = (envelope: {
   context: Buffer | string;
 }) => Promise<Buffer | null>;
 
-/** Everything on a topic, start to end (the high watermarks at the call), decoded apart from libs/domain. */
+/** Everything on a topic, start to end (its end offsets at the call), decoded apart from libs/domain. */
 export async function readWholeTopic(
   kafka: Kafka,
   topic: string,
   openSealed: SealedMessageOpener,
   timeoutMs = 180_000,
 ): Promise<ModelEvent[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = new Map<number, number>();
-  try {
-    for (const p of await admin.fetchTopicOffsets(topic)) {
-      if (Number(p.high) > Number(p.low)) ends.set(p.partition, Number(p.high) - 1);
-    }
-  } finally {
-    await admin.disconnect();
-  }
   const events: ModelEvent[] = [];
-  if (ends.size === 0) return events;
-  const consumer = kafka.consumer({ groupId: `chaos-checker-${randomUUID()}` });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`could not read ${topic} to its end`)), timeoutMs);
-      void consumer.run({
-        eachMessage: async ({ partition, message }) => {
-          const event = await decodeMessage(message.value, Number(message.timestamp), openSealed);
-          if (event) events.push(event);
-          const end = ends.get(partition);
-          if (end !== undefined && Number(message.offset) >= end) ends.delete(partition);
-          if (ends.size === 0) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
-  } finally {
-    await consumer.disconnect();
+  for (const message of await readTopicToEnd(kafka, topic, timeoutMs)) {
+    const event = await decodeMessage(message.value, Number(message.timestamp), openSealed);
+    if (event) events.push(event);
   }
   return events;
 }

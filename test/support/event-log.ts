@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { IHeaders, Kafka, KafkaMessage, Partitioners } from 'kafkajs';
+import { Consumer, IHeaders, Kafka, KafkaMessage, Partitioners } from 'kafkajs';
+import { AppConfig } from '@vh/config';
 import { encodeViewingEvent, PlaybackEvent, ViewingEvent } from '@vh/domain';
+import { eventLogLag, PartitionEnds } from '@vh/messaging';
+import { eventually } from './eventually';
 
 /** Puts raw messages on a topic, as any producer could. */
 export async function produce(
@@ -27,50 +30,126 @@ export async function produceEvents(kafka: Kafka, topic: string, events: Viewing
   );
 }
 
+/** A message as read off a topic. */
+export interface LogMessage {
+  value: Buffer | null;
+  headers: IHeaders;
+  key: Buffer | null;
+  offset: string;
+  partition: number;
+  timestamp: string;
+}
+
 /** Reads a topic from the beginning until `count` messages arrived (or the time is up). */
-export async function readTopic(
+export async function readTopic(kafka: Kafka, topic: string, count: number, timeoutMs = 30_000): Promise<LogMessage[]> {
+  return readFromBeginning(kafka, topic, timeoutMs, null, (consumer, received, finish) =>
+    consumer.run({
+      eachMessage: async ({ message, partition }) => {
+        received.push(logMessage(message, partition));
+        if (received.length >= count) finish();
+      },
+    }),
+  );
+}
+
+/**
+ * Everything on a topic up to the end each partition had when called (PartitionEnds: transaction markers and
+ * aborted messages count towards it); done as soon as it is there, instead of waiting out a timeout. Throws if
+ * it is not reached in time rather than return less.
+ */
+export async function readTopicToEnd(kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<LogMessage[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let ends: PartitionEnds;
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    ends = new PartitionEnds(offsets.map((p) => ({ partition: p.partition, start: p.low, end: p.high })));
+  } finally {
+    await admin.disconnect();
+  }
+  if (ends.isComplete()) return [];
+  const timedOut = () =>
+    new Error(
+      `reading ${topic} did not reach its end offsets (${ends.partitions
+        .map((p) => `${p}: ${ends.endOf(p)}`)
+        .join(', ')}) within ${timeoutMs} ms`,
+    );
+  return readFromBeginning(kafka, topic, timeoutMs, timedOut, (consumer, received, finish) => {
+    // Every consumed batch, filtered ones (markers only) too, with its last offset.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      ends.consumed(payload.partition, payload.highWatermark, payload.lastOffset);
+      if (ends.isComplete()) finish();
+    });
+    return consumer.run({
+      eachBatch: async ({ batch }) => {
+        ends.consumed(batch.partition, batch.highWatermark);
+        for (const message of batch.messages)
+          if (ends.includes(batch.partition, message.offset)) received.push(logMessage(message, batch.partition));
+      },
+    });
+  });
+}
+
+/**
+ * Waits until ingest has committed every message on the event log: it publishes a message's dead letter before
+ * it commits past it, so the dead-letter topic then holds all it will for them.
+ */
+export async function untilIngestCaughtUp(kafka: Kafka, config: AppConfig, timeoutMs = 30_000): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await eventually(
+      async () => {
+        const behind = (await eventLogLag(admin, config)).filter((p) => p.lag > 0);
+        if (behind.length > 0)
+          throw new Error(`ingest is behind on ${config.kafka.eventTopic}: ${JSON.stringify(behind)}`);
+      },
+      timeoutMs,
+      200,
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Runs a consumer of a group of its own from the topic's beginning until `start`'s handlers call `finish`, or
+ * for `timeoutMs`: then throws `timedOut()`, or (null) returns what arrived.
+ */
+async function readFromBeginning(
   kafka: Kafka,
   topic: string,
-  count: number,
-  timeoutMs = 30_000,
-): Promise<
-  {
-    value: Buffer | null;
-    headers: IHeaders;
-    key: Buffer | null;
-    offset: string;
-    partition: number;
-    timestamp: string;
-  }[]
-> {
+  timeoutMs: number,
+  timedOut: (() => Error) | null,
+  start: (consumer: Consumer, received: LogMessage[], finish: () => void) => Promise<void>,
+): Promise<LogMessage[]> {
   const consumer = kafka.consumer({ groupId: `e2e-reader-${randomUUID()}` });
-  const received: (KafkaMessage & { partition: number })[] = [];
+  const received: LogMessage[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      void consumer.run({
-        eachMessage: async ({ message, partition }) => {
-          received.push({ ...message, partition });
-          if (received.length >= count) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => (timedOut ? reject(timedOut()) : resolve()), timeoutMs);
+      void start(consumer, received, () => {
+        clearTimeout(timer);
+        resolve();
       });
     });
   } finally {
     await consumer.disconnect();
   }
-  return received.map((m) => ({
-    value: m.value,
-    headers: m.headers ?? {},
-    key: m.key,
-    offset: m.offset,
-    partition: m.partition,
-    timestamp: m.timestamp,
-  }));
+  return received;
+}
+
+function logMessage(message: KafkaMessage, partition: number): LogMessage {
+  return {
+    value: message.value,
+    headers: message.headers ?? {},
+    key: message.key,
+    offset: message.offset,
+    partition,
+    timestamp: message.timestamp,
+  };
 }
 
 /**
