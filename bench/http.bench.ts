@@ -258,13 +258,13 @@ export async function http(ctx: BenchContext, params: HttpParams) {
     await Promise.all([apiAtInfo.stop(), apiAtWarn.stop()]);
     rmSync(logDirectory, { recursive: true, force: true });
 
-    // The product's default ceiling (HTTP_MAX_IN_FLIGHT 256) with the adaptive bound below it (ADR 13), and the
-    // default event loop delay bound: fixed bounds of 8-32 kept the overload bounded where 128 did not
-    // (bench/ANALYSIS.md, session 17), and an operator cannot know the knee in advance. VH_BENCH_IN_FLIGHT_BOUND
-    // sets the ceiling and VH_BENCH_IN_FLIGHT_LIMIT=fixed the fixed bound, to compare at the same offered rate.
+    // The product's defaults: the adaptive bound under the ceiling HTTP_MAX_IN_FLIGHT (256; ADR 13) and the event
+    // loop delay bound (fixed bounds of 8-32 kept the overload bounded where 128 did not, bench/ANALYSIS.md session
+    // 17, and an operator cannot know the knee in advance). VH_BENCH_IN_FLIGHT_BOUND sets the ceiling and
+    // VH_BENCH_IN_FLIGHT_LIMIT=fixed a fixed bound, to compare at the same offered rate.
     for (const app of [api, collector]) await app.stop();
     const bound = process.env.VH_BENCH_IN_FLIGHT_BOUND ?? String(ctx.config.http.maxInFlight);
-    const limitMode = process.env.VH_BENCH_IN_FLIGHT_LIMIT ?? 'adaptive';
+    const limitMode = process.env.VH_BENCH_IN_FLIGHT_LIMIT ?? ctx.config.http.inFlightLimitMode;
     const shedding = { HTTP_MAX_IN_FLIGHT: bound, HTTP_IN_FLIGHT_LIMIT: limitMode };
     api = await start('api', shedding);
     collector = await start('collector', shedding);

@@ -88,12 +88,15 @@ export const environmentSchema = z.object({
   /** Requests one process works on at once; more are shed with 503 at once. */
   HTTP_MAX_IN_FLIGHT: int(256, 1, 100_000),
   /**
-   * fixed: HTTP_MAX_IN_FLIGHT always; adaptive: the bound is found from latency below it (lowered while answers
-   * slow down, as Netflix's concurrency limits do). Not the default: ADR 13.
+   * adaptive: the bound is found from latency below HTTP_MAX_IN_FLIGHT (lowered while answers slow down, as
+   * Netflix's concurrency limits do; ADR 13); fixed: HTTP_MAX_IN_FLIGHT always.
    */
-  HTTP_IN_FLIGHT_LIMIT: z.enum(['adaptive', 'fixed']).default('fixed'),
-  /** Adaptive: how much slower than their slow average answers may get before the bound falls (ADR 13). */
-  HTTP_IN_FLIGHT_TOLERANCE: z.coerce.number().min(1).max(100).default(1.5),
+  HTTP_IN_FLIGHT_LIMIT: z.enum(['adaptive', 'fixed']).default('adaptive'),
+  /**
+   * Adaptive: how much slower than their slow average answers may get before the bound falls. 3, not the
+   * library's 1.5: this API's answers slow with its parallelism long before its throughput stops growing (ADR 13).
+   */
+  HTTP_IN_FLIGHT_TOLERANCE: z.coerce.number().min(1).max(100).default(3),
   /** Requests arriving while the event loop runs this late (mean over the last second) are shed; 0 turns it off. */
   HTTP_MAX_EVENT_LOOP_DELAY_MS: int(100, 0, 60_000),
   /** SIGTERM: how long an app may drain before it exits anyway. */

@@ -3,7 +3,8 @@ import type { InFlightLimit } from './in-flight-limit';
 /**
  * The bound found from latency, as Netflix's concurrency-limits library finds it (its Gradient2 limit): per
  * window, the mean latency of the answered requests (short) against a slow average of it (long); while short
- * exceeds long by more than `tolerance`, the bound falls in proportion (by at most half a window before
+ * exceeds long by more than `tolerance` (the library's 1.5 here; the apps' HTTP_IN_FLIGHT_TOLERANCE, 3: ADR 13),
+ * the bound falls in proportion (by at most half a window before
  * smoothing), else it grows by its square root. Why: a fixed bound holds its number of requests in flight however
  * slowly they go, so on a process short of CPU they queue on it and their latency climbs through an overload
  * (bench/ANALYSIS.md, session 17: bound 128, median 460 to 2,305 ms in 8 s; bounds of 8-32 stayed flat). The
@@ -11,8 +12,9 @@ import type { InFlightLimit } from './in-flight-limit';
  *
  * It neither grows nor falls in a window that held fewer than half the bound in flight: the process was not
  * limited by it, so latency then says nothing about the bound (and a quiet process keeps its bound for a burst).
- * The long average follows a legitimately slower service within about a minute (`longTimeConstantMs`); under an
- * overload that lasts longer it drifts up, and the bound with it (the library's trade-off, kept).
+ * The long average follows a legitimately slower service within about ten minutes (`longTimeConstantMs`, as the
+ * library's 600 one-second windows); under an overload that lasts longer it drifts up, and the bound with it (the
+ * library's trade-off, kept).
  */
 export class AdaptiveInFlightLimit implements InFlightLimit {
   private estimate: number;

@@ -57,4 +57,12 @@ describe('LoadShedder at twice the capacity of a CPU-bound process', () => {
     expect(run.throughput).toBeGreaterThan(0.9);
     expect(run.latencyMs).toBeLessThan(3 * 11);
   });
+
+  it("at the service's default tolerance (3) too, with latency allowed higher", () => {
+    const run = simulate(
+      (clock) => new LoadShedder({ mode: 'adaptive', max: 128, tolerance: 3 }, 0, noDelay, Math.random, clock),
+    );
+    expect(run.throughput).toBeGreaterThan(0.9);
+    expect(run.latencyMs).toBeLessThan(6 * 11);
+  });
 });
