@@ -133,6 +133,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       PROFILE_KEYS_SWEEP_MS: '3000',
       // Shedding answers 503 on a busy 2-core box; the checker counts 5xx outside faults as defects.
       HTTP_MAX_EVENT_LOOP_DELAY_MS: '0',
+      HTTP_IN_FLIGHT_LIMIT: 'fixed',
     });
     const env = environment.env;
     log(`starting the stack ${JSON.stringify(layout)}`);

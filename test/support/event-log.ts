@@ -74,6 +74,7 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, timeoutMs = 60
         .map((p) => `${p}: ${ends.endOf(p)}`)
         .join(', ')}) within ${timeoutMs} ms`,
     );
+  const seen = new Set<string>();
   return readFromBeginning(kafka, topic, timeoutMs, timedOut, (consumer, received, finish) => {
     // Every consumed batch, filtered ones (markers only) too, with its last offset.
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
@@ -83,8 +84,13 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, timeoutMs = 60
     return consumer.run({
       eachBatch: async ({ batch }) => {
         ends.consumed(batch.partition, batch.highWatermark);
-        for (const message of batch.messages)
-          if (ends.includes(batch.partition, message.offset)) received.push(logMessage(message, batch.partition));
+        for (const message of batch.messages) {
+          // Once each: a consumer that rejoins after a lost session is handed its uncommitted batches again.
+          const at = `${batch.partition}:${message.offset}`;
+          if (!ends.includes(batch.partition, message.offset) || seen.has(at)) continue;
+          seen.add(at);
+          received.push(logMessage(message, batch.partition));
+        }
       },
     });
   });

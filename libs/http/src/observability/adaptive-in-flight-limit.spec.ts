@@ -14,6 +14,16 @@ function feed(limit: AdaptiveInFlightLimit, start: number, windows: { latencyMs:
 const steady = (count: number, latencyMs: number, inFlight: number) =>
   Array.from({ length: count }, () => ({ latencyMs, inFlight }));
 
+/** A limit with ceiling `max` that learned 10 ms answers, then was full for `slowWindows` windows of 50 ms ones. */
+function loweredFrom(max: number, slowWindows: number) {
+  const limit = new AdaptiveInFlightLimit(max);
+  let now = feed(limit, 0, steady(20, 10, max));
+  now = feed(limit, now, steady(slowWindows, 50, max));
+  limit.sample(50, max, now); // closes the window open after the last
+  expect(limit.current).toBeLessThan(max);
+  return { limit, lowered: limit.current, now };
+}
+
 describe('AdaptiveInFlightLimit', () => {
   it('starts at its ceiling and stays within [min, ceiling] whatever it is fed', () => {
     fc.assert(
@@ -33,27 +43,36 @@ describe('AdaptiveInFlightLimit', () => {
     );
   });
 
-  it('neither grows nor falls while fewer than half the bound are in flight, however slow or fast the answers', () => {
+  it('never falls while fewer than half the bound are in flight, however slow the answers', () => {
     fc.assert(
       fc.property(
         fc.array(fc.record({ latencyMs: fc.double({ min: 0, max: 10_000, noNaN: true }), inFlight: fc.nat() })),
         (windows) => {
-          const limit = new AdaptiveInFlightLimit(100);
-          // Lowered first (full and slow), so that growing is possible too.
-          let now = feed(limit, 0, steady(20, 10, 100));
-          now = feed(limit, now, steady(10, 50, 100));
-          limit.sample(50, 100, now); // closes the window open after the last
-          const lowered = limit.current;
-          expect(lowered).toBeLessThan(100);
-          feed(
-            limit,
-            now,
-            windows.map((w) => ({ ...w, inFlight: w.inFlight % Math.ceil(lowered / 2) })),
-          );
-          expect(limit.current).toBe(lowered);
+          // Lowered first (full and slow), so that falling further is possible.
+          const { limit, lowered, ...at } = loweredFrom(100, 10);
+          let now = at.now;
+          let lowest = lowered;
+          for (const w of windows) {
+            now = feed(limit, now, [{ ...w, inFlight: w.inFlight % Math.ceil(limit.current / 2) }]);
+            lowest = Math.min(lowest, limit.current);
+          }
+          expect(lowest).toBe(lowered);
         },
       ),
     );
+  });
+
+  it('while fewer than half are in flight, grows back only on answers within the tolerance (after an incident, a quiet process is not left with a low bound)', () => {
+    const { limit, lowered, ...at } = loweredFrom(128, 30);
+    let now = at.now;
+    expect(lowered).toBeLessThan(20);
+    // Two in flight, answers still slow: it stays.
+    now = feed(limit, now, steady(50, 50, 2));
+    limit.sample(50, 2, now);
+    expect(limit.current).toBe(lowered);
+    // Two in flight, answers as fast as usual: back to the ceiling.
+    feed(limit, now, steady(200, 10, 2));
+    expect(limit.current).toBe(128);
   });
 
   it('keeps its ceiling while answers at the bound are as fast as they have been', () => {

@@ -10,8 +10,9 @@ import type { InFlightLimit } from './in-flight-limit';
  * (bench/ANALYSIS.md, session 17: bound 128, median 460 to 2,305 ms in 8 s; bounds of 8-32 stayed flat). The
  * configured bound stays the ceiling.
  *
- * It neither grows nor falls in a window that held fewer than half the bound in flight: the process was not
- * limited by it, so latency then says nothing about the bound (and a quiet process keeps its bound for a burst).
+ * It never falls in a window that held fewer than half the bound in flight: the process was not limited by it,
+ * so latency then says nothing about the bound (and a quiet process keeps its bound for a burst); it grows then
+ * only while answers are within the tolerance.
  * The long average follows a legitimately slower service within about ten minutes (`longTimeConstantMs`, as the
  * library's 600 one-second windows); under an overload that lasts longer it drifts up, and the bound with it (the
  * library's trade-off, kept).
@@ -78,7 +79,14 @@ export class AdaptiveInFlightLimit implements InFlightLimit {
     this.lastUpdate = nowMs;
     // Latency back to normal after a long overload: bring the long average down without waiting for it.
     if (this.longMs / shortMs > 2) this.longMs *= 0.95;
-    if (maxInFlight < this.estimate / 2) return;
+    if (maxInFlight < this.estimate / 2) {
+      // Not limited by its bound, the process says nothing about the bound being too high: it never falls then.
+      // But answers as fast as usual say it is well: it grows back, or after an incident the bound would stay low
+      // for as long as traffic stays light, and refuse the next burst on an idle process.
+      if (shortMs <= tolerance * this.longMs)
+        this.estimate = Math.min(this.max, this.estimate + smoothing * Math.sqrt(this.estimate));
+      return;
+    }
     const gradient = Math.max(0.5, Math.min(1, (tolerance * this.longMs) / shortMs));
     const next = this.estimate * gradient + Math.sqrt(this.estimate);
     this.estimate = Math.max(this.min, Math.min(this.max, this.estimate * (1 - smoothing) + next * smoothing));

@@ -58,7 +58,6 @@ export class EventLoopDelayMonitor implements EventLoopDelaySource {
   }
 }
 
-/** The process's in-flight bound: the configured one, or one found from latency below it (HTTP_IN_FLIGHT_LIMIT). */
 /** How a process bounds its requests in flight (HTTP_IN_FLIGHT_LIMIT, HTTP_MAX_IN_FLIGHT, HTTP_IN_FLIGHT_TOLERANCE). */
 export interface InFlightLimitSettings {
   mode: InFlightLimitMode;

@@ -10,8 +10,8 @@ async function serverBehind(gate: LoadSheddingGate) {
   const reached: string[] = [];
   const server: Server = createServer((request: IncomingMessage, response: ServerResponse) => {
     reached.push(request.url!);
-    if (request.url!.startsWith('/health/')) response.end('ok');
-    else held.push(response);
+    if (request.url!.startsWith('/v1/') && !request.url!.startsWith('/v1/admin/')) held.push(response);
+    else response.end('ok');
   });
   gate.install(server);
   gate.install(server); // once a server: a second gate would count each request twice
@@ -40,7 +40,7 @@ describe('LoadSheddingGate', () => {
       }),
     );
 
-  it('refuses above the bound before the framework sees the request, counts it, and never refuses health', async () => {
+  it('refuses above the bound before the framework sees the request, counts it, and never refuses health, metrics or the console', async () => {
     const gate = boundOfOne();
     const { server, url, held, reached, holding } = await serverBehind(gate);
     try {
@@ -55,8 +55,12 @@ describe('LoadSheddingGate', () => {
         message: 'the service is overloaded; retry shortly',
       });
       expect(await shedForInFlight()).toBe(shedBefore + 1);
-      expect((await fetch(`${url}/health/live`)).status).toBe(200);
-      expect(reached).toEqual(['/v1/events', '/health/live']);
+      // Never shed: health, metrics, and the operators' console and admin routes (an overload is when they are needed).
+      const neverShed = ['/health/live', '/metrics', '/console', '/console/console.js', '/v1/admin/overview'];
+      for (const path of neverShed) expect((await fetch(`${url}${path}`)).status).toBe(200);
+      expect(await shedForInFlight()).toBe(shedBefore + 1);
+      expect((await fetch(`${url}/consoles`)).status).toBe(503); // only the console itself
+      expect(reached).toEqual(['/v1/events', ...neverShed]);
       // Answered, the first frees its place: the next is let through.
       held[0].end('done');
       expect((await first).status).toBe(200);
@@ -64,7 +68,7 @@ describe('LoadSheddingGate', () => {
       await holding(2);
       held[1].end('done');
       expect((await next).status).toBe(200);
-      expect(reached).toEqual(['/v1/events', '/health/live', '/v1/events']);
+      expect(reached).toEqual(['/v1/events', ...neverShed, '/v1/events']);
     } finally {
       gate.onApplicationShutdown();
       server.closeAllConnections();
@@ -119,6 +123,44 @@ describe('LoadSheddingGate', () => {
       await holding(2);
       held[1].end('done');
       expect((await next).status).toBe(200);
+    } finally {
+      gate.onApplicationShutdown();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it("learns the process's own time (to the answer's headers), not a slow stream's: the adaptive bound holds", async () => {
+    const gate = new LoadSheddingGate(
+      loadConfig({
+        ...process.env,
+        HTTP_MAX_IN_FLIGHT: '16',
+        HTTP_IN_FLIGHT_LIMIT: 'adaptive',
+        HTTP_IN_FLIGHT_TOLERANCE: '1.5',
+      }),
+    );
+    let streamMs = 0;
+    const server = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      response.write('first');
+      setTimeout(() => response.end('last'), streamMs);
+    });
+    gate.install(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/stream`;
+    const rounds = async (ms: number, forMs: number) => {
+      streamMs = ms;
+      for (const until = Date.now() + forMs; Date.now() < until;) {
+        const statuses = await Promise.all(Array.from({ length: 12 }, async () => (await fetch(url)).text()));
+        expect(statuses).toHaveLength(12);
+      }
+    };
+    const bound = async () => (await metrics.inFlightLimit.get()).values[0].value;
+    try {
+      await rounds(0, 1_500); // learns its usual latency: a few ms
+      expect(await bound()).toBe(16);
+      await rounds(150, 2_500); // answers begun at once, streamed for 150 ms: 12 in flight, more than half
+      expect(await bound()).toBe(16);
     } finally {
       gate.onApplicationShutdown();
       server.closeAllConnections();

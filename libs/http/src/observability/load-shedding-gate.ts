@@ -8,6 +8,8 @@ import { EventLoopDelayMonitor, LoadShedder } from './load-shedder';
 
 const OVERLOADED = JSON.stringify({ error: 'overloaded', message: 'the service is overloaded; retry shortly' });
 
+const NEVER_SHED = /^\/(health\/|metrics\/?$|console(\/|$)|v1\/admin\/)/;
+
 /** Servers with a gate in front already: a second would count each request twice, halving the bound. */
 const gated = new WeakSet<Server>();
 
@@ -15,7 +17,8 @@ const gated = new WeakSet<Server>();
  * Load shedding, as Netflix's gateway does: above a bound of requests in flight (fixed, or adaptive: lowered
  * while answers slow down, ADR 13), or while the process is too far behind to start a request soon, refuse at
  * once with 503 and Retry-After, so that accepted requests keep their latency and storage is not piled on.
- * Health and metrics are never shed.
+ * Health, metrics and the operators' console and admin routes are never shed: an overload is when an operator
+ * needs them (a few requests a second, each authenticated).
  *
  * In front of the framework, on the server's request event: refused by Nest middleware, a request cost the API
  * 105-120 µs of CPU and the collector 228-234 µs (its body parsed first); here 25 and 57-60 µs
@@ -71,7 +74,7 @@ export class LoadSheddingGate implements OnModuleInit, OnApplicationShutdown {
     const url = request.url ?? '/';
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
-    if (path.startsWith('/health/') || path === '/metrics') return true;
+    if (NEVER_SHED.test(path)) return true;
     metrics.eventLoopDelay.set(this.shedder.eventLoopDelayMs / 1000);
     metrics.inFlightLimit.set(this.shedder.inFlightLimit);
     const refused = this.shedder.admit();
@@ -85,13 +88,25 @@ export class LoadSheddingGate implements OnModuleInit, OnApplicationShutdown {
       response.end(OVERLOADED);
       return false;
     }
-    const admittedAt = performance.now();
+    // The latency the bound learns from is the process's own time: from the body received (a slow upload is the
+    // caller's network) to the answer's headers written (a slow reader's drain, an export's stream of minutes are
+    // not the process being slow). The place in flight is held until the answer is finished, as before.
+    let startedAt = performance.now();
+    let headersAt: number | null = null;
+    request.once('end', () => {
+      if (headersAt === null) startedAt = performance.now();
+    });
+    const writeHead = response.writeHead;
+    response.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+      headersAt ??= performance.now();
+      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+    } as ServerResponse['writeHead'];
     let done = false;
     // A caller gone before the answer releases without a latency: how long it waited says nothing of the process.
     const release = (answered: boolean) => {
       if (!done) {
         done = true;
-        this.shedder.release(answered ? performance.now() - admittedAt : undefined);
+        this.shedder.release(answered ? (headersAt ?? performance.now()) - startedAt : undefined);
       }
     };
     response.on('finish', () => release(true));
