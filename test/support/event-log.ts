@@ -42,11 +42,10 @@ export interface LogMessage {
 
 /** Reads a topic from the beginning until `count` messages arrived (or the time is up). */
 export async function readTopic(kafka: Kafka, topic: string, count: number, timeoutMs = 30_000): Promise<LogMessage[]> {
-  return readFromBeginning(kafka, topic, timeoutMs, null, (consumer, received, finish) =>
+  return readFromBeginning(kafka, topic, timeoutMs, null, (consumer, receive, finish) =>
     consumer.run({
       eachMessage: async ({ message, partition }) => {
-        received.push(logMessage(message, partition));
-        if (received.length >= count) finish();
+        if (receive(message, partition) >= count) finish();
       },
     }),
   );
@@ -74,8 +73,7 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, timeoutMs = 60
         .map((p) => `${p}: ${ends.endOf(p)}`)
         .join(', ')}) within ${timeoutMs} ms`,
     );
-  const seen = new Set<string>();
-  return readFromBeginning(kafka, topic, timeoutMs, timedOut, (consumer, received, finish) => {
+  return readFromBeginning(kafka, topic, timeoutMs, timedOut, (consumer, receive, finish) => {
     // Every consumed batch, filtered ones (markers only) too, with its last offset.
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       ends.consumed(payload.partition, payload.highWatermark, payload.lastOffset);
@@ -84,13 +82,8 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, timeoutMs = 60
     return consumer.run({
       eachBatch: async ({ batch }) => {
         ends.consumed(batch.partition, batch.highWatermark);
-        for (const message of batch.messages) {
-          // Once each: a consumer that rejoins after a lost session is handed its uncommitted batches again.
-          const at = `${batch.partition}:${message.offset}`;
-          if (!ends.includes(batch.partition, message.offset) || seen.has(at)) continue;
-          seen.add(at);
-          received.push(logMessage(message, batch.partition));
-        }
+        for (const message of batch.messages)
+          if (ends.includes(batch.partition, message.offset)) receive(message, batch.partition);
       },
     });
   });
@@ -127,16 +120,30 @@ async function readFromBeginning(
   topic: string,
   timeoutMs: number,
   timedOut: (() => Error) | null,
-  start: (consumer: Consumer, received: LogMessage[], finish: () => void) => Promise<void>,
+  start: (
+    consumer: Consumer,
+    receive: (message: KafkaMessage, partition: number) => number,
+    finish: () => void,
+  ) => Promise<void>,
 ): Promise<LogMessage[]> {
   const consumer = kafka.consumer({ groupId: `e2e-reader-${randomUUID()}` });
   const received: LogMessage[] = [];
+  // Once each: a consumer that rejoins after a lost session is handed its uncommitted batches again.
+  const seen = new Set<string>();
+  const receive = (message: KafkaMessage, partition: number) => {
+    const at = `${partition}:${message.offset}`;
+    if (!seen.has(at)) {
+      seen.add(at);
+      received.push(logMessage(message, partition));
+    }
+    return received.length;
+  };
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => (timedOut ? reject(timedOut()) : resolve()), timeoutMs);
-      void start(consumer, received, () => {
+      void start(consumer, receive, () => {
         clearTimeout(timer);
         resolve();
       });

@@ -70,7 +70,14 @@ describe('AdaptiveInFlightLimit', () => {
     now = feed(limit, now, steady(50, 50, 2));
     limit.sample(50, 2, now);
     expect(limit.current).toBe(lowered);
-    // Two in flight, answers as fast as usual: back to the ceiling.
+    // Two in flight, answers as fast as usual, but requests refused meanwhile (the event loop rule holding the
+    // process below half its bound in an overload): it stays.
+    for (let i = 0; i < 50; i++) {
+      limit.refused();
+      now = feed(limit, now, [{ latencyMs: 10, inFlight: 2 }]);
+    }
+    expect(limit.current).toBe(lowered);
+    // Two in flight, answers as fast as usual, nothing refused: back to the ceiling.
     feed(limit, now, steady(200, 10, 2));
     expect(limit.current).toBe(128);
   });

@@ -12,7 +12,7 @@ import type { InFlightLimit } from './in-flight-limit';
  *
  * It never falls in a window that held fewer than half the bound in flight: the process was not limited by it,
  * so latency then says nothing about the bound (and a quiet process keeps its bound for a burst); it grows then
- * only while answers are within the tolerance.
+ * only while answers are within the tolerance and nothing is refused.
  * The long average follows a legitimately slower service within about ten minutes (`longTimeConstantMs`, as the
  * library's 600 one-second windows); under an overload that lasts longer it drifts up, and the bound with it (the
  * library's trade-off, kept).
@@ -27,6 +27,7 @@ export class AdaptiveInFlightLimit implements InFlightLimit {
   private windowCount = 0;
   private windowSum = 0;
   private windowMaxInFlight = 0;
+  private windowRefused = false;
 
   constructor(
     private readonly max: number,
@@ -55,14 +56,19 @@ export class AdaptiveInFlightLimit implements InFlightLimit {
     this.windowMaxInFlight = Math.max(this.windowMaxInFlight, inFlight);
     const { windowMs = 100, minSamplesPerWindow = 10 } = this.options;
     if (nowMs - this.windowStart < windowMs || this.windowCount < minSamplesPerWindow) return;
-    this.update(this.windowSum / this.windowCount, this.windowMaxInFlight, nowMs);
+    this.update(this.windowSum / this.windowCount, this.windowMaxInFlight, this.windowRefused, nowMs);
     this.windowStart = nowMs;
     this.windowCount = 0;
     this.windowSum = 0;
     this.windowMaxInFlight = 0;
+    this.windowRefused = false;
   }
 
-  private update(shortMs: number, maxInFlight: number, nowMs: number): void {
+  refused(): void {
+    this.windowRefused = true;
+  }
+
+  private update(shortMs: number, maxInFlight: number, refused: boolean, nowMs: number): void {
     // A mean of 0 (a coarse clock) would make the gradient 0/0 and the bound NaN, which admits everything.
     if (!(shortMs > 0 && Number.isFinite(shortMs))) return;
     const { tolerance = 1.5, smoothing = 0.2, longTimeConstantMs = 600_000 } = this.options;
@@ -81,9 +87,10 @@ export class AdaptiveInFlightLimit implements InFlightLimit {
     if (this.longMs / shortMs > 2) this.longMs *= 0.95;
     if (maxInFlight < this.estimate / 2) {
       // Not limited by its bound, the process says nothing about the bound being too high: it never falls then.
-      // But answers as fast as usual say it is well: it grows back, or after an incident the bound would stay low
-      // for as long as traffic stays light, and refuse the next burst on an idle process.
-      if (shortMs <= tolerance * this.longMs)
+      // But answers as fast as usual, with nothing refused, say it is well: it grows back, or after an incident the
+      // bound would stay low for as long as traffic stays light, and refuse the next burst on an idle process. Not
+      // while anything is refused: the event loop rule may be what holds it below half, in an overload.
+      if (!refused && shortMs <= tolerance * this.longMs)
         this.estimate = Math.min(this.max, this.estimate + smoothing * Math.sqrt(this.estimate));
       return;
     }

@@ -4,12 +4,15 @@ export interface InFlightLimit {
   readonly current: number;
   /** One admitted request answered: ms from its admission, and how many were in flight as it was answered. */
   sample(latencyMs: number, inFlight: number, nowMs: number): void;
+  /** A request refused (for any reason) meanwhile. */
+  refused(): void;
 }
 
 /** The operator's bound, as configured. */
 export class FixedInFlightLimit implements InFlightLimit {
   constructor(readonly current: number) {}
   sample(): void {}
+  refused(): void {}
 }
 
 export type InFlightLimitMode = 'adaptive' | 'fixed';

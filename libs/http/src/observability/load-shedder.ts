@@ -96,12 +96,18 @@ export class LoadShedder {
    * the process, the delay would fall, and it would swing between idle and swamped second by second.
    */
   admit(): ShedReason | null {
+    const refused = this.refusal();
+    if (refused) this.limit.refused();
+    else this.inFlight++;
+    return refused;
+  }
+
+  private refusal(): ShedReason | null {
     if (this.inFlight >= this.limit.current) return 'in_flight';
     if (this.maxEventLoopDelayMs > 0) {
       const excess = (this.delay.currentDelayMs() - this.maxEventLoopDelayMs) / this.maxEventLoopDelayMs;
       if (excess > 0 && this.random() < excess) return 'event_loop_delay';
     }
-    this.inFlight++;
     return null;
   }
 
