@@ -85,6 +85,41 @@ describe('LoadShedder', () => {
     expect(refused).toBe(30 - shedder.inFlightLimit);
   });
 
+  it('tells the adaptive bound of every refusal: refused for the event loop, a process below half its bound does not grow it', () => {
+    let now = 0;
+    const delay = new FixedDelay();
+    const shedder = new LoadShedder(
+      { mode: 'adaptive', max: 40 },
+      100,
+      delay,
+      () => 0,
+      () => now,
+    );
+    const window = (latencyMs: number, count: number) => {
+      let admitted = 0;
+      for (let i = 0; i < count; i++) if (shedder.admit() === null) admitted++;
+      now += 100;
+      for (let i = 0; i < admitted; i++) shedder.release(latencyMs);
+    };
+    for (let i = 0; i < 20; i++) window(10, 30);
+    for (let i = 0; i < 8; i++) window(100, 30);
+    // Fast answers, few in flight, while the event loop is far behind: every other arrival refused for it.
+    const refusedWindow = () => {
+      delay.delayMs = 500;
+      expect(shedder.admit()).toBe('event_loop_delay');
+      delay.delayMs = 0;
+      window(10, 6);
+    };
+    refusedWindow(); // its first answer closes the last slow window
+    const lowered = shedder.inFlightLimit;
+    expect(lowered).toBeLessThan(30);
+    for (let i = 0; i < 40; i++) refusedWindow();
+    expect(shedder.inFlightLimit).toBe(lowered);
+    // Nothing refused: it grows back.
+    for (let i = 0; i < 40; i++) window(10, 6);
+    expect(shedder.inFlightLimit).toBeGreaterThan(lowered);
+  });
+
   it('stops its delay source', () => {
     const delay = new FixedDelay();
     new LoadShedder(fixed(1), 0, delay).stop();

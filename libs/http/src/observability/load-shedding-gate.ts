@@ -86,7 +86,7 @@ export class LoadSheddingGate implements OnModuleInit, OnApplicationShutdown {
     const url = request.url ?? '/';
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
-    if (NEVER_SHED.has(path)) return true;
+    if ((request.method === 'GET' || request.method === 'HEAD') && NEVER_SHED.has(path)) return true;
     metrics.eventLoopDelay.set(this.shedder.eventLoopDelayMs / 1000);
     metrics.inFlightLimit.set(this.shedder.inFlightLimit);
     const refused = this.shedder.admit();
