@@ -32,6 +32,14 @@ const status = (value: unknown, target: number) =>
       : `missed (${value} of ${target}: ${Math.round((value / target) * 100)}%)`;
 
 /** BENCHMARKS.md: generated tables, then the hand-written analysis kept in bench/ANALYSIS.md. */
+/** Each step's results with the run they came from (its time, to the minute). */
+function stepRuns(r: Results): string {
+  return Object.entries(r as Record<string, { generatedAt?: string } | undefined>)
+    .filter(([, result]) => result?.generatedAt)
+    .map(([name, result]) => `${name} ${result!.generatedAt!.slice(0, 16).replace('T', ' ')}`)
+    .join(', ');
+}
+
 export function renderBenchmarks(r: Results, summary: Record<string, any>, env: Env): string {
   const s = r.storage;
   const c = r.compaction;
@@ -89,7 +97,8 @@ export function renderBenchmarks(r: Results, summary: Record<string, any>, env: 
 Generated on ${env.generatedAt}${env.quick ? ' (**quick run: smoke sizes, not representative**)' : ''}: ${env.machine.cores} cores,
 ${(env.machine.memoryBytes / 2 ** 30).toFixed(1)} GiB, ${env.machine.cpu}, Node ${env.machine.node}, Kafka ${env.machine.kafka}, Cassandra ${env.machine.cassandra}
 (single nodes on loopback, the local runner; the load generator shares the 2 cores with the services). Each figure is set
-against a baseline measured in the same run; the machine is shared and noisy, so read the ratios, not the absolute
+against a baseline measured in the same run of its step; the steps' results come from these runs (\`--only\` re-runs one
+step and keeps the others'): ${stepRuns(r)}. The machine is shared and noisy, so read the ratios, not the absolute
 times. Raw results: \`bench/results/*.json\`; headline figures: \`bench/results/summary.json\`.
 
 ## Headline
