@@ -1,5 +1,15 @@
 import type { InFlightLimit } from './in-flight-limit';
 
+/** The bound never falls below this (or the ceiling, if lower). */
+const FLOOR = 8;
+/** A window closes after this long and this many answers, whichever comes last. */
+const WINDOW_MS = 100;
+const MIN_SAMPLES_PER_WINDOW = 10;
+/** The share of a window's new estimate taken, as the library's smoothing. */
+const SMOOTHING = 0.2;
+/** How slowly the long average follows: the library's 600 one-second windows. */
+const LONG_TIME_CONSTANT_MS = 600_000;
+
 /**
  * The bound found from latency, as Netflix's concurrency-limits library finds it (its Gradient2 limit): per
  * window, the mean latency of the answered requests (short) against a slow average of it (long); while short
@@ -13,8 +23,7 @@ import type { InFlightLimit } from './in-flight-limit';
  * It never falls in a window that held fewer than half the bound in flight: the process was not limited by it,
  * so latency then says nothing about the bound (and a quiet process keeps its bound for a burst); it grows then
  * only while answers are within the tolerance and nothing is refused.
- * The long average follows a legitimately slower service within about ten minutes (`longTimeConstantMs`, as the
- * library's 600 one-second windows); under an overload that lasts longer it drifts up, and the bound with it (the
+ * The long average follows a legitimately slower service within about ten minutes (LONG_TIME_CONSTANT_MS); under an overload that lasts longer it drifts up, and the bound with it (the
  * library's trade-off, kept).
  */
 export class AdaptiveInFlightLimit implements InFlightLimit {
@@ -31,18 +40,10 @@ export class AdaptiveInFlightLimit implements InFlightLimit {
 
   constructor(
     private readonly max: number,
-    private readonly options: {
-      /** The bound never falls below this (or the ceiling, if lower). */
-      min?: number;
-      windowMs?: number;
-      minSamplesPerWindow?: number;
-      tolerance?: number;
-      smoothing?: number;
-      longTimeConstantMs?: number;
-    } = {},
+    private readonly tolerance = 1.5,
   ) {
     this.estimate = max;
-    this.min = Math.min(max, options.min ?? 8);
+    this.min = Math.min(max, FLOOR);
   }
 
   get current(): number {
@@ -54,8 +55,7 @@ export class AdaptiveInFlightLimit implements InFlightLimit {
     this.windowCount++;
     this.windowSum += latencyMs;
     this.windowMaxInFlight = Math.max(this.windowMaxInFlight, inFlight);
-    const { windowMs = 100, minSamplesPerWindow = 10 } = this.options;
-    if (nowMs - this.windowStart < windowMs || this.windowCount < minSamplesPerWindow) return;
+    if (nowMs - this.windowStart < WINDOW_MS || this.windowCount < MIN_SAMPLES_PER_WINDOW) return;
     this.update(this.windowSum / this.windowCount, this.windowMaxInFlight, this.windowRefused, nowMs);
     this.windowStart = nowMs;
     this.windowCount = 0;
@@ -71,7 +71,6 @@ export class AdaptiveInFlightLimit implements InFlightLimit {
   private update(shortMs: number, maxInFlight: number, refused: boolean, nowMs: number): void {
     // A mean of 0 (a coarse clock) would make the gradient 0/0 and the bound NaN, which admits everything.
     if (!(shortMs > 0 && Number.isFinite(shortMs))) return;
-    const { tolerance = 1.5, smoothing = 0.2, longTimeConstantMs = 600_000 } = this.options;
     // The first ten windows set the long average plainly; then it follows with a time constant, not a window
     // count, so that a window's length (longer when traffic is light) does not change how fast it follows.
     this.windows++;
@@ -81,7 +80,7 @@ export class AdaptiveInFlightLimit implements InFlightLimit {
     // replace what the average learned.
     else
       this.longMs +=
-        (shortMs - this.longMs) * (1 - Math.exp(-Math.min(nowMs - this.lastUpdate, 1_000) / longTimeConstantMs));
+        (shortMs - this.longMs) * (1 - Math.exp(-Math.min(nowMs - this.lastUpdate, 1_000) / LONG_TIME_CONSTANT_MS));
     this.lastUpdate = nowMs;
     // Latency back to normal after a long overload: bring the long average down without waiting for it.
     if (this.longMs / shortMs > 2) this.longMs *= 0.95;
@@ -90,12 +89,12 @@ export class AdaptiveInFlightLimit implements InFlightLimit {
       // But answers as fast as usual, with nothing refused, say it is well: it grows back, or after an incident the
       // bound would stay low for as long as traffic stays light, and refuse the next burst on an idle process. Not
       // while anything is refused: the event loop rule may be what holds it below half, in an overload.
-      if (!refused && shortMs <= tolerance * this.longMs)
-        this.estimate = Math.min(this.max, this.estimate + smoothing * Math.sqrt(this.estimate));
+      if (!refused && shortMs <= this.tolerance * this.longMs)
+        this.estimate = Math.min(this.max, this.estimate + SMOOTHING * Math.sqrt(this.estimate));
       return;
     }
-    const gradient = Math.max(0.5, Math.min(1, (tolerance * this.longMs) / shortMs));
+    const gradient = Math.max(0.5, Math.min(1, (this.tolerance * this.longMs) / shortMs));
     const next = this.estimate * gradient + Math.sqrt(this.estimate);
-    this.estimate = Math.max(this.min, Math.min(this.max, this.estimate * (1 - smoothing) + next * smoothing));
+    this.estimate = Math.max(this.min, Math.min(this.max, this.estimate * (1 - SMOOTHING) + next * SMOOTHING));
   }
 }

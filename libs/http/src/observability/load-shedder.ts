@@ -67,7 +67,7 @@ export interface InFlightLimitSettings {
 
 function createInFlightLimit(settings: InFlightLimitSettings): InFlightLimit {
   return settings.mode === 'adaptive'
-    ? new AdaptiveInFlightLimit(settings.max, { tolerance: settings.tolerance })
+    ? new AdaptiveInFlightLimit(settings.max, settings.tolerance)
     : new FixedInFlightLimit(settings.max);
 }
 
