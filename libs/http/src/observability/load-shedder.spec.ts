@@ -64,21 +64,30 @@ describe('LoadShedder', () => {
     expect(shedder.admit()).toBe('in_flight');
   });
 
-  it('sheds by the adaptive bound once answers slow down with it full, and reports the bound', () => {
+  /**
+   * An adaptive shedder (ceiling 40) on a clock of its own, and `window(latencyMs, count)`: `count` arrivals, 100 ms,
+   * then every admitted one answered in `latencyMs`; it returns how many were admitted.
+   */
+  const adaptiveOf40 = (maxEventLoopDelayMs: number, delay: FixedDelay, random: () => number) => {
     let now = 0;
-    const shedder = new LoadShedder({ mode: 'adaptive', max: 40 }, 0, new FixedDelay(), Math.random, () => now);
-    expect(shedder.inFlightLimit).toBe(40);
-    // Twenty windows of 100 ms at 10 ms a request, with 30 in flight: the long average learns 10 ms.
-    const window = (latencyMs: number) => {
+    const shedder = new LoadShedder({ mode: 'adaptive', max: 40 }, maxEventLoopDelayMs, delay, random, () => now);
+    const window = (latencyMs: number, count: number) => {
       let admitted = 0;
-      for (let i = 0; i < 30; i++) if (shedder.admit() === null) admitted++;
+      for (let i = 0; i < count; i++) if (shedder.admit() === null) admitted++;
       now += 100;
       for (let i = 0; i < admitted; i++) shedder.release(latencyMs);
       return admitted;
     };
-    for (let i = 0; i < 20; i++) expect(window(10)).toBe(30);
+    return { shedder, window };
+  };
+
+  it('sheds by the adaptive bound once answers slow down with it full, and reports the bound', () => {
+    const { shedder, window } = adaptiveOf40(0, new FixedDelay(), Math.random);
     expect(shedder.inFlightLimit).toBe(40);
-    for (let i = 0; i < 8; i++) window(100);
+    // Twenty windows of 100 ms at 10 ms a request, with 30 in flight: the long average learns 10 ms.
+    for (let i = 0; i < 20; i++) expect(window(10, 30)).toBe(30);
+    expect(shedder.inFlightLimit).toBe(40);
+    for (let i = 0; i < 8; i++) window(100, 30);
     expect(shedder.inFlightLimit).toBeLessThan(30);
     let refused = 0;
     for (let i = 0; i < 30; i++) if (shedder.admit() === 'in_flight') refused++;
@@ -86,21 +95,8 @@ describe('LoadShedder', () => {
   });
 
   it('tells the adaptive bound of every refusal: refused for the event loop, a process below half its bound does not grow it', () => {
-    let now = 0;
     const delay = new FixedDelay();
-    const shedder = new LoadShedder(
-      { mode: 'adaptive', max: 40 },
-      100,
-      delay,
-      () => 0,
-      () => now,
-    );
-    const window = (latencyMs: number, count: number) => {
-      let admitted = 0;
-      for (let i = 0; i < count; i++) if (shedder.admit() === null) admitted++;
-      now += 100;
-      for (let i = 0; i < admitted; i++) shedder.release(latencyMs);
-    };
+    const { shedder, window } = adaptiveOf40(100, delay, () => 0);
     for (let i = 0; i < 20; i++) window(10, 30);
     for (let i = 0; i < 8; i++) window(100, 30);
     // Fast answers, few in flight, while the event loop is far behind: every other arrival refused for it.

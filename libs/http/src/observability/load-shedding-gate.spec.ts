@@ -4,26 +4,44 @@ import { loadConfig } from '@vh/config';
 import { metrics } from '@vh/metrics';
 import { LoadSheddingGate } from './load-shedding-gate';
 
+/** Waits (at most 2 s) until `condition` holds. */
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (const until = Date.now() + 2_000; !condition() && Date.now() < until;)
+    await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+/** A server on loopback with the gate in front of `listener`; `close` stops both. */
+async function listening(
+  gate: LoadSheddingGate,
+  listener: (request: IncomingMessage, response: ServerResponse) => void,
+) {
+  const server: Server = createServer(listener);
+  gate.install(server);
+  gate.install(server); // once a server: a second gate would count each request twice
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const close = () => {
+    gate.onApplicationShutdown();
+    server.closeAllConnections();
+    server.close();
+  };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close };
+}
+
 /** A server whose listener (the framework's place) holds each request it gets until told to answer. */
 async function serverBehind(gate: LoadSheddingGate) {
   const held: ServerResponse[] = [];
   const reached: string[] = [];
-  const server: Server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const { url, close } = await listening(gate, (request, response) => {
     reached.push(request.url!);
     if (request.url!.startsWith('/v1/')) held.push(response);
     else response.end('ok');
   });
-  gate.install(server);
-  gate.install(server); // once a server: a second gate would count each request twice
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  /** Waits (at most 2 s) for the listener to hold `count` requests. */
+  /** Waits for the listener to hold `count` requests. */
   const holding = async (count: number) => {
-    for (const until = Date.now() + 2_000; held.length < count && Date.now() < until;)
-      await new Promise((resolve) => setTimeout(resolve, 5));
+    await waitFor(() => held.length >= count);
     expect(held.length).toBe(count);
   };
-  return { server, url, held, reached, holding };
+  return { close, url, held, reached, holding };
 }
 
 const shedForInFlight = async () =>
@@ -42,7 +60,7 @@ describe('LoadSheddingGate', () => {
 
   it("refuses above the bound before the framework sees the request, counts it, and never refuses probes or the console's page", async () => {
     const gate = boundOfOne();
-    const { server, url, held, reached, holding } = await serverBehind(gate);
+    const { close, url, held, reached, holding } = await serverBehind(gate);
     try {
       const first = fetch(`${url}/v1/events`, { method: 'POST', body: '{"events":[]}' });
       await holding(1);
@@ -74,15 +92,13 @@ describe('LoadSheddingGate', () => {
       expect((await next).status).toBe(200);
       expect(reached).toEqual(['/v1/events', ...neverShed, '/v1/events']);
     } finally {
-      gate.onApplicationShutdown();
-      server.closeAllConnections();
-      server.close();
+      close();
     }
   });
 
   it('refuses a request that expects 100-continue before telling it to send its body; admitted, it is told', async () => {
     const gate = boundOfOne();
-    const { server, url, held, reached, holding } = await serverBehind(gate);
+    const { close, url, held, reached, holding } = await serverBehind(gate);
     const post = () =>
       new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
         let continued = false;
@@ -106,31 +122,26 @@ describe('LoadSheddingGate', () => {
       expect(await first).toEqual({ status: 200, continued: true });
       expect(reached).toEqual(['/v1/events']);
     } finally {
-      gate.onApplicationShutdown();
-      server.closeAllConnections();
-      server.close();
+      close();
     }
   });
 
   it('frees the place of a request whose caller went away before it was answered', async () => {
     const gate = boundOfOne();
-    const { server, url, held, holding } = await serverBehind(gate);
+    const { close, url, held, holding } = await serverBehind(gate);
     try {
       const abort = new AbortController();
       const gone = fetch(`${url}/v1/a`, { signal: abort.signal }).catch(() => 'aborted');
       await holding(1);
       abort.abort();
       expect(await gone).toBe('aborted');
-      for (const until = Date.now() + 2_000; !held[0].destroyed && Date.now() < until;)
-        await new Promise((resolve) => setTimeout(resolve, 5));
+      await waitFor(() => held[0].destroyed);
       const next = fetch(`${url}/v1/b`);
       await holding(2);
       held[1].end('done');
       expect((await next).status).toBe(200);
     } finally {
-      gate.onApplicationShutdown();
-      server.closeAllConnections();
-      server.close();
+      close();
     }
   });
 
@@ -144,14 +155,12 @@ describe('LoadSheddingGate', () => {
       }),
     );
     let streamMs = 0;
-    const server = createServer((_request, response) => {
+    const { url: origin, close } = await listening(gate, (_request, response) => {
       response.writeHead(200, { 'content-type': 'text/plain' });
       response.write('first');
       setTimeout(() => response.end('last'), streamMs);
     });
-    gate.install(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/stream`;
+    const url = `${origin}/v1/stream`;
     const rounds = async (ms: number, forMs: number) => {
       streamMs = ms;
       for (const until = Date.now() + forMs; Date.now() < until;) {
@@ -168,9 +177,7 @@ describe('LoadSheddingGate', () => {
       // finish, the bound fell to its floor (8).
       expect(await bound()).toBeGreaterThanOrEqual(12);
     } finally {
-      gate.onApplicationShutdown();
-      server.closeAllConnections();
-      server.close();
+      close();
     }
   });
 });
