@@ -77,11 +77,9 @@ async function main(): Promise<void> {
     new ProfileKeySealer(new ProfileKeys(new InMemoryKeyStore(), config), config),
   );
   const intake = new EventIntake(publisher, config);
-  const least = async (body: { events: unknown }, requestId: string, authorization: string | undefined) => {
-    const results = await intake.acceptBatch(body.events, await tokens.verify(authorization), requestId);
-    const accepted = results.filter((r) => r.status === 'accepted').length;
-    const status = accepted === results.length ? 202 : accepted === 0 ? 400 : 207;
-    return { status, reply: JSON.stringify({ accepted, rejected: results.length - accepted, results }) };
+  const least = async (body: unknown, requestId: string, authorization: string | undefined) => {
+    const answer = await intake.accept(body, await tokens.verify(authorization), requestId);
+    return { status: answer.status, reply: JSON.stringify(answer.body) };
   };
   const server = createServer((request, response) => {
     if (request.method !== 'POST' || request.url !== '/v1/events') {

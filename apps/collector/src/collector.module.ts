@@ -6,6 +6,7 @@ import { ViewingEventPublisher } from '@vh/messaging';
 import { StorageModule } from '@vh/storage';
 import { EventIntake } from './event-intake';
 import { EventsController } from './events.controller';
+import { EventsDirectRoute } from './events.direct-route';
 
 @Module({
   // Storage only for the profile keys: playback events are sealed before they reach the log (docs/adr/0009).
@@ -17,6 +18,6 @@ import { EventsController } from './events.controller';
     ErasureModule,
   ],
   controllers: [EventsController],
-  providers: [EventIntake, ViewingEventPublisher],
+  providers: [EventIntake, EventsDirectRoute, ViewingEventPublisher],
 })
 export class CollectorModule {}

@@ -1,9 +1,12 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { ApiErrorResponses, Authorize, SCOPES, callerOf, requestIdOf } from '@vh/http';
-import { EventIntake } from './event-intake';
+import { ApiErrorResponses, Authorize, callerOf, requestIdOf } from '@vh/http';
+import { EventIntake, POST_EVENTS } from './event-intake';
 
-/** Devices post playback events here. 202 means Kafka has them (acks = all). */
+/**
+ * Devices post playback events here. 202 means Kafka has them (acks = all). The plain posts (a UTF-8 JSON body on
+ * this exact path) are served before the framework (EventsDirectRoute); this takes the rest, answering alike.
+ */
 @ApiErrorResponses(400, 401, 403, 413, 503)
 @Controller('v1/events')
 export class EventsController {
@@ -15,27 +18,10 @@ export class EventsController {
    */
   @Post()
   @HttpCode(202)
-  @Authorize({ scope: SCOPES.eventsWrite })
+  @Authorize(POST_EVENTS)
   async post(@Body() body: unknown, @Req() request: Request, @Res({ passthrough: true }) response: Response) {
-    const requestId = requestIdOf(request);
-    const caller = callerOf(request);
-    if (isBatch(body)) {
-      const results = await this.intake.acceptBatch(body.events, caller, requestId);
-      const accepted = results.filter((r) => r.status === 'accepted').length;
-      response.status(accepted === results.length ? 202 : accepted === 0 ? 400 : 207);
-      return { accepted, rejected: results.length - accepted, results };
-    }
-    const event = await this.intake.acceptOne(body, caller, requestId);
-    return { eventId: event.eventId, status: 'accepted' };
+    const answer = await this.intake.accept(body, callerOf(request), requestIdOf(request));
+    response.status(answer.status);
+    return answer.body;
   }
-}
-
-function isBatch(body: unknown): body is { events: unknown } {
-  return (
-    typeof body === 'object' &&
-    body !== null &&
-    !Array.isArray(body) &&
-    'events' in body &&
-    Object.keys(body).length === 1
-  );
 }

@@ -267,7 +267,8 @@ export class AppConfig {
       apiPort: number;
       ingestPort: number;
       compactorPort: number;
-      bodyLimit: string;
+      /** HTTP_BODY_LIMIT in bytes, as Express's body parser read it (kb = 1,024 bytes, mb = 1,024 kb). */
+      bodyLimitBytes: number;
       maxInFlight: number;
       inFlightLimitMode: 'adaptive' | 'fixed';
       inFlightTolerance: number;
@@ -400,7 +401,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       apiPort: e.API_PORT,
       ingestPort: e.INGEST_PORT,
       compactorPort: e.COMPACTOR_PORT,
-      bodyLimit: e.HTTP_BODY_LIMIT,
+      bodyLimitBytes: parseInt(e.HTTP_BODY_LIMIT, 10) * (e.HTTP_BODY_LIMIT.endsWith('mb') ? 1024 * 1024 : 1024),
       maxInFlight: e.HTTP_MAX_IN_FLIGHT,
       inFlightLimitMode: e.HTTP_IN_FLIGHT_LIMIT,
       inFlightTolerance: e.HTTP_IN_FLIGHT_TOLERANCE,

@@ -4,6 +4,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppConfig, loadConfig } from '@vh/config';
+import { BodyRejectedError } from './body-rejected.error';
 import { ViewingHistoryErrorFilter } from './error.filter';
 
 /** Creates an HTTP app with JSON logs, the shared error mapping, the body limit and OpenAPI docs. */
@@ -11,7 +12,16 @@ export async function createHttpApp(module: Type<unknown>, title: string): Promi
   const config = loadConfig();
   const app = await NestFactory.create<NestExpressApplication>(module, { bufferLogs: true, bodyParser: false });
   app.useLogger(app.get(Logger));
-  app.useBodyParser('json', { limit: config.http.bodyLimit });
+  app.useBodyParser('json', { limit: config.http.bodyLimitBytes });
+  // Nest turns the parser's SyntaxError into a 400 with the parser's own message; as a BodyRejectedError it is
+  // answered `invalid_json` by the mapping, as the collector's direct route answers it.
+  app.use((error: unknown, _request: unknown, _response: unknown, next: (error: unknown) => void) =>
+    next(
+      (error as { type?: string } | null)?.type === 'entity.parse.failed'
+        ? new BodyRejectedError('entity.parse.failed')
+        : error,
+    ),
+  );
   app.useGlobalFilters(new ViewingHistoryErrorFilter());
   app.disable('x-powered-by');
   // Express hashes every body for an ETag: SHA-1 of each history page, about 1% of the read API's CPU

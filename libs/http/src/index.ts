@@ -12,3 +12,4 @@ export * from './openapi/api-error-responses';
 export * from './auth/request-caller';
 export * from './console-session/console-sessions';
 export * from './console-session/console-session.module';
+export * from './direct-route/direct-route';

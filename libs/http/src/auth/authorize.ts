@@ -48,14 +48,19 @@ export class AuthorizationGuard implements CanActivate {
     (request as Request & { caller?: Caller }).caller = caller;
     const rule = this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_RULE, targets);
     if (!rule) throw new ForbiddenError('this route is not open to any token');
-    if (rule.profileParam) {
-      const profileId = String(request.params[rule.profileParam] ?? '');
-      if (!mayActOnProfile(caller, rule.scope, profileId, rule.anyProfileScope)) {
-        throw new ForbiddenError(`the token does not allow ${rule.scope} on this profile`);
-      }
-    } else if (!caller.scopes.has(rule.scope) && !(rule.anyProfileScope && caller.scopes.has(rule.anyProfileScope))) {
-      throw new ForbiddenError(`the token lacks the scope ${rule.scope}`);
-    }
+    assertAllowed(caller, rule, request.params);
     return true;
+  }
+}
+
+/** 403 unless the caller holds the rule's scope (and, for a route on a profile, that profile). */
+export function assertAllowed(caller: Caller, rule: AccessRule, params: Record<string, unknown> = {}): void {
+  if (rule.profileParam) {
+    const profileId = String(params[rule.profileParam] ?? '');
+    if (!mayActOnProfile(caller, rule.scope, profileId, rule.anyProfileScope)) {
+      throw new ForbiddenError(`the token does not allow ${rule.scope} on this profile`);
+    }
+  } else if (!caller.scopes.has(rule.scope) && !(rule.anyProfileScope && caller.scopes.has(rule.anyProfileScope))) {
+    throw new ForbiddenError(`the token lacks the scope ${rule.scope}`);
   }
 }

@@ -22,6 +22,12 @@ const NEVER_SHED = new Set([
   '/console/assets/console.css',
 ]);
 
+/** A route served before the framework (DirectRoute). */
+export interface DirectlyServed {
+  takes(request: IncomingMessage): boolean;
+  serve(request: IncomingMessage, response: ServerResponse): void;
+}
+
 /** Servers with a gate in front already: a second would count each request twice, halving the bound. */
 const gated = new WeakSet<Server>();
 
@@ -41,6 +47,7 @@ const gated = new WeakSet<Server>();
 @Injectable()
 export class LoadSheddingGate implements OnModuleInit, OnApplicationShutdown {
   private readonly shedder: LoadShedder;
+  private readonly direct: DirectlyServed[] = [];
 
   constructor(
     config: AppConfig,
@@ -70,16 +77,29 @@ export class LoadSheddingGate implements OnModuleInit, OnApplicationShutdown {
     gated.add(server);
     const listeners = server.listeners('request') as RequestListener[];
     server.removeAllListeners('request');
+    const pass = (request: IncomingMessage, response: ServerResponse) => {
+      const direct = this.direct.find((route) => route.takes(request));
+      if (direct) direct.serve(request, response);
+      else for (const listener of listeners) listener(request, response);
+    };
     server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-      if (this.admitted(request, response)) for (const listener of listeners) listener(request, response);
+      if (this.admitted(request, response)) pass(request, response);
     });
     // `Expect: 100-continue`: refused before the client is told to send its body (without this listener Node
     // answers 100 itself and emits 'request' only once the body is on its way).
     server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
       if (!this.admitted(request, response)) return;
       response.writeContinue();
-      for (const listener of listeners) listener(request, response);
+      pass(request, response);
     });
+  }
+
+  /**
+   * Admitted requests that `route` takes are served by it instead of the framework (a DirectRoute): behind the
+   * gate, so they are shed and bounded as any request.
+   */
+  serveDirectly(route: DirectlyServed): void {
+    this.direct.push(route);
   }
 
   private admitted(request: IncomingMessage, response: ServerResponse): boolean {

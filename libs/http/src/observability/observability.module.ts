@@ -71,6 +71,8 @@ export class ObservabilityModule implements NestModule {
       ],
       controllers: [HealthController, MetricsController],
       providers: [DependencyHealth, LoadSheddingGate, { provide: REQUEST_LOGGING, useValue: requestLogging }],
+      // For an app's direct routes (DirectRoute), served behind it.
+      exports: [LoadSheddingGate],
     };
   }
 

@@ -1,0 +1,29 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { AppConfig } from '@vh/config';
+import { AccessTokens, Caller, DirectRoute, LoadSheddingGate } from '@vh/http';
+import { EventIntake, POST_EVENTS, PostAnswer } from './event-intake';
+
+/**
+ * POST /v1/events before the framework: the collector's hot path. Nest and Express cost the collector 4-16% of its
+ * events/s against its own code alone (bench/ANALYSIS.md, session 17); served here, it keeps their contract
+ * (DirectRoute) and answers through the same intake as EventsController, which takes the posts this does not.
+ */
+@Injectable()
+export class EventsDirectRoute extends DirectRoute implements OnModuleInit {
+  constructor(
+    private readonly intake: EventIntake,
+    private readonly gate: LoadSheddingGate,
+    tokens: AccessTokens,
+    config: AppConfig,
+  ) {
+    super({ method: 'POST', path: '/v1/events', access: POST_EVENTS }, tokens, config.http.bodyLimitBytes);
+  }
+
+  onModuleInit(): void {
+    this.gate.serveDirectly(this);
+  }
+
+  protected answer(body: unknown, caller: Caller, requestId: string): Promise<PostAnswer> {
+    return this.intake.accept(body, caller, requestId);
+  }
+}
