@@ -9,6 +9,7 @@ interface Answer {
   status: number;
   body: unknown;
   headers: Record<string, string | null>;
+  requestId: boolean;
 }
 
 /**
@@ -47,8 +48,13 @@ describe('collector: a post answered alike by the direct route and by the framew
         status: response.status,
         body: text.startsWith('{') ? JSON.parse(text) : text,
         headers: Object.fromEntries(
-          ['content-type', 'www-authenticate', 'retry-after'].map((name) => [name, response.headers.get(name)]),
+          ['content-type', 'www-authenticate', 'retry-after', 'connection'].map((name) => [
+            name,
+            response.headers.get(name),
+          ]),
         ),
+        // Its own each time: whether there is one is what must agree.
+        requestId: response.headers.has('x-request-id'),
       };
     };
     return [await post('/v1/events'), await post('/v1/events/')];
@@ -99,16 +105,10 @@ describe('collector: a post answered alike by the direct route and by the framew
     expect(large.status).toBe(413);
   });
 
-  it('names a body it cannot parse by its request id (the framework refuses it before its id is given)', async () => {
+  it('refuses a body it cannot parse alike, named by its request id both ways', async () => {
     const [direct, framework] = await bothWays('{"events": [', await auth.device(profile));
+    expect(direct).toEqual(framework);
     expect(direct.body).toEqual({ error: 'invalid_json', message: 'the body is not valid JSON' });
-    expect(framework.body).toEqual(direct.body);
-    const named = await fetch(`${collector.url}/v1/events`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-request-id': 'bad-json-1' },
-      body: '{',
-    });
-    expect(named.status).toBe(400);
-    expect(named.headers.get('x-request-id')).toBe('bad-json-1');
+    expect(direct.requestId).toBe(true);
   });
 });

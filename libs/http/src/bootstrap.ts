@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
@@ -6,12 +7,18 @@ import { Logger } from 'nestjs-pino';
 import { AppConfig, loadConfig } from '@vh/config';
 import { BodyRejectedError } from './body-rejected.error';
 import { ViewingHistoryErrorFilter } from './error.filter';
+import { assignRequestId } from './request-id';
 
 /** Creates an HTTP app with JSON logs, the shared error mapping, the body limit and OpenAPI docs. */
 export async function createHttpApp(module: Type<unknown>, title: string): Promise<NestExpressApplication> {
   const config = loadConfig();
   const app = await NestFactory.create<NestExpressApplication>(module, { bufferLogs: true, bodyParser: false });
   app.useLogger(app.get(Logger));
+  // The request id before the body parser: a body it refuses is answered with the id too, as a direct route's is.
+  app.use((request: IncomingMessage, response: ServerResponse, next: () => void) => {
+    assignRequestId(request, response);
+    next();
+  });
   app.useBodyParser('json', { limit: config.http.bodyLimitBytes });
   // Nest turns the parser's SyntaxError into a 400 with the parser's own message; as a BodyRejectedError it is
   // answered `invalid_json` by the mapping, as the collector's direct route answers it.

@@ -12,7 +12,7 @@ import {
   UnauthenticatedError,
   ViewingHistoryError,
 } from '@vh/domain';
-import { requestIdOf } from './request-id.middleware';
+import { requestIdOf } from './request-id';
 
 /** The body of every error response. */
 export interface ErrorBody {

@@ -1,5 +1,5 @@
 export * from './error.filter';
-export * from './request-id.middleware';
+export * from './request-id';
 export * from './bootstrap';
 export * from './observability/observability.module';
 export * from './observability/load-shedding-gate';

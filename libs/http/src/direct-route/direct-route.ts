@@ -6,7 +6,8 @@ import { Caller } from '../auth/caller';
 import { errorAnswer } from '../error.filter';
 import { LOGS_EACH_REQUEST, pinoHttpOptions } from '../observability/request-log.options';
 import { timeRequest } from '../observability/request-metrics.middleware';
-import { chooseRequestId, REQUEST_ID_HEADER } from '../request-id.middleware';
+import { assignRequestId } from '../request-id';
+import { pathOf } from '../request-path';
 import { readJsonBody } from './read-json-body';
 
 /** What a direct route answers: a status and a JSON body. */
@@ -29,6 +30,8 @@ export interface DirectRouteSpec {
  * the guard checks it, errors answered by the one mapping (errorAnswer), x-request-id, the request line and the
  * request histogram. It takes only the plain case, a UTF-8 JSON body on the exact path; anything else (another
  * content type, charset or encoding, a trailing slash) is left to the framework, whose controller answers alike.
+ * For a device's kind of route: a bearer token only (no console session), and a request line at info whatever the
+ * app's request logging (ObservabilityModule), as the collector's.
  */
 export abstract class DirectRoute {
   private readonly line = LOGS_EACH_REQUEST ? pinoHttp(pinoHttpOptions()) : undefined;
@@ -44,21 +47,15 @@ export abstract class DirectRoute {
 
   /** Whether this route serves the request (else the framework does). */
   takes(request: IncomingMessage): boolean {
-    if (request.method !== this.spec.method) return false;
-    const url = request.url ?? '';
-    const query = url.indexOf('?');
-    if ((query < 0 ? url : url.slice(0, query)) !== this.spec.path) return false;
+    if (request.method !== this.spec.method || pathOf(request.url) !== this.spec.path) return false;
     const encoding = request.headers['content-encoding'];
     if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
-    return isUtf8Json(request.headers['content-type']);
+    return UTF8_JSON.test(request.headers['content-type'] ?? '');
   }
 
   serve(request: IncomingMessage, response: ServerResponse): void {
-    const requestId = chooseRequestId(request);
-    (request as IncomingMessage & { id?: string }).id = requestId;
-    response.setHeader(REQUEST_ID_HEADER, requestId);
-    this.line?.(request, response);
-    timeRequest(request, response, () => this.spec.path);
+    // The request id first (bootstrap sets it before Express's parser too): a refused body is named by it.
+    const requestId = assignRequestId(request, response);
     this.handle(request, response, requestId).catch(() => response.destroy());
   }
 
@@ -66,14 +63,15 @@ export abstract class DirectRoute {
     try {
       // In the framework's order: the body parsed, then the guard.
       const body = await readJsonBody(request, this.bodyLimitBytes);
+      // Where the framework starts them, after its parser: a body refused (or cut short) is neither timed nor lined.
+      this.line?.(request, response);
+      timeRequest(request, response, () => this.spec.path);
       const caller = await this.tokens.verify(request.headers.authorization);
       assertAllowed(caller, this.spec.access);
       const { status, body: answer } = await this.answer(body, caller, requestId);
       sendJson(response, status, answer, {});
     } catch (error) {
       const { status, headers, body } = errorAnswer(error, requestId);
-      // Answered before the whole body was read (413): the rest is not read, so the connection cannot be reused.
-      if (!request.complete) headers.connection = 'close';
       if (!response.headersSent) sendJson(response, status, body, headers);
     }
   }
@@ -91,19 +89,8 @@ function sendJson(response: ServerResponse, status: number, body: unknown, heade
     .end(json);
 }
 
-/** `application/json`, with no charset or UTF-8's: what Express's JSON parser reads as this route reads it. */
-function isUtf8Json(contentType: string | undefined): boolean {
-  if (contentType === undefined) return false;
-  const [media, ...parameters] = contentType.split(';');
-  if (media.trim().toLowerCase() !== 'application/json') return false;
-  return parameters.every((parameter) => {
-    const [name, value = ''] = parameter.split('=');
-    if (name.trim().toLowerCase() !== 'charset') return true;
-    return (
-      value
-        .trim()
-        .replace(/^"(.*)"$/, '$1')
-        .toLowerCase() === 'utf-8'
-    );
-  });
-}
+/**
+ * `application/json`, alone or with `charset=utf-8` only: what Express's JSON parser reads as this route reads it.
+ * Any other parameter, charset or spelling is left to the framework (whose parser may refuse it, 415).
+ */
+const UTF8_JSON = /^application\/json\s*(;\s*charset\s*=\s*("utf-8"|utf-8)\s*)?$/i;

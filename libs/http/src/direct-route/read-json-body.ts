@@ -4,40 +4,35 @@ import { BodyRejectedError } from '../body-rejected.error';
 const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
 /**
- * A UTF-8 JSON body, read as Express's JSON parser (body-parser, strict) reads it, so that a route served before
- * the framework answers what the framework would: above `limitBytes` 413 (declared or received); no body is `undefined`, an empty one
+ * A UTF-8 JSON body, read as Express's JSON parser (body-parser 2, strict) reads it, so that a route served before
+ * the framework answers what the framework would: no body (neither length nor chunks) is `undefined`, an empty one
  * `{}`; a leading BOM is dropped; anything but an object or array at the top, or bad JSON, is `entity.parse.failed`
- * (400). A body refused early is left unread: the answer closes the connection rather than read the rest.
+ * (400). Above `limitBytes`, declared or received, `entity.too.large` (413) once the rest of the body has been read
+ * and dropped, as the parser does: closing with an upload still coming would reset the connection, and the caller
+ * would see a network error instead of the 413.
  */
 export function readJsonBody(request: IncomingMessage, limitBytes: number): Promise<unknown> {
-  // No body at all (neither length nor chunks): nothing parsed, as the parser leaves it.
   if (request.headers['content-length'] === undefined && request.headers['transfer-encoding'] === undefined) {
     return Promise.resolve(undefined);
-  }
-  if (Number(request.headers['content-length']) > limitBytes) {
-    return Promise.reject(new BodyRejectedError('entity.too.large'));
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
-    const stop = () => {
+    let refusal: BodyRejectedError | undefined;
+    const refuse = () => {
+      refusal = new BodyRejectedError('entity.too.large');
+      chunks.length = 0;
       request.off('data', onData);
-      request.off('end', onEnd);
-      request.off('error', onAborted);
-      request.off('close', onAborted);
+      request.resume(); // read on, dropping what comes
     };
     const onData = (chunk: Buffer) => {
       length += chunk.length;
-      if (length <= limitBytes) {
-        chunks.push(chunk);
-        return;
-      }
-      stop();
-      request.pause();
-      reject(new BodyRejectedError('entity.too.large'));
+      if (length > limitBytes) refuse();
+      else chunks.push(chunk);
     };
     const onEnd = () => {
-      stop();
+      request.off('close', onAborted);
+      if (refusal) return reject(refusal);
       try {
         resolve(parseJson(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length)));
       } catch (error) {
@@ -45,13 +40,13 @@ export function readJsonBody(request: IncomingMessage, limitBytes: number): Prom
       }
     };
     const onAborted = () => {
-      stop();
+      request.off('end', onEnd);
       reject(new BodyRejectedError('request.aborted'));
     };
-    request.on('data', onData);
     request.once('end', onEnd);
-    request.once('error', onAborted);
     request.once('close', onAborted);
+    if (Number(request.headers['content-length']) > limitBytes) refuse();
+    else request.on('data', onData);
   });
 }
 

@@ -4,6 +4,7 @@ import { Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common'
 import { HttpAdapterHost } from '@nestjs/core';
 import { AppConfig } from '@vh/config';
 import { metrics } from '@vh/metrics';
+import { pathOf } from '../request-path';
 import { EventLoopDelayMonitor, LoadShedder } from './load-shedder';
 
 const OVERLOADED = JSON.stringify({ error: 'overloaded', message: 'the service is overloaded; retry shortly' });
@@ -103,10 +104,7 @@ export class LoadSheddingGate implements OnModuleInit, OnApplicationShutdown {
   }
 
   private admitted(request: IncomingMessage, response: ServerResponse): boolean {
-    const url = request.url ?? '/';
-    const query = url.indexOf('?');
-    const path = query < 0 ? url : url.slice(0, query);
-    if ((request.method === 'GET' || request.method === 'HEAD') && NEVER_SHED.has(path)) return true;
+    if ((request.method === 'GET' || request.method === 'HEAD') && NEVER_SHED.has(pathOf(request.url))) return true;
     metrics.eventLoopDelay.set(this.shedder.eventLoopDelayMs / 1000);
     metrics.inFlightLimit.set(this.shedder.inFlightLimit);
     const refused = this.shedder.admit();

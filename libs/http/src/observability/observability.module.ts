@@ -1,7 +1,6 @@
 import { DynamicModule, Inject, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
-import { RequestIdMiddleware } from '../request-id.middleware';
 import { DependencyHealth } from './dependency-health';
 import { HealthController } from './health.controller';
 import { MetricsController } from './metrics.controller';
@@ -81,6 +80,6 @@ export class ObservabilityModule implements NestModule {
     // first, as nestjs-pino's is. A shed request has none: it is refused before the framework (LoadSheddingGate).
     if (this.requestLogging === 'lines' && LOGS_EACH_REQUEST)
       consumer.apply(RequestLineMiddleware).forRoutes('{*path}'); // as nestjs-pino's: `/` too
-    consumer.apply(RequestMetricsMiddleware, RequestIdMiddleware).forRoutes('*path');
+    consumer.apply(RequestMetricsMiddleware).forRoutes('*path');
   }
 }

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import type { Options as PinoHttpOptions } from 'pino-http';
 import { loadConfig } from '@vh/config';
-import { chooseRequestId } from '../request-id.middleware';
+import { chooseRequestId } from '../request-id';
 
 const LOGS_REQUESTS = new Set(['trace', 'debug', 'info']);
 /** Read once, for the level and for whether a line is written per request. */
