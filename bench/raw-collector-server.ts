@@ -8,6 +8,7 @@ import { encodeSealedMessage, newDataKey, ProfileKeys, ProfileKeySealer } from '
 import { InMemoryKeyStore } from '@vh/erasure/testing/in-memory-profile-key-store';
 import { createKafka, HEADERS, ViewingEventPublisher } from '@vh/messaging';
 import { EventIntake } from '../apps/collector/src/event-intake';
+import { postEvents } from '../apps/collector/src/post-events';
 
 /**
  * The fair ceiling of an HTTP collector (issue 14, `collector_vs_bare_http`): a bare Node HTTP server taking
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
   );
   const intake = new EventIntake(publisher, config);
   const least = async (body: unknown, requestId: string, authorization: string | undefined) => {
-    const answer = await intake.accept(body, await tokens.verify(authorization), requestId);
+    const answer = await postEvents(intake, body, await tokens.verify(authorization), requestId);
     return { status: answer.status, reply: JSON.stringify(answer.body) };
   };
   const server = createServer((request, response) => {

@@ -1,18 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
 import { FieldIssue, ForbiddenError, InvalidInputError, PlaybackEvent, validatePlaybackEvent } from '@vh/domain';
-import { AccessRule, Caller, mayActOnProfile, SCOPES } from '@vh/http';
+import { Caller, mayActOnProfile, SCOPES } from '@vh/http';
 import { metrics } from '@vh/metrics';
 import { ViewingEventPublisher } from '@vh/messaging';
-
-/** Who may post events: devices, for their own profiles (checked per event, assertMayPost). */
-export const POST_EVENTS: AccessRule = { scope: SCOPES.eventsWrite };
-
-/** The answer to a post: its status and body, alike whichever route took it (EventsController, EventsDirectRoute). */
-export interface PostAnswer {
-  status: 202 | 207 | 400;
-  body: { eventId: string; status: 'accepted' } | { accepted: number; rejected: number; results: ItemOutcome[] };
-}
 
 export type ItemOutcome =
   { index: number; eventId: string; status: 'accepted' } | { index: number; status: 'rejected'; issues: FieldIssue[] };
@@ -24,21 +15,6 @@ export class EventIntake {
     private readonly publisher: ViewingEventPublisher,
     private readonly config: AppConfig,
   ) {}
-
-  /**
-   * What devices post: one event, or `{ "events": [...] }`. A batch answers 202 when every item was accepted, 207
-   * when some were, and 400 when none was, with each item's outcome.
-   */
-  async accept(body: unknown, caller: Caller, requestId?: string): Promise<PostAnswer> {
-    if (isBatch(body)) {
-      const results = await this.acceptBatch(body.events, caller, requestId);
-      const accepted = results.filter((r) => r.status === 'accepted').length;
-      const status = accepted === results.length ? 202 : accepted === 0 ? 400 : 207;
-      return { status, body: { accepted, rejected: results.length - accepted, results } };
-    }
-    const event = await this.acceptOne(body, caller, requestId);
-    return { status: 202, body: { eventId: event.eventId, status: 'accepted' } };
-  }
 
   /** One event: valid and acknowledged by Kafka, or an InvalidInputError. */
   async acceptOne(body: unknown, caller: Caller, requestId?: string): Promise<PlaybackEvent> {
@@ -98,14 +74,4 @@ function accepted(event: PlaybackEvent, now: number): PlaybackEvent {
 function assertMayPost(caller: Caller, events: PlaybackEvent[]): void {
   const foreign = events.find((e) => !mayActOnProfile(caller, SCOPES.eventsWrite, e.profileId));
   if (foreign) throw new ForbiddenError(`the token does not allow posting events for profile ${foreign.profileId}`);
-}
-
-function isBatch(body: unknown): body is { events: unknown } {
-  return (
-    typeof body === 'object' &&
-    body !== null &&
-    !Array.isArray(body) &&
-    'events' in body &&
-    Object.keys(body).length === 1
-  );
 }

@@ -1,7 +1,8 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ApiErrorResponses, Authorize, callerOf, requestIdOf } from '@vh/http';
-import { EventIntake, POST_EVENTS } from './event-intake';
+import { EventIntake } from './event-intake';
+import { POST_EVENTS, postEvents } from './post-events';
 
 /**
  * Devices post playback events here. 202 means Kafka has them (acks = all). The plain posts (a UTF-8 JSON body on
@@ -20,7 +21,7 @@ export class EventsController {
   @HttpCode(202)
   @Authorize(POST_EVENTS)
   async post(@Body() body: unknown, @Req() request: Request, @Res({ passthrough: true }) response: Response) {
-    const answer = await this.intake.accept(body, callerOf(request), requestIdOf(request));
+    const answer = await postEvents(this.intake, body, callerOf(request), requestIdOf(request));
     response.status(answer.status);
     return answer.body;
   }

@@ -1,7 +1,8 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '@vh/config';
 import { AccessTokens, Caller, DirectRoute, LoadSheddingGate } from '@vh/http';
-import { EventIntake, POST_EVENTS, PostAnswer } from './event-intake';
+import { EventIntake } from './event-intake';
+import { POST_EVENTS, PostAnswer, postEvents } from './post-events';
 
 /**
  * POST /v1/events before the framework: the collector's hot path. Nest and Express cost the collector 4-16% of its
@@ -24,6 +25,6 @@ export class EventsDirectRoute extends DirectRoute implements OnModuleInit {
   }
 
   protected answer(body: unknown, caller: Caller, requestId: string): Promise<PostAnswer> {
-    return this.intake.accept(body, caller, requestId);
+    return postEvents(this.intake, body, caller, requestId);
   }
 }

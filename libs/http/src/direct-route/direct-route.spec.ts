@@ -112,6 +112,7 @@ describe('DirectRoute', () => {
       ['/v1/things', { 'content-type': 'application/json; charset=utf-8=x' }],
       ['/v1/things', { 'content-type': 'application/json; charset=utf-8; q=1' }],
       ['/v1/things', { 'content-type': 'application/jsonx' }],
+      ['/v1/things', { 'content-type': 'application/json\u00a0' }],
       ['/v1/things', { ...json, 'content-encoding': 'gzip' }],
     ] as const)
       expect(await (await post(path, headers)).text()).toBe('framework');
@@ -119,7 +120,7 @@ describe('DirectRoute', () => {
     expect(await rawExchange(server.url, 'POST /v1/things HTTP/1.1\r\nhost: x\r\ncontent-length: 2', '{}')).toMatch(
       /framework$/,
     );
-    expect(framework).toHaveLength(11);
+    expect(framework).toHaveLength(12);
     expect(route.handed).toEqual([]);
   });
 

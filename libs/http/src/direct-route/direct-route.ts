@@ -83,8 +83,8 @@ function sendJson(response: ServerResponse, status: number, body: unknown, heade
   response
     .writeHead(status, {
       ...headers,
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(json),
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(json),
     })
     .end(json);
 }
@@ -93,4 +93,5 @@ function sendJson(response: ServerResponse, status: number, body: unknown, heade
  * `application/json`, alone or with `charset=utf-8` only: what Express's JSON parser reads as this route reads it.
  * Any other parameter, charset or spelling is left to the framework (whose parser may refuse it, 415).
  */
-const UTF8_JSON = /^application\/json\s*(;\s*charset\s*=\s*("utf-8"|utf-8)\s*)?$/i;
+// Spaces and tabs only: `\s` would take U+00A0, which the parser does not trim (it would not read the body).
+const UTF8_JSON = /^application\/json[ \t]*(;[ \t]*charset[ \t]*=[ \t]*("utf-8"|utf-8)[ \t]*)?$/i;

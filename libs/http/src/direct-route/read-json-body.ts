@@ -51,8 +51,9 @@ export function readJsonBody(request: IncomingMessage, limitBytes: number): Prom
 }
 
 function parseJson(raw: Buffer): unknown {
-  if (raw.length === 0) return {};
+  // The BOM first, as the parser's decoder drops it: a body of a BOM alone is empty.
   const text = raw.toString('utf8', raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? 3 : 0);
+  if (text.length === 0) return {};
   let at = 0;
   while (at < text.length && WHITESPACE.has(text.charCodeAt(at))) at++;
   if (text[at] !== '{' && text[at] !== '[') throw new BodyRejectedError('entity.parse.failed');

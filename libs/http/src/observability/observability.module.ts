@@ -50,7 +50,7 @@ export class ObservabilityModule implements NestModule {
   /**
    * Apps whose HTTP is for operators' probes only (health, metrics, the OpenAPI page: ingest, compactor): their
    * lines written during a request (a failed readiness check, a 5xx) carry no request id, and at info no line is
-   * written per request; the response still carries x-request-id.
+   * written per request; the response still carries x-request-id (createHttpApp gives it).
    */
   static forWorkers(): DynamicModule {
     return ObservabilityModule.with('none');
