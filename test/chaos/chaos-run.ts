@@ -150,7 +150,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     log(`seeding ${options.profiles} profiles' older history onto the log, then compacting it`);
     await workload.seedOldHistory();
-    await waitForLagToDrain(environment.kafka, env.EVENT_TOPIC, env.INGEST_GROUP_ID, 300_000);
+    await waitForLagToDrain(environment.kafka, environment.config, 300_000);
     report.seedCompactionsLeavingRows = await compactAndWait(stack, operator, profileIds);
 
     const compactionRandom = random.fork(3);
@@ -195,16 +195,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // An erasure whose API died or gave up is finished by ingest once its lease ran out (short here): its mark
     // must be on the log before the log is read, or the model would keep what its first steps erased.
     // The finisher waits for ingest to pass the erasure's fence: the lag first, then the erasures, then their marks.
-    await waitForLagToDrain(environment.kafka, env.EVENT_TOPIC, env.INGEST_GROUP_ID, 600_000);
+    await waitForLagToDrain(environment.kafka, environment.config, 600_000);
     report.erasuresLeftInProgress = await erasuresInProgressAfter(environment, 300_000);
-    await waitForLagToDrain(environment.kafka, env.EVENT_TOPIC, env.INGEST_GROUP_ID, 600_000);
+    await waitForLagToDrain(environment.kafka, environment.config, 600_000);
     // A dead letter is a defect (counted below), but its event may be good: re-drive them all, as an
     // operator would, so the check also shows whether re-driven events count exactly once.
     report.deadLettered = await countMessages(environment.kafka, env.DEAD_LETTER_TOPIC);
     if (report.deadLettered > 0) {
       log(`re-driving ${report.deadLettered} dead letters, then waiting for the lag again`);
       report.deadLettersRedriven = await redriveDeadLetters(stack, operator, workload.operations);
-      await waitForLagToDrain(environment.kafka, env.EVENT_TOPIC, env.INGEST_GROUP_ID, 600_000);
+      await waitForLagToDrain(environment.kafka, environment.config, 600_000);
     }
     // Compactions still queued or running must not change any answer (invariant 3); let them finish.
     await sleep(5_000);

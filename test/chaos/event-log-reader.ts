@@ -1,5 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { Admin, Kafka } from 'kafkajs';
+import { Kafka } from 'kafkajs';
+import { AppConfig } from '@vh/config';
+import { eventLogLag } from '@vh/messaging';
 import { readTopicToEnd } from '../support/event-log';
 import { ModelEvent } from './reference-model';
 
@@ -38,37 +39,15 @@ export async function readDeadLetters(
   topic: string,
   max = 20,
 ): Promise<{ reason: string; at: string; value: string }[]> {
-  const count = await countMessages(kafka, topic);
-  if (count === 0) return [];
-  const letters: { reason: string; at: string; value: string }[] = [];
-  const consumer = kafka.consumer({ groupId: `chaos-checker-${randomUUID()}` });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 30_000);
-      void consumer.run({
-        eachMessage: async ({ message }) => {
-          letters.push({
-            reason: String(message.headers?.['x-dead-letter-reason'] ?? ''),
-            at: new Date(Number(message.timestamp)).toISOString(),
-            // A binary letter (a sealed event) as base64, not as text with NUL bytes in it.
-            value: (message.value?.[0] === 0x00
-              ? `base64:${message.value.toString('base64')}`
-              : String(message.value ?? '')
-            ).slice(0, 300),
-          });
-          if (letters.length >= Math.min(count, max)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  return letters;
+  return (await readTopicToEnd(kafka, topic)).slice(0, max).map((message) => ({
+    reason: String(message.headers?.['x-dead-letter-reason'] ?? ''),
+    at: new Date(Number(message.timestamp)).toISOString(),
+    // A binary letter (a sealed event) as base64, not as text with NUL bytes in it.
+    value: (message.value?.[0] === 0x00
+      ? `base64:${message.value.toString('base64')}`
+      : String(message.value ?? '')
+    ).slice(0, 300),
+  }));
 }
 
 /** How many messages a topic holds (a dead-letter topic should hold none). */
@@ -82,15 +61,17 @@ export async function countMessages(kafka: Kafka, topic: string): Promise<number
   }
 }
 
-/** Waits until a consumer group has committed every message of the topic, unchanged for a while. */
-export async function waitForLagToDrain(kafka: Kafka, topic: string, groupId: string, timeoutMs: number) {
+/** Waits until ingest's group has committed every message of the event topic, unchanged for a while. */
+export async function waitForLagToDrain(kafka: Kafka, config: AppConfig, timeoutMs: number) {
   const admin = kafka.admin();
   await admin.connect();
   const deadline = Date.now() + timeoutMs;
   let drainedSince: number | null = null;
   try {
     for (;;) {
-      const lag = await lagOf(admin, topic, groupId).catch(() => Number.POSITIVE_INFINITY);
+      const lag = await eventLogLag(admin, config)
+        .then((partitions) => partitions.reduce((sum, p) => sum + p.lag, 0))
+        .catch(() => Number.POSITIVE_INFINITY);
       if (lag === 0) {
         drainedSince ??= Date.now();
         if (Date.now() - drainedSince >= 5_000) return;
@@ -101,18 +82,6 @@ export async function waitForLagToDrain(kafka: Kafka, topic: string, groupId: st
   } finally {
     await admin.disconnect();
   }
-}
-
-async function lagOf(admin: Admin, topic: string, groupId: string): Promise<number> {
-  const ends = await admin.fetchTopicOffsets(topic);
-  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-  let lag = 0;
-  for (const end of ends) {
-    const done = committed.partitions.find((p) => p.partition === end.partition);
-    const offset = done && Number(done.offset) >= 0 ? Number(done.offset) : Number(end.low);
-    lag += Math.max(0, Number(end.high) - offset);
-  }
-  return lag;
 }
 
 async function decodeMessage(
