@@ -140,7 +140,7 @@ ${
   }| \`read_speedup_avg_10k\` | ${summary.read_speedup_avg_10k}x | the same 10,000 records all live | 5x | ${status(summary.read_speedup_avg_10k, 5)} |
 | \`read_speedup_p99_10k\` | ${summary.read_speedup_p99_10k}x | the same | (Netflix: 1.5x) | ${status(summary.read_speedup_p99_10k, 1.5)} |
 | \`storage_reduction\` | ${summary.storage_reduction}x | the same history in the live table | 10x (Netflix: 6x) | ${status(summary.storage_reduction, 10)} |
-| \`mixed_p99_ms\` | ${summary.mixed_p99_ms} ms | open loop at 90% of the sustainable throughput: ${n(mx.offeredRate)} req/s offered, ${n(mx.atSustainableWithBound.requestsPerSecond)} a second answered, ${Math.round(mx.atSustainableWithBound.errorRate * 100)}% of them refused or failed | | |
+| \`mixed_p99_ms\` | ${summary.mixed_p99_ms} ms | p99 of the accepted requests, open loop at 90% of the sustainable throughput: ${n(mx.offeredRate)} req/s offered, ${n(mx.atSustainableWithBound.requestsPerSecond)} a second sent, ${Math.round(mx.atSustainableWithBound.errorRate * 100)}% refused (503) or failed | | |
 ${
   summary.mixed_vs_bare_reads != null
     ? `| \`mixed_vs_bare_reads\` | ${summary.mixed_vs_bare_reads} | the 9:1 mix at ${mx.mixedVsBareReads.connections} connections with its reads answered by the bare read server: ${n(mx.mixedVsBareReads.bare.requestsPerSecond)} req/s (the API's: ${n(mx.mixedVsBareReads.api.requestsPerSecond)}) | | the mix's ceiling with no read API of ours |
