@@ -91,7 +91,7 @@ function sendJson(response: ServerResponse, status: number, body: unknown, heade
 
 /**
  * `application/json`, alone or with `charset=utf-8` only: what Express's JSON parser reads as this route reads it.
- * Any other parameter, charset or spelling is left to the framework (whose parser may refuse it, 415).
+ * Any other parameter, charset or spelling is left to the framework (whose parser may refuse it, 415). Spaces and
+ * tabs only: `\s` would take U+00A0, which the parser does not trim (it would not read the body).
  */
-// Spaces and tabs only: `\s` would take U+00A0, which the parser does not trim (it would not read the body).
 const UTF8_JSON = /^application\/json[ \t]*(;[ \t]*charset[ \t]*=[ \t]*("utf-8"|utf-8)[ \t]*)?$/i;
