@@ -13,7 +13,8 @@ const PROBE_TIMEOUT_MS = 2_000;
 @Injectable()
 export class DependencyHealth implements OnApplicationShutdown {
   private cassandra: Client | null = null;
-  private kafka: Admin | null = null;
+  /** Its connection as it is made: a connect that outlives a probe's timeout is still the one client, not one each. */
+  private kafka: Promise<Admin> | null = null;
   private redis: Redis | null = null;
 
   constructor(
@@ -51,12 +52,12 @@ export class DependencyHealth implements OnApplicationShutdown {
 
   async kafkaReady() {
     return this.probe('kafka', async () => {
-      if (!this.kafka) {
+      this.kafka ??= (async () => {
         const admin = createKafka(this.config.kafka, 'health').admin();
         await admin.connect();
-        this.kafka = admin;
-      }
-      await this.kafka.describeCluster();
+        return admin;
+      })();
+      await (await this.kafka).describeCluster();
     });
   }
 
@@ -74,14 +75,21 @@ export class DependencyHealth implements OnApplicationShutdown {
       return session.up();
     } catch (error) {
       if (key === 'kafka') {
-        await this.kafka?.disconnect().catch(() => undefined);
+        // Dropped at once and closed in the background: kafkajs's disconnect waits for a request the broker never
+        // answers (its timeout stops once disconnecting), and readiness runs one check at a time (HealthController).
+        const admin = this.kafka;
         this.kafka = null;
+        void admin?.then((client) => client.disconnect()).catch(() => undefined);
       }
       return session.down({ message: (error as Error).message });
     }
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([this.cassandra?.shutdown(), this.kafka?.disconnect(), this.redis?.quit()]);
+    await Promise.allSettled([
+      this.cassandra?.shutdown(),
+      this.kafka?.then((client) => client.disconnect()),
+      this.redis?.quit(),
+    ]);
   }
 }
